@@ -1,0 +1,39 @@
+package io.spillway.core;
+
+import com.github.f4b6a3.ulid.UlidCreator;
+import java.util.regex.Pattern;
+
+/**
+ * A job's id: the idempotency key of enqueue. Either minted by Spillway ({@link #mint()}: a monotonic
+ * ULID, 26 characters, time-ordered and unique across processes) or chosen by the caller (for example
+ * an order number), 1 to 200 characters among letters, digits and {@code . _ - : @ / + =}.
+ *
+ * @param value the id
+ */
+public record JobId(String value) {
+    /** The characters a job id may hold. */
+    public static final Pattern VALID = Pattern.compile("[A-Za-z0-9._:@/+=-]{1,200}");
+
+    public JobId {
+        if (value == null) {
+            throw new IllegalArgumentException("jobId must not be null");
+        }
+        if (!VALID.matcher(value).matches()) {
+            throw new IllegalArgumentException("jobId must match " + VALID.pattern() + ", but was '" + value + "'");
+        }
+    }
+
+    /** A new, time-ordered, unique id. Thread-safe. */
+    public static JobId mint() {
+        return new JobId(UlidCreator.getMonotonicUlid().toString());
+    }
+
+    public static JobId of(String value) {
+        return new JobId(value);
+    }
+
+    @Override
+    public String toString() {
+        return value;
+    }
+}

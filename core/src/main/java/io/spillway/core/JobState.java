@@ -1,0 +1,45 @@
+package io.spillway.core;
+
+/** Where a job is in its life. */
+public enum JobState {
+    /** In this producer's local journal, waiting for Redis to come back. */
+    SPOOLED,
+    /** In Redis, waiting for a worker. */
+    QUEUED,
+    /** In Redis, scheduled to run at a later time. */
+    DELAYED,
+    /** Fetched by a worker that holds its lease. */
+    ACTIVE,
+    /** Failed, waiting for its retry backoff to pass. */
+    RETRYING,
+    /** Handled successfully. The record expires after the completed-job retention. */
+    COMPLETED,
+    /** Failed for good and kept in the dead-letter set. */
+    DEAD,
+    /** Not known: never accepted, or its record has expired. */
+    UNKNOWN;
+
+    /** The one-letter code stored in Redis. */
+    public char code() {
+        return switch (this) {
+            case SPOOLED -> 'S';
+            case QUEUED -> 'Q';
+            case DELAYED -> 'D';
+            case ACTIVE -> 'A';
+            case RETRYING -> 'R';
+            case COMPLETED -> 'C';
+            case DEAD -> 'X';
+            case UNKNOWN -> 'U';
+        };
+    }
+
+    /** The state of a one-letter code; {@link #UNKNOWN} for anything else. */
+    public static JobState ofCode(char code) {
+        for (JobState s : values()) {
+            if (s.code() == code) {
+                return s;
+            }
+        }
+        return UNKNOWN;
+    }
+}

@@ -1,0 +1,76 @@
+package io.spillway.core;
+
+/**
+ * Every metric name Spillway registers, in one place. Names are prefixed {@code spillway.}; per-queue
+ * metrics end in {@code .<queue>} (see {@link #perQueue(String, String)}). The catalogue with types,
+ * units and meaning is {@code docs/metrics.md}.
+ */
+public final class MetricNames {
+    private MetricNames() {
+    }
+
+    // Producer (backend-adapter)
+    /** Meter: jobs accepted by enqueue (in Redis or spooled). */
+    public static final String ACCEPTED = "spillway.producer.accepted";
+    /** Meter: jobs written straight to Redis. */
+    public static final String ENQUEUED = "spillway.producer.enqueued";
+    /** Meter: jobs appended to the local journal. */
+    public static final String SPOOLED = "spillway.producer.spooled";
+    /** Meter: jobs refused (journal full, bad input): not accepted. */
+    public static final String REJECTED = "spillway.producer.rejected";
+    /** Meter: enqueues whose job id Redis already held (idempotent no-op). */
+    public static final String DUPLICATES = "spillway.producer.duplicates";
+    /** Timer: enqueue call latency, whatever path it took. */
+    public static final String ENQUEUE_LATENCY = "spillway.producer.enqueue.latency";
+
+    // Journal and replay (core)
+    /** Gauge: jobs in the journal not yet replayed. */
+    public static final String JOURNAL_BACKLOG = "spillway.journal.backlog.jobs";
+    /** Gauge: bytes of the journal records not yet replayed. */
+    public static final String JOURNAL_BACKLOG_BYTES = "spillway.journal.backlog.bytes";
+    /** Gauge: age in milliseconds of the oldest job not yet replayed (0 when empty). */
+    public static final String JOURNAL_OLDEST_AGE = "spillway.journal.oldest.age.ms";
+    /** Counter: corrupt or torn journal records found and skipped. */
+    public static final String JOURNAL_CORRUPT = "spillway.journal.corrupt";
+    /** Meter: jobs replayed from the journal into Redis (new in Redis). */
+    public static final String REPLAYED = "spillway.replay.replayed";
+    /** Meter: replayed jobs Redis already held (their first send had in fact succeeded). */
+    public static final String REPLAY_DUPLICATES = "spillway.replay.duplicates";
+
+    // Connection (core)
+    /** Gauge: 0 connected, 1 disconnected, 2 recovering. Suffixed with the component (producer, worker). */
+    public static final String CONNECTION_STATE = "spillway.redis.state";
+    /** Gauge: circuit breaker state, 0 closed, 1 open, 2 half-open. */
+    public static final String CIRCUIT_STATE = "spillway.redis.circuit";
+    /** Counter: reconnect attempts made by the reconnect loop. */
+    public static final String RECONNECT_ATTEMPTS = "spillway.redis.reconnect.attempts";
+    /** Counter: times the connection was lost. */
+    public static final String CONNECTION_LOST = "spillway.redis.connection.lost";
+
+    // Worker (worker-adapter)
+    public static final String FETCHED = "spillway.worker.fetched";
+    public static final String COMPLETED = "spillway.worker.completed";
+    public static final String FAILED = "spillway.worker.failed";
+    public static final String RETRIED = "spillway.worker.retried";
+    public static final String DEAD_LETTERED = "spillway.worker.dead";
+    public static final String HANDLER_DURATION = "spillway.worker.handler.duration";
+    public static final String IN_FLIGHT = "spillway.worker.inflight";
+    public static final String LEASE_RENEWALS = "spillway.worker.lease.renewals";
+    public static final String REDELIVERIES = "spillway.worker.redeliveries";
+    public static final String SKIPPED_COMPLETED = "spillway.worker.skipped.completed";
+    public static final String ACKS_PENDING = "spillway.worker.acks.pending";
+    public static final String QUEUE_DEPTH = "spillway.queue.waiting";
+    public static final String QUEUE_DELAYED = "spillway.queue.delayed";
+    public static final String QUEUE_DEAD = "spillway.queue.dead";
+    public static final String QUEUE_IN_FLIGHT = "spillway.queue.inflight";
+
+    // Watchdog
+    public static final String WATCHDOG_RESTARTS = "spillway.watchdog.restarts";
+    public static final String WATCHDOG_DOWNTIME = "spillway.watchdog.downtime.ms";
+    public static final String WATCHDOG_UP = "spillway.watchdog.up";
+
+    /** {@code name + "." + queue}: the per-queue variant of a metric. */
+    public static String perQueue(String name, String queue) {
+        return name + "." + queue;
+    }
+}

@@ -1,0 +1,33 @@
+package io.spillway.core;
+
+import java.util.regex.Pattern;
+
+/**
+ * A queue's name. It becomes the Redis hash tag of every key of the queue ({@code spillway:{name}:…}),
+ * so it is limited to characters that cannot break that layout: letters, digits, {@code . _ -} and
+ * {@code :}, 1 to 100 characters.
+ *
+ * @param value the name
+ */
+public record QueueName(String value) {
+    /** The characters a queue name may hold. */
+    public static final Pattern VALID = Pattern.compile("[A-Za-z0-9._:-]{1,100}");
+
+    public QueueName {
+        if (value == null) {
+            throw new IllegalArgumentException("queue must not be null");
+        }
+        if (!VALID.matcher(value).matches()) {
+            throw new IllegalArgumentException("queue must match " + VALID.pattern() + ", but was '" + value + "'");
+        }
+    }
+
+    public static QueueName of(String value) {
+        return new QueueName(value);
+    }
+
+    @Override
+    public String toString() {
+        return value;
+    }
+}

@@ -1,0 +1,189 @@
+package io.spillway.core;
+
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Where Redis is and how long to wait for it. Immutable; build with {@link #builder(URI)} or take the
+ * defaults with {@link #of(URI)}.
+ *
+ * <p>URIs: {@code redis://host:port}, {@code rediss://host:port} (TLS), {@code redis://user:password@host:port},
+ * {@code redis://:password@host:port}, and an optional database number as the path ({@code /2}).
+ *
+ * <p>The timeouts are short on purpose: a hung Redis must not hold a caller for long. Defaults:
+ * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms.
+ *
+ * <pre>{@code
+ * RedisConnection redis = RedisConnection.builder(URI.create("redis://10.0.0.5:6379"))
+ *         .socketTimeout(Duration.ofMillis(300))
+ *         .build();
+ * }</pre>
+ */
+public final class RedisConnection {
+    public static final int DEFAULT_CONNECT_TIMEOUT_MS = 500;
+    public static final int DEFAULT_SOCKET_TIMEOUT_MS = 200;
+    public static final int DEFAULT_PORT = 6379;
+
+    private final URI uri;
+    private final String host;
+    private final int port;
+    private final String user;
+    private final String password;
+    private final int database;
+    private final boolean ssl;
+    private final Duration connectTimeout;
+    private final Duration socketTimeout;
+    private final String clientName;
+
+    private RedisConnection(Builder b) {
+        this.uri = b.uri;
+        this.host = b.uri.getHost();
+        this.port = b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort();
+        String userInfo = b.uri.getRawUserInfo();
+        String u = null;
+        String p = null;
+        if (userInfo != null && !userInfo.isEmpty()) {
+            int colon = userInfo.indexOf(':');
+            if (colon < 0) {
+                p = decode(userInfo);
+            } else {
+                u = colon == 0 ? null : decode(userInfo.substring(0, colon));
+                p = decode(userInfo.substring(colon + 1));
+            }
+        }
+        this.user = u;
+        this.password = p;
+        String path = b.uri.getPath();
+        int db = 0;
+        if (path != null && path.length() > 1) {
+            try {
+                db = Integer.parseInt(path.substring(1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("redis URI database must be a number, but was '" + path.substring(1) + "'");
+            }
+        }
+        this.database = db;
+        this.ssl = "rediss".equals(b.uri.getScheme());
+        this.connectTimeout = b.connectTimeout;
+        this.socketTimeout = b.socketTimeout;
+        this.clientName = b.clientName;
+    }
+
+    private static String decode(String s) {
+        return URLDecoder.decode(s, StandardCharsets.UTF_8);
+    }
+
+    /** A connection with every default. */
+    public static RedisConnection of(URI uri) {
+        return builder(uri).build();
+    }
+
+    public static Builder builder(URI uri) {
+        return new Builder(uri);
+    }
+
+    public URI uri() {
+        return uri;
+    }
+
+    public String host() {
+        return host;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The ACL user, or null for the default user. */
+    public String user() {
+        return user;
+    }
+
+    /** The password, or null. Never logged. */
+    public String password() {
+        return password;
+    }
+
+    public int database() {
+        return database;
+    }
+
+    public boolean ssl() {
+        return ssl;
+    }
+
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    public Duration socketTimeout() {
+        return socketTimeout;
+    }
+
+    public String clientName() {
+        return clientName;
+    }
+
+    /** The URI without its password, for logs. */
+    public String redacted() {
+        return (ssl ? "rediss" : "redis") + "://" + (user != null ? user + "@" : "") + host + ":" + port
+                + (database != 0 ? "/" + database : "");
+    }
+
+    @Override
+    public String toString() {
+        return redacted();
+    }
+
+    /** Builds a {@link RedisConnection}. Setters fail fast on bad values. */
+    public static final class Builder {
+        private final URI uri;
+        private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MS);
+        private Duration socketTimeout = Duration.ofMillis(DEFAULT_SOCKET_TIMEOUT_MS);
+        private String clientName = "spillway";
+
+        private Builder(URI uri) {
+            Objects.requireNonNull(uri, "redis URI must not be null");
+            String scheme = uri.getScheme();
+            if (!"redis".equals(scheme) && !"rediss".equals(scheme)) {
+                throw new IllegalArgumentException("redis URI must start with redis:// or rediss://, but was '" + uri + "'");
+            }
+            if (uri.getHost() == null || uri.getHost().isBlank()) {
+                throw new IllegalArgumentException("redis URI must name a host, but was '" + uri + "'");
+            }
+            this.uri = uri;
+        }
+
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeout = positive("connectTimeout", timeout);
+            return this;
+        }
+
+        public Builder socketTimeout(Duration timeout) {
+            this.socketTimeout = positive("socketTimeout", timeout);
+            return this;
+        }
+
+        public Builder clientName(String name) {
+            if (name == null || name.isBlank() || name.contains(" ")) {
+                throw new IllegalArgumentException("clientName must be non-blank without spaces, but was '" + name + "'");
+            }
+            this.clientName = name;
+            return this;
+        }
+
+        public RedisConnection build() {
+            return new RedisConnection(this);
+        }
+
+        private static Duration positive(String name, Duration d) {
+            if (d == null || d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException(name + " must be > 0, but was " + d);
+            }
+            return d;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package io.spillway.core.internal;
+
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisNoScriptException;
+
+/**
+ * Sorts Redis failures into what Spillway does about them. The one place that reads Jedis exception
+ * types and Redis error prefixes.
+ *
+ * <ul>
+ *   <li><b>unavailable</b>: Redis cannot take the command now (connection refused, reset or timed out;
+ *       {@code OOM}, {@code LOADING}, {@code READONLY}, {@code MASTERDOWN}, {@code BUSY} …). Spool, open
+ *       the circuit, let the reconnect loop find out when it is back.</li>
+ *   <li><b>retryable</b>: unavailable and worth an immediate second try on another connection (a stale
+ *       pooled connection after a restart fails once with "Unexpected end of stream"). A refused
+ *       connection or a timeout is not: retrying a hung Redis only doubles the caller's wait.</li>
+ *   <li>anything else (a wrong type, a script bug) is a defect, not an outage: surfaced, not spooled.</li>
+ * </ul>
+ */
+public final class Failures {
+    private static final String[] UNAVAILABLE_REPLIES = {
+        "OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH",
+        "MISCONF",
+    };
+
+    private Failures() {
+    }
+
+    public static boolean isUnavailable(Throwable t) {
+        if (t instanceof CallNotPermittedException || t instanceof JedisConnectionException) {
+            return true;
+        }
+        if (t instanceof JedisNoScriptException) {
+            return false;
+        }
+        if (t instanceof JedisDataException) {
+            return unavailableReply(t.getMessage()) != null;
+        }
+        return false;
+    }
+
+    /** The Redis error code (OOM, LOADING, …) of a reply that means "not now", or null. */
+    static String unavailableReply(String message) {
+        if (message == null) {
+            return null;
+        }
+        for (String code : UNAVAILABLE_REPLIES) {
+            // Inside a script the error arrives wrapped: "ERR Error running script ...: -OOM command ...".
+            if (message.startsWith(code + " ") || message.contains("-" + code + " ") || message.contains(": " + code + " ")
+                    || (code.equals("OOM") && message.contains("OOM command not allowed"))) {
+                return code;
+            }
+        }
+        return null;
+    }
+
+    public static boolean isRetryable(Throwable t) {
+        return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t);
+    }
+
+    public static boolean isRefused(Throwable t) {
+        return has(t, ConnectException.class) || has(t, UnknownHostException.class);
+    }
+
+    public static boolean isTimeout(Throwable t) {
+        return has(t, SocketTimeoutException.class);
+    }
+
+    public static boolean isNoScript(Throwable t) {
+        return t instanceof JedisNoScriptException
+                || (t instanceof JedisDataException && t.getMessage() != null && t.getMessage().startsWith("NOSCRIPT"));
+    }
+
+    /** A short, one-line cause for logs: no stack trace, no payload, no password. */
+    public static String describe(Throwable t) {
+        if (t == null) {
+            return "unknown";
+        }
+        if (t instanceof CallNotPermittedException) {
+            return "circuit open";
+        }
+        if (isRefused(t)) {
+            return "connection refused";
+        }
+        if (isTimeout(t)) {
+            return "timed out";
+        }
+        String code = t instanceof JedisDataException ? unavailableReply(t.getMessage()) : null;
+        if (code != null) {
+            return code + " (" + firstLine(t.getMessage()) + ")";
+        }
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String msg = root.getMessage() != null ? root.getMessage() : t.getMessage();
+        return msg == null ? t.getClass().getSimpleName() : firstLine(msg);
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        String line = nl < 0 ? s : s.substring(0, nl);
+        return line.length() > 200 ? line.substring(0, 200) + "…" : line;
+    }
+
+    private static boolean has(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

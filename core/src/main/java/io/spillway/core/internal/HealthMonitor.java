@@ -1,0 +1,269 @@
+package io.spillway.core.internal;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.HealthState;
+import io.spillway.core.MetricNames;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reconnect loop of one component (producer or worker). It owns the connection state and is the only
+ * one that closes the gateway's circuit.
+ *
+ * <p>What its thread does:
+ * <ol>
+ *   <li>While {@link HealthState#CONNECTED}: sleep until a call reports Redis unavailable.</li>
+ *   <li>On a failure: state {@code DISCONNECTED}, log {@code Redis connection lost: <cause>} once.</li>
+ *   <li>Probe on a fresh connection with capped exponential backoff and full jitter, forever. Healthy
+ *       means PING answers, not LOADING, master role, a write accepted.</li>
+ *   <li>Healthy: state {@code RECOVERING}, drop stale pooled connections, run the component's
+ *       {@link Recovery} (the producer replays its journal) on the still-open circuit.</li>
+ *   <li>Recovery done: close the circuit, state {@code CONNECTED}, log {@code Connected to Redis successfully}.
+ *       A failure during recovery goes back to step 3.</li>
+ * </ol>
+ * Logging stays readable while Redis is down: the first five failed attempts are logged, then one line
+ * every tenth attempt with a running total. Thread-safe.
+ */
+public final class HealthMonitor implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
+
+    /** What a component does between "Redis is healthy" and "circuit closed". */
+    @FunctionalInterface
+    public interface Recovery {
+        void recover() throws Exception;
+    }
+
+    /** Told of every state change, on the monitor's thread or a failing caller's. Must be fast and not throw. */
+    @FunctionalInterface
+    public interface Listener {
+        void onStateChange(HealthState from, HealthState to, String cause);
+    }
+
+    private final RedisGateway gateway;
+    private final Backoff backoff;
+    private final Recovery recovery;
+    private final String name;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final Counter reconnectAttempts;
+    private final Counter connectionLost;
+    private volatile HealthState state = HealthState.DISCONNECTED;
+    private volatile boolean everConnected;
+    private volatile boolean closed;
+    private volatile long disconnectedAtNanos = System.nanoTime();
+    private Thread thread;
+
+    public HealthMonitor(RedisGateway gateway, Backoff backoff, Recovery recovery, MetricRegistry registry) {
+        this.gateway = gateway;
+        this.backoff = backoff;
+        this.recovery = recovery;
+        this.name = gateway.component();
+        this.reconnectAttempts = registry.counter(MetricNames.RECONNECT_ATTEMPTS + "." + name);
+        this.connectionLost = registry.counter(MetricNames.CONNECTION_LOST + "." + name);
+        String stateGauge = MetricNames.CONNECTION_STATE + "." + name;
+        registry.remove(stateGauge);
+        registry.register(stateGauge, (Gauge<Integer>) () -> state.gaugeValue());
+        gateway.onUnavailable(this::reportFailure);
+        // Until the first probe succeeds (and anything left in a journal is replayed) the circuit stays open.
+        gateway.markUnavailable(null);
+    }
+
+    /** Starts the loop; the first probe runs at once. */
+    public synchronized void start() {
+        if (thread != null) {
+            return;
+        }
+        thread = new Thread(this::run, "spillway-reconnect-" + name);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    public HealthState state() {
+        return state;
+    }
+
+    public void addListener(Listener listener) {
+        listeners.add(listener);
+    }
+
+    public long reconnectAttempts() {
+        return reconnectAttempts.getCount();
+    }
+
+    /** Waits until {@link HealthState#CONNECTED} or the timeout; true if connected. */
+    public boolean awaitConnected(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        lock.lock();
+        try {
+            while (state != HealthState.CONNECTED) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) {
+                    return false;
+                }
+                changed.awaitNanos(left);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A call found Redis unavailable (or a component noticed it). Cheap when already disconnected. */
+    public void reportFailure(Throwable cause) {
+        if (cause == null || state == HealthState.DISCONNECTED) {
+            return;
+        }
+        String why = Failures.describe(cause);
+        if (transition(HealthState.DISCONNECTED, why)) {
+            connectionLost.inc();
+            disconnectedAtNanos = System.nanoTime();
+            log.warn("Redis connection lost: {} ({}, {})", why, name, gateway.connection());
+        }
+    }
+
+    private boolean transition(HealthState to, String cause) {
+        HealthState from;
+        lock.lock();
+        try {
+            from = state;
+            if (from == to) {
+                return false;
+            }
+            state = to;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        for (Listener l : listeners) {
+            try {
+                l.onStateChange(from, to, cause);
+            } catch (RuntimeException e) {
+                log.debug("state listener failed", e);
+            }
+        }
+        return true;
+    }
+
+    private void run() {
+        int attempt = 0;
+        while (!closed) {
+            try {
+                if (state == HealthState.CONNECTED) {
+                    lock.lock();
+                    try {
+                        while (state == HealthState.CONNECTED && !closed) {
+                            changed.await();
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                    attempt = 0;
+                    continue;
+                }
+                if (attempt > 0) {
+                    sleep(backoff.delayMillis(attempt - 1));
+                    if (closed) {
+                        return;
+                    }
+                }
+                attempt++;
+                reconnectAttempts.inc();
+                RedisGateway.Probe probe = gateway.probe();
+                if (!probe.healthy()) {
+                    logFailedAttempt(attempt, probe.problem());
+                    continue;
+                }
+                for (String warning : RedisGateway.configurationWarnings(probe.info())) {
+                    log.warn("{} ({})", warning, gateway.connection());
+                }
+                transition(HealthState.RECOVERING, "probe succeeded");
+                gateway.resetConnections();
+                try {
+                    recovery.recover();
+                } catch (Exception e) {
+                    transition(HealthState.DISCONNECTED, Failures.describe(e));
+                    logFailedAttempt(attempt, "recovery failed: " + Failures.describe(e));
+                    continue;
+                }
+                lock.lock();
+                try {
+                    if (state != HealthState.RECOVERING) {
+                        continue; // a call failed during recovery: probe again
+                    }
+                    gateway.close("recovered");
+                } finally {
+                    lock.unlock();
+                }
+                long downMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - disconnectedAtNanos);
+                transition(HealthState.CONNECTED, "recovered");
+                if (everConnected) {
+                    log.info("Connected to Redis successfully ({}, {}, after {} attempts, {} ms down)", name,
+                            gateway.connection(), attempt, downMs);
+                } else {
+                    log.info("Connected to Redis successfully ({}, {})", name, gateway.connection());
+                }
+                everConnected = true;
+                attempt = 0;
+            } catch (InterruptedException e) {
+                if (closed) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                log.error("Reconnect loop error (it keeps running): {}", Failures.describe(e), e);
+            }
+        }
+    }
+
+    private void logFailedAttempt(int attempt, String cause) {
+        if (attempt <= 5) {
+            log.warn("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
+        } else if (attempt % 10 == 0) {
+            long downS = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - disconnectedAtNanos);
+            log.warn("Reconnect attempt {} failed: {} ({}, Redis away for {} s; retrying forever, every attempt counted in {})",
+                    attempt, cause, name, downS, MetricNames.RECONNECT_ATTEMPTS + "." + name);
+        } else {
+            log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
+        }
+    }
+
+    private void sleep(long millis) throws InterruptedException {
+        lock.lock();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            long left;
+            while (!closed && (left = deadline - System.nanoTime()) > 0) {
+                changed.awaitNanos(left);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+            try {
+                t.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package io.spillway.core.internal;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * A Lua script read from {@code io/spillway/core/scripts/<name>.lua} (or another resource base), with
+ * its SHA-1 computed locally so EVALSHA needs no round trip first. {@link RedisGateway#eval} reloads it
+ * after NOSCRIPT (a restarted Redis has an empty script cache).
+ */
+public final class LuaScript {
+    /** Idempotent batch enqueue. */
+    public static final LuaScript ENQUEUE = load(LuaScript.class, "/io/spillway/core/scripts/enqueue.lua");
+
+    private final String name;
+    private final String source;
+    private final String sha;
+    private final byte[] shaBytes;
+
+    private LuaScript(String name, String source) {
+        this.name = name;
+        this.source = source;
+        try {
+            this.sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        this.shaBytes = sha.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Loads a script resource relative to {@code anchor}'s class loader; fails at class init if missing. */
+    public static LuaScript load(Class<?> anchor, String resource) {
+        try (InputStream in = anchor.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("Lua script resource not found: " + resource);
+            }
+            String name = resource.substring(resource.lastIndexOf('/') + 1).replace(".lua", "");
+            return new LuaScript(name, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read Lua script " + resource, e);
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String source() {
+        return source;
+    }
+
+    public String sha() {
+        return sha;
+    }
+
+    public byte[] shaBytes() {
+        return shaBytes;
+    }
+
+    @Override
+    public String toString() {
+        return "LuaScript[" + name + " " + sha + "]";
+    }
+}

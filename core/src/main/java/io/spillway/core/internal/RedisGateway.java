@@ -1,0 +1,374 @@
+package io.spillway.core.internal;
+
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import io.spillway.core.MetricNames;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.RedisUnavailableException;
+import io.spillway.core.SpillwayException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+import redis.clients.jedis.AbstractPipeline;
+import redis.clients.jedis.Connection;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.exceptions.JedisException;
+
+/**
+ * The one boundary every Redis call of a component crosses: a pooled Jedis {@link RedisClient} inside a
+ * Resilience4j {@link Retry} (outside) and {@link CircuitBreaker} (inside).
+ *
+ * <p>Invariants:
+ * <ul>
+ *   <li>The circuit opens on the first call that finds Redis unavailable (after its quick retries): a job
+ *       queue cannot wait for a failure rate to build up while callers block. Only the reconnect loop
+ *       ({@link HealthMonitor}) closes it, once Redis is confirmed healthy and recovery (replay) is done;
+ *       there is no timer-driven half-open state, which could let a new job overtake spooled ones.</li>
+ *   <li>Retries are for fast failures only (a stale pooled connection after a restart); a refused
+ *       connection or a timeout is not retried, so a hung Redis costs one socket timeout.</li>
+ *   <li>Jedis and Resilience4j exceptions are translated here: {@link RedisUnavailableException} for
+ *       outages, {@link SpillwayException} for anything else.</li>
+ *   <li>Scripts run with EVALSHA and are reloaded after NOSCRIPT.</li>
+ * </ul>
+ * Thread-safe.
+ */
+public final class RedisGateway implements AutoCloseable {
+    public static final int DEFAULT_POOL_SIZE = 16;
+    public static final int DEFAULT_RETRY_ATTEMPTS = 3;
+    /** The key under which {@link #probe()} reports {@code CONFIG GET save} in its info map. */
+    public static final String CONFIG_SAVE = "spillway_config_save";
+
+    private final RedisConnection connection;
+    private final String component;
+    private final DefaultJedisClientConfig clientConfig;
+    private final RedisClient client;
+    private final CircuitBreaker circuit;
+    private final Retry retry;
+    private final List<Consumer<Throwable>> unavailableListeners = new CopyOnWriteArrayList<>();
+
+    /**
+     * @param component names the user of this gateway in metrics and logs ("producer", "worker")
+     * @param maxBlock the longest BLOCK a caller will use (XREADGROUP); blocking reads time out after it
+     *     plus the socket timeout, so a hung Redis cannot hold a blocking read forever
+     */
+    public RedisGateway(RedisConnection connection, String component, int poolSize, Duration maxBlock,
+                        MetricRegistry registry) {
+        this.connection = connection;
+        this.component = component;
+        int socketMs = (int) connection.socketTimeout().toMillis();
+        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) connection.connectTimeout().toMillis())
+                .socketTimeoutMillis(socketMs)
+                .blockingSocketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, maxBlock.toMillis() + socketMs))
+                .database(connection.database())
+                .clientName(connection.clientName() + "-" + component)
+                .ssl(connection.ssl());
+        if (connection.user() != null) {
+            cfg.user(connection.user());
+        }
+        if (connection.password() != null) {
+            cfg.password(connection.password());
+        }
+        this.clientConfig = cfg.build();
+        GenericObjectPoolConfig<Connection> pool = new GenericObjectPoolConfig<>();
+        pool.setMaxTotal(poolSize);
+        pool.setMaxIdle(poolSize);
+        pool.setMinIdle(0);
+        pool.setBlockWhenExhausted(true);
+        pool.setMaxWait(connection.connectTimeout().plus(connection.socketTimeout()));
+        pool.setJmxEnabled(false);
+        this.client = RedisClient.builder()
+                .hostAndPort(connection.host(), connection.port())
+                .clientConfig(clientConfig)
+                .poolConfig(pool)
+                .build();
+        // The sliding window below never decides anything: markUnavailable() opens the circuit at the first
+        // outage and the reconnect loop closes it. The breaker is kept for its state, events and metrics.
+        this.circuit = CircuitBreaker.of("spillway-" + component, CircuitBreakerConfig.custom()
+                .recordException(Failures::isUnavailable)
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(100)
+                .minimumNumberOfCalls(100)
+                .failureRateThreshold(100)
+                .automaticTransitionFromOpenToHalfOpenEnabled(false)
+                .waitDurationInOpenState(Duration.ofDays(1))
+                .writableStackTraceEnabled(false)
+                .build());
+        this.retry = Retry.of("spillway-" + component, RetryConfig.custom()
+                .maxAttempts(DEFAULT_RETRY_ATTEMPTS)
+                .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(Duration.ofMillis(2), 2.0, 0.5))
+                .retryOnException(Failures::isRetryable)
+                .writableStackTraceEnabled(false)
+                .build());
+        if (registry != null) {
+            String name = MetricNames.CIRCUIT_STATE + "." + component;
+            registry.remove(name);
+            registry.register(name, (Gauge<Integer>) () -> switch (circuit.getState()) {
+                case CLOSED, DISABLED, METRICS_ONLY -> 0;
+                case OPEN, FORCED_OPEN -> 1;
+                case HALF_OPEN -> 2;
+            });
+        }
+    }
+
+    public RedisConnection connection() {
+        return connection;
+    }
+
+    public String component() {
+        return component;
+    }
+
+    public CircuitBreaker circuitBreaker() {
+        return circuit;
+    }
+
+    /** True while the circuit is open: callers should not even try (spool at once instead). */
+    public boolean isOpen() {
+        CircuitBreaker.State s = circuit.getState();
+        return s == CircuitBreaker.State.OPEN || s == CircuitBreaker.State.FORCED_OPEN;
+    }
+
+    /** Called (on the failing caller's thread) each time a call finds Redis unavailable. Must be fast. */
+    public void onUnavailable(Consumer<Throwable> listener) {
+        unavailableListeners.add(listener);
+    }
+
+    /** Runs a call under retry and circuit breaker. */
+    public <T> T execute(Function<UnifiedJedis, T> call) {
+        Supplier<T> guarded = CircuitBreaker.decorateSupplier(circuit, () -> call.apply(client));
+        try {
+            return Retry.decorateSupplier(retry, guarded).get();
+        } catch (RuntimeException e) {
+            throw translate(e);
+        }
+    }
+
+    /**
+     * Runs a call without the circuit breaker and retry: for the recovery path (replay, flushing local
+     * acks) which runs while the circuit is still open, and for operator tools.
+     */
+    public <T> T executeDirect(Function<UnifiedJedis, T> call) {
+        try {
+            return call.apply(client);
+        } catch (RuntimeException e) {
+            throw translate(e);
+        }
+    }
+
+    /** Runs a script (EVALSHA, reloaded after NOSCRIPT) under retry and circuit breaker. */
+    public Object eval(LuaScript script, List<byte[]> keys, List<byte[]> args) {
+        return execute(c -> evalReloading(c, script, keys, args));
+    }
+
+    /** {@link #eval} on the recovery path. */
+    public Object evalDirect(LuaScript script, List<byte[]> keys, List<byte[]> args) {
+        return executeDirect(c -> evalReloading(c, script, keys, args));
+    }
+
+    private static Object evalReloading(UnifiedJedis c, LuaScript script, List<byte[]> keys, List<byte[]> args) {
+        try {
+            return c.evalsha(script.shaBytes(), keys, args);
+        } catch (JedisException e) {
+            if (!Failures.isNoScript(e)) {
+                throw e;
+            }
+            c.scriptLoad(script.source());
+            return c.evalsha(script.shaBytes(), keys, args);
+        }
+    }
+
+    /** One script call in a pipeline. */
+    public record ScriptCall(List<byte[]> keys, List<byte[]> args) {
+    }
+
+    /**
+     * Runs many calls of one idempotent script in a single pipeline (one round trip). If Redis lost its
+     * script cache, the script is loaded and the whole pipeline run again: callers must only pass
+     * idempotent scripts. Results come back in call order.
+     *
+     * @param guarded whether to go through the circuit breaker and retry
+     */
+    public List<Object> evalPipelined(LuaScript script, List<ScriptCall> calls, boolean guarded) {
+        Function<UnifiedJedis, List<Object>> body = c -> {
+            try {
+                return runPipeline(script, calls);
+            } catch (JedisException e) {
+                if (!Failures.isNoScript(e)) {
+                    throw e;
+                }
+                c.scriptLoad(script.source());
+                return runPipeline(script, calls);
+            }
+        };
+        return guarded ? execute(body) : executeDirect(body);
+    }
+
+    private List<Object> runPipeline(LuaScript script, List<ScriptCall> calls) {
+        List<Response<Object>> responses = new ArrayList<>(calls.size());
+        try (AbstractPipeline p = client.pipelined()) {
+            for (ScriptCall call : calls) {
+                responses.add(p.evalsha(script.shaBytes(), call.keys(), call.args()));
+            }
+            p.sync();
+        }
+        List<Object> out = new ArrayList<>(responses.size());
+        for (Response<Object> r : responses) {
+            out.add(r.get());
+        }
+        return out;
+    }
+
+    /**
+     * Runs a pipeline the caller fills: {@code body} queues commands and returns a supplier that reads
+     * the responses after the sync.
+     */
+    public <T> T pipelined(boolean guarded, Function<AbstractPipeline, Supplier<T>> body) {
+        Function<UnifiedJedis, T> call = c -> {
+            Supplier<T> result;
+            try (AbstractPipeline p = client.pipelined()) {
+                result = body.apply(p);
+                p.sync();
+            }
+            return result.get();
+        };
+        return guarded ? execute(call) : executeDirect(call);
+    }
+
+    /** Loads scripts into Redis's cache (after a reconnect, before pipelines use them). */
+    public void loadScripts(LuaScript... scripts) {
+        executeDirect(c -> {
+            for (LuaScript s : scripts) {
+                c.scriptLoad(s.source());
+            }
+            return null;
+        });
+    }
+
+    /** Drops every idle pooled connection: after a Redis restart each would fail once. */
+    public void resetConnections() {
+        try {
+            client.getPool().clear();
+        } catch (RuntimeException ignored) {
+            // Best effort: a connection that is still stale fails once and is retried.
+        }
+    }
+
+    /** Opens the circuit and tells the listeners. Idempotent. */
+    public void markUnavailable(Throwable cause) {
+        if (circuit.getState() == CircuitBreaker.State.CLOSED || circuit.getState() == CircuitBreaker.State.HALF_OPEN) {
+            try {
+                circuit.transitionToOpenState();
+            } catch (RuntimeException raced) {
+                // Another thread opened it first.
+            }
+        }
+        for (Consumer<Throwable> l : unavailableListeners) {
+            try {
+                l.accept(cause);
+            } catch (RuntimeException e) {
+                // Listeners must never break the caller's thread.
+            }
+        }
+    }
+
+    /** Closes the circuit: only the reconnect loop calls this, after recovery. */
+    public void close(String why) {
+        if (circuit.getState() != CircuitBreaker.State.CLOSED) {
+            try {
+                circuit.transitionToClosedState();
+            } catch (RuntimeException raced) {
+                // Already closed.
+            }
+        }
+    }
+
+    /** Translates at the boundary; outages also open the circuit. */
+    private RuntimeException translate(RuntimeException e) {
+        if (e instanceof SpillwayException se) {
+            return se;
+        }
+        if (e instanceof CallNotPermittedException) {
+            return new RedisUnavailableException("Redis unavailable: circuit open", e);
+        }
+        if (Failures.isUnavailable(e)) {
+            markUnavailable(e);
+            return new RedisUnavailableException("Redis unavailable: " + Failures.describe(e), e);
+        }
+        return new SpillwayException("Redis command failed: " + Failures.describe(e), e);
+    }
+
+    /** What a health probe found. */
+    public record Probe(boolean healthy, String problem, Map<String, String> info) {
+    }
+
+    /**
+     * Checks Redis on a fresh connection (never the pool, which may hold stale connections): PING
+     * answers, not LOADING, master role, and a write is accepted (not OOM, not read-only).
+     */
+    public Probe probe() {
+        try (Jedis j = new Jedis(new HostAndPort(connection.host(), connection.port()), clientConfig)) {
+            j.ping();
+            Map<String, String> info = RedisInfo.parse(j.info());
+            try {
+                info.put(CONFIG_SAVE, j.configGet("save").getOrDefault("save", ""));
+            } catch (RuntimeException e) {
+                // CONFIG may be disabled (managed Redis); then RDB persistence cannot be checked.
+            }
+            if ("1".equals(info.get("loading"))) {
+                return new Probe(false, "LOADING (Redis is loading its data)", info);
+            }
+            String role = info.get("role");
+            if (role != null && !role.equals("master")) {
+                return new Probe(false, "role is " + role + ", not master", info);
+            }
+            j.set(RedisKeys.PROBE, Long.toString(System.currentTimeMillis()),
+                    redis.clients.jedis.params.SetParams.setParams().px(60_000));
+            return new Probe(true, null, info);
+        } catch (RuntimeException e) {
+            return new Probe(false, Failures.describe(e), Map.of());
+        }
+    }
+
+    /**
+     * The settings of a healthy Redis that lose jobs, as warnings: an eviction policy other than
+     * noeviction, and no persistence at all.
+     */
+    public static List<String> configurationWarnings(Map<String, String> info) {
+        List<String> warnings = new ArrayList<>();
+        String policy = info.get("maxmemory_policy");
+        if (policy != null && !policy.equals("noeviction")) {
+            warnings.add("Redis maxmemory-policy is " + policy + ": under memory pressure Redis will silently delete jobs;"
+                    + " set maxmemory-policy noeviction");
+        }
+        boolean aof = "1".equals(info.get("aof_enabled"));
+        String save = info.get(CONFIG_SAVE);
+        if (!aof && save != null && save.isBlank()) {
+            warnings.add("Redis has neither AOF nor RDB persistence: a Redis restart empties it and loses every queued job;"
+                    + " set appendonly yes");
+        }
+        return warnings;
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}

@@ -1,0 +1,65 @@
+package io.spillway.core.internal;
+
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Every Redis key Spillway uses, built in this one place. All keys of a queue share the hash tag
+ * {@code {queue}} so that a queue lives in one Cluster slot and its Lua scripts may touch all of them.
+ *
+ * <pre>
+ * spillway:queues                  set     names of every queue ever enqueued to (discovery; not tagged)
+ * spillway:{q}:stream              stream  ready jobs; field "j" = JobCodec bytes; consumer group "spillway"
+ * spillway:{q}:job:&lt;id&gt;            string  the job's status record (StatusRecord) and its dedupe marker
+ * spillway:{q}:delayed             zset    score = run-at epoch ms, member = JobCodec bytes (delays, retries)
+ * spillway:{q}:dead                zset    score = dead-at epoch ms, member = job id
+ * spillway:{q}:dead:data           hash    job id → JobCodec bytes of the dead job
+ * spillway:{q}:workers             zset    score = last-seen epoch ms, member = consumer name
+ * spillway:probe                   string  written by the health probe to prove Redis takes writes
+ * </pre>
+ */
+public final class RedisKeys {
+    public static final String PREFIX = "spillway:";
+    public static final String QUEUES = PREFIX + "queues";
+    public static final String PROBE = PREFIX + "probe";
+    /** The consumer group every worker of a queue joins. */
+    public static final String GROUP = "spillway";
+    /** The stream entry field that holds the encoded job. */
+    public static final String FIELD_JOB = "j";
+
+    private RedisKeys() {
+    }
+
+    private static String base(QueueName q) {
+        return PREFIX + "{" + q.value() + "}:";
+    }
+
+    public static String stream(QueueName q) {
+        return base(q) + "stream";
+    }
+
+    public static String job(QueueName q, JobId id) {
+        return base(q) + "job:" + id.value();
+    }
+
+    public static String delayed(QueueName q) {
+        return base(q) + "delayed";
+    }
+
+    public static String dead(QueueName q) {
+        return base(q) + "dead";
+    }
+
+    public static String deadData(QueueName q) {
+        return base(q) + "dead:data";
+    }
+
+    public static String workers(QueueName q) {
+        return base(q) + "workers";
+    }
+
+    public static byte[] bytes(String key) {
+        return key.getBytes(StandardCharsets.UTF_8);
+    }
+}
