@@ -436,20 +436,7 @@ public final class JobProducer implements AutoCloseable {
     /** Recovery (on the reconnect loop's thread, circuit still open): replay everything. */
     private void recover() {
         gateway.loadScripts(LuaScript.ENQUEUE);
-        if (monitor.redisRestarted()) {
-            // Redis may have lost its last acknowledged writes (AOF everysec). Send the recent ones again,
-            // idempotently and in their original order: replayed records first, then direct writes (a queue
-            // only goes direct once its journal records are replayed), then what was spooled since.
-            long replayedBefore = journal.rewindRecent();
-            replayer.drainThrough(replayedBefore, false);
-            List<RecentWrites.Entry> writes = recent.drain();
-            if (!writes.isEmpty()) {
-                int[] c = replayer.resend(writes);
-                log.info("Sent {} jobs written in the last {} ms again after the Redis restart: {} had been lost and are restored,"
-                        + " {} were still there", writes.size(), config.resendWindow.toMillis(), c[0], c[1]);
-            }
-        }
-        replayer.drain(false);
+        replayer.recover(monitor.redisRestarted(), recent, config.resendWindow.toMillis());
     }
 
     private void replayLoop() {
@@ -467,7 +454,7 @@ public final class JobProducer implements AutoCloseable {
             } catch (RedisUnavailableException e) {
                 // The gateway told the reconnect loop; it replays on recovery.
             } catch (RuntimeException e) {
-                log.error("Replay failed (will retry on the next signal): {}", e.getMessage(), e);
+                log.error("Replay failed (will retry on the next signal): {}", e.getMessage());
             }
         }
     }

@@ -36,13 +36,17 @@ class RedisCrashLoadIT {
         try (RedisProcess redis = RedisProcess.builder().appendFsync("everysec").start();
              JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
                      .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
+            java.util.concurrent.atomic.AtomicInteger crashes = new java.util.concurrent.atomic.AtomicInteger();
             Thread chaos = new Thread(() -> {
                 try {
                     for (int crash = 0; crash < 3; crash++) {
                         long target = (long) (crash + 1) * total / 4;
-                        await().atMost(Duration.ofSeconds(120)).until(() -> p.metrics().meter(MetricNames.ACCEPTED).getCount() >= target);
+                        // Each crash hits a connected producer in the middle of direct writes.
+                        await().atMost(Duration.ofSeconds(120)).until(() ->
+                                p.metrics().meter(MetricNames.ACCEPTED).getCount() >= target && p.state() == HealthState.CONNECTED);
                         redis.kill();
-                        // Down long enough for a good part of the load to spool.
+                        crashes.incrementAndGet();
+                        // Down long enough for part of the load to spool.
                         await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> true);
                         redis.restart();
                     }
@@ -59,13 +63,20 @@ class RedisCrashLoadIT {
                 if (r.spooled()) {
                     spooled++;
                 }
-                if (i % 500 == 0) {
-                    Thread.onSpinWait(); // keep the producer busy but let the chaos thread run
+                if (i % 100 == 0) {
+                    // Pace the load (about 5,000 jobs/s) so the crashes land among direct writes, not after them.
+                    java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
                 }
             }
             chaos.join();
+            assertThat(crashes.get()).isEqualTo(3);
             assertThat(spooled).as("some jobs went through the journal").isGreaterThan(0);
-            await().atMost(Duration.ofSeconds(60)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try {
+                await().atMost(Duration.ofSeconds(60)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            } catch (org.awaitility.core.ConditionTimeoutException e) {
+                throw new AssertionError("not drained: state " + p.state() + ", backlog " + p.journalBacklog()
+                        + ", metrics " + p.metrics().getGauges().keySet() + " " + p.metrics().getGauges().get(MetricNames.JOURNAL_BACKLOG).getValue(), e);
+            }
             try (Jedis j = redis.jedis(Duration.ofSeconds(10))) {
                 for (String q : queues) {
                     List<String> inRedis = RedisJobs.ids(j, q);

@@ -142,6 +142,10 @@ public final class ChronicleJournal implements AutoCloseable {
             this.queue = b.build();
             this.appender = queue.createAppender();
             this.tailer = queue.createTailer();
+            // Both are used from several threads, never at once: appends are serialised by appendLock, reads
+            // by the replayer's lock. Chronicle's own one-thread check would refuse the hand-over.
+            appender.singleThreadedCheckDisabled(true);
+            tailer.singleThreadedCheckDisabled(true);
         } catch (IOException | RuntimeException e) {
             release();
             throw new JournalException("Journal " + dir + " cannot be opened: " + e.getMessage(), e);
@@ -376,14 +380,23 @@ public final class ChronicleJournal implements AutoCloseable {
         }
         positions.putLong(0, safe);
         checkpoints.clear();
-        backlogJobs.set(0);
-        backlogBytes.set(0);
-        perQueue.clear();
         positionTailerAfterReplayed();
-        scanBacklog();
+        synchronized (appendLock) {
+            // No append may land between the reset and the scan, or it would be counted twice.
+            backlogJobs.set(0);
+            backlogBytes.set(0);
+            perQueue.values().forEach(n -> n.set(0));
+            scanBacklog();
+        }
         log.info("Journal {}: {} jobs replayed in the last {} ms will be replayed again (Redis restarted)", dir,
                 backlogJobs.get(), holdBackMillis);
         return before;
+    }
+
+    /** Index of the last record appended so far (by any process), -1 if the journal is empty. */
+    public long lastIndex() {
+        long last = queue.lastIndex();
+        return last < 0 ? -1 : last;
     }
 
     /** Index of the last replayed record, -1 if none. */

@@ -97,6 +97,28 @@ public final class Replayer {
     }
 
     /**
+     * The recovery step of a producer, on the still-open circuit, atomically with respect to other
+     * drains: if Redis restarted, replay again what was replayed within the hold-back window, then send the
+     * recent direct writes again (in that order, which is the order they first reached Redis); then
+     * replay what is in the journal now.
+     */
+    public synchronized void recover(boolean redisRestarted, RecentWrites recent, long windowMillis) {
+        if (redisRestarted) {
+            long replayedBefore = journal.rewindRecent();
+            drainThrough(replayedBefore, false);
+            List<RecentWrites.Entry> writes = recent.drain();
+            if (!writes.isEmpty()) {
+                int[] c = resend(writes);
+                log.info("Sent {} jobs written in the last {} ms again after the Redis restart: {} had been lost and are restored,"
+                        + " {} were still there", writes.size(), windowMillis, c[0], c[1]);
+            }
+        }
+        // Up to what is in the journal now: a producer spooling faster than Redis takes jobs must not keep
+        // the circuit open forever. What comes after drains on the replay thread, ahead of new jobs of its queue.
+        drainThrough(journal.lastIndex(), false);
+    }
+
+    /**
      * Sends jobs that were written once already and may have been lost by a restarted Redis, in order,
      * idempotently.
      *
