@@ -32,7 +32,7 @@ public final class Failures {
     }
 
     public static boolean isUnavailable(Throwable t) {
-        if (t instanceof CallNotPermittedException || t instanceof JedisConnectionException) {
+        if (t instanceof CallNotPermittedException || t instanceof JedisConnectionException || isPoolExhausted(t)) {
             return true;
         }
         if (t instanceof JedisNoScriptException) {
@@ -61,6 +61,12 @@ public final class Failures {
 
     public static boolean isRetryable(Throwable t) {
         return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t);
+    }
+
+    /** Every pooled connection is busy (all stuck on a hung Redis): an outage, not a bug. */
+    public static boolean isPoolExhausted(Throwable t) {
+        return has(t, java.util.NoSuchElementException.class)
+                || (t.getMessage() != null && t.getMessage().startsWith("Could not get a resource from the pool"));
     }
 
     public static boolean isRefused(Throwable t) {

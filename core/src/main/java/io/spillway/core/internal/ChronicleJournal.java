@@ -1,0 +1,542 @@
+package io.spillway.core.internal;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.Durability;
+import io.spillway.core.JournalException;
+import io.spillway.core.JournalFullException;
+import io.spillway.core.JournalLockedException;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import java.io.File;
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.TemporalAccessor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.core.time.TimeProvider;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The spillway: an on-disk journal (Chronicle Queue) of jobs Redis could not take.
+ *
+ * <p>Invariants:
+ * <ul>
+ *   <li>One directory, one process: a file lock on {@code spillway.lock}; a second opener gets
+ *       {@link JournalLockedException}.</li>
+ *   <li>Each record is a frame {@code u8 version | i32 crc32(job) | i32 length | JobCodec bytes}. A frame
+ *       that fails its checks (a flipped byte, a torn write) is counted, logged and skipped; it never stops
+ *       the records after it from replaying.</li>
+ *   <li>Two positions live in {@code positions} (a memory-mapped 16-byte file that survives kill -9):
+ *       <i>replayed</i> (the last index sent to Redis) and <i>safe to delete</i> (the last index whose
+ *       record is no longer needed). Today both move together; a write-ahead mode will hold the second
+ *       back until completion is confirmed. Cycle files wholly behind <i>safe to delete</i> are deleted.</li>
+ *   <li>The backlog (records after <i>replayed</i>) is counted in memory, per queue too; it is rebuilt by a
+ *       scan at open. Past {@code maxBytes} of backlog, {@link #append} throws {@link JournalFullException}.</li>
+ *   <li>Appends are thread-safe (serialised). Reading ({@link #read}, {@link #commit}, {@link #rewind}) is
+ *       for one thread at a time: the replayer's.</li>
+ * </ul>
+ */
+public final class ChronicleJournal implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ChronicleJournal.class);
+    public static final long DEFAULT_MAX_BYTES = 1L << 30;
+    static final byte FRAME_VERSION = 1;
+    static final int FRAME_HEADER = 1 + 4 + 4;
+    static final RollCycle ROLL_CYCLE = RollCycles.FAST_HOURLY;
+    private static final String LOCK_FILE = "spillway.lock";
+    private static final String POSITIONS_FILE = "positions";
+
+    /** One record read for replay; {@code job} is null for a corrupt record that must be skipped. */
+    public record Entry(long index, JobRecord job, byte[] encoded, int frameBytes) {
+    }
+
+    private final Path dir;
+    private final long maxBytes;
+    private final Durability durability;
+    private final SingleChronicleQueue queue;
+    private final ExcerptAppender appender;
+    private final ExcerptTailer tailer;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final FileChannel positionsChannel;
+    private final MappedByteBuffer positions;
+    private final AtomicLong backlogJobs = new AtomicLong();
+    private final AtomicLong backlogBytes = new AtomicLong();
+    private final Map<QueueName, AtomicLong> perQueue = new ConcurrentHashMap<>();
+    private final Counter corrupt;
+    private volatile long oldestEnqueuedAt;
+    private final Object appendLock = new Object();
+    private final CRC32 appendCrc = new CRC32();
+    private boolean closed;
+
+    private ChronicleJournal(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
+                             TimeProvider timeProvider) {
+        this.dir = dir;
+        this.maxBytes = maxBytes;
+        this.durability = durability;
+        try {
+            Files.createDirectories(dir);
+            this.lockChannel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new JournalException("Journal " + dir + " cannot be opened: " + e.getMessage(), e);
+        }
+        FileLock l;
+        try {
+            l = lockChannel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            l = null;
+        } catch (IOException e) {
+            closeQuietly(lockChannel);
+            throw new JournalException("Journal " + dir + " cannot be locked: " + e.getMessage(), e);
+        }
+        if (l == null) {
+            closeQuietly(lockChannel);
+            throw new JournalLockedException("Journal " + dir + " is in use by another producer (process or instance):"
+                    + " give each producer process its own journal directory");
+        }
+        this.lock = l;
+        try {
+            this.positionsChannel = FileChannel.open(dir.resolve(POSITIONS_FILE), StandardOpenOption.CREATE,
+                    StandardOpenOption.READ, StandardOpenOption.WRITE);
+            boolean fresh = positionsChannel.size() < 16;
+            this.positions = positionsChannel.map(FileChannel.MapMode.READ_WRITE, 0, 16);
+            if (fresh) {
+                positions.putLong(0, -1L);
+                positions.putLong(8, -1L);
+            }
+            SingleChronicleQueueBuilder b = SingleChronicleQueueBuilder.single(dir.toFile())
+                    .rollCycle(ROLL_CYCLE)
+                    .syncMode(durability == Durability.POWER_LOSS ? SyncMode.SYNC : SyncMode.NONE);
+            if (timeProvider != null) {
+                b.timeProvider(timeProvider);
+            }
+            this.queue = b.build();
+            this.appender = queue.createAppender();
+            this.tailer = queue.createTailer();
+        } catch (IOException | RuntimeException e) {
+            release();
+            throw new JournalException("Journal " + dir + " cannot be opened: " + e.getMessage(), e);
+        }
+        this.corrupt = registry.counter(MetricNames.JOURNAL_CORRUPT);
+        registerGauge(registry, MetricNames.JOURNAL_BACKLOG, backlogJobs::get);
+        registerGauge(registry, MetricNames.JOURNAL_BACKLOG_BYTES, backlogBytes::get);
+        registerGauge(registry, MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
+        positionTailerAfterReplayed();
+        scanBacklog();
+        if (backlogJobs.get() > 0) {
+            log.info("Journal {} holds {} jobs ({} bytes) not yet replayed", dir, backlogJobs.get(), backlogBytes.get());
+        }
+    }
+
+    public static ChronicleJournal open(Path dir, long maxBytes, Durability durability, MetricRegistry registry) {
+        return open(dir, maxBytes, durability, registry, null);
+    }
+
+    /** With a time provider, for tests of cycle rolling and deletion. */
+    public static ChronicleJournal open(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
+                                        TimeProvider timeProvider) {
+        if (dir == null) {
+            throw new IllegalArgumentException("journalDir must not be null");
+        }
+        if (maxBytes <= 0) {
+            throw new IllegalArgumentException("journal maxBytes must be > 0, but was " + maxBytes);
+        }
+        return new ChronicleJournal(dir.toAbsolutePath(), maxBytes, durability, registry, timeProvider);
+    }
+
+    private static void registerGauge(MetricRegistry registry, String name, Gauge<Long> g) {
+        registry.remove(name);
+        registry.register(name, g);
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /**
+     * Appends a job. Returns once the record is in the page cache (or on disk with
+     * {@link Durability#POWER_LOSS}).
+     *
+     * @throws JournalFullException past the size cap or when the disk is full: the job is not accepted
+     */
+    public void append(JobRecord job, byte[] encoded) {
+        int frame = FRAME_HEADER + encoded.length;
+        synchronized (appendLock) {
+            if (closed) {
+                throw new JournalException("Journal " + dir + " is closed", null);
+            }
+            if (backlogBytes.get() + frame > maxBytes) {
+                throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
+                        + maxBytes + " waiting for replay; job " + job.id() + " was not accepted");
+            }
+            appendCrc.reset();
+            appendCrc.update(encoded);
+            int crc = (int) appendCrc.getValue();
+            try {
+                try (DocumentContext dc = appender.writingDocument()) {
+                    Bytes<?> b = dc.wire().bytes();
+                    b.writeByte(FRAME_VERSION);
+                    b.writeInt(crc);
+                    b.writeInt(encoded.length);
+                    b.write(encoded);
+                }
+                if (durability == Durability.POWER_LOSS) {
+                    appender.sync();
+                }
+            } catch (RuntimeException e) {
+                String msg = String.valueOf(e.getMessage());
+                if (msg.contains("No space left") || msg.contains("ENOSPC")) {
+                    throw new JournalFullException("Journal " + dir + " disk is full; job " + job.id() + " was not accepted", e);
+                }
+                throw new JournalException("Journal " + dir + " write failed; job " + job.id() + " was not accepted: " + msg, e);
+            }
+            if (backlogJobs.getAndIncrement() == 0) {
+                oldestEnqueuedAt = job.enqueuedAt();
+            }
+            backlogBytes.addAndGet(frame);
+            perQueue.computeIfAbsent(job.queue(), q -> new AtomicLong()).incrementAndGet();
+        }
+    }
+
+    /** Test hook: writes a raw frame body as-is (to plant corrupt or torn records). */
+    void appendRaw(byte[] frameBody) {
+        synchronized (appendLock) {
+            try (DocumentContext dc = appender.writingDocument()) {
+                dc.wire().bytes().write(frameBody);
+            }
+        }
+    }
+
+    public long backlog() {
+        return backlogJobs.get();
+    }
+
+    public long backlogBytes() {
+        return backlogBytes.get();
+    }
+
+    public long backlog(QueueName q) {
+        AtomicLong n = perQueue.get(q);
+        return n == null ? 0 : n.get();
+    }
+
+    /** Per-queue backlog, a snapshot. */
+    public Map<QueueName, Long> backlogByQueue() {
+        Map<QueueName, Long> out = new java.util.TreeMap<>(java.util.Comparator.comparing(QueueName::value));
+        perQueue.forEach((q, n) -> {
+            if (n.get() > 0) {
+                out.put(q, n.get());
+            }
+        });
+        return out;
+    }
+
+    public long corruptRecords() {
+        return corrupt.getCount();
+    }
+
+    /** Age of the oldest job not yet replayed, 0 when there is none. */
+    public long oldestAgeMillis() {
+        return backlogJobs.get() == 0 ? 0 : Math.max(0, System.currentTimeMillis() - oldestEnqueuedAt);
+    }
+
+    public long maxBytes() {
+        return maxBytes;
+    }
+
+    /** Reads up to {@code max} records after the replay position. Corrupt records come back with a null job. */
+    public List<Entry> read(int max) {
+        List<Entry> out = new ArrayList<>(Math.min(max, 1024));
+        while (out.size() < max) {
+            Entry e = readOne(tailer);
+            if (e == null) {
+                break;
+            }
+            if (e.job() == null) {
+                corrupt.inc();
+                log.warn("Journal {}: corrupt record at index {} skipped ({} corrupt so far)", dir,
+                        Long.toHexString(e.index()), corrupt.getCount());
+            }
+            out.add(e);
+        }
+        return out;
+    }
+
+    /** Moves the reader back to the first entry of a batch that could not be sent. */
+    public void rewind(List<Entry> batch) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        if (!tailer.moveToIndex(batch.get(0).index())) {
+            positionTailerAfterReplayed();
+        }
+    }
+
+    /** Marks a batch as replayed: positions advance, counters drop, wholly replayed cycle files go. */
+    public void commit(List<Entry> batch) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        Entry last = batch.get(batch.size() - 1);
+        positions.putLong(0, last.index());
+        positions.putLong(8, last.index());
+        if (durability == Durability.POWER_LOSS) {
+            positions.force();
+        }
+        long bytes = 0;
+        long jobs = 0;
+        for (Entry e : batch) {
+            bytes += e.frameBytes();
+            jobs++;
+            if (e.job() != null) {
+                AtomicLong n = perQueue.get(e.job().queue());
+                if (n != null) {
+                    n.decrementAndGet();
+                }
+            }
+        }
+        backlogBytes.addAndGet(-bytes);
+        if (backlogJobs.addAndGet(-jobs) > 0 && last.job() != null) {
+            // The next record was accepted after this one: a slight over-estimate of the oldest age.
+            oldestEnqueuedAt = last.job().enqueuedAt();
+        }
+        deleteReplayedCycles(ROLL_CYCLE.toCycle(last.index()));
+    }
+
+    /** Index of the last replayed record, -1 if none. */
+    public long replayedIndex() {
+        return positions.getLong(0);
+    }
+
+    /** Index up to which records are no longer needed, -1 if none. */
+    public long safeToDeleteIndex() {
+        return positions.getLong(8);
+    }
+
+    /** Whether a job id is among the records not yet replayed (a scan: for status look-ups only). */
+    public boolean contains(QueueName q, String jobId) {
+        if (backlog(q) == 0) {
+            return false;
+        }
+        try (ExcerptTailer t = queue.createTailer()) {
+            moveAfterReplayed(t);
+            Entry e;
+            while ((e = readOne(t)) != null) {
+                if (e.job() != null && e.job().queue().equals(q) && e.job().id().value().equals(jobId)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Reads every record (replayed or not) still on disk; for inspection tools. */
+    public void forEachRecord(java.util.function.BiConsumer<Entry, Boolean> visitor) {
+        long replayed = replayedIndex();
+        try (ExcerptTailer t = queue.createTailer()) {
+            t.toStart();
+            Entry e;
+            while ((e = readOne(t)) != null) {
+                visitor.accept(e, replayed != -1 && e.index() <= replayed);
+            }
+        }
+    }
+
+    private Entry readOne(ExcerptTailer t) {
+        try (DocumentContext dc = t.readingDocument()) {
+            if (!dc.isPresent()) {
+                return null;
+            }
+            long index = dc.index();
+            Bytes<?> b = dc.wire().bytes();
+            int available = (int) b.readRemaining();
+            if (available < FRAME_HEADER) {
+                b.readSkip(available);
+                return new Entry(index, null, null, available);
+            }
+            int version = b.readUnsignedByte();
+            int crc = b.readInt();
+            int len = b.readInt();
+            if (version != FRAME_VERSION || len < 0 || len > b.readRemaining()) {
+                b.readSkip(b.readRemaining());
+                return new Entry(index, null, null, available);
+            }
+            byte[] data = new byte[len];
+            b.read(data);
+            CRC32 c = new CRC32();
+            c.update(data);
+            if ((int) c.getValue() != crc) {
+                return new Entry(index, null, null, available);
+            }
+            try {
+                return new Entry(index, JobCodec.decode(data), data, available);
+            } catch (IllegalArgumentException bad) {
+                return new Entry(index, null, null, available);
+            }
+        }
+    }
+
+    private void positionTailerAfterReplayed() {
+        moveAfterReplayed(tailer);
+    }
+
+    private void moveAfterReplayed(ExcerptTailer t) {
+        long replayed = positions.getLong(0);
+        if (replayed == -1) {
+            t.toStart();
+            return;
+        }
+        if (t.moveToIndex(replayed)) {
+            try (DocumentContext dc = t.readingDocument()) {
+                // Skip the record at the replayed index itself.
+                if (dc.isPresent() && dc.index() != replayed) {
+                    dc.rollbackOnClose();
+                }
+            }
+            return;
+        }
+        // The replayed record's file is gone (deleted as replayed): start at the first record after it.
+        t.toStart();
+        while (true) {
+            try (DocumentContext dc = t.readingDocument()) {
+                if (!dc.isPresent()) {
+                    return;
+                }
+                if (dc.index() > replayed) {
+                    dc.rollbackOnClose();
+                    return;
+                }
+            }
+        }
+    }
+
+    private void scanBacklog() {
+        try (ExcerptTailer t = queue.createTailer()) {
+            moveAfterReplayed(t);
+            Entry e;
+            boolean first = true;
+            while ((e = readOne(t)) != null) {
+                backlogJobs.incrementAndGet();
+                backlogBytes.addAndGet(e.frameBytes());
+                if (e.job() != null) {
+                    perQueue.computeIfAbsent(e.job().queue(), q -> new AtomicLong()).incrementAndGet();
+                    if (first) {
+                        oldestEnqueuedAt = e.job().enqueuedAt();
+                        first = false;
+                    }
+                }
+            }
+        }
+    }
+
+    private void deleteReplayedCycles(int replayedCycle) {
+        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
+        if (files == null) {
+            return;
+        }
+        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(ROLL_CYCLE.format()).withZone(ZoneOffset.UTC);
+        boolean deleted = false;
+        for (File f : files) {
+            String stem = f.getName().substring(0, f.getName().length() - SingleChronicleQueue.SUFFIX.length());
+            int cycle;
+            try {
+                TemporalAccessor t = fmt.parse(stem);
+                long millis = java.time.LocalDateTime.from(t).toInstant(ZoneOffset.UTC).toEpochMilli();
+                cycle = (int) (millis / ROLL_CYCLE.lengthInMillis());
+            } catch (RuntimeException e) {
+                continue;
+            }
+            if (cycle < replayedCycle && cycle < queue.cycle()) {
+                if (f.delete()) {
+                    deleted = true;
+                    log.debug("Journal {}: deleted replayed cycle file {}", dir, f.getName());
+                }
+            }
+        }
+        if (deleted) {
+            queue.refreshDirectoryListing();
+        }
+    }
+
+    /** The number of cycle files on disk (for tests and inspection). */
+    public int cycleFiles() {
+        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
+        return files == null ? 0 : files.length;
+    }
+
+    /** For inspection: the time of the current cycle. */
+    public Instant now() {
+        return Instant.ofEpochMilli(queue.time().currentTimeMillis());
+    }
+
+    @Override
+    public void close() {
+        synchronized (appendLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        try {
+            appender.close();
+            tailer.close();
+            queue.close();
+        } finally {
+            release();
+        }
+    }
+
+    private void release() {
+        try {
+            if (positions != null) {
+                positions.force();
+            }
+        } catch (RuntimeException ignored) {
+            // best effort
+        }
+        closeQuietly(positionsChannel);
+        try {
+            if (lock != null) {
+                lock.release();
+            }
+        } catch (IOException ignored) {
+            // the channel close below releases it too
+        }
+        closeQuietly(lockChannel);
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // nothing more to do
+        }
+    }
+}
