@@ -114,12 +114,23 @@ public final class Failures {
         return line.length() > 200 ? line.substring(0, 200) + "…" : line;
     }
 
+    /** Searches causes and suppressed exceptions: Jedis attaches a refused connect as a suppressed one. */
     private static boolean has(Throwable t, Class<? extends Throwable> type) {
-        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (type.isInstance(c)) {
+        return has(t, type, 0);
+    }
+
+    private static boolean has(Throwable t, Class<? extends Throwable> type, int depth) {
+        if (t == null || depth > 8) {
+            return false;
+        }
+        if (type.isInstance(t)) {
+            return true;
+        }
+        for (Throwable s : t.getSuppressed()) {
+            if (has(s, type, depth + 1)) {
                 return true;
             }
         }
-        return false;
+        return t.getCause() != t && has(t.getCause(), type, depth + 1);
     }
 }
