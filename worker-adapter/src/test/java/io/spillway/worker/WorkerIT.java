@@ -142,6 +142,32 @@ class WorkerIT {
     }
 
     @Test
+    void quickStartWithTheProducerAndStatusFromTheBackendSide() {
+        try (io.spillway.backend.JobProducer producer = io.spillway.backend.JobProducer.builder()
+                .redis(redis.uri()).journalDir(stateDir.resolve("journal")).build()) {
+            io.spillway.backend.Receipt ok = producer.enqueue(queue, "render", "cat.png".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            io.spillway.backend.Receipt bad = producer.enqueue(queue, "explode", new byte[0]);
+            started(worker().retryPolicy(RetryPolicy.of(2, Duration.ofMillis(50), Duration.ofMillis(50)))
+                    .handler("render", job -> {
+                        assertThat(job.payloadAsString()).isEqualTo("cat.png");
+                        record(job);
+                    })
+                    .handler("explode", job -> {
+                        throw new UnsupportedOperationException("no GPU");
+                    })
+                    .concurrency(4));
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> producer.status(ok).state() == JobState.COMPLETED);
+            await().atMost(Duration.ofSeconds(10)).until(() -> producer.status(bad).state() == JobState.DEAD);
+            assertThat(producer.status(ok).attempts()).isEqualTo(1);
+            JobStatus dead = producer.status(bad);
+            assertThat(dead.attempts()).isEqualTo(2);
+            assertThat(dead.lastError()).contains("java.lang.UnsupportedOperationException: no GPU");
+            assertThat(count(ok.jobId())).isEqualTo(1);
+        }
+    }
+
+    @Test
     void retriesThenSucceeds() {
         jobs.enqueue(queue, "flaky", "f1");
         List<Integer> attempts = new CopyOnWriteArrayList<>();

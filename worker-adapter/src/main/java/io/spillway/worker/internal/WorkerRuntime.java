@@ -437,6 +437,7 @@ public final class WorkerRuntime {
             return;
         }
         Throwable error = null;
+        Thread.interrupted();
         a.deadline = System.nanoTime() + s.jobTimeout().toNanos();
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
@@ -446,7 +447,9 @@ public final class WorkerRuntime {
             error = t;
         } finally {
             timer.stop();
-            a.thread = null;
+            synchronized (a) {
+                a.thread = null; // from here on no timeout interrupts this thread
+            }
             Thread.interrupted(); // a timeout's interrupt must not leak into the next job
         }
         if (!a.settled.compareAndSet(false, true)) {
@@ -505,7 +508,11 @@ public final class WorkerRuntime {
                 log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
                         a.job.id(), a.queue, s.jobTimeout());
                 fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
-                t.interrupt();
+                synchronized (a) {
+                    if (a.thread == t) {
+                        t.interrupt();
+                    }
+                }
             }
         }
     }
