@@ -10,6 +10,7 @@ import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
+import io.spillway.testing.ChaosProxy;
 import io.spillway.testing.RedisProcess;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,8 +54,12 @@ class WorkerOutageIT {
     }
 
     Worker start(int concurrency, JobHandler handler) {
+        return start(redis.uri(), concurrency, handler);
+    }
+
+    Worker start(java.net.URI uri, int concurrency, JobHandler handler) {
         worker = Worker.builder()
-                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(300)).build())
+                .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
                 .queue(queue)
                 .handler("render", handler)
                 .concurrency(concurrency)
@@ -126,5 +131,22 @@ class WorkerOutageIT {
         await().pollDelay(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(5)).until(() -> true); // past the lease
         assertThat(handled.values()).as("no job ran twice").allMatch(n -> n.get() == 1);
         assertThat(handled).hasSize(8);
+    }
+
+    @Test
+    void fetchRepliesLostOnTheWireAreRecoveredFromTheLeases() {
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port())) {
+            start(proxy.uri(), 4, this::record);
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.CONNECTED);
+            proxy.mute(); // Redis runs the XREADGROUP (the entries become leased to us), the reply never arrives
+            jobs.enqueue(queue, "render", IntStream.range(0, 30).mapToObj(i -> "m" + i).toList());
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.DISCONNECTED);
+            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
+            proxy.pass();
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> handled.size() == 30);
+            await().atMost(Duration.ofSeconds(10)).until(() -> IntStream.range(0, 30).allMatch(i -> state("m" + i) == JobState.COMPLETED));
+            assertThat(handled.values()).allMatch(n -> n.get() == 1);
+        }
     }
 }
