@@ -37,6 +37,7 @@ class WorkerOutageIT {
     Worker worker;
     final String queue = "outage-" + System.nanoTime();
     final Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+    final com.codahale.metrics.MetricRegistry metrics = new com.codahale.metrics.MetricRegistry();
 
     @BeforeEach
     void startRedis() {
@@ -66,6 +67,7 @@ class WorkerOutageIT {
                 .leaseDuration(Duration.ofSeconds(3))
                 .fetchBlock(Duration.ofMillis(100))
                 .stateDir(stateDir)
+                .metricRegistry(metrics)
                 .build();
         worker.start();
         return worker;
@@ -141,12 +143,19 @@ class WorkerOutageIT {
             proxy.mute(); // Redis runs the XREADGROUP (the entries become leased to us), the reply never arrives
             jobs.enqueue(queue, "render", IntStream.range(0, 30).mapToObj(i -> "m" + i).toList());
             await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.DISCONNECTED);
+            long leasedButUnknown;
+            try (Jedis j = redis.jedis()) {
+                leasedButUnknown = j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal();
+            }
             await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
             proxy.pass();
 
             await().atMost(Duration.ofSeconds(30)).until(() -> handled.size() == 30);
             await().atMost(Duration.ofSeconds(10)).until(() -> IntStream.range(0, 30).allMatch(i -> state("m" + i) == JobState.COMPLETED));
             assertThat(handled.values()).allMatch(n -> n.get() == 1);
+            assertThat(leasedButUnknown).as("entries delivered into the void").isPositive();
+            assertThat(metrics.meter(io.spillway.core.MetricNames.REDELIVERIES).getCount()).isEqualTo(leasedButUnknown);
+            worker.close(); // before the proxy closes
         }
     }
 }

@@ -738,7 +738,9 @@ public final class WorkerRuntime {
         }
         long now = System.nanoTime();
         long limit = s.stuckAfter().toNanos();
-        boolean hung = now - lastFetchProgress > limit;
+        // One fetch legitimately takes up to BLOCK + the socket timeout: never call that stuck.
+        long fetchLimit = Math.max(limit, s.fetchBlock().plus(s.redis().socketTimeout()).plusSeconds(1).toNanos());
+        boolean hung = now - lastFetchProgress > fetchLimit;
         boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight
                 && sampled.values().stream().anyMatch(v -> v[0] > 0);
         if (hung || starving) {
