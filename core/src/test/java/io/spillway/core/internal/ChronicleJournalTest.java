@@ -194,7 +194,7 @@ class ChronicleJournalTest {
         SetTimeProvider clock = new SetTimeProvider(System.currentTimeMillis());
         List<String> ids = new ArrayList<>();
         try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
-                new MetricRegistry(), clock)) {
+                new MetricRegistry(), clock, 0)) {
             for (int hour = 0; hour < 3; hour++) {
                 for (int i = 0; i < 5; i++) {
                     JobRecord r = job("q", i);
@@ -211,8 +211,32 @@ class ChronicleJournalTest {
             assertThat(drain(j)).containsExactly(r.id().value());
         }
         try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
-                new MetricRegistry(), clock)) {
+                new MetricRegistry(), clock, 0)) {
             assertThat(j.backlog()).isZero();
+        }
+    }
+
+    @Test
+    void recentlyReplayedRecordsCanBeReplayedAgainAfterARedisRestart() {
+        SetTimeProvider clock = new SetTimeProvider(System.currentTimeMillis());
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            for (int i = 0; i < 10; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            j.commit(j.read(3));
+            clock.advanceMillis(6_000); // those 3 are now older than the hold-back window
+            j.commit(j.read(4));
+            assertThat(j.safeToDeleteIndex()).isLessThan(j.replayedIndex());
+            long before = j.rewindRecent();
+            assertThat(j.backlog()).isEqualTo(7);
+            List<ChronicleJournal.Entry> again = j.read(100, before);
+            assertThat(again).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids.subList(3, 7));
+            j.commit(again);
+            assertThat(drain(j)).containsExactlyElementsOf(ids.subList(7, 10));
         }
     }
 
