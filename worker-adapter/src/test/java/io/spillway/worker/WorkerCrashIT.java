@@ -1,0 +1,150 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.ChildJvm;
+import io.spillway.testing.RedisProcess;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Worker processes (child JVMs) and redis-server SIGKILLed while they work. Jobs are counted from the
+ * handlers' own record files, never from the worker's counters.
+ */
+class WorkerCrashIT {
+    private static final Duration STARTUP = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    ChildJvm worker(RedisProcess redis, String queue, String name, int concurrency, int prefetch, long leaseMs, long slowMs) {
+        ChildJvm w = startWorker(redis, queue, name, concurrency, prefetch, leaseMs, slowMs, 0);
+        w.awaitOutput("worker started", STARTUP);
+        return w;
+    }
+
+    ChildJvm startWorker(RedisProcess redis, String queue, String name, int concurrency, int prefetch, long leaseMs, long slowMs,
+                         long everyJobMs) {
+        return ChildJvm.builder(WorkerMain.class)
+                .args(redis.uri().toString(), queue, dir.resolve(name + ".record").toString(), dir.resolve(name + "-state").toString(),
+                        Integer.toString(concurrency), Integer.toString(prefetch), Long.toString(leaseMs), Long.toString(slowMs),
+                        Long.toString(everyJobMs))
+                .jvmArgs("-Xmx256m", "-XX:TieredStopAtLevel=1")
+                .start();
+    }
+
+    /** Job id → handler calls that ended, over every record file in the test's directory. */
+    Map<String, Integer> handled() {
+        Map<String, Integer> counts = new HashMap<>();
+        try (var files = Files.list(dir)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".record")).toList()) {
+                for (String line : Files.readAllLines(f)) {
+                    if (!line.isBlank()) {
+                        counts.merge(line, 1, Integer::sum);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return counts;
+    }
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aWorkerKilledMidJobLosesNothingAnotherWorkerCompletesItAfterTheLease() {
+        String queue = "crash-" + System.nanoTime();
+        try (RedisProcess redis = RedisProcess.builder().start(); Jobs jobs = new Jobs(redis.uri())) {
+            ChildJvm first = worker(redis, queue, "first", 1, 0, 2000, 60_000);
+            jobs.enqueue(queue, "work", "slow-1");
+            first.awaitOutput("handling slow-1", STARTUP);
+            jobs.enqueue(queue, "work", "quick-1", "quick-2");
+            first.kill();
+            long killedAt = System.nanoTime();
+
+            try (ChildJvm second = worker(redis, queue, "second", 2, 0, 2000, 200)) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> handled().keySet().containsAll(List.of("slow-1", "quick-1", "quick-2")));
+                long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+                assertThat(second.output()).contains("handling slow-1");
+                assertThat(handled()).containsEntry("slow-1", 1);
+                System.out.printf("worker SIGKILL mid-job: slow-1 completed by the second worker %d ms after the kill (lease 2000 ms)%n", tookMs);
+                await().atMost(Duration.ofSeconds(10)).until(() -> {
+                    try (Jedis j = redis.jedis()) {
+                        return j.xlen(RedisKeys.stream(QueueName.of(queue))) == 0;
+                    }
+                });
+            } finally {
+                first.close();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void twentyThousandJobsTwoWorkersRedisKilledAndRestartedTwiceNoJobLost() {
+        String queue = "chaos-" + System.nanoTime();
+        int total = 20_000;
+        List<String> ids = IntStream.range(0, total).mapToObj(i -> "c" + i).toList();
+        List<ChildJvm> workers = new ArrayList<>();
+        try (RedisProcess redis = RedisProcess.builder().appendOnly(true).appendFsync("everysec").start();
+             Jobs jobs = new Jobs(redis.uri())) {
+            jobs.enqueue(queue, "work", ids);
+            // Let the everysec fsync cover the enqueue: jobs Redis itself loses in its last second are the
+            // producer journal's business (replay), not the worker's.
+            await().pollDelay(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+            long t0 = System.nanoTime();
+            // 1 ms of work per job, so that both workers are busy when Redis dies.
+            workers.add(startWorker(redis, queue, "w1", 8, 50, 3000, 0, 1));
+            workers.add(startWorker(redis, queue, "w2", 8, 50, 3000, 0, 1));
+            for (ChildJvm w : workers) {
+                w.awaitOutput("worker started", STARTUP);
+            }
+
+            int threshold = total / 4;
+            for (int kill = 1; kill <= 2; kill++) {
+                int at = threshold;
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> handled().size() >= at);
+                int before = handled().size();
+                redis.kill();
+                await().pollDelay(Duration.ofMillis(1000)).atMost(Duration.ofSeconds(2)).until(() -> true);
+                redis.restart();
+                System.out.printf("Redis SIGKILL %d at %d of %d jobs handled; restarted%n", kill, before, total);
+                threshold = before + (total - before) / 2;
+            }
+
+            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> handled().size() == total);
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            Map<String, Integer> counts = handled();
+            long duplicates = counts.values().stream().mapToLong(n -> n - 1).sum();
+            long jobsRunTwice = counts.values().stream().filter(n -> n > 1).count();
+            System.out.printf("chaos: %d jobs, 2 worker processes, Redis SIGKILLed twice: all %d handled in %d ms; "
+                    + "%d duplicate handler calls (%d jobs ran more than once)%n", total, counts.size(), tookMs, duplicates, jobsRunTwice);
+            assertThat(counts.keySet()).as("lost jobs").containsExactlyInAnyOrderElementsOf(ids);
+            for (ChildJvm w : workers) {
+                assertThat(w.isAlive()).as("worker process alive").isTrue();
+                long errors = w.output().lines().filter(l -> l.contains(" ERROR ")).count();
+                System.out.printf("%s: %d ERROR lines, connection lost %d times%n", w, errors,
+                        w.output().lines().filter(l -> l.contains("Redis connection lost")).count());
+                assertThat(errors).as("ERROR lines in " + w).isZero();
+            }
+        } finally {
+            workers.forEach(ChildJvm::close);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package io.spillway.worker;
+
+import io.spillway.core.RedisConnection;
+import java.io.FileOutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A worker process for crash tests. Every handler call that ends appends the job id as one line to the
+ * record file (one unbuffered write: it survives a SIGKILL of this JVM) — the tests count jobs from that
+ * file, never from the worker's counters. Jobs whose id starts with "slow" first print
+ * {@code handling <id>} and sleep.
+ *
+ * <p>Args: redisUri queue recordFile stateDir concurrency prefetch leaseMs slowMs [everyJobMs]
+ */
+public final class WorkerMain {
+    public static void main(String[] args) throws Exception {
+        URI redis = URI.create(args[0]);
+        String queue = args[1];
+        Path record = Path.of(args[2]);
+        Path stateDir = Path.of(args[3]);
+        int concurrency = Integer.parseInt(args[4]);
+        int prefetch = Integer.parseInt(args[5]);
+        long leaseMs = Long.parseLong(args[6]);
+        long slowMs = Long.parseLong(args[7]);
+        long everyJobMs = args.length > 8 ? Long.parseLong(args[8]) : 0;
+        FileOutputStream out = new FileOutputStream(record.toFile(), true);
+        Worker worker = Worker.builder()
+                .redis(RedisConnection.builder(redis).socketTimeout(Duration.ofMillis(500)).build())
+                .queue(queue)
+                .concurrency(concurrency)
+                .prefetch(prefetch)
+                .leaseDuration(Duration.ofMillis(leaseMs))
+                .fetchBlock(Duration.ofMillis(100))
+                .stateDir(stateDir)
+                .handler("work", job -> {
+                    if (job.id().startsWith("slow")) {
+                        System.out.println("handling " + job.id());
+                        Thread.sleep(slowMs);
+                    }
+                    if (everyJobMs > 0) {
+                        Thread.sleep(everyJobMs);
+                    }
+                    byte[] line = (job.id() + "\n").getBytes(StandardCharsets.UTF_8);
+                    synchronized (out) {
+                        out.write(line);
+                    }
+                })
+                .build();
+        Runtime.getRuntime().addShutdownHook(new Thread(worker::close));
+        worker.start();
+        System.out.println("worker started " + worker.name());
+        Thread.currentThread().join();
+    }
+}
