@@ -63,6 +63,10 @@ public final class MetricNames {
     public static final String QUEUE_DELAYED = "spillway.queue.delayed";
     public static final String QUEUE_DEAD = "spillway.queue.dead";
     public static final String QUEUE_IN_FLIGHT = "spillway.queue.inflight";
+    /** Gauge: workers (consumers) seen on a queue's workers set. Per queue. */
+    public static final String QUEUE_WORKERS = "spillway.queue.workers";
+    /** Gauge: age in milliseconds of the queue figures last read from Redis (grows while Redis is away). */
+    public static final String QUEUE_STATS_AGE = "spillway.queue.stats.age.ms";
 
     // Watchdog
     public static final String WATCHDOG_RESTARTS = "spillway.watchdog.restarts";
