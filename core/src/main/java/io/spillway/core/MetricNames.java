@@ -67,6 +67,8 @@ public final class MetricNames {
     public static final String QUEUE_WORKERS = "spillway.queue.workers";
     /** Gauge: age in milliseconds of the queue figures last read from Redis (grows while Redis is away). */
     public static final String QUEUE_STATS_AGE = "spillway.queue.stats.age.ms";
+    /** Gauge: journal directories the standalone reporter could not inspect because a live producer holds them. */
+    public static final String REPORT_JOURNALS_LOCKED = "spillway.report.journals.locked";
 
     // Watchdog
     public static final String WATCHDOG_RESTARTS = "spillway.watchdog.restarts";
