@@ -32,8 +32,8 @@ final class DashboardPicture {
     private static final Color TEXT = new Color(0xcc, 0xcc, 0xdc);
     private static final Color GRID = new Color(0x2c, 0x32, 0x35);
     private static final Color[] SERIES = {new Color(0x73, 0xbf, 0x69), new Color(0xf2, 0xcc, 0x0c),
-            new Color(0x56, 0xa6, 0x4b).brighter(), new Color(0x8a, 0xb8, 0xff), new Color(0xff, 0x78, 0x83),
-            new Color(0xca, 0x95, 0xe5)};
+            new Color(0xff, 0x78, 0x83), new Color(0x8a, 0xb8, 0xff), new Color(0xca, 0x95, 0xe5),
+            new Color(0xff, 0x98, 0x30)};
     private static final int W = 620;
     private static final int H = 300;
 
@@ -43,7 +43,7 @@ final class DashboardPicture {
     static void render(List<PrometheusOutageIT.Sample> samples, Path png) throws IOException {
         double[] t = samples.stream().mapToDouble(PrometheusOutageIT.Sample::seconds).toArray();
         XYChart[] panels = {
-            panel("Jobs per second — rate(spillway_producer_{accepted,enqueued,spooled}_total), rate(spillway_replay_replayed_total)",
+            panel("Jobs per second — rate(spillway_producer_*_total), rate(spillway_replay_replayed_total)",
                     "jobs/s", t,
                     series("accepted", rate(samples, "spillway_producer_accepted_total")),
                     series("enqueued", rate(samples, "spillway_producer_enqueued_total")),
@@ -52,22 +52,25 @@ final class DashboardPicture {
             panel("Redis connection — spillway_redis_state, spillway_redis_circuit", "0 ok / 1 down / 2 recovering", t,
                     series("state{component=producer}", values(samples, m -> m.valueOr("spillway_redis_state{component=\"producer\"}", 0))),
                     series("circuit{component=producer}", values(samples, m -> m.valueOr("spillway_redis_circuit{component=\"producer\"}", 0)))),
-            panel("Health — /health (1 = 200 healthy, 0 = 503)", "healthy", t,
-                    series("/health", samples.stream().mapToDouble(s -> s.health() == 200 ? 1 : 0).toArray())),
-            panel("Spooled locally — spillway_journal_backlog_jobs", "jobs", t,
+            panel("Reconnects — spillway_redis_reconnect_attempts_total, _connection_lost_total (cumulative here)", "count", t,
+                    series("reconnect attempts{component=producer}",
+                            values(samples, m -> m.valueOr("spillway_redis_reconnect_attempts_total{component=\"producer\"}", 0))),
+                    series("connection lost{component=producer}",
+                            values(samples, m -> m.valueOr("spillway_redis_connection_lost_total{component=\"producer\"}", 0)))),
+            panel("Spooled locally (journal backlog) — spillway_journal_backlog_jobs", "jobs", t,
                     series("journal backlog", values(samples, m -> m.valueOr("spillway_journal_backlog_jobs", 0)))),
             panel("Oldest spooled job — spillway_journal_oldest_age_ms / 1000", "seconds", t,
                     series("oldest age", values(samples, m -> m.valueOr("spillway_journal_oldest_age_ms", 0) / 1000))),
             queuePanel(samples, t),
-            panel("Nothing lost — accepted vs waiting + in flight + delayed + completed + dead + spooled", "jobs", t,
+            panel("Accepted vs accounted for (waiting + in flight + delayed + completed + dead + spooled)", "jobs", t,
                     series("accepted - duplicates", values(samples, PrometheusOutageIT::accepted)),
                     series("accounted for", values(samples, PrometheusOutageIT::accountedFor))),
-            panel("Enqueue latency p99 — spillway_producer_enqueue_latency{quantile=\"0.99\"}", "ms", t,
+            panel("Enqueue latency — spillway_producer_enqueue_latency{quantile=...} in ms", "ms", t,
                     series("p99", values(samples, m -> m.valueOr("spillway_producer_enqueue_latency{quantile=\"0.99\"}", 0) * 1000)),
                     series("p50", values(samples, m -> m.valueOr("spillway_producer_enqueue_latency{quantile=\"0.5\"}", 0) * 1000))),
         };
         int cols = 2;
-        int header = 70;
+        int header = 78;
         int rows = (panels.length + cols - 1) / cols;
         BufferedImage img = new BufferedImage(cols * W + (cols + 1) * 8, header + rows * (H + 8) + 8, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -79,7 +82,9 @@ final class DashboardPicture {
         g.drawString("Spillway — producer through a Redis kill and restart", 12, 28);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
         g.drawString("A rendering of the queries of docs/grafana-dashboard.json on scrapes of a real run (PrometheusOutageIT,"
-                + " one scrape every 250 ms). Not a Grafana screenshot. x axis: seconds since start.", 12, 52);
+                + " one scrape every 250 ms). Not a Grafana screenshot. x axis: seconds since start.", 12, 50);
+        g.drawString("Redis killed at the first rise of the connection state; restarted when it falls. /health answered 503"
+                + " during the outage and 200 after: " + healthChanges(samples), 12, 66);
         for (int i = 0; i < panels.length; i++) {
             BufferedImage p = BitmapEncoder.getBufferedImage(panels[i]);
             g.drawImage(p, 8 + (i % cols) * (W + 8), header + (i / cols) * (H + 8), null);
@@ -90,6 +95,22 @@ final class DashboardPicture {
             Files.createDirectories(parent);
         }
         ImageIO.write(img, "png", png.toFile());
+    }
+
+    /** The /health answers of the run, compressed: "200 until 4.2 s, 503 until 7.1 s, 200". */
+    private static String healthChanges(List<PrometheusOutageIT.Sample> samples) {
+        StringBuilder b = new StringBuilder();
+        int prev = -1;
+        for (PrometheusOutageIT.Sample s : samples) {
+            if (s.health() != prev) {
+                if (prev != -1) {
+                    b.append(" until ").append(String.format(java.util.Locale.ROOT, "%.1f s", s.seconds())).append(", ");
+                }
+                b.append(s.health());
+                prev = s.health();
+            }
+        }
+        return b.toString();
     }
 
     private static XYChart queuePanel(List<PrometheusOutageIT.Sample> samples, double[] t) {
@@ -109,7 +130,7 @@ final class DashboardPicture {
         for (int j = 0; j < keys.size(); j++) {
             series[j] = series(names[j], ys[j]);
         }
-        return panel("Waiting in Redis — spillway_queue_waiting by queue", "jobs", t, java.util.Arrays.copyOf(series, series.length, Named[].class));
+        return panel("Waiting by queue — max by (queue) (spillway_queue_waiting)", "jobs", t, java.util.Arrays.copyOf(series, series.length, Named[].class));
     }
 
     record Named(String name, double[] y) {
@@ -150,7 +171,8 @@ final class DashboardPicture {
         s.setChartTitleBoxVisible(false);
         s.setLegendBackgroundColor(PANEL);
         s.setLegendBorderColor(PANEL);
-        s.setLegendPosition(Styler.LegendPosition.InsideNW);
+        s.setLegendPosition(Styler.LegendPosition.OutsideS);
+        s.setLegendLayout(Styler.LegendLayout.Horizontal);
         s.setLegendFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
         s.setSeriesColors(SERIES);
         c.getStyler().setAxisTickLabelsColor(TEXT);
