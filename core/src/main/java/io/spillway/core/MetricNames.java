@@ -66,6 +66,12 @@ public final class MetricNames {
     public static final String QUEUE_DELAYED = "spillway.queue.delayed";
     public static final String QUEUE_DEAD = "spillway.queue.dead";
     public static final String QUEUE_IN_FLIGHT = "spillway.queue.inflight";
+    /** Gauge: workers (consumers) seen on a queue's workers set. Per queue. */
+    public static final String QUEUE_WORKERS = "spillway.queue.workers";
+    /** Gauge: age in milliseconds of the queue figures last read from Redis (grows while Redis is away). */
+    public static final String QUEUE_STATS_AGE = "spillway.queue.stats.age.ms";
+    /** Gauge: journal directories the standalone reporter could not inspect because a live producer holds them. */
+    public static final String REPORT_JOURNALS_LOCKED = "spillway.report.journals.locked";
 
     // Watchdog
     public static final String WATCHDOG_RESTARTS = "spillway.watchdog.restarts";

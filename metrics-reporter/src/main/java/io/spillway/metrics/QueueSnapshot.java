@@ -1,0 +1,32 @@
+package io.spillway.metrics;
+
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * One queue's figures as Redis held them at {@code readAt}.
+ *
+ * @param queue the queue name
+ * @param waiting jobs ready in the stream and not yet fetched by any worker
+ * @param inFlight jobs fetched by a worker and not yet acknowledged (the consumer group's pending entries)
+ * @param delayed jobs waiting for their run-at time (delays and retries with backoff)
+ * @param dead dead-lettered jobs
+ * @param workers workers registered on the queue (the workers set; includes ones that left uncleanly)
+ * @param readAt when the figures were read
+ */
+public record QueueSnapshot(String queue, long waiting, long inFlight, long delayed, long dead, long workers,
+                            Instant readAt) {
+    public QueueSnapshot {
+        Objects.requireNonNull(queue, "queue must not be null");
+        Objects.requireNonNull(readAt, "readAt must not be null");
+        if (waiting < 0 || inFlight < 0 || delayed < 0 || dead < 0 || workers < 0) {
+            throw new IllegalArgumentException("queue figures must be >= 0, but were waiting=" + waiting + " inFlight="
+                    + inFlight + " delayed=" + delayed + " dead=" + dead + " workers=" + workers);
+        }
+    }
+
+    /** Jobs of this queue in Redis that are not finished: waiting + in flight + delayed. */
+    public long unfinished() {
+        return waiting + inFlight + delayed;
+    }
+}

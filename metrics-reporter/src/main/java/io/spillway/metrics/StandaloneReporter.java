@@ -1,0 +1,279 @@
+package io.spillway.metrics;
+
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import io.spillway.core.MetricNames;
+import io.spillway.core.RedisConnection;
+import io.spillway.metrics.internal.JournalInspector;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One exporter per Redis rather than per application: reads queue state from a Redis ({@link QueueStats})
+ * and the backlog of producer journal directories it is given, puts them in a registry of its own and
+ * exports them through {@link SpillwayReporting}. The engine of {@code spillway report}.
+ *
+ * <p>What it registers: the per-queue gauges of {@link QueueStats}; for the journal directories, the
+ * sums {@value MetricNames#JOURNAL_BACKLOG}, {@value MetricNames#JOURNAL_BACKLOG_BYTES}, the largest
+ * {@value MetricNames#JOURNAL_OLDEST_AGE}, the per-queue {@code spillway.journal.backlog.jobs.<queue>},
+ * and {@value MetricNames#REPORT_JOURNALS_LOCKED} (directories held by a live producer, which exports them
+ * itself). Health checks: {@code redis} ({@link RedisHealthCheck}) and, with journal directories,
+ * {@code journal} ({@link JournalHealthCheck} with its defaults).
+ *
+ * <p>Journal directories are opened only for the moment of a read, every
+ * {@link Builder#journalRefreshEvery(Duration)} (default 30 s): a journal left behind by a dead
+ * producer holds accepted jobs nobody will replay until a producer opens it again, and this is where an
+ * operator sees them. A producer starting in the very moment of a read fails with
+ * {@code JournalLockedException}; keep the refresh slow.
+ *
+ * <pre>{@code
+ * try (StandaloneReporter reporter = StandaloneReporter.builder(URI.create("redis://10.0.0.5:6379"))
+ *         .journalDir(Path.of("/var/lib/app/spillway"))
+ *         .reporting(r -> r.prometheus("0.0.0.0", 9477).slf4j(Duration.ofMinutes(1)))
+ *         .start()) {
+ *     reporter.awaitClose();
+ * }
+ * }</pre>
+ * Thread-safe.
+ */
+public final class StandaloneReporter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StandaloneReporter.class);
+    public static final Duration DEFAULT_JOURNAL_REFRESH = Duration.ofSeconds(30);
+
+    private final MetricRegistry registry;
+    private final HealthCheckRegistry healthChecks = new HealthCheckRegistry();
+    private final QueueStats queueStats;
+    private final RedisHealthCheck redisCheck;
+    private final List<Path> journalDirs;
+    private final ScheduledExecutorService journalReader;
+    private final SpillwayReporting reporting;
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile List<JournalInspector.Look> looks = List.of();
+    private final Set<String> journalQueues = ConcurrentHashMap.newKeySet();
+
+    private StandaloneReporter(Builder b) {
+        this.registry = b.registry != null ? b.registry : new MetricRegistry();
+        this.journalDirs = List.copyOf(b.journalDirs);
+        this.queueStats = QueueStats.of(b.redis);
+        this.redisCheck = RedisHealthCheck.of(b.redis);
+        healthChecks.register("redis", redisCheck);
+        ScheduledExecutorService reader = null;
+        SpillwayReporting r = null;
+        try {
+            queueStats.registerGauges(registry, b.refreshEvery);
+            if (!journalDirs.isEmpty()) {
+                registerJournalGauges();
+                healthChecks.register("journal", JournalHealthCheck.fromRegistry(registry).build());
+                reader = Executors.newSingleThreadScheduledExecutor(t -> {
+                    Thread th = new Thread(t, "spillway-report-journals");
+                    th.setDaemon(true);
+                    return th;
+                });
+                reader.scheduleWithFixedDelay(this::readJournals, 0, b.journalRefreshEvery.toMillis(), TimeUnit.MILLISECONDS);
+            }
+            SpillwayReporting.Builder rb = SpillwayReporting.builder(registry).healthChecks(healthChecks);
+            b.reporting.accept(rb);
+            r = rb.start();
+        } catch (RuntimeException e) {
+            if (reader != null) {
+                reader.shutdownNow();
+            }
+            queueStats.close();
+            redisCheck.close();
+            throw e;
+        }
+        this.journalReader = reader;
+        this.reporting = r;
+        log.info("StandaloneReporter reading {} and {} journal directories", b.redis.redacted(), journalDirs.size());
+    }
+
+    public static Builder builder(URI redis) {
+        return builder(RedisConnection.of(redis));
+    }
+
+    public static Builder builder(RedisConnection redis) {
+        return new Builder(redis);
+    }
+
+    private void registerJournalGauges() {
+        register(MetricNames.JOURNAL_BACKLOG, () -> sum(JournalInspector.Look::backlog));
+        register(MetricNames.JOURNAL_BACKLOG_BYTES, () -> sum(JournalInspector.Look::backlogBytes));
+        register(MetricNames.JOURNAL_OLDEST_AGE, () -> looks.stream().filter(JournalInspector.Look::ok)
+                .mapToLong(JournalInspector.Look::oldestAgeMillis).max().orElse(0));
+        register(MetricNames.REPORT_JOURNALS_LOCKED, () -> looks.stream().filter(l -> l.status().equals("locked")).count());
+    }
+
+    private long sum(java.util.function.ToLongFunction<JournalInspector.Look> f) {
+        return looks.stream().filter(JournalInspector.Look::ok).mapToLong(f).sum();
+    }
+
+    private void register(String name, Gauge<Long> g) {
+        registry.remove(name);
+        registry.register(name, g);
+    }
+
+    private void readJournals() {
+        try {
+            List<JournalInspector.Look> now = new ArrayList<>();
+            for (Path dir : journalDirs) {
+                JournalInspector.Look l = JournalInspector.look(dir);
+                if (!l.ok() && !l.status().equals("locked")) {
+                    log.warn("StandaloneReporter: journal {} not read: {}", dir, l.status());
+                }
+                now.add(l);
+            }
+            looks = List.copyOf(now);
+            for (JournalInspector.Look l : now) {
+                for (String q : l.backlogByQueue().keySet()) {
+                    if (journalQueues.add(q)) {
+                        register(MetricNames.perQueue(MetricNames.JOURNAL_BACKLOG, q), () -> looks.stream()
+                                .mapToLong(x -> x.backlogByQueue().getOrDefault(q, 0L)).sum());
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            log.warn("StandaloneReporter: journal read failed: {}", e.toString());
+        }
+    }
+
+    public MetricRegistry registry() {
+        return registry;
+    }
+
+    public HealthCheckRegistry healthChecks() {
+        return healthChecks;
+    }
+
+    public SpillwayReporting reporting() {
+        return reporting;
+    }
+
+    /** Reads every queue now (for a one-shot {@code spillway report --once}). */
+    public List<QueueSnapshot> queues() {
+        return queueStats.read();
+    }
+
+    /** The journal directories as last read: dir → status ("ok", "locked", "missing", "error: …") and backlog. */
+    public Map<Path, String> journals() {
+        Map<Path, String> out = new java.util.LinkedHashMap<>();
+        for (JournalInspector.Look l : looks) {
+            out.put(l.dir(), l.status() + (l.ok() ? ", backlog " + l.backlog() + " jobs" : ""));
+        }
+        return out;
+    }
+
+    /** Blocks until {@link #close()} (from another thread or a shutdown hook). */
+    public void awaitClose() throws InterruptedException {
+        closed.await();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed.getCount() == 0) {
+            return;
+        }
+        reporting.close();
+        if (journalReader != null) {
+            journalReader.shutdownNow();
+            try {
+                journalReader.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        queueStats.close();
+        redisCheck.close();
+        closed.countDown();
+    }
+
+    /**
+     * A minimal entry point until the CLI wires {@code spillway report}:
+     * {@code StandaloneReporter <redis-uri> [port] [journal-dir ...]}. Serves {@code /metrics} and
+     * {@code /health} on 127.0.0.1 (port default {@value SpillwayReporting#DEFAULT_PORT}) until killed.
+     */
+    public static void main(String[] args) throws InterruptedException {
+        if (args.length < 1) {
+            System.err.println("usage: StandaloneReporter <redis-uri> [port] [journal-dir ...]");
+            System.exit(2);
+        }
+        int port = args.length > 1 ? Integer.parseInt(args[1]) : SpillwayReporting.DEFAULT_PORT;
+        Builder b = builder(URI.create(args[0])).reporting(r -> r.prometheus(port));
+        for (int i = 2; i < args.length; i++) {
+            b.journalDir(Path.of(args[i]));
+        }
+        StandaloneReporter reporter = b.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(reporter::close, "spillway-report-shutdown"));
+        System.out.println("Serving " + reporter.reporting().uri() + "metrics and /health");
+        reporter.awaitClose();
+    }
+
+    /** Configures a {@link StandaloneReporter}; setters fail fast. */
+    public static final class Builder {
+        private final RedisConnection redis;
+        private final List<Path> journalDirs = new ArrayList<>();
+        private Duration refreshEvery = QueueStats.DEFAULT_REFRESH;
+        private Duration journalRefreshEvery = DEFAULT_JOURNAL_REFRESH;
+        private MetricRegistry registry;
+        private Consumer<SpillwayReporting.Builder> reporting = r -> { };
+
+        private Builder(RedisConnection redis) {
+            this.redis = Objects.requireNonNull(redis, "redis must not be null");
+        }
+
+        /** A producer journal directory to watch; may be given several times. */
+        public Builder journalDir(Path dir) {
+            journalDirs.add(Objects.requireNonNull(dir, "journalDir must not be null").toAbsolutePath());
+            return this;
+        }
+
+        /** How often queue figures are read from Redis (default 5 s). */
+        public Builder refreshEvery(Duration d) {
+            this.refreshEvery = positive("refreshEvery", d);
+            return this;
+        }
+
+        /** How often journal directories are read (default 30 s). */
+        public Builder journalRefreshEvery(Duration d) {
+            this.journalRefreshEvery = positive("journalRefreshEvery", d);
+            return this;
+        }
+
+        /** The registry to fill (default: a new one). */
+        public Builder registry(MetricRegistry r) {
+            this.registry = Objects.requireNonNull(r, "registry must not be null");
+            return this;
+        }
+
+        /** Chooses the reporters, e.g. {@code r -> r.prometheus(9477).csv(dir, Duration.ofMinutes(1))}. */
+        public Builder reporting(Consumer<SpillwayReporting.Builder> configure) {
+            this.reporting = Objects.requireNonNull(configure, "reporting must not be null");
+            return this;
+        }
+
+        public StandaloneReporter start() {
+            return new StandaloneReporter(this);
+        }
+
+        private static Duration positive(String name, Duration d) {
+            if (d == null || d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException(name + " must be > 0, but was " + d);
+            }
+            return d;
+        }
+    }
+}

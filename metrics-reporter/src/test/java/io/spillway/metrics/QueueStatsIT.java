@@ -1,0 +1,85 @@
+package io.spillway.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.RedisProcess;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XReadGroupParams;
+
+class QueueStatsIT {
+
+    /** Lays out a queue the way producer and worker do: stream + group, pending entries, delayed, dead, workers. */
+    static void plant(Jedis j, String queue, int added, int fetched, int delayed, int dead) {
+        QueueName q = QueueName.of(queue);
+        j.sadd(RedisKeys.QUEUES, queue);
+        for (int i = 0; i < added; i++) {
+            j.xadd(RedisKeys.stream(q), StreamEntryID.NEW_ENTRY, Map.of(RedisKeys.FIELD_JOB, "job" + i));
+        }
+        j.xgroupCreate(RedisKeys.stream(q), RedisKeys.GROUP, new StreamEntryID(), true);
+        if (fetched > 0) {
+            j.xreadGroup(RedisKeys.GROUP, "w1", XReadGroupParams.xReadGroupParams().count(fetched),
+                    Map.of(RedisKeys.stream(q), StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY));
+        }
+        for (int i = 0; i < delayed; i++) {
+            j.zadd(RedisKeys.delayed(q), System.currentTimeMillis() + 60_000, "d" + i);
+        }
+        for (int i = 0; i < dead; i++) {
+            j.zadd(RedisKeys.dead(q), System.currentTimeMillis(), "x" + i);
+        }
+        j.zadd(RedisKeys.workers(q), System.currentTimeMillis(), "w1");
+    }
+
+    @Test
+    @Timeout(60)
+    void readsEveryQueueAndRegistersGaugesThatKeepTheirValueWhileRedisIsAway() {
+        try (RedisProcess redis = RedisProcess.builder().build().start();
+             Jedis j = redis.jedis()) {
+            plant(j, "emails", 10, 3, 2, 1);
+            plant(j, "img.render", 4, 0, 0, 0);
+            j.sadd(RedisKeys.QUEUES, "empty");
+
+            try (QueueStats stats = QueueStats.of(RedisConnection.of(redis.uri()))) {
+                assertThat(stats.queues()).containsExactly("emails", "empty", "img.render");
+                QueueSnapshot emails = stats.read("emails");
+                assertThat(emails).extracting(QueueSnapshot::waiting, QueueSnapshot::inFlight, QueueSnapshot::delayed,
+                        QueueSnapshot::dead, QueueSnapshot::workers).containsExactly(7L, 3L, 2L, 1L, 1L);
+                assertThat(stats.read("empty").unfinished()).isZero();
+
+                MetricRegistry registry = new MetricRegistry();
+                stats.registerGauges(registry, Duration.ofMillis(100));
+                await().atMost(Duration.ofSeconds(10)).until(() -> gauge(registry, "spillway.queue.waiting.img.render") == 4);
+                assertThat(gauge(registry, "spillway.queue.inflight.emails")).isEqualTo(3);
+                assertThat(gauge(registry, "spillway.queue.delayed.emails")).isEqualTo(2);
+                assertThat(gauge(registry, "spillway.queue.dead.emails")).isEqualTo(1);
+                assertThat(gauge(registry, "spillway.queue.workers.emails")).isEqualTo(1);
+
+                plant(j, "late", 2, 0, 0, 0);
+                await().atMost(Duration.ofSeconds(10)).until(() -> registry.getGauges().containsKey("spillway.queue.waiting.late"));
+
+                redis.kill();
+                await().atMost(Duration.ofSeconds(10)).until(() -> gauge(registry, MetricNames.QUEUE_STATS_AGE) > 1_000);
+                assertThat(gauge(registry, "spillway.queue.waiting.emails")).isEqualTo(7);
+
+                redis.restart();
+                await().atMost(Duration.ofSeconds(15)).until(() -> gauge(registry, MetricNames.QUEUE_STATS_AGE) < 1_000);
+            }
+        }
+    }
+
+    static long gauge(MetricRegistry registry, String name) {
+        Gauge<?> g = registry.getGauges().get(name);
+        return g == null ? -1 : ((Number) g.getValue()).longValue();
+    }
+}

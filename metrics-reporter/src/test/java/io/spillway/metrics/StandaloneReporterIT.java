@@ -1,0 +1,64 @@
+package io.spillway.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.testing.FreePorts;
+import io.spillway.testing.RedisProcess;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+class StandaloneReporterIT {
+
+    @Test
+    @Timeout(90)
+    void exportsQueuesFromRedisAndTheBacklogOfAJournalLeftBehind(@TempDir Path tmp) {
+        Path orphan = tmp.resolve("orphan-journal");
+        Path live = tmp.resolve("live-journal");
+        // A producer that spools while no Redis is there, then goes away leaving its journal behind.
+        URI nowhere = URI.create("redis://127.0.0.1:" + FreePorts.next());
+        try (JobProducer p = JobProducer.builder().redis(nowhere).journalDir(orphan).build()) {
+            for (int i = 0; i < 3; i++) {
+                Receipt r = p.enqueue("emails", "send", ("m" + i).getBytes(StandardCharsets.UTF_8));
+                assertThat(r.spooled()).isTrue();
+            }
+            p.enqueue("img.render", "render", new byte[] {1});
+        }
+
+        try (RedisProcess redis = RedisProcess.builder().build().start();
+             Jedis j = redis.jedis();
+             JobProducer holder = JobProducer.builder().redis(redis.uri()).journalDir(live).build()) {
+            QueueStatsIT.plant(j, "emails", 6, 2, 1, 0);
+            try (StandaloneReporter reporter = StandaloneReporter.builder(redis.uri())
+                    .journalDir(orphan).journalDir(live).journalDir(tmp.resolve("nothing-here"))
+                    .refreshEvery(Duration.ofMillis(200)).journalRefreshEvery(Duration.ofMillis(500))
+                    .reporting(r -> r.prometheus(0)).start()) {
+                URI base = reporter.reporting().uri();
+                await().atMost(Duration.ofSeconds(20)).until(() ->
+                        PrometheusText.scrape(base).valueOr("spillway_journal_backlog_jobs", -1) == 4
+                                && PrometheusText.scrape(base).valueOr("spillway_queue_waiting{queue=\"emails\"}", -1) == 4);
+                PrometheusText s = PrometheusText.scrape(base);
+                assertThat(s.value("spillway_journal_backlog_jobs{queue=\"emails\"}")).isEqualTo(3);
+                assertThat(s.value("spillway_journal_backlog_jobs{queue=\"img.render\"}")).isEqualTo(1);
+                assertThat(s.value("spillway_journal_oldest_age_ms")).isPositive();
+                assertThat(s.value("spillway_report_journals_locked")).isEqualTo(1);
+                assertThat(s.value("spillway_queue_inflight{queue=\"emails\"}")).isEqualTo(2);
+                assertThat(s.value("spillway_queue_delayed{queue=\"emails\"}")).isEqualTo(1);
+                assertThat(reporter.journals().get(orphan.toAbsolutePath())).isEqualTo("ok, backlog 4 jobs");
+                assertThat(reporter.journals().get(live.toAbsolutePath())).isEqualTo("locked");
+                assertThat(reporter.journals().get(tmp.resolve("nothing-here").toAbsolutePath())).isEqualTo("missing");
+                assertThat(tmp.resolve("nothing-here")).doesNotExist();
+                assertThat(PrometheusText.get(base.resolve("/health")).statusCode()).isEqualTo(200);
+                assertThat(reporter.queues()).extracting(QueueSnapshot::queue).contains("emails");
+            }
+        }
+    }
+}
