@@ -33,6 +33,9 @@ import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XClaimParams;
+import redis.clients.jedis.params.XReadGroupParams;
 import redis.clients.jedis.params.XAddParams;
 import redis.clients.jedis.params.XPendingParams;
 
@@ -348,5 +351,27 @@ class WorkerIT {
         started(worker().concurrency(4).handler("render", this::record));
         await().atMost(Duration.ofSeconds(15)).until(() -> ids.stream().allMatch(id -> status(id).state() == JobState.COMPLETED));
         assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(ids);
+    }
+
+    @Test
+    void aJobDeliveredTooOftenWithoutFinishingIsDeadLettered() {
+        jobs.enqueue(queue, "render", List.of("poison"));
+        String stream = RedisKeys.stream(QueueName.of(queue));
+        try (Jedis j = redis.jedis()) {
+            // A worker that keeps dying on this job: fetched, then taken over again and again, never finished.
+            j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(), true);
+            var read = j.xreadGroup(RedisKeys.GROUP, "ghost", XReadGroupParams.xReadGroupParams().count(1),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY));
+            StreamEntryID id = read.get(0).getValue().get(0).getID();
+            for (int i = 0; i < 4; i++) {
+                j.xclaim(stream, RedisKeys.GROUP, "ghost", 0, XClaimParams.xClaimParams(), id);
+            }
+        }
+        started(worker().handler("render", this::record).leaseDuration(Duration.ofSeconds(1))
+                .retryPolicy(RetryPolicy.of(1, Duration.ofMillis(50), Duration.ofMillis(50))));
+        await().atMost(Duration.ofSeconds(20)).until(() -> status("poison").state() == JobState.DEAD);
+        assertThat(count("poison")).isZero();
+        assertThat(status("poison").lastError()).hasValueSatisfying(e -> assertThat(e).contains("delivered 6 times"));
+        assertThat(pending()).isZero();
     }
 }

@@ -348,6 +348,7 @@ public final class WorkerRuntime {
                 batch.add(new Fetched(id, job));
             }
             if (!batch.isEmpty()) {
+                batch = withDeliveryCounts(q, batch);
                 redeliveries.mark(batch.size());
                 log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
                 dispatch(q, batch, true);
@@ -357,7 +358,42 @@ public final class WorkerRuntime {
         return total;
     }
 
-    private record Fetched(String entryId, byte[] raw) {
+    private record Fetched(String entryId, byte[] raw, long deliveries) {
+        Fetched(String entryId, byte[] raw) {
+            this(entryId, raw, 1);
+        }
+    }
+
+    /**
+     * A job taken over from a dead worker, again and again, may be what kills its workers. Its delivery
+     * count (kept by Redis in the pending-entries list) tells: past {@link #maxDeliveries()} it is
+     * dead-lettered instead of run once more.
+     */
+    private List<Fetched> withDeliveryCounts(QueueName q, List<Fetched> batch) {
+        try {
+            String stream = RedisKeys.stream(q);
+            String group = new String(GROUP, StandardCharsets.UTF_8);
+            List<Long> counts = gateway.pipelined(true, p -> {
+                List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
+                for (Fetched f : batch) {
+                    redis.clients.jedis.StreamEntryID id = new redis.clients.jedis.StreamEntryID(f.entryId());
+                    rs.add(p.xpending(stream, group, redis.clients.jedis.params.XPendingParams.xPendingParams(id, id, 1)));
+                }
+                return () -> rs.stream().map(r -> r.get().isEmpty() ? 1L : r.get().get(0).getDeliveredTimes()).toList();
+            });
+            List<Fetched> out = new ArrayList<>(batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                out.add(new Fetched(batch.get(i).entryId(), batch.get(i).raw(), counts.get(i)));
+            }
+            return out;
+        } catch (RedisUnavailableException e) {
+            return batch; // counts unknown: run them; the next takeover checks again
+        }
+    }
+
+    /** Deliveries after which a job that never finished is dead-lettered: max attempts plus two. */
+    private int maxDeliveries() {
+        return s.retry().maxAttempts() + 2;
     }
 
     private void dispatch(QueueName q, List<Fetched> batch, boolean redelivered) {
@@ -384,6 +420,14 @@ public final class WorkerRuntime {
                 continue;
             }
             track(a);
+            if (f.deliveries() > maxDeliveries()) {
+                dead.mark();
+                log.warn("Worker {}: job {} of queue {} was delivered {} times and never finished (its workers died or hung"
+                        + " each time): dead-lettered", name, a.job.id(), q, f.deliveries());
+                settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), a.job.id().value(), a.job.attempt(), now, 0, a.raw,
+                        "delivered " + f.deliveries() + " times without finishing: its workers died or hung each time"));
+                continue;
+            }
             runnable.add(a);
         }
         if (runnable.isEmpty()) {
