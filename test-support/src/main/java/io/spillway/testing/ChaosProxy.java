@@ -52,7 +52,7 @@ public final class ChaosProxy implements AutoCloseable {
     private static final int CHUNK = 16 * 1024;
     private static final int CONNECT_TIMEOUT_MILLIS = 1_000;
 
-    private enum Mode { PASS, CUT, BLACKHOLE, SLOW }
+    private enum Mode { PASS, CUT, BLACKHOLE, SLOW, MUTE }
 
     private final int targetPort;
     private final ServerSocket server;
@@ -106,6 +106,14 @@ public final class ChaosProxy implements AutoCloseable {
     }
 
     /** Forwards, sleeping {@code perChunk} before each chunk in either direction. */
+    /**
+     * Forwards the clients' bytes to the target but swallows every reply: the target runs the commands,
+     * the clients never learn it (a write whose outcome is unknown to the client).
+     */
+    public void mute() {
+        mode = Mode.MUTE;
+    }
+
     public void slow(Duration perChunk) {
         if (perChunk.isNegative()) {
             throw new IllegalArgumentException("perChunk must be >= 0, but was " + perChunk);
@@ -248,7 +256,7 @@ public final class ChaosProxy implements AutoCloseable {
                     if (m == Mode.CUT) {
                         break;
                     }
-                    if (m == Mode.BLACKHOLE || out == null) {
+                    if (m == Mode.BLACKHOLE || out == null || (m == Mode.MUTE && from == upstream)) {
                         continue;
                     }
                     if (m == Mode.SLOW) {

@@ -121,12 +121,7 @@ public final class HealthMonitor implements AutoCloseable {
         if (cause == null || state == HealthState.DISCONNECTED) {
             return;
         }
-        String why = Failures.describe(cause);
-        if (transition(HealthState.DISCONNECTED, why)) {
-            connectionLost.inc();
-            disconnectedAtNanos = System.nanoTime();
-            log.warn("Redis connection lost: {} ({}, {})", why, name, gateway.connection());
-        }
+        transition(HealthState.DISCONNECTED, Failures.describe(cause));
     }
 
     private boolean transition(HealthState to, String cause) {
@@ -138,6 +133,12 @@ public final class HealthMonitor implements AutoCloseable {
                 return false;
             }
             state = to;
+            if (to == HealthState.DISCONNECTED) {
+                // Logged under the lock so it comes before the reconnect loop's first line.
+                connectionLost.inc();
+                disconnectedAtNanos = System.nanoTime();
+                log.warn("Redis connection lost: {} ({}, {})", cause, name, gateway.connection());
+            }
             changed.signalAll();
         } finally {
             lock.unlock();

@@ -1,0 +1,626 @@
+package io.spillway.backend;
+
+import com.codahale.metrics.Meter;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Timer;
+import io.spillway.core.Durability;
+import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
+import io.spillway.core.JournalFullException;
+import io.spillway.core.JournalLockedException;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.RedisUnavailableException;
+import io.spillway.core.SpillwayException;
+import io.spillway.core.internal.Backoff;
+import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.EnqueueScript;
+import io.spillway.core.internal.HealthMonitor;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.LuaScript;
+import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.Replayer;
+import io.spillway.core.internal.StatusRecord;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a backend embeds to enqueue jobs. An accepted job is never lost: {@code enqueue} returns a
+ * {@link Receipt} only once the job is in Redis or in the local journal on disk; otherwise it throws and
+ * the job was not accepted.
+ *
+ * <pre>{@code
+ * JobProducer producer = JobProducer.builder()
+ *         .redis(URI.create("redis://127.0.0.1:6379"))
+ *         .journalDir(Path.of("/var/lib/myapp/spillway"))
+ *         .build();
+ * Receipt receipt = producer.enqueue("images", "render", payloadBytes);
+ * receipt.jobId();      // client-minted, time-ordered, unique
+ * receipt.spooled();    // false: in Redis now; true: in the local journal, will be replayed
+ * producer.close();     // never loses what it accepted
+ * }</pre>
+ *
+ * <p>Contract:
+ * <ul>
+ *   <li>While Redis answers, a job goes straight to Redis (one idempotent Lua call).</li>
+ *   <li>When Redis fails (refused, reset, timeout, OOM, LOADING, READONLY, MASTERDOWN …) the job is
+ *       appended to the journal and the receipt says {@code spooled}. From then on, until a reconnect
+ *       loop has confirmed Redis healthy and replayed the journal, every enqueue is a local append
+ *       (microseconds; no network wait).</li>
+ *   <li>An enqueue waits for Redis at most about the socket timeout (default 200 ms) plus a few
+ *       milliseconds of quick retries; then it spools.</li>
+ *   <li>Order: jobs from this producer to one queue reach Redis in the order enqueue returned (for calls
+ *       made one after another); while the journal holds jobs of a queue, new ones go behind them.</li>
+ *   <li>Idempotent by job id within the dedupe window: a second enqueue of the same id is a no-op.</li>
+ *   <li>Thrown: {@link IllegalArgumentException} for bad input; {@link JournalFullException} when Redis
+ *       cannot take the job and the journal is at its cap; {@link SpillwayException} for anything else.
+ *       In each case the job was not accepted.</li>
+ * </ul>
+ * Thread-safe; one instance per process and journal directory. Needs the Chronicle Queue JVM flags
+ * (see the README).
+ */
+public final class JobProducer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(JobProducer.class);
+
+    private final Config config;
+    private final MetricRegistry registry;
+    private final RedisGateway gateway;
+    private final ChronicleJournal journal;
+    private final Replayer replayer;
+    private final HealthMonitor monitor;
+    private final Set<QueueName> registeredQueues = ConcurrentHashMap.newKeySet();
+    private final Meter accepted;
+    private final Meter enqueued;
+    private final Meter spooled;
+    private final Meter rejected;
+    private final Meter duplicates;
+    private final Timer latency;
+    private final Semaphore replaySignal = new Semaphore(0);
+    private final Thread replayThread;
+    private volatile boolean closed;
+
+    private JobProducer(Config config) {
+        this.config = config;
+        this.registry = config.registry != null ? config.registry : new MetricRegistry();
+        this.accepted = registry.meter(MetricNames.ACCEPTED);
+        this.enqueued = registry.meter(MetricNames.ENQUEUED);
+        this.spooled = registry.meter(MetricNames.SPOOLED);
+        this.rejected = registry.meter(MetricNames.REJECTED);
+        this.duplicates = registry.meter(MetricNames.DUPLICATES);
+        this.latency = registry.timer(MetricNames.ENQUEUE_LATENCY);
+        this.journal = ChronicleJournal.open(config.journalDir, config.journalMaxBytes, config.durability, registry);
+        try {
+            this.gateway = new RedisGateway(config.redis, "producer", config.poolSize, Duration.ofSeconds(1), registry);
+        } catch (RuntimeException e) {
+            journal.close();
+            throw e;
+        }
+        this.replayer = new Replayer(journal, gateway, config.dedupeWindow.toSeconds(), Replayer.DEFAULT_READ_BATCH, registry);
+        this.monitor = new HealthMonitor(gateway, new Backoff(config.reconnectBase, config.reconnectCap), this::recover, registry);
+        monitor.addListener((from, to, cause) -> {
+            if (to == HealthState.CONNECTED) {
+                replaySignal.release();
+            }
+        });
+        this.replayThread = new Thread(this::replayLoop, "spillway-replay");
+        replayThread.setDaemon(true);
+        replayThread.start();
+        monitor.start();
+        try {
+            // A healthy Redis and an empty journal: be CONNECTED before the first enqueue.
+            monitor.awaitConnected(config.redis.connectTimeout().plus(config.redis.socketTimeout()).toMillis(),
+                    TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A builder with every default; {@code redis} and {@code journalDir} are required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Enqueues a job with a minted id, at once. */
+    public Receipt enqueue(String queue, String type, byte[] payload) {
+        return enqueue(queue, type, payload, EnqueueOptions.NONE);
+    }
+
+    /** Enqueues a job with options (caller-chosen id, headers, delay or run-at). */
+    public Receipt enqueue(String queue, String type, byte[] payload, EnqueueOptions options) {
+        long start = System.nanoTime();
+        try {
+            JobRecord job = newRecord(queue, type, payload, options);
+            byte[] encoded = JobCodec.encode(job);
+            Receipt r = submit(job, encoded);
+            accepted.mark();
+            return r;
+        } catch (RuntimeException e) {
+            rejected.mark();
+            throw e;
+        } finally {
+            latency.update(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * Enqueues many jobs in one round trip per few hundred jobs: the fast path for bulk work. Idempotent by
+     * job id like {@link #enqueue}. All jobs are validated first: on bad input none is accepted. Receipts
+     * come back in input order.
+     */
+    public List<Receipt> enqueueAll(List<NewJob> jobs) {
+        long start = System.nanoTime();
+        try {
+            List<JobRecord> records = new ArrayList<>(jobs.size());
+            List<byte[]> encoded = new ArrayList<>(jobs.size());
+            for (NewJob j : jobs) {
+                if (j == null) {
+                    throw new IllegalArgumentException("jobs must not contain null");
+                }
+                JobRecord r = newRecord(j.queue(), j.type(), j.payload(), j.options());
+                records.add(r);
+                encoded.add(JobCodec.encode(r));
+            }
+            List<Receipt> out = submitAll(records, encoded);
+            accepted.mark(out.size());
+            return out;
+        } catch (RuntimeException e) {
+            rejected.mark(jobs.size());
+            throw e;
+        } finally {
+            latency.update(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** {@link #enqueueAll(List)} for jobs of one queue and type. */
+    public List<Receipt> enqueueAll(String queue, String type, List<byte[]> payloads) {
+        List<NewJob> jobs = new ArrayList<>(payloads.size());
+        for (byte[] p : payloads) {
+            jobs.add(new NewJob(queue, type, p));
+        }
+        return enqueueAll(jobs);
+    }
+
+    /**
+     * What is known of a job: spooled here, queued, delayed, active, retrying, completed or dead, with
+     * attempts and the last error.
+     *
+     * @throws RedisUnavailableException if Redis cannot be asked and the job is not in this producer's journal
+     */
+    public JobStatus status(String queue, String jobId) {
+        QueueName q = QueueName.of(queue);
+        JobId id = JobId.of(jobId);
+        try {
+            String value = gateway.execute(c -> c.get(RedisKeys.job(q, id)));
+            JobStatus s = StatusRecord.decode(id, q, value);
+            if (s.state() != JobState.UNKNOWN) {
+                return s;
+            }
+        } catch (RedisUnavailableException e) {
+            if (journal.contains(q, id.value())) {
+                return spooledStatus(q, id);
+            }
+            throw e;
+        }
+        return journal.contains(q, id.value()) ? spooledStatus(q, id) : JobStatus.unknown(id, q);
+    }
+
+    /** {@link #status(String, String)} of a receipt's job. */
+    public JobStatus status(Receipt receipt) {
+        return status(receipt.queue(), receipt.jobId());
+    }
+
+    private static JobStatus spooledStatus(QueueName q, JobId id) {
+        return new JobStatus(id, q, JobState.SPOOLED, 0, Optional.empty(), Optional.empty());
+    }
+
+    /** The connection state: CONNECTED, DISCONNECTED (spooling) or RECOVERING (replaying). */
+    public HealthState state() {
+        return monitor.state();
+    }
+
+    /** Jobs in the local journal waiting for replay. */
+    public long journalBacklog() {
+        return journal.backlog();
+    }
+
+    /** The registry this producer's metrics are in (the one given to the builder, or its own). */
+    public MetricRegistry metrics() {
+        return registry;
+    }
+
+    /** This producer's configuration. */
+    public Config config() {
+        return config;
+    }
+
+    /**
+     * Stops the producer. Jobs still in the journal stay there, on disk, and are replayed by the next
+     * producer opened on the same directory; if Redis is connected, close first tries to replay them.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        replayThread.interrupt();
+        try {
+            replayThread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (monitor.state() == HealthState.CONNECTED && journal.backlog() > 0) {
+            try {
+                replayer.drain(true);
+            } catch (RuntimeException e) {
+                log.debug("final replay stopped: {}", e.getMessage());
+            }
+        }
+        monitor.close();
+        gateway.close();
+        long left = journal.backlog();
+        journal.close();
+        if (left > 0) {
+            log.info("Producer closed with {} jobs in journal {}: they replay when a producer opens it again", left,
+                    config.journalDir);
+        }
+    }
+
+    // ---- internals
+
+    private JobRecord newRecord(String queue, String type, byte[] payload, EnqueueOptions options) {
+        if (closed) {
+            throw new IllegalStateException("producer is closed");
+        }
+        if (queue == null || queue.isBlank()) {
+            throw new IllegalArgumentException("queue must not be blank, but was '" + queue + "'");
+        }
+        QueueName q = QueueName.of(queue);
+        if (type == null || type.isBlank()) {
+            throw new IllegalArgumentException("type must not be blank, but was '" + type + "'");
+        }
+        if (type.length() > 200) {
+            throw new IllegalArgumentException("type must be at most 200 characters, but was " + type.length());
+        }
+        if (payload == null) {
+            throw new IllegalArgumentException("payload must not be null");
+        }
+        if (payload.length > config.maxPayloadBytes) {
+            throw new IllegalArgumentException("payload must be at most " + config.maxPayloadBytes + " bytes, but was "
+                    + payload.length);
+        }
+        EnqueueOptions o = options == null ? EnqueueOptions.NONE : options;
+        JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint();
+        long now = System.currentTimeMillis();
+        return new JobRecord(id, q, type, payload, o.headers(), 0, now, o.runAtMillis(now));
+    }
+
+    private Receipt submit(JobRecord job, byte[] encoded) {
+        if (!gateway.isOpen() && journal.backlog(job.queue()) == 0) {
+            try {
+                register(job.queue());
+                RedisGateway.ScriptCall call = EnqueueScript.call(job.queue(), List.of(job), List.of(encoded),
+                        System.currentTimeMillis(), config.dedupeWindow.toSeconds());
+                int code = EnqueueScript.codes(gateway.eval(LuaScript.ENQUEUE, call.keys(), call.args()), 1)[0];
+                enqueued.mark();
+                if (code == EnqueueScript.DUPLICATE) {
+                    duplicates.mark();
+                }
+                return new Receipt(job.id().value(), job.queue().value(), false, code == EnqueueScript.DUPLICATE, Instant.now());
+            } catch (RedisUnavailableException e) {
+                // Spool below. The gateway has opened the circuit and told the reconnect loop.
+            }
+        }
+        return spool(job, encoded);
+    }
+
+    private List<Receipt> submitAll(List<JobRecord> records, List<byte[]> encoded) {
+        Receipt[] out = new Receipt[records.size()];
+        // A queue goes direct only if it had no backlog when the batch started: then all its jobs of this
+        // batch go one way, and their order holds.
+        Map<QueueName, Boolean> direct = new HashMap<>();
+        boolean open = gateway.isOpen();
+        for (JobRecord r : records) {
+            direct.computeIfAbsent(r.queue(), q -> !open && journal.backlog(q) == 0);
+        }
+        List<Integer> directIdx = new ArrayList<>();
+        for (int i = 0; i < records.size(); i++) {
+            if (direct.get(records.get(i).queue())) {
+                directIdx.add(i);
+            }
+        }
+        boolean sent = false;
+        if (!directIdx.isEmpty()) {
+            try {
+                for (QueueName q : direct.keySet()) {
+                    if (direct.get(q)) {
+                        register(q);
+                    }
+                }
+                List<RedisGateway.ScriptCall> calls = new ArrayList<>();
+                List<List<Integer>> callIdx = new ArrayList<>();
+                List<JobRecord> run = new ArrayList<>();
+                List<byte[]> runBytes = new ArrayList<>();
+                List<Integer> runIdx = new ArrayList<>();
+                long now = System.currentTimeMillis();
+                for (int i : directIdx) {
+                    JobRecord r = records.get(i);
+                    if (!run.isEmpty() && (!run.get(0).queue().equals(r.queue()) || run.size() == EnqueueScript.MAX_JOBS_PER_CALL)) {
+                        calls.add(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, config.dedupeWindow.toSeconds()));
+                        callIdx.add(runIdx);
+                        run = new ArrayList<>();
+                        runBytes = new ArrayList<>();
+                        runIdx = new ArrayList<>();
+                    }
+                    run.add(r);
+                    runBytes.add(encoded.get(i));
+                    runIdx.add(i);
+                }
+                calls.add(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, config.dedupeWindow.toSeconds()));
+                callIdx.add(runIdx);
+                List<Object> replies = gateway.evalPipelined(LuaScript.ENQUEUE, calls, true);
+                Instant at = Instant.now();
+                for (int c = 0; c < replies.size(); c++) {
+                    List<Integer> idx = callIdx.get(c);
+                    int[] codes = EnqueueScript.codes(replies.get(c), idx.size());
+                    for (int k = 0; k < idx.size(); k++) {
+                        JobRecord r = records.get(idx.get(k));
+                        boolean dup = codes[k] == EnqueueScript.DUPLICATE;
+                        if (dup) {
+                            duplicates.mark();
+                        }
+                        out[idx.get(k)] = new Receipt(r.id().value(), r.queue().value(), false, dup, at);
+                    }
+                }
+                enqueued.mark(directIdx.size());
+                sent = true;
+            } catch (RedisUnavailableException e) {
+                // Some calls may have been applied: the replay of the whole batch is idempotent.
+            }
+        }
+        for (int i = 0; i < records.size(); i++) {
+            if (out[i] == null && (!sent || !direct.get(records.get(i).queue()))) {
+                out[i] = spool(records.get(i), encoded.get(i));
+            }
+        }
+        return List.of(out);
+    }
+
+    private Receipt spool(JobRecord job, byte[] encoded) {
+        journal.append(job, encoded);
+        spooled.mark();
+        if (!gateway.isOpen()) {
+            // Spooled behind a backlog while connected: make sure someone drains it.
+            replaySignal.release();
+        }
+        return new Receipt(job.id().value(), job.queue().value(), true, false, Instant.now());
+    }
+
+    private void register(QueueName q) {
+        if (!registeredQueues.contains(q)) {
+            gateway.execute(c -> c.sadd(RedisKeys.QUEUES, q.value()));
+            registeredQueues.add(q);
+        }
+    }
+
+    /** Recovery (on the reconnect loop's thread, circuit still open): replay everything. */
+    private void recover() {
+        gateway.loadScripts(LuaScript.ENQUEUE);
+        replayer.drain(false);
+    }
+
+    private void replayLoop() {
+        while (!closed) {
+            try {
+                replaySignal.acquire();
+                replaySignal.drainPermits();
+                if (monitor.state() == HealthState.CONNECTED && journal.backlog() > 0) {
+                    replayer.drain(true);
+                }
+            } catch (InterruptedException e) {
+                if (closed) {
+                    return;
+                }
+            } catch (RedisUnavailableException e) {
+                // The gateway told the reconnect loop; it replays on recovery.
+            } catch (RuntimeException e) {
+                log.error("Replay failed (will retry on the next signal): {}", e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The producer's settings. Immutable. */
+    public static final class Config {
+        private final RedisConnection redis;
+        private final Path journalDir;
+        private final long journalMaxBytes;
+        private final Durability durability;
+        private final int maxPayloadBytes;
+        private final Duration dedupeWindow;
+        private final Duration reconnectBase;
+        private final Duration reconnectCap;
+        private final int poolSize;
+        private final MetricRegistry registry;
+
+        private Config(Builder b) {
+            this.redis = b.redis;
+            this.journalDir = b.journalDir;
+            this.journalMaxBytes = b.journalMaxBytes;
+            this.durability = b.durability;
+            this.maxPayloadBytes = b.maxPayloadBytes;
+            this.dedupeWindow = b.dedupeWindow;
+            this.reconnectBase = b.reconnectBase;
+            this.reconnectCap = b.reconnectCap;
+            this.poolSize = b.poolSize;
+            this.registry = b.registry;
+        }
+
+        public RedisConnection redis() {
+            return redis;
+        }
+
+        public Path journalDir() {
+            return journalDir;
+        }
+
+        public long journalMaxBytes() {
+            return journalMaxBytes;
+        }
+
+        public Durability durability() {
+            return durability;
+        }
+
+        public int maxPayloadBytes() {
+            return maxPayloadBytes;
+        }
+
+        public Duration dedupeWindow() {
+            return dedupeWindow;
+        }
+    }
+
+    /**
+     * Builds a {@link JobProducer}. Defaults: journal cap {@value #DEFAULT_JOURNAL_MAX_BYTES} bytes,
+     * durability {@link Durability#PROCESS_CRASH}, payloads up to {@value #DEFAULT_MAX_PAYLOAD_BYTES} bytes,
+     * dedupe window 7 days, reconnect backoff 100 ms doubling to 5 s with full jitter (forever), a pool of
+     * {@value RedisGateway#DEFAULT_POOL_SIZE} connections, Redis timeouts of {@link RedisConnection}.
+     */
+    public static final class Builder {
+        public static final long DEFAULT_JOURNAL_MAX_BYTES = ChronicleJournal.DEFAULT_MAX_BYTES;
+        public static final int DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
+        public static final Duration DEFAULT_DEDUPE_WINDOW = Duration.ofDays(7);
+        public static final Duration DEFAULT_RECONNECT_BASE = Duration.ofMillis(100);
+        public static final Duration DEFAULT_RECONNECT_CAP = Duration.ofSeconds(5);
+
+        private RedisConnection redis;
+        private Path journalDir;
+        private long journalMaxBytes = DEFAULT_JOURNAL_MAX_BYTES;
+        private Durability durability = Durability.PROCESS_CRASH;
+        private int maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
+        private Duration dedupeWindow = DEFAULT_DEDUPE_WINDOW;
+        private Duration reconnectBase = DEFAULT_RECONNECT_BASE;
+        private Duration reconnectCap = DEFAULT_RECONNECT_CAP;
+        private int poolSize = RedisGateway.DEFAULT_POOL_SIZE;
+        private MetricRegistry registry;
+
+        private Builder() {
+        }
+
+        /** Redis to use, with default timeouts ({@code redis://}, {@code rediss://}, {@code user:password@}). */
+        public Builder redis(URI uri) {
+            this.redis = RedisConnection.of(uri);
+            return this;
+        }
+
+        /** Redis to use, with chosen timeouts. */
+        public Builder redis(RedisConnection connection) {
+            if (connection == null) {
+                throw new IllegalArgumentException("redis must not be null");
+            }
+            this.redis = connection;
+            return this;
+        }
+
+        /** The journal directory: one per producer process (locked while open). Created if missing. */
+        public Builder journalDir(Path dir) {
+            if (dir == null) {
+                throw new IllegalArgumentException("journalDir must not be null");
+            }
+            this.journalDir = dir;
+            return this;
+        }
+
+        /** Most bytes of jobs waiting in the journal; past it enqueue throws {@link JournalFullException}. */
+        public Builder journalMaxBytes(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("journalMaxBytes must be > 0, but was " + bytes);
+            }
+            this.journalMaxBytes = bytes;
+            return this;
+        }
+
+        public Builder durability(Durability d) {
+            if (d == null) {
+                throw new IllegalArgumentException("durability must not be null");
+            }
+            this.durability = d;
+            return this;
+        }
+
+        public Builder maxPayloadBytes(int bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("maxPayloadBytes must be > 0, but was " + bytes);
+            }
+            this.maxPayloadBytes = bytes;
+            return this;
+        }
+
+        /** How long Redis remembers a job id (so a repeated enqueue is a no-op). */
+        public Builder dedupeWindow(Duration window) {
+            if (window == null || window.toSeconds() < 1) {
+                throw new IllegalArgumentException("dedupeWindow must be >= 1 s, but was " + window);
+            }
+            this.dedupeWindow = window;
+            return this;
+        }
+
+        /** Reconnect backoff: attempt n waits a random time up to min(cap, base * 2^n). */
+        public Builder reconnectBackoff(Duration base, Duration cap) {
+            Backoff check = new Backoff(base, cap);
+            this.reconnectBase = check.base();
+            this.reconnectCap = check.cap();
+            return this;
+        }
+
+        public Builder poolSize(int size) {
+            if (size < 1) {
+                throw new IllegalArgumentException("poolSize must be >= 1, but was " + size);
+            }
+            this.poolSize = size;
+            return this;
+        }
+
+        public Builder metricRegistry(MetricRegistry r) {
+            if (r == null) {
+                throw new IllegalArgumentException("metricRegistry must not be null");
+            }
+            this.registry = r;
+            return this;
+        }
+
+        /**
+         * Opens the journal, starts the reconnect loop and replays anything a previous process left.
+         *
+         * @throws IllegalStateException if redis or journalDir is missing
+         * @throws JournalLockedException if another producer holds the journal directory
+         */
+        public JobProducer build() {
+            if (redis == null) {
+                throw new IllegalStateException("redis must be set: JobProducer.builder().redis(URI.create(\"redis://host:6379\"))");
+            }
+            if (journalDir == null) {
+                throw new IllegalStateException("journalDir must be set: one local directory per producer process");
+            }
+            return new JobProducer(new Config(this));
+        }
+    }
+}

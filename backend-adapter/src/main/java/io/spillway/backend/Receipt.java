@@ -1,0 +1,17 @@
+package io.spillway.backend;
+
+import java.time.Instant;
+
+/**
+ * Proof that a job was accepted: it is either in Redis or in the producer's local journal, from where it
+ * will be replayed. A job without a receipt was not accepted.
+ *
+ * @param jobId the job's id (minted by Spillway unless the caller chose one)
+ * @param queue the queue it went to
+ * @param spooled false: in Redis now; true: in the local journal, to be replayed when Redis is back
+ * @param duplicate true if Redis already knew this job id (within the dedupe window): nothing new was
+ *     written. A spooled job is never marked duplicate; its replay finds out.
+ * @param acceptedAt when enqueue accepted it
+ */
+public record Receipt(String jobId, String queue, boolean spooled, boolean duplicate, Instant acceptedAt) {
+}

@@ -1,0 +1,264 @@
+package io.spillway.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.HealthState;
+import io.spillway.core.JobState;
+import io.spillway.core.JournalFullException;
+import io.spillway.core.JournalLockedException;
+import io.spillway.core.MetricNames;
+import io.spillway.core.RedisConnection;
+import io.spillway.testing.ChaosProxy;
+import io.spillway.testing.RedisProcess;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Protocol;
+
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class JobProducerIT {
+    @TempDir
+    Path dir;
+    RedisProcess redis;
+
+    @BeforeEach
+    void startRedis() {
+        redis = RedisProcess.builder().start();
+    }
+
+    @AfterEach
+    void stopRedis() {
+        redis.close();
+    }
+
+    private JobProducer producer(URI uri) {
+        return JobProducer.builder().redis(uri).journalDir(dir.resolve("journal"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build();
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void enqueueGoesStraightToRedisAndIsIdempotentById() {
+        try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
+            assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
+            Receipt r = p.enqueue("images", "render", bytes("cat.png"));
+            assertThat(r.spooled()).isFalse();
+            assertThat(r.duplicate()).isFalse();
+            assertThat(r.jobId()).hasSize(26);
+            Receipt again = p.enqueue("images", "render", bytes("x"), EnqueueOptions.withJobId("order-1"));
+            Receipt dup = p.enqueue("images", "render", bytes("x"), EnqueueOptions.withJobId("order-1"));
+            assertThat(again.duplicate()).isFalse();
+            assertThat(dup.duplicate()).isTrue();
+            assertThat(RedisJobs.ids(j, "images")).containsExactly(r.jobId(), "order-1");
+            assertThat(p.status("images", "order-1").state()).isEqualTo(JobState.QUEUED);
+            assertThat(p.status("images", "nope").state()).isEqualTo(JobState.UNKNOWN);
+            assertThat(j.smembers("spillway:queues")).contains("images");
+        }
+    }
+
+    @Test
+    void delayedJobsGoToTheDelayedSetWithHeaders() {
+        try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
+            Receipt r = p.enqueue("mail", "welcome", bytes("u1"), EnqueueOptions.builder()
+                    .header("trace", "t-1").delay(Duration.ofMinutes(5)).build());
+            assertThat(j.zcard("spillway:{mail}:delayed")).isEqualTo(1);
+            assertThat(j.exists("spillway:{mail}:stream")).isFalse();
+            assertThat(p.status(r).state()).isEqualTo(JobState.DELAYED);
+        }
+    }
+
+    @Test
+    void badInputIsRejectedWithTheFieldNamed() {
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("j")).maxPayloadBytes(10).build()) {
+            assertThatThrownBy(() -> p.enqueue(null, "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("queue");
+            assertThatThrownBy(() -> p.enqueue(" ", "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("queue");
+            assertThatThrownBy(() -> p.enqueue("a{b}", "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a{b}");
+            assertThatThrownBy(() -> p.enqueue("q", "", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("type");
+            assertThatThrownBy(() -> p.enqueue("q", "t", null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("payload");
+            assertThatThrownBy(() -> p.enqueue("q", "t", new byte[11])).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("11");
+            assertThatThrownBy(() -> p.enqueue("q", "t", bytes("x"), EnqueueOptions.withJobId("has space")))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has space");
+            assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(6);
+        }
+        assertThatThrownBy(() -> JobProducer.builder().redis(URI.create("http://x")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("http://x");
+        assertThatThrownBy(() -> JobProducer.builder().redis(redis.uri()).build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("journalDir");
+    }
+
+    @Test
+    void aSecondProducerOnTheSameJournalIsRefused() {
+        try (JobProducer p = producer(redis.uri())) {
+            assertThatThrownBy(() -> producer(redis.uri())).isInstanceOf(JournalLockedException.class)
+                    .hasMessageContaining("journal");
+        }
+    }
+
+    @Test
+    void redisDownSpoolsAtOnceThenReplaysInOrderWhenBack() {
+        List<String> accepted = new ArrayList<>();
+        try (JobProducer p = producer(redis.uri()); Jedis j0 = redis.jedis()) {
+            accepted.add(p.enqueue("q", "t", bytes("0")).jobId());
+            redis.kill();
+            long worst = 0;
+            for (int i = 1; i <= 2_000; i++) {
+                long t = System.nanoTime();
+                Receipt r = p.enqueue("q", "t", bytes(Integer.toString(i)));
+                worst = Math.max(worst, System.nanoTime() - t);
+                accepted.add(r.jobId());
+                assertThat(r.spooled()).isTrue();
+            }
+            assertThat(p.state()).isEqualTo(HealthState.DISCONNECTED);
+            assertThat(p.journalBacklog()).isEqualTo(2_000);
+            assertThat(p.status("q", accepted.get(5)).state()).isEqualTo(JobState.SPOOLED);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).isLessThan(RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 100);
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            Receipt after = p.enqueue("q", "t", bytes("after"));
+            assertThat(after.spooled()).isFalse();
+            accepted.add(after.jobId());
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "q")).containsExactlyElementsOf(accepted);
+            }
+            assertThat(p.metrics().meter(MetricNames.REPLAYED).getCount()).isEqualTo(2_000);
+        }
+    }
+
+    @Test
+    void hungRedisCostsOneSocketTimeoutThenSpools() throws Exception {
+        try (JobProducer p = producer(redis.uri())) {
+            List<String> accepted = new ArrayList<>();
+            long worst = 0;
+            for (int i = 0; i < 3_000; i++) {
+                if (i == 1_000) {
+                    redis.hang();
+                }
+                if (i == 2_000) {
+                    Thread.sleep(3_000 - 1_000); // the hang lasts ~3 s in total with the enqueues around it
+                    redis.resume();
+                }
+                long t = System.nanoTime();
+                accepted.add(p.enqueue("h", "t", bytes(Integer.toString(i))).jobId());
+                worst = Math.max(worst, System.nanoTime() - t);
+            }
+            long deadline = RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS;
+            assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).as("worst enqueue ms vs socket timeout %d", deadline)
+                    .isLessThan(deadline + 150);
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "h")).containsExactlyElementsOf(accepted);
+            }
+        }
+    }
+
+    @Test
+    void outOfMemorySpoolsAndReplaysOnceMemoryIsFreed() {
+        try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
+            j.set("ballast".getBytes(), new byte[3 << 20]);
+            redis.configSet("maxmemory", "2mb");
+            List<String> accepted = new ArrayList<>();
+            for (int i = 0; i < 500; i++) {
+                accepted.add(p.enqueue("oom", "t", new byte[100]).jobId());
+            }
+            assertThat(p.journalBacklog()).isGreaterThan(0);
+            assertThat(p.metrics().meter(MetricNames.SPOOLED).getCount()).isEqualTo(500);
+            redis.configSet("maxmemory", "0");
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            assertThat(RedisJobs.ids(j, "oom")).containsExactlyElementsOf(accepted);
+        }
+    }
+
+    @Test
+    void aWriteThatTimedOutButSucceededIsReplayedWithoutDuplicate() {
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port());
+             JobProducer p = JobProducer.builder()
+                     .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofMillis(150)).build())
+                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).build();
+             Jedis j = redis.jedis()) {
+            assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
+            Receipt before = p.enqueue("t", "t", bytes("on time"));
+            proxy.mute(); // Redis runs the enqueue, its reply never arrives: the client times out
+            Receipt r = p.enqueue("t", "t", bytes("late"));
+            assertThat(r.spooled()).isTrue();
+            await().atMost(Duration.ofSeconds(5)).until(() -> j.xlen("spillway:{t}:stream") == 2);
+            proxy.pass();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            assertThat(RedisJobs.ids(j, "t")).containsExactly(before.jobId(), r.jobId());
+            assertThat(p.metrics().meter(MetricNames.REPLAY_DUPLICATES).getCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void journalFullRejectsTheJob() {
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
+                .journalMaxBytes(4_000).build()) {
+            redis.kill();
+            int accepted = 0;
+            Throwable thrown = null;
+            for (int i = 0; i < 100 && thrown == null; i++) {
+                try {
+                    p.enqueue("f", "t", new byte[200]);
+                    accepted++;
+                } catch (JournalFullException e) {
+                    thrown = e;
+                }
+            }
+            assertThat(thrown).isInstanceOf(JournalFullException.class).hasMessageContaining("not accepted");
+            assertThat(accepted).isBetween(10, 20);
+            assertThat(p.journalBacklog()).isEqualTo(accepted);
+        }
+    }
+
+    @Test
+    void enqueueAllIsBatchedAndIdempotent() {
+        try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
+            List<NewJob> jobs = new ArrayList<>();
+            for (int i = 0; i < 1_234; i++) {
+                jobs.add(new NewJob(i % 2 == 0 ? "a" : "b", "t", bytes("" + i), EnqueueOptions.withJobId("id-" + i)));
+            }
+            List<Receipt> first = p.enqueueAll(jobs);
+            assertThat(first).hasSize(1_234).allMatch(r -> !r.spooled() && !r.duplicate());
+            List<Receipt> second = p.enqueueAll(jobs);
+            assertThat(second).allMatch(Receipt::duplicate);
+            assertThat(j.xlen("spillway:{a}:stream")).isEqualTo(617);
+            assertThat(j.xlen("spillway:{b}:stream")).isEqualTo(617);
+            redis.kill();
+            List<Receipt> spooled = p.enqueueAll("a", "t", List.of(bytes("x"), bytes("y")));
+            assertThat(spooled).allMatch(Receipt::spooled);
+        }
+    }
+
+    @Test
+    void aJournalLeftByAStoppedProducerIsReplayedByTheNextOne() {
+        MetricRegistry registry = new MetricRegistry();
+        List<String> accepted = new ArrayList<>();
+        try (JobProducer p = producer(redis.uri())) {
+            redis.kill();
+            for (int i = 0; i < 100; i++) {
+                accepted.add(p.enqueue("left", "t", bytes("" + i)).jobId());
+            }
+        }
+        redis.restart();
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                .metricRegistry(registry).build(); Jedis j = redis.jedis()) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.journalBacklog() == 0 && p.state() == HealthState.CONNECTED);
+            assertThat(RedisJobs.ids(j, "left")).containsExactlyElementsOf(accepted);
+        }
+    }
+}
