@@ -43,6 +43,11 @@ public final class RedisKeys {
         return base(q) + "job:" + id.value();
     }
 
+    /** {@code spillway:{q}:job:}: the prefix of the queue's status keys, for scripts that build them from job ids. */
+    public static String jobPrefix(QueueName q) {
+        return base(q) + "job:";
+    }
+
     public static String delayed(QueueName q) {
         return base(q) + "delayed";
     }

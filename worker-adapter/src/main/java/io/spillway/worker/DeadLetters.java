@@ -1,0 +1,168 @@
+package io.spillway.worker;
+
+import static io.spillway.core.internal.RedisKeys.bytes;
+
+import io.spillway.core.JobId;
+import io.spillway.core.JobStatus;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.StatusRecord;
+import io.spillway.worker.internal.WorkerScripts;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The dead letters of queues: list them, put them back into their queue, or delete them. An operator
+ * API (the CLI's {@code dlq} uses it); it talks to Redis directly, without the worker's circuit
+ * breaker, and throws {@link io.spillway.core.RedisUnavailableException} when Redis is away.
+ *
+ * <pre>{@code
+ * try (DeadLetters dlq = DeadLetters.connect(URI.create("redis://127.0.0.1:6379"))) {
+ *     for (DeadLetter d : dlq.list("images", 100)) {
+ *         System.out.println(d.id() + " " + d.reason());
+ *     }
+ *     dlq.retry("images", "order-42");   // back into the queue, attempts reset
+ *     dlq.purgeAll("images");
+ * }
+ * }</pre>
+ * Thread-safe. Retry and purge are atomic per job (Lua scripts) and safe against each other.
+ */
+public final class DeadLetters implements AutoCloseable {
+    private final RedisGateway gateway;
+
+    private DeadLetters(RedisConnection connection) {
+        this.gateway = new RedisGateway(connection, "dlq", 2, Duration.ofMillis(1), null);
+    }
+
+    public static DeadLetters connect(URI redis) {
+        return new DeadLetters(RedisConnection.of(redis));
+    }
+
+    public static DeadLetters connect(RedisConnection redis) {
+        return new DeadLetters(redis);
+    }
+
+    /** How many dead letters the queue holds. */
+    public long count(String queue) {
+        QueueName q = QueueName.of(queue);
+        return gateway.executeDirect(c -> c.zcard(RedisKeys.dead(q)));
+    }
+
+    /** The oldest {@code limit} dead letters of the queue (oldest first). */
+    public List<DeadLetter> list(String queue, int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be >= 1, but was " + limit);
+        }
+        QueueName q = QueueName.of(queue);
+        return gateway.executeDirect(c -> {
+            List<redis.clients.jedis.resps.Tuple> ids = c.zrangeWithScores(RedisKeys.dead(q), 0, limit - 1);
+            List<DeadLetter> out = new ArrayList<>(ids.size());
+            for (redis.clients.jedis.resps.Tuple t : ids) {
+                String id = t.getElement();
+                byte[] data = c.hget(bytes(RedisKeys.deadData(q)), bytes(id));
+                String statusValue = JobId.VALID.matcher(id).matches() ? c.get(RedisKeys.job(q, JobId.of(id))) : null;
+                JobStatus status = JobId.VALID.matcher(id).matches()
+                        ? StatusRecord.decode(JobId.of(id), q, statusValue) : null;
+                out.add(toDeadLetter(q, id, data, status, (long) t.getScore()));
+            }
+            return out;
+        });
+    }
+
+    private static DeadLetter toDeadLetter(QueueName q, String id, byte[] data, JobStatus status, long deadAt) {
+        String reason = status != null ? status.lastError().orElse("") : "";
+        int attempts = status != null ? status.attempts() : 0;
+        try {
+            JobRecord r = JobCodec.decode(data == null ? new byte[0] : data);
+            return new DeadLetter(id, q.value(), r.type(), r.payload(), Map.copyOf(r.headers()),
+                    Math.max(attempts, r.attempt()), reason, Optional.of(Instant.ofEpochMilli(r.enqueuedAt())),
+                    Instant.ofEpochMilli(deadAt));
+        } catch (IllegalArgumentException e) {
+            return new DeadLetter(id, q.value(), "?", data == null ? new byte[0] : data, Map.of(), attempts, reason,
+                    Optional.empty(), Instant.ofEpochMilli(deadAt));
+        }
+    }
+
+    /**
+     * Puts one dead letter back at the end of its queue with its attempts reset to 0.
+     *
+     * @return false if it is not (or no longer) a dead letter, or its record cannot be decoded
+     */
+    public boolean retry(String queue, String jobId) {
+        QueueName q = QueueName.of(queue);
+        JobId id = JobId.of(jobId);
+        byte[] data = gateway.executeDirect(c -> c.hget(bytes(RedisKeys.deadData(q)), bytes(id.value())));
+        if (data == null) {
+            return false;
+        }
+        JobRecord r;
+        try {
+            r = JobCodec.decode(data);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        Object res = gateway.evalDirect(WorkerScripts.DEAD_RETRY,
+                List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), bytes(RedisKeys.job(q, id))),
+                List.of(bytes(id.value()), JobCodec.encode(r.withAttempt(0, 0)), bytes(Long.toString(System.currentTimeMillis()))));
+        return Long.valueOf(1).equals(res);
+    }
+
+    /**
+     * Puts every dead letter of the queue back; returns how many. Letters whose record cannot be
+     * decoded stay (an operator looks at them, then purges them).
+     */
+    public int retryAll(String queue) {
+        QueueName q = QueueName.of(queue);
+        List<String> ids = gateway.executeDirect(c -> c.zrange(RedisKeys.dead(q), 0, -1));
+        int n = 0;
+        for (String id : ids) {
+            if (JobId.VALID.matcher(id).matches() && retry(queue, id)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Deletes one dead letter (and its status record); false if it was not one. */
+    public boolean purge(String queue, String jobId) {
+        QueueName q = QueueName.of(queue);
+        byte[] statusKey = JobId.VALID.matcher(jobId).matches() ? bytes(RedisKeys.job(q, JobId.of(jobId)))
+                : bytes(RedisKeys.job(q, JobId.of("invalid")));
+        Object res = gateway.evalDirect(WorkerScripts.DEAD_PURGE,
+                List.of(bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), statusKey),
+                List.of(jobId.getBytes(StandardCharsets.UTF_8)));
+        return Long.valueOf(1).equals(res);
+    }
+
+    /** Deletes every dead letter of the queue; returns how many. */
+    public int purgeAll(String queue) {
+        QueueName q = QueueName.of(queue);
+        int n = 0;
+        while (true) {
+            List<String> ids = gateway.executeDirect(c -> c.zrange(RedisKeys.dead(q), 0, 499));
+            if (ids.isEmpty()) {
+                return n;
+            }
+            for (String id : ids) {
+                if (purge(queue, id)) {
+                    n++;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        gateway.close();
+    }
+}

@@ -1,0 +1,323 @@
+package io.spillway.worker;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.HealthState;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.worker.internal.Settings;
+import io.spillway.worker.internal.WorkerRuntime;
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * Takes jobs from Redis queues and runs them with their {@link JobHandler}s, at least once, through
+ * Redis crashes, hangs and restarts and through crashes of workers.
+ *
+ * <pre>{@code
+ * Worker worker = Worker.builder()
+ *         .redis(URI.create("redis://127.0.0.1:6379"))
+ *         .queue("images")
+ *         .handler("render", job -> render(job.id(), job.payload()))
+ *         .concurrency(4)
+ *         .build();
+ * worker.start();
+ * ...
+ * worker.close();   // graceful: stops fetching, lets running jobs finish (bounded), hands back the rest
+ * }</pre>
+ *
+ * <p>Contract:
+ * <ul>
+ *   <li>A fetched job is leased to this worker for {@link Builder#leaseDuration}; the lease is renewed
+ *       while the handler runs, however long. A worker that dies loses its leases and other workers
+ *       take its jobs once they expire.</li>
+ *   <li>A handler that throws (or runs past {@link Builder#jobTimeout}) is retried per the
+ *       {@link RetryPolicy}, then dead-lettered (see {@link DeadLetters}). A job of a type with no
+ *       handler, or a record that cannot be decoded, is dead-lettered at once.</li>
+ *   <li>While Redis is away no thread dies: fetching pauses, running jobs go on, and their outcomes
+ *       are kept in a file under {@link Builder#stateDir} and sent to Redis before fetching resumes.</li>
+ *   <li>A redelivered job whose status says completed is acked without running its handler.</li>
+ * </ul>
+ * Threading: {@link #start()} and {@link #close()} may be called from any thread; handlers run on the
+ * worker's own threads ({@code concurrency} of them). A worker is started once; close is idempotent.
+ */
+public final class Worker implements AutoCloseable {
+    /** Handler threads. */
+    public static final int DEFAULT_CONCURRENCY = 1;
+    /** How long a fetched job stays leased to this worker without a renewal. Renewed every third of it. */
+    public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
+    /** How long {@link #close()} waits for running jobs before handing them back. */
+    public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
+    /** A handler running longer than this has failed. */
+    public static final Duration DEFAULT_JOB_TIMEOUT = Duration.ofHours(1);
+    /** How long a completed job's status (and so its duplicate suppression) is kept. */
+    public static final Duration DEFAULT_COMPLETED_RETENTION = Duration.ofHours(24);
+    /** Most jobs taken by one fetch. */
+    public static final int DEFAULT_FETCH_BATCH = 100;
+    /** How long one fetch waits for new jobs in Redis (XREADGROUP BLOCK). */
+    public static final Duration DEFAULT_FETCH_BLOCK = Duration.ofMillis(200);
+    /** How often due delayed jobs and retries are moved into their queue. */
+    public static final Duration DEFAULT_SCHEDULER_INTERVAL = Duration.ofMillis(250);
+    /** A fetch loop with no progress for this long, while connected, rebuilds its connection. */
+    public static final Duration DEFAULT_STUCK_AFTER = Duration.ofSeconds(10);
+    /** Where outcomes wait while Redis is away: {@code ${java.io.tmpdir}/spillway-worker}. Use a persistent directory in production. */
+    public static final Path DEFAULT_STATE_DIR = Path.of(System.getProperty("java.io.tmpdir"), "spillway-worker");
+
+    private final Settings settings;
+    private final WorkerRuntime runtime;
+
+    private Worker(Settings settings) {
+        this.settings = settings;
+        this.runtime = new WorkerRuntime(settings);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Connects (in the background: Redis need not be up) and starts fetching. */
+    public void start() {
+        runtime.start();
+    }
+
+    /**
+     * Graceful stop: no new fetches; running jobs get up to the shutdown timeout to finish, and their
+     * outcomes are sent; jobs still running then are interrupted and handed back to the queue, so none
+     * stays leased to this worker. Idempotent.
+     */
+    @Override
+    public void close() {
+        runtime.close();
+    }
+
+    /** This worker's consumer name in the consumer group (unique per worker instance). */
+    public String name() {
+        return settings.consumerName();
+    }
+
+    /** The queues it serves. */
+    public List<String> queues() {
+        return settings.queues().stream().map(QueueName::value).toList();
+    }
+
+    /** The connection as the reconnect loop sees it. */
+    public HealthState health() {
+        return runtime.health();
+    }
+
+    /** Jobs fetched and not yet settled (running, or waiting for a handler thread). */
+    public int inFlight() {
+        return runtime.inFlight();
+    }
+
+    /** Outcomes kept on local disk because Redis was away, not yet sent. */
+    public int acksPendingLocally() {
+        return runtime.acksPendingLocally();
+    }
+
+    @Override
+    public String toString() {
+        return "Worker[" + settings.consumerName() + " " + queues() + " " + settings.redis() + "]";
+    }
+
+    /** Builds a {@link Worker}. Setters fail fast on bad values, naming the value. Not thread-safe. */
+    public static final class Builder {
+        private RedisConnection redis;
+        private final List<QueueName> queues = new ArrayList<>();
+        private final Map<String, JobHandler> handlers = new LinkedHashMap<>();
+        private int concurrency = DEFAULT_CONCURRENCY;
+        private int prefetch = -1;
+        private RetryPolicy retry = RetryPolicy.ofDefaults();
+        private Duration lease = DEFAULT_LEASE;
+        private Duration shutdownTimeout = DEFAULT_SHUTDOWN_TIMEOUT;
+        private Duration jobTimeout = DEFAULT_JOB_TIMEOUT;
+        private Duration completedRetention = DEFAULT_COMPLETED_RETENTION;
+        private int fetchBatch = DEFAULT_FETCH_BATCH;
+        private Duration fetchBlock = DEFAULT_FETCH_BLOCK;
+        private Duration schedulerInterval = DEFAULT_SCHEDULER_INTERVAL;
+        private Duration stuckAfter = DEFAULT_STUCK_AFTER;
+        private Path stateDir = DEFAULT_STATE_DIR;
+        private String name;
+        private MetricRegistry metrics;
+
+        private Builder() {
+        }
+
+        /** Redis with default timeouts ({@link RedisConnection#of(URI)}). Required. */
+        public Builder redis(URI uri) {
+            this.redis = RedisConnection.of(uri);
+            return this;
+        }
+
+        public Builder redis(RedisConnection connection) {
+            this.redis = Objects.requireNonNull(connection, "redis must not be null");
+            return this;
+        }
+
+        /** A queue to serve; call again (or use {@link #queues}) for several. At least one is required. */
+        public Builder queue(String queue) {
+            QueueName q = QueueName.of(queue);
+            if (!queues.contains(q)) {
+                queues.add(q);
+            }
+            return this;
+        }
+
+        public Builder queues(String... names) {
+            for (String n : names) {
+                queue(n);
+            }
+            return this;
+        }
+
+        /** The handler of one job type (whatever its queue). At least one is required. */
+        public Builder handler(String type, JobHandler handler) {
+            if (type == null || type.isBlank()) {
+                throw new IllegalArgumentException("handler type must be non-blank, but was '" + type + "'");
+            }
+            handlers.put(type, Objects.requireNonNull(handler, "handler for type '" + type + "' must not be null"));
+            return this;
+        }
+
+        /** Handler threads, 1 to 10,000. Default {@value #DEFAULT_CONCURRENCY}. */
+        public Builder concurrency(int threads) {
+            if (threads < 1 || threads > 10_000) {
+                throw new IllegalArgumentException("concurrency must be between 1 and 10000, but was " + threads);
+            }
+            this.concurrency = threads;
+            return this;
+        }
+
+        /**
+         * Jobs fetched ahead of free handler threads, 0 to 10,000. Default: equal to {@code concurrency}.
+         * Raise it for many short jobs (fewer, larger fetches); keep it low for long jobs, since a
+         * prefetched job waits here, leased, while another worker could have run it.
+         */
+        public Builder prefetch(int jobs) {
+            if (jobs < 0 || jobs > 10_000) {
+                throw new IllegalArgumentException("prefetch must be between 0 and 10000, but was " + jobs);
+            }
+            this.prefetch = jobs;
+            return this;
+        }
+
+        public Builder retryPolicy(RetryPolicy policy) {
+            this.retry = Objects.requireNonNull(policy, "retryPolicy must not be null");
+            return this;
+        }
+
+        /** Lease of a fetched job, at least 1 s. Default 30 s. */
+        public Builder leaseDuration(Duration lease) {
+            this.lease = atLeast("leaseDuration", lease, Duration.ofSeconds(1));
+            return this;
+        }
+
+        /** How long {@link Worker#close()} waits for running jobs. Default 30 s. */
+        public Builder shutdownTimeout(Duration timeout) {
+            if (timeout == null || timeout.isNegative()) {
+                throw new IllegalArgumentException("shutdownTimeout must be >= 0, but was " + timeout);
+            }
+            this.shutdownTimeout = timeout;
+            return this;
+        }
+
+        /** Longest run of one handler call; past it the run has failed. Default 1 h. */
+        public Builder jobTimeout(Duration timeout) {
+            this.jobTimeout = atLeast("jobTimeout", timeout, Duration.ofMillis(1));
+            return this;
+        }
+
+        /** How long a completed job's status is kept (at least 1 s). Default 24 h. */
+        public Builder completedRetention(Duration retention) {
+            this.completedRetention = atLeast("completedRetention", retention, Duration.ofSeconds(1));
+            return this;
+        }
+
+        /** Most jobs per fetch, 1 to 10,000. Default {@value #DEFAULT_FETCH_BATCH}. */
+        public Builder fetchBatchSize(int size) {
+            if (size < 1 || size > 10_000) {
+                throw new IllegalArgumentException("fetchBatchSize must be between 1 and 10000, but was " + size);
+            }
+            this.fetchBatch = size;
+            return this;
+        }
+
+        /** How long one fetch blocks in Redis waiting for jobs, 1 ms to 10 s. Default 200 ms. */
+        public Builder fetchBlock(Duration block) {
+            atLeast("fetchBlock", block, Duration.ofMillis(1));
+            if (block.compareTo(Duration.ofSeconds(10)) > 0) {
+                throw new IllegalArgumentException("fetchBlock must be <= 10 s, but was " + block);
+            }
+            this.fetchBlock = block;
+            return this;
+        }
+
+        /** How often due delayed jobs are moved into the queue, at least 10 ms. Default 250 ms. */
+        public Builder schedulerInterval(Duration interval) {
+            this.schedulerInterval = atLeast("schedulerInterval", interval, Duration.ofMillis(10));
+            return this;
+        }
+
+        /** A fetch loop without progress this long (while connected) rebuilds its connection; at least 1 s. Default 10 s. */
+        public Builder stuckAfter(Duration after) {
+            this.stuckAfter = atLeast("stuckAfter", after, Duration.ofSeconds(1));
+            return this;
+        }
+
+        /** Directory for the outcomes kept while Redis is away. Default {@link #DEFAULT_STATE_DIR}. */
+        public Builder stateDir(Path dir) {
+            this.stateDir = Objects.requireNonNull(dir, "stateDir must not be null");
+            return this;
+        }
+
+        /** A readable prefix of the consumer name (default: host pid); a unique suffix is always added. */
+        public Builder name(String prefix) {
+            if (prefix == null || prefix.isBlank() || prefix.contains(" ")) {
+                throw new IllegalArgumentException("name must be non-blank without spaces, but was '" + prefix + "'");
+            }
+            this.name = prefix;
+            return this;
+        }
+
+        /** Where the worker's metrics go (names in {@code MetricNames}). Default: a private registry. */
+        public Builder metricRegistry(MetricRegistry registry) {
+            this.metrics = Objects.requireNonNull(registry, "metricRegistry must not be null");
+            return this;
+        }
+
+        public Worker build() {
+            if (redis == null) {
+                throw new IllegalArgumentException("redis must be set, but was null");
+            }
+            if (queues.isEmpty()) {
+                throw new IllegalArgumentException("at least one queue must be set, but was none");
+            }
+            if (handlers.isEmpty()) {
+                throw new IllegalArgumentException("at least one handler must be set, but was none");
+            }
+            if (lease.compareTo(Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("leaseDuration must be >= 1 s, but was " + lease);
+            }
+            String prefix = name != null ? name : ManagementFactory.getRuntimeMXBean().getName().replace('@', '-');
+            String consumer = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+            return new Worker(new Settings(redis, queues, handlers, concurrency,
+                    prefetch >= 0 ? prefetch : concurrency, retry, lease, shutdownTimeout, jobTimeout,
+                    completedRetention, fetchBatch, fetchBlock, schedulerInterval, stuckAfter, stateDir, consumer,
+                    metrics != null ? metrics : new MetricRegistry()));
+        }
+
+        private static Duration atLeast(String what, Duration d, Duration min) {
+            if (d == null || d.compareTo(min) < 0) {
+                throw new IllegalArgumentException(what + " must be >= " + min + ", but was " + d);
+            }
+            return d;
+        }
+    }
+}

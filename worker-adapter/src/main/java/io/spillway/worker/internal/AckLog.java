@@ -1,0 +1,172 @@
+package io.spillway.worker.internal;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's local, durable list of job outcomes that could not reach Redis (it was away): a small
+ * append-only file {@code <stateDir>/acks-<n>.log}, fsynced on every append, emptied once its
+ * outcomes are in Redis.
+ *
+ * <p>Invariants:
+ * <ul>
+ *   <li>One file per live worker: a worker takes the first {@code acks-<n>.log} whose lock it can get,
+ *       so a restarted worker adopts (and flushes) what a dead one left behind, and two workers
+ *       sharing a state directory never share a file.</li>
+ *   <li>Frame: {@code i32 length | i64 crc32 | bytes}. A torn or corrupt tail (a kill mid-append) is
+ *       detected, logged and cut off; the frames before it are kept.</li>
+ *   <li>Replaying an outcome twice is harmless: the scripts are idempotent per stream entry.</li>
+ * </ul>
+ * Not thread-safe: the owner serialises calls.
+ */
+public final class AckLog implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AckLog.class);
+    private static final int MAX_FRAME = 64 * 1024 * 1024;
+
+    private final Path file;
+    private final FileChannel channel;
+    private final FileLock lock;
+    private long size;
+
+    private AckLog(Path file, FileChannel channel, FileLock lock) throws IOException {
+        this.file = file;
+        this.channel = channel;
+        this.lock = lock;
+        this.size = channel.size();
+    }
+
+    /** Opens (and locks) the first free {@code acks-<n>.log} in {@code dir}, creating the directory. */
+    public static AckLog open(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            for (int n = 0; n < 10_000; n++) {
+                Path f = dir.resolve("acks-" + n + ".log");
+                FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                FileLock l;
+                try {
+                    l = ch.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    l = null;
+                }
+                if (l != null) {
+                    return new AckLog(f, ch, l);
+                }
+                ch.close();
+            }
+            throw new IllegalStateException("no free ack log in " + dir + " (10000 locked)");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the worker ack log in " + dir, e);
+        }
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    public boolean isEmpty() {
+        return size == 0;
+    }
+
+    /** Appends the outcomes and fsyncs: when this returns they survive a crash of the process and the machine. */
+    public void append(List<Outcome> outcomes) {
+        if (outcomes.isEmpty()) {
+            return;
+        }
+        try {
+            List<ByteBuffer> frames = new ArrayList<>(outcomes.size());
+            for (Outcome o : outcomes) {
+                byte[] body = o.encode();
+                CRC32 crc = new CRC32();
+                crc.update(body);
+                ByteBuffer b = ByteBuffer.allocate(12 + body.length);
+                b.putInt(body.length).putLong(crc.getValue()).put(body).flip();
+                frames.add(b);
+            }
+            channel.position(size);
+            for (ByteBuffer b : frames) {
+                while (b.hasRemaining()) {
+                    channel.write(b);
+                }
+            }
+            channel.force(false);
+            size = channel.position();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to the worker ack log " + file, e);
+        }
+    }
+
+    /** Every complete outcome in the file, oldest first; a torn tail is cut off. */
+    public List<Outcome> readAll() {
+        List<Outcome> out = new ArrayList<>();
+        try {
+            long len = channel.size();
+            long pos = 0;
+            ByteBuffer head = ByteBuffer.allocate(12);
+            while (pos + 12 <= len) {
+                head.clear();
+                channel.read(head, pos);
+                head.flip();
+                int n = head.getInt();
+                long crcValue = head.getLong();
+                if (n < 0 || n > MAX_FRAME || pos + 12 + n > len) {
+                    break;
+                }
+                ByteBuffer body = ByteBuffer.allocate(n);
+                channel.read(body, pos + 12);
+                CRC32 crc = new CRC32();
+                crc.update(body.array());
+                if (crc.getValue() != crcValue) {
+                    break;
+                }
+                try {
+                    out.add(Outcome.decode(body.array()));
+                } catch (IllegalArgumentException e) {
+                    log.warn("Worker ack log {}: skipped an undecodable record at offset {}", file, pos);
+                }
+                pos += 12 + n;
+            }
+            if (pos < len) {
+                log.warn("Worker ack log {}: cut off a torn or corrupt tail of {} bytes at offset {}", file, len - pos, pos);
+                channel.truncate(pos);
+                channel.force(false);
+            }
+            size = pos;
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the worker ack log " + file, e);
+        }
+    }
+
+    /** Empties the file: everything in it is in Redis. */
+    public void clear() {
+        try {
+            channel.truncate(0);
+            channel.force(true);
+            size = 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot truncate the worker ack log " + file, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            lock.release();
+            channel.close();
+        } catch (IOException e) {
+            log.debug("closing the ack log", e);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package io.spillway.worker.internal;
+
+import io.spillway.core.internal.JobRecord;
+import io.spillway.worker.Job;
+import java.time.Instant;
+import java.util.Map;
+
+/** The {@link Job} a handler gets: a read-only view of a {@link JobRecord} for run number {@code record.attempt() + 1}. */
+public record JobView(JobRecord record) implements Job {
+    @Override
+    public String id() {
+        return record.id().value();
+    }
+
+    @Override
+    public String queue() {
+        return record.queue().value();
+    }
+
+    @Override
+    public String type() {
+        return record.type();
+    }
+
+    @Override
+    public byte[] payload() {
+        return record.payload();
+    }
+
+    @Override
+    public Map<String, String> headers() {
+        return Map.copyOf(record.headers());
+    }
+
+    @Override
+    public int attempt() {
+        return record.attempt() + 1;
+    }
+
+    @Override
+    public Instant enqueuedAt() {
+        return Instant.ofEpochMilli(record.enqueuedAt());
+    }
+
+    @Override
+    public String toString() {
+        return "Job[" + record.queue() + "/" + record.id() + " type=" + record.type() + " attempt=" + attempt() + "]";
+    }
+}

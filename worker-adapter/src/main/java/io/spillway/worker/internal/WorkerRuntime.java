@@ -1,0 +1,882 @@
+package io.spillway.worker.internal;
+
+import static io.spillway.core.internal.RedisKeys.bytes;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.Meter;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Timer;
+import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisUnavailableException;
+import io.spillway.core.SpillwayException;
+import io.spillway.core.internal.Backoff;
+import io.spillway.core.internal.Failures;
+import io.spillway.core.internal.HealthMonitor;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.StatusRecord;
+import io.spillway.worker.JobHandler;
+import io.spillway.worker.JobTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XAutoClaimParams;
+import redis.clients.jedis.params.XPendingParams;
+import redis.clients.jedis.params.XReadGroupParams;
+import redis.clients.jedis.resps.StreamEntryBinary;
+
+/**
+ * The machinery behind a {@code Worker}. Threads and what each does:
+ * <ol>
+ *   <li><b>fetch</b> ({@code spillway-fetch-<name>}): while connected and no outcome waits locally, and
+ *       fewer than {@code concurrency + prefetch} jobs are in flight: reclaim expired leases of other
+ *       workers (XAUTOCLAIM, every quarter lease), then XREADGROUP a batch with a short BLOCK; decode the
+ *       batch, run the start script (marks active, finds completed ones) and hand the jobs to the
+ *       handler pool.</li>
+ *   <li><b>handlers</b> ({@code concurrency} threads): run a job's handler, turn its end into an
+ *       {@link Outcome} (ack, retry, dead) and queue it for the acker.</li>
+ *   <li><b>acker</b>: sends queued outcomes in batches (one ack script call per queue per batch). If
+ *       Redis is away, appends them to the {@link AckLog} (fsynced) instead; those are flushed by the
+ *       reconnect loop's recovery, before the circuit closes and so before any new fetch.</li>
+ *   <li><b>timers</b> (one thread): lease renewal (every third of the lease), the scheduler (due
+ *       delayed jobs into the stream), job timeouts, the stuck-fetch check, queue gauges and heartbeat.</li>
+ *   <li><b>reconnect</b> ({@link HealthMonitor}): probes with backoff and jitter; its recovery creates
+ *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
+ * </ol>
+ * Invariants: a job is in {@link #active} from fetch until its outcome is queued, and only then stops
+ * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); no thread
+ * exits on a Redis failure.
+ */
+public final class WorkerRuntime {
+    private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
+    private static final byte[] GROUP = bytes(RedisKeys.GROUP);
+    private static final int SCHEDULE_LIMIT = 1000;
+    private static final int SCRIPT_CHUNK = 500;
+
+    private final Settings s;
+    private final String name;
+    private final RedisGateway gateway;
+    private final HealthMonitor monitor;
+    private final AckLog ackLog;
+    private final ExecutorService handlers;
+    private final ScheduledExecutorService timers;
+    private final Map<String, Active> active = new ConcurrentHashMap<>();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final Object capacity = new Object();
+    private final int maxInFlight;
+    private final LinkedBlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
+    private final Object localLock = new Object();
+    private final List<Outcome> localPending = new ArrayList<>();
+    private final AtomicInteger localCount = new AtomicInteger();
+    private final Map<String, QueueName> byStream = new LinkedHashMap<>();
+    private final Map<QueueName, long[]> sampled = new ConcurrentHashMap<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean fetching;
+    private volatile boolean draining;
+    private volatile boolean ackerStop;
+    private volatile long lastFetchProgress = System.nanoTime();
+    private volatile long lastNonEmptyFetch = System.nanoTime();
+    private volatile long lastReclaim;
+    private Thread fetchThread;
+    private Thread ackThread;
+
+    private final Meter fetched;
+    private final Meter completed;
+    private final Meter failed;
+    private final Meter retried;
+    private final Meter dead;
+    private final Meter redeliveries;
+    private final Meter skippedCompleted;
+    private final Counter leaseRenewals;
+    private final Timer handlerDuration;
+
+    public WorkerRuntime(Settings settings) {
+        this.s = settings;
+        this.name = settings.consumerName();
+        this.maxInFlight = settings.concurrency() + settings.prefetch();
+        MetricRegistry m = settings.metrics();
+        this.fetched = m.meter(MetricNames.FETCHED);
+        this.completed = m.meter(MetricNames.COMPLETED);
+        this.failed = m.meter(MetricNames.FAILED);
+        this.retried = m.meter(MetricNames.RETRIED);
+        this.dead = m.meter(MetricNames.DEAD_LETTERED);
+        this.redeliveries = m.meter(MetricNames.REDELIVERIES);
+        this.skippedCompleted = m.meter(MetricNames.SKIPPED_COMPLETED);
+        this.leaseRenewals = m.counter(MetricNames.LEASE_RENEWALS);
+        this.handlerDuration = m.timer(MetricNames.HANDLER_DURATION);
+        gauge(m, MetricNames.IN_FLIGHT, inFlight::get);
+        gauge(m, MetricNames.ACKS_PENDING, () -> localCount.get() + outcomes.size());
+        for (QueueName q : settings.queues()) {
+            byStream.put(RedisKeys.stream(q), q);
+            long[] v = new long[4];
+            sampled.put(q, v);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEPTH, q.value()), () -> v[0]);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUE_IN_FLIGHT, q.value()), () -> v[1]);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DELAYED, q.value()), () -> v[2]);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEAD, q.value()), () -> v[3]);
+        }
+        this.ackLog = AckLog.open(settings.stateDir());
+        List<Outcome> left = ackLog.readAll();
+        if (!left.isEmpty()) {
+            localPending.addAll(left);
+            localCount.set(localPending.size());
+            log.info("Worker {}: {} job outcomes left in {} by an earlier run will be sent to Redis first", name,
+                    left.size(), ackLog.file());
+        }
+        Duration maxBlock = settings.fetchBlock().plus(Duration.ofMillis(100));
+        this.gateway = new RedisGateway(settings.redis(), "worker", Math.max(8, Math.min(64, settings.concurrency() + 6)),
+                maxBlock, m);
+        this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
+        this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
+                new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, false));
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, threads("spillway-timers-" + name, true));
+        t.setRemoveOnCancelPolicy(true);
+        this.timers = t;
+    }
+
+    private static void gauge(MetricRegistry m, String metric, Gauge<?> g) {
+        m.remove(metric);
+        m.register(metric, g);
+    }
+
+    private static ThreadFactory threads(String prefix, boolean daemon) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread th = new Thread(r, prefix + "-" + n.incrementAndGet());
+            th.setDaemon(daemon);
+            return th;
+        };
+    }
+
+    public void start() {
+        if (closed.get()) {
+            throw new IllegalStateException("Worker " + name + " is closed; build a new one");
+        }
+        if (!started.compareAndSet(false, true)) {
+            return;
+        }
+        fetching = true;
+        monitor.start();
+        ackThread = new Thread(this::ackLoop, "spillway-acker-" + name);
+        ackThread.setDaemon(true);
+        ackThread.start();
+        fetchThread = new Thread(this::fetchLoop, "spillway-fetch-" + name);
+        fetchThread.setDaemon(true);
+        fetchThread.start();
+        long lease = s.lease().toMillis();
+        schedule(this::renewLeases, lease / 3);
+        schedule(this::runScheduler, s.schedulerInterval().toMillis());
+        schedule(this::checkTimeouts, Math.max(10, Math.min(1000, s.jobTimeout().toMillis() / 10)));
+        schedule(this::sampleAndHeartbeat, 1000);
+        schedule(this::checkStuck, 1000);
+        log.info("Worker {} started: queues {}, concurrency {}, lease {}, Redis {}", name, s.queues(), s.concurrency(),
+                s.lease(), s.redis());
+    }
+
+    private void schedule(Runnable task, long periodMs) {
+        timers.scheduleWithFixedDelay(() -> {
+            try {
+                task.run();
+            } catch (RedisUnavailableException e) {
+                // The reconnect loop has it; the next tick tries again.
+            } catch (RuntimeException e) {
+                log.warn("Worker {}: background task failed (it will run again): {}", name, Failures.describe(e));
+            }
+        }, periodMs, periodMs, TimeUnit.MILLISECONDS);
+    }
+
+    public HealthState health() {
+        return monitor.state();
+    }
+
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    public int acksPendingLocally() {
+        return localCount.get();
+    }
+
+    // ---- fetch -------------------------------------------------------------------------------------
+
+    private void fetchLoop() {
+        while (fetching) {
+            lastFetchProgress = System.nanoTime();
+            try {
+                if (gateway.isOpen() || localCount.get() > 0) {
+                    monitor.awaitConnected(100, TimeUnit.MILLISECONDS);
+                    continue;
+                }
+                int free = awaitCapacity();
+                if (free <= 0) {
+                    continue;
+                }
+                long now = System.nanoTime();
+                if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, s.lease().toMillis() / 4))) {
+                    lastReclaim = now;
+                    free -= reclaim(free);
+                    if (free <= 0) {
+                        continue;
+                    }
+                }
+                fetch(Math.min(free, s.fetchBatch()));
+            } catch (InterruptedException e) {
+                if (!fetching) {
+                    return;
+                }
+            } catch (RedisUnavailableException e) {
+                // Logged once by the reconnect loop; wait for it.
+            } catch (SpillwayException e) {
+                if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
+                    ensureGroups(false);
+                } else {
+                    log.warn("Worker {}: fetch failed: {}", name, Failures.describe(e));
+                    pause(100);
+                }
+            } catch (RuntimeException e) {
+                log.error("Worker {}: fetch loop error (it keeps running): {}", name, Failures.describe(e), e);
+                pause(100);
+            }
+        }
+    }
+
+    private static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private int awaitCapacity() throws InterruptedException {
+        synchronized (capacity) {
+            int free = maxInFlight - inFlight.get();
+            if (free <= 0) {
+                capacity.wait(100);
+                free = maxInFlight - inFlight.get();
+            }
+            return free;
+        }
+    }
+
+    private void fetch(int count) {
+        int perStream = Math.max(1, count / s.queues().size());
+        Map<byte[], StreamEntryID> streams = new LinkedHashMap<>();
+        for (String stream : byStream.keySet()) {
+            streams.put(bytes(stream), StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
+        }
+        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(perStream).block((int) s.fetchBlock().toMillis());
+        List<Map.Entry<byte[], List<StreamEntryBinary>>> res = gateway.execute(
+                c -> c.xreadGroupBinary(GROUP, bytes(name), params, streams));
+        if (res == null || res.isEmpty()) {
+            return;
+        }
+        lastNonEmptyFetch = System.nanoTime();
+        for (Map.Entry<byte[], List<StreamEntryBinary>> e : res) {
+            QueueName q = byStream.get(new String(e.getKey(), StandardCharsets.UTF_8));
+            List<Fetched> batch = new ArrayList<>(e.getValue().size());
+            for (StreamEntryBinary entry : e.getValue()) {
+                batch.add(new Fetched(entry.getID().toString(), field(entry.getFields())));
+            }
+            dispatch(q, batch, false);
+        }
+    }
+
+    private static byte[] field(Map<byte[], byte[]> fields) {
+        if (fields == null) {
+            return null;
+        }
+        for (Map.Entry<byte[], byte[]> f : fields.entrySet()) {
+            if (RedisKeys.FIELD_JOB.equals(new String(f.getKey(), StandardCharsets.UTF_8))) {
+                return f.getValue();
+            }
+        }
+        return null;
+    }
+
+    /** Takes over jobs whose lease expired (their worker died or hung): XAUTOCLAIM. Returns how many. */
+    @SuppressWarnings("unchecked")
+    private int reclaim(int max) {
+        int total = 0;
+        for (QueueName q : s.queues()) {
+            if (total >= max) {
+                break;
+            }
+            int want = max - total;
+            List<Object> res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
+                    s.lease().toMillis(), bytes("0-0"), XAutoClaimParams.xAutoClaimParams().count(want)));
+            if (res == null || res.size() < 2 || !(res.get(1) instanceof List<?> entries)) {
+                continue;
+            }
+            List<Fetched> batch = new ArrayList<>();
+            for (Object o : entries) {
+                if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
+                    continue; // an entry deleted while pending (Redis 6.2 returns it as nil)
+                }
+                String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
+                List<Object> kv = (List<Object>) entry.get(1);
+                byte[] job = null;
+                for (int i = 0; i + 1 < kv.size(); i += 2) {
+                    if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
+                        job = (byte[]) kv.get(i + 1);
+                    }
+                }
+                batch.add(new Fetched(id, job));
+            }
+            if (!batch.isEmpty()) {
+                redeliveries.mark(batch.size());
+                log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
+                dispatch(q, batch, true);
+                total += batch.size();
+            }
+        }
+        return total;
+    }
+
+    private record Fetched(String entryId, byte[] raw) {
+    }
+
+    private void dispatch(QueueName q, List<Fetched> batch, boolean redelivered) {
+        fetched.mark(batch.size());
+        List<Active> runnable = new ArrayList<>(batch.size());
+        long now = System.currentTimeMillis();
+        for (Fetched f : batch) {
+            if (active.containsKey(q.value() + ' ' + f.entryId())) {
+                continue; // reclaimed while still running here (a late renewal): it is ours already
+            }
+            Active a;
+            try {
+                if (f.raw() == null) {
+                    throw new IllegalArgumentException("stream entry has no field '" + RedisKeys.FIELD_JOB + "'");
+                }
+                a = new Active(q, f.entryId(), JobCodec.decode(f.raw()), f.raw());
+            } catch (IllegalArgumentException e) {
+                a = new Active(q, f.entryId(), null, f.raw() == null ? new byte[0] : f.raw());
+                track(a);
+                log.warn("Worker {}: undecodable job in queue {} (entry {}): dead-lettered: {}", name, q, f.entryId(), e.getMessage());
+                settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), "undecodable-" + f.entryId(), 0, now, 0, a.raw,
+                        "undecodable job record: " + e.getMessage()));
+                dead.mark();
+                continue;
+            }
+            track(a);
+            runnable.add(a);
+        }
+        if (runnable.isEmpty()) {
+            return;
+        }
+        List<Object> marks = null;
+        try {
+            List<byte[]> keys = new ArrayList<>(runnable.size());
+            for (Active a : runnable) {
+                keys.add(bytes(RedisKeys.job(q, a.job.id())));
+            }
+            marks = (List<Object>) (List<?>) gateway.eval(WorkerScripts.START, keys, List.of(bytes(Long.toString(now))));
+        } catch (RedisUnavailableException e) {
+            // The jobs are fetched (leased to us): run them; only the completed check is skipped.
+        }
+        for (int i = 0; i < runnable.size(); i++) {
+            Active a = runnable.get(i);
+            if (marks != null && marks.get(i) instanceof Long l && l == 1L) {
+                skippedCompleted.mark();
+                log.debug("Worker {}: job {} already completed: acked without running it", name, a.job.id());
+                settle(a, Outcome.ack(q, a.entryId, a.job.id().value(), a.job.attempt(), now));
+                continue;
+            }
+            handlers.execute(() -> run(a));
+        }
+    }
+
+    private void track(Active a) {
+        active.put(a.key(), a);
+        inFlight.incrementAndGet();
+    }
+
+    // ---- handlers ----------------------------------------------------------------------------------
+
+    private void run(Active a) {
+        if (draining) {
+            settle(a, new Outcome(Outcome.Kind.RELEASE, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
+                    System.currentTimeMillis(), 0, a.raw, null));
+            return;
+        }
+        JobHandler handler = s.handlers().get(a.job.type());
+        if (handler == null) {
+            if (a.settled.compareAndSet(false, true)) {
+                dead.mark();
+                log.warn("Worker {}: job {} of queue {} has type '{}' with no handler: dead-lettered", name, a.job.id(),
+                        a.queue, a.job.type());
+                queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
+                        System.currentTimeMillis(), 0, a.raw,
+                        "unknown job type '" + a.job.type() + "': no handler (handlers: " + s.handlers().keySet() + ")"));
+            }
+            return;
+        }
+        Throwable error = null;
+        a.deadline = System.nanoTime() + s.jobTimeout().toNanos();
+        a.thread = Thread.currentThread();
+        Timer.Context timer = handlerDuration.time();
+        try {
+            handler.handle(new JobView(a.job));
+        } catch (Throwable t) {
+            error = t;
+        } finally {
+            timer.stop();
+            a.thread = null;
+            Thread.interrupted(); // a timeout's interrupt must not leak into the next job
+        }
+        if (!a.settled.compareAndSet(false, true)) {
+            return; // it timed out: its failure is already recorded
+        }
+        if (error == null) {
+            completed.mark();
+            queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis()));
+        } else {
+            fail(a, error.getClass().getName() + ": " + error.getMessage());
+        }
+    }
+
+    /** A run failed (handler threw or timed out); {@code a} is already settled by the caller. */
+    private void fail(Active a, String error) {
+        failed.mark();
+        int run = a.job.attempt() + 1;
+        long now = System.currentTimeMillis();
+        String err = StatusRecord.truncate(error);
+        if (s.retry().canRetry(run)) {
+            long runAt = now + s.retry().backoff(run).toMillis();
+            retried.mark();
+            log.debug("Worker {}: job {} failed on run {}, retry at {}: {}", name, a.job.id(), run, runAt, err);
+            queueOutcome(a, new Outcome(Outcome.Kind.RETRY, a.queue, a.entryId, a.job.id().value(), run, now, runAt,
+                    JobCodec.encode(a.job.withAttempt(run, runAt)), err));
+        } else {
+            dead.mark();
+            log.warn("Worker {}: job {} of queue {} failed on its last run ({} of {}): dead-lettered: {}", name, a.job.id(),
+                    a.queue, run, s.retry().maxAttempts(), err);
+            queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
+                    JobCodec.encode(a.job.withAttempt(run, 0)), err));
+        }
+    }
+
+    private void settle(Active a, Outcome o) {
+        if (a.settled.compareAndSet(false, true)) {
+            queueOutcome(a, o);
+        }
+    }
+
+    private void queueOutcome(Active a, Outcome o) {
+        outcomes.add(o);
+        if (active.remove(a.key()) != null) {
+            inFlight.decrementAndGet();
+            synchronized (capacity) {
+                capacity.notifyAll();
+            }
+        }
+    }
+
+    private void checkTimeouts() {
+        long now = System.nanoTime();
+        for (Active a : active.values()) {
+            Thread t = a.thread;
+            if (t != null && now - a.deadline > 0 && a.settled.compareAndSet(false, true)) {
+                log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
+                        a.job.id(), a.queue, s.jobTimeout());
+                fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
+                t.interrupt();
+            }
+        }
+    }
+
+    // ---- acks --------------------------------------------------------------------------------------
+
+    private void ackLoop() {
+        while (true) {
+            try {
+                Outcome first = outcomes.poll(50, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    if (ackerStop) {
+                        return;
+                    }
+                    if (localCount.get() > 0 && !gateway.isOpen()) {
+                        flushLocal(true);
+                    }
+                    continue;
+                }
+                List<Outcome> batch = new ArrayList<>();
+                batch.add(first);
+                outcomes.drainTo(batch, 2000);
+                send(batch);
+            } catch (InterruptedException e) {
+                // Stop only via ackerStop, after the queue is drained.
+            } catch (RuntimeException e) {
+                log.error("Worker {}: acker error (it keeps running): {}", name, Failures.describe(e), e);
+            }
+        }
+    }
+
+    private void send(List<Outcome> batch) {
+        synchronized (localLock) {
+            if (!localPending.isEmpty() || gateway.isOpen()) {
+                spill(batch);
+                return;
+            }
+        }
+        try {
+            deliver(batch, true);
+        } catch (RedisUnavailableException e) {
+            synchronized (localLock) {
+                spill(batch);
+            }
+        } catch (SpillwayException e) {
+            // Not an outage: a retry would fail the same way. The jobs stay pending and are redelivered
+            // after their lease, so nothing is lost.
+            log.error("Worker {}: could not record {} job outcomes in Redis; they will be redelivered: {}", name,
+                    batch.size(), Failures.describe(e));
+        }
+    }
+
+    /** Called holding localLock. */
+    private void spill(List<Outcome> batch) {
+        try {
+            ackLog.append(batch);
+            localPending.addAll(batch);
+            localCount.set(localPending.size());
+            log.debug("Worker {}: kept {} job outcomes locally while Redis is away", name, batch.size());
+        } catch (RuntimeException e) {
+            log.error("Worker {}: cannot keep {} job outcomes on local disk ({}); their jobs will be redelivered after their lease",
+                    name, batch.size(), Failures.describe(e));
+        }
+    }
+
+    private void flushLocal(boolean guarded) {
+        synchronized (localLock) {
+            if (localPending.isEmpty()) {
+                return;
+            }
+            long t0 = System.nanoTime();
+            int n = localPending.size();
+            deliver(localPending, guarded);
+            localPending.clear();
+            localCount.set(0);
+            ackLog.clear();
+            log.info("Worker {}: sent {} job outcomes kept locally while Redis was away, in {} ms", name, n,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+        }
+    }
+
+    /** Sends outcomes: acks batched per queue, the rare others one script call each. Idempotent. */
+    private void deliver(List<Outcome> batch, boolean guarded) {
+        Map<QueueName, List<Outcome>> acks = new LinkedHashMap<>();
+        for (Outcome o : batch) {
+            if (o.kind() == Outcome.Kind.ACK) {
+                acks.computeIfAbsent(o.queue(), k -> new ArrayList<>()).add(o);
+                continue;
+            }
+            QueueName q = o.queue();
+            byte[] stream = bytes(RedisKeys.stream(q));
+            byte[] status = bytes(RedisKeys.job(q, JobId.of(o.jobId())));
+            switch (o.kind()) {
+                case RETRY -> eval(guarded, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
+                        List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()), bytes(o.error())));
+                case DEAD -> eval(guarded, WorkerScripts.DEAD,
+                        List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
+                        List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error())));
+                case RELEASE -> eval(guarded, WorkerScripts.RELEASE, List.of(stream, status),
+                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at())));
+                default -> throw new IllegalStateException(o.kind().toString());
+            }
+        }
+        for (Map.Entry<QueueName, List<Outcome>> e : acks.entrySet()) {
+            QueueName q = e.getKey();
+            List<Outcome> all = e.getValue();
+            for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
+                List<Outcome> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
+                List<byte[]> keys = new ArrayList<>(chunk.size() + 1);
+                List<byte[]> args = new ArrayList<>(chunk.size() * 2 + 3);
+                keys.add(bytes(RedisKeys.stream(q)));
+                args.add(GROUP);
+                args.add(num(System.currentTimeMillis()));
+                args.add(num(s.completedRetention().toSeconds()));
+                for (Outcome o : chunk) {
+                    keys.add(bytes(RedisKeys.job(q, JobId.of(o.jobId()))));
+                    args.add(bytes(o.entryId()));
+                    args.add(num(o.attempts()));
+                }
+                eval(guarded, WorkerScripts.ACK, keys, args);
+            }
+        }
+    }
+
+    private Object eval(boolean guarded, io.spillway.core.internal.LuaScript script, List<byte[]> keys, List<byte[]> args) {
+        return guarded ? gateway.eval(script, keys, args) : gateway.evalDirect(script, keys, args);
+    }
+
+    private static byte[] num(long v) {
+        return bytes(Long.toString(v));
+    }
+
+    // ---- leases, scheduler, recovery ---------------------------------------------------------------
+
+    private void renewLeases() {
+        renewLeases(true);
+    }
+
+    private void renewLeases(boolean guarded) {
+        Map<QueueName, List<Active>> byQueue = new LinkedHashMap<>();
+        for (Active a : active.values()) {
+            if (!a.settled.get()) {
+                byQueue.computeIfAbsent(a.queue, k -> new ArrayList<>()).add(a);
+            }
+        }
+        for (Map.Entry<QueueName, List<Active>> e : byQueue.entrySet()) {
+            List<Active> all = e.getValue();
+            for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
+                List<Active> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
+                List<byte[]> args = new ArrayList<>(chunk.size() + 2);
+                args.add(GROUP);
+                args.add(bytes(name));
+                for (Active a : chunk) {
+                    args.add(bytes(a.entryId));
+                }
+                List<?> res = (List<?>) eval(guarded, WorkerScripts.RENEW, List.of(bytes(RedisKeys.stream(e.getKey()))), args);
+                int renewed = 0;
+                for (int i = 0; i < chunk.size(); i++) {
+                    if (res.get(i) instanceof Long l && l == 1L) {
+                        renewed++;
+                    } else if (!chunk.get(i).leaseLost && !chunk.get(i).settled.get()) {
+                        chunk.get(i).leaseLost = true;
+                        log.warn("Worker {}: lost the lease of job {} (entry {}) of queue {}: another worker may run it too",
+                                name, chunk.get(i).job == null ? "?" : chunk.get(i).job.id(), chunk.get(i).entryId, e.getKey());
+                    }
+                }
+                leaseRenewals.inc(renewed);
+            }
+        }
+    }
+
+    private void runScheduler() {
+        if (gateway.isOpen()) {
+            return;
+        }
+        for (QueueName q : s.queues()) {
+            for (int round = 0; round < 10; round++) {
+                Object moved = gateway.eval(WorkerScripts.SCHEDULE,
+                        List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.delayed(q))),
+                        List.of(num(System.currentTimeMillis()), num(SCHEDULE_LIMIT), bytes(RedisKeys.jobPrefix(q))));
+                if (!(moved instanceof Long l) || l < SCHEDULE_LIMIT) {
+                    break;
+                }
+            }
+        }
+    }
+
+    private void sampleAndHeartbeat() {
+        if (gateway.isOpen()) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        for (QueueName q : s.queues()) {
+            long[] v = gateway.pipelined(true, p -> {
+                var len = p.xlen(RedisKeys.stream(q));
+                var delayed = p.zcard(RedisKeys.delayed(q));
+                var deadN = p.zcard(RedisKeys.dead(q));
+                p.zadd(RedisKeys.workers(q), now, name);
+                var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
+                return () -> {
+                    long pend = 0;
+                    try {
+                        pend = pending.get().getTotal();
+                    } catch (RuntimeException e) {
+                        // NOGROUP before the first fetch created the group.
+                    }
+                    return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get()};
+                };
+            });
+            long[] target = sampled.get(q);
+            System.arraycopy(v, 0, target, 0, 4);
+        }
+    }
+
+    /**
+     * A fetch loop that is connected but not progressing rebuilds its connection: either one fetch has
+     * not returned for {@code stuckAfter}, or jobs wait in a queue while our fetches keep coming back
+     * empty with free capacity.
+     */
+    private void checkStuck() {
+        if (!fetching || monitor.state() != HealthState.CONNECTED || localCount.get() > 0) {
+            return;
+        }
+        long now = System.nanoTime();
+        long limit = s.stuckAfter().toNanos();
+        boolean hung = now - lastFetchProgress > limit;
+        boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight
+                && sampled.values().stream().anyMatch(v -> v[0] > 0);
+        if (hung || starving) {
+            String why = hung ? "no fetch finished for " + TimeUnit.NANOSECONDS.toMillis(now - lastFetchProgress) + " ms"
+                    : "jobs are waiting but fetches came back empty for " + TimeUnit.NANOSECONDS.toMillis(now - lastNonEmptyFetch) + " ms";
+            log.warn("Worker {}: fetch is stuck while connected ({}): rebuilding its Redis connection", name, why);
+            lastFetchProgress = now;
+            lastNonEmptyFetch = now;
+            gateway.resetConnections();
+            gateway.markUnavailable(new SpillwayException("worker fetch stuck: " + why));
+            Thread t = fetchThread;
+            if (t != null) {
+                t.interrupt();
+            }
+        }
+    }
+
+    /** Runs on the reconnect loop between "Redis healthy" and "circuit closed". */
+    private void recover() {
+        ensureGroups(true);
+        gateway.loadScripts(WorkerScripts.ALL);
+        flushLocal(false);
+        renewLeases(false);
+        lastNonEmptyFetch = System.nanoTime();
+    }
+
+    private void ensureGroups(boolean direct) {
+        for (QueueName q : s.queues()) {
+            try {
+                java.util.function.Function<redis.clients.jedis.UnifiedJedis, String> create =
+                        c -> c.xgroupCreate(RedisKeys.stream(q), RedisKeys.GROUP, new StreamEntryID(), true);
+                if (direct) {
+                    gateway.executeDirect(create);
+                } else {
+                    gateway.execute(create);
+                }
+            } catch (SpillwayException e) {
+                if (e instanceof RedisUnavailableException || !String.valueOf(e.getMessage()).contains("BUSYGROUP")) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    // ---- close -------------------------------------------------------------------------------------
+
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        if (!started.get()) {
+            gateway.close();
+            ackLog.close();
+            monitor.close();
+            return;
+        }
+        long t0 = System.nanoTime();
+        fetching = false;
+        join(fetchThread, s.fetchBlock().plusSeconds(2));
+        draining = true; // jobs fetched but not started are handed back at once
+        handlers.shutdown();
+        boolean finished;
+        try {
+            finished = handlers.awaitTermination(s.shutdownTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            finished = false;
+        }
+        int handedBack = 0;
+        if (!finished) {
+            for (Active a : active.values()) {
+                if (a.job != null && a.settled.compareAndSet(false, true)) {
+                    queueOutcome(a, new Outcome(Outcome.Kind.RELEASE, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
+                            System.currentTimeMillis(), 0, a.raw, null));
+                    handedBack++;
+                }
+            }
+            handlers.shutdownNow();
+        }
+        ackerStop = true;
+        join(ackThread, Duration.ofSeconds(10));
+        timers.shutdownNow();
+        try {
+            flushLocal(true);
+        } catch (RuntimeException e) {
+            // Still away: the outcomes stay in the ack log for the next worker with this state directory.
+        }
+        if (localCount.get() > 0) {
+            log.warn("Worker {}: Redis is away; {} job outcomes stay in {} and are sent by the next worker using {}", name,
+                    localCount.get(), ackLog.file(), s.stateDir());
+        } else {
+            for (QueueName q : s.queues()) {
+                try {
+                    gateway.execute(c -> {
+                        c.zrem(RedisKeys.workers(q), name);
+                        // DELCONSUMER drops the consumer's pending entries: only when it holds none.
+                        if (c.xpending(RedisKeys.stream(q), RedisKeys.GROUP,
+                                XPendingParams.xPendingParams().count(1).consumer(name)).isEmpty()) {
+                            c.xgroupDelConsumer(RedisKeys.stream(q), RedisKeys.GROUP, name);
+                        }
+                        return null;
+                    });
+                } catch (RuntimeException e) {
+                    log.debug("Worker {}: could not remove its consumer from {}: {}", name, q, Failures.describe(e));
+                }
+            }
+        }
+        monitor.close();
+        gateway.close();
+        ackLog.close();
+        log.info("Worker {} stopped in {} ms ({} running jobs handed back)", name,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack);
+    }
+
+    private static void join(Thread t, Duration d) {
+        if (t == null) {
+            return;
+        }
+        try {
+            t.join(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A fetched job until its outcome is queued. */
+    private static final class Active {
+        final QueueName queue;
+        final String entryId;
+        final JobRecord job;
+        final byte[] raw;
+        final AtomicBoolean settled = new AtomicBoolean();
+        volatile Thread thread;
+        volatile long deadline;
+        volatile boolean leaseLost;
+
+        Active(QueueName queue, String entryId, JobRecord job, byte[] raw) {
+            this.queue = queue;
+            this.entryId = entryId;
+            this.job = job;
+            this.raw = raw;
+        }
+
+        String key() {
+            return queue.value() + ' ' + entryId;
+        }
+    }
+}

@@ -1,0 +1,24 @@
+-- dead: a job that failed for good (attempts exhausted, unknown type, undecodable) becomes a dead letter.
+--
+-- KEYS[1]  spillway:{q}:stream     the queue's stream
+-- KEYS[2]  spillway:{q}:dead       dead letters (score = dead-at, member = job id)
+-- KEYS[3]  spillway:{q}:dead:data  job id -> JobCodec bytes
+-- KEYS[4]  spillway:{q}:job:<id>   status record
+-- ARGV[1]  consumer group
+-- ARGV[2]  stream entry id
+-- ARGV[3]  now, epoch milliseconds
+-- ARGV[4]  job id
+-- ARGV[5]  the job, JobCodec bytes (or the raw entry bytes when they could not be decoded)
+-- ARGV[6]  handler runs so far (attempts)
+-- ARGV[7]  the reason ("ExceptionClass: message", "unknown job type ...")
+--
+-- Returns 1 when dead-lettered, 0 when the entry was no longer pending (a replay): nothing written.
+-- The X record has no TTL: a dead letter stays until it is retried or purged.
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('SET', KEYS[4], 'X|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' .. ARGV[7])
+return 1

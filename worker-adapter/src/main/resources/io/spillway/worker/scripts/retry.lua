@@ -1,0 +1,27 @@
+-- retry: a failed job goes to the delayed set to run again after its backoff.
+--
+-- KEYS[1]  spillway:{q}:stream   the queue's stream
+-- KEYS[2]  spillway:{q}:delayed  delayed jobs (score = run-at)
+-- KEYS[3]  spillway:{q}:job:<id> status record
+-- ARGV[1]  consumer group
+-- ARGV[2]  stream entry id
+-- ARGV[3]  now, epoch milliseconds
+-- ARGV[4]  run-at of the next attempt, epoch milliseconds
+-- ARGV[5]  the job, JobCodec bytes, with its attempt count already raised
+-- ARGV[6]  handler runs so far (attempts)
+-- ARGV[7]  the error ("ExceptionClass: message")
+--
+-- Returns 1 when scheduled, 0 when the entry was no longer pending (a replayed retry, or another
+-- worker settled it): then nothing is written, so a replay never schedules a job twice.
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+local status = 'R|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' .. ARGV[7]
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('SET', KEYS[3], status, 'KEEPTTL')
+else
+  redis.call('SET', KEYS[3], status)
+end
+return 1

@@ -1,0 +1,28 @@
+-- schedule: move due delayed jobs (run-at reached: delays and retry backoffs) into the stream.
+--
+-- KEYS[1]  spillway:{q}:stream   the queue's stream
+-- KEYS[2]  spillway:{q}:delayed  delayed jobs (score = run-at, member = JobCodec bytes)
+-- ARGV[1]  now, epoch milliseconds
+-- ARGV[2]  at most this many jobs per call
+-- ARGV[3]  the status key prefix of the queue, "spillway:{q}:job:" (same hash slot as KEYS)
+--
+-- Returns the number of jobs moved. Atomic, so many workers may run it at once: a member is moved
+-- only by the call whose ZREM removed it. The status record goes back to Q (attempts, last error
+-- and TTL kept). The job id is read from the JobCodec bytes: u8 version | u16 length | id.
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local moved = 0
+for _, m in ipairs(due) do
+  if redis.call('ZREM', KEYS[2], m) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'j', m)
+    moved = moved + 1
+    if string.len(m) >= 3 then
+      local len = string.byte(m, 2) * 256 + string.byte(m, 3)
+      local key = ARGV[3] .. string.sub(m, 4, 3 + len)
+      local v = redis.call('GET', key)
+      if v then
+        redis.call('SET', key, 'Q' .. string.sub(v, 2, -1), 'KEEPTTL')
+      end
+    end
+  end
+end
+return moved

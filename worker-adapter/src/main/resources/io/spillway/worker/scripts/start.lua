@@ -1,0 +1,26 @@
+-- start: mark a fetched batch active, and find the jobs that are already completed.
+--
+-- KEYS[i]   spillway:{q}:job:<id>  status record of job i, i = 1..n
+-- ARGV[1]   now, epoch milliseconds
+--
+-- Returns an array with one integer per job:
+--   1  its status record says completed (C): ack it without running the handler
+--   0  marked active (A); attempts and last error are kept, the TTL too
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and string.sub(v, 1, 1) == 'C' then
+    out[i] = 1
+  else
+    local attempts, err = '0', ''
+    if v then
+      attempts = string.match(v, '^.|(%d+)|') or '0'
+      err = string.match(v, '^.|%d*|%d*|(.*)$') or ''
+      redis.call('SET', KEYS[i], 'A|' .. attempts .. '|' .. ARGV[1] .. '|' .. err, 'KEEPTTL')
+    else
+      redis.call('SET', KEYS[i], 'A|0|' .. ARGV[1] .. '|')
+    end
+    out[i] = 0
+  end
+end
+return out

@@ -1,0 +1,66 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spillway.core.QueueName;
+import io.spillway.worker.internal.AckLog;
+import io.spillway.worker.internal.Outcome;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 10, unit = TimeUnit.SECONDS)
+class AckLogTest {
+    @TempDir
+    Path dir;
+
+    private static Outcome retry(String id) {
+        return new Outcome(Outcome.Kind.RETRY, QueueName.of("q"), "1-" + id.length(), id, 2, 10, 20, new byte[] {1, 2, 3}, "E: boom");
+    }
+
+    @Test
+    void keepsOutcomesAcrossReopenAndClears() {
+        try (AckLog log = AckLog.open(dir)) {
+            log.append(List.of(Outcome.ack(QueueName.of("q"), "1-0", "a", 1, 5), retry("bb")));
+        }
+        try (AckLog log = AckLog.open(dir)) {
+            List<Outcome> read = log.readAll();
+            assertThat(read).hasSize(2);
+            assertThat(read.get(0).kind()).isEqualTo(Outcome.Kind.ACK);
+            assertThat(read.get(1).error()).isEqualTo("E: boom");
+            assertThat(read.get(1).job()).containsExactly(1, 2, 3);
+            log.clear();
+        }
+        try (AckLog log = AckLog.open(dir)) {
+            assertThat(log.readAll()).isEmpty();
+        }
+    }
+
+    @Test
+    void aTornTailIsCutOffAndTheRestKept() throws IOException {
+        Path file;
+        try (AckLog log = AckLog.open(dir)) {
+            log.append(List.of(retry("a"), retry("b")));
+            file = log.file();
+        }
+        Files.write(file, new byte[] {0, 0, 0, 50, 1, 2}, StandardOpenOption.APPEND);
+        try (AckLog log = AckLog.open(dir)) {
+            assertThat(log.readAll()).extracting(Outcome::jobId).containsExactly("a", "b");
+            log.append(List.of(retry("c")));
+            assertThat(log.readAll()).extracting(Outcome::jobId).containsExactly("a", "b", "c");
+        }
+    }
+
+    @Test
+    void twoOpenLogsInOneDirectoryUseTwoFiles() {
+        try (AckLog a = AckLog.open(dir); AckLog b = AckLog.open(dir)) {
+            assertThat(a.file()).isNotEqualTo(b.file());
+        }
+    }
+}

@@ -1,0 +1,326 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.StatusRecord;
+import io.spillway.testing.RedisProcess;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.params.XAddParams;
+import redis.clients.jedis.params.XPendingParams;
+
+/** The worker against a real redis-server: fetch, ack, retry, dead letters, leases, delays, shutdown. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class WorkerIT {
+    static RedisProcess redis;
+    static Jobs jobs;
+
+    @TempDir
+    Path stateDir;
+    String queue;
+    final List<Worker> workers = new ArrayList<>();
+    /** The independent record: every handler call, by job id (never the worker's own counters). */
+    final Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RedisProcess.builder().start();
+        jobs = new Jobs(redis.uri());
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        jobs.close();
+        redis.close();
+    }
+
+    @org.junit.jupiter.api.BeforeEach
+    void uniqueQueue(TestInfo info) {
+        queue = info.getTestMethod().orElseThrow().getName() + "-" + System.nanoTime();
+    }
+
+    @AfterEach
+    void closeWorkers() {
+        workers.forEach(Worker::close);
+    }
+
+    Worker.Builder worker() {
+        return Worker.builder()
+                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(500)).build())
+                .queue(queue)
+                .stateDir(stateDir.resolve("w" + workers.size()))
+                .leaseDuration(Duration.ofSeconds(2))
+                .fetchBlock(Duration.ofMillis(100))
+                .schedulerInterval(Duration.ofMillis(50))
+                .retryPolicy(RetryPolicy.of(3, Duration.ofMillis(50), Duration.ofMillis(200)));
+    }
+
+    Worker started(Worker.Builder b) {
+        Worker w = b.build();
+        workers.add(w);
+        w.start();
+        return w;
+    }
+
+    int count(String id) {
+        AtomicInteger n = handled.get(id);
+        return n == null ? 0 : n.get();
+    }
+
+    void record(Job job) {
+        handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+    }
+
+    JobStatus status(String id) {
+        try (Jedis j = redis.jedis()) {
+            return StatusRecord.decode(JobId.of(id), QueueName.of(queue), j.get(RedisKeys.job(QueueName.of(queue), JobId.of(id))));
+        }
+    }
+
+    long pending() {
+        try (Jedis j = redis.jedis()) {
+            return j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal();
+        }
+    }
+
+    long streamLength() {
+        try (Jedis j = redis.jedis()) {
+            return j.xlen(RedisKeys.stream(QueueName.of(queue)));
+        }
+    }
+
+    @Test
+    void runsEveryJobOnceAndMarksItCompleted() {
+        List<String> ids = IntStream.range(0, 300).mapToObj(i -> "job-" + i).toList();
+        jobs.enqueue(queue, "render", ids);
+        MetricRegistry metrics = new MetricRegistry();
+        List<Job> seen = new CopyOnWriteArrayList<>();
+        started(worker().handler("render", job -> {
+            seen.add(job);
+            record(job);
+        }).concurrency(4).metricRegistry(metrics));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.size() == 300);
+        await().atMost(Duration.ofSeconds(5)).until(() -> streamLength() == 0 && pending() == 0);
+        assertThat(handled.values()).allMatch(n -> n.get() == 1);
+        assertThat(status("job-7").state()).isEqualTo(JobState.COMPLETED);
+        assertThat(status("job-7").attempts()).isEqualTo(1);
+        Job first = seen.stream().filter(j -> j.id().equals("job-0")).findFirst().orElseThrow();
+        assertThat(first.type()).isEqualTo("render");
+        assertThat(first.queue()).isEqualTo(queue);
+        assertThat(first.payloadAsString()).isEqualTo("payload-job-0");
+        assertThat(first.attempt()).isEqualTo(1);
+        assertThat(metrics.meter(MetricNames.COMPLETED).getCount()).isEqualTo(300);
+        assertThat(metrics.meter(MetricNames.FETCHED).getCount()).isEqualTo(300);
+    }
+
+    @Test
+    void retriesThenSucceeds() {
+        jobs.enqueue(queue, "flaky", "f1");
+        List<Integer> attempts = new CopyOnWriteArrayList<>();
+        started(worker().handler("flaky", job -> {
+            attempts.add(job.attempt());
+            record(job);
+            if (job.attempt() < 3) {
+                throw new IllegalStateException("not yet " + job.attempt());
+            }
+        }));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("f1").state() == JobState.COMPLETED);
+        assertThat(attempts).containsExactly(1, 2, 3);
+        assertThat(status("f1").attempts()).isEqualTo(3);
+    }
+
+    @Test
+    void exhaustedRetriesDeadLetterTheJobWithItsReason() {
+        jobs.enqueue(queue, "broken", "b1");
+        started(worker().handler("broken", job -> {
+            record(job);
+            throw new IllegalStateException("boom " + job.attempt());
+        }));
+
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 1);
+            DeadLetter d = dlq.list(queue, 10).get(0);
+            assertThat(d.id()).isEqualTo("b1");
+            assertThat(d.type()).isEqualTo("broken");
+            assertThat(d.attempts()).isEqualTo(3);
+            assertThat(d.reason()).isEqualTo("java.lang.IllegalStateException: boom 3");
+            assertThat(d.exceptionClass()).contains("java.lang.IllegalStateException");
+            assertThat(d.payload()).asString().isEqualTo("payload-b1");
+            assertThat(d.enqueuedAt()).isPresent();
+        }
+        assertThat(count("b1")).isEqualTo(3);
+        JobStatus st = status("b1");
+        assertThat(st.state()).isEqualTo(JobState.DEAD);
+        assertThat(st.lastError()).contains("java.lang.IllegalStateException: boom 3");
+        assertThat(streamLength()).isZero();
+    }
+
+    @Test
+    void unknownTypeAndUndecodableRecordsAreDeadLetteredAtOnce() {
+        jobs.enqueue(queue, "nobody-handles-this", "u1");
+        try (Jedis j = redis.jedis()) {
+            j.xadd(RedisKeys.bytes(RedisKeys.stream(QueueName.of(queue))), XAddParams.xAddParams(),
+                    Map.of(RedisKeys.bytes("j"), new byte[] {9, 9, 9}));
+        }
+        started(worker().handler("render", this::record));
+
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 2);
+            List<DeadLetter> letters = dlq.list(queue, 10);
+            DeadLetter unknown = letters.stream().filter(d -> d.id().equals("u1")).findFirst().orElseThrow();
+            assertThat(unknown.reason()).startsWith("unknown job type 'nobody-handles-this': no handler");
+            assertThat(unknown.attempts()).isZero();
+            DeadLetter junk = letters.stream().filter(d -> d.id().startsWith("undecodable-")).findFirst().orElseThrow();
+            assertThat(junk.reason()).startsWith("undecodable job record");
+            assertThat(junk.payload()).containsExactly(9, 9, 9);
+            assertThat(dlq.purge(queue, junk.id())).isTrue();
+            assertThat(dlq.count(queue)).isEqualTo(1);
+        }
+        assertThat(handled).isEmpty();
+        assertThat(streamLength()).isZero();
+    }
+
+    @Test
+    void aRetriedDeadLetterGoesBackAndCompletes() {
+        AtomicBoolean fixed = new AtomicBoolean();
+        jobs.enqueue(queue, "render", "d1", "d2");
+        started(worker().retryPolicy(RetryPolicy.noRetry()).handler("render", job -> {
+            record(job);
+            if (!fixed.get()) {
+                throw new java.io.IOException("GPU service down");
+            }
+        }));
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 2);
+            fixed.set(true);
+            assertThat(dlq.retry(queue, "d1")).isTrue();
+            assertThat(dlq.retry(queue, "d1")).isFalse();
+            await().atMost(Duration.ofSeconds(10)).until(() -> status("d1").state() == JobState.COMPLETED);
+            assertThat(count("d1")).isEqualTo(2);
+            assertThat(status("d1").attempts()).isEqualTo(1);
+            assertThat(dlq.retryAll(queue)).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> status("d2").state() == JobState.COMPLETED);
+            assertThat(dlq.count(queue)).isZero();
+            assertThat(dlq.purgeAll(queue)).isZero();
+        }
+    }
+
+    @Test
+    void aRedeliveredJobThatIsAlreadyCompletedIsAckedWithoutRunning() {
+        jobs.enqueue(queue, "render", "c1", "c2");
+        try (Jedis j = redis.jedis()) {
+            j.set(RedisKeys.job(QueueName.of(queue), JobId.of("c1")), "C|1|" + System.currentTimeMillis() + "|");
+        }
+        MetricRegistry metrics = new MetricRegistry();
+        started(worker().handler("render", this::record).metricRegistry(metrics));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> count("c2") == 1 && streamLength() == 0);
+        assertThat(count("c1")).isZero();
+        assertThat(metrics.meter(MetricNames.SKIPPED_COMPLETED).getCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aJobFiveTimesLongerThanItsLeaseRunsOnceWithTwoWorkers() {
+        jobs.enqueue(queue, "slow", "long-1");
+        MetricRegistry metrics = new MetricRegistry();
+        JobHandler slow = job -> {
+            record(job);
+            Thread.sleep(5_500);
+        };
+        started(worker().leaseDuration(Duration.ofSeconds(1)).handler("slow", slow).metricRegistry(metrics));
+        started(worker().leaseDuration(Duration.ofSeconds(1)).handler("slow", slow));
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> status("long-1").state() == JobState.COMPLETED);
+        assertThat(count("long-1")).isEqualTo(1);
+        assertThat(metrics.counter(MetricNames.LEASE_RENEWALS).getCount()).isGreaterThanOrEqualTo(5);
+    }
+
+    @Test
+    void aHandlerOverItsTimeoutHasFailedAndIsRetried() {
+        jobs.enqueue(queue, "hang", "t1");
+        started(worker().jobTimeout(Duration.ofMillis(300)).handler("hang", job -> {
+            record(job);
+            if (job.attempt() == 1) {
+                Thread.sleep(10_000);
+            }
+        }));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("t1").state() == JobState.COMPLETED);
+        assertThat(count("t1")).isEqualTo(2);
+        assertThat(status("t1").attempts()).isEqualTo(2);
+        assertThat(status("t1").lastError()).isEmpty();
+    }
+
+    @Test
+    void aDelayedJobRunsAtItsRunAt() {
+        long runAt = System.currentTimeMillis() + 1500;
+        JobRecord r = Jobs.job(queue, "later", "render", "x");
+        jobs.enqueue(List.of(new JobRecord(r.id(), r.queue(), r.type(), r.payload(), r.headers(), 0, r.enqueuedAt(), runAt)));
+        assertThat(status("later").state()).isEqualTo(JobState.DELAYED);
+        List<Long> ranAt = new CopyOnWriteArrayList<>();
+        started(worker().handler("render", job -> {
+            ranAt.add(System.currentTimeMillis());
+            record(job);
+        }));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> count("later") == 1);
+        assertThat(ranAt.get(0)).isGreaterThanOrEqualTo(runAt);
+    }
+
+    @Test
+    void gracefulShutdownLeavesNothingLeasedAndLosesNothing() throws Exception {
+        List<String> ids = IntStream.range(0, 8).mapToObj(i -> "g" + i).toList();
+        jobs.enqueue(queue, "render", ids);
+        AtomicInteger running = new AtomicInteger();
+        Worker first = started(worker().concurrency(2).prefetch(2).shutdownTimeout(Duration.ofMillis(700))
+                .handler("render", job -> {
+                    running.incrementAndGet();
+                    if (job.id().equals("g0") || job.id().equals("g1")) {
+                        Thread.sleep(300); // finishes within the shutdown timeout
+                    } else {
+                        Thread.sleep(30_000); // does not: handed back
+                    }
+                    record(job);
+                }));
+        await().atMost(Duration.ofSeconds(10)).until(() -> running.get() >= 2 && first.inFlight() == 4);
+        first.close();
+
+        assertThat(pending()).as("entries still leased after close").isZero();
+        try (Jedis j = redis.jedis()) {
+            assertThat(j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP,
+                    XPendingParams.xPendingParams().count(10).consumer(first.name()))).isEmpty();
+        }
+        started(worker().concurrency(4).handler("render", this::record));
+        await().atMost(Duration.ofSeconds(15)).until(() -> ids.stream().allMatch(id -> status(id).state() == JobState.COMPLETED));
+        assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(ids);
+    }
+}

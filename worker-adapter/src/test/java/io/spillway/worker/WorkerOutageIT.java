@@ -1,0 +1,130 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.StatusRecord;
+import io.spillway.testing.RedisProcess;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/** Redis hangs or dies under a running worker: no thread dies, nothing is lost, outcomes wait locally. */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class WorkerOutageIT {
+    @TempDir
+    Path stateDir;
+    RedisProcess redis;
+    Jobs jobs;
+    Worker worker;
+    final String queue = "outage-" + System.nanoTime();
+    final Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+
+    @BeforeEach
+    void startRedis() {
+        redis = RedisProcess.builder().start();
+        jobs = new Jobs(redis.uri());
+    }
+
+    @AfterEach
+    void stop() {
+        if (worker != null) {
+            worker.close();
+        }
+        jobs.close();
+        redis.close();
+    }
+
+    Worker start(int concurrency, JobHandler handler) {
+        worker = Worker.builder()
+                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(300)).build())
+                .queue(queue)
+                .handler("render", handler)
+                .concurrency(concurrency)
+                .leaseDuration(Duration.ofSeconds(3))
+                .fetchBlock(Duration.ofMillis(100))
+                .stateDir(stateDir)
+                .build();
+        worker.start();
+        return worker;
+    }
+
+    void record(Job job) {
+        handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+    }
+
+    JobState state(String id) {
+        try (Jedis j = redis.jedis()) {
+            return StatusRecord.decode(JobId.of(id), QueueName.of(queue), j.get(RedisKeys.job(QueueName.of(queue), JobId.of(id)))).state();
+        }
+    }
+
+    @Test
+    void redisStoppedForFiveSecondsThenResumedTheWorkerCarriesOnByItself() {
+        start(4, job -> {
+            record(job);
+            if (job.id().startsWith("during")) {
+                Thread.sleep(1500); // finishes while Redis is hung
+            }
+        });
+        jobs.enqueue(queue, "render", IntStream.range(0, 20).mapToObj(i -> "before-" + i).toList());
+        await().atMost(Duration.ofSeconds(15)).until(() -> handled.size() == 20);
+        jobs.enqueue(queue, "render", "during-1", "during-2");
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("during-1") && handled.containsKey("during-2"));
+
+        redis.hang();
+        await().atMost(Duration.ofSeconds(5)).until(() -> worker.health() == HealthState.DISCONNECTED);
+        await().atMost(Duration.ofSeconds(5)).until(() -> worker.acksPendingLocally() == 2);
+        await().pollDelay(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(5)).until(() -> true);
+        redis.resume();
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> worker.health() == HealthState.CONNECTED);
+        jobs.enqueue(queue, "render", IntStream.range(0, 20).mapToObj(i -> "after-" + i).toList());
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.size() == 42);
+        await().atMost(Duration.ofSeconds(10)).until(() -> state("during-1") == JobState.COMPLETED && state("during-2") == JobState.COMPLETED);
+        assertThat(worker.acksPendingLocally()).isZero();
+        assertThat(handled.values()).allMatch(n -> n.get() == 1);
+    }
+
+    @Test
+    void redisKilledWhileJobsRunTheirOutcomesWaitOnDiskAndAreSentAfterTheRestart() {
+        List<String> ids = IntStream.range(0, 8).mapToObj(i -> "k" + i).toList();
+        jobs.enqueue(queue, "render", ids);
+        AtomicInteger running = new AtomicInteger();
+        start(8, job -> {
+            running.incrementAndGet();
+            Thread.sleep(2500);
+            record(job);
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> running.get() == 8);
+        await().pollDelay(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(2)).until(() -> true); // AOF fsync of the fetch
+        redis.kill();
+        await().atMost(Duration.ofSeconds(10)).until(() -> worker.acksPendingLocally() == 8);
+        assertThat(stateDir.resolve("acks-0.log")).isNotEmptyFile();
+        redis.restart();
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> ids.stream().allMatch(id -> state(id) == JobState.COMPLETED));
+        assertThat(worker.acksPendingLocally()).isZero();
+        assertThat(stateDir.resolve("acks-0.log")).isEmptyFile();
+        await().pollDelay(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(5)).until(() -> true); // past the lease
+        assertThat(handled.values()).as("no job ran twice").allMatch(n -> n.get() == 1);
+        assertThat(handled).hasSize(8);
+    }
+}
