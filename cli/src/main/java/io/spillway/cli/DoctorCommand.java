@@ -19,8 +19,8 @@ import redis.clients.jedis.Jedis;
  * loses jobs (or Spillway cannot run on it), 0 otherwise (warnings included).
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Check a Redis for what loses jobs: eviction policy, persistence, maxmemory headroom,"
-                + " version, latency. Each finding says what to change.",
+        description = {"Check a Redis for settings that lose jobs, and say what to change.",
+                "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
                 "Exits 1 when a finding loses jobs, 0 otherwise."})
 final class DoctorCommand implements Callable<Integer> {
     enum Severity { OK, WARN, LOSES_JOBS }

@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code journal inspect DIR} and {@code journal replay DIR}. */
 @Command(name = "journal", mixinStandardHelpOptions = true,
-        description = "Look into a producer's local journal (the spillway), or drain it into Redis by hand.",
+        description = "Inspect a producer's local journal, or drain it into Redis by hand.",
         subcommands = {JournalCommand.Inspect.class, JournalReplayCommand.class})
 final class JournalCommand implements Runnable {
     @Spec

@@ -25,8 +25,8 @@ import redis.clients.jedis.resps.Tuple;
 
 /** Per queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen; plus a local journal's backlog. */
 @Command(name = "status", mixinStandardHelpOptions = true,
-        description = "Show each queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen;"
-                + " and the backlog of a local journal with --journal.")
+        description = {"Show each queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen.",
+                "With --journal DIR, also the backlog of a local journal."})
 final class StatusCommand implements Callable<Integer> {
     /** A worker counts as seen if it reported within this many milliseconds. */
     static final long WORKER_SEEN_WINDOW_MS = 60_000;

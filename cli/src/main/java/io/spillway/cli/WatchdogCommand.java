@@ -15,9 +15,10 @@ import picocli.CommandLine.Spec;
 
 /** Runs a watchdog in the foreground until Ctrl-C / SIGTERM, which stops the child cleanly. */
 @Command(name = "watchdog", mixinStandardHelpOptions = true,
-        description = {"Run a redis-server (the embedded one unless --redis-server is given) under a watchdog in the"
-                + " foreground, with settings that keep jobs (AOF everysec, noeviction, its own data dir); or, with"
-                + " --exec, any command. The child is restarted when it exits or (Redis) stops answering PING.",
+        description = {"Keep a redis-server (or, with --exec, any command) running, in the foreground.",
+                "Runs the embedded redis-server unless --redis-server is given, with settings that keep jobs (AOF"
+                        + " everysec, noeviction, its own data dir). The child is restarted when it exits or (Redis) stops"
+                        + " answering PING for --hang-timeout.",
                 "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits."},
         footer = {"", "Examples:", "  spillway watchdog --port 6390 --dir /var/lib/spillway/redis",
                 "  spillway watchdog --exec -- java -jar my-worker.jar"})
