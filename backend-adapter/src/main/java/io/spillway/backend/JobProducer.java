@@ -24,6 +24,7 @@ import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.LuaScript;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.RecentWrites;
 import io.spillway.core.internal.Replayer;
 import io.spillway.core.internal.StatusRecord;
 import java.net.URI;
@@ -85,6 +86,7 @@ public final class JobProducer implements AutoCloseable {
     private final RedisGateway gateway;
     private final ChronicleJournal journal;
     private final Replayer replayer;
+    private final RecentWrites recent;
     private final HealthMonitor monitor;
     private final Set<QueueName> registeredQueues = ConcurrentHashMap.newKeySet();
     private final Meter accepted;
@@ -106,7 +108,9 @@ public final class JobProducer implements AutoCloseable {
         this.rejected = registry.meter(MetricNames.REJECTED);
         this.duplicates = registry.meter(MetricNames.DUPLICATES);
         this.latency = registry.timer(MetricNames.ENQUEUE_LATENCY);
-        this.journal = ChronicleJournal.open(config.journalDir, config.journalMaxBytes, config.durability, registry);
+        this.journal = ChronicleJournal.open(config.journalDir, config.journalMaxBytes, config.durability, registry, null,
+                config.resendWindow.toMillis());
+        this.recent = new RecentWrites(config.resendWindow.toMillis(), config.resendBufferBytes);
         try {
             this.gateway = new RedisGateway(config.redis, "producer", config.poolSize, Duration.ofSeconds(1), registry);
         } catch (RuntimeException e) {
@@ -320,6 +324,7 @@ public final class JobProducer implements AutoCloseable {
                 RedisGateway.ScriptCall call = EnqueueScript.call(job.queue(), List.of(job), List.of(encoded),
                         System.currentTimeMillis(), config.dedupeWindow.toSeconds());
                 int code = EnqueueScript.codes(gateway.eval(LuaScript.ENQUEUE, call.keys(), call.args()), 1)[0];
+                recent.add(job, encoded, System.currentTimeMillis());
                 enqueued.mark();
                 if (code == EnqueueScript.DUPLICATE) {
                     duplicates.mark();
@@ -378,6 +383,13 @@ public final class JobProducer implements AutoCloseable {
                 callIdx.add(runIdx);
                 List<Object> replies = gateway.evalPipelined(LuaScript.ENQUEUE, calls, true);
                 Instant at = Instant.now();
+                List<JobRecord> sentRecords = new ArrayList<>(directIdx.size());
+                List<byte[]> sentBytes = new ArrayList<>(directIdx.size());
+                for (int i : directIdx) {
+                    sentRecords.add(records.get(i));
+                    sentBytes.add(encoded.get(i));
+                }
+                recent.addAll(sentRecords, sentBytes, at.toEpochMilli());
                 for (int c = 0; c < replies.size(); c++) {
                     List<Integer> idx = callIdx.get(c);
                     int[] codes = EnqueueScript.codes(replies.get(c), idx.size());
@@ -424,6 +436,19 @@ public final class JobProducer implements AutoCloseable {
     /** Recovery (on the reconnect loop's thread, circuit still open): replay everything. */
     private void recover() {
         gateway.loadScripts(LuaScript.ENQUEUE);
+        if (monitor.redisRestarted()) {
+            // Redis may have lost its last acknowledged writes (AOF everysec). Send the recent ones again,
+            // idempotently and in their original order: replayed records first, then direct writes (a queue
+            // only goes direct once its journal records are replayed), then what was spooled since.
+            long replayedBefore = journal.rewindRecent();
+            replayer.drainThrough(replayedBefore, false);
+            List<RecentWrites.Entry> writes = recent.drain();
+            if (!writes.isEmpty()) {
+                int[] c = replayer.resend(writes);
+                log.info("Sent {} jobs written in the last {} ms again after the Redis restart: {} had been lost and are restored,"
+                        + " {} were still there", writes.size(), config.resendWindow.toMillis(), c[0], c[1]);
+            }
+        }
         replayer.drain(false);
     }
 
@@ -459,8 +484,12 @@ public final class JobProducer implements AutoCloseable {
         private final Duration reconnectCap;
         private final int poolSize;
         private final MetricRegistry registry;
+        private final Duration resendWindow;
+        private final long resendBufferBytes;
 
         private Config(Builder b) {
+            this.resendWindow = b.resendWindow;
+            this.resendBufferBytes = b.resendBufferBytes;
             this.redis = b.redis;
             this.journalDir = b.journalDir;
             this.journalMaxBytes = b.journalMaxBytes;
@@ -496,12 +525,17 @@ public final class JobProducer implements AutoCloseable {
         public Duration dedupeWindow() {
             return dedupeWindow;
         }
+
+        public Duration resendWindow() {
+            return resendWindow;
+        }
     }
 
     /**
      * Builds a {@link JobProducer}. Defaults: journal cap {@value #DEFAULT_JOURNAL_MAX_BYTES} bytes,
      * durability {@link Durability#PROCESS_CRASH}, payloads up to {@value #DEFAULT_MAX_PAYLOAD_BYTES} bytes,
-     * dedupe window 7 days, reconnect backoff 100 ms doubling to 5 s with full jitter (forever), a pool of
+     * dedupe window 7 days, reconnect backoff 100 ms doubling to 5 s with full jitter (forever), jobs of the
+     * last 5 s (up to 16 MiB) sent again after a Redis restart, a pool of
      * {@value RedisGateway#DEFAULT_POOL_SIZE} connections, Redis timeouts of {@link RedisConnection}.
      */
     public static final class Builder {
@@ -510,6 +544,8 @@ public final class JobProducer implements AutoCloseable {
         public static final Duration DEFAULT_DEDUPE_WINDOW = Duration.ofDays(7);
         public static final Duration DEFAULT_RECONNECT_BASE = Duration.ofMillis(100);
         public static final Duration DEFAULT_RECONNECT_CAP = Duration.ofSeconds(5);
+        public static final Duration DEFAULT_RESEND_WINDOW = Duration.ofSeconds(5);
+        public static final long DEFAULT_RESEND_BUFFER_BYTES = 16L << 20;
 
         private RedisConnection redis;
         private Path journalDir;
@@ -521,8 +557,29 @@ public final class JobProducer implements AutoCloseable {
         private Duration reconnectCap = DEFAULT_RECONNECT_CAP;
         private int poolSize = RedisGateway.DEFAULT_POOL_SIZE;
         private MetricRegistry registry;
+        private Duration resendWindow = DEFAULT_RESEND_WINDOW;
+        private long resendBufferBytes = DEFAULT_RESEND_BUFFER_BYTES;
 
         private Builder() {
+        }
+
+        /**
+         * How far back to send jobs again when Redis comes back with a new run id (it restarted). With
+         * {@code appendfsync everysec} Redis can lose about two seconds of acknowledged writes in a crash; the
+         * jobs written in this window are kept (direct writes in memory, up to {@code bufferBytes}; replayed
+         * ones in the journal) and sent again, idempotently. {@code Duration.ZERO} turns it off (for a Redis
+         * with {@code appendfsync always}).
+         */
+        public Builder resendAfterRestart(Duration window, long bufferBytes) {
+            if (window == null || window.isNegative()) {
+                throw new IllegalArgumentException("resend window must be >= 0, but was " + window);
+            }
+            if (bufferBytes < 0) {
+                throw new IllegalArgumentException("resend bufferBytes must be >= 0, but was " + bufferBytes);
+            }
+            this.resendWindow = window;
+            this.resendBufferBytes = bufferBytes;
+            return this;
         }
 
         /** Redis to use, with default timeouts ({@code redis://}, {@code rediss://}, {@code user:password@}). */

@@ -261,4 +261,51 @@ class JobProducerIT {
             assertThat(RedisJobs.ids(j, "left")).containsExactlyElementsOf(accepted);
         }
     }
+
+    @Test
+    void jobsWrittenJustBeforeRedisLostItsDataAreSentAgain() {
+        try (JobProducer p = producer(redis.uri())) {
+            List<String> replayed = new ArrayList<>();
+            redis.kill();
+            for (int i = 0; i < 50; i++) {
+                replayed.add(p.enqueue("r", "t", bytes("spooled " + i)).jobId());
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            List<String> direct = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                Receipt r = p.enqueue("r", "t", bytes("direct " + i));
+                assertThat(r.spooled()).isFalse();
+                direct.add(r.jobId());
+            }
+            // Redis comes back empty, as after a crash that lost its last writes.
+            redis.kill();
+            redis.restartEmpty();
+            List<String> expected = new ArrayList<>(replayed);
+            expected.addAll(direct);
+            await().atMost(Duration.ofSeconds(20)).until(() -> {
+                try (Jedis j = redis.jedis()) {
+                    return p.state() == HealthState.CONNECTED && j.xlen("spillway:{r}:stream") == expected.size();
+                }
+            });
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "r")).containsExactlyElementsOf(expected);
+            }
+            assertThat(p.metrics().meter(MetricNames.RESTORED).getCount()).isEqualTo(50);
+        }
+    }
+
+    @Test
+    void anIdleProducerNoticesARedisRestartByItsHeartbeat() {
+        try (JobProducer p = producer(redis.uri())) {
+            String id = p.enqueue("idle", "t", bytes("x")).jobId();
+            redis.kill();
+            redis.restartEmpty();
+            await().atMost(Duration.ofSeconds(20)).until(() -> {
+                try (Jedis j = redis.jedis()) {
+                    return RedisJobs.ids(j, "idle").equals(List.of(id));
+                }
+            });
+        }
+    }
 }

@@ -37,6 +37,9 @@ public final class MetricNames {
     /** Meter: replayed jobs Redis already held (their first send had in fact succeeded). */
     public static final String REPLAY_DUPLICATES = "spillway.replay.duplicates";
 
+    /** Meter: recently written jobs sent again after a Redis restart that Redis had indeed lost. */
+    public static final String RESTORED = "spillway.replay.restored";
+
     // Connection (core)
     /** Gauge: 0 connected, 1 disconnected, 2 recovering. Suffixed with the component (producer, worker). */
     public static final String CONNECTION_STATE = "spillway.redis.state";

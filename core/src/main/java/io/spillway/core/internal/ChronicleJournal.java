@@ -90,12 +90,17 @@ public final class ChronicleJournal implements AutoCloseable {
     private final Counter corrupt;
     private volatile long oldestEnqueuedAt;
     private final Object appendLock = new Object();
+    private final long holdBackMillis;
+    private final java.util.ArrayDeque<long[]> checkpoints = new java.util.ArrayDeque<>();
+    private final TimeProvider clock;
     private final CRC32 appendCrc = new CRC32();
     private boolean closed;
 
     private ChronicleJournal(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
-                             TimeProvider timeProvider) {
+                             TimeProvider timeProvider, long holdBackMillis) {
         this.dir = dir;
+        this.holdBackMillis = holdBackMillis;
+        this.clock = timeProvider != null ? timeProvider : net.openhft.chronicle.core.time.SystemTimeProvider.INSTANCE;
         this.maxBytes = maxBytes;
         this.durability = durability;
         try {
@@ -153,19 +158,26 @@ public final class ChronicleJournal implements AutoCloseable {
     }
 
     public static ChronicleJournal open(Path dir, long maxBytes, Durability durability, MetricRegistry registry) {
-        return open(dir, maxBytes, durability, registry, null);
+        return open(dir, maxBytes, durability, registry, null, 0);
     }
 
-    /** With a time provider, for tests of cycle rolling and deletion. */
+    /**
+     * @param timeProvider the clock of cycles and hold-back (tests set it), or null for the system clock
+     * @param holdBackMillis how long a replayed record stays on disk, able to be replayed again by
+     *     {@link #rewindRecent()} if Redis restarts and lost it (0: not at all)
+     */
     public static ChronicleJournal open(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
-                                        TimeProvider timeProvider) {
+                                        TimeProvider timeProvider, long holdBackMillis) {
         if (dir == null) {
             throw new IllegalArgumentException("journalDir must not be null");
         }
         if (maxBytes <= 0) {
             throw new IllegalArgumentException("journal maxBytes must be > 0, but was " + maxBytes);
         }
-        return new ChronicleJournal(dir.toAbsolutePath(), maxBytes, durability, registry, timeProvider);
+        if (holdBackMillis < 0) {
+            throw new IllegalArgumentException("journal holdBack must be >= 0, but was " + holdBackMillis);
+        }
+        return new ChronicleJournal(dir.toAbsolutePath(), maxBytes, durability, registry, timeProvider, holdBackMillis);
     }
 
     private static void registerGauge(MetricRegistry registry, String name, Gauge<Long> g) {
@@ -270,9 +282,14 @@ public final class ChronicleJournal implements AutoCloseable {
 
     /** Reads up to {@code max} records after the replay position. Corrupt records come back with a null job. */
     public List<Entry> read(int max) {
+        return read(max, Long.MAX_VALUE);
+    }
+
+    /** {@link #read(int)} of records with an index up to {@code maxIndex} only. */
+    public List<Entry> read(int max, long maxIndex) {
         List<Entry> out = new ArrayList<>(Math.min(max, 1024));
         while (out.size() < max) {
-            Entry e = readOne(tailer);
+            Entry e = readOne(tailer, maxIndex);
             if (e == null) {
                 break;
             }
@@ -303,7 +320,13 @@ public final class ChronicleJournal implements AutoCloseable {
         }
         Entry last = batch.get(batch.size() - 1);
         positions.putLong(0, last.index());
-        positions.putLong(8, last.index());
+        long now = clock.currentTimeMillis();
+        if (holdBackMillis == 0) {
+            positions.putLong(8, last.index());
+        } else {
+            checkpoints.addLast(new long[] {now, last.index()});
+            advanceSafe(now);
+        }
         if (durability == Durability.POWER_LOSS) {
             positions.force();
         }
@@ -324,7 +347,43 @@ public final class ChronicleJournal implements AutoCloseable {
             // The next record was accepted after this one: a slight over-estimate of the oldest age.
             oldestEnqueuedAt = last.job().enqueuedAt();
         }
-        deleteReplayedCycles(ROLL_CYCLE.toCycle(last.index()));
+        long safe = positions.getLong(8);
+        if (safe != -1) {
+            deleteReplayedCycles(ROLL_CYCLE.toCycle(safe));
+        }
+    }
+
+    /** Moves <i>safe to delete</i> up to the last checkpoint older than the hold-back window. */
+    private void advanceSafe(long now) {
+        long[] c;
+        while ((c = checkpoints.peekFirst()) != null && c[0] <= now - holdBackMillis) {
+            positions.putLong(8, c[1]);
+            checkpoints.pollFirst();
+        }
+    }
+
+    /**
+     * After Redis restarted and may have lost recent writes: moves the replay position back to <i>safe to
+     * delete</i>, so that records replayed within the hold-back window are replayed again (idempotently).
+     *
+     * @return the replay position before the rewind: records up to it were replayed once already
+     */
+    public long rewindRecent() {
+        long before = positions.getLong(0);
+        long safe = positions.getLong(8);
+        if (before == safe) {
+            return before;
+        }
+        positions.putLong(0, safe);
+        checkpoints.clear();
+        backlogJobs.set(0);
+        backlogBytes.set(0);
+        perQueue.clear();
+        positionTailerAfterReplayed();
+        scanBacklog();
+        log.info("Journal {}: {} jobs replayed in the last {} ms will be replayed again (Redis restarted)", dir,
+                backlogJobs.get(), holdBackMillis);
+        return before;
     }
 
     /** Index of the last replayed record, -1 if none. */
@@ -367,11 +426,19 @@ public final class ChronicleJournal implements AutoCloseable {
     }
 
     private Entry readOne(ExcerptTailer t) {
+        return readOne(t, Long.MAX_VALUE);
+    }
+
+    private Entry readOne(ExcerptTailer t, long maxIndex) {
         try (DocumentContext dc = t.readingDocument()) {
             if (!dc.isPresent()) {
                 return null;
             }
             long index = dc.index();
+            if (index > maxIndex) {
+                dc.rollbackOnClose();
+                return null;
+            }
             Bytes<?> b = dc.wire().bytes();
             int available = (int) b.readRemaining();
             if (available < FRAME_HEADER) {

@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class HealthMonitor implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
+    public static final long DEFAULT_HEARTBEAT_MILLIS = 1_000;
 
     /** What a component does between "Redis is healthy" and "circuit closed". */
     @FunctionalInterface
@@ -59,9 +60,23 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile boolean everConnected;
     private volatile boolean closed;
     private volatile long disconnectedAtNanos = System.nanoTime();
+    private volatile String runId;
+    private volatile boolean restarted;
+    private final long heartbeatMillis;
     private Thread thread;
 
+    /** Checks Redis every second while connected. */
     public HealthMonitor(RedisGateway gateway, Backoff backoff, Recovery recovery, MetricRegistry registry) {
+        this(gateway, backoff, recovery, registry, DEFAULT_HEARTBEAT_MILLIS);
+    }
+
+    /**
+     * @param heartbeatMillis how often, while connected, to ask Redis for its run id: a changed id means
+     *     Redis restarted (and may have lost its last writes) even if no call failed
+     */
+    public HealthMonitor(RedisGateway gateway, Backoff backoff, Recovery recovery, MetricRegistry registry,
+                         long heartbeatMillis) {
+        this.heartbeatMillis = heartbeatMillis;
         this.gateway = gateway;
         this.backoff = backoff;
         this.recovery = recovery;
@@ -92,6 +107,14 @@ public final class HealthMonitor implements AutoCloseable {
 
     public void addListener(Listener listener) {
         listeners.add(listener);
+    }
+
+    /**
+     * During recovery: whether Redis restarted since this component was last connected (its run id
+     * changed), so writes acknowledged just before may be lost (AOF everysec) and should be sent again.
+     */
+    public boolean redisRestarted() {
+        return restarted;
     }
 
     public long reconnectAttempts() {
@@ -160,11 +183,14 @@ public final class HealthMonitor implements AutoCloseable {
                 if (state == HealthState.CONNECTED) {
                     lock.lock();
                     try {
-                        while (state == HealthState.CONNECTED && !closed) {
-                            changed.await();
+                        if (state == HealthState.CONNECTED && !closed) {
+                            changed.await(heartbeatMillis, TimeUnit.MILLISECONDS);
                         }
                     } finally {
                         lock.unlock();
+                    }
+                    if (state == HealthState.CONNECTED && !closed) {
+                        heartbeat();
                     }
                     attempt = 0;
                     continue;
@@ -181,6 +207,15 @@ public final class HealthMonitor implements AutoCloseable {
                 if (!probe.healthy()) {
                     logFailedAttempt(attempt, probe.problem());
                     continue;
+                }
+                String id = probe.info().get("run_id");
+                restarted = runId != null && id != null && !id.equals(runId);
+                if (id != null) {
+                    runId = id;
+                }
+                if (restarted) {
+                    log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost; sending them again",
+                            name);
                 }
                 for (String warning : RedisGateway.configurationWarnings(probe.info())) {
                     log.warn("{} ({})", warning, gateway.connection());
@@ -220,6 +255,19 @@ public final class HealthMonitor implements AutoCloseable {
             } catch (RuntimeException e) {
                 log.error("Reconnect loop error (it keeps running): {}", Failures.describe(e), e);
             }
+        }
+    }
+
+    /** While connected: a cheap INFO server; a failure or a new run id starts the reconnect path. */
+    private void heartbeat() {
+        try {
+            String id = gateway.executeDirect(c -> RedisInfo.parse(c.info("server")).get("run_id"));
+            if (id != null && runId != null && !id.equals(runId)) {
+                gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
+            }
+        } catch (RuntimeException e) {
+            // executeDirect has told us (reportFailure) if Redis is unavailable.
+            log.debug("heartbeat failed: {}", Failures.describe(e));
         }
     }
 

@@ -37,6 +37,7 @@ public final class Replayer {
     private final int readBatch;
     private final Meter replayed;
     private final Meter duplicates;
+    private final Meter restored;
     private final Set<QueueName> registered = new HashSet<>();
 
     public Replayer(ChronicleJournal journal, RedisGateway gateway, long dedupeSeconds, int readBatch,
@@ -47,6 +48,7 @@ public final class Replayer {
         this.readBatch = readBatch;
         this.replayed = registry.meter(MetricNames.REPLAYED);
         this.duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES);
+        this.restored = registry.meter(MetricNames.RESTORED);
     }
 
     /**
@@ -58,16 +60,23 @@ public final class Replayer {
      *     replayed; the rest waits for the next drain)
      */
     public synchronized long drain(boolean guarded) {
+        return drainThrough(Long.MAX_VALUE, guarded);
+    }
+
+    /** {@link #drain} of the records with an index up to {@code lastIndex} only. */
+    public synchronized long drainThrough(long lastIndex, boolean guarded) {
         long start = System.nanoTime();
         long sent = 0;
         long fresh = 0;
         while (true) {
-            List<ChronicleJournal.Entry> batch = journal.read(readBatch);
+            List<ChronicleJournal.Entry> batch = journal.read(readBatch, lastIndex);
             if (batch.isEmpty()) {
                 break;
             }
             try {
                 int[] counts = send(batch, guarded);
+                replayed.mark(counts[0]);
+                duplicates.mark(counts[1]);
                 fresh += counts[0];
                 sent += counts[0] + counts[1];
             } catch (RuntimeException e) {
@@ -85,6 +94,27 @@ public final class Replayer {
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), sent - fresh);
         }
         return sent;
+    }
+
+    /**
+     * Sends jobs that were written once already and may have been lost by a restarted Redis, in order,
+     * idempotently.
+     *
+     * @return {new in Redis (restored), already there}
+     */
+    public synchronized int[] resend(List<RecentWrites.Entry> writes) {
+        List<ChronicleJournal.Entry> asEntries = new ArrayList<>(writes.size());
+        for (RecentWrites.Entry w : writes) {
+            asEntries.add(new ChronicleJournal.Entry(-1, w.job(), w.encoded(), 0));
+        }
+        int[] out = {0, 0};
+        for (int from = 0; from < asEntries.size(); from += readBatch) {
+            int[] c = send(asEntries.subList(from, Math.min(asEntries.size(), from + readBatch)), false);
+            out[0] += c[0];
+            out[1] += c[1];
+        }
+        restored.mark(out[0]);
+        return out;
     }
 
     /** Returns {new, duplicates}. */
@@ -129,8 +159,6 @@ public final class Replayer {
                 }
             }
         }
-        replayed.mark(fresh);
-        duplicates.mark(dups);
         return new int[] {fresh, dups};
     }
 

@@ -1,0 +1,63 @@
+package io.spillway.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spillway.testing.ChildJvm;
+import io.spillway.testing.RedisProcess;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/** Producers as separate JVMs, killed for real. */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class ProducerCrashIT {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aProducerKilledWhileSpoolingLosesNothingOnceRestartedOnItsJournal() throws IOException {
+        Path journal = dir.resolve("journal");
+        Path receipts = dir.resolve("receipts.txt");
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            redis.kill(); // Redis is down: everything spools
+            try (ChildJvm first = ChildJvm.builder(ProducerMain.class)
+                    .args(redis.uri().toString(), journal.toString(), "crash", "1000000", receipts.toString()).start()) {
+                first.awaitOutput("SPOOLED", Duration.ofSeconds(60));
+                // Let it spool a good while, then SIGKILL it mid-append.
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60))
+                        .until(() -> Files.size(receipts) > 200_000);
+                first.kill();
+            }
+            List<String> accepted = Files.readAllLines(receipts);
+            assertThat(accepted).hasSizeGreaterThan(5_000);
+            redis.restart();
+            Path receipts2 = dir.resolve("receipts2.txt");
+            try (ChildJvm second = ChildJvm.builder(ProducerMain.class)
+                    .args(redis.uri().toString(), journal.toString(), "crash", "10", receipts2.toString()).start()) {
+                second.awaitOutput("DONE", Duration.ofSeconds(120));
+                assertThat(second.waitFor(Duration.ofSeconds(30))).isZero();
+            }
+            try (Jedis j = redis.jedis(Duration.ofSeconds(10))) {
+                List<String> inRedis = RedisJobs.ids(j, "crash");
+                Map<String, Integer> copies = new HashMap<>();
+                inRedis.forEach(id -> copies.merge(id, 1, Integer::sum));
+                List<String> lost = accepted.stream().filter(id -> !copies.containsKey(id)).toList();
+                List<String> twice = copies.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
+                assertThat(lost).as("accepted by the killed producer but not in Redis").isEmpty();
+                assertThat(twice).as("in Redis more than once").isEmpty();
+                // In producer order: the accepted ids appear in Redis in the order they were accepted.
+                java.util.Set<String> acceptedSet = new java.util.HashSet<>(accepted);
+                assertThat(inRedis.stream().filter(acceptedSet::contains).toList()).containsExactlyElementsOf(accepted);
+            }
+        }
+    }
+}

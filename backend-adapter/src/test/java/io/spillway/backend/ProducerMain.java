@@ -1,0 +1,45 @@
+package io.spillway.backend;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A producer process for crash tests. Args: redis URI, journal dir, queue, job count, receipts file.
+ * Writes each accepted job id to the receipts file (flushed per line) right after enqueue returns: the
+ * independent record of what was accepted. Prints READY, SPOOLED (first spooled receipt) and DONE.
+ */
+public final class ProducerMain {
+    private ProducerMain() {
+    }
+
+    public static void main(String[] args) throws IOException, InterruptedException {
+        URI redis = URI.create(args[0]);
+        Path journal = Path.of(args[1]);
+        String queue = args[2];
+        int count = Integer.parseInt(args[3]);
+        try (PrintStream receipts = new PrintStream(new FileOutputStream(args[4], true), true, StandardCharsets.UTF_8);
+             JobProducer p = JobProducer.builder().redis(redis).journalDir(journal)
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
+            System.out.println("READY");
+            boolean announced = false;
+            for (int i = 0; i < count; i++) {
+                Receipt r = p.enqueue(queue, "t", ("job " + i).getBytes(StandardCharsets.UTF_8));
+                receipts.println(r.jobId());
+                if (r.spooled() && !announced) {
+                    System.out.println("SPOOLED");
+                    announced = true;
+                }
+            }
+            System.out.println("ENQUEUED");
+            while (p.journalBacklog() > 0) {
+                Thread.sleep(20);
+            }
+            System.out.println("DONE");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package io.spillway.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.core.HealthState;
+import io.spillway.core.MetricNames;
+import io.spillway.testing.RedisProcess;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/** The producer's guarantee under load: Redis (AOF everysec) SIGKILLed and restarted three times. */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class RedisCrashLoadIT {
+    @TempDir
+    Path dir;
+
+    @Test
+    void fiftyThousandEnqueuesThroughThreeRedisCrashesLoseNothingAndKeepOrder() throws Exception {
+        int total = 50_000;
+        String[] queues = {"alpha", "beta"};
+        Map<String, List<String>> accepted = new HashMap<>();
+        for (String q : queues) {
+            accepted.put(q, new ArrayList<>());
+        }
+        try (RedisProcess redis = RedisProcess.builder().appendFsync("everysec").start();
+             JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
+            Thread chaos = new Thread(() -> {
+                try {
+                    for (int crash = 0; crash < 3; crash++) {
+                        long target = (long) (crash + 1) * total / 4;
+                        await().atMost(Duration.ofSeconds(120)).until(() -> p.metrics().meter(MetricNames.ACCEPTED).getCount() >= target);
+                        redis.kill();
+                        // Down long enough for a good part of the load to spool.
+                        await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> true);
+                        redis.restart();
+                    }
+                } catch (RuntimeException e) {
+                    throw e;
+                }
+            }, "chaos");
+            chaos.start();
+            long spooled = 0;
+            for (int i = 0; i < total; i++) {
+                String q = queues[i % 2];
+                Receipt r = p.enqueue(q, "t", ("job " + i).getBytes(StandardCharsets.UTF_8));
+                accepted.get(q).add(r.jobId());
+                if (r.spooled()) {
+                    spooled++;
+                }
+                if (i % 500 == 0) {
+                    Thread.onSpinWait(); // keep the producer busy but let the chaos thread run
+                }
+            }
+            chaos.join();
+            assertThat(spooled).as("some jobs went through the journal").isGreaterThan(0);
+            await().atMost(Duration.ofSeconds(60)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try (Jedis j = redis.jedis(Duration.ofSeconds(10))) {
+                for (String q : queues) {
+                    List<String> inRedis = RedisJobs.ids(j, q);
+                    Map<String, Integer> copies = new HashMap<>();
+                    inRedis.forEach(id -> copies.merge(id, 1, Integer::sum));
+                    List<String> lost = accepted.get(q).stream().filter(id -> !copies.containsKey(id)).toList();
+                    assertThat(lost).as("lost in " + q).isEmpty();
+                    assertThat(copies.values()).as("copies per job in " + q).allMatch(n -> n == 1);
+                    assertThat(inRedis).as("order in " + q).containsExactlyElementsOf(accepted.get(q));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.spillway.core.internal;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The jobs this producer wrote straight to Redis in the last few seconds, kept in memory so they can be
+ * sent again if Redis restarts and turns out to have lost them.
+ *
+ * <p>Why: with {@code appendfsync everysec} (the usual setting) Redis acknowledges a write before it is
+ * in its AOF file whenever a background fsync is slow; a crash in that moment loses up to about two
+ * seconds of acknowledged writes. The enqueue script is idempotent, so re-sending the last seconds after
+ * a restart restores what was lost and skips what was kept.
+ *
+ * <p>Bounded by age ({@code window}) and by bytes ({@code maxBytes}); past the byte bound the oldest go
+ * first and {@link #overflowed()} says so. Thread-safe.
+ */
+public final class RecentWrites {
+    /** One write. */
+    public record Entry(long ackedAtMillis, JobRecord job, byte[] encoded) {
+    }
+
+    private final long windowMillis;
+    private final long maxBytes;
+    private final ArrayDeque<Entry> entries = new ArrayDeque<>();
+    private long bytes;
+    private long overflowed;
+
+    public RecentWrites(long windowMillis, long maxBytes) {
+        this.windowMillis = windowMillis;
+        this.maxBytes = maxBytes;
+    }
+
+    public boolean enabled() {
+        return windowMillis > 0 && maxBytes > 0;
+    }
+
+    public void add(JobRecord job, byte[] encoded, long nowMillis) {
+        if (!enabled()) {
+            return;
+        }
+        synchronized (this) {
+            entries.addLast(new Entry(nowMillis, job, encoded));
+            bytes += encoded.length;
+            evict(nowMillis);
+        }
+    }
+
+    public void addAll(List<JobRecord> jobs, List<byte[]> encoded, long nowMillis) {
+        if (!enabled()) {
+            return;
+        }
+        synchronized (this) {
+            for (int i = 0; i < jobs.size(); i++) {
+                entries.addLast(new Entry(nowMillis, jobs.get(i), encoded.get(i)));
+                bytes += encoded.get(i).length;
+            }
+            evict(nowMillis);
+        }
+    }
+
+    private void evict(long nowMillis) {
+        Entry head;
+        while ((head = entries.peekFirst()) != null && (head.ackedAtMillis() < nowMillis - windowMillis || bytes > maxBytes)) {
+            if (head.ackedAtMillis() >= nowMillis - windowMillis) {
+                overflowed++;
+            }
+            entries.pollFirst();
+            bytes -= head.encoded().length;
+        }
+    }
+
+    /** Takes every entry (oldest first) and empties the buffer. */
+    public synchronized List<Entry> drain() {
+        List<Entry> out = new ArrayList<>(entries);
+        entries.clear();
+        bytes = 0;
+        return out;
+    }
+
+    public synchronized int size() {
+        return entries.size();
+    }
+
+    /** Writes dropped by the byte bound while still inside the window. */
+    public synchronized long overflowed() {
+        return overflowed;
+    }
+}

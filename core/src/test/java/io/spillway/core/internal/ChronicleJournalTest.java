@@ -1,0 +1,255 @@
+package io.spillway.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.Durability;
+import io.spillway.core.JobId;
+import io.spillway.core.JournalFullException;
+import io.spillway.core.JournalLockedException;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import net.openhft.chronicle.core.time.SetTimeProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ChronicleJournalTest {
+    @TempDir
+    Path dir;
+
+    private static JobRecord job(String queue, int i) {
+        return new JobRecord(JobId.mint(), QueueName.of(queue), "t", ("payload-" + i).getBytes(StandardCharsets.UTF_8),
+                Map.of(), 0, System.currentTimeMillis(), 0);
+    }
+
+    private static ChronicleJournal open(Path dir) {
+        return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry());
+    }
+
+    private static List<String> drain(ChronicleJournal j) {
+        List<String> ids = new ArrayList<>();
+        List<ChronicleJournal.Entry> batch;
+        while (!(batch = j.read(7)).isEmpty()) {
+            for (ChronicleJournal.Entry e : batch) {
+                if (e.job() != null) {
+                    ids.add(e.job().id().value());
+                }
+            }
+            j.commit(batch);
+        }
+        return ids;
+    }
+
+    @Test
+    void appendsReadBackInOrderAndCountsBacklogPerQueue() {
+        try (ChronicleJournal j = open(dir)) {
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                JobRecord r = job(i % 2 == 0 ? "a" : "b", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            assertThat(j.backlog()).isEqualTo(20);
+            assertThat(j.backlog(QueueName.of("a"))).isEqualTo(10);
+            assertThat(j.backlogByQueue()).containsEntry(QueueName.of("b"), 10L);
+            assertThat(drain(j)).containsExactlyElementsOf(ids);
+            assertThat(j.backlog()).isZero();
+            assertThat(j.backlogBytes()).isZero();
+            assertThat(j.backlog(QueueName.of("a"))).isZero();
+        }
+    }
+
+    @Test
+    void replayPositionSurvivesReopen() {
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = open(dir)) {
+            for (int i = 0; i < 10; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            j.commit(j.read(4)); // 4 replayed
+            j.rewind(j.read(3)); // 3 read but not sent: must come again
+        }
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(j.backlog()).isEqualTo(6);
+            assertThat(drain(j)).containsExactlyElementsOf(ids.subList(4, 10));
+        }
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(j.backlog()).isZero();
+            assertThat(j.read(10)).isEmpty();
+        }
+    }
+
+    @Test
+    void aCorruptRecordIsCountedAndSkippedAndTheRestReplays() throws IOException {
+        List<String> ids = new ArrayList<>();
+        MetricRegistry registry = new MetricRegistry();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, 1 << 20, Durability.PROCESS_CRASH, registry)) {
+            for (int i = 0; i < 5; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+        }
+        // Flip one byte inside the third record's payload, on disk.
+        Path file;
+        try (Stream<Path> files = Files.list(dir)) {
+            file = files.filter(f -> f.toString().endsWith(".cq4")).findFirst().orElseThrow();
+        }
+        byte[] needle = "payload-2".getBytes(StandardCharsets.UTF_8);
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            byte[] head = new byte[(int) Math.min(raf.length(), 1 << 20)];
+            raf.readFully(head);
+            int at = indexOf(head, needle);
+            assertThat(at).isPositive();
+            raf.seek(at + 3);
+            raf.write('X');
+        }
+        try (ChronicleJournal j = ChronicleJournal.open(dir, 1 << 20, Durability.PROCESS_CRASH, registry)) {
+            assertThat(j.backlog()).isEqualTo(5);
+            List<String> replayed = drain(j);
+            assertThat(replayed).containsExactly(ids.get(0), ids.get(1), ids.get(3), ids.get(4));
+            assertThat(registry.counter(MetricNames.JOURNAL_CORRUPT).getCount()).isEqualTo(1);
+            assertThat(j.backlog()).isZero();
+        }
+    }
+
+    @Test
+    void aTruncatedRecordIsSkipped() {
+        try (ChronicleJournal j = open(dir)) {
+            JobRecord a = job("q", 1);
+            j.append(a, JobCodec.encode(a));
+            byte[] full = JobCodec.encode(job("q", 2));
+            // A frame that claims more bytes than it holds, as a torn write would leave.
+            java.nio.ByteBuffer torn = java.nio.ByteBuffer.allocate(ChronicleJournal.FRAME_HEADER + 10);
+            torn.put(ChronicleJournal.FRAME_VERSION).putInt(0).putInt(full.length).put(full, 0, 10);
+            j.appendRaw(torn.array());
+            j.appendRaw(new byte[] {1, 2}); // shorter than a frame header
+            JobRecord b = job("q", 3);
+            j.append(b, JobCodec.encode(b));
+            assertThat(drain(j)).containsExactly(a.id().value(), b.id().value());
+            assertThat(j.corruptRecords()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aSecondOpenerIsRefused() {
+        try (ChronicleJournal j = open(dir)) {
+            assertThatThrownBy(() -> open(dir)).isInstanceOf(JournalLockedException.class).hasMessageContaining(dir.toString());
+        }
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(j.backlog()).isZero(); // released on close
+        }
+    }
+
+    @Test
+    void pastTheCapAppendThrowsAndNothingIsWritten() {
+        try (ChronicleJournal j = ChronicleJournal.open(dir, 1_000, Durability.PROCESS_CRASH, new MetricRegistry())) {
+            int accepted = 0;
+            try {
+                for (int i = 0; i < 1_000; i++) {
+                    JobRecord r = job("q", i);
+                    j.append(r, JobCodec.encode(r));
+                    accepted++;
+                }
+            } catch (JournalFullException e) {
+                assertThat(e).hasMessageContaining("not accepted");
+            }
+            assertThat(accepted).isBetween(5, 30);
+            assertThat(j.backlog()).isEqualTo(accepted);
+            assertThat(j.backlogBytes()).isLessThanOrEqualTo(1_000);
+            drain(j);
+            JobRecord r = job("q", -1);
+            j.append(r, JobCodec.encode(r)); // room again after replay
+        }
+        assertThatThrownBy(() -> ChronicleJournal.open(dir, 0, Durability.PROCESS_CRASH, new MetricRegistry()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0");
+    }
+
+    @Test
+    void powerLossDurabilityWorks() {
+        try (ChronicleJournal j = ChronicleJournal.open(dir, 1 << 20, Durability.POWER_LOSS, new MetricRegistry())) {
+            JobRecord r = job("q", 0);
+            j.append(r, JobCodec.encode(r));
+            assertThat(drain(j)).containsExactly(r.id().value());
+        }
+    }
+
+    @Test
+    void whollyReplayedCycleFilesAreDeleted() {
+        SetTimeProvider clock = new SetTimeProvider(System.currentTimeMillis());
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 0)) {
+            for (int hour = 0; hour < 3; hour++) {
+                for (int i = 0; i < 5; i++) {
+                    JobRecord r = job("q", i);
+                    j.append(r, JobCodec.encode(r));
+                    ids.add(r.id().value());
+                }
+                clock.advanceMillis(TimeUnit.HOURS.toMillis(1));
+            }
+            assertThat(j.cycleFiles()).isEqualTo(3);
+            assertThat(drain(j)).containsExactlyElementsOf(ids);
+            assertThat(j.cycleFiles()).isLessThanOrEqualTo(1);
+            JobRecord r = job("q", 99);
+            j.append(r, JobCodec.encode(r));
+            assertThat(drain(j)).containsExactly(r.id().value());
+        }
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 0)) {
+            assertThat(j.backlog()).isZero();
+        }
+    }
+
+    @Test
+    void recentlyReplayedRecordsCanBeReplayedAgainAfterARedisRestart() {
+        SetTimeProvider clock = new SetTimeProvider(System.currentTimeMillis());
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            for (int i = 0; i < 10; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            j.commit(j.read(3));
+            clock.advanceMillis(6_000); // those 3 are now older than the hold-back window
+            j.commit(j.read(4));
+            assertThat(j.safeToDeleteIndex()).isLessThan(j.replayedIndex());
+            long before = j.rewindRecent();
+            assertThat(j.backlog()).isEqualTo(7);
+            List<ChronicleJournal.Entry> again = j.read(100, before);
+            assertThat(again).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids.subList(3, 7));
+            j.commit(again);
+            assertThat(drain(j)).containsExactlyElementsOf(ids.subList(7, 10));
+        }
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int k = 0; k < needle.length; k++) {
+                if (hay[i + k] != needle[k]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+}

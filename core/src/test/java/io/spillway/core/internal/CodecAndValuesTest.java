@@ -1,0 +1,127 @@
+package io.spillway.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class CodecAndValuesTest {
+    @Test
+    void codecRoundTrips() {
+        JobRecord r = new JobRecord(JobId.of("order-7"), QueueName.of("images"), "render", new byte[] {0, 1, -1, 42},
+                Map.of("trace", "t-1", "ü", "ñ"), 3, 1_700_000_000_000L, 1_700_000_005_000L);
+        JobRecord back = JobCodec.decode(JobCodec.encode(r));
+        assertThat(back).isEqualTo(r);
+        assertThat(back.headers()).containsEntry("ü", "ñ");
+    }
+
+    @Test
+    void codecRejectsGarbage() {
+        byte[] ok = JobCodec.encode(new JobRecord(JobId.mint(), QueueName.of("q"), "t", new byte[10], Map.of(), 0, 1, 0));
+        assertThatThrownBy(() -> JobCodec.decode(Arrays.copyOf(ok, ok.length - 3))).isInstanceOf(IllegalArgumentException.class);
+        ok[0] = 9;
+        assertThatThrownBy(() -> JobCodec.decode(ok)).hasMessageContaining("version 9");
+    }
+
+    @Test
+    void idsAndQueuesValidate() {
+        assertThat(JobId.mint().value()).hasSize(26);
+        assertThat(JobId.mint().value()).isLessThan(JobId.mint().value());
+        assertThatThrownBy(() -> QueueName.of("a{b}")).hasMessageContaining("a{b}");
+        assertThatThrownBy(() -> QueueName.of("")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> JobId.of("a b")).hasMessageContaining("a b");
+        assertThatThrownBy(() -> JobId.of("x".repeat(201))).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void keysShareTheQueueHashTag() {
+        QueueName q = QueueName.of("images");
+        assertThat(RedisKeys.stream(q)).isEqualTo("spillway:{images}:stream");
+        assertThat(RedisKeys.job(q, JobId.of("a"))).isEqualTo("spillway:{images}:job:a");
+        assertThat(RedisKeys.delayed(q)).startsWith("spillway:{images}:");
+        assertThat(RedisKeys.dead(q)).startsWith("spillway:{images}:");
+    }
+
+    @Test
+    void statusRecordsRoundTrip() {
+        String v = StatusRecord.encode(JobState.RETRYING, 2, 1234, "IOException: a|b");
+        JobStatus s = StatusRecord.decode(JobId.of("j"), QueueName.of("q"), v);
+        assertThat(s.state()).isEqualTo(JobState.RETRYING);
+        assertThat(s.attempts()).isEqualTo(2);
+        assertThat(s.lastError()).contains("IOException: a|b");
+        assertThat(StatusRecord.decode(JobId.of("j"), QueueName.of("q"), "Q|0|5|").state()).isEqualTo(JobState.QUEUED);
+        assertThat(StatusRecord.decode(JobId.of("j"), QueueName.of("q"), null).state()).isEqualTo(JobState.UNKNOWN);
+        assertThat(StatusRecord.decode(JobId.of("j"), QueueName.of("q"), "garbage").state()).isEqualTo(JobState.UNKNOWN);
+    }
+
+    @Test
+    void backoffIsCappedWithFullJitter() {
+        Backoff b = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5));
+        assertThat(b.ceilingMillis(0)).isEqualTo(100);
+        assertThat(b.ceilingMillis(3)).isEqualTo(800);
+        assertThat(b.ceilingMillis(40)).isEqualTo(5_000);
+        for (int i = 0; i < 1_000; i++) {
+            assertThat(b.delayMillis(10)).isBetween(0L, 5_000L);
+        }
+        assertThatThrownBy(() -> new Backoff(Duration.ZERO, Duration.ofSeconds(1))).hasMessageContaining("PT0S");
+    }
+
+    @Test
+    void failuresAreClassified() {
+        JedisConnectionException refused = new JedisConnectionException("Failed to connect");
+        refused.addSuppressed(new ConnectException("Connection refused"));
+        assertThat(Failures.isUnavailable(refused)).isTrue();
+        assertThat(Failures.isRefused(refused)).isTrue();
+        assertThat(Failures.isRetryable(refused)).isFalse();
+        JedisConnectionException timeout = new JedisConnectionException(new SocketTimeoutException("Read timed out"));
+        assertThat(Failures.isTimeout(timeout)).isTrue();
+        assertThat(Failures.isRetryable(timeout)).isFalse();
+        JedisConnectionException eos = new JedisConnectionException("Unexpected end of stream.");
+        assertThat(Failures.isRetryable(eos)).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("OOM command not allowed when used memory > 'maxmemory'."))).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException(
+                "ERR Error running script (call to f_x): @user_script:1: -OOM command not allowed"))).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("LOADING Redis is loading the dataset in memory"))).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("READONLY You can't write against a read only replica."))).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("MASTERDOWN Link with MASTER is down"))).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("WRONGTYPE Operation against a key"))).isFalse();
+        assertThat(Failures.describe(refused)).isEqualTo("connection refused");
+    }
+
+    @Test
+    void redisUrisAreParsed() {
+        RedisConnection c = RedisConnection.of(URI.create("rediss://alice:s%40cret@cache.local:6380/2"));
+        assertThat(c.host()).isEqualTo("cache.local");
+        assertThat(c.port()).isEqualTo(6380);
+        assertThat(c.user()).isEqualTo("alice");
+        assertThat(c.password()).isEqualTo("s@cret");
+        assertThat(c.database()).isEqualTo(2);
+        assertThat(c.ssl()).isTrue();
+        assertThat(c.redacted()).doesNotContain("cret");
+        RedisConnection p = RedisConnection.of(URI.create("redis://:pw@h"));
+        assertThat(p.user()).isNull();
+        assertThat(p.password()).isEqualTo("pw");
+        assertThat(p.port()).isEqualTo(6379);
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("http://h"))).hasMessageContaining("http://h");
+        assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ZERO))
+                .hasMessageContaining("socketTimeout");
+        assertThat(new String(RedisKeys.bytes("x"), StandardCharsets.UTF_8)).isEqualTo("x");
+    }
+}
