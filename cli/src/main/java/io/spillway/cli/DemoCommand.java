@@ -128,7 +128,8 @@ final class DemoCommand implements Callable<Integer> {
 
     /** The result table; also the JSON document. */
     record Result(long accepted, long processed, long lost, long duplicates, long spooled, long replayed, long rejected,
-                  double worstEnqueueMs, long redisDowntimeMs, int redisRestarts, long seconds, List<String> lostIds) {
+                  double worstEnqueueMs, long redisDowntimeMs, int redisRestarts, long seconds, long stillInJournal,
+                  List<String> lostIds) {
     }
 
     @Override
@@ -234,7 +235,7 @@ final class DemoCommand implements Callable<Integer> {
             long duplicates = handled.values().stream().mapToLong(c -> Math.max(0, c.get() - 1)).sum();
             result = new Result(accepted.size(), processed, accepted.size() - processed, duplicates, spooled.get(),
                     registry.meter(MetricNames.REPLAYED).getCount(), rejected.get(), worstNanos.get() / 1e6,
-                    watchdog.downtime().toMillis(), watchdog.restarts(), elapsedMillis() / 1000, lostIds);
+                    watchdog.downtime().toMillis(), watchdog.restarts(), elapsedMillis() / 1000, producer.journalBacklog(), lostIds);
         } finally {
             closeQuietly(worker);
             closeQuietly(producer);
@@ -421,6 +422,9 @@ final class DemoCommand implements Callable<Integer> {
                 out.println("No accepted job was lost, though Redis was killed or frozen " + r.redisRestarts() + " time(s).");
             } else {
                 String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
+                if (r.stillInJournal() > 0) {
+                    out.println(r.stillInJournal() + " accepted job(s) were still in the producer's journal, never replayed.");
+                }
                 out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ". That is a bug: please report it"
                         + (logTo == null ? "." : " with the log " + logTo + "."));
             }

@@ -15,7 +15,8 @@ class DemoIT {
     @Test
     void smallDemoLosesNothing() throws Exception {
         long t0 = System.nanoTime();
-        Cli c = Cli.run("demo", "--jobs", "600", "--rate", "100", "--hang-timeout", "1000", "--plain");
+        Cli c = Cli.run("demo", "--jobs", "600", "--rate", "100", "--hang-timeout", "1000", "--plain",
+                "--drain-timeout", "30");
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
 
         assertThat(c.exit()).as(c.toString()).isZero();
@@ -28,7 +29,7 @@ class DemoIT {
 
     @Test
     void jsonResultHasEveryFigure() throws Exception {
-        Cli c = Cli.run("demo", "--jobs", "200", "--rate", "200", "--faults", "kill@50%", "--json");
+        Cli c = Cli.run("demo", "--jobs", "200", "--rate", "200", "--faults", "kill@50%", "--json", "--drain-timeout", "30");
         assertThat(c.exit()).as(c.toString()).isZero();
         JsonNode r = new ObjectMapper().readTree(c.out());
         assertThat(r.get("accepted").asLong()).isEqualTo(200);
