@@ -1,0 +1,492 @@
+package io.spillway.cli;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.MetricNames;
+import io.spillway.watchdog.RedisServerConfig;
+import io.spillway.watchdog.Watchdog;
+import io.spillway.watchdog.WatchdogConfig;
+import io.spillway.watchdog.WatchdogEvent;
+import io.spillway.worker.Worker;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The one-command demo: an embedded Redis under the watchdog, a producer and a worker in this JVM, a
+ * steady stream of jobs, and Redis killed and frozen mid-run. What it does:
+ * <ol>
+ *   <li>Start redis-server (the embedded binary, AOF everysec, noeviction) under a {@link Watchdog}.</li>
+ *   <li>Start a {@link Worker} whose handler records each job id it runs, and a {@link JobProducer}.</li>
+ *   <li>Enqueue {@code --jobs} jobs at {@code --rate} per second from one thread, recording each accepted
+ *       id and the worst enqueue latency; meanwhile apply the fault schedule (SIGKILL, SIGSTOP) to Redis.</li>
+ *   <li>Wait until every accepted id was handled (or the drain timeout), stop everything, and print the
+ *       table. Lost and duplicates come from the demo's own two records (ids accepted, ids handled), not
+ *       from Spillway's counters. Exit 1 if any accepted job was lost.</li>
+ * </ol>
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Show the promise: jobs keep flowing while Redis is SIGKILLed twice and SIGSTOPped once, and none is lost.",
+                "Runs an embedded Redis under the watchdog, a producer and workers in this JVM, then prints accepted,"
+                        + " processed, lost, duplicates, spooled, replayed, worst enqueue latency and Redis downtime."
+                        + " Exits 1 if a job was lost."},
+        footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 --faults kill@20%,stop@40%,kill@60%,stop@80%"})
+final class DemoCommand implements Callable<Integer> {
+    static final String QUEUE = "demo";
+    static final String TYPE = "demo.work";
+    private static final Pattern FAULT = Pattern.compile("(kill|stop)@(\\d+(?:\\.\\d+)?)(%|s)");
+
+    @Option(names = "--jobs", defaultValue = "3000", description = "Jobs to enqueue (default: ${DEFAULT-VALUE}).")
+    int jobs;
+
+    @Option(names = "--rate", defaultValue = "150", description = "Jobs per second (default: ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--workers", defaultValue = "4", description = "Worker threads (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--faults", paramLabel = "SPEC", defaultValue = "kill@25%,stop@50%,kill@75%",
+            description = "Faults: comma-separated kill|stop @ a point in the enqueue phase, in % or seconds"
+                    + " (e.g. kill@5s); 'none' for none (default: ${DEFAULT-VALUE}).")
+    String faults;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the workload: payload sizes and handler times (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--hang-timeout", paramLabel = "MS", defaultValue = "2000",
+            description = "Watchdog: kill and restart a Redis that has not answered for this long (default: ${DEFAULT-VALUE}).")
+    long hangTimeoutMs;
+
+    @Option(names = "--drain-timeout", paramLabel = "S", defaultValue = "90",
+            description = "After the last enqueue, wait at most this long for every job to be processed (default: ${DEFAULT-VALUE}).")
+    long drainTimeoutS;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "Keep Redis data, journal and worker state here (default: a temp dir, deleted after).")
+    Path dir;
+
+    @Option(names = "--log", paramLabel = "FILE", description = "Where Spillway's own log lines go (default: <tmp>/spillway-demo.log).")
+    Path log;
+
+    @Option(names = "--plain", description = "Periodic plain lines instead of a live progress line, even on a terminal.")
+    boolean plain;
+
+    @Option(names = "--json", description = "Print the final table as JSON.")
+    boolean json;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    private final Object printLock = new Object();
+    private final long t0 = System.nanoTime();
+    private PrintWriter out;
+    private boolean live;
+    private boolean progressShown;
+
+    /** Where main() points slf4j-simple before any logger exists: --log FILE, or the default. */
+    static Path logFile(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--log") && i + 1 < args.length) {
+                return Path.of(args[i + 1]).toAbsolutePath();
+            }
+            if (args[i].startsWith("--log=")) {
+                return Path.of(args[i].substring(6)).toAbsolutePath();
+            }
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "spillway-demo.log");
+    }
+
+    record Fault(String kind, long atMillis) {
+    }
+
+    /** The result table; also the JSON document. */
+    record Result(long accepted, long processed, long lost, long duplicates, long spooled, long replayed, long rejected,
+                  double worstEnqueueMs, long redisDowntimeMs, int redisRestarts, long seconds, long stillInJournal,
+                  List<String> lostIds) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        validate();
+        out = spec.commandLine().getOut();
+        live = !plain && !json && System.console() != null;
+        long enqueueMillis = (long) (jobs / rate * 1000);
+        List<Fault> schedule = parseFaults(faults, enqueueMillis);
+        boolean tempDir = dir == null;
+        Path root = tempDir ? Files.createTempDirectory("spillway-demo-") : Files.createDirectories(dir).toAbsolutePath();
+        int port = freePort();
+        MetricRegistry registry = new MetricRegistry();
+        Set<String> accepted = ConcurrentHashMap.newKeySet();
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        AtomicLong spooled = new AtomicLong();
+        AtomicLong rejected = new AtomicLong();
+        AtomicLong worstNanos = new AtomicLong();
+        Random random = new Random(seed);
+        int[] handlerMicros = new int[1024];
+        for (int i = 0; i < handlerMicros.length; i++) {
+            handlerMicros[i] = 500 + random.nextInt(4_500);
+        }
+
+        say("Spillway demo: " + jobs + " jobs at " + fmt(rate) + "/s (~" + (enqueueMillis / 1000) + " s), " + workers
+                + " worker threads, faults " + describe(schedule) + ".");
+        String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
+        say("Data in " + root + (logTo == null ? "." : "; Spillway's own log lines in " + logTo + "."));
+        Watchdog watchdog = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(root.resolve("redis")).build())
+                .config(WatchdogConfig.custom()
+                        .hangTimeout(Duration.ofMillis(hangTimeoutMs))
+                        .probeInterval(Duration.ofMillis(100))
+                        .probeTimeout(Duration.ofMillis(Math.min(500, hangTimeoutMs)))
+                        .initialBackoff(Duration.ofMillis(50))
+                        .maxBackoff(Duration.ofSeconds(2))
+                        .build())
+                .metrics(registry)
+                .build();
+        watchdog.onEvent(this::onWatchdogEvent);
+        JobProducer producer = null;
+        Worker worker = null;
+        Result result;
+        try {
+            watchdog.start();
+            if (!watchdog.awaitUp(Duration.ofSeconds(30))) {
+                throw new CliException(ExitCodes.FAILED, "the embedded Redis did not start within 30 s; see "
+                        + root.resolve("redis").resolve("redis.log"));
+            }
+            URI uri = watchdog.redis().uri();
+            worker = Worker.builder()
+                    .redis(uri)
+                    .queue(QUEUE)
+                    .handler(TYPE, job -> {
+                        handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+                        long micros = handlerMicros[Math.floorMod(job.id().hashCode(), handlerMicros.length)];
+                        LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(micros));
+                    })
+                    .concurrency(workers)
+                    .leaseDuration(Duration.ofSeconds(3))
+                    .stateDir(root.resolve("worker"))
+                    .name("demo-worker")
+                    .build();
+            worker.start();
+            producer = JobProducer.builder().redis(uri).journalDir(root.resolve("journal")).metricRegistry(registry).build();
+
+            Thread faultThread = startFaults(schedule, watchdog);
+            JobProducer p = producer;
+            Worker w = worker;
+            Thread progress = startProgress(() -> progressLine(accepted.size(), handled.size(), spooled.get(), registry, watchdog, p, w));
+            long intervalNanos = (long) (1e9 / rate);
+            long start = System.nanoTime();
+            for (int i = 0; i < jobs; i++) {
+                long due = start + i * intervalNanos;
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    LockSupport.parkNanos(wait);
+                }
+                byte[] payload = payload(random, i);
+                long c0 = System.nanoTime();
+                try {
+                    Receipt r = producer.enqueue(QUEUE, TYPE, payload);
+                    accepted.add(r.jobId());
+                    if (r.spooled()) {
+                        spooled.incrementAndGet();
+                    }
+                } catch (RuntimeException e) {
+                    // Not accepted: the caller was told. Counted, never confused with a lost job.
+                    rejected.incrementAndGet();
+                }
+                worstNanos.accumulateAndGet(System.nanoTime() - c0, Math::max);
+            }
+            faultThread.join(TimeUnit.SECONDS.toMillis(30));
+            say("All " + jobs + " enqueue calls returned; waiting for the workers to finish (at most " + drainTimeoutS + " s).");
+            long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(drainTimeoutS);
+            while (System.nanoTime() < drainDeadline && !handled.keySet().containsAll(accepted)) {
+                Thread.sleep(100);
+            }
+            progress.interrupt();
+            progress.join(2000);
+            long processed = accepted.stream().filter(handled::containsKey).count();
+            List<String> lostIds = accepted.stream().filter(id -> !handled.containsKey(id)).sorted().limit(20).toList();
+            long duplicates = handled.values().stream().mapToLong(c -> Math.max(0, c.get() - 1)).sum();
+            result = new Result(accepted.size(), processed, accepted.size() - processed, duplicates, spooled.get(),
+                    registry.meter(MetricNames.REPLAYED).getCount(), rejected.get(), worstNanos.get() / 1e6,
+                    watchdog.downtime().toMillis(), watchdog.restarts(), elapsedMillis() / 1000, producer.journalBacklog(), lostIds);
+        } finally {
+            closeQuietly(worker);
+            closeQuietly(producer);
+            watchdog.close();
+            if (tempDir) {
+                deleteRecursively(root);
+            }
+        }
+        print(result);
+        return result.lost() == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+
+    private void validate() {
+        if (jobs < 1 || jobs > 10_000_000) {
+            throw new CliException(ExitCodes.USAGE, "--jobs must be in 1..10000000, but was " + jobs);
+        }
+        if (!(rate > 0) || rate > 100_000) {
+            throw new CliException(ExitCodes.USAGE, "--rate must be in (0, 100000], but was " + fmt(rate));
+        }
+        if (workers < 1 || workers > 256) {
+            throw new CliException(ExitCodes.USAGE, "--workers must be in 1..256, but was " + workers);
+        }
+        if (hangTimeoutMs < 500) {
+            throw new CliException(ExitCodes.USAGE, "--hang-timeout must be >= 500 ms, but was " + hangTimeoutMs);
+        }
+        if (drainTimeoutS < 1) {
+            throw new CliException(ExitCodes.USAGE, "--drain-timeout must be >= 1 s, but was " + drainTimeoutS);
+        }
+    }
+
+    static List<Fault> parseFaults(String spec, long enqueueMillis) {
+        List<Fault> out = new ArrayList<>();
+        if (spec == null || spec.isBlank() || spec.trim().equalsIgnoreCase("none")) {
+            return out;
+        }
+        for (String part : spec.split(",")) {
+            Matcher m = FAULT.matcher(part.trim().toLowerCase(Locale.ROOT));
+            if (!m.matches()) {
+                throw new CliException(ExitCodes.USAGE, "--faults: '" + part.trim()
+                        + "' is not kill@N% , stop@N% , kill@Ns or stop@Ns");
+            }
+            double v = Double.parseDouble(m.group(2));
+            if (m.group(3).equals("%") && v > 100) {
+                throw new CliException(ExitCodes.USAGE, "--faults: '" + part.trim() + "' is past 100%");
+            }
+            long at = m.group(3).equals("%") ? (long) (enqueueMillis * v / 100) : (long) (v * 1000);
+            out.add(new Fault(m.group(1), at));
+        }
+        out.sort(Comparator.comparingLong(Fault::atMillis));
+        return out;
+    }
+
+    private static String describe(List<Fault> schedule) {
+        if (schedule.isEmpty()) {
+            return "none";
+        }
+        List<String> parts = new ArrayList<>();
+        for (Fault f : schedule) {
+            parts.add((f.kind().equals("kill") ? "SIGKILL" : "SIGSTOP") + " at " + fmt(f.atMillis() / 1000.0) + " s");
+        }
+        return String.join(", ", parts);
+    }
+
+    private Thread startFaults(List<Fault> schedule, Watchdog watchdog) {
+        Thread t = new Thread(() -> {
+            long start = System.nanoTime();
+            int n = 0;
+            for (Fault f : schedule) {
+                n++;
+                long wait = start + TimeUnit.MILLISECONDS.toNanos(f.atMillis()) - System.nanoTime();
+                if (wait > 0) {
+                    LockSupport.parkNanos(wait);
+                }
+                // A fault needs a live Redis to hit: wait for the previous one to be repaired first.
+                watchdog.awaitUp(Duration.ofSeconds(30));
+                long pid = watchdog.pid().orElse(-1);
+                if (pid < 0) {
+                    continue;
+                }
+                if (f.kind().equals("kill")) {
+                    say("Fault " + n + "/" + schedule.size() + ": SIGKILL redis-server (pid " + pid + ")");
+                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                } else {
+                    say("Fault " + n + "/" + schedule.size() + ": SIGSTOP redis-server (pid " + pid + "): it hangs, keeping its socket open");
+                    signal(pid, "STOP");
+                }
+            }
+        }, "spillway-demo-faults");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private void onWatchdogEvent(WatchdogEvent e) {
+        if (e instanceof WatchdogEvent.Exited x) {
+            say("Watchdog: redis-server exited (" + (x.exitCode() == 137 ? "killed by SIGKILL" : "exit " + x.exitCode()) + "); restarting it");
+        } else if (e instanceof WatchdogEvent.Hung h) {
+            say("Watchdog: redis-server silent for " + h.silentFor().toMillis() + " ms: SIGKILL and restart");
+        } else if (e instanceof WatchdogEvent.Up u && u.restarts() > 0) {
+            say("Watchdog: redis-server back (pid " + u.pid() + ") after " + u.downtime().toMillis() + " ms down; AOF reloaded");
+        } else if (e instanceof WatchdogEvent.CrashLoop c) {
+            say("Watchdog: redis-server is crash-looping (" + c.restartsInWindow() + " restarts): " + c.lastReason());
+        }
+    }
+
+    private String progressLine(int acc, int done, long spooled, MetricRegistry registry, Watchdog watchdog, JobProducer producer,
+                                Worker worker) {
+        return String.format("%6.1fs  accepted %d/%d  spooled %d  replayed %d  processed %d  redis %s  producer %s",
+                elapsedMillis() / 1000.0, acc, jobs, spooled, registry.meter(MetricNames.REPLAYED).getCount(), done,
+                watchdog.isUp() ? "up" : "DOWN", producer.state().toString().toLowerCase(Locale.ROOT));
+    }
+
+    private Thread startProgress(java.util.function.Supplier<String> line) {
+        Thread t = new Thread(() -> {
+            long period = live ? 200 : 2000;
+            try {
+                while (!Thread.currentThread().isInterrupted()) {
+                    Thread.sleep(period);
+                    String s = line.get();
+                    synchronized (printLock) {
+                        if (json) {
+                            continue;
+                        }
+                        if (live) {
+                            out.print("\r" + s + "\033[K");
+                            progressShown = true;
+                        } else {
+                            out.println(s);
+                        }
+                        out.flush();
+                    }
+                }
+            } catch (InterruptedException done) {
+                // The run is over.
+            } catch (RuntimeException e) {
+                // A progress line is never worth failing the demo for.
+            }
+        }, "spillway-demo-progress");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private void say(String message) {
+        synchronized (printLock) {
+            if (json) {
+                return;
+            }
+            if (progressShown) {
+                out.print("\r\033[K");
+                progressShown = false;
+            }
+            out.printf("%6.1fs  %s%n", elapsedMillis() / 1000.0, message);
+            out.flush();
+        }
+    }
+
+    private void print(Result r) {
+        synchronized (printLock) {
+            if (progressShown) {
+                out.println();
+                progressShown = false;
+            }
+            if (json) {
+                Output.json(out, r);
+                return;
+            }
+            out.println();
+            List<List<String>> rows = new ArrayList<>();
+            rows.add(List.of("accepted", Long.toString(r.accepted()), "enqueue calls that returned a receipt"));
+            rows.add(List.of("processed", Long.toString(r.processed()), "accepted jobs a handler ran"));
+            rows.add(List.of("lost", Long.toString(r.lost()), "accepted, never handled"));
+            rows.add(List.of("duplicates", Long.toString(r.duplicates()), "handler runs beyond the first, per job id"));
+            rows.add(List.of("spooled", Long.toString(r.spooled()), "accepted into the local journal while Redis was away"));
+            rows.add(List.of("replayed", Long.toString(r.replayed()), "sent from the journal to Redis once it was back"));
+            if (r.rejected() > 0) {
+                rows.add(List.of("rejected", Long.toString(r.rejected()), "enqueue threw: not accepted, the caller knew"));
+            }
+            rows.add(List.of("worst enqueue", fmt(r.worstEnqueueMs()) + " ms", "slowest enqueue call"));
+            rows.add(List.of("Redis downtime", fmt(r.redisDowntimeMs() / 1000.0) + " s", r.redisRestarts() + " restart(s) by the watchdog"));
+            Output.table(out, List.of("RESULT", "VALUE", ""), rows);
+            out.println();
+            if (r.lost() == 0) {
+                out.println("No accepted job was lost, though Redis was killed or frozen " + r.redisRestarts() + " time(s).");
+            } else {
+                String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
+                if (r.stillInJournal() > 0) {
+                    out.println(r.stillInJournal() + " accepted job(s) were still in the producer's journal, never replayed.");
+                }
+                out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ". That is a bug: please report it"
+                        + (logTo == null ? "." : " with the log " + logTo + "."));
+            }
+            out.flush();
+        }
+    }
+
+    private long elapsedMillis() {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    }
+
+    private static byte[] payload(Random random, int i) {
+        int size = 16 + random.nextInt(240);
+        byte[] b = new byte[size];
+        byte[] head = ("job " + i + " ").getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(head, 0, b, 0, Math.min(head.length, size));
+        for (int k = head.length; k < size; k++) {
+            b[k] = (byte) ('a' + random.nextInt(26));
+        }
+        return b;
+    }
+
+    private static String fmt(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e9 ? Long.toString((long) v) : String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    private static void signal(long pid, String sig) {
+        try {
+            Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            p.waitFor(5, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            throw new CliException(ExitCodes.FAILED, "cannot run kill -" + sig + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return s.getLocalPort();
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            // Shutting down the demo: the table matters more than a close failure.
+        }
+    }
+
+    private static void deleteRecursively(Path root) {
+        try (Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | RuntimeException e) {
+            // A temp dir left behind is harmless.
+        }
+    }
+}

@@ -1,0 +1,221 @@
+package io.spillway.cli;
+
+import io.spillway.core.internal.RedisInfo;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Checks a Redis for the settings that lose jobs, and says what to change. Exits 1 when a finding
+ * loses jobs (or Spillway cannot run on it), 0 otherwise (warnings included).
+ */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = {"Check a Redis for settings that lose jobs, and say what to change.",
+                "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
+                "Exits 1 when a finding loses jobs, 0 otherwise."})
+final class DoctorCommand implements Callable<Integer> {
+    enum Severity { OK, WARN, LOSES_JOBS }
+
+    /** One check's result; {@code fix} is empty when nothing needs to change. */
+    record Finding(String check, Severity severity, String found, String fix) {
+    }
+
+    @Mixin
+    RedisOptions redis;
+
+    @Option(names = "--json", description = "Print the findings as JSON.")
+    boolean json;
+
+    @Option(names = "--pings", paramLabel = "N", defaultValue = "20", description = "PINGs for the latency check (default: ${DEFAULT-VALUE}).")
+    int pings;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (pings < 1 || pings > 10_000) {
+            throw new CliException(ExitCodes.USAGE, "--pings must be in 1..10000, but was " + pings);
+        }
+        Map<String, String> info;
+        Map<String, String> config = new LinkedHashMap<>();
+        long[] latenciesMicros = new long[pings];
+        try (Jedis j = redis.connect()) {
+            info = RedisInfo.parse(j.info());
+            for (String key : List.of("appendfsync", "save", "maxmemory", "stop-writes-on-bgsave-error")) {
+                try {
+                    config.putAll(j.configGet(key));
+                } catch (RuntimeException e) {
+                    // CONFIG is often renamed or disabled on managed Redis; INFO is enough for most checks.
+                }
+            }
+            for (int i = 0; i < pings; i++) {
+                long t0 = System.nanoTime();
+                j.ping();
+                latenciesMicros[i] = (System.nanoTime() - t0) / 1000;
+            }
+        } catch (CliException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw RedisOptions.unreachable(redis.connection(), e);
+        }
+        List<Finding> findings = check(info, config, latenciesMicros);
+        boolean loses = findings.stream().anyMatch(f -> f.severity() == Severity.LOSES_JOBS);
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("redis", redis.connection().redacted());
+            doc.put("version", info.getOrDefault("redis_version", "?"));
+            doc.put("losesJobs", loses);
+            doc.put("findings", findings);
+            Output.json(out, doc);
+        } else {
+            out.println("Redis " + redis.connection().redacted() + " (version " + info.getOrDefault("redis_version", "?")
+                    + ", " + info.getOrDefault("redis_mode", "standalone") + ", " + info.getOrDefault("role", "?") + ")");
+            for (Finding f : findings) {
+                out.printf("%-10s %-16s %s%n", label(f.severity()), f.check(), f.found());
+                if (!f.fix().isEmpty()) {
+                    out.printf("%-10s %-16s fix: %s%n", "", "", f.fix());
+                }
+            }
+            long bad = findings.stream().filter(f -> f.severity() == Severity.LOSES_JOBS).count();
+            long warn = findings.stream().filter(f -> f.severity() == Severity.WARN).count();
+            out.println(bad > 0 ? bad + " finding(s) lose jobs; " + warn + " warning(s)."
+                    : warn > 0 ? "Nothing loses jobs; " + warn + " warning(s)." : "All good: nothing here loses jobs.");
+            out.flush();
+        }
+        return loses ? ExitCodes.FAILED : ExitCodes.OK;
+    }
+
+    private static String label(Severity s) {
+        return switch (s) {
+            case OK -> "ok";
+            case WARN -> "warn";
+            case LOSES_JOBS -> "LOSES JOBS";
+        };
+    }
+
+    static List<Finding> check(Map<String, String> info, Map<String, String> config, long[] latenciesMicros) {
+        List<Finding> out = new ArrayList<>();
+        // Eviction: anything but noeviction deletes keys (jobs) silently under memory pressure.
+        String policy = info.getOrDefault("maxmemory_policy", "?");
+        if (policy.equals("noeviction")) {
+            out.add(new Finding("eviction", Severity.OK, "maxmemory-policy noeviction", ""));
+        } else {
+            out.add(new Finding("eviction", Severity.LOSES_JOBS, "maxmemory-policy " + policy
+                    + ": when memory is full Redis silently deletes keys, jobs among them",
+                    "CONFIG SET maxmemory-policy noeviction, and put 'maxmemory-policy noeviction' in redis.conf"));
+        }
+
+        // Persistence: without AOF a restart loses what came after the last snapshot, or everything.
+        boolean aof = "1".equals(info.get("aof_enabled"));
+        String save = config.get("save");
+        String fsync = config.getOrDefault("appendfsync", "?");
+        if (aof) {
+            if ("no".equals(fsync)) {
+                out.add(new Finding("persistence", Severity.WARN, "AOF on, appendfsync no: a machine crash loses up to ~30 s of jobs"
+                        + " (a Redis crash alone does not)", "CONFIG SET appendfsync everysec"));
+            } else {
+                out.add(new Finding("persistence", Severity.OK, "AOF on, appendfsync " + fsync, ""));
+            }
+            if (!"ok".equals(info.getOrDefault("aof_last_write_status", "ok"))) {
+                out.add(new Finding("aof-writes", Severity.LOSES_JOBS, "the last AOF write failed ("
+                        + info.get("aof_last_write_status") + "): Redis refuses writes or loses them",
+                        "free disk space where Redis writes its AOF (CONFIG GET dir) and check its log"));
+            }
+        } else if (save != null && save.isBlank()) {
+            out.add(new Finding("persistence", Severity.LOSES_JOBS,
+                    "no AOF and no RDB snapshots: a Redis restart empties it and every queued job is lost",
+                    "CONFIG SET appendonly yes, and put 'appendonly yes' and 'appendfsync everysec' in redis.conf"));
+        } else if (save == null) {
+            out.add(new Finding("persistence", Severity.WARN, "AOF off; RDB settings unreadable (CONFIG disabled)",
+                    "enable AOF (appendonly yes, appendfsync everysec) in your Redis settings"));
+        } else {
+            out.add(new Finding("persistence", Severity.LOSES_JOBS, "RDB snapshots only (save " + (save == null ? "?" : save)
+                    + "): a crash loses every job enqueued since the last snapshot",
+                    "CONFIG SET appendonly yes, and put 'appendonly yes' in redis.conf"));
+        }
+        if ("err".equals(info.get("rdb_last_bgsave_status")) && !"no".equals(config.get("stop-writes-on-bgsave-error"))) {
+            out.add(new Finding("snapshots", Severity.WARN, "the last RDB snapshot failed: Redis refuses writes (MISCONF)"
+                    + " until one succeeds; Spillway spools meanwhile", "free disk space for the RDB file and check the Redis log"));
+        }
+
+        // Memory headroom: a full Redis refuses writes (OOM); Spillway spools them, but that is not a way to run.
+        long used = parseLong(info.get("used_memory"), 0);
+        long max = parseLong(info.get("maxmemory"), parseLong(config.get("maxmemory"), 0));
+        if (max <= 0) {
+            out.add(new Finding("memory", Severity.WARN, "no maxmemory set (using " + mb(used)
+                    + "): Redis grows until the operating system kills it", "set maxmemory to about 75% of the RAM Redis may use"));
+        } else {
+            double ratio = (double) used / max;
+            String found = String.format("%s of %s used (%.0f%%)", mb(used), mb(max), ratio * 100);
+            if (ratio >= 0.9) {
+                out.add(new Finding("memory", Severity.WARN, found + ": near the limit, where Redis refuses new jobs (OOM)"
+                        + " and producers spool to disk", "raise maxmemory, or drain queues (spillway status)"));
+            } else if (ratio >= 0.75) {
+                out.add(new Finding("memory", Severity.WARN, found, "raise maxmemory before it fills"));
+            } else {
+                out.add(new Finding("memory", Severity.OK, found, ""));
+            }
+        }
+
+        // Version: Spillway uses streams with XAUTOCLAIM (6.2) and exclusive XRANGE bounds (6.2).
+        String version = info.getOrDefault("redis_version", "0");
+        if (compareVersions(version, "6.2.0") >= 0) {
+            out.add(new Finding("version", Severity.OK, "Redis " + version, ""));
+        } else {
+            out.add(new Finding("version", Severity.LOSES_JOBS, "Redis " + version
+                    + ": Spillway needs 6.2 or later (XAUTOCLAIM reclaims the jobs of dead workers)", "upgrade Redis to 6.2 or later"));
+        }
+
+        String role = info.getOrDefault("role", "master");
+        if (!role.equals("master")) {
+            out.add(new Finding("role", Severity.WARN, "this Redis is a " + role + ": it refuses writes",
+                    "point producers and workers at the master (or at Sentinel)"));
+        }
+
+        long[] sorted = latenciesMicros.clone();
+        Arrays.sort(sorted);
+        long median = sorted[sorted.length / 2];
+        long worst = sorted[sorted.length - 1];
+        String found = String.format("PING median %.2f ms, worst %.2f ms (%d PINGs)", median / 1000.0, worst / 1000.0, sorted.length);
+        out.add(median > 10_000
+                ? new Finding("latency", Severity.WARN, found + ": slow for a job queue", "run Redis closer to its clients, or find what blocks it (SLOWLOG GET)")
+                : new Finding("latency", Severity.OK, found, ""));
+        return out;
+    }
+
+    private static long parseLong(String s, long fallback) {
+        try {
+            return s == null ? fallback : Long.parseLong(s.trim());
+        } catch (NumberFormatException e) {
+            return fallback;
+        }
+    }
+
+    private static String mb(long bytes) {
+        return String.format("%.1f MB", bytes / 1_048_576.0);
+    }
+
+    static int compareVersions(String a, String b) {
+        String[] x = a.split("\\.");
+        String[] y = b.split("\\.");
+        for (int i = 0; i < Math.max(x.length, y.length); i++) {
+            int xi = i < x.length ? (int) parseLong(x[i].replaceAll("\\D.*", ""), 0) : 0;
+            int yi = i < y.length ? (int) parseLong(y[i].replaceAll("\\D.*", ""), 0) : 0;
+            if (xi != yi) {
+                return Integer.compare(xi, yi);
+            }
+        }
+        return 0;
+    }
+}

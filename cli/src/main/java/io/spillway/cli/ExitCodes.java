@@ -1,0 +1,16 @@
+package io.spillway.cli;
+
+/** The exit codes of every command, in one place (documented in docs/operations.md). */
+final class ExitCodes {
+    /** Success; for doctor: no finding that loses jobs. */
+    static final int OK = 0;
+    /** The command ran and found a problem: a doctor finding that loses jobs, a demo that lost jobs, a failed step. */
+    static final int FAILED = 1;
+    /** Bad input: unknown option, bad value, missing argument (picocli's own code for usage errors). */
+    static final int USAGE = 2;
+    /** Redis could not be reached (refused, timed out, DNS). */
+    static final int UNREACHABLE = 3;
+
+    private ExitCodes() {
+    }
+}

@@ -1,0 +1,134 @@
+package io.spillway.cli;
+
+import io.spillway.core.RedisUnavailableException;
+import io.spillway.core.SpillwayException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Set;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code spillway} command-line tool. Every command has {@code --help}; a failure prints one line,
+ * {@code spillway <command>: <reason>}, on stderr and exits non-zero (see {@link ExitCodes}): 2 for bad
+ * input, 3 for an unreachable Redis, 1 when the command ran and found a problem. Set
+ * {@code SPILLWAY_DEBUG=1} to get stack traces as well.
+ *
+ * <pre>{@code
+ * java -jar cli/target/spillway.jar demo
+ * java -jar cli/target/spillway.jar status --redis redis://10.0.0.5:6379 --json
+ * }</pre>
+ */
+@Command(name = "spillway", mixinStandardHelpOptions = true, versionProvider = SpillwayCli.Version.class,
+        description = "Background jobs through Redis that are never lost: tools to run, inspect and repair them.",
+        subcommands = {DemoCommand.class, StatusCommand.class, JournalCommand.class, DlqCommand.class,
+                DoctorCommand.class, WatchdogCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Exit codes: 0 ok, 1 the command found a problem, 2 bad input, 3 Redis unreachable."})
+public final class SpillwayCli implements Runnable {
+    /** Commands whose log lines the user wants to see on the console. */
+    private static final Set<String> CHATTY = Set.of("watchdog");
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        // Before any Chronicle class loads: no analytics phone-home, no banner.
+        setIfAbsent("chronicle.analytics.disable", "true");
+        setIfAbsent("chronicle.announcer.disable", "true");
+        configureLogging(args);
+        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+        PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+        int code = run(args, out, err);
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+
+    /** Runs one command line in this JVM and returns its exit code (what {@link #main} exits with). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        setIfAbsent("chronicle.analytics.disable", "true");
+        setIfAbsent("chronicle.announcer.disable", "true");
+        CommandLine cli = new CommandLine(new SpillwayCli());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((ex, arguments) -> {
+            CommandLine cmd = ex.getCommandLine();
+            String name = cmd.getCommandSpec().qualifiedName();
+            cmd.getErr().println(name + ": " + ex.getMessage() + " (see '" + name + " --help')");
+            cmd.getErr().flush();
+            return ExitCodes.USAGE;
+        });
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            String name = cmd.getCommandSpec().qualifiedName();
+            int code;
+            String message;
+            if (ex instanceof CliException ce) {
+                code = ce.exitCode();
+                message = ce.getMessage();
+            } else if (ex instanceof RedisUnavailableException) {
+                code = ExitCodes.UNREACHABLE;
+                message = ex.getMessage();
+            } else if (ex instanceof SpillwayException || ex instanceof IllegalArgumentException
+                    || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException) {
+                code = ex instanceof IllegalArgumentException ? ExitCodes.USAGE : ExitCodes.FAILED;
+                message = ex.getMessage();
+            } else {
+                code = ExitCodes.FAILED;
+                message = "unexpected error: " + ex;
+            }
+            cmd.getErr().println(name + ": " + oneLine(message));
+            if (System.getenv("SPILLWAY_DEBUG") != null) {
+                ex.printStackTrace(cmd.getErr());
+            }
+            cmd.getErr().flush();
+            return code;
+        });
+        return cli.execute(args);
+    }
+
+    static String oneLine(String message) {
+        if (message == null) {
+            return "failed";
+        }
+        int nl = message.indexOf('\n');
+        return (nl < 0 ? message : message.substring(0, nl)).trim();
+    }
+
+    private static void configureLogging(String[] args) {
+        // slf4j-simple reads these once, at its first use: so here, before any logger exists.
+        boolean chatty = Arrays.stream(args).anyMatch(CHATTY::contains);
+        boolean demo = Arrays.asList(args).contains("demo");
+        if (demo) {
+            // The demo prints its own story; library log lines go to a file, named in its summary.
+            setIfAbsent("org.slf4j.simpleLogger.logFile", DemoCommand.logFile(args).toString());
+        }
+        setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", chatty || demo ? "info" : "warn");
+        setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
+        setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
+        setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
+        setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+        // Chronicle's own chatter (file rolls, forced unlocks after a kill) is normal recovery.
+        setIfAbsent("org.slf4j.simpleLogger.log.net.openhft", "warn");
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+
+    /** The version from the jar's manifest, or "dev" when run from classes. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = SpillwayCli.class.getPackage().getImplementationVersion();
+            return new String[] {"spillway " + (v == null ? "0.1.0-SNAPSHOT" : v)};
+        }
+    }
+}

@@ -1,0 +1,173 @@
+package io.spillway.cli;
+
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.RedisKeys;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.resps.StreamEntry;
+import redis.clients.jedis.resps.StreamGroupInfo;
+import redis.clients.jedis.resps.StreamPendingSummary;
+import redis.clients.jedis.resps.Tuple;
+
+/** Per queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen; plus a local journal's backlog. */
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = {"Show each queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen.",
+                "With --journal DIR, also the backlog of a local journal."})
+final class StatusCommand implements Callable<Integer> {
+    /** A worker counts as seen if it reported within this many milliseconds. */
+    static final long WORKER_SEEN_WINDOW_MS = 60_000;
+
+    record QueueStatus(String queue, long waiting, long inFlight, long delayed, long dead, long oldestWaitingAgeMs,
+                       int workersSeen, List<String> workers) {
+    }
+
+    record JournalStatus(String dir, long backlog, long backlogBytes, long oldestAgeMs, long corruptRecords,
+                         Map<String, Long> backlogByQueue) {
+    }
+
+    @Mixin
+    RedisOptions redis;
+
+    @Option(names = {"-q", "--queue"}, paramLabel = "NAME", description = "Only these queues (repeatable); default: every known queue.")
+    List<String> queues;
+
+    @Option(names = "--journal", paramLabel = "DIR", description = "Also show the backlog of this journal directory"
+            + " (it must not be open in a running producer).")
+    Path journal;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        List<QueueName> names = new ArrayList<>();
+        if (queues != null) {
+            for (String q : queues) {
+                try {
+                    names.add(QueueName.of(q));
+                } catch (IllegalArgumentException e) {
+                    throw new CliException(ExitCodes.USAGE, e.getMessage());
+                }
+            }
+        }
+        JournalStatus js = journal == null ? null : journalStatus(journal);
+        List<QueueStatus> rows = new ArrayList<>();
+        try (Jedis j = redis.connect()) {
+            if (names.isEmpty()) {
+                for (String q : new TreeSet<>(j.smembers(RedisKeys.QUEUES))) {
+                    names.add(QueueName.of(q));
+                }
+            }
+            long now = serverTimeMillis(j);
+            for (QueueName q : names) {
+                rows.add(queueStatus(j, q, now));
+            }
+        } catch (CliException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw RedisOptions.unreachable(redis.connection(), e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("redis", redis.connection().redacted());
+            doc.put("queues", rows);
+            if (js != null) {
+                doc.put("journal", js);
+            }
+            Output.json(out, doc);
+            return ExitCodes.OK;
+        }
+        if (rows.isEmpty()) {
+            out.println("No queues in " + redis.connection().redacted() + " yet.");
+        } else {
+            List<List<String>> table = new ArrayList<>();
+            for (QueueStatus s : rows) {
+                table.add(List.of(s.queue(), Long.toString(s.waiting()), Long.toString(s.inFlight()),
+                        Long.toString(s.delayed()), Long.toString(s.dead()), Output.age(s.oldestWaitingAgeMs()),
+                        Integer.toString(s.workersSeen())));
+            }
+            Output.table(out, List.of("QUEUE", "WAITING", "IN FLIGHT", "DELAYED", "DEAD", "OLDEST WAITING", "WORKERS"), table);
+        }
+        if (js != null) {
+            out.println();
+            out.println("Journal " + js.dir() + ": " + js.backlog() + " job(s) not yet replayed (" + js.backlogBytes()
+                    + " bytes), oldest " + Output.age(js.backlog() == 0 ? -1 : js.oldestAgeMs()) + ", corrupt records "
+                    + js.corruptRecords());
+            js.backlogByQueue().forEach((q, n) -> out.println("  " + q + ": " + n));
+        }
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    static QueueStatus queueStatus(Jedis j, QueueName q, long now) {
+        String stream = RedisKeys.stream(q);
+        long length = j.exists(stream) ? j.xlen(stream) : 0;
+        long inFlight = 0;
+        long oldestAge = -1;
+        if (length > 0) {
+            StreamEntryID lastDelivered = null;
+            try {
+                for (StreamGroupInfo g : j.xinfoGroups(stream)) {
+                    if (RedisKeys.GROUP.equals(g.getName())) {
+                        lastDelivered = g.getLastDeliveredId();
+                    }
+                }
+                if (lastDelivered != null) {
+                    StreamPendingSummary pending = j.xpending(stream, RedisKeys.GROUP);
+                    inFlight = pending.getTotal();
+                }
+            } catch (RuntimeException noGroupYet) {
+                // No worker has created the group yet: every entry is waiting.
+            }
+            // Acked entries are deleted, so the stream holds exactly the waiting and the in-flight jobs.
+            String from = lastDelivered == null ? "-" : "(" + lastDelivered;
+            List<StreamEntry> first = j.xrange(stream, from, "+", 1);
+            if (!first.isEmpty()) {
+                oldestAge = Math.max(0, now - first.get(0).getID().getTime());
+            }
+        }
+        long waiting = Math.max(0, length - inFlight);
+        long delayed = j.zcard(RedisKeys.delayed(q));
+        long dead = j.zcard(RedisKeys.dead(q));
+        List<String> workers = new ArrayList<>();
+        for (Tuple t : j.zrangeByScoreWithScores(RedisKeys.workers(q), now - WORKER_SEEN_WINDOW_MS, Double.POSITIVE_INFINITY)) {
+            workers.add(t.getElement());
+        }
+        return new QueueStatus(q.value(), waiting, inFlight, delayed, dead, waiting == 0 ? -1 : oldestAge, workers.size(), workers);
+    }
+
+    static long serverTimeMillis(Jedis j) {
+        List<String> t = j.time();
+        return Long.parseLong(t.get(0)) * 1000 + Long.parseLong(t.get(1)) / 1000;
+    }
+
+    static JournalStatus journalStatus(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new CliException(ExitCodes.USAGE, "no journal directory at " + dir);
+        }
+        try (ChronicleJournal j = JournalCommand.open(dir)) {
+            Map<String, Long> byQueue = new LinkedHashMap<>();
+            j.backlogByQueue().forEach((q, n) -> byQueue.put(q.value(), n));
+            return new JournalStatus(dir.toAbsolutePath().toString(), j.backlog(), j.backlogBytes(), j.oldestAgeMillis(),
+                    j.corruptRecords(), byQueue);
+        }
+    }
+}

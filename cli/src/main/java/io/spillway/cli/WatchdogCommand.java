@@ -1,0 +1,134 @@
+package io.spillway.cli;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.watchdog.RedisServerConfig;
+import io.spillway.watchdog.Watchdog;
+import io.spillway.watchdog.WatchdogConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** Runs a watchdog in the foreground until Ctrl-C / SIGTERM, which stops the child cleanly. */
+@Command(name = "watchdog", mixinStandardHelpOptions = true,
+        description = {"Keep a redis-server (or, with --exec, any command) running, in the foreground.",
+                "Runs the embedded redis-server unless --redis-server is given, with settings that keep jobs (AOF"
+                        + " everysec, noeviction, its own data dir). The child is restarted when it exits or (Redis) stops"
+                        + " answering PING for --hang-timeout.",
+                "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits."},
+        footer = {"", "Examples:", "  spillway watchdog --port 6390 --dir /var/lib/spillway/redis",
+                "  spillway watchdog --exec -- java -jar my-worker.jar"})
+final class WatchdogCommand implements Callable<Integer> {
+    @Option(names = "--port", defaultValue = "6379", description = "Redis port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--bind", defaultValue = RedisServerConfig.DEFAULT_BIND, description = "Redis bind address(es) (default: ${DEFAULT-VALUE}).")
+    String bind;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "Redis data directory (default: ./spillway-redis-<port>).")
+    Path dir;
+
+    @Option(names = "--redis-server", paramLabel = "PATH", description = "A redis-server binary to run instead of the embedded one.")
+    Path binary;
+
+    @Option(names = "--maxmemory", paramLabel = "SIZE", description = "Redis maxmemory, e.g. 512mb (default: none).")
+    String maxMemory;
+
+    @Option(names = "--set", paramLabel = "NAME=VALUE", description = "Any other redis.conf directive (repeatable).")
+    List<String> settings;
+
+    @Option(names = "--exec", description = "Supervise the command given after '--' instead of Redis.")
+    boolean exec;
+
+    @Option(names = "--output", paramLabel = "FILE", description = "With --exec: append the command's output to FILE (default: this terminal).")
+    Path output;
+
+    @Option(names = "--hang-timeout", paramLabel = "MS", defaultValue = "3000",
+            description = "Redis: kill and restart after this long without a PING answer (default: ${DEFAULT-VALUE}).")
+    long hangTimeoutMs;
+
+    @Option(names = "--max-backoff", paramLabel = "MS", defaultValue = "10000", description = "Longest wait between restarts (default: ${DEFAULT-VALUE}).")
+    long maxBackoffMs;
+
+    @Option(names = "--stop-timeout", paramLabel = "MS", defaultValue = "10000",
+            description = "On exit, SIGKILL the child if it has not stopped this long after SIGTERM (default: ${DEFAULT-VALUE}).")
+    long stopTimeoutMs;
+
+    @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "With --exec: the program and its arguments.")
+    List<String> command;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        WatchdogConfig config = config();
+        Watchdog.Builder b = Watchdog.builder().config(config).metrics(new MetricRegistry());
+        if (exec) {
+            if (command == null || command.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "--exec needs a command after '--', e.g. --exec -- java -jar worker.jar");
+            }
+            b.command(command);
+            if (output != null) {
+                b.output(output);
+            }
+        } else {
+            if (command != null && !command.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "unexpected arguments " + command + " (did you mean --exec?)");
+            }
+            b.redis(redisConfig());
+        }
+        Watchdog w = b.build();
+        w.start();
+        spec.commandLine().getOut().println("Watchdog running " + w.childName() + (exec ? "" : " (" + w.redis().uri()
+                + ", data in " + w.redis().dataDir() + ")") + ". Ctrl-C stops it.");
+        spec.commandLine().getOut().flush();
+        // The watchdog's shutdown hook stops the child on Ctrl-C/SIGTERM; this thread just waits for that.
+        w.awaitStopped();
+        return ExitCodes.OK;
+    }
+
+    WatchdogConfig config() {
+        try {
+            return WatchdogConfig.custom()
+                    .hangTimeout(Duration.ofMillis(hangTimeoutMs))
+                    .maxBackoff(Duration.ofMillis(maxBackoffMs))
+                    .stopTimeout(Duration.ofMillis(stopTimeoutMs))
+                    .build();
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage().replace("hangTimeout", "--hang-timeout")
+                    .replace("maxBackoff", "--max-backoff").replace("stopTimeout", "--stop-timeout"));
+        }
+    }
+
+    RedisServerConfig redisConfig() {
+        try {
+            RedisServerConfig.Builder r = RedisServerConfig.custom().port(port).bind(bind);
+            if (dir != null) {
+                r.dataDir(dir);
+            }
+            if (binary != null) {
+                r.binary(binary);
+            }
+            if (maxMemory != null) {
+                r.maxMemory(maxMemory);
+            }
+            if (settings != null) {
+                for (String s : settings) {
+                    int eq = s.indexOf('=');
+                    if (eq <= 0) {
+                        throw new IllegalArgumentException("--set wants NAME=VALUE, but was '" + s + "'");
+                    }
+                    r.setting(s.substring(0, eq).trim(), s.substring(eq + 1).trim());
+                }
+            }
+            return r.build();
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+    }
+}

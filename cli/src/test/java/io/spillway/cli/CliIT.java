@@ -1,0 +1,244 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spillway.backend.JobProducer;
+import io.spillway.core.MetricNames;
+import io.spillway.testing.FreePorts;
+import io.spillway.testing.RedisProcess;
+import io.spillway.watchdog.Watchdog;
+import io.spillway.worker.RetryPolicy;
+import io.spillway.worker.Worker;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every command against a real redis-server, plus bad input and an unreachable Redis. */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class CliIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final AtomicInteger QUEUES = new AtomicInteger();
+    private static RedisProcess redis;
+    private static String dead;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RedisProcess.builder().start();
+        dead = "redis://127.0.0.1:" + FreePorts.next();
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        redis.close();
+    }
+
+    private static String queue() {
+        return "cli-it-" + QUEUES.incrementAndGet() + "-" + System.nanoTime();
+    }
+
+    private static String uri() {
+        return redis.uri().toString();
+    }
+
+    @Test
+    void helpListsEveryCommandAndEveryCommandHasHelp() {
+        Cli top = Cli.run("--help");
+        assertThat(top.exit()).isZero();
+        assertThat(top.out()).contains("demo", "status", "journal", "dlq", "doctor", "watchdog");
+        for (String[] cmd : List.of(new String[] {"demo"}, new String[] {"status"}, new String[] {"journal", "inspect"},
+                new String[] {"journal", "replay"}, new String[] {"dlq", "list"}, new String[] {"dlq", "show"},
+                new String[] {"dlq", "retry"}, new String[] {"dlq", "purge"}, new String[] {"doctor"}, new String[] {"watchdog"})) {
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(cmd), java.util.stream.Stream.of("--help"))
+                    .toArray(String[]::new);
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(String.join(" ", args)).isZero();
+            assertThat(c.out()).as(String.join(" ", args)).contains("Usage: spillway " + String.join(" ", cmd));
+        }
+    }
+
+    @Test
+    void badInputExitsTwoWithOneLine() {
+        Cli unknown = Cli.run("status", "--bogus");
+        assertThat(unknown.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(unknown.oneLineError()).startsWith("spillway status: Unknown option: '--bogus'");
+
+        Cli badUri = Cli.run("doctor", "--redis", "http://localhost:6379");
+        assertThat(badUri.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badUri.oneLineError()).contains("redis://");
+
+        Cli badQueue = Cli.run("status", "--redis", uri(), "-q", "no spaces allowed");
+        assertThat(badQueue.exit()).isEqualTo(ExitCodes.USAGE);
+        badQueue.oneLineError();
+
+        Cli noDir = Cli.run("journal", "inspect", tmp.resolve("nope").toString());
+        assertThat(noDir.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(noDir.oneLineError()).contains("no journal directory");
+
+        Cli faults = Cli.run("demo", "--faults", "explode@3s");
+        assertThat(faults.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(faults.oneLineError()).contains("explode@3s");
+
+        Cli purge = Cli.run("dlq", "purge", "--redis", uri(), "-q", queue(), "--all");
+        assertThat(purge.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(purge.oneLineError()).contains("--yes");
+
+        Cli noSub = Cli.run("dlq");
+        assertThat(noSub.exit()).isEqualTo(ExitCodes.USAGE);
+        noSub.oneLineError();
+    }
+
+    @Test
+    void unreachableRedisExitsThreeWithOneLine() {
+        for (String[] args : List.of(
+                new String[] {"status", "--redis", dead},
+                new String[] {"doctor", "--redis", dead},
+                new String[] {"dlq", "list", "--redis", dead, "-q", "x"},
+                new String[] {"dlq", "retry", "--redis", dead, "-q", "x", "--all"})) {
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(String.join(" ", args)).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(c.oneLineError()).contains("cannot reach Redis at " + dead, "connection refused");
+        }
+    }
+
+    @Test
+    void doctorPassesAKeepingRedisAndFailsAnEvictingOne() throws Exception {
+        try (RedisProcess evicting = RedisProcess.builder().maxMemoryPolicy("allkeys-lru").appendOnly(false).start()) {
+            Cli good = Cli.run("doctor", "--redis", uri());
+            assertThat(good.exit()).as(good.toString()).isZero();
+            assertThat(good.out()).contains("noeviction", "AOF on");
+
+            Cli bad = Cli.run("doctor", "--redis", evicting.uri().toString());
+            assertThat(bad.exit()).as(bad.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(bad.out()).contains("LOSES JOBS", "allkeys-lru", "fix: CONFIG SET maxmemory-policy noeviction",
+                    "fix: CONFIG SET appendonly yes");
+
+            JsonNode json = JSON.readTree(Cli.run("doctor", "--redis", evicting.uri().toString(), "--json").out());
+            assertThat(json.get("losesJobs").asBoolean()).isTrue();
+            assertThat(json.get("findings").findValuesAsText("check")).contains("eviction", "persistence", "memory", "version", "latency");
+        }
+    }
+
+    @Test
+    void statusShowsWaitingJobsAndAJournalBacklog() throws Exception {
+        String q = queue();
+        try (JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("j1")).build()) {
+            for (int i = 0; i < 7; i++) {
+                producer.enqueue(q, "t", ("p" + i).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        Path spool = spoolJobs(q, 3);
+
+        Cli text = Cli.run("status", "--redis", uri(), "-q", q, "--journal", spool.toString());
+        assertThat(text.exit()).as(text.toString()).isZero();
+        assertThat(text.out()).contains("QUEUE", q, "3 job(s) not yet replayed");
+
+        JsonNode json = JSON.readTree(Cli.run("status", "--redis", uri(), "-q", q, "--json").out());
+        JsonNode row = json.get("queues").get(0);
+        assertThat(row.get("queue").asText()).isEqualTo(q);
+        assertThat(row.get("waiting").asLong()).isEqualTo(7);
+        assertThat(row.get("inFlight").asLong()).isZero();
+        assertThat(row.get("oldestWaitingAgeMs").asLong()).isGreaterThanOrEqualTo(0);
+
+        Cli all = Cli.run("status", "--redis", uri());
+        assertThat(all.out()).contains(q);
+    }
+
+    @Test
+    void journalInspectThenReplayIsIdempotent() throws Exception {
+        String q = queue();
+        Path spool = spoolJobs(q, 5);
+
+        JsonNode inspect = JSON.readTree(Cli.run("journal", "inspect", spool.toString(), "--json", "--list", "2").out());
+        assertThat(inspect.get("backlog").asLong()).isEqualTo(5);
+        assertThat(inspect.get("backlogByQueue").get(q).asLong()).isEqualTo(5);
+        assertThat(inspect.get("list")).hasSize(2);
+        Cli text = Cli.run("journal", "inspect", spool.toString());
+        assertThat(text.out()).contains("not yet replayed  5 job(s)", "corrupt records   0");
+
+        Cli unreachable = Cli.run("journal", "replay", spool.toString(), "--redis", dead);
+        assertThat(unreachable.exit()).isEqualTo(ExitCodes.UNREACHABLE);
+        assertThat(unreachable.oneLineError()).contains("cannot reach Redis");
+
+        Cli replay = Cli.run("journal", "replay", spool.toString(), "--redis", uri());
+        assertThat(replay.exit()).as(replay.toString()).isZero();
+        assertThat(replay.out()).contains("5 new, 0 already in Redis; 0 left");
+        assertThat(JSON.readTree(Cli.run("status", "--redis", uri(), "-q", q, "--json").out())
+                .get("queues").get(0).get("waiting").asLong()).isEqualTo(5);
+
+        Cli again = Cli.run("journal", "replay", spool.toString(), "--redis", uri(), "--json");
+        assertThat(JSON.readTree(again.out()).get("replayed").asLong()).isZero();
+    }
+
+    @Test
+    void dlqListShowRetryPurge() throws Exception {
+        String q = queue();
+        AtomicInteger runs = new AtomicInteger();
+        try (JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("jd")).build();
+             Worker worker = Worker.builder().redis(redis.uri()).queue(q).stateDir(tmp.resolve("w"))
+                     .retryPolicy(RetryPolicy.noRetry())
+                     .handler("boom", job -> {
+                         runs.incrementAndGet();
+                         throw new IllegalStateException("no GPU today");
+                     }).build()) {
+            worker.start();
+            String a = producer.enqueue(q, "boom", "hello".getBytes(StandardCharsets.UTF_8)).jobId();
+            String b = producer.enqueue(q, "boom", "world".getBytes(StandardCharsets.UTF_8)).jobId();
+            await().atMost(Duration.ofSeconds(20)).until(() ->
+                    JSON.readTree(Cli.run("dlq", "list", "--redis", uri(), "-q", q, "--json").out()).get("total").asLong() == 2);
+
+            Cli list = Cli.run("dlq", "list", "--redis", uri(), "-q", q);
+            assertThat(list.out()).contains(a, b, "no GPU today", "2 of 2 dead letter(s)");
+
+            Cli show = Cli.run("dlq", "show", "--redis", uri(), "-q", q, a, "--payload");
+            assertThat(show.exit()).isZero();
+            assertThat(show.out()).contains("type        boom", "payload     5 bytes: hello");
+            Cli missing = Cli.run("dlq", "show", "--redis", uri(), "-q", q, "nope");
+            assertThat(missing.exit()).isEqualTo(ExitCodes.FAILED);
+            assertThat(missing.oneLineError()).contains("no dead letter nope");
+
+            int before = runs.get();
+            Cli retry = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, a);
+            assertThat(retry.exit()).as(retry.toString()).isZero();
+            await().atMost(Duration.ofSeconds(20)).until(() -> runs.get() > before);
+            await().atMost(Duration.ofSeconds(20)).until(() ->
+                    JSON.readTree(Cli.run("dlq", "list", "--redis", uri(), "-q", q, "--json").out()).get("total").asLong() == 2);
+
+            Cli purge = Cli.run("dlq", "purge", "--redis", uri(), "-q", q, "--all", "--yes");
+            assertThat(purge.out()).contains("Purged 2");
+            assertThat(Cli.run("dlq", "list", "--redis", uri(), "-q", q).out()).contains("No dead letters");
+        }
+    }
+
+    /** Writes {@code n} jobs into a journal by enqueuing while Redis is unreachable, and closes the producer. */
+    private Path spoolJobs(String q, int n) {
+        Path dir = tmp.resolve("spool-" + q);
+        try (JobProducer producer = JobProducer.builder().redis(URI.create(dead)).journalDir(dir).build()) {
+            for (int i = 0; i < n; i++) {
+                assertThat(producer.enqueue(q, "t", ("s" + i).getBytes(StandardCharsets.UTF_8)).spooled()).isTrue();
+            }
+        }
+        return dir;
+    }
+
+    @Test
+    void watchdogMetricNamesMatchCore() {
+        assertThat(Watchdog.METRIC_RESTARTS).isEqualTo(MetricNames.WATCHDOG_RESTARTS);
+        assertThat(Watchdog.METRIC_DOWNTIME).isEqualTo(MetricNames.WATCHDOG_DOWNTIME);
+        assertThat(Watchdog.METRIC_UP).isEqualTo(MetricNames.WATCHDOG_UP);
+    }
+}

@@ -1,0 +1,44 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(10)
+class DemoAndDoctorTest {
+
+    @Test
+    void faultScheduleInPercentAndSeconds() {
+        assertThat(DemoCommand.parseFaults("stop@50%, kill@2s,kill@10%", 20_000)).containsExactly(
+                new DemoCommand.Fault("kill", 2_000), new DemoCommand.Fault("kill", 2_000), new DemoCommand.Fault("stop", 10_000));
+        assertThat(DemoCommand.parseFaults("none", 20_000)).isEmpty();
+        assertThatThrownBy(() -> DemoCommand.parseFaults("kill@120%", 1000)).hasMessageContaining("past 100%");
+        assertThatThrownBy(() -> DemoCommand.parseFaults("nuke@1s", 1000)).hasMessageContaining("'nuke@1s'");
+    }
+
+    @Test
+    void doctorFlagsWhatLosesJobs() {
+        Map<String, String> info = Map.of("maxmemory_policy", "volatile-lru", "aof_enabled", "0", "redis_version", "6.0.9",
+                "used_memory", "950", "maxmemory", "1000", "role", "slave");
+        List<DoctorCommand.Finding> f = DoctorCommand.check(info, Map.of("save", ""), new long[] {100, 200, 300});
+        assertThat(f).extracting(DoctorCommand.Finding::check, DoctorCommand.Finding::severity).contains(
+                org.assertj.core.groups.Tuple.tuple("eviction", DoctorCommand.Severity.LOSES_JOBS),
+                org.assertj.core.groups.Tuple.tuple("persistence", DoctorCommand.Severity.LOSES_JOBS),
+                org.assertj.core.groups.Tuple.tuple("memory", DoctorCommand.Severity.WARN),
+                org.assertj.core.groups.Tuple.tuple("version", DoctorCommand.Severity.LOSES_JOBS),
+                org.assertj.core.groups.Tuple.tuple("role", DoctorCommand.Severity.WARN),
+                org.assertj.core.groups.Tuple.tuple("latency", DoctorCommand.Severity.OK));
+        assertThat(f).allSatisfy(x -> assertThat(x.severity() == DoctorCommand.Severity.OK || !x.fix().isEmpty()).isTrue());
+    }
+
+    @Test
+    void versionsCompareNumerically() {
+        assertThat(DoctorCommand.compareVersions("6.2.11", "6.2.0")).isPositive();
+        assertThat(DoctorCommand.compareVersions("10.0.0", "6.2.0")).isPositive();
+        assertThat(DoctorCommand.compareVersions("6.0.16", "6.2.0")).isNegative();
+    }
+}

@@ -1,0 +1,43 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The demo end to end at a small size: Redis SIGKILLed twice and SIGSTOPped once, and nothing lost. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class DemoIT {
+
+    @Test
+    void smallDemoLosesNothing() throws Exception {
+        long t0 = System.nanoTime();
+        Cli c = Cli.run("demo", "--jobs", "600", "--rate", "100", "--hang-timeout", "1000", "--plain",
+                "--drain-timeout", "30");
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+
+        assertThat(c.exit()).as(c.toString()).isZero();
+        assertThat(c.out()).contains("Fault 1/3: SIGKILL", "Fault 2/3: SIGSTOP", "Fault 3/3: SIGKILL",
+                "Watchdog: redis-server back", "No accepted job was lost");
+        assertThat(c.out()).containsPattern("lost\\s+0\\s");
+        assertThat(c.out()).containsPattern("accepted\\s+600\\s");
+        assertThat(seconds).isLessThan(60);
+    }
+
+    @Test
+    void jsonResultHasEveryFigure() throws Exception {
+        Cli c = Cli.run("demo", "--jobs", "200", "--rate", "200", "--faults", "kill@50%", "--json", "--drain-timeout", "30");
+        assertThat(c.exit()).as(c.toString()).isZero();
+        JsonNode r = new ObjectMapper().readTree(c.out());
+        assertThat(r.get("accepted").asLong()).isEqualTo(200);
+        assertThat(r.get("lost").asLong()).isZero();
+        assertThat(r.get("processed").asLong()).isEqualTo(200);
+        assertThat(r.get("redisRestarts").asInt()).isEqualTo(1);
+        for (String field : new String[] {"duplicates", "spooled", "replayed", "worstEnqueueMs", "redisDowntimeMs"}) {
+            assertThat(r.has(field)).as(field).isTrue();
+        }
+    }
+}

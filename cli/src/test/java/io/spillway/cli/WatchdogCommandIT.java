@@ -1,0 +1,84 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.testing.ChildJvm;
+import io.spillway.testing.FreePorts;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+
+/** {@code spillway watchdog} in its own JVM: it keeps Redis (or a command) up, and SIGTERM leaves nothing behind. */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class WatchdogCommandIT {
+    @TempDir
+    Path tmp;
+
+    private static boolean ping(int port) {
+        try (Jedis j = new Jedis(new HostAndPort("127.0.0.1", port),
+                DefaultJedisClientConfig.builder().connectionTimeoutMillis(300).socketTimeoutMillis(300).build())) {
+            return "PONG".equals(j.ping());
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static long pid(Path dataDir) throws Exception {
+        return Long.parseLong(Files.readString(dataDir.resolve("watchdog.pid")).trim());
+    }
+
+    @Test
+    void keepsRedisUpAndStopsItOnSigterm() throws Exception {
+        int port = FreePorts.next();
+        Path data = tmp.resolve("redis");
+        try (ChildJvm cli = ChildJvm.builder(SpillwayCli.class)
+                .args("watchdog", "--port", Integer.toString(port), "--dir", data.toString(), "--hang-timeout", "1000")
+                .start()) {
+            cli.awaitOutput("Ctrl-C stops it", Duration.ofSeconds(30));
+            cli.awaitOutput("started (pid", Duration.ofSeconds(20));
+            assertThat(ping(port)).isTrue();
+            long first = pid(data);
+
+            ProcessHandle.of(first).orElseThrow().destroyForcibly();
+            await().atMost(Duration.ofSeconds(5)).until(() -> pid(data) != first && ping(port));
+            long second = pid(data);
+            cli.awaitOutput("is back", Duration.ofSeconds(5));
+
+            int exit = cli.terminate(Duration.ofSeconds(20));
+            assertThat(exit).as(cli.output()).isIn(0, 143);
+            assertThat(ProcessHandle.of(second).map(ProcessHandle::isAlive).orElse(false)).as("redis-server after SIGTERM").isFalse();
+            assertThat(cli.output()).contains("exited: killed by SIGKILL", "Stopping redis-server on port " + port);
+        }
+    }
+
+    @Test
+    void execRestartsACommandThatDies() throws Exception {
+        Path out = tmp.resolve("child.out");
+        try (ChildJvm cli = ChildJvm.builder(SpillwayCli.class)
+                .args("watchdog", "--output", out.toString(), "--exec", "--", "sh", "-c", "echo alive; sleep 0.3; exit 4")
+                .start()) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(out)
+                    && Files.readAllLines(out).stream().filter("alive"::equals).count() >= 3);
+            cli.awaitOutput("exit code 4", Duration.ofSeconds(5));
+            cli.terminate(Duration.ofSeconds(20));
+        }
+    }
+
+    @Test
+    void execWithoutACommandIsBadInput() {
+        Cli c = Cli.run("watchdog", "--exec");
+        assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("--exec needs a command");
+        Cli port = Cli.run("watchdog", "--port", "99999");
+        assertThat(port.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(port.oneLineError()).contains("port must be in 1..65535");
+    }
+}

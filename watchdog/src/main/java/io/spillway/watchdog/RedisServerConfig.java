@@ -1,0 +1,197 @@
+package io.spillway.watchdog;
+
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Which {@code redis-server} a {@link Watchdog} runs, and with what settings. The defaults keep jobs:
+ * AOF on with {@code appendfsync everysec}, no RDB snapshots, {@code maxmemory-policy noeviction}, its
+ * own data directory. Immutable; build with {@link #custom()}.
+ *
+ * <p>Defaults: binary {@link RedisBinary#locate()} (the redis-server 6.2 shipped in the embedded-redis
+ * jar when none is installed); port {@value #DEFAULT_PORT}; bind {@value #DEFAULT_BIND}; data directory
+ * {@code ./spillway-redis-<port>} (made absolute at build time); {@code appendonly yes},
+ * {@code appendfsync everysec}, {@code save ""}, {@code maxmemory-policy noeviction}, no {@code maxmemory}.
+ * Any other directive can be added with {@link Builder#setting(String, String)}; the ones that would
+ * lose jobs ({@code appendonly no}, an evicting policy) are allowed, since an operator may mean them,
+ * and {@code spillway doctor} reports them.
+ *
+ * <p>The watchdog writes {@code redis.conf}, {@code redis.log}, {@code redis.stdout} and
+ * {@code watchdog.pid} into the data directory.
+ *
+ * <pre>{@code
+ * RedisServerConfig redis = RedisServerConfig.custom()
+ *         .port(6390)
+ *         .dataDir(Path.of("/var/lib/spillway/redis"))
+ *         .maxMemory("2gb")
+ *         .build();
+ * }</pre>
+ */
+public final class RedisServerConfig {
+    public static final int DEFAULT_PORT = 6379;
+    public static final String DEFAULT_BIND = "127.0.0.1";
+    public static final String DEFAULT_APPENDFSYNC = "everysec";
+    public static final String DEFAULT_MAXMEMORY_POLICY = "noeviction";
+
+    /** Directives the builder owns; {@link Builder#setting} refuses them. */
+    private static final Set<String> OWNED = Set.of("port", "bind", "dir", "logfile", "daemonize");
+
+    private final Path binary;
+    private final int port;
+    private final String bind;
+    private final Path dataDir;
+    private final Map<String, String> settings;
+
+    private RedisServerConfig(Builder b) {
+        this.binary = b.binary;
+        this.port = b.port;
+        this.bind = b.bind;
+        this.dataDir = (b.dataDir != null ? b.dataDir : Path.of("spillway-redis-" + b.port)).toAbsolutePath().normalize();
+        this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
+    }
+
+    public static Builder custom() {
+        return new Builder();
+    }
+
+    /** The redis-server binary, or null for {@link RedisBinary#locate()} at start. */
+    public Path binary() {
+        return binary;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String bind() {
+        return bind;
+    }
+
+    /** The data directory, absolute. */
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    /** Every redis.conf directive besides port, bind, dir, logfile and daemonize, in order. */
+    public Map<String, String> settings() {
+        return settings;
+    }
+
+    /** The host clients should use: the bind address, or loopback when it binds every interface. */
+    public String clientHost() {
+        String first = bind.split("\\s+")[0];
+        return first.equals("0.0.0.0") || first.equals("*") || first.equals("::") ? "127.0.0.1" : first;
+    }
+
+    /** {@code redis://<clientHost>:<port>}. */
+    public java.net.URI uri() {
+        return java.net.URI.create("redis://" + clientHost() + ":" + port);
+    }
+
+    /** The text of the redis.conf the watchdog writes. */
+    public String configText() {
+        StringBuilder conf = new StringBuilder();
+        conf.append("# Written by the spillway watchdog on every start; edit the watchdog's options instead.\n")
+                .append("port ").append(port).append('\n')
+                .append("bind ").append(bind).append('\n')
+                .append("daemonize no\n")
+                .append("dir ").append(quote(dataDir.toString())).append('\n')
+                .append("logfile ").append(quote(dataDir.resolve("redis.log").toString())).append('\n');
+        settings.forEach((k, v) -> conf.append(k).append(' ').append(v.isEmpty() ? "\"\"" : v).append('\n'));
+        return conf.toString();
+    }
+
+    private static String quote(String path) {
+        return "\"" + path.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
+    @Override
+    public String toString() {
+        return "RedisServerConfig[port=" + port + ", bind=" + bind + ", dataDir=" + dataDir + ", binary="
+                + (binary == null ? "embedded/auto" : binary) + ", settings=" + settings + "]";
+    }
+
+    /** Builds a {@link RedisServerConfig}. Setters fail fast with the bad value in the message. */
+    public static final class Builder {
+        private Path binary;
+        private int port = DEFAULT_PORT;
+        private String bind = DEFAULT_BIND;
+        private Path dataDir;
+        private final Map<String, String> settings = new LinkedHashMap<>();
+
+        private Builder() {
+            settings.put("appendonly", "yes");
+            settings.put("appendfsync", DEFAULT_APPENDFSYNC);
+            settings.put("save", "");
+            settings.put("maxmemory-policy", DEFAULT_MAXMEMORY_POLICY);
+        }
+
+        /** A redis-server binary to run instead of {@link RedisBinary#locate()}. */
+        public Builder binary(Path binary) {
+            this.binary = Objects.requireNonNull(binary, "binary must not be null");
+            return this;
+        }
+
+        public Builder port(int port) {
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("port must be in 1..65535, but was " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** The addresses to listen on, space-separated as in redis.conf. */
+        public Builder bind(String bind) {
+            if (bind == null || bind.isBlank()) {
+                throw new IllegalArgumentException("bind must not be blank, but was '" + bind + "'");
+            }
+            this.bind = bind.trim();
+            return this;
+        }
+
+        public Builder dataDir(Path dataDir) {
+            this.dataDir = Objects.requireNonNull(dataDir, "dataDir must not be null");
+            return this;
+        }
+
+        /** {@code appendfsync}: always, everysec or no. */
+        public Builder appendFsync(String policy) {
+            if (!Set.of("always", "everysec", "no").contains(policy)) {
+                throw new IllegalArgumentException("appendfsync must be always, everysec or no, but was '" + policy + "'");
+            }
+            return setting("appendfsync", policy);
+        }
+
+        /** {@code maxmemory}, e.g. "512mb"; "0" means no limit. */
+        public Builder maxMemory(String bytes) {
+            if (bytes == null || !bytes.matches("(?i)\\d+\\s*(b|k|kb|m|mb|g|gb)?")) {
+                throw new IllegalArgumentException("maxmemory must be a size such as 512mb, but was '" + bytes + "'");
+            }
+            return setting("maxmemory", bytes.replace(" ", ""));
+        }
+
+        /** Any other redis.conf directive; an empty value is written as {@code ""}. */
+        public Builder setting(String name, String value) {
+            if (name == null || !name.matches("[a-z][a-z0-9-]*")) {
+                throw new IllegalArgumentException("setting name must be a redis.conf directive, but was '" + name + "'");
+            }
+            if (OWNED.contains(name)) {
+                throw new IllegalArgumentException("setting '" + name + "' is set by its own builder method (or fixed)");
+            }
+            Objects.requireNonNull(value, "value of " + name + " must not be null");
+            if (value.contains("\n")) {
+                throw new IllegalArgumentException("value of " + name + " must be one line, but was '" + value + "'");
+            }
+            settings.put(name, value);
+            return this;
+        }
+
+        public RedisServerConfig build() {
+            return new RedisServerConfig(this);
+        }
+    }
+}

@@ -1,0 +1,303 @@
+package io.spillway.watchdog;
+
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.watchdog.internal.Child;
+import io.spillway.watchdog.internal.CommandChild;
+import io.spillway.watchdog.internal.RedisChild;
+import io.spillway.watchdog.internal.Supervisor;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Supervises one child process and keeps it running: a {@code redis-server} (the binary shipped in the
+ * embedded-redis jar by default, with settings that keep jobs) or any other command.
+ *
+ * <p>Contract:
+ * <ul>
+ *   <li>When the child exits, it is started again after a backoff (exponential, with jitter; see
+ *       {@link WatchdogConfig}). A Redis child is also PINGed: one that has not answered for the hang
+ *       timeout (SIGSTOP, a wedged disk) is killed with SIGKILL and started again. With AOF on it comes
+ *       back with its data.</li>
+ *   <li>Too many restarts within the crash-loop window are reported with one ERROR line (and a
+ *       {@link WatchdogEvent.CrashLoop}); the watchdog keeps trying.</li>
+ *   <li>Restarts and downtime are counted in the given {@link MetricRegistry} under
+ *       {@value #METRIC_RESTARTS}{@code .<name>} (counter), {@value #METRIC_DOWNTIME}{@code .<name>}
+ *       (counter, milliseconds) and {@value #METRIC_UP}{@code .<name>} (gauge, 1 or 0); the names are those
+ *       of {@code io.spillway.core.MetricNames.WATCHDOG_*}. Each event is logged in plain words
+ *       (logger {@code io.spillway.watchdog.Watchdog}).</li>
+ *   <li>{@link #close()} stops the child and everything it started: SIGTERM (Redis then fsyncs its AOF),
+ *       SIGKILL after the stop timeout. A JVM shutdown hook does the same if {@code close()} was never
+ *       called. A JVM killed with SIGKILL cannot stop its children; the next watchdog of the same Redis
+ *       data directory kills the server left behind before starting its own.</li>
+ * </ul>
+ * Thread-safe. Supervision runs on one daemon thread per watchdog; event listeners run on it.
+ *
+ * <pre>{@code
+ * try (Watchdog redis = Watchdog.builder()
+ *         .redis(RedisServerConfig.custom().port(6390).dataDir(Path.of("redis-data")).build())
+ *         .metrics(registry)
+ *         .build()
+ *         .start()) {
+ *     redis.awaitUp(Duration.ofSeconds(10));
+ *     // ... redis://127.0.0.1:6390 is kept running until close()
+ * }
+ *
+ * Watchdog gpu = Watchdog.builder().command(List.of("python3", "gpu_service.py")).build().start();
+ * }</pre>
+ */
+public final class Watchdog implements AutoCloseable {
+    /** Counter: restarts of the child; the same name as {@code MetricNames.WATCHDOG_RESTARTS}. */
+    public static final String METRIC_RESTARTS = "spillway.watchdog.restarts";
+    /** Counter: milliseconds the child was down (from exit or last answer until it answered again). */
+    public static final String METRIC_DOWNTIME = "spillway.watchdog.downtime.ms";
+    /** Gauge: 1 while the child is up (and, for Redis, answering), else 0. */
+    public static final String METRIC_UP = "spillway.watchdog.up";
+
+    private final Supervisor supervisor;
+    private final RedisServerConfig redis;
+    private final String name;
+    private final MetricRegistry registry;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final Thread shutdownHook;
+    private volatile boolean started;
+    private volatile boolean closed;
+
+    private Watchdog(Builder b, Child child) {
+        this.redis = b.redis;
+        this.name = b.name;
+        this.registry = b.registry;
+        this.supervisor = new Supervisor(b.name, child, b.config,
+                down -> registry.counter(METRIC_DOWNTIME + "." + name).inc(down.toMillis()),
+                () -> registry.counter(METRIC_RESTARTS + "." + name).inc());
+        registry.counter(METRIC_RESTARTS + "." + name);
+        registry.counter(METRIC_DOWNTIME + "." + name);
+        registry.remove(METRIC_UP + "." + name);
+        registry.register(METRIC_UP + "." + name, (Gauge<Integer>) () -> supervisor.isUp() ? 1 : 0);
+        supervisor.onEvent(e -> {
+            if (e instanceof WatchdogEvent.Stopped) {
+                stopped.countDown();
+            }
+        });
+        this.shutdownHook = new Thread(this::close, "spillway-watchdog-shutdown-" + name);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Starts supervising: launches the child on the watchdog's thread and returns at once. Use
+     * {@link #awaitUp(Duration)} to wait for the first start.
+     *
+     * @return this
+     * @throws IllegalStateException if already started or closed
+     */
+    public synchronized Watchdog start() {
+        if (started || closed) {
+            throw new IllegalStateException("Watchdog for " + supervisor.name() + " was already "
+                    + (closed ? "closed" : "started"));
+        }
+        started = true;
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
+        supervisor.start();
+        return this;
+    }
+
+    /** Subscribes to the child's events; register before {@link #start()} to see the first one. */
+    public Watchdog onEvent(Consumer<WatchdogEvent> listener) {
+        supervisor.onEvent(Objects.requireNonNull(listener, "listener"));
+        return this;
+    }
+
+    /** Waits until the child is up (Redis: answering PING). Returns false on timeout. */
+    public boolean awaitUp(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!supervisor.isUp()) {
+            if (closed || System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Blocks until the watchdog has stopped (after {@link #close()}, e.g. from the shutdown hook). */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+
+    /** Like {@link #awaitStopped()} with a timeout; true if it stopped. */
+    public boolean awaitStopped(Duration timeout) throws InterruptedException {
+        return stopped.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** Whether the child is up now (Redis: it answered its last PING or is within the hang timeout). */
+    public boolean isUp() {
+        return supervisor.isUp();
+    }
+
+    /** The pid of the current (or last) child, empty before the first launch. */
+    public OptionalLong pid() {
+        long pid = supervisor.pid();
+        return pid < 0 ? OptionalLong.empty() : OptionalLong.of(pid);
+    }
+
+    /** Restarts so far (failed starts included). */
+    public int restarts() {
+        return supervisor.restarts();
+    }
+
+    /** Total time the child was down between restarts. */
+    public Duration downtime() {
+        return supervisor.downtime();
+    }
+
+    /** The child's name in logs, e.g. {@code "redis-server on port 6379"}. */
+    public String childName() {
+        return supervisor.name();
+    }
+
+    /** The metric-name suffix. */
+    public String name() {
+        return name;
+    }
+
+    public MetricRegistry metrics() {
+        return registry;
+    }
+
+    /** The Redis settings, or null when this watchdog runs a command. */
+    public RedisServerConfig redis() {
+        return redis;
+    }
+
+    /** Stops supervising and stops the child (SIGTERM, SIGKILL after the stop timeout). Idempotent. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        if (started) {
+            supervisor.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            } catch (IllegalStateException shuttingDown) {
+                // We are the hook, or the JVM is already exiting: nothing to remove.
+            }
+        }
+        stopped.countDown();
+    }
+
+    /**
+     * Builds a {@link Watchdog} for either {@link #redis(RedisServerConfig)} or {@link #command(List)}.
+     * Defaults: {@link WatchdogConfig#ofDefaults()}, a new {@link MetricRegistry}, name {@code redis} or
+     * the command's file name.
+     */
+    public static final class Builder {
+        private RedisServerConfig redis;
+        private List<String> command;
+        private Path output;
+        private Path workDir;
+        private WatchdogConfig config = WatchdogConfig.ofDefaults();
+        private MetricRegistry registry;
+        private String name;
+
+        private Builder() {
+        }
+
+        /** Supervise a redis-server with these settings. */
+        public Builder redis(RedisServerConfig redis) {
+            this.redis = Objects.requireNonNull(redis, "redis must not be null");
+            return this;
+        }
+
+        /** Supervise a command (program and arguments); restarted on exit, no probe. */
+        public Builder command(List<String> command) {
+            Objects.requireNonNull(command, "command must not be null");
+            if (command.isEmpty() || command.get(0).isBlank()) {
+                throw new IllegalArgumentException("command must name a program, but was " + command);
+            }
+            this.command = List.copyOf(command);
+            return this;
+        }
+
+        /** Where a command's stdout and stderr go (appended); default: this process's own. */
+        public Builder output(Path file) {
+            this.output = Objects.requireNonNull(file, "output must not be null");
+            return this;
+        }
+
+        /** A command's working directory; default: this process's. */
+        public Builder workDir(Path dir) {
+            this.workDir = Objects.requireNonNull(dir, "workDir must not be null");
+            return this;
+        }
+
+        public Builder config(WatchdogConfig config) {
+            this.config = Objects.requireNonNull(config, "config must not be null");
+            return this;
+        }
+
+        public Builder metrics(MetricRegistry registry) {
+            this.registry = Objects.requireNonNull(registry, "registry must not be null");
+            return this;
+        }
+
+        /** The suffix of this watchdog's metric names; letters, digits, '.', '_' and '-'. */
+        public Builder name(String name) {
+            if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}")) {
+                throw new IllegalArgumentException("name must be 1-64 of [A-Za-z0-9._-], but was '" + name + "'");
+            }
+            this.name = name;
+            return this;
+        }
+
+        /**
+         * @throws IllegalStateException if neither or both of redis and command are set, the redis binary
+         *         cannot be found, or another watchdog holds the Redis data directory
+         */
+        public Watchdog build() {
+            if ((redis == null) == (command == null)) {
+                throw new IllegalStateException("set exactly one of redis(...) or command(...)");
+            }
+            if (registry == null) {
+                registry = new MetricRegistry();
+            }
+            Child child;
+            if (redis != null) {
+                Path binary = redis.binary() != null ? redis.binary() : RedisBinary.locate();
+                if (!java.nio.file.Files.isExecutable(binary)) {
+                    throw new IllegalStateException("redis-server binary " + binary + " is not an executable file");
+                }
+                if (name == null) {
+                    name = "redis";
+                }
+                child = new RedisChild(redis, binary, config.probeTimeout());
+            } else {
+                if (name == null) {
+                    String file = Path.of(command.get(0)).getFileName().toString();
+                    name = file.replaceAll("[^A-Za-z0-9._-]", "_");
+                }
+                String line = String.join(" ", command);
+                child = new CommandChild("'" + (line.length() > 60 ? line.substring(0, 57) + "..." : line) + "'",
+                        command, output, workDir);
+            }
+            return new Watchdog(this, child);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.spillway.watchdog;
+
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * Something that happened to a supervised child. Listeners registered with
+ * {@link Watchdog#onEvent(java.util.function.Consumer)} receive these on the watchdog's own thread; they
+ * must be fast and must not throw (an exception is caught and logged at DEBUG).
+ */
+public sealed interface WatchdogEvent {
+    /** The child's name, e.g. {@code "redis-server on port 6379"}. */
+    String child();
+
+    Instant at();
+
+    /** The child is up: started and (for Redis) answering PING. {@code downtime} is zero on the first start. */
+    record Up(String child, Instant at, long pid, int restarts, Duration downtime) implements WatchdogEvent {
+    }
+
+    /** The child process exited by itself (or was killed by someone else). */
+    record Exited(String child, Instant at, long pid, int exitCode) implements WatchdogEvent {
+    }
+
+    /** The child stopped answering for {@code silentFor}: the watchdog kills it with SIGKILL. */
+    record Hung(String child, Instant at, long pid, Duration silentFor) implements WatchdogEvent {
+    }
+
+    /** A start failed: the binary did not run, exited at once, or did not answer within the start timeout. */
+    record StartFailed(String child, Instant at, String reason) implements WatchdogEvent {
+    }
+
+    /** The watchdog will start the child again after {@code delay}. */
+    record Restarting(String child, Instant at, int attempt, Duration delay) implements WatchdogEvent {
+    }
+
+    /** Too many restarts in the crash-loop window: an operator should look. */
+    record CrashLoop(String child, Instant at, int restartsInWindow, Duration window, String lastReason)
+            implements WatchdogEvent {
+    }
+
+    /** The watchdog was closed and the child is gone. */
+    record Stopped(String child, Instant at, boolean killed) implements WatchdogEvent {
+    }
+}

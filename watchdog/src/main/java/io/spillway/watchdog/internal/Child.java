@@ -1,0 +1,37 @@
+package io.spillway.watchdog.internal;
+
+import java.io.IOException;
+
+/**
+ * What a {@link Supervisor} runs: how to launch it and, optionally, how to ask whether it answers.
+ * Implementations are used by the supervisor's thread only.
+ */
+public interface Child {
+    /** The answer to one probe. */
+    enum Answer {
+        /** Healthy and ready. */
+        READY,
+        /** Alive (it replied) but not ready, e.g. Redis loading its AOF. */
+        ALIVE,
+        /** No reply within the probe timeout. */
+        SILENT
+    }
+
+    /** The child's name for logs and events, e.g. "redis-server on port 6379". */
+    String name();
+
+    /** Whether {@link #probe()} means anything; without it only exits are detected. */
+    boolean probes();
+
+    /** Starts one instance. */
+    Process launch() throws IOException;
+
+    /** Asks the running instance whether it answers; only called while the process is alive. */
+    Answer probe();
+
+    /** Extra words for a failed start (e.g. the last line of the child's log), or "". */
+    String failureHint();
+
+    /** Releases what the child holds (connections, locks), after the last instance is stopped. */
+    void release();
+}

@@ -1,0 +1,41 @@
+package io.spillway.watchdog;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(10)
+class WatchdogConfigTest {
+
+    @Test
+    void defaultsAreDocumentedConstants() {
+        WatchdogConfig c = WatchdogConfig.ofDefaults();
+        assertThat(c.hangTimeout()).isEqualTo(WatchdogConfig.DEFAULT_HANG_TIMEOUT);
+        assertThat(c.initialBackoff()).isEqualTo(Duration.ofMillis(100));
+        assertThat(c.toBuilder().build().toString()).isEqualTo(c.toString());
+    }
+
+    @Test
+    void badValuesFailFastWithTheValue() {
+        assertThatThrownBy(() -> WatchdogConfig.custom().hangTimeout(Duration.ofMillis(-1)))
+                .hasMessage("hangTimeout must be > 0, but was PT-0.001S");
+        assertThatThrownBy(() -> WatchdogConfig.custom().initialBackoff(Duration.ofSeconds(5))
+                .maxBackoff(Duration.ofSeconds(1)).build()).hasMessageContaining("maxBackoff must be >= initialBackoff");
+        assertThatThrownBy(() -> RedisServerConfig.custom().port(70000)).hasMessage("port must be in 1..65535, but was 70000");
+        assertThatThrownBy(() -> RedisServerConfig.custom().setting("dir", "/x")).hasMessageContaining("'dir'");
+        assertThatThrownBy(() -> RedisServerConfig.custom().maxMemory("lots")).hasMessageContaining("'lots'");
+    }
+
+    @Test
+    void redisConfigKeepsJobsByDefault() {
+        RedisServerConfig r = RedisServerConfig.custom().port(6390).dataDir(Path.of("/tmp/x y")).maxMemory("64mb").build();
+        assertThat(r.configText())
+                .contains("port 6390\n", "bind 127.0.0.1\n", "dir \"/tmp/x y\"\n", "appendonly yes\n",
+                        "appendfsync everysec\n", "save \"\"\n", "maxmemory-policy noeviction\n", "maxmemory 64mb\n");
+        assertThat(r.uri().toString()).isEqualTo("redis://127.0.0.1:6390");
+    }
+}

@@ -1,0 +1,191 @@
+package io.spillway.watchdog;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.watchdog.internal.Processes;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+
+/** Real redis-server and shell children under a watchdog. (test-support depends on this module, so no RedisProcess here.) */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class WatchdogIT {
+    private static final WatchdogConfig FAST = WatchdogConfig.custom()
+            .probeInterval(Duration.ofMillis(100))
+            .probeTimeout(Duration.ofMillis(300))
+            .hangTimeout(Duration.ofMillis(1500))
+            .initialBackoff(Duration.ofMillis(50))
+            .maxBackoff(Duration.ofMillis(500))
+            .stopTimeout(Duration.ofSeconds(2))
+            .build();
+
+    @TempDir
+    Path tmp;
+
+    private final List<Watchdog> open = new ArrayList<>();
+    private final List<Long> seenPids = new ArrayList<>();
+
+    @AfterEach
+    void closeAndCheckOrphans() {
+        open.forEach(Watchdog::close);
+        for (long pid : seenPids) {
+            assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                    .as("child pid %d is gone after close", pid).isFalse();
+        }
+    }
+
+    private Watchdog redis(MetricRegistry registry, WatchdogConfig config) throws IOException {
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("redis")).build())
+                .config(config)
+                .metrics(registry)
+                .build();
+        open.add(w);
+        w.start();
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).as("redis up").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        return w;
+    }
+
+    private static Jedis client(Watchdog w) {
+        return new Jedis(new HostAndPort("127.0.0.1", w.redis().port()),
+                DefaultJedisClientConfig.builder().connectionTimeoutMillis(500).socketTimeoutMillis(500).build());
+    }
+
+    private static boolean answers(Watchdog w, String key, String expected) {
+        try (Jedis j = client(w)) {
+            return expected.equals(j.get(key));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void sigkilledRedisIsBackWithItsDataWithinSeconds() throws Exception {
+        MetricRegistry registry = new MetricRegistry();
+        Watchdog w = redis(registry, FAST);
+        try (Jedis j = client(w)) {
+            j.set("job", "kept");
+            assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
+            assertThat(j.configGet("maxmemory-policy")).containsEntry("maxmemory-policy", "noeviction");
+            assertThat(j.configGet("appendfsync")).containsEntry("appendfsync", "everysec");
+        }
+        long first = w.pid().getAsLong();
+
+        ProcessHandle.of(first).orElseThrow().destroyForcibly();
+
+        long killedAt = System.nanoTime();
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
+                .until(() -> w.pid().getAsLong() != first && answers(w, "job", "kept"));
+        long backMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+        seenPids.add(w.pid().getAsLong());
+        assertThat(backMs).isLessThan(5000);
+        assertThat(w.restarts()).isEqualTo(1);
+        assertThat(w.downtime()).isPositive();
+        assertThat(registry.counter(Watchdog.METRIC_RESTARTS + ".redis").getCount()).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(2)).until(() ->
+                registry.counter(Watchdog.METRIC_DOWNTIME + ".redis").getCount() > 0);
+        assertThat(((Gauge<?>) registry.getGauges().get(Watchdog.METRIC_UP + ".redis")).getValue()).isEqualTo(1);
+    }
+
+    @Test
+    void sigstoppedRedisIsDetectedAndReplaced() throws Exception {
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        Watchdog w = redis(new MetricRegistry(), FAST);
+        w.onEvent(events::add);
+        try (Jedis j = client(w)) {
+            j.set("job", "kept");
+        }
+        long first = w.pid().getAsLong();
+
+        assertThat(Processes.signal(first, "STOP")).isTrue();
+
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                .until(() -> w.pid().getAsLong() != first && answers(w, "job", "kept"));
+        seenPids.add(w.pid().getAsLong());
+        assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOf(WatchdogEvent.Hung.class));
+        assertThat(ProcessHandle.of(first).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    }
+
+    @Test
+    void execChildThatDiesIsRestartedAndACrashLoopIsReported() throws Exception {
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        Path out = tmp.resolve("child.out");
+        Watchdog w = Watchdog.builder()
+                .command(List.of("sh", "-c", "echo started $$; sleep 0.2; exit 3"))
+                .output(out)
+                .config(FAST.toBuilder().crashLoop(3, Duration.ofSeconds(30)).build())
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        w.start();
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> w.restarts() >= 3);
+        assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOf(WatchdogEvent.CrashLoop.class));
+        assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOfSatisfying(WatchdogEvent.Exited.class,
+                x -> assertThat(x.exitCode()).isEqualTo(3)));
+        assertThat(Files.readAllLines(out).stream().filter(l -> l.startsWith("started")).count()).isGreaterThanOrEqualTo(3);
+        assertThat(w.name()).isEqualTo("sh");
+    }
+
+    @Test
+    void closeStopsAChildThatIgnoresSigtermAndItsChildren() throws Exception {
+        Path pids = tmp.resolve("pids");
+        Watchdog w = Watchdog.builder()
+                .command(List.of("sh", "-c", "trap '' TERM; sleep 600 & echo $! > " + pids + "; while true; do sleep 0.1; done"))
+                .config(FAST.toBuilder().stopTimeout(Duration.ofMillis(500)).build())
+                .build()
+                .start();
+        open.add(w);
+        assertThat(w.awaitUp(Duration.ofSeconds(5))).isTrue();
+        await().atMost(Duration.ofSeconds(5)).until(() -> Files.exists(pids) && !Files.readString(pids).isBlank());
+        long shell = w.pid().getAsLong();
+        long sleeper = Long.parseLong(Files.readString(pids).trim());
+        seenPids.add(shell);
+        seenPids.add(sleeper);
+
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        w.onEvent(events::add);
+        long t0 = System.nanoTime();
+        w.close();
+
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(5000);
+        assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOfSatisfying(WatchdogEvent.Stopped.class,
+                s -> assertThat(s.killed()).isTrue()));
+    }
+
+    @Test
+    void secondWatchdogOnTheSameDataDirIsRefused() throws Exception {
+        Watchdog w = redis(new MetricRegistry(), FAST);
+        RedisServerConfig same = RedisServerConfig.custom().port(freePort()).dataDir(w.redis().dataDir()).build();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Watchdog.builder().redis(same).build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("Another watchdog");
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return s.getLocalPort();
+        }
+    }
+}
