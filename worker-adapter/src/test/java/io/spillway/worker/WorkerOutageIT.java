@@ -153,7 +153,9 @@ class WorkerOutageIT {
             await().atMost(Duration.ofSeconds(30)).until(() -> handled.size() == 30);
             await().atMost(Duration.ofSeconds(10)).until(() -> IntStream.range(0, 30).allMatch(i -> state("m" + i) == JobState.COMPLETED));
             assertThat(handled.values()).allMatch(n -> n.get() == 1);
-            assertThat(leasedButUnknown).as("entries delivered into the void").isPositive();
+            // Usually some entries were leased by a fetch whose reply was swallowed (on a loaded machine the
+            // worker may notice the outage before it fetches, and then none were): every one of them is
+            // taken over again through its lease, none is lost.
             assertThat(metrics.meter(io.spillway.core.MetricNames.REDELIVERIES).getCount()).isEqualTo(leasedButUnknown);
             worker.close(); // before the proxy closes
         }
