@@ -117,6 +117,9 @@ public final class RedisGateway implements AutoCloseable {
                 .retryOnException(Failures::isRetryable)
                 .writableStackTraceEnabled(false)
                 .build());
+        // A retryable failure is a dead pooled connection (Redis restarted, or dropped the client): its idle
+        // siblings are most likely dead too, so drop them before the retry instead of failing on each in turn.
+        retry.getEventPublisher().onRetry(e -> resetConnections());
         if (registry != null) {
             String name = MetricNames.CIRCUIT_STATE + "." + component;
             registry.remove(name);
