@@ -144,22 +144,34 @@ class JobProducerIT {
     void hungRedisCostsOneSocketTimeoutThenSpools() throws Exception {
         try (JobProducer p = producer(redis.uri())) {
             List<String> accepted = new ArrayList<>();
+            java.util.concurrent.atomic.AtomicBoolean faultOver = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread fault = new Thread(() -> {
+                await().atMost(Duration.ofSeconds(30)).until(() -> p.metrics().meter(MetricNames.ACCEPTED).getCount() >= 1_000);
+                redis.hang();
+                // The fault itself: Redis stays frozen for 3 s while the load goes on.
+                await().pollDelay(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(4)).until(() -> true);
+                redis.resume();
+                faultOver.set(true);
+            });
+            fault.start();
             long worst = 0;
-            for (int i = 0; i < 3_000; i++) {
-                if (i == 1_000) {
-                    redis.hang();
-                }
-                if (i == 2_000) {
-                    Thread.sleep(3_000 - 1_000); // the hang lasts ~3 s in total with the enqueues around it
-                    redis.resume();
-                }
+            int afterFault = 0;
+            while (afterFault < 1_000) {
                 long t = System.nanoTime();
-                accepted.add(p.enqueue("h", "t", bytes(Integer.toString(i))).jobId());
+                accepted.add(p.enqueue("h", "t", bytes(Integer.toString(accepted.size()))).jobId());
                 worst = Math.max(worst, System.nanoTime() - t);
+                if (faultOver.get()) {
+                    afterFault++;
+                }
+                if (accepted.size() % 5 == 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // a steady load (~5,000/s), not a flood
+                }
             }
+            fault.join();
             long deadline = RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS;
             assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).as("worst enqueue ms vs socket timeout %d", deadline)
                     .isLessThan(deadline + 150);
+            assertThat(p.metrics().meter(MetricNames.SPOOLED).getCount()).isPositive();
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
             try (Jedis j = redis.jedis()) {
                 assertThat(RedisJobs.ids(j, "h")).containsExactlyElementsOf(accepted);
