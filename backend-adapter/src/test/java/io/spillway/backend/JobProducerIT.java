@@ -169,8 +169,9 @@ class JobProducerIT {
             }
             fault.join();
             long deadline = RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS;
+            // A margin for GC and a loaded 2-core box; an unbounded wait would be seconds (the hang lasts 3 s).
             assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).as("worst enqueue ms vs socket timeout %d", deadline)
-                    .isLessThan(deadline + 150);
+                    .isLessThan(deadline + 300);
             assertThat(p.metrics().meter(MetricNames.SPOOLED).getCount()).isPositive();
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
             try (Jedis j = redis.jedis()) {
