@@ -60,4 +60,22 @@ class ProducerCrashIT {
             }
         }
     }
+
+    @Test
+    void aSecondProcessCannotOpenAJournalInUse() {
+        Path journal = dir.resolve("journal");
+        try (RedisProcess redis = RedisProcess.builder().start();
+             ChildJvm holder = ChildJvm.builder(ProducerMain.class)
+                     .args(redis.uri().toString(), journal.toString(), "held", "100000000", dir.resolve("r.txt").toString()).start()) {
+            holder.awaitOutput("READY", Duration.ofSeconds(60));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> JobProducer.builder().redis(redis.uri()).journalDir(journal).build())
+                    .isInstanceOf(io.spillway.core.JournalLockedException.class)
+                    .hasMessageContaining(journal.toAbsolutePath().toString());
+            holder.kill();
+            // The lock dies with its process: the journal opens now, and what the killed one spooled is kept.
+            try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(journal).build()) {
+                assertThat(p.enqueue("held", "t", new byte[1]).jobId()).isNotBlank();
+            }
+        }
+    }
 }
