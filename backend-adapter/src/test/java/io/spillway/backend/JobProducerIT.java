@@ -127,7 +127,9 @@ class JobProducerIT {
             assertThat(p.state()).isEqualTo(HealthState.DISCONNECTED);
             assertThat(p.journalBacklog()).isEqualTo(2_000);
             assertThat(p.status("q", accepted.get(5)).state()).isEqualTo(JobState.SPOOLED);
-            assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).isLessThan(RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 100);
+            // Refused connections spool at once (microseconds; see docs/benchmarks.md); the bound only
+            // catches a regression to blocking, with room for GC and a loaded 2-core box.
+            assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).isLessThan(RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 300);
             redis.restart();
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
             Receipt after = p.enqueue("q", "t", bytes("after"));

@@ -1,0 +1,57 @@
+package io.spillway.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.RedisConnection;
+import io.spillway.testing.RedisProcess;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** A Redis that goes away must not leak pooled connections, whatever call found it gone. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class PoolLeakIT {
+    @Test
+    void failedCallsAndPipelinesGiveTheirConnectionsBack() {
+        try (RedisProcess redis = RedisProcess.builder().start();
+             RedisGateway g = new RedisGateway(RedisConnection.of(redis.uri()), "test", 4, Duration.ofSeconds(1), new MetricRegistry())) {
+            g.close("start closed");
+            g.execute(c -> c.ping());
+            g.evalPipelined(LuaScript.ENQUEUE, List.of(), false);
+            redis.kill();
+            for (int i = 0; i < 20; i++) {
+                try {
+                    g.executeDirect(c -> c.ping());
+                } catch (RuntimeException expected) {
+                    // down
+                }
+                try {
+                    g.pipelined(false, p -> {
+                        var r = p.exists("k");
+                        return r::get;
+                    });
+                } catch (RuntimeException expected) {
+                    // down
+                }
+            }
+            redis.restart();
+            long t = System.nanoTime();
+            for (int i = 0; i < 8; i++) {
+                try {
+                    g.pipelined(false, p -> {
+                        var r = p.exists("k");
+                        return r::get;
+                    });
+                } catch (RuntimeException stale) {
+                    // a stale connection fails once
+                }
+            }
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t)).isLessThan(500);
+            String pong = g.executeDirect(c -> c.ping());
+            assertThat(pong).isEqualTo("PONG");
+        }
+    }
+}
