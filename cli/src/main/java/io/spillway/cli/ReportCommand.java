@@ -1,0 +1,118 @@
+package io.spillway.cli;
+
+import io.spillway.metrics.SpillwayReporting;
+import io.spillway.metrics.StandaloneReporter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code spillway report}: one exporter per Redis, in the foreground. */
+@Command(name = "report", mixinStandardHelpOptions = true,
+        description = {"Export a Redis's queue figures (and journal backlogs) as metrics, in the foreground.",
+                "Reads every queue (waiting, in flight, delayed, dead, workers) from Redis and the backlog of the given"
+                        + " journal directories, and serves them as Prometheus text on /metrics with /health as JSON;"
+                        + " optionally also to the console, CSV files, SLF4J or JMX. Ctrl-C stops it."},
+        footer = {"", "Examples:", "  spillway report --redis redis://10.0.0.5:6379 --listen 0.0.0.0:9477",
+                "  spillway report --journal /var/lib/app/spillway --console 10"})
+final class ReportCommand implements Callable<Integer> {
+    @Mixin
+    RedisOptions redis;
+
+    @Option(names = "--journal", paramLabel = "DIR", description = "A producer's journal directory to report on (repeatable).")
+    List<Path> journals;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:" + SpillwayReporting.DEFAULT_PORT,
+            description = "Where to serve /metrics and /health (default: ${DEFAULT-VALUE}; port 0 = any free port).")
+    String listen;
+
+    @Option(names = "--no-http", description = "Do not serve /metrics and /health.")
+    boolean noHttp;
+
+    @Option(names = "--console", paramLabel = "SECONDS", description = "Also print every metric to the console this often.")
+    Integer consoleSeconds;
+
+    @Option(names = "--csv", paramLabel = "DIR", description = "Also write CSV files (one per metric) into DIR.")
+    Path csvDir;
+
+    @Option(names = "--slf4j", paramLabel = "SECONDS", description = "Also log every metric (logger io.spillway.metrics) this often.")
+    Integer slf4jSeconds;
+
+    @Option(names = "--jmx", description = "Also expose the metrics as JMX MBeans.")
+    boolean jmx;
+
+    @Option(names = "--refresh", paramLabel = "MS", defaultValue = "5000",
+            description = "How often to read the queues from Redis (default: ${DEFAULT-VALUE}).")
+    long refreshMs;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (refreshMs <= 0) {
+            throw new CliException(ExitCodes.USAGE, "--refresh must be > 0, but was " + refreshMs);
+        }
+        String host;
+        int port;
+        int colon = listen.lastIndexOf(':');
+        try {
+            host = listen.substring(0, colon);
+            port = Integer.parseInt(listen.substring(colon + 1));
+        } catch (RuntimeException e) {
+            throw new CliException(ExitCodes.USAGE, "--listen must be HOST:PORT, but was '" + listen + "'");
+        }
+        if (port < 0 || port > 65_535 || host.isBlank()) {
+            throw new CliException(ExitCodes.USAGE, "--listen must be HOST:PORT with a port in 0..65535, but was '" + listen + "'");
+        }
+        positive("--console", consoleSeconds);
+        positive("--slf4j", slf4jSeconds);
+        redis.connect().close(); // fail now, in one line, if Redis cannot be reached
+        StandaloneReporter.Builder b = StandaloneReporter.builder(redis.connection())
+                .refreshEvery(Duration.ofMillis(refreshMs))
+                .reporting(r -> {
+                    if (!noHttp) {
+                        r.prometheus(host, port);
+                    }
+                    if (consoleSeconds != null) {
+                        r.console(Duration.ofSeconds(consoleSeconds));
+                    }
+                    if (csvDir != null) {
+                        r.csv(csvDir, Duration.ofSeconds(10));
+                    }
+                    if (slf4jSeconds != null) {
+                        r.slf4j(Duration.ofSeconds(slf4jSeconds));
+                    }
+                    if (jmx) {
+                        r.jmx();
+                    }
+                });
+        if (journals != null) {
+            journals.forEach(b::journalDir);
+        }
+        StandaloneReporter reporter;
+        try {
+            reporter = b.start();
+        } catch (RuntimeException e) {
+            throw new CliException(ExitCodes.FAILED, "cannot start the reporter: " + e.getMessage());
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(reporter::close, "spillway-report-shutdown"));
+        if (!noHttp) {
+            spec.commandLine().getOut().println("Serving " + reporter.reporting().uri().resolve("/metrics") + " and /health"
+                    + " for " + redis.connection().redacted() + " (Ctrl-C stops)");
+            spec.commandLine().getOut().flush();
+        }
+        reporter.awaitClose();
+        return ExitCodes.OK;
+    }
+
+    private static void positive(String name, Integer seconds) {
+        if (seconds != null && seconds <= 0) {
+            throw new CliException(ExitCodes.USAGE, name + " must be > 0 seconds, but was " + seconds);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.testing.ChildJvm;
+import io.spillway.testing.FreePorts;
+import io.spillway.testing.RedisProcess;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class ReportCommandIT {
+    @TempDir
+    Path dir;
+
+    @Test
+    void servesQueueFiguresAsPrometheusTextUntilStopped() throws Exception {
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("j")).build()) {
+                for (int i = 0; i < 7; i++) {
+                    p.enqueue("reports", "t", new byte[] {1});
+                }
+            }
+            int port = FreePorts.next();
+            try (ChildJvm cli = ChildJvm.builder(SpillwayCli.class)
+                    .args("report", "--redis", redis.uri().toString(), "--listen", "127.0.0.1:" + port, "--refresh", "200").start()) {
+                cli.awaitOutput("Ctrl-C stops", Duration.ofSeconds(30));
+                HttpClient http = HttpClient.newHttpClient();
+                URI metrics = URI.create("http://127.0.0.1:" + port + "/metrics");
+                await().atMost(Duration.ofSeconds(20)).until(() -> http.send(HttpRequest.newBuilder(metrics).build(),
+                        HttpResponse.BodyHandlers.ofString()).body().contains("spillway_queue_waiting{queue=\"reports\"} 7.0"));
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(health.statusCode()).isEqualTo(200);
+                assertThat(cli.terminate(Duration.ofSeconds(20))).isEqualTo(143);
+            }
+        }
+    }
+
+    @Test
+    void badInputAndAnUnreachableRedisAreOneLineErrors() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = SpillwayCli.run(new String[] {"report", "--listen", "nonsense"}, new PrintWriter(out), new PrintWriter(err));
+        assertThat(code).isEqualTo(ExitCodes.USAGE);
+        assertThat(err.toString()).contains("--listen").doesNotContain("Exception");
+        err.getBuffer().setLength(0);
+        code = SpillwayCli.run(new String[] {"report", "--redis", "redis://127.0.0.1:" + FreePorts.next()},
+                new PrintWriter(out), new PrintWriter(err));
+        assertThat(code).isEqualTo(ExitCodes.UNREACHABLE);
+        assertThat(err.toString().trim().lines()).hasSize(1);
+    }
+}
