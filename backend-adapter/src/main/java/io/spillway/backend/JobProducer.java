@@ -66,8 +66,10 @@ import org.slf4j.LoggerFactory;
  *       appended to the journal and the receipt says {@code spooled}. From then on, until a reconnect
  *       loop has confirmed Redis healthy and replayed the journal, every enqueue is a local append
  *       (microseconds; no network wait).</li>
- *   <li>An enqueue waits for Redis at most about the socket timeout (default 200 ms) plus a few
- *       milliseconds of quick retries; then it spools.</li>
+ *   <li>An enqueue waits for Redis at most one socket timeout (default 200 ms) on a pooled connection,
+ *       or connect timeout + socket timeout (default 700 ms) when it must open a new connection to a
+ *       Redis that does not answer; quick retries happen only within the first socket timeout. Then it
+ *       spools.</li>
  *   <li>Order: jobs from this producer to one queue reach Redis in the order enqueue returned (for calls
  *       made one after another); while the journal holds jobs of a queue, new ones go behind them.</li>
  *   <li>Idempotent by job id within the dedupe window: a second enqueue of the same id is a no-op.</li>

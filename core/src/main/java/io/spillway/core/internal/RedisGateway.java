@@ -62,6 +62,8 @@ public final class RedisGateway implements AutoCloseable {
     private final CircuitBreaker circuit;
     private final Retry retry;
     private final List<Consumer<Throwable>> unavailableListeners = new CopyOnWriteArrayList<>();
+    private final ThreadLocal<long[]> callStart = ThreadLocal.withInitial(() -> new long[1]);
+    private final long socketTimeoutNanos;
 
     /**
      * @param component names the user of this gateway in metrics and logs ("producer", "worker")
@@ -73,6 +75,7 @@ public final class RedisGateway implements AutoCloseable {
         this.connection = connection;
         this.component = component;
         int socketMs = (int) connection.socketTimeout().toMillis();
+        this.socketTimeoutNanos = connection.socketTimeout().toNanos();
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis((int) connection.connectTimeout().toMillis())
                 .socketTimeoutMillis(socketMs)
@@ -114,7 +117,7 @@ public final class RedisGateway implements AutoCloseable {
         this.retry = Retry.of("spillway-" + component, RetryConfig.custom()
                 .maxAttempts(DEFAULT_RETRY_ATTEMPTS)
                 .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(Duration.ofMillis(2), 2.0, 0.5))
-                .retryOnException(Failures::isRetryable)
+                .retryOnException(e -> Failures.isRetryable(e) && withinRetryBudget())
                 .writableStackTraceEnabled(false)
                 .build());
         // A retryable failure is a dead pooled connection (Redis restarted, or dropped the client): its idle
@@ -157,11 +160,24 @@ public final class RedisGateway implements AutoCloseable {
     /** Runs a call under retry and circuit breaker. */
     public <T> T execute(Function<UnifiedJedis, T> call) {
         Supplier<T> guarded = CircuitBreaker.decorateSupplier(circuit, () -> call.apply(client));
+        long[] started = callStart.get();
+        long outer = started[0];
+        started[0] = System.nanoTime();
         try {
             return Retry.decorateSupplier(retry, guarded).get();
         } catch (RuntimeException e) {
             throw translate(e);
+        } finally {
+            started[0] = outer;
         }
+    }
+
+    /**
+     * Quick retries are for failures that came quickly (a dead pooled connection). Once a call has used up
+     * one socket timeout, another try would only double the caller's wait: give up and let it spool.
+     */
+    private boolean withinRetryBudget() {
+        return System.nanoTime() - callStart.get()[0] < socketTimeoutNanos;
     }
 
     /**
