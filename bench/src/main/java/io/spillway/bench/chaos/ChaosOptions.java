@@ -89,7 +89,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 drainS = 600;
             }
             case "nopersist" -> {
-                jobs = 20_000;
+                jobs = 12_000;
                 perKind = 0;
                 kinds = List.of(FaultKind.REDIS_KILL);
                 phaseS = 60;

@@ -37,6 +37,8 @@ public final class ChaosProducerMain {
     static final String READY = "READY";
     static final String QUEUE = "chaos";
     static final String TYPE = "chaos";
+    /** Enqueue calls slower than this are printed (the default socket timeout is 200 ms). */
+    static final long SLOW_ENQUEUE_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
 
     private static volatile boolean stopping;
 
@@ -149,6 +151,11 @@ public final class ChaosProducerMain {
             record.append(r.jobId() + " " + r.acceptedAt().toEpochMilli() + (r.spooled() ? " S" : " D"));
             synchronized (latency) {
                 latency.record(took);
+            }
+            if (took > SLOW_ENQUEUE_NANOS) {
+                // Evidence for the bounded-latency guarantee: which call, when, and which way it went.
+                System.out.println("slow enqueue " + took / 1_000_000 + " ms, returned at " + r.acceptedAt() + " "
+                        + (r.spooled() ? "spooled" : "direct") + " job " + r.jobId() + " state " + producer.state());
             }
             accepted.incrementAndGet();
             n++;

@@ -9,7 +9,7 @@ import java.util.stream.Collectors;
  * The figures of one scenario. {@code lost}, {@code duplicateIds} and everything about ids come from the
  * record files ({@link IdLedger}); spooled, replayed and latencies come from the producers' summaries.
  *
- * @param lostBeyondResendWindow lost jobs accepted more than the producer's resend window before a Redis
+ * @param lostBeyondResendWindow lost jobs accepted more than the producer's resend window before some Redis
  *     restart that came back empty: the documented limit (only in a scenario without persistence)
  * @param problems anything else that went wrong (unexpected child exits, stuck producers, drain timeout)
  */
@@ -39,7 +39,7 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         row(t, "jobs accepted", fmt(accepted));
         row(t, "accepted jobs handled", fmt(handledAccepted));
         row(t, "**lost**", "**" + fmt(lost) + "**" + (options.persistence() ? ""
-                : " (" + fmt(lostBeyondResendWindow) + " older than the resend window at an empty restart, "
+                : " (" + fmt(lostBeyondResendWindow) + " accepted more than the 5 s resend window before an empty restart, "
                 + fmt(lostUnexplained()) + " unexplained)"));
         row(t, "duplicates (ids handled more than once)", fmt(duplicateIds) + " (" + fmt(extraRuns) + " extra runs)");
         row(t, "spooled", fmt(spooled));
@@ -52,7 +52,7 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         row(t, "worst enqueue latency", ms(worstEnqueueNanos));
         row(t, "p99 / p50 enqueue latency", ms(p99EnqueueNanos) + " / " + ms(p50EnqueueNanos));
         row(t, "time to drain after the last fault", drained ? String.format(Locale.ROOT, "%.1f s", drainMillis / 1000.0)
-                : "**not drained** within " + options.drainTimeoutMillis() / 1000 + " s");
+                : "**not drained** (gave up " + drainMillis / 1000 + " s after the last fault)");
         row(t, "run time", String.format(Locale.ROOT, "%.0f s", runMillis / 1000.0));
         row(t, "verdict", passed() ? "PASS" : "**FAIL**");
         if (!problems.isEmpty()) {
