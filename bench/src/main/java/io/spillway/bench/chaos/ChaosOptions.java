@@ -1,0 +1,150 @@
+package io.spillway.bench.chaos;
+
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * One scenario's settings. Presets ({@code small}, {@code medium}, {@code large}, {@code nopersist}) give
+ * every value; any command-line option overrides its preset's value.
+ *
+ * @param name scenario name (for the table)
+ * @param seed the fault schedule's seed
+ * @param jobs jobs in all, split evenly between producers
+ * @param producers producer JVMs
+ * @param workers worker JVMs
+ * @param faultCounts how many faults of each kind
+ * @param phaseMillis length of the fault phase; producers spread their jobs over it
+ * @param persistence true: AOF everysec; false: no AOF, no RDB (a restarted Redis is empty)
+ * @param concurrency handler threads per worker
+ * @param workMillis each job's simulated work in the handler
+ * @param leaseMillis the workers' lease
+ * @param drainTimeoutMillis how long to wait, after the last fault, for every accepted job to be handled
+ * @param dir run directory (record files, logs, Redis data, result)
+ */
+record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
+                    long phaseMillis, boolean persistence, int concurrency, long workMillis, long leaseMillis,
+                    long drainTimeoutMillis, Path dir) {
+
+    static final Set<String> FLAGS = Set.of("help");
+    static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
+            "faults-per-kind", "kinds", "duration", "persistence", "concurrency", "work-ms", "lease-ms",
+            "drain-timeout", "dir");
+
+    static final String USAGE = """
+            Usage: ChaosMain [--scenario small|medium|large|nopersist[,more]] [options]
+              --seed N               fault schedule seed (default: random, printed)
+              --jobs N               jobs in all, split between producers
+              --producers P          producer JVMs            --workers W         worker JVMs
+              --faults N             N faults, kinds mixed evenly (seeded)
+              --faults-per-kind K    K faults of every kind (overrides --faults)
+              --kinds a,b,...        restrict to these kinds: %s
+              --duration S           fault phase in seconds (jobs are spread over it)
+              --persistence aof|none Redis AOF everysec, or no persistence at all
+              --concurrency C        handler threads per worker  --work-ms MS   simulated work per job
+              --lease-ms MS          worker lease               --drain-timeout S  wait for drain
+              --dir PATH             run directory (default target/chaos/<scenario>-<seed>)
+            """;
+
+    static String usage() {
+        return USAGE.formatted(String.join(",", Arrays.stream(FaultKind.values()).map(FaultKind::label).toList()));
+    }
+
+    /** The preset named {@code scenario} with {@code args} applied on top. */
+    static ChaosOptions of(String scenario, Args a) {
+        long seed = a.has("seed") ? a.getLong("seed", 0) : new SecureRandom().nextLong() >>> 16;
+        List<FaultKind> kinds = new ArrayList<>(Arrays.asList(FaultKind.values()));
+        long jobs;
+        int producers = 2;
+        int workers = 2;
+        int perKind;
+        long phaseS;
+        boolean persistence = true;
+        int concurrency = 4;
+        long workMs = 1;
+        long drainS = 180;
+        switch (scenario) {
+            case "small" -> {
+                jobs = 4_000;
+                perKind = 1;
+                phaseS = 50;
+                drainS = 60;
+            }
+            case "medium" -> {
+                jobs = 100_000;
+                perKind = 4;
+                phaseS = 300;
+            }
+            case "large" -> {
+                jobs = 1_000_000;
+                perKind = 30;
+                phaseS = 2_400;
+                drainS = 600;
+            }
+            case "nopersist" -> {
+                jobs = 12_000;
+                perKind = 0;
+                kinds = List.of(FaultKind.REDIS_KILL);
+                phaseS = 60;
+                persistence = false;
+                workers = 1;
+                concurrency = 1;
+                workMs = 5;
+            }
+            default -> throw new IllegalArgumentException("unknown scenario '" + scenario
+                    + "'; known: small, medium, large, nopersist");
+        }
+        if (a.has("kinds")) {
+            kinds = Arrays.stream(a.get("kinds", "").split(",")).map(FaultKind::fromLabel).distinct().toList();
+        }
+        Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
+        if (scenario.equals("nopersist") && !a.has("faults") && !a.has("faults-per-kind")) {
+            counts.put(FaultKind.REDIS_KILL, 3);
+        } else if (a.has("faults-per-kind") || !a.has("faults")) {
+            int k = a.getInt("faults-per-kind", perKind);
+            for (FaultKind kind : kinds) {
+                counts.put(kind, k);
+            }
+        } else {
+            int n = a.getInt("faults", 0);
+            List<FaultKind> order = new ArrayList<>(kinds);
+            Collections.shuffle(order, new Random(seed ^ 0x5DEECE66DL));
+            for (int i = 0; i < n; i++) {
+                counts.merge(order.get(i % order.size()), 1, Integer::sum);
+            }
+        }
+        if (a.has("persistence")) {
+            String p = a.get("persistence", "aof");
+            if (!p.equals("aof") && !p.equals("none")) {
+                throw new IllegalArgumentException("--persistence must be aof or none, but was '" + p + "'");
+            }
+            persistence = p.equals("aof");
+        }
+        jobs = a.getLong("jobs", jobs);
+        producers = a.getInt("producers", producers);
+        workers = a.getInt("workers", workers);
+        if (jobs < 1 || producers < 1 || workers < 1) {
+            throw new IllegalArgumentException("jobs, producers and workers must be >= 1, but were " + jobs + ", "
+                    + producers + ", " + workers);
+        }
+        Path dir = Path.of(a.get("dir", Path.of("target", "chaos", scenario + "-" + seed).toString()));
+        if (a.has("dir") && a.get("scenario", "").contains(",")) {
+            dir = dir.resolve(scenario);
+        }
+        return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
+                a.getLong("duration", phaseS) * 1000, persistence, a.getInt("concurrency", concurrency),
+                a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
+                dir.toAbsolutePath());
+    }
+
+    int faultTotal() {
+        return faultCounts.values().stream().mapToInt(Integer::intValue).sum();
+    }
+}

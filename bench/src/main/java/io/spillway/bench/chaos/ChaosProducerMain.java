@@ -1,0 +1,174 @@
+package io.spillway.bench.chaos;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.MetricNames;
+import io.spillway.core.RedisConnection;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One producer process of the chaos harness (the harness starts it, SIGKILLs it, SIGTERMs it and starts
+ * it again on the same journal directory and record file).
+ *
+ * <ol>
+ *   <li>Counts the ids already in its record file (earlier incarnations): that many of the slot's
+ *       {@code --total} jobs are done.</li>
+ *   <li>Opens a {@link JobProducer} on {@code --journal} and prints {@code READY}.</li>
+ *   <li>Enqueues the rest one call at a time, paced so that the slot's n-th job is due at
+ *       {@code --start-ms + n / --rate} seconds (a restarted or stalled producer catches up). Right after
+ *       each receipt it appends {@code <jobId> <acceptedAtMillis> <S|D>} (spooled or direct) to the
+ *       record file in one write.</li>
+ *   <li>Every second, and at exit, writes a {@link ProducerSummary} to {@code --summary}.</li>
+ *   <li>When all are enqueued it keeps running (the journal replays in the background) until it is
+ *       stopped. On SIGTERM the enqueue loop stops first, then the producer closes: no receipt is
+ *       returned without its line being written.</li>
+ * </ol>
+ */
+public final class ChaosProducerMain {
+    static final String READY = "READY";
+    static final String QUEUE = "chaos";
+    static final String TYPE = "chaos";
+    /** Enqueue calls slower than this are printed (the default socket timeout is 200 ms). */
+    static final long SLOW_ENQUEUE_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
+
+    private static volatile boolean stopping;
+
+    private ChaosProducerMain() {
+    }
+
+    public static void main(String[] argv) throws Exception {
+        Args a = Args.parse(argv, Set.of(), Set.of("redis", "journal", "record", "summary", "slot", "incarnation",
+                "total", "rate", "start-ms", "socket-timeout-ms"));
+        URI redis = URI.create(a.require("redis"));
+        Path journal = Path.of(a.require("journal"));
+        Path recordPath = Path.of(a.require("record"));
+        Path summaryPath = Path.of(a.require("summary"));
+        int slot = a.getInt("slot", 0);
+        int incarnation = a.getInt("incarnation", 1);
+        long total = a.getLong("total", 1000);
+        double rate = a.getDouble("rate", 100);
+        long startMs = a.getLong("start-ms", System.currentTimeMillis());
+        long socketTimeoutMs = a.getLong("socket-timeout-ms", RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS);
+
+        long already = RecordFile.countValidLines(recordPath);
+        RecordFile record = RecordFile.openAppend(recordPath);
+        MetricRegistry registry = new MetricRegistry();
+        JobProducer producer = JobProducer.builder()
+                .redis(RedisConnection.builder(redis).socketTimeout(Duration.ofMillis(socketTimeoutMs)).build())
+                .journalDir(journal)
+                .metricRegistry(registry)
+                .build();
+        LatencyHistogram latency = new LatencyHistogram();
+        long[] produced = {already};
+        AtomicLong accepted = new AtomicLong();
+        AtomicLong rejected = new AtomicLong();
+        Runnable writeSummary = () -> {
+            long[] buckets;
+            long max;
+            synchronized (latency) {
+                buckets = latency.counts();
+                max = latency.max();
+            }
+            long backlog = producer.journalBacklog();
+            String state = producer.state().name();
+            long p;
+            synchronized (produced) {
+                p = produced[0];
+            }
+            new ProducerSummary(slot, incarnation, ProcessHandle.current().pid(), accepted.get(), rejected.get(),
+                    registry.meter(MetricNames.SPOOLED).getCount(), registry.meter(MetricNames.REPLAYED).getCount(),
+                    registry.meter(MetricNames.REPLAY_DUPLICATES).getCount(),
+                    registry.meter(MetricNames.RESTORED).getCount(), backlog, state, p,
+                    p >= total && backlog == 0 && "CONNECTED".equals(state), max, buckets, System.currentTimeMillis())
+                    .writeTo(summaryPath);
+        };
+
+        Thread main = Thread.currentThread();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // No interrupt: the enqueue loop sees the flag within one enqueue call or 100 ms of pacing.
+            stopping = true;
+            try {
+                main.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            writeSummary.run();
+            producer.close();
+            writeSummary.run();
+            record.close();
+        }, "chaos-producer-stop"));
+
+        Thread reporter = new Thread(() -> {
+            while (!stopping) {
+                try {
+                    writeSummary.run();
+                } catch (RuntimeException e) {
+                    System.out.println("summary write failed: " + e);
+                }
+                LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
+            }
+        }, "chaos-producer-summary");
+        reporter.setDaemon(true);
+        reporter.start();
+        System.out.println(READY + " slot " + slot + " incarnation " + incarnation + " pid "
+                + ProcessHandle.current().pid() + " resuming at " + already + "/" + total);
+
+        byte[] pad = new byte[48];
+        Arrays.fill(pad, (byte) 'x');
+        String padding = new String(pad, StandardCharsets.US_ASCII);
+        long n = already;
+        while (n < total && !stopping) {
+            long dueMs = startMs + (long) (n * 1000.0 / rate);
+            long waitMs = dueMs - System.currentTimeMillis();
+            if (waitMs > 0) {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(waitMs, 100)));
+                continue;
+            }
+            byte[] payload = ("p" + slot + "-" + n + "-" + padding).getBytes(StandardCharsets.US_ASCII);
+            long t0 = System.nanoTime();
+            Receipt r;
+            try {
+                r = producer.enqueue(QUEUE, TYPE, payload);
+            } catch (RuntimeException e) {
+                rejected.incrementAndGet();
+                System.out.println("enqueue rejected (job not accepted): " + e);
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                if (stopping || e instanceof IllegalStateException) {
+                    break;
+                }
+                continue;
+            }
+            long took = System.nanoTime() - t0;
+            record.append(r.jobId() + " " + r.acceptedAt().toEpochMilli() + (r.spooled() ? " S" : " D"));
+            synchronized (latency) {
+                latency.record(took);
+            }
+            if (took > SLOW_ENQUEUE_NANOS) {
+                // Evidence for the bounded-latency guarantee: which call, when, and which way it went.
+                System.out.println("slow enqueue " + took / 1_000_000 + " ms, returned at " + r.acceptedAt() + " "
+                        + (r.spooled() ? "spooled" : "direct") + " job " + r.jobId() + " state " + producer.state());
+            }
+            accepted.incrementAndGet();
+            n++;
+            synchronized (produced) {
+                produced[0] = n;
+            }
+        }
+        if (n >= total) {
+            System.out.println("ENQUEUED " + n);
+        }
+        while (!stopping) {
+            // Nothing left to enqueue: the journal replays in the background until the harness stops us.
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        }
+    }
+}

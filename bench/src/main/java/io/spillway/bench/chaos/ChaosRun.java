@@ -1,0 +1,529 @@
+package io.spillway.bench.chaos;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.ChaosProxy;
+import io.spillway.testing.ChildJvm;
+import io.spillway.testing.RedisProcess;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalTime;
+import java.time.ZoneId;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Runs one chaos scenario with real processes and returns its verdict.
+ *
+ * <ol>
+ *   <li>Starts redis-server (AOF everysec, or no persistence) and a {@link ChaosProxy} in front of it;
+ *       every producer and worker connects through the proxy.</li>
+ *   <li>Starts P {@link ChaosProducerMain} and W {@link ChaosWorkerMain} JVMs; producers spread their
+ *       jobs over the fault phase.</li>
+ *   <li>Applies the {@link FaultSchedule} one fault at a time: apply, hold, heal. Between faults it checks
+ *       that every child that should run does (an unexpected exit is a problem, and the child is
+ *       restarted).</li>
+ *   <li>After the last fault, waits until every accepted id is handled and every producer has
+ *       enqueued all its jobs with an empty journal, or the drain timeout.</li>
+ *   <li>Stops the children gracefully, reads the record files one last time and computes the verdict
+ *       ({@link IdLedger}); writes the table, the fault log, and the lost ids with what Redis knows of
+ *       them into the run directory.</li>
+ * </ol>
+ * Everything a run leaves (Redis data and log, every child's output, record files, summaries) stays in
+ * {@link ChaosOptions#dir()} as evidence.
+ */
+final class ChaosRun {
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration GRACE = Duration.ofSeconds(20);
+    private static final long RESEND_WINDOW_MS = JobProducer.Builder.DEFAULT_RESEND_WINDOW.toMillis();
+    private static final long STUCK_SUMMARY_MS = 15_000;
+    /** A drain with no progress this long (all producers done) ends: longer than a lease expiry plus a reconnect. */
+    private static final long STALL_MS = 30_000;
+
+    private final ChaosOptions o;
+    private final PrintStream log;
+    private final Path dir;
+    private final IdLedger ledger = new IdLedger();
+    private final List<String> problems = new ArrayList<>();
+    private final List<Long> emptyRestartsAt = new ArrayList<>();
+    private final Map<FaultKind, Integer> injected = new EnumMap<>(FaultKind.class);
+    private PrintStream faultLog;
+    private RedisProcess redis;
+    private ChaosProxy proxy;
+    private long phaseStartMs;
+    private final List<Child> producers = new ArrayList<>();
+    private final List<Child> workers = new ArrayList<>();
+
+    ChaosRun(ChaosOptions options, PrintStream log) {
+        this.o = options;
+        this.log = log;
+        this.dir = options.dir();
+    }
+
+    ChaosResult run() throws IOException {
+        long t0 = System.currentTimeMillis();
+        Files.createDirectories(dir);
+        try (var entries = Files.list(dir)) {
+            if (entries.findAny().isPresent()) {
+                // Record files are appended to: an old run's ids would be counted again.
+                throw new IllegalArgumentException("run directory " + dir + " is not empty: choose a new --dir");
+            }
+        }
+        FaultSchedule schedule = FaultSchedule.plan(o.seed(), o.faultCounts(), o.phaseMillis(), o.producers(), o.workers());
+        say("scenario %s seed %d: %,d jobs, %d producers, %d workers, %d faults over %d s, persistence %s, dir %s",
+                o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
+                schedule.phaseMillis() / 1000, o.persistence() ? "AOF everysec" : "none", dir);
+        try (PrintStream fl = new PrintStream(Files.newOutputStream(dir.resolve("faults.log")), true, StandardCharsets.UTF_8)) {
+            faultLog = fl;
+            RedisProcess.Builder rb = RedisProcess.builder().dataDir(dir.resolve("redis")).save("");
+            rb.appendOnly(o.persistence());
+            redis = rb.start();
+            proxy = ChaosProxy.to(redis.port());
+            say("redis-server pid %d on port %d, proxy on port %d", redis.pid(), redis.port(), proxy.port());
+            phaseStartMs = System.currentTimeMillis() + 5_000;
+            long perProducer = o.jobs() / o.producers();
+            for (int i = 0; i < o.producers(); i++) {
+                long total = perProducer + (i < o.jobs() % o.producers() ? 1 : 0);
+                Child c = new Child("producer", i, total, (double) total * 1000 / schedule.phaseMillis());
+                ledger.trackProducer(i, c.recordFile());
+                producers.add(c);
+            }
+            for (int i = 0; i < o.workers(); i++) {
+                Child c = new Child("worker", i, 0, 0);
+                ledger.trackWorker(c.recordFile());
+                workers.add(c);
+            }
+            producers.forEach(Child::launch);
+            workers.forEach(Child::launch);
+            producers.forEach(Child::awaitReady);
+            workers.forEach(Child::awaitReady);
+
+            // On a busy machine the JVMs may start later than planned: the schedule starts once they are up.
+            long faultBase = Math.max(phaseStartMs, System.currentTimeMillis() + 1_000);
+            for (FaultSchedule.Fault f : schedule.faults()) {
+                long due = faultBase + f.atMillis();
+                while (System.currentTimeMillis() < due) {
+                    sleep(Math.min(500, due - System.currentTimeMillis()));
+                    ledger.poll();
+                    checkChildren();
+                }
+                checkChildren();
+                inject(f);
+                ledger.poll();
+            }
+            long lastFaultEnd = System.currentTimeMillis();
+            say("last fault healed; draining (timeout %d s)", o.drainTimeoutMillis() / 1000);
+            boolean drained = false;
+            long lastReport = 0;
+            long lastOutstanding = -1;
+            long lastProgress = System.currentTimeMillis();
+            while (System.currentTimeMillis() - lastFaultEnd < o.drainTimeoutMillis()) {
+                ledger.poll();
+                checkChildren();
+                boolean producersDone = producers.stream().allMatch(Child::producerDone);
+                if (ledger.outstandingCount() == 0 && producersDone) {
+                    drained = true;
+                    break;
+                }
+                if (ledger.outstandingCount() != lastOutstanding || !producersDone) {
+                    lastOutstanding = ledger.outstandingCount();
+                    lastProgress = System.currentTimeMillis();
+                } else if (System.currentTimeMillis() - lastProgress > STALL_MS) {
+                    // Every producer is done and nothing was handled for a while: what is left will not come.
+                    say("no job handled for %d s with %,d accepted ids unhandled: stopping the drain",
+                            STALL_MS / 1000, lastOutstanding);
+                    break;
+                }
+                if (System.currentTimeMillis() - lastReport > 5_000) {
+                    lastReport = System.currentTimeMillis();
+                    say("draining: accepted %,d, outstanding %,d, producers %s", ledger.acceptedCount(),
+                            ledger.outstandingCount(), producers.stream().map(Child::progress).toList());
+                }
+                sleep(200);
+            }
+            long drainMs = System.currentTimeMillis() - lastFaultEnd;
+            if (!drained) {
+                problems.add("not drained; gave up " + drainMs / 1000 + " s after the last fault: "
+                        + ledger.outstandingCount() + " accepted ids unhandled; producers "
+                        + producers.stream().map(Child::progress).toList());
+            } else {
+                say("drained %.1f s after the last fault", drainMs / 1000.0);
+            }
+            for (Child c : workers) {
+                c.stop();
+            }
+            for (Child c : producers) {
+                c.stop();
+            }
+            ledger.poll();
+            ChaosResult result = result(schedule, drained, drainMs, System.currentTimeMillis() - t0);
+            writeEvidence(result);
+            return result;
+        } finally {
+            for (Child c : producers) {
+                c.close();
+            }
+            for (Child c : workers) {
+                c.close();
+            }
+            if (proxy != null) {
+                proxy.close();
+            }
+            if (redis != null) {
+                redis.close();
+            }
+        }
+    }
+
+    private void inject(FaultSchedule.Fault f) {
+        long start = System.currentTimeMillis();
+        String detail = "";
+        switch (f.kind()) {
+            case REDIS_KILL -> {
+                redis.kill();
+                if (!o.persistence()) {
+                    emptyRestartsAt.add(start);
+                }
+                sleep(f.holdMillis());
+                redis.restart();
+                detail = "restarted pid " + redis.pid();
+            }
+            case REDIS_RESTART -> {
+                redis.shutdown();
+                if (!o.persistence()) {
+                    emptyRestartsAt.add(start);
+                }
+                sleep(f.holdMillis());
+                redis.restart();
+                detail = "restarted pid " + redis.pid();
+            }
+            case REDIS_HANG -> {
+                redis.hang();
+                sleep(f.holdMillis());
+                redis.resume();
+            }
+            case CLIENT_KILL -> detail = redis.clientKillAll() + " connections killed";
+            case REDIS_OOM -> {
+                long used = usedMemory();
+                long limit = Math.max(1, used / 2);
+                redis.configSet("maxmemory", Long.toString(limit));
+                sleep(f.holdMillis());
+                redis.configSet("maxmemory", "0");
+                detail = "maxmemory " + limit + " (used " + used + ")";
+            }
+            case PROXY_CUT -> {
+                proxy.cut();
+                sleep(f.holdMillis());
+                proxy.pass();
+            }
+            case PROXY_BLACKHOLE -> {
+                proxy.blackhole();
+                sleep(f.holdMillis());
+                proxy.pass();
+            }
+            case PROXY_SLOW -> {
+                proxy.slow(Duration.ofMillis(f.param()));
+                sleep(f.holdMillis());
+                proxy.pass();
+                detail = f.param() + " ms per chunk";
+            }
+            case PROXY_MUTE -> {
+                proxy.mute();
+                sleep(f.holdMillis());
+                proxy.pass();
+            }
+            case WORKER_KILL, PRODUCER_KILL -> {
+                Child c = (f.kind() == FaultKind.WORKER_KILL ? workers : producers).get(f.target());
+                c.kill();
+                sleep(f.holdMillis());
+                c.launch();
+                c.awaitReady();
+                detail = c.name() + " incarnation " + c.incarnation;
+            }
+            case WORKER_RESTART, PRODUCER_RESTART -> {
+                Child c = (f.kind() == FaultKind.WORKER_RESTART ? workers : producers).get(f.target());
+                int code = c.terminate();
+                if (code != 143 && code != 0) {
+                    problems.add(c.name() + " incarnation " + c.incarnation + " did not stop gracefully on SIGTERM within "
+                            + GRACE.toSeconds() + " s (exit " + code + ") at fault #" + f.index());
+                }
+                sleep(f.holdMillis());
+                c.launch();
+                c.awaitReady();
+                detail = c.name() + " exit " + code + ", now incarnation " + c.incarnation;
+            }
+        }
+        long end = System.currentTimeMillis();
+        injected.merge(f.kind(), 1, Integer::sum);
+        String line = String.format("#%d %s start=%d end=%d held=%dms %s", f.index(), f.kind().label(), start, end,
+                end - start, detail);
+        faultLog.println(line);
+        say("fault %s", line);
+    }
+
+    private long usedMemory() {
+        try (Jedis j = redis.jedis()) {
+            for (String l : j.info("memory").split("\r?\n")) {
+                if (l.startsWith("used_memory:")) {
+                    return Long.parseLong(l.substring("used_memory:".length()).trim());
+                }
+            }
+        }
+        return 1;
+    }
+
+    private void checkChildren() {
+        for (Child c : producers) {
+            c.check();
+        }
+        for (Child c : workers) {
+            c.check();
+        }
+    }
+
+    private ChaosResult result(FaultSchedule schedule, boolean drained, long drainMs, long runMs) {
+        LatencyHistogram latency = new LatencyHistogram();
+        long spooled = 0;
+        long replayed = 0;
+        long restored = 0;
+        long rejected = 0;
+        try (var files = Files.list(dir)) {
+            for (Path p : files.filter(p -> p.getFileName().toString().endsWith(".summary.json")).toList()) {
+                ProducerSummary s = ProducerSummary.read(p);
+                latency.add(s.latency());
+                spooled += s.spooled();
+                replayed += s.replayed();
+                restored += s.restored();
+                rejected += s.rejected();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        long beyond = 0;
+        for (Map.Entry<String, IdLedger.Accepted> e : ledger.lost()) {
+            if (beyondResendWindow(e.getValue())) {
+                beyond++;
+            }
+        }
+        return new ChaosResult(o, ledger.acceptedCount(), ledger.handledAcceptedCount(), ledger.outstandingCount(), beyond,
+                ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
+                replayed, restored, rejected, injected, latency.max(), latency.percentile(0.99),
+                latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
+    }
+
+    /**
+     * Whether a lost job can be explained by the documented limit: some empty restart of Redis came more
+     * than the resend window after the job was accepted, so the producer may no longer have kept it to send
+     * again. A job that was lost although every empty restart after it came within the window (or none
+     * came) is unexplained: a bug. The acceptance time is a lower bound of when the job last reached Redis
+     * (a spooled or re-sent job reached it later), so this rule errs towards "explained"; with a single
+     * empty restart it is exact for the jobs it calls unexplained.
+     */
+    private boolean beyondResendWindow(IdLedger.Accepted a) {
+        for (long restartAt : emptyRestartsAt) {
+            if (restartAt - a.atMillis() > RESEND_WINDOW_MS) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void writeEvidence(ChaosResult r) throws IOException {
+        Files.writeString(dir.resolve("result.md"), r.table(), StandardCharsets.UTF_8);
+        List<Map.Entry<String, IdLedger.Accepted>> lost = ledger.lost();
+        if (!lost.isEmpty()) {
+            StringBuilder sb = new StringBuilder("# id producer acceptedAtMillis acceptedAt spooled beyondResendWindow redisStatus\n");
+            for (var e : lost) {
+                IdLedger.Accepted a = e.getValue();
+                sb.append(e.getKey()).append(' ').append(a.producer()).append(' ').append(a.atMillis()).append(' ')
+                        .append(LocalTime.ofInstant(Instant.ofEpochMilli(a.atMillis()), ZoneId.systemDefault()))
+                        .append(a.spooled() ? " spooled " : " direct ").append(beyondResendWindow(a)).append(' ')
+                        .append(sb.length() < 200_000 ? redisStatus(e.getKey()) : "-").append('\n');
+            }
+            Files.writeString(dir.resolve("lost.txt"), sb.toString(), StandardCharsets.UTF_8);
+        }
+        StringBuilder dups = new StringBuilder("# id handlerRuns (first 1000)\n");
+        ledger.duplicates(1000).forEach((id, n) -> dups.append(id).append(' ').append(n).append('\n'));
+        Files.writeString(dir.resolve("duplicates.txt"), dups.toString(), StandardCharsets.UTF_8);
+    }
+
+    /** What Redis holds for a lost job id: its status record (null: nothing), read after the run. */
+    private String redisStatus(String id) {
+        try (Jedis j = redis.jedis()) {
+            return String.valueOf(j.get(RedisKeys.job(QueueName.of(ChaosProducerMain.QUEUE), JobId.of(id))));
+        } catch (RuntimeException e) {
+            return "unreadable:" + e.getClass().getSimpleName();
+        }
+    }
+
+    private void say(String format, Object... args) {
+        log.printf("[chaos %s] %s%n", LocalTime.now().withNano(0), String.format(format, args));
+    }
+
+    private static void sleep(long ms) {
+        if (ms > 0) {
+            // The hold of a fault, or a pause between polls: the point is the passing of time.
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(ms));
+        }
+    }
+
+    /** One producer or worker slot: its files, and the JVM currently running it (one incarnation after another). */
+    private final class Child {
+        private final String role;
+        private final int slot;
+        private final long total;
+        private final double rate;
+        private int incarnation;
+        private ChildJvm jvm;
+        private boolean down;
+
+        Child(String role, int slot, long total, double rate) {
+            this.role = role;
+            this.slot = slot;
+            this.total = total;
+            this.rate = rate;
+        }
+
+        String name() {
+            return role + "-" + slot;
+        }
+
+        Path recordFile() {
+            return dir.resolve(name() + ".ids");
+        }
+
+        Path summaryFile(int inc) {
+            return dir.resolve(name() + "-" + inc + ".summary.json");
+        }
+
+        void launch() {
+            incarnation++;
+            ChildJvm.Builder b;
+            if (role.equals("producer")) {
+                b = ChildJvm.builder(ChaosProducerMain.class).args(
+                        "--redis", proxy.uri().toString(),
+                        "--journal", dir.resolve(name()).resolve("journal").toString(),
+                        "--record", recordFile().toString(),
+                        "--summary", summaryFile(incarnation).toString(),
+                        "--slot", Integer.toString(slot),
+                        "--incarnation", Integer.toString(incarnation),
+                        "--total", Long.toString(total),
+                        "--rate", Double.toString(rate),
+                        "--start-ms", Long.toString(phaseStartMs));
+            } else {
+                b = ChildJvm.builder(ChaosWorkerMain.class).args(
+                        "--redis", proxy.uri().toString(),
+                        "--record", recordFile().toString(),
+                        "--state-dir", dir.resolve(name()).resolve("state").toString(),
+                        "--concurrency", Integer.toString(o.concurrency()),
+                        "--work-ms", Long.toString(o.workMillis()),
+                        "--lease-ms", Long.toString(o.leaseMillis()),
+                        "--slot", Integer.toString(slot),
+                        "--incarnation", Integer.toString(incarnation));
+            }
+            jvm = b.jvmArgs("-Xmx256m", "-XX:+UseSerialGC",
+                            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                            "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS")
+                    .outputFile(dir.resolve(name() + "-" + incarnation + ".out"))
+                    .start();
+            down = false;
+        }
+
+        void awaitReady() {
+            String marker = role.equals("producer") ? ChaosProducerMain.READY : ChaosWorkerMain.STARTED;
+            try {
+                jvm.awaitOutput(marker, READY_TIMEOUT);
+            } catch (IllegalStateException e) {
+                problems.add(name() + " incarnation " + incarnation + " did not start: see " + jvm.outputFile());
+                say("%s incarnation %d did not start: %s", name(), incarnation, firstLine(e.getMessage()));
+            }
+        }
+
+        void kill() {
+            jvm.kill();
+            down = true;
+        }
+
+        int terminate() {
+            down = true;
+            return jvm.terminate(GRACE);
+        }
+
+        /** An exit nobody asked for is a problem; the slot is restarted so the run goes on. */
+        void check() {
+            if (!down && jvm != null && !jvm.isAlive()) {
+                int code = jvm.waitFor(Duration.ofSeconds(1));
+                problems.add(name() + " incarnation " + incarnation + " exited on its own with " + code + ": see "
+                        + jvm.outputFile());
+                say("%s incarnation %d exited on its own (%d); restarting", name(), incarnation, code);
+                launch();
+                awaitReady();
+            }
+            if (role.equals("producer") && !down) {
+                ProducerSummary s = summary();
+                if (s != null && System.currentTimeMillis() - s.updatedAtMillis() > STUCK_SUMMARY_MS && jvm.isAlive()) {
+                    String p = name() + " incarnation " + incarnation + " has not updated its summary for "
+                            + (System.currentTimeMillis() - s.updatedAtMillis()) / 1000 + " s (stuck?)";
+                    if (problems.stream().noneMatch(x -> x.startsWith(p.substring(0, p.indexOf(" has"))) && x.contains("stuck"))) {
+                        problems.add(p);
+                        say("%s", p);
+                    }
+                }
+            }
+        }
+
+        ProducerSummary summary() {
+            Path f = summaryFile(incarnation);
+            try {
+                return Files.exists(f) ? ProducerSummary.read(f) : null;
+            } catch (UncheckedIOException e) {
+                return null;
+            }
+        }
+
+        boolean producerDone() {
+            ProducerSummary s = summary();
+            return s != null && s.done() && System.currentTimeMillis() - s.updatedAtMillis() < 3_000;
+        }
+
+        String progress() {
+            ProducerSummary s = summary();
+            return s == null ? name() + ": no summary" : name() + ": " + s.producedTotal() + "/" + total + " backlog "
+                    + s.backlog() + " " + s.state();
+        }
+
+        void stop() {
+            if (jvm != null && jvm.isAlive()) {
+                int code = terminate();
+                if (code != 143 && code != 0) {
+                    problems.add(name() + " incarnation " + incarnation + " did not stop gracefully at the end (exit "
+                            + code + ")");
+                }
+            }
+        }
+
+        void close() {
+            if (jvm != null) {
+                jvm.close();
+            }
+        }
+    }
+
+    private static String firstLine(String s) {
+        int nl = s == null ? -1 : s.indexOf('\n');
+        return nl < 0 ? String.valueOf(s) : s.substring(0, nl);
+    }
+}
