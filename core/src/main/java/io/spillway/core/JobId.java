@@ -18,7 +18,7 @@ public record JobId(String value) {
         if (value == null) {
             throw new IllegalArgumentException("jobId must not be null");
         }
-        if (!VALID.matcher(value).matches()) {
+        if (!QueueName.valid(value, 200, true)) {
             throw new IllegalArgumentException("jobId must match " + VALID.pattern() + ", but was '" + value + "'");
         }
     }

@@ -17,9 +17,27 @@ public record QueueName(String value) {
         if (value == null) {
             throw new IllegalArgumentException("queue must not be null");
         }
-        if (!VALID.matcher(value).matches()) {
+        if (!valid(value, 100, false)) {
             throw new IllegalArgumentException("queue must match " + VALID.pattern() + ", but was '" + value + "'");
         }
+    }
+
+    /** {@link #VALID} (and {@link JobId#VALID}), checked without a regex: this runs for every job. */
+    static boolean valid(String s, int maxLength, boolean idChars) {
+        int n = s.length();
+        if (n == 0 || n > maxLength) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '.' || c == '_' || c == '-' || c == ':'
+                    || (idChars && (c == '@' || c == '/' || c == '+' || c == '='));
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public static QueueName of(String value) {

@@ -146,6 +146,11 @@ public final class ChronicleJournal implements AutoCloseable {
             // by the replayer's lock. Chronicle's own one-thread check would refuse the hand-over.
             appender.singleThreadedCheckDisabled(true);
             tailer.singleThreadedCheckDisabled(true);
+            // Create the current cycle file now: the first spool happens when Redis has just failed, and
+            // must be a plain append (microseconds), not a file creation.
+            try (DocumentContext dc = appender.writingDocument(true)) {
+                dc.wire().bytes().writeByte((byte) 0); // a metadata entry: readers skip it
+            }
         } catch (IOException | RuntimeException e) {
             release();
             throw new JournalException("Journal " + dir + " cannot be opened: " + e.getMessage(), e);

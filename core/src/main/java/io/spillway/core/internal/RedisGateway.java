@@ -5,7 +5,6 @@ import com.codahale.metrics.MetricRegistry;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
-import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.spillway.core.MetricNames;
@@ -116,7 +115,9 @@ public final class RedisGateway implements AutoCloseable {
                 .build());
         this.retry = Retry.of("spillway-" + component, RetryConfig.custom()
                 .maxAttempts(DEFAULT_RETRY_ATTEMPTS)
-                .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(Duration.ofMillis(2), 2.0, 0.5))
+                // The failures retried are dead pooled connections (found in microseconds): retry at once on a
+                // fresh one; there is nothing to wait for.
+                .intervalFunction(attempt -> 0L)
                 .retryOnException(e -> Failures.isRetryable(e) && withinRetryBudget())
                 .writableStackTraceEnabled(false)
                 .build());

@@ -73,6 +73,13 @@ class ChronicleJournalTest {
     }
 
     @Test
+    void theCurrentCycleFileExistsBeforeTheFirstAppend() {
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(j.cycleFiles()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void replayPositionSurvivesReopen() {
         List<String> ids = new ArrayList<>();
         try (ChronicleJournal j = open(dir)) {
