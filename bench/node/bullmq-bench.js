@@ -98,6 +98,6 @@ async function outage(until, rate) {
   else if (mode === 'e2e') r = await e2e(a1, a2);
   else if (mode === 'outage') r = await outage(a1, a2);
   else throw new Error('unknown mode ' + mode);
-  console.log(JSON.stringify(r));
-  process.exit(0);
+  // exit only once stdout is flushed: a pipe takes 64 KiB at a time and process.exit would cut the line
+  process.stdout.write(JSON.stringify(r) + '\n', () => process.exit(0));
 })().catch((e) => { console.log(JSON.stringify({ error: String(e && e.stack || e) })); process.exit(1); });

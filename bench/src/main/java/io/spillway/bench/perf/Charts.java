@@ -43,6 +43,7 @@ final class Charts {
         c.getStyler().setSeriesColors(PALETTE);
         c.getStyler().setOverlapped(false);
         c.getStyler().setAvailableSpaceFill(0.85);
+        c.getStyler().setXAxisLabelRotation(12);
         for (int s = 0; s < series.size(); s++) {
             List<Double> v = new ArrayList<>();
             for (Double d : values.get(s)) {
@@ -61,7 +62,10 @@ final class Charts {
         c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
         c.getStyler().setSeriesColors(PALETTE);
         c.getStyler().setxAxisTickLabelsFormattingFunction(x -> {
-            double p = 100 * (1 - Math.pow(10, -x));
+            if (Math.abs(x - Math.rint(x)) > 0.01) {
+                return "";
+            }
+            double p = 100 * (1 - Math.pow(10, -Math.rint(x)));
             return p >= 99.9999 ? "max" : (p == Math.floor(p) ? String.format("p%.0f", p) : String.format("p%s", trim(p)));
         });
         c.getStyler().setXAxisMin(0.0);

@@ -25,6 +25,7 @@ final class ReportWriter {
         Files.createDirectories(img);
         header();
         summary();
+        analysis();
         enqueue(img);
         batch(img);
         e2e(img);
@@ -113,6 +114,15 @@ final class ReportWriter {
         md.append('\n');
     }
 
+    /** Hand-written findings (analysis.md next to this class), written after looking at a run: not regenerated. */
+    private void analysis() throws IOException {
+        try (var in = ReportWriter.class.getResourceAsStream("analysis.md")) {
+            if (in != null) {
+                md.append(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim()).append("\n\n");
+            }
+        }
+    }
+
     private void enqueue(Path img) {
         md.append("## Enqueue throughput, one job per call\n\n");
         md.append("Each caller thread enqueues one 200-byte job at a time and waits for the answer. `JobProducer.enqueue` runs one ")
@@ -142,11 +152,11 @@ final class ReportWriter {
         List<Double> one = new ArrayList<>();
         List<Double> eight = new ArrayList<>();
         for (String[] s : sys) {
-            cats.add(s[1].replace("`", "").replace("RBlockingQueue.", "").replace("raw Jedis", "Jedis"));
+            cats.add(shortName(s[0]));
             one.add(r.median("enqueue.single.1." + s[0]));
             eight.add(r.median("enqueue.single.8." + s[0]));
         }
-        cats.add("redis-benchmark XADD");
+        cats.add("redis-benchmark");
         one.add(r.median("redisbench.c1"));
         eight.add(r.median("redisbench.c8"));
         vals.add(one);
@@ -170,12 +180,12 @@ final class ReportWriter {
         for (String[] s : sys) {
             String id = "enqueue.batch." + s[0];
             md.append("| ").append(s[1]).append(" | ").append(rateRange(id)).append(" | ").append(ratio(r.median(id) / r.median("enqueue.batch.jedis-xadd"))).append(" |\n");
-            cats.add(s[1].replace("`", "").replace("raw Jedis, ", "Jedis ").replace(" (no dedupe)", ""));
+            cats.add(shortName(s[0]).replace("Jedis XADD", "Jedis XADD pipelined").replace("Jedis same Lua", "Jedis Lua/batch"));
             v.add(r.median(id));
         }
         md.append("| redis-benchmark `XADD`, pipeline 500 | ").append(rateRange("redisbench.c1-pipe500")).append(" | ")
                 .append(ratio(r.median("redisbench.c1-pipe500") / r.median("enqueue.batch.jedis-xadd"))).append(" |\n\n");
-        cats.add("redis-benchmark XADD -P 500");
+        cats.add("redis-benchmark -P 500");
         v.add(r.median("redisbench.c1-pipe500"));
         Charts.bars(img.resolve("bench-batch.png"), "Batched enqueue, 500 jobs per call (median jobs/s; target 100,000)", "jobs/s", cats,
                 List.of("jobs/s"), List.of(v), 100_000.0, "target");
@@ -200,7 +210,7 @@ final class ReportWriter {
         for (String[] s : sys) {
             md.append("| ").append(s[1]).append(" | ").append(rateRange("e2e.1." + s[0])).append(" | ").append(rateRange("e2e.4." + s[0]))
                     .append(" | ").append(ratio(r.median("e2e.4." + s[0]) / bull50)).append(" |\n");
-            cats.add(s[1].replace(" (no ack)", ""));
+            cats.add(shortName(s[0]));
             one.add(r.median("e2e.1." + s[0]));
             four.add(r.median("e2e.4." + s[0]));
         }
@@ -222,15 +232,18 @@ final class ReportWriter {
                 .append("monitored). *Client commands* are what the clients sent (a pipeline of k commands counts k: this is ")
                 .append("commands Redis parsed, an upper bound on network round trips); *inside scripts* are the commands Lua ran. ")
                 .append("Background work (fetch polls, heartbeats, metrics sampling, scheduler ticks) is included: it is what Redis saw.\n\n");
+        md.append("`spillway-enqueue` / `spillway-enqueueAll` are the producer alone (single enqueues; batches of 500); the others are ")
+                .append("end to end (enqueue + fetch + start + ack).\n\n");
         md.append("| system | threads | client commands / job | inside scripts / job | client commands by name (per job) |\n|---|---|---|---|---|\n");
-        for (String s : new String[] {"spillway", "spillway-prefetch200", "jedis-brpop", "redisson", "bullmq"}) {
+        for (String s : new String[] {"spillway-enqueue", "spillway-enqueueAll", "spillway", "spillway-prefetch200", "jedis-brpop",
+            "redisson", "bullmq"}) {
             for (int t : new int[] {1, 4}) {
                 String k = "rtt." + s + "." + t;
                 if (!r.has(k + ".client")) {
                     continue;
                 }
                 md.append("| ").append(s).append(" | ").append(t).append(" | ").append(f3(r.median(k + ".client"))).append(" | ")
-                        .append(f3(r.median(k + ".lua"))).append(" | ").append(r.noteOr(k + ".detail", "").replaceAll("; inside scripts.*", ""))
+                        .append(f3(r.median(k + ".lua"))).append(" | ").append(r.noteOr(k + ".detail", "").replaceAll("; inside scripts.*", "").replace("client: ", ""))
                         .append(" |\n");
             }
         }
@@ -269,7 +282,7 @@ final class ReportWriter {
                 pts.add(new double[] {pc, v});
             }
             md.append(" |\n");
-            names.add(j[1].replace("`", "").replace("JMH: ", ""));
+            names.add(j[1].replace("`", "").replace("JMH: ", "") + " (JMH)");
             series.add(pts);
         }
         md.append("\nTargets: p99 ≤ 5 µs, p99.9 ≤ 20 µs. JMH's sample-time mode times batches of calls when one call is ")
@@ -356,6 +369,21 @@ final class ReportWriter {
         Charts.timeline(img.resolve("bench-outage.png"), "Enqueue latency while Redis is SIGKILLed for 5 s", names, pts,
                 r.median("outage.window.killedAtS"), r.median("outage.window.upAtS"));
         md.append("![outage](img/bench-outage.png)\n\n");
+    }
+
+    /** Chart labels: short enough not to collide. */
+    static String shortName(String id) {
+        return switch (id) {
+            case "spillway" -> "Spillway";
+            case "spillway-prefetch200" -> "Spillway prefetch 200";
+            case "jedis-lua" -> "Jedis same Lua";
+            case "jedis-setnx-xadd" -> "Jedis SETNX+XADD";
+            case "jedis-xadd" -> "Jedis XADD";
+            case "jedis-brpop" -> "Jedis LPUSH/BRPOP";
+            case "redisson" -> "Redisson";
+            case "bullmq" -> "BullMQ";
+            default -> id;
+        };
     }
 
     private String behaviour(String s) {
