@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the bench module (reactor build, nothing installed) and runs every side-by-side benchmark in one go on
+# one redis-server; writes docs/benchmarks.md and docs/img/bench-*.png.
+#
+#   bench/run-benchmarks.sh            full run (5 repetitions; 1M-job replay; 10M jobs spooled; ~30-40 min on 2 cores)
+#   bench/run-benchmarks.sh --quick    quick run (2 repetitions, smaller counts; ~8 min)
+#   any other arguments go to BenchmarkMain: --reps N, --only micro,enqueue,redisbench,e2e,rtt,spool,transitions,replay,outage,memory
+#   bench/run-benchmarks.sh --report-only bench/target/bench-results.json   rewrite the report from the last run's raw figures
+#
+# Needs: JDK 17+, Maven, Node.js 20 + npm (for BullMQ; skipped if missing), optionally redis-benchmark
+# (apt-get install -y redis-tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mvn -B -q -pl bench -am package -DskipTests dependency:build-classpath \
+    -Dmdep.outputFile="$PWD/bench/target/classpath.txt" -Dmdep.includeScope=runtime
+
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d bench/node/node_modules/bullmq ] || [ ! -d bench/node/node_modules/ioredis ]; then
+    (cd bench/node && npm install --no-audit --no-fund bullmq ioredis >/dev/null)
+  fi
+else
+  echo "npm not found: BullMQ figures will be missing" >&2
+fi
+
+# The Chronicle Queue flags, from the root pom's chronicle.jvm.flags property.
+FLAGS=$(sed -n 's:.*<chronicle.jvm.flags>\(.*\)</chronicle.jvm.flags>.*:\1:p' pom.xml)
+CP="$(cat bench/target/classpath.txt):$PWD/bench/target/classes"
+
+# shellcheck disable=SC2086
+exec java $FLAGS -Xmx2g -XX:+UseG1GC -Dbench.command="bench/run-benchmarks.sh $*" \
+    -cp "$CP" io.spillway.bench.perf.BenchmarkMain "$@"

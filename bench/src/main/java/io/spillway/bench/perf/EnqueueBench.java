@@ -1,0 +1,244 @@
+package io.spillway.bench.perf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.spillway.backend.JobProducer;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.EnqueueScript;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.LuaScript;
+import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisKeys;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.redisson.api.RBlockingQueue;
+import org.redisson.api.RedissonClient;
+import org.redisson.client.codec.ByteArrayCodec;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.params.SetParams;
+import redis.clients.jedis.params.XAddParams;
+
+/**
+ * Issue 2/6 enqueue figures, side by side in each repetition:
+ * <ol>
+ *   <li>one job per call from 1 and 8 threads: JobProducer.enqueue; raw Jedis EVALSHA of the very same
+ *       enqueue.lua (same keys, same record size); raw Jedis SET NX EX + XADD (two round trips); raw
+ *       XADD (no dedupe: the floor); Redisson RBlockingQueue.offer; BullMQ Queue.add;</li>
+ *   <li>batches of {@value #BATCH}: JobProducer.enqueueAll; raw Jedis one EVALSHA of enqueue.lua per batch
+ *       (the same Redis work as enqueueAll); a bare pipeline of XADDs of the same records; Redisson
+ *       addAll; BullMQ addBulk.</li>
+ * </ol>
+ * Results: {@code enqueue.single.<threads>.<system>} and {@code enqueue.batch.<system>} in jobs/s.
+ */
+final class EnqueueBench {
+    static final int BATCH = 500;
+    static final String[] SINGLE = {"spillway", "jedis-lua", "jedis-setnx-xadd", "jedis-xadd", "redisson", "bullmq"};
+    static final String[] BATCHED = {"spillway", "jedis-lua", "jedis-xadd", "redisson", "bullmq"};
+
+    private final Env env;
+    private final Results results;
+    private final BullMq bull;
+    private final RedissonClient redisson;
+    private final byte[] encoded;
+    private final byte[] dedupeSeconds = "604800".getBytes(StandardCharsets.US_ASCII);
+    private int run;
+
+    EnqueueBench(Env env, Results results, BullMq bull, RedissonClient redisson) {
+        this.env = env;
+        this.results = results;
+        this.bull = bull;
+        this.redisson = redisson;
+        // The record the raw clients send: what JobCodec makes of a job of the same size as Spillway's.
+        this.encoded = JobCodec.encode(new JobRecord(JobId.mint(), QueueName.of("bench-raw"), "noop", env.payload,
+                Map.of(), 0, System.currentTimeMillis(), 0));
+    }
+
+    void runAll() throws Exception {
+        int n1 = env.scale(30_000, 5_000);
+        int n8 = env.scale(80_000, 16_000);
+        int nBatch = env.scale(300_000, 50_000);
+        for (int rep = 0; rep < env.reps; rep++) {
+            for (int threads : new int[] {1, 8}) {
+                int n = threads == 1 ? n1 : n8;
+                for (String system : rotate(SINGLE, rep)) {
+                    if (system.equals("bullmq") && !bull.available()) {
+                        continue;
+                    }
+                    env.flush();
+                    double r = single(system, threads, n);
+                    results.add("enqueue.single." + threads + "." + system, r);
+                    Env.log("enqueue single %d threads %-18s %,10.0f jobs/s", threads, system, r);
+                }
+            }
+            for (String system : rotate(BATCHED, rep)) {
+                if (system.equals("bullmq") && !bull.available()) {
+                    continue;
+                }
+                env.flush();
+                double r = batched(system, nBatch);
+                results.add("enqueue.batch." + system, r);
+                Env.log("enqueue batch %-18s %,10.0f jobs/s", system, r);
+            }
+        }
+        env.flush();
+    }
+
+    static String[] rotate(String[] a, int by) {
+        List<String> l = new ArrayList<>(List.of(a));
+        Collections.rotate(l, -by);
+        return l.toArray(String[]::new);
+    }
+
+    private double single(String system, int threads, int n) throws Exception {
+        String queue = "bench-single-" + (run++);
+        switch (system) {
+            case "spillway": {
+                Path dir = env.freshDir("journal");
+                try (JobProducer p = JobProducer.builder().redis(env.uri()).journalDir(dir).build()) {
+                    p.enqueue(queue, "noop", env.payload); // registers the queue (one SADD) outside the timing
+                    return Load.opsPerSecond(threads, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i++) {
+                            p.enqueue(queue, "noop", env.payload);
+                        }
+                    });
+                } finally {
+                    Env.deleteRecursively(dir);
+                }
+            }
+            case "jedis-lua": {
+                try (RedisClient c = env.client(threads)) {
+                    byte[] sha = c.scriptLoad(LuaScript.ENQUEUE.source()).getBytes(StandardCharsets.US_ASCII);
+                    QueueName q = QueueName.of(queue);
+                    byte[] stream = RedisKeys.bytes(RedisKeys.stream(q));
+                    byte[] delayed = RedisKeys.bytes(RedisKeys.delayed(q));
+                    String jobPrefix = RedisKeys.jobPrefix(q);
+                    return Load.opsPerSecond(threads, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i++) {
+                            byte[] now = Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.US_ASCII);
+                            List<byte[]> keys = List.of(stream, delayed, RedisKeys.bytes(jobPrefix + t + "-" + i));
+                            List<byte[]> args = List.of(now, dedupeSeconds, ZERO, encoded);
+                            c.evalsha(sha, keys, args);
+                        }
+                    });
+                }
+            }
+            case "jedis-setnx-xadd": {
+                try (RedisClient c = env.client(threads)) {
+                    QueueName q = QueueName.of(queue);
+                    byte[] stream = RedisKeys.bytes(RedisKeys.stream(q));
+                    String jobPrefix = RedisKeys.jobPrefix(q);
+                    return Load.opsPerSecond(threads, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i++) {
+                            String status = "Q|0|" + System.currentTimeMillis() + "|";
+                            if ("OK".equals(c.set(jobPrefix + t + "-" + i, status, SetParams.setParams().nx().ex(604_800)))) {
+                                c.xadd(stream, XAddParams.xAddParams(), Map.of(J, encoded));
+                            }
+                        }
+                    });
+                }
+            }
+            case "jedis-xadd": {
+                try (RedisClient c = env.client(threads)) {
+                    byte[] stream = RedisKeys.bytes(RedisKeys.stream(QueueName.of(queue)));
+                    return Load.opsPerSecond(threads, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i++) {
+                            c.xadd(stream, XAddParams.xAddParams(), Map.of(J, encoded));
+                        }
+                    });
+                }
+            }
+            case "redisson": {
+                RBlockingQueue<byte[]> q = redisson.getBlockingQueue(queue, ByteArrayCodec.INSTANCE);
+                return Load.opsPerSecond(threads, n, (t, ops) -> {
+                    for (int i = 0; i < ops; i++) {
+                        q.offer(encoded);
+                    }
+                });
+            }
+            case "bullmq": {
+                JsonNode r = bull.run("add", Integer.toString(n), Integer.toString(threads));
+                return r.path("jobsPerSec").asDouble(Double.NaN);
+            }
+            default:
+                throw new IllegalArgumentException(system);
+        }
+    }
+
+    private double batched(String system, int n) throws Exception {
+        String queue = "bench-batch-" + (run++);
+        List<byte[]> payloads = Collections.nCopies(BATCH, env.payload);
+        switch (system) {
+            case "spillway": {
+                Path dir = env.freshDir("journal");
+                try (JobProducer p = JobProducer.builder().redis(env.uri()).journalDir(dir).build()) {
+                    p.enqueue(queue, "noop", env.payload);
+                    return Load.opsPerSecond(1, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i += BATCH) {
+                            p.enqueueAll(queue, "noop", payloads);
+                        }
+                    });
+                } finally {
+                    Env.deleteRecursively(dir);
+                }
+            }
+            case "jedis-lua": {
+                try (Jedis j = env.jedis()) {
+                    j.scriptLoad(LuaScript.ENQUEUE.source());
+                    QueueName q = QueueName.of(queue);
+                    return Load.opsPerSecond(1, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i += BATCH) {
+                            List<JobRecord> recs = new ArrayList<>(BATCH);
+                            List<byte[]> enc = new ArrayList<>(BATCH);
+                            for (int k = 0; k < BATCH; k++) {
+                                recs.add(new JobRecord(JobId.of("r" + i + "-" + k), q, "noop", env.payload, Map.of(), 0, 0, 0));
+                                enc.add(encoded);
+                            }
+                            RedisGateway.ScriptCall call = EnqueueScript.call(q, recs, enc, System.currentTimeMillis(), 604_800);
+                            j.evalsha(LuaScript.ENQUEUE.shaBytes(), call.keys(), call.args());
+                        }
+                    });
+                }
+            }
+            case "jedis-xadd": {
+                try (Jedis j = env.jedis()) {
+                    byte[] stream = RedisKeys.bytes(RedisKeys.stream(QueueName.of(queue)));
+                    return Load.opsPerSecond(1, n, (t, ops) -> {
+                        for (int i = 0; i < ops; i += BATCH) {
+                            try (Pipeline p = j.pipelined()) {
+                                for (int k = 0; k < BATCH; k++) {
+                                    p.xadd(stream, XAddParams.xAddParams(), Map.of(J, encoded));
+                                }
+                                p.sync();
+                            }
+                        }
+                    });
+                }
+            }
+            case "redisson": {
+                RBlockingQueue<byte[]> q = redisson.getBlockingQueue(queue, ByteArrayCodec.INSTANCE);
+                List<byte[]> recs = Collections.nCopies(BATCH, encoded);
+                return Load.opsPerSecond(1, n, (t, ops) -> {
+                    for (int i = 0; i < ops; i += BATCH) {
+                        q.addAll(recs);
+                    }
+                });
+            }
+            case "bullmq": {
+                JsonNode r = bull.run("addBulk", Integer.toString(n), Integer.toString(BATCH));
+                return r.path("jobsPerSec").asDouble(Double.NaN);
+            }
+            default:
+                throw new IllegalArgumentException(system);
+        }
+    }
+
+    private static final byte[] J = RedisKeys.bytes(RedisKeys.FIELD_JOB);
+    private static final byte[] ZERO = "0".getBytes(StandardCharsets.US_ASCII);
+}

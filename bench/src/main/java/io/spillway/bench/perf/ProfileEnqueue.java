@@ -1,0 +1,50 @@
+package io.spillway.bench.perf;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.testing.RedisProcess;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A profiling target, not part of the report: {@code enqueue} or {@code enqueueAll} in a loop for
+ * {@code args[1]} seconds against its own redis-server. Run it under JFR
+ * ({@code -XX:StartFlightRecording=filename=x.jfr,settings=profile}) to see where an enqueue's time goes.
+ */
+public final class ProfileEnqueue {
+    private ProfileEnqueue() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean batch = args[0].equals("batch");
+        long seconds = Long.parseLong(args[1]);
+        byte[] payload = new byte[200];
+        Path dir = Files.createTempDirectory("profile-journal");
+        try (RedisProcess redis = RedisProcess.builder().start();
+             JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir).build()) {
+            List<byte[]> payloads = Collections.nCopies(500, payload);
+            long end = System.nanoTime() + seconds * 1_000_000_000L;
+            long n = 0;
+            long t0 = System.nanoTime();
+            while (System.nanoTime() < end) {
+                if (batch) {
+                    p.enqueueAll("profile", "noop", payloads);
+                    n += 500;
+                } else {
+                    p.enqueue("profile", "noop", payload);
+                    n++;
+                }
+                if (n % 100_000 == 0) {
+                    try (var j = redis.jedis()) {
+                        j.flushAll();
+                    }
+                }
+            }
+            System.out.printf("%s: %,.0f jobs/s%n", args[0], n / ((System.nanoTime() - t0) / 1e9));
+        } finally {
+            Env.deleteRecursively(dir);
+        }
+        System.exit(0);
+    }
+}

@@ -1,0 +1,245 @@
+package io.spillway.bench.perf;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.Durability;
+import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.Replayer;
+import io.spillway.testing.FreePorts;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Issue 2 figures about Redis being away:
+ * <ol>
+ *   <li>enqueue latency while spooling (Redis down from the start: a port nothing listens on);</li>
+ *   <li>how long the caller waits when Redis starts refusing (SIGKILL) and when it hangs (SIGSTOP), and
+ *       how long the producer takes to replay and be CONNECTED again after Redis is back;</li>
+ *   <li>replay of a journal of {@code replayJobs} jobs: the Replayer alone, and a producer opened on it.</li>
+ * </ol>
+ */
+final class SpoolBench {
+    static final long BIG_JOURNAL = 64L << 30;
+    private final Env env;
+    private final Results results;
+
+    SpoolBench(Env env, Results results) {
+        this.env = env;
+        this.results = results;
+    }
+
+    /** Percentiles in ns of {@code n} enqueues while Redis is down; returns the raw sorted latencies. */
+    long[] spoolLatency() {
+        int warm = env.scale(200_000, 50_000);
+        int n = env.scale(1_000_000, 200_000);
+        long[] last = new long[0];
+        for (int rep = 0; rep < env.reps; rep++) {
+            Path dir = env.freshDir("spool");
+            URI dead = URI.create("redis://127.0.0.1:" + FreePorts.next());
+            try (JobProducer p = JobProducer.builder().redis(dead).journalDir(dir).journalMaxBytes(BIG_JOURNAL).build()) {
+                for (int i = 0; i < warm; i++) {
+                    p.enqueue("bench-spool", "noop", env.payload);
+                }
+                long[] lat = new long[n];
+                boolean allSpooled = true;
+                for (int i = 0; i < n; i++) {
+                    long t = System.nanoTime();
+                    Receipt r = p.enqueue("bench-spool", "noop", env.payload);
+                    lat[i] = System.nanoTime() - t;
+                    allSpooled &= r.spooled();
+                }
+                long[] s = Samples.sortedCopy(lat, n);
+                results.add("spool.p50", Samples.percentile(s, 50) / 1e3);
+                results.add("spool.p99", Samples.percentile(s, 99) / 1e3);
+                results.add("spool.p999", Samples.percentile(s, 99.9) / 1e3);
+                results.add("spool.max", s[n - 1] / 1e3);
+                double mean = 0;
+                for (long v : lat) {
+                    mean += v;
+                }
+                results.add("spool.throughput", n / (mean / 1e9));
+                Env.log("spool latency p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (all spooled: %s)",
+                        Samples.percentile(s, 50) / 1e3, Samples.percentile(s, 99) / 1e3,
+                        Samples.percentile(s, 99.9) / 1e3, s[n - 1] / 1e3, allSpooled);
+                last = s;
+            } finally {
+                Env.deleteRecursively(dir);
+            }
+        }
+        return last;
+    }
+
+    /** The caller's wait when Redis starts refusing (kill) or hangs (hang), then the way back. */
+    void transitions() throws Exception {
+        int reps = Math.max(3, env.reps);
+        for (String kind : new String[] {"refused", "hang"}) {
+            for (int rep = 0; rep < reps; rep++) {
+                transition(kind);
+            }
+        }
+    }
+
+    private void transition(String kind) throws Exception {
+        env.flush();
+        Path dir = env.freshDir("transition");
+        String queue = "bench-transition-" + System.nanoTime();
+        try (JobProducer p = JobProducer.builder().redis(env.uri()).journalDir(dir)
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+            AtomicBoolean stop = new AtomicBoolean();
+            long[] firstSpooledStart = {-1};
+            long[] firstSpooledLatency = {-1};
+            long[] firstSpooledEnd = {-1};
+            long[] maxLatency = {0};
+            long[] accepted = {0};
+            long[] faultAt = {Long.MAX_VALUE};
+            Thread load = new Thread(() -> {
+                while (!stop.get()) {
+                    long t = System.nanoTime();
+                    Receipt r = p.enqueue(queue, "noop", env.payload);
+                    long end = System.nanoTime();
+                    accepted[0]++;
+                    if (end > faultAt[0]) {
+                        maxLatency[0] = Math.max(maxLatency[0], end - t);
+                        if (r.spooled() && firstSpooledStart[0] < 0) {
+                            firstSpooledStart[0] = t;
+                            firstSpooledEnd[0] = end;
+                            firstSpooledLatency[0] = end - t;
+                        }
+                    }
+                    LockSupport.parkNanos(200_000); // ~4,000 enqueues/s: a busy backend, not a flood the replay must outrun
+                }
+            }, "transition-load");
+            load.start();
+            Thread.sleep(500);
+            long fault = System.nanoTime();
+            faultAt[0] = fault;
+            if (kind.equals("refused")) {
+                env.redis.kill();
+            } else {
+                env.redis.hang();
+            }
+            long faultDone = System.nanoTime();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (firstSpooledEnd[0] < 0 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            Thread.sleep(1_000);
+            long back = System.nanoTime();
+            if (kind.equals("refused")) {
+                env.redis.restart();
+            } else {
+                env.redis.resume();
+            }
+            long backUp = System.nanoTime();
+            deadline = System.nanoTime() + 60_000_000_000L;
+            while ((p.state() != HealthState.CONNECTED || p.journalBacklog() > 0) && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            long recovered = System.nanoTime();
+            stop.set(true);
+            load.join();
+            if (firstSpooledEnd[0] < 0) {
+                env.log("transition %s: no enqueue spooled within 5 s", kind);
+                results.note("transition." + kind, "no enqueue spooled within 5 s of the fault");
+                return;
+            }
+            results.add("transition." + kind + ".firstSpooledCallMs", firstSpooledLatency[0] / 1e6);
+            results.add("transition." + kind + ".faultToJournalMs", Math.max(0, (firstSpooledEnd[0] - faultDone) / 1e6));
+            results.add("transition." + kind + ".maxCallMs", maxLatency[0] / 1e6);
+            results.add("transition." + kind + ".recoveryMs", (recovered - backUp) / 1e6);
+            Env.log("transition %s: first spooled call %.3f ms, fault->journal %.3f ms (kill/stop took %.3f ms), max call %.3f ms,"
+                            + " Redis back -> CONNECTED+drained %.0f ms (%d jobs)",
+                    kind, firstSpooledLatency[0] / 1e6, (firstSpooledEnd[0] - faultDone) / 1e6, (faultDone - fault) / 1e6,
+                    maxLatency[0] / 1e6, (recovered - backUp) / 1e6, accepted[0]);
+        } finally {
+            if (!env.redis.isAlive()) {
+                env.redis.restart();
+            } else if (env.redis.isHung()) {
+                env.redis.resume();
+            }
+            Env.deleteRecursively(dir);
+        }
+    }
+
+    /** Replay of a journal of N jobs: the Replayer alone, then a producer opened on such a journal. */
+    void replay() throws Exception {
+        int n = env.scale(1_000_000, 200_000);
+        int reps = env.quick ? 1 : Math.min(3, env.reps);
+        QueueName q = QueueName.of("bench-replay");
+        for (int rep = 0; rep < reps; rep++) {
+            // 1. The Replayer alone.
+            env.flush();
+            Path dir = env.freshDir("replay");
+            try {
+                fill(dir, q, n);
+                MetricRegistry reg = new MetricRegistry();
+                try (ChronicleJournal j = ChronicleJournal.open(dir, BIG_JOURNAL, Durability.PROCESS_CRASH, reg);
+                     RedisGateway g = new RedisGateway(RedisConnection.of(env.uri()), "bench", 4, Duration.ofSeconds(1), reg)) {
+                    Replayer r = new Replayer(j, g, 604_800, Replayer.DEFAULT_READ_BATCH, reg);
+                    g.loadScripts(io.spillway.core.internal.LuaScript.ENQUEUE);
+                    long t0 = System.nanoTime();
+                    long sent = r.drain(false);
+                    double s = (System.nanoTime() - t0) / 1e9;
+                    long xlen = xlen(q);
+                    results.add("replay.replayer.jobsPerSec", sent / s);
+                    results.add("replay.replayer.seconds", s);
+                    Env.log("replay (Replayer.drain) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d", sent, s, sent / s, xlen);
+                    if (xlen != n) {
+                        results.note("replay.replayer", "XLEN after replay " + xlen + " != " + n);
+                    }
+                }
+            } finally {
+                Env.deleteRecursively(dir);
+            }
+            // 2. A producer opened on a journal that holds n jobs, Redis up: build() to backlog 0.
+            env.flush();
+            dir = env.freshDir("replay-producer");
+            try {
+                fill(dir, q, n);
+                long t0 = System.nanoTime();
+                try (JobProducer p = JobProducer.builder().redis(env.uri()).journalDir(dir).journalMaxBytes(BIG_JOURNAL).build()) {
+                    while (p.journalBacklog() > 0 || p.state() != HealthState.CONNECTED) {
+                        Thread.sleep(1);
+                    }
+                    double s = (System.nanoTime() - t0) / 1e9;
+                    results.add("replay.producer.jobsPerSec", n / s);
+                    results.add("replay.producer.seconds", s);
+                    Env.log("replay (producer opened on the journal) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d", n, s, n / s, xlen(q));
+                }
+            } finally {
+                Env.deleteRecursively(dir);
+            }
+        }
+        env.flush();
+    }
+
+    private long xlen(QueueName q) {
+        try (Jedis j = env.jedis()) {
+            return j.xlen(RedisKeys.stream(q));
+        }
+    }
+
+    private void fill(Path dir, QueueName q, int n) {
+        try (ChronicleJournal j = ChronicleJournal.open(dir, BIG_JOURNAL, Durability.PROCESS_CRASH, new MetricRegistry())) {
+            long now = System.currentTimeMillis();
+            for (int i = 0; i < n; i++) {
+                JobRecord r = new JobRecord(JobId.mint(), q, "noop", env.payload, Map.of(), 0, now, 0);
+                j.append(r, JobCodec.encode(r));
+            }
+        }
+    }
+}
