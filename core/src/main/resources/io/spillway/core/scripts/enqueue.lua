@@ -16,13 +16,14 @@
 -- Atomic: under maxmemory the first SET fails with OOM and nothing of the batch is written.
 local now = tonumber(ARGV[1])
 local ttl = ARGV[2]
+local queued = 'Q|0|' .. ARGV[1] .. '|'
+local scheduled = 'D|0|' .. ARGV[1] .. '|'
 local out = {}
 for i = 3, #KEYS do
   local a = 2 * (i - 2) + 1
   local runAt = tonumber(ARGV[a])
   local delayed = runAt > now
-  local status = (delayed and 'D' or 'Q') .. '|0|' .. ARGV[1] .. '|'
-  if redis.call('SET', KEYS[i], status, 'NX', 'EX', ttl) then
+  if redis.call('SET', KEYS[i], delayed and scheduled or queued, 'NX', 'EX', ttl) then
     if delayed then
       redis.call('ZADD', KEYS[2], runAt, ARGV[a + 1])
       out[#out + 1] = 2
