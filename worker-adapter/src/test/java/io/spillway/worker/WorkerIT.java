@@ -354,6 +354,26 @@ class WorkerIT {
     }
 
     @Test
+    void oneWorkerServesSeveralQueues() {
+        String other = queue + "-other";
+        jobs.enqueue(queue, "render", IntStream.range(0, 50).mapToObj(i -> "a" + i).toList());
+        jobs.enqueue(other, "render", IntStream.range(0, 50).mapToObj(i -> "b" + i).toList());
+        List<String> queuesSeen = new CopyOnWriteArrayList<>();
+        started(worker().queues(queue, other).handler("render", job -> {
+            queuesSeen.add(job.queue());
+            record(job);
+        }).concurrency(2));
+        await().atMost(Duration.ofSeconds(20)).until(() -> handled.size() == 100);
+        assertThat(handled.values()).allMatch(n -> n.get() == 1);
+        assertThat(queuesSeen).contains(queue, other);
+        assertThat(queuesSeen.stream().filter(other::equals).count()).isEqualTo(50);
+        try (Jedis j = redis.jedis()) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> j.xpending(RedisKeys.stream(QueueName.of(other)), RedisKeys.GROUP).getTotal() == 0
+                    && j.xlen(RedisKeys.stream(QueueName.of(other))) == 0);
+        }
+    }
+
+    @Test
     void aJobDeliveredTooOftenWithoutFinishingIsDeadLettered() {
         jobs.enqueue(queue, "render", List.of("poison"));
         String stream = RedisKeys.stream(QueueName.of(queue));
