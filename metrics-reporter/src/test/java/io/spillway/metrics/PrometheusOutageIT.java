@@ -134,6 +134,56 @@ class PrometheusOutageIT {
         assertThat(png).exists();
     }
 
+    /**
+     * The "nothing lost" accounting with workers running: producer and worker share one registry; a Redis
+     * kill in the middle; handlers that fail once (retried) and a job type nobody handles (dead-lettered).
+     * After the load, from one scrape: accepted - duplicates = waiting + in flight + delayed + completed +
+     * dead + spooled locally.
+     */
+    @Test
+    @Timeout(120)
+    void theAccountingHoldsWithWorkersThroughAnOutage(@TempDir Path tmp) throws Exception {
+        MetricRegistry registry = new MetricRegistry();
+        java.util.Set<String> failedOnce = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        try (RedisProcess redis = RedisProcess.builder().build().start();
+             JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("journal"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).metricRegistry(registry).build();
+             io.spillway.worker.Worker worker = io.spillway.worker.Worker.builder().redis(redis.uri()).queue("acct")
+                     .stateDir(tmp.resolve("worker")).metricRegistry(registry).concurrency(4)
+                     .retryPolicy(io.spillway.worker.RetryPolicy.of(3, Duration.ofMillis(20), Duration.ofMillis(50)))
+                     .handler("work", job -> {
+                         if (job.payload()[0] % 10 == 0 && failedOnce.add(job.id())) {
+                             throw new IllegalStateException("first attempt fails");
+                         }
+                     }).build();
+             QueueStats stats = QueueStats.of(RedisConnection.of(redis.uri())).registerGauges(registry, Duration.ofMillis(100));
+             SpillwayReporting reporting = SpillwayReporting.builder(registry).prometheus(0).start()) {
+            worker.start();
+            for (int i = 0; i < 1_500; i++) {
+                if (i == 500) {
+                    redis.kill();
+                }
+                if (i == 1_000) {
+                    redis.restart();
+                }
+                producer.enqueue("acct", i % 100 == 7 ? "nobody-handles-this" : "work", new byte[] {(byte) i});
+                Thread.sleep(2); // pacing the load, not waiting for a condition
+            }
+            await().atMost(Duration.ofSeconds(60)).until(() -> {
+                PrometheusText m = PrometheusText.scrape(reporting.uri());
+                return m.valueOr("spillway_journal_backlog_jobs", 0) == 0
+                        && sum(m, "spillway_queue_waiting{") + sum(m, "spillway_queue_inflight{") + sum(m, "spillway_queue_delayed{") == 0
+                        && accepted(m) == accountedFor(m);
+            });
+            PrometheusText end = PrometheusText.scrape(reporting.uri());
+            assertThat(end.value("spillway_producer_accepted_total")).isEqualTo(1_500);
+            assertThat(end.value("spillway_producer_spooled_total")).isPositive();
+            assertThat(sum(end, "spillway_queue_dead{")).isEqualTo(15);
+            assertThat(end.value("spillway_worker_completed_total")).isEqualTo(1_485);
+            assertThat(end.value("spillway_worker_retried_total")).isPositive();
+        }
+    }
+
     static Sample last(List<Sample> samples) {
         return samples.isEmpty() ? new Sample(0, PrometheusText.parse(""), 0) : samples.get(samples.size() - 1);
     }
