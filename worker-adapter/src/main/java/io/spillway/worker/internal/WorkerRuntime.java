@@ -93,6 +93,8 @@ public final class WorkerRuntime {
     private final AtomicInteger localCount = new AtomicInteger();
     private final Map<String, QueueName> byStream = new LinkedHashMap<>();
     private final Map<QueueName, long[]> sampled = new ConcurrentHashMap<>();
+    /** Queues whose jobs were waiting while fetches came back empty: their group is rewound on recovery. */
+    private final java.util.Set<QueueName> starvedQueues = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean fetching;
@@ -791,6 +793,14 @@ public final class WorkerRuntime {
             String why = hung ? "no fetch finished for " + TimeUnit.NANOSECONDS.toMillis(now - lastFetchProgress) + " ms"
                     : "jobs are waiting but fetches came back empty for " + TimeUnit.NANOSECONDS.toMillis(now - lastNonEmptyFetch) + " ms";
             log.warn("Worker {}: fetch is stuck while connected ({}): rebuilding its Redis connection", name, why);
+            if (!hung) {
+                starvedQueues.clear();
+                sampled.forEach((q, v) -> {
+                    if (v[0] > 0) {
+                        starvedQueues.add(q);
+                    }
+                });
+            }
             lastFetchProgress = now;
             lastNonEmptyFetch = now;
             gateway.resetConnections();
@@ -808,7 +818,25 @@ public final class WorkerRuntime {
         gateway.loadScripts(WorkerScripts.ALL);
         flushLocal(false);
         renewLeases(false);
+        rewindStarvedGroups();
         lastNonEmptyFetch = System.nanoTime();
+    }
+
+    /**
+     * Jobs wait in the stream but the group never delivers them: its last-delivered id is ahead of them (a
+     * group reset or recreated at {@code $}, a restore from an older snapshot). A new connection does not
+     * change that, so the group is moved back to the start: every entry still in the stream is delivered
+     * again. Acked entries are deleted, so that is the waiting jobs plus those running right now, which may
+     * run twice (at-least-once).
+     */
+    private void rewindStarvedGroups() {
+        for (QueueName q : List.copyOf(starvedQueues)) {
+            String stream = RedisKeys.stream(q);
+            gateway.executeDirect(c -> c.xgroupSetID(stream, RedisKeys.GROUP, new StreamEntryID()));
+            log.warn("Worker {}: queue {} had jobs waiting that its consumer group did not deliver: the group was moved back"
+                    + " to deliver them (jobs running right now may run twice)", name, q);
+            starvedQueues.remove(q);
+        }
     }
 
     private void ensureGroups(boolean direct) {
