@@ -69,7 +69,15 @@ class JobProducerIT {
             assertThat(p.status("images", "order-1").state()).isEqualTo(JobState.QUEUED);
             assertThat(p.status("images", "nope").state()).isEqualTo(JobState.UNKNOWN);
             assertThat(j.smembers("spillway:queues")).contains("images");
+            assertThat(j.ttl("spillway:{images}:job:order-1")).as("no expiry by default").isEqualTo(-1);
         }
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("j2"))
+                .dedupeWindow(Duration.ofHours(1)).build(); Jedis j = redis.jedis()) {
+            p.enqueue("images", "render", bytes("x"), EnqueueOptions.withJobId("order-2"));
+            assertThat(j.ttl("spillway:{images}:job:order-2")).isBetween(3_500L, 3_600L);
+        }
+        assertThatThrownBy(() -> JobProducer.builder().dedupeWindow(Duration.ofMillis(10)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT0.01S");
     }
 
     @Test

@@ -34,9 +34,9 @@ final class JournalReplayCommand implements Callable<Integer> {
     @Mixin
     RedisOptions redis;
 
-    @Option(names = "--dedupe-window", paramLabel = "SECONDS", defaultValue = "604800",
-            description = "How long Redis remembers a replayed job id for deduplication; match your producers' setting"
-                    + " (default: ${DEFAULT-VALUE}, 7 days).")
+    @Option(names = "--dedupe-window", paramLabel = "SECONDS", defaultValue = "0",
+            description = "A TTL for the replayed jobs' ids; match your producers' setting"
+                    + " (default: ${DEFAULT-VALUE}: no expiry, the id lives as long as its job).")
     long dedupeSeconds;
 
     @Option(names = "--json", description = "Print the result as JSON.")
@@ -47,8 +47,8 @@ final class JournalReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (dedupeSeconds <= 0) {
-            throw new CliException(ExitCodes.USAGE, "--dedupe-window must be > 0, but was " + dedupeSeconds);
+        if (dedupeSeconds < 0) {
+            throw new CliException(ExitCodes.USAGE, "--dedupe-window must be >= 0, but was " + dedupeSeconds);
         }
         RedisConnection connection = redis.connection();
         MetricRegistry registry = new MetricRegistry();

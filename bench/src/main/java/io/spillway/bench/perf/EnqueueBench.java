@@ -47,7 +47,7 @@ final class EnqueueBench {
     private final BullMq bull;
     private final RedissonClient redisson;
     private final byte[] encoded;
-    private final byte[] dedupeSeconds = "604800".getBytes(StandardCharsets.US_ASCII);
+    private final byte[] dedupeSeconds = "0".getBytes(StandardCharsets.US_ASCII); // JobProducer's default: no TTL
     private int run;
 
     EnqueueBench(Env env, Results results, BullMq bull, RedissonClient redisson) {
