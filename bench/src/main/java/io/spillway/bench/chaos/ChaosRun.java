@@ -88,7 +88,10 @@ final class ChaosRun {
                 schedule.phaseMillis() / 1000, o.persistence() ? "AOF everysec" : "none", dir);
         try (PrintStream fl = new PrintStream(Files.newOutputStream(dir.resolve("faults.log")), true, StandardCharsets.UTF_8)) {
             faultLog = fl;
-            RedisProcess.Builder rb = RedisProcess.builder().dataDir(dir.resolve("redis")).save("");
+            // A long run grows the AOF: reloading it after a restart took 15 s and more on 2 loaded cores, past
+            // the harness's default 20 s start timeout (the first --large attempt stopped there).
+            RedisProcess.Builder rb = RedisProcess.builder().dataDir(dir.resolve("redis")).save("")
+                    .startTimeout(java.time.Duration.ofMinutes(5));
             rb.appendOnly(o.persistence());
             redis = rb.start();
             proxy = ChaosProxy.to(redis.port());
