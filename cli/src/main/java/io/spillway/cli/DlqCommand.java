@@ -140,19 +140,8 @@ final class DlqCommand implements Runnable {
         @Override
         public Integer call() {
             try (DeadLetters dlq = target.open()) {
-                long total = dlq.count(target.queue);
-                DeadLetter found = null;
-                if (total > 0) {
-                    for (DeadLetter d : dlq.list(target.queue, (int) Math.min(Integer.MAX_VALUE, total))) {
-                        if (d.id().equals(id)) {
-                            found = d;
-                            break;
-                        }
-                    }
-                }
-                if (found == null) {
-                    throw new CliException(ExitCodes.FAILED, "no dead letter " + id + " in queue " + target.queue);
-                }
+                DeadLetter found = dlq.get(target.queue, id).orElseThrow(
+                        () -> new CliException(ExitCodes.FAILED, "no dead letter " + id + " in queue " + target.queue));
                 Row r = Row.of(found, payload);
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
@@ -202,14 +191,7 @@ final class DlqCommand implements Runnable {
                     out.flush();
                     return ExitCodes.OK;
                 }
-                int missing = 0;
-                for (String id : ids) {
-                    boolean ok = dlq.retry(target.queue, id);
-                    out.println((ok ? "retried  " : "not found ") + id);
-                    missing += ok ? 0 : 1;
-                }
-                out.flush();
-                return missing == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+                return eachId(out, ids, "retried  ", id -> dlq.retry(target.queue, id));
             }
         }
     }
@@ -245,16 +227,21 @@ final class DlqCommand implements Runnable {
                     out.flush();
                     return ExitCodes.OK;
                 }
-                int missing = 0;
-                for (String id : ids) {
-                    boolean ok = dlq.purge(target.queue, id);
-                    out.println((ok ? "purged    " : "not found ") + id);
-                    missing += ok ? 0 : 1;
-                }
-                out.flush();
-                return missing == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+                return eachId(out, ids, "purged    ", id -> dlq.purge(target.queue, id));
             }
         }
+    }
+
+    /** Applies {@code action} to each id, one line each; exit code FAILED if any id was not a dead letter. */
+    static int eachId(PrintWriter out, List<String> ids, String doneLabel, java.util.function.Predicate<String> action) {
+        int missing = 0;
+        for (String id : ids) {
+            boolean ok = action.test(id);
+            out.println((ok ? doneLabel : "not found ") + id);
+            missing += ok ? 0 : 1;
+        }
+        out.flush();
+        return missing == 0 ? ExitCodes.OK : ExitCodes.FAILED;
     }
 
     static void requireIdsOrAll(List<String> ids, boolean all) {

@@ -68,15 +68,26 @@ public final class DeadLetters implements AutoCloseable {
             List<redis.clients.jedis.resps.Tuple> ids = c.zrangeWithScores(RedisKeys.dead(q), 0, limit - 1);
             List<DeadLetter> out = new ArrayList<>(ids.size());
             for (redis.clients.jedis.resps.Tuple t : ids) {
-                String id = t.getElement();
-                byte[] data = c.hget(bytes(RedisKeys.deadData(q)), bytes(id));
-                String statusValue = JobId.VALID.matcher(id).matches() ? c.get(RedisKeys.job(q, JobId.of(id))) : null;
-                JobStatus status = JobId.VALID.matcher(id).matches()
-                        ? StatusRecord.decode(JobId.of(id), q, statusValue) : null;
-                out.add(toDeadLetter(q, id, data, status, (long) t.getScore()));
+                out.add(read(c, q, t.getElement(), (long) t.getScore()));
             }
             return out;
         });
+    }
+
+    /** One dead letter by job id, if the queue has it. */
+    public Optional<DeadLetter> get(String queue, String jobId) {
+        QueueName q = QueueName.of(queue);
+        return gateway.executeDirect(c -> {
+            Double deadAt = c.zscore(RedisKeys.dead(q), jobId);
+            return deadAt == null ? Optional.<DeadLetter>empty() : Optional.of(read(c, q, jobId, deadAt.longValue()));
+        });
+    }
+
+    private static DeadLetter read(redis.clients.jedis.UnifiedJedis c, QueueName q, String id, long deadAt) {
+        byte[] data = c.hget(bytes(RedisKeys.deadData(q)), bytes(id));
+        boolean validId = JobId.VALID.matcher(id).matches();
+        JobStatus status = validId ? StatusRecord.decode(JobId.of(id), q, c.get(RedisKeys.job(q, JobId.of(id)))) : null;
+        return toDeadLetter(q, id, data, status, deadAt);
     }
 
     private static DeadLetter toDeadLetter(QueueName q, String id, byte[] data, JobStatus status, long deadAt) {
