@@ -11,11 +11,9 @@ import java.util.List;
  * layout. Used by the producer's direct path and by the replayer.
  */
 public final class EnqueueScript {
-    /** Reply code: added to the stream. */
+    /** Outcome: added (to the stream, or to the delayed set for a run-at in the future). */
     public static final int ADDED = 1;
-    /** Reply code: added to the delayed set. */
-    public static final int DELAYED = 2;
-    /** Reply code: the id was already known; nothing written. */
+    /** Outcome: the id was already known; nothing written. */
     public static final int DUPLICATE = 0;
     /** Most jobs per script call: keeps one call short so it never blocks Redis for long. */
     public static final int MAX_JOBS_PER_CALL = 500;
@@ -42,14 +40,22 @@ public final class EnqueueScript {
         return new RedisGateway.ScriptCall(keys, args);
     }
 
-    /** The per-job reply codes of one call. */
+    /**
+     * The per-job outcome of one call, from the script's reply (the 1-based positions of the duplicates):
+     * {@link #DUPLICATE} or {@link #ADDED} (to the stream or the delayed set).
+     */
     public static int[] codes(Object reply, int expected) {
-        if (!(reply instanceof List<?> list) || list.size() != expected) {
-            throw new SpillwayException("enqueue script returned " + reply + ", expected " + expected + " codes");
+        if (!(reply instanceof List<?> list) || list.size() > expected) {
+            throw new SpillwayException("enqueue script returned " + reply + " for " + expected + " jobs");
         }
         int[] out = new int[expected];
-        for (int i = 0; i < expected; i++) {
-            out[i] = ((Number) list.get(i)).intValue();
+        java.util.Arrays.fill(out, ADDED);
+        for (Object o : list) {
+            int pos = o instanceof Number n ? n.intValue() : -1;
+            if (pos < 1 || pos > expected) {
+                throw new SpillwayException("enqueue script returned position " + o + " for " + expected + " jobs");
+            }
+            out[pos - 1] = DUPLICATE;
         }
         return out;
     }

@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * <p>What its thread does:
  * <ol>
  *   <li>While {@link HealthState#CONNECTED}: sleep until a call reports Redis unavailable.</li>
- *   <li>On a failure: state {@code DISCONNECTED}, log {@code Redis connection lost: <cause>} once.</li>
+ *   <li>On a failure: state {@code DISCONNECTED}, log {@code Redis connection lost: <cause>} once (on this
+ *       loop's thread, so that the failing caller goes straight on to the journal).</li>
  *   <li>Probe on a fresh connection with capped exponential backoff and full jitter, forever. Healthy
  *       means PING answers, not LOADING, master role, a write accepted.</li>
  *   <li>Healthy: state {@code RECOVERING}, drop stale pooled connections, run the component's
@@ -61,6 +62,8 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile boolean closed;
     private volatile long disconnectedAtNanos = System.nanoTime();
     private volatile String runId;
+    /** Cause of the last move to DISCONNECTED, not yet logged; guarded by {@link #lock}. */
+    private String lostCause;
     private volatile boolean restarted;
     private final long heartbeatMillis;
     private Thread thread;
@@ -157,10 +160,11 @@ public final class HealthMonitor implements AutoCloseable {
             }
             state = to;
             if (to == HealthState.DISCONNECTED) {
-                // Logged under the lock so it comes before the reconnect loop's first line.
                 connectionLost.inc();
                 disconnectedAtNanos = System.nanoTime();
-                log.warn("Redis connection lost: {} ({}, {})", cause, name, gateway.connection());
+                // Logged by the reconnect loop's thread, before its first attempt: the caller that found Redis
+                // gone must not wait for a log write on its way to the journal.
+                lostCause = cause;
             }
             changed.signalAll();
         } finally {
@@ -180,6 +184,7 @@ public final class HealthMonitor implements AutoCloseable {
         int attempt = 0;
         while (!closed) {
             try {
+                logConnectionLost();
                 if (state == HealthState.CONNECTED) {
                     lock.lock();
                     try {
@@ -268,6 +273,21 @@ public final class HealthMonitor implements AutoCloseable {
         } catch (RuntimeException e) {
             // executeDirect has told us (reportFailure) if Redis is unavailable.
             log.debug("heartbeat failed: {}", Failures.describe(e));
+        }
+    }
+
+    /** The one line per outage, written on this loop's thread (see {@link #transition}). */
+    private void logConnectionLost() {
+        String cause;
+        lock.lock();
+        try {
+            cause = lostCause;
+            lostCause = null;
+        } finally {
+            lock.unlock();
+        }
+        if (cause != null) {
+            log.warn("Redis connection lost: {} ({}, {})", cause, name, gateway.connection());
         }
     }
 

@@ -28,6 +28,7 @@ import redis.clients.jedis.Jedis;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
 
 /**
@@ -124,6 +125,7 @@ public final class RedisGateway implements AutoCloseable {
         // A retryable failure is a dead pooled connection (Redis restarted, or dropped the client): its idle
         // siblings are most likely dead too, so drop them before the retry instead of failing on each in turn.
         retry.getEventPublisher().onRetry(e -> resetConnections());
+        warmOutagePath();
         if (registry != null) {
             String name = MetricNames.CIRCUIT_STATE + "." + component;
             registry.remove(name);
@@ -322,6 +324,15 @@ public final class RedisGateway implements AutoCloseable {
 
     /** Translates at the boundary; outages also open the circuit. */
     private RuntimeException translate(RuntimeException e) {
+        RuntimeException out = classify(e);
+        if (out instanceof RedisUnavailableException && !(e instanceof CallNotPermittedException)
+                && !(e instanceof SpillwayException)) {
+            markUnavailable(e);
+        }
+        return out;
+    }
+
+    private static RuntimeException classify(RuntimeException e) {
         if (e instanceof SpillwayException se) {
             return se;
         }
@@ -329,10 +340,46 @@ public final class RedisGateway implements AutoCloseable {
             return new RedisUnavailableException("Redis unavailable: circuit open", e);
         }
         if (Failures.isUnavailable(e)) {
-            markUnavailable(e);
             return new RedisUnavailableException("Redis unavailable: " + Failures.describe(e), e);
         }
         return new SpillwayException("Redis command failed: " + Failures.describe(e), e);
+    }
+
+    /**
+     * Runs the outage path once on made-up failures, on throwaway breaker and retry instances: the first
+     * real outage then finds its classes loaded and its call sites linked, and the caller reaches the
+     * journal in microseconds instead of paying for class loading (tens of milliseconds on a cold JVM).
+     */
+    private void warmOutagePath() {
+        CircuitBreaker warmCircuit = CircuitBreaker.of("spillway-warm-up", circuit.getCircuitBreakerConfig());
+        Retry warmRetry = Retry.of("spillway-warm-up", retry.getRetryConfig());
+        warmRetry.getEventPublisher().onRetry(e -> { });
+        RuntimeException[] failures = {
+            new JedisConnectionException("Failed to connect (warm-up)", new java.net.ConnectException("Connection refused")),
+            new JedisConnectionException("Unexpected end of stream. (warm-up)"),
+            new JedisConnectionException(new java.net.SocketTimeoutException("Read timed out (warm-up)")),
+        };
+        long[] started = callStart.get();
+        long outer = started[0];
+        for (RuntimeException failure : failures) {
+            started[0] = System.nanoTime();
+            Supplier<Object> guarded = CircuitBreaker.decorateSupplier(warmCircuit, () -> {
+                throw failure;
+            });
+            try {
+                Retry.decorateSupplier(warmRetry, guarded).get();
+            } catch (RuntimeException e) {
+                RuntimeException translated = classify(e);
+                Failures.describe(translated.getCause());
+            }
+        }
+        started[0] = outer;
+        try {
+            warmCircuit.transitionToOpenState();
+            warmCircuit.transitionToClosedState();
+        } catch (RuntimeException ignored) {
+            // Only here to load classes.
+        }
     }
 
     /** What a health probe found. */
