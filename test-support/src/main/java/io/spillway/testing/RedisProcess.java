@@ -96,6 +96,11 @@ public final class RedisProcess implements AutoCloseable {
         this.startTimeout = b.startTimeout;
     }
 
+    /** The redis-server executable this process runs. */
+    public Path binary() {
+        return binary;
+    }
+
     /** Returns a builder with the defaults listed in the class comment. */
     public static Builder builder() {
         return new Builder();

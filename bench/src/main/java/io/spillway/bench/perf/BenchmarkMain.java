@@ -80,7 +80,8 @@ public final class BenchmarkMain {
             Env env = new Env(redis, quick, reps, scratch);
             try (Jedis j = env.jedis()) {
                 Map<String, String> info = parseInfo(j.info("server"));
-                meta.put("redis", "redis-server " + info.get("redis_version") + " (embedded-redis jar), appendonly yes, appendfsync everysec,"
+                String where = redis.binary().toString().contains("spillway-redis-") ? "embedded-redis jar" : redis.binary().toString();
+                meta.put("redis", "redis-server " + info.get("redis_version") + " (" + where + "), appendonly yes, appendfsync everysec,"
                         + " maxmemory-policy noeviction, no RDB, 127.0.0.1");
             }
             BullMq bull = new BullMq(nodeDir, redis.port());

@@ -435,7 +435,7 @@ final class ReportWriter {
 
     private void method() {
         md.append("## How it is measured\n\n");
-        md.append("- One `redis-server` (the embedded-redis jar's 6.2 binary through `RedisProcess`, AOF everysec, noeviction) serves ")
+        md.append("- One `redis-server` (the one named in the table above, through `RedisProcess`: the embedded-redis jar's 6.2 binary unless `SPILLWAY_REDIS_SERVER` or `PATH` names another; AOF everysec, noeviction) serves ")
                 .append("every system; `FLUSHALL` before each measurement so that no run pays for the memory of the one before.\n")
                 .append("- Each repetition runs every system once, in a rotated order (so slow drift of the machine does not favour a ")
                 .append("system); the figure is the median over repetitions.\n")
