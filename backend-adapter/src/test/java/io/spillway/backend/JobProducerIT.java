@@ -136,8 +136,9 @@ class JobProducerIT {
             assertThat(p.journalBacklog()).isEqualTo(2_000);
             assertThat(p.status("q", accepted.get(5)).state()).isEqualTo(JobState.SPOOLED);
             // Refused connections spool at once (microseconds; see docs/benchmarks.md); the bound only
-            // catches a regression to blocking, with room for GC and a loaded 2-core box.
-            assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).isLessThan(RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 300);
+            // catches a regression to blocking, with room for GC pauses and a busy 2-core box (speed
+            // goals live in the benchmarks, not here).
+            assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).isLessThan(RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 1_000);
             redis.restart();
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
             Receipt after = p.enqueue("q", "t", bytes("after"));
@@ -179,9 +180,9 @@ class JobProducerIT {
             }
             fault.join();
             long deadline = RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS;
-            // A margin for GC and a loaded 2-core box; an unbounded wait would be seconds (the hang lasts 3 s).
+            // A margin for GC pauses and a busy 2-core box; an unbounded wait would be the whole 3 s hang.
             assertThat(TimeUnit.NANOSECONDS.toMillis(worst)).as("worst enqueue ms vs socket timeout %d", deadline)
-                    .isLessThan(deadline + 300);
+                    .isLessThan(deadline + 1_000);
             assertThat(p.metrics().meter(MetricNames.SPOOLED).getCount()).isPositive();
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
             try (Jedis j = redis.jedis()) {
@@ -219,7 +220,7 @@ class JobProducerIT {
             proxy.mute(); // Redis runs the enqueue, its reply never arrives: the client times out
             Receipt r = p.enqueue("t", "t", bytes("late"));
             assertThat(r.spooled()).isTrue();
-            await().atMost(Duration.ofSeconds(5)).until(() -> j.xlen("spillway:{t}:stream") == 2);
+            await().atMost(Duration.ofSeconds(20)).until(() -> j.xlen("spillway:{t}:stream") == 2);
             proxy.pass();
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
             assertThat(RedisJobs.ids(j, "t")).containsExactly(before.jobId(), r.jobId());
@@ -306,15 +307,18 @@ class JobProducerIT {
             redis.restartEmpty();
             List<String> expected = new ArrayList<>(replayed);
             expected.addAll(direct);
-            await().atMost(Duration.ofSeconds(20)).until(() -> {
+            // The restored meter is marked after the resend's last write reaches Redis (and the state read
+            // first may still be the CONNECTED from before the heartbeat saw the restart): wait for all three.
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
                 try (Jedis j = redis.jedis()) {
-                    return p.state() == HealthState.CONNECTED && j.xlen("spillway:{r}:stream") == expected.size();
+                    assertThat(j.xlen("spillway:{r}:stream")).isEqualTo(expected.size());
                 }
+                assertThat(p.metrics().meter(MetricNames.RESTORED).getCount()).isEqualTo(50);
             });
             try (Jedis j = redis.jedis()) {
                 assertThat(RedisJobs.ids(j, "r")).containsExactlyElementsOf(expected);
             }
-            assertThat(p.metrics().meter(MetricNames.RESTORED).getCount()).isEqualTo(50);
         }
     }
 

@@ -24,7 +24,8 @@ class DemoIT {
                 "Watchdog: redis-server back", "No accepted job was lost");
         assertThat(c.out()).containsPattern("lost\\s+0\\s");
         assertThat(c.out()).containsPattern("accepted\\s+600\\s");
-        assertThat(seconds).isLessThan(60);
+        // No speed bound here (speed goals live in the benchmarks; @Timeout catches a hang), just the figure.
+        System.out.printf("demo (600 jobs, 3 faults) took %d s%n", seconds);
     }
 
     @Test

@@ -42,16 +42,19 @@ class StandaloneReporterIT {
                     .refreshEvery(Duration.ofMillis(200)).journalRefreshEvery(Duration.ofMillis(500))
                     .reporting(r -> r.prometheus(0)).start()) {
                 URI base = reporter.reporting().uri();
-                await().atMost(Duration.ofSeconds(20)).until(() ->
-                        PrometheusText.scrape(base).valueOr("spillway_journal_backlog_jobs", -1) == 4
-                                && PrometheusText.scrape(base).valueOr("spillway_queue_waiting{queue=\"emails\"}", -1) == 4);
-                PrometheusText s = PrometheusText.scrape(base);
-                assertThat(s.value("spillway_journal_backlog_jobs{queue=\"emails\"}")).isEqualTo(3);
-                assertThat(s.value("spillway_journal_backlog_jobs{queue=\"img.render\"}")).isEqualTo(1);
-                assertThat(s.value("spillway_journal_oldest_age_ms")).isPositive();
-                assertThat(s.value("spillway_report_journals_locked")).isEqualTo(1);
-                assertThat(s.value("spillway_queue_inflight{queue=\"emails\"}")).isEqualTo(2);
-                assertThat(s.value("spillway_queue_delayed{queue=\"emails\"}")).isEqualTo(1);
+                // One scrape with every figure: the refresh threads publish the totals first and register
+                // the per-queue gauges (journal backlog by queue, queue in flight/delayed) just after.
+                await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                    PrometheusText s = PrometheusText.scrape(base);
+                    assertThat(s.valueOr("spillway_journal_backlog_jobs", -1)).isEqualTo(4);
+                    assertThat(s.valueOr("spillway_queue_waiting{queue=\"emails\"}", -1)).isEqualTo(4);
+                    assertThat(s.valueOr("spillway_journal_backlog_jobs{queue=\"emails\"}", -1)).isEqualTo(3);
+                    assertThat(s.valueOr("spillway_journal_backlog_jobs{queue=\"img.render\"}", -1)).isEqualTo(1);
+                    assertThat(s.valueOr("spillway_journal_oldest_age_ms", -1)).isPositive();
+                    assertThat(s.valueOr("spillway_report_journals_locked", -1)).isEqualTo(1);
+                    assertThat(s.valueOr("spillway_queue_inflight{queue=\"emails\"}", -1)).isEqualTo(2);
+                    assertThat(s.valueOr("spillway_queue_delayed{queue=\"emails\"}", -1)).isEqualTo(1);
+                });
                 assertThat(reporter.journals().get(orphan.toAbsolutePath())).isEqualTo("ok, backlog 4 jobs");
                 assertThat(reporter.journals().get(live.toAbsolutePath())).isEqualTo("locked");
                 assertThat(reporter.journals().get(tmp.resolve("nothing-here").toAbsolutePath())).isEqualTo("missing");

@@ -127,7 +127,9 @@ class RedisProcessIT {
 
             redis.resume();
 
-            try (Jedis jedis = redis.jedis(Duration.ofMillis(300))) {
+            // The point is that it answers again, not how fast: a thawed server on a busy machine may take
+            // more than 300 ms to get to a new client.
+            try (Jedis jedis = redis.jedis(Duration.ofSeconds(5))) {
                 assertThat(jedis.ping()).isEqualTo("PONG");
             }
         }

@@ -65,6 +65,18 @@ final class Jobs implements AutoCloseable {
         return res;
     }
 
+    /**
+     * Whether everything Redis has accepted so far is written to its AOF file (its AOF buffer is empty).
+     * Once written, a SIGKILL of redis-server cannot lose it (the kernel keeps the page cache); with
+     * {@code appendfsync everysec} Redis may hold writes back for up to 2 s while a slow fsync runs, so a
+     * fixed sleep is not enough on a busy machine.
+     */
+    static boolean aofWritten(io.spillway.testing.RedisProcess redis) {
+        try (redis.clients.jedis.Jedis j = redis.jedis()) {
+            return j.info("persistence").lines().anyMatch(l -> l.trim().equals("aof_buffer_length:0"));
+        }
+    }
+
     @Override
     public void close() {
         gateway.close();

@@ -105,9 +105,11 @@ class WorkerCrashIT {
         try (RedisProcess redis = RedisProcess.builder().appendOnly(true).appendFsync("everysec").start();
              Jobs jobs = new Jobs(redis.uri())) {
             jobs.enqueue(queue, "work", ids);
-            // Let the everysec fsync cover the enqueue: jobs Redis itself loses in its last second are the
-            // producer journal's business (replay), not the worker's.
-            await().pollDelay(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+            // Let the AOF cover the enqueue: jobs Redis itself loses in its last second are the producer
+            // journal's business (replay), not the worker's. Wait until Redis has written its AOF buffer
+            // (with everysec it may hold writes back up to 2 s behind a slow fsync), not a fixed time.
+            await().pollDelay(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> Jobs.aofWritten(redis));
             long t0 = System.nanoTime();
             // 1 ms of work per job, so that both workers are busy when Redis dies.
             workers.add(startWorker(redis, queue, "w1", 8, 50, 3000, 0, 1));

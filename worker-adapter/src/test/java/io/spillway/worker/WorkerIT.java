@@ -131,7 +131,8 @@ class WorkerIT {
         }).concurrency(4).metricRegistry(metrics));
 
         await().atMost(Duration.ofSeconds(20)).until(() -> handled.size() == 300);
-        await().atMost(Duration.ofSeconds(5)).until(() -> streamLength() == 0 && pending() == 0);
+        // Acks go out in batches from the acker thread after the handlers return.
+        await().atMost(Duration.ofSeconds(20)).until(() -> streamLength() == 0 && pending() == 0);
         assertThat(handled.values()).allMatch(n -> n.get() == 1);
         assertThat(status("job-7").state()).isEqualTo(JobState.COMPLETED);
         assertThat(status("job-7").attempts()).isEqualTo(1);

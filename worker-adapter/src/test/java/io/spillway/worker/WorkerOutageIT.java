@@ -88,7 +88,9 @@ class WorkerOutageIT {
         start(4, job -> {
             record(job);
             if (job.id().startsWith("during")) {
-                Thread.sleep(1500); // finishes while Redis is hung
+                // Finishes while Redis is hung; long enough that a slow start of the hang (a loaded
+                // machine) still lands while these two run.
+                Thread.sleep(3000);
             }
         });
         jobs.enqueue(queue, "render", IntStream.range(0, 20).mapToObj(i -> "before-" + i).toList());
@@ -97,8 +99,8 @@ class WorkerOutageIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("during-1") && handled.containsKey("during-2"));
 
         redis.hang();
-        await().atMost(Duration.ofSeconds(5)).until(() -> worker.health() == HealthState.DISCONNECTED);
-        await().atMost(Duration.ofSeconds(5)).until(() -> worker.acksPendingLocally() == 2);
+        await().atMost(Duration.ofSeconds(15)).until(() -> worker.health() == HealthState.DISCONNECTED);
+        await().atMost(Duration.ofSeconds(15)).until(() -> worker.acksPendingLocally() == 2);
         await().pollDelay(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(5)).until(() -> true);
         redis.resume();
 
@@ -106,7 +108,9 @@ class WorkerOutageIT {
         jobs.enqueue(queue, "render", IntStream.range(0, 20).mapToObj(i -> "after-" + i).toList());
         await().atMost(Duration.ofSeconds(20)).until(() -> handled.size() == 42);
         await().atMost(Duration.ofSeconds(10)).until(() -> state("during-1") == JobState.COMPLETED && state("during-2") == JobState.COMPLETED);
-        assertThat(worker.acksPendingLocally()).isZero();
+        // The flush writes to Redis first and clears its local count after: the states can be COMPLETED a
+        // moment before the count reads 0.
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(worker.acksPendingLocally()).isZero());
         assertThat(handled.values()).allMatch(n -> n.get() == 1);
     }
 
@@ -117,19 +121,25 @@ class WorkerOutageIT {
         AtomicInteger running = new AtomicInteger();
         start(8, job -> {
             running.incrementAndGet();
-            Thread.sleep(2500);
+            Thread.sleep(4000); // still running when Redis is killed, even if that comes late on a busy machine
             record(job);
         });
         await().atMost(Duration.ofSeconds(10)).until(() -> running.get() == 8);
-        await().pollDelay(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(2)).until(() -> true); // AOF fsync of the fetch
+        // The fetch (the entries' leases) must be in the AOF file before the kill, or the restarted Redis
+        // would hand the jobs out again: wait until Redis has written its AOF buffer, not a fixed time.
+        await().pollDelay(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                .until(() -> Jobs.aofWritten(redis));
         redis.kill();
         await().atMost(Duration.ofSeconds(10)).until(() -> worker.acksPendingLocally() == 8);
         assertThat(stateDir.resolve("acks-0.log")).isNotEmptyFile();
         redis.restart();
 
         await().atMost(Duration.ofSeconds(20)).until(() -> ids.stream().allMatch(id -> state(id) == JobState.COMPLETED));
-        assertThat(worker.acksPendingLocally()).isZero();
-        assertThat(stateDir.resolve("acks-0.log")).isEmptyFile();
+        // The flush writes to Redis first, then clears its count and the ack log: wait for those too.
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            assertThat(worker.acksPendingLocally()).isZero();
+            assertThat(stateDir.resolve("acks-0.log")).isEmptyFile();
+        });
         await().pollDelay(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(5)).until(() -> true); // past the lease
         assertThat(handled.values()).as("no job ran twice").allMatch(n -> n.get() == 1);
         assertThat(handled).hasSize(8);
