@@ -196,9 +196,11 @@ public final class Worker implements AutoCloseable {
         }
 
         /**
-         * Jobs fetched ahead of free handler threads, 0 to 10,000. Default: equal to {@code concurrency}.
-         * Raise it for many short jobs (fewer, larger fetches); keep it low for long jobs, since a
-         * prefetched job waits here, leased, while another worker could have run it.
+         * Jobs fetched ahead of free handler threads, 0 to 10,000: a fixed number instead of the default.
+         * Default: adaptive — about 20 ms of work is kept fetched ahead, from the average handler duration:
+         * up to {@code max(concurrency, 200)} for sub-millisecond jobs (fewer, larger fetches), 0 for jobs
+         * longer than {@code 20 ms × concurrency}, since a prefetched job waits here, leased, while another
+         * worker could have run it. It starts at 0 and follows the first jobs.
          */
         public Builder prefetch(int jobs) {
             if (jobs < 0 || jobs > 10_000) {
@@ -308,7 +310,7 @@ public final class Worker implements AutoCloseable {
             String prefix = name != null ? name : ManagementFactory.getRuntimeMXBean().getName().replace('@', '-');
             String consumer = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
             return new Worker(new Settings(redis, queues, handlers, concurrency,
-                    prefetch >= 0 ? prefetch : concurrency, retry, lease, shutdownTimeout, jobTimeout,
+                    prefetch, retry, lease, shutdownTimeout, jobTimeout,
                     completedRetention, fetchBatch, fetchBlock, schedulerInterval, stuckAfter, stateDir, consumer,
                     metrics != null ? metrics : new MetricRegistry()));
         }

@@ -413,4 +413,49 @@ class WorkerIT {
         assertThat(status("poison").lastError()).hasValueSatisfying(e -> assertThat(e).contains("delivered 6 times"));
         assertThat(pending()).isZero();
     }
+
+    long fetchCalls() {
+        try (Jedis j = redis.jedis()) {
+            return j.info("commandstats").lines().filter(l -> l.startsWith("cmdstat_xreadgroup:")).findFirst()
+                    .map(l -> Long.parseLong(l.replaceAll("^cmdstat_xreadgroup:calls=(\\d+),.*", "$1"))).orElse(0L);
+        }
+    }
+
+    @Test
+    void shortJobsAreFetchedInBatchesByDefault() {
+        List<String> ids = IntStream.range(0, 3_000).mapToObj(i -> "short-" + i).toList();
+        jobs.enqueue(queue, "noop", ids);
+        long before = fetchCalls();
+        started(worker().concurrency(2).handler("noop", this::record));
+        await().atMost(Duration.ofSeconds(40)).until(() -> handled.size() == ids.size());
+        long calls = fetchCalls() - before;
+        // With a fixed prefetch of concurrency (the old default) each fetch takes at most 4 jobs: 750+
+        // calls. Adapted to sub-millisecond jobs, fetches come back with up to the fetch batch.
+        System.out.println("XREADGROUP calls for short jobs: " + calls);
+        assertThat(calls).as("XREADGROUP calls for %d short jobs", ids.size()).isLessThan(ids.size() / 10);
+    }
+
+    @Test
+    void longJobsAreNotFetchedAheadWhileAnotherWorkerIsFree() throws Exception {
+        Map<String, Long> startedAt = new ConcurrentHashMap<>();
+        Map<String, String> ranOn = new ConcurrentHashMap<>();
+        for (String name : List.of("a", "b")) {
+            started(worker().name("long-" + name).concurrency(1).handler("slow", job -> {
+                startedAt.put(job.id(), System.nanoTime());
+                ranOn.put(job.id(), name);
+                Thread.sleep(1_500);
+            }));
+        }
+        for (int round = 0; round < 2; round++) {
+            String x = "long-" + round + "-x";
+            String y = "long-" + round + "-y";
+            jobs.enqueue(queue, "slow", x, y);
+            await().atMost(Duration.ofSeconds(20)).until(() -> startedAt.containsKey(x) && startedAt.containsKey(y));
+            // Both ran at once, one per worker: neither sat leased in a busy worker's prefetch.
+            assertThat(ranOn.get(x)).isNotEqualTo(ranOn.get(y));
+            assertThat(Math.abs(startedAt.get(x) - startedAt.get(y))).isLessThan(TimeUnit.MILLISECONDS.toNanos(1_000));
+            await().atMost(Duration.ofSeconds(20)).until(() -> status(x).state() == JobState.COMPLETED
+                    && status(y).state() == JobState.COMPLETED);
+        }
+    }
 }

@@ -10,7 +10,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-/** A worker's validated, immutable settings (built by {@code Worker.Builder}). */
+/**
+ * A worker's validated, immutable settings (built by {@code Worker.Builder}). {@code prefetch} is negative
+ * for the adaptive default ({@link AdaptivePrefetch}).
+ */
 public record Settings(RedisConnection redis, List<QueueName> queues, Map<String, JobHandler> handlers, int concurrency, int prefetch,
                        RetryPolicy retry, Duration lease, Duration shutdownTimeout, Duration jobTimeout,
                        Duration completedRetention, int fetchBatch, Duration fetchBlock, Duration schedulerInterval,

@@ -86,7 +86,7 @@ public final class WorkerRuntime {
     private final Map<String, Active> active = new ConcurrentHashMap<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Object capacity = new Object();
-    private final int maxInFlight;
+    private final AdaptivePrefetch prefetch;
     private final LinkedBlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
     private final Object localLock = new Object();
     private final List<Outcome> localPending = new ArrayList<>();
@@ -119,7 +119,7 @@ public final class WorkerRuntime {
     public WorkerRuntime(Settings settings) {
         this.s = settings;
         this.name = settings.consumerName();
-        this.maxInFlight = settings.concurrency() + settings.prefetch();
+        this.prefetch = new AdaptivePrefetch(settings.concurrency(), settings.prefetch());
         MetricRegistry m = settings.metrics();
         this.fetched = m.meter(MetricNames.FETCHED);
         this.completed = m.meter(MetricNames.COMPLETED);
@@ -274,12 +274,17 @@ public final class WorkerRuntime {
         }
     }
 
+    /** Handler threads plus the prefetch of the moment (fixed, or adapted to how long jobs take). */
+    private int maxInFlight() {
+        return s.concurrency() + prefetch.current();
+    }
+
     private int awaitCapacity() throws InterruptedException {
         synchronized (capacity) {
-            int free = maxInFlight - inFlight.get();
+            int free = maxInFlight() - inFlight.get();
             if (free <= 0) {
                 capacity.wait(100);
-                free = maxInFlight - inFlight.get();
+                free = maxInFlight() - inFlight.get();
             }
             return free;
         }
@@ -492,7 +497,7 @@ public final class WorkerRuntime {
         } catch (Throwable t) {
             error = t;
         } finally {
-            timer.stop();
+            prefetch.record(timer.stop());
             synchronized (a) {
                 a.thread = null; // from here on no timeout interrupts this thread
             }
@@ -787,7 +792,7 @@ public final class WorkerRuntime {
         // One fetch legitimately takes up to BLOCK + the socket timeout: never call that stuck.
         long fetchLimit = Math.max(limit, s.fetchBlock().plus(s.redis().socketTimeout()).plusSeconds(1).toNanos());
         boolean hung = now - lastFetchProgress > fetchLimit;
-        boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight
+        boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight()
                 && sampled.values().stream().anyMatch(v -> v[0] > 0);
         if (hung || starving) {
             String why = hung ? "no fetch finished for " + TimeUnit.NANOSECONDS.toMillis(now - lastFetchProgress) + " ms"
