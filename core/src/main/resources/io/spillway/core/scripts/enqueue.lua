@@ -18,48 +18,37 @@
 -- number parsing for the common run-at 0, locals for everything used in the loop.
 local call = redis.call
 local stream = KEYS[1]
+local delayedSet = KEYS[2]
+local now = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local expires = tonumber(ttl) > 0
 local queued = 'Q|0|' .. ARGV[1] .. '|'
+local scheduled = 'D|0|' .. ARGV[1] .. '|'
 local dups = {}
 local nd = 0
 for i = 3, #KEYS do
   local a = 2 * i - 3
   local runAt = ARGV[a]
-  if runAt == '0' then
-    local created
-    if expires then
-      created = call('SET', KEYS[i], queued, 'NX', 'EX', ttl)
-    else
-      -- No EX: on Redis 6.2 a TTL costs about as much as the rest of this loop body.
-      created = call('SET', KEYS[i], queued, 'NX')
-    end
-    if created then
-      call('XADD', stream, '*', 'j', ARGV[a + 1])
-    else
-      nd = nd + 1
-      dups[nd] = i - 2
-    end
+  local at = 0
+  local delayed = false
+  if runAt ~= '0' then
+    at = tonumber(runAt)
+    delayed = at > now
+  end
+  local created
+  if expires then
+    created = call('SET', KEYS[i], delayed and scheduled or queued, 'NX', 'EX', ttl)
   else
-    local at = tonumber(runAt)
-    local delayed = at > tonumber(ARGV[1])
-    local status = delayed and ('D|0|' .. ARGV[1] .. '|') or queued
-    local created
-    if expires then
-      created = call('SET', KEYS[i], status, 'NX', 'EX', ttl)
-    else
-      created = call('SET', KEYS[i], status, 'NX')
-    end
-    if created then
-      if delayed then
-        call('ZADD', KEYS[2], at, ARGV[a + 1])
-      else
-        call('XADD', stream, '*', 'j', ARGV[a + 1])
-      end
-    else
-      nd = nd + 1
-      dups[nd] = i - 2
-    end
+    -- No EX: on Redis 6.2 a TTL costs about as much as the rest of this loop body.
+    created = call('SET', KEYS[i], delayed and scheduled or queued, 'NX')
+  end
+  if not created then
+    nd = nd + 1
+    dups[nd] = i - 2
+  elseif delayed then
+    call('ZADD', delayedSet, at, ARGV[a + 1])
+  else
+    call('XADD', stream, '*', 'j', ARGV[a + 1])
   end
 end
 return dups
