@@ -196,8 +196,8 @@ final class ReportWriter {
         md.append("## End to end: enqueue → no-op handler → ack\n\n");
         md.append("A producer thread enqueues the jobs in batches of 500 while the consumers run; the clock stops when every job was ")
                 .append("handled **and acknowledged** (Spillway: the stream is empty, `ack.lua` deletes entries). Spillway runs ")
-                .append("`Worker` with its defaults (fetch 100, prefetch = concurrency) and with `prefetch(200)` (what docs/worker.md ")
-                .append("advises for many short jobs). The raw Jedis loop is LPUSH (pipelined 500) / BRPOP one at a time: no ack, a job ")
+                .append("`Worker` with its defaults (fetch 100, adaptive prefetch: up to 200 for jobs this short) and with a fixed ")
+                .append("`prefetch(200)`. The raw Jedis loop is LPUSH (pipelined 500) / BRPOP one at a time: no ack, a job ")
                 .append("in flight is lost if the consumer dies (the unsafe baseline). Redisson: `addAll` / `poll`. BullMQ: `addBulk` / ")
                 .append("`Worker` with a no-op processor.\n\n");
         String[][] sys = {{"spillway", "Spillway Worker (defaults)"}, {"spillway-prefetch200", "Spillway Worker, prefetch 200"},
