@@ -25,6 +25,7 @@ import io.spillway.core.internal.LuaScript;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.RecentWrites;
+import io.spillway.core.internal.SentLog;
 import io.spillway.core.internal.Replayer;
 import io.spillway.core.internal.StatusRecord;
 import java.net.URI;
@@ -89,6 +90,10 @@ public final class JobProducer implements AutoCloseable {
     private final ChronicleJournal journal;
     private final Replayer replayer;
     private final RecentWrites recent;
+    /** Recent direct writes on disk, for a producer started after this one; null with resending off. */
+    private final SentLog sentLog;
+    /** A predecessor's writes older than this are not sent again (completion markers live a day by default). */
+    static final long SENT_LOG_MAX_AGE_MILLIS = 60L * 60 * 1000;
     private final HealthMonitor monitor;
     private final Set<QueueName> registeredQueues = ConcurrentHashMap.newKeySet();
     private final Meter accepted;
@@ -112,15 +117,37 @@ public final class JobProducer implements AutoCloseable {
         this.latency = registry.timer(MetricNames.ENQUEUE_LATENCY);
         this.journal = ChronicleJournal.open(config.journalDir, config.journalMaxBytes, config.durability, registry, null,
                 config.resendWindow.toMillis());
-        this.recent = new RecentWrites(config.resendWindow.toMillis(), config.resendBufferBytes);
+        boolean resend = config.resendWindow.toMillis() > 0 && config.resendBufferBytes > 0;
+        try {
+            this.sentLog = resend ? SentLog.open(config.journalDir, config.durability) : null;
+        } catch (RuntimeException e) {
+            journal.close();
+            throw e;
+        }
+        this.recent = new RecentWrites(config.resendWindow.toMillis(), config.resendBufferBytes, sentLog);
+        if (sentLog != null) {
+            // A predecessor's last writes: sent again at the first connect if Redis restarted since it wrote them.
+            List<RecentWrites.Entry> earlier = sentLog.recent(config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
+                    System.currentTimeMillis());
+            recent.restore(earlier);
+            if (!earlier.isEmpty()) {
+                log.info("Journal {}: {} jobs written to Redis in the last {} ms before the previous producer stopped will be"
+                        + " sent again if Redis restarted since (it had run id {})", config.journalDir, earlier.size(),
+                        config.resendWindow.toMillis(), sentLog.redisRunId());
+            }
+        }
         try {
             this.gateway = new RedisGateway(config.redis, "producer", config.poolSize, Duration.ofSeconds(1), registry);
         } catch (RuntimeException e) {
+            closeQuietly(sentLog);
             journal.close();
             throw e;
         }
         this.replayer = new Replayer(journal, gateway, config.dedupeWindow.toSeconds(), Replayer.DEFAULT_READ_BATCH, registry);
         this.monitor = new HealthMonitor(gateway, new Backoff(config.reconnectBase, config.reconnectCap), this::recover, registry);
+        if (sentLog != null) {
+            monitor.knownRunId(sentLog.redisRunId());
+        }
         monitor.addListener((from, to, cause) -> {
             if (to == HealthState.CONNECTED) {
                 replaySignal.release();
@@ -284,6 +311,7 @@ public final class JobProducer implements AutoCloseable {
         gateway.close();
         long left = journal.backlog();
         journal.close();
+        closeQuietly(sentLog);
         if (left > 0) {
             log.info("Producer closed with {} jobs in journal {}: they replay when a producer opens it again", left,
                     config.journalDir);
@@ -439,6 +467,21 @@ public final class JobProducer implements AutoCloseable {
     private void recover() {
         gateway.loadScripts(LuaScript.ENQUEUE);
         replayer.recover(monitor.redisRestarted(), recent, config.resendWindow.toMillis());
+        if (sentLog != null) {
+            // Only now: had this process died during the resend, its successor must still see the old run id.
+            sentLog.redisRunId(monitor.runId());
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.debug("close failed", e);
+        }
     }
 
     private void replayLoop() {

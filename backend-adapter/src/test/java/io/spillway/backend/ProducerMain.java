@@ -40,6 +40,9 @@ public final class ProducerMain {
                 Thread.sleep(20);
             }
             System.out.println("DONE");
+            if (args.length > 5 && args[5].equals("hold")) {
+                Thread.sleep(Long.MAX_VALUE); // stays up until killed
+            }
         }
     }
 }

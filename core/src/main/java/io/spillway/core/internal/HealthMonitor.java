@@ -120,6 +120,22 @@ public final class HealthMonitor implements AutoCloseable {
         return restarted;
     }
 
+    /**
+     * Sets the run id of the Redis this component's recent writes went to, as recorded by a predecessor
+     * process (before {@link #start}): if the Redis found at the first probe has another one, it restarted
+     * in between and {@link #redisRestarted()} says so.
+     */
+    public void knownRunId(String id) {
+        if (runId == null) {
+            runId = id;
+        }
+    }
+
+    /** The run id of the Redis last probed, or null before the first probe. */
+    public String runId() {
+        return runId;
+    }
+
     public long reconnectAttempts() {
         return reconnectAttempts.getCount();
     }

@@ -14,7 +14,8 @@ import java.util.List;
  * a restart restores what was lost and skips what was kept.
  *
  * <p>Bounded by age ({@code window}) and by bytes ({@code maxBytes}); past the byte bound the oldest go
- * first and {@link #overflowed()} says so. Thread-safe.
+ * first and {@link #overflowed()} says so. With a {@link SentLog} each write is also recorded on disk, so
+ * that a producer started after this one crashed can {@link #restore} them. Thread-safe.
  */
 public final class RecentWrites {
     /** One write. */
@@ -23,13 +24,36 @@ public final class RecentWrites {
 
     private final long windowMillis;
     private final long maxBytes;
+    private final SentLog log;
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
     private long bytes;
     private long overflowed;
 
     public RecentWrites(long windowMillis, long maxBytes) {
+        this(windowMillis, maxBytes, null);
+    }
+
+    /** @param log where each write is also recorded, for a producer started after this one; or null */
+    public RecentWrites(long windowMillis, long maxBytes, SentLog log) {
         this.windowMillis = windowMillis;
         this.maxBytes = maxBytes;
+        this.log = log;
+    }
+
+    /**
+     * Puts back writes of a predecessor (from its {@link SentLog}), oldest first, ahead of any new one. They
+     * stay until sent again or pushed out by newer writes, like the writes of this process.
+     */
+    public synchronized void restore(List<Entry> earlier) {
+        for (int i = earlier.size() - 1; i >= 0; i--) {
+            Entry e = earlier.get(i);
+            if (bytes + e.encoded().length > maxBytes) {
+                overflowed += i + 1;
+                break;
+            }
+            entries.addFirst(e);
+            bytes += e.encoded().length;
+        }
     }
 
     public boolean enabled() {
@@ -44,6 +68,9 @@ public final class RecentWrites {
             entries.addLast(new Entry(nowMillis, job, encoded));
             bytes += encoded.length;
             evict(nowMillis);
+            if (log != null) {
+                log.append(List.of(encoded), nowMillis);
+            }
         }
     }
 
@@ -57,6 +84,9 @@ public final class RecentWrites {
                 bytes += encoded.get(i).length;
             }
             evict(nowMillis);
+            if (log != null) {
+                log.append(encoded, nowMillis);
+            }
         }
     }
 

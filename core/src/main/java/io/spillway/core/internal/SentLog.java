@@ -1,0 +1,262 @@
+package io.spillway.core.internal;
+
+import io.spillway.core.Durability;
+import io.spillway.core.JournalException;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.zip.CRC32;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.TailerDirection;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.queue.rollcycles.LegacyRollCycles;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The on-disk twin of {@link RecentWrites}: every job a producer wrote straight to Redis, with the time
+ * Redis acknowledged it, and the run id of the Redis that did. It lives in the journal directory (under
+ * the journal's lock), in {@value #DIR}.
+ *
+ * <p>Why: Redis with {@code appendfsync everysec} can lose the last second or two of writes it
+ * acknowledged when it is killed. A producer that is alive when Redis comes back sends its recent writes
+ * again from memory; a producer that was killed in the same moment had them only in memory. With this
+ * log a producer started on the journal loads the writes of its predecessor's last seconds and the run id
+ * they were acknowledged by, so that it too notices a restarted Redis and sends them again.
+ *
+ * <p>Chronicle Queue with one-minute cycles; cycles more than a minute old are deleted as new ones start,
+ * so the log holds one to two minutes of writes. Each record: version, CRC32 of the rest, acknowledged-at
+ * millis, JobCodec bytes. A torn or corrupt record is skipped. Thread-safe (appends are serialised).
+ */
+public final class SentLog implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SentLog.class);
+    /** The subdirectory of the journal directory. */
+    public static final String DIR = "sent";
+    static final String RUN_ID_FILE = "redis-run-id";
+    static final RollCycle ROLL_CYCLE = LegacyRollCycles.MINUTELY;
+    private static final byte VERSION = 1;
+
+    private final Path dir;
+    private final Durability durability;
+    private final SingleChronicleQueue queue;
+    private final ExcerptAppender appender;
+    private final Object appendLock = new Object();
+    private final CRC32 crc = new CRC32();
+    private int lastPrunedCycle = Integer.MIN_VALUE;
+    private volatile String runId;
+    private boolean closed;
+
+    private SentLog(Path dir, Durability durability) {
+        this.dir = dir;
+        this.durability = durability;
+        try {
+            Files.createDirectories(dir);
+            Path runIdFile = dir.resolve(RUN_ID_FILE);
+            if (Files.exists(runIdFile)) {
+                String id = Files.readString(runIdFile, StandardCharsets.US_ASCII).trim();
+                runId = id.isEmpty() ? null : id;
+            }
+        } catch (IOException e) {
+            throw new JournalException("Sent log " + dir + " cannot be opened: " + e.getMessage(), e);
+        }
+        this.queue = SingleChronicleQueueBuilder.single(dir.toFile())
+                .rollCycle(ROLL_CYCLE)
+                .syncMode(durability == Durability.POWER_LOSS ? SyncMode.SYNC : SyncMode.NONE)
+                .build();
+        this.appender = queue.createAppender();
+        appender.singleThreadedCheckDisabled(true);
+    }
+
+    /** Opens (or creates) the sent log of a journal directory. */
+    public static SentLog open(Path journalDir, Durability durability) {
+        return new SentLog(journalDir.resolve(DIR), durability);
+    }
+
+    /**
+     * The run id of the Redis that acknowledged the writes in this log, as last recorded (by this process
+     * or a predecessor), or null if none was.
+     */
+    public String redisRunId() {
+        return runId;
+    }
+
+    /** Records the run id of the Redis the producer is now connected to. Written only when it changes. */
+    public void redisRunId(String id) {
+        if (id == null || id.equals(runId)) {
+            return;
+        }
+        Path file = dir.resolve(RUN_ID_FILE);
+        Path tmp = dir.resolve(RUN_ID_FILE + ".tmp");
+        try {
+            Files.writeString(tmp, id, StandardCharsets.US_ASCII);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            runId = id;
+        } catch (IOException e) {
+            // Without it a restarted producer cannot tell that Redis restarted: it still replays its journal,
+            // but does not send its predecessor's last writes again. Say so; enqueues go on.
+            log.warn("Sent log {}: cannot record the Redis run id: {}", dir, e.getMessage());
+        }
+    }
+
+    /** Records jobs Redis has just acknowledged. Best effort: a failure is logged, never thrown. */
+    public void append(List<byte[]> encoded, long ackedAtMillis) {
+        synchronized (appendLock) {
+            if (closed) {
+                return;
+            }
+            try {
+                for (byte[] e : encoded) {
+                    crc.reset();
+                    crc.update(e);
+                    try (DocumentContext dc = appender.writingDocument()) {
+                        Bytes<?> b = dc.wire().bytes();
+                        b.writeByte(VERSION);
+                        b.writeInt((int) crc.getValue());
+                        b.writeLong(ackedAtMillis);
+                        b.writeInt(e.length);
+                        b.write(e);
+                    }
+                }
+                if (durability == Durability.POWER_LOSS) {
+                    appender.sync();
+                }
+            } catch (RuntimeException ex) {
+                log.warn("Sent log {}: append failed ({}): these writes cannot be re-sent by a restarted producer",
+                        dir, ex.getMessage());
+            }
+            int cycle = queue.cycle();
+            if (cycle != lastPrunedCycle) {
+                lastPrunedCycle = cycle;
+                prune(cycle);
+            }
+        }
+    }
+
+    /**
+     * The writes acknowledged within {@code windowMillis} of the newest one in the log, oldest first: what
+     * a producer started on this journal sends again if Redis restarted since. Nothing if the newest is
+     * older than {@code maxAgeMillis}: jobs that old may have completed and lost their completion marker
+     * (the worker keeps it for a day by default), and sending them again would run them again.
+     */
+    public List<RecentWrites.Entry> recent(long windowMillis, long maxAgeMillis, long nowMillis) {
+        List<RecentWrites.Entry> out = new ArrayList<>();
+        long newest = Long.MIN_VALUE;
+        int skipped = 0;
+        try (ExcerptTailer t = queue.createTailer()) {
+            t.direction(TailerDirection.BACKWARD).toEnd();
+            while (true) {
+                try (DocumentContext dc = t.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        break;
+                    }
+                    Bytes<?> b = dc.wire().bytes();
+                    RecentWrites.Entry e = decode(b);
+                    if (e == null) {
+                        skipped++;
+                        continue;
+                    }
+                    newest = Math.max(newest, e.ackedAtMillis());
+                    if (e.ackedAtMillis() < newest - windowMillis) {
+                        break;
+                    }
+                    out.add(e);
+                }
+            }
+        }
+        if (skipped > 0) {
+            log.warn("Sent log {}: {} torn or corrupt records skipped", dir, skipped);
+        }
+        Collections.reverse(out);
+        if (!out.isEmpty() && out.get(out.size() - 1).ackedAtMillis() < nowMillis - maxAgeMillis) {
+            log.info("Sent log {}: the last writes are older than {} s: not sent again", dir, maxAgeMillis / 1000);
+            return List.of();
+        }
+        return out;
+    }
+
+    private static RecentWrites.Entry decode(Bytes<?> b) {
+        if (b.readRemaining() < 1 + 4 + 8 + 4) {
+            return null;
+        }
+        if (b.readByte() != VERSION) {
+            return null;
+        }
+        int sum = b.readInt();
+        long ackedAt = b.readLong();
+        int len = b.readInt();
+        if (len < 0 || len > b.readRemaining()) {
+            return null;
+        }
+        byte[] data = new byte[len];
+        b.read(data);
+        CRC32 c = new CRC32();
+        c.update(data);
+        if ((int) c.getValue() != sum) {
+            return null;
+        }
+        try {
+            return new RecentWrites.Entry(ackedAt, JobCodec.decode(data), data);
+        } catch (IllegalArgumentException bad) {
+            return null;
+        }
+    }
+
+    /** Deletes the cycle files older than the one before the current one. */
+    private void prune(int currentCycle) {
+        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
+        if (files == null) {
+            return;
+        }
+        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(ROLL_CYCLE.format()).withZone(ZoneOffset.UTC);
+        boolean deleted = false;
+        for (File f : files) {
+            String stem = f.getName().substring(0, f.getName().length() - SingleChronicleQueue.SUFFIX.length());
+            int cycle;
+            try {
+                long millis = LocalDateTime.from(fmt.parse(stem)).toInstant(ZoneOffset.UTC).toEpochMilli();
+                cycle = (int) (millis / ROLL_CYCLE.lengthInMillis());
+            } catch (RuntimeException e) {
+                continue;
+            }
+            if (cycle < currentCycle - 1 && f.delete()) {
+                deleted = true;
+            }
+        }
+        if (deleted) {
+            queue.refreshDirectoryListing();
+        }
+    }
+
+    /** Cycle files on disk (for tests). */
+    int cycleFiles() {
+        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
+        return files == null ? 0 : files.length;
+    }
+
+    @Override
+    public void close() {
+        synchronized (appendLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        appender.close();
+        queue.close();
+    }
+}
