@@ -58,6 +58,7 @@ public final class SentLog implements AutoCloseable {
     private final Object appendLock = new Object();
     private final CRC32 crc = new CRC32();
     private int lastPrunedCycle = Integer.MIN_VALUE;
+    private long failedAppends;
     private volatile String runId;
     private boolean closed;
 
@@ -136,8 +137,11 @@ public final class SentLog implements AutoCloseable {
                     appender.sync();
                 }
             } catch (RuntimeException ex) {
-                log.warn("Sent log {}: append failed ({}): these writes cannot be re-sent by a restarted producer",
-                        dir, ex.getMessage());
+                // One line for the first failure and then one per 10,000 (a full disk fails every append).
+                if (failedAppends++ % 10_000 == 0) {
+                    log.warn("Sent log {}: append failed ({}; {} failed so far): these writes cannot be re-sent by a"
+                            + " restarted producer", dir, ex.getMessage(), failedAppends);
+                }
             }
             int cycle = queue.cycle();
             if (cycle != lastPrunedCycle) {
