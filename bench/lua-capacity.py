@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Redis-side capacity of enqueue.lua, with no client cost: how fast Redis itself runs the script.
+
+Pre-encodes CALLS EVALSHA calls of 500 jobs (280-byte records, run-at 0, no TTL: the producer's defaults),
+sends them DEPTH at a time on one raw socket, and reports jobs/s and the redis-server process's CPU time per
+job (from /proc, so it holds up on a busy machine). 'XADD' instead of a script file sends the same records
+as bare pipelined XADDs, the anchor. Standard library only; Redis must run on this machine.
+
+    python3 bench/lua-capacity.py PORT core/src/main/resources/io/spillway/core/scripts/enqueue.lua [CALLS] [DEPTH]
+    python3 bench/lua-capacity.py PORT XADD [CALLS] [DEPTH]
+"""
+import os
+import socket
+import sys
+import time
+
+N = 500
+
+
+def enc(*parts):
+    out = [b'*%d\r\n' % len(parts)]
+    for x in parts:
+        x = x if isinstance(x, bytes) else str(x).encode()
+        out.append(b'$%d\r\n%s\r\n' % (len(x), x))
+    return b''.join(out)
+
+
+def main():
+    port = int(sys.argv[1])
+    what = sys.argv[2]
+    calls = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    depth = int(sys.argv[4]) if len(sys.argv) > 4 else 4
+    s = socket.create_connection(('127.0.0.1', port))
+    f = s.makefile('rb')
+
+    def read():
+        line = f.readline()
+        kind = line[:1]
+        if kind in b'+-:':
+            return line
+        if kind == b'$':
+            n = int(line[1:])
+            return None if n < 0 else f.read(n + 2)[:-2]
+        if kind == b'*':
+            return [read() for _ in range(int(line[1:]))]
+        raise RuntimeError('unexpected reply %r' % line)
+
+    def cmd(*parts):
+        s.sendall(enc(*parts))
+        return read()
+
+    cmd('FLUSHALL')
+    sha = None if what == 'XADD' else cmd('SCRIPT', 'LOAD', open(what).read())
+    payload = os.urandom(140).hex().encode()[:280]
+    now = str(int(time.time() * 1000)).encode()
+    seq = 0
+    batches = []
+    for _ in range(calls):
+        if sha is None:
+            batches.append((b''.join(enc('XADD', 'spillway:{q}:stream', '*', 'j', payload) for _ in range(N)), N))
+            continue
+        keys = [b'spillway:{q}:stream', b'spillway:{q}:delayed']
+        args = [now, b'0']
+        for _ in range(N):
+            seq += 1
+            keys.append(b'spillway:{q}:job:01JDXABCDEFGH%013d' % seq)
+            args += [b'0', payload]
+        batches.append((enc('EVALSHA', sha, len(keys), *keys, *args), 1))
+    info = cmd('INFO', 'server').decode()
+    pid = int([l for l in info.splitlines() if l.startswith('process_id:')][0].split(':')[1])
+
+    def cpu():
+        fields = open('/proc/%d/stat' % pid).read().split(')')[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+    c0, t0 = cpu(), time.time()
+    for i in range(0, calls, depth):
+        chunk = batches[i:i + depth]
+        s.sendall(b''.join(c for c, _ in chunk))
+        for _, replies in chunk:
+            for _ in range(replies):
+                r = read()
+                if isinstance(r, bytes) and r.startswith(b'-'):
+                    sys.exit('error: %r' % r)
+    elapsed, c1 = time.time() - t0, cpu()
+    jobs = calls * N
+    print('%s depth %d: %.0f jobs/s, redis-server CPU %.2f us/job' % (what, depth, jobs / elapsed, (c1 - c0) * 1e6 / jobs))
+
+
+if __name__ == '__main__':
+    main()
