@@ -9,7 +9,6 @@ import io.spillway.core.JournalFullException;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
-import java.io.File;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
@@ -19,9 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.TemporalAccessor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -539,38 +535,16 @@ public final class ChronicleJournal implements AutoCloseable {
     }
 
     private void deleteReplayedCycles(int replayedCycle) {
-        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
-        if (files == null) {
-            return;
-        }
-        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(ROLL_CYCLE.format()).withZone(ZoneOffset.UTC);
-        boolean deleted = false;
-        for (File f : files) {
-            String stem = f.getName().substring(0, f.getName().length() - SingleChronicleQueue.SUFFIX.length());
-            int cycle;
-            try {
-                TemporalAccessor t = fmt.parse(stem);
-                long millis = java.time.LocalDateTime.from(t).toInstant(ZoneOffset.UTC).toEpochMilli();
-                cycle = (int) (millis / ROLL_CYCLE.lengthInMillis());
-            } catch (RuntimeException e) {
-                continue;
-            }
-            if (cycle < replayedCycle && cycle < queue.cycle()) {
-                if (f.delete()) {
-                    deleted = true;
-                    log.debug("Journal {}: deleted replayed cycle file {}", dir, f.getName());
-                }
-            }
-        }
-        if (deleted) {
+        int deleted = CycleFiles.deleteBefore(dir, ROLL_CYCLE, Math.min(replayedCycle, queue.cycle()));
+        if (deleted > 0) {
+            log.debug("Journal {}: deleted {} replayed cycle files", dir, deleted);
             queue.refreshDirectoryListing();
         }
     }
 
     /** The number of cycle files on disk (for tests and inspection). */
     public int cycleFiles() {
-        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
-        return files == null ? 0 : files.length;
+        return CycleFiles.count(dir);
     }
 
     /** For inspection: the time of the current cycle. */

@@ -2,15 +2,11 @@ package io.spillway.core.internal;
 
 import io.spillway.core.Durability;
 import io.spillway.core.JournalException;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -222,34 +218,14 @@ public final class SentLog implements AutoCloseable {
 
     /** Deletes the cycle files older than the one before the current one. */
     private void prune(int currentCycle) {
-        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
-        if (files == null) {
-            return;
-        }
-        DateTimeFormatter fmt = DateTimeFormatter.ofPattern(ROLL_CYCLE.format()).withZone(ZoneOffset.UTC);
-        boolean deleted = false;
-        for (File f : files) {
-            String stem = f.getName().substring(0, f.getName().length() - SingleChronicleQueue.SUFFIX.length());
-            int cycle;
-            try {
-                long millis = LocalDateTime.from(fmt.parse(stem)).toInstant(ZoneOffset.UTC).toEpochMilli();
-                cycle = (int) (millis / ROLL_CYCLE.lengthInMillis());
-            } catch (RuntimeException e) {
-                continue;
-            }
-            if (cycle < currentCycle - 1 && f.delete()) {
-                deleted = true;
-            }
-        }
-        if (deleted) {
+        if (CycleFiles.deleteBefore(dir, ROLL_CYCLE, currentCycle - 1) > 0) {
             queue.refreshDirectoryListing();
         }
     }
 
     /** Cycle files on disk (for tests). */
     int cycleFiles() {
-        File[] files = dir.toFile().listFiles((d, name) -> name.endsWith(SingleChronicleQueue.SUFFIX));
-        return files == null ? 0 : files.length;
+        return CycleFiles.count(dir);
     }
 
     @Override
