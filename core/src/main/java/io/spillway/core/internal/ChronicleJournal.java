@@ -60,8 +60,8 @@ import org.slf4j.LoggerFactory;
 public final class ChronicleJournal implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChronicleJournal.class);
     public static final long DEFAULT_MAX_BYTES = 1L << 30;
-    static final byte FRAME_VERSION = 1;
-    static final int FRAME_HEADER = 1 + 4 + 4;
+    static final byte FRAME_VERSION = Frame.VERSION;
+    static final int FRAME_HEADER = Frame.HEADER;
     static final RollCycle ROLL_CYCLE = RollCycles.FAST_HOURLY;
     private static final String LOCK_FILE = "spillway.lock";
     private static final String POSITIONS_FILE = "positions";
@@ -210,16 +210,9 @@ public final class ChronicleJournal implements AutoCloseable {
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
                         + maxBytes + " waiting for replay; job " + job.id() + " was not accepted");
             }
-            appendCrc.reset();
-            appendCrc.update(encoded);
-            int crc = (int) appendCrc.getValue();
             try {
                 try (DocumentContext dc = appender.writingDocument()) {
-                    Bytes<?> b = dc.wire().bytes();
-                    b.writeByte(FRAME_VERSION);
-                    b.writeInt(crc);
-                    b.writeInt(encoded.length);
-                    b.write(encoded);
+                    Frame.write(dc.wire().bytes(), encoded, appendCrc);
                 }
                 if (durability == Durability.POWER_LOSS) {
                     appender.sync();
@@ -455,22 +448,8 @@ public final class ChronicleJournal implements AutoCloseable {
             }
             Bytes<?> b = dc.wire().bytes();
             int available = (int) b.readRemaining();
-            if (available < FRAME_HEADER) {
-                b.readSkip(available);
-                return new Entry(index, null, null, available);
-            }
-            int version = b.readUnsignedByte();
-            int crc = b.readInt();
-            int len = b.readInt();
-            if (version != FRAME_VERSION || len < 0 || len > b.readRemaining()) {
-                b.readSkip(b.readRemaining());
-                return new Entry(index, null, null, available);
-            }
-            byte[] data = new byte[len];
-            b.read(data);
-            CRC32 c = new CRC32();
-            c.update(data);
-            if ((int) c.getValue() != crc) {
+            byte[] data = Frame.read(b);
+            if (data == null) {
                 return new Entry(index, null, null, available);
             }
             try {

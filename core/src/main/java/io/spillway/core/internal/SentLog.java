@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * they were acknowledged by, so that it too notices a restarted Redis and sends them again.
  *
  * <p>Chronicle Queue with one-minute cycles; cycles more than a minute old are deleted as new ones start,
- * so the log holds one to two minutes of writes. Each record: version, CRC32 of the rest, acknowledged-at
- * millis, JobCodec bytes. A torn or corrupt record is skipped. Thread-safe (appends are serialised).
+ * so the log holds one to two minutes of writes. Each record: a {@link Frame} of the JobCodec bytes, then
+ * the acknowledged-at millis. A torn or corrupt record is skipped. Thread-safe (appends are serialised).
  */
 public final class SentLog implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SentLog.class);
@@ -45,7 +45,6 @@ public final class SentLog implements AutoCloseable {
     public static final String DIR = "sent";
     static final String RUN_ID_FILE = "redis-run-id";
     static final RollCycle ROLL_CYCLE = LegacyRollCycles.MINUTELY;
-    private static final byte VERSION = 1;
 
     private final Path dir;
     private final Durability durability;
@@ -118,15 +117,10 @@ public final class SentLog implements AutoCloseable {
             }
             try {
                 for (byte[] e : encoded) {
-                    crc.reset();
-                    crc.update(e);
                     try (DocumentContext dc = appender.writingDocument()) {
                         Bytes<?> b = dc.wire().bytes();
-                        b.writeByte(VERSION);
-                        b.writeInt((int) crc.getValue());
+                        Frame.write(b, e, crc);
                         b.writeLong(ackedAtMillis);
-                        b.writeInt(e.length);
-                        b.write(e);
                     }
                 }
                 if (durability == Durability.POWER_LOSS) {
@@ -190,25 +184,11 @@ public final class SentLog implements AutoCloseable {
     }
 
     private static RecentWrites.Entry decode(Bytes<?> b) {
-        if (b.readRemaining() < 1 + 4 + 8 + 4) {
+        byte[] data = Frame.read(b);
+        if (data == null || b.readRemaining() < 8) {
             return null;
         }
-        if (b.readByte() != VERSION) {
-            return null;
-        }
-        int sum = b.readInt();
         long ackedAt = b.readLong();
-        int len = b.readInt();
-        if (len < 0 || len > b.readRemaining()) {
-            return null;
-        }
-        byte[] data = new byte[len];
-        b.read(data);
-        CRC32 c = new CRC32();
-        c.update(data);
-        if ((int) c.getValue() != sum) {
-            return null;
-        }
         try {
             return new RecentWrites.Entry(ackedAt, JobCodec.decode(data), data);
         } catch (IllegalArgumentException bad) {
