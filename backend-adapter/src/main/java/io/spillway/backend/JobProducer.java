@@ -382,7 +382,6 @@ public final class JobProducer implements AutoCloseable {
                 directIdx.add(i);
             }
         }
-        boolean sent = false;
         if (!directIdx.isEmpty()) {
             try {
                 for (QueueName q : direct.keySet()) {
@@ -390,60 +389,87 @@ public final class JobProducer implements AutoCloseable {
                         register(q);
                     }
                 }
-                List<RedisGateway.ScriptCall> calls = new ArrayList<>();
-                List<List<Integer>> callIdx = new ArrayList<>();
-                List<JobRecord> run = new ArrayList<>();
-                List<byte[]> runBytes = new ArrayList<>();
-                List<Integer> runIdx = new ArrayList<>();
-                long now = System.currentTimeMillis();
-                for (int i : directIdx) {
-                    JobRecord r = records.get(i);
-                    if (!run.isEmpty() && (!run.get(0).queue().equals(r.queue()) || run.size() == EnqueueScript.MAX_JOBS_PER_CALL)) {
-                        calls.add(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, config.dedupeWindow.toSeconds()));
-                        callIdx.add(runIdx);
-                        run = new ArrayList<>();
-                        runBytes = new ArrayList<>();
-                        runIdx = new ArrayList<>();
-                    }
-                    run.add(r);
-                    runBytes.add(encoded.get(i));
-                    runIdx.add(i);
-                }
-                calls.add(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, config.dedupeWindow.toSeconds()));
-                callIdx.add(runIdx);
-                List<Object> replies = gateway.evalPipelined(LuaScript.ENQUEUE, calls, true);
-                Instant at = Instant.now();
-                List<JobRecord> sentRecords = new ArrayList<>(directIdx.size());
-                List<byte[]> sentBytes = new ArrayList<>(directIdx.size());
-                for (int i : directIdx) {
-                    sentRecords.add(records.get(i));
-                    sentBytes.add(encoded.get(i));
-                }
-                recent.addAll(sentRecords, sentBytes, at.toEpochMilli());
-                for (int c = 0; c < replies.size(); c++) {
-                    List<Integer> idx = callIdx.get(c);
-                    int[] codes = EnqueueScript.codes(replies.get(c), idx.size());
-                    for (int k = 0; k < idx.size(); k++) {
-                        JobRecord r = records.get(idx.get(k));
-                        boolean dup = codes[k] == EnqueueScript.DUPLICATE;
-                        if (dup) {
-                            duplicates.mark();
-                        }
-                        out[idx.get(k)] = new Receipt(r.id().value(), r.queue().value(), false, dup, at);
-                    }
-                }
-                enqueued.mark(directIdx.size());
-                sent = true;
+                streamDirect(records, encoded, byQueue(records, directIdx), out);
             } catch (RedisUnavailableException e) {
-                // Some calls may have been applied: the replay of the whole batch is idempotent.
+                // The jobs without a receipt spool below, behind the ones Redis took. Those of the call that
+                // failed may have been applied: their replay is idempotent.
             }
         }
         for (int i = 0; i < records.size(); i++) {
-            if (out[i] == null && (!sent || !direct.get(records.get(i).queue()))) {
+            if (out[i] == null) {
                 out[i] = spool(records.get(i), encoded.get(i));
             }
         }
         return List.of(out);
+    }
+
+    /**
+     * The indexes grouped by queue, queues in order of first appearance, each queue's jobs in input order: the
+     * order a queue keeps is its own, and one call takes jobs of one queue only.
+     */
+    private static List<Integer> byQueue(List<JobRecord> records, List<Integer> idx) {
+        Map<QueueName, List<Integer>> groups = new java.util.LinkedHashMap<>();
+        for (int i : idx) {
+            groups.computeIfAbsent(records.get(i).queue(), q -> new ArrayList<>()).add(i);
+        }
+        if (groups.size() == 1) {
+            return idx;
+        }
+        List<Integer> out = new ArrayList<>(idx.size());
+        groups.values().forEach(out::addAll);
+        return out;
+    }
+
+    /** Jobs per script call of {@code enqueueAll}: Redis runs one call while the next is built and sent. */
+    private static final int BATCH_CALL_JOBS = 100;
+    /** Calls of one {@code enqueueAll} in flight at a time. */
+    private static final int BATCH_STREAM_DEPTH = 3;
+
+    /**
+     * Sends the jobs at {@code directIdx} (in that order) as streamed script calls of one queue each, and fills
+     * {@code out} as the replies come: a job gets its receipt, and goes to the sent log, once Redis took it.
+     */
+    private void streamDirect(List<JobRecord> records, List<byte[]> encoded, List<Integer> directIdx, Receipt[] out) {
+        long now = System.currentTimeMillis();
+        long dedupe = config.dedupeWindow.toSeconds();
+        int[] next = {0};
+        gateway.stream(LuaScript.ENQUEUE, () -> {
+            int from = next[0];
+            if (from >= directIdx.size()) {
+                return null;
+            }
+            QueueName q = records.get(directIdx.get(from)).queue();
+            List<JobRecord> run = new ArrayList<>(BATCH_CALL_JOBS);
+            List<byte[]> runBytes = new ArrayList<>(BATCH_CALL_JOBS);
+            int to = from;
+            while (to < directIdx.size() && to - from < BATCH_CALL_JOBS && records.get(directIdx.get(to)).queue().equals(q)) {
+                run.add(records.get(directIdx.get(to)));
+                runBytes.add(encoded.get(directIdx.get(to)));
+                to++;
+            }
+            next[0] = to;
+            return EnqueueScript.call(q, run, runBytes, now, dedupe, new int[] {from, to});
+        }, (call, reply) -> {
+            int[] range = (int[]) call.tag();
+            int n = range[1] - range[0];
+            int[] codes = EnqueueScript.codes(reply, n);
+            Instant at = Instant.now();
+            List<JobRecord> sentRecords = new ArrayList<>(n);
+            List<byte[]> sentBytes = new ArrayList<>(n);
+            for (int k = 0; k < n; k++) {
+                int i = directIdx.get(range[0] + k);
+                JobRecord r = records.get(i);
+                sentRecords.add(r);
+                sentBytes.add(encoded.get(i));
+                boolean dup = codes[k] == EnqueueScript.DUPLICATE;
+                if (dup) {
+                    duplicates.mark();
+                }
+                out[i] = new Receipt(r.id().value(), r.queue().value(), false, dup, at);
+            }
+            recent.addAll(sentRecords, sentBytes, at.toEpochMilli());
+            enqueued.mark(n);
+        }, BATCH_STREAM_DEPTH, true);
     }
 
     private Receipt spool(JobRecord job, byte[] encoded) {

@@ -24,7 +24,14 @@ public final class EnqueueScript {
     /** A call for jobs of one queue, all of them from {@code records} (parallel to {@code encoded}). */
     public static RedisGateway.ScriptCall call(QueueName queue, List<JobRecord> records, List<byte[]> encoded,
                                                long nowMillis, long dedupeSeconds) {
+        return call(queue, records, encoded, nowMillis, dedupeSeconds, null);
+    }
+
+    /** {@link #call(QueueName, List, List, long, long)} with the caller's tag on the call. */
+    public static RedisGateway.ScriptCall call(QueueName queue, List<JobRecord> records, List<byte[]> encoded,
+                                               long nowMillis, long dedupeSeconds, Object tag) {
         int n = records.size();
+        byte[] prefix = RedisKeys.bytes(RedisKeys.jobPrefix(queue));
         List<byte[]> keys = new ArrayList<>(n + 2);
         keys.add(RedisKeys.bytes(RedisKeys.stream(queue)));
         keys.add(RedisKeys.bytes(RedisKeys.delayed(queue)));
@@ -33,11 +40,23 @@ public final class EnqueueScript {
         args.add(ascii(dedupeSeconds));
         for (int i = 0; i < n; i++) {
             JobRecord r = records.get(i);
-            keys.add(RedisKeys.bytes(RedisKeys.job(queue, r.id())));
-            args.add(ascii(r.runAt()));
+            keys.add(key(prefix, r.id().value()));
+            long runAt = r.runAt();
+            args.add(runAt == 0 ? ZERO : ascii(runAt));
             args.add(encoded.get(i));
         }
-        return new RedisGateway.ScriptCall(keys, args);
+        return new RedisGateway.ScriptCall(keys, args, tag);
+    }
+
+    private static final byte[] ZERO = {'0'};
+
+    /** {@code prefix + id} as bytes; job ids are ASCII ({@link io.spillway.core.JobId}), so one char is one byte. */
+    @SuppressWarnings("deprecation")
+    private static byte[] key(byte[] prefix, String id) {
+        byte[] k = new byte[prefix.length + id.length()];
+        System.arraycopy(prefix, 0, k, 0, prefix.length);
+        id.getBytes(0, id.length(), k, prefix.length);
+        return k;
     }
 
     /**

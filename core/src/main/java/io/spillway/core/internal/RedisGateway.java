@@ -217,8 +217,31 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
-    /** One script call in a pipeline. */
-    public record ScriptCall(List<byte[]> keys, List<byte[]> args) {
+    /** One script call in a pipeline; {@code tag} is the caller's, for matching replies to what was sent. */
+    public record ScriptCall(List<byte[]> keys, List<byte[]> args, Object tag) {
+        public ScriptCall(List<byte[]> keys, List<byte[]> args) {
+            this(keys, args, null);
+        }
+    }
+
+    /**
+     * Streams calls of one idempotent script on one pooled connection (see {@link ScriptStream}): each call
+     * is flushed as soon as {@code source} has built it and at most {@code depth} wait for their reply, so
+     * Redis runs one while the next is built. Guarded, a dead pooled connection is retried like any call,
+     * resuming with the calls that had no reply yet.
+     */
+    public void stream(LuaScript script, ScriptStream.Source source, ScriptStream.Sink sink, int depth,
+                       boolean guarded) {
+        ScriptStream s = new ScriptStream(script, source, sink, depth);
+        Function<UnifiedJedis, Void> body = c -> {
+            s.runOn(client.getPool());
+            return null;
+        };
+        if (guarded) {
+            execute(body);
+        } else {
+            executeDirect(body);
+        }
     }
 
     /**

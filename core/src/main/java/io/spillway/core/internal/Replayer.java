@@ -4,6 +4,7 @@ import com.codahale.metrics.Meter;
 import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -29,7 +30,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Replayer {
     private static final Logger log = LoggerFactory.getLogger(Replayer.class);
-    public static final int DEFAULT_READ_BATCH = 5_000;
+    public static final int DEFAULT_READ_BATCH = 1_000;
 
     private final ChronicleJournal journal;
     private final RedisGateway gateway;
@@ -66,34 +67,126 @@ public final class Replayer {
     /** {@link #drain} of the records with an index up to {@code lastIndex} only. */
     public synchronized long drainThrough(long lastIndex, boolean guarded) {
         long start = System.nanoTime();
-        long sent = 0;
-        long fresh = 0;
-        while (true) {
-            List<ChronicleJournal.Entry> batch = journal.read(readBatch, lastIndex);
-            if (batch.isEmpty()) {
-                break;
+        Drain d = new Drain(lastIndex, guarded);
+        try {
+            gateway.stream(LuaScript.ENQUEUE, d::next, d::reply, STREAM_DEPTH, guarded);
+            d.commitFinished();
+        } catch (RuntimeException e) {
+            d.commitFinished();
+            if (!d.pending.isEmpty()) {
+                journal.rewind(d.pending.peekFirst().entries);
             }
-            try {
-                int[] counts = send(batch, guarded);
-                replayed.mark(counts[0]);
-                duplicates.mark(counts[1]);
-                fresh += counts[0];
-                sent += counts[0] + counts[1];
-            } catch (RuntimeException e) {
-                journal.rewind(batch);
-                if (sent > 0) {
-                    log.info("Replayed {} jobs from journal in {} ms before Redis failed again; {} left", sent,
-                            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), journal.backlog());
+            if (d.sent > 0) {
+                log.info("Replayed {} jobs from journal in {} ms before Redis failed again; {} left", d.sent,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), journal.backlog());
+            }
+            throw e;
+        }
+        if (d.sent > 0) {
+            log.info("Replayed {} jobs from journal in {} ms ({} already in Redis, skipped as duplicates)", d.sent,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), d.sent - d.fresh);
+        }
+        return d.sent;
+    }
+
+    /** Calls in flight per drain: Redis runs one while the next is read from the journal and built. */
+    static final int STREAM_DEPTH = Integer.getInteger("spillway.replay.depth", 3);
+
+    /** Jobs per script call while draining: small enough that Redis starts on a call soon after reading. */
+    static final int JOBS_PER_CALL = Integer.getInteger("spillway.replay.perCall", 250);
+
+    /** A batch read from the journal: committed once every call built from it has its reply, in journal order. */
+    private static final class Batch {
+        final List<ChronicleJournal.Entry> entries;
+        int callsLeft;
+
+        Batch(List<ChronicleJournal.Entry> entries) {
+            this.entries = entries;
+        }
+    }
+
+    private record Tag(Batch batch, int jobs) {
+    }
+
+    /** One drain's state: batches read and not yet committed, oldest first, and the calls not yet sent. */
+    private final class Drain {
+        final long lastIndex;
+        final boolean guarded;
+        final ArrayDeque<Batch> pending = new ArrayDeque<>();
+        final ArrayDeque<RedisGateway.ScriptCall> calls = new ArrayDeque<>();
+        long sent;
+        long fresh;
+
+        Drain(long lastIndex, boolean guarded) {
+            this.lastIndex = lastIndex;
+            this.guarded = guarded;
+        }
+
+        RedisGateway.ScriptCall next() {
+            while (calls.isEmpty()) {
+                List<ChronicleJournal.Entry> entries = journal.read(readBatch, lastIndex);
+                if (entries.isEmpty()) {
+                    return null;
                 }
-                throw e;
+                Batch b = new Batch(entries);
+                pending.addLast(b);
+                build(b);
+                commitFinished();
             }
-            journal.commit(batch);
+            return calls.pollFirst();
         }
-        if (sent > 0) {
-            log.info("Replayed {} jobs from journal in {} ms ({} already in Redis, skipped as duplicates)", sent,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), sent - fresh);
+
+        void reply(RedisGateway.ScriptCall call, Object reply) {
+            Tag tag = (Tag) call.tag();
+            int dups = 0;
+            for (int code : EnqueueScript.codes(reply, tag.jobs())) {
+                if (code == EnqueueScript.DUPLICATE) {
+                    dups++;
+                }
+            }
+            replayed.mark(tag.jobs() - dups);
+            duplicates.mark(dups);
+            fresh += tag.jobs() - dups;
+            sent += tag.jobs();
+            tag.batch().callsLeft--;
+            commitFinished();
         }
-        return sent;
+
+        /** Commits, in order, the oldest batches whose calls all have their reply. */
+        void commitFinished() {
+            while (!pending.isEmpty() && pending.peekFirst().callsLeft == 0) {
+                journal.commit(pending.pollFirst().entries);
+            }
+        }
+
+        private void build(Batch b) {
+            List<JobRecord> run = new ArrayList<>();
+            List<byte[]> runBytes = new ArrayList<>();
+            long now = System.currentTimeMillis();
+            Set<QueueName> queues = new HashSet<>();
+            for (ChronicleJournal.Entry e : b.entries) {
+                if (e.job() == null) {
+                    continue; // corrupt: reported by the journal, skipped
+                }
+                if (!run.isEmpty() && (!run.get(0).queue().equals(e.job().queue()) || run.size() == JOBS_PER_CALL)) {
+                    add(b, run, runBytes, now);
+                    run = new ArrayList<>();
+                    runBytes = new ArrayList<>();
+                }
+                run.add(e.job());
+                runBytes.add(e.encoded());
+                queues.add(e.job().queue());
+            }
+            if (!run.isEmpty()) {
+                add(b, run, runBytes, now);
+            }
+            registerQueues(queues, guarded);
+        }
+
+        private void add(Batch b, List<JobRecord> run, List<byte[]> runBytes, long now) {
+            calls.addLast(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, dedupeSeconds, new Tag(b, run.size())));
+            b.callsLeft++;
+        }
     }
 
     /**
