@@ -269,6 +269,30 @@ class JobProducerIT {
     }
 
     @Test
+    void enqueueAllSkipsAnIdGivenTwiceInOneBatchAndSendsDelayedJobsToTheDelayedSet() {
+        try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
+            List<NewJob> jobs = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                jobs.add(new NewJob("m", "t", bytes("" + i), EnqueueOptions.withJobId("m-" + i)));
+            }
+            jobs.add(new NewJob("m", "t", bytes("again"), EnqueueOptions.withJobId("m-7")));
+            for (int i = 0; i < 10; i++) {
+                jobs.add(new NewJob("m", "t", bytes("later " + i),
+                        EnqueueOptions.builder().jobId("later-" + i).delay(Duration.ofHours(1)).build()));
+            }
+            List<Receipt> receipts = p.enqueueAll(jobs);
+
+            assertThat(receipts.get(50).duplicate()).isTrue();
+            assertThat(receipts).filteredOn(Receipt::duplicate).hasSize(1);
+            assertThat(j.xlen("spillway:{m}:stream")).isEqualTo(50);
+            assertThat(j.zcard("spillway:{m}:delayed")).isEqualTo(10);
+            assertThat(j.get("spillway:{m}:job:m-7")).startsWith("Q|");
+            assertThat(j.get("spillway:{m}:job:later-3")).startsWith("D|");
+            assertThat(p.status("m", "later-3").state()).isEqualTo(JobState.DELAYED);
+        }
+    }
+
+    @Test
     void enqueueAllKeepsEachQueuesOrderWhenQueuesAreInterleaved() {
         try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
             List<NewJob> jobs = new ArrayList<>();

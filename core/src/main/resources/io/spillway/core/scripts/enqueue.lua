@@ -13,20 +13,34 @@
 -- (queued, running, done or dead) is not written again. Every other job was added, to the stream or,
 -- with a run-at in the future, to the delayed set.
 --
--- Atomic: under maxmemory the first SET fails with OOM and nothing of the batch is written.
--- Written for Redis's cost per job, which bounds batched enqueue and replay: no per-job table, no
--- number parsing for the common run-at 0, locals for everything used in the loop.
+-- Atomic: under maxmemory the first write fails with OOM and nothing of the batch is written.
+-- Written for Redis's cost per job, which bounds batched enqueue and replay: without a dedupe TTL (the
+-- default) one MGET finds the duplicates and one MSET writes every new status record, so the loop makes one
+-- redis.call per job (XADD or ZADD) instead of two; no number parsing for the common run-at 0; locals for
+-- everything used in the loop. With a TTL, and for one or two jobs, each record is written with SET NX.
 local call = redis.call
 local stream = KEYS[1]
 local delayedSet = KEYS[2]
 local now = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local expires = tonumber(ttl) > 0
+-- One SET NX per job (with EX for a TTL): with a TTL, and for one or two jobs, where MGET + MSET is no cheaper.
+local each = expires or #KEYS <= 4
 local queued = 'Q|0|' .. ARGV[1] .. '|'
 local scheduled = 'D|0|' .. ARGV[1] .. '|'
 local dups = {}
 local nd = 0
+local existing
+local seen
+local records
+local nr = 0
+if not each then
+  existing = call('MGET', unpack(KEYS, 3))
+  seen = {}
+  records = {}
+end
 for i = 3, #KEYS do
+  local key = KEYS[i]
   local a = 2 * i - 3
   local runAt = ARGV[a]
   local at = 0
@@ -35,12 +49,22 @@ for i = 3, #KEYS do
     at = tonumber(runAt)
     delayed = at > now
   end
+  local status = delayed and scheduled or queued
   local created
   if expires then
-    created = call('SET', KEYS[i], delayed and scheduled or queued, 'NX', 'EX', ttl)
-  else
+    created = call('SET', key, status, 'NX', 'EX', ttl)
+  elseif each then
     -- No EX: on Redis 6.2 a TTL costs about as much as the rest of this loop body.
-    created = call('SET', KEYS[i], delayed and scheduled or queued, 'NX')
+    created = call('SET', key, status, 'NX')
+  elseif existing[i - 2] or seen[key] then
+    created = false
+  else
+    -- the same id twice in one call: the second is a duplicate
+    seen[key] = true
+    records[nr + 1] = key
+    records[nr + 2] = status
+    nr = nr + 2
+    created = true
   end
   if not created then
     nd = nd + 1
@@ -50,5 +74,8 @@ for i = 3, #KEYS do
   else
     call('XADD', stream, '*', 'j', ARGV[a + 1])
   end
+end
+if nr > 0 then
+  call('MSET', unpack(records, 1, nr))
 end
 return dups
