@@ -201,17 +201,8 @@ public final class JobProducer implements AutoCloseable {
     public List<Receipt> enqueueAll(List<NewJob> jobs) {
         long start = System.nanoTime();
         try {
-            List<JobRecord> records = new ArrayList<>(jobs.size());
-            List<byte[]> encoded = new ArrayList<>(jobs.size());
-            for (NewJob j : jobs) {
-                if (j == null) {
-                    throw new IllegalArgumentException("jobs must not contain null");
-                }
-                JobRecord r = newRecord(j.queue(), j.type(), j.payload(), j.options());
-                records.add(r);
-                encoded.add(JobCodec.encode(r));
-            }
-            List<Receipt> out = submitAll(records, encoded);
+            Batch batch = new Batch(jobs);
+            List<Receipt> out = submitAll(batch);
             accepted.mark(out.size());
             return out;
         } catch (RuntimeException e) {
@@ -219,6 +210,60 @@ public final class JobProducer implements AutoCloseable {
             throw e;
         } finally {
             latency.update(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * The jobs of one {@code enqueueAll}: all validated up front (bad input: none accepted), each given its
+     * id and encoded only when it is sent or spooled, so that this work overlaps Redis running the calls
+     * before it.
+     */
+    private final class Batch {
+        final List<NewJob> jobs;
+        final QueueName[] queues;
+        final JobRecord[] records;
+        final byte[][] encoded;
+
+        Batch(List<NewJob> jobs) {
+            this.jobs = jobs;
+            int n = jobs.size();
+            this.queues = new QueueName[n];
+            this.records = new JobRecord[n];
+            this.encoded = new byte[n][];
+            QueueName last = null;
+            for (int i = 0; i < n; i++) {
+                NewJob j = jobs.get(i);
+                if (j == null) {
+                    throw new IllegalArgumentException("jobs must not contain null");
+                }
+                // Usually one queue for the whole batch: validate its name once.
+                queues[i] = last != null && last.value().equals(j.queue()) ? last : validQueue(j.queue());
+                last = queues[i];
+                validate(j.type(), j.payload());
+            }
+        }
+
+        int size() {
+            return queues.length;
+        }
+
+        JobRecord record(int i) {
+            JobRecord r = records[i];
+            if (r == null) {
+                NewJob j = jobs.get(i);
+                EnqueueOptions o = j.options() == null ? EnqueueOptions.NONE : j.options();
+                JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint();
+                long now = System.currentTimeMillis();
+                r = new JobRecord(id, queues[i], j.type(), j.payload(), o.headers(), 0, now, o.runAtMillis(now));
+                records[i] = r;
+                encoded[i] = JobCodec.encode(r);
+            }
+            return r;
+        }
+
+        byte[] encoded(int i) {
+            record(i);
+            return encoded[i];
         }
     }
 
@@ -321,13 +366,25 @@ public final class JobProducer implements AutoCloseable {
     // ---- internals
 
     private JobRecord newRecord(String queue, String type, byte[] payload, EnqueueOptions options) {
+        QueueName q = validQueue(queue);
+        validate(type, payload);
+        EnqueueOptions o = options == null ? EnqueueOptions.NONE : options;
+        JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint();
+        long now = System.currentTimeMillis();
+        return new JobRecord(id, q, type, payload, o.headers(), 0, now, o.runAtMillis(now));
+    }
+
+    private QueueName validQueue(String queue) {
         if (closed) {
             throw new IllegalStateException("producer is closed");
         }
         if (queue == null || queue.isBlank()) {
             throw new IllegalArgumentException("queue must not be blank, but was '" + queue + "'");
         }
-        QueueName q = QueueName.of(queue);
+        return QueueName.of(queue);
+    }
+
+    private void validate(String type, byte[] payload) {
         if (type == null || type.isBlank()) {
             throw new IllegalArgumentException("type must not be blank, but was '" + type + "'");
         }
@@ -341,10 +398,6 @@ public final class JobProducer implements AutoCloseable {
             throw new IllegalArgumentException("payload must be at most " + config.maxPayloadBytes + " bytes, but was "
                     + payload.length);
         }
-        EnqueueOptions o = options == null ? EnqueueOptions.NONE : options;
-        JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint();
-        long now = System.currentTimeMillis();
-        return new JobRecord(id, q, type, payload, o.headers(), 0, now, o.runAtMillis(now));
     }
 
     private Receipt submit(JobRecord job, byte[] encoded) {
@@ -367,18 +420,19 @@ public final class JobProducer implements AutoCloseable {
         return spool(job, encoded);
     }
 
-    private List<Receipt> submitAll(List<JobRecord> records, List<byte[]> encoded) {
-        Receipt[] out = new Receipt[records.size()];
+    private List<Receipt> submitAll(Batch batch) {
+        int n = batch.size();
+        Receipt[] out = new Receipt[n];
         // A queue goes direct only if it had no backlog when the batch started: then all its jobs of this
         // batch go one way, and their order holds.
         Map<QueueName, Boolean> direct = new HashMap<>();
         boolean open = gateway.isOpen();
-        for (JobRecord r : records) {
-            direct.computeIfAbsent(r.queue(), q -> !open && journal.backlog(q) == 0);
+        for (QueueName q : batch.queues) {
+            direct.computeIfAbsent(q, x -> !open && journal.backlog(x) == 0);
         }
         List<Integer> directIdx = new ArrayList<>();
-        for (int i = 0; i < records.size(); i++) {
-            if (direct.get(records.get(i).queue())) {
+        for (int i = 0; i < n; i++) {
+            if (direct.get(batch.queues[i])) {
                 directIdx.add(i);
             }
         }
@@ -389,15 +443,15 @@ public final class JobProducer implements AutoCloseable {
                         register(q);
                     }
                 }
-                streamDirect(records, encoded, byQueue(records, directIdx), out);
+                streamDirect(batch, byQueue(batch.queues, directIdx), out);
             } catch (RedisUnavailableException e) {
                 // The jobs without a receipt spool below, behind the ones Redis took. Those of the call that
                 // failed may have been applied: their replay is idempotent.
             }
         }
-        for (int i = 0; i < records.size(); i++) {
+        for (int i = 0; i < n; i++) {
             if (out[i] == null) {
-                out[i] = spool(records.get(i), encoded.get(i));
+                out[i] = spool(batch.record(i), batch.encoded(i));
             }
         }
         return List.of(out);
@@ -407,10 +461,10 @@ public final class JobProducer implements AutoCloseable {
      * The indexes grouped by queue, queues in order of first appearance, each queue's jobs in input order: the
      * order a queue keeps is its own, and one call takes jobs of one queue only.
      */
-    private static List<Integer> byQueue(List<JobRecord> records, List<Integer> idx) {
+    private static List<Integer> byQueue(QueueName[] queues, List<Integer> idx) {
         Map<QueueName, List<Integer>> groups = new java.util.LinkedHashMap<>();
         for (int i : idx) {
-            groups.computeIfAbsent(records.get(i).queue(), q -> new ArrayList<>()).add(i);
+            groups.computeIfAbsent(queues[i], q -> new ArrayList<>()).add(i);
         }
         if (groups.size() == 1) {
             return idx;
@@ -429,7 +483,7 @@ public final class JobProducer implements AutoCloseable {
      * Sends the jobs at {@code directIdx} (in that order) as streamed script calls of one queue each, and fills
      * {@code out} as the replies come: a job gets its receipt, and goes to the sent log, once Redis took it.
      */
-    private void streamDirect(List<JobRecord> records, List<byte[]> encoded, List<Integer> directIdx, Receipt[] out) {
+    private void streamDirect(Batch batch, List<Integer> directIdx, Receipt[] out) {
         long now = System.currentTimeMillis();
         long dedupe = config.dedupeWindow.toSeconds();
         int[] next = {0};
@@ -438,13 +492,14 @@ public final class JobProducer implements AutoCloseable {
             if (from >= directIdx.size()) {
                 return null;
             }
-            QueueName q = records.get(directIdx.get(from)).queue();
+            QueueName q = batch.queues[directIdx.get(from)];
             List<JobRecord> run = new ArrayList<>(BATCH_CALL_JOBS);
             List<byte[]> runBytes = new ArrayList<>(BATCH_CALL_JOBS);
             int to = from;
-            while (to < directIdx.size() && to - from < BATCH_CALL_JOBS && records.get(directIdx.get(to)).queue().equals(q)) {
-                run.add(records.get(directIdx.get(to)));
-                runBytes.add(encoded.get(directIdx.get(to)));
+            while (to < directIdx.size() && to - from < BATCH_CALL_JOBS && batch.queues[directIdx.get(to)].equals(q)) {
+                int i = directIdx.get(to);
+                run.add(batch.record(i));
+                runBytes.add(batch.encoded(i));
                 to++;
             }
             next[0] = to;
@@ -458,9 +513,9 @@ public final class JobProducer implements AutoCloseable {
             List<byte[]> sentBytes = new ArrayList<>(n);
             for (int k = 0; k < n; k++) {
                 int i = directIdx.get(range[0] + k);
-                JobRecord r = records.get(i);
+                JobRecord r = batch.record(i);
                 sentRecords.add(r);
-                sentBytes.add(encoded.get(i));
+                sentBytes.add(batch.encoded(i));
                 boolean dup = codes[k] == EnqueueScript.DUPLICATE;
                 if (dup) {
                     duplicates.mark();
