@@ -200,7 +200,8 @@ final class EnqueueBench {
                                 recs.add(new JobRecord(JobId.of("r" + i + "-" + k), q, "noop", env.payload, Map.of(), 0, 0, 0));
                                 enc.add(encoded);
                             }
-                            RedisGateway.ScriptCall call = EnqueueScript.call(q, recs, enc, System.currentTimeMillis(), 604_800);
+                            // Dedupe 0: JobProducer's default, the same Redis work as enqueueAll.
+                            RedisGateway.ScriptCall call = EnqueueScript.call(q, recs, enc, System.currentTimeMillis(), 0);
                             j.evalsha(LuaScript.ENQUEUE.shaBytes(), call.keys(), call.args());
                         }
                     });

@@ -261,6 +261,11 @@ final class ReportWriter {
         md.append("| plain harness: `enqueue` while spooling (n = ").append(r.get("spool.p50").size()).append(") | ").append(us(r.median("spool.p50")))
                 .append(" | | ").append(us(r.median("spool.p99"))).append(" | ").append(us(r.median("spool.p999"))).append(" | max ")
                 .append(us(r.median("spool.max"))).append(" |\n");
+        if (r.has("spool.control.p50")) {
+            md.append("| control: the same loop around a CRC32 of the payload (no file, no call): the machine's own tail | ")
+                    .append(us(r.median("spool.control.p50"))).append(" | | ").append(us(r.median("spool.control.p99"))).append(" | ")
+                    .append(us(r.median("spool.control.p999"))).append(" | |\n");
+        }
         String[][] jmh = {{"chronicleAppendRaw", "JMH: bare Chronicle append, 200 B"}, {"journalAppend", "JMH: `ChronicleJournal.append`, 200 B"},
             {"enqueueWhileSpooling", "JMH: `enqueue` while spooling"}};
         List<String> names = new ArrayList<>();

@@ -83,11 +83,22 @@ public final class Replayer {
             throw e;
         }
         if (d.sent > 0) {
-            log.info("Replayed {} jobs from journal in {} ms ({} already in Redis, skipped as duplicates)", d.sent,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), d.sent - d.fresh);
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            // A recovery always says what it replayed. Catching up while connected (jobs spooled behind a backlog)
+            // can mean many small drains in a row: those are worth a line only when they are big.
+            if (!guarded || d.sent >= QUIET_DRAIN_JOBS) {
+                log.info("Replayed {} jobs from journal in {} ms ({} already in Redis, skipped as duplicates)", d.sent, ms,
+                        d.sent - d.fresh);
+            } else {
+                log.debug("Replayed {} jobs from journal in {} ms ({} already in Redis, skipped as duplicates)", d.sent, ms,
+                        d.sent - d.fresh);
+            }
         }
         return d.sent;
     }
+
+    /** Catch-up drains (guarded, while connected) smaller than this are logged at debug level only. */
+    static final int QUIET_DRAIN_JOBS = 1_000;
 
     /** Calls in flight per drain: Redis runs one while the next is read from the journal and built. */
     static final int STREAM_DEPTH = Integer.getInteger("spillway.replay.depth", 3);

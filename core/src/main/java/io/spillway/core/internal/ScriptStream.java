@@ -70,8 +70,9 @@ public final class ScriptStream {
                     if (call == null) {
                         exhausted = true;
                     } else {
-                        write(c, call);
+                        // In flight from before its write: if the write fails, the retry sends it again.
                         inFlight.addLast(call);
+                        write(c, call);
                     }
                 }
                 if (inFlight.isEmpty()) {

@@ -123,6 +123,47 @@ class ReplayerIT {
         }
     }
 
+    @Test
+    void aGuardedStreamOnADeadPooledConnectionIsRetriedOnAFreshOneAndEveryCallGetsOneReply() {
+        try (RedisProcess redis = RedisProcess.builder().start(); RedisGateway g = gateway(redis)) {
+            g.close("start closed");
+            QueueName q = QueueName.of("s");
+            List<Integer> replies = new ArrayList<>();
+            List<String> ids = new ArrayList<>();
+            runStream(g, q, 0, 3, replies, ids); // leaves an idle pooled connection
+            redis.kill();
+            redis.restart(); // same data dir; every pooled connection is dead now
+
+            runStream(g, q, 3, 10, replies, ids);
+
+            assertThat(replies).as("one reply per call, in call order").containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+            assertThat(streamIds(redis, "s")).containsAll(ids.subList(3 * 50, ids.size()));
+            assertThat(g.isOpen()).as("a dead pooled connection is not an outage").isFalse();
+        }
+    }
+
+    /** Streams calls {@code from..to-1} of 50 jobs each through the guarded path. */
+    private static void runStream(RedisGateway g, QueueName q, int from, int to, List<Integer> replies, List<String> ids) {
+        int[] next = {from};
+        g.stream(LuaScript.ENQUEUE, () -> {
+            if (next[0] == to) {
+                return null;
+            }
+            List<JobRecord> jobs = new ArrayList<>();
+            List<byte[]> enc = new ArrayList<>();
+            for (int k = 0; k < 50; k++) {
+                JobRecord r = job(q.value(), "c" + next[0] + "-" + k);
+                jobs.add(r);
+                enc.add(JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            return EnqueueScript.call(q, jobs, enc, System.currentTimeMillis(), 0, next[0]++);
+        }, (call, reply) -> {
+            EnqueueScript.codes(reply, 50);
+            replies.add((Integer) call.tag());
+        }, 3, true);
+    }
+
     private static RedisGateway gateway(RedisProcess redis) {
         return new RedisGateway(RedisConnection.of(redis.uri()), "test", 4, Duration.ofSeconds(1), new MetricRegistry());
     }
