@@ -101,10 +101,10 @@ public final class Replayer {
     static final int QUIET_DRAIN_JOBS = 1_000;
 
     /** Calls in flight per drain: Redis runs one while the next is read from the journal and built. */
-    static final int STREAM_DEPTH = Integer.getInteger("spillway.replay.depth", 3);
+    static final int STREAM_DEPTH = 3;
 
     /** Jobs per script call while draining: small enough that Redis starts on a call soon after reading. */
-    static final int JOBS_PER_CALL = Integer.getInteger("spillway.replay.perCall", 250);
+    static final int JOBS_PER_CALL = 250;
 
     /** A batch read from the journal: committed once every call built from it has its reply, in journal order. */
     private static final class Batch {
