@@ -9,7 +9,9 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -122,6 +124,7 @@ public final class ChaosProducerMain {
         System.out.println(READY + " slot " + slot + " incarnation " + incarnation + " pid "
                 + ProcessHandle.current().pid() + " resuming at " + already + "/" + total);
 
+        final int BATCH = 50;
         byte[] pad = new byte[48];
         Arrays.fill(pad, (byte) 'x');
         String padding = new String(pad, StandardCharsets.US_ASCII);
@@ -131,6 +134,48 @@ public final class ChaosProducerMain {
             long waitMs = dueMs - System.currentTimeMillis();
             if (waitMs > 0) {
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(waitMs, 100)));
+                continue;
+            }
+            if ((n / BATCH) % 4 == 3 && n % BATCH == 0 && n + BATCH <= total) {
+                // Every fourth block of jobs goes in one enqueueAll (streamed script calls), at the due time of
+                // its last job: the batched path meets the same faults as the single one.
+                long lastDue = startMs + (long) ((n + BATCH - 1) * 1000.0 / rate);
+                while (System.currentTimeMillis() < lastDue && !stopping) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(lastDue - System.currentTimeMillis(), 100)));
+                }
+                if (stopping) {
+                    break;
+                }
+                List<byte[]> payloads = new ArrayList<>(BATCH);
+                for (int k = 0; k < BATCH; k++) {
+                    payloads.add(("p" + slot + "-" + (n + k) + "-" + padding).getBytes(StandardCharsets.US_ASCII));
+                }
+                long t0 = System.nanoTime();
+                List<Receipt> rs;
+                try {
+                    rs = producer.enqueueAll(QUEUE, TYPE, payloads);
+                } catch (RuntimeException e) {
+                    rejected.addAndGet(BATCH);
+                    System.out.println("enqueueAll rejected (jobs not accepted): " + e);
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                    if (stopping || e instanceof IllegalStateException) {
+                        break;
+                    }
+                    continue;
+                }
+                long took = System.nanoTime() - t0;
+                for (Receipt r : rs) {
+                    record.append(r.jobId() + " " + r.acceptedAt().toEpochMilli() + (r.spooled() ? " S" : " D"));
+                }
+                if (took > SLOW_ENQUEUE_NANOS) {
+                    // Not in the latency histogram, which is of single enqueues.
+                    System.out.println("slow enqueueAll " + took / 1_000_000 + " ms, " + BATCH + " jobs, state " + producer.state());
+                }
+                accepted.addAndGet(BATCH);
+                n += BATCH;
+                synchronized (produced) {
+                    produced[0] = n;
+                }
                 continue;
             }
             byte[] payload = ("p" + slot + "-" + n + "-" + padding).getBytes(StandardCharsets.US_ASCII);
