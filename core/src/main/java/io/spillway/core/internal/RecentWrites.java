@@ -74,6 +74,30 @@ public final class RecentWrites {
         }
     }
 
+    /**
+     * The on-disk half of {@link #add}: records a write in the {@link SentLog} only (nothing in memory). The
+     * producer calls it while the write is on its way to Redis, where it costs the caller nothing, and
+     * {@link #remember} once Redis acknowledged it; a write recorded but then not acknowledged is at most
+     * sent again by a successor, which the enqueue script's idempotence makes harmless.
+     */
+    public void record(byte[] encoded, long nowMillis) {
+        if (log != null && enabled()) {
+            log.append(encoded, nowMillis);
+        }
+    }
+
+    /** The in-memory half of {@link #add}: keeps a write Redis acknowledged, for this process to send again. */
+    public void remember(JobRecord job, byte[] encoded, long nowMillis) {
+        if (!enabled()) {
+            return;
+        }
+        synchronized (this) {
+            entries.addLast(new Entry(nowMillis, job, encoded));
+            bytes += encoded.length;
+            evict(nowMillis);
+        }
+    }
+
     public void addAll(List<JobRecord> jobs, List<byte[]> encoded, long nowMillis) {
         if (!enabled()) {
             return;

@@ -109,7 +109,7 @@ public final class SentLog implements AutoCloseable {
         }
     }
 
-    /** Records jobs Redis has just acknowledged. Best effort: a failure is logged, never thrown. */
+    /** Records jobs written to Redis (acknowledged, or on their way). Best effort: a failure is logged, never thrown. */
     public void append(List<byte[]> encoded, long ackedAtMillis) {
         synchronized (appendLock) {
             if (closed) {
@@ -117,27 +117,57 @@ public final class SentLog implements AutoCloseable {
             }
             try {
                 for (byte[] e : encoded) {
-                    try (DocumentContext dc = appender.writingDocument()) {
-                        Bytes<?> b = dc.wire().bytes();
-                        Frame.write(b, e, crc);
-                        b.writeLong(ackedAtMillis);
-                    }
+                    write(e, ackedAtMillis);
                 }
                 if (durability == Durability.POWER_LOSS) {
                     appender.sync();
                 }
             } catch (RuntimeException ex) {
-                // One line for the first failure and then one per 10,000 (a full disk fails every append).
-                if (failedAppends++ % 10_000 == 0) {
-                    log.warn("Sent log {}: append failed ({}; {} failed so far): these writes cannot be re-sent by a"
-                            + " restarted producer", dir, ex.getMessage(), failedAppends);
+                appendFailed(ex);
+            }
+            pruneIfNewCycle();
+        }
+    }
+
+    /** {@link #append(List, long)} of one job (the producer's direct path: no list per call). */
+    public void append(byte[] encoded, long ackedAtMillis) {
+        synchronized (appendLock) {
+            if (closed) {
+                return;
+            }
+            try {
+                write(encoded, ackedAtMillis);
+                if (durability == Durability.POWER_LOSS) {
+                    appender.sync();
                 }
+            } catch (RuntimeException ex) {
+                appendFailed(ex);
             }
-            int cycle = queue.cycle();
-            if (cycle != lastPrunedCycle) {
-                lastPrunedCycle = cycle;
-                prune(cycle);
-            }
+            pruneIfNewCycle();
+        }
+    }
+
+    private void write(byte[] encoded, long ackedAtMillis) {
+        try (DocumentContext dc = appender.writingDocument()) {
+            Bytes<?> b = dc.wire().bytes();
+            Frame.write(b, encoded, crc);
+            b.writeLong(ackedAtMillis);
+        }
+    }
+
+    private void appendFailed(RuntimeException ex) {
+        // One line for the first failure and then one per 10,000 (a full disk fails every append).
+        if (failedAppends++ % 10_000 == 0) {
+            log.warn("Sent log {}: append failed ({}; {} failed so far): these writes cannot be re-sent by a"
+                    + " restarted producer", dir, ex.getMessage(), failedAppends);
+        }
+    }
+
+    private void pruneIfNewCycle() {
+        int cycle = queue.cycle();
+        if (cycle != lastPrunedCycle) {
+            lastPrunedCycle = cycle;
+            prune(cycle);
         }
     }
 

@@ -49,6 +49,25 @@ class SentLogTest {
     }
 
     @Test
+    void recordGoesToTheLogOnlyAndRememberToMemoryOnly() {
+        byte[] a = job(1);
+        byte[] b = job(2);
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            RecentWrites r = new RecentWrites(5_000, 1 << 20, log);
+            r.record(a, 1_000);
+            assertThat(r.size()).isZero();
+            r.remember(JobCodec.decode(a), a, 1_001);
+            assertThat(r.size()).isEqualTo(1);
+            r.add(JobCodec.decode(b), b, 1_002);
+            assertThat(r.size()).isEqualTo(2);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
+            assertThat(recent).extracting(RecentWrites.Entry::encoded).containsExactly(a, b);
+        }
+    }
+
+    @Test
     void restoredWritesGoAheadOfNewOnesAndRespectTheByteBound() {
         RecentWrites r = new RecentWrites(5_000, 1_000);
         byte[] small = new byte[100];
