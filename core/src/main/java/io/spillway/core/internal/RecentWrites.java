@@ -75,19 +75,26 @@ public final class RecentWrites {
     }
 
     /**
-     * The on-disk half of {@link #add}: records a write in the {@link SentLog} only (nothing in memory). The
-     * producer calls it while the write is on its way to Redis, where it costs the caller nothing, and
-     * {@link #remember} once Redis acknowledged it; a write recorded but then not acknowledged is at most
-     * sent again by a successor, which the enqueue script's idempotence makes harmless.
+     * The on-disk half of {@link #add}: hands a write to the {@link SentLog} without waiting for another
+     * thread's append (nothing in memory). The producer calls it while the write is on its way to Redis,
+     * where it costs the caller nothing, and {@link #remember} once Redis acknowledged it, which waits until
+     * the record is written. A write recorded but then not acknowledged is at most sent again by a
+     * successor, which the enqueue script's idempotence makes harmless.
+     *
+     * @return what to pass to {@link #remember}; null if nothing is logged
      */
-    public void record(byte[] encoded, long nowMillis) {
-        if (log != null && enabled()) {
-            log.append(encoded, nowMillis);
-        }
+    public SentLog.Pending record(byte[] encoded, long nowMillis) {
+        return log != null && enabled() ? log.submit(encoded, nowMillis) : null;
     }
 
-    /** The in-memory half of {@link #add}: keeps a write Redis acknowledged, for this process to send again. */
-    public void remember(JobRecord job, byte[] encoded, long nowMillis) {
+    /**
+     * The in-memory half of {@link #add}: keeps a write Redis acknowledged, for this process to send again,
+     * once its {@link #record} (if any) is on disk.
+     */
+    public void remember(JobRecord job, byte[] encoded, long nowMillis, SentLog.Pending recorded) {
+        if (recorded != null) {
+            log.await(recorded);
+        }
         if (!enabled()) {
             return;
         }

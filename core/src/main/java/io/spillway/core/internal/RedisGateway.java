@@ -433,6 +433,24 @@ public final class RedisGateway implements AutoCloseable {
             RuntimeException translated = classify(failure);
             Failures.describe(translated.getCause());
         }
+        // The same for a pooled connection that is refused: on a cold JVM Jedis's connect-failure path took
+        // 3.5-3.9 ms the first time (loading classes), 0.6 ms the second, 0.3 ms the third, 65 us warm. A
+        // loopback port just freed refuses at once.
+        int port = -1;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        } catch (java.io.IOException | RuntimeException e) {
+            // No warm-up then; the first outage pays for it.
+        }
+        for (int i = 0; i < 2 && port > 0; i++) {
+            try (redis.clients.jedis.ConnectionPool pool = new redis.clients.jedis.ConnectionPool(
+                    new HostAndPort("127.0.0.1", port), DefaultJedisClientConfig.builder().connectionTimeoutMillis(100).build())) {
+                pool.getResource().close();
+            } catch (RuntimeException refused) {
+                retryable(refused, started);
+                Failures.describe(classify(refused).getCause());
+            }
+        }
         try {
             warmCircuit.transitionToOpenState();
             warmCircuit.transitionToClosedState();
