@@ -60,6 +60,8 @@ class SentLogTest {
             assertThat(r.size()).isEqualTo(1);
             r.add(JobCodec.decode(b), b, 1_002);
             assertThat(r.size()).isEqualTo(2);
+            List<RecentWrites.Entry> drained = r.drain();
+            assertThat(drained).extracting(e -> e.job().id()).containsExactly(JobCodec.decode(a).id(), JobCodec.decode(b).id());
         }
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
             List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
