@@ -15,11 +15,14 @@ import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.Replayer;
 import io.spillway.testing.FreePorts;
+import java.io.IOException;
+import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import redis.clients.jedis.Jedis;
 
@@ -126,12 +129,41 @@ final class SpoolBench {
             long[] maxLatency = {0};
             long[] accepted = {0};
             long[] faultAt = {Long.MAX_VALUE};
+            // When Redis began refusing: the moment an idle observer connection sees its end of stream (the
+            // kernel closes the killed server's sockets, listening one included, together). The kill itself
+            // (SIGKILL, the kernel tearing the process down, waitFor) takes milliseconds on either side of it.
+            AtomicLong refusedAt = new AtomicLong(Long.MAX_VALUE);
+            AtomicLong downUntil = new AtomicLong(Long.MAX_VALUE);
+            long[] maxAfterRefused = {0};
+            long[] callsAfterRefused = {0};
+            Thread observer = null;
+            Socket observed = null;
+            if (kind.equals("refused")) {
+                observed = new Socket("127.0.0.1", env.port());
+                Socket s = observed;
+                observer = new Thread(() -> {
+                    try {
+                        while (s.getInputStream().read() >= 0) {
+                            // Redis never writes to a connection that sent nothing.
+                        }
+                    } catch (IOException e) {
+                        // A reset is an end of stream too.
+                    }
+                    refusedAt.set(System.nanoTime());
+                }, "transition-observer");
+                observer.setDaemon(true);
+                observer.start();
+            }
             Thread load = new Thread(() -> {
                 while (!stop.get()) {
                     long t = System.nanoTime();
                     Receipt r = p.enqueue(queue, "noop", env.payload);
                     long end = System.nanoTime();
                     accepted[0]++;
+                    if (t >= refusedAt.get() && end < downUntil.get()) {
+                        maxAfterRefused[0] = Math.max(maxAfterRefused[0], end - t);
+                        callsAfterRefused[0]++;
+                    }
                     if (end > faultAt[0]) {
                         maxLatency[0] = Math.max(maxLatency[0], end - t);
                         if (r.spooled() && firstSpooledStart[0] < 0) {
@@ -153,11 +185,18 @@ final class SpoolBench {
                 env.redis.hang();
             }
             long faultDone = System.nanoTime();
+            if (observer != null) {
+                observer.join(5_000);
+                observed.close();
+            } else {
+                refusedAt.set(faultDone); // SIGSTOP: in effect once the signal was sent
+            }
             long deadline = System.nanoTime() + 5_000_000_000L;
             while (firstSpooledEnd[0] < 0 && System.nanoTime() < deadline) {
                 Thread.sleep(1);
             }
             Thread.sleep(1_000);
+            downUntil.set(System.nanoTime());
             long back = System.nanoTime();
             if (kind.equals("refused")) {
                 env.redis.restart();
@@ -178,13 +217,20 @@ final class SpoolBench {
                 return;
             }
             results.add("transition." + kind + ".firstSpooledCallMs", firstSpooledLatency[0] / 1e6);
-            results.add("transition." + kind + ".faultToJournalMs", Math.max(0, (firstSpooledEnd[0] - faultDone) / 1e6));
+            long refused = refusedAt.get();
+            // From Redis refusing (SIGKILL) or stopped (SIGSTOP) to the first enqueue back from the journal; a call
+            // in flight at the kill counts only from then on.
+            results.add("transition." + kind + ".faultToJournalMs", (firstSpooledEnd[0] - refused) / 1e6);
+            // The caller's wait for calls started after that, until Redis was started again.
+            results.add("transition." + kind + ".maxCallAfterFaultMs", maxAfterRefused[0] / 1e6);
             results.add("transition." + kind + ".maxCallMs", maxLatency[0] / 1e6);
             results.add("transition." + kind + ".recoveryMs", (recovered - backUp) / 1e6);
-            Env.log("transition %s: first spooled call %.3f ms, fault->journal %.3f ms (kill/stop took %.3f ms), max call %.3f ms,"
-                            + " Redis back -> CONNECTED+drained %.0f ms (%d jobs)",
-                    kind, firstSpooledLatency[0] / 1e6, (firstSpooledEnd[0] - faultDone) / 1e6, (faultDone - fault) / 1e6,
-                    maxLatency[0] / 1e6, (recovered - backUp) / 1e6, accepted[0]);
+            Env.log("transition %s: fault->journal %.3f ms; calls started after the fault (%d) waited at most %.3f ms;"
+                            + " first spooled call %.3f ms (started %.3f ms before the fault took effect; kill/stop %.3f ms,"
+                            + " took effect at +%.3f ms); max call %.3f ms; Redis back -> CONNECTED+drained %.0f ms (%d jobs)",
+                    kind, (firstSpooledEnd[0] - refused) / 1e6, callsAfterRefused[0], maxAfterRefused[0] / 1e6,
+                    firstSpooledLatency[0] / 1e6, (refused - firstSpooledStart[0]) / 1e6, (faultDone - fault) / 1e6,
+                    (refused - fault) / 1e6, maxLatency[0] / 1e6, (recovered - backUp) / 1e6, accepted[0]);
         } finally {
             if (!env.redis.isAlive()) {
                 env.redis.restart();

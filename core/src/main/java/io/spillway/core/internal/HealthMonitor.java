@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>While {@link HealthState#CONNECTED}: sleep until a call reports Redis unavailable.</li>
  *   <li>On a failure: state {@code DISCONNECTED}, log {@code Redis connection lost: <cause>} once (on this
- *       loop's thread, so that the failing caller goes straight on to the journal).</li>
+ *       loop's thread, a couple of milliseconds later, so that the failing caller goes straight on to the
+ *       journal).</li>
  *   <li>Probe on a fresh connection with capped exponential backoff and full jitter, forever. Healthy
  *       means PING answers, not LOADING, master role, a write accepted.</li>
  *   <li>Healthy: state {@code RECOVERING}, drop stale pooled connections, run the component's
@@ -35,6 +36,8 @@ import org.slf4j.LoggerFactory;
 public final class HealthMonitor implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
     public static final long DEFAULT_HEARTBEAT_MILLIS = 1_000;
+    /** How long the loop waits, after a caller reported Redis unavailable, before it logs and probes. */
+    static final long CALLER_FIRST_MILLIS = 2;
 
     /** What a component does between "Redis is healthy" and "circuit closed". */
     @FunctionalInterface
@@ -212,6 +215,11 @@ public final class HealthMonitor implements AutoCloseable {
                     }
                     if (state == HealthState.CONNECTED && !closed) {
                         heartbeat();
+                    } else if (!closed) {
+                        // Woken by a caller that found Redis gone. Let it finish first: on a busy machine this
+                        // thread, just woken, would otherwise take the caller's CPU for its log line and first
+                        // probe while the caller is still on its way to the journal.
+                        sleep(CALLER_FIRST_MILLIS);
                     }
                     attempt = 0;
                     continue;

@@ -18,7 +18,7 @@ import java.util.List;
  * that a producer started after this one crashed can {@link #restore} them. Thread-safe.
  */
 public final class RecentWrites {
-    /** One write. */
+    /** One write. Inside the buffer {@code job} may be null (kept as bytes only); {@link #drain} decodes it. */
     public record Entry(long ackedAtMillis, JobRecord job, byte[] encoded) {
     }
 
@@ -74,6 +74,40 @@ public final class RecentWrites {
         }
     }
 
+    /**
+     * The on-disk half of {@link #add}: hands a write to the {@link SentLog} without waiting for another
+     * thread's append (nothing in memory). The producer calls it while the write is on its way to Redis,
+     * where it costs the caller nothing, and {@link #remember} once Redis acknowledged it, which waits until
+     * the record is written. A write recorded but then not acknowledged is at most sent again by a
+     * successor, which the enqueue script's idempotence makes harmless.
+     *
+     * @return what to pass to {@link #remember}; null if nothing is logged
+     */
+    public SentLog.Pending record(byte[] encoded, long nowMillis) {
+        return log != null && enabled() ? log.submit(encoded, nowMillis) : null;
+    }
+
+    /**
+     * The in-memory half of {@link #add}: keeps a write Redis acknowledged, for this process to send again,
+     * once its {@link #record} (if any) is on disk.
+     */
+    public void remember(JobRecord job, byte[] encoded, long nowMillis, SentLog.Pending recorded) {
+        if (recorded != null) {
+            log.await(recorded);
+        }
+        if (!enabled()) {
+            return;
+        }
+        synchronized (this) {
+            // Only the bytes: the record is decoded again in the rare drain. Every write of the last seconds is
+            // held here, and young collections copy all of it (a 5 s window at 14k enqueues/s was 40-80 MB live
+            // and 40-110 ms pauses every 1.4 s on a busy 2-core box); the decoded record was a third of it.
+            entries.addLast(new Entry(nowMillis, null, encoded));
+            bytes += encoded.length;
+            evict(nowMillis);
+        }
+    }
+
     public void addAll(List<JobRecord> jobs, List<byte[]> encoded, long nowMillis) {
         if (!enabled()) {
             return;
@@ -103,7 +137,10 @@ public final class RecentWrites {
 
     /** Takes every entry (oldest first) and empties the buffer. */
     public synchronized List<Entry> drain() {
-        List<Entry> out = new ArrayList<>(entries);
+        List<Entry> out = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            out.add(e.job() != null ? e : new Entry(e.ackedAtMillis(), JobCodec.decode(e.encoded()), e.encoded()));
+        }
         entries.clear();
         bytes = 0;
         return out;

@@ -10,6 +10,8 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.SyncMode;
@@ -37,7 +39,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Chronicle Queue with one-minute cycles; cycles more than a minute old are deleted as new ones start,
  * so the log holds one to two minutes of writes. Each record: a {@link Frame} of the JobCodec bytes, then
- * the acknowledged-at millis. A torn or corrupt record is skipped. Thread-safe (appends are serialised).
+ * the acknowledged-at millis. A torn or corrupt record is skipped. Thread-safe (appends are serialised; a
+ * thread that finds the log busy leaves its record to the thread that holds it, see {@link #submit}).
  */
 public final class SentLog implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SentLog.class);
@@ -50,7 +53,9 @@ public final class SentLog implements AutoCloseable {
     private final Durability durability;
     private final SingleChronicleQueue queue;
     private final ExcerptAppender appender;
-    private final Object appendLock = new Object();
+    private final ReentrantLock appendLock = new ReentrantLock();
+    /** Records handed in by {@link #submit} and not yet written; written by whoever holds the lock next. */
+    private final ConcurrentLinkedQueue<Pending> pending = new ConcurrentLinkedQueue<>();
     private final CRC32 crc = new CRC32();
     private int lastPrunedCycle = Integer.MIN_VALUE;
     private long failedAppends;
@@ -109,35 +114,140 @@ public final class SentLog implements AutoCloseable {
         }
     }
 
-    /** Records jobs Redis has just acknowledged. Best effort: a failure is logged, never thrown. */
+    /** Records jobs written to Redis (acknowledged, or on their way). Best effort: a failure is logged, never thrown. */
     public void append(List<byte[]> encoded, long ackedAtMillis) {
-        synchronized (appendLock) {
+        appendLock.lock();
+        try {
             if (closed) {
                 return;
             }
             try {
+                writePending();
                 for (byte[] e : encoded) {
-                    try (DocumentContext dc = appender.writingDocument()) {
-                        Bytes<?> b = dc.wire().bytes();
-                        Frame.write(b, e, crc);
-                        b.writeLong(ackedAtMillis);
-                    }
+                    write(e, ackedAtMillis);
                 }
                 if (durability == Durability.POWER_LOSS) {
                     appender.sync();
                 }
             } catch (RuntimeException ex) {
-                // One line for the first failure and then one per 10,000 (a full disk fails every append).
-                if (failedAppends++ % 10_000 == 0) {
-                    log.warn("Sent log {}: append failed ({}; {} failed so far): these writes cannot be re-sent by a"
-                            + " restarted producer", dir, ex.getMessage(), failedAppends);
-                }
+                appendFailed(ex);
             }
-            int cycle = queue.cycle();
-            if (cycle != lastPrunedCycle) {
-                lastPrunedCycle = cycle;
-                prune(cycle);
+            pruneIfNewCycle();
+        } finally {
+            appendLock.unlock();
+        }
+    }
+
+    /** A record handed to {@link #submit}; {@link #await} returns once it is written. */
+    public static final class Pending {
+        private final byte[] encoded;
+        private final long ackedAtMillis;
+        private volatile boolean written;
+
+        private Pending(byte[] encoded, long ackedAtMillis) {
+            this.encoded = encoded;
+            this.ackedAtMillis = ackedAtMillis;
+        }
+    }
+
+    /**
+     * Hands in one job's record without waiting for another thread's append: it is written now if the log
+     * is free, else by the thread that holds it (which writes every record handed in meanwhile), else at the
+     * latest by {@link #await}. Many producer threads append at once, right after sending their command; one
+     * lock they all queued on cost them more than the append itself.
+     */
+    public Pending submit(byte[] encoded, long ackedAtMillis) {
+        Pending p = new Pending(encoded, ackedAtMillis);
+        pending.add(p);
+        if (appendLock.tryLock()) {
+            try {
+                flushPending();
+            } finally {
+                appendLock.unlock();
             }
+        }
+        return p;
+    }
+
+    /** Returns once the record handed in is written (or its write failed, which is logged: best effort). */
+    public void await(Pending p) {
+        if (p.written) {
+            return;
+        }
+        appendLock.lock();
+        try {
+            flushPending();
+        } finally {
+            appendLock.unlock();
+        }
+    }
+
+    /** Writes every record handed in so far. Holding {@link #appendLock}. */
+    private void flushPending() {
+        if (closed) {
+            // Nothing more is written; the waiters must not wait for it.
+            Pending p;
+            while ((p = pending.poll()) != null) {
+                p.written = true;
+            }
+            return;
+        }
+        writePending();
+        pruneIfNewCycle();
+    }
+
+    /**
+     * Holding {@link #appendLock}: writes the records handed in (synced with {@link Durability#POWER_LOSS}),
+     * and only then lets their threads return.
+     */
+    private void writePending() {
+        Pending first = pending.poll();
+        if (first == null) {
+            return;
+        }
+        List<Pending> done = new ArrayList<>(4);
+        for (Pending p = first; p != null; p = pending.poll()) {
+            done.add(p);
+            try {
+                write(p.encoded, p.ackedAtMillis);
+            } catch (RuntimeException ex) {
+                appendFailed(ex);
+            }
+        }
+        try {
+            if (durability == Durability.POWER_LOSS) {
+                appender.sync();
+            }
+        } catch (RuntimeException ex) {
+            appendFailed(ex);
+        } finally {
+            for (Pending p : done) {
+                p.written = true;
+            }
+        }
+    }
+
+    private void write(byte[] encoded, long ackedAtMillis) {
+        try (DocumentContext dc = appender.writingDocument()) {
+            Bytes<?> b = dc.wire().bytes();
+            Frame.write(b, encoded, crc);
+            b.writeLong(ackedAtMillis);
+        }
+    }
+
+    private void appendFailed(RuntimeException ex) {
+        // One line for the first failure and then one per 10,000 (a full disk fails every append).
+        if (failedAppends++ % 10_000 == 0) {
+            log.warn("Sent log {}: append failed ({}; {} failed so far): these writes cannot be re-sent by a"
+                    + " restarted producer", dir, ex.getMessage(), failedAppends);
+        }
+    }
+
+    private void pruneIfNewCycle() {
+        int cycle = queue.cycle();
+        if (cycle != lastPrunedCycle) {
+            lastPrunedCycle = cycle;
+            prune(cycle);
         }
     }
 
@@ -210,11 +320,15 @@ public final class SentLog implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (appendLock) {
+        appendLock.lock();
+        try {
             if (closed) {
                 return;
             }
+            flushPending();
             closed = true;
+        } finally {
+            appendLock.unlock();
         }
         appender.close();
         queue.close();

@@ -49,6 +49,57 @@ class SentLogTest {
     }
 
     @Test
+    void recordGoesToTheLogOnlyAndRememberToMemoryOnly() {
+        byte[] a = job(1);
+        byte[] b = job(2);
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            RecentWrites r = new RecentWrites(5_000, 1 << 20, log);
+            SentLog.Pending pa = r.record(a, 1_000);
+            assertThat(r.size()).isZero();
+            r.remember(JobCodec.decode(a), a, 1_001, pa);
+            assertThat(r.size()).isEqualTo(1);
+            r.add(JobCodec.decode(b), b, 1_002);
+            assertThat(r.size()).isEqualTo(2);
+            List<RecentWrites.Entry> drained = r.drain();
+            assertThat(drained).extracting(e -> e.job().id()).containsExactly(JobCodec.decode(a).id(), JobCodec.decode(b).id());
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
+            assertThat(recent).extracting(RecentWrites.Entry::encoded).containsExactly(a, b);
+        }
+    }
+
+    @Test
+    void recordsHandedInFromManyThreadsAreAllWrittenOnceAwaited() throws Exception {
+        int threads = 8;
+        int each = 500;
+        List<byte[]> all = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            List<Thread> ts = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                Thread th = new Thread(() -> {
+                    for (int i = 0; i < each; i++) {
+                        byte[] e = job(i);
+                        SentLog.Pending p = log.submit(e, 5_000);
+                        log.await(p);
+                        all.add(e);
+                    }
+                });
+                ts.add(th);
+                th.start();
+            }
+            for (Thread th : ts) {
+                th.join();
+            }
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 5_000);
+            assertThat(recent).hasSize(threads * each);
+            assertThat(recent).extracting(RecentWrites.Entry::encoded).containsExactlyInAnyOrderElementsOf(all);
+        }
+    }
+
+    @Test
     void restoredWritesGoAheadOfNewOnesAndRespectTheByteBound() {
         RecentWrites r = new RecentWrites(5_000, 1_000);
         byte[] small = new byte[100];
