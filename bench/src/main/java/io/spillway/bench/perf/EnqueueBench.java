@@ -64,6 +64,14 @@ final class EnqueueBench {
         int n1 = env.scale(30_000, 5_000);
         int n8 = env.scale(80_000, 16_000);
         int nBatch = env.scale(300_000, 50_000);
+        // Warm-up, not recorded: without it the first system of the first repetition runs on a cold JVM.
+        for (String system : new String[] {"spillway", "jedis-lua"}) {
+            env.flush();
+            single(system, 1, n1 / 3);
+            single(system, 8, n8 / 3);
+            env.flush();
+            batched(system, nBatch / 3);
+        }
         for (int rep = 0; rep < env.reps; rep++) {
             for (int threads : new int[] {1, 8}) {
                 int n = threads == 1 ? n1 : n8;

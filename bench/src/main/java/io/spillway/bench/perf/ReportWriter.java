@@ -90,8 +90,14 @@ final class ReportWriter {
         double p999 = r.median("spool.p999");
         target("enqueue latency while spooling, p99 (plain harness)", "≤ 5 µs", us(p99), ratio(p99 / 5), p99 <= 5);
         target("enqueue latency while spooling, p99.9 (plain harness)", "≤ 20 µs", us(p999), ratio(p999 / 20), p999 <= 20);
-        double ref = r.median("transition.refused.firstSpooledCallMs");
-        target("Redis refusing (SIGKILL) → enqueue goes to the journal: the caller's wait", "≤ 1 ms", ms(ref), ratio(ref / 1), ref <= 1);
+        double ref = r.median("transition.refused.faultToJournalMs");
+        target("Redis refusing (SIGKILL) → enqueues going to the journal (from Redis refusing to the first spooled enqueue's return)",
+                "≤ 1 ms", ms(ref), ratio(ref / 1), ref <= 1);
+        if (r.has("transition.refused.maxCallAfterFaultMs")) {
+            double after = r.median("transition.refused.maxCallAfterFaultMs");
+            target("Redis refusing: the longest wait of an enqueue started after Redis refused", "≤ 1 ms", ms(after), ratio(after / 1),
+                    after <= 1);
+        }
         double hang = r.median("transition.hang.firstSpooledCallMs");
         target("Redis hanging (SIGSTOP) → enqueue goes to the journal: the caller's wait", "≤ 250 ms", ms(hang), ratio(hang / 250),
                 hang <= 250);
@@ -308,15 +314,19 @@ final class ReportWriter {
         md.append("## From Redis failing to enqueues going to the journal\n\n");
         md.append("One thread enqueues about every 250 µs through a connected producer; then Redis is SIGKILLed (connections refused from ")
                 .append("then on) or SIGSTOPped (it keeps its socket and never answers). *Caller's wait* is the latency of the first ")
-                .append("`enqueue` that came back spooled; *fault → journal* runs from the moment `kill`/`hang` returned to that ")
-                .append("enqueue's return; *worst call* is the longest enqueue after the fault. Then Redis comes back (restart from its ")
+                .append("`enqueue` that came back spooled (it may have started before the fault, and then includes the kernel's teardown of ")
+                .append("the killed process); *fault → journal* runs from the moment Redis refused (an idle observer connection read its ")
+                .append("end of stream; for SIGSTOP, from the moment `hang` returned) to that enqueue's return; *calls after* is the ")
+                .append("longest wait of an enqueue started after that moment; *worst call* is the longest enqueue after the fault. Then Redis comes back (restart from its ")
                 .append("AOF, or SIGCONT) and *back → drained* runs until the producer is CONNECTED with an empty journal (reconnect ")
                 .append("backoff set to 20–200 ms for this test).\n\n");
-        md.append("| fault | caller's wait (target) | fault → journal | worst call | back → drained | runs |\n|---|---|---|---|---|---|\n");
+        md.append("| fault | caller's wait | fault → journal (target) | calls after | worst call | back → drained | runs |\n|---|---|---|---|---|---|---|\n");
         for (String[] k : new String[][] {{"refused", "SIGKILL (refused)", "≤ 1 ms"}, {"hang", "SIGSTOP (hang)", "≤ 250 ms"}}) {
             String p = "transition." + k[0];
-            md.append("| ").append(k[1]).append(" | ").append(msRange(p + ".firstSpooledCallMs")).append(" (").append(k[2]).append(") | ")
-                    .append(msRange(p + ".faultToJournalMs")).append(" | ").append(msRange(p + ".maxCallMs")).append(" | ")
+            md.append("| ").append(k[1]).append(" | ").append(msRange(p + ".firstSpooledCallMs")).append(" | ")
+                    .append(msRange(p + ".faultToJournalMs")).append(" (").append(k[2]).append(") | ")
+                    .append(r.has(p + ".maxCallAfterFaultMs") ? msRange(p + ".maxCallAfterFaultMs") : "").append(" | ")
+                    .append(msRange(p + ".maxCallMs")).append(" | ")
                     .append(msRange(p + ".recoveryMs")).append(" | ").append(r.get(p + ".firstSpooledCallMs").size()).append(" |\n");
         }
         md.append('\n');
@@ -325,8 +335,8 @@ final class ReportWriter {
     private void replay() {
         md.append("## Replay of a spooled journal\n\n");
         md.append("A journal of ").append(count(jobsReplayed())).append(" jobs (200-byte payloads, one queue) is written, then drained ")
-                .append("into an empty Redis: by `Replayer.drain` alone (reads of 5,000 records, one pipelined batch of `enqueue.lua` calls ")
-                .append("of 500 jobs each per read), and by a `JobProducer` opened on the journal with Redis up (`build()` to backlog 0, ")
+                .append("into an empty Redis: by `Replayer.drain` alone (reads of 1,000 records, streamed `enqueue.lua` calls of 250 jobs, ")
+                .append("up to 3 in flight; no dedupe TTL, the producer's default), and by a `JobProducer` opened on the journal with Redis up (`build()` to backlog 0, ")
                 .append("including connect and health probe).\n\n");
         md.append("| path | jobs/s | seconds | target |\n|---|---|---|---|\n");
         md.append("| `Replayer.drain` | ").append(rateRange("replay.replayer.jobsPerSec")).append(" | ").append(sec(r.median("replay.replayer.seconds")))
