@@ -110,6 +110,9 @@ public final class RedisGateway implements AutoCloseable {
         this.circuit = CircuitBreaker.of("spillway-" + component, CircuitBreakerConfig.custom()
                 .recordException(Failures::isUnavailable)
                 .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                // Every guarded call records its outcome in the window: the default, synchronized window made
+                // producer threads queue on one lock.
+                .slidingWindowSynchronizationStrategy(CircuitBreakerConfig.SlidingWindowSynchronizationStrategy.LOCK_FREE)
                 .slidingWindowSize(100)
                 .minimumNumberOfCalls(100)
                 .failureRateThreshold(100)
