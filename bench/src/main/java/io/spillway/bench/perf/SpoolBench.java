@@ -259,12 +259,24 @@ final class SpoolBench {
                     Replayer r = new Replayer(j, g, 0, Replayer.DEFAULT_READ_BATCH, reg);
                     g.loadScripts(io.spillway.core.internal.LuaScript.ENQUEUE);
                     long t0 = System.nanoTime();
-                    long sent = r.drain(false);
+                    long sent = 0;
+                    int stalls = 0;
+                    while (j.backlog() > 0) {
+                        try {
+                            sent += r.drain(false);
+                        } catch (io.spillway.core.RedisUnavailableException stalled) {
+                            // Redis did not answer within the socket timeout (200 ms): on this 2-core VM the fork of
+                            // an AOF rewrite of a Redis holding ~1M jobs can block it that long. A producer would
+                            // spool and replay again after its next health probe; here we go on at once. Counted.
+                            stalls++;
+                        }
+                    }
                     double s = (System.nanoTime() - t0) / 1e9;
                     long xlen = xlen(q);
-                    results.add("replay.replayer.jobsPerSec", sent / s);
+                    results.add("replay.replayer.jobsPerSec", n / s);
                     results.add("replay.replayer.seconds", s);
-                    Env.log("replay (Replayer.drain) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d", sent, s, sent / s, xlen);
+                    Env.log("replay (Replayer.drain) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d; %d drains cut short by a Redis"
+                            + " stall over the socket timeout", n, s, n / s, xlen, stalls);
                     if (xlen != n) {
                         results.note("replay.replayer", "XLEN after replay " + xlen + " != " + n);
                     }
