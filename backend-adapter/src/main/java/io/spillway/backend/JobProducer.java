@@ -198,9 +198,14 @@ public final class JobProducer implements AutoCloseable {
     }
 
     /**
-     * Enqueues many jobs in one round trip per few hundred jobs: the fast path for bulk work. Idempotent by
-     * job id like {@link #enqueue}. All jobs are validated first: on bad input none is accepted. Receipts
-     * come back in input order.
+     * Enqueues many jobs at once: the fast path for bulk work. Idempotent by job id like {@link #enqueue}. All
+     * jobs are validated first: on bad input none is accepted. Receipts come back in input order.
+     *
+     * <p>Jobs of a queue with nothing in the journal go to Redis as script calls of 100 jobs, streamed (Redis
+     * runs one call while the next is built); the order of each queue's jobs is kept, jobs of different queues
+     * may be sent in another order. If Redis fails midway, the jobs of the calls it answered keep their direct
+     * receipts and the rest are spooled behind them ({@link Receipt#spooled()}); the same id twice in one batch
+     * is a duplicate the second time.
      */
     public List<Receipt> enqueueAll(List<NewJob> jobs) {
         long start = System.nanoTime();
