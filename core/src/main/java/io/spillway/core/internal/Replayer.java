@@ -19,12 +19,14 @@ import org.slf4j.LoggerFactory;
  * <p>What {@link #drain} does, until the journal is empty:
  * <ol>
  *   <li>Read up to {@code readBatch} records after the replay position.</li>
- *   <li>Cut them into enqueue-script calls: runs of one queue, at most {@link EnqueueScript#MAX_JOBS_PER_CALL}
- *       each, in journal order (so a queue's order is kept).</li>
- *   <li>Send every call in one pipeline. The script is idempotent by job id: a job whose first send
- *       timed out but had succeeded is counted as a duplicate, not written twice.</li>
- *   <li>Only then advance the replay position. A failure rewinds the reader and propagates: nothing is
- *       skipped, and the next drain sends the same records again (idempotently).</li>
+ *   <li>Cut them into enqueue-script calls: runs of one queue, at most {@value #JOBS_PER_CALL} jobs each, in
+ *       journal order (so a queue's order is kept).</li>
+ *   <li>Stream the calls ({@link ScriptStream}: up to {@value #STREAM_DEPTH} in flight, Redis runs one while
+ *       the next batch is read and built). The script is idempotent by job id: a job whose first send timed
+ *       out but had succeeded is counted as a duplicate, not written twice.</li>
+ *   <li>Advance the replay position over a batch once every call built from it, and from the batches before
+ *       it, has its reply. A failure rewinds the reader to the first batch not wholly answered and
+ *       propagates: nothing is skipped, and the next drain sends those records again (idempotently).</li>
  * </ol>
  * One drain at a time (synchronized).
  */
@@ -171,27 +173,8 @@ public final class Replayer {
         }
 
         private void build(Batch b) {
-            List<JobRecord> run = new ArrayList<>();
-            List<byte[]> runBytes = new ArrayList<>();
             long now = System.currentTimeMillis();
-            Set<QueueName> queues = new HashSet<>();
-            for (ChronicleJournal.Entry e : b.entries) {
-                if (e.job() == null) {
-                    continue; // corrupt: reported by the journal, skipped
-                }
-                if (!run.isEmpty() && (!run.get(0).queue().equals(e.job().queue()) || run.size() == JOBS_PER_CALL)) {
-                    add(b, run, runBytes, now);
-                    run = new ArrayList<>();
-                    runBytes = new ArrayList<>();
-                }
-                run.add(e.job());
-                runBytes.add(e.encoded());
-                queues.add(e.job().queue());
-            }
-            if (!run.isEmpty()) {
-                add(b, run, runBytes, now);
-            }
-            registerQueues(queues, guarded);
+            registerQueues(cut(b.entries, (run, runBytes) -> add(b, run, runBytes, now)), guarded);
         }
 
         private void add(Batch b, List<JobRecord> run, List<byte[]> runBytes, long now) {
@@ -233,31 +216,38 @@ public final class Replayer {
         for (RecentWrites.Entry w : writes) {
             asEntries.add(new ChronicleJournal.Entry(-1, w.job(), w.encoded(), 0));
         }
+        List<RedisGateway.ScriptCall> calls = new ArrayList<>();
+        long now = System.currentTimeMillis();
+        registerQueues(cut(asEntries, (run, runBytes) -> calls.add(
+                EnqueueScript.call(run.get(0).queue(), run, runBytes, now, dedupeSeconds, run.size()))), false);
         int[] out = {0, 0};
-        for (int from = 0; from < asEntries.size(); from += readBatch) {
-            int[] c = send(asEntries.subList(from, Math.min(asEntries.size(), from + readBatch)), false);
-            out[0] += c[0];
-            out[1] += c[1];
-        }
+        java.util.Iterator<RedisGateway.ScriptCall> next = calls.iterator();
+        gateway.stream(LuaScript.ENQUEUE, () -> next.hasNext() ? next.next() : null, (call, reply) -> {
+            for (int code : EnqueueScript.codes(reply, (Integer) call.tag())) {
+                out[code == EnqueueScript.DUPLICATE ? 1 : 0]++;
+            }
+        }, STREAM_DEPTH, false);
         restored.mark(out[0]);
         return out;
     }
 
-    /** Returns {new, duplicates}. */
-    private int[] send(List<ChronicleJournal.Entry> batch, boolean guarded) {
-        List<RedisGateway.ScriptCall> calls = new ArrayList<>();
-        List<Integer> sizes = new ArrayList<>();
+    /**
+     * Cuts entries into enqueue-script calls in journal order: runs of one queue, at most {@link #JOBS_PER_CALL}
+     * jobs each (so a queue's order is kept); corrupt entries (reported by the journal) are skipped.
+     *
+     * @return the queues of the entries
+     */
+    private static Set<QueueName> cut(List<ChronicleJournal.Entry> entries,
+                                      java.util.function.BiConsumer<List<JobRecord>, List<byte[]>> call) {
         List<JobRecord> run = new ArrayList<>();
         List<byte[]> runBytes = new ArrayList<>();
-        long now = System.currentTimeMillis();
         Set<QueueName> queues = new HashSet<>();
-        for (ChronicleJournal.Entry e : batch) {
+        for (ChronicleJournal.Entry e : entries) {
             if (e.job() == null) {
                 continue;
             }
-            if (!run.isEmpty() && (!run.get(0).queue().equals(e.job().queue()) || run.size() == EnqueueScript.MAX_JOBS_PER_CALL)) {
-                calls.add(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, dedupeSeconds));
-                sizes.add(run.size());
+            if (!run.isEmpty() && (!run.get(0).queue().equals(e.job().queue()) || run.size() == JOBS_PER_CALL)) {
+                call.accept(run, runBytes);
                 run = new ArrayList<>();
                 runBytes = new ArrayList<>();
             }
@@ -266,26 +256,9 @@ public final class Replayer {
             queues.add(e.job().queue());
         }
         if (!run.isEmpty()) {
-            calls.add(EnqueueScript.call(run.get(0).queue(), run, runBytes, now, dedupeSeconds));
-            sizes.add(run.size());
+            call.accept(run, runBytes);
         }
-        if (calls.isEmpty()) {
-            return new int[] {0, 0};
-        }
-        registerQueues(queues, guarded);
-        List<Object> replies = gateway.evalPipelined(LuaScript.ENQUEUE, calls, guarded);
-        int fresh = 0;
-        int dups = 0;
-        for (int i = 0; i < replies.size(); i++) {
-            for (int code : EnqueueScript.codes(replies.get(i), sizes.get(i))) {
-                if (code == EnqueueScript.DUPLICATE) {
-                    dups++;
-                } else {
-                    fresh++;
-                }
-            }
-        }
-        return new int[] {fresh, dups};
+        return queues;
     }
 
     private void registerQueues(Set<QueueName> queues, boolean guarded) {
