@@ -15,7 +15,10 @@ public final class EnqueueScript {
     public static final int ADDED = 1;
     /** Outcome: the id was already known; nothing written. */
     public static final int DUPLICATE = 0;
-    /** Most jobs per script call: keeps one call short so it never blocks Redis for long. */
+    /**
+     * Most jobs per script call: keeps one call short so it never blocks Redis for long, and within what the
+     * script's {@code unpack} of MGET/MSET arguments can take (Lua's C stack: 8,000 values).
+     */
     public static final int MAX_JOBS_PER_CALL = 500;
 
     private EnqueueScript() {
@@ -31,6 +34,9 @@ public final class EnqueueScript {
     public static RedisGateway.ScriptCall call(QueueName queue, List<JobRecord> records, List<byte[]> encoded,
                                                long nowMillis, long dedupeSeconds, Object tag) {
         int n = records.size();
+        if (n > MAX_JOBS_PER_CALL) {
+            throw new IllegalArgumentException("at most " + MAX_JOBS_PER_CALL + " jobs per enqueue script call, but was " + n);
+        }
         byte[] prefix = RedisKeys.bytes(RedisKeys.jobPrefix(queue));
         List<byte[]> keys = new ArrayList<>(n + 2);
         keys.add(RedisKeys.bytes(RedisKeys.stream(queue)));
