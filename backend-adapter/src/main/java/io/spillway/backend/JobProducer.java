@@ -530,12 +530,10 @@ public final class JobProducer implements AutoCloseable {
             int n = range[1] - range[0];
             int[] codes = EnqueueScript.codes(reply, n);
             Instant at = Instant.now();
-            List<JobRecord> sentRecords = new ArrayList<>(n);
             List<byte[]> sentBytes = new ArrayList<>(n);
             for (int k = 0; k < n; k++) {
                 int i = directIdx.get(range[0] + k);
                 JobRecord r = batch.record(i);
-                sentRecords.add(r);
                 sentBytes.add(batch.encoded(i));
                 boolean dup = codes[k] == EnqueueScript.DUPLICATE;
                 if (dup) {
@@ -543,7 +541,7 @@ public final class JobProducer implements AutoCloseable {
                 }
                 out[i] = new Receipt(r.id().value(), r.queue().value(), false, dup, at);
             }
-            recent.addAll(sentRecords, sentBytes, at.toEpochMilli());
+            recent.addAll(sentBytes, at.toEpochMilli());
             enqueued.mark(n);
         }, BATCH_STREAM_DEPTH, true);
     }

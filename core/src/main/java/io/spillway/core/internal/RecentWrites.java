@@ -65,12 +65,12 @@ public final class RecentWrites {
             return;
         }
         synchronized (this) {
-            entries.addLast(new Entry(nowMillis, job, encoded));
+            entries.addLast(new Entry(nowMillis, null, encoded)); // bytes only, as in remember()
             bytes += encoded.length;
             evict(nowMillis);
-            if (log != null) {
-                log.append(List.of(encoded), nowMillis);
-            }
+        }
+        if (log != null) {
+            log.append(List.of(encoded), nowMillis);
         }
     }
 
@@ -108,19 +108,20 @@ public final class RecentWrites {
         }
     }
 
-    public void addAll(List<JobRecord> jobs, List<byte[]> encoded, long nowMillis) {
+    /** {@link #add} of many writes acknowledged at once (one call of a batch), in their order. */
+    public void addAll(List<byte[]> encoded, long nowMillis) {
         if (!enabled()) {
             return;
         }
         synchronized (this) {
-            for (int i = 0; i < jobs.size(); i++) {
-                entries.addLast(new Entry(nowMillis, jobs.get(i), encoded.get(i)));
-                bytes += encoded.get(i).length;
+            for (byte[] e : encoded) {
+                entries.addLast(new Entry(nowMillis, null, e)); // bytes only, as in remember()
+                bytes += e.length;
             }
             evict(nowMillis);
-            if (log != null) {
-                log.append(encoded, nowMillis);
-            }
+        }
+        if (log != null) {
+            log.append(encoded, nowMillis);
         }
     }
 
