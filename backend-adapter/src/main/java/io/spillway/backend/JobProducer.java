@@ -141,7 +141,8 @@ public final class JobProducer implements AutoCloseable {
             }
         }
         try {
-            this.gateway = new RedisGateway(config.redis, "producer", config.poolSize, Duration.ofSeconds(1), registry);
+            this.gateway = new RedisGateway(config.redis, "producer", Math.max(2, config.poolSize), Duration.ofSeconds(1),
+                    registry);
         } catch (RuntimeException e) {
             closeQuietly(sentLog);
             journal.close();
@@ -787,6 +788,11 @@ public final class JobProducer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Redis connections in the producer's pool; default 16. The pool
+         * holds at least 2 whatever is set here: a replay streams on one connection while it registers a new
+         * queue on another.
+         */
         public Builder poolSize(int size) {
             if (size < 1) {
                 throw new IllegalArgumentException("poolSize must be >= 1, but was " + size);
