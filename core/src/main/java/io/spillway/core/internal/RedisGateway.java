@@ -28,7 +28,6 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.RedisClient;
-import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
@@ -254,11 +253,8 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
-    /** One script call in a pipeline; {@code tag} is the caller's, for matching replies to what was sent. */
+    /** One script call of a {@link #stream}; {@code tag} is the caller's, for matching replies to what was sent. */
     public record ScriptCall(List<byte[]> keys, List<byte[]> args, Object tag) {
-        public ScriptCall(List<byte[]> keys, List<byte[]> args) {
-            this(keys, args, null);
-        }
     }
 
     /**
@@ -279,43 +275,6 @@ public final class RedisGateway implements AutoCloseable {
         } else {
             executeDirect(body);
         }
-    }
-
-    /**
-     * Runs many calls of one idempotent script in a single pipeline (one round trip). If Redis lost its
-     * script cache, the script is loaded and the whole pipeline run again: callers must only pass
-     * idempotent scripts. Results come back in call order.
-     *
-     * @param guarded whether to go through the circuit breaker and retry
-     */
-    public List<Object> evalPipelined(LuaScript script, List<ScriptCall> calls, boolean guarded) {
-        Function<UnifiedJedis, List<Object>> body = c -> {
-            try {
-                return runPipeline(script, calls);
-            } catch (JedisException e) {
-                if (!Failures.isNoScript(e)) {
-                    throw e;
-                }
-                c.scriptLoad(script.source());
-                return runPipeline(script, calls);
-            }
-        };
-        return guarded ? execute(body) : executeDirect(body);
-    }
-
-    private List<Object> runPipeline(LuaScript script, List<ScriptCall> calls) {
-        List<Response<Object>> responses = new ArrayList<>(calls.size());
-        try (AbstractPipeline p = client.pipelined()) {
-            for (ScriptCall call : calls) {
-                responses.add(p.evalsha(script.shaBytes(), call.keys(), call.args()));
-            }
-            p.sync();
-        }
-        List<Object> out = new ArrayList<>(responses.size());
-        for (Response<Object> r : responses) {
-            out.add(r.get());
-        }
-        return out;
     }
 
     /**

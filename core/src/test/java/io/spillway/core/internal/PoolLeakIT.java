@@ -6,7 +6,6 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.RedisConnection;
 import io.spillway.testing.RedisProcess;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -20,7 +19,7 @@ class PoolLeakIT {
              RedisGateway g = new RedisGateway(RedisConnection.of(redis.uri()), "test", 4, Duration.ofSeconds(1), new MetricRegistry())) {
             g.close("start closed");
             g.execute(c -> c.ping());
-            g.evalPipelined(LuaScript.ENQUEUE, List.of(), false);
+            g.stream(LuaScript.ENQUEUE, () -> null, (call, reply) -> { }, 1, false);
             redis.kill();
             for (int i = 0; i < 20; i++) {
                 try {
