@@ -90,18 +90,36 @@ public final class BenchmarkMain {
             meta.put("redis-benchmark", rb.version());
             Config rc = new Config();
             rc.useSingleServer().setAddress("redis://127.0.0.1:" + redis.port()).setConnectionPoolSize(16).setConnectionMinimumIdleSize(8);
-            RedissonClient redisson = Redisson.create(rc);
+            // Created for the sections that compare with Redisson, and shut down before the ones that time Spillway
+            // alone (spool, transitions, replay): at a Redis kill its netty threads wake up, reconnect and load
+            // classes on the same 2 cores as the producer being timed.
+            RedissonClient[] redissonHolder = {null};
+            java.util.function.Supplier<RedissonClient> redisson = () -> {
+                if (redissonHolder[0] == null) {
+                    redissonHolder[0] = Redisson.create(rc);
+                }
+                return redissonHolder[0];
+            };
+            Runnable closeRedisson = () -> {
+                if (redissonHolder[0] != null) {
+                    redissonHolder[0].shutdown();
+                    redissonHolder[0] = null;
+                }
+            };
             try {
                 for (String section : only) {
                     Env.log("=== %s", section);
                     long s0 = System.nanoTime();
+                    if (section.equals("spool") || section.equals("transitions") || section.equals("replay")) {
+                        closeRedisson.run();
+                    }
                     try {
                         switch (section) {
                             case "micro" -> new MicroBench(env, results, chronicleFlags()).run();
-                            case "enqueue" -> new EnqueueBench(env, results, bull, redisson).runAll();
+                            case "enqueue" -> new EnqueueBench(env, results, bull, redisson.get()).runAll();
                             case "redisbench" -> rb.run();
-                            case "e2e" -> new EndToEndBench(env, results, bull, redisson).runAll();
-                            case "rtt" -> new EndToEndBench(env, results, bull, redisson).countCommands();
+                            case "e2e" -> new EndToEndBench(env, results, bull, redisson.get()).runAll();
+                            case "rtt" -> new EndToEndBench(env, results, bull, redisson.get()).countCommands();
                             case "spool" -> {
                                 long[] lat = new SpoolBench(env, results).spoolLatency();
                                 curves.put("spool.cdf", cdf(lat));
@@ -109,7 +127,7 @@ public final class BenchmarkMain {
                             case "transitions" -> new SpoolBench(env, results).transitions();
                             case "replay" -> new SpoolBench(env, results).replay();
                             case "outage" -> {
-                                OutageBench ob = new OutageBench(env, results, bull, redisson);
+                                OutageBench ob = new OutageBench(env, results, bull, redisson.get());
                                 ob.run();
                                 curves.putAll(ob.timelines);
                             }
@@ -133,7 +151,7 @@ public final class BenchmarkMain {
                     meta.put("seconds." + section, String.format("%.0f", (System.nanoTime() - s0) / 1e9));
                 }
             } finally {
-                redisson.shutdown();
+                closeRedisson.run();
                 if (!bull.errors.isEmpty()) {
                     results.note("failed.bullmq", String.join(" | ", bull.errors));
                 }

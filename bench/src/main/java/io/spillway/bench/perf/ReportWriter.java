@@ -268,7 +268,9 @@ final class ReportWriter {
                 .append(" | | ").append(us(r.median("spool.p99"))).append(" | ").append(us(r.median("spool.p999"))).append(" | max ")
                 .append(us(r.median("spool.max"))).append(" |\n");
         if (r.has("spool.control.p50")) {
-            md.append("| control: the same loop around a CRC32 of the payload (no file, no call): the machine's own tail | ")
+            md.append("| control: the same loop around pure CPU work as long as a spooled enqueue (")
+                    .append(String.format("%.0f", r.median("spool.control.rounds")))
+                    .append(" CRC32 rounds over the payload; no file, no allocation, no call): the machine's own tail | ")
                     .append(us(r.median("spool.control.p50"))).append(" | | ").append(us(r.median("spool.control.p99"))).append(" | ")
                     .append(us(r.median("spool.control.p999"))).append(" | |\n");
         }
