@@ -5,12 +5,25 @@
 #   bench/run-benchmarks.sh            full run (5 repetitions; 1M-job replay; 10M jobs spooled; ~30-40 min on 2 cores)
 #   bench/run-benchmarks.sh --quick    quick run (2 repetitions, smaller counts; ~8 min)
 #   any other arguments go to BenchmarkMain: --reps N, --only micro,enqueue,redisbench,e2e,rtt,spool,transitions,replay,outage,memory
+#   bench/run-benchmarks.sh --redis7 ...   the same on Debian 12's redis-server 7.0 (fetched by bench/redis-7.sh)
+#                                          instead of the embedded 6.2; SPILLWAY_REDIS_SERVER=/path picks any other
 #   bench/run-benchmarks.sh --report-only bench/target/bench-results.json   rewrite the report from the last run's raw figures
 #
 # Needs: JDK 17+, Maven, Node.js 20 + npm (for BullMQ; skipped if missing), optionally redis-benchmark
 # (apt-get install -y redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+ARGS=()
+for a in "$@"; do
+  if [ "$a" = "--redis7" ]; then
+    SPILLWAY_REDIS_SERVER=$(bench/redis-7.sh)
+    export SPILLWAY_REDIS_SERVER
+  else
+    ARGS+=("$a")
+  fi
+done
+set -- "${ARGS[@]}"
 
 mvn -B -q -pl bench -am package -DskipTests dependency:build-classpath \
     -Dmdep.outputFile="$PWD/bench/target/classpath.txt" -Dmdep.includeScope=runtime
