@@ -44,6 +44,8 @@ CP="$(cat bench/target/classpath.txt):$PWD/bench/target/classes"
 # otherwise the first write to each 4 KB page of a heap that G1 is still growing is a page fault, which on this
 # kind of VM lands as ~12 us in 1 % of whichever calls refill their allocation buffer (the spool p99 read 12 us
 # instead of 1 us). Every system measured shares this JVM.
+# BENCH_JVM replaces these heap settings.
+BENCH_JVM=${BENCH_JVM:--Xmx2g -Xms2g -XX:+AlwaysPreTouch}
 # shellcheck disable=SC2086
-exec java $FLAGS -Xmx2g -Xms2g -XX:+AlwaysPreTouch -XX:+UseG1GC -Dbench.command="bench/run-benchmarks.sh $*" \
+exec java $FLAGS $BENCH_JVM -XX:+UseG1GC -Dbench.command="bench/run-benchmarks.sh $*" \
     -cp "$CP" io.spillway.bench.perf.BenchmarkMain "$@"

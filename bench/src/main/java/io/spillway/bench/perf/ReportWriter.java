@@ -274,6 +274,12 @@ final class ReportWriter {
                     .append(us(r.median("spool.control.p50"))).append(" | | ").append(us(r.median("spool.control.p99"))).append(" | ")
                     .append(us(r.median("spool.control.p999"))).append(" | |\n");
         }
+        if (r.has("spool.slowPerSecond") && r.has("spool.control.slowPerSecond")) {
+            md.append("\nCalls over 20 µs per second spent in the calls (a machine interruption lands in calls at a rate per")
+                    .append(" second, whatever they do; equal rates mean the slow calls are the machine's): spooled `enqueue` ")
+                    .append(String.format("%,.0f/s", r.median("spool.slowPerSecond"))).append(", control loop ")
+                    .append(String.format("%,.0f/s", r.median("spool.control.slowPerSecond"))).append(".\n\n");
+        }
         String[][] jmh = {{"chronicleAppendRaw", "JMH: bare Chronicle append, 200 B"}, {"journalAppend", "JMH: `ChronicleJournal.append`, 200 B"},
             {"enqueueWhileSpooling", "JMH: `enqueue` while spooling"}};
         List<String> names = new ArrayList<>();

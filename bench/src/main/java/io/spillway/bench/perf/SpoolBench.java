@@ -40,6 +40,7 @@ final class SpoolBench {
     private final Env env;
     private final Results results;
     private long controlSink;
+    private static final long SLOW_NANOS = 20_000;
 
     SpoolBench(Env env, Results results) {
         this.env = env;
@@ -76,9 +77,11 @@ final class SpoolBench {
                     mean += v;
                 }
                 results.add("spool.throughput", n / (mean / 1e9));
-                Env.log("spool latency p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (all spooled: %s)",
-                        Samples.percentile(s, 50) / 1e3, Samples.percentile(s, 99) / 1e3,
-                        Samples.percentile(s, 99.9) / 1e3, s[n - 1] / 1e3, allSpooled);
+                double spoolRate = slowPerSecond(lat);
+                results.add("spool.slowPerSecond", spoolRate);
+                Env.log("spool latency p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (all spooled: %s); calls over %d us: %.0f per"
+                                + " second of calls", Samples.percentile(s, 50) / 1e3, Samples.percentile(s, 99) / 1e3,
+                        Samples.percentile(s, 99.9) / 1e3, s[n - 1] / 1e3, allSpooled, SLOW_NANOS / 1000, spoolRate);
                 // The control: the same loop around pure CPU work of the same length as a spooled enqueue (CRC32
                 // rounds over the payload, as many as take the spool's p50), no file, no allocation, no call. On a
                 // VM the machine interrupts a running thread now and then (here about a thousand times a second, for
@@ -100,15 +103,35 @@ final class SpoolBench {
                 results.add("spool.control.p50", Samples.percentile(c, 50) / 1e3);
                 results.add("spool.control.p99", Samples.percentile(c, 99) / 1e3);
                 results.add("spool.control.p999", Samples.percentile(c, 99.9) / 1e3);
-                Env.log("control loop (%d CRC32 rounds, no I/O) p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (%d)", rounds,
-                        Samples.percentile(c, 50) / 1e3, Samples.percentile(c, 99) / 1e3,
-                        Samples.percentile(c, 99.9) / 1e3, c[n - 1] / 1e3, sink & 1);
+                double controlRate = slowPerSecond(lat);
+                results.add("spool.control.slowPerSecond", controlRate);
+                Env.log("control loop (%d CRC32 rounds, no I/O) p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (%d); calls over %d us:"
+                                + " %.0f per second of calls", rounds, Samples.percentile(c, 50) / 1e3,
+                        Samples.percentile(c, 99) / 1e3, Samples.percentile(c, 99.9) / 1e3, c[n - 1] / 1e3, sink & 1,
+                        SLOW_NANOS / 1000, controlRate);
                 last = s;
             } finally {
                 Env.deleteRecursively(dir);
             }
         }
         return last;
+    }
+
+    /**
+     * Calls over {@link #SLOW_NANOS} per second spent in the calls: an interruption of the machine (a timer, the
+     * hypervisor) lands in calls at a rate per second, whatever the calls do; a slow path of the code at a rate per
+     * call. Equal rates for the spool and a control loop mean the spool's slow calls are the machine's.
+     */
+    private static double slowPerSecond(long[] lat) {
+        long slow = 0;
+        long total = 0;
+        for (long v : lat) {
+            total += v;
+            if (v > SLOW_NANOS) {
+                slow++;
+            }
+        }
+        return slow / (total / 1e9);
     }
 
     /** How many CRC32 rounds over the payload take {@code targetNanos} (the spool's p50): measured, at least 1. */
@@ -287,6 +310,7 @@ final class SpoolBench {
                     // Dedupe 0: the producer's default (no TTL on status records), as in part 2 below.
                     Replayer r = new Replayer(j, g, 0, Replayer.DEFAULT_READ_BATCH, reg);
                     g.loadScripts(io.spillway.core.internal.LuaScript.ENQUEUE);
+                    long rewrites0 = aofRewrites();
                     long t0 = System.nanoTime();
                     long sent = 0;
                     int stalls = 0;
@@ -304,8 +328,10 @@ final class SpoolBench {
                     long xlen = xlen(q);
                     results.add("replay.replayer.jobsPerSec", n / s);
                     results.add("replay.replayer.seconds", s);
+                    long rewrites = aofRewrites() - rewrites0;
                     Env.log("replay (Replayer.drain) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d; %d drains cut short by a Redis"
-                            + " stall over the socket timeout", n, s, n / s, xlen, stalls);
+                            + " stall over the socket timeout; %s AOF rewrites (forks) of Redis during the replay", n, s, n / s,
+                            xlen, stalls, rewrites < 0 ? "?" : Long.toString(rewrites));
                     if (xlen != n) {
                         results.note("replay.replayer", "XLEN after replay " + xlen + " != " + n);
                     }
@@ -333,6 +359,14 @@ final class SpoolBench {
             }
         }
         env.flush();
+    }
+
+    /** Redis's count of AOF rewrites since it started (INFO persistence, Redis 7+), or -1 where it has none. */
+    private long aofRewrites() {
+        try (Jedis j = env.jedis()) {
+            return j.info("persistence").lines().filter(l -> l.startsWith("aof_rewrites:")).findFirst()
+                    .map(l -> Long.parseLong(l.substring("aof_rewrites:".length()).trim())).orElse(-1L);
+        }
     }
 
     private long xlen(QueueName q) {
