@@ -11,6 +11,8 @@ import java.util.List;
  * A profiling target, not part of the report: {@code enqueue} or {@code enqueueAll} in a loop for
  * {@code args[1]} seconds against its own redis-server. Run it under JFR
  * ({@code -XX:StartFlightRecording=filename=x.jfr,settings=profile}) to see where an enqueue's time goes.
+ * {@code -DnoSentLog=true} turns the producer's sent log off ({@code resendAfterRestart(Duration.ZERO, 0)}) to
+ * measure what it costs.
  */
 public final class ProfileEnqueue {
     private ProfileEnqueue() {
@@ -22,7 +24,7 @@ public final class ProfileEnqueue {
         byte[] payload = new byte[200];
         Path dir = Files.createTempDirectory("profile-journal");
         try (RedisProcess redis = RedisProcess.builder().start();
-             JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir).build()) {
+             JobProducer p = (Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0) : JobProducer.builder()).redis(redis.uri()).journalDir(dir).build()) {
             List<byte[]> payloads = Collections.nCopies(500, payload);
             long end = System.nanoTime() + seconds * 1_000_000_000L;
             long n = 0;
