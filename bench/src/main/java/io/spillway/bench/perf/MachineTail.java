@@ -12,7 +12,10 @@ import java.util.zip.CRC32;
  * <pre>java -cp bench/target/classes io.spillway.bench.perf.MachineTail [calls]</pre>
  */
 public final class MachineTail {
-    private static final long SLOW_NANOS = 20_000;
+    /** What a slow call is: over 20 us. */
+    static final long SLOW_NANOS = 20_000;
+    /** Keeps the JIT from dropping the CRC work. */
+    private static long sink;
 
     private MachineTail() {
     }
@@ -20,33 +23,49 @@ public final class MachineTail {
     public static void main(String[] args) {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
         byte[] payload = new byte[200];
-        long sink = 0;
         for (int rounds : new int[] {3, 9, 18, 36}) {
-            CRC32 crc = new CRC32();
-            long[] lat = new long[n];
-            for (int warm = 0; warm < 2; warm++) { // the first pass warms the JIT up; the second is reported
-                for (int i = 0; i < n; i++) {
-                    long t = System.nanoTime();
-                    for (int k = 0; k < rounds; k++) {
-                        crc.update(payload);
-                    }
-                    sink += crc.getValue();
-                    lat[i] = System.nanoTime() - t;
-                }
-            }
-            long slow = 0;
-            long total = 0;
-            for (long v : lat) {
-                total += v;
-                if (v > SLOW_NANOS) {
-                    slow++;
-                }
-            }
+            crcLoop(payload, rounds, n); // warms the JIT up; the second pass is reported
+            long[] lat = crcLoop(payload, rounds, n);
             long[] s = Samples.sortedCopy(lat, n);
             System.out.printf("%2d CRC32 rounds: p50 %.2f us, p99 %.2f us, p99.9 %.2f us; calls over %d us: %,.0f per second of calls%n",
                     rounds, Samples.percentile(s, 50) / 1e3, Samples.percentile(s, 99) / 1e3,
-                    Samples.percentile(s, 99.9) / 1e3, SLOW_NANOS / 1000, slow / (total / 1e9));
+                    Samples.percentile(s, 99.9) / 1e3, SLOW_NANOS / 1000, slowPerSecond(lat));
         }
         System.out.println(sink == 42 ? "" : "done");
+    }
+
+    /** Times {@code n} calls of {@code rounds} CRC32 rounds over {@code payload}: pure CPU work, nothing else. */
+    static long[] crcLoop(byte[] payload, int rounds, int n) {
+        CRC32 crc = new CRC32();
+        long[] lat = new long[n];
+        long s = 0;
+        for (int i = 0; i < n; i++) {
+            long t = System.nanoTime();
+            for (int k = 0; k < rounds; k++) {
+                crc.update(payload);
+            }
+            s += crc.getValue();
+            lat[i] = System.nanoTime() - t;
+        }
+        sink += s;
+        return lat;
+    }
+
+    /**
+     * Calls over {@link #SLOW_NANOS} per second spent in the calls. An interruption of the machine (a timer, the
+     * hypervisor) lands in calls at a rate per second, whatever the calls do; a slow path of the code at a rate
+     * per call. Equal rates for some code and a CPU loop of the same length mean the code's slow calls are the
+     * machine's.
+     */
+    static double slowPerSecond(long[] lat) {
+        long slow = 0;
+        long total = 0;
+        for (long v : lat) {
+            total += v;
+            if (v > SLOW_NANOS) {
+                slow++;
+            }
+        }
+        return slow / (total / 1e9);
     }
 }

@@ -39,8 +39,6 @@ final class SpoolBench {
     static final long BIG_JOURNAL = 64L << 30;
     private final Env env;
     private final Results results;
-    private long controlSink;
-    private static final long SLOW_NANOS = 20_000;
 
     SpoolBench(Env env, Results results) {
         this.env = env;
@@ -77,38 +75,29 @@ final class SpoolBench {
                     mean += v;
                 }
                 results.add("spool.throughput", n / (mean / 1e9));
-                double spoolRate = slowPerSecond(lat);
+                double spoolRate = MachineTail.slowPerSecond(lat);
                 results.add("spool.slowPerSecond", spoolRate);
                 Env.log("spool latency p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (all spooled: %s); calls over %d us: %.0f per"
                                 + " second of calls", Samples.percentile(s, 50) / 1e3, Samples.percentile(s, 99) / 1e3,
-                        Samples.percentile(s, 99.9) / 1e3, s[n - 1] / 1e3, allSpooled, SLOW_NANOS / 1000, spoolRate);
+                        Samples.percentile(s, 99.9) / 1e3, s[n - 1] / 1e3, allSpooled, MachineTail.SLOW_NANOS / 1000, spoolRate);
                 // The control: the same loop around pure CPU work of the same length as a spooled enqueue (CRC32
                 // rounds over the payload, as many as take the spool's p50), no file, no allocation, no call. On a
                 // VM the machine interrupts a running thread now and then (here about a thousand times a second, for
                 // tens of microseconds): the longer each timed call, the larger the share of calls that such an
                 // interruption lands in, so a control shorter than the enqueue would hide the floor it sets.
                 int rounds = controlRounds(Samples.percentile(s, 50));
-                java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-                long sink = 0;
-                for (int i = 0; i < n; i++) {
-                    long t = System.nanoTime();
-                    for (int k = 0; k < rounds; k++) {
-                        crc.update(env.payload);
-                    }
-                    sink += crc.getValue();
-                    lat[i] = System.nanoTime() - t;
-                }
+                lat = MachineTail.crcLoop(env.payload, rounds, n);
                 long[] c = Samples.sortedCopy(lat, n);
                 results.add("spool.control.rounds", rounds);
                 results.add("spool.control.p50", Samples.percentile(c, 50) / 1e3);
                 results.add("spool.control.p99", Samples.percentile(c, 99) / 1e3);
                 results.add("spool.control.p999", Samples.percentile(c, 99.9) / 1e3);
-                double controlRate = slowPerSecond(lat);
+                double controlRate = MachineTail.slowPerSecond(lat);
                 results.add("spool.control.slowPerSecond", controlRate);
-                Env.log("control loop (%d CRC32 rounds, no I/O) p50 %.2f p99 %.2f p99.9 %.2f max %.0f us (%d); calls over %d us:"
+                Env.log("control loop (%d CRC32 rounds, no I/O) p50 %.2f p99 %.2f p99.9 %.2f max %.0f us; calls over %d us:"
                                 + " %.0f per second of calls", rounds, Samples.percentile(c, 50) / 1e3,
-                        Samples.percentile(c, 99) / 1e3, Samples.percentile(c, 99.9) / 1e3, c[n - 1] / 1e3, sink & 1,
-                        SLOW_NANOS / 1000, controlRate);
+                        Samples.percentile(c, 99) / 1e3, Samples.percentile(c, 99.9) / 1e3, c[n - 1] / 1e3,
+                        MachineTail.SLOW_NANOS / 1000, controlRate);
                 last = s;
             } finally {
                 Env.deleteRecursively(dir);
@@ -117,41 +106,13 @@ final class SpoolBench {
         return last;
     }
 
-    /**
-     * Calls over {@link #SLOW_NANOS} per second spent in the calls: an interruption of the machine (a timer, the
-     * hypervisor) lands in calls at a rate per second, whatever the calls do; a slow path of the code at a rate per
-     * call. Equal rates for the spool and a control loop mean the spool's slow calls are the machine's.
-     */
-    private static double slowPerSecond(long[] lat) {
-        long slow = 0;
-        long total = 0;
-        for (long v : lat) {
-            total += v;
-            if (v > SLOW_NANOS) {
-                slow++;
-            }
-        }
-        return slow / (total / 1e9);
+    /** How long {@code rounds} CRC32 rounds over the payload take at p50. */
+    private long controlRoundsNanos(int rounds) {
+        int n = 200_000;
+        return (long) Samples.percentile(Samples.sortedCopy(MachineTail.crcLoop(env.payload, rounds, n), n), 50);
     }
 
     /** How many CRC32 rounds over the payload take {@code targetNanos} (the spool's p50): measured, at least 1. */
-    private long controlRoundsNanos(int rounds) {
-        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-        int n = 200_000;
-        long[] lat = new long[n];
-        long sink = 0;
-        for (int i = 0; i < n; i++) {
-            long t = System.nanoTime();
-            for (int k = 0; k < rounds; k++) {
-                crc.update(env.payload);
-            }
-            sink += crc.getValue();
-            lat[i] = System.nanoTime() - t;
-        }
-        controlSink += sink;
-        return (long) Samples.percentile(Samples.sortedCopy(lat, n), 50);
-    }
-
     private int controlRounds(double targetNanos) {
         controlRoundsNanos(16); // JIT warm-up
         long per16 = Math.max(1, controlRoundsNanos(16));
