@@ -289,10 +289,11 @@ final class SpoolBench {
                     long xlen = xlen(q);
                     results.add("replay.replayer.jobsPerSec", n / s);
                     results.add("replay.replayer.seconds", s);
-                    long rewrites = aofRewrites() - rewrites0;
+                    long rewrites1 = aofRewrites();
+                    String rewrites = rewrites0 < 0 || rewrites1 < 0 ? "?" : Long.toString(rewrites1 - rewrites0);
                     Env.log("replay (Replayer.drain) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d; %d drains cut short by a Redis"
                             + " stall over the socket timeout; %s AOF rewrites (forks) of Redis during the replay", n, s, n / s,
-                            xlen, stalls, rewrites < 0 ? "?" : Long.toString(rewrites));
+                            xlen, stalls, rewrites);
                     if (xlen != n) {
                         results.note("replay.replayer", "XLEN after replay " + xlen + " != " + n);
                     }
