@@ -16,12 +16,14 @@ if [ ! -x "$DEST/redis-server" ]; then
   for deb in "$work"/*.deb; do dpkg -x "$deb" "$DEST/root"; done
   # Debian ships the server as redis-check-rdb and links redis-server to it (the name selects the mode).
   ln -sf redis-check-rdb "$DEST/root/usr/bin/redis-server"
-  cat > "$DEST/redis-server" <<LAUNCHER
+  # The launcher goes into place only once the server runs here: a half-done fetch must not look like a Redis.
+  cat > "$DEST/redis-server.tmp" <<LAUNCHER
 #!/usr/bin/env bash
 export LD_LIBRARY_PATH="$DEST/root/usr/lib/x86_64-linux-gnu:$DEST/root/usr/lib/aarch64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 exec -a redis-server "$DEST/root/usr/bin/redis-server" "\$@"
 LAUNCHER
-  chmod +x "$DEST/redis-server"
-  "$DEST/redis-server" --version >&2
+  chmod +x "$DEST/redis-server.tmp"
+  "$DEST/redis-server.tmp" --version >&2
+  mv "$DEST/redis-server.tmp" "$DEST/redis-server"
 fi
 echo "$DEST/redis-server"
