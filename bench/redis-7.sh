@@ -10,8 +10,9 @@ if [ ! -x "$DEST/redis-server" ]; then
   command -v apt-get >/dev/null || { echo "apt-get not found: install Redis 7.0 and set SPILLWAY_REDIS_SERVER" >&2; exit 1; }
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  fetch() { (cd "$work" && apt-get download -q redis-tools liblzf1 libjemalloc2 >/dev/null 2>&1); }
-  fetch || { apt-get update -qq >/dev/null && fetch; }
+  # Bounded: a machine that cannot reach its package mirror must not stall (CI skips the Redis 7 pass then).
+  fetch() { (cd "$work" && timeout 120 apt-get download -q redis-tools liblzf1 libjemalloc2 >/dev/null 2>&1); }
+  fetch || { timeout 300 apt-get update -qq >/dev/null 2>&1 && fetch; }
   mkdir -p "$DEST/root"
   for deb in "$work"/*.deb; do dpkg -x "$deb" "$DEST/root"; done
   # Debian ships the server as redis-check-rdb and links redis-server to it (the name selects the mode).
