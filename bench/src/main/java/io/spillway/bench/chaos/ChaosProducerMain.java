@@ -155,17 +155,14 @@ public final class ChaosProducerMain {
                 try {
                     rs = producer.enqueueAll(QUEUE, TYPE, payloads);
                 } catch (RuntimeException e) {
-                    rejected.addAndGet(BATCH);
-                    System.out.println("enqueueAll rejected (jobs not accepted): " + e);
-                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
-                    if (stopping || e instanceof IllegalStateException) {
+                    if (rejected(rejected, BATCH, "enqueueAll rejected (jobs not accepted): ", e)) {
                         break;
                     }
                     continue;
                 }
                 long took = System.nanoTime() - t0;
                 for (Receipt r : rs) {
-                    record.append(r.jobId() + " " + r.acceptedAt().toEpochMilli() + (r.spooled() ? " S" : " D"));
+                    record.append(recordLine(r));
                 }
                 if (took > SLOW_ENQUEUE_NANOS) {
                     // Not in the latency histogram, which is of single enqueues.
@@ -184,16 +181,13 @@ public final class ChaosProducerMain {
             try {
                 r = producer.enqueue(QUEUE, TYPE, payload);
             } catch (RuntimeException e) {
-                rejected.incrementAndGet();
-                System.out.println("enqueue rejected (job not accepted): " + e);
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
-                if (stopping || e instanceof IllegalStateException) {
+                if (rejected(rejected, 1, "enqueue rejected (job not accepted): ", e)) {
                     break;
                 }
                 continue;
             }
             long took = System.nanoTime() - t0;
-            record.append(r.jobId() + " " + r.acceptedAt().toEpochMilli() + (r.spooled() ? " S" : " D"));
+            record.append(recordLine(r));
             synchronized (latency) {
                 latency.record(took);
             }
@@ -215,5 +209,21 @@ public final class ChaosProducerMain {
             // Nothing left to enqueue: the journal replays in the background until the harness stops us.
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
         }
+    }
+
+    /**
+     * An enqueue (or enqueueAll) threw: counts its jobs as not accepted, says why, pauses a little. Returns true
+     * when the producer is closing (or the harness stopping us): enqueuing must stop.
+     */
+    private static boolean rejected(AtomicLong rejected, int jobs, String what, RuntimeException e) {
+        rejected.addAndGet(jobs);
+        System.out.println(what + e);
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        return stopping || e instanceof IllegalStateException;
+    }
+
+    /** The record file's line for an accepted job: id, accepted-at millis, and S (spooled) or D (direct). */
+    private static String recordLine(Receipt r) {
+        return r.jobId() + " " + r.acceptedAt().toEpochMilli() + (r.spooled() ? " S" : " D");
     }
 }
