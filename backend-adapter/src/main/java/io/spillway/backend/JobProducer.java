@@ -123,7 +123,8 @@ public final class JobProducer implements AutoCloseable {
                 config.resendWindow.toMillis());
         boolean resend = config.resendWindow.toMillis() > 0 && config.resendBufferBytes > 0;
         try {
-            this.sentLog = resend ? SentLog.open(config.journalDir, config.durability) : null;
+            this.sentLog = resend ? SentLog.open(config.journalDir, config.durability, config.resendWindow.toMillis(),
+                    config.resendBufferBytes) : null;
         } catch (RuntimeException e) {
             journal.close();
             throw e;

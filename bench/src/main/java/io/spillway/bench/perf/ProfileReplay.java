@@ -62,13 +62,15 @@ public final class ProfileReplay {
                         g.loadScripts(LuaScript.ENQUEUE);
                         long cpu0 = os.getProcessCpuTime();
                         double rcpu0 = redisCpuSeconds(redisPid);
+                        long flt0 = redisMinorFaults(redisPid);
                         long t0 = System.nanoTime();
                         long sent = r.drain(false);
                         double s = (System.nanoTime() - t0) / 1e9;
                         double javaUs = (os.getProcessCpuTime() - cpu0) / 1e3 / sent;
                         double redisUs = (redisCpuSeconds(redisPid) - rcpu0) * 1e6 / sent;
-                        System.out.printf("replay %,d jobs: %,.0f jobs/s; CPU per job: java %.2f us, redis %.2f us%n",
-                                sent, sent / s, javaUs, redisUs);
+                        double faults = (redisMinorFaults(redisPid) - flt0) / (double) sent;
+                        System.out.printf("replay %,d jobs: %,.0f jobs/s; CPU per job: java %.2f us, redis %.2f us;"
+                                + " redis page faults per job %.3f%n", sent, sent / s, javaUs, redisUs, faults);
                     }
                 } finally {
                     Env.deleteRecursively(dir);
@@ -76,6 +78,12 @@ public final class ProfileReplay {
             }
         }
         System.exit(0);
+    }
+
+    /** The minor page faults of a process so far ({@code /proc/<pid>/stat}, field 10). */
+    static long redisMinorFaults(long pid) throws java.io.IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
     }
 
     static double redisCpuSeconds(long pid) throws java.io.IOException {

@@ -99,6 +99,134 @@ class SentLogTest {
         }
     }
 
+    private static byte[] job(int i, int payloadBytes) {
+        byte[] payload = new byte[payloadBytes];
+        java.nio.ByteBuffer.wrap(payload).putInt(i);
+        return JobCodec.encode(new JobRecord(JobId.mint(), QueueName.of("q"), "t", payload, Map.of(), 0, 0, 0));
+    }
+
+    private static int idOf(RecentWrites.Entry e) {
+        return java.nio.ByteBuffer.wrap(e.job().payload()).getInt();
+    }
+
+    @Test
+    void segmentsAreReusedOnceNewerOnesHoldTheResendBuffer() {
+        // 1 KB jobs, a 1 MiB resend buffer, all in the same second: 20 MiB of writes go round two 4 MiB segments.
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
+            for (int i = 0; i < 20_000; i++) {
+                log.append(List.of(job(i, 1_000)), 1_000_000);
+            }
+            assertThat(log.segmentFiles()).isEqualTo(2);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_000_000);
+            // At least the newest 1 MiB, in order, ending with the last write; nothing of an earlier use of a segment.
+            assertThat(recent.size()).isGreaterThan(1_000);
+            for (int k = 0; k < recent.size(); k++) {
+                assertThat(idOf(recent.get(k))).isEqualTo(20_000 - recent.size() + k);
+            }
+            // A successor goes on after the newest of its predecessor, in a new segment: the newest one holds
+            // less than the buffer (0.7 MiB), so both of the predecessor's may still be needed.
+            log.append(List.of(job(20_000, 1_000)), 1_000_001);
+            assertThat(log.segmentFiles()).isEqualTo(3);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_000_001);
+            assertThat(idOf(recent.get(recent.size() - 1))).isEqualTo(20_000);
+            assertThat(idOf(recent.get(recent.size() - 2))).isEqualTo(19_999);
+        }
+    }
+
+    @Test
+    void segmentsAreReusedOnceTheirWritesAreOlderThanTheWindowAndAMargin() {
+        // 16 MiB buffer (not the bound here); 1 KB jobs, 1 ms apart: a 4 MiB segment spans about 4 s.
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 16L << 20)) {
+            for (int i = 0; i < 60_000; i++) {
+                log.append(List.of(job(i, 1_000)), 1_000_000 + i);
+            }
+            // 60 s of writes, 15 s kept (window + margin): about 5 segments, not 15.
+            assertThat(log.segmentFiles()).isBetween(4, 8);
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_060_000);
+            assertThat(recent).hasSize(5_001);
+            assertThat(idOf(recent.get(0))).isEqualTo(60_000 - 5_001);
+        }
+    }
+
+    @Test
+    void aCorruptRecordIsSkippedAndTheRestRead() throws Exception {
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            for (int i = 0; i < 10; i++) {
+                log.append(List.of(job(i, 100)), 1_000 + i);
+            }
+        }
+        Path seg = java.nio.file.Files.list(dir.resolve(SentLog.DIR)).filter(p -> p.getFileName().toString().startsWith("segment-"))
+                .findFirst().orElseThrow();
+        int recordBytes = SentLog.RECORD_HEADER + job(0, 100).length;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
+            // a flipped byte in the data of the 4th record
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) 0xAB}), SentLog.SEGMENT_HEADER + 3L * recordBytes + SentLog.RECORD_HEADER + 40);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
+            assertThat(recent).extracting(SentLogTest::idOf).containsExactly(0, 1, 2, 4, 5, 6, 7, 8, 9);
+        }
+    }
+
+    @Test
+    void aRecordTornByACrashEndsTheLogAndEverythingBeforeItIsRead() throws Exception {
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            for (int i = 0; i < 5; i++) {
+                log.append(List.of(job(i, 100)), 1_000 + i);
+            }
+        }
+        Path seg = java.nio.file.Files.list(dir.resolve(SentLog.DIR)).filter(p -> p.getFileName().toString().startsWith("segment-"))
+                .findFirst().orElseThrow();
+        int recordBytes = SentLog.RECORD_HEADER + job(0, 100).length;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
+            // the 5th record's data zeroed from its middle on, as if the process died while copying it
+            ch.write(java.nio.ByteBuffer.wrap(new byte[60]), SentLog.SEGMENT_HEADER + 4L * recordBytes + SentLog.RECORD_HEADER + 50);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 2_000)).extracting(SentLogTest::idOf).containsExactly(0, 1, 2, 3);
+            log.append(List.of(job(5, 100)), 1_005);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 2_000)).extracting(SentLogTest::idOf).containsExactly(0, 1, 2, 3, 5);
+        }
+    }
+
+    @Test
+    void aRecordBiggerThanASegmentGetsOneOfItsOwnAndItIsDeletedWhenDone() {
+        try (SentLog log = SentLog.open(dir, Durability.POWER_LOSS, 5_000, 16L << 20)) {
+            log.append(List.of(job(1, 100)), 1_000);
+            log.append(List.of(job(2, SentLog.SEGMENT_BYTES + 10)), 1_001);
+            log.append(List.of(job(3, 5_000)), 1_002); // more than the big one's segment has left (under 4 KiB)
+            assertThat(log.segmentFiles()).isEqualTo(3);
+        }
+        try (SentLog log = SentLog.open(dir, Durability.POWER_LOSS, 5_000, 1 << 20)) {
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
+            assertThat(recent).extracting(SentLogTest::idOf).containsExactly(1, 2, 3);
+            assertThat(recent.get(1).job().payload()).hasSize(SentLog.SEGMENT_BYTES + 10);
+            for (int i = 0; i < 5_000; i++) {
+                log.append(List.of(job(i, 1_000)), 2_000);
+            }
+            // 5 MB newer than the big one, over the 1 MiB buffer: it went.
+            assertThat(log.segmentFiles()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void filesOfTheEarlierChronicleFormatAreDeleted() throws Exception {
+        Path sent = java.nio.file.Files.createDirectories(dir.resolve(SentLog.DIR));
+        java.nio.file.Files.write(sent.resolve("20261130-0751.cq4"), new byte[] {1, 2, 3});
+        java.nio.file.Files.write(sent.resolve("metadata.cq4t"), new byte[] {1, 2, 3});
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 2_000)).isEmpty();
+        }
+        assertThat(sent.resolve("20261130-0751.cq4")).doesNotExist();
+        assertThat(sent.resolve("metadata.cq4t")).doesNotExist();
+    }
+
     @Test
     void restoredWritesGoAheadOfNewOnesAndRespectTheByteBound() {
         RecentWrites r = new RecentWrites(5_000, 1_000);
