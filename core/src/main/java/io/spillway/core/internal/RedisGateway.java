@@ -52,7 +52,7 @@ import redis.clients.jedis.exceptions.JedisException;
  */
 public final class RedisGateway implements AutoCloseable {
     public static final int DEFAULT_POOL_SIZE = 16;
-    public static final int DEFAULT_RETRY_ATTEMPTS = 3;
+    public static final int DEFAULT_RETRY_ATTEMPTS = 2;
     private static final String[] PRELOADED = {
         "sun.net.ConnectionResetException",
         "org.apache.commons.pool2.DestroyMode",
@@ -175,9 +175,15 @@ public final class RedisGateway implements AutoCloseable {
      * once while the circuit is open; otherwise up to {@value #DEFAULT_RETRY_ATTEMPTS} attempts, the next
      * one only after a {@linkplain Failures#isRetryable retryable} failure within the first socket timeout
      * (a dead pooled connection), at once and on a fresh connection.
+     *
+     * <p>Within an attempt, a call whose pooled connection turns out dead is sent once more at once, after
+     * dropping the idle connections: Resilience4j's Retry makes its next attempt only after a
+     * {@code Thread.sleep(0)}, a yield that took 0.3-2 ms on a busy 2-core machine at a Redis kill, the largest
+     * part of the time from Redis refusing to the caller's job being in the journal. So a call makes at most
+     * 2 × {@value #DEFAULT_RETRY_ATTEMPTS} sends, all within the first socket timeout.
      */
     public <T> T execute(Function<UnifiedJedis, T> call) {
-        Supplier<T> guarded = CircuitBreaker.decorateSupplier(circuit, () -> call.apply(client));
+        Supplier<T> guarded = CircuitBreaker.decorateSupplier(circuit, () -> callReconnecting(call));
         long[] started = callStart.get();
         long outer = started[0];
         started[0] = System.nanoTime();
@@ -187,6 +193,19 @@ public final class RedisGateway implements AutoCloseable {
             throw translate(e);
         } finally {
             started[0] = outer;
+        }
+    }
+
+    /** One attempt: the call, and once more on a fresh connection if its pooled one was dead. */
+    private <T> T callReconnecting(Function<UnifiedJedis, T> call) {
+        try {
+            return call.apply(client);
+        } catch (RuntimeException e) {
+            if (!retryable(e, callStart.get()[0])) {
+                throw e;
+            }
+            resetConnections();
+            return call.apply(client);
         }
     }
 

@@ -80,6 +80,21 @@ class ChronicleJournalTest {
     }
 
     @Test
+    void theWarmUpJournalLeavesNothingBehindAndALeftOverOneIsDeleted() throws IOException {
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(dir.resolve(ChronicleJournal.WARM_UP_DIR)).doesNotExist();
+            assertThat(j.backlog()).isZero();
+        }
+        // As if a process had died while warming up: the next open deletes it.
+        java.nio.file.Files.createDirectories(dir.resolve(ChronicleJournal.WARM_UP_DIR).resolve("x"));
+        java.nio.file.Files.write(dir.resolve(ChronicleJournal.WARM_UP_DIR).resolve("x").resolve("y.cq4"), new byte[10]);
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(dir.resolve(ChronicleJournal.WARM_UP_DIR)).doesNotExist();
+            assertThat(j.backlog()).isZero();
+        }
+    }
+
+    @Test
     void replayPositionSurvivesReopen() {
         List<String> ids = new ArrayList<>();
         try (ChronicleJournal j = open(dir)) {

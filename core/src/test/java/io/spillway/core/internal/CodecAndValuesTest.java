@@ -51,6 +51,16 @@ class CodecAndValuesTest {
     }
 
     @Test
+    void idsAndQueuesAreValuesByTheirString() {
+        assertThat(QueueName.of("q1")).isEqualTo(QueueName.of("q1")).hasSameHashCodeAs(QueueName.of("q1"))
+                .isNotEqualTo(QueueName.of("q2")).isNotEqualTo(JobId.of("q1")).isNotEqualTo(null);
+        assertThat(JobId.of("a-1")).isEqualTo(JobId.of("a-1")).hasSameHashCodeAs(JobId.of("a-1"))
+                .isNotEqualTo(JobId.of("a-2")).isNotEqualTo(QueueName.of("a-1"));
+        assertThat(QueueName.of("q1").hashCode()).isEqualTo("q1".hashCode());
+        assertThat(QueueName.of("q1")).hasToString("q1");
+    }
+
+    @Test
     void keysShareTheQueueHashTag() {
         QueueName q = QueueName.of("images");
         assertThat(RedisKeys.stream(q)).isEqualTo("spillway:{images}:stream");
