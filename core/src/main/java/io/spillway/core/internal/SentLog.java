@@ -426,6 +426,9 @@ public final class SentLog implements AutoCloseable {
     public List<RecentWrites.Entry> recent(long windowMillis, long maxAgeMillis, long nowMillis) {
         appendLock.lock();
         try {
+            if (closed) {
+                throw new IllegalStateException("Sent log " + dir + " is closed"); // its files are unmapped
+            }
             writePending();
             List<Segment> newestFirst = new ArrayList<>(segments);
             newestFirst.sort(Comparator.comparingLong((Segment s) -> s.seq).reversed());
