@@ -152,20 +152,29 @@ class SentLogTest {
         }
     }
 
-    @Test
-    void aCorruptRecordIsSkippedAndTheRestRead() throws Exception {
+    /**
+     * Writes {@code count} records of 100-byte payloads (ids 0..count-1) into a fresh log, then overwrites
+     * {@code bytes} at {@code offset} into the data of record {@code index} of its segment file.
+     */
+    private void writeThenDamage(int count, int index, int offset, byte[] bytes) throws java.io.IOException {
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
-            for (int i = 0; i < 10; i++) {
+            for (int i = 0; i < count; i++) {
                 log.append(List.of(job(i, 100)), 1_000 + i);
             }
         }
-        Path seg = java.nio.file.Files.list(dir.resolve(SentLog.DIR)).filter(p -> p.getFileName().toString().startsWith("segment-"))
-                .findFirst().orElseThrow();
-        int recordBytes = SentLog.RECORD_HEADER + job(0, 100).length;
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
-            // a flipped byte in the data of the 4th record
-            ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) 0xAB}), SentLog.SEGMENT_HEADER + 3L * recordBytes + SentLog.RECORD_HEADER + 40);
+        Path seg;
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve(SentLog.DIR))) {
+            seg = files.filter(p -> p.getFileName().toString().startsWith("segment-")).findFirst().orElseThrow();
         }
+        long recordBytes = SentLog.RECORD_HEADER + job(0, 100).length;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(bytes), SentLog.SEGMENT_HEADER + index * recordBytes + SentLog.RECORD_HEADER + offset);
+        }
+    }
+
+    @Test
+    void aCorruptRecordIsSkippedAndTheRestRead() throws Exception {
+        writeThenDamage(10, 3, 40, new byte[] {(byte) 0xAB}); // a flipped byte in the data of the 4th record
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
             List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
             assertThat(recent).extracting(SentLogTest::idOf).containsExactly(0, 1, 2, 4, 5, 6, 7, 8, 9);
@@ -174,18 +183,8 @@ class SentLogTest {
 
     @Test
     void aRecordTornByACrashEndsTheLogAndEverythingBeforeItIsRead() throws Exception {
-        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
-            for (int i = 0; i < 5; i++) {
-                log.append(List.of(job(i, 100)), 1_000 + i);
-            }
-        }
-        Path seg = java.nio.file.Files.list(dir.resolve(SentLog.DIR)).filter(p -> p.getFileName().toString().startsWith("segment-"))
-                .findFirst().orElseThrow();
-        int recordBytes = SentLog.RECORD_HEADER + job(0, 100).length;
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
-            // the 5th record's data zeroed from its middle on, as if the process died while copying it
-            ch.write(java.nio.ByteBuffer.wrap(new byte[60]), SentLog.SEGMENT_HEADER + 4L * recordBytes + SentLog.RECORD_HEADER + 50);
-        }
+        // the 5th record's data zeroed from its middle on, as if the process died while copying it
+        writeThenDamage(5, 4, 50, new byte[60]);
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
             assertThat(log.recent(5_000, Long.MAX_VALUE, 2_000)).extracting(SentLogTest::idOf).containsExactly(0, 1, 2, 3);
             log.append(List.of(job(5, 100)), 1_005);
