@@ -41,6 +41,11 @@ public final class SpillwayCli implements Runnable {
         // Before any Chronicle class loads: no analytics phone-home, no banner.
         setIfAbsent("chronicle.analytics.disable", "true");
         setIfAbsent("chronicle.announcer.disable", "true");
+        if (!Arrays.asList(args).contains("demo")) {
+            // The journal's one-off warm-up (appends to a scratch journal, for a producer's first spool) is of no
+            // use to a tool that only inspects a journal, and should not write next to it.
+            setIfAbsent("spillway.warmUpAppends", "0");
+        }
         configureLogging(args);
         PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);

@@ -177,7 +177,7 @@ public final class ChronicleJournal implements AutoCloseable {
      */
     private static void warmAppendPath(Path dir) {
         Path scratch = dir.resolve(WARM_UP_DIR);
-        if (!WARMED.compareAndSet(false, true)) {
+        if (WARM_UP_APPENDS <= 0 || !WARMED.compareAndSet(false, true)) {
             try {
                 deleteTree(scratch); // left by a process that died while warming up
             } catch (IOException e) {
