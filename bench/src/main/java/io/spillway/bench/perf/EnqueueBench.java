@@ -205,7 +205,10 @@ final class EnqueueBench {
                             List<JobRecord> recs = new ArrayList<>(BATCH);
                             List<byte[]> enc = new ArrayList<>(BATCH);
                             for (int k = 0; k < BATCH; k++) {
-                                recs.add(new JobRecord(JobId.of("r" + i + "-" + k), q, "noop", env.payload, Map.of(), 0, 0, 0));
+                                // Minted ids, as enqueueAll's: the status-record keys have the same length (26-character
+                                // ULIDs; Redis's work per key grows with it). Until session 5 this anchor used ids of
+                                // about 8 characters.
+                                recs.add(new JobRecord(JobId.mint(), q, "noop", env.payload, Map.of(), 0, 0, 0));
                                 enc.add(encoded);
                             }
                             // Dedupe 0: JobProducer's default, the same Redis work as enqueueAll.
