@@ -172,8 +172,8 @@ public final class ChronicleJournal implements AutoCloseable {
      * Once per JVM: appends a few thousand records to a scratch journal (in {@value #WARM_UP_DIR} under the
      * journal directory, deleted after) so that the append path is loaded and compiled before the first outage.
      * The first spool is what a caller waits for right after Redis failed; on a JVM that had never appended,
-     * the first append took 9 ms, the second 4 ms, the next ones 50-100 µs (interpreted) until the JIT compiled
-     * them. About 0.1 s at open.
+     * the first append took 9-12 ms, the second 4-5.5 ms, the next ones 50-150 µs (interpreted) until the JIT
+     * compiled them (bench FirstAppends). About 0.2 s at open. {@code -Dspillway.warmUpAppends=0} turns it off.
      */
     private static void warmAppendPath(Path dir) {
         Path scratch = dir.resolve(WARM_UP_DIR);
