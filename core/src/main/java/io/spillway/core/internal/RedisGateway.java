@@ -178,7 +178,7 @@ public final class RedisGateway implements AutoCloseable {
      *
      * <p>Within an attempt, a call whose pooled connection turns out dead is sent once more at once, after
      * dropping the idle connections: Resilience4j's Retry makes its next attempt only after a
-     * {@code Thread.sleep(0)}, a yield that took 0.3-2 ms on a busy 2-core machine at a Redis kill, the largest
+     * {@code Thread.sleep(0)}, a yield that took up to 2 ms on a busy 2-core machine at a Redis kill, often the largest
      * part of the time from Redis refusing to the caller's job being in the journal. So a call makes at most
      * 2 × {@value #DEFAULT_RETRY_ATTEMPTS} sends, and starts no new one after its first socket timeout.
      */
