@@ -80,15 +80,20 @@ public final class ProfileReplay {
         System.exit(0);
     }
 
-    /** The minor page faults of a process so far ({@code /proc/<pid>/stat}, field 10). */
-    static long redisMinorFaults(long pid) throws java.io.IOException {
+    /** The fields of {@code /proc/<pid>/stat} after the command name: [0] is field 3 (state). */
+    private static String[] procStat(long pid) throws java.io.IOException {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
+        return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     }
 
+    /** The minor page faults of a process so far (field 10). */
+    static long redisMinorFaults(long pid) throws java.io.IOException {
+        return Long.parseLong(procStat(pid)[7]);
+    }
+
+    /** The user + system CPU seconds of a process so far (fields 14 and 15, in clock ticks of 1/100 s). */
     static double redisCpuSeconds(long pid) throws java.io.IOException {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        String[] f = procStat(pid);
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
     }
 }

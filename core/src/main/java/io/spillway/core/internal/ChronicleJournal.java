@@ -177,38 +177,28 @@ public final class ChronicleJournal implements AutoCloseable {
      */
     private static void warmAppendPath(Path dir) {
         Path scratch = dir.resolve(WARM_UP_DIR);
+        deleteTree(dir, scratch); // one left by a process that died while warming up
         if (WARM_UP_APPENDS <= 0 || !WARMED.compareAndSet(false, true)) {
-            try {
-                deleteTree(scratch); // left by a process that died while warming up
-            } catch (IOException e) {
-                log.debug("Journal {}: cannot delete {}: {}", dir, scratch, e.toString());
-            }
             return;
         }
-        try {
-            deleteTree(scratch);
-            try (ChronicleJournal j = new ChronicleJournal(scratch, Long.MAX_VALUE, Durability.PROCESS_CRASH,
-                    new MetricRegistry(), null, 0)) {
-                byte[] payload = new byte[200];
-                for (int i = 0; i < WARM_UP_APPENDS; i++) {
-                    // New instances each time, as in real use (map lookups then compare, not just hash).
-                    JobRecord r = new JobRecord(io.spillway.core.JobId.of("warm-up-" + i), QueueName.of("warm-up-" + (i & 1)),
-                            "warm-up", payload, Map.of(), 0, 0, 0);
-                    j.append(r, JobCodec.encode(r));
-                }
+        try (ChronicleJournal j = new ChronicleJournal(scratch, Long.MAX_VALUE, Durability.PROCESS_CRASH,
+                new MetricRegistry(), null, 0)) {
+            byte[] payload = new byte[200];
+            for (int i = 0; i < WARM_UP_APPENDS; i++) {
+                // New instances each time, as in real use (map lookups then compare, not just hash).
+                JobRecord r = new JobRecord(io.spillway.core.JobId.of("warm-up-" + i), QueueName.of("warm-up-" + (i & 1)),
+                        "warm-up", payload, Map.of(), 0, 0, 0);
+                j.append(r, JobCodec.encode(r));
             }
-        } catch (RuntimeException | IOException e) {
+        } catch (RuntimeException e) {
             log.debug("Journal {}: warm-up failed: {}", dir, e.toString());
         } finally {
-            try {
-                deleteTree(scratch);
-            } catch (IOException e) {
-                log.debug("Journal {}: cannot delete {}: {}", dir, scratch, e.toString());
-            }
+            deleteTree(dir, scratch);
         }
     }
 
-    private static void deleteTree(Path root) throws IOException {
+    /** Deletes the scratch journal of {@link #warmAppendPath}; a failure only costs disk space, so it is logged. */
+    private static void deleteTree(Path dir, Path root) {
         if (!Files.exists(root)) {
             return;
         }
@@ -216,6 +206,8 @@ public final class ChronicleJournal implements AutoCloseable {
             for (Path p : (Iterable<Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
                 Files.deleteIfExists(p);
             }
+        } catch (IOException | RuntimeException e) {
+            log.debug("Journal {}: cannot delete {}: {}", dir, root, e.toString());
         }
     }
 

@@ -4,9 +4,8 @@ import java.util.zip.CRC32;
 import net.openhft.chronicle.bytes.Bytes;
 
 /**
- * The checksummed frame around a record in the journal and the sent log: version (1 byte), CRC32 of the
- * data (4), data length (4), data. What follows the data (the sent log's acknowledged-at time) is the
- * caller's.
+ * The checksummed frame around a record in the journal: version (1 byte), CRC32 of the data (4), data
+ * length (4), data. What follows the data is the caller's.
  */
 final class Frame {
     static final byte VERSION = 1;

@@ -94,7 +94,6 @@ public final class SentLog implements AutoCloseable {
     /** One segment file, mapped. */
     private static final class Segment {
         final Path file;
-        final int slot;
         final MappedByteBuffer buf;
         final boolean oversize;
         long seq;
@@ -104,9 +103,8 @@ public final class SentLog implements AutoCloseable {
         /** With POWER_LOSS: where the bytes not yet forced to disk start. */
         int unsynced;
 
-        Segment(Path file, int slot, MappedByteBuffer buf, boolean oversize) {
+        Segment(Path file, MappedByteBuffer buf, boolean oversize) {
             this.file = file;
-            this.slot = slot;
             this.buf = buf;
             this.oversize = oversize;
         }
@@ -133,7 +131,7 @@ public final class SentLog implements AutoCloseable {
                     }
                     long size = Files.size(f);
                     // A file of another size (a record of its own, or cut short) is never reused: deleted when done.
-                    Segment s = map(f, slot, (int) Math.min(Integer.MAX_VALUE, size), size != SEGMENT_BYTES);
+                    Segment s = map(f, (int) Math.min(Integer.MAX_VALUE, size), size != SEGMENT_BYTES);
                     scan(s);
                     segments.add(s);
                     nextSeq = Math.max(nextSeq, s.seq + 1);
@@ -303,15 +301,10 @@ public final class SentLog implements AutoCloseable {
         if (s == null || s.end + need > s.buf.capacity()) {
             s = roll(need);
         }
-        scratch.clear();
-        scratch.putInt(encoded.length).putLong(s.seq).putLong(ackedAtMillis);
-        crc.reset();
-        crc.update(scratch.array(), 0, 20);
-        crc.update(encoded);
         int at = s.end;
         MappedByteBuffer b = s.buf;
         b.putInt(at, encoded.length);
-        b.putInt(at + 4, (int) crc.getValue());
+        b.putInt(at + 4, checksum(crc, scratch, s.seq, ackedAtMillis, encoded));
         b.putLong(at + 8, s.seq);
         b.putLong(at + 16, ackedAtMillis);
         b.put(at + RECORD_HEADER, encoded);
@@ -336,13 +329,8 @@ public final class SentLog implements AutoCloseable {
     private Segment roll(int need) {
         sync();
         List<Segment> reusable = reusable();
-        Segment next = null;
         boolean fits = need <= SEGMENT_BYTES - SEGMENT_HEADER;
-        for (Segment s : reusable) {
-            if (next == null && fits && !s.oversize) {
-                next = s;
-            }
-        }
+        Segment next = fits ? reusable.stream().filter(s -> !s.oversize).findFirst().orElse(null) : null;
         int spare = 0;
         for (Segment s : reusable) {
             if (s != next && (s.oversize || ++spare > SPARE_SEGMENTS)) {
@@ -354,7 +342,7 @@ public final class SentLog implements AutoCloseable {
             int slot = nextSlot++;
             Path f = dir.resolve(PREFIX + slot + SUFFIX);
             try {
-                next = map(f, slot, size, !fits);
+                next = map(f, size, !fits);
             } catch (IOException e) {
                 throw new JournalException("Sent log " + dir + ": cannot create " + f.getFileName() + ": " + e.getMessage(), e);
             }
@@ -466,7 +454,7 @@ public final class SentLog implements AutoCloseable {
         List<RecentWrites.Entry> out = new ArrayList<>();
         MappedByteBuffer b = s.buf;
         CRC32 c = new CRC32();
-        ByteBuffer head = ByteBuffer.allocate(20);
+        ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER);
         int at = SEGMENT_HEADER;
         while (at + RECORD_HEADER <= s.end) {
             int len = b.getInt(at);
@@ -479,12 +467,7 @@ public final class SentLog implements AutoCloseable {
             byte[] data = new byte[len];
             b.get(at + RECORD_HEADER, data);
             at += RECORD_HEADER + len;
-            head.clear();
-            head.putInt(len).putLong(seq).putLong(ackedAt);
-            c.reset();
-            c.update(head.array(), 0, 20);
-            c.update(data);
-            if ((int) c.getValue() != stored) {
+            if (checksum(c, head, seq, ackedAt, data) != stored) {
                 skipped[0]++;
                 continue;
             }
@@ -495,6 +478,16 @@ public final class SentLog implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /** A record's CRC32: over its length, sequence number, acknowledged-at time and data. */
+    private static int checksum(CRC32 c, ByteBuffer scratch, long seq, long ackedAtMillis, byte[] data) {
+        scratch.clear();
+        scratch.putInt(data.length).putLong(seq).putLong(ackedAtMillis);
+        c.reset();
+        c.update(scratch.array(), 0, scratch.position());
+        c.update(data);
+        return (int) c.getValue();
     }
 
     /**
@@ -524,13 +517,13 @@ public final class SentLog implements AutoCloseable {
         s.end = at;
     }
 
-    private Segment map(Path f, int slot, int size, boolean oversize) throws IOException {
+    private Segment map(Path f, int size, boolean oversize) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
             if (raf.length() != size) {
                 raf.setLength(size);
             }
             MappedByteBuffer buf = raf.getChannel().map(FileChannel.MapMode.READ_WRITE, 0, size);
-            return new Segment(f, slot, buf, oversize);
+            return new Segment(f, buf, oversize);
         }
     }
 
