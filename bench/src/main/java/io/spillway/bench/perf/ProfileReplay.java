@@ -81,7 +81,7 @@ public final class ProfileReplay {
     }
 
     /** The fields of {@code /proc/<pid>/stat} after the command name: [0] is field 3 (state). */
-    private static String[] procStat(long pid) throws java.io.IOException {
+    static String[] procStat(long pid) throws java.io.IOException {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     }

@@ -1,0 +1,109 @@
+package io.spillway.bench.perf;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.LuaScript;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.RedisProcess;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.RedisClient;
+
+/**
+ * A profiling target, not part of the report: one job per call from {@code args[0]} threads, JobProducer.enqueue
+ * and raw Jedis EVALSHA of the same enqueue.lua (with minted ids, as Spillway's), alternating, {@code args[1]}
+ * seconds each, {@code args[2]} rounds, against one redis-server. For each it prints jobs/s and the CPU per job
+ * of the JVM and of redis-server, so that the client's share of a gap on the 2 cores shows.
+ * {@code -DnoSentLog=true} turns the producer's sent log off; {@code -Donly=spillway} (or jedis-lua) runs one side only,
+ * for a JFR profile.
+ */
+public final class ProfileSingle {
+    private ProfileSingle() {
+    }
+
+    /** Clock ticks (1/100 s) between two reads of {@code /proc/<pid>/stat} in field {@code i} of those. */
+    private static long ticks(String[] before, String[] after, int i) {
+        return Long.parseLong(after[i]) - Long.parseLong(before[i]);
+    }
+
+    public static void main(String[] args) throws Exception {
+        int threads = Integer.parseInt(args[0]);
+        long seconds = Long.parseLong(args[1]);
+        int rounds = Integer.parseInt(args[2]);
+        byte[] payload = new byte[200];
+        Path dir = Files.createTempDirectory("profile-journal");
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        try (RedisProcess redis = RedisProcess.builder().start();
+             JobProducer p = (Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0) : JobProducer.builder()).redis(redis.uri()).journalDir(dir).build()) {
+            var pool = new org.apache.commons.pool2.impl.GenericObjectPoolConfig<redis.clients.jedis.Connection>();
+            pool.setMaxTotal(threads);
+            pool.setMaxIdle(threads);
+            RedisClient c = RedisClient.builder().hostAndPort("127.0.0.1", redis.port())
+                    .clientConfig(DefaultJedisClientConfig.builder().socketTimeoutMillis(5_000).build())
+                    .poolConfig(pool).build();
+            long redisPid;
+            try (var j = redis.jedis()) {
+                redisPid = Long.parseLong(j.info("server").lines().filter(l -> l.startsWith("process_id:"))
+                        .findFirst().orElseThrow().substring(11).trim());
+            }
+            byte[] sha = c.scriptLoad(LuaScript.ENQUEUE.source()).getBytes(StandardCharsets.US_ASCII);
+            QueueName q = QueueName.of("profile-raw");
+            byte[] stream = RedisKeys.bytes(RedisKeys.stream(q));
+            byte[] delayed = RedisKeys.bytes(RedisKeys.delayed(q));
+            String jobPrefix = RedisKeys.jobPrefix(q);
+            byte[] zero = "0".getBytes(StandardCharsets.US_ASCII);
+            Load.Body spillway = (t, ops) -> {
+                for (int i = 0; i < ops; i++) {
+                    p.enqueue("profile", "noop", payload);
+                }
+            };
+            Load.Body raw = (t, ops) -> {
+                for (int i = 0; i < ops; i++) {
+                    byte[] now = Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.US_ASCII);
+                    JobId id = JobId.mint();
+                    byte[] encoded = JobCodec.encode(new JobRecord(id, q, "noop", payload, Map.of(), 0,
+                            System.currentTimeMillis(), 0));
+                    c.evalsha(sha, List.of(stream, delayed, RedisKeys.bytes(jobPrefix + id.value())),
+                            List.of(now, zero, zero, encoded));
+                }
+            };
+            // Size each run from a short probe so that it lasts about `seconds`.
+            double rate = Load.opsPerSecond(threads, 20_000, raw);
+            int n = (int) (rate * seconds);
+            for (int round = 0; round < rounds; round++) {
+                for (String system : round % 2 == 0 ? new String[] {"spillway", "jedis-lua"}
+                        : new String[] {"jedis-lua", "spillway"}) {
+                    if (!System.getProperty("only", system).equals(system)) {
+                        continue;
+                    }
+                    try (var j = redis.jedis()) {
+                        j.flushAll();
+                    }
+                    p.enqueue("profile", "noop", payload); // the queue's SADD again, after the flush
+                    long cpu0 = os.getProcessCpuTime();
+                    String[] self0 = ProfileReplay.procStat(ProcessHandle.current().pid());
+                    double rcpu0 = ProfileReplay.redisCpuSeconds(redisPid);
+                    double r = Load.opsPerSecond(threads, n, system.equals("spillway") ? spillway : raw);
+                    String[] self1 = ProfileReplay.procStat(ProcessHandle.current().pid());
+                    System.out.printf("round %d %-9s %,8.0f jobs/s; CPU per job: java %5.2f us (user %5.2f, system"
+                                    + " %5.2f), redis %5.2f us%n",
+                            round, system, r, (os.getProcessCpuTime() - cpu0) / 1e3 / n,
+                            ticks(self0, self1, 11) * 1e4 / n, ticks(self0, self1, 12) * 1e4 / n,
+                            (ProfileReplay.redisCpuSeconds(redisPid) - rcpu0) * 1e6 / n);
+                }
+            }
+            c.close();
+        } finally {
+            Env.deleteRecursively(dir);
+        }
+        System.exit(0);
+    }
+}
