@@ -130,7 +130,9 @@ final class EnqueueBench {
                     return Load.opsPerSecond(threads, n, (t, ops) -> {
                         for (int i = 0; i < ops; i++) {
                             byte[] now = Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.US_ASCII);
-                            List<byte[]> keys = List.of(stream, delayed, RedisKeys.bytes(jobPrefix + t + "-" + i));
+                            // Minted ids, as enqueue's (26-character ULIDs: the same key length, the same Redis work
+                            // per key), as the batch anchor's since session 5; until session 6 this one used "t-i".
+                            List<byte[]> keys = List.of(stream, delayed, RedisKeys.bytes(jobPrefix + JobId.mint().value()));
                             List<byte[]> args = List.of(now, dedupeSeconds, ZERO, encoded);
                             c.evalsha(sha, keys, args);
                         }
@@ -145,7 +147,7 @@ final class EnqueueBench {
                     return Load.opsPerSecond(threads, n, (t, ops) -> {
                         for (int i = 0; i < ops; i++) {
                             String status = "Q|0|" + System.currentTimeMillis() + "|";
-                            if ("OK".equals(c.set(jobPrefix + t + "-" + i, status, SetParams.setParams().nx().ex(604_800)))) {
+                            if ("OK".equals(c.set(jobPrefix + JobId.mint().value(), status, SetParams.setParams().nx().ex(604_800)))) {
                                 c.xadd(stream, XAddParams.xAddParams(), Map.of(J, encoded));
                             }
                         }
