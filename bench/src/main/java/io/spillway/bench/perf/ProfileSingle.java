@@ -21,6 +21,7 @@ import redis.clients.jedis.RedisClient;
  * and raw Jedis EVALSHA of the same enqueue.lua (with minted ids, as Spillway's), alternating, {@code args[1]}
  * seconds each, {@code args[2]} rounds, against one redis-server. For each it prints jobs/s and the CPU per job
  * of the JVM and of redis-server, so that the client's share of a gap on the 2 cores shows.
+ * {@code -Dbatch=500} compares enqueueAll of 500 jobs with one script call of 500 minted jobs instead.
  * {@code -DnoSentLog=true} turns the producer's sent log off; {@code -Donly=spillway} (or jedis-lua) runs one side only,
  * for a JFR profile.
  */
@@ -60,12 +61,12 @@ public final class ProfileSingle {
             byte[] delayed = RedisKeys.bytes(RedisKeys.delayed(q));
             String jobPrefix = RedisKeys.jobPrefix(q);
             byte[] zero = "0".getBytes(StandardCharsets.US_ASCII);
-            Load.Body spillway = (t, ops) -> {
+            Load.Body spillway0 = (t, ops) -> {
                 for (int i = 0; i < ops; i++) {
                     p.enqueue("profile", "noop", payload);
                 }
             };
-            Load.Body raw = (t, ops) -> {
+            Load.Body raw0 = (t, ops) -> {
                 for (int i = 0; i < ops; i++) {
                     byte[] now = Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.US_ASCII);
                     JobId id = JobId.mint();
@@ -75,8 +76,35 @@ public final class ProfileSingle {
                             List.of(now, zero, zero, encoded));
                 }
             };
+            Load.Body spillway = spillway0;
+            Load.Body raw = raw0;
+            int batch = Integer.getInteger("batch", 0);
+            if (batch > 0) {
+                // -Dbatch=N: enqueueAll of N jobs against one script call of N minted jobs per round trip (the raw Jedis
+                // batch anchor of EnqueueBench), both from every thread.
+                java.util.List<byte[]> payloads = java.util.Collections.nCopies(batch, payload);
+                spillway = (t, ops) -> {
+                    for (int i = 0; i < ops; i += batch) {
+                        p.enqueueAll("profile", "noop", payloads);
+                    }
+                };
+                raw = (t, ops) -> {
+                    for (int i = 0; i < ops; i += batch) {
+                        java.util.List<JobRecord> recs = new java.util.ArrayList<>(batch);
+                        java.util.List<byte[]> enc = new java.util.ArrayList<>(batch);
+                        for (int k = 0; k < batch; k++) {
+                            JobRecord r = new JobRecord(JobId.mint(), q, "noop", payload, Map.of(), 0, System.currentTimeMillis(), 0);
+                            recs.add(r);
+                            enc.add(JobCodec.encode(r));
+                        }
+                        io.spillway.core.internal.RedisGateway.ScriptCall call = io.spillway.core.internal.EnqueueScript.call(q,
+                                recs, enc, System.currentTimeMillis(), 0);
+                        c.evalsha(sha, call.keys(), call.args());
+                    }
+                };
+            }
             // Size each run from a short probe so that it lasts about `seconds`.
-            double rate = Load.opsPerSecond(threads, 20_000, raw);
+            double rate = Load.opsPerSecond(threads, batch > 0 ? 100_000 : 20_000, raw);
             int n = (int) (rate * seconds);
             for (int round = 0; round < rounds; round++) {
                 for (String system : round % 2 == 0 ? new String[] {"spillway", "jedis-lua"}
