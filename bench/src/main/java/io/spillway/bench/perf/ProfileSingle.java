@@ -83,7 +83,24 @@ public final class ProfileSingle {
                 // -Dbatch=N: enqueueAll of N jobs against one script call of N minted jobs per round trip (the raw Jedis
                 // batch anchor of EnqueueBench), both from every thread.
                 java.util.List<byte[]> payloads = java.util.Collections.nCopies(batch, payload);
+                boolean fresh = Boolean.getBoolean("freshProducer");
                 spillway = (t, ops) -> {
+                    if (fresh) {
+                        // -DfreshProducer=true: a new producer on a new journal for this run, as EnqueueBench does.
+                        // Built inside the timing: its build is excluded below by timing the loop alone.
+                        Path d = Files.createTempDirectory("profile-fresh");
+                        try (JobProducer fp = JobProducer.builder().redis(redis.uri()).journalDir(d).build()) {
+                            fp.enqueue("profile", "noop", payload);
+                            long t0 = System.nanoTime();
+                            for (int i = 0; i < ops; i += batch) {
+                                fp.enqueueAll("profile", "noop", payloads);
+                            }
+                            System.out.printf("  fresh producer: %,.0f jobs/s without its build%n", ops / ((System.nanoTime() - t0) / 1e9));
+                        } finally {
+                            Env.deleteRecursively(d);
+                        }
+                        return;
+                    }
                     for (int i = 0; i < ops; i += batch) {
                         p.enqueueAll("profile", "noop", payloads);
                     }
