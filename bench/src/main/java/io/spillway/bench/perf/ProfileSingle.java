@@ -22,6 +22,8 @@ import redis.clients.jedis.RedisClient;
  * seconds each, {@code args[2]} rounds, against one redis-server. For each it prints jobs/s and the CPU per job
  * of the JVM and of redis-server, so that the client's share of a gap on the 2 cores shows.
  * {@code -Dbatch=500} compares enqueueAll of 500 jobs with one script call of 500 minted jobs instead.
+ * {@code -DfreshProducer=true} gives each Spillway run a new producer on a new journal, as EnqueueBench does
+ * ({@code -DsameDir=true}: each on the journal directory its predecessor closed).
  * {@code -DnoSentLog=true} turns the producer's sent log off; {@code -Donly=spillway} (or jedis-lua) runs one side only,
  * for a JFR profile.
  */
@@ -61,9 +63,12 @@ public final class ProfileSingle {
             byte[] delayed = RedisKeys.bytes(RedisKeys.delayed(q));
             String jobPrefix = RedisKeys.jobPrefix(q);
             byte[] zero = "0".getBytes(StandardCharsets.US_ASCII);
+            // The producer the single-job runs use: p, or with -DfreshProducer=true a new one per run, as EnqueueBench.
+            java.util.concurrent.atomic.AtomicReference<JobProducer> current = new java.util.concurrent.atomic.AtomicReference<>(p);
             Load.Body spillway0 = (t, ops) -> {
+                JobProducer producer = current.get();
                 for (int i = 0; i < ops; i++) {
-                    p.enqueue("profile", "noop", payload);
+                    producer.enqueue("profile", "noop", payload);
                 }
             };
             Load.Body raw0 = (t, ops) -> {
@@ -133,6 +138,14 @@ public final class ProfileSingle {
                         j.flushAll();
                     }
                     p.enqueue("profile", "noop", payload); // the queue's SADD again, after the flush
+                    Path freshDir = null;
+                    if (batch == 0 && Boolean.getBoolean("freshProducer") && system.equals("spillway")) {
+                        freshDir = Boolean.getBoolean("sameDir") ? dir.resolveSibling(dir.getFileName() + "-again")
+                                : Files.createTempDirectory("profile-fresh");
+                        current.set((Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0)
+                                : JobProducer.builder()).redis(redis.uri()).journalDir(freshDir).build());
+                        current.get().enqueue("profile", "noop", payload);
+                    }
                     long cpu0 = os.getProcessCpuTime();
                     String[] self0 = ProfileReplay.procStat(ProcessHandle.current().pid());
                     double rcpu0 = ProfileReplay.redisCpuSeconds(redisPid);
@@ -143,6 +156,12 @@ public final class ProfileSingle {
                             round, system, r, (os.getProcessCpuTime() - cpu0) / 1e3 / n,
                             ticks(self0, self1, 11) * 1e4 / n, ticks(self0, self1, 12) * 1e4 / n,
                             (ProfileReplay.redisCpuSeconds(redisPid) - rcpu0) * 1e6 / n);
+                    if (freshDir != null) {
+                        current.getAndSet(p).close();
+                        if (!Boolean.getBoolean("sameDir")) {
+                            Env.deleteRecursively(freshDir);
+                        }
+                    }
                 }
             }
             c.close();
