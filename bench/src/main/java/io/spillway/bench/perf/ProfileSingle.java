@@ -31,6 +31,12 @@ public final class ProfileSingle {
     private ProfileSingle() {
     }
 
+    /** A producer builder, without the sent log (and the resend of recent writes) with {@code -DnoSentLog=true}. */
+    private static JobProducer.Builder builder() {
+        return Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0)
+                : JobProducer.builder();
+    }
+
     /** Clock ticks (1/100 s) between two reads of {@code /proc/<pid>/stat} in field {@code i} of those. */
     private static long ticks(String[] before, String[] after, int i) {
         return Long.parseLong(after[i]) - Long.parseLong(before[i]);
@@ -45,7 +51,7 @@ public final class ProfileSingle {
         com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         try (RedisProcess redis = RedisProcess.builder().start();
-             JobProducer p = (Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0) : JobProducer.builder()).redis(redis.uri()).journalDir(dir).build()) {
+             JobProducer p = builder().redis(redis.uri()).journalDir(dir).build()) {
             var pool = new org.apache.commons.pool2.impl.GenericObjectPoolConfig<redis.clients.jedis.Connection>();
             pool.setMaxTotal(threads);
             pool.setMaxIdle(threads);
@@ -63,7 +69,8 @@ public final class ProfileSingle {
             byte[] delayed = RedisKeys.bytes(RedisKeys.delayed(q));
             String jobPrefix = RedisKeys.jobPrefix(q);
             byte[] zero = "0".getBytes(StandardCharsets.US_ASCII);
-            // The producer the single-job runs use: p, or with -DfreshProducer=true a new one per run, as EnqueueBench.
+            Path sameDir = dir.resolveSibling(dir.getFileName() + "-again");
+            // The producer the runs use: p, or with -DfreshProducer=true a new one per run, as EnqueueBench.
             java.util.concurrent.atomic.AtomicReference<JobProducer> current = new java.util.concurrent.atomic.AtomicReference<>(p);
             Load.Body spillway0 = (t, ops) -> {
                 JobProducer producer = current.get();
@@ -88,26 +95,10 @@ public final class ProfileSingle {
                 // -Dbatch=N: enqueueAll of N jobs against one script call of N minted jobs per round trip (the raw Jedis
                 // batch anchor of EnqueueBench), both from every thread.
                 java.util.List<byte[]> payloads = java.util.Collections.nCopies(batch, payload);
-                boolean fresh = Boolean.getBoolean("freshProducer");
                 spillway = (t, ops) -> {
-                    if (fresh) {
-                        // -DfreshProducer=true: a new producer on a new journal for this run, as EnqueueBench does.
-                        // Built inside the timing: its build is excluded below by timing the loop alone.
-                        Path d = Files.createTempDirectory("profile-fresh");
-                        try (JobProducer fp = JobProducer.builder().redis(redis.uri()).journalDir(d).build()) {
-                            fp.enqueue("profile", "noop", payload);
-                            long t0 = System.nanoTime();
-                            for (int i = 0; i < ops; i += batch) {
-                                fp.enqueueAll("profile", "noop", payloads);
-                            }
-                            System.out.printf("  fresh producer: %,.0f jobs/s without its build%n", ops / ((System.nanoTime() - t0) / 1e9));
-                        } finally {
-                            Env.deleteRecursively(d);
-                        }
-                        return;
-                    }
+                    JobProducer producer = current.get();
                     for (int i = 0; i < ops; i += batch) {
-                        p.enqueueAll("profile", "noop", payloads);
+                        producer.enqueueAll("profile", "noop", payloads);
                     }
                 };
                 raw = (t, ops) -> {
@@ -139,11 +130,10 @@ public final class ProfileSingle {
                     }
                     p.enqueue("profile", "noop", payload); // the queue's SADD again, after the flush
                     Path freshDir = null;
-                    if (batch == 0 && Boolean.getBoolean("freshProducer") && system.equals("spillway")) {
-                        freshDir = Boolean.getBoolean("sameDir") ? dir.resolveSibling(dir.getFileName() + "-again")
-                                : Files.createTempDirectory("profile-fresh");
-                        current.set((Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0)
-                                : JobProducer.builder()).redis(redis.uri()).journalDir(freshDir).build());
+                    if (Boolean.getBoolean("freshProducer") && system.equals("spillway")) {
+                        // Built, and its queue registered, before the timing starts.
+                        freshDir = Boolean.getBoolean("sameDir") ? sameDir : Files.createTempDirectory("profile-fresh");
+                        current.set(builder().redis(redis.uri()).journalDir(freshDir).build());
                         current.get().enqueue("profile", "noop", payload);
                     }
                     long cpu0 = os.getProcessCpuTime();
@@ -167,6 +157,7 @@ public final class ProfileSingle {
             c.close();
         } finally {
             Env.deleteRecursively(dir);
+            Env.deleteRecursively(dir.resolveSibling(dir.getFileName() + "-again"));
         }
         System.exit(0);
     }
