@@ -24,6 +24,8 @@ import redis.clients.jedis.RedisClient;
  * {@code -Dbatch=500} compares enqueueAll of 500 jobs with one script call of 500 minted jobs instead.
  * {@code -DfreshProducer=true} gives each Spillway run a new producer on a new journal, as EnqueueBench does
  * ({@code -DsameDir=true}: each on the journal directory its predecessor closed).
+ * {@code -DcompareSentLog=true} runs a producer without the sent log in place of raw Jedis, so that the two producers
+ * alternate: both long-lived, or both new for each run with {@code -DfreshProducer=true}.
  * {@code -DnoSentLog=true} turns the producer's sent log off; {@code -Donly=spillway} (or jedis-lua) runs one side only,
  * for a JFR profile.
  */
@@ -33,8 +35,11 @@ public final class ProfileSingle {
 
     /** A producer builder, without the sent log (and the resend of recent writes) with {@code -DnoSentLog=true}. */
     private static JobProducer.Builder builder() {
-        return Boolean.getBoolean("noSentLog") ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0)
-                : JobProducer.builder();
+        return builder(Boolean.getBoolean("noSentLog"));
+    }
+
+    private static JobProducer.Builder builder(boolean noSentLog) {
+        return noSentLog ? JobProducer.builder().resendAfterRestart(java.time.Duration.ZERO, 0) : JobProducer.builder();
     }
 
     /** Clock ticks (1/100 s) between two reads of {@code /proc/<pid>/stat} in field {@code i} of those. */
@@ -70,6 +75,10 @@ public final class ProfileSingle {
             String jobPrefix = RedisKeys.jobPrefix(q);
             byte[] zero = "0".getBytes(StandardCharsets.US_ASCII);
             Path sameDir = dir.resolveSibling(dir.getFileName() + "-again");
+            // -DcompareSentLog=true without -DfreshProducer: a second producer, without the sent log, for the whole run.
+            JobProducer[] noSentLogProducer = {Boolean.getBoolean("compareSentLog") && !Boolean.getBoolean("freshProducer")
+                    ? builder(true).redis(redis.uri()).journalDir(dir.resolveSibling(dir.getFileName() + "-nosentlog")).build()
+                    : null};
             // The producer the runs use: p, or with -DfreshProducer=true a new one per run, as EnqueueBench.
             java.util.concurrent.atomic.AtomicReference<JobProducer> current = new java.util.concurrent.atomic.AtomicReference<>(p);
             Load.Body spillway0 = (t, ops) -> {
@@ -120,8 +129,9 @@ public final class ProfileSingle {
             double rate = Load.opsPerSecond(threads, batch > 0 ? 100_000 : 20_000, raw);
             int n = (int) (rate * seconds);
             for (int round = 0; round < rounds; round++) {
-                for (String system : round % 2 == 0 ? new String[] {"spillway", "jedis-lua"}
-                        : new String[] {"jedis-lua", "spillway"}) {
+                // -DcompareSentLog=true: a producer without the sent log in place of raw Jedis.
+                String other = Boolean.getBoolean("compareSentLog") ? "no-sentlog" : "jedis-lua";
+                for (String system : round % 2 == 0 ? new String[] {"spillway", other} : new String[] {other, "spillway"}) {
                     if (!System.getProperty("only", system).equals(system)) {
                         continue;
                     }
@@ -130,23 +140,29 @@ public final class ProfileSingle {
                     }
                     p.enqueue("profile", "noop", payload); // the queue's SADD again, after the flush
                     Path freshDir = null;
-                    if (Boolean.getBoolean("freshProducer") && system.equals("spillway")) {
+                    boolean producerRun = !system.equals("jedis-lua");
+                    if (system.equals("no-sentlog") && !Boolean.getBoolean("freshProducer")) {
+                        current.set(noSentLogProducer[0]); // one for the whole run, like p
+                    } else if (Boolean.getBoolean("freshProducer") && producerRun) {
                         // Built, and its queue registered, before the timing starts.
                         freshDir = Boolean.getBoolean("sameDir") ? sameDir : Files.createTempDirectory("profile-fresh");
-                        current.set(builder().redis(redis.uri()).journalDir(freshDir).build());
+                        current.set((system.equals("no-sentlog") ? builder(true) : builder()).redis(redis.uri())
+                                .journalDir(freshDir).build());
                         current.get().enqueue("profile", "noop", payload);
                     }
                     long cpu0 = os.getProcessCpuTime();
                     String[] self0 = ProfileReplay.procStat(ProcessHandle.current().pid());
                     double rcpu0 = ProfileReplay.redisCpuSeconds(redisPid);
-                    double r = Load.opsPerSecond(threads, n, system.equals("spillway") ? spillway : raw);
+                    double r = Load.opsPerSecond(threads, n, producerRun ? spillway : raw);
                     String[] self1 = ProfileReplay.procStat(ProcessHandle.current().pid());
-                    System.out.printf("round %d %-9s %,8.0f jobs/s; CPU per job: java %5.2f us (user %5.2f, system"
+                    System.out.printf("round %d %-10s %,8.0f jobs/s; CPU per job: java %5.2f us (user %5.2f, system"
                                     + " %5.2f), redis %5.2f us%n",
                             round, system, r, (os.getProcessCpuTime() - cpu0) / 1e3 / n,
                             ticks(self0, self1, 11) * 1e4 / n, ticks(self0, self1, 12) * 1e4 / n,
                             (ProfileReplay.redisCpuSeconds(redisPid) - rcpu0) * 1e6 / n);
-                    if (freshDir != null) {
+                    if (freshDir == null) {
+                        current.set(p);
+                    } else {
                         current.getAndSet(p).close();
                         if (!Boolean.getBoolean("sameDir")) {
                             Env.deleteRecursively(freshDir);
@@ -155,7 +171,11 @@ public final class ProfileSingle {
                 }
             }
             c.close();
+            if (noSentLogProducer[0] != null) {
+                noSentLogProducer[0].close();
+            }
         } finally {
+            Env.deleteRecursively(dir.resolveSibling(dir.getFileName() + "-nosentlog"));
             Env.deleteRecursively(dir);
             Env.deleteRecursively(dir.resolveSibling(dir.getFileName() + "-again"));
         }
