@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * write is older than the resend window plus a margin, or when newer segments already hold the resend
  * buffer's worth of bytes (a successor restores no more than that). So the log reuses the same file pages
  * instead of growing into new ones, which is what a first write to a page costs (a page fault, 3-15 µs on
- * the 2-core VMs benchmarked; about 1 µs per job when this log was a Chronicle queue with minute cycles).
+ * the 2-core VMs benchmarked; about 1 µs per job when this log was a Chronicle queue with minute cycles). The
+ * ring's segments are created, and each of their pages written once, at open ({@link #ringSegments}); reusable
+ * segments beyond that number are deleted.
  * A segment starts with a header (magic, format version, the sequence number of this use of the file);
  * each record: length, CRC32, the segment's sequence number, acknowledged-at millis, the JobCodec bytes.
  * The records of a segment end at the first one of an earlier use (another sequence number) or an empty
@@ -58,7 +60,7 @@ public final class SentLog implements AutoCloseable {
     static final String RUN_ID_FILE = "redis-run-id";
     /** The size of a segment file. */
     static final int SEGMENT_BYTES = 4 << 20;
-    /** Segments kept for reuse beyond those still needed (more are deleted, e.g. after a burst). */
+    /** Segments of the ring beyond those that may hold the resend buffer's bytes and the current one. */
     static final int SPARE_SEGMENTS = 2;
     /** Added to the resend window before a segment's writes are too old to matter (clock skew between threads). */
     static final long RETAIN_MARGIN_MILLIS = 10_000;
@@ -68,6 +70,8 @@ public final class SentLog implements AutoCloseable {
     private static final int FORMAT = 1;
     static final int SEGMENT_HEADER = 16;
     static final int RECORD_HEADER = 24;
+    private static final int PAGE = 4096;
+    static final boolean PREPARE = Boolean.parseBoolean(System.getProperty("spillway.sentLogPrepare", "true"));
     private static final String PREFIX = "segment-";
     private static final String SUFFIX = ".log";
 
@@ -138,6 +142,9 @@ public final class SentLog implements AutoCloseable {
                     newestWritten = Math.max(newestWritten, s.newestAckedAt);
                     nextSlot = Math.max(nextSlot, slot + 1);
                 }
+            }
+            if (PREPARE) {
+                prepareRing();
             }
         } catch (IOException e) {
             unmapAll();
@@ -331,10 +338,17 @@ public final class SentLog implements AutoCloseable {
         List<Segment> reusable = reusable();
         boolean fits = need <= SEGMENT_BYTES - SEGMENT_HEADER;
         Segment next = fits ? reusable.stream().filter(s -> !s.oversize).findFirst().orElse(null) : null;
-        int spare = 0;
+        // Reusable segments beyond the ring's steady size go (oversize ones always).
+        int excess = -ringSegments();
+        for (Segment s : segments) {
+            if (!s.oversize) {
+                excess++;
+            }
+        }
         for (Segment s : reusable) {
-            if (s != next && (s.oversize || ++spare > SPARE_SEGMENTS)) {
+            if (s != next && (s.oversize || excess > 0)) {
                 delete(s);
+                excess--;
             }
         }
         if (next == null) {
@@ -515,6 +529,58 @@ public final class SentLog implements AutoCloseable {
             at += RECORD_HEADER + len;
         }
         s.end = at;
+    }
+
+    /**
+     * The segments of the ring in its steady state: those that may hold the resend buffer's bytes, the current one
+     * and {@value #SPARE_SEGMENTS} spares (8 for the default 16 MiB: 32 MiB on disk).
+     */
+    int ringSegments() {
+        return (int) Math.min(64, (maxBytes + SEGMENT_BYTES - SEGMENT_HEADER - 1) / (SEGMENT_BYTES - SEGMENT_HEADER))
+                + 1 + SPARE_SEGMENTS;
+    }
+
+    /**
+     * At open: creates the segments the ring lacks and writes to each of their pages once (zeros, before any record
+     * is in them). Without it a new producer's first pass through the ring faulted in a fresh page every dozen
+     * records while appends held the lock and the other threads waited: with 8 threads, a new producer's first
+     * 3 s ran at 0.85-0.91× of a producer without the sent log, a long-lived one at 1.0× (bench ProfileSingle
+     * -DcompareSentLog=true; docs/benchmarks.md, "Session 6"). About 8,000 page writes at open. A never-used
+     * segment is reusable at once ({@code seq} -1). Best effort: a failure (a full disk) is logged, and the ring
+     * then grows as appends need it. {@code -Dspillway.sentLogPrepare=false} turns it off.
+     */
+    private void prepareRing() {
+        int have = 0;
+        for (Segment seg : segments) {
+            if (!seg.oversize) {
+                have++;
+            }
+        }
+        for (int i = have; i < ringSegments(); i++) {
+            Path f = dir.resolve(PREFIX + nextSlot + SUFFIX);
+            Segment seg = null;
+            try {
+                seg = map(f, SEGMENT_BYTES, false);
+                for (int p = 0; p < SEGMENT_BYTES; p += PAGE) {
+                    seg.buf.put(p, (byte) 0);
+                }
+            } catch (IOException | RuntimeException | InternalError e) { // InternalError: a fault in the mapping (no space)
+                log.warn("Sent log {}: cannot prepare {} ({}); the ring grows as it is used", dir, f.getFileName(), e.toString());
+                if (seg != null) {
+                    unmap(seg.buf);
+                }
+                try {
+                    Files.deleteIfExists(f);
+                } catch (IOException ignored) {
+                    // an empty file, reused or deleted by a later open
+                }
+                return;
+            }
+            nextSlot++;
+            seg.seq = -1;
+            seg.end = SEGMENT_HEADER;
+            segments.add(seg);
+        }
     }
 
     private Segment map(Path f, int size, boolean oversize) throws IOException {

@@ -110,13 +110,34 @@ class SentLogTest {
     }
 
     @Test
+    void aNewLogPreparesItsRingAndItsUnusedSegmentsHoldNoRecord() throws Exception {
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.ringSegments()).isEqualTo(8); // the default 16 MiB buffer in 4 MiB segments, the current, 2 spares
+            assertThat(log.segmentFiles()).isEqualTo(8);
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve(SentLog.DIR))) {
+                assertThat(files.filter(p -> p.getFileName().toString().startsWith("segment-")))
+                        .allMatch(p -> p.toFile().length() == SentLog.SEGMENT_BYTES);
+            }
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 2_000)).isEmpty();
+            for (int i = 0; i < 3; i++) {
+                log.append(List.of(job(i, 100)), 1_000 + i);
+            }
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.segmentFiles()).isEqualTo(8); // nothing to add, nothing removed
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 2_000)).extracting(SentLogTest::idOf).containsExactly(0, 1, 2);
+        }
+    }
+
+    @Test
     void segmentsAreReusedOnceNewerOnesHoldTheResendBuffer() {
         // 1 KB jobs, a 1 MiB resend buffer, all in the same second: 20 MiB of writes go round two 4 MiB segments.
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
             for (int i = 0; i < 20_000; i++) {
                 log.append(List.of(job(i, 1_000)), 1_000_000);
             }
-            assertThat(log.segmentFiles()).isEqualTo(2);
+            // The ring prepared at open (the segments the buffer may need, the current one, two spares), no more.
+            assertThat(log.segmentFiles()).isEqualTo(log.ringSegments()).isEqualTo(4);
         }
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
             List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_000_000);
@@ -125,10 +146,10 @@ class SentLogTest {
             for (int k = 0; k < recent.size(); k++) {
                 assertThat(idOf(recent.get(k))).isEqualTo(20_000 - recent.size() + k);
             }
-            // A successor goes on after the newest of its predecessor, in a new segment: the newest one holds
-            // less than the buffer (0.7 MiB), so both of the predecessor's may still be needed.
+            // A successor goes on after the newest of its predecessor, in another segment of the ring: the newest
+            // one holds less than the buffer (0.7 MiB), so both of the predecessor's newest may still be needed.
             log.append(List.of(job(20_000, 1_000)), 1_000_001);
-            assertThat(log.segmentFiles()).isEqualTo(3);
+            assertThat(log.segmentFiles()).isEqualTo(4);
         }
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
             List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_000_001);
@@ -162,13 +183,22 @@ class SentLogTest {
                 log.append(List.of(job(i, 100)), 1_000 + i);
             }
         }
-        Path seg;
+        Path seg; // the segment of the ring (prepared at open) the records went to: the one with a header
         try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve(SentLog.DIR))) {
-            seg = files.filter(p -> p.getFileName().toString().startsWith("segment-")).findFirst().orElseThrow();
+            seg = files.filter(p -> p.getFileName().toString().startsWith("segment-")).filter(SentLogTest::hasHeader)
+                    .findFirst().orElseThrow();
         }
         long recordBytes = SentLog.RECORD_HEADER + job(0, 100).length;
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.wrap(bytes), SentLog.SEGMENT_HEADER + index * recordBytes + SentLog.RECORD_HEADER + offset);
+        }
+    }
+
+    private static boolean hasHeader(Path segment) {
+        try (java.io.DataInputStream in = new java.io.DataInputStream(java.nio.file.Files.newInputStream(segment))) {
+            return in.readInt() != 0;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
@@ -200,7 +230,7 @@ class SentLogTest {
             log.append(List.of(job(1, 100)), 1_000);
             log.append(List.of(job(2, SentLog.SEGMENT_BYTES + 10)), 1_001);
             log.append(List.of(job(3, 5_000)), 1_002); // more than the big one's segment has left (under 4 KiB)
-            assertThat(log.segmentFiles()).isEqualTo(3);
+            assertThat(log.segmentFiles()).isEqualTo(log.ringSegments() + 1); // the ring, and the big one's own
         }
         try (SentLog log = SentLog.open(dir, Durability.POWER_LOSS, 5_000, 1 << 20)) {
             List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 2_000);
@@ -209,8 +239,8 @@ class SentLogTest {
             for (int i = 0; i < 5_000; i++) {
                 log.append(List.of(job(i, 1_000)), 2_000);
             }
-            // 5 MB newer than the big one, over the 1 MiB buffer: it went.
-            assertThat(log.segmentFiles()).isEqualTo(2);
+            // 5 MB newer than the big one, over the 1 MiB buffer: it went, and the ring shrank to this buffer's.
+            assertThat(log.segmentFiles()).isEqualTo(log.ringSegments()).isEqualTo(4);
         }
     }
 
