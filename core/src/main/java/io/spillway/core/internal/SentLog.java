@@ -346,7 +346,9 @@ public final class SentLog implements AutoCloseable {
             }
         }
         for (Segment s : reusable) {
-            if (s != next && (s.oversize || excess > 0)) {
+            if (s != next && s.oversize) {
+                delete(s);
+            } else if (s != next && excess > 0) {
                 delete(s);
                 excess--;
             }
@@ -536,9 +538,12 @@ public final class SentLog implements AutoCloseable {
      * and {@value #SPARE_SEGMENTS} spares (8 for the default 16 MiB: 32 MiB on disk).
      */
     int ringSegments() {
-        return (int) Math.min(64, (maxBytes + SEGMENT_BYTES - SEGMENT_HEADER - 1) / (SEGMENT_BYTES - SEGMENT_HEADER))
+        return (int) Math.min(1 << 20, (maxBytes + SEGMENT_BYTES - SEGMENT_HEADER - 1) / (SEGMENT_BYTES - SEGMENT_HEADER))
                 + 1 + SPARE_SEGMENTS;
     }
+
+    /** At most this many segments are prepared at open (32 MiB); a ring for a larger resend buffer grows as used. */
+    static final int MAX_PREPARED = 8;
 
     /**
      * At open: creates the segments the ring lacks and writes to each of their pages once (zeros, before any record
@@ -556,7 +561,7 @@ public final class SentLog implements AutoCloseable {
                 have++;
             }
         }
-        for (int i = have; i < ringSegments(); i++) {
+        for (int i = have; i < Math.min(ringSegments(), MAX_PREPARED); i++) {
             Path f = dir.resolve(PREFIX + nextSlot + SUFFIX);
             Segment seg = null;
             try {

@@ -130,6 +130,15 @@ class SentLogTest {
     }
 
     @Test
+    void aLargeResendBufferPreparesAtMostEightSegmentsAtOpen() {
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1L << 30)) {
+            // 1 GiB takes 257 segments of 4 MiB less a header; then the current one and the spares.
+            assertThat(log.ringSegments()).isEqualTo(257 + 1 + SentLog.SPARE_SEGMENTS);
+            assertThat(log.segmentFiles()).isEqualTo(SentLog.MAX_PREPARED);
+        }
+    }
+
+    @Test
     void segmentsAreReusedOnceNewerOnesHoldTheResendBuffer() {
         // 1 KB jobs, a 1 MiB resend buffer, all in the same second: 20 MiB of writes go round two 4 MiB segments.
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 1 << 20)) {
