@@ -72,6 +72,8 @@ public final class SentLog implements AutoCloseable {
     static final int RECORD_HEADER = 24;
     private static final int PAGE = 4096;
     static final boolean PREPARE = Boolean.parseBoolean(System.getProperty("spillway.sentLogPrepare", "true"));
+    /** At most this many segments are prepared at open (32 MiB); a ring for a larger resend buffer grows as used. */
+    static final int MAX_PREPARED = 8;
     private static final String PREFIX = "segment-";
     private static final String SUFFIX = ".log";
 
@@ -339,12 +341,7 @@ public final class SentLog implements AutoCloseable {
         boolean fits = need <= SEGMENT_BYTES - SEGMENT_HEADER;
         Segment next = fits ? reusable.stream().filter(s -> !s.oversize).findFirst().orElse(null) : null;
         // Reusable segments beyond the ring's steady size go (oversize ones always).
-        int excess = -ringSegments();
-        for (Segment s : segments) {
-            if (!s.oversize) {
-                excess++;
-            }
-        }
+        int excess = ringFiles() - ringSegments();
         for (Segment s : reusable) {
             if (s != next && s.oversize) {
                 delete(s);
@@ -542,26 +539,18 @@ public final class SentLog implements AutoCloseable {
                 + 1 + SPARE_SEGMENTS;
     }
 
-    /** At most this many segments are prepared at open (32 MiB); a ring for a larger resend buffer grows as used. */
-    static final int MAX_PREPARED = 8;
-
     /**
      * At open: creates the segments the ring lacks and writes to each of their pages once (zeros, before any record
      * is in them). Without it a new producer's first pass through the ring faulted in a fresh page every dozen
      * records while appends held the lock and the other threads waited: with 8 threads, a new producer's first
      * 3 s ran at 0.85-0.91× of a producer without the sent log, a long-lived one at 1.0× (bench ProfileSingle
-     * -DcompareSentLog=true; docs/benchmarks.md, "Session 6"). About 8,000 page writes at open: 0.12 s on that VM (bench SentLogOpen). A never-used
-     * segment is reusable at once ({@code seq} -1). Best effort: a failure (a full disk) is logged, and the ring
-     * then grows as appends need it. {@code -Dspillway.sentLogPrepare=false} turns it off.
+     * -DcompareSentLog=true; docs/benchmarks.md, "Session 6"). About 8,000 page writes at open: 0.12 s on that VM
+     * (bench SentLogOpen). A never-used segment is reusable at once ({@code seq} -1). Best effort: a failure (a full
+     * disk) is logged, and the ring then grows as appends need it. {@code -Dspillway.sentLogPrepare=false} turns it
+     * off.
      */
     private void prepareRing() {
-        int have = 0;
-        for (Segment seg : segments) {
-            if (!seg.oversize) {
-                have++;
-            }
-        }
-        for (int i = have; i < Math.min(ringSegments(), MAX_PREPARED); i++) {
+        for (int i = ringFiles(); i < Math.min(ringSegments(), MAX_PREPARED); i++) {
             Path f = dir.resolve(PREFIX + nextSlot + SUFFIX);
             Segment seg = null;
             try {
@@ -586,6 +575,17 @@ public final class SentLog implements AutoCloseable {
             seg.end = SEGMENT_HEADER;
             segments.add(seg);
         }
+    }
+
+    /** The segments of the ring's size on disk (those holding one oversize record are not). */
+    private int ringFiles() {
+        int n = 0;
+        for (Segment s : segments) {
+            if (!s.oversize) {
+                n++;
+            }
+        }
+        return n;
     }
 
     private Segment map(Path f, int size, boolean oversize) throws IOException {
