@@ -53,6 +53,8 @@ public final class ProfileSingle {
         int rounds = Integer.parseInt(args[2]);
         byte[] payload = new byte[200];
         Path dir = Files.createTempDirectory("profile-journal");
+        Path sameDir = dir.resolveSibling(dir.getFileName() + "-again"); // -DsameDir=true
+        Path noSentLogDir = dir.resolveSibling(dir.getFileName() + "-nosentlog"); // -DcompareSentLog=true
         com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         try (RedisProcess redis = RedisProcess.builder().start();
@@ -74,33 +76,33 @@ public final class ProfileSingle {
             byte[] delayed = RedisKeys.bytes(RedisKeys.delayed(q));
             String jobPrefix = RedisKeys.jobPrefix(q);
             byte[] zero = "0".getBytes(StandardCharsets.US_ASCII);
-            Path sameDir = dir.resolveSibling(dir.getFileName() + "-again");
             // -DcompareSentLog=true without -DfreshProducer: a second producer, without the sent log, for the whole run.
             JobProducer[] noSentLogProducer = {Boolean.getBoolean("compareSentLog") && !Boolean.getBoolean("freshProducer")
-                    ? builder(true).redis(redis.uri()).journalDir(dir.resolveSibling(dir.getFileName() + "-nosentlog")).build()
+                    ? builder(true).redis(redis.uri()).journalDir(noSentLogDir).build()
                     : null};
             // The producer the runs use: p, or with -DfreshProducer=true a new one per run, as EnqueueBench.
             java.util.concurrent.atomic.AtomicReference<JobProducer> current = new java.util.concurrent.atomic.AtomicReference<>(p);
-            Load.Body spillway0 = (t, ops) -> {
-                JobProducer producer = current.get();
-                for (int i = 0; i < ops; i++) {
-                    producer.enqueue("profile", "noop", payload);
-                }
-            };
-            Load.Body raw0 = (t, ops) -> {
-                for (int i = 0; i < ops; i++) {
-                    byte[] now = Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.US_ASCII);
-                    JobId id = JobId.mint();
-                    byte[] encoded = JobCodec.encode(new JobRecord(id, q, "noop", payload, Map.of(), 0,
-                            System.currentTimeMillis(), 0));
-                    c.evalsha(sha, List.of(stream, delayed, RedisKeys.bytes(jobPrefix + id.value())),
-                            List.of(now, zero, zero, encoded));
-                }
-            };
-            Load.Body spillway = spillway0;
-            Load.Body raw = raw0;
+            Load.Body spillway;
+            Load.Body raw;
             int batch = Integer.getInteger("batch", 0);
-            if (batch > 0) {
+            if (batch == 0) {
+                spillway = (t, ops) -> {
+                    JobProducer producer = current.get();
+                    for (int i = 0; i < ops; i++) {
+                        producer.enqueue("profile", "noop", payload);
+                    }
+                };
+                raw = (t, ops) -> {
+                    for (int i = 0; i < ops; i++) {
+                        byte[] now = Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.US_ASCII);
+                        JobId id = JobId.mint();
+                        byte[] encoded = JobCodec.encode(new JobRecord(id, q, "noop", payload, Map.of(), 0,
+                                System.currentTimeMillis(), 0));
+                        c.evalsha(sha, List.of(stream, delayed, RedisKeys.bytes(jobPrefix + id.value())),
+                                List.of(now, zero, zero, encoded));
+                    }
+                };
+            } else {
                 // -Dbatch=N: enqueueAll of N jobs against one script call of N minted jobs per round trip (the raw Jedis
                 // batch anchor of EnqueueBench), both from every thread.
                 java.util.List<byte[]> payloads = java.util.Collections.nCopies(batch, payload);
@@ -175,9 +177,9 @@ public final class ProfileSingle {
                 noSentLogProducer[0].close();
             }
         } finally {
-            Env.deleteRecursively(dir.resolveSibling(dir.getFileName() + "-nosentlog"));
             Env.deleteRecursively(dir);
-            Env.deleteRecursively(dir.resolveSibling(dir.getFileName() + "-again"));
+            Env.deleteRecursively(sameDir);
+            Env.deleteRecursively(noSentLogDir);
         }
         System.exit(0);
     }

@@ -20,6 +20,9 @@ import java.util.Map;
  * <p>{@code java <chronicle flags> -cp <bench classpath> io.spillway.bench.perf.SpoolStalls 30000 10 3}
  */
 public final class SpoolStalls {
+    /** Bytes the journal adds to a record: Chronicle's 4-byte header and Spillway's 9-byte frame header. */
+    private static final int RECORD_OVERHEAD = 4 + 9;
+
     private SpoolStalls() {
     }
 
@@ -61,7 +64,7 @@ public final class SpoolStalls {
                 }
                 if (d >= 1_000_000) {
                     over1ms++;
-                    slow.append(String.format(" %.1f ms at %.1f MB;", d / 1e6, i * (encoded.length + 13) / 1e6));
+                    slow.append(String.format(" %.1f ms at %.1f MB;", d / 1e6, i * (encoded.length + RECORD_OVERHEAD) / 1e6));
                 }
             }
             long[] sorted = Samples.sortedCopy(lat, lat.length);
