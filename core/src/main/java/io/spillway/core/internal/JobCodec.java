@@ -26,33 +26,89 @@ public final class JobCodec {
     }
 
     public static byte[] encode(JobRecord job) {
-        byte[] id = utf8(job.id().value());
-        byte[] queue = utf8(job.queue().value());
-        byte[] type = utf8(job.type());
-        int size = 1 + 2 + id.length + 2 + queue.length + 2 + type.length + 8 + 8 + 4 + 2 + 4 + job.payload().length;
-        byte[][] headers = new byte[job.headers().size() * 2][];
-        int i = 0;
-        for (Map.Entry<String, String> e : job.headers().entrySet()) {
-            headers[i] = utf8(e.getKey());
-            headers[i + 1] = utf8(e.getValue());
-            size += 4 + headers[i].length + headers[i + 1].length;
-            i += 2;
+        // Written into one array with plain stores (no ByteBuffer, no per-field arrays for ASCII text): encode runs
+        // on every enqueue, and a spooled enqueue is only about half a microsecond in all.
+        String id = job.id().value();
+        String queue = job.queue().value();
+        String type = job.type();
+        byte[] typeBytes = ascii(type) ? null : utf8(type);
+        int typeLength = typeBytes == null ? type.length() : typeBytes.length;
+        Map<String, String> headerMap = job.headers();
+        byte[][] headers = null;
+        int size = 1 + 2 + id.length() + 2 + queue.length() + 2 + typeLength + 8 + 8 + 4 + 2 + 4 + job.payload().length;
+        if (!headerMap.isEmpty()) {
+            headers = new byte[headerMap.size() * 2][];
+            int i = 0;
+            for (Map.Entry<String, String> e : headerMap.entrySet()) {
+                headers[i] = utf8(e.getKey());
+                headers[i + 1] = utf8(e.getValue());
+                size += 4 + headers[i].length + headers[i + 1].length;
+                i += 2;
+            }
         }
-        ByteBuffer b = ByteBuffer.allocate(size);
-        b.put(VERSION);
-        putStr(b, id);
-        putStr(b, queue);
-        putStr(b, type);
-        b.putLong(job.enqueuedAt());
-        b.putLong(job.runAt());
-        b.putInt(job.attempt());
-        b.putShort((short) job.headers().size());
-        for (byte[] h : headers) {
-            putStr(b, h);
+        byte[] out = new byte[size];
+        out[0] = VERSION;
+        int at = putAscii(out, 1, id); // ids and queue names are ASCII by their validation
+        at = putAscii(out, at, queue);
+        at = typeBytes == null ? putAscii(out, at, type) : putBytes(out, at, typeBytes);
+        at = putLong(out, at, job.enqueuedAt());
+        at = putLong(out, at, job.runAt());
+        at = putInt(out, at, job.attempt());
+        at = putShort(out, at, headerMap.size());
+        if (headers != null) {
+            for (byte[] h : headers) {
+                at = putBytes(out, at, h);
+            }
         }
-        b.putInt(job.payload().length);
-        b.put(job.payload());
-        return b.array();
+        at = putInt(out, at, job.payload().length);
+        System.arraycopy(job.payload(), 0, out, at, job.payload().length);
+        return out;
+    }
+
+    private static boolean ascii(String s) {
+        if (s.length() > 0xFFFF) {
+            return false; // utf8() reports it
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) >= 0x80) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** {@code u16 length | bytes} of a string known to be ASCII (at most 65,535 characters). */
+    @SuppressWarnings("deprecation")
+    private static int putAscii(byte[] out, int at, String s) {
+        int len = s.length();
+        at = putShort(out, at, len);
+        s.getBytes(0, len, out, at);
+        return at + len;
+    }
+
+    private static int putBytes(byte[] out, int at, byte[] s) {
+        at = putShort(out, at, s.length);
+        System.arraycopy(s, 0, out, at, s.length);
+        return at + s.length;
+    }
+
+    private static int putShort(byte[] out, int at, int v) {
+        out[at] = (byte) (v >>> 8);
+        out[at + 1] = (byte) v;
+        return at + 2;
+    }
+
+    private static int putInt(byte[] out, int at, int v) {
+        out[at] = (byte) (v >>> 24);
+        out[at + 1] = (byte) (v >>> 16);
+        out[at + 2] = (byte) (v >>> 8);
+        out[at + 3] = (byte) v;
+        return at + 4;
+    }
+
+    private static int putLong(byte[] out, int at, long v) {
+        putInt(out, at, (int) (v >>> 32));
+        return putInt(out, at + 4, (int) v);
     }
 
     /**
@@ -96,11 +152,6 @@ public final class JobCodec {
             throw new IllegalArgumentException("string field longer than 65535 bytes: " + b.length);
         }
         return b;
-    }
-
-    private static void putStr(ByteBuffer b, byte[] s) {
-        b.putShort((short) s.length);
-        b.put(s);
     }
 
     private static String getStr(ByteBuffer b) {

@@ -32,6 +32,55 @@ class CodecAndValuesTest {
         assertThat(back.headers()).containsEntry("ü", "ñ");
     }
 
+    /**
+     * The v1 layout, byte for byte, as the class comment gives it (written with a ByteBuffer, as the codec itself was
+     * until session 7): journals and streams written before hold these bytes.
+     */
+    @Test
+    void codecWritesTheV1LayoutByteForByte() {
+        JobRecord[] records = {
+            new JobRecord(JobId.of("01JDXABCDEFGHJKMNPQRSTVWXY"), QueueName.of("images"), "render",
+                    "payload".getBytes(StandardCharsets.UTF_8), Map.of(), 0, 1_732_000_000_123L, 0),
+            new JobRecord(JobId.of("order-42"), QueueName.of("mail:eu"), "sende-grüße \u2603",
+                    new byte[0], new java.util.LinkedHashMap<>(Map.of("trace", "abc")), 7, -1L, Long.MAX_VALUE),
+            new JobRecord(JobId.of("x"), QueueName.of("q"), "t", new byte[300],
+                    new java.util.LinkedHashMap<>(Map.of("k", "välue", "", "")), Integer.MAX_VALUE, 5, 6),
+        };
+        for (JobRecord r : records) {
+            assertThat(JobCodec.encode(r)).as(r.id().value()).isEqualTo(referenceV1(r));
+            assertThat(JobCodec.decode(JobCodec.encode(r))).isEqualTo(r);
+        }
+    }
+
+    private static byte[] referenceV1(JobRecord r) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+        try {
+            out.writeByte(1);
+            for (String s : new String[] {r.id().value(), r.queue().value(), r.type()}) {
+                byte[] b = s.getBytes(StandardCharsets.UTF_8);
+                out.writeShort(b.length);
+                out.write(b);
+            }
+            out.writeLong(r.enqueuedAt());
+            out.writeLong(r.runAt());
+            out.writeInt(r.attempt());
+            out.writeShort(r.headers().size());
+            for (Map.Entry<String, String> e : r.headers().entrySet()) {
+                for (String s : new String[] {e.getKey(), e.getValue()}) {
+                    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+                    out.writeShort(b.length);
+                    out.write(b);
+                }
+            }
+            out.writeInt(r.payload().length);
+            out.write(r.payload());
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+        return bytes.toByteArray();
+    }
+
     @Test
     void codecRejectsGarbage() {
         byte[] ok = JobCodec.encode(new JobRecord(JobId.mint(), QueueName.of("q"), "t", new byte[10], Map.of(), 0, 1, 0));
