@@ -24,6 +24,12 @@ public final class EnqueueOptions {
     public static final EnqueueOptions NONE = builder().build();
     /** Most headers per job. */
     public static final int MAX_HEADERS = 64;
+    /** Longest header name, and longest header value, in UTF-8 bytes (the job record's limit for one string). */
+    public static final int MAX_HEADER_BYTES = 65_535;
+    /** Latest run-at time: the end of year 9999 UTC. */
+    public static final Instant MAX_RUN_AT = Instant.parse("9999-12-31T23:59:59.999Z");
+    /** Longest delay: as long as from the epoch to {@link #MAX_RUN_AT} (about 8,000 years). */
+    public static final Duration MAX_DELAY = Duration.ofMillis(MAX_RUN_AT.toEpochMilli());
 
     private final JobId jobId;
     private final Map<String, String> headers;
@@ -92,6 +98,14 @@ public final class EnqueueOptions {
             if (value == null) {
                 throw new IllegalArgumentException("header '" + name + "' value must not be null");
             }
+            if (utf8Length(name) > MAX_HEADER_BYTES) {
+                throw new IllegalArgumentException("header name must be at most " + MAX_HEADER_BYTES + " bytes (UTF-8), but was "
+                        + utf8Length(name) + " bytes, starting '" + name.substring(0, 40) + "'");
+            }
+            if (utf8Length(value) > MAX_HEADER_BYTES) {
+                throw new IllegalArgumentException("header '" + name + "' value must be at most " + MAX_HEADER_BYTES
+                        + " bytes (UTF-8), but was " + utf8Length(value) + " bytes");
+            }
             if (headers.size() >= MAX_HEADERS && !headers.containsKey(name)) {
                 throw new IllegalArgumentException("at most " + MAX_HEADERS + " headers per job");
             }
@@ -100,24 +114,28 @@ public final class EnqueueOptions {
         }
 
         public Builder headers(Map<String, String> all) {
+            if (all == null) {
+                throw new IllegalArgumentException("headers must not be null");
+            }
             all.forEach(this::header);
             return this;
         }
 
-        /** Run no earlier than this long after enqueue. */
+        /** Run no earlier than this long after enqueue: 0 to {@link #MAX_DELAY}. */
         public Builder delay(Duration d) {
-            if (d == null || d.isNegative()) {
-                throw new IllegalArgumentException("delay must be >= 0, but was " + d);
+            if (d == null || d.isNegative() || d.compareTo(MAX_DELAY) > 0) {
+                throw new IllegalArgumentException("delay must be >= 0 and at most " + MAX_DELAY.toDays() + " days, but was " + d);
             }
             this.delay = d;
             this.runAt = null;
             return this;
         }
 
-        /** Run no earlier than this instant. */
+        /** Run no earlier than this instant (one in the past: at once); at most {@link #MAX_RUN_AT}. */
         public Builder runAt(Instant at) {
-            if (at == null) {
-                throw new IllegalArgumentException("runAt must not be null");
+            if (at == null || at.isAfter(MAX_RUN_AT) || at.isBefore(Instant.EPOCH)) {
+                throw new IllegalArgumentException("runAt must be between " + Instant.EPOCH + " and " + MAX_RUN_AT
+                        + ", but was " + at);
             }
             this.runAt = at;
             this.delay = null;
@@ -126,6 +144,25 @@ public final class EnqueueOptions {
 
         public EnqueueOptions build() {
             return new EnqueueOptions(this);
+        }
+
+        /** Bytes of {@code s} in UTF-8, counted without encoding it. */
+        private static int utf8Length(String s) {
+            int n = 0;
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c < 0x80) {
+                    n += 1;
+                } else if (c < 0x800) {
+                    n += 2;
+                } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    n += 4;
+                    i++;
+                } else {
+                    n += 3;
+                }
+            }
+            return n;
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.spillway.backend;
 
+import com.codahale.metrics.Gauge;
 import com.codahale.metrics.Meter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
@@ -77,8 +78,8 @@ import org.slf4j.LoggerFactory;
  *       made one after another); while the journal holds jobs of a queue, new ones go behind them.</li>
  *   <li>Idempotent by job id within the dedupe window: a second enqueue of the same id is a no-op.</li>
  *   <li>Thrown: {@link IllegalArgumentException} for bad input; {@link JournalFullException} when Redis
- *       cannot take the job and the journal is at its cap; {@link SpillwayException} for anything else.
- *       In each case the job was not accepted.</li>
+ *       cannot take the job and the journal is at its cap; {@link IllegalStateException} after
+ *       {@link #close()}; {@link SpillwayException} for anything else. In each case the job was not accepted.</li>
  * </ul>
  * Thread-safe; one instance per process and journal directory. Needs the Chronicle Queue JVM flags
  * (see the README).
@@ -131,6 +132,8 @@ public final class JobProducer implements AutoCloseable {
             throw e;
         }
         this.recent = new RecentWrites(config.resendWindow.toMillis(), config.resendBufferBytes, sentLog);
+        registry.remove(MetricNames.RESEND_OVERFLOWED);
+        registry.register(MetricNames.RESEND_OVERFLOWED, (Gauge<Long>) recent::overflowed);
         if (sentLog != null) {
             // A predecessor's last writes: sent again at the first connect if Redis restarted since it wrote them.
             List<RecentWrites.Entry> earlier = sentLog.recent(config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
@@ -210,16 +213,37 @@ public final class JobProducer implements AutoCloseable {
      * may be sent in another order. If Redis fails midway, the jobs of the calls it answered keep their direct
      * receipts and the rest are spooled behind them ({@link Receipt#spooled()}); the same id twice in one batch
      * is a duplicate the second time.
+     *
+     * <p>Room for the whole batch is set aside in the journal before anything is sent, so that Redis failing
+     * midway cannot leave half a batch accepted: {@link JournalFullException} means none was accepted. One case
+     * is different: a batch bigger than the room left in the journal is still sent while Redis takes it; if Redis
+     * then fails midway and the journal cannot take the rest, the exception's message says how many of the batch
+     * Redis had taken (those stay accepted; enqueue them again with caller-chosen ids to stay idempotent).
+     *
+     * @throws IllegalArgumentException for bad input (a null list or job, a bad queue, type or payload): none accepted
+     * @throws JournalFullException when the journal cannot take the jobs that must spool (see above)
+     * @throws IllegalStateException after {@link #close()}
      */
     public List<Receipt> enqueueAll(List<NewJob> jobs) {
+        if (jobs == null) {
+            throw new IllegalArgumentException("jobs must not be null");
+        }
         long start = System.nanoTime();
+        Receipt[] out = new Receipt[jobs.size()];
         try {
             Batch batch = new Batch(jobs);
-            List<Receipt> out = submitAll(batch, start);
-            TickMeter.mark(accepted, out.size(), start);
-            return out;
+            submitAll(batch, out, start);
+            TickMeter.mark(accepted, out.length, start);
+            return List.of(out);
         } catch (RuntimeException e) {
-            rejected.mark(jobs.size());
+            int taken = 0;
+            for (Receipt r : out) {
+                taken += r == null ? 0 : 1;
+            }
+            if (taken > 0) {
+                TickMeter.mark(accepted, taken, start);
+            }
+            rejected.mark(out.length - taken);
             throw e;
         } finally {
             long end = System.nanoTime();
@@ -237,6 +261,8 @@ public final class JobProducer implements AutoCloseable {
         final QueueName[] queues;
         final JobRecord[] records;
         final byte[][] encoded;
+        /** The room all of the batch would take in the journal. */
+        long journalBytes;
 
         Batch(List<NewJob> jobs) {
             this.jobs = jobs;
@@ -254,6 +280,10 @@ public final class JobProducer implements AutoCloseable {
                 queues[i] = last != null && last.value().equals(j.queue()) ? last : validQueue(j.queue());
                 last = queues[i];
                 validate(j.type(), j.payload());
+                EnqueueOptions o = j.options() == null ? EnqueueOptions.NONE : j.options();
+                int idLength = o.jobIdOrNull() != null ? o.jobIdOrNull().value().length() : JobId.MINTED_LENGTH;
+                journalBytes += ChronicleJournal.frameBytes(
+                        JobCodec.encodedLength(idLength, queues[i], j.type(), o.headers(), j.payload().length));
             }
         }
 
@@ -283,6 +313,9 @@ public final class JobProducer implements AutoCloseable {
 
     /** {@link #enqueueAll(List)} for jobs of one queue and type. */
     public List<Receipt> enqueueAll(String queue, String type, List<byte[]> payloads) {
+        if (payloads == null) {
+            throw new IllegalArgumentException("payloads must not be null");
+        }
         List<NewJob> jobs = new ArrayList<>(payloads.size());
         for (byte[] p : payloads) {
             jobs.add(new NewJob(queue, type, p));
@@ -297,6 +330,9 @@ public final class JobProducer implements AutoCloseable {
      * @throws RedisUnavailableException if Redis cannot be asked and the job is not in this producer's journal
      */
     public JobStatus status(String queue, String jobId) {
+        if (closed) {
+            throw new IllegalStateException("producer is closed");
+        }
         QueueName q = QueueName.of(queue);
         JobId id = JobId.of(jobId);
         try {
@@ -348,9 +384,9 @@ public final class JobProducer implements AutoCloseable {
      * producer opened on the same directory; if Redis is connected, close first tries to replay them.
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
-            return;
+            return; // closed already (a second caller waits for the first to finish)
         }
         closed = true;
         replayThread.interrupt();
@@ -447,9 +483,9 @@ public final class JobProducer implements AutoCloseable {
         return spool(job, encoded, tick);
     }
 
-    private List<Receipt> submitAll(Batch batch, long tick) {
+    /** Fills {@code out} with the batch's receipts, in input order. */
+    private void submitAll(Batch batch, Receipt[] out, long tick) {
         int n = batch.size();
-        Receipt[] out = new Receipt[n];
         // A queue goes direct only if it had no backlog when the batch started: then all its jobs of this
         // batch go one way, and their order holds.
         Map<QueueName, Boolean> direct = new HashMap<>();
@@ -463,11 +499,45 @@ public final class JobProducer implements AutoCloseable {
                 directIdx.add(i);
             }
         }
+        ChronicleJournal.Reservation room = null;
+        try {
+            room = journal.reserve(batch.journalBytes);
+        } catch (JournalFullException full) {
+            if (directIdx.size() < n) {
+                throw full; // some of the batch must spool now: none of it is accepted
+            }
+            // All of it goes to Redis, up as far as this producer knows: send it without room set aside (what
+            // Redis does not take then spools only if all of that fits).
+        }
+        try {
+            submitAll(batch, out, tick, directIdx, room);
+        } catch (JournalFullException e) {
+            int taken = 0;
+            for (Receipt r : out) {
+                taken += r == null ? 0 : 1;
+            }
+            if (taken == 0) {
+                throw e;
+            }
+            throw new JournalFullException("Redis failed midway through an enqueueAll of " + n + " jobs bigger than the"
+                    + " room left in the journal: " + taken + " of them were accepted (in Redis), the other " + (n - taken)
+                    + " were not: " + e.getMessage(), e);
+        } finally {
+            if (room != null) {
+                room.close();
+            }
+        }
+    }
+
+    private void submitAll(Batch batch, Receipt[] out, long tick, List<Integer> directIdx, ChronicleJournal.Reservation room) {
+        int n = batch.size();
         if (!directIdx.isEmpty()) {
             try {
-                for (QueueName q : direct.keySet()) {
-                    if (direct.get(q)) {
-                        register(q);
+                QueueName last = null;
+                for (int i : directIdx) {
+                    if (batch.queues[i] != last) {
+                        last = batch.queues[i];
+                        register(last);
                     }
                 }
                 streamDirect(batch, byQueue(batch.queues, directIdx), out);
@@ -476,12 +546,29 @@ public final class JobProducer implements AutoCloseable {
                 // failed may have been applied: their replay is idempotent.
             }
         }
-        for (int i = 0; i < n; i++) {
-            if (out[i] == null) {
-                out[i] = spool(batch.record(i), batch.encoded(i), tick);
+        ChronicleJournal.Reservation forRest = room;
+        if (forRest == null) {
+            // Sent without room set aside, and Redis did not take all of it: the rest spools only if all of it fits.
+            long rest = 0;
+            for (int i = 0; i < n; i++) {
+                rest += out[i] == null ? ChronicleJournal.frameBytes(batch.encoded(i).length) : 0;
+            }
+            if (rest == 0) {
+                return;
+            }
+            forRest = journal.reserve(rest);
+        }
+        try {
+            for (int i = 0; i < n; i++) {
+                if (out[i] == null) {
+                    out[i] = spool(batch.record(i), batch.encoded(i), tick, forRest);
+                }
+            }
+        } finally {
+            if (forRest != room) {
+                forRest.close();
             }
         }
-        return List.of(out);
     }
 
     /**
@@ -557,7 +644,16 @@ public final class JobProducer implements AutoCloseable {
      * had already read: a spooled enqueue reads the clock as few times as it can (see {@link TickMeter}).
      */
     private Receipt spool(JobRecord job, byte[] encoded, long tick) {
-        journal.append(job, encoded);
+        return spool(job, encoded, tick, null);
+    }
+
+    /** {@link #spool(JobRecord, byte[], long)} within room set aside in the journal, if {@code room} is not null. */
+    private Receipt spool(JobRecord job, byte[] encoded, long tick, ChronicleJournal.Reservation room) {
+        if (room != null) {
+            room.append(job, encoded);
+        } else {
+            journal.append(job, encoded);
+        }
         TickMeter.mark(spooled, 1, tick);
         if (!gateway.isOpen()) {
             // Spooled behind a backlog while connected: make sure someone drains it.
@@ -678,9 +774,10 @@ public final class JobProducer implements AutoCloseable {
      * durability {@link Durability#PROCESS_CRASH}, payloads up to {@value #DEFAULT_MAX_PAYLOAD_BYTES} bytes,
      * no dedupe expiry (a job id is remembered while its job exists), reconnect backoff 100 ms doubling to 5 s with full jitter (forever), jobs of the
      * last 5 s (up to 16 MiB) sent again after a Redis restart, a pool of
-     * {@value RedisGateway#DEFAULT_POOL_SIZE} connections, Redis timeouts of {@link RedisConnection}.
+     * {@value #DEFAULT_POOL_SIZE} connections, Redis timeouts of {@link RedisConnection}.
      */
     public static final class Builder {
+        public static final int DEFAULT_POOL_SIZE = RedisGateway.DEFAULT_POOL_SIZE;
         public static final long DEFAULT_JOURNAL_MAX_BYTES = ChronicleJournal.DEFAULT_MAX_BYTES;
         public static final int DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
         /** No expiry at enqueue: a job id is remembered while the job exists, then for the completed retention. */
@@ -698,7 +795,7 @@ public final class JobProducer implements AutoCloseable {
         private Duration dedupeWindow = DEFAULT_DEDUPE_WINDOW;
         private Duration reconnectBase = DEFAULT_RECONNECT_BASE;
         private Duration reconnectCap = DEFAULT_RECONNECT_CAP;
-        private int poolSize = RedisGateway.DEFAULT_POOL_SIZE;
+        private int poolSize = DEFAULT_POOL_SIZE;
         private MetricRegistry registry;
         private Duration resendWindow = DEFAULT_RESEND_WINDOW;
         private long resendBufferBytes = DEFAULT_RESEND_BUFFER_BYTES;
@@ -779,13 +876,14 @@ public final class JobProducer implements AutoCloseable {
          * {@code Duration.ZERO}, the default, sets no expiry: the id is remembered while the job is queued,
          * running, retrying or dead, and for the worker's completed retention (24 h) after it completed. A
          * window bounds the memory of jobs nobody ever runs, at a cost: with it, enqueue does about 40 % more
-         * work in Redis (a TTL per job).
+         * work in Redis (a TTL per job). Redis keeps it in whole seconds: a window with a fraction of a second is
+         * rounded up (1.5 s is 2 s).
          */
         public Builder dedupeWindow(Duration window) {
-            if (window == null || window.isNegative() || (!window.isZero() && window.toSeconds() < 1)) {
+            if (window == null || window.isNegative() || (!window.isZero() && window.compareTo(Duration.ofSeconds(1)) < 0)) {
                 throw new IllegalArgumentException("dedupeWindow must be 0 (no expiry) or >= 1 s, but was " + window);
             }
-            this.dedupeWindow = window;
+            this.dedupeWindow = window.getNano() == 0 ? window : Duration.ofSeconds(window.getSeconds() + 1);
             return this;
         }
 

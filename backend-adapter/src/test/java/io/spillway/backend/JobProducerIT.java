@@ -250,6 +250,46 @@ class JobProducerIT {
     }
 
     @Test
+    void enqueueAllThatTheJournalCannotTakeAcceptsNoneOfIt() {
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
+                .journalMaxBytes(20_000).build()) {
+            List<byte[]> payloads = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                payloads.add(new byte[300]);
+            }
+            // Redis up, the batch bigger than the journal: it goes to Redis whole.
+            assertThat(p.enqueueAll("big", "t", payloads)).hasSize(100).noneMatch(Receipt::spooled);
+            redis.kill();
+            // Redis down: 100 jobs of about 350 bytes cannot spool in 20,000 bytes; not one is accepted.
+            assertThatThrownBy(() -> p.enqueueAll("big", "t", payloads)).isInstanceOf(JournalFullException.class)
+                    .hasMessageContaining("full");
+            assertThat(p.journalBacklog()).isZero();
+            assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(100);
+            // A batch that fits spools whole, and the journal's room set aside for it is given back.
+            assertThat(p.enqueueAll("big", "t", payloads.subList(0, 20))).hasSize(20).allMatch(Receipt::spooled);
+            assertThat(p.enqueueAll("big", "t", payloads.subList(0, 20))).hasSize(20).allMatch(Receipt::spooled);
+            assertThat(p.journalBacklog()).isEqualTo(40);
+            assertThat(p.enqueue("big", "t", new byte[300]).spooled()).isTrue();
+        }
+    }
+
+    @Test
+    void nullBatchesClosedProducersAndSubSecondDedupeWindowsAreHandled() {
+        JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("c"))
+                .dedupeWindow(Duration.ofMillis(1_500)).build();
+        assertThat(p.config().dedupeWindow()).isEqualTo(Duration.ofSeconds(2));
+        assertThatThrownBy(() -> p.enqueueAll(null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("jobs");
+        assertThatThrownBy(() -> p.enqueueAll("q", "t", null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("payloads");
+        p.close();
+        p.close();
+        assertThatThrownBy(() -> p.enqueue("q", "t", bytes("x"))).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> p.status("q", "some-id")).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
+        assertThatThrownBy(() -> JobProducer.builder().redis((URI) null)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void enqueueAllIsBatchedAndIdempotent() {
         try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {
             List<NewJob> jobs = new ArrayList<>();

@@ -11,6 +11,8 @@ import java.util.regex.Pattern;
  * @param value the id
  */
 public record JobId(String value) {
+    /** The length of a minted id (a ULID). */
+    public static final int MINTED_LENGTH = 26;
     /** The characters a job id may hold. */
     public static final Pattern VALID = Pattern.compile("[A-Za-z0-9._:@/+=-]{1,200}");
 

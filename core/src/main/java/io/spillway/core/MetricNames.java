@@ -39,6 +39,11 @@ public final class MetricNames {
 
     /** Meter: recently written jobs sent again after a Redis restart that Redis had indeed lost. */
     public static final String RESTORED = "spillway.replay.restored";
+    /**
+     * Gauge: recent direct writes pushed out of the resend buffer by its byte cap before their resend window
+     * ended (Redis losing them in a crash would not have them sent again); 0 unless writes outran the buffer.
+     */
+    public static final String RESEND_OVERFLOWED = "spillway.replay.resend.overflowed";
 
     // Connection (core)
     /** Gauge: 0 connected, 1 disconnected, 2 recovering. Suffixed with the component (producer, worker). */

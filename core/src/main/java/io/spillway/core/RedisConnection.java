@@ -4,7 +4,6 @@ import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Objects;
 
 /**
  * Where Redis is and how long to wait for it. Immutable; build with {@link #builder(URI)} or take the
@@ -42,6 +41,8 @@ public final class RedisConnection {
         this.uri = b.uri;
         this.host = b.uri.getHost();
         this.port = b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort();
+        // Split before decoding (a %3A in the password is a colon of the password), then decode %xx only: a '+'
+        // is a plus (URLDecoder alone would make it a space, and base64 passwords are full of them).
         String userInfo = b.uri.getRawUserInfo();
         String u = null;
         String p = null;
@@ -56,16 +57,7 @@ public final class RedisConnection {
         }
         this.user = u;
         this.password = p;
-        String path = b.uri.getPath();
-        int db = 0;
-        if (path != null && path.length() > 1) {
-            try {
-                db = Integer.parseInt(path.substring(1));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("redis URI database must be a number, but was '" + path.substring(1) + "'");
-            }
-        }
-        this.database = db;
+        this.database = b.database;
         this.ssl = "rediss".equals(b.uri.getScheme());
         this.connectTimeout = b.connectTimeout;
         this.socketTimeout = b.socketTimeout;
@@ -73,7 +65,17 @@ public final class RedisConnection {
     }
 
     private static String decode(String s) {
-        return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+    }
+
+    /** {@code uri} for an error message: its user information (which may hold a password) masked. */
+    static String withoutPassword(URI uri) {
+        // By the text, not by the parsed parts: a URI that did not parse as meant (a '#' or '/' in the password) has
+        // its password somewhere before the last '@'.
+        String s = uri.toString();
+        int start = s.indexOf("//");
+        int at = s.lastIndexOf('@');
+        return start >= 0 && at > start ? s.substring(0, start + 2) + "***" + s.substring(at) : s;
     }
 
     /** A connection with every default. */
@@ -141,20 +143,45 @@ public final class RedisConnection {
     /** Builds a {@link RedisConnection}. Setters fail fast on bad values. */
     public static final class Builder {
         private final URI uri;
+        private final int database;
         private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MS);
         private Duration socketTimeout = Duration.ofMillis(DEFAULT_SOCKET_TIMEOUT_MS);
         private String clientName = "spillway";
 
         private Builder(URI uri) {
-            Objects.requireNonNull(uri, "redis URI must not be null");
+            if (uri == null) {
+                throw new IllegalArgumentException("redis URI must not be null");
+            }
             String scheme = uri.getScheme();
             if (!"redis".equals(scheme) && !"rediss".equals(scheme)) {
-                throw new IllegalArgumentException("redis URI must start with redis:// or rediss://, but was '" + uri + "'");
+                throw new IllegalArgumentException("redis URI must start with redis:// or rediss://, but was '"
+                        + withoutPassword(uri) + "'");
             }
             if (uri.getHost() == null || uri.getHost().isBlank()) {
-                throw new IllegalArgumentException("redis URI must name a host, but was '" + uri + "'");
+                String authority = uri.getRawAuthority();
+                throw new IllegalArgumentException("redis URI must name a host, but was '" + withoutPassword(uri) + "'"
+                        + (authority != null && authority.contains("_")
+                                ? " (an underscore is not allowed in a URI host name; use the host's IP address or another name)"
+                                : ""));
+            }
+            if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65_535)) {
+                throw new IllegalArgumentException("redis URI port must be 1-65535, but was " + uri.getPort());
+            }
+            String path = uri.getPath();
+            int db = 0;
+            if (path != null && path.length() > 1) {
+                try {
+                    db = Integer.parseInt(path.substring(1));
+                } catch (NumberFormatException e) {
+                    db = -1;
+                }
+                if (db < 0) {
+                    throw new IllegalArgumentException("redis URI database must be a number >= 0, but was '"
+                            + path.substring(1) + "'");
+                }
             }
             this.uri = uri;
+            this.database = db;
         }
 
         public Builder connectTimeout(Duration timeout) {

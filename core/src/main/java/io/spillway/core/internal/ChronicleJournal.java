@@ -86,6 +86,8 @@ public final class ChronicleJournal implements AutoCloseable {
     private final Counter corrupt;
     private volatile long oldestEnqueuedAt;
     private final Object appendLock = new Object();
+    /** Room set aside by open {@link Reservation}s; under appendLock. */
+    private long reservedBytes;
     private final long holdBackMillis;
     private final java.util.ArrayDeque<long[]> checkpoints = new java.util.ArrayDeque<>();
     private final TimeProvider clock;
@@ -250,12 +252,64 @@ public final class ChronicleJournal implements AutoCloseable {
      * @throws JournalFullException past the size cap or when the disk is full: the job is not accepted
      */
     public void append(JobRecord job, byte[] encoded) {
+        append(job, encoded, null);
+    }
+
+    /**
+     * Room set aside in the journal for appends that must not fail for want of it (the jobs of one
+     * {@code enqueueAll} that may have to spool once Redis has taken some of the batch). Appends through it use
+     * its room; other appends see it as taken. {@link #close()} gives back what was not used.
+     */
+    public final class Reservation implements AutoCloseable {
+        private long left;
+
+        private Reservation(long bytes) {
+            this.left = bytes;
+        }
+
+        /** Appends within this reservation (beyond it, like {@link ChronicleJournal#append}). */
+        public void append(JobRecord job, byte[] encoded) {
+            ChronicleJournal.this.append(job, encoded, this);
+        }
+
+        @Override
+        public void close() {
+            synchronized (appendLock) {
+                reservedBytes -= left;
+                left = 0;
+            }
+        }
+    }
+
+    /**
+     * Sets {@code bytes} of room aside (frames included: {@link #frameBytes}).
+     *
+     * @throws JournalFullException if the journal does not have that much room left
+     */
+    public Reservation reserve(long bytes) {
+        synchronized (appendLock) {
+            if (backlogBytes.get() + reservedBytes + bytes > maxBytes) {
+                throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
+                        + maxBytes + " waiting for replay, " + reservedBytes + " set aside, " + bytes + " more needed");
+            }
+            reservedBytes += bytes;
+            return new Reservation(bytes);
+        }
+    }
+
+    /** The room one job of an encoded length takes in the journal. */
+    public static long frameBytes(int encodedLength) {
+        return FRAME_HEADER + (long) encodedLength;
+    }
+
+    private void append(JobRecord job, byte[] encoded, Reservation reservation) {
         int frame = FRAME_HEADER + encoded.length;
         synchronized (appendLock) {
             if (closed) {
                 throw new JournalException("Journal " + dir + " is closed", null);
             }
-            if (backlogBytes.get() + frame > maxBytes) {
+            long fromReservation = reservation == null ? 0 : Math.min(reservation.left, frame);
+            if (backlogBytes.get() + reservedBytes - fromReservation + frame > maxBytes) {
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
                         + maxBytes + " waiting for replay; job " + job.id() + " was not accepted");
             }
@@ -277,6 +331,10 @@ public final class ChronicleJournal implements AutoCloseable {
                 oldestEnqueuedAt = job.enqueuedAt();
             }
             backlogBytes.addAndGet(frame);
+            if (fromReservation > 0) {
+                reservation.left -= fromReservation;
+                reservedBytes -= fromReservation;
+            }
             perQueue.computeIfAbsent(job.queue(), q -> new AtomicLong()).incrementAndGet();
         }
     }

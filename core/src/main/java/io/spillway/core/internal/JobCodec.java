@@ -65,6 +65,26 @@ public final class JobCodec {
         return out;
     }
 
+    /**
+     * The length {@link #encode} gives a job with an id of {@code idLength} characters (ids are ASCII) and
+     * these fields, without encoding it.
+     */
+    public static int encodedLength(int idLength, QueueName queue, String type, Map<String, String> headers,
+                                    int payloadLength) {
+        int size = 1 + 2 + idLength + 2 + queue.value().length() + 2 + utf8Length(type) + 8 + 8 + 4 + 2 + 4 + payloadLength;
+        for (Map.Entry<String, String> e : headers.entrySet()) {
+            size += 4 + utf8Length(e.getKey()) + utf8Length(e.getValue());
+        }
+        return size;
+    }
+
+    private static int utf8Length(String s) {
+        if (ascii(s)) {
+            return s.length();
+        }
+        return s.getBytes(StandardCharsets.UTF_8).length;
+    }
+
     private static boolean ascii(String s) {
         if (s.length() > 0xFFFF) {
             return false; // utf8() reports it

@@ -49,6 +49,8 @@ class CodecAndValuesTest {
         for (JobRecord r : records) {
             assertThat(JobCodec.encode(r)).as(r.id().value()).isEqualTo(referenceV1(r));
             assertThat(JobCodec.decode(JobCodec.encode(r))).isEqualTo(r);
+            assertThat(JobCodec.encodedLength(r.id().value().length(), r.queue(), r.type(), r.headers(), r.payload().length))
+                    .isEqualTo(JobCodec.encode(r).length);
         }
     }
 
@@ -182,5 +184,32 @@ class CodecAndValuesTest {
         assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ZERO))
                 .hasMessageContaining("socketTimeout");
         assertThat(new String(RedisKeys.bytes("x"), StandardCharsets.UTF_8)).isEqualTo("x");
+    }
+
+    @Test
+    void redisUriPasswordsKeepPlusSignsAndColons() {
+        RedisConnection c = RedisConnection.of(URI.create("redis://app:ab+cd%2B%3Aef@h:6379"));
+        assertThat(c.user()).isEqualTo("app");
+        assertThat(c.password()).isEqualTo("ab+cd+:ef");
+    }
+
+    @Test
+    void badRedisUrisAreTypedErrorsThatNameTheFieldAndHideThePassword() {
+        assertThatThrownBy(() -> RedisConnection.builder(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("redis URI");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://h:70000")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("port").hasMessageContaining("70000");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://h:6379/-1")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("database").hasMessageContaining("-1");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://h:6379/x")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("database").hasMessageContaining("'x'");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://redis_1:6379")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("underscore");
+        for (String leaky : new String[] {"http://:s3cret@h:6379", "redis://:s3c#ret@h", "redis://u:s3c/ret@h_x"}) {
+            assertThatThrownBy(() -> RedisConnection.of(URI.create(leaky)))
+                    .as(leaky).isInstanceOf(IllegalArgumentException.class).message().doesNotContain("s3c");
+        }
+        assertThat(RedisConnection.of(URI.create("redis://h:6379/0")).database()).isZero();
+        assertThat(RedisConnection.of(URI.create("redis://h:65535/15")).port()).isEqualTo(65535);
     }
 }
