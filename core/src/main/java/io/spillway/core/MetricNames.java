@@ -28,6 +28,11 @@ public final class MetricNames {
     public static final String JOURNAL_BACKLOG = "spillway.journal.backlog.jobs";
     /** Gauge: bytes of the journal records not yet replayed. */
     public static final String JOURNAL_BACKLOG_BYTES = "spillway.journal.backlog.bytes";
+    /**
+     * Gauge: the journal's size cap in bytes: past it enqueue throws {@code JournalFullException} (compare with
+     * {@link #JOURNAL_BACKLOG_BYTES}).
+     */
+    public static final String JOURNAL_MAX_BYTES = "spillway.journal.max.bytes";
     /** Gauge: age in milliseconds of the oldest job not yet replayed (0 when empty). */
     public static final String JOURNAL_OLDEST_AGE = "spillway.journal.oldest.age.ms";
     /** Counter: corrupt or torn journal records found and skipped. */

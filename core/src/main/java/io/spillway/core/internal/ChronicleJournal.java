@@ -156,6 +156,7 @@ public final class ChronicleJournal implements AutoCloseable {
         this.corrupt = registry.counter(MetricNames.JOURNAL_CORRUPT);
         registerGauge(registry, MetricNames.JOURNAL_BACKLOG, backlogJobs::get);
         registerGauge(registry, MetricNames.JOURNAL_BACKLOG_BYTES, backlogBytes::get);
+        registerGauge(registry, MetricNames.JOURNAL_MAX_BYTES, () -> maxBytes);
         registerGauge(registry, MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
         positionTailerAfterReplayed();
         scanBacklog();

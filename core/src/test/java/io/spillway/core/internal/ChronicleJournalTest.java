@@ -179,6 +179,32 @@ class ChronicleJournalTest {
     }
 
     @Test
+    void roomSetAsideIsTakenForOtherAppendsAndGivenBackOnClose() {
+        try (ChronicleJournal j = ChronicleJournal.open(dir, 2_000, Durability.PROCESS_CRASH, new MetricRegistry())) {
+            JobRecord r = job("q", 1);
+            byte[] enc = JobCodec.encode(r);
+            long frame = ChronicleJournal.frameBytes(enc.length);
+            int fit = (int) (2_000 / frame);
+            assertThatThrownBy(() -> j.reserve(2_001)).isInstanceOf(JournalFullException.class);
+            ChronicleJournal.Reservation room = j.reserve((fit - 1) * frame);
+            j.append(r, enc); // the one frame of room left outside the reservation
+            assertThatThrownBy(() -> j.append(r, enc)).isInstanceOf(JournalFullException.class);
+            for (int i = 0; i < fit - 1; i++) {
+                room.append(r, enc); // within the room set aside: never full
+            }
+            assertThatThrownBy(() -> room.append(r, enc)).isInstanceOf(JournalFullException.class);
+            room.close();
+            room.close();
+            assertThat(j.backlog()).isEqualTo(fit);
+            drain(j);
+            try (ChronicleJournal.Reservation unused = j.reserve(fit * frame)) {
+                assertThatThrownBy(() -> j.append(r, enc)).isInstanceOf(JournalFullException.class);
+            }
+            j.append(r, enc); // given back by close
+        }
+    }
+
+    @Test
     void pastTheCapAppendThrowsAndNothingIsWritten() {
         try (ChronicleJournal j = ChronicleJournal.open(dir, 1_000, Durability.PROCESS_CRASH, new MetricRegistry())) {
             int accepted = 0;
