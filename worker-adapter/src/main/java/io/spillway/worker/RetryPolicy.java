@@ -19,7 +19,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * @param maxAttempts handler runs in all, at least 1 (1 means no retry)
  * @param initialBackoff the wait after the first failure (before jitter), > 0
- * @param maxBackoff the cap of the wait, at least {@code initialBackoff}
+ * @param maxBackoff the cap of the wait, at least {@code initialBackoff}, at most 365 days
  * @param multiplier growth per failure, at least 1
  */
 public record RetryPolicy(int maxAttempts, Duration initialBackoff, Duration maxBackoff, double multiplier) {
@@ -27,6 +27,7 @@ public record RetryPolicy(int maxAttempts, Duration initialBackoff, Duration max
     public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofSeconds(1);
     public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofMinutes(5);
     public static final double DEFAULT_MULTIPLIER = 2.0;
+    private static final Duration MAX_BACKOFF = Duration.ofDays(365);
 
     public RetryPolicy {
         if (maxAttempts < 1) {
@@ -37,6 +38,10 @@ public record RetryPolicy(int maxAttempts, Duration initialBackoff, Duration max
         }
         if (maxBackoff == null || maxBackoff.compareTo(initialBackoff) < 0) {
             throw new IllegalArgumentException("retry maxBackoff must be >= initialBackoff " + initialBackoff + ", but was " + maxBackoff);
+        }
+        if (maxBackoff.compareTo(MAX_BACKOFF) > 0) {
+            // Far longer waits overflow as milliseconds when a retry's run-at is computed.
+            throw new IllegalArgumentException("retry maxBackoff must be <= " + MAX_BACKOFF + ", but was " + maxBackoff);
         }
         if (!(multiplier >= 1.0) || Double.isInfinite(multiplier)) {
             throw new IllegalArgumentException("retry multiplier must be >= 1, but was " + multiplier);

@@ -67,6 +67,16 @@ public final class Worker implements AutoCloseable {
     public static final Duration DEFAULT_SCHEDULER_INTERVAL = Duration.ofMillis(250);
     /** A fetch loop with no progress for this long, while connected, rebuilds its connection. */
     public static final Duration DEFAULT_STUCK_AFTER = Duration.ofSeconds(10);
+    /**
+     * Longest lease, job timeout, shutdown timeout, completed retention and stuck-after accepted: a year.
+     * Anything longer means "never" in practice, and far longer values overflow when converted to
+     * milliseconds or nanoseconds.
+     */
+    private static final Duration MAX_DURATION = Duration.ofDays(365);
+    /** Longest scheduler interval accepted: every retry and delayed job waits for the scheduler's next tick. */
+    private static final Duration MAX_SCHEDULER_INTERVAL = Duration.ofHours(1);
+    /** Longest fetch block accepted (XREADGROUP BLOCK): close() and the stuck check wait for one fetch. */
+    private static final Duration MAX_FETCH_BLOCK = Duration.ofSeconds(10);
     /** Where outcomes wait while Redis is away: {@code ${java.io.tmpdir}/spillway-worker}. Use a persistent directory in production. */
     public static final Path DEFAULT_STATE_DIR = Path.of(System.getProperty("java.io.tmpdir"), "spillway-worker");
 
@@ -112,7 +122,10 @@ public final class Worker implements AutoCloseable {
         return runtime.health();
     }
 
-    /** Jobs fetched and not yet settled (running, or waiting for a handler thread). */
+    /**
+     * Jobs fetched and not yet settled (running, or waiting for a handler thread), plus timed-out jobs whose
+     * handler has not returned yet: their thread takes no other job until it does.
+     */
     public int inFlight() {
         return runtime.inFlight();
     }
@@ -215,30 +228,34 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
-        /** Lease of a fetched job, at least 1 s. Default 30 s. */
+        /** Lease of a fetched job, 1 s to 365 days. Default 30 s. */
         public Builder leaseDuration(Duration lease) {
-            this.lease = atLeast("leaseDuration", lease, Duration.ofSeconds(1));
+            this.lease = between("leaseDuration", lease, Duration.ofSeconds(1), MAX_DURATION);
             return this;
         }
 
-        /** How long {@link Worker#close()} waits for running jobs. Default 30 s. */
+        /** How long {@link Worker#close()} waits for running jobs, 0 to 365 days. Default 30 s. */
         public Builder shutdownTimeout(Duration timeout) {
             if (timeout == null || timeout.isNegative()) {
                 throw new IllegalArgumentException("shutdownTimeout must be >= 0, but was " + timeout);
             }
-            this.shutdownTimeout = timeout;
+            this.shutdownTimeout = between("shutdownTimeout", timeout, Duration.ZERO, MAX_DURATION);
             return this;
         }
 
-        /** Longest run of one handler call; past it the run has failed. Default 1 h. */
+        /**
+         * Longest run of one handler call, 1 ms to 365 days; past it the run has failed and its thread is
+         * interrupted. A handler that ignores the interrupt keeps its thread until it returns: no other job is
+         * fetched for that thread meanwhile. Default 1 h.
+         */
         public Builder jobTimeout(Duration timeout) {
-            this.jobTimeout = atLeast("jobTimeout", timeout, Duration.ofMillis(1));
+            this.jobTimeout = between("jobTimeout", timeout, Duration.ofMillis(1), MAX_DURATION);
             return this;
         }
 
-        /** How long a completed job's status is kept (at least 1 s). Default 24 h. */
+        /** How long a completed job's status is kept, 1 s to 365 days. Default 24 h. */
         public Builder completedRetention(Duration retention) {
-            this.completedRetention = atLeast("completedRetention", retention, Duration.ofSeconds(1));
+            this.completedRetention = between("completedRetention", retention, Duration.ofSeconds(1), MAX_DURATION);
             return this;
         }
 
@@ -253,23 +270,19 @@ public final class Worker implements AutoCloseable {
 
         /** How long one fetch blocks in Redis waiting for jobs, 1 ms to 10 s. Default 200 ms. */
         public Builder fetchBlock(Duration block) {
-            atLeast("fetchBlock", block, Duration.ofMillis(1));
-            if (block.compareTo(Duration.ofSeconds(10)) > 0) {
-                throw new IllegalArgumentException("fetchBlock must be <= 10 s, but was " + block);
-            }
-            this.fetchBlock = block;
+            this.fetchBlock = between("fetchBlock", block, Duration.ofMillis(1), MAX_FETCH_BLOCK);
             return this;
         }
 
-        /** How often due delayed jobs are moved into the queue, at least 10 ms. Default 250 ms. */
+        /** How often due delayed jobs are moved into the queue, 10 ms to 1 h. Default 250 ms. */
         public Builder schedulerInterval(Duration interval) {
-            this.schedulerInterval = atLeast("schedulerInterval", interval, Duration.ofMillis(10));
+            this.schedulerInterval = between("schedulerInterval", interval, Duration.ofMillis(10), MAX_SCHEDULER_INTERVAL);
             return this;
         }
 
-        /** A fetch loop without progress this long (while connected) rebuilds its connection; at least 1 s. Default 10 s. */
+        /** A fetch loop without progress this long (while connected) rebuilds its connection; 1 s to 365 days. Default 10 s. */
         public Builder stuckAfter(Duration after) {
-            this.stuckAfter = atLeast("stuckAfter", after, Duration.ofSeconds(1));
+            this.stuckAfter = between("stuckAfter", after, Duration.ofSeconds(1), MAX_DURATION);
             return this;
         }
 
@@ -315,9 +328,12 @@ public final class Worker implements AutoCloseable {
                     metrics != null ? metrics : new MetricRegistry()));
         }
 
-        private static Duration atLeast(String what, Duration d, Duration min) {
+        private static Duration between(String what, Duration d, Duration min, Duration max) {
             if (d == null || d.compareTo(min) < 0) {
                 throw new IllegalArgumentException(what + " must be >= " + min + ", but was " + d);
+            }
+            if (d.compareTo(max) > 0) {
+                throw new IllegalArgumentException(what + " must be <= " + max + ", but was " + d);
             }
             return d;
         }

@@ -43,4 +43,12 @@ class RetryPolicyTest {
         assertThatThrownBy(() -> new RetryPolicy(3, Duration.ofSeconds(1), Duration.ofSeconds(1), 0.5))
                 .hasMessage("retry multiplier must be >= 1, but was 0.5");
     }
+
+    @Test
+    void aMaxBackoffSoLongItWouldOverflowIsRefused() {
+        Duration forever = java.time.temporal.ChronoUnit.FOREVER.getDuration();
+        assertThatThrownBy(() -> RetryPolicy.of(3, Duration.ofSeconds(1), forever)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retry maxBackoff must be <= PT8760H, but was " + forever);
+        assertThat(RetryPolicy.of(3, Duration.ofDays(365), Duration.ofDays(365)).backoff(9)).isBetween(Duration.ofDays(182), Duration.ofDays(365));
+    }
 }

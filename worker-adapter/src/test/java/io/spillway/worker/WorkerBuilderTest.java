@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -52,6 +53,43 @@ class WorkerBuilderTest {
         assertThat(worker.name()).isNotBlank();
         worker.start();
         worker.close();
+        worker.close();
+    }
+
+    @Test
+    void durationsSoLongTheyWouldOverflowAreRefusedNamingTheSettingAndValue() {
+        Duration forever = ChronoUnit.FOREVER.getDuration();
+        Duration maxMillis = Duration.ofMillis(Long.MAX_VALUE);
+        Worker.Builder b = Worker.builder();
+        assertThatThrownBy(() -> b.jobTimeout(maxMillis)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("jobTimeout must be <= PT8760H, but was " + maxMillis);
+        assertThatThrownBy(() -> b.completedRetention(forever)).hasMessage("completedRetention must be <= PT8760H, but was " + forever);
+        assertThatThrownBy(() -> b.shutdownTimeout(forever)).hasMessage("shutdownTimeout must be <= PT8760H, but was " + forever);
+        assertThatThrownBy(() -> b.stuckAfter(forever)).hasMessage("stuckAfter must be <= PT8760H, but was " + forever);
+        assertThatThrownBy(() -> b.leaseDuration(forever)).hasMessage("leaseDuration must be <= PT8760H, but was " + forever);
+        assertThatThrownBy(() -> b.schedulerInterval(Duration.ofHours(2))).hasMessage("schedulerInterval must be <= PT1H, but was PT2H");
+        assertThatThrownBy(() -> b.fetchBlock(forever)).hasMessage("fetchBlock must be <= PT10S, but was " + forever);
+        assertThatThrownBy(() -> b.jobTimeout(null)).hasMessage("jobTimeout must be >= PT0.001S, but was null");
+    }
+
+    @Test
+    void theLongestAcceptedDurationsStartAndCloseCleanly() {
+        Duration year = Duration.ofDays(365);
+        Worker worker = Worker.builder()
+                .redis(URI.create("redis://127.0.0.1:1"))
+                .queue("q")
+                .handler("t", job -> { })
+                .stateDir(dir)
+                .jobTimeout(year)
+                .completedRetention(year)
+                .shutdownTimeout(year)
+                .stuckAfter(year)
+                .leaseDuration(year)
+                .schedulerInterval(Duration.ofHours(1))
+                .fetchBlock(Duration.ofSeconds(10))
+                .retryPolicy(RetryPolicy.of(3, year, year))
+                .build();
+        worker.start();
         worker.close();
     }
 }

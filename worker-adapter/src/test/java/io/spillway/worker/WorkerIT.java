@@ -1,6 +1,7 @@
 package io.spillway.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.codahale.metrics.MetricRegistry;
@@ -14,6 +15,7 @@ import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
 import io.spillway.testing.RedisProcess;
+import io.spillway.worker.internal.WorkerScripts;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,9 +23,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -457,5 +463,139 @@ class WorkerIT {
             await().atMost(Duration.ofSeconds(20)).until(() -> status(x).state() == JobState.COMPLETED
                     && status(y).state() == JobState.COMPLETED);
         }
+    }
+
+    /** Entries of this queue's stream pending at {@code consumer}. */
+    int heldBy(String consumer, String queueName) {
+        try (Jedis j = redis.jedis()) {
+            return j.xpending(RedisKeys.stream(QueueName.of(queueName)), RedisKeys.GROUP,
+                    XPendingParams.xPendingParams().count(1000).consumer(consumer)).size();
+        }
+    }
+
+    @Test
+    void expiredLeasesBehindManyLiveOnesAreTakenOver() throws Exception {
+        String stream = RedisKeys.stream(QueueName.of(queue));
+        List<String> live = IntStream.range(0, 20).mapToObj(i -> "live-" + i).toList();
+        List<String> orphans = IntStream.range(0, 5).mapToObj(i -> "orphan-" + i).toList();
+        List<StreamEntryID> liveIds = new ArrayList<>();
+        jobs.enqueue(queue, "render", live);
+        jobs.enqueue(queue, "render", orphans);
+        try (Jedis j = redis.jedis()) {
+            // 20 jobs held by a worker that is alive (renewed every 200 ms), then 5 by one that died.
+            j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(), true);
+            j.xreadGroup(RedisKeys.GROUP, "alive", XReadGroupParams.xReadGroupParams().count(20),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY)).get(0).getValue().forEach(e -> liveIds.add(e.getID()));
+            j.xreadGroup(RedisKeys.GROUP, "dead", XReadGroupParams.xReadGroupParams().count(5),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY));
+        }
+        ScheduledExecutorService renewer = Executors.newSingleThreadScheduledExecutor();
+        try (Jedis renewing = redis.jedis()) {
+            try {
+                renewer.scheduleWithFixedDelay(() -> renewing.xclaimJustId(stream, RedisKeys.GROUP, "alive", 0,
+                        XClaimParams.xClaimParams(), liveIds.toArray(new StreamEntryID[0])), 0, 200, TimeUnit.MILLISECONDS);
+                // One free thread: each XAUTOCLAIM call looks at no more than 10 pending entries.
+                started(worker().concurrency(1).prefetch(0).leaseDuration(Duration.ofSeconds(1)).handler("render", this::record));
+
+                await("the dead worker's jobs taken over").atMost(Duration.ofSeconds(6))
+                        .until(() -> orphans.stream().allMatch(id -> count(id) == 1));
+                assertThat(live).allMatch(id -> count(id) == 0);
+            } finally {
+                renewer.shutdownNow();
+                renewer.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    void aHandlerThatIgnoresItsTimeoutKeepsItsThreadAndNoJobWaitsLeasedBehindIt() {
+        AtomicBoolean letGo = new AtomicBoolean();
+        Map<String, String> ranOn = new ConcurrentHashMap<>();
+        MetricRegistry metricsA = new MetricRegistry();
+        Function<String, JobHandler> handler = worker -> job -> {
+            record(job);
+            ranOn.putIfAbsent(job.id(), worker);
+            if (job.id().equals("stuck") && job.attempt() == 1) {
+                while (!letGo.get()) {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        // ignores its timeout's interrupt
+                    }
+                }
+            }
+        };
+        Worker a = started(worker().name("a").concurrency(1).jobTimeout(Duration.ofMillis(300)).metricRegistry(metricsA)
+                .handler("render", handler.apply("a")));
+        try {
+            jobs.enqueue(queue, "render", "stuck");
+            await().atMost(Duration.ofSeconds(10)).until(() -> metricsA.meter(MetricNames.RETRIED).getCount() == 1);
+            jobs.enqueue(queue, "render", "next");
+
+            // Its only thread is still taken: nothing may be leased to it (neither "next" nor the retry of "stuck").
+            await("nothing leased to the worker whose only thread is stuck").atMost(Duration.ofSeconds(5))
+                    .until(() -> heldBy(a.name(), queue) == 0);
+            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
+            assertThat(heldBy(a.name(), queue)).as("jobs leased to a worker with no free thread").isZero();
+            assertThat(a.inFlight()).isEqualTo(1);
+
+            started(worker().name("b").concurrency(1).handler("render", handler.apply("b")));
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("next") == 1 && count("stuck") == 2);
+            assertThat(ranOn).containsEntry("next", "b");
+        } finally {
+            letGo.set(true);
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> a.inFlight() == 0);
+    }
+
+    @Test
+    void anAckThatRedisRefusesChangesNothing() {
+        jobs.enqueue(queue, "render", "refused");
+        String stream = RedisKeys.stream(QueueName.of(queue));
+        String statusKey = RedisKeys.job(QueueName.of(queue), JobId.of("refused"));
+        try (Jedis j = redis.jedis()) {
+            j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(), true);
+            StreamEntryID id = j.xreadGroup(RedisKeys.GROUP, "w", XReadGroupParams.xReadGroupParams().count(1),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY)).get(0).getValue().get(0).getID();
+            String before = j.get(statusKey);
+            // An expire time Redis refuses (0 s): SET ... EX fails inside the script.
+            assertThatThrownBy(() -> j.eval(WorkerScripts.ACK.source(),
+                    List.of(stream, statusKey), List.of(RedisKeys.GROUP, "1", "0", id.toString(), "1")))
+                    .hasMessageContaining("invalid expire time");
+            assertThat(j.xlen(stream)).as("entries left in the stream").isEqualTo(1);
+            assertThat(j.xpending(stream, RedisKeys.GROUP).getTotal()).as("entries still pending").isEqualTo(1);
+            assertThat(j.get(statusKey)).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void oneFetchLeasesNoMoreJobsThanFreeThreadsWhateverTheNumberOfQueues() {
+        List<String> queues = List.of(queue, queue + "-b", queue + "-c");
+        for (String q : queues) {
+            jobs.enqueue(q, "slow", q + "-1", q + "-2");
+        }
+        AtomicLong runningSince = new AtomicLong();
+        Worker w = started(worker().queues(queues.toArray(new String[0])).concurrency(1).prefetch(0).handler("slow", job -> {
+            runningSince.set(System.nanoTime());
+            Thread.sleep(600);
+            record(job);
+            runningSince.set(0);
+        }));
+        AtomicInteger mostHeld = new AtomicInteger();
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            // Sampled in the middle of a job: the previous job's ack (sent by the acker within ~50 ms) is in,
+            // and the job is not about to end (its own ack and the next fetch would overlap the sample).
+            long since = runningSince.get();
+            long age = System.nanoTime() - since;
+            if (since != 0 && age > TimeUnit.MILLISECONDS.toNanos(250) && age < TimeUnit.MILLISECONDS.toNanos(400)) {
+                int held = queues.stream().mapToInt(q -> heldBy(w.name(), q)).sum();
+                if (runningSince.get() == since) {
+                    mostHeld.accumulateAndGet(held, Math::max);
+                }
+            }
+            return handled.size() == 6;
+        });
+        assertThat(mostHeld.get()).as("jobs leased at once by a worker with one thread and no prefetch").isEqualTo(1);
+        assertThat(handled.values()).allMatch(n -> n.get() == 1);
     }
 }

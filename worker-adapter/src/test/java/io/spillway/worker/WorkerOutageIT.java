@@ -8,6 +8,7 @@ import io.spillway.core.JobId;
 import io.spillway.core.JobState;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
 import io.spillway.testing.ChaosProxy;
@@ -19,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -26,6 +28,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.params.XAddParams;
+import redis.clients.jedis.params.XPendingParams;
 
 /** Redis hangs or dies under a running worker: no thread dies, nothing is lost, outcomes wait locally. */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
@@ -169,5 +173,46 @@ class WorkerOutageIT {
             assertThat(metrics.meter(io.spillway.core.MetricNames.REDELIVERIES).getCount()).isEqualTo(leasedButUnknown);
             worker.close(); // before the proxy closes
         }
+    }
+
+    @Test
+    void closeWhileAFetchWaitsOnAHungRedisHandsBackWhatThatFetchBrings() throws Exception {
+        // A socket timeout long enough that the fetch in flight outlives close()'s first wait (fetch block + 2 s),
+        // and a lease long enough that only a hand-back, not its expiry, frees the job within the test.
+        Supplier<Worker.Builder> builder = () -> Worker.builder()
+                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofSeconds(6)).build())
+                .queue(queue)
+                .handler("render", this::record)
+                .leaseDuration(Duration.ofSeconds(60))
+                .fetchBlock(Duration.ofMillis(100));
+        Worker first = builder.get().stateDir(stateDir.resolve("first")).build();
+        worker = first;
+        first.start();
+        jobs.enqueue(queue, "render", "warm-up");
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("warm-up"));
+
+        String stream = RedisKeys.stream(QueueName.of(queue));
+        Thread closing = new Thread(first::close, "closing");
+        try (Jedis producer = redis.jedis(Duration.ofSeconds(30))) {
+            redis.hang();
+            // Sent while Redis is stopped: once it resumes, the fetch waiting in it receives this job.
+            Thread enqueue = new Thread(() -> producer.xadd(RedisKeys.bytes(stream), XAddParams.xAddParams(),
+                    Map.of(RedisKeys.bytes(RedisKeys.FIELD_JOB), JobCodec.encode(Jobs.job(queue, "late", "render", "x")))));
+            enqueue.start();
+            await().pollDelay(Duration.ofMillis(300)).atMost(Duration.ofSeconds(1)).until(() -> true);
+            closing.start();
+            await().pollDelay(Duration.ofMillis(3000)).atMost(Duration.ofSeconds(4)).until(() -> true);
+            redis.resume();
+            enqueue.join(10_000);
+            closing.join(40_000);
+        }
+        assertThat(closing.isAlive()).as("close() still running").isFalse();
+        try (Jedis j = redis.jedis()) {
+            assertThat(j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams().count(10)
+                    .consumer(first.name()))).as("jobs left leased to the closed worker").isEmpty();
+        }
+        worker = builder.get().stateDir(stateDir.resolve("second")).build();
+        worker.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("late"));
     }
 }

@@ -26,12 +26,16 @@ import io.spillway.worker.JobTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
@@ -67,14 +71,29 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
  * </ol>
  * Invariants: a job is in {@link #active} from fetch until its outcome is queued, and only then stops
- * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); no thread
- * exits on a Redis failure.
+ * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); a job counts
+ * in {@link #inFlight} until its handler thread is free again, which for a handler that ignores its
+ * timeout is later than its outcome ({@link Active#slotFreed}); one fetch round leases at most the free
+ * capacity; no thread exits on a Redis failure.
  */
 public final class WorkerRuntime {
     private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
     private static final byte[] GROUP = bytes(RedisKeys.GROUP);
     private static final int SCHEDULE_LIMIT = 1000;
     private static final int SCRIPT_CHUNK = 500;
+    private static final byte[] PENDING_START = bytes("0-0");
+    /**
+     * XAUTOCLAIM calls per queue per takeover round. Redis looks at no more than COUNT × 10 pending entries
+     * per call, so this bounds a round's work; the scan goes on from where it stopped in the next round.
+     */
+    private static final int RECLAIM_CALLS = 10;
+    /** How long a handler may take to return after its timeout interrupted it before we call it stuck. */
+    private static final long IGNORED_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * Ceiling of converted durations: far beyond any real setting (the builder stops at a year), and low
+     * enough that {@code System.nanoTime() + it} never overflows.
+     */
+    private static final long MAX_NANOS = Long.MAX_VALUE / 4;
 
     private final Settings s;
     private final String name;
@@ -92,6 +111,14 @@ public final class WorkerRuntime {
     private final List<Outcome> localPending = new ArrayList<>();
     private final AtomicInteger localCount = new AtomicInteger();
     private final Map<String, QueueName> byStream = new LinkedHashMap<>();
+    private final List<String> streams;
+    /** Fetch thread only: the stream the next round-robin fetch starts with (when free slots < queues). */
+    private int nextStream;
+    /** Fetch thread only: per queue, where the next XAUTOCLAIM goes on in the pending-entries list. */
+    private final Map<QueueName, byte[]> reclaimFrom = new HashMap<>();
+    /** Jobs whose handler was interrupted at its timeout and has not returned yet (each holds its thread). */
+    private final Set<Active> overdue = ConcurrentHashMap.newKeySet();
+    private final long jobTimeoutNanos;
     private final Map<QueueName, long[]> sampled = new ConcurrentHashMap<>();
     /** Queues whose jobs were waiting while fetches came back empty: their group is rewound on recovery. */
     private final java.util.Set<QueueName> starvedQueues = ConcurrentHashMap.newKeySet();
@@ -141,6 +168,8 @@ public final class WorkerRuntime {
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DELAYED, q.value()), () -> v[2]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEAD, q.value()), () -> v[3]);
         }
+        this.streams = List.copyOf(byStream.keySet());
+        this.jobTimeoutNanos = nanos(settings.jobTimeout());
         this.ackLog = AckLog.open(settings.stateDir());
         List<Outcome> left = ackLog.readAll();
         if (!left.isEmpty()) {
@@ -189,14 +218,27 @@ public final class WorkerRuntime {
         fetchThread = new Thread(this::fetchLoop, "spillway-fetch-" + name);
         fetchThread.setDaemon(true);
         fetchThread.start();
-        long lease = s.lease().toMillis();
+        long lease = millis(s.lease());
         schedule(this::renewLeases, lease / 3);
-        schedule(this::runScheduler, s.schedulerInterval().toMillis());
-        schedule(this::checkTimeouts, Math.max(10, Math.min(1000, s.jobTimeout().toMillis() / 10)));
+        schedule(this::runScheduler, millis(s.schedulerInterval()));
+        schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
         schedule(this::checkStuck, 1000);
         log.info("Worker {} started: queues {}, concurrency {}, lease {}, Redis {}", name, s.queues(), s.concurrency(),
                 s.lease(), s.redis());
+    }
+
+    /** A duration in milliseconds, saturated rather than overflowing (settings past the builder's bounds). */
+    static long millis(Duration d) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos(d));
+    }
+
+    /** A duration in nanoseconds, saturated at {@link #MAX_NANOS} so that deadlines never wrap. */
+    static long nanos(Duration d) {
+        if (d.isNegative()) {
+            return 0;
+        }
+        return d.getSeconds() >= MAX_NANOS / 1_000_000_000L ? MAX_NANOS : d.toNanos();
     }
 
     private void schedule(Runnable task, long periodMs) {
@@ -238,7 +280,7 @@ public final class WorkerRuntime {
                     continue;
                 }
                 long now = System.nanoTime();
-                if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, s.lease().toMillis() / 4))) {
+                if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, millis(s.lease()) / 4))) {
                     lastReclaim = now;
                     free -= reclaim(free);
                     if (free <= 0) {
@@ -290,27 +332,64 @@ public final class WorkerRuntime {
         }
     }
 
+    /**
+     * Leases at most {@code count} new jobs. XREADGROUP's COUNT applies to each stream it names, so one call
+     * over k streams can bring k × COUNT jobs: with at least as many free slots as queues every stream is
+     * read at once with COUNT {@code count / k}; with fewer, only {@code count} streams are read at a time
+     * with COUNT 1, round robin — first a pass over all of them without blocking, so a job waiting in any
+     * queue is found in this round, and only when all were empty one blocking read on the next ones.
+     */
     private void fetch(int count) {
-        int perStream = Math.max(1, count / s.queues().size());
-        Map<byte[], StreamEntryID> streams = new LinkedHashMap<>();
-        for (String stream : byStream.keySet()) {
-            streams.put(bytes(stream), StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
-        }
-        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(perStream).block((int) s.fetchBlock().toMillis());
-        List<Map.Entry<byte[], List<StreamEntryBinary>>> res = gateway.execute(
-                c -> c.xreadGroupBinary(GROUP, bytes(name), params, streams));
-        if (res == null || res.isEmpty()) {
+        int k = streams.size();
+        long block = millis(s.fetchBlock());
+        if (count >= k) {
+            read(streams, count / k, block);
             return;
         }
+        for (int pass = (k + count - 1) / count; pass > 0; pass--) {
+            if (read(nextStreams(count), 1, 0) > 0) {
+                return;
+            }
+        }
+        read(nextStreams(count), 1, block);
+    }
+
+    private List<String> nextStreams(int n) {
+        List<String> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(streams.get(nextStream));
+            nextStream = (nextStream + 1) % streams.size();
+        }
+        return out;
+    }
+
+    /** One XREADGROUP over {@code names}, COUNT {@code perStream}, blocking up to {@code blockMs} (0: not at all). Returns the jobs read. */
+    private int read(List<String> names, int perStream, long blockMs) {
+        Map<byte[], StreamEntryID> from = new LinkedHashMap<>();
+        for (String stream : names) {
+            from.put(bytes(stream), StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
+        }
+        XReadGroupParams params = XReadGroupParams.xReadGroupParams().count(perStream);
+        if (blockMs > 0) {
+            params.block((int) blockMs);
+        }
+        List<Map.Entry<byte[], List<StreamEntryBinary>>> res = gateway.execute(
+                c -> c.xreadGroupBinary(GROUP, bytes(name), params, from));
+        if (res == null || res.isEmpty()) {
+            return 0;
+        }
         lastNonEmptyFetch = System.nanoTime();
+        int n = 0;
         for (Map.Entry<byte[], List<StreamEntryBinary>> e : res) {
             QueueName q = byStream.get(new String(e.getKey(), StandardCharsets.UTF_8));
             List<Fetched> batch = new ArrayList<>(e.getValue().size());
             for (StreamEntryBinary entry : e.getValue()) {
                 batch.add(new Fetched(entry.getID().toString(), field(entry.getFields())));
             }
+            n += batch.size();
             dispatch(q, batch, false);
         }
+        return n;
     }
 
     private static byte[] field(Map<byte[], byte[]> fields) {
@@ -325,41 +404,51 @@ public final class WorkerRuntime {
         return null;
     }
 
-    /** Takes over jobs whose lease expired (their worker died or hung): XAUTOCLAIM. Returns how many. */
+    /**
+     * Takes over jobs whose lease expired (their worker died or hung): XAUTOCLAIM. Returns how many. Each
+     * queue's scan of its pending-entries list goes on from the cursor Redis returned last time, back to
+     * the start when Redis says it reached the end: a call looks at most COUNT × 10 entries, so always
+     * starting at 0-0 would never reach expired entries behind enough live ones.
+     */
     @SuppressWarnings("unchecked")
     private int reclaim(int max) {
         int total = 0;
         for (QueueName q : s.queues()) {
-            if (total >= max) {
-                break;
-            }
-            int want = max - total;
-            List<Object> res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
-                    s.lease().toMillis(), bytes("0-0"), XAutoClaimParams.xAutoClaimParams().count(want)));
-            if (res == null || res.size() < 2 || !(res.get(1) instanceof List<?> entries)) {
-                continue;
-            }
-            List<Fetched> batch = new ArrayList<>();
-            for (Object o : entries) {
-                if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
-                    continue; // an entry deleted while pending (Redis 6.2 returns it as nil)
+            for (int call = 0; call < RECLAIM_CALLS && total < max; call++) {
+                int want = max - total;
+                byte[] start = reclaimFrom.getOrDefault(q, PENDING_START);
+                List<Object> res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
+                        millis(s.lease()), start, XAutoClaimParams.xAutoClaimParams().count(want)));
+                if (res == null || res.size() < 2 || !(res.get(0) instanceof byte[] next) || !(res.get(1) instanceof List<?> entries)) {
+                    reclaimFrom.remove(q);
+                    break;
                 }
-                String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
-                List<Object> kv = (List<Object>) entry.get(1);
-                byte[] job = null;
-                for (int i = 0; i + 1 < kv.size(); i += 2) {
-                    if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
-                        job = (byte[]) kv.get(i + 1);
+                reclaimFrom.put(q, next);
+                List<Fetched> batch = new ArrayList<>();
+                for (Object o : entries) {
+                    if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
+                        continue; // an entry deleted while pending (Redis 6.2 returns it as nil)
                     }
+                    String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
+                    List<Object> kv = (List<Object>) entry.get(1);
+                    byte[] job = null;
+                    for (int i = 0; i + 1 < kv.size(); i += 2) {
+                        if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
+                            job = (byte[]) kv.get(i + 1);
+                        }
+                    }
+                    batch.add(new Fetched(id, job));
                 }
-                batch.add(new Fetched(id, job));
-            }
-            if (!batch.isEmpty()) {
-                batch = withDeliveryCounts(q, batch);
-                redeliveries.mark(batch.size());
-                log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
-                dispatch(q, batch, true);
-                total += batch.size();
+                if (!batch.isEmpty()) {
+                    batch = withDeliveryCounts(q, batch);
+                    redeliveries.mark(batch.size());
+                    log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
+                    dispatch(q, batch, true);
+                    total += batch.size();
+                }
+                if (Arrays.equals(next, PENDING_START)) {
+                    break; // the scan reached the end of the list: the next round starts again at the front
+                }
             }
         }
         return total;
@@ -458,8 +547,19 @@ public final class WorkerRuntime {
                 settle(a, Outcome.ack(q, a.entryId, a.job.id().value(), a.job.attempt(), now));
                 continue;
             }
-            handlers.execute(() -> run(a));
+            try {
+                handlers.execute(() -> run(a));
+            } catch (RejectedExecutionException e) {
+                // close() shut the pool while this fetch still waited for Redis: hand the job back now
+                // rather than leave it leased to a consumer that is going away.
+                settle(a, release(a));
+            }
         }
+    }
+
+    private static Outcome release(Active a) {
+        return new Outcome(Outcome.Kind.RELEASE, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
+                System.currentTimeMillis(), 0, a.raw, null);
     }
 
     private void track(Active a) {
@@ -470,9 +570,18 @@ public final class WorkerRuntime {
     // ---- handlers ----------------------------------------------------------------------------------
 
     private void run(Active a) {
+        try {
+            runHandler(a);
+        } finally {
+            // This thread is the job's slot: only now can it take another job, even when the job was settled
+            // earlier (timed out) and its handler kept running past the interrupt.
+            freeSlot(a);
+        }
+    }
+
+    private void runHandler(Active a) {
         if (draining) {
-            settle(a, new Outcome(Outcome.Kind.RELEASE, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
-                    System.currentTimeMillis(), 0, a.raw, null));
+            settle(a, release(a));
             return;
         }
         JobHandler handler = s.handlers().get(a.job.type());
@@ -489,7 +598,7 @@ public final class WorkerRuntime {
         }
         Throwable error = null;
         Thread.interrupted();
-        a.deadline = System.nanoTime() + s.jobTimeout().toNanos();
+        a.deadline = System.nanoTime() + jobTimeoutNanos;
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
@@ -504,7 +613,12 @@ public final class WorkerRuntime {
             Thread.interrupted(); // a timeout's interrupt must not leak into the next job
         }
         if (!a.settled.compareAndSet(false, true)) {
-            return; // it timed out: its failure is already recorded
+            // It timed out: its failure is already recorded.
+            if (a.ignoredTimeout) {
+                log.info("Worker {}: the handler of job {} of queue {} returned {} ms after its timeout: its thread takes jobs again",
+                        name, a.job.id(), a.queue, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
+            }
+            return;
         }
         if (error == null) {
             completed.mark();
@@ -543,7 +657,14 @@ public final class WorkerRuntime {
 
     private void queueOutcome(Active a, Outcome o) {
         outcomes.add(o);
-        if (active.remove(a.key()) != null) {
+        active.remove(a.key());
+        if (a.thread == null) {
+            freeSlot(a); // no handler runs it (any more); otherwise run() frees the slot when the handler returns
+        }
+    }
+
+    private void freeSlot(Active a) {
+        if (a.slotFreed.compareAndSet(false, true)) {
             inFlight.decrementAndGet();
             synchronized (capacity) {
                 capacity.notifyAll();
@@ -558,12 +679,24 @@ public final class WorkerRuntime {
             if (t != null && now - a.deadline > 0 && a.settled.compareAndSet(false, true)) {
                 log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
                         a.job.id(), a.queue, s.jobTimeout());
+                a.interruptedAt = now;
+                overdue.add(a);
                 fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
                 synchronized (a) {
                     if (a.thread == t) {
                         t.interrupt();
                     }
                 }
+            }
+        }
+        for (Active a : overdue) {
+            if (a.thread == null) {
+                overdue.remove(a);
+            } else if (now - a.interruptedAt > IGNORED_TIMEOUT_NANOS) {
+                overdue.remove(a);
+                a.ignoredTimeout = true;
+                log.warn("Worker {}: the handler of job {} of queue {} ignores its timeout and interrupt and still runs: its"
+                        + " thread takes no other job until it returns", name, a.job.id(), a.queue);
             }
         }
     }
@@ -677,7 +810,7 @@ public final class WorkerRuntime {
                 keys.add(bytes(RedisKeys.stream(q)));
                 args.add(GROUP);
                 args.add(num(System.currentTimeMillis()));
-                args.add(num(s.completedRetention().toSeconds()));
+                args.add(num(Math.max(1, TimeUnit.NANOSECONDS.toSeconds(nanos(s.completedRetention())))));
                 for (Outcome o : chunk) {
                     keys.add(bytes(RedisKeys.job(q, JobId.of(o.jobId()))));
                     args.add(bytes(o.entryId()));
@@ -788,9 +921,9 @@ public final class WorkerRuntime {
             return;
         }
         long now = System.nanoTime();
-        long limit = s.stuckAfter().toNanos();
+        long limit = nanos(s.stuckAfter());
         // One fetch legitimately takes up to BLOCK + the socket timeout: never call that stuck.
-        long fetchLimit = Math.max(limit, s.fetchBlock().plus(s.redis().socketTimeout()).plusSeconds(1).toNanos());
+        long fetchLimit = Math.max(limit, nanos(s.fetchBlock()) + nanos(s.redis().socketTimeout()) + TimeUnit.SECONDS.toNanos(1));
         boolean hung = now - lastFetchProgress > fetchLimit;
         boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight()
                 && sampled.values().stream().anyMatch(v -> v[0] > 0);
@@ -876,12 +1009,12 @@ public final class WorkerRuntime {
         }
         long t0 = System.nanoTime();
         fetching = false;
-        join(fetchThread, s.fetchBlock().plusSeconds(2));
+        join(fetchThread, Duration.ofNanos(nanos(s.fetchBlock())).plusSeconds(2));
         draining = true; // jobs fetched but not started are handed back at once
         handlers.shutdown();
         boolean finished;
         try {
-            finished = handlers.awaitTermination(s.shutdownTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            finished = handlers.awaitTermination(millis(s.shutdownTimeout()), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             finished = false;
@@ -890,16 +1023,29 @@ public final class WorkerRuntime {
         if (!finished) {
             for (Active a : active.values()) {
                 if (a.job != null && a.settled.compareAndSet(false, true)) {
-                    queueOutcome(a, new Outcome(Outcome.Kind.RELEASE, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
-                            System.currentTimeMillis(), 0, a.raw, null));
+                    queueOutcome(a, release(a));
                     handedBack++;
                 }
             }
             handlers.shutdownNow();
         }
+        // A fetch that still waited for Redis (slow or hung) may bring jobs after all; the pool refuses them
+        // now, so dispatch hands them back. Wait for that round to end so the hand-backs are sent below,
+        // instead of the jobs staying leased to this stopped consumer until their lease expires.
+        Duration round = fetchRound();
+        join(fetchThread, round);
+        if (fetchThread.isAlive()) {
+            log.warn("Worker {}: a fetch still waits for Redis {} after close began; jobs it brings stay leased to this"
+                    + " stopped worker until their lease ({}) expires, then other workers take them", name, round, s.lease());
+        }
         ackerStop = true;
         join(ackThread, Duration.ofSeconds(10));
         timers.shutdownNow();
+        List<Outcome> late = new ArrayList<>();
+        outcomes.drainTo(late); // queued after the acker's last look
+        if (!late.isEmpty()) {
+            send(late);
+        }
         try {
             flushLocal(true);
         } catch (RuntimeException e) {
@@ -932,12 +1078,22 @@ public final class WorkerRuntime {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack);
     }
 
+    /**
+     * The longest one fetch round takes while Redis is slow to answer: its blocking read (BLOCK plus a
+     * socket timeout) and a few more calls (the start script, a takeover), each at most a connect and a
+     * socket timeout. A Redis found unavailable opens the circuit, after which the round's calls fail at once.
+     */
+    private Duration fetchRound() {
+        long call = nanos(s.redis().connectTimeout()) + nanos(s.redis().socketTimeout());
+        return Duration.ofNanos(nanos(s.fetchBlock()) + 4 * Math.min(call, MAX_NANOS / 8) + TimeUnit.SECONDS.toNanos(1));
+    }
+
     private static void join(Thread t, Duration d) {
         if (t == null) {
             return;
         }
         try {
-            t.join(d.toMillis());
+            t.join(Math.max(1, millis(d)));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -950,8 +1106,12 @@ public final class WorkerRuntime {
         final JobRecord job;
         final byte[] raw;
         final AtomicBoolean settled = new AtomicBoolean();
+        /** Its count in {@code inFlight} was given back: once, when no handler thread holds the job any more. */
+        final AtomicBoolean slotFreed = new AtomicBoolean();
         volatile Thread thread;
         volatile long deadline;
+        volatile long interruptedAt;
+        volatile boolean ignoredTimeout;
         volatile boolean leaseLost;
 
         Active(QueueName queue, String entryId, JobRecord job, byte[] raw) {

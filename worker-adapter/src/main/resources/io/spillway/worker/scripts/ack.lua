@@ -10,12 +10,18 @@
 --
 -- Returns the number of entries that were still pending (XACK = 1).
 -- Idempotent: a replay (local acks flushed after an outage) writes the same values again.
-local acked = 0
+-- The status records are written first: SET ... EX is the step Redis can refuse (an expire time out of
+-- range), and Redis does not undo a script's earlier writes when a later one fails. A refused SET leaves
+-- every entry pending, so the jobs are redelivered (and acked without running if their C record was
+-- written); refused after XACK + XDEL, it would drop jobs from the stream with their status still active.
 for i = 2, #KEYS do
   local a = 2 * (i - 1) + 2
-  local id = ARGV[a]
+  redis.call('SET', KEYS[i], 'C|' .. ARGV[a + 1] .. '|' .. ARGV[2] .. '|', 'EX', ARGV[3])
+end
+local acked = 0
+for i = 2, #KEYS do
+  local id = ARGV[2 * (i - 1) + 2]
   acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
   redis.call('XDEL', KEYS[1], id)
-  redis.call('SET', KEYS[i], 'C|' .. ARGV[a + 1] .. '|' .. ARGV[2] .. '|', 'EX', ARGV[3])
 end
 return acked

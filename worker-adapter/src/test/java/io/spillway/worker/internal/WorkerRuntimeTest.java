@@ -1,0 +1,50 @@
+package io.spillway.worker.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.worker.RetryPolicy;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 20, unit = TimeUnit.SECONDS)
+class WorkerRuntimeTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void durationConversionsSaturateInsteadOfOverflowing() {
+        Duration forever = ChronoUnit.FOREVER.getDuration();
+        assertThat(WorkerRuntime.nanos(forever)).isEqualTo(Long.MAX_VALUE / 4);
+        assertThat(WorkerRuntime.nanos(Duration.ofMillis(Long.MAX_VALUE))).isEqualTo(Long.MAX_VALUE / 4);
+        assertThat(WorkerRuntime.millis(forever)).isEqualTo(TimeUnit.NANOSECONDS.toMillis(Long.MAX_VALUE / 4));
+        assertThat(WorkerRuntime.nanos(Duration.ofSeconds(3))).isEqualTo(3_000_000_000L);
+        assertThat(WorkerRuntime.millis(Duration.ofDays(365))).isEqualTo(Duration.ofDays(365).toMillis());
+        assertThat(WorkerRuntime.nanos(Duration.ofSeconds(-1))).isZero();
+        // A deadline that far ahead still compares correctly with System.nanoTime().
+        long deadline = System.nanoTime() + WorkerRuntime.nanos(forever);
+        assertThat(System.nanoTime() - deadline).isNegative();
+    }
+
+    /** Settings made without the builder's bounds (internal callers): the runtime neither throws nor breaks. */
+    @Test
+    void settingsPastTheBuilderBoundsStartAndCloseWithoutOverflow() {
+        Duration forever = ChronoUnit.FOREVER.getDuration();
+        Settings settings = new Settings(RedisConnection.of(URI.create("redis://127.0.0.1:1")), List.of(QueueName.of("q")),
+                Map.of("t", job -> { }), 1, -1, RetryPolicy.ofDefaults(), forever, forever, forever, forever, 100,
+                Duration.ofMillis(100), forever, forever, dir, "runtime-test", new MetricRegistry());
+        WorkerRuntime runtime = new WorkerRuntime(settings);
+        runtime.start();
+        runtime.close();
+    }
+}
