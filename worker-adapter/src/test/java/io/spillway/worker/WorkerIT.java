@@ -178,6 +178,21 @@ class WorkerIT {
     }
 
     @Test
+    void aFailingCompletedCheckDoesNotStrandTheFetchedJobs() {
+        jobs.enqueue(queue, "render", List.of("w1", "w2"));
+        try (Jedis j = redis.jedis()) {
+            // A status key of the wrong type makes start.lua's GET fail (WRONGTYPE): not an outage, a broken record.
+            String key = RedisKeys.job(QueueName.of(queue), JobId.of("w1"));
+            j.del(key);
+            j.hset(key, "not", "a status record");
+        }
+        started(worker().handler("render", this::record));
+        await().atMost(Duration.ofSeconds(10)).until(() -> count("w1") == 1 && count("w2") == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("w1").state() == JobState.COMPLETED);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pending() == 0);
+    }
+
+    @Test
     void retriesThenSucceeds() {
         jobs.enqueue(queue, "flaky", "f1");
         List<Integer> attempts = new CopyOnWriteArrayList<>();

@@ -538,6 +538,11 @@ public final class WorkerRuntime {
             marks = (List<Object>) (List<?>) gateway.eval(WorkerScripts.START, keys, List.of(bytes(Long.toString(now))));
         } catch (RedisUnavailableException e) {
             // The jobs are fetched (leased to us): run them; only the completed check is skipped.
+        } catch (RuntimeException e) {
+            // Any other failure of the check (a script error, a key of the wrong type) must not strand jobs that
+            // are leased to us, tracked and renewed: run them all the same, as during an outage.
+            log.warn("Worker {}: the completed check of {} jobs of queue {} failed ({}): running them without it", name,
+                    runnable.size(), q, e.getMessage());
         }
         for (int i = 0; i < runnable.size(); i++) {
             Active a = runnable.get(i);
