@@ -51,6 +51,11 @@ final class WatchdogCommand implements Callable<Integer> {
             description = "Redis: kill and restart after this long without a PING answer (default: ${DEFAULT-VALUE}).")
     long hangTimeoutMs;
 
+    @Option(names = "--start-timeout", paramLabel = "MS", defaultValue = "60000",
+            description = "Redis: a start that has not answered PING at all for this long has failed; once it answers"
+                    + " (LOADING too), only --hang-timeout of silence fails it (default: ${DEFAULT-VALUE}).")
+    long startTimeoutMs;
+
     @Option(names = "--max-backoff", paramLabel = "MS", defaultValue = "10000", description = "Longest wait between restarts (default: ${DEFAULT-VALUE}).")
     long maxBackoffMs;
 
@@ -96,12 +101,14 @@ final class WatchdogCommand implements Callable<Integer> {
         try {
             return WatchdogConfig.custom()
                     .hangTimeout(Duration.ofMillis(hangTimeoutMs))
+                    .startTimeout(Duration.ofMillis(startTimeoutMs))
                     .maxBackoff(Duration.ofMillis(maxBackoffMs))
                     .stopTimeout(Duration.ofMillis(stopTimeoutMs))
                     .build();
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage().replace("hangTimeout", "--hang-timeout")
-                    .replace("maxBackoff", "--max-backoff").replace("stopTimeout", "--stop-timeout"));
+                    .replace("startTimeout", "--start-timeout").replace("maxBackoff", "--max-backoff")
+                    .replace("stopTimeout", "--stop-timeout"));
         }
     }
 

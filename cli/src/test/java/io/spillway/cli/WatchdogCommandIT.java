@@ -85,4 +85,12 @@ class WatchdogCommandIT {
         assertThat(port.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(port.oneLineError()).contains("port must be in 1..65535");
     }
+
+    @Test
+    void startTimeoutIsAnOptionWithItsOwnName() {
+        Cli c = Cli.run("watchdog", "--start-timeout", "0");
+        assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("--start-timeout must be > 0");
+        assertThat(Cli.run("watchdog", "--help").out()).contains("--start-timeout");
+    }
 }

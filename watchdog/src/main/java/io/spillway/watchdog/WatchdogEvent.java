@@ -26,7 +26,10 @@ public sealed interface WatchdogEvent {
     record Hung(String child, Instant at, long pid, Duration silentFor) implements WatchdogEvent {
     }
 
-    /** A start failed: the binary did not run, exited at once, or did not answer within the start timeout. */
+    /**
+     * A start failed: the binary did not run, exited during start, never answered within the start timeout,
+     * or answered and then fell silent for the hang timeout before it was ready.
+     */
     record StartFailed(String child, Instant at, String reason) implements WatchdogEvent {
     }
 

@@ -10,11 +10,13 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -187,6 +189,80 @@ class WatchdogIT {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Watchdog.builder().redis(same).build())
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("Another watchdog");
+    }
+
+    @Test
+    void passwordProtectedRedisIsUpAndIsNotKilledAtTheStartTimeout() throws Exception {
+        // requirepass makes every PING without AUTH a NOAUTH error: the watchdog must log in, not kill it.
+        WatchdogConfig config = FAST.toBuilder().startTimeout(Duration.ofSeconds(1)).build();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("redis"))
+                        .setting("requirepass", "secret").build())
+                .config(config)
+                .build();
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).as("redis with requirepass up").isTrue();
+        long pid = w.pid().getAsLong();
+        seenPids.add(pid);
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10))
+                .until(() -> w.restarts() == 0 && w.pid().getAsLong() == pid && w.isUp());
+        try (Jedis j = client(w)) {
+            j.auth("secret");
+            assertThat(j.ping()).isEqualTo("PONG");
+        }
+    }
+
+    @Test
+    void loadingThatOutlastsTheStartTimeoutIsWaitedFor() throws Exception {
+        Path dir = tmp.resolve("redis");
+        int port = freePort();
+        Watchdog first = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).build())
+                .config(FAST)
+                .build()
+                .start();
+        open.add(first);
+        assertThat(first.awaitUp(Duration.ofSeconds(20))).isTrue();
+        seenPids.add(first.pid().getAsLong());
+        // ~19 MB of random (incompressible) values: Redis answers LOADING between each 2 MB it reads.
+        try (Jedis j = new Jedis(new HostAndPort("127.0.0.1", port),
+                DefaultJedisClientConfig.builder().socketTimeoutMillis(10_000).build())) {
+            Random random = new Random(42);
+            for (int i = 0; i < 600; i++) {
+                byte[] value = new byte[32 * 1024];
+                random.nextBytes(value);
+                j.set(("k" + i).getBytes(StandardCharsets.UTF_8), value);
+            }
+            j.bgrewriteaof();
+            await().atMost(Duration.ofSeconds(30)).until(() ->
+                    j.info("persistence").contains("aof_rewrite_in_progress:0")
+                            && j.info("persistence").contains("aof_rewrite_scheduled:0"));
+        }
+        first.close();
+
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        // key-load-delay (5 ms a key) makes the load take ~3 s, three times the start timeout.
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).setting("key-load-delay", "5000").build())
+                .config(FAST.toBuilder().probeTimeout(Duration.ofSeconds(1)).hangTimeout(Duration.ofSeconds(3))
+                        .startTimeout(Duration.ofSeconds(1)).build())
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        long t0 = System.nanoTime();
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(40))).as("redis up after loading").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("the load outlasted the start timeout")
+                .isGreaterThan(1000);
+        assertThat(w.restarts()).isZero();
+        assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.StartFailed);
+        try (Jedis j = client(w)) {
+            assertThat(j.dbSize()).isEqualTo(600);
+        }
     }
 
     private static int freePort() throws IOException {

@@ -11,7 +11,7 @@ public interface Child {
     enum Answer {
         /** Healthy and ready. */
         READY,
-        /** Alive (it replied) but not ready, e.g. Redis loading its AOF. */
+        /** Alive (it replied) but not ready, e.g. Redis loading its AOF or refusing us (NOAUTH). */
         ALIVE,
         /** No reply within the probe timeout. */
         SILENT
@@ -28,6 +28,9 @@ public interface Child {
 
     /** Asks the running instance whether it answers; only called while the process is alive. */
     Answer probe();
+
+    /** What the last probe heard, in a few words for a log line (an error reply). */
+    String lastReply();
 
     /** Extra words for a failed start (e.g. the last line of the child's log), or "". */
     String failureHint();

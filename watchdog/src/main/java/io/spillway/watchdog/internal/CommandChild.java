@@ -51,6 +51,11 @@ public final class CommandChild implements Child {
     }
 
     @Override
+    public String lastReply() {
+        return "";
+    }
+
+    @Override
     public String failureHint() {
         return output == null ? "" : "last output line: " + Processes.lastLine(output);
     }

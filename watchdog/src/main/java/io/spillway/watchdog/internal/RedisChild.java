@@ -17,7 +17,6 @@ import org.slf4j.LoggerFactory;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -35,9 +34,11 @@ public final class RedisChild implements Child {
     private final Path binary;
     private final Duration probeTimeout;
     private final String name;
+    private final String password;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private Jedis probe;
+    private String lastReply = "";
 
     /**
      * @throws IllegalStateException if another watchdog holds the data directory
@@ -48,6 +49,8 @@ public final class RedisChild implements Child {
         this.binary = binary;
         this.probeTimeout = probeTimeout;
         this.name = "redis-server on port " + config.port();
+        String pass = setting("requirepass", "");
+        this.password = pass.isEmpty() ? null : pass;
         try {
             Files.createDirectories(config.dataDir());
             this.lockChannel = FileChannel.open(config.dataDir().resolve("watchdog.lock"),
@@ -89,6 +92,7 @@ public final class RedisChild implements Child {
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.stdout").toFile()))
                 .start();
+        lastReply = "";
         Files.writeString(dir.resolve("watchdog.pid"), Long.toString(p.pid()), StandardCharsets.UTF_8);
         closeProbe();
         return p;
@@ -121,23 +125,25 @@ public final class RedisChild implements Child {
     public Answer probe() {
         try {
             if (probe == null) {
-                int ms = (int) probeTimeout.toMillis();
-                probe = new Jedis(new HostAndPort(config.clientHost(), config.port()), DefaultJedisClientConfig.builder()
-                        .connectionTimeoutMillis(ms).socketTimeoutMillis(ms).blockingSocketTimeoutMillis(ms)
-                        .clientName("spillway-watchdog").build());
+                probe = connect();
             }
             probe.ping();
+            lastReply = "PONG";
             return Answer.READY;
         } catch (JedisDataException e) {
-            // LOADING, NOAUTH, MISCONF...: it replied, so it is alive.
+            // LOADING, NOAUTH, MISCONF, a failed AUTH...: it replied, so it is alive.
+            lastReply = String.valueOf(e.getMessage());
             return Answer.ALIVE;
-        } catch (JedisConnectionException | IllegalStateException e) {
-            closeProbe();
-            return Answer.SILENT;
         } catch (RuntimeException e) {
             closeProbe();
+            lastReply = "no answer (" + e.getMessage() + ")";
             return Answer.SILENT;
         }
+    }
+
+    @Override
+    public String lastReply() {
+        return lastReply;
     }
 
     @Override
@@ -149,6 +155,18 @@ public final class RedisChild implements Child {
         return line.isEmpty() ? "" : "last log line: " + line;
     }
 
+    private Jedis connect() {
+        int ms = (int) probeTimeout.toMillis();
+        DefaultJedisClientConfig.Builder c = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis(ms).socketTimeoutMillis(ms).blockingSocketTimeoutMillis(ms)
+                .clientName("spillway-watchdog");
+        if (password != null) {
+            // The watchdog wrote requirepass itself; without it every PING is NOAUTH and "ready" never comes.
+            c.password(password);
+        }
+        return new Jedis(new HostAndPort(config.clientHost(), config.port()), c.build());
+    }
+
     private void closeProbe() {
         if (probe != null) {
             try {
@@ -158,6 +176,19 @@ public final class RedisChild implements Child {
             }
             probe = null;
         }
+    }
+
+    /** A redis.conf value as Redis reads it (surrounding quotes removed), or the default. */
+    private String setting(String directive, String otherwise) {
+        String v = config.settings().get(directive);
+        if (v == null) {
+            return otherwise;
+        }
+        v = v.trim();
+        if (v.length() >= 2 && (v.startsWith("\"") && v.endsWith("\"") || v.startsWith("'") && v.endsWith("'"))) {
+            v = v.substring(1, v.length() - 1);
+        }
+        return v;
     }
 
     @Override

@@ -20,8 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The supervision loop of one child, on its own thread. What the thread does:
  * <ol>
- *   <li>Launch the child. If the child probes (Redis), wait until it answers PING within the start
- *       timeout; a child that exits or stays silent is a failed start.</li>
+ *   <li>Launch the child. If the child probes (Redis), wait until it is ready. Any answer, even an error
+ *       such as LOADING or NOAUTH, proves it alive, so a start may take as long as loading takes; a start
+ *       fails only if the process exits, stays silent for the start timeout before its first answer, or falls
+ *       silent for the hang timeout after it.</li>
  *   <li>Once up, add the time it was down to the downtime and publish {@code Up}.</li>
  *   <li>Watch: wake on exit at once (onExit), otherwise every probe interval; probe; if no answer has come
  *       for the hang timeout, SIGKILL it.</li>
@@ -180,23 +182,47 @@ public final class Supervisor {
         }
     }
 
-    /** Null once ready, else why not. */
+    /**
+     * Null once ready, else why not. Any answer proves the process alive: an error reply (LOADING, NOAUTH)
+     * restarts the silence clock, so loading a large AOF takes as long as it takes; only silence fails a start.
+     */
     private String awaitReady(Process p) {
         if (!child.probes()) {
             return p.isAlive() ? null : "exited at once (" + Processes.describeExit(exitCode(p)) + ")";
         }
-        long deadline = System.nanoTime() + config.startTimeout().toNanos();
+        long launched = System.nanoTime();
+        long lastAnswer = -1;
+        String reported = null;
         while (!closed) {
             if (!p.isAlive()) {
                 return "exited during start (" + Processes.describeExit(exitCode(p)) + ")";
             }
-            if (child.probe() == Child.Answer.READY) {
-                return null;
+            Child.Answer a = child.probe();
+            long now = System.nanoTime();
+            switch (a) {
+                case READY:
+                    return null;
+                case ALIVE:
+                    lastAnswer = now;
+                    String reply = child.lastReply();
+                    String kind = reply.split("\\s+", 2)[0];
+                    if (!kind.equals(reported)) {
+                        reported = kind;
+                        log.info("{} (pid {}) answers but is not ready yet: {}; waiting (only silence fails a start)",
+                                child.name(), p.pid(), reply);
+                    }
+                    break;
+                default:
+                    if (lastAnswer < 0 && now - launched >= config.startTimeout().toNanos()) {
+                        return "did not answer PING within " + config.startTimeout().toMillis() + " ms";
+                    }
+                    if (lastAnswer >= 0 && now - lastAnswer >= config.hangTimeout().toNanos()) {
+                        return "answered, then went silent for " + Duration.ofNanos(now - lastAnswer).toMillis()
+                                + " ms while starting";
+                    }
             }
-            if (System.nanoTime() > deadline) {
-                return "did not answer PING within " + config.startTimeout().toMillis() + " ms";
-            }
-            pause(Duration.ofMillis(20));
+            // Quick polls until the first answer (a normal start takes milliseconds); then the usual pace.
+            pause(lastAnswer < 0 ? Duration.ofMillis(20) : config.probeInterval());
         }
         return "closed";
     }
