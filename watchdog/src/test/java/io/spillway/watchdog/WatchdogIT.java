@@ -44,10 +44,12 @@ class WatchdogIT {
 
     private final List<Watchdog> open = new ArrayList<>();
     private final List<Long> seenPids = new ArrayList<>();
+    private final List<Process> plain = new ArrayList<>();
 
     @AfterEach
     void closeAndCheckOrphans() {
         open.forEach(Watchdog::close);
+        plain.forEach(p -> Processes.stopTree(p.toHandle(), Duration.ofSeconds(5)));
         for (long pid : seenPids) {
             assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
                     .as("child pid %d is gone after close", pid).isFalse();
@@ -262,6 +264,62 @@ class WatchdogIT {
         assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.StartFailed);
         try (Jedis j = client(w)) {
             assertThat(j.dbSize()).isEqualTo(600);
+        }
+    }
+
+    @Test
+    void dataDirWithOnlyAnRdbIsLoadedAndThenKeptInAnAof() throws Exception {
+        Path dir = tmp.resolve("redis");
+        int port = freePort();
+        Process rdbOnly = plainRedis(dir, port, "--appendonly", "no");
+        try (Jedis j = new Jedis("127.0.0.1", port)) {
+            j.set("job", "kept");
+            j.save();
+        }
+        Processes.stopTree(rdbOnly.toHandle(), Duration.ofSeconds(5));
+        assertThat(dir.resolve("dump.rdb")).exists();
+        assertThat(dir.resolve("appendonly.aof")).doesNotExist();
+
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).build())
+                .config(FAST.toBuilder().probeTimeout(Duration.ofSeconds(1)).hangTimeout(Duration.ofSeconds(10)).build())
+                .build();
+        open.add(w);
+        w.start();
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).isTrue();
+        long first = w.pid().getAsLong();
+        seenPids.add(first);
+        try (Jedis j = client(w)) {
+            assertThat(j.get("job")).isEqualTo("kept");
+            assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
+        }
+
+        // Up means the AOF holds the data: a SIGKILL and a start with appendonly yes keep it.
+        ProcessHandle.of(first).orElseThrow().destroyForcibly();
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
+                .until(() -> w.pid().getAsLong() != first && w.isUp() && answers(w, "job", "kept"));
+        seenPids.add(w.pid().getAsLong());
+    }
+
+    /** A redis-server that no watchdog runs, in its own directory, with persistence off unless {@code extra} says. */
+    private Process plainRedis(Path dir, int port, String... extra) throws IOException {
+        Files.createDirectories(dir);
+        List<String> command = new ArrayList<>(List.of(RedisBinary.locate().toString(), "--port", Integer.toString(port),
+                "--bind", "127.0.0.1", "--dir", dir.toString(), "--save", ""));
+        command.addAll(List.of(extra));
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("plain.out").toFile()).start();
+        plain.add(p);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pings(port));
+        return p;
+    }
+
+    private static boolean pings(int port) {
+        try (Jedis j = new Jedis(new HostAndPort("127.0.0.1", port),
+                DefaultJedisClientConfig.builder().connectionTimeoutMillis(300).socketTimeoutMillis(300).build())) {
+            return "PONG".equals(j.ping());
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.spillway.watchdog.internal;
 
+import io.spillway.watchdog.RedisBinary;
 import io.spillway.watchdog.RedisServerConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,7 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.DefaultJedisClientConfig;
@@ -24,20 +28,31 @@ import redis.clients.jedis.exceptions.JedisDataException;
  *
  * <p>Invariants: the data directory is locked ({@code watchdog.lock}) for this object's life, so two
  * watchdogs never run two servers over one AOF; {@code watchdog.pid} names the last server started, and
- * a server left behind by a watchdog that was itself SIGKILLed is killed before a new one starts. One
- * probe connection is kept and replaced after any connection error.
+ * a server left behind by a watchdog that was itself SIGKILLed is killed before a new one starts. One probe
+ * connection is kept and replaced after any connection error. {@link Child.Answer#READY} means: PONG, with
+ * the AOF in place.
+ *
+ * <p>A data directory that holds an RDB file but no AOF (data copied from another Redis, or kept by an
+ * {@code appendonly no} setup) would start empty with {@code appendonly yes}: Redis then ignores the RDB and
+ * writes an empty AOF, emptying every later start too. Such a start runs with {@code appendonly no} (so the
+ * RDB is loaded), then turns the AOF on with {@code CONFIG SET appendonly yes}, which makes Redis write the
+ * AOF from memory; the server is ready only once that rewrite has finished.
  */
 public final class RedisChild implements Child {
-    private static final Logger log = LoggerFactory.getLogger(RedisChild.class);
+    private static final Logger log = LoggerFactory.getLogger("io.spillway.watchdog.Watchdog");
 
     private final RedisServerConfig config;
     private final Path binary;
     private final Duration probeTimeout;
     private final String name;
     private final String password;
+    private final boolean freshDir;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private Jedis probe;
+    private boolean announced;
+    private boolean convertingRdb;
+    private boolean aofRequested;
     private String lastReply = "";
 
     /**
@@ -51,6 +66,7 @@ public final class RedisChild implements Child {
         this.name = "redis-server on port " + config.port();
         String pass = setting("requirepass", "");
         this.password = pass.isEmpty() ? null : pass;
+        this.freshDir = isFresh(config.dataDir());
         try {
             Files.createDirectories(config.dataDir());
             this.lockChannel = FileChannel.open(config.dataDir().resolve("watchdog.lock"),
@@ -83,10 +99,22 @@ public final class RedisChild implements Child {
 
     @Override
     public Process launch() throws IOException {
+        if (!announced) {
+            announced = true;
+            announce();
+        }
         killLeftover();
         Path dir = config.dataDir();
         Path conf = dir.resolve("redis.conf");
-        Files.writeString(conf, config.configText(), StandardCharsets.UTF_8);
+        String text = config.configText();
+        convertingRdb = rdbWithoutAof();
+        aofRequested = false;
+        if (convertingRdb) {
+            log.warn("{}: {} holds {} but no AOF: starting it with appendonly no to load that file, then turning the"
+                    + " AOF on (Redis writes it from memory) before declaring it up", name, dir, rdbFile().getFileName());
+            text = text.replaceAll("(?m)^appendonly .*$", "appendonly no");
+        }
+        Files.writeString(conf, text, StandardCharsets.UTF_8);
         Process p = new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
@@ -96,6 +124,23 @@ public final class RedisChild implements Child {
         Files.writeString(dir.resolve("watchdog.pid"), Long.toString(p.pid()), StandardCharsets.UTF_8);
         closeProbe();
         return p;
+    }
+
+    /** One line at the first start: which binary and which data directory, as absolute paths. */
+    private void announce() {
+        String version;
+        try {
+            version = RedisBinary.version(binary);
+        } catch (RuntimeException e) {
+            version = "version unknown";
+        }
+        log.info("{}: running {} ({}) with data directory {}{}", name, binary, version, config.dataDir(),
+                freshDir ? " (no data in it yet)" : "");
+        if (config.defaultDataDir() && freshDir) {
+            log.warn("{}: no data directory was given, so Redis keeps its data in {}, under the current directory,"
+                    + " which holds no data yet; a watchdog started from another directory would start Redis empty"
+                    + " somewhere else. Give one (--dir) to keep the data in one place", name, config.dataDir());
+        }
     }
 
     /** A redis-server from an earlier watchdog of this directory that died without stopping it. */
@@ -128,6 +173,9 @@ public final class RedisChild implements Child {
                 probe = connect();
             }
             probe.ping();
+            if (convertingRdb) {
+                return convertRdb();
+            }
             lastReply = "PONG";
             return Answer.READY;
         } catch (JedisDataException e) {
@@ -139,6 +187,27 @@ public final class RedisChild implements Child {
             lastReply = "no answer (" + e.getMessage() + ")";
             return Answer.SILENT;
         }
+    }
+
+    /** The RDB-to-AOF step of {@link #launch()}: READY once Redis has written its AOF, else ALIVE. */
+    private Answer convertRdb() {
+        if (!aofRequested) {
+            probe.configSet("appendonly", "yes");
+            aofRequested = true;
+        }
+        Map<String, String> info = fields(probe.info("persistence"));
+        boolean rewriting = "1".equals(info.get("aof_rewrite_in_progress")) || "1".equals(info.get("aof_rewrite_scheduled"));
+        boolean ok = "ok".equals(info.get("aof_last_bgrewrite_status"));
+        if (rewriting || !ok || !"1".equals(info.get("aof_enabled"))) {
+            lastReply = "writing its AOF from the data loaded from " + rdbFile().getFileName()
+                    + (ok ? "" : " (a try failed, see redis.log; Redis tries again)");
+            return Answer.ALIVE;
+        }
+        convertingRdb = false;
+        log.info("{}: AOF written from the data loaded from {}; appendonly yes from now on", name,
+                rdbFile().getFileName());
+        lastReply = "PONG";
+        return Answer.READY;
     }
 
     @Override
@@ -189,6 +258,68 @@ public final class RedisChild implements Child {
             v = v.substring(1, v.length() - 1);
         }
         return v;
+    }
+
+    private Path rdbFile() {
+        return config.dataDir().resolve(setting("dbfilename", "dump.rdb"));
+    }
+
+    /**
+     * An RDB file and no AOF with anything in it, while the AOF is to be on. A zero-byte AOF counts as none:
+     * Redis creates it empty when it starts with the AOF on, so one is left by a start that ignored the RDB
+     * (or by a conversion cut short) and holds no writes.
+     */
+    private boolean rdbWithoutAof() {
+        if (!setting("appendonly", "no").equalsIgnoreCase("yes") || !Files.isRegularFile(rdbFile())) {
+            return false;
+        }
+        Path dir = config.dataDir();
+        Path aof = dir.resolve(setting("appendfilename", "appendonly.aof"));
+        if (size(aof) > 0) {
+            return false;
+        }
+        // Redis 7 keeps a multi-part AOF in a directory, listed by a manifest.
+        Path aofDir = dir.resolve(setting("appenddirname", "appendonlydir"));
+        if (Files.isDirectory(aofDir)) {
+            try (Stream<Path> files = Files.list(aofDir)) {
+                return files.noneMatch(f -> f.getFileName().toString().endsWith(".manifest"));
+            } catch (IOException e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether a data directory is missing or holds no data yet (no RDB, no AOF). */
+    private static boolean isFresh(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return true;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString())
+                    .noneMatch(n -> n.endsWith(".rdb") || n.endsWith(".aof") || n.equals("appendonlydir"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Map<String, String> fields(String info) {
+        Map<String, String> m = new HashMap<>();
+        for (String line : info.split("\r?\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && !line.startsWith("#")) {
+                m.put(line.substring(0, colon), line.substring(colon + 1).trim());
+            }
+        }
+        return m;
+    }
+
+    private static long size(Path file) {
+        try {
+            return Files.isRegularFile(file) ? Files.size(file) : 0;
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     @Override
