@@ -4,9 +4,12 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.watchdog.RedisServerConfig;
 import io.spillway.watchdog.Watchdog;
 import io.spillway.watchdog.WatchdogConfig;
+import io.spillway.watchdog.WatchdogEvent;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -85,6 +88,9 @@ final class WatchdogCommand implements Callable<Integer> {
             if (command != null && !command.isEmpty()) {
                 throw new CliException(ExitCodes.USAGE, "unexpected arguments " + command + " (did you mean --exec?)");
             }
+            if (binary != null && !(Files.isRegularFile(binary) && Files.isExecutable(binary))) {
+                throw new CliException(ExitCodes.USAGE, "--redis-server " + binary + " is not an executable file");
+            }
             b.redis(redisConfig());
         }
         Watchdog w = b.build();
@@ -92,8 +98,16 @@ final class WatchdogCommand implements Callable<Integer> {
         spec.commandLine().getOut().println("Watchdog running " + w.childName() + (exec ? "" : " (" + w.redis().uri()
                 + ", data in " + w.redis().dataDir() + ")") + ". Ctrl-C stops it.");
         spec.commandLine().getOut().flush();
-        // The watchdog's shutdown hook stops the child on Ctrl-C/SIGTERM; this thread just waits for that.
+        // The watchdog's shutdown hook stops the child on Ctrl-C/SIGTERM; this thread waits for that, or for the
+        // watchdog to give up by itself, which is a failure of this command and must not exit 0.
         w.awaitStopped();
+        Optional<WatchdogEvent.Failed> failure = w.failure();
+        if (failure.isPresent()) {
+            w.close();
+            WatchdogEvent.Failed f = failure.get();
+            throw new CliException(f.cause() == WatchdogEvent.Failed.Cause.CANNOT_RUN ? ExitCodes.USAGE : ExitCodes.FAILED,
+                    f.reason());
+        }
         return ExitCodes.OK;
     }
 

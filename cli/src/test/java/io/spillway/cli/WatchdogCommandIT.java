@@ -87,6 +87,22 @@ class WatchdogCommandIT {
     }
 
     @Test
+    void aRedisServerThatIsNotAnExecutableIsBadInput() {
+        Cli c = Cli.run("watchdog", "--redis-server", tmp.resolve("nonexistent").toString(), "--dir",
+                tmp.resolve("redis").toString(), "--port", Integer.toString(FreePorts.next()));
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("--redis-server " + tmp.resolve("nonexistent") + " is not an executable file");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void execOfAProgramThatDoesNotExistIsBadInputNotARestartLoop() {
+        Cli c = Cli.run("watchdog", "--exec", "--", "spillway-typo-cmd", "arg");
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).isEqualTo("spillway watchdog: cannot run 'spillway-typo-cmd': No such file or directory");
+    }
+
+    @Test
     void startTimeoutIsAnOptionWithItsOwnName() {
         Cli c = Cli.run("watchdog", "--start-timeout", "0");
         assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);

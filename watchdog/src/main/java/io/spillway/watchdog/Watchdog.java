@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -152,6 +153,15 @@ public final class Watchdog implements AutoCloseable {
     public OptionalLong pid() {
         long pid = supervisor.pid();
         return pid < 0 ? OptionalLong.empty() : OptionalLong.of(pid);
+    }
+
+    /**
+     * Why the watchdog gave up by itself (its child was never up and cannot be: the program does not run; or its
+     * own loop failed), or empty while it supervises or after
+     * {@link #close()}. Once this is present the watchdog has stopped, as {@link #awaitStopped()} tells.
+     */
+    public Optional<WatchdogEvent.Failed> failure() {
+        return Optional.ofNullable(supervisor.failure());
     }
 
     /** Restarts so far (failed starts included). */

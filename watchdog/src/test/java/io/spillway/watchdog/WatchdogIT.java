@@ -301,6 +301,46 @@ class WatchdogIT {
         seenPids.add(w.pid().getAsLong());
     }
 
+    @Test
+    void aProgramThatCannotRunIsAFailureNotARestartLoop() throws Exception {
+        Watchdog w = Watchdog.builder()
+                .command(List.of("spillway-no-such-program", "--flag"))
+                .config(FAST)
+                .build()
+                .start();
+        open.add(w);
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.CANNOT_RUN);
+            assertThat(f.reason()).contains("cannot run 'spillway-no-such-program'");
+        });
+        assertThat(w.restarts()).isZero();
+    }
+
+    @Test
+    void aLoopThatDiesSaysWhyAndStopsItsChild() throws Exception {
+        Watchdog w = Watchdog.builder()
+                .command(List.of("sleep", "60"))
+                .config(FAST)
+                .build()
+                .onEvent(e -> {
+                    if (e instanceof WatchdogEvent.Up) {
+                        // Listeners must not throw; an Error gets through publish() and ends the loop.
+                        throw new AssertionError("listener bug");
+                    }
+                });
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the loop ended").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.LOOP_FAILED);
+            assertThat(f.reason()).contains("listener bug");
+        });
+    }
+
     /** A redis-server that no watchdog runs, in its own directory, with persistence off unless {@code extra} says. */
     private Process plainRedis(Path dir, int port, String... extra) throws IOException {
         Files.createDirectories(dir);

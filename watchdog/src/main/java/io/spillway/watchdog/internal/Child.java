@@ -23,7 +23,12 @@ public interface Child {
     /** Whether {@link #probe()} means anything; without it only exits are detected. */
     boolean probes();
 
-    /** Starts one instance. */
+    /**
+     * Starts one instance.
+     *
+     * @throws CannotRunException if the program itself cannot be run (missing, not executable)
+     * @throws IOException for anything else that stopped the launch
+     */
     Process launch() throws IOException;
 
     /** Asks the running instance whether it answers; only called while the process is alive. */

@@ -115,11 +115,10 @@ public final class RedisChild implements Child {
             text = text.replaceAll("(?m)^appendonly .*$", "appendonly no");
         }
         Files.writeString(conf, text, StandardCharsets.UTF_8);
-        Process p = new ProcessBuilder(binary.toString(), conf.toString())
+        Process p = CannotRunException.start(new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.stdout").toFile()))
-                .start();
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.stdout").toFile())));
         lastReply = "";
         Files.writeString(dir.resolve("watchdog.pid"), Long.toString(p.pid()), StandardCharsets.UTF_8);
         closeProbe();

@@ -29,7 +29,10 @@ import org.slf4j.LoggerFactory;
  *       for the hang timeout, SIGKILL it.</li>
  *   <li>On exit or hang: count a restart, report a crash loop if the window holds too many, wait a
  *       jittered exponential backoff (reset when the child had stayed up {@code stableAfter}), go to 1.</li>
- *   <li>On close: stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop timeout).</li>
+ *   <li>Give up, publishing {@code Failed}, only when no restart can help: the child was never up and its
+ *       program cannot be run; or this loop itself failed.</li>
+ *   <li>On close (or giving up): stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop
+ *       timeout).</li>
  * </ol>
  * Invariants: only this thread launches or kills children; {@link #close()} only signals it and waits.
  */
@@ -50,7 +53,9 @@ public final class Supervisor {
     private volatile boolean up;
     private volatile Process current;
     private volatile long pid = -1;
+    private volatile WatchdogEvent.Failed failure;
     private boolean inCrashLoop;
+    private boolean everUp;
 
     public Supervisor(String threadSuffix, Child child, WatchdogConfig config, Consumer<Duration> downtimeSink,
                       Runnable restartSink) {
@@ -90,6 +95,11 @@ public final class Supervisor {
         return child.name();
     }
 
+    /** Why this loop gave up by itself, or null while it runs or after a plain close. */
+    public WatchdogEvent.Failed failure() {
+        return failure;
+    }
+
     /** Stops the loop and the child; returns once both are gone (or the stop timeout plus a margin passed). */
     public void close() {
         closed = true;
@@ -117,6 +127,15 @@ public final class Supervisor {
                 Process p;
                 try {
                     p = child.launch();
+                } catch (CannotRunException e) {
+                    if (!everUp) {
+                        giveUp(WatchdogEvent.Failed.Cause.CANNOT_RUN, e.getMessage());
+                        break;
+                    }
+                    // It ran before (the binary was moved during an upgrade?): keep trying, as for any failure.
+                    downSince = downSince < 0 ? launchedAt : downSince;
+                    failures = restartAfter(failures, e.getMessage(), launchedAt, true);
+                    continue;
                 } catch (Exception e) {
                     downSince = downSince < 0 ? launchedAt : downSince;
                     failures = restartAfter(failures, "cannot start: " + e.getMessage(), launchedAt, true);
@@ -141,6 +160,7 @@ public final class Supervisor {
                     failures = restartAfter(failures, reason, launchedAt, false);
                     continue;
                 }
+                everUp = true;
                 Duration down = downSince < 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - downSince);
                 downSince = -1;
                 up = true;
@@ -163,7 +183,11 @@ public final class Supervisor {
                 failures = restartAfter(failures, reason, launchedAt, false);
             }
         } catch (RuntimeException | Error e) {
-            log.error("{}: the watchdog loop failed and no longer supervises: {}", child.name(), e.toString(), e);
+            // Unexpected (a bug, or a listener that threw an Error): the stack trace is for whoever fixes it.
+            failure = new WatchdogEvent.Failed(child.name(), Instant.now(), WatchdogEvent.Failed.Cause.LOOP_FAILED,
+                    "the watchdog loop failed and no longer supervises: " + e);
+            log.error("{}: {}", child.name(), failure.reason(), e);
+            publishQuietly(failure);
         } finally {
             up = false;
             Process p = current;
@@ -178,8 +202,16 @@ public final class Supervisor {
             }
             child.release();
             log.info("Watchdog for {} stopped", child.name());
-            publish(new WatchdogEvent.Stopped(child.name(), Instant.now(), killed));
+            publishQuietly(new WatchdogEvent.Stopped(child.name(), Instant.now(), killed));
         }
+    }
+
+    /** Ends supervision for a cause no restart can fix; the loop's finally stops what is left. */
+    private void giveUp(WatchdogEvent.Failed.Cause cause, String reason) {
+        failure = new WatchdogEvent.Failed(child.name(), Instant.now(), cause, reason);
+        log.error("{}: {}; the watchdog gives up (it never came up, and restarting cannot fix this)", child.name(),
+                reason);
+        publish(failure);
     }
 
     /**
@@ -321,6 +353,15 @@ public final class Supervisor {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
+        }
+    }
+
+    /** For the last events of a loop that may be failing because a listener threw an Error. */
+    private void publishQuietly(WatchdogEvent e) {
+        try {
+            publish(e);
+        } catch (Error again) {
+            log.debug("Watchdog event listener failed on {}", e, again);
         }
     }
 
