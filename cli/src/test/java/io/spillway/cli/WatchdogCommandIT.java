@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.spillway.testing.ChildJvm;
 import io.spillway.testing.FreePorts;
+import io.spillway.testing.RedisProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -100,6 +101,17 @@ class WatchdogCommandIT {
         Cli c = Cli.run("watchdog", "--exec", "--", "spillway-typo-cmd", "arg");
         assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(c.oneLineError()).isEqualTo("spillway watchdog: cannot run 'spillway-typo-cmd': No such file or directory");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aPortHeldByAnotherRedisEndsTheCommandWithOneLineAndExit1() throws Exception {
+        try (RedisProcess other = RedisProcess.builder().build().start()) {
+            Cli c = Cli.run("watchdog", "--port", Integer.toString(other.port()), "--dir", tmp.resolve("redis").toString());
+            assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(c.oneLineError()).contains("port " + other.port() + " is in use by pid " + other.pid());
+            assertThat(other.isAlive()).isTrue();
+        }
     }
 
     @Test

@@ -156,8 +156,8 @@ public final class Watchdog implements AutoCloseable {
     }
 
     /**
-     * Why the watchdog gave up by itself (its child was never up and cannot be: the program does not run; or its
-     * own loop failed), or empty while it supervises or after
+     * Why the watchdog gave up by itself (its child was never up and cannot be: the program does not run, or
+     * another process holds its port; or its own loop failed), or empty while it supervises or after
      * {@link #close()}. Once this is present the watchdog has stopped, as {@link #awaitStopped()} tells.
      */
     public Optional<WatchdogEvent.Failed> failure() {

@@ -51,6 +51,8 @@ public sealed interface WatchdogEvent {
         public enum Cause {
             /** The program cannot be run at all: missing, not executable, not a program. */
             CANNOT_RUN,
+            /** Another process holds the child's port (Redis: it answered instead of the server we started). */
+            PORT_IN_USE,
             /** The watchdog's own supervision loop failed (a bug, or an event listener that threw an Error). */
             LOOP_FAILED
         }

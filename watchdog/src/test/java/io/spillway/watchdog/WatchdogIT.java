@@ -302,6 +302,66 @@ class WatchdogIT {
     }
 
     @Test
+    void anotherServerOnThePortIsAFailureNotAStart() throws Exception {
+        int port = freePort();
+        Process other = plainRedis(tmp.resolve("other"), port);
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(tmp.resolve("redis")).build())
+                .config(FAST)
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.PORT_IN_USE);
+            assertThat(f.reason()).contains("port " + port + " is in use by pid " + other.pid());
+        });
+        assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.Up);
+        assertThat(w.isUp()).isFalse();
+        assertThat(other.isAlive()).as("the other server is left alone").isTrue();
+    }
+
+    @Test
+    void aPidFileNamingAnotherRedisServerDoesNotGetItKilled() throws Exception {
+        Process unrelated = plainRedis(tmp.resolve("other"), freePort());
+        Path dir = Files.createDirectories(tmp.resolve("redis"));
+        // As if this directory's last server had had that pid, since reused by an unrelated redis-server.
+        Files.writeString(dir.resolve("watchdog.pid"), Long.toString(unrelated.pid()));
+
+        Watchdog w = redis(new MetricRegistry(), FAST);
+
+        assertThat(w.pid().getAsLong()).isNotEqualTo(unrelated.pid());
+        assertThat(unrelated.isAlive()).as("the unrelated redis-server").isTrue();
+    }
+
+    @Test
+    void aServerLeftRunningInThisDataDirIsKilledBeforeTheStart() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("redis"));
+        RedisServerConfig config = RedisServerConfig.custom().port(freePort()).dataDir(dir).build();
+        // What a watchdog that was SIGKILLed leaves behind: its redis-server, still running, and watchdog.pid.
+        Files.writeString(dir.resolve("redis.conf"), config.configText());
+        Process leftover = new ProcessBuilder(RedisBinary.locate().toString(), dir.resolve("redis.conf").toString())
+                .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("leftover.out").toFile())
+                .start();
+        plain.add(leftover);
+        Files.writeString(dir.resolve("watchdog.pid"), Long.toString(leftover.pid()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> pings(config.port()));
+
+        Watchdog w = Watchdog.builder().redis(config).config(FAST).build();
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.pid().getAsLong()).isNotEqualTo(leftover.pid());
+        assertThat(leftover.isAlive()).isFalse();
+    }
+
+    @Test
     void aProgramThatCannotRunIsAFailureNotARestartLoop() throws Exception {
         Watchdog w = Watchdog.builder()
                 .command(List.of("spillway-no-such-program", "--flag"))

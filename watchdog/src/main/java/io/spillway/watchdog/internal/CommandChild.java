@@ -56,6 +56,11 @@ public final class CommandChild implements Child {
     }
 
     @Override
+    public String portConflict() {
+        return null;
+    }
+
+    @Override
     public String failureHint() {
         return output == null ? "" : "last output line: " + Processes.lastLine(output);
     }

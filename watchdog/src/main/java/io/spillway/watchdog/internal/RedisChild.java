@@ -3,6 +3,7 @@ package io.spillway.watchdog.internal;
 import io.spillway.watchdog.RedisBinary;
 import io.spillway.watchdog.RedisServerConfig;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -28,9 +30,11 @@ import redis.clients.jedis.exceptions.JedisDataException;
  *
  * <p>Invariants: the data directory is locked ({@code watchdog.lock}) for this object's life, so two
  * watchdogs never run two servers over one AOF; {@code watchdog.pid} names the last server started, and
- * a server left behind by a watchdog that was itself SIGKILLed is killed before a new one starts. One probe
- * connection is kept and replaced after any connection error. {@link Child.Answer#READY} means: PONG, with
- * the AOF in place.
+ * a server left behind by a watchdog that was itself SIGKILLed is killed before a new one starts, but only
+ * once it is shown to be this directory's server (a pid alone may have been reused). One probe connection
+ * is kept and replaced after any connection error; each new one first checks, with INFO, that the server
+ * answering is the process this object launched. {@link Child.Answer#READY} means: PONG from our own
+ * server, with its AOF in place.
  *
  * <p>A data directory that holds an RDB file but no AOF (data copied from another Redis, or kept by an
  * {@code appendonly no} setup) would start empty with {@code appendonly yes}: Redis then ignores the RDB and
@@ -51,8 +55,12 @@ public final class RedisChild implements Child {
     private final FileLock lock;
     private Jedis probe;
     private boolean announced;
+    private long launchedPid = -1;
+    private long logOffset;
+    private boolean verified;
     private boolean convertingRdb;
     private boolean aofRequested;
+    private String conflict;
     private String lastReply = "";
 
     /**
@@ -115,10 +123,13 @@ public final class RedisChild implements Child {
             text = text.replaceAll("(?m)^appendonly .*$", "appendonly no");
         }
         Files.writeString(conf, text, StandardCharsets.UTF_8);
+        logOffset = size(dir.resolve("redis.log"));
         Process p = CannotRunException.start(new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.stdout").toFile())));
+        launchedPid = p.pid();
+        conflict = null;
         lastReply = "";
         Files.writeString(dir.resolve("watchdog.pid"), Long.toString(p.pid()), StandardCharsets.UTF_8);
         closeProbe();
@@ -154,14 +165,47 @@ public final class RedisChild implements Child {
             if (h.isEmpty() || !h.get().isAlive()) {
                 return;
             }
-            Optional<String> command = h.get().info().command();
-            if (command.isPresent() && Path.of(command.get()).getFileName().equals(binary.getFileName())) {
-                log.warn("{}: killing redis-server pid {} left running by an earlier watchdog of {}", name, pid,
-                        config.dataDir());
-                Processes.stopTree(h.get(), Duration.ofSeconds(5));
+            if (!isThisDirectorysServer(h.get())) {
+                log.info("{}: watchdog.pid names pid {}, which is not a redis-server of {} (the pid was reused):"
+                        + " leaving it alone", name, pid, config.dataDir());
+                return;
             }
+            log.warn("{}: killing redis-server pid {} left running by an earlier watchdog of {}", name, pid,
+                    config.dataDir());
+            Processes.stopTree(h.get(), Duration.ofSeconds(5));
         } catch (IOException | RuntimeException e) {
             // A stale or unreadable pid file is only a hint; the start below reports a busy port plainly.
+        }
+    }
+
+    /**
+     * Whether a live process is the redis-server of this data directory. Its program's name is not enough:
+     * pids are reused, and other servers may run the same binary. Redis overwrites its command line with
+     * its process title, so ask where it runs (Linux: its working directory, which Redis sets to its
+     * {@code dir}) or the server itself (INFO: its pid and config file).
+     */
+    private boolean isThisDirectorysServer(ProcessHandle h) {
+        Optional<String> command = h.info().command();
+        if (command.isEmpty() || !Path.of(command.get()).getFileName().toString().startsWith("redis-server")) {
+            return false;
+        }
+        String conf = config.dataDir().resolve("redis.conf").toString();
+        if (h.info().arguments().map(a -> List.of(a).contains(conf)).orElse(false)) {
+            return true;
+        }
+        try {
+            Path cwd = Path.of("/proc", Long.toString(h.pid()), "cwd");
+            if (Files.exists(cwd)) {
+                return Files.isSameFile(cwd, config.dataDir());
+            }
+        } catch (IOException | RuntimeException e) {
+            // No /proc (macOS) or not ours to read: ask the server.
+        }
+        try (Jedis j = connect()) {
+            Map<String, String> info = fields(j.info("server"));
+            return Long.toString(h.pid()).equals(info.get("process_id")) && conf.equals(info.get("config_file"));
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 
@@ -170,8 +214,20 @@ public final class RedisChild implements Child {
         try {
             if (probe == null) {
                 probe = connect();
+                verified = false;
             }
             probe.ping();
+            if (!verified) {
+                long answering = serverPid(probe);
+                if (answering > 0 && answering != launchedPid) {
+                    conflict = "port " + config.port() + " is in use by pid " + answering
+                            + ", not by the redis-server this watchdog started (pid " + launchedPid + ")";
+                    lastReply = conflict;
+                    closeProbe();
+                    return Answer.FOREIGN;
+                }
+                verified = true;
+            }
             if (convertingRdb) {
                 return convertRdb();
             }
@@ -185,6 +241,15 @@ public final class RedisChild implements Child {
             closeProbe();
             lastReply = "no answer (" + e.getMessage() + ")";
             return Answer.SILENT;
+        }
+    }
+
+    /** The process_id INFO reports, or -1 if INFO is refused (renamed, ACL): then it cannot be checked. */
+    private static long serverPid(Jedis j) {
+        try {
+            return Long.parseLong(fields(j.info("server")).getOrDefault("process_id", "-1"));
+        } catch (JedisDataException | NumberFormatException e) {
+            return -1;
         }
     }
 
@@ -212,6 +277,26 @@ public final class RedisChild implements Child {
     @Override
     public String lastReply() {
         return lastReply;
+    }
+
+    @Override
+    public String portConflict() {
+        if (conflict != null) {
+            return conflict;
+        }
+        // The server exited at once because it could not listen: name who holds the port if it answers.
+        String newLog = readFrom(config.dataDir().resolve("redis.log"), logOffset);
+        if (!newLog.contains("Address already in use")) {
+            return null;
+        }
+        long holder;
+        try (Jedis j = connect()) {
+            holder = serverPid(j);
+        } catch (RuntimeException e) {
+            holder = -1;
+        }
+        return "port " + config.port() + " is in use by " + (holder > 0 ? "pid " + holder : "another process")
+                + " (redis-server: Address already in use)";
     }
 
     @Override
@@ -318,6 +403,15 @@ public final class RedisChild implements Child {
             return Files.isRegularFile(file) ? Files.size(file) : 0;
         } catch (IOException e) {
             return 0;
+        }
+    }
+
+    private static String readFrom(Path file, long offset) {
+        try (InputStream in = Files.newInputStream(file)) {
+            in.skipNBytes(Math.min(offset, Files.size(file)));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
         }
     }
 

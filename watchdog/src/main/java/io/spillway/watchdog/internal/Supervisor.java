@@ -22,15 +22,15 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>Launch the child. If the child probes (Redis), wait until it is ready. Any answer, even an error
  *       such as LOADING or NOAUTH, proves it alive, so a start may take as long as loading takes; a start
- *       fails only if the process exits, stays silent for the start timeout before its first answer, or falls
- *       silent for the hang timeout after it.</li>
+ *       fails only if the process exits, stays silent for the start timeout before its first answer, falls
+ *       silent for the hang timeout after it, or another process answers on its port.</li>
  *   <li>Once up, add the time it was down to the downtime and publish {@code Up}.</li>
  *   <li>Watch: wake on exit at once (onExit), otherwise every probe interval; probe; if no answer has come
  *       for the hang timeout, SIGKILL it.</li>
  *   <li>On exit or hang: count a restart, report a crash loop if the window holds too many, wait a
  *       jittered exponential backoff (reset when the child had stayed up {@code stableAfter}), go to 1.</li>
  *   <li>Give up, publishing {@code Failed}, only when no restart can help: the child was never up and its
- *       program cannot be run; or this loop itself failed.</li>
+ *       program cannot be run or its port belongs to another process; or this loop itself failed.</li>
  *   <li>On close (or giving up): stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop
  *       timeout).</li>
  * </ol>
@@ -153,8 +153,13 @@ public final class Supervisor {
                     if (p.isAlive()) {
                         Processes.kill(p.toHandle());
                     }
+                    String conflict = child.portConflict();
+                    if (conflict != null && !everUp) {
+                        giveUp(WatchdogEvent.Failed.Cause.PORT_IN_USE, conflict);
+                        break;
+                    }
                     String hint = child.failureHint();
-                    String reason = notReady + (hint.isEmpty() ? "" : "; " + hint);
+                    String reason = conflict != null ? conflict : notReady + (hint.isEmpty() ? "" : "; " + hint);
                     log.warn("{}: start failed (pid {}): {}", child.name(), p.pid(), reason);
                     publish(new WatchdogEvent.StartFailed(child.name(), Instant.now(), reason));
                     failures = restartAfter(failures, reason, launchedAt, false);
@@ -234,6 +239,8 @@ public final class Supervisor {
             switch (a) {
                 case READY:
                     return null;
+                case FOREIGN:
+                    return child.lastReply();
                 case ALIVE:
                     lastAnswer = now;
                     String reply = child.lastReply();
@@ -271,7 +278,8 @@ public final class Supervisor {
             if (child.probes()) {
                 Child.Answer a = child.probe();
                 long now = System.nanoTime();
-                if (a != Child.Answer.SILENT) {
+                // A FOREIGN reply is not our server answering: for the hang check it counts as silence.
+                if (a == Child.Answer.READY || a == Child.Answer.ALIVE) {
                     lastAnswer[0] = now;
                 } else if (now - lastAnswer[0] >= config.hangTimeout().toNanos() && p.isAlive()) {
                     Duration silent = Duration.ofNanos(now - lastAnswer[0]);
