@@ -19,10 +19,13 @@ import picocli.CommandLine.Spec;
 /** Runs a watchdog in the foreground until Ctrl-C / SIGTERM, which stops the child cleanly. */
 @Command(name = "watchdog", mixinStandardHelpOptions = true,
         description = {"Keep a redis-server (or, with --exec, any command) running, in the foreground.",
-                "Runs the embedded redis-server unless --redis-server is given, with settings that keep jobs (AOF"
-                        + " everysec, noeviction, its own data dir). The child is restarted when it exits or (Redis) stops"
-                        + " answering PING for --hang-timeout.",
-                "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits."},
+                "Which redis-server: --redis-server if given, else the one named by SPILLWAY_REDIS_SERVER, else"
+                        + " redis-server on PATH, else the 6.2 binary embedded in spillway. It runs with settings that keep"
+                        + " jobs (AOF everysec, noeviction, its own data dir). The child is restarted when it exits or"
+                        + " (Redis) stops answering PING for --hang-timeout; any reply, LOADING included, is an answer.",
+                "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits.",
+                "Exits 2 if the program cannot be run, 1 if the watchdog gives up (another process holds the port, or"
+                        + " its own loop failed)."},
         footer = {"", "Examples:", "  spillway watchdog --port 6390 --dir /var/lib/spillway/redis",
                 "  spillway watchdog --exec -- java -jar my-worker.jar"})
 final class WatchdogCommand implements Callable<Integer> {
@@ -35,7 +38,9 @@ final class WatchdogCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Redis data directory (default: ./spillway-redis-<port>).")
     Path dir;
 
-    @Option(names = "--redis-server", paramLabel = "PATH", description = "A redis-server binary to run instead of the embedded one.")
+    @Option(names = "--redis-server", paramLabel = "PATH",
+            description = "The redis-server binary to run (default: SPILLWAY_REDIS_SERVER, else redis-server on PATH,"
+                    + " else the embedded 6.2).")
     Path binary;
 
     @Option(names = "--maxmemory", paramLabel = "SIZE", description = "Redis maxmemory, e.g. 512mb (default: none).")

@@ -121,4 +121,12 @@ class WatchdogCommandIT {
         assertThat(c.oneLineError()).contains("--start-timeout must be > 0");
         assertThat(Cli.run("watchdog", "--help").out()).contains("--start-timeout");
     }
+
+    @Test
+    void helpSaysWhichRedisServerRuns() {
+        // picocli wraps the text: compare with the line breaks and indents folded into single spaces.
+        assertThat(Cli.run("watchdog", "--help").out().replaceAll("\\s+", " "))
+                .contains("--redis-server if given, else the one named by SPILLWAY_REDIS_SERVER, else redis-server on PATH,"
+                        + " else the 6.2 binary embedded in spillway");
+    }
 }
