@@ -4,9 +4,12 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.watchdog.RedisServerConfig;
 import io.spillway.watchdog.Watchdog;
 import io.spillway.watchdog.WatchdogConfig;
+import io.spillway.watchdog.WatchdogEvent;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -16,10 +19,13 @@ import picocli.CommandLine.Spec;
 /** Runs a watchdog in the foreground until Ctrl-C / SIGTERM, which stops the child cleanly. */
 @Command(name = "watchdog", mixinStandardHelpOptions = true,
         description = {"Keep a redis-server (or, with --exec, any command) running, in the foreground.",
-                "Runs the embedded redis-server unless --redis-server is given, with settings that keep jobs (AOF"
-                        + " everysec, noeviction, its own data dir). The child is restarted when it exits or (Redis) stops"
-                        + " answering PING for --hang-timeout.",
-                "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits."},
+                "Which redis-server: --redis-server if given, else the one named by SPILLWAY_REDIS_SERVER, else"
+                        + " redis-server on PATH, else the 6.2 binary embedded in spillway. It runs with settings that keep"
+                        + " jobs (AOF everysec, noeviction, its own data dir). The child is restarted when it exits or"
+                        + " (Redis) stops answering PING for --hang-timeout; any reply, LOADING included, is an answer.",
+                "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits.",
+                "Exits 2 if the program cannot be run, 1 if the watchdog gives up (another process holds the port, or"
+                        + " its own loop failed)."},
         footer = {"", "Examples:", "  spillway watchdog --port 6390 --dir /var/lib/spillway/redis",
                 "  spillway watchdog --exec -- java -jar my-worker.jar"})
 final class WatchdogCommand implements Callable<Integer> {
@@ -32,7 +38,9 @@ final class WatchdogCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Redis data directory (default: ./spillway-redis-<port>).")
     Path dir;
 
-    @Option(names = "--redis-server", paramLabel = "PATH", description = "A redis-server binary to run instead of the embedded one.")
+    @Option(names = "--redis-server", paramLabel = "PATH",
+            description = "The redis-server binary to run (default: SPILLWAY_REDIS_SERVER, else redis-server on PATH,"
+                    + " else the embedded 6.2).")
     Path binary;
 
     @Option(names = "--maxmemory", paramLabel = "SIZE", description = "Redis maxmemory, e.g. 512mb (default: none).")
@@ -50,6 +58,11 @@ final class WatchdogCommand implements Callable<Integer> {
     @Option(names = "--hang-timeout", paramLabel = "MS", defaultValue = "3000",
             description = "Redis: kill and restart after this long without a PING answer (default: ${DEFAULT-VALUE}).")
     long hangTimeoutMs;
+
+    @Option(names = "--start-timeout", paramLabel = "MS", defaultValue = "60000",
+            description = "Redis: a start that has not answered PING at all for this long has failed; once it answers"
+                    + " (LOADING too), only --hang-timeout of silence fails it (default: ${DEFAULT-VALUE}).")
+    long startTimeoutMs;
 
     @Option(names = "--max-backoff", paramLabel = "MS", defaultValue = "10000", description = "Longest wait between restarts (default: ${DEFAULT-VALUE}).")
     long maxBackoffMs;
@@ -80,6 +93,9 @@ final class WatchdogCommand implements Callable<Integer> {
             if (command != null && !command.isEmpty()) {
                 throw new CliException(ExitCodes.USAGE, "unexpected arguments " + command + " (did you mean --exec?)");
             }
+            if (binary != null && !(Files.isRegularFile(binary) && Files.isExecutable(binary))) {
+                throw new CliException(ExitCodes.USAGE, "--redis-server " + binary + " is not an executable file");
+            }
             b.redis(redisConfig());
         }
         Watchdog w = b.build();
@@ -87,8 +103,16 @@ final class WatchdogCommand implements Callable<Integer> {
         spec.commandLine().getOut().println("Watchdog running " + w.childName() + (exec ? "" : " (" + w.redis().uri()
                 + ", data in " + w.redis().dataDir() + ")") + ". Ctrl-C stops it.");
         spec.commandLine().getOut().flush();
-        // The watchdog's shutdown hook stops the child on Ctrl-C/SIGTERM; this thread just waits for that.
+        // The watchdog's shutdown hook stops the child on Ctrl-C/SIGTERM; this thread waits for that, or for the
+        // watchdog to give up by itself, which is a failure of this command and must not exit 0.
         w.awaitStopped();
+        Optional<WatchdogEvent.Failed> failure = w.failure();
+        if (failure.isPresent()) {
+            w.close();
+            WatchdogEvent.Failed f = failure.get();
+            throw new CliException(f.cause() == WatchdogEvent.Failed.Cause.CANNOT_RUN ? ExitCodes.USAGE : ExitCodes.FAILED,
+                    f.reason());
+        }
         return ExitCodes.OK;
     }
 
@@ -96,12 +120,14 @@ final class WatchdogCommand implements Callable<Integer> {
         try {
             return WatchdogConfig.custom()
                     .hangTimeout(Duration.ofMillis(hangTimeoutMs))
+                    .startTimeout(Duration.ofMillis(startTimeoutMs))
                     .maxBackoff(Duration.ofMillis(maxBackoffMs))
                     .stopTimeout(Duration.ofMillis(stopTimeoutMs))
                     .build();
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage().replace("hangTimeout", "--hang-timeout")
-                    .replace("maxBackoff", "--max-backoff").replace("stopTimeout", "--stop-timeout"));
+                    .replace("startTimeout", "--start-timeout").replace("maxBackoff", "--max-backoff")
+                    .replace("stopTimeout", "--stop-timeout"));
         }
     }
 

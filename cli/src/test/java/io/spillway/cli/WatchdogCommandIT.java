@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.spillway.testing.ChildJvm;
 import io.spillway.testing.FreePorts;
+import io.spillway.testing.RedisProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -84,5 +85,48 @@ class WatchdogCommandIT {
         Cli port = Cli.run("watchdog", "--port", "99999");
         assertThat(port.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(port.oneLineError()).contains("port must be in 1..65535");
+    }
+
+    @Test
+    void aRedisServerThatIsNotAnExecutableIsBadInput() {
+        Cli c = Cli.run("watchdog", "--redis-server", tmp.resolve("nonexistent").toString(), "--dir",
+                tmp.resolve("redis").toString(), "--port", Integer.toString(FreePorts.next()));
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("--redis-server " + tmp.resolve("nonexistent") + " is not an executable file");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void execOfAProgramThatDoesNotExistIsBadInputNotARestartLoop() {
+        Cli c = Cli.run("watchdog", "--exec", "--", "spillway-typo-cmd", "arg");
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).isEqualTo("spillway watchdog: cannot run 'spillway-typo-cmd': No such file or directory");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aPortHeldByAnotherRedisEndsTheCommandWithOneLineAndExit1() throws Exception {
+        try (RedisProcess other = RedisProcess.builder().build().start()) {
+            Cli c = Cli.run("watchdog", "--port", Integer.toString(other.port()), "--dir", tmp.resolve("redis").toString());
+            assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(c.oneLineError()).contains("port " + other.port() + " is in use by pid " + other.pid());
+            assertThat(other.isAlive()).isTrue();
+        }
+    }
+
+    @Test
+    void startTimeoutIsAnOptionWithItsOwnName() {
+        Cli c = Cli.run("watchdog", "--start-timeout", "0");
+        assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("--start-timeout must be > 0");
+        assertThat(Cli.run("watchdog", "--help").out()).contains("--start-timeout");
+    }
+
+    @Test
+    void helpSaysWhichRedisServerRuns() {
+        // picocli wraps the text: compare with the line breaks and indents folded into single spaces.
+        assertThat(Cli.run("watchdog", "--help").out().replaceAll("\\s+", " "))
+                .contains("--redis-server if given, else the one named by SPILLWAY_REDIS_SERVER, else redis-server on PATH,"
+                        + " else the 6.2 binary embedded in spillway");
     }
 }

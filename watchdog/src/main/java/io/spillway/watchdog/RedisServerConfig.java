@@ -44,6 +44,7 @@ public final class RedisServerConfig {
     private final int port;
     private final String bind;
     private final Path dataDir;
+    private final boolean defaultDataDir;
     private final Map<String, String> settings;
 
     private RedisServerConfig(Builder b) {
@@ -51,6 +52,7 @@ public final class RedisServerConfig {
         this.port = b.port;
         this.bind = b.bind;
         this.dataDir = (b.dataDir != null ? b.dataDir : Path.of("spillway-redis-" + b.port)).toAbsolutePath().normalize();
+        this.defaultDataDir = b.dataDir == null;
         this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
     }
 
@@ -74,6 +76,14 @@ public final class RedisServerConfig {
     /** The data directory, absolute. */
     public Path dataDir() {
         return dataDir;
+    }
+
+    /**
+     * Whether no data directory was given, so {@link #dataDir()} is {@code ./spillway-redis-<port>} under the
+     * directory the JVM was started from (a watchdog started elsewhere would not find the data).
+     */
+    public boolean defaultDataDir() {
+        return defaultDataDir;
     }
 
     /** Every redis.conf directive besides port, bind, dir, logfile and daemonize, in order. */

@@ -10,21 +10,30 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Supervises one child process and keeps it running: a {@code redis-server} (the binary shipped in the
- * embedded-redis jar by default, with settings that keep jobs) or any other command.
+ * Supervises one child process and keeps it running: a {@code redis-server} (by default the one
+ * {@link RedisBinary#locate()} finds: {@code SPILLWAY_REDIS_SERVER}, else {@code redis-server} on PATH, else
+ * the binary shipped in the embedded-redis jar; with settings that keep jobs) or any other command.
  *
  * <p>Contract:
  * <ul>
  *   <li>When the child exits, it is started again after a backoff (exponential, with jitter; see
  *       {@link WatchdogConfig}). A Redis child is also PINGed: one that has not answered for the hang
- *       timeout (SIGSTOP, a wedged disk) is killed with SIGKILL and started again. With AOF on it comes
+ *       timeout (SIGSTOP, a wedged disk) is killed with SIGKILL and started again. Any reply is an answer
+ *       (LOADING, NOAUTH): a Redis loading a large AOF is waited for, however long. With AOF on it comes
  *       back with its data.</li>
+ *   <li>A Redis child is up once it answers PING (the watchdog logs in with the {@code requirepass} it
+ *       wrote) and INFO shows that the server answering is the process it started. A data directory with an
+ *       RDB file and no AOF is loaded from the RDB and its AOF written before the child is up.</li>
+ *   <li>It gives up only on a child that has never been up and cannot be: a program that cannot be run, a
+ *       port another process holds; or when its own loop fails. Then {@link #failure()} says why, a
+ *       {@link WatchdogEvent.Failed} is published and the watchdog stops. Otherwise it never gives up.</li>
  *   <li>Too many restarts within the crash-loop window are reported with one ERROR line (and a
  *       {@link WatchdogEvent.CrashLoop}); the watchdog keeps trying.</li>
  *   <li>Restarts and downtime are counted in the given {@link MetricRegistry} under
@@ -35,7 +44,8 @@ import java.util.function.Consumer;
  *   <li>{@link #close()} stops the child and everything it started: SIGTERM (Redis then fsyncs its AOF),
  *       SIGKILL after the stop timeout. A JVM shutdown hook does the same if {@code close()} was never
  *       called. A JVM killed with SIGKILL cannot stop its children; the next watchdog of the same Redis
- *       data directory kills the server left behind before starting its own.</li>
+ *       data directory kills the server left behind before starting its own, once it has checked that the
+ *       pid in {@code watchdog.pid} is that directory's redis-server (pids are reused).</li>
  * </ul>
  * Thread-safe. Supervision runs on one daemon thread per watchdog; event listeners run on it.
  *
@@ -152,6 +162,15 @@ public final class Watchdog implements AutoCloseable {
     public OptionalLong pid() {
         long pid = supervisor.pid();
         return pid < 0 ? OptionalLong.empty() : OptionalLong.of(pid);
+    }
+
+    /**
+     * Why the watchdog gave up by itself (its child was never up and cannot be: the program does not run, or
+     * another process holds its port; or its own loop failed), or empty while it supervises or after
+     * {@link #close()}. Once this is present the watchdog has stopped, as {@link #awaitStopped()} tells.
+     */
+    public Optional<WatchdogEvent.Failed> failure() {
+        return Optional.ofNullable(supervisor.failure());
     }
 
     /** Restarts so far (failed starts included). */

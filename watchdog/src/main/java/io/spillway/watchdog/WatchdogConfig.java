@@ -14,7 +14,9 @@ import java.util.Objects;
  *   <tr><td>probeInterval</td><td>250 ms</td><td>time between PINGs (redis only)</td></tr>
  *   <tr><td>probeTimeout</td><td>500 ms</td><td>one PING's connect/read timeout</td></tr>
  *   <tr><td>hangTimeout</td><td>3 s</td><td>no answer for this long: SIGKILL and restart</td></tr>
- *   <tr><td>startTimeout</td><td>60 s</td><td>a start must answer PING within this (AOF loading included)</td></tr>
+ *   <tr><td>startTimeout</td><td>60 s</td><td>a start that has not answered at all for this long has failed. Any
+ *       answer, an error reply such as LOADING or NOAUTH included, proves it alive: from then on only silence for
+ *       the hang timeout fails the start, so loading a large AOF takes as long as it takes</td></tr>
  *   <tr><td>initialBackoff / maxBackoff</td><td>100 ms / 10 s</td><td>restart delay, doubling per
  *       consecutive failure, with jitter (a random 50–100 % of the step)</td></tr>
  *   <tr><td>stableAfter</td><td>30 s</td><td>a child up this long resets the backoff</td></tr>

@@ -26,7 +26,10 @@ public sealed interface WatchdogEvent {
     record Hung(String child, Instant at, long pid, Duration silentFor) implements WatchdogEvent {
     }
 
-    /** A start failed: the binary did not run, exited at once, or did not answer within the start timeout. */
+    /**
+     * A start failed: the binary did not run, exited during start, never answered within the start timeout,
+     * or answered and then fell silent for the hang timeout before it was ready.
+     */
     record StartFailed(String child, Instant at, String reason) implements WatchdogEvent {
     }
 
@@ -39,7 +42,23 @@ public sealed interface WatchdogEvent {
             implements WatchdogEvent {
     }
 
-    /** The watchdog was closed and the child is gone. */
+    /**
+     * The watchdog gave up by itself, for a reason no restart can fix; a {@link Stopped} follows. It gives up
+     * only on a child that was never up (on later failures it keeps restarting), or when its own loop fails.
+     */
+    record Failed(String child, Instant at, Cause cause, String reason) implements WatchdogEvent {
+        /** Why the watchdog gave up. */
+        public enum Cause {
+            /** The program cannot be run at all: missing, not executable, not a program. */
+            CANNOT_RUN,
+            /** Another process holds the child's port (Redis: it answered instead of the server we started). */
+            PORT_IN_USE,
+            /** The watchdog's own supervision loop failed (a bug, or an event listener that threw an Error). */
+            LOOP_FAILED
+        }
+    }
+
+    /** The watchdog was closed (or gave up, see {@link Failed}) and the child is gone. */
     record Stopped(String child, Instant at, boolean killed) implements WatchdogEvent {
     }
 }

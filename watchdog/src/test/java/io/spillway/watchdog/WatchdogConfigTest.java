@@ -37,5 +37,13 @@ class WatchdogConfigTest {
                 .contains("port 6390\n", "bind 127.0.0.1\n", "dir \"/tmp/x y\"\n", "appendonly yes\n",
                         "appendfsync everysec\n", "save \"\"\n", "maxmemory-policy noeviction\n", "maxmemory 64mb\n");
         assertThat(r.uri().toString()).isEqualTo("redis://127.0.0.1:6390");
+        assertThat(r.defaultDataDir()).isFalse();
+    }
+
+    @Test
+    void defaultDataDirIsAbsoluteAndSaysSo() {
+        RedisServerConfig r = RedisServerConfig.custom().port(6391).build();
+        assertThat(r.defaultDataDir()).isTrue();
+        assertThat(r.dataDir()).isAbsolute().isEqualTo(Path.of("spillway-redis-6391").toAbsolutePath());
     }
 }

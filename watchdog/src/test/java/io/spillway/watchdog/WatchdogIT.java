@@ -10,11 +10,13 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -42,10 +44,12 @@ class WatchdogIT {
 
     private final List<Watchdog> open = new ArrayList<>();
     private final List<Long> seenPids = new ArrayList<>();
+    private final List<Process> plain = new ArrayList<>();
 
     @AfterEach
     void closeAndCheckOrphans() {
         open.forEach(Watchdog::close);
+        plain.forEach(p -> Processes.stopTree(p.toHandle(), Duration.ofSeconds(5)));
         for (long pid : seenPids) {
             assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
                     .as("child pid %d is gone after close", pid).isFalse();
@@ -187,6 +191,236 @@ class WatchdogIT {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Watchdog.builder().redis(same).build())
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("Another watchdog");
+    }
+
+    @Test
+    void passwordProtectedRedisIsUpAndIsNotKilledAtTheStartTimeout() throws Exception {
+        // requirepass makes every PING without AUTH a NOAUTH error: the watchdog must log in, not kill it.
+        WatchdogConfig config = FAST.toBuilder().startTimeout(Duration.ofSeconds(1)).build();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("redis"))
+                        .setting("requirepass", "secret").build())
+                .config(config)
+                .build();
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).as("redis with requirepass up").isTrue();
+        long pid = w.pid().getAsLong();
+        seenPids.add(pid);
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10))
+                .until(() -> w.restarts() == 0 && w.pid().getAsLong() == pid && w.isUp());
+        try (Jedis j = client(w)) {
+            j.auth("secret");
+            assertThat(j.ping()).isEqualTo("PONG");
+        }
+    }
+
+    @Test
+    void loadingThatOutlastsTheStartTimeoutIsWaitedFor() throws Exception {
+        Path dir = tmp.resolve("redis");
+        int port = freePort();
+        Watchdog first = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).build())
+                .config(FAST)
+                .build()
+                .start();
+        open.add(first);
+        assertThat(first.awaitUp(Duration.ofSeconds(20))).isTrue();
+        seenPids.add(first.pid().getAsLong());
+        // ~19 MB of random (incompressible) values: Redis answers LOADING between each 2 MB it reads.
+        try (Jedis j = new Jedis(new HostAndPort("127.0.0.1", port),
+                DefaultJedisClientConfig.builder().socketTimeoutMillis(10_000).build())) {
+            Random random = new Random(42);
+            for (int i = 0; i < 600; i++) {
+                byte[] value = new byte[32 * 1024];
+                random.nextBytes(value);
+                j.set(("k" + i).getBytes(StandardCharsets.UTF_8), value);
+            }
+            j.bgrewriteaof();
+            await().atMost(Duration.ofSeconds(30)).until(() ->
+                    j.info("persistence").contains("aof_rewrite_in_progress:0")
+                            && j.info("persistence").contains("aof_rewrite_scheduled:0"));
+        }
+        first.close();
+
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        // key-load-delay (5 ms a key) makes the load take ~3 s, three times the start timeout.
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).setting("key-load-delay", "5000").build())
+                .config(FAST.toBuilder().probeTimeout(Duration.ofSeconds(1)).hangTimeout(Duration.ofSeconds(3))
+                        .startTimeout(Duration.ofSeconds(1)).build())
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        long t0 = System.nanoTime();
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(40))).as("redis up after loading").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("the load outlasted the start timeout")
+                .isGreaterThan(1000);
+        assertThat(w.restarts()).isZero();
+        assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.StartFailed);
+        try (Jedis j = client(w)) {
+            assertThat(j.dbSize()).isEqualTo(600);
+        }
+    }
+
+    @Test
+    void dataDirWithOnlyAnRdbIsLoadedAndThenKeptInAnAof() throws Exception {
+        Path dir = tmp.resolve("redis");
+        int port = freePort();
+        Process rdbOnly = plainRedis(dir, port, "--appendonly", "no");
+        try (Jedis j = new Jedis("127.0.0.1", port)) {
+            j.set("job", "kept");
+            j.save();
+        }
+        Processes.stopTree(rdbOnly.toHandle(), Duration.ofSeconds(5));
+        assertThat(dir.resolve("dump.rdb")).exists();
+        assertThat(dir.resolve("appendonly.aof")).doesNotExist();
+
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).build())
+                .config(FAST.toBuilder().probeTimeout(Duration.ofSeconds(1)).hangTimeout(Duration.ofSeconds(10)).build())
+                .build();
+        open.add(w);
+        w.start();
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).isTrue();
+        long first = w.pid().getAsLong();
+        seenPids.add(first);
+        try (Jedis j = client(w)) {
+            assertThat(j.get("job")).isEqualTo("kept");
+            assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
+        }
+
+        // Up means the AOF holds the data: a SIGKILL and a start with appendonly yes keep it.
+        ProcessHandle.of(first).orElseThrow().destroyForcibly();
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
+                .until(() -> w.pid().getAsLong() != first && w.isUp() && answers(w, "job", "kept"));
+        seenPids.add(w.pid().getAsLong());
+    }
+
+    @Test
+    void anotherServerOnThePortIsAFailureNotAStart() throws Exception {
+        int port = freePort();
+        Process other = plainRedis(tmp.resolve("other"), port);
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(tmp.resolve("redis")).build())
+                .config(FAST)
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.PORT_IN_USE);
+            assertThat(f.reason()).contains("port " + port + " is in use by pid " + other.pid());
+        });
+        assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.Up);
+        assertThat(w.isUp()).isFalse();
+        assertThat(other.isAlive()).as("the other server is left alone").isTrue();
+    }
+
+    @Test
+    void aPidFileNamingAnotherRedisServerDoesNotGetItKilled() throws Exception {
+        Process unrelated = plainRedis(tmp.resolve("other"), freePort());
+        Path dir = Files.createDirectories(tmp.resolve("redis"));
+        // As if this directory's last server had had that pid, since reused by an unrelated redis-server.
+        Files.writeString(dir.resolve("watchdog.pid"), Long.toString(unrelated.pid()));
+
+        Watchdog w = redis(new MetricRegistry(), FAST);
+
+        assertThat(w.pid().getAsLong()).isNotEqualTo(unrelated.pid());
+        assertThat(unrelated.isAlive()).as("the unrelated redis-server").isTrue();
+    }
+
+    @Test
+    void aServerLeftRunningInThisDataDirIsKilledBeforeTheStart() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("redis"));
+        RedisServerConfig config = RedisServerConfig.custom().port(freePort()).dataDir(dir).build();
+        // What a watchdog that was SIGKILLed leaves behind: its redis-server, still running, and watchdog.pid.
+        Files.writeString(dir.resolve("redis.conf"), config.configText());
+        Process leftover = new ProcessBuilder(RedisBinary.locate().toString(), dir.resolve("redis.conf").toString())
+                .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("leftover.out").toFile())
+                .start();
+        plain.add(leftover);
+        Files.writeString(dir.resolve("watchdog.pid"), Long.toString(leftover.pid()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> pings(config.port()));
+
+        Watchdog w = Watchdog.builder().redis(config).config(FAST).build();
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.pid().getAsLong()).isNotEqualTo(leftover.pid());
+        assertThat(leftover.isAlive()).isFalse();
+    }
+
+    @Test
+    void aProgramThatCannotRunIsAFailureNotARestartLoop() throws Exception {
+        Watchdog w = Watchdog.builder()
+                .command(List.of("spillway-no-such-program", "--flag"))
+                .config(FAST)
+                .build()
+                .start();
+        open.add(w);
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.CANNOT_RUN);
+            assertThat(f.reason()).contains("cannot run 'spillway-no-such-program'");
+        });
+        assertThat(w.restarts()).isZero();
+    }
+
+    @Test
+    void aLoopThatDiesSaysWhyAndStopsItsChild() throws Exception {
+        Watchdog w = Watchdog.builder()
+                .command(List.of("sleep", "60"))
+                .config(FAST)
+                .build()
+                .onEvent(e -> {
+                    if (e instanceof WatchdogEvent.Up) {
+                        // Listeners must not throw; an Error gets through publish() and ends the loop.
+                        throw new AssertionError("listener bug");
+                    }
+                });
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the loop ended").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.LOOP_FAILED);
+            assertThat(f.reason()).contains("listener bug");
+        });
+    }
+
+    /** A redis-server that no watchdog runs, in its own directory, with persistence off unless {@code extra} says. */
+    private Process plainRedis(Path dir, int port, String... extra) throws IOException {
+        Files.createDirectories(dir);
+        List<String> command = new ArrayList<>(List.of(RedisBinary.locate().toString(), "--port", Integer.toString(port),
+                "--bind", "127.0.0.1", "--dir", dir.toString(), "--save", ""));
+        command.addAll(List.of(extra));
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("plain.out").toFile()).start();
+        plain.add(p);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pings(port));
+        return p;
+    }
+
+    private static boolean pings(int port) {
+        try (Jedis j = new Jedis(new HostAndPort("127.0.0.1", port),
+                DefaultJedisClientConfig.builder().connectionTimeoutMillis(300).socketTimeoutMillis(300).build())) {
+            return "PONG".equals(j.ping());
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     private static int freePort() throws IOException {

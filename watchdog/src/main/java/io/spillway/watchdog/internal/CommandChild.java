@@ -39,7 +39,7 @@ public final class CommandChild implements Child {
         } else {
             pb.redirectOutput(ProcessBuilder.Redirect.INHERIT);
         }
-        Process p = pb.start();
+        Process p = CannotRunException.start(pb);
         // Its stdin is a pipe we never write: closing it gives the child EOF instead of our terminal.
         p.getOutputStream().close();
         return p;
@@ -48,6 +48,16 @@ public final class CommandChild implements Child {
     @Override
     public Answer probe() {
         return Answer.READY;
+    }
+
+    @Override
+    public String lastReply() {
+        return "";
+    }
+
+    @Override
+    public String portConflict() {
+        return null;
     }
 
     @Override

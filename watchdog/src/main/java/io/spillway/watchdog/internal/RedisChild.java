@@ -1,7 +1,9 @@
 package io.spillway.watchdog.internal;
 
+import io.spillway.watchdog.RedisBinary;
 import io.spillway.watchdog.RedisServerConfig;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -11,13 +13,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -25,19 +30,38 @@ import redis.clients.jedis.exceptions.JedisDataException;
  *
  * <p>Invariants: the data directory is locked ({@code watchdog.lock}) for this object's life, so two
  * watchdogs never run two servers over one AOF; {@code watchdog.pid} names the last server started, and
- * a server left behind by a watchdog that was itself SIGKILLed is killed before a new one starts. One
- * probe connection is kept and replaced after any connection error.
+ * a server left behind by a watchdog that was itself SIGKILLed is killed before a new one starts, but only
+ * once it is shown to be this directory's server (a pid alone may have been reused). One probe connection
+ * is kept and replaced after any connection error; each new one first checks, with INFO, that the server
+ * answering is the process this object launched. {@link Child.Answer#READY} means: PONG from our own
+ * server, with its AOF in place.
+ *
+ * <p>A data directory that holds an RDB file but no AOF (data copied from another Redis, or kept by an
+ * {@code appendonly no} setup) would start empty with {@code appendonly yes}: Redis then ignores the RDB and
+ * writes an empty AOF, emptying every later start too. Such a start runs with {@code appendonly no} (so the
+ * RDB is loaded), then turns the AOF on with {@code CONFIG SET appendonly yes}, which makes Redis write the
+ * AOF from memory; the server is ready only once that rewrite has finished.
  */
 public final class RedisChild implements Child {
-    private static final Logger log = LoggerFactory.getLogger(RedisChild.class);
+    private static final Logger log = LoggerFactory.getLogger("io.spillway.watchdog.Watchdog");
 
     private final RedisServerConfig config;
     private final Path binary;
     private final Duration probeTimeout;
     private final String name;
+    private final String password;
+    private final boolean freshDir;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private Jedis probe;
+    private boolean announced;
+    private long launchedPid = -1;
+    private long logOffset;
+    private boolean verified;
+    private boolean convertingRdb;
+    private boolean aofRequested;
+    private String conflict;
+    private String lastReply = "";
 
     /**
      * @throws IllegalStateException if another watchdog holds the data directory
@@ -48,6 +72,9 @@ public final class RedisChild implements Child {
         this.binary = binary;
         this.probeTimeout = probeTimeout;
         this.name = "redis-server on port " + config.port();
+        String pass = setting("requirepass", "");
+        this.password = pass.isEmpty() ? null : pass;
+        this.freshDir = isFresh(config.dataDir());
         try {
             Files.createDirectories(config.dataDir());
             this.lockChannel = FileChannel.open(config.dataDir().resolve("watchdog.lock"),
@@ -80,18 +107,50 @@ public final class RedisChild implements Child {
 
     @Override
     public Process launch() throws IOException {
+        if (!announced) {
+            announced = true;
+            announce();
+        }
         killLeftover();
         Path dir = config.dataDir();
         Path conf = dir.resolve("redis.conf");
-        Files.writeString(conf, config.configText(), StandardCharsets.UTF_8);
-        Process p = new ProcessBuilder(binary.toString(), conf.toString())
+        String text = config.configText();
+        convertingRdb = rdbWithoutAof();
+        aofRequested = false;
+        if (convertingRdb) {
+            log.warn("{}: {} holds {} but no AOF: starting it with appendonly no to load that file, then turning the"
+                    + " AOF on (Redis writes it from memory) before declaring it up", name, dir, rdbFile().getFileName());
+            text = text.replaceAll("(?m)^appendonly .*$", "appendonly no");
+        }
+        Files.writeString(conf, text, StandardCharsets.UTF_8);
+        logOffset = size(dir.resolve("redis.log"));
+        Process p = CannotRunException.start(new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.stdout").toFile()))
-                .start();
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.stdout").toFile())));
+        launchedPid = p.pid();
+        conflict = null;
+        lastReply = "";
         Files.writeString(dir.resolve("watchdog.pid"), Long.toString(p.pid()), StandardCharsets.UTF_8);
         closeProbe();
         return p;
+    }
+
+    /** One line at the first start: which binary and which data directory, as absolute paths. */
+    private void announce() {
+        String version;
+        try {
+            version = RedisBinary.version(binary);
+        } catch (RuntimeException e) {
+            version = "version unknown";
+        }
+        log.info("{}: running {} ({}) with data directory {}{}", name, binary, version, config.dataDir(),
+                freshDir ? " (no data in it yet)" : "");
+        if (config.defaultDataDir() && freshDir) {
+            log.warn("{}: no data directory was given, so Redis keeps its data in {}, under the current directory,"
+                    + " which holds no data yet; a watchdog started from another directory would start Redis empty"
+                    + " somewhere else. Give one (--dir) to keep the data in one place", name, config.dataDir());
+        }
     }
 
     /** A redis-server from an earlier watchdog of this directory that died without stopping it. */
@@ -106,14 +165,47 @@ public final class RedisChild implements Child {
             if (h.isEmpty() || !h.get().isAlive()) {
                 return;
             }
-            Optional<String> command = h.get().info().command();
-            if (command.isPresent() && Path.of(command.get()).getFileName().equals(binary.getFileName())) {
-                log.warn("{}: killing redis-server pid {} left running by an earlier watchdog of {}", name, pid,
-                        config.dataDir());
-                Processes.stopTree(h.get(), Duration.ofSeconds(5));
+            if (!isThisDirectorysServer(h.get())) {
+                log.info("{}: watchdog.pid names pid {}, which is not a redis-server of {} (the pid was reused):"
+                        + " leaving it alone", name, pid, config.dataDir());
+                return;
             }
+            log.warn("{}: killing redis-server pid {} left running by an earlier watchdog of {}", name, pid,
+                    config.dataDir());
+            Processes.stopTree(h.get(), Duration.ofSeconds(5));
         } catch (IOException | RuntimeException e) {
             // A stale or unreadable pid file is only a hint; the start below reports a busy port plainly.
+        }
+    }
+
+    /**
+     * Whether a live process is the redis-server of this data directory. Its program's name is not enough:
+     * pids are reused, and other servers may run the same binary. Redis overwrites its command line with
+     * its process title, so ask where it runs (Linux: its working directory, which Redis sets to its
+     * {@code dir}) or the server itself (INFO: its pid and config file).
+     */
+    private boolean isThisDirectorysServer(ProcessHandle h) {
+        Optional<String> command = h.info().command();
+        if (command.isEmpty() || !Path.of(command.get()).getFileName().toString().startsWith("redis-server")) {
+            return false;
+        }
+        String conf = config.dataDir().resolve("redis.conf").toString();
+        if (h.info().arguments().map(a -> List.of(a).contains(conf)).orElse(false)) {
+            return true;
+        }
+        try {
+            Path cwd = Path.of("/proc", Long.toString(h.pid()), "cwd");
+            if (Files.exists(cwd)) {
+                return Files.isSameFile(cwd, config.dataDir());
+            }
+        } catch (IOException | RuntimeException e) {
+            // No /proc (macOS) or not ours to read: ask the server.
+        }
+        try (Jedis j = connect()) {
+            Map<String, String> info = fields(j.info("server"));
+            return Long.toString(h.pid()).equals(info.get("process_id")) && conf.equals(info.get("config_file"));
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 
@@ -121,23 +213,90 @@ public final class RedisChild implements Child {
     public Answer probe() {
         try {
             if (probe == null) {
-                int ms = (int) probeTimeout.toMillis();
-                probe = new Jedis(new HostAndPort(config.clientHost(), config.port()), DefaultJedisClientConfig.builder()
-                        .connectionTimeoutMillis(ms).socketTimeoutMillis(ms).blockingSocketTimeoutMillis(ms)
-                        .clientName("spillway-watchdog").build());
+                probe = connect();
+                verified = false;
             }
             probe.ping();
+            if (!verified) {
+                long answering = serverPid(probe);
+                if (answering > 0 && answering != launchedPid) {
+                    conflict = "port " + config.port() + " is in use by pid " + answering
+                            + ", not by the redis-server this watchdog started (pid " + launchedPid + ")";
+                    lastReply = conflict;
+                    closeProbe();
+                    return Answer.FOREIGN;
+                }
+                verified = true;
+            }
+            if (convertingRdb) {
+                return convertRdb();
+            }
+            lastReply = "PONG";
             return Answer.READY;
         } catch (JedisDataException e) {
-            // LOADING, NOAUTH, MISCONF...: it replied, so it is alive.
+            // LOADING, NOAUTH, MISCONF, a failed AUTH...: it replied, so it is alive.
+            lastReply = String.valueOf(e.getMessage());
             return Answer.ALIVE;
-        } catch (JedisConnectionException | IllegalStateException e) {
-            closeProbe();
-            return Answer.SILENT;
         } catch (RuntimeException e) {
             closeProbe();
+            lastReply = "no answer (" + e.getMessage() + ")";
             return Answer.SILENT;
         }
+    }
+
+    /** The process_id INFO reports, or -1 if INFO is refused (renamed, ACL): then it cannot be checked. */
+    private static long serverPid(Jedis j) {
+        try {
+            return Long.parseLong(fields(j.info("server")).getOrDefault("process_id", "-1"));
+        } catch (JedisDataException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The RDB-to-AOF step of {@link #launch()}: READY once Redis has written its AOF, else ALIVE. */
+    private Answer convertRdb() {
+        if (!aofRequested) {
+            probe.configSet("appendonly", "yes");
+            aofRequested = true;
+        }
+        Map<String, String> info = fields(probe.info("persistence"));
+        boolean rewriting = "1".equals(info.get("aof_rewrite_in_progress")) || "1".equals(info.get("aof_rewrite_scheduled"));
+        boolean ok = "ok".equals(info.get("aof_last_bgrewrite_status"));
+        if (rewriting || !ok || !"1".equals(info.get("aof_enabled"))) {
+            lastReply = "writing its AOF from the data loaded from " + rdbFile().getFileName()
+                    + (ok ? "" : " (a try failed, see redis.log; Redis tries again)");
+            return Answer.ALIVE;
+        }
+        convertingRdb = false;
+        log.info("{}: AOF written from the data loaded from {}; appendonly yes from now on", name,
+                rdbFile().getFileName());
+        lastReply = "PONG";
+        return Answer.READY;
+    }
+
+    @Override
+    public String lastReply() {
+        return lastReply;
+    }
+
+    @Override
+    public String portConflict() {
+        if (conflict != null) {
+            return conflict;
+        }
+        // The server exited at once because it could not listen: name who holds the port if it answers.
+        String newLog = readFrom(config.dataDir().resolve("redis.log"), logOffset);
+        if (!newLog.contains("Address already in use")) {
+            return null;
+        }
+        long holder;
+        try (Jedis j = connect()) {
+            holder = serverPid(j);
+        } catch (RuntimeException e) {
+            holder = -1;
+        }
+        return "port " + config.port() + " is in use by " + (holder > 0 ? "pid " + holder : "another process")
+                + " (redis-server: Address already in use)";
     }
 
     @Override
@@ -149,6 +308,18 @@ public final class RedisChild implements Child {
         return line.isEmpty() ? "" : "last log line: " + line;
     }
 
+    private Jedis connect() {
+        int ms = (int) probeTimeout.toMillis();
+        DefaultJedisClientConfig.Builder c = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis(ms).socketTimeoutMillis(ms).blockingSocketTimeoutMillis(ms)
+                .clientName("spillway-watchdog");
+        if (password != null) {
+            // The watchdog wrote requirepass itself; without it every PING is NOAUTH and "ready" never comes.
+            c.password(password);
+        }
+        return new Jedis(new HostAndPort(config.clientHost(), config.port()), c.build());
+    }
+
     private void closeProbe() {
         if (probe != null) {
             try {
@@ -157,6 +328,90 @@ public final class RedisChild implements Child {
                 // Closing a broken connection may fail; it is dropped either way.
             }
             probe = null;
+        }
+    }
+
+    /** A redis.conf value as Redis reads it (surrounding quotes removed), or the default. */
+    private String setting(String directive, String otherwise) {
+        String v = config.settings().get(directive);
+        if (v == null) {
+            return otherwise;
+        }
+        v = v.trim();
+        if (v.length() >= 2 && (v.startsWith("\"") && v.endsWith("\"") || v.startsWith("'") && v.endsWith("'"))) {
+            v = v.substring(1, v.length() - 1);
+        }
+        return v;
+    }
+
+    private Path rdbFile() {
+        return config.dataDir().resolve(setting("dbfilename", "dump.rdb"));
+    }
+
+    /**
+     * An RDB file and no AOF with anything in it, while the AOF is to be on. A zero-byte AOF counts as none:
+     * Redis creates it empty when it starts with the AOF on, so one is left by a start that ignored the RDB
+     * (or by a conversion cut short) and holds no writes.
+     */
+    private boolean rdbWithoutAof() {
+        if (!setting("appendonly", "no").equalsIgnoreCase("yes") || !Files.isRegularFile(rdbFile())) {
+            return false;
+        }
+        Path dir = config.dataDir();
+        Path aof = dir.resolve(setting("appendfilename", "appendonly.aof"));
+        if (size(aof) > 0) {
+            return false;
+        }
+        // Redis 7 keeps a multi-part AOF in a directory, listed by a manifest.
+        Path aofDir = dir.resolve(setting("appenddirname", "appendonlydir"));
+        if (Files.isDirectory(aofDir)) {
+            try (Stream<Path> files = Files.list(aofDir)) {
+                return files.noneMatch(f -> f.getFileName().toString().endsWith(".manifest"));
+            } catch (IOException e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether a data directory is missing or holds no data yet (no RDB, no AOF). */
+    private static boolean isFresh(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return true;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString())
+                    .noneMatch(n -> n.endsWith(".rdb") || n.endsWith(".aof") || n.equals("appendonlydir"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Map<String, String> fields(String info) {
+        Map<String, String> m = new HashMap<>();
+        for (String line : info.split("\r?\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && !line.startsWith("#")) {
+                m.put(line.substring(0, colon), line.substring(colon + 1).trim());
+            }
+        }
+        return m;
+    }
+
+    private static long size(Path file) {
+        try {
+            return Files.isRegularFile(file) ? Files.size(file) : 0;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static String readFrom(Path file, long offset) {
+        try (InputStream in = Files.newInputStream(file)) {
+            in.skipNBytes(Math.min(offset, Files.size(file)));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
         }
     }
 

@@ -20,14 +20,19 @@ import org.slf4j.LoggerFactory;
 /**
  * The supervision loop of one child, on its own thread. What the thread does:
  * <ol>
- *   <li>Launch the child. If the child probes (Redis), wait until it answers PING within the start
- *       timeout; a child that exits or stays silent is a failed start.</li>
+ *   <li>Launch the child. If the child probes (Redis), wait until it is ready. Any answer, even an error
+ *       such as LOADING or NOAUTH, proves it alive, so a start may take as long as loading takes; a start
+ *       fails only if the process exits, stays silent for the start timeout before its first answer, falls
+ *       silent for the hang timeout after it, or another process answers on its port.</li>
  *   <li>Once up, add the time it was down to the downtime and publish {@code Up}.</li>
  *   <li>Watch: wake on exit at once (onExit), otherwise every probe interval; probe; if no answer has come
  *       for the hang timeout, SIGKILL it.</li>
  *   <li>On exit or hang: count a restart, report a crash loop if the window holds too many, wait a
  *       jittered exponential backoff (reset when the child had stayed up {@code stableAfter}), go to 1.</li>
- *   <li>On close: stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop timeout).</li>
+ *   <li>Give up, publishing {@code Failed}, only when no restart can help: the child was never up and its
+ *       program cannot be run or its port belongs to another process; or this loop itself failed.</li>
+ *   <li>On close (or giving up): stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop
+ *       timeout).</li>
  * </ol>
  * Invariants: only this thread launches or kills children; {@link #close()} only signals it and waits.
  */
@@ -48,7 +53,9 @@ public final class Supervisor {
     private volatile boolean up;
     private volatile Process current;
     private volatile long pid = -1;
+    private volatile WatchdogEvent.Failed failure;
     private boolean inCrashLoop;
+    private boolean everUp;
 
     public Supervisor(String threadSuffix, Child child, WatchdogConfig config, Consumer<Duration> downtimeSink,
                       Runnable restartSink) {
@@ -88,6 +95,11 @@ public final class Supervisor {
         return child.name();
     }
 
+    /** Why this loop gave up by itself, or null while it runs or after a plain close. */
+    public WatchdogEvent.Failed failure() {
+        return failure;
+    }
+
     /** Stops the loop and the child; returns once both are gone (or the stop timeout plus a margin passed). */
     public void close() {
         closed = true;
@@ -115,6 +127,15 @@ public final class Supervisor {
                 Process p;
                 try {
                     p = child.launch();
+                } catch (CannotRunException e) {
+                    if (!everUp) {
+                        giveUp(WatchdogEvent.Failed.Cause.CANNOT_RUN, e.getMessage());
+                        break;
+                    }
+                    // It ran before (the binary was moved during an upgrade?): keep trying, as for any failure.
+                    downSince = downSince < 0 ? launchedAt : downSince;
+                    failures = restartAfter(failures, e.getMessage(), launchedAt, true);
+                    continue;
                 } catch (Exception e) {
                     downSince = downSince < 0 ? launchedAt : downSince;
                     failures = restartAfter(failures, "cannot start: " + e.getMessage(), launchedAt, true);
@@ -132,13 +153,19 @@ public final class Supervisor {
                     if (p.isAlive()) {
                         Processes.kill(p.toHandle());
                     }
+                    String conflict = child.portConflict();
+                    if (conflict != null && !everUp) {
+                        giveUp(WatchdogEvent.Failed.Cause.PORT_IN_USE, conflict);
+                        break;
+                    }
                     String hint = child.failureHint();
-                    String reason = notReady + (hint.isEmpty() ? "" : "; " + hint);
+                    String reason = conflict != null ? conflict : notReady + (hint.isEmpty() ? "" : "; " + hint);
                     log.warn("{}: start failed (pid {}): {}", child.name(), p.pid(), reason);
                     publish(new WatchdogEvent.StartFailed(child.name(), Instant.now(), reason));
                     failures = restartAfter(failures, reason, launchedAt, false);
                     continue;
                 }
+                everUp = true;
                 Duration down = downSince < 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - downSince);
                 downSince = -1;
                 up = true;
@@ -161,7 +188,11 @@ public final class Supervisor {
                 failures = restartAfter(failures, reason, launchedAt, false);
             }
         } catch (RuntimeException | Error e) {
-            log.error("{}: the watchdog loop failed and no longer supervises: {}", child.name(), e.toString(), e);
+            // Unexpected (a bug, or a listener that threw an Error): the stack trace is for whoever fixes it.
+            failure = new WatchdogEvent.Failed(child.name(), Instant.now(), WatchdogEvent.Failed.Cause.LOOP_FAILED,
+                    "the watchdog loop failed and no longer supervises: " + e);
+            log.error("{}: {}", child.name(), failure.reason(), e);
+            publishQuietly(failure);
         } finally {
             up = false;
             Process p = current;
@@ -176,27 +207,61 @@ public final class Supervisor {
             }
             child.release();
             log.info("Watchdog for {} stopped", child.name());
-            publish(new WatchdogEvent.Stopped(child.name(), Instant.now(), killed));
+            publishQuietly(new WatchdogEvent.Stopped(child.name(), Instant.now(), killed));
         }
     }
 
-    /** Null once ready, else why not. */
+    /** Ends supervision for a cause no restart can fix; the loop's finally stops what is left. */
+    private void giveUp(WatchdogEvent.Failed.Cause cause, String reason) {
+        failure = new WatchdogEvent.Failed(child.name(), Instant.now(), cause, reason);
+        log.error("{}: {}; the watchdog gives up (it never came up, and restarting cannot fix this)", child.name(),
+                reason);
+        publish(failure);
+    }
+
+    /**
+     * Null once ready, else why not. Any answer proves the process alive: an error reply (LOADING, NOAUTH)
+     * restarts the silence clock, so loading a large AOF takes as long as it takes; only silence fails a start.
+     */
     private String awaitReady(Process p) {
         if (!child.probes()) {
             return p.isAlive() ? null : "exited at once (" + Processes.describeExit(exitCode(p)) + ")";
         }
-        long deadline = System.nanoTime() + config.startTimeout().toNanos();
+        long launched = System.nanoTime();
+        long lastAnswer = -1;
+        String reported = null;
         while (!closed) {
             if (!p.isAlive()) {
                 return "exited during start (" + Processes.describeExit(exitCode(p)) + ")";
             }
-            if (child.probe() == Child.Answer.READY) {
-                return null;
+            Child.Answer a = child.probe();
+            long now = System.nanoTime();
+            switch (a) {
+                case READY:
+                    return null;
+                case FOREIGN:
+                    return child.lastReply();
+                case ALIVE:
+                    lastAnswer = now;
+                    String reply = child.lastReply();
+                    String kind = reply.split("\\s+", 2)[0];
+                    if (!kind.equals(reported)) {
+                        reported = kind;
+                        log.info("{} (pid {}) answers but is not ready yet: {}; waiting (only silence fails a start)",
+                                child.name(), p.pid(), reply);
+                    }
+                    break;
+                default:
+                    if (lastAnswer < 0 && now - launched >= config.startTimeout().toNanos()) {
+                        return "did not answer PING within " + config.startTimeout().toMillis() + " ms";
+                    }
+                    if (lastAnswer >= 0 && now - lastAnswer >= config.hangTimeout().toNanos()) {
+                        return "answered, then went silent for " + Duration.ofNanos(now - lastAnswer).toMillis()
+                                + " ms while starting";
+                    }
             }
-            if (System.nanoTime() > deadline) {
-                return "did not answer PING within " + config.startTimeout().toMillis() + " ms";
-            }
-            pause(Duration.ofMillis(20));
+            // Quick polls until the first answer (a normal start takes milliseconds); then the usual pace.
+            pause(lastAnswer < 0 ? Duration.ofMillis(20) : config.probeInterval());
         }
         return "closed";
     }
@@ -213,7 +278,8 @@ public final class Supervisor {
             if (child.probes()) {
                 Child.Answer a = child.probe();
                 long now = System.nanoTime();
-                if (a != Child.Answer.SILENT) {
+                // A FOREIGN reply is not our server answering: for the hang check it counts as silence.
+                if (a == Child.Answer.READY || a == Child.Answer.ALIVE) {
                     lastAnswer[0] = now;
                 } else if (now - lastAnswer[0] >= config.hangTimeout().toNanos() && p.isAlive()) {
                     Duration silent = Duration.ofNanos(now - lastAnswer[0]);
@@ -295,6 +361,15 @@ public final class Supervisor {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
+        }
+    }
+
+    /** For the last events of a loop that may be failing because a listener threw an Error. */
+    private void publishQuietly(WatchdogEvent e) {
+        try {
+            publish(e);
+        } catch (Error again) {
+            log.debug("Watchdog event listener failed on {}", e, again);
         }
     }
 
