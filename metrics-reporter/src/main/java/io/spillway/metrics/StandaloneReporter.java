@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * itself). Health checks: {@code redis} ({@link RedisHealthCheck}) and, with journal directories,
  * {@code journal} ({@link JournalHealthCheck} with its defaults).
  *
- * <p>Journal directories are opened only for the moment of a read, every
+ * <p>Journal directories are read read-only (nothing is created or changed in them), under their lock
+ * only for the moment of a read, every
  * {@link Builder#journalRefreshEvery(Duration)} (default 30 s): a journal left behind by a dead
  * producer holds accepted jobs nobody will replay until a producer opens it again, and this is where an
  * operator sees them. A producer starting in the very moment of a read fails with
