@@ -38,8 +38,16 @@ final class JournalCommand implements Runnable {
      * or one holding other files is bad input (one line, exit 2), and nothing is created in it.
      */
     static void requireJournal(Path dir) {
+        requireJournal(dir, false);
+    }
+
+    /**
+     * {@link #requireJournal(Path)}, optionally letting an empty directory pass: one a producer has not
+     * opened yet, which a reporter may watch before the producer's first start.
+     */
+    static void requireJournal(Path dir, boolean emptyIsFine) {
         if (!Files.isDirectory(dir)) {
-            throw new CliException(ExitCodes.USAGE, "no journal directory at " + dir);
+            throw new CliException(ExitCodes.USAGE, (Files.exists(dir) ? dir + " is not a directory" : "no journal directory at " + dir));
         }
         if (JournalReader.isJournal(dir)) {
             return;
@@ -49,6 +57,9 @@ final class JournalCommand implements Runnable {
             empty = JournalReader.isEmptyDirectory(dir);
         } catch (IOException e) {
             throw new CliException(ExitCodes.FAILED, "cannot read " + dir + ": " + e.getMessage());
+        }
+        if (empty && emptyIsFine) {
+            return;
         }
         throw new CliException(ExitCodes.USAGE, dir + (empty ? " is empty" : " holds no " + JournalReader.METADATA_FILE
                 + " or " + JournalReader.POSITIONS_FILE) + ": not a Spillway journal directory");

@@ -23,8 +23,16 @@ final class ReportCommand implements Callable<Integer> {
     @Mixin
     RedisOptions redis;
 
-    @Option(names = "--journal", paramLabel = "DIR", description = "A producer's journal directory to report on (repeatable).")
+    @Option(names = "--journal", paramLabel = "DIR", description = {"A producer's journal directory to report on (repeatable).",
+            "It must exist (a journal, or an empty directory a producer has not opened yet); it is read read-only every 30 s,"
+                    + " and the journal health check fails while it is missing or cannot be read."})
     List<Path> journals;
+
+    @Option(names = "--journal-max-bytes", paramLabel = "BYTES",
+            description = {"The journalMaxBytes of those journals' producers (a journal does not record it; producers default"
+                    + " to 1073741824, 1 GiB). Exported as spillway.journal.max.bytes; the journal health check fails when a"
+                    + " journal's backlog reaches 90 % of it. Default: not checked."})
+    Long journalMaxBytes;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:" + SpillwayReporting.DEFAULT_PORT,
             description = "Where to serve /metrics and /health (default: ${DEFAULT-VALUE}; port 0 = any free port).")
@@ -71,6 +79,13 @@ final class ReportCommand implements Callable<Integer> {
         }
         positive("--console", consoleSeconds);
         positive("--slf4j", slf4jSeconds);
+        if (journalMaxBytes != null && journalMaxBytes <= 0) {
+            throw new CliException(ExitCodes.USAGE, "--journal-max-bytes must be > 0, but was " + journalMaxBytes);
+        }
+        if (journals != null) {
+            // A typo would otherwise be reported for ever as a journal that is not there.
+            journals.forEach(dir -> JournalCommand.requireJournal(dir, true));
+        }
         redis.connect().close(); // fail now, in one line, if Redis cannot be reached
         StandaloneReporter.Builder b = StandaloneReporter.builder(redis.connection())
                 .refreshEvery(Duration.ofMillis(refreshMs))
@@ -93,6 +108,9 @@ final class ReportCommand implements Callable<Integer> {
                 });
         if (journals != null) {
             journals.forEach(b::journalDir);
+        }
+        if (journalMaxBytes != null) {
+            b.journalMaxBytes(journalMaxBytes);
         }
         StandaloneReporter reporter;
         try {

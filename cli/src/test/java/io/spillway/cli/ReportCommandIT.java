@@ -50,6 +50,26 @@ class ReportCommandIT {
     }
 
     @Test
+    void aJournalDirectoryThatIsNotThereOrNotAJournalIsBadInput() throws Exception {
+        String nowhere = "redis://127.0.0.1:" + FreePorts.next();
+        Path typo = dir.resolve("typo");
+        Cli missing = Cli.run("report", "--redis", nowhere, "--journal", typo.toString());
+        assertThat(missing.exit()).as(missing.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(missing.oneLineError()).isEqualTo("spillway report: no journal directory at " + typo);
+        assertThat(typo).doesNotExist();
+
+        Path notes = java.nio.file.Files.createDirectories(dir.resolve("notes"));
+        java.nio.file.Files.writeString(notes.resolve("notes.txt"), "x");
+        Cli notAJournal = Cli.run("report", "--redis", nowhere, "--journal", notes.toString());
+        assertThat(notAJournal.exit()).as(notAJournal.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(notAJournal.oneLineError()).contains("not a Spillway journal directory");
+
+        Cli badCap = Cli.run("report", "--redis", nowhere, "--journal-max-bytes", "0");
+        assertThat(badCap.exit()).as(badCap.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badCap.oneLineError()).contains("--journal-max-bytes must be > 0");
+    }
+
+    @Test
     void badInputAndAnUnreachableRedisAreOneLineErrors() {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
