@@ -2,6 +2,10 @@ package io.spillway.cli;
 
 import io.spillway.metrics.SpillwayReporting;
 import io.spillway.metrics.StandaloneReporter;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -77,6 +81,7 @@ final class ReportCommand implements Callable<Integer> {
         if (port < 0 || port > 65_535 || host.isBlank()) {
             throw new CliException(ExitCodes.USAGE, "--listen must be HOST:PORT with a port in 0..65535, but was '" + listen + "'");
         }
+        requireLocalAddress(host);
         positive("--console", consoleSeconds);
         positive("--slf4j", slf4jSeconds);
         if (journalMaxBytes != null && journalMaxBytes <= 0) {
@@ -126,6 +131,29 @@ final class ReportCommand implements Callable<Integer> {
         }
         reporter.awaitClose();
         return ExitCodes.OK;
+    }
+
+    /**
+     * A host that does not resolve, or is not an address of this machine, is bad input (exit 2): found here it
+     * is one clear line, found by the HTTP server's bind it was a failed start (exit 1).
+     */
+    private static void requireLocalAddress(String host) {
+        InetAddress address;
+        try {
+            address = InetAddress.getByName(host);
+        } catch (UnknownHostException e) {
+            throw new CliException(ExitCodes.USAGE, "--listen: unknown host '" + host + "'");
+        }
+        boolean local;
+        try {
+            local = address.isAnyLocalAddress() || address.isLoopbackAddress() || NetworkInterface.getByInetAddress(address) != null;
+        } catch (SocketException e) {
+            local = true; // cannot tell: let the bind decide
+        }
+        if (!local) {
+            throw new CliException(ExitCodes.USAGE, "--listen: " + host + " (" + address.getHostAddress()
+                    + ") is not an address of this machine");
+        }
     }
 
     private static void positive(String name, Integer seconds) {

@@ -70,6 +70,19 @@ class ReportCommandIT {
     }
 
     @Test
+    void aListenAddressThatIsNotOfThisMachineIsBadInput() {
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            Cli unknown = Cli.run("report", "--redis", redis.uri().toString(), "--listen", "nohost.invalid:1");
+            assertThat(unknown.exit()).as(unknown.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(unknown.oneLineError()).isEqualTo("spillway report: --listen: unknown host 'nohost.invalid'");
+
+            Cli foreign = Cli.run("report", "--redis", redis.uri().toString(), "--listen", "192.0.2.1:9477"); // TEST-NET-1
+            assertThat(foreign.exit()).as(foreign.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(foreign.oneLineError()).contains("192.0.2.1", "not an address of this machine");
+        }
+    }
+
+    @Test
     void badInputAndAnUnreachableRedisAreOneLineErrors() {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
