@@ -65,11 +65,16 @@ final class JournalCommand implements Runnable {
                 + " or " + JournalReader.POSITIONS_FILE) + ": not a Spillway journal directory");
     }
 
-    /** Opens a journal for writing (replay): it must be a journal, not locked; one-line errors otherwise. */
-    static ChronicleJournal open(Path dir) {
+    /**
+     * Opens a journal for writing (replay): it must be a journal, not locked; one-line errors otherwise.
+     *
+     * @param holdBackMillis as the producers' resend window: replayed records stay replayable this long
+     */
+    static ChronicleJournal open(Path dir, long holdBackMillis) {
         requireJournal(dir);
         try {
-            return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry());
+            return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry(),
+                    null, holdBackMillis);
         } catch (JournalLockedException e) {
             throw inUse(dir);
         }
