@@ -167,7 +167,10 @@ final class DlqCommand implements Runnable {
     }
 
     @Command(name = "retry", mixinStandardHelpOptions = true,
-            description = "Put dead letters back on their queue (attempts reset): the given ids, or --all.")
+            description = {"Put dead letters back on their queue (attempts reset): the given ids, or --all.",
+                    "A dead letter whose stored record cannot be decoded (damaged, or written by another version) cannot be"
+                            + " retried: it stays, and the command says so (exit 1); look at it with 'dlq show --payload',"
+                            + " then delete it with 'dlq purge'."})
     static final class Retry implements Callable<Integer> {
         @Mixin
         Target target;
@@ -188,10 +191,37 @@ final class DlqCommand implements Runnable {
                 PrintWriter out = spec.commandLine().getOut();
                 if (all) {
                     out.println("Retried " + dlq.retryAll(target.queue) + " dead letter(s) of queue " + target.queue + ".");
+                    // retryAll leaves the letters it cannot decode: say how many, or "retried" reads as "all".
+                    long undecodable = dlq.list(target.queue, (int) Math.min(Math.max(1, dlq.count(target.queue)), 10_000))
+                            .stream().filter(DlqCommand::undecodable).count();
+                    if (undecodable > 0) {
+                        out.println(undecodable + " dead letter(s) stay: their records cannot be decoded (damaged, or written by"
+                                + " another version). 'spillway dlq list -q " + target.queue + "' shows them (type ?); "
+                                + advice(target.queue, "ID"));
+                    }
                     out.flush();
-                    return ExitCodes.OK;
+                    return undecodable == 0 ? ExitCodes.OK : ExitCodes.FAILED;
                 }
-                return eachId(out, ids, "retried  ", id -> dlq.retry(target.queue, id));
+                int failed = 0;
+                for (String id : ids) {
+                    if (dlq.retry(target.queue, id)) {
+                        out.println("retried   " + id);
+                        continue;
+                    }
+                    failed++;
+                    // retry answers false both for an id that is not a dead letter and for one it cannot decode.
+                    java.util.Optional<DeadLetter> d = dlq.get(target.queue, id);
+                    if (d.isEmpty()) {
+                        out.println("not found " + id);
+                    } else if (undecodable(d.get())) {
+                        out.println("cannot retry " + id + ": its record (" + d.get().payload().length + " bytes) cannot be"
+                                + " decoded (damaged, or written by another version): " + advice(target.queue, id));
+                    } else {
+                        out.println("not retried " + id + ": it changed while being retried; run the command again");
+                    }
+                }
+                out.flush();
+                return failed == 0 ? ExitCodes.OK : ExitCodes.FAILED;
             }
         }
     }
@@ -230,6 +260,16 @@ final class DlqCommand implements Runnable {
                 return eachId(out, ids, "purged    ", id -> dlq.purge(target.queue, id));
             }
         }
+    }
+
+    /** DeadLetters marks a letter it could not decode with type "?" and no enqueue time (see DeadLetter). */
+    private static boolean undecodable(DeadLetter d) {
+        return "?".equals(d.type()) && d.enqueuedAt().isEmpty();
+    }
+
+    private static String advice(String queue, String id) {
+        return "see the raw bytes with 'spillway dlq show -q " + queue + " " + id + " --payload', delete with"
+                + " 'spillway dlq purge -q " + queue + " " + id + "'.";
     }
 
     /** Applies {@code action} to each id, one line each; exit code FAILED if any id was not a dead letter. */

@@ -4,6 +4,7 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.Durability;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.metrics.internal.JournalReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -14,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -33,24 +33,69 @@ final class JournalCommand implements Runnable {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name a subcommand: inspect or replay");
     }
 
-    /** Opens an existing journal directory for a tool; a missing or locked one is a one-line error. */
-    static ChronicleJournal open(Path dir) {
+    /**
+     * Checks that {@code dir} is a Spillway journal before a tool opens it: a missing directory, an empty one
+     * or one holding other files is bad input (one line, exit 2), and nothing is created in it.
+     */
+    static void requireJournal(Path dir) {
+        requireJournal(dir, false);
+    }
+
+    /**
+     * {@link #requireJournal(Path)}, optionally letting an empty directory pass: one a producer has not
+     * opened yet, which a reporter may watch before the producer's first start.
+     */
+    static void requireJournal(Path dir, boolean emptyIsFine) {
         if (!Files.isDirectory(dir)) {
-            throw new CliException(ExitCodes.USAGE, "no journal directory at " + dir);
+            throw new CliException(ExitCodes.USAGE, (Files.exists(dir) ? dir + " is not a directory" : "no journal directory at " + dir));
         }
-        try (Stream<Path> files = Files.list(dir)) {
-            if (files.findAny().isEmpty()) {
-                throw new CliException(ExitCodes.USAGE, dir + " is empty: not a journal directory");
-            }
+        if (JournalReader.isJournal(dir)) {
+            return;
+        }
+        boolean empty;
+        try {
+            empty = JournalReader.isEmptyDirectory(dir);
         } catch (IOException e) {
             throw new CliException(ExitCodes.FAILED, "cannot read " + dir + ": " + e.getMessage());
         }
-        try {
-            return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry());
-        } catch (JournalLockedException e) {
-            throw new CliException(ExitCodes.FAILED, "journal " + dir + " is in use by a running producer: stop it first"
-                    + " (a running producer replays its own journal)");
+        if (empty && emptyIsFine) {
+            return;
         }
+        throw new CliException(ExitCodes.USAGE, dir + (empty ? " is empty" : " holds no " + JournalReader.METADATA_FILE
+                + " or " + JournalReader.POSITIONS_FILE) + ": not a Spillway journal directory");
+    }
+
+    /**
+     * Opens a journal for writing (replay): it must be a journal, not locked; one-line errors otherwise.
+     *
+     * @param holdBackMillis as the producers' resend window: replayed records stay replayable this long
+     */
+    static ChronicleJournal open(Path dir, long holdBackMillis) {
+        requireJournal(dir);
+        try {
+            return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry(),
+                    null, holdBackMillis);
+        } catch (JournalLockedException e) {
+            throw inUse(dir);
+        }
+    }
+
+    /**
+     * Opens a journal for reading only: unlike {@link #open} it creates no file (no lock or positions file,
+     * no cycle file for the current hour), so inspecting a journal leaves it as it was.
+     */
+    static JournalReader openForReading(Path dir) {
+        requireJournal(dir);
+        try {
+            return JournalReader.open(dir);
+        } catch (JournalLockedException e) {
+            throw inUse(dir);
+        }
+    }
+
+    private static CliException inUse(Path dir) {
+        return new CliException(ExitCodes.FAILED, "journal " + dir + " is in use by a running producer: stop it first"
+                + " (a running producer replays its own journal)");
     }
 
     record Summary(String dir, long records, long replayed, long backlog, long backlogBytes, long corruptRecords,
@@ -62,7 +107,8 @@ final class JournalCommand implements Runnable {
     }
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
-            description = "Counts, oldest and newest job, backlog per queue, and corrupt records of a journal directory.")
+            description = {"Counts, oldest and newest job, backlog per queue, and corrupt records of a journal directory.",
+                    "Read-only: creates and changes nothing in the directory. A journal held by a running producer is refused."})
     static final class Inspect implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "DIR", description = "The journal directory.")
         Path dir;
@@ -87,7 +133,7 @@ final class JournalCommand implements Runnable {
             Map<String, Long> byQueue = new TreeMap<>();
             List<RecordLine> lines = new ArrayList<>();
             Summary s;
-            try (ChronicleJournal j = open(dir)) {
+            try (JournalReader j = openForReading(dir)) {
                 j.forEachRecord((e, replayed) -> {
                     counts[0]++;
                     if (replayed) {
@@ -109,11 +155,10 @@ final class JournalCommand implements Runnable {
                     }
                     byQueue.merge(e.job().queue().value(), 1L, Long::sum);
                 });
-                Map<String, Long> backlogByQueue = new TreeMap<>();
-                j.backlogByQueue().forEach((q, n) -> backlogByQueue.put(q.value(), n));
-                s = new Summary(dir.toAbsolutePath().toString(), counts[0], counts[1], j.backlog(), j.backlogBytes(),
-                        Math.max(j.corruptRecords(), counts[2]), instant(times[0]), instant(times[1]), instant(times[2]),
-                        backlogByQueue, byQueue, j.cycleFiles(), lines);
+                JournalReader.Backlog b = j.backlog();
+                s = new Summary(dir.toAbsolutePath().toString(), counts[0], counts[1], b.jobs(), b.bytes(), counts[2],
+                        instant(times[0]), instant(times[1]), instant(times[2]), new TreeMap<>(b.byQueue()), byQueue,
+                        j.cycleFiles(), lines);
             }
             PrintWriter out = spec.commandLine().getOut();
             if (json) {

@@ -4,11 +4,15 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.MetricNames;
 import io.spillway.core.RedisConnection;
 import io.spillway.core.RedisUnavailableException;
+import io.spillway.core.Durability;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.Failures;
+import io.spillway.core.internal.RecentWrites;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.Replayer;
+import io.spillway.core.internal.SentLog;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -23,11 +27,31 @@ import picocli.CommandLine.Spec;
 /**
  * Drains a journal into Redis by hand, idempotently by job id: for a journal left behind by a producer
  * that will not run again. A running producer replays its own journal (and holds its lock).
+ *
+ * <p>What it does, as a producer restarted on the journal would:
+ * <ol>
+ *   <li>Open the journal (with the producers' hold-back window) and, if there is one, its sent log
+ *       ({@code sent/}: the jobs the dead producer wrote straight to Redis in its last seconds, and the run id
+ *       of the Redis that acknowledged them).</li>
+ *   <li>Ask Redis its run id. If it differs from the recorded one, Redis restarted since and may have lost
+ *       those last writes: replay again the records replayed within the hold-back window, send the sent log's
+ *       recent writes again (both idempotent), then record the new run id.</li>
+ *   <li>Replay everything not yet replayed.</li>
+ * </ol>
+ * Without a recorded run id (no sent log, or the producer never reached Redis) a restart cannot be told,
+ * and steps 2's re-sends are skipped, as a producer would.
  */
 @Command(name = "replay", mixinStandardHelpOptions = true,
         description = {"Drain a journal into Redis by hand, idempotently (a job Redis already holds is not added twice).",
-                "For a journal whose producer is gone; a running producer replays its own."})
+                "For a journal whose producer is gone; a running producer replays its own.",
+                "If Redis restarted since the producer's last write (its run id changed), the jobs the producer wrote or"
+                        + " replayed in its last --resend-window are sent again first, as a restarted producer would."})
 final class JournalReplayCommand implements Callable<Integer> {
+    /** As JobProducer: a predecessor's writes older than this are not sent again (they may have completed). */
+    static final long SENT_LOG_MAX_AGE_MILLIS = 60L * 60 * 1000;
+    /** As JobProducer's default resendAfterRestart buffer. */
+    static final long RESEND_BUFFER_BYTES = 16L << 20;
+
     @Parameters(index = "0", paramLabel = "DIR", description = "The journal directory.")
     Path dir;
 
@@ -38,6 +62,11 @@ final class JournalReplayCommand implements Callable<Integer> {
             description = "A TTL for the replayed jobs' ids; match your producers' setting"
                     + " (default: ${DEFAULT-VALUE}: no expiry, the id lives as long as its job).")
     long dedupeSeconds;
+
+    @Option(names = "--resend-window", paramLabel = "MS", defaultValue = "5000",
+            description = "The producers' resendAfterRestart window: after a Redis restart, jobs written or replayed this"
+                    + " recently are sent again (default: ${DEFAULT-VALUE}, the producers' default; 0: never).")
+    long resendWindowMs;
 
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
@@ -50,12 +79,21 @@ final class JournalReplayCommand implements Callable<Integer> {
         if (dedupeSeconds < 0) {
             throw new CliException(ExitCodes.USAGE, "--dedupe-window must be >= 0, but was " + dedupeSeconds);
         }
+        if (resendWindowMs < 0) {
+            throw new CliException(ExitCodes.USAGE, "--resend-window must be >= 0, but was " + resendWindowMs);
+        }
         RedisConnection connection = redis.connection();
         MetricRegistry registry = new MetricRegistry();
         long t0 = System.nanoTime();
         long before;
         long after;
-        try (ChronicleJournal journal = JournalCommand.open(dir);
+        String restartedFrom = null;
+        int resent = 0;
+        JournalCommand.requireJournal(dir);
+        // Only a sent log that is there: opening one creates it (32 MiB of segments) in a journal without.
+        boolean hasSentLog = resendWindowMs > 0 && Files.isDirectory(dir.resolve(SentLog.DIR));
+        try (ChronicleJournal journal = JournalCommand.open(dir, resendWindowMs);
+             SentLog sentLog = hasSentLog ? SentLog.open(dir, Durability.PROCESS_CRASH, resendWindowMs, RESEND_BUFFER_BYTES) : null;
              RedisGateway gateway = new RedisGateway(connection, "cli", 4, Duration.ofSeconds(1), registry)) {
             RedisGateway.Probe probe = gateway.probe();
             if (!probe.healthy()) {
@@ -65,16 +103,33 @@ final class JournalReplayCommand implements Callable<Integer> {
                                 + (unreachable ? ": " : " cannot take jobs now: ") + probe.problem());
             }
             before = journal.backlog();
+            String runId = probe.info().get("run_id");
+            String recorded = sentLog == null ? null : sentLog.redisRunId();
+            boolean restarted = recorded != null && runId != null && !runId.equals(recorded);
+            Replayer replayer = new Replayer(journal, gateway, dedupeSeconds, Replayer.DEFAULT_READ_BATCH, registry);
             try {
-                new Replayer(journal, gateway, dedupeSeconds, Replayer.DEFAULT_READ_BATCH, registry).drain(false);
+                if (restarted) {
+                    // What a producer restarted on this journal does at its first connect (JobProducer.recover).
+                    RecentWrites recent = new RecentWrites(resendWindowMs, RESEND_BUFFER_BYTES);
+                    recent.restore(sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, System.currentTimeMillis()));
+                    resent = recent.size();
+                    replayer.recover(true, recent, resendWindowMs);
+                    restartedFrom = recorded;
+                }
+                replayer.drain(false);
             } catch (RedisUnavailableException e) {
                 throw new CliException(ExitCodes.UNREACHABLE, "Redis at " + connection.redacted() + " failed during replay ("
                         + Failures.describe(e) + "); " + journal.backlog() + " job(s) left in the journal, run again to resume");
+            }
+            if (restarted) {
+                // Only now, as the producer does: had this run died during the re-sends, the next must still see the old id.
+                sentLog.redisRunId(runId);
             }
             after = journal.backlog();
         }
         long added = registry.meter(MetricNames.REPLAYED).getCount();
         long duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES).getCount();
+        long restored = registry.meter(MetricNames.RESTORED).getCount();
         long ms = Duration.ofNanos(System.nanoTime() - t0).toMillis();
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
@@ -85,9 +140,17 @@ final class JournalReplayCommand implements Callable<Integer> {
             doc.put("replayed", added);
             doc.put("alreadyInRedis", duplicates);
             doc.put("backlogAfter", after);
+            doc.put("redisRestarted", restartedFrom != null);
+            doc.put("recentWritesResent", resent);
+            doc.put("restored", restored);
             doc.put("millis", ms);
             Output.json(out, doc);
         } else {
+            if (restartedFrom != null) {
+                out.println("Redis restarted since the producer's last write (run id " + restartedFrom + " is gone): sent its last "
+                        + resendWindowMs + " ms of writes again (" + resent + " job(s), " + restored + " restored, the rest still"
+                        + " there) and replayed again what it replayed in that window.");
+            }
             out.println("Replayed " + (added + duplicates) + " job(s) from " + dir + " into " + connection.redacted() + " in "
                     + ms + " ms: " + added + " new, " + duplicates + " already in Redis; " + after + " left.");
             out.flush();

@@ -2,6 +2,10 @@ package io.spillway.cli;
 
 import io.spillway.metrics.SpillwayReporting;
 import io.spillway.metrics.StandaloneReporter;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -23,8 +27,16 @@ final class ReportCommand implements Callable<Integer> {
     @Mixin
     RedisOptions redis;
 
-    @Option(names = "--journal", paramLabel = "DIR", description = "A producer's journal directory to report on (repeatable).")
+    @Option(names = "--journal", paramLabel = "DIR", description = {"A producer's journal directory to report on (repeatable).",
+            "It must exist (a journal, or an empty directory a producer has not opened yet); it is read read-only every 30 s,"
+                    + " and the journal health check fails while it is missing or cannot be read."})
     List<Path> journals;
+
+    @Option(names = "--journal-max-bytes", paramLabel = "BYTES",
+            description = {"The journalMaxBytes of those journals' producers (a journal does not record it; producers default"
+                    + " to 1073741824, 1 GiB). Exported as spillway.journal.max.bytes; the journal health check fails when a"
+                    + " journal's backlog reaches 90 % of it. Default: not checked."})
+    Long journalMaxBytes;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:" + SpillwayReporting.DEFAULT_PORT,
             description = "Where to serve /metrics and /health (default: ${DEFAULT-VALUE}; port 0 = any free port).")
@@ -69,8 +81,16 @@ final class ReportCommand implements Callable<Integer> {
         if (port < 0 || port > 65_535 || host.isBlank()) {
             throw new CliException(ExitCodes.USAGE, "--listen must be HOST:PORT with a port in 0..65535, but was '" + listen + "'");
         }
+        requireLocalAddress(host);
         positive("--console", consoleSeconds);
         positive("--slf4j", slf4jSeconds);
+        if (journalMaxBytes != null && journalMaxBytes <= 0) {
+            throw new CliException(ExitCodes.USAGE, "--journal-max-bytes must be > 0, but was " + journalMaxBytes);
+        }
+        if (journals != null) {
+            // A typo would otherwise be reported for ever as a journal that is not there.
+            journals.forEach(dir -> JournalCommand.requireJournal(dir, true));
+        }
         redis.connect().close(); // fail now, in one line, if Redis cannot be reached
         StandaloneReporter.Builder b = StandaloneReporter.builder(redis.connection())
                 .refreshEvery(Duration.ofMillis(refreshMs))
@@ -94,6 +114,9 @@ final class ReportCommand implements Callable<Integer> {
         if (journals != null) {
             journals.forEach(b::journalDir);
         }
+        if (journalMaxBytes != null) {
+            b.journalMaxBytes(journalMaxBytes);
+        }
         StandaloneReporter reporter;
         try {
             reporter = b.start();
@@ -108,6 +131,29 @@ final class ReportCommand implements Callable<Integer> {
         }
         reporter.awaitClose();
         return ExitCodes.OK;
+    }
+
+    /**
+     * A host that does not resolve, or is not an address of this machine, is bad input (exit 2): found here it
+     * is one clear line, found by the HTTP server's bind it was a failed start (exit 1).
+     */
+    private static void requireLocalAddress(String host) {
+        InetAddress address;
+        try {
+            address = InetAddress.getByName(host);
+        } catch (UnknownHostException e) {
+            throw new CliException(ExitCodes.USAGE, "--listen: unknown host '" + host + "'");
+        }
+        boolean local;
+        try {
+            local = address.isAnyLocalAddress() || address.isLoopbackAddress() || NetworkInterface.getByInetAddress(address) != null;
+        } catch (SocketException e) {
+            local = true; // cannot tell: let the bind decide
+        }
+        if (!local) {
+            throw new CliException(ExitCodes.USAGE, "--listen: " + host + " (" + address.getHostAddress()
+                    + ") is not an address of this machine");
+        }
     }
 
     private static void positive(String name, Integer seconds) {

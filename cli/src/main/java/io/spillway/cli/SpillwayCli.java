@@ -4,7 +4,6 @@ import io.spillway.core.RedisUnavailableException;
 import io.spillway.core.SpillwayException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -38,21 +37,29 @@ public final class SpillwayCli implements Runnable {
     }
 
     public static void main(String[] args) {
-        // Before any Chronicle class loads: no analytics phone-home, no banner.
-        setIfAbsent("chronicle.analytics.disable", "true");
-        setIfAbsent("chronicle.announcer.disable", "true");
-        if (!Arrays.asList(args).contains("demo")) {
-            // The journal's one-off warm-up (appends to a scratch journal, for a producer's first spool) is of no
-            // use to a tool that only inspects a journal, and should not write next to it.
-            setIfAbsent("spillway.warmUpAppends", "0");
-        }
-        configureLogging(args);
+        configureJvm(args);
         PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
         int code = run(args, out, err);
         out.flush();
         err.flush();
         System.exit(code);
+    }
+
+    /**
+     * What {@link #main} sets before any Chronicle class or logger exists (system properties these read once):
+     * Chronicle quiet, the journal warm-up off except for the demo, and logging for the command about to run.
+     */
+    static void configureJvm(String[] args) {
+        // Before any Chronicle class loads: no analytics phone-home, no banner.
+        setIfAbsent("chronicle.analytics.disable", "true");
+        setIfAbsent("chronicle.announcer.disable", "true");
+        if (!commandName(args).equals("demo")) {
+            // The journal's one-off warm-up (appends to a scratch journal, for a producer's first spool) is of no
+            // use to a tool that only inspects a journal, and should not write next to it.
+            setIfAbsent("spillway.warmUpAppends", "0");
+        }
+        configureLogging(args);
     }
 
     /** Runs one command line in this JVM and returns its exit code (what {@link #main} exits with). */
@@ -97,6 +104,20 @@ public final class SpillwayCli implements Runnable {
         return cli.execute(args);
     }
 
+    /**
+     * The subcommand a command line runs: its first word that is not an option (the tool's own options,
+     * --help and --version, take no value), or "" if there is none. Only this position counts: the word
+     * "demo" elsewhere is a value, as in {@code dlq list -q demo} (the demo's own queue).
+     */
+    static String commandName(String[] args) {
+        for (String a : args) {
+            if (!a.startsWith("-")) {
+                return a;
+            }
+        }
+        return "";
+    }
+
     static String oneLine(String message) {
         if (message == null) {
             return "failed";
@@ -107,8 +128,9 @@ public final class SpillwayCli implements Runnable {
 
     private static void configureLogging(String[] args) {
         // slf4j-simple reads these once, at its first use: so here, before any logger exists.
-        boolean chatty = Arrays.stream(args).anyMatch(CHATTY::contains);
-        boolean demo = Arrays.asList(args).contains("demo");
+        String command = commandName(args);
+        boolean chatty = CHATTY.contains(command);
+        boolean demo = command.equals("demo");
         if (demo) {
             // The demo prints its own story; library log lines go to a file, named in its summary.
             setIfAbsent("org.slf4j.simpleLogger.logFile", DemoCommand.logFile(args).toString());

@@ -1,10 +1,9 @@
 package io.spillway.cli;
 
 import io.spillway.core.QueueName;
-import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.RedisKeys;
+import io.spillway.metrics.internal.JournalReader;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -160,14 +159,10 @@ final class StatusCommand implements Callable<Integer> {
     }
 
     static JournalStatus journalStatus(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            throw new CliException(ExitCodes.USAGE, "no journal directory at " + dir);
-        }
-        try (ChronicleJournal j = JournalCommand.open(dir)) {
-            Map<String, Long> byQueue = new LinkedHashMap<>();
-            j.backlogByQueue().forEach((q, n) -> byQueue.put(q.value(), n));
-            return new JournalStatus(dir.toAbsolutePath().toString(), j.backlog(), j.backlogBytes(), j.oldestAgeMillis(),
-                    j.corruptRecords(), byQueue);
+        try (JournalReader j = JournalCommand.openForReading(dir)) {
+            JournalReader.Backlog b = j.backlog();
+            return new JournalStatus(dir.toAbsolutePath().toString(), b.jobs(), b.bytes(),
+                    b.oldestAgeMillis(System.currentTimeMillis()), b.corrupt(), new LinkedHashMap<>(b.byQueue()));
         }
     }
 }

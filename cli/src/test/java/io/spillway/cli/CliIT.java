@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.backend.JobProducer;
 import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.RedisKeys;
 import io.spillway.testing.FreePorts;
 import io.spillway.testing.RedisProcess;
 import io.spillway.watchdog.Watchdog;
@@ -222,6 +224,32 @@ class CliIT {
             assertThat(purge.out()).contains("Purged 2");
             assertThat(Cli.run("dlq", "list", "--redis", uri(), "-q", q).out()).contains("No dead letters");
         }
+    }
+
+    @Test
+    void dlqRetrySaysWhyALetterItCannotDecodeStays() {
+        String q = queue();
+        // A dead letter whose stored record is not a job record (damaged, or from another version).
+        try (redis.clients.jedis.Jedis j = redis.jedis()) {
+            QueueName name = QueueName.of(q);
+            j.zadd(RedisKeys.dead(name), System.currentTimeMillis(), "garbled-1");
+            j.hset(RedisKeys.bytes(RedisKeys.deadData(name)), RedisKeys.bytes("garbled-1"), new byte[] {42, 0, 7});
+        }
+        Cli show = Cli.run("dlq", "show", "--redis", uri(), "-q", q, "garbled-1");
+        assertThat(show.exit()).as(show.toString()).isZero();
+        assertThat(show.out()).contains("type        ?");
+
+        Cli retry = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "garbled-1", "nope");
+        assertThat(retry.exit()).as(retry.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(retry.out()).contains("cannot retry garbled-1: its record (3 bytes) cannot be decoded",
+                "spillway dlq purge -q " + q + " garbled-1", "not found nope").doesNotContain("not found garbled-1");
+
+        Cli all = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "--all");
+        assertThat(all.exit()).as(all.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(all.out()).contains("Retried 0 dead letter(s)", "1 dead letter(s) stay: their records cannot be decoded");
+
+        assertThat(Cli.run("dlq", "purge", "--redis", uri(), "-q", q, "garbled-1").out()).contains("purged");
+        assertThat(Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "--all").exit()).isZero();
     }
 
     /** Writes {@code n} jobs into a journal by enqueuing while Redis is unreachable, and closes the producer. */

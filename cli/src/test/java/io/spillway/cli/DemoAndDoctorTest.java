@@ -21,6 +21,25 @@ class DemoAndDoctorTest {
     }
 
     @Test
+    void unhandledJobsStillHeldAreNotLost() {
+        Map<String, io.spillway.core.JobState> states = Map.of("a", io.spillway.core.JobState.QUEUED,
+                "b", io.spillway.core.JobState.ACTIVE, "c", io.spillway.core.JobState.QUEUED, "d", io.spillway.core.JobState.UNKNOWN);
+        DemoCommand.Unhandled u = DemoCommand.locate(List.of("a", "b", "c", "d", "e"), id -> {
+            if (id.equals("e")) {
+                throw new IllegalStateException("Redis did not answer");
+            }
+            return states.get(id);
+        }, System.nanoTime() + 10_000_000_000L);
+        assertThat(u.heldByState()).isEqualTo(Map.of("QUEUED", 2L, "ACTIVE", 1L));
+        assertThat(u.held()).isEqualTo(3);
+        assertThat(u.lost()).isEqualTo(1);
+        assertThat(u.lostIds()).containsExactly("d");
+        assertThat(u.unchecked()).isEqualTo(1);
+        // Past the deadline nothing more is asked: unchecked, never lost.
+        assertThat(DemoCommand.locate(List.of("a", "d"), states::get, System.nanoTime() - 1).unchecked()).isEqualTo(2);
+    }
+
+    @Test
     void doctorFlagsWhatLosesJobs() {
         Map<String, String> info = Map.of("maxmemory_policy", "volatile-lru", "aof_enabled", "0", "redis_version", "6.0.9",
                 "used_memory", "950", "maxmemory", "1000", "role", "slave");

@@ -29,6 +29,17 @@ class DemoIT {
     }
 
     @Test
+    void jobsStillInRedisWhenTheDrainTimeoutEndsAreNotCalledLost() throws Exception {
+        // 20 jobs of 1 s each on one worker thread, and 1 s to drain: most are still queued at the end.
+        Cli c = Cli.run("demo", "--jobs", "20", "--rate", "100", "--workers", "1", "--job-time", "1000", "--faults", "none",
+                "--drain-timeout", "1", "--plain");
+        assertThat(c.exit()).as(c.toString()).isZero();
+        assertThat(c.out()).doesNotContain("LOST", "That is a bug").contains("were not handled within --drain-timeout 1 s but are"
+                + " not lost: still held (");
+        assertThat(c.out()).containsPattern("lost\\s+0\\s").containsPattern("not yet handled\\s+1[0-9]\\s");
+    }
+
+    @Test
     void jsonResultHasEveryFigure() throws Exception {
         Cli c = Cli.run("demo", "--jobs", "200", "--rate", "200", "--faults", "kill@50%", "--json", "--drain-timeout", "30");
         assertThat(c.exit()).as(c.toString()).isZero();

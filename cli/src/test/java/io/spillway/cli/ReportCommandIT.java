@@ -50,6 +50,39 @@ class ReportCommandIT {
     }
 
     @Test
+    void aJournalDirectoryThatIsNotThereOrNotAJournalIsBadInput() throws Exception {
+        String nowhere = "redis://127.0.0.1:" + FreePorts.next();
+        Path typo = dir.resolve("typo");
+        Cli missing = Cli.run("report", "--redis", nowhere, "--journal", typo.toString());
+        assertThat(missing.exit()).as(missing.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(missing.oneLineError()).isEqualTo("spillway report: no journal directory at " + typo);
+        assertThat(typo).doesNotExist();
+
+        Path notes = java.nio.file.Files.createDirectories(dir.resolve("notes"));
+        java.nio.file.Files.writeString(notes.resolve("notes.txt"), "x");
+        Cli notAJournal = Cli.run("report", "--redis", nowhere, "--journal", notes.toString());
+        assertThat(notAJournal.exit()).as(notAJournal.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(notAJournal.oneLineError()).contains("not a Spillway journal directory");
+
+        Cli badCap = Cli.run("report", "--redis", nowhere, "--journal-max-bytes", "0");
+        assertThat(badCap.exit()).as(badCap.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badCap.oneLineError()).contains("--journal-max-bytes must be > 0");
+    }
+
+    @Test
+    void aListenAddressThatIsNotOfThisMachineIsBadInput() {
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            Cli unknown = Cli.run("report", "--redis", redis.uri().toString(), "--listen", "nohost.invalid:1");
+            assertThat(unknown.exit()).as(unknown.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(unknown.oneLineError()).isEqualTo("spillway report: --listen: unknown host 'nohost.invalid'");
+
+            Cli foreign = Cli.run("report", "--redis", redis.uri().toString(), "--listen", "192.0.2.1:9477"); // TEST-NET-1
+            assertThat(foreign.exit()).as(foreign.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(foreign.oneLineError()).contains("192.0.2.1", "not an address of this machine");
+        }
+    }
+
+    @Test
     void badInputAndAnUnreachableRedisAreOneLineErrors() {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

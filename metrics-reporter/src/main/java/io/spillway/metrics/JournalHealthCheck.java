@@ -10,36 +10,48 @@ import java.util.function.LongSupplier;
 
 /**
  * Healthy while the local journal (jobs spooled because Redis could not take them) stays small and
- * young: backlog at most {@link Builder#maxBacklog(long) maxBacklog} jobs (default
- * {@value #DEFAULT_MAX_BACKLOG}) and its oldest job spooled at most
- * {@link Builder#maxOldestAge(Duration) maxOldestAge} ago (default 5 minutes,
- * {@link #DEFAULT_MAX_OLDEST_AGE}). Spooling is how Spillway survives an outage, so a short one stays
- * healthy; a journal that keeps growing means Redis has been away too long or replay cannot keep up,
- * and the disk cap ({@code JournalFullException}) is getting closer.
+ * young, and well below its size cap: backlog at most {@link Builder#maxBacklog(long) maxBacklog} jobs
+ * (default {@value #DEFAULT_MAX_BACKLOG}), its oldest job spooled at most
+ * {@link Builder#maxOldestAge(Duration) maxOldestAge} ago (default 5 minutes, {@link #DEFAULT_MAX_OLDEST_AGE}),
+ * and its backlog bytes below {@link Builder#maxFill(double) maxFill} of the journal's size cap (default
+ * {@value #DEFAULT_MAX_FILL}, i.e. 90 %). Spooling is how Spillway survives an outage, so a short one stays
+ * healthy; a journal that keeps growing means Redis has been away too long or replay cannot keep up. The
+ * fill threshold matters because the job count says little about bytes: at the cap (1 GiB by default,
+ * about 1,000 jobs of 1 MiB) every enqueue that must spool throws {@code JournalFullException}, and the
+ * job is not accepted.
  *
- * <p>Reads two long sources or the journal gauges of a registry ({@value MetricNames#JOURNAL_BACKLOG},
- * {@value MetricNames#JOURNAL_OLDEST_AGE}); without those gauges the check is healthy ("no journal").
- * Immutable and thread-safe.
+ * <p>Reads long sources or the journal gauges of a registry ({@value MetricNames#JOURNAL_BACKLOG},
+ * {@value MetricNames#JOURNAL_OLDEST_AGE}, {@value MetricNames#JOURNAL_BACKLOG_BYTES},
+ * {@value MetricNames#JOURNAL_MAX_BYTES}); without the first the check is healthy ("no journal"), without
+ * the byte gauges (or with a cap of 0 or less) the fill is not checked. Immutable and thread-safe.
  *
  * <pre>{@code
  * healthChecks.register("journal", JournalHealthCheck.fromRegistry(registry)
- *         .maxOldestAge(Duration.ofMinutes(2)).build());
+ *         .maxOldestAge(Duration.ofMinutes(2)).maxFill(0.8).build());
  * }</pre>
  */
 public final class JournalHealthCheck extends HealthCheck {
     public static final long DEFAULT_MAX_BACKLOG = 100_000;
     public static final Duration DEFAULT_MAX_OLDEST_AGE = Duration.ofMinutes(5);
+    /** The share of the journal's size cap the backlog bytes may reach before the check fails. */
+    public static final double DEFAULT_MAX_FILL = 0.9;
 
     private final LongSupplier backlog;
     private final LongSupplier oldestAgeMillis;
+    private final LongSupplier backlogBytes;
+    private final LongSupplier maxBytes;
     private final long maxBacklog;
     private final Duration maxOldestAge;
+    private final double maxFill;
 
     private JournalHealthCheck(Builder b) {
         this.backlog = b.backlog;
         this.oldestAgeMillis = b.oldestAgeMillis;
+        this.backlogBytes = b.backlogBytes;
+        this.maxBytes = b.maxBytes;
         this.maxBacklog = b.maxBacklog;
         this.maxOldestAge = b.maxOldestAge;
+        this.maxFill = b.maxFill;
     }
 
     /** From two sources: the jobs not yet replayed, and the age in ms of the oldest (0 when empty); -1 = no journal. */
@@ -52,7 +64,8 @@ public final class JournalHealthCheck extends HealthCheck {
     public static Builder fromRegistry(MetricRegistry registry) {
         Objects.requireNonNull(registry, "registry must not be null");
         return builder(() -> gauge(registry, MetricNames.JOURNAL_BACKLOG),
-                () -> gauge(registry, MetricNames.JOURNAL_OLDEST_AGE));
+                () -> gauge(registry, MetricNames.JOURNAL_OLDEST_AGE))
+                .bytes(() -> gauge(registry, MetricNames.JOURNAL_BACKLOG_BYTES), () -> gauge(registry, MetricNames.JOURNAL_MAX_BYTES));
     }
 
     static long gauge(MetricRegistry registry, String name) {
@@ -70,6 +83,17 @@ public final class JournalHealthCheck extends HealthCheck {
         }
         ResultBuilder r = Result.builder().withDetail("backlog", jobs).withDetail("oldestAgeMs", Math.max(0, age))
                 .withDetail("maxBacklog", maxBacklog).withDetail("maxOldestAgeMs", maxOldestAge.toMillis());
+        long bytes = backlogBytes.getAsLong();
+        long cap = maxBytes.getAsLong();
+        if (bytes >= 0 && cap > 0) {
+            r.withDetail("backlogBytes", bytes).withDetail("maxBytes", cap).withDetail("maxFill", maxFill);
+            // First: past the cap jobs are refused, which is worse than a long or old backlog.
+            if (bytes >= maxFill * cap) {
+                return r.unhealthy().withMessage("journal backlog is " + percent((double) bytes / cap) + " of its size cap ("
+                        + bytes + " of " + cap + " bytes; limit " + percent(maxFill) + "): at the cap, enqueues that must"
+                        + " spool throw JournalFullException").build();
+            }
+        }
         if (jobs > maxBacklog) {
             return r.unhealthy().withMessage("journal holds " + jobs + " jobs not yet replayed (limit " + maxBacklog + ")").build();
         }
@@ -80,12 +104,19 @@ public final class JournalHealthCheck extends HealthCheck {
         return r.healthy().withMessage(jobs == 0 ? "journal empty" : "journal holds " + jobs + " jobs, replay pending").build();
     }
 
+    private static String percent(double share) {
+        return String.format(java.util.Locale.ROOT, "%.0f %%", Math.floor(share * 100));
+    }
+
     /** Thresholds; setters fail fast. */
     public static final class Builder {
         private final LongSupplier backlog;
         private final LongSupplier oldestAgeMillis;
+        private LongSupplier backlogBytes = () -> -1;
+        private LongSupplier maxBytes = () -> -1;
         private long maxBacklog = DEFAULT_MAX_BACKLOG;
         private Duration maxOldestAge = DEFAULT_MAX_OLDEST_AGE;
+        private double maxFill = DEFAULT_MAX_FILL;
 
         private Builder(LongSupplier backlog, LongSupplier oldestAgeMillis) {
             this.backlog = backlog;
@@ -105,6 +136,26 @@ public final class JournalHealthCheck extends HealthCheck {
                 throw new IllegalArgumentException("journal maxOldestAge must be >= 0, but was " + age);
             }
             this.maxOldestAge = age;
+            return this;
+        }
+
+        /**
+         * The sources of the fill check: the bytes of the records not yet replayed, and the journal's size cap
+         * ({@code journalMaxBytes}); -1 (or a cap of 0 or less) = unknown, not checked. Set by
+         * {@link #fromRegistry}; without it the fill is not checked.
+         */
+        public Builder bytes(LongSupplier backlogBytes, LongSupplier maxBytes) {
+            this.backlogBytes = Objects.requireNonNull(backlogBytes, "backlogBytes must not be null");
+            this.maxBytes = Objects.requireNonNull(maxBytes, "maxBytes must not be null");
+            return this;
+        }
+
+        /** The share of the size cap the backlog bytes may reach, in (0, 1] (default {@value #DEFAULT_MAX_FILL}). */
+        public Builder maxFill(double share) {
+            if (!(share > 0 && share <= 1)) {
+                throw new IllegalArgumentException("journal maxFill must be in (0, 1], but was " + share);
+            }
+            this.maxFill = share;
             return this;
         }
 

@@ -31,11 +31,16 @@ import org.slf4j.LoggerFactory;
  * <p>What it registers: the per-queue gauges of {@link QueueStats}; for the journal directories, the
  * sums {@value MetricNames#JOURNAL_BACKLOG}, {@value MetricNames#JOURNAL_BACKLOG_BYTES}, the largest
  * {@value MetricNames#JOURNAL_OLDEST_AGE}, the per-queue {@code spillway.journal.backlog.jobs.<queue>},
- * and {@value MetricNames#REPORT_JOURNALS_LOCKED} (directories held by a live producer, which exports them
- * itself). Health checks: {@code redis} ({@link RedisHealthCheck}) and, with journal directories,
- * {@code journal} ({@link JournalHealthCheck} with its defaults).
+ * {@value MetricNames#REPORT_JOURNALS_LOCKED} (directories held by a live producer, which exports them
+ * itself) and, when {@link Builder#journalMaxBytes(long)} is given, {@value MetricNames#JOURNAL_MAX_BYTES}.
+ * Health checks: {@code redis} ({@link RedisHealthCheck}) and, with journal directories, {@code journal}:
+ * unhealthy while a directory is missing or cannot be read (its backlog is unknown, not zero; the message
+ * names it and says why), else {@link JournalHealthCheck} with its defaults over the sums, its fill
+ * comparing the fullest directory's backlog bytes with {@code journalMaxBytes} (a journal does not record
+ * its producer's cap, so without it the fill is not checked).
  *
- * <p>Journal directories are opened only for the moment of a read, every
+ * <p>Journal directories are read read-only (nothing is created or changed in them), under their lock
+ * only for the moment of a read, every
  * {@link Builder#journalRefreshEvery(Duration)} (default 30 s): a journal left behind by a dead
  * producer holds accepted jobs nobody will replay until a producer opens it again, and this is where an
  * operator sees them. A producer starting in the very moment of a read fails with
@@ -65,10 +70,13 @@ public final class StandaloneReporter implements AutoCloseable {
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile List<JournalInspector.Look> looks = List.of();
     private final Set<String> journalQueues = ConcurrentHashMap.newKeySet();
+    /** The producers' journalMaxBytes, or -1 when not given. */
+    private final long journalMaxBytes;
 
     private StandaloneReporter(Builder b) {
         this.registry = b.registry != null ? b.registry : new MetricRegistry();
         this.journalDirs = List.copyOf(b.journalDirs);
+        this.journalMaxBytes = b.journalMaxBytes;
         this.queueStats = QueueStats.of(b.redis);
         this.redisCheck = RedisHealthCheck.of(b.redis);
         healthChecks.register("redis", redisCheck);
@@ -78,13 +86,16 @@ public final class StandaloneReporter implements AutoCloseable {
             queueStats.registerGauges(registry, b.refreshEvery);
             if (!journalDirs.isEmpty()) {
                 registerJournalGauges();
-                healthChecks.register("journal", JournalHealthCheck.fromRegistry(registry).build());
+                // The first read here, not on the reader thread: until it, /health would call the journals empty.
+                readJournals();
+                healthChecks.register("journal", new JournalDirsHealthCheck());
                 reader = Executors.newSingleThreadScheduledExecutor(t -> {
                     Thread th = new Thread(t, "spillway-report-journals");
                     th.setDaemon(true);
                     return th;
                 });
-                reader.scheduleWithFixedDelay(this::readJournals, 0, b.journalRefreshEvery.toMillis(), TimeUnit.MILLISECONDS);
+                long every = b.journalRefreshEvery.toMillis();
+                reader.scheduleWithFixedDelay(this::readJournals, every, every, TimeUnit.MILLISECONDS);
             }
             SpillwayReporting.Builder rb = SpillwayReporting.builder(registry).healthChecks(healthChecks);
             b.reporting.accept(rb);
@@ -115,7 +126,44 @@ public final class StandaloneReporter implements AutoCloseable {
         register(MetricNames.JOURNAL_BACKLOG_BYTES, () -> sum(JournalInspector.Look::backlogBytes));
         register(MetricNames.JOURNAL_OLDEST_AGE, () -> looks.stream().filter(JournalInspector.Look::ok)
                 .mapToLong(JournalInspector.Look::oldestAgeMillis).max().orElse(0));
-        register(MetricNames.REPORT_JOURNALS_LOCKED, () -> looks.stream().filter(l -> l.status().equals("locked")).count());
+        register(MetricNames.REPORT_JOURNALS_LOCKED, () -> looks.stream().filter(JournalInspector.Look::locked).count());
+        if (journalMaxBytes > 0) {
+            register(MetricNames.JOURNAL_MAX_BYTES, () -> journalMaxBytes);
+        }
+    }
+
+    /**
+     * The {@code journal} check: a directory that is missing or cannot be read makes it unhealthy (summing it as
+     * 0 would report jobs nobody can see as "journal empty"); otherwise the thresholds of
+     * {@link JournalHealthCheck}, the fill per directory, since the cap is per producer.
+     */
+    private final class JournalDirsHealthCheck extends com.codahale.metrics.health.HealthCheck {
+        private final JournalHealthCheck thresholds = JournalHealthCheck.builder(
+                        () -> sum(JournalInspector.Look::backlog),
+                        () -> looks.stream().filter(JournalInspector.Look::ok).mapToLong(JournalInspector.Look::oldestAgeMillis).max().orElse(0))
+                .bytes(() -> looks.stream().filter(JournalInspector.Look::ok).mapToLong(JournalInspector.Look::backlogBytes).max().orElse(0),
+                        () -> journalMaxBytes)
+                .build();
+
+        @Override
+        protected Result check() {
+            List<JournalInspector.Look> now = looks;
+            Map<String, String> failed = new java.util.LinkedHashMap<>();
+            for (JournalInspector.Look l : now) {
+                if (l.failed()) {
+                    failed.put(l.dir().toString(), l.status().equals("missing") ? "missing (no such directory)" : l.status());
+                }
+            }
+            if (failed.isEmpty()) {
+                return thresholds.execute();
+            }
+            java.util.StringJoiner which = new java.util.StringJoiner("; ");
+            failed.forEach((dir, why) -> which.add(dir + ": " + why));
+            return Result.builder().unhealthy()
+                    .withMessage(failed.size() + " of " + now.size() + " journal director" + (now.size() == 1 ? "y" : "ies")
+                            + " not read, backlog unknown: " + which)
+                    .withDetail("unread", failed).build();
+        }
     }
 
     private long sum(java.util.function.ToLongFunction<JournalInspector.Look> f) {
@@ -132,7 +180,7 @@ public final class StandaloneReporter implements AutoCloseable {
             List<JournalInspector.Look> now = new ArrayList<>();
             for (Path dir : journalDirs) {
                 JournalInspector.Look l = JournalInspector.look(dir);
-                if (!l.ok() && !l.status().equals("locked")) {
+                if (l.failed()) {
                     log.warn("StandaloneReporter: journal {} not read: {}", dir, l.status());
                 }
                 now.add(l);
@@ -168,7 +216,7 @@ public final class StandaloneReporter implements AutoCloseable {
         return queueStats.read();
     }
 
-    /** The journal directories as last read: dir → status ("ok", "locked", "missing", "error: …") and backlog. */
+    /** The journal directories as last read: dir → status ("ok", "empty", "locked", "missing", "error: …") and backlog. */
     public Map<Path, String> journals() {
         Map<Path, String> out = new java.util.LinkedHashMap<>();
         for (JournalInspector.Look l : looks) {
@@ -229,6 +277,7 @@ public final class StandaloneReporter implements AutoCloseable {
         private Duration refreshEvery = QueueStats.DEFAULT_REFRESH;
         private Duration journalRefreshEvery = DEFAULT_JOURNAL_REFRESH;
         private MetricRegistry registry;
+        private long journalMaxBytes = -1;
         private Consumer<SpillwayReporting.Builder> reporting = r -> { };
 
         private Builder(RedisConnection redis) {
@@ -238,6 +287,20 @@ public final class StandaloneReporter implements AutoCloseable {
         /** A producer journal directory to watch; may be given several times. */
         public Builder journalDir(Path dir) {
             journalDirs.add(Objects.requireNonNull(dir, "journalDir must not be null").toAbsolutePath());
+            return this;
+        }
+
+        /**
+         * The {@code journalMaxBytes} of the producers whose journals are read (a journal does not record it):
+         * exported as {@value MetricNames#JOURNAL_MAX_BYTES}, and the {@code journal} check fails when a
+         * directory's backlog bytes reach {@value JournalHealthCheck#DEFAULT_MAX_FILL} of it. Default: unknown,
+         * not checked.
+         */
+        public Builder journalMaxBytes(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("journalMaxBytes must be > 0, but was " + bytes);
+            }
+            this.journalMaxBytes = bytes;
             return this;
         }
 

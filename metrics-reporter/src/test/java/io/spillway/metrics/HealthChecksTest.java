@@ -77,6 +77,42 @@ class HealthChecksTest {
     }
 
     @Test
+    void journalFromRegistryTurnsUnhealthyNearItsSizeCap() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicLong bytes = new AtomicLong();
+        registry.register(MetricNames.JOURNAL_BACKLOG, (Gauge<Long>) () -> 900L);
+        registry.register(MetricNames.JOURNAL_OLDEST_AGE, (Gauge<Long>) () -> 1_000L);
+        registry.register(MetricNames.JOURNAL_BACKLOG_BYTES, (Gauge<Long>) bytes::get);
+        registry.register(MetricNames.JOURNAL_MAX_BYTES, (Gauge<Long>) () -> 1L << 30);
+        JournalHealthCheck check = JournalHealthCheck.fromRegistry(registry).build();
+        // 900 jobs of about 1 MiB: few jobs, young, but close to the 1 GiB cap where enqueues start to throw.
+        bytes.set(900L << 20);
+        assertThat(check.execute().isHealthy()).isTrue();
+        bytes.set((long) (0.9 * (1L << 30)) + 1);
+        Result full = check.execute();
+        assertThat(full.isHealthy()).isFalse();
+        assertThat(full.getMessage()).isEqualTo("journal backlog is 90 % of its size cap (966367642 of 1073741824 bytes;"
+                + " limit 90 %): at the cap, enqueues that must spool throw JournalFullException");
+        assertThat(full.getDetails()).containsEntry("maxBytes", 1L << 30).containsEntry("backlogBytes", 966367642L);
+    }
+
+    @Test
+    void journalFillThresholdIsConfigurableAndOffWithoutACap() {
+        AtomicLong bytes = new AtomicLong(60);
+        AtomicLong cap = new AtomicLong(100);
+        JournalHealthCheck check = JournalHealthCheck.builder(() -> 1, () -> 0).bytes(bytes::get, cap::get).maxFill(0.5).build();
+        assertThat(check.execute().getMessage()).startsWith("journal backlog is 60 % of its size cap (60 of 100 bytes; limit 50 %)");
+        cap.set(-1);
+        assertThat(check.execute().isHealthy()).isTrue();
+        assertThat(JournalHealthCheck.builder(() -> 1, () -> 0).build().execute().isHealthy()).isTrue();
+        assertThat(JournalHealthCheck.DEFAULT_MAX_FILL).isEqualTo(0.9);
+        assertThatThrownBy(() -> JournalHealthCheck.builder(() -> 1, () -> 0).maxFill(0))
+                .hasMessage("journal maxFill must be in (0, 1], but was 0.0");
+        assertThatThrownBy(() -> JournalHealthCheck.builder(() -> 1, () -> 0).maxFill(1.5))
+                .hasMessage("journal maxFill must be in (0, 1], but was 1.5");
+    }
+
+    @Test
     void workerProgressIsAStallOnlyWhileWorkWaitsAndNothingMoves() {
         AtomicLong clock = new AtomicLong();
         AtomicLong progress = new AtomicLong();

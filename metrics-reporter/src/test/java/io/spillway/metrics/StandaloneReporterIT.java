@@ -1,6 +1,7 @@
 package io.spillway.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.spillway.backend.JobProducer;
@@ -59,9 +60,48 @@ class StandaloneReporterIT {
                 assertThat(reporter.journals().get(live.toAbsolutePath())).isEqualTo("locked");
                 assertThat(reporter.journals().get(tmp.resolve("nothing-here").toAbsolutePath())).isEqualTo("missing");
                 assertThat(tmp.resolve("nothing-here")).doesNotExist();
-                assertThat(PrometheusText.get(base.resolve("/health")).statusCode()).isEqualTo(200);
+                // A directory the reporter cannot read is not an empty journal: its jobs would go unseen.
+                assertThat(PrometheusText.get(base.resolve("/health")).statusCode()).isEqualTo(503);
+                assertThat(reporter.healthChecks().runHealthCheck("journal").getMessage()).isEqualTo(
+                        "1 of 3 journal directories not read, backlog unknown: " + tmp.resolve("nothing-here").toAbsolutePath()
+                                + ": missing (no such directory)");
+                assertThat(reporter.healthChecks().runHealthCheck("redis").isHealthy()).isTrue();
                 assertThat(reporter.queues()).extracting(QueueSnapshot::queue).contains("emails");
             }
+        }
+    }
+
+    @Test
+    @Timeout(90)
+    void journalCheckNamesADirectoryItCannotReadAndWatchesTheSizeCap(@TempDir Path tmp) throws Exception {
+        Path typo = tmp.resolve("typo");
+        URI nowhere = URI.create("redis://127.0.0.1:" + FreePorts.next());
+        try (RedisProcess redis = RedisProcess.builder().build().start()) {
+            try (StandaloneReporter reporter = StandaloneReporter.builder(redis.uri()).journalDir(typo)
+                    .journalRefreshEvery(Duration.ofMillis(200)).reporting(r -> r.prometheus(0)).start()) {
+                // At once, not after the first scheduled read: the reporter reads its journals before it serves.
+                assertThat(PrometheusText.get(reporter.reporting().uri().resolve("/health")).statusCode()).isEqualTo(503);
+                assertThat(reporter.healthChecks().runHealthCheck("journal").getMessage())
+                        .contains(typo.toAbsolutePath() + ": missing (no such directory)");
+
+                // The directory appears: a producer spooled 20 jobs there and went away.
+                try (JobProducer p = JobProducer.builder().redis(nowhere).journalDir(typo).build()) {
+                    for (int i = 0; i < 20; i++) {
+                        assertThat(p.enqueue("files", "t", new byte[1_000]).spooled()).isTrue();
+                    }
+                }
+                await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
+                        reporter.healthChecks().runHealthCheck("journal").getMessage()).isEqualTo("journal holds 20 jobs, replay pending"));
+            }
+            // Told the producers' cap, the reporter exports it and fails the check near it (20 kB of 16 KiB).
+            try (StandaloneReporter reporter = StandaloneReporter.builder(redis.uri()).journalDir(typo).journalMaxBytes(16 * 1024)
+                    .reporting(r -> r.prometheus(0)).start()) {
+                assertThat(PrometheusText.scrape(reporter.reporting().uri()).valueOr("spillway_journal_max_bytes", -1)).isEqualTo(16 * 1024);
+                assertThat(reporter.healthChecks().runHealthCheck("journal").getMessage())
+                        .startsWith("journal backlog is 1").contains("% of its size cap (", " of 16384 bytes; limit 90 %)");
+            }
+            assertThatThrownBy(() -> StandaloneReporter.builder(redis.uri()).journalMaxBytes(0))
+                    .hasMessage("journalMaxBytes must be > 0, but was 0");
         }
     }
 }

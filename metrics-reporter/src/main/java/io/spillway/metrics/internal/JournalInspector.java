@@ -1,51 +1,75 @@
 package io.spillway.metrics.internal;
 
-import com.codahale.metrics.MetricRegistry;
-import io.spillway.core.Durability;
 import io.spillway.core.JournalLockedException;
-import io.spillway.core.QueueName;
 import io.spillway.core.SpillwayException;
-import io.spillway.core.internal.ChronicleJournal;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
- * Looks into a producer's journal directory from outside the producer: opens it, reads its backlog and
- * closes it at once.
+ * Looks into a producer's journal directory from outside the producer: reads its backlog with a
+ * {@link JournalReader} (which writes nothing) and closes it at once.
  *
  * <p>Invariants: a journal held by a live producer (its lock is taken) is reported as locked and not
  * read — that producer exports its own journal gauges. The lock is held only for the moment of the
  * read, but a producer starting in exactly that moment gets {@code JournalLockedException}; callers keep
- * reads rare. A directory that does not exist is reported missing and never created.
+ * reads rare. Nothing is ever created: a directory that does not exist is reported missing, one that holds
+ * files but no journal is reported as an error, and an empty one as empty (no producer has opened it yet).
  */
 public final class JournalInspector {
     private JournalInspector() {
     }
 
-    /** What one look found. {@code status} is "ok", "locked", "missing" or "error: …". */
+    /**
+     * What one look found. {@code status} is "ok", "empty" (an empty directory), "locked", "missing" or
+     * "error: …" (not a journal, or it cannot be read).
+     */
     public record Look(Path dir, String status, long backlog, long backlogBytes, long oldestAgeMillis,
                        Map<String, Long> backlogByQueue) {
+        /** Read, and its figures are true (possibly zero). */
         public boolean ok() {
-            return status.equals("ok");
+            return status.equals("ok") || status.equals("empty");
+        }
+
+        /** Held by a live producer, which reports it itself. */
+        public boolean locked() {
+            return status.equals("locked");
+        }
+
+        /** Missing or unreadable: its figures are unknown, not zero. */
+        public boolean failed() {
+            return !ok() && !locked();
         }
     }
 
     public static Look look(Path dir) {
-        if (!Files.isDirectory(dir)) {
+        if (!Files.exists(dir)) {
             return new Look(dir, "missing", 0, 0, 0, Map.of());
         }
-        try (ChronicleJournal j = ChronicleJournal.open(dir, Long.MAX_VALUE, Durability.PROCESS_CRASH, new MetricRegistry())) {
-            Map<String, Long> byQueue = new TreeMap<>();
-            for (Map.Entry<QueueName, Long> e : j.backlogByQueue().entrySet()) {
-                byQueue.put(e.getKey().value(), e.getValue());
+        if (!Files.isDirectory(dir)) {
+            return new Look(dir, "error: not a directory", 0, 0, 0, Map.of());
+        }
+        try {
+            if (!JournalReader.isJournal(dir) && JournalReader.isEmptyDirectory(dir)) {
+                return new Look(dir, "empty", 0, 0, 0, Map.of());
             }
-            return new Look(dir, "ok", j.backlog(), j.backlogBytes(), j.oldestAgeMillis(), Map.copyOf(byQueue));
+        } catch (IOException e) {
+            return new Look(dir, "error: cannot read the directory: " + e.getMessage(), 0, 0, 0, Map.of());
+        }
+        try (JournalReader r = JournalReader.open(dir)) {
+            JournalReader.Backlog b = r.backlog();
+            return new Look(dir, "ok", b.jobs(), b.bytes(), b.oldestAgeMillis(System.currentTimeMillis()), b.byQueue());
         } catch (JournalLockedException e) {
             return new Look(dir, "locked", 0, 0, 0, Map.of());
-        } catch (SpillwayException | IllegalArgumentException e) {
+        } catch (IllegalArgumentException e) {
+            return new Look(dir, "error: not a Spillway journal (no " + JournalReader.METADATA_FILE + " or "
+                    + JournalReader.POSITIONS_FILE + " in it)", 0, 0, 0, Map.of());
+        } catch (SpillwayException e) {
             return new Look(dir, "error: " + e.getMessage(), 0, 0, 0, Map.of());
+        } catch (RuntimeException e) {
+            // Chronicle's own exceptions, from a damaged queue file: unreadable, not empty.
+            return new Look(dir, "error: cannot be read: " + e, 0, 0, 0, Map.of());
         }
     }
 }
