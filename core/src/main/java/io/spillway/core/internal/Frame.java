@@ -5,11 +5,12 @@ import net.openhft.chronicle.bytes.Bytes;
 
 /**
  * The checksummed frame around a record in the journal: version (1 byte), CRC32 of the data (4), data
- * length (4), data. What follows the data is the caller's.
+ * length (4), data. What follows the data is the caller's. Read by {@link ChronicleJournal} and by the read-only
+ * journal reader of the operator tools.
  */
-final class Frame {
+public final class Frame {
     static final byte VERSION = 1;
-    static final int HEADER = 1 + 4 + 4;
+    public static final int HEADER = 1 + 4 + 4;
 
     private Frame() {
     }
@@ -25,7 +26,7 @@ final class Frame {
     }
 
     /** Reads a frame's data, or null if it is torn, of another version, or fails its checksum. */
-    static byte[] read(Bytes<?> b) {
+    public static byte[] read(Bytes<?> b) {
         if (b.readRemaining() < HEADER) {
             b.readSkip(b.readRemaining());
             return null;

@@ -3,6 +3,7 @@ package io.spillway.metrics.internal;
 import io.spillway.core.JournalException;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.Frame;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
 import java.io.IOException;
@@ -17,7 +18,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.BiConsumer;
 import java.util.stream.Stream;
-import java.util.zip.CRC32;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycles;
@@ -46,9 +46,8 @@ import net.openhft.chronicle.wire.DocumentContext;
  *       starting in that moment gets {@link JournalLockedException} and must be retried, as with a
  *       {@link ChronicleJournal} opened by a tool.</li>
  *   <li>Records are decoded as {@link ChronicleJournal} writes them: a frame {@code u8 version | i32
- *       crc32(data) | i32 length | JobCodec bytes}. The frame reader of core ({@code Frame}) is
- *       package-private, so it is repeated here; {@code JournalReaderTest} checks the two agree on journals
- *       written by {@link ChronicleJournal}. A frame that fails its checks comes back as an entry with a null
+ *       crc32(data) | i32 length | JobCodec bytes}, read with core's {@link Frame}; {@code JournalReaderTest}
+ *       checks the reader agrees with {@link ChronicleJournal} on journals it wrote. A frame that fails its checks comes back as an entry with a null
  *       job (corrupt), as from {@link ChronicleJournal#read}.</li>
  * </ul>
  * Not thread-safe: one caller at a time.
@@ -59,8 +58,6 @@ public final class JournalReader implements AutoCloseable {
     /** The replay positions (two longs: replayed, safe to delete), as {@link ChronicleJournal} writes them. */
     public static final String POSITIONS_FILE = "positions";
     private static final String LOCK_FILE = "spillway.lock";
-    private static final byte FRAME_VERSION = 1;
-    private static final int FRAME_HEADER = 1 + 4 + 4;
 
     /** What the records after the replay position add up to. {@code oldestEnqueuedAt} is -1 when there are none. */
     public record Backlog(long jobs, long bytes, Map<String, Long> byQueue, long oldestEnqueuedAt, long corrupt) {
@@ -201,7 +198,7 @@ public final class JournalReader implements AutoCloseable {
             long index = dc.index();
             Bytes<?> b = dc.wire().bytes();
             int available = (int) b.readRemaining();
-            byte[] data = readFrame(b);
+            byte[] data = Frame.read(b);
             if (data == null) {
                 return new ChronicleJournal.Entry(index, null, null, available);
             }
@@ -212,24 +209,6 @@ public final class JournalReader implements AutoCloseable {
                 return new ChronicleJournal.Entry(index, null, null, available);
             }
         }
-    }
-
-    /** core's Frame.read: a frame's data, or null if it is torn, of another version, or fails its checksum. */
-    private static byte[] readFrame(Bytes<?> b) {
-        if (b.readRemaining() < FRAME_HEADER) {
-            return null;
-        }
-        int version = b.readUnsignedByte();
-        int sum = b.readInt();
-        int len = b.readInt();
-        if (version != FRAME_VERSION || len < 0 || len > b.readRemaining()) {
-            return null;
-        }
-        byte[] data = new byte[len];
-        b.read(data);
-        CRC32 c = new CRC32();
-        c.update(data);
-        return (int) c.getValue() == sum ? data : null;
     }
 
     private static long readReplayedPosition(Path positions) throws IOException {
