@@ -239,7 +239,7 @@ class ChronicleJournalTest {
 
     @Test
     void whollyReplayedCycleFilesAreDeleted() {
-        SetTimeProvider clock = new SetTimeProvider(System.currentTimeMillis());
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
         List<String> ids = new ArrayList<>();
         try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
                 new MetricRegistry(), clock, 0)) {
@@ -266,7 +266,7 @@ class ChronicleJournalTest {
 
     @Test
     void recentlyReplayedRecordsCanBeReplayedAgainAfterARedisRestart() {
-        SetTimeProvider clock = new SetTimeProvider(System.currentTimeMillis());
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
         List<String> ids = new ArrayList<>();
         try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
                 new MetricRegistry(), clock, 5_000)) {
