@@ -185,8 +185,10 @@ public final class RedisChild implements Child {
      * {@code dir}) or the server itself (INFO: its pid and config file).
      */
     private boolean isThisDirectorysServer(ProcessHandle h) {
+        // The program, as the kernel resolves it: Redis is one binary under several names, and Debian's
+        // redis-server is a link to redis-check-rdb, so any "redis-" name passes this first, cheap filter.
         Optional<String> command = h.info().command();
-        if (command.isEmpty() || !Path.of(command.get()).getFileName().toString().startsWith("redis-server")) {
+        if (command.isEmpty() || !Path.of(command.get()).getFileName().toString().startsWith("redis-")) {
             return false;
         }
         String conf = config.dataDir().resolve("redis.conf").toString();
