@@ -205,7 +205,7 @@ final class DlqCommand implements Runnable {
                 int failed = 0;
                 for (String id : ids) {
                     if (dlq.retry(target.queue, id)) {
-                        out.println("retried   " + id);
+                        out.println("retried  " + id);
                         continue;
                     }
                     failed++;

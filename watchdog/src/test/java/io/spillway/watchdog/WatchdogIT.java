@@ -1,6 +1,7 @@
 package io.spillway.watchdog;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.codahale.metrics.Gauge;
@@ -299,6 +300,55 @@ class WatchdogIT {
         await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
                 .until(() -> w.pid().getAsLong() != first && w.isUp() && answers(w, "job", "kept"));
         seenPids.add(w.pid().getAsLong());
+    }
+
+    @Test
+    void whileAnRdbIsConvertedWritesAreRefusedSoThatACrashLosesNoAcknowledgedWrite() throws Exception {
+        Path dir = tmp.resolve("redis");
+        int port = freePort();
+        Process rdbOnly = plainRedis(dir, port, "--appendonly", "no");
+        try (Jedis j = new Jedis("127.0.0.1", port)) {
+            for (int i = 0; i < 2_000; i++) {
+                j.set("k" + i, "v");
+            }
+            j.save();
+        }
+        Processes.stopTree(rdbOnly.toHandle(), Duration.ofSeconds(5));
+
+        // 2 ms per key written by the AOF rewrite: the conversion takes about 4 s.
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(port).dataDir(dir).setting("rdb-key-save-delay", "2000").build())
+                .config(FAST.toBuilder().probeTimeout(Duration.ofSeconds(1)).hangTimeout(Duration.ofSeconds(10)).build())
+                .build();
+        open.add(w);
+        w.start();
+        try (Jedis j = new Jedis("127.0.0.1", port)) {
+            await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> "PONG".equals(j.ping()));
+            assertThat(w.isUp()).as("up only once the AOF is written").isFalse();
+            assertThatThrownBy(() -> j.set("acknowledged", "then lost")).hasMessageContaining("NOREPLICAS");
+        }
+        assertThat(w.awaitUp(Duration.ofSeconds(30))).isTrue();
+        seenPids.add(w.pid().getAsLong());
+        try (Jedis j = client(w)) {
+            assertThat(j.configGet("min-replicas-to-write")).containsEntry("min-replicas-to-write", "0");
+            assertThat(j.set("after", "ok")).isEqualTo("OK");
+            assertThat(j.get("k1999")).isEqualTo("v");
+        }
+    }
+
+    @Test
+    void aWrapperScriptThatDoesNotExecRedisIsStillItsOwnServer() throws Exception {
+        Path wrapper = tmp.resolve("redis-wrapper.sh");
+        Files.writeString(wrapper, "#!/bin/sh\n\"" + RedisBinary.locate() + "\" \"$@\"\n");
+        wrapper.toFile().setExecutable(true);
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().binary(wrapper).port(freePort()).dataDir(tmp.resolve("redis")).build())
+                .config(FAST)
+                .build();
+        open.add(w);
+        w.start();
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).isTrue();
+        assertThat(w.failure()).isEmpty();
     }
 
     @Test

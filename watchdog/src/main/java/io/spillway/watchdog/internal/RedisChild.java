@@ -59,6 +59,8 @@ public final class RedisChild implements Child {
     private long logOffset;
     private boolean verified;
     private boolean convertingRdb;
+    /** The configured min-replicas-to-write, set back once an RDB conversion has written the AOF. */
+    private String minReplicasToWrite = "0";
     private boolean aofRequested;
     private String conflict;
     private String lastReply = "";
@@ -119,8 +121,16 @@ public final class RedisChild implements Child {
         aofRequested = false;
         if (convertingRdb) {
             log.warn("{}: {} holds {} but no AOF: starting it with appendonly no to load that file, then turning the"
-                    + " AOF on (Redis writes it from memory) before declaring it up", name, dir, rdbFile().getFileName());
+                    + " AOF on (Redis writes it from memory) before declaring it up; until then it refuses writes", name, dir,
+                    rdbFile().getFileName());
             text = text.replaceAll("(?m)^appendonly .*$", "appendonly no");
+            // Clients reach the port during the conversion: a write Redis acknowledged then would be in neither the
+            // RDB nor an AOF if Redis died before the rewrite ends (the next start converts from the RDB again).
+            // With no replica, min-replicas-to-write 1 makes Redis answer NOREPLICAS to every write, which
+            // Spillway's producers and workers take as "not now" (they spool and keep outcomes locally).
+            minReplicasToWrite = setting(text, "min-replicas-to-write", "0");
+            text = text.replaceAll("(?m)^min-replicas-to-write .*\\R?", "");
+            text = (text.endsWith("\n") ? text : text + "\n") + "min-replicas-to-write 1\n";
         }
         Files.writeString(conf, text, StandardCharsets.UTF_8);
         logOffset = size(dir.resolve("redis.log"));
@@ -185,12 +195,9 @@ public final class RedisChild implements Child {
      * {@code dir}) or the server itself (INFO: its pid and config file).
      */
     private boolean isThisDirectorysServer(ProcessHandle h) {
-        // The program, as the kernel resolves it: Redis is one binary under several names, and Debian's
-        // redis-server is a link to redis-check-rdb, so any "redis-" name passes this first, cheap filter.
-        Optional<String> command = h.info().command();
-        if (command.isEmpty() || !Path.of(command.get()).getFileName().toString().startsWith("redis-")) {
-            return false;
-        }
+        // Not by the program's name: Redis is one binary under several names (Debian's redis-server is a link to
+        // redis-check-rdb), and builds and forks name it as they like. Its arguments, its working directory or
+        // the server itself say whether it serves this directory.
         String conf = config.dataDir().resolve("redis.conf").toString();
         if (h.info().arguments().map(a -> List.of(a).contains(conf)).orElse(false)) {
             return true;
@@ -220,8 +227,12 @@ public final class RedisChild implements Child {
             }
             probe.ping();
             if (!verified) {
-                long answering = serverPid(probe);
-                if (answering > 0 && answering != launchedPid) {
+                Map<String, String> server = serverInfo(probe);
+                long answering = pid(server);
+                // Ours: the process launched, or (a wrapper script that runs redis-server without exec) a server
+                // running this watchdog's redis.conf.
+                boolean ownConfig = config.dataDir().resolve("redis.conf").toString().equals(server.get("config_file"));
+                if (answering > 0 && answering != launchedPid && !ownConfig) {
                     conflict = "port " + config.port() + " is in use by pid " + answering
                             + ", not by the redis-server this watchdog started (pid " + launchedPid + ")";
                     lastReply = conflict;
@@ -248,11 +259,31 @@ public final class RedisChild implements Child {
 
     /** The process_id INFO reports, or -1 if INFO is refused (renamed, ACL): then it cannot be checked. */
     private static long serverPid(Jedis j) {
+        return pid(serverInfo(j));
+    }
+
+    /** INFO server's fields, or none if INFO is refused (renamed, ACL). */
+    private static Map<String, String> serverInfo(Jedis j) {
         try {
-            return Long.parseLong(fields(j.info("server")).getOrDefault("process_id", "-1"));
-        } catch (JedisDataException | NumberFormatException e) {
+            return fields(j.info("server"));
+        } catch (JedisDataException e) {
+            return Map.of();
+        }
+    }
+
+    private static long pid(Map<String, String> info) {
+        try {
+            return Long.parseLong(info.getOrDefault("process_id", "-1"));
+        } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** The value of {@code name} in a redis.conf text, or {@code otherwise}. */
+    private static String setting(String conf, String name, String otherwise) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(name) + " +(\\S+)")
+                .matcher(conf);
+        return m.find() ? m.group(1) : otherwise;
     }
 
     /** The RDB-to-AOF step of {@link #launch()}: READY once Redis has written its AOF, else ALIVE. */
@@ -269,8 +300,9 @@ public final class RedisChild implements Child {
                     + (ok ? "" : " (a try failed, see redis.log; Redis tries again)");
             return Answer.ALIVE;
         }
+        probe.configSet("min-replicas-to-write", minReplicasToWrite);
         convertingRdb = false;
-        log.info("{}: AOF written from the data loaded from {}; appendonly yes from now on", name,
+        log.info("{}: AOF written from the data loaded from {}; appendonly yes from now on, and writes accepted", name,
                 rdbFile().getFileName());
         lastReply = "PONG";
         return Answer.READY;

@@ -1060,12 +1060,16 @@ public final class WorkerRuntime {
             log.warn("Worker {}: Redis is away; {} job outcomes stay in {} and are sent by the next worker using {}", name,
                     localCount.get(), ackLog.file(), s.stateDir());
         } else {
+            // A fetch still blocked in Redis could be handed a job between the XPENDING check and DELCONSUMER, which
+            // would then drop that job from the pending list (delivered, yet leased to no one): keep the consumer
+            // while the fetch thread lives; its jobs then stay leased to it until their lease expires.
+            boolean fetchGone = fetchThread == null || !fetchThread.isAlive();
             for (QueueName q : s.queues()) {
                 try {
                     gateway.execute(c -> {
                         c.zrem(RedisKeys.workers(q), name);
                         // DELCONSUMER drops the consumer's pending entries: only when it holds none.
-                        if (c.xpending(RedisKeys.stream(q), RedisKeys.GROUP,
+                        if (fetchGone && c.xpending(RedisKeys.stream(q), RedisKeys.GROUP,
                                 XPendingParams.xPendingParams().count(1).consumer(name)).isEmpty()) {
                             c.xgroupDelConsumer(RedisKeys.stream(q), RedisKeys.GROUP, name);
                         }
