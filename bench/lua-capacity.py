@@ -92,31 +92,29 @@ def main():
         fields = open('/proc/%d/stat' % pid).read().split(')')[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
+    def replies(n):
+        for _ in range(n):
+            r = read()
+            if isinstance(r, bytes) and r.startswith(b'-'):
+                sys.exit('error: %r' % r)
+
     c0, t0 = cpu(), time.time()
     if what == 'MULTI':
+        # Each batch's two steps in turn: the EXEC must follow its own WATCH's answers.
         for batch in batches:
-            for payload_bytes, replies in batch:
-                s.sendall(payload_bytes)
-                for _ in range(replies):
-                    r = read()
-                    if isinstance(r, bytes) and r.startswith(b'-'):
-                        sys.exit('error: %r' % r)
-        elapsed, c1 = time.time() - t0, cpu()
-        jobs = calls * N
-        print('MULTI: %.0f jobs/s, redis-server CPU %.2f us/job' % (jobs / elapsed, (c1 - c0) * 1e6 / jobs))
-        return
-    for i in range(0, calls, depth):
-        chunk = batches[i:i + depth]
-        s.sendall(b''.join(c for c, _ in chunk))
-        for _, replies in chunk:
-            for _ in range(replies):
-                r = read()
-                if isinstance(r, bytes) and r.startswith(b'-'):
-                    sys.exit('error: %r' % r)
+            for step, n in batch:
+                s.sendall(step)
+                replies(n)
+    else:
+        for i in range(0, calls, depth):
+            chunk = batches[i:i + depth]
+            s.sendall(b''.join(c for c, _ in chunk))
+            for _, n in chunk:
+                replies(n)
     elapsed, c1 = time.time() - t0, cpu()
     jobs = calls * N
-    print('%s depth %d: %.0f jobs/s, redis-server CPU %.2f us/job' % (what, depth, jobs / elapsed, (c1 - c0) * 1e6 / jobs))
-
+    label = 'MULTI' if what == 'MULTI' else '%s depth %d' % (what, depth)
+    print('%s: %.0f jobs/s, redis-server CPU %.2f us/job' % (label, jobs / elapsed, (c1 - c0) * 1e6 / jobs))
 
 if __name__ == '__main__':
     main()
