@@ -54,14 +54,14 @@ import picocli.CommandLine.Spec;
  *       active, retrying, spooled) is not yet handled, not lost; only one that is nowhere is lost.</li>
  *   <li>Stop everything and print the table. Processed, lost and duplicates come from the demo's own two
  *       records (ids accepted, ids handled), not from Spillway's counters. Exit 1 if any accepted job was
- *       lost, or could not be looked up.</li>
+ *       lost, could not be looked up, or was not yet handled (the run did not show it handled).</li>
  * </ol>
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Show the promise: jobs keep flowing while Redis is SIGKILLed twice and SIGSTOPped once, and none is lost.",
                 "Runs an embedded Redis under the watchdog, a producer and workers in this JVM, then prints accepted,"
                         + " processed, lost, duplicates, spooled, replayed, worst enqueue latency and Redis downtime."
-                        + " Exits 1 if a job was lost."},
+                        + " Exits 1 if a job was lost, or was not handled by the end of --drain-timeout."},
         footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 --faults kill@20%,stop@40%,kill@60%,stop@80%"})
 final class DemoCommand implements Callable<Integer> {
     static final String QUEUE = "demo";

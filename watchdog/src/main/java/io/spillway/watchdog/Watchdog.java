@@ -18,7 +18,8 @@ import java.util.function.Consumer;
 
 /**
  * Supervises one child process and keeps it running: a {@code redis-server} (by default the one
- * {@link RedisBinary#locate()} finds: {@code SPILLWAY_REDIS_SERVER}, else {@code redis-server} on PATH, else
+ * {@link RedisBinary#locate()} finds: the system property {@code spillway.redis.server}, else {@code SPILLWAY_REDIS_SERVER},
+ * else {@code redis-server} on PATH, else
  * the binary shipped in the embedded-redis jar; with settings that keep jobs) or any other command.
  *
  * <p>Contract:
