@@ -218,7 +218,9 @@ public final class JobProducer implements AutoCloseable {
      * midway cannot leave half a batch accepted: {@link JournalFullException} means none was accepted. One case
      * is different: a batch bigger than the room left in the journal is still sent while Redis takes it; if Redis
      * then fails midway and the journal cannot take the rest, the exception's message says how many of the batch
-     * Redis had taken (those stay accepted; enqueue them again with caller-chosen ids to stay idempotent).
+     * Redis had taken (those stay accepted). The calls Redis had not answered when it failed may have reached it
+     * all the same: enqueue the rest again with caller-chosen ids to stay idempotent. The same message (how many in
+     * Redis, how many in the journal) comes if the disk fills up under the room set aside.
      *
      * @throws IllegalArgumentException for bad input (a null list or job, a bad queue, type or payload): none accepted
      * @throws JournalFullException when the journal cannot take the jobs that must spool (see above)
@@ -512,16 +514,24 @@ public final class JobProducer implements AutoCloseable {
         try {
             submitAll(batch, out, tick, directIdx, room);
         } catch (JournalFullException e) {
-            int taken = 0;
+            int inRedis = 0;
+            int inJournal = 0;
             for (Receipt r : out) {
-                taken += r == null ? 0 : 1;
+                if (r != null) {
+                    inJournal += r.spooled() ? 1 : 0;
+                    inRedis += r.spooled() ? 0 : 1;
+                }
             }
-            if (taken == 0) {
+            if (inRedis + inJournal == 0) {
                 throw e;
             }
-            throw new JournalFullException("Redis failed midway through an enqueueAll of " + n + " jobs bigger than the"
-                    + " room left in the journal: " + taken + " of them were accepted (in Redis), the other " + (n - taken)
-                    + " were not: " + e.getMessage(), e);
+            // Either Redis failed midway through a batch bigger than the room left in the journal, or the disk
+            // filled up under the room set aside: say exactly which jobs are accepted.
+            int rest = n - inRedis - inJournal;
+            throw new JournalFullException("enqueueAll of " + n + " jobs stopped midway: " + (inRedis + inJournal)
+                    + " of them were accepted (" + inRedis + " in Redis, " + inJournal + " in the journal), the other "
+                    + rest + " were not, though up to " + Math.min(rest, BATCH_CALL_JOBS * BATCH_STREAM_DEPTH)
+                    + " of those (the calls Redis had not answered) may have reached Redis: " + e.getMessage(), e);
         } finally {
             if (room != null) {
                 room.close();
