@@ -49,6 +49,22 @@ class JobProducerIT {
                 .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build();
     }
 
+    /** Starts a thread that SIGKILLs Redis as soon as {@code stream} holds {@code entries} entries. */
+    private Thread killRedisOnceStreamHolds(String stream, long entries) {
+        Thread killer = new Thread(() -> {
+            try (Jedis j = redis.jedis()) {
+                while (!j.exists(stream) || j.xlen(stream) < entries) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(200_000); // poll, without flooding Redis
+                }
+            } catch (RuntimeException e) {
+                // killed below anyway
+            }
+            redis.kill();
+        });
+        killer.start();
+        return killer;
+    }
+
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
@@ -365,17 +381,7 @@ class JobProducerIT {
                 payloads.add(bytes("payload " + i));
             }
             p.enqueue("big", "t", bytes("first")); // registers the queue, warms the path
-            Thread killer = new Thread(() -> {
-                try (Jedis j = redis.jedis()) {
-                    while (!j.exists("spillway:{big}:stream") || j.xlen("spillway:{big}:stream") < 5_000) {
-                        java.util.concurrent.locks.LockSupport.parkNanos(200_000); // poll, without flooding Redis
-                    }
-                } catch (RuntimeException e) {
-                    // killed below anyway
-                }
-                redis.kill();
-            });
-            killer.start();
+            Thread killer = killRedisOnceStreamHolds("spillway:{big}:stream", 5_000);
             List<Receipt> receipts = p.enqueueAll("big", "t", payloads);
             killer.join();
 
@@ -406,17 +412,7 @@ class JobProducerIT {
                 payloads.add(bytes("payload " + i));
             }
             p.enqueue("big", "t", bytes("first")); // registers the queue, warms the path
-            Thread killer = new Thread(() -> {
-                try (Jedis j = redis.jedis()) {
-                    while (!j.exists("spillway:{big}:stream") || j.xlen("spillway:{big}:stream") < 5_000) {
-                        java.util.concurrent.locks.LockSupport.parkNanos(200_000); // poll, without flooding Redis
-                    }
-                } catch (RuntimeException e) {
-                    // killed below anyway
-                }
-                redis.kill();
-            });
-            killer.start();
+            Thread killer = killRedisOnceStreamHolds("spillway:{big}:stream", 5_000);
             // 50,000 jobs of about 100 bytes do not fit in 100,000 bytes: sent while Redis takes them, the rest cannot spool.
             Throwable thrown = null;
             try {

@@ -11,12 +11,12 @@ import io.spillway.core.QueueName;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
+import io.spillway.testing.DirSnapshot;
 import io.spillway.testing.FreePorts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import net.openhft.chronicle.core.time.SetTimeProvider;
@@ -64,7 +64,7 @@ class JournalCommandTest {
             }
             j.commit(j.read(1));
         }
-        Map<String, String> before = snapshot(dir);
+        Map<String, String> before = DirSnapshot.of(dir);
 
         Cli inspect = Cli.run("journal", "inspect", dir.toString(), "--json", "--list", "5");
         assertThat(inspect.exit()).as(inspect.toString()).isZero();
@@ -79,18 +79,6 @@ class JournalCommandTest {
         Cli status = Cli.run("status", "--redis", "redis://127.0.0.1:" + FreePorts.next(), "--journal", dir.toString());
         assertThat(status.exit()).as(status.toString()).isEqualTo(ExitCodes.UNREACHABLE); // the journal is read first
 
-        assertThat(snapshot(dir)).as("files, sizes and times after inspect").isEqualTo(before);
-    }
-
-    /** Every file under dir with its size and modification time. */
-    private static Map<String, String> snapshot(Path dir) throws IOException {
-        Map<String, String> out = new TreeMap<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                out.put(dir.relativize(p).toString(), Files.isDirectory(p) ? "dir"
-                        : Files.size(p) + " bytes, modified " + Files.getLastModifiedTime(p).toMillis());
-            }
-        }
-        return out;
+        assertThat(DirSnapshot.of(dir)).as("files, sizes and times after inspect").isEqualTo(before);
     }
 }

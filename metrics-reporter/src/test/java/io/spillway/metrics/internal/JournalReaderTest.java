@@ -11,6 +11,7 @@ import io.spillway.core.QueueName;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
+import io.spillway.testing.DirSnapshot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,7 +62,7 @@ class JournalReaderTest {
     @Test
     void readsWhatTheJournalHoldsAndWritesNothing() throws IOException {
         Path dir = oldJournal();
-        Map<String, String> before = snapshot(dir);
+        Map<String, String> before = DirSnapshot.of(dir);
 
         JournalReader.Backlog b;
         List<Boolean> replayedFlags = new ArrayList<>();
@@ -70,7 +71,7 @@ class JournalReaderTest {
             r.forEachRecord((e, replayed) -> replayedFlags.add(replayed));
             assertThat(r.cycleFiles()).isEqualTo(1);
         }
-        assertThat(snapshot(dir)).as("files, sizes and times after reading").isEqualTo(before);
+        assertThat(DirSnapshot.of(dir)).as("files, sizes and times after reading").isEqualTo(before);
         assertThat(replayedFlags).containsExactly(true, true, false, false, false, false);
         assertThat(b.jobs()).isEqualTo(4);
         assertThat(b.corrupt()).isEqualTo(1);
@@ -114,13 +115,13 @@ class JournalReaderTest {
     @Test
     void inspectorSaysWhatItFound() throws IOException {
         Path dir = oldJournal();
-        Map<String, String> before = snapshot(dir);
+        Map<String, String> before = DirSnapshot.of(dir);
         JournalInspector.Look ok = JournalInspector.look(dir);
         assertThat(ok.status()).isEqualTo("ok");
         assertThat(ok.backlog()).isEqualTo(4);
         // The reporter looks every 30 s: a look that opened the journal as a producer does created the
         // current hour's cycle file (80 MB sparse) and appended to the metadata each time.
-        assertThat(snapshot(dir)).as("files, sizes and times after a look").isEqualTo(before);
+        assertThat(DirSnapshot.of(dir)).as("files, sizes and times after a look").isEqualTo(before);
 
         JournalInspector.Look missing = JournalInspector.look(tmp.resolve("typo"));
         assertThat(missing.status()).isEqualTo("missing");
@@ -142,17 +143,5 @@ class JournalReaderTest {
         try (Stream<Path> files = Files.list(tmp.resolve("empty"))) {
             assertThat(files).isEmpty();
         }
-    }
-
-    /** Every file under dir with its size and modification time. */
-    private static Map<String, String> snapshot(Path dir) throws IOException {
-        Map<String, String> out = new TreeMap<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                out.put(dir.relativize(p).toString(), Files.isDirectory(p) ? "dir"
-                        : Files.size(p) + " bytes, modified " + Files.getLastModifiedTime(p).toMillis());
-            }
-        }
-        return out;
     }
 }
