@@ -31,6 +31,7 @@ import io.spillway.core.internal.Replayer;
 import io.spillway.core.internal.StatusRecord;
 import io.spillway.core.internal.TickMeter;
 import io.spillway.core.internal.TickTimer;
+import io.spillway.core.internal.WallClock;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -190,7 +191,7 @@ public final class JobProducer implements AutoCloseable {
     public Receipt enqueue(String queue, String type, byte[] payload, EnqueueOptions options) {
         long start = System.nanoTime();
         try {
-            JobRecord job = newRecord(queue, type, payload, options);
+            JobRecord job = newRecord(queue, type, payload, options, start);
             byte[] encoded = JobCodec.encode(job);
             Receipt r = submit(job, encoded, start);
             TickMeter.mark(accepted, 1, start);
@@ -298,8 +299,8 @@ public final class JobProducer implements AutoCloseable {
             if (r == null) {
                 NewJob j = jobs.get(i);
                 EnqueueOptions o = j.options() == null ? EnqueueOptions.NONE : j.options();
-                JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint();
-                long now = System.currentTimeMillis();
+                long now = WallClock.millis();
+                JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint(now);
                 r = new JobRecord(id, queues[i], j.type(), j.payload(), o.headers(), 0, now, o.runAtMillis(now));
                 records[i] = r;
                 encoded[i] = JobCodec.encode(r);
@@ -417,12 +418,16 @@ public final class JobProducer implements AutoCloseable {
 
     // ---- internals
 
-    private JobRecord newRecord(String queue, String type, byte[] payload, EnqueueOptions options) {
+    /**
+     * {@code tick}: the caller's {@link System#nanoTime()} reading; the job's time (and its minted id's) is derived
+     * from it ({@link WallClock}) rather than read again.
+     */
+    private JobRecord newRecord(String queue, String type, byte[] payload, EnqueueOptions options, long tick) {
         QueueName q = validQueue(queue);
         validate(type, payload);
         EnqueueOptions o = options == null ? EnqueueOptions.NONE : options;
-        JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint();
-        long now = System.currentTimeMillis();
+        long now = WallClock.millis(tick);
+        JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint(now);
         return new JobRecord(id, q, type, payload, o.headers(), 0, now, o.runAtMillis(now));
     }
 

@@ -1,6 +1,6 @@
 package io.spillway.core;
 
-import com.github.f4b6a3.ulid.UlidCreator;
+import com.github.f4b6a3.ulid.UlidFactory;
 import java.util.regex.Pattern;
 
 /**
@@ -25,9 +25,27 @@ public record JobId(String value) {
         }
     }
 
+    /** One generator for the process, so that the ids it mints are in order, not only unique. */
+    private static final UlidFactory MONOTONIC = UlidFactory.newMonotonicInstance();
+
     /** A new, time-ordered, unique id. Thread-safe. */
     public static JobId mint() {
-        return new JobId(UlidCreator.getMonotonicUlid().toString());
+        return mint(System.currentTimeMillis());
+    }
+
+    /**
+     * A new, unique id whose time part is {@code epochMillis} (for a caller that has already read the clock).
+     * Ids minted by one process stay in order even if the times passed go backwards by up to 10 s; beyond that the
+     * new time is taken as given. Thread-safe.
+     *
+     * @param epochMillis the id's time, in epoch milliseconds, 0 to 2<sup>48</sup> - 1
+     * @throws IllegalArgumentException if {@code epochMillis} is outside that range
+     */
+    public static JobId mint(long epochMillis) {
+        if (epochMillis < 0 || epochMillis >= (1L << 48)) {
+            throw new IllegalArgumentException("epochMillis must be 0 to 2^48 - 1, but was " + epochMillis);
+        }
+        return new JobId(MONOTONIC.create(epochMillis).toString());
     }
 
     public static JobId of(String value) {
