@@ -11,6 +11,7 @@ import io.spillway.core.QueueName;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.WallClock;
 import io.spillway.testing.FreePorts;
 import java.net.URI;
 import java.nio.file.Files;
@@ -100,6 +101,9 @@ public final class SpoolParts {
             Map<String, Part> parts = new java.util.LinkedHashMap<>();
             parts.put("enqueue (spooled)", i -> p.enqueue("bench-spool", "noop", payload));
             parts.put("JobId.mint", i -> JobId.mint());
+            parts.put("JobId.mint(millis)", i -> JobId.mint(1_764_000_000_000L));
+            parts.put("WallClock.millis(tick)", i -> WallClock.millis(System.nanoTime()));
+            parts.put("System.currentTimeMillis", i -> System.currentTimeMillis());
             parts.put("QueueName.of", i -> QueueName.of("bench-spool"));
             parts.put("new JobRecord (mint, clock)", i -> new JobRecord(JobId.mint(), q, "noop", payload, Map.of(), 0,
                     System.currentTimeMillis(), 0));
