@@ -12,8 +12,11 @@ import java.time.Duration;
  * <p>URIs: {@code redis://host:port}, {@code rediss://host:port} (TLS), {@code redis://user:password@host:port},
  * {@code redis://:password@host:port}, and an optional database number as the path ({@code /2}).
  *
+ * A URI with a query or a fragment ({@code ?timeout=5}) is refused: settings are made with the builder, not the URI.
+ *
  * <p>The timeouts are short on purpose: a hung Redis must not hold a caller for long. Defaults:
- * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms.
+ * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms;
+ * each must be a whole number of milliseconds from 1 ms to {@value #MAX_TIMEOUT_MS} ms (an hour).
  *
  * <pre>{@code
  * RedisConnection redis = RedisConnection.builder(URI.create("redis://10.0.0.5:6379"))
@@ -25,6 +28,8 @@ public final class RedisConnection {
     public static final int DEFAULT_CONNECT_TIMEOUT_MS = 500;
     public static final int DEFAULT_SOCKET_TIMEOUT_MS = 200;
     public static final int DEFAULT_PORT = 6379;
+    /** The longest connect or socket timeout accepted: an hour. */
+    public static final int MAX_TIMEOUT_MS = 3_600_000;
 
     private final URI uri;
     private final String host;
@@ -167,6 +172,10 @@ public final class RedisConnection {
             if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65_535)) {
                 throw new IllegalArgumentException("redis URI port must be 1-65535, but was " + uri.getPort());
             }
+            if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+                throw new IllegalArgumentException("redis URI must not have a query or fragment (settings such as timeouts"
+                        + " are made with RedisConnection.builder(uri)), but was '" + withoutPassword(uri) + "'");
+            }
             String path = uri.getPath();
             int db = 0;
             if (path != null && path.length() > 1) {
@@ -185,12 +194,12 @@ public final class RedisConnection {
         }
 
         public Builder connectTimeout(Duration timeout) {
-            this.connectTimeout = positive("connectTimeout", timeout);
+            this.connectTimeout = timeout("connectTimeout", timeout);
             return this;
         }
 
         public Builder socketTimeout(Duration timeout) {
-            this.socketTimeout = positive("socketTimeout", timeout);
+            this.socketTimeout = timeout("socketTimeout", timeout);
             return this;
         }
 
@@ -206,9 +215,16 @@ public final class RedisConnection {
             return new RedisConnection(this);
         }
 
-        private static Duration positive(String name, Duration d) {
-            if (d == null || d.isZero() || d.isNegative()) {
-                throw new IllegalArgumentException(name + " must be > 0, but was " + d);
+        /**
+         * Jedis takes whole milliseconds, and takes 0 as "wait forever": a timeout under a millisecond would have
+         * become no timeout at all, and one past {@code Integer.MAX_VALUE} ms a negative one.
+         */
+        private static Duration timeout(String name, Duration d) {
+            if (d == null || d.compareTo(Duration.ofMillis(1)) < 0 || d.compareTo(Duration.ofMillis(MAX_TIMEOUT_MS)) > 0) {
+                throw new IllegalArgumentException(name + " must be 1 ms to 1 hour, but was " + d);
+            }
+            if (d.toNanos() % 1_000_000L != 0) {
+                throw new IllegalArgumentException(name + " must be a whole number of milliseconds, but was " + d);
             }
             return d;
         }

@@ -183,6 +183,22 @@ class CodecAndValuesTest {
         assertThatThrownBy(() -> RedisConnection.of(URI.create("http://h"))).hasMessageContaining("http://h");
         assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ZERO))
                 .hasMessageContaining("socketTimeout");
+        // Jedis takes whole milliseconds and reads 0 as "wait forever": half a millisecond must not become that.
+        assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ofNanos(500_000)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("socketTimeout").hasMessageContaining("PT0.0005S");
+        assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).connectTimeout(Duration.ofMillis(1_500).plusNanos(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole number of milliseconds");
+        // Past Integer.MAX_VALUE ms the int Jedis takes would turn negative.
+        assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).connectTimeout(Duration.ofDays(30)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("connectTimeout");
+        assertThat(RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ofMillis(1))
+                .connectTimeout(Duration.ofHours(1)).build().socketTimeout()).isEqualTo(Duration.ofMillis(1));
+        // Settings in a query would be silently ignored: refused, with the password masked.
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://:pw@h:6379?timeout=5")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("query")
+                .hasMessageContaining("?timeout=5").hasMessageNotContaining("pw");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://h:6379/0#x")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("fragment");
         assertThat(new String(RedisKeys.bytes("x"), StandardCharsets.UTF_8)).isEqualTo("x");
     }
 
