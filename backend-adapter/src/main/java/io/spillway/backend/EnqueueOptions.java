@@ -121,24 +121,34 @@ public final class EnqueueOptions {
             return this;
         }
 
-        /** Run no earlier than this long after enqueue: 0 to {@link #MAX_DELAY}. */
+        /**
+         * Run no earlier than this long after enqueue: 0 to {@link #MAX_DELAY}. Either a delay or a
+         * {@link #runAt(Instant) run-at}, not both.
+         */
         public Builder delay(Duration d) {
             if (d == null || d.isNegative() || d.compareTo(MAX_DELAY) > 0) {
                 throw new IllegalArgumentException("delay must be >= 0 and at most " + MAX_DELAY.toDays() + " days, but was " + d);
             }
+            if (runAt != null) {
+                throw new IllegalArgumentException("delay (" + d + ") and runAt (" + runAt + ") are exclusive: set one");
+            }
             this.delay = d;
-            this.runAt = null;
             return this;
         }
 
-        /** Run no earlier than this instant (one in the past: at once); at most {@link #MAX_RUN_AT}. */
+        /**
+         * Run no earlier than this instant (one in the past: at once); at most {@link #MAX_RUN_AT}. Either a
+         * run-at or a {@link #delay(Duration) delay}, not both.
+         */
         public Builder runAt(Instant at) {
             if (at == null || at.isAfter(MAX_RUN_AT) || at.isBefore(Instant.EPOCH)) {
                 throw new IllegalArgumentException("runAt must be between " + Instant.EPOCH + " and " + MAX_RUN_AT
                         + ", but was " + at);
             }
+            if (delay != null) {
+                throw new IllegalArgumentException("runAt (" + at + ") and delay (" + delay + ") are exclusive: set one");
+            }
             this.runAt = at;
-            this.delay = null;
             return this;
         }
 

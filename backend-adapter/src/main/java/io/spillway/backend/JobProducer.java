@@ -355,6 +355,9 @@ public final class JobProducer implements AutoCloseable {
 
     /** {@link #status(String, String)} of a receipt's job. */
     public JobStatus status(Receipt receipt) {
+        if (receipt == null) {
+            throw new IllegalArgumentException("receipt must not be null");
+        }
         return status(receipt.queue(), receipt.jobId());
     }
 
@@ -447,6 +450,14 @@ public final class JobProducer implements AutoCloseable {
         }
         if (type.length() > 200) {
             throw new IllegalArgumentException("type must be at most 200 characters, but was " + type.length());
+        }
+        for (int i = 0; i < type.length(); i++) {
+            if (Character.isISOControl(type.charAt(i))) {
+                // A type is matched to a handler and printed in logs and tools: a newline or a NUL in it is a bug.
+                throw new IllegalArgumentException("type must not contain control characters, but was '"
+                        + type.replaceAll("\\p{Cntrl}", "?") + "' (character " + i + " is U+"
+                        + String.format("%04X", (int) type.charAt(i)) + ")");
+            }
         }
         if (payload == null) {
             throw new IllegalArgumentException("payload must not be null");
@@ -795,6 +806,8 @@ public final class JobProducer implements AutoCloseable {
         public static final int DEFAULT_POOL_SIZE = RedisGateway.DEFAULT_POOL_SIZE;
         public static final long DEFAULT_JOURNAL_MAX_BYTES = ChronicleJournal.DEFAULT_MAX_BYTES;
         public static final int DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
+        /** The largest {@link #maxPayloadBytes(int)}: 15 MiB, under the journal's 16 MiB per record. */
+        public static final int MAX_PAYLOAD_BYTES = 15 << 20;
         /** No expiry at enqueue: a job id is remembered while the job exists, then for the completed retention. */
         public static final Duration DEFAULT_DEDUPE_WINDOW = Duration.ZERO;
         public static final Duration DEFAULT_RECONNECT_BASE = Duration.ofMillis(100);
@@ -826,8 +839,10 @@ public final class JobProducer implements AutoCloseable {
          * with {@code appendfsync always}).
          */
         public Builder resendAfterRestart(Duration window, long bufferBytes) {
-            if (window == null || window.isNegative()) {
-                throw new IllegalArgumentException("resend window must be >= 0, but was " + window);
+            if (window == null || window.isNegative() || window.toMillis() > SENT_LOG_MAX_AGE_MILLIS) {
+                // A successor producer ignores sent-log writes older than an hour (they may have completed and
+                // lost their completion marker since), so a longer window would hold only for a live producer.
+                throw new IllegalArgumentException("resend window must be 0 to 1 hour, but was " + window);
             }
             if (bufferBytes < 0) {
                 throw new IllegalArgumentException("resend bufferBytes must be >= 0, but was " + bufferBytes);
@@ -878,9 +893,16 @@ public final class JobProducer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The largest payload enqueue takes; default {@value #DEFAULT_MAX_PAYLOAD_BYTES} bytes, at most
+         * {@value #MAX_PAYLOAD_BYTES} (15 MiB): a journal record holds up to 16 MiB, and a job that Redis takes must
+         * be one the journal can take too, or it would be refused only while Redis is away. Redis itself takes
+         * up to its {@code proto-max-bulk-len} (512 MiB by default).
+         */
         public Builder maxPayloadBytes(int bytes) {
-            if (bytes <= 0) {
-                throw new IllegalArgumentException("maxPayloadBytes must be > 0, but was " + bytes);
+            if (bytes <= 0 || bytes > MAX_PAYLOAD_BYTES) {
+                throw new IllegalArgumentException("maxPayloadBytes must be 1 to " + MAX_PAYLOAD_BYTES
+                        + " (15 MiB: the journal's largest record is 16 MiB), but was " + bytes);
             }
             this.maxPayloadBytes = bytes;
             return this;
@@ -934,7 +956,12 @@ public final class JobProducer implements AutoCloseable {
         /**
          * Opens the journal, starts the reconnect loop and replays anything a previous process left.
          *
+         * <p>It blocks while it opens the journal (Chronicle Queue maps its files: about a second on a cold start)
+         * and, with Redis away, for up to the connect timeout of a first attempt; a Redis away is not an error: the
+         * producer starts and spools.
+         *
          * @throws IllegalStateException if redis or journalDir is missing
+         * @throws IllegalArgumentException if journalMaxBytes is smaller than maxPayloadBytes
          * @throws JournalLockedException if another producer holds the journal directory
          */
         public JobProducer build() {
@@ -943,6 +970,11 @@ public final class JobProducer implements AutoCloseable {
             }
             if (journalDir == null) {
                 throw new IllegalStateException("journalDir must be set: one local directory per producer process");
+            }
+            if (journalMaxBytes < maxPayloadBytes) {
+                throw new IllegalArgumentException("journalMaxBytes (" + journalMaxBytes + ") must be at least maxPayloadBytes ("
+                        + maxPayloadBytes + "): a job of the largest payload allowed could never spool; raise journalMaxBytes"
+                        + " or lower maxPayloadBytes");
             }
             return new JobProducer(new Config(this));
         }

@@ -29,6 +29,15 @@ class EnqueueOptionsTest {
     }
 
     @Test
+    void aDelayAndARunAtAreExclusive() {
+        // Either order: one of the two would otherwise be dropped without a word.
+        assertThatThrownBy(() -> EnqueueOptions.builder().delay(Duration.ofMinutes(5)).runAt(Instant.ofEpochSecond(2_000_000_000L)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exclusive").hasMessageContaining("PT5M");
+        assertThatThrownBy(() -> EnqueueOptions.builder().runAt(Instant.ofEpochSecond(2_000_000_000L)).delay(Duration.ofMinutes(5)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exclusive").hasMessageContaining("2033");
+    }
+
+    @Test
     void headersOverTheRecordsLimitAreRejectedByName() {
         String big = "x".repeat(EnqueueOptions.MAX_HEADER_BYTES + 1);
         assertThatThrownBy(() -> EnqueueOptions.builder().header("trace", big))

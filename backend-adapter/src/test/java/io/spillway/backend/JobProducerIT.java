@@ -118,7 +118,11 @@ class JobProducerIT {
             assertThatThrownBy(() -> p.enqueue("q", "t", new byte[11])).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("11");
             assertThatThrownBy(() -> p.enqueue("q", "t", bytes("x"), EnqueueOptions.withJobId("has space")))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has space");
-            assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(6);
+            assertThatThrownBy(() -> p.enqueue("q", "render\nimages", bytes("x"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("type").hasMessageContaining("render?images").hasMessageContaining("U+000A");
+            assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(7);
+            assertThatThrownBy(() -> p.status((Receipt) null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("receipt");
         }
         assertThatThrownBy(() -> JobProducer.builder().redis(URI.create("http://x")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("http://x");
@@ -247,7 +251,7 @@ class JobProducerIT {
     @Test
     void journalFullRejectsTheJob() {
         try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
-                .journalMaxBytes(4_000).build()) {
+                .journalMaxBytes(4_000).maxPayloadBytes(1_000).build()) {
             redis.kill();
             int accepted = 0;
             Throwable thrown = null;
@@ -268,7 +272,7 @@ class JobProducerIT {
     @Test
     void enqueueAllThatTheJournalCannotTakeAcceptsNoneOfIt() {
         try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
-                .journalMaxBytes(20_000).build()) {
+                .journalMaxBytes(20_000).maxPayloadBytes(1_000).build()) {
             List<byte[]> payloads = new ArrayList<>();
             for (int i = 0; i < 100; i++) {
                 payloads.add(new byte[300]);
@@ -406,7 +410,7 @@ class JobProducerIT {
     @Test
     void aBatchBiggerThanTheJournalThatRedisDiesInTheMiddleOfSaysWhichJobsWereAccepted() throws Exception {
         try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
-                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).journalMaxBytes(100_000).build()) {
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).journalMaxBytes(100_000).maxPayloadBytes(1_000).build()) {
             List<byte[]> payloads = new ArrayList<>();
             for (int i = 0; i < 50_000; i++) {
                 payloads.add(bytes("payload " + i));

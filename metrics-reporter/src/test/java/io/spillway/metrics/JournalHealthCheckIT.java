@@ -24,7 +24,7 @@ class JournalHealthCheckIT {
         URI nowhere = URI.create("redis://127.0.0.1:" + FreePorts.next());
         JournalHealthCheck check = JournalHealthCheck.fromRegistry(registry).build();
         try (JobProducer p = JobProducer.builder().redis(nowhere).journalDir(tmp.resolve("j"))
-                .journalMaxBytes(64 * 1024).metricRegistry(registry).build()) {
+                .journalMaxBytes(64 * 1024).maxPayloadBytes(2_000).metricRegistry(registry).build()) {
             byte[] payload = new byte[2_000];
             int accepted = 0;
             Result firstUnhealthy = null;

@@ -1,0 +1,48 @@
+package io.spillway.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.spillway.core.JournalException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Builder settings that could not work are refused when set or at build(), before anything is opened. */
+class ProducerBuilderTest {
+    private static final URI NOWHERE = URI.create("redis://127.0.0.1:1");
+
+    @Test
+    void aPayloadLimitTheJournalCannotHoldIsRefused() {
+        // The journal holds records up to 16 MiB: a larger job would be taken by Redis and refused only while spooling.
+        assertThatThrownBy(() -> JobProducer.builder().maxPayloadBytes(JobProducer.Builder.MAX_PAYLOAD_BYTES + 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxPayloadBytes")
+                .hasMessageContaining(String.valueOf(JobProducer.Builder.MAX_PAYLOAD_BYTES + 1));
+        assertThat(JobProducer.builder().maxPayloadBytes(JobProducer.Builder.MAX_PAYLOAD_BYTES)).isNotNull();
+    }
+
+    @Test
+    void aJournalSmallerThanTheLargestPayloadIsRefusedAtBuild(@TempDir Path tmp) {
+        assertThatThrownBy(() -> JobProducer.builder().redis(NOWHERE).journalDir(tmp.resolve("j")).journalMaxBytes(1).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("journalMaxBytes (1)")
+                .hasMessageContaining("maxPayloadBytes (" + JobProducer.Builder.DEFAULT_MAX_PAYLOAD_BYTES + ")");
+        assertThat(tmp.resolve("j")).doesNotExist();
+    }
+
+    @Test
+    void aResendWindowPastTheSentLogsHourIsRefused() {
+        assertThatThrownBy(() -> JobProducer.builder().resendAfterRestart(Duration.ofHours(2), 1_000))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("resend window").hasMessageContaining("PT2H");
+        assertThat(JobProducer.builder().resendAfterRestart(Duration.ofHours(1), 1_000)).isNotNull();
+    }
+
+    @Test
+    void aJournalDirThatIsAFileSaysSo(@TempDir Path tmp) throws Exception {
+        Path file = Files.writeString(tmp.resolve("not-a-dir"), "x");
+        assertThatThrownBy(() -> JobProducer.builder().redis(NOWHERE).journalDir(file).build())
+                .isInstanceOf(JournalException.class).hasMessageContaining("not a directory");
+    }
+}
