@@ -130,6 +130,7 @@ final class JournalReplayCommand implements Callable<Integer> {
         long added = registry.meter(MetricNames.REPLAYED).getCount();
         long duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES).getCount();
         long restored = registry.meter(MetricNames.RESTORED).getCount();
+        long resentAll = registry.meter(MetricNames.RESENT).getCount();
         long ms = Duration.ofNanos(System.nanoTime() - t0).toMillis();
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
@@ -142,14 +143,15 @@ final class JournalReplayCommand implements Callable<Integer> {
             doc.put("backlogAfter", after);
             doc.put("redisRestarted", restartedFrom != null);
             doc.put("recentWritesResent", resent);
+            doc.put("resent", resentAll);
             doc.put("restored", restored);
             doc.put("millis", ms);
             Output.json(out, doc);
         } else {
             if (restartedFrom != null) {
                 out.println("Redis restarted since the producer's last write (run id " + restartedFrom + " is gone): sent its last "
-                        + resendWindowMs + " ms of writes again (" + resent + " job(s), " + restored + " restored, the rest still"
-                        + " there) and replayed again what it replayed in that window.");
+                        + resendWindowMs + " ms of writes again, and what it replayed in that window: " + resentAll + " job(s) ("
+                        + resent + " written straight to Redis), " + restored + " restored, the rest still there.");
             }
             out.println("Replayed " + (added + duplicates) + " job(s) from " + dir + " into " + connection.redacted() + " in "
                     + ms + " ms: " + added + " new, " + duplicates + " already in Redis; " + after + " left.");

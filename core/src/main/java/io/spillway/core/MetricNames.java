@@ -45,6 +45,11 @@ public final class MetricNames {
     /** Meter: recently written jobs sent again after a Redis restart that Redis had indeed lost. */
     public static final String RESTORED = "spillway.replay.restored";
     /**
+     * Meter: jobs sent again after a Redis restart (recent direct writes, and journal records replayed within the
+     * resend window), whether Redis had lost them ({@link #RESTORED}) or still held them.
+     */
+    public static final String RESENT = "spillway.replay.resent";
+    /**
      * Gauge: recent direct writes pushed out of the resend buffer by its byte cap before their resend window
      * ended (Redis losing them in a crash would not have them sent again); 0 unless writes outran the buffer.
      */

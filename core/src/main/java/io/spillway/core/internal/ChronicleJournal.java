@@ -502,15 +502,18 @@ public final class ChronicleJournal implements AutoCloseable {
         positions.putLong(0, safe);
         checkpoints.clear();
         positionTailerAfterReplayed();
+        long again;
         synchronized (appendLock) {
             // No append may land between the reset and the scan, or it would be counted twice.
+            long waiting = backlogJobs.get();
             backlogJobs.set(0);
             backlogBytes.set(0);
             perQueue.values().forEach(n -> n.set(0));
             scanBacklog();
+            again = backlogJobs.get() - waiting; // the backlog also holds the jobs not replayed yet
         }
-        log.info("Journal {}: {} jobs replayed in the last {} ms will be replayed again (Redis restarted)", dir,
-                backlogJobs.get(), holdBackMillis);
+        log.info("Journal {}: {} jobs replayed in the last {} ms will be sent again (Redis restarted)", dir,
+                again, holdBackMillis);
         return before;
     }
 

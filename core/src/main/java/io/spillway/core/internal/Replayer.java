@@ -41,6 +41,7 @@ public final class Replayer {
     private final Meter replayed;
     private final Meter duplicates;
     private final Meter restored;
+    private final Meter resent;
     private final Set<QueueName> registered = new HashSet<>();
 
     public Replayer(ChronicleJournal journal, RedisGateway gateway, long dedupeSeconds, int readBatch,
@@ -52,6 +53,7 @@ public final class Replayer {
         this.replayed = registry.meter(MetricNames.REPLAYED);
         this.duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES);
         this.restored = registry.meter(MetricNames.RESTORED);
+        this.resent = registry.meter(MetricNames.RESENT);
     }
 
     /**
@@ -68,8 +70,17 @@ public final class Replayer {
 
     /** {@link #drain} of the records with an index up to {@code lastIndex} only. */
     public synchronized long drainThrough(long lastIndex, boolean guarded) {
+        return drainThrough(lastIndex, guarded, false, 0);
+    }
+
+    /**
+     * {@code resend}: the records were replayed once already and are sent again because Redis restarted and may
+     * have lost them; they count as restored (the ones Redis had lost) and resent, not as replayed or replay
+     * duplicates, and the line logged says so.
+     */
+    private long drainThrough(long lastIndex, boolean guarded, boolean resend, long windowMillis) {
         long start = System.nanoTime();
-        Drain d = new Drain(lastIndex, guarded);
+        Drain d = new Drain(lastIndex, guarded, resend);
         try {
             gateway.stream(LuaScript.ENQUEUE, d::next, d::reply, STREAM_DEPTH, guarded);
             d.commitFinished();
@@ -84,7 +95,12 @@ public final class Replayer {
             }
             throw e;
         }
-        if (d.sent > 0) {
+        if (resend) {
+            if (d.sent > 0) {
+                log.info("Sent {} jobs replayed in the last {} ms again after the Redis restart: {} had been lost and are"
+                        + " restored, {} were still there", d.sent, windowMillis, d.fresh, d.sent - d.fresh);
+            }
+        } else if (d.sent > 0) {
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             // A recovery always says what it replayed. Catching up while connected (jobs spooled behind a backlog)
             // can mean many small drains in a row: those are worth a line only when they are big.
@@ -125,14 +141,16 @@ public final class Replayer {
     private final class Drain {
         final long lastIndex;
         final boolean guarded;
+        final boolean resend;
         final ArrayDeque<Batch> pending = new ArrayDeque<>();
         final ArrayDeque<RedisGateway.ScriptCall> calls = new ArrayDeque<>();
         long sent;
         long fresh;
 
-        Drain(long lastIndex, boolean guarded) {
+        Drain(long lastIndex, boolean guarded, boolean resend) {
             this.lastIndex = lastIndex;
             this.guarded = guarded;
+            this.resend = resend;
         }
 
         RedisGateway.ScriptCall next() {
@@ -157,8 +175,13 @@ public final class Replayer {
                     dups++;
                 }
             }
-            replayed.mark(tag.jobs() - dups);
-            duplicates.mark(dups);
+            if (resend) {
+                restored.mark(tag.jobs() - dups);
+                resent.mark(tag.jobs());
+            } else {
+                replayed.mark(tag.jobs() - dups);
+                duplicates.mark(dups);
+            }
             fresh += tag.jobs() - dups;
             sent += tag.jobs();
             tag.batch().callsLeft--;
@@ -192,7 +215,7 @@ public final class Replayer {
     public synchronized void recover(boolean redisRestarted, RecentWrites recent, long windowMillis) {
         if (redisRestarted) {
             long replayedBefore = journal.rewindRecent();
-            drainThrough(replayedBefore, false);
+            drainThrough(replayedBefore, false, true, windowMillis);
             List<RecentWrites.Entry> writes = recent.drain();
             if (!writes.isEmpty()) {
                 int[] c = resend(writes);
@@ -228,6 +251,7 @@ public final class Replayer {
             }
         }, STREAM_DEPTH, false);
         restored.mark(out[0]);
+        resent.mark(writes.size());
         return out;
     }
 
