@@ -16,6 +16,11 @@ public enum JobState {
     COMPLETED,
     /** Failed for good and kept in the dead-letter set. */
     DEAD,
+    /**
+     * A dead letter deleted by purge. Its id is remembered for two hours (so that a producer's re-send after a Redis
+     * restart cannot bring it back), then the record expires.
+     */
+    PURGED,
     /** Not known: never accepted, or its record has expired. */
     UNKNOWN;
 
@@ -29,6 +34,7 @@ public enum JobState {
             case RETRYING -> 'R';
             case COMPLETED -> 'C';
             case DEAD -> 'X';
+            case PURGED -> 'P';
             case UNKNOWN -> 'U';
         };
     }

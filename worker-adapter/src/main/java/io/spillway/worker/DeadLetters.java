@@ -144,14 +144,25 @@ public final class DeadLetters implements AutoCloseable {
         return n;
     }
 
-    /** Deletes one dead letter (and its status record); false if it was not one. */
+    /**
+     * How long a purged job's id is remembered (status {@link io.spillway.core.JobState#PURGED}): longer than the hour
+     * over which a producer re-sends its recent writes after a Redis restart, so a purged job cannot come back
+     * that way. An enqueue of the same id within it is a duplicate: to run a dead job again, retry it instead.
+     */
+    public static final Duration PURGED_RETENTION = Duration.ofHours(2);
+
+    /**
+     * Deletes one dead letter; its status record becomes a {@link io.spillway.core.JobState#PURGED} tombstone for
+     * {@link #PURGED_RETENTION}. False if it was not a dead letter.
+     */
     public boolean purge(String queue, String jobId) {
         QueueName q = QueueName.of(queue);
         byte[] statusKey = JobId.VALID.matcher(jobId).matches() ? bytes(RedisKeys.job(q, JobId.of(jobId)))
                 : bytes(RedisKeys.job(q, JobId.of("invalid")));
         Object res = gateway.evalDirect(WorkerScripts.DEAD_PURGE,
                 List.of(bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), statusKey),
-                List.of(jobId.getBytes(StandardCharsets.UTF_8)));
+                List.of(jobId.getBytes(StandardCharsets.UTF_8), bytes(Long.toString(System.currentTimeMillis())),
+                        bytes(Long.toString(PURGED_RETENTION.toSeconds()))));
         return Long.valueOf(1).equals(res);
     }
 

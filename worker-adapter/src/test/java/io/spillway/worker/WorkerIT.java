@@ -261,6 +261,30 @@ class WorkerIT {
     }
 
     @Test
+    void aPurgedJobIsRememberedSoThatAProducersResendCannotBringItBack() throws Exception {
+        jobs.enqueue(queue, "render", "p1");
+        started(worker().retryPolicy(RetryPolicy.noRetry()).handler("render", job -> {
+            record(job);
+            throw new java.io.IOException("bad input");
+        }));
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 1);
+            assertThat(dlq.purge(queue, "p1")).isTrue();
+            assertThat(dlq.count(queue)).isZero();
+        }
+        assertThat(status("p1").state()).isEqualTo(JobState.PURGED);
+        try (Jedis j = redis.jedis()) {
+            assertThat(j.ttl(RedisKeys.job(QueueName.of(queue), JobId.of("p1"))))
+                    .isBetween(DeadLetters.PURGED_RETENTION.toSeconds() - 60, DeadLetters.PURGED_RETENTION.toSeconds());
+        }
+        // The same job sent again, as a producer re-sends its recent writes after a Redis restart: a duplicate.
+        assertThat(jobs.enqueue(List.of(Jobs.job(queue, "p1", "render", "again")))).containsExactly(1L);
+        Thread.sleep(1_000);
+        assertThat(count("p1")).isEqualTo(1);
+        assertThat(streamLength()).isZero();
+    }
+
+    @Test
     void aRetriedDeadLetterGoesBackAndCompletes() {
         AtomicBoolean fixed = new AtomicBoolean();
         jobs.enqueue(queue, "render", "d1", "d2");

@@ -4,11 +4,17 @@
 -- KEYS[2]  spillway:{q}:dead:data  job id -> JobCodec bytes
 -- KEYS[3]  spillway:{q}:job:<id>   status record
 -- ARGV[1]  job id
+-- ARGV[2]  now, epoch milliseconds
+-- ARGV[3]  seconds to keep the tombstone
+--
+-- The status record becomes a tombstone (P) that expires after ARGV[3] seconds, instead of going at once: a
+-- producer re-sends its recent writes after a Redis restart (up to an hour old, from its sent log), and a job
+-- with no record would be taken as new and run again.
 --
 -- Returns 1 when deleted, 0 when it was not a dead letter.
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
   return 0
 end
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[3], 'P|0|' .. ARGV[2] .. '|', 'EX', ARGV[3])
 return 1
