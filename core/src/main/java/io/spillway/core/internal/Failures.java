@@ -59,6 +59,21 @@ public final class Failures {
         return null;
     }
 
+    /**
+     * Whether a probe's problem (as {@link #describe} or Redis wrote it) is a setting of this client that Redis
+     * refuses, not an outage: a missing or wrong password (NOAUTH, WRONGPASS, a password for a server that has
+     * none), a user without the rights (NOPERM), a database number the server does not have. Waiting does not
+     * fix these; a person must.
+     */
+    public static boolean isMisconfiguration(String problem) {
+        if (problem == null) {
+            return false;
+        }
+        return problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
+                || problem.startsWith("ERR AUTH") || problem.startsWith("ERR invalid password")
+                || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
+    }
+
     public static boolean isRetryable(Throwable t) {
         return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t);
     }

@@ -316,6 +316,18 @@ public final class HealthMonitor implements AutoCloseable {
     }
 
     private void logFailedAttempt(int attempt, String cause) {
+        if (Failures.isMisconfiguration(cause)) {
+            // Not an outage: Redis answers but refuses this client's password, user or database. Said at ERROR,
+            // with what to check, at the same pace as the outage lines.
+            if (attempt <= 5 || attempt % 10 == 0) {
+                log.error("Reconnect attempt {} failed: {} ({}): Redis refuses this client's settings; check the user,"
+                        + " password and database of {} (retrying forever until it is fixed)", attempt, cause, name,
+                        gateway.connection());
+            } else {
+                log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
+            }
+            return;
+        }
         if (attempt <= 5) {
             log.warn("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
         } else if (attempt % 10 == 0) {

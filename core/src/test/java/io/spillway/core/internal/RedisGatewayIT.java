@@ -37,6 +37,35 @@ class RedisGatewayIT {
     }
 
     @Test
+    void refusedCredentialsAndDatabasesAreToldApartFromOutages() {
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            String hostPort = "127.0.0.1:" + redis.port();
+            try (Jedis j = redis.jedis()) {
+                j.configSet("requirepass", "secret");
+            }
+            for (String uri : List.of("redis://" + hostPort, "redis://:wrong@" + hostPort, "redis://:secret@" + hostPort + "/99",
+                    "redis://bob:secret@" + hostPort)) {
+                try (RedisGateway g = new RedisGateway(RedisConnection.of(java.net.URI.create(uri)), "t", 2,
+                        Duration.ofMillis(1), null)) {
+                    RedisGateway.Probe p = g.probe();
+                    assertThat(p.healthy()).as(uri).isFalse();
+                    assertThat(Failures.isMisconfiguration(p.problem())).as(uri + ": " + p.problem()).isTrue();
+                }
+            }
+            try (RedisGateway g = new RedisGateway(RedisConnection.of(java.net.URI.create("redis://:secret@" + hostPort)), "t",
+                    2, Duration.ofMillis(1), null)) {
+                assertThat(g.probe().healthy()).isTrue();
+            }
+            redis.kill();
+            try (RedisGateway g = new RedisGateway(RedisConnection.of(java.net.URI.create("redis://:secret@" + hostPort)), "t",
+                    2, Duration.ofMillis(1), null)) {
+                RedisGateway.Probe down = g.probe();
+                assertThat(Failures.isMisconfiguration(down.problem())).as(down.problem()).isFalse();
+            }
+        }
+    }
+
+    @Test
     void evalWhileWaitingRunsTheLocalWorkOnceAndReloadsAFlushedScript() {
         try (RedisProcess redis = RedisProcess.builder().start();
              RedisGateway g = new RedisGateway(RedisConnection.of(redis.uri()), "test", 2, Duration.ofSeconds(1), new MetricRegistry());
