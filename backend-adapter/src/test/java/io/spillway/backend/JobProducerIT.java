@@ -249,6 +249,34 @@ class JobProducerIT {
     }
 
     @Test
+    void aSpooledJobRedisCannotTakeHoldsTheReplayBackAsOneOutageUntilTheSettingIsRaised() throws Exception {
+        // Redis drops the connection of a command bigger than proto-max-bulk-len: to a replaying producer that
+        // looks like Redis failing again. It must stay one outage (one "connection lost"), lose nothing, and go
+        // on once the setting is raised (docs/operations.md, proto-max-bulk-len).
+        try (RedisProcess small = RedisProcess.builder().setting("proto-max-bulk-len", "1mb").start();
+             JobProducer p = JobProducer.builder().redis(small.uri()).journalDir(dir.resolve("big"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).maxPayloadBytes(2 << 20).build()) {
+            small.kill();
+            Receipt big = p.enqueue("big", "t", new byte[2 << 20]);
+            Receipt after = p.enqueue("big", "t", bytes("small"));
+            assertThat(big.spooled()).isTrue();
+            small.restart();
+            await().atMost(Duration.ofSeconds(10)).until(() ->
+                    p.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount() >= 8);
+            assertThat(p.state()).isNotEqualTo(HealthState.CONNECTED);
+            assertThat(p.journalBacklog()).isEqualTo(2);
+            assertThat(p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount()).isEqualTo(1);
+            try (Jedis j = small.jedis()) {
+                j.configSet("proto-max-bulk-len", "512mb");
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try (Jedis j = small.jedis()) {
+                assertThat(RedisJobs.ids(j, "big")).containsExactly(big.jobId(), after.jobId());
+            }
+        }
+    }
+
+    @Test
     void journalFullRejectsTheJob() {
         try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
                 .journalMaxBytes(4_000).maxPayloadBytes(1_000).build()) {

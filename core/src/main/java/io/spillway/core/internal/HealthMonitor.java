@@ -178,7 +178,9 @@ public final class HealthMonitor implements AutoCloseable {
                 return false;
             }
             state = to;
-            if (to == HealthState.DISCONNECTED) {
+            if (to == HealthState.DISCONNECTED && from != HealthState.RECOVERING) {
+                // From RECOVERING it is the same outage going on (a replay that failed is logged as a failed
+                // reconnect attempt): its start and its one "connection lost" line stay those of the outage.
                 connectionLost.inc();
                 disconnectedAtNanos = System.nanoTime();
                 // Logged by the reconnect loop's thread, before its first attempt: the caller that found Redis
