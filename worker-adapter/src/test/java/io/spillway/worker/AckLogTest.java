@@ -21,13 +21,14 @@ class AckLogTest {
     Path dir;
 
     private static Outcome retry(String id) {
-        return new Outcome(Outcome.Kind.RETRY, QueueName.of("q"), "1-" + id.length(), id, 2, 10, 20, new byte[] {1, 2, 3}, "E: boom");
+        return new Outcome(Outcome.Kind.RETRY, QueueName.of("q"), "1-" + id.length(), id, 2, 10, 20, new byte[] {1, 2, 3}, "E: boom",
+                "worker-1");
     }
 
     @Test
     void keepsOutcomesAcrossReopenAndClears() {
         try (AckLog log = AckLog.open(dir)) {
-            log.append(List.of(Outcome.ack(QueueName.of("q"), "1-0", "a", 1, 5), retry("bb")));
+            log.append(List.of(Outcome.ack(QueueName.of("q"), "1-0", "a", 1, 5, "worker-1"), retry("bb")));
         }
         try (AckLog log = AckLog.open(dir)) {
             List<Outcome> read = log.readAll();
@@ -54,6 +55,41 @@ class AckLogTest {
             assertThat(log.readAll()).extracting(Outcome::jobId).containsExactly("a", "b");
             log.append(List.of(retry("c")));
             assertThat(log.readAll()).extracting(Outcome::jobId).containsExactly("a", "b", "c");
+        }
+    }
+
+    @Test
+    void theLeaseHolderIsKeptAndRecordsOfEarlierVersionsStillDecode() {
+        Outcome o = retry("a");
+        assertThat(Outcome.decode(o.encode()).consumer()).isEqualTo("worker-1");
+        // An earlier version's record ends after the job bytes: no consumer, which the scripts read as "any lease".
+        Outcome old = new Outcome(Outcome.Kind.RETRY, QueueName.of("q"), "1-1", "a", 2, 10, 20, new byte[] {1, 2, 3}, "E: boom", "");
+        byte[] bytes = old.encode();
+        byte[] earlier = java.util.Arrays.copyOf(bytes, bytes.length - 2); // writeUTF("") is its 2-byte length
+        Outcome decoded = Outcome.decode(earlier);
+        assertThat(decoded.consumer()).isEmpty();
+        assertThat(decoded.job()).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void aWorkerTakesOverEveryFileLeftByWorkersThatAreGoneButNotALiveOnesFile() {
+        try (AckLog a = AckLog.open(dir); AckLog b = AckLog.open(dir); AckLog c = AckLog.open(dir)) {
+            a.append(List.of(retry("a")));
+            b.append(List.of(retry("b1"), retry("b2")));
+            c.append(List.of(retry("c")));
+            a.close();
+            b.close();
+            // c stays open (alive). A new worker takes acks-0 (a's) and must also take b's, not c's.
+            try (AckLog fresh = AckLog.open(dir)) {
+                assertThat(fresh.file()).isEqualTo(a.file());
+                List<Outcome> mine = fresh.readAll();
+                mine.addAll(fresh.adoptOrphans());
+                assertThat(mine).extracting(Outcome::jobId).containsExactlyInAnyOrder("a", "b1", "b2");
+                assertThat(fresh.readAll()).extracting(Outcome::jobId).containsExactlyInAnyOrder("a", "b1", "b2");
+                assertThat(c.readAll()).extracting(Outcome::jobId).containsExactly("c");
+            }
+            // b's file was emptied once its outcomes were in the adopter's.
+            assertThat(b.file()).isEmptyFile();
         }
     }
 

@@ -40,10 +40,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
-import redis.clients.jedis.params.XClaimParams;
-import redis.clients.jedis.params.XReadGroupParams;
 import redis.clients.jedis.params.XAddParams;
+import redis.clients.jedis.params.XClaimParams;
 import redis.clients.jedis.params.XPendingParams;
+import redis.clients.jedis.params.XReadGroupParams;
+import redis.clients.jedis.resps.StreamEntry;
 
 /** The worker against a real redis-server: fetch, ack, retry, dead letters, leases, delays, shutdown. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -588,6 +589,49 @@ class WorkerIT {
     }
 
     @Test
+    void aLateOutcomeNeverSettlesALeaseAnotherWorkerTookOver() {
+        // Worker A leased the jobs, then lost them to B (A frozen past its lease, or A's outcomes saved during an
+        // outage and sent later, maybe by another worker adopting A's state directory). A's outcomes must change
+        // nothing: B is running the jobs.
+        jobs.enqueue(queue, "render", "late", "legacy");
+        QueueName q = QueueName.of(queue);
+        String stream = RedisKeys.stream(q);
+        String status = RedisKeys.job(q, JobId.of("late"));
+        try (Jedis j = redis.jedis()) {
+            j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(), true);
+            List<StreamEntryID> ids = j.xreadGroup(RedisKeys.GROUP, "A", XReadGroupParams.xReadGroupParams().count(2),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY)).get(0).getValue().stream()
+                    .map(StreamEntry::getID).toList();
+            String late = ids.get(0).toString();
+            j.xclaim(stream, RedisKeys.GROUP, "B", 0, XClaimParams.xClaimParams(), ids.get(0));
+            String before = j.get(status);
+            String job = "job-bytes";
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, status),
+                    List.of(RedisKeys.GROUP, "1", "60", "A", late, "1"))).isEqualTo(0L);
+            assertThat(j.eval(WorkerScripts.RETRY.source(), List.of(stream, RedisKeys.delayed(q), status),
+                    List.of(RedisKeys.GROUP, late, "1", "2", job, "1", "E: late", "A"))).isEqualTo(0L);
+            assertThat(j.eval(WorkerScripts.DEAD.source(), List.of(stream, RedisKeys.dead(q), RedisKeys.deadData(q), status),
+                    List.of(RedisKeys.GROUP, late, "1", "late", job, "1", "E: late", "A"))).isEqualTo(0L);
+            assertThat(j.eval(WorkerScripts.RELEASE.source(), List.of(stream, status),
+                    List.of(RedisKeys.GROUP, late, job, "1", "A"))).isEqualTo(0L);
+            assertThat(j.get(status)).isEqualTo(before);
+            assertThat(j.xlen(stream)).isEqualTo(2);
+            assertThat(j.zcard(RedisKeys.delayed(q))).isZero();
+            assertThat(j.zcard(RedisKeys.dead(q))).isZero();
+            assertThat(j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams()
+                    .count(10).consumer("B"))).hasSize(1);
+            // The holder's own outcome does settle it.
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, status),
+                    List.of(RedisKeys.GROUP, "1", "60", "B", late, "1"))).isEqualTo(1L);
+            assertThat(status("late").state()).isEqualTo(JobState.COMPLETED);
+            // An outcome saved by an earlier version carries no holder: any lease will do, as before.
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, RedisKeys.job(q, JobId.of("legacy"))),
+                    List.of(RedisKeys.GROUP, "1", "60", "", ids.get(1).toString(), "1"))).isEqualTo(1L);
+            assertThat(j.xlen(stream)).isZero();
+        }
+    }
+
+    @Test
     void anAckThatRedisRefusesChangesNothing() {
         jobs.enqueue(queue, "render", "refused");
         String stream = RedisKeys.stream(QueueName.of(queue));
@@ -599,7 +643,7 @@ class WorkerIT {
             String before = j.get(statusKey);
             // An expire time Redis refuses (0 s): SET ... EX fails inside the script.
             assertThatThrownBy(() -> j.eval(WorkerScripts.ACK.source(),
-                    List.of(stream, statusKey), List.of(RedisKeys.GROUP, "1", "0", id.toString(), "1")))
+                    List.of(stream, statusKey), List.of(RedisKeys.GROUP, "1", "0", "w", id.toString(), "1")))
                     .hasMessageContaining("invalid expire time");
             assertThat(j.xlen(stream)).as("entries left in the stream").isEqualTo(1);
             assertThat(j.xpending(stream, RedisKeys.GROUP).getTotal()).as("entries still pending").isEqualTo(1);

@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  * <p>Invariants:
  * <ul>
  *   <li>One file per live worker: a worker takes the first {@code acks-<n>.log} whose lock it can get,
- *       so a restarted worker adopts (and flushes) what a dead one left behind, and two workers
- *       sharing a state directory never share a file.</li>
+ *       and moves into it what the other unlocked files hold ({@link #adoptOrphans}), so a restarted worker
+ *       flushes what dead ones left behind, and two workers sharing a state directory never share a file.</li>
  *   <li>Frame: {@code i32 length | i64 crc32 | bytes}. A torn or corrupt tail (a kill mid-append) is
  *       detected, logged and cut off; the frames before it are kept.</li>
  *   <li>Replaying an outcome twice is harmless: the scripts are idempotent per stream entry.</li>
@@ -67,12 +67,68 @@ public final class AckLog implements AutoCloseable {
             }
             throw new IllegalStateException("no free ack log in " + dir + " (10000 locked)");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open the worker ack log in " + dir, e);
+            throw new UncheckedIOException("cannot open the worker ack log in " + dir + ": " + why(e), e);
         }
+    }
+
+    /** The reason in words: the JDK's file exceptions carry only the path as their message. */
+    private static String why(IOException e) {
+        if (e instanceof java.nio.file.FileAlreadyExistsException || e instanceof java.nio.file.NotDirectoryException) {
+            return "a file of that name is in the way (not a directory)";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        return e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : String.valueOf(e.getMessage());
     }
 
     public Path file() {
         return file;
+    }
+
+    /**
+     * Moves into this log the outcomes of every other {@code acks-<n>.log} in its directory whose lock is free
+     * (left by workers that are gone: a live worker holds its file's lock), and empties those files. A worker
+     * takes the first free file only, so without this a file left behind past the first would wait for a second
+     * worker to start. The outcomes are in this file (fsynced) before the others are emptied: a crash in between
+     * leaves them in both, and sending an outcome twice is harmless.
+     *
+     * @return the adopted outcomes, oldest file first
+     */
+    public List<Outcome> adoptOrphans() {
+        List<Outcome> adopted = new ArrayList<>();
+        Path dir = file.getParent();
+        try (var files = Files.newDirectoryStream(dir, "acks-*.log")) {
+            for (Path f : files) {
+                if (f.equals(file) || Files.size(f) == 0) {
+                    continue;
+                }
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                    FileLock l;
+                    try {
+                        l = ch.tryLock();
+                    } catch (OverlappingFileLockException e) {
+                        l = null;
+                    }
+                    if (l == null) {
+                        continue; // a live worker's
+                    }
+                    AckLog other = new AckLog(f, ch, l);
+                    List<Outcome> outcomes = other.readAll();
+                    append(outcomes);
+                    other.clear();
+                    l.release();
+                    if (!outcomes.isEmpty()) {
+                        log.info("Worker ack log {}: took over {} job outcomes left in {} by a worker that is gone", file,
+                                outcomes.size(), f);
+                    }
+                    adopted.addAll(outcomes);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the worker ack logs in " + dir, e);
+        }
+        return adopted;
     }
 
     public boolean isEmpty() {

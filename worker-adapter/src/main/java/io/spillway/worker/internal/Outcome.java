@@ -21,18 +21,23 @@ import java.io.UncheckedIOException;
  * @param runAt RETRY only: when the next run may start
  * @param job RETRY, DEAD, RELEASE: the JobCodec bytes to store (raw entry bytes for undecodable ones)
  * @param error RETRY, DEAD: "ExceptionClass: message"
+ * @param consumer the worker (consumer name) that held the job's lease when it ended: the scripts apply the
+ *     outcome only while the entry is still leased to it, so a late outcome (sent after an outage, by a worker
+ *     that was frozen, or from a state directory another worker adopted) never settles a lease another worker
+ *     took over. Empty for outcomes saved by a version that did not record it: then any lease will do.
  */
 public record Outcome(Kind kind, QueueName queue, String entryId, String jobId, int attempts, long at, long runAt,
-                      byte[] job, String error) {
+                      byte[] job, String error, String consumer) {
     public enum Kind { ACK, RETRY, DEAD, RELEASE }
 
     public Outcome {
         job = job == null ? new byte[0] : job;
         error = error == null ? "" : error;
+        consumer = consumer == null ? "" : consumer;
     }
 
-    public static Outcome ack(QueueName q, String entryId, String jobId, int attempts, long at) {
-        return new Outcome(Kind.ACK, q, entryId, jobId, attempts, at, 0, null, null);
+    public static Outcome ack(QueueName q, String entryId, String jobId, int attempts, long at, String consumer) {
+        return new Outcome(Kind.ACK, q, entryId, jobId, attempts, at, 0, null, null, consumer);
     }
 
     public byte[] encode() {
@@ -49,6 +54,7 @@ public record Outcome(Kind kind, QueueName queue, String entryId, String jobId, 
             out.writeUTF(error);
             out.writeInt(job.length);
             out.write(job);
+            out.writeUTF(consumer); // last, so that records of earlier versions (which end before it) still decode
             out.flush();
             return bytes.toByteArray();
         } catch (IOException e) {
@@ -69,7 +75,8 @@ public record Outcome(Kind kind, QueueName queue, String entryId, String jobId, 
             String error = in.readUTF();
             byte[] job = new byte[in.readInt()];
             in.readFully(job);
-            return new Outcome(kind, q, entryId, jobId, attempts, at, runAt, job, error);
+            String consumer = in.available() > 0 ? in.readUTF() : "";
+            return new Outcome(kind, q, entryId, jobId, attempts, at, runAt, job, error, consumer);
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("undecodable outcome record", e);
         }

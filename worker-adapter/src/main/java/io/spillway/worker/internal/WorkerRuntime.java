@@ -172,6 +172,7 @@ public final class WorkerRuntime {
         this.jobTimeoutNanos = nanos(settings.jobTimeout());
         this.ackLog = AckLog.open(settings.stateDir());
         List<Outcome> left = ackLog.readAll();
+        left.addAll(ackLog.adoptOrphans());
         if (!left.isEmpty()) {
             localPending.addAll(left);
             localCount.set(localPending.size());
@@ -511,7 +512,7 @@ public final class WorkerRuntime {
                 track(a);
                 log.warn("Worker {}: undecodable job in queue {} (entry {}): dead-lettered: {}", name, q, f.entryId(), e.getMessage());
                 settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), "undecodable-" + f.entryId(), 0, now, 0, a.raw,
-                        "undecodable job record: " + e.getMessage()));
+                        "undecodable job record: " + e.getMessage(), name));
                 dead.mark();
                 continue;
             }
@@ -521,7 +522,7 @@ public final class WorkerRuntime {
                 log.warn("Worker {}: job {} of queue {} was delivered {} times and never finished (its workers died or hung"
                         + " each time): dead-lettered", name, a.job.id(), q, f.deliveries());
                 settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), a.job.id().value(), a.job.attempt(), now, 0, a.raw,
-                        "delivered " + f.deliveries() + " times without finishing: its workers died or hung each time"));
+                        "delivered " + f.deliveries() + " times without finishing: its workers died or hung each time", name));
                 continue;
             }
             runnable.add(a);
@@ -549,7 +550,7 @@ public final class WorkerRuntime {
             if (marks != null && marks.get(i) instanceof Long l && l == 1L) {
                 skippedCompleted.mark();
                 log.debug("Worker {}: job {} already completed: acked without running it", name, a.job.id());
-                settle(a, Outcome.ack(q, a.entryId, a.job.id().value(), a.job.attempt(), now));
+                settle(a, Outcome.ack(q, a.entryId, a.job.id().value(), a.job.attempt(), now, name));
                 continue;
             }
             try {
@@ -562,9 +563,9 @@ public final class WorkerRuntime {
         }
     }
 
-    private static Outcome release(Active a) {
+    private Outcome release(Active a) {
         return new Outcome(Outcome.Kind.RELEASE, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
-                System.currentTimeMillis(), 0, a.raw, null);
+                System.currentTimeMillis(), 0, a.raw, null, name);
     }
 
     private void track(Active a) {
@@ -597,7 +598,7 @@ public final class WorkerRuntime {
                         a.queue, a.job.type());
                 queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
                         System.currentTimeMillis(), 0, a.raw,
-                        "unknown job type '" + a.job.type() + "': no handler (handlers: " + s.handlers().keySet() + ")"));
+                        "unknown job type '" + a.job.type() + "': no handler (handlers: " + s.handlers().keySet() + ")", name));
             }
             return;
         }
@@ -627,7 +628,7 @@ public final class WorkerRuntime {
         }
         if (error == null) {
             completed.mark();
-            queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis()));
+            queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
         } else {
             fail(a, error.getClass().getName() + ": " + error.getMessage());
         }
@@ -644,13 +645,13 @@ public final class WorkerRuntime {
             retried.mark();
             log.debug("Worker {}: job {} failed on run {}, retry at {}: {}", name, a.job.id(), run, runAt, err);
             queueOutcome(a, new Outcome(Outcome.Kind.RETRY, a.queue, a.entryId, a.job.id().value(), run, now, runAt,
-                    JobCodec.encode(a.job.withAttempt(run, runAt)), err));
+                    JobCodec.encode(a.job.withAttempt(run, runAt)), err, name));
         } else {
             dead.mark();
             log.warn("Worker {}: job {} of queue {} failed on its last run ({} of {}): dead-lettered: {}", name, a.job.id(),
                     a.queue, run, s.retry().maxAttempts(), err);
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
-                    JobCodec.encode(a.job.withAttempt(run, 0)), err));
+                    JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
         }
     }
 
@@ -785,10 +786,12 @@ public final class WorkerRuntime {
 
     /** Sends outcomes: acks batched per queue, the rare others one script call each. Idempotent. */
     private void deliver(List<Outcome> batch, boolean guarded) {
-        Map<QueueName, List<Outcome>> acks = new LinkedHashMap<>();
+        // Acks batched per queue and lease holder (usually this worker; another one's for outcomes adopted from a
+        // dead worker's file): each call checks its entries are still leased to that holder.
+        Map<Map.Entry<QueueName, String>, List<Outcome>> acks = new LinkedHashMap<>();
         for (Outcome o : batch) {
             if (o.kind() == Outcome.Kind.ACK) {
-                acks.computeIfAbsent(o.queue(), k -> new ArrayList<>()).add(o);
+                acks.computeIfAbsent(Map.entry(o.queue(), o.consumer()), k -> new ArrayList<>()).add(o);
                 continue;
             }
             QueueName q = o.queue();
@@ -796,17 +799,19 @@ public final class WorkerRuntime {
             byte[] status = bytes(RedisKeys.job(q, JobId.of(o.jobId())));
             switch (o.kind()) {
                 case RETRY -> eval(guarded, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
-                        List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()), bytes(o.error())));
+                        List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()), bytes(o.error()),
+                                bytes(o.consumer())));
                 case DEAD -> eval(guarded, WorkerScripts.DEAD,
                         List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
-                        List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error())));
+                        List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
+                                bytes(o.consumer())));
                 case RELEASE -> eval(guarded, WorkerScripts.RELEASE, List.of(stream, status),
-                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at())));
+                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer())));
                 default -> throw new IllegalStateException(o.kind().toString());
             }
         }
-        for (Map.Entry<QueueName, List<Outcome>> e : acks.entrySet()) {
-            QueueName q = e.getKey();
+        for (Map.Entry<Map.Entry<QueueName, String>, List<Outcome>> e : acks.entrySet()) {
+            QueueName q = e.getKey().getKey();
             List<Outcome> all = e.getValue();
             for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
                 List<Outcome> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
@@ -816,6 +821,7 @@ public final class WorkerRuntime {
                 args.add(GROUP);
                 args.add(num(System.currentTimeMillis()));
                 args.add(num(Math.max(1, TimeUnit.NANOSECONDS.toSeconds(nanos(s.completedRetention())))));
+                args.add(bytes(e.getKey().getValue()));
                 for (Outcome o : chunk) {
                     keys.add(bytes(RedisKeys.job(q, JobId.of(o.jobId()))));
                     args.add(bytes(o.entryId()));

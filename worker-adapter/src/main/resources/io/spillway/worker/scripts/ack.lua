@@ -5,23 +5,41 @@
 -- ARGV[1]      consumer group
 -- ARGV[2]      now, epoch milliseconds
 -- ARGV[3]      completed retention in seconds (TTL of the C record)
--- ARGV[2 + 2i] stream entry id of job i
--- ARGV[3 + 2i] handler runs of job i (attempts)
+-- ARGV[4]      the consumer that held the jobs' leases
+-- ARGV[3 + 2i] stream entry id of job i
+-- ARGV[4 + 2i] handler runs of job i (attempts)
 --
--- Returns the number of entries that were still pending (XACK = 1).
--- Idempotent: a replay (local acks flushed after an outage) writes the same values again.
+-- Returns the number of entries settled: those still pending and leased to ARGV[4]. The others (settled already,
+-- or taken over by another worker) are left alone: nothing is written for them.
+-- Idempotent: a replay (local acks flushed after an outage) writes the same values again, or nothing.
 -- The status records are written first: SET ... EX is the step Redis can refuse (an expire time out of
 -- range), and Redis does not undo a script's earlier writes when a later one fails. A refused SET leaves
 -- every entry pending, so the jobs are redelivered (and acked without running if their C record was
 -- written); refused after XACK + XDEL, it would drop jobs from the stream with their status still active.
-for i = 2, #KEYS do
-  local a = 2 * (i - 1) + 2
-  redis.call('SET', KEYS[i], 'C|' .. ARGV[a + 1] .. '|' .. ARGV[2] .. '|', 'EX', ARGV[3])
+-- The entry is pending and leased to ARGV[4] (the worker that held it when the outcome was decided); an empty
+-- consumer (an outcome saved by an earlier version) accepts any lease. A late outcome -- sent after an outage, by a
+-- worker that was frozen past its lease, or from a dead worker's state directory -- must not settle a lease another
+-- worker took over (XACK alone does not look at who holds the entry).
+local function owned(stream, group, id, consumer)
+  if consumer == '' then
+    return #redis.call('XPENDING', stream, group, id, id, 1) == 1
+  end
+  return #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 1
+end
+local n = #KEYS - 1
+local mine = {}
+for i = 1, n do
+  mine[i] = owned(KEYS[1], ARGV[1], ARGV[3 + 2 * i], ARGV[4])
+  if mine[i] then
+    redis.call('SET', KEYS[1 + i], 'C|' .. ARGV[4 + 2 * i] .. '|' .. ARGV[2] .. '|', 'EX', ARGV[3])
+  end
 end
 local acked = 0
-for i = 2, #KEYS do
-  local id = ARGV[2 * (i - 1) + 2]
-  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
-  redis.call('XDEL', KEYS[1], id)
+for i = 1, n do
+  if mine[i] then
+    local id = ARGV[3 + 2 * i]
+    acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('XDEL', KEYS[1], id)
+  end
 end
 return acked

@@ -11,12 +11,25 @@
 -- ARGV[5]  the job, JobCodec bytes (or the raw entry bytes when they could not be decoded)
 -- ARGV[6]  handler runs so far (attempts)
 -- ARGV[7]  the reason ("ExceptionClass: message", "unknown job type ...")
+-- ARGV[8]  the consumer that held the lease
 --
--- Returns 1 when dead-lettered, 0 when the entry was no longer pending (a replay): nothing written.
+-- Returns 1 when dead-lettered, 0 when the entry was no longer pending (a replay) or is leased to another worker:
+-- nothing written.
 -- The X record has no TTL: a dead letter stays until it is retried or purged.
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+-- The entry is pending and leased to ARGV[8] (the worker that held it when the outcome was decided); an empty
+-- consumer (an outcome saved by an earlier version) accepts any lease. A late outcome -- sent after an outage, by a
+-- worker that was frozen past its lease, or from a dead worker's state directory -- must not settle a lease another
+-- worker took over (XACK alone does not look at who holds the entry).
+local function owned(stream, group, id, consumer)
+  if consumer == '' then
+    return #redis.call('XPENDING', stream, group, id, id, 1) == 1
+  end
+  return #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 1
+end
+if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[8]) then
   return 0
 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
