@@ -94,6 +94,27 @@ class AckLogTest {
     }
 
     @Test
+    void logsOfAnotherRedisAreNeverTakenOverButThoseOfEarlierVersionsAre() {
+        String mine = AckLog.scopeOf("10.0.0.1", 6379, 0);
+        String theirs = AckLog.scopeOf("10.0.0.2", 6379, 0);
+        assertThat(mine).hasSize(8).isNotEqualTo(theirs).isEqualTo(AckLog.scopeOf("10.0.0.1", 6379, 0));
+        assertThat(AckLog.scopeOf("10.0.0.1", 6379, 1)).isNotEqualTo(mine);
+        try (AckLog other = AckLog.open(dir, theirs); AckLog legacy = AckLog.open(dir)) {
+            other.append(List.of(retry("other-redis")));
+            legacy.append(List.of(retry("earlier-version")));
+            assertThat(other.file().getFileName().toString()).isEqualTo("acks-" + theirs + "-0.log");
+            assertThat(legacy.file().getFileName().toString()).isEqualTo("acks-0.log");
+        }
+        try (AckLog log = AckLog.open(dir, mine)) {
+            assertThat(log.file().getFileName().toString()).isEqualTo("acks-" + mine + "-0.log");
+            assertThat(log.adoptOrphans()).extracting(Outcome::jobId).containsExactly("earlier-version");
+        }
+        try (AckLog other = AckLog.open(dir, theirs)) {
+            assertThat(other.readAll()).extracting(Outcome::jobId).containsExactly("other-redis");
+        }
+    }
+
+    @Test
     void twoOpenLogsInOneDirectoryUseTwoFiles() {
         try (AckLog a = AckLog.open(dir); AckLog b = AckLog.open(dir)) {
             assertThat(a.file()).isNotEqualTo(b.file());

@@ -135,14 +135,14 @@ class WorkerOutageIT {
                 .until(() -> Jobs.aofWritten(redis));
         redis.kill();
         await().atMost(Duration.ofSeconds(10)).until(() -> worker.acksPendingLocally() == 8);
-        assertThat(stateDir.resolve("acks-0.log")).isNotEmptyFile();
+        assertThat(stateDir.resolve("acks-" + io.spillway.worker.internal.AckLog.scopeOf("127.0.0.1", redis.port(), 0) + "-0.log")).isNotEmptyFile();
         redis.restart();
 
         await().atMost(Duration.ofSeconds(20)).until(() -> ids.stream().allMatch(id -> state(id) == JobState.COMPLETED));
         // The flush writes to Redis first, then clears its count and the ack log: wait for those too.
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             assertThat(worker.acksPendingLocally()).isZero();
-            assertThat(stateDir.resolve("acks-0.log")).isEmptyFile();
+            assertThat(stateDir.resolve("acks-" + io.spillway.worker.internal.AckLog.scopeOf("127.0.0.1", redis.port(), 0) + "-0.log")).isEmptyFile();
         });
         await().pollDelay(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(5)).until(() -> true); // past the lease
         assertThat(handled.values()).as("no job ran twice").allMatch(n -> n.get() == 1);

@@ -36,12 +36,15 @@ public final class AckLog implements AutoCloseable {
     private static final int MAX_FRAME = 64 * 1024 * 1024;
 
     private final Path file;
+    private final String prefix;
     private final FileChannel channel;
     private final FileLock lock;
     private long size;
 
     private AckLog(Path file, FileChannel channel, FileLock lock) throws IOException {
         this.file = file;
+        String name = file.getFileName().toString();
+        this.prefix = name.substring(0, name.lastIndexOf('-') + 1);
         this.channel = channel;
         this.lock = lock;
         this.size = channel.size();
@@ -49,10 +52,20 @@ public final class AckLog implements AutoCloseable {
 
     /** Opens (and locks) the first free {@code acks-<n>.log} in {@code dir}, creating the directory. */
     public static AckLog open(Path dir) {
+        return open(dir, "");
+    }
+
+    /**
+     * Opens (and locks) the first free {@code acks-<scope>-<n>.log} in {@code dir}, creating the directory. The
+     * scope names the Redis the outcomes belong to ({@link #scopeOf}): workers of two Redis servers sharing a
+     * state directory (the default one, say) never take each other's outcomes.
+     */
+    public static AckLog open(Path dir, String scope) {
+        String prefix = scope.isEmpty() ? "acks-" : "acks-" + scope + "-";
         try {
             Files.createDirectories(dir);
             for (int n = 0; n < 10_000; n++) {
-                Path f = dir.resolve("acks-" + n + ".log");
+                Path f = dir.resolve(prefix + n + ".log");
                 FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 FileLock l;
                 try {
@@ -86,6 +99,17 @@ public final class AckLog implements AutoCloseable {
         return file;
     }
 
+    /** A short, stable name for a Redis ({@code host:port/db}), for {@link #open(Path, String)}. */
+    public static String scopeOf(String host, int port, int database) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest((host + ":" + port + "/" + database).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d, 0, 4);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /**
      * Moves into this log the outcomes of every other {@code acks-<n>.log} in its directory whose lock is free
      * (left by workers that are gone: a live worker holds its file's lock), and empties those files. A worker
@@ -100,7 +124,11 @@ public final class AckLog implements AutoCloseable {
         Path dir = file.getParent();
         try (var files = Files.newDirectoryStream(dir, "acks-*.log")) {
             for (Path f : files) {
-                if (f.equals(file) || Files.size(f) == 0) {
+                String name = f.getFileName().toString();
+                // Files of this log's Redis, and those of versions that did not name it (acks-<n>.log).
+                boolean ours = name.startsWith(prefix) && name.substring(prefix.length()).matches("[0-9]+\\.log");
+                boolean unscoped = name.matches("acks-[0-9]+\\.log");
+                if (f.equals(file) || !(ours || unscoped) || Files.size(f) == 0) {
                     continue;
                 }
                 try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
