@@ -32,18 +32,43 @@ public final class LuaScript {
         this.shaBytes = sha.getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** Loads a script resource relative to {@code anchor}'s class loader; fails at class init if missing. */
+    /**
+     * Loads a script resource relative to {@code anchor}'s class loader; fails at class init if missing. A line
+     * {@code --#include <file>.lua} is replaced by that resource of the same folder (for code several scripts
+     * share: Redis runs each script as one source).
+     */
     public static LuaScript load(Class<?> anchor, String resource) {
+        String name = resource.substring(resource.lastIndexOf('/') + 1).replace(".lua", "");
+        return new LuaScript(name, read(anchor, resource, 0));
+    }
+
+    private static String read(Class<?> anchor, String resource, int depth) {
+        if (depth > 4) {
+            throw new IllegalStateException("Lua includes nested too deep at " + resource);
+        }
+        String text;
         try (InputStream in = anchor.getResourceAsStream(resource)) {
             if (in == null) {
                 throw new IllegalStateException("Lua script resource not found: " + resource);
             }
-            String name = resource.substring(resource.lastIndexOf('/') + 1).replace(".lua", "");
-            return new LuaScript(name, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read Lua script " + resource, e);
         }
+        StringBuilder out = new StringBuilder(text.length());
+        String folder = resource.substring(0, resource.lastIndexOf('/') + 1);
+        for (String line : text.split("\n", -1)) {
+            if (line.startsWith(INCLUDE)) {
+                out.append(read(anchor, folder + line.substring(INCLUDE.length()).trim(), depth + 1));
+            } else {
+                out.append(line).append('\n');
+            }
+        }
+        out.setLength(out.length() - 1); // the split's last piece had no newline after it
+        return out.toString();
     }
+
+    private static final String INCLUDE = "--#include ";
 
     public String name() {
         return name;

@@ -16,16 +16,7 @@
 -- range), and Redis does not undo a script's earlier writes when a later one fails. A refused SET leaves
 -- every entry pending, so the jobs are redelivered (and acked without running if their C record was
 -- written); refused after XACK + XDEL, it would drop jobs from the stream with their status still active.
--- The entry is pending and leased to ARGV[4] (the worker that held it when the outcome was decided); an empty
--- consumer (an outcome saved by an earlier version) accepts any lease. A late outcome -- sent after an outage, by a
--- worker that was frozen past its lease, or from a dead worker's state directory -- must not settle a lease another
--- worker took over (XACK alone does not look at who holds the entry).
-local function owned(stream, group, id, consumer)
-  if consumer == '' then
-    return #redis.call('XPENDING', stream, group, id, id, 1) == 1
-  end
-  return #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 1
-end
+--#include lease.lua
 local n = #KEYS - 1
 local mine = {}
 for i = 1, n do

@@ -15,16 +15,7 @@
 -- Returns 1 when scheduled, 0 when the entry was no longer pending (a replayed retry, or another
 -- worker settled it) or is leased to another worker now: then nothing is written, so a replay never schedules a
 -- job twice and a late failure never takes a job from the worker running it.
--- The entry is pending and leased to ARGV[8] (the worker that held it when the outcome was decided); an empty
--- consumer (an outcome saved by an earlier version) accepts any lease. A late outcome -- sent after an outage, by a
--- worker that was frozen past its lease, or from a dead worker's state directory -- must not settle a lease another
--- worker took over (XACK alone does not look at who holds the entry).
-local function owned(stream, group, id, consumer)
-  if consumer == '' then
-    return #redis.call('XPENDING', stream, group, id, id, 1) == 1
-  end
-  return #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 1
-end
+--#include lease.lua
 if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[8]) then
   return 0
 end
