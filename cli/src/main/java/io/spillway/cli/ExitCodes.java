@@ -8,7 +8,7 @@ final class ExitCodes {
     static final int FAILED = 1;
     /** Bad input: unknown option, bad value, missing argument (picocli's own code for usage errors). */
     static final int USAGE = 2;
-    /** Redis could not be reached (refused, timed out, DNS). */
+    /** Redis could not be reached (refused, timed out, DNS): one-shot commands only; {@code report} keeps running. */
     static final int UNREACHABLE = 3;
 
     private ExitCodes() {

@@ -20,7 +20,10 @@ import picocli.CommandLine.Spec;
         description = {"Export a Redis's queue figures (and journal backlogs) as metrics, in the foreground.",
                 "Reads every queue (waiting, in flight, delayed, dead, workers) from Redis and the backlog of the given"
                         + " journal directories, and serves them as Prometheus text on /metrics with /health as JSON;"
-                        + " optionally also to the console, CSV files, SLF4J or JMX. Ctrl-C stops it."},
+                        + " optionally also to the console, CSV files, SLF4J or JMX. Ctrl-C stops it.",
+                "Redis need not be up, at start or later: it starts and serves at once, /health answers 503"
+                        + " ('Redis ... unreachable: ...'), /metrics has the journal figures, and the queue figures appear"
+                        + " once Redis answers (read again with backoff, forever). It never exits for an unreachable Redis."},
         footer = {"", "Examples:", "  spillway report --redis redis://10.0.0.5:6379 --listen 0.0.0.0:9477",
                 "  spillway report --journal /var/lib/app/spillway --console 10"})
 final class ReportCommand implements Callable<Integer> {
@@ -91,7 +94,8 @@ final class ReportCommand implements Callable<Integer> {
             // A typo would otherwise be reported for ever as a journal that is not there.
             journals.forEach(dir -> JournalCommand.requireJournal(dir, true));
         }
-        redis.connect().close(); // fail now, in one line, if Redis cannot be reached
+        // No connection attempt here: an exporter that refused to start while Redis is down would restart-loop
+        // under systemd or Kubernetes during exactly the outage its /health and journal figures are for.
         StandaloneReporter.Builder b = StandaloneReporter.builder(redis.connection())
                 .refreshEvery(Duration.ofMillis(refreshMs))
                 .reporting(r -> {

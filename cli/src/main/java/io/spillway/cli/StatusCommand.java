@@ -1,9 +1,12 @@
 package io.spillway.cli;
 
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.metrics.internal.JournalReader;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,7 +20,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
-import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.resps.StreamGroupInfo;
 import redis.clients.jedis.resps.StreamPendingSummary;
 import redis.clients.jedis.resps.Tuple;
@@ -25,6 +27,9 @@ import redis.clients.jedis.resps.Tuple;
 /** Per queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen; plus a local journal's backlog. */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = {"Show each queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen.",
+                "The oldest waiting age is that of the job at the head of the queue (the next a worker takes), counted"
+                        + " from when its producer accepted it (however long it was spooled in a journal before it reached"
+                        + " Redis), or from its run-at for a delayed job, a retry or a dlq retry.",
                 "With --journal DIR, also the backlog of a local journal."})
 final class StatusCommand implements Callable<Integer> {
     /** A worker counts as seen if it reported within this many milliseconds. */
@@ -136,11 +141,14 @@ final class StatusCommand implements Callable<Integer> {
             } catch (RuntimeException noGroupYet) {
                 // No worker has created the group yet: every entry is waiting.
             }
-            // Acked entries are deleted, so the stream holds exactly the waiting and the in-flight jobs.
+            // Acked entries are deleted, so the stream holds exactly the waiting and the in-flight jobs: the first
+            // entry after the last delivered one is the oldest waiting (the next a worker takes).
             String from = lastDelivered == null ? "-" : "(" + lastDelivered;
-            List<StreamEntry> first = j.xrange(stream, from, "+", 1);
-            if (!first.isEmpty()) {
-                oldestAge = Math.max(0, now - first.get(0).getID().getTime());
+            List<Object> first = j.xrange(RedisKeys.bytes(stream), RedisKeys.bytes(from), RedisKeys.bytes("+"), 1);
+            if (!first.isEmpty() && first.get(0) instanceof List<?> entry && entry.size() == 2
+                    && entry.get(0) instanceof byte[] id) {
+                long reachedRedis = new StreamEntryID(new String(id, StandardCharsets.US_ASCII)).getTime();
+                oldestAge = Math.max(0, now - waitingSince(reachedRedis, jobField(entry.get(1))));
             }
         }
         long waiting = Math.max(0, length - inFlight);
@@ -151,6 +159,40 @@ final class StatusCommand implements Callable<Integer> {
             workers.add(t.getElement());
         }
         return new QueueStatus(q.value(), waiting, inFlight, delayed, dead, waiting == 0 ? -1 : oldestAge, workers.size(), workers);
+    }
+
+    /**
+     * Since when a waiting job has waited, in epoch milliseconds: since it became ready to run, the later of
+     * when its producer accepted it and its run-at (a delayed job, a retry), as its record says. Counting from
+     * the stream entry's id (when it reached Redis) would call a job that waited an hour in a producer's journal
+     * fresh. Never later than {@code reachedRedis} (a producer whose clock runs ahead), and {@code reachedRedis}
+     * itself when the record cannot be decoded (damaged, another version).
+     */
+    static long waitingSince(long reachedRedis, byte[] record) {
+        if (record == null) {
+            return reachedRedis;
+        }
+        JobRecord r;
+        try {
+            r = JobCodec.decode(record);
+        } catch (IllegalArgumentException e) {
+            return reachedRedis;
+        }
+        long ready = Math.max(r.enqueuedAt(), r.runAt());
+        return ready > 0 ? Math.min(reachedRedis, ready) : reachedRedis;
+    }
+
+    /** The job field of a raw stream entry's field list, or null. */
+    private static byte[] jobField(Object fields) {
+        if (fields instanceof List<?> f) {
+            for (int i = 0; i + 1 < f.size(); i += 2) {
+                if (f.get(i) instanceof byte[] name && RedisKeys.FIELD_JOB.equals(new String(name, StandardCharsets.UTF_8))
+                        && f.get(i + 1) instanceof byte[] value) {
+                    return value;
+                }
+            }
+        }
+        return null;
     }
 
     static long serverTimeMillis(Jedis j) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.backend.JobProducer;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.testing.FreePorts;
 import io.spillway.testing.RedisProcess;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.params.XAddParams;
 
 /** Every command against a real redis-server, plus bad input and an unreachable Redis. */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
@@ -158,6 +160,59 @@ class CliIT {
 
         Cli all = Cli.run("status", "--redis", uri());
         assertThat(all.out()).contains(q);
+    }
+
+    /**
+     * A job that waited an hour in a producer's journal before its replay has waited an hour, not the moments since it
+     * reached Redis (found in a user trial): the age comes from its record's enqueued-at, or its run-at when later.
+     */
+    @Test
+    void statusCountsTheOldestWaitingJobFromWhenItWasAccepted() throws Exception {
+        long hour = 3_600_000;
+        long now = System.currentTimeMillis();
+        String spooledAnHour = queue();
+        String dueTenMinutes = queue();
+        String garbled = queue();
+        String retriedDead = queue();
+        try (redis.clients.jedis.Jedis j = redis.jedis()) {
+            // As a replay writes them now: the producer accepted the job an hour ago.
+            xadd(j, spooledAnHour, JobCodec.encode(job(spooledAnHour, now - hour, 0)));
+            // Accepted an hour ago with a run-at 10 minutes ago (a delayed job or a retry): waiting for 10 minutes.
+            xadd(j, dueTenMinutes, JobCodec.encode(job(dueTenMinutes, now - hour, now - 600_000)));
+            // A record that cannot be decoded: counted from the entry's arrival in Redis.
+            xadd(j, garbled, new byte[] {42, 0, 7});
+            // A dead letter first accepted an hour ago, put back by dlq retry: waiting since the retry.
+            QueueName dead = QueueName.of(retriedDead);
+            j.sadd(RedisKeys.QUEUES, retriedDead);
+            j.zadd(RedisKeys.dead(dead), now - hour / 2, "old-1");
+            j.hset(RedisKeys.bytes(RedisKeys.deadData(dead)), RedisKeys.bytes("old-1"),
+                    JobCodec.encode(job(retriedDead, now - hour, 0)));
+        }
+        assertThat(Cli.run("dlq", "retry", "--redis", uri(), "-q", retriedDead, "old-1").exit()).isZero();
+
+        JsonNode json = JSON.readTree(Cli.run("status", "--redis", uri(), "-q", spooledAnHour, "-q", dueTenMinutes,
+                "-q", garbled, "-q", retriedDead, "--json").out());
+        java.util.Map<String, Long> age = new java.util.HashMap<>();
+        json.get("queues").forEach(row -> age.put(row.get("queue").asText(), row.get("oldestWaitingAgeMs").asLong()));
+        assertThat(age.get(spooledAnHour)).isBetween(hour, hour + 60_000);
+        assertThat(age.get(dueTenMinutes)).isBetween(600_000L, 660_000L);
+        assertThat(age.get(garbled)).isBetween(0L, 60_000L);
+        assertThat(age.get(retriedDead)).isBetween(0L, 60_000L);
+
+        Cli text = Cli.run("status", "--redis", uri(), "-q", spooledAnHour, "-q", dueTenMinutes);
+        assertThat(text.out()).containsPattern(java.util.regex.Pattern.quote(spooledAnHour) + " .* 60 min ")
+                .containsPattern(java.util.regex.Pattern.quote(dueTenMinutes) + " .* 10 min ");
+    }
+
+    private static io.spillway.core.internal.JobRecord job(String queue, long enqueuedAt, long runAt) {
+        return new io.spillway.core.internal.JobRecord(io.spillway.core.JobId.of("job-" + enqueuedAt), QueueName.of(queue),
+                "t", new byte[] {1}, java.util.Map.of(), 0, enqueuedAt, runAt);
+    }
+
+    private static void xadd(redis.clients.jedis.Jedis j, String queue, byte[] record) {
+        j.sadd(RedisKeys.QUEUES, queue);
+        j.xadd(RedisKeys.bytes(RedisKeys.stream(QueueName.of(queue))), XAddParams.xAddParams(),
+                java.util.Map.of(RedisKeys.bytes(RedisKeys.FIELD_JOB), record));
     }
 
     @Test

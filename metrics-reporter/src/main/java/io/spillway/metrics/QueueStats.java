@@ -5,7 +5,10 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.RedisUnavailableException;
 import io.spillway.core.SpillwayException;
+import io.spillway.core.internal.Backoff;
+import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
 import java.time.Clock;
@@ -20,7 +23,9 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +44,11 @@ import redis.clients.jedis.resps.StreamPendingSummary;
  * {@value MetricNames#QUEUE_IN_FLIGHT}, {@value MetricNames#QUEUE_DELAYED}, {@value MetricNames#QUEUE_DEAD},
  * {@value MetricNames#QUEUE_WORKERS}, each per queue, and {@value MetricNames#QUEUE_STATS_AGE}) refreshed
  * by one daemon thread; a gauge read never touches Redis. While Redis is away the gauges keep their last
- * figures and the age gauge grows. Reads bypass the circuit breaker (they are an observer's, and must not
+ * figures and the age gauge grows; a queue's gauges appear with the first read that finds it, so a Redis
+ * that is down from the start shows no queue gauges (and an age of -1) until it answers. Failed reads are
+ * retried forever with capped exponential backoff and full jitter (from the refresh interval, doubling, up
+ * to {@link #RETRY_CAP} or the refresh interval if that is longer), one log line when reads start failing
+ * and one when they work again. Reads bypass the circuit breaker (they are an observer's, and must not
  * open a circuit that only the reconnect loop closes).
  *
  * <p>Thread-safe. Close it to stop the refresher and release the connection pool.
@@ -54,6 +63,8 @@ import redis.clients.jedis.resps.StreamPendingSummary;
 public final class QueueStats implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(QueueStats.class);
     public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(5);
+    /** The longest wait between failed reads (unless the refresh interval is longer). */
+    public static final Duration RETRY_CAP = Duration.ofSeconds(30);
 
     private final RedisGateway gateway;
     private final Clock clock;
@@ -61,6 +72,13 @@ public final class QueueStats implements AutoCloseable {
     private volatile Instant lastReadAt;
     private volatile boolean failing;
     private ScheduledExecutorService refresher;
+    /** The refresher's next read; guarded by this, like the two fields below. */
+    private ScheduledFuture<?> nextRead;
+    /** Bumped when {@link #readSoon()} replaces {@link #nextRead}: a read of an older generation schedules nothing. */
+    private long generation;
+    private int failedReads;
+    /** One read and the scheduling of the next, for a generation. */
+    private LongConsumer refreshTask;
 
     private QueueStats(RedisConnection connection, Clock clock) {
         this.gateway = new RedisGateway(Objects.requireNonNull(connection, "connection must not be null"),
@@ -175,11 +193,39 @@ public final class QueueStats implements AutoCloseable {
             return t;
         });
         Set<String> registered = ConcurrentHashMap.newKeySet();
-        refresher.scheduleWithFixedDelay(() -> refresh(registry, registered), 0, every.toMillis(), TimeUnit.MILLISECONDS);
+        Backoff retry = new Backoff(every, every.compareTo(RETRY_CAP) > 0 ? every : RETRY_CAP);
+        refreshTask = gen -> {
+            boolean ok = refresh(registry, registered);
+            synchronized (this) {
+                if (gen != generation || refresher.isShutdown()) {
+                    return;
+                }
+                failedReads = ok ? 0 : failedReads + 1;
+                nextRead = refresher.schedule(() -> refreshTask.accept(gen),
+                        ok ? every.toMillis() : retry.delayMillis(failedReads - 1), TimeUnit.MILLISECONDS);
+            }
+        };
+        nextRead = refresher.schedule(() -> refreshTask.accept(0L), 0, TimeUnit.MILLISECONDS);
         return this;
     }
 
-    private void refresh(MetricRegistry registry, Set<String> registered) {
+    /**
+     * While reads are failing, reads again now instead of at the end of the backoff: for a caller that has just
+     * seen Redis answer (a health check), so the gauges follow at once. Does nothing while reads work.
+     */
+    synchronized void readSoon() {
+        if (refresher == null || refresher.isShutdown() || failedReads == 0) {
+            return;
+        }
+        // A read in progress is cancelled too (it finishes, but its generation no longer schedules the next one).
+        nextRead.cancel(false);
+        long gen = ++generation;
+        nextRead = refresher.schedule(() -> refreshTask.accept(gen), 0, TimeUnit.MILLISECONDS);
+    }
+
+    /** @return whether the read worked */
+    private boolean refresh(MetricRegistry registry, Set<String> registered) {
+        boolean first = lastReadAt == null;
         try {
             for (QueueSnapshot s : read()) {
                 if (registered.add(s.queue())) {
@@ -192,17 +238,28 @@ public final class QueueStats implements AutoCloseable {
             }
             if (failing) {
                 failing = false;
-                log.info("QueueStats {}: reading queue figures again", gateway.connection().redacted());
+                log.info("QueueStats {}: {}", gateway.connection().redacted(),
+                        first ? "Redis answers: reading queue figures" : "reading queue figures again");
             }
+            return true;
         } catch (SpillwayException | IllegalArgumentException e) {
             if (!failing) {
                 failing = true;
-                log.warn("QueueStats {}: queue figures cannot be read, gauges keep their last values: {}",
-                        gateway.connection().redacted(), e.getMessage());
+                if (first) {
+                    boolean unreachable = e instanceof RedisUnavailableException;
+                    log.warn("QueueStats {}: {} ({}): the queue gauges appear once it answers; retrying with backoff",
+                            gateway.connection().redacted(), unreachable ? "Redis not reachable yet" : "queues cannot be read yet",
+                            unreachable ? Failures.describe(e.getCause()) : e.getMessage());
+                } else {
+                    log.warn("QueueStats {}: queue figures cannot be read, gauges keep their last values: {}",
+                            gateway.connection().redacted(), e.getMessage());
+                }
             }
+            return false;
         } catch (RuntimeException e) {
-            // Never let the scheduled task die: it would silently stop every later refresh.
+            // Never let the refresh die: it would silently stop every later one.
             log.warn("QueueStats {}: refresh failed: {}", gateway.connection().redacted(), e.toString());
+            return false;
         }
     }
 

@@ -12,7 +12,10 @@ import java.util.Objects;
  * Healthy when Redis answers PING, is not LOADING its data, is a master and accepts a write (not OOM,
  * not read-only) — the same probe the reconnect loop uses before it replays the journal. Each check
  * opens a fresh connection (never a pooled one, which may be stale) and costs one or two round trips;
- * a hung Redis costs the socket timeout of the {@link RedisConnection}.
+ * a hung Redis costs the socket timeout of the {@link RedisConnection}. The message says
+ * {@code Redis <uri> unreachable: <why>} when Redis did not answer at all (refused, timed out; detail
+ * {@code reachable: false}), and {@code Redis <uri> unhealthy: <why>} when it answered but is not fit for
+ * jobs (LOADING, a replica, a refused write).
  *
  * <p>Details: {@code redis_version}, {@code role}, and {@code warnings} for settings that lose jobs
  * (an eviction policy other than noeviction, no persistence at all) — those do not make the check
@@ -41,7 +44,9 @@ public final class RedisHealthCheck extends HealthCheck implements AutoCloseable
         RedisGateway.Probe p = gateway.probe();
         String where = gateway.connection().redacted();
         if (!p.healthy()) {
-            return Result.builder().unhealthy().withMessage("Redis " + where + " unhealthy: " + p.problem()).build();
+            return Result.builder().unhealthy()
+                    .withMessage("Redis " + where + (p.reachable() ? " unhealthy: " : " unreachable: ") + p.problem())
+                    .withDetail("reachable", p.reachable()).build();
         }
         Map<String, String> info = p.info();
         List<String> warnings = RedisGateway.configurationWarnings(info);

@@ -39,6 +39,12 @@ import org.slf4j.LoggerFactory;
  * comparing the fullest directory's backlog bytes with {@code journalMaxBytes} (a journal does not record
  * its producer's cap, so without it the fill is not checked).
  *
+ * <p>Redis need not be up: the reporter starts and serves at once whatever it can reach. While Redis
+ * cannot be reached (at start or later) the {@code redis} check is unhealthy ({@code Redis <uri> unreachable:
+ * connection refused}), the journal figures are exported as usual, and the queue gauges keep their last
+ * values, or are absent if Redis has not answered yet; queue reads are retried forever with backoff (see
+ * {@link QueueStats}), and at once when the {@code redis} check finds Redis answering again.
+ *
  * <p>Journal directories are read read-only (nothing is created or changed in them), under their lock
  * only for the moment of a read, every
  * {@link Builder#journalRefreshEvery(Duration)} (default 30 s): a journal left behind by a dead
@@ -79,7 +85,17 @@ public final class StandaloneReporter implements AutoCloseable {
         this.journalMaxBytes = b.journalMaxBytes;
         this.queueStats = QueueStats.of(b.redis);
         this.redisCheck = RedisHealthCheck.of(b.redis);
-        healthChecks.register("redis", redisCheck);
+        healthChecks.register("redis", new com.codahale.metrics.health.HealthCheck() {
+            @Override
+            protected Result check() {
+                Result r = redisCheck.execute();
+                if (r.isHealthy()) {
+                    // Redis answers: the queue gauges need not wait for the end of their retry backoff.
+                    queueStats.readSoon();
+                }
+                return r;
+            }
+        });
         ScheduledExecutorService reader = null;
         SpillwayReporting r = null;
         try {

@@ -105,7 +105,9 @@ public final class DeadLetters implements AutoCloseable {
     }
 
     /**
-     * Puts one dead letter back at the end of its queue with its attempts reset to 0.
+     * Puts one dead letter back at the end of its queue with its attempts reset to 0 and its run-at set to now (its
+     * enqueued-at stays), so {@code spillway status} counts its wait from the retry, not from when it was first
+     * accepted.
      *
      * @return false if it is not (or no longer) a dead letter, or its record cannot be decoded
      */
@@ -122,9 +124,10 @@ public final class DeadLetters implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return false;
         }
+        long now = System.currentTimeMillis();
         Object res = gateway.evalDirect(WorkerScripts.DEAD_RETRY,
                 List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), bytes(RedisKeys.job(q, id))),
-                List.of(bytes(id.value()), JobCodec.encode(r.withAttempt(0, 0)), bytes(Long.toString(System.currentTimeMillis()))));
+                List.of(bytes(id.value()), JobCodec.encode(r.withAttempt(0, now)), bytes(Long.toString(now))));
         return Long.valueOf(1).equals(res);
     }
 

@@ -453,8 +453,14 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
-    /** What a health probe found. */
-    public record Probe(boolean healthy, String problem, Map<String, String> info) {
+    /**
+     * What a health probe found.
+     *
+     * @param reachable whether Redis answered at all: false when no connection could be made or it fell silent
+     *     (refused, timed out, dropped); true for an unhealthy Redis that replied (LOADING, a replica, OOM, an
+     *     authentication error)
+     */
+    public record Probe(boolean healthy, boolean reachable, String problem, Map<String, String> info) {
     }
 
     /**
@@ -471,17 +477,17 @@ public final class RedisGateway implements AutoCloseable {
                 // CONFIG may be disabled (managed Redis); then RDB persistence cannot be checked.
             }
             if ("1".equals(info.get("loading"))) {
-                return new Probe(false, "LOADING (Redis is loading its data)", info);
+                return new Probe(false, true, "LOADING (Redis is loading its data)", info);
             }
             String role = info.get("role");
             if (role != null && !role.equals("master")) {
-                return new Probe(false, "role is " + role + ", not master", info);
+                return new Probe(false, true, "role is " + role + ", not master", info);
             }
             j.set(RedisKeys.PROBE, Long.toString(System.currentTimeMillis()),
                     redis.clients.jedis.params.SetParams.setParams().px(60_000));
-            return new Probe(true, null, info);
+            return new Probe(true, true, null, info);
         } catch (RuntimeException e) {
-            return new Probe(false, Failures.describe(e), Map.of());
+            return new Probe(false, !(e instanceof JedisConnectionException), Failures.describe(e), Map.of());
         }
     }
 
