@@ -628,6 +628,21 @@ class WorkerIT {
             assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, RedisKeys.job(q, JobId.of("legacy"))),
                     List.of(RedisKeys.GROUP, "1", "60", "", ids.get(1).toString(), "1"))).isEqualTo(1L);
             assertThat(j.xlen(stream)).isZero();
+
+            // A Redis that restarted without the fetch holds the entry again, undelivered: the outcome of the job
+            // that ran applies (it is not run again), but never to an entry holding another job.
+            jobs.enqueue(queue, "render", "lost-fetch");
+            String entry = j.xrange(stream, (StreamEntryID) null, (StreamEntryID) null, 1).get(0).getID().toString();
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, RedisKeys.job(q, JobId.of("another-job"))),
+                    List.of(RedisKeys.GROUP, "1", "60", "A", entry, "1"))).isEqualTo(0L);
+            assertThat(j.xlen(stream)).isEqualTo(1);
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, RedisKeys.job(q, JobId.of("lost-fetch"))),
+                    List.of(RedisKeys.GROUP, "1", "60", "A", entry, "1"))).isEqualTo(1L);
+            assertThat(j.xlen(stream)).isZero();
+            assertThat(status("lost-fetch").state()).isEqualTo(JobState.COMPLETED);
+            // Settled already: a second send of the same outcome writes nothing.
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, RedisKeys.job(q, JobId.of("lost-fetch"))),
+                    List.of(RedisKeys.GROUP, "1", "60", "A", entry, "1"))).isEqualTo(0L);
         }
     }
 

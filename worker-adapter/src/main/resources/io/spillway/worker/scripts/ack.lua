@@ -9,8 +9,9 @@
 -- ARGV[3 + 2i] stream entry id of job i
 -- ARGV[4 + 2i] handler runs of job i (attempts)
 --
--- Returns the number of entries settled: those still pending and leased to ARGV[4]. The others (settled already,
--- or taken over by another worker) are left alone: nothing is written for them.
+-- Returns the number of entries settled: those still leased to ARGV[4] (or whose fetch a restarted Redis lost:
+-- see lease.lua). The others (settled already, or taken over by another worker) are left alone: nothing is
+-- written for them.
 -- Idempotent: a replay (local acks flushed after an outage) writes the same values again, or nothing.
 -- The status records are written first: SET ... EX is the step Redis can refuse (an expire time out of
 -- range), and Redis does not undo a script's earlier writes when a later one fails. A refused SET leaves
@@ -20,7 +21,7 @@
 local n = #KEYS - 1
 local mine = {}
 for i = 1, n do
-  mine[i] = owned(KEYS[1], ARGV[1], ARGV[3 + 2 * i], ARGV[4])
+  mine[i] = settleable(KEYS[1], ARGV[1], ARGV[3 + 2 * i], ARGV[4], KEYS[1 + i])
   if mine[i] then
     redis.call('SET', KEYS[1 + i], 'C|' .. ARGV[4 + 2 * i] .. '|' .. ARGV[2] .. '|', 'EX', ARGV[3])
   end
@@ -29,8 +30,9 @@ local acked = 0
 for i = 1, n do
   if mine[i] then
     local id = ARGV[3 + 2 * i]
-    acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('XACK', KEYS[1], ARGV[1], id)
     redis.call('XDEL', KEYS[1], id)
+    acked = acked + 1
   end
 end
 return acked

@@ -17,7 +17,7 @@
 -- nothing written.
 -- The X record has no TTL: a dead letter stays until it is retried or purged.
 --#include lease.lua
-if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[8]) then
+if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[8], KEYS[4]) then
   return 0
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

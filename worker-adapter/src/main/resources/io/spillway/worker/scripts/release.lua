@@ -10,7 +10,7 @@
 --
 -- Returns 1 when re-queued, 0 when the entry was no longer pending or is leased to another worker (nothing written).
 --#include lease.lua
-if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
+if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[5], KEYS[2]) then
   return 0
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

@@ -16,7 +16,7 @@
 -- worker settled it) or is leased to another worker now: then nothing is written, so a replay never schedules a
 -- job twice and a late failure never takes a job from the worker running it.
 --#include lease.lua
-if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[8]) then
+if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[8], KEYS[3]) then
   return 0
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
