@@ -109,7 +109,7 @@ final class StatusCommand implements Callable<Integer> {
             out.println();
             out.println("Journal " + js.dir() + ": " + js.backlog() + " job(s) not yet replayed (" + js.backlogBytes()
                     + " bytes), oldest " + Output.age(js.backlog() == 0 ? -1 : js.oldestAgeMs()) + ", corrupt records "
-                    + js.corruptRecords());
+                    + js.corruptRecords() + (js.corruptRecords() > 0 ? " (unreadable jobs: see spillway journal inspect)" : ""));
             js.backlogByQueue().forEach((q, n) -> out.println("  " + q + ": " + n));
         }
         out.flush();
@@ -161,7 +161,8 @@ final class StatusCommand implements Callable<Integer> {
     static JournalStatus journalStatus(Path dir) {
         try (JournalReader j = JournalCommand.openForReading(dir)) {
             JournalReader.Backlog b = j.backlog();
-            return new JournalStatus(dir.toAbsolutePath().toString(), b.jobs(), b.bytes(),
+            // The reader's backlog counts records; a corrupt one is not a job anyone can replay (reported apart).
+            return new JournalStatus(dir.toAbsolutePath().toString(), b.jobs() - b.corrupt(), b.bytes(),
                     b.oldestAgeMillis(System.currentTimeMillis()), b.corrupt(), new LinkedHashMap<>(b.byQueue()));
         }
     }
