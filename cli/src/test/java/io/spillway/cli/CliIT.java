@@ -136,6 +136,29 @@ class CliIT {
     }
 
     @Test
+    void doctorWarnsOfWhatAnAclKeepsItFromReadingInsteadOfCallingItOk() throws Exception {
+        try (redis.clients.jedis.Jedis j = redis.jedis()) {
+            j.aclSetUser("doctor-noconfig", "on", ">pw", "+@all", "-config");
+            j.aclSetUser("doctor-noinfo", "on", ">pw", "+@all", "-config", "-info");
+        }
+        String at = "@127.0.0.1:" + redis.port();
+        Cli noConfig = Cli.run("doctor", "--redis", "redis://doctor-noconfig:pw" + at);
+        assertThat(noConfig.exit()).as(noConfig.toString()).isEqualTo(ExitCodes.OK); // a warning, as documented
+        assertThat(noConfig.out()).contains("noeviction", "warn       persistence      AOF on; cannot read appendfsync:"
+                + " CONFIG GET denied (NOPERM); check it by hand", "some settings could not be read")
+                .doesNotContain("appendfsync ?", "All good");
+
+        Cli noInfo = Cli.run("doctor", "--redis", "redis://doctor-noinfo:pw" + at);
+        assertThat(noInfo.exit()).as(noInfo.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(noInfo.err()).isEmpty();
+        assertThat(noInfo.out()).contains("version unknown: INFO denied (NOPERM)",
+                "cannot read maxmemory-policy: INFO denied (NOPERM), CONFIG GET denied (NOPERM); check it by hand",
+                "warn       not checked      memory headroom, version, role and AOF write errors: INFO denied (NOPERM)");
+        JsonNode json = JSON.readTree(Cli.run("doctor", "--redis", "redis://doctor-noinfo:pw" + at, "--json").out());
+        assertThat(json.get("unreadable").get("INFO").asText()).isEqualTo("INFO denied (NOPERM)");
+    }
+
+    @Test
     void statusShowsWaitingJobsAndAJournalBacklog() throws Exception {
         String q = queue();
         try (JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("j1")).build()) {
