@@ -85,7 +85,7 @@ final class DoctorCommand implements Callable<Integer> {
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.unreachable(redis.connection(), e);
+            throw RedisOptions.failure(redis.connection(), e);
         }
         List<Finding> findings = check(info, config, unreadable, latenciesMicros);
         boolean loses = findings.stream().anyMatch(f -> f.severity() == Severity.LOSES_JOBS);

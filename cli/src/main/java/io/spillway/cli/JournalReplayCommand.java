@@ -92,6 +92,7 @@ final class JournalReplayCommand implements Callable<Integer> {
         String restartedFrom = null;
         int resent = 0;
         JournalCommand.requireJournal(dir);
+        redis.connect().close(); // one line now if Redis cannot be reached or refuses the credentials
         // Only a sent log that is there: opening one creates it (32 MiB of segments) in a journal without.
         boolean hasSentLog = resendWindowMs > 0 && Files.isDirectory(dir.resolve(SentLog.DIR));
         try (ChronicleJournal journal = JournalCommand.open(dir, resendWindowMs);

@@ -81,7 +81,7 @@ final class StatusCommand implements Callable<Integer> {
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.unreachable(redis.connection(), e);
+            throw RedisOptions.failure(redis.connection(), e);
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {

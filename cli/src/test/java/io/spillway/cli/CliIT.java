@@ -118,6 +118,31 @@ class CliIT {
     }
 
     @Test
+    void missingAndWrongCredentialsAreTheSameOneLineAndExitTwo() {
+        try (RedisProcess locked = RedisProcess.builder().start()) {
+            locked.configSet("requirepass", "secret");
+            String host = "127.0.0.1:" + locked.port();
+            Path spool = spoolJobs(queue(), 1);
+            for (String uri : List.of("redis://" + host, "redis://:wrong@" + host)) {
+                String reply = uri.contains("wrong") ? "WRONGPASS invalid username-password pair" : "NOAUTH Authentication required";
+                for (String[] args : List.of(
+                        new String[] {"status", "--redis", uri},
+                        new String[] {"doctor", "--redis", uri},
+                        new String[] {"dlq", "list", "--redis", uri, "-q", "x"},
+                        new String[] {"journal", "replay", spool.toString(), "--redis", uri},
+                        new String[] {"report", "--redis", uri, "--no-http"})) {
+                    Cli c = Cli.run(args);
+                    assertThat(c.exit()).as(String.join(" ", args) + "\n" + c).isEqualTo(ExitCodes.USAGE);
+                    assertThat(c.oneLineError()).contains("Redis at redis://" + host + " refused the credentials: " + reply,
+                            "; give user:password in the URI").doesNotContain("wrong", "cannot reach");
+                }
+            }
+            Cli ok = Cli.run("status", "--redis", "redis://:secret@" + host);
+            assertThat(ok.exit()).as(ok.toString()).isZero();
+        }
+    }
+
+    @Test
     void doctorPassesAKeepingRedisAndFailsAnEvictingOne() throws Exception {
         try (RedisProcess evicting = RedisProcess.builder().maxMemoryPolicy("allkeys-lru").appendOnly(false).start()) {
             Cli good = Cli.run("doctor", "--redis", uri());
