@@ -62,7 +62,10 @@ import picocli.CommandLine.Spec;
                 "Runs an embedded Redis under the watchdog, a producer and workers in this JVM, then prints accepted,"
                         + " processed, lost, duplicates, spooled, replayed, worst enqueue latency and Redis downtime."
                         + " Exits 1 if a job was lost, or was not handled by the end of --drain-timeout."},
-        footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 --faults kill@20%,stop@40%,kill@60%,stop@80%"})
+        // Help texts are format strings: a literal % is %% (picocli escapes the ${DEFAULT-VALUE}s itself). The example
+        // is cut where a shell allows it: picocli would wrap it at 80 columns, inside the --faults value.
+        footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 \\",
+                "      --faults kill@20%%,stop@40%%,kill@60%%,stop@80%%"})
 final class DemoCommand implements Callable<Integer> {
     static final String QUEUE = "demo";
     static final String TYPE = "demo.work";
@@ -78,8 +81,10 @@ final class DemoCommand implements Callable<Integer> {
     int workers;
 
     @Option(names = "--faults", paramLabel = "SPEC", defaultValue = "kill@25%,stop@50%,kill@75%",
-            description = "Faults: comma-separated kill|stop @ a point in the enqueue phase, in % or seconds"
-                    + " (e.g. kill@5s); 'none' for none (default: ${DEFAULT-VALUE}).")
+            description = {"Faults: comma-separated kill|stop @ a point in the enqueue phase, in %% or seconds"
+                    + " (e.g. kill@5s); 'none' for none.",
+                    // A line of its own: wrapped inside a line, the value was cut after a comma.
+                    "Default: ${DEFAULT-VALUE}."})
     String faults;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the workload: payload sizes and handler times (default: ${DEFAULT-VALUE}).")

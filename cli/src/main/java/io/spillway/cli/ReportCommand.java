@@ -36,7 +36,7 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--journal-max-bytes", paramLabel = "BYTES",
             description = {"The journalMaxBytes of those journals' producers (a journal does not record it; producers default"
                     + " to 1073741824, 1 GiB). Exported as spillway.journal.max.bytes; the journal health check fails when a"
-                    + " journal's backlog reaches 90 % of it. Default: not checked."})
+                    + " journal's backlog reaches 90 %% of it. Default: not checked."})
     Long journalMaxBytes;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:" + SpillwayReporting.DEFAULT_PORT,
