@@ -195,7 +195,7 @@ final class DemoCommand implements Callable<Integer> {
         long enqueueMillis = (long) (jobs / rate * 1000);
         List<Fault> schedule = parseFaults(faults, enqueueMillis);
         boolean tempDir = dir == null;
-        Path root = tempDir ? Files.createTempDirectory("spillway-demo-") : Files.createDirectories(dir).toAbsolutePath();
+        Path root = tempDir ? Files.createTempDirectory("spillway-demo-") : demoDir(dir);
         int port = freePort();
         MetricRegistry registry = new MetricRegistry();
         Set<String> accepted = ConcurrentHashMap.newKeySet();
@@ -228,6 +228,13 @@ final class DemoCommand implements Callable<Integer> {
         JobProducer producer = null;
         Worker worker = null;
         Result result;
+        Teardown teardown = new Teardown(watchdog, tempDir ? root : null);
+        // Ctrl-C ends the JVM without this thread's finally: the hook stops what runs and deletes the temp dir.
+        Thread hook = new Thread(() -> {
+            teardown.interrupted = true;
+            teardown.run();
+        }, "spillway-demo-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
         try {
             watchdog.start();
             if (!watchdog.awaitUp(Duration.ofSeconds(30))) {
@@ -249,8 +256,10 @@ final class DemoCommand implements Callable<Integer> {
                     .stateDir(root.resolve("worker"))
                     .name("demo-worker")
                     .build();
+            teardown.worker = worker;
             worker.start();
             producer = JobProducer.builder().redis(uri).journalDir(root.resolve("journal")).metricRegistry(registry).build();
+            teardown.producer = producer;
 
             Thread faultThread = startFaults(schedule, watchdog);
             JobProducer p = producer;
@@ -296,13 +305,21 @@ final class DemoCommand implements Callable<Integer> {
                     duplicates, spooled.get(), registry.meter(MetricNames.REPLAYED).getCount(), rejected.get(),
                     worstNanos.get() / 1e6, watchdog.downtime().toMillis(), watchdog.restarts(), elapsedMillis() / 1000,
                     producer.journalBacklog(), where.lostIds());
-        } finally {
-            closeQuietly(worker);
-            closeQuietly(producer);
-            watchdog.close();
-            if (tempDir) {
-                deleteRecursively(root);
+        } catch (RuntimeException e) {
+            if (teardown.interrupted) {
+                return ExitCodes.FAILED; // the hook closed what this thread was using; the JVM is exiting
             }
+            throw e;
+        } finally {
+            teardown.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook is running (Ctrl-C): it did the same.
+            }
+        }
+        if (teardown.interrupted) {
+            return ExitCodes.FAILED; // the JVM is exiting: there is no result to print
         }
         print(result);
         // Jobs still held at the end are not lost, but the run did not show they get handled (a job stranded with
@@ -545,6 +562,52 @@ final class DemoCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.FAILED, "cannot run kill -" + sig + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Stops what the demo started, children first (the worker and producer, then the watchdog, which stops
+     * redis-server), then deletes the temp dir: once, from the run's end or from the shutdown hook (Ctrl-C),
+     * whichever comes first; the other waits for it.
+     */
+    private static final class Teardown {
+        private final Watchdog watchdog;
+        private final Path tempDir;
+        volatile Worker worker;
+        volatile JobProducer producer;
+        private boolean done;
+        volatile boolean interrupted;
+
+        Teardown(Watchdog watchdog, Path tempDir) {
+            this.watchdog = watchdog;
+            this.tempDir = tempDir;
+        }
+
+        synchronized void run() {
+            if (done) {
+                return;
+            }
+            done = true;
+            closeQuietly(worker);
+            closeQuietly(producer);
+            watchdog.close();
+            if (tempDir != null) {
+                deleteRecursively(tempDir);
+            }
+        }
+    }
+
+    /** {@code --dir}, created if missing; one that cannot be (a file, no permission) is bad input. */
+    static Path demoDir(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new CliException(ExitCodes.USAGE, "--dir " + dir + " is not a directory");
+        }
+        try {
+            return Files.createDirectories(dir).toAbsolutePath();
+        } catch (IOException e) {
+            String reason = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+                    : e.getClass().getSimpleName();
+            throw new CliException(ExitCodes.USAGE, "--dir " + dir + " cannot be created: " + reason);
         }
     }
 
