@@ -68,6 +68,7 @@ public final class SpillwayCli implements Runnable {
         setIfAbsent("chronicle.analytics.disable", "true");
         setIfAbsent("chronicle.announcer.disable", "true");
         CommandLine cli = new CommandLine(new SpillwayCli());
+        withVersion(cli);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((ex, arguments) -> {
@@ -103,6 +104,12 @@ public final class SpillwayCli implements Runnable {
             return code;
         });
         return cli.execute(args);
+    }
+
+    /** Every command has -V (mixinStandardHelpOptions), but only the one with a version provider prints anything. */
+    private static void withVersion(CommandLine cmd) {
+        cmd.getCommandSpec().versionProvider(new Version());
+        cmd.getSubcommands().values().forEach(SpillwayCli::withVersion);
     }
 
     /**

@@ -68,6 +68,7 @@ final class StatusCommand implements Callable<Integer> {
         }
         JournalStatus js = journal == null ? null : journalStatus(journal);
         List<QueueStatus> rows = new ArrayList<>();
+        List<String> unknown = new ArrayList<>();
         try (Jedis j = redis.connect()) {
             if (names.isEmpty()) {
                 for (String q : new TreeSet<>(j.smembers(RedisKeys.QUEUES))) {
@@ -77,6 +78,9 @@ final class StatusCommand implements Callable<Integer> {
             long now = serverTimeMillis(j);
             for (QueueName q : names) {
                 rows.add(queueStatus(j, q, now));
+                if (!isKnown(j, q)) {
+                    unknown.add(q.value());
+                }
             }
         } catch (CliException e) {
             throw e;
@@ -88,6 +92,7 @@ final class StatusCommand implements Callable<Integer> {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("redis", redis.connection().redacted());
             doc.put("queues", rows);
+            doc.put("unknownQueues", unknown);
             if (js != null) {
                 doc.put("journal", js);
             }
@@ -104,6 +109,9 @@ final class StatusCommand implements Callable<Integer> {
                         Integer.toString(s.workersSeen())));
             }
             Output.table(out, List.of("QUEUE", "WAITING", "IN FLIGHT", "DELAYED", "DEAD", "OLDEST WAITING", "WORKERS"), table);
+        }
+        if (!unknown.isEmpty()) {
+            out.println(unknownQueues(unknown));
         }
         if (js != null) {
             out.println();
@@ -151,6 +159,22 @@ final class StatusCommand implements Callable<Integer> {
             workers.add(t.getElement());
         }
         return new QueueStatus(q.value(), waiting, inFlight, delayed, dead, waiting == 0 ? -1 : oldestAge, workers.size(), workers);
+    }
+
+    /**
+     * Whether Redis has seen the queue: it is in {@code spillway:queues} (every queue ever enqueued to), or, should
+     * that set have been lost, it holds any of the queue's keys.
+     */
+    static boolean isKnown(Jedis j, QueueName q) {
+        return j.sismember(RedisKeys.QUEUES, q.value())
+                || j.exists(RedisKeys.stream(q), RedisKeys.delayed(q), RedisKeys.dead(q), RedisKeys.workers(q)) > 0;
+    }
+
+    /** The line that says a queue name given is unknown: most likely a typo. */
+    static String unknownQueues(List<String> names) {
+        return (names.size() == 1 ? "Queue " + names.get(0) + " is" : "Queues " + String.join(", ", names) + " are")
+                + " unknown to Redis: no job was ever enqueued to " + (names.size() == 1 ? "it" : "them")
+                + " (not in spillway:queues). Check the name; 'spillway status' lists the known queues.";
     }
 
     static long serverTimeMillis(Jedis j) {

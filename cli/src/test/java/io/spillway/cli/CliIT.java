@@ -143,6 +143,39 @@ class CliIT {
     }
 
     @Test
+    void everyCommandPrintsItsVersion() {
+        for (String[] args : List.of(new String[] {"--version"}, new String[] {"status", "-V"}, new String[] {"journal", "inspect", "-V"},
+                new String[] {"dlq", "list", "--version"}, new String[] {"demo", "-V"})) {
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(c.toString()).isZero();
+            assertThat(c.out()).as(String.join(" ", args)).startsWith("spillway ");
+        }
+    }
+
+    @Test
+    void aQueueRedisHasNeverSeenIsCalledUnknownNotShownEmpty() throws Exception {
+        String typo = queue();
+        Cli status = Cli.run("status", "--redis", uri(), "-q", typo);
+        assertThat(status.exit()).as(status.toString()).isZero();
+        assertThat(status.out()).contains("Queue " + typo + " is unknown to Redis: no job was ever enqueued to it");
+        assertThat(JSON.readTree(Cli.run("status", "--redis", uri(), "-q", typo, "--json").out()).get("unknownQueues").get(0).asText())
+                .isEqualTo(typo);
+
+        Cli dlq = Cli.run("dlq", "list", "--redis", uri(), "-q", typo);
+        assertThat(dlq.exit()).as(dlq.toString()).isZero();
+        assertThat(dlq.out()).contains("Queue " + typo + " is unknown to Redis").doesNotContain("No dead letters");
+        assertThat(JSON.readTree(Cli.run("dlq", "list", "--redis", uri(), "-q", typo, "--json").out()).get("queueKnown").asBoolean())
+                .isFalse();
+
+        String q = queue();
+        try (JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("jk")).build()) {
+            producer.enqueue(q, "t", new byte[] {1});
+        }
+        assertThat(Cli.run("status", "--redis", uri(), "-q", q).out()).doesNotContain("unknown");
+        assertThat(Cli.run("dlq", "list", "--redis", uri(), "-q", q).out()).contains("No dead letters in queue " + q);
+    }
+
+    @Test
     void doctorPassesAKeepingRedisAndFailsAnEvictingOne() throws Exception {
         try (RedisProcess evicting = RedisProcess.builder().maxMemoryPolicy("allkeys-lru").appendOnly(false).start()) {
             Cli good = Cli.run("doctor", "--redis", uri());
