@@ -62,7 +62,10 @@ import picocli.CommandLine.Spec;
                 "Runs an embedded Redis under the watchdog, a producer and workers in this JVM, then prints accepted,"
                         + " processed, lost, duplicates, spooled, replayed, worst enqueue latency and Redis downtime."
                         + " Exits 1 if a job was lost, or was not handled by the end of --drain-timeout."},
-        footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 --faults kill@20%,stop@40%,kill@60%,stop@80%"})
+        // Help texts are format strings: a literal % is %% (picocli escapes the ${DEFAULT-VALUE}s itself). The example
+        // is cut where a shell allows it: picocli would wrap it at 80 columns, inside the --faults value.
+        footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 \\",
+                "      --faults kill@20%%,stop@40%%,kill@60%%,stop@80%%"})
 final class DemoCommand implements Callable<Integer> {
     static final String QUEUE = "demo";
     static final String TYPE = "demo.work";
@@ -78,8 +81,10 @@ final class DemoCommand implements Callable<Integer> {
     int workers;
 
     @Option(names = "--faults", paramLabel = "SPEC", defaultValue = "kill@25%,stop@50%,kill@75%",
-            description = "Faults: comma-separated kill|stop @ a point in the enqueue phase, in % or seconds"
-                    + " (e.g. kill@5s); 'none' for none (default: ${DEFAULT-VALUE}).")
+            description = {"Faults: comma-separated kill|stop @ a point in the enqueue phase, in %% or seconds"
+                    + " (e.g. kill@5s); 'none' for none.",
+                    // A line of its own: wrapped inside a line, the value was cut after a comma.
+                    "Default: ${DEFAULT-VALUE}."})
     String faults;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the workload: payload sizes and handler times (default: ${DEFAULT-VALUE}).")
@@ -112,7 +117,12 @@ final class DemoCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** Longest wait for the watchdog to bring Redis back after a fault, beyond the hang timeout. */
+    private static final long REPAIR_TIMEOUT_MILLIS = 30_000;
+
     private final Object printLock = new Object();
+    /** The restart count of the watchdog's latest Up event: Redis is back from the faults up to that one. */
+    private final AtomicInteger recoveredRestarts = new AtomicInteger();
     private final long t0 = System.nanoTime();
     private PrintWriter out;
     private boolean live;
@@ -190,7 +200,7 @@ final class DemoCommand implements Callable<Integer> {
         long enqueueMillis = (long) (jobs / rate * 1000);
         List<Fault> schedule = parseFaults(faults, enqueueMillis);
         boolean tempDir = dir == null;
-        Path root = tempDir ? Files.createTempDirectory("spillway-demo-") : Files.createDirectories(dir).toAbsolutePath();
+        Path root = tempDir ? Files.createTempDirectory("spillway-demo-") : demoDir(dir);
         int port = freePort();
         MetricRegistry registry = new MetricRegistry();
         Set<String> accepted = ConcurrentHashMap.newKeySet();
@@ -204,7 +214,10 @@ final class DemoCommand implements Callable<Integer> {
             handlerMicros[i] = 500 + random.nextInt(4_500);
         }
 
-        say("Spillway demo: " + jobs + " jobs at " + fmt(rate) + "/s (~" + (enqueueMillis / 1000) + " s), " + workers
+        long lastFaultMillis = schedule.isEmpty() ? 0 : schedule.get(schedule.size() - 1).atMillis();
+        // A fault scheduled after the last enqueue (kill@5s in a 1 s run) sets how long the run takes.
+        say("Spillway demo: " + jobs + " jobs at " + fmt(rate) + "/s (~" + Output.age(Math.max(enqueueMillis, lastFaultMillis))
+                + (lastFaultMillis > enqueueMillis ? ", to the last fault" : "") + "), " + workers
                 + " worker threads, faults " + describe(schedule) + ".");
         String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
         say("Data in " + root + (logTo == null ? "." : "; Spillway's own log lines in " + logTo + "."));
@@ -223,6 +236,13 @@ final class DemoCommand implements Callable<Integer> {
         JobProducer producer = null;
         Worker worker = null;
         Result result;
+        Teardown teardown = new Teardown(watchdog, tempDir ? root : null);
+        // Ctrl-C ends the JVM without this thread's finally: the hook stops what runs and deletes the temp dir.
+        Thread hook = new Thread(() -> {
+            teardown.interrupted = true;
+            teardown.run();
+        }, "spillway-demo-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
         try {
             watchdog.start();
             if (!watchdog.awaitUp(Duration.ofSeconds(30))) {
@@ -244,8 +264,10 @@ final class DemoCommand implements Callable<Integer> {
                     .stateDir(root.resolve("worker"))
                     .name("demo-worker")
                     .build();
+            teardown.worker = worker;
             worker.start();
             producer = JobProducer.builder().redis(uri).journalDir(root.resolve("journal")).metricRegistry(registry).build();
+            teardown.producer = producer;
 
             Thread faultThread = startFaults(schedule, watchdog);
             JobProducer p = producer;
@@ -273,7 +295,9 @@ final class DemoCommand implements Callable<Integer> {
                 }
                 worstNanos.accumulateAndGet(System.nanoTime() - c0, Math::max);
             }
-            faultThread.join(TimeUnit.SECONDS.toMillis(30));
+            // Until the last fault is repaired: its downtime belongs in the result.
+            faultThread.join(Math.max(0, lastFaultMillis - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start))
+                    + hangTimeoutMs + REPAIR_TIMEOUT_MILLIS);
             say("All " + jobs + " enqueue calls returned; waiting for the workers to finish (at most " + drainTimeoutS + " s).");
             long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(drainTimeoutS);
             while (System.nanoTime() < drainDeadline && !handled.keySet().containsAll(accepted)) {
@@ -291,13 +315,21 @@ final class DemoCommand implements Callable<Integer> {
                     duplicates, spooled.get(), registry.meter(MetricNames.REPLAYED).getCount(), rejected.get(),
                     worstNanos.get() / 1e6, watchdog.downtime().toMillis(), watchdog.restarts(), elapsedMillis() / 1000,
                     producer.journalBacklog(), where.lostIds());
-        } finally {
-            closeQuietly(worker);
-            closeQuietly(producer);
-            watchdog.close();
-            if (tempDir) {
-                deleteRecursively(root);
+        } catch (RuntimeException e) {
+            if (teardown.interrupted) {
+                return ExitCodes.FAILED; // the hook closed what this thread was using; the JVM is exiting
             }
+            throw e;
+        } finally {
+            teardown.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook is running (Ctrl-C): it did the same.
+            }
+        }
+        if (teardown.interrupted) {
+            return ExitCodes.FAILED; // the JVM is exiting: there is no result to print
         }
         print(result);
         // Jobs still held at the end are not lost, but the run did not show they get handled (a job stranded with
@@ -370,11 +402,12 @@ final class DemoCommand implements Callable<Integer> {
                     LockSupport.parkNanos(wait);
                 }
                 // A fault needs a live Redis to hit: wait for the previous one to be repaired first.
-                watchdog.awaitUp(Duration.ofSeconds(30));
+                watchdog.awaitUp(Duration.ofMillis(REPAIR_TIMEOUT_MILLIS));
                 long pid = watchdog.pid().orElse(-1);
                 if (pid < 0) {
                     continue;
                 }
+                int restartsBefore = watchdog.restarts();
                 if (f.kind().equals("kill")) {
                     say("Fault " + n + "/" + schedule.size() + ": SIGKILL redis-server (pid " + pid + ")");
                     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
@@ -382,6 +415,7 @@ final class DemoCommand implements Callable<Integer> {
                     say("Fault " + n + "/" + schedule.size() + ": SIGSTOP redis-server (pid " + pid + "): it hangs, keeping its socket open");
                     signal(pid, "STOP");
                 }
+                awaitRepaired(restartsBefore);
             }
         }, "spillway-demo-faults");
         t.setDaemon(true);
@@ -389,7 +423,22 @@ final class DemoCommand implements Callable<Integer> {
         return t;
     }
 
+    /**
+     * Waits until the watchdog has brought Redis back after a fault (its Up event, published once the downtime is
+     * counted): a fault after the last enqueue was otherwise still being repaired when the result was taken, which
+     * then read 0 restarts and 0 downtime.
+     */
+    private void awaitRepaired(int restartsBefore) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(hangTimeoutMs + REPAIR_TIMEOUT_MILLIS);
+        while (recoveredRestarts.get() <= restartsBefore && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+    }
+
     private void onWatchdogEvent(WatchdogEvent e) {
+        if (e instanceof WatchdogEvent.Up u) {
+            recoveredRestarts.accumulateAndGet(u.restarts(), Math::max);
+        }
         if (e instanceof WatchdogEvent.Exited x) {
             say("Watchdog: redis-server exited (" + (x.exitCode() == 137 ? "killed by SIGKILL" : "exit " + x.exitCode()) + "); restarting it");
         } else if (e instanceof WatchdogEvent.Hung h) {
@@ -482,7 +531,8 @@ final class DemoCommand implements Callable<Integer> {
                 rows.add(List.of("rejected", Long.toString(r.rejected()), "enqueue threw: not accepted, the caller knew"));
             }
             rows.add(List.of("worst enqueue", fmt(r.worstEnqueueMs()) + " ms", "slowest enqueue call"));
-            rows.add(List.of("Redis downtime", fmt(r.redisDowntimeMs() / 1000.0) + " s", r.redisRestarts() + " restart(s) by the watchdog"));
+            // In ms below a second: a 72 ms outage read "0 s".
+            rows.add(List.of("Redis downtime", Output.age(r.redisDowntimeMs()), r.redisRestarts() + " restart(s) by the watchdog"));
             Output.table(out, List.of("RESULT", "VALUE", ""), rows);
             out.println();
             if (r.notYetHandled() > 0) {
@@ -540,6 +590,52 @@ final class DemoCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.FAILED, "cannot run kill -" + sig + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Stops what the demo started, children first (the worker and producer, then the watchdog, which stops
+     * redis-server), then deletes the temp dir: once, from the run's end or from the shutdown hook (Ctrl-C),
+     * whichever comes first; the other waits for it.
+     */
+    private static final class Teardown {
+        private final Watchdog watchdog;
+        private final Path tempDir;
+        volatile Worker worker;
+        volatile JobProducer producer;
+        private boolean done;
+        volatile boolean interrupted;
+
+        Teardown(Watchdog watchdog, Path tempDir) {
+            this.watchdog = watchdog;
+            this.tempDir = tempDir;
+        }
+
+        synchronized void run() {
+            if (done) {
+                return;
+            }
+            done = true;
+            closeQuietly(worker);
+            closeQuietly(producer);
+            watchdog.close();
+            if (tempDir != null) {
+                deleteRecursively(tempDir);
+            }
+        }
+    }
+
+    /** {@code --dir}, created if missing; one that cannot be (a file, no permission) is bad input. */
+    static Path demoDir(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new CliException(ExitCodes.USAGE, "--dir " + dir + " is not a directory");
+        }
+        try {
+            return Files.createDirectories(dir).toAbsolutePath();
+        } catch (IOException e) {
+            String reason = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+                    : e.getClass().getSimpleName();
+            throw new CliException(ExitCodes.USAGE, "--dir " + dir + " cannot be created: " + reason);
         }
     }
 

@@ -17,6 +17,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import redis.clients.jedis.Jedis;
 
 /** {@code dlq list|show|retry|purge}: the jobs that failed for good. */
 @Command(name = "dlq", mixinStandardHelpOptions = true,
@@ -39,14 +40,24 @@ final class DlqCommand implements Runnable {
         @Option(names = {"-q", "--queue"}, required = true, paramLabel = "NAME", description = "The queue.")
         String queue;
 
+        /** Whether Redis knows the queue (see {@link StatusCommand#isKnown}); set by {@link #open}. */
+        boolean known;
+
         /** Validates the queue and Redis (one-line errors), then opens the dead-letter API. */
         DeadLetters open() {
+            QueueName name;
             try {
-                QueueName.of(queue);
+                name = QueueName.of(queue);
             } catch (IllegalArgumentException e) {
                 throw new CliException(ExitCodes.USAGE, e.getMessage());
             }
-            redis.connect().close();
+            try (Jedis j = redis.connect()) {
+                known = StatusCommand.isKnown(j, name);
+            } catch (CliException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw RedisOptions.failure(redis.connection(), e);
+            }
             return DeadLetters.connect(redis.connection());
         }
     }
@@ -98,12 +109,15 @@ final class DlqCommand implements Runnable {
                 if (json) {
                     Map<String, Object> doc = new LinkedHashMap<>();
                     doc.put("queue", target.queue);
+                    doc.put("queueKnown", target.known);
                     doc.put("total", total);
                     doc.put("deadLetters", rows);
                     Output.json(out, doc);
                     return ExitCodes.OK;
                 }
-                if (rows.isEmpty()) {
+                if (!target.known) {
+                    out.println(StatusCommand.unknownQueues(List.of(target.queue)));
+                } else if (rows.isEmpty()) {
                     out.println("No dead letters in queue " + target.queue + ".");
                 } else {
                     List<List<String>> table = new ArrayList<>();
@@ -141,7 +155,8 @@ final class DlqCommand implements Runnable {
         public Integer call() {
             try (DeadLetters dlq = target.open()) {
                 DeadLetter found = dlq.get(target.queue, id).orElseThrow(
-                        () -> new CliException(ExitCodes.FAILED, "no dead letter " + id + " in queue " + target.queue));
+                        () -> new CliException(ExitCodes.FAILED, "no dead letter " + id + " in queue " + target.queue
+                                + (target.known ? "" : ": " + StatusCommand.unknownQueues(List.of(target.queue)))));
                 Row r = Row.of(found, payload);
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {

@@ -13,17 +13,28 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
  * Checks a Redis for the settings that lose jobs, and says what to change. Exits 1 when a finding
  * loses jobs (or Spillway cannot run on it), 0 otherwise (warnings included).
+ *
+ * <p>A setting it cannot read (INFO or CONFIG denied to the user by an ACL, or renamed) is never reported ok:
+ * it is a warning that names the setting and the reason, so that the operator checks it by hand.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check a Redis for settings that lose jobs, and say what to change.",
                 "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
-                "Exits 1 when a finding loses jobs, 0 otherwise."})
+                "A setting it cannot read (INFO or CONFIG denied by an ACL, or renamed) is a warning: check it by hand.",
+                "Exits 1 when a finding loses jobs, 0 otherwise (warnings included)."})
 final class DoctorCommand implements Callable<Integer> {
     enum Severity { OK, WARN, LOSES_JOBS }
+
+    /** The CONFIG settings the checks read; INFO does not report these (or, for the first two, not without INFO). */
+    static final List<String> CONFIG_KEYS = List.of("maxmemory-policy", "appendonly", "appendfsync", "save", "maxmemory",
+            "stop-writes-on-bgsave-error");
+    /** The key under which {@code unreadable} holds why INFO could not be read. */
+    static final String INFO = "INFO";
 
     /** One check's result; {@code fix} is empty when nothing needs to change. */
     record Finding(String check, Severity severity, String found, String fix) {
@@ -48,14 +59,22 @@ final class DoctorCommand implements Callable<Integer> {
         }
         Map<String, String> info;
         Map<String, String> config = new LinkedHashMap<>();
+        Map<String, String> unreadable = new LinkedHashMap<>();
         long[] latenciesMicros = new long[pings];
         try (Jedis j = redis.connect()) {
-            info = RedisInfo.parse(j.info());
-            for (String key : List.of("appendfsync", "save", "maxmemory", "stop-writes-on-bgsave-error")) {
+            try {
+                info = RedisInfo.parse(j.info());
+            } catch (JedisDataException e) {
+                // An error reply (NOPERM from an ACL, a renamed command): the checks that need INFO say so.
+                info = Map.of();
+                unreadable.put(INFO, refusal("INFO", e));
+            }
+            for (String key : CONFIG_KEYS) {
                 try {
                     config.putAll(j.configGet(key));
-                } catch (RuntimeException e) {
-                    // CONFIG is often renamed or disabled on managed Redis; INFO is enough for most checks.
+                } catch (JedisDataException e) {
+                    // CONFIG is often renamed, disabled or denied on managed Redis: the checks that need it say so.
+                    unreadable.put(key, refusal("CONFIG GET", e));
                 }
             }
             for (int i = 0; i < pings; i++) {
@@ -66,9 +85,9 @@ final class DoctorCommand implements Callable<Integer> {
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.unreachable(redis.connection(), e);
+            throw RedisOptions.failure(redis.connection(), e);
         }
-        List<Finding> findings = check(info, config, latenciesMicros);
+        List<Finding> findings = check(info, config, unreadable, latenciesMicros);
         boolean loses = findings.stream().anyMatch(f -> f.severity() == Severity.LOSES_JOBS);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
@@ -77,10 +96,12 @@ final class DoctorCommand implements Callable<Integer> {
             doc.put("version", info.getOrDefault("redis_version", "?"));
             doc.put("losesJobs", loses);
             doc.put("findings", findings);
+            doc.put("unreadable", unreadable);
             Output.json(out, doc);
         } else {
-            out.println("Redis " + redis.connection().redacted() + " (version " + info.getOrDefault("redis_version", "?")
-                    + ", " + info.getOrDefault("redis_mode", "standalone") + ", " + info.getOrDefault("role", "?") + ")");
+            out.println("Redis " + redis.connection().redacted() + (info.isEmpty() ? " (version unknown: " + unreadable.get(INFO) + ")"
+                    : " (version " + info.getOrDefault("redis_version", "?") + ", " + info.getOrDefault("redis_mode", "standalone")
+                    + ", " + info.getOrDefault("role", "?") + ")"));
             for (Finding f : findings) {
                 out.printf("%-10s %-16s %s%n", label(f.severity()), f.check(), f.found());
                 if (!f.fix().isEmpty()) {
@@ -89,7 +110,11 @@ final class DoctorCommand implements Callable<Integer> {
             }
             long bad = findings.stream().filter(f -> f.severity() == Severity.LOSES_JOBS).count();
             long warn = findings.stream().filter(f -> f.severity() == Severity.WARN).count();
+            boolean blind = findings.stream().anyMatch(f -> f.found().contains("cannot read")
+                    || f.check().equals(NOT_CHECKED));
             out.println(bad > 0 ? bad + " finding(s) lose jobs; " + warn + " warning(s)."
+                    : blind ? "Nothing found that loses jobs, but some settings could not be read: check them by hand; "
+                            + warn + " warning(s)."
                     : warn > 0 ? "Nothing loses jobs; " + warn + " warning(s)." : "All good: nothing here loses jobs.");
             out.flush();
         }
@@ -104,11 +129,25 @@ final class DoctorCommand implements Callable<Integer> {
         };
     }
 
-    static List<Finding> check(Map<String, String> info, Map<String, String> config, long[] latenciesMicros) {
+    /** The check that lists what could not be checked at all (INFO unreadable). */
+    static final String NOT_CHECKED = "not checked";
+
+    /**
+     * The findings.
+     *
+     * @param info INFO, parsed; empty if it could not be read
+     * @param config CONFIG GET results; a setting missing here could not be read
+     * @param unreadable why a setting (a {@link #CONFIG_KEYS} name, or {@link #INFO}) could not be read
+     */
+    static List<Finding> check(Map<String, String> info, Map<String, String> config, Map<String, String> unreadable,
+                               long[] latenciesMicros) {
         List<Finding> out = new ArrayList<>();
         // Eviction: anything but noeviction deletes keys (jobs) silently under memory pressure.
-        String policy = info.getOrDefault("maxmemory_policy", "?");
-        if (policy.equals("noeviction")) {
+        String policy = info.getOrDefault("maxmemory_policy", config.get("maxmemory-policy"));
+        if (policy == null) {
+            out.add(new Finding("eviction", Severity.WARN, cannotRead("maxmemory-policy", unreadable, true),
+                    "it must be noeviction: look in redis.conf, or CONFIG GET maxmemory-policy as a user allowed to"));
+        } else if (policy.equals("noeviction")) {
             out.add(new Finding("eviction", Severity.OK, "maxmemory-policy noeviction", ""));
         } else {
             out.add(new Finding("eviction", Severity.LOSES_JOBS, "maxmemory-policy " + policy
@@ -117,11 +156,20 @@ final class DoctorCommand implements Callable<Integer> {
         }
 
         // Persistence: without AOF a restart loses what came after the last snapshot, or everything.
-        boolean aof = "1".equals(info.get("aof_enabled"));
+        Boolean aof = info.containsKey("aof_enabled") ? Boolean.valueOf("1".equals(info.get("aof_enabled")))
+                : config.containsKey("appendonly") ? Boolean.valueOf("yes".equals(config.get("appendonly"))) : null;
         String save = config.get("save");
-        String fsync = config.getOrDefault("appendfsync", "?");
-        if (aof) {
-            if ("no".equals(fsync)) {
+        String fsync = config.get("appendfsync");
+        if (aof == null) {
+            out.add(new Finding("persistence", Severity.WARN, cannotRead("appendonly", unreadable, true),
+                    "it must be 'appendonly yes' with 'appendfsync everysec' (or always): look in redis.conf, or CONFIG GET"
+                            + " as a user allowed to"));
+        } else if (aof) {
+            if (fsync == null) {
+                out.add(new Finding("persistence", Severity.WARN, "AOF on; " + cannotRead("appendfsync", unreadable, false),
+                        "appendfsync must be everysec or always: look in redis.conf, or CONFIG GET appendfsync as a user"
+                                + " allowed to"));
+            } else if ("no".equals(fsync)) {
                 out.add(new Finding("persistence", Severity.WARN, "AOF on, appendfsync no: a machine crash loses up to ~30 s of jobs"
                         + " (a Redis crash alone does not)", "CONFIG SET appendfsync everysec"));
             } else {
@@ -136,12 +184,10 @@ final class DoctorCommand implements Callable<Integer> {
             out.add(new Finding("persistence", Severity.LOSES_JOBS,
                     "no AOF and no RDB snapshots: a Redis restart empties it and every queued job is lost",
                     "CONFIG SET appendonly yes, and put 'appendonly yes' and 'appendfsync everysec' in redis.conf"));
-        } else if (save == null) {
-            out.add(new Finding("persistence", Severity.WARN, "AOF off; RDB settings unreadable (CONFIG disabled)",
-                    "enable AOF (appendonly yes, appendfsync everysec) in your Redis settings"));
         } else {
-            out.add(new Finding("persistence", Severity.LOSES_JOBS, "RDB snapshots only (save " + (save == null ? "?" : save)
-                    + "): a crash loses every job enqueued since the last snapshot",
+            // With or without snapshots (save unreadable: either), a crash loses the jobs since the last one, or all.
+            out.add(new Finding("persistence", Severity.LOSES_JOBS, (save == null ? "AOF off (" + cannotRead("save", unreadable, false)
+                    + ")" : "RDB snapshots only (save " + save + ")") + ": a crash loses every job enqueued since the last snapshot",
                     "CONFIG SET appendonly yes, and put 'appendonly yes' in redis.conf"));
         }
         if ("err".equals(info.get("rdb_last_bgsave_status")) && !"no".equals(config.get("stop-writes-on-bgsave-error"))) {
@@ -149,6 +195,28 @@ final class DoctorCommand implements Callable<Integer> {
                     + " until one succeeds; Spillway spools meanwhile", "free disk space for the RDB file and check the Redis log"));
         }
 
+        if (info.isEmpty()) {
+            out.add(new Finding(NOT_CHECKED, Severity.WARN, "memory headroom, version, role and AOF write errors: "
+                    + unreadable.getOrDefault(INFO, "INFO said nothing"),
+                    "run doctor as a user allowed INFO (and CONFIG GET), or check these by hand (INFO memory, server,"
+                            + " replication, persistence)"));
+        } else {
+            checkServer(info, config, out);
+        }
+
+        long[] sorted = latenciesMicros.clone();
+        Arrays.sort(sorted);
+        long median = sorted[sorted.length / 2];
+        long worst = sorted[sorted.length - 1];
+        String found = String.format("PING median %.2f ms, worst %.2f ms (%d PINGs)", median / 1000.0, worst / 1000.0, sorted.length);
+        out.add(median > 10_000
+                ? new Finding("latency", Severity.WARN, found + ": slow for a job queue", "run Redis closer to its clients, or find what blocks it (SLOWLOG GET)")
+                : new Finding("latency", Severity.OK, found, ""));
+        return out;
+    }
+
+    /** The checks that need INFO: memory headroom, version, role. */
+    private static void checkServer(Map<String, String> info, Map<String, String> config, List<Finding> out) {
         // Memory headroom: a full Redis refuses writes (OOM); Spillway spools them, but that is not a way to run.
         long used = parseLong(info.get("used_memory"), 0);
         long max = parseLong(info.get("maxmemory"), parseLong(config.get("maxmemory"), 0));
@@ -182,16 +250,25 @@ final class DoctorCommand implements Callable<Integer> {
             out.add(new Finding("role", Severity.WARN, "this Redis is a " + role + ": it refuses writes",
                     "point producers and workers at the master (or at Sentinel)"));
         }
+    }
 
-        long[] sorted = latenciesMicros.clone();
-        Arrays.sort(sorted);
-        long median = sorted[sorted.length / 2];
-        long worst = sorted[sorted.length - 1];
-        String found = String.format("PING median %.2f ms, worst %.2f ms (%d PINGs)", median / 1000.0, worst / 1000.0, sorted.length);
-        out.add(median > 10_000
-                ? new Finding("latency", Severity.WARN, found + ": slow for a job queue", "run Redis closer to its clients, or find what blocks it (SLOWLOG GET)")
-                : new Finding("latency", Severity.OK, found, ""));
-        return out;
+    /**
+     * "cannot read appendfsync: CONFIG GET denied (NOPERM); check it by hand". {@code alsoInfo}: the setting is
+     * read from INFO first, so INFO's reason is given too.
+     */
+    static String cannotRead(String setting, Map<String, String> unreadable, boolean alsoInfo) {
+        List<String> why = new ArrayList<>();
+        if (alsoInfo && unreadable.containsKey(INFO)) {
+            why.add(unreadable.get(INFO));
+        }
+        why.add(unreadable.getOrDefault(setting, "CONFIG GET did not report it"));
+        return "cannot read " + setting + ": " + String.join(", ", why) + "; check it by hand";
+    }
+
+    /** "CONFIG GET denied (NOPERM)" for an ACL refusal, else "CONFIG GET failed (ERR unknown command ...)". */
+    static String refusal(String command, JedisDataException e) {
+        String message = SpillwayCli.oneLine(e.getMessage());
+        return message.startsWith("NOPERM") ? command + " denied (NOPERM)" : command + " failed (" + message + ")";
     }
 
     private static long parseLong(String s, long fallback) {

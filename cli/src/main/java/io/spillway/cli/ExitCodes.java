@@ -6,7 +6,11 @@ final class ExitCodes {
     static final int OK = 0;
     /** The command ran and found a problem: a doctor finding that loses jobs, a demo that lost jobs, a failed step. */
     static final int FAILED = 1;
-    /** Bad input: unknown option, bad value, missing argument (picocli's own code for usage errors). */
+    /**
+     * Bad input: unknown option, bad value, missing argument (picocli's own code for usage errors); also credentials
+     * Redis refuses, given or not (NOAUTH, WRONGPASS: the fix is the {@code --redis} URI), and a {@code --listen}
+     * address already in use.
+     */
     static final int USAGE = 2;
     /** Redis could not be reached (refused, timed out, DNS): one-shot commands only; {@code report} keeps running. */
     static final int UNREACHABLE = 3;

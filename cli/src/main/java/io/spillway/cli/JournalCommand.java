@@ -98,9 +98,18 @@ final class JournalCommand implements Runnable {
                 + " (a running producer replays its own journal)");
     }
 
+    /** Most corrupt record indexes an inspect lists. */
+    static final int MAX_CORRUPT_INDEXES = 20;
+
+    /**
+     * What {@code journal inspect} found. {@code backlog} counts the readable jobs not yet replayed;
+     * {@code backlogCorrupt} the corrupt records among the not yet replayed ones, which a replay skips (their
+     * jobs cannot be read); {@code corruptRecords} every corrupt record on disk, the first of them at
+     * {@code corruptIndexes}.
+     */
     record Summary(String dir, long records, long replayed, long backlog, long backlogBytes, long corruptRecords,
-                   String oldest, String newest, String oldestBacklog, Map<String, Long> backlogByQueue,
-                   Map<String, Long> recordsByQueue, int cycleFiles, List<RecordLine> list) {
+                   long backlogCorrupt, List<Long> corruptIndexes, String oldest, String newest, String oldestBacklog,
+                   Map<String, Long> backlogByQueue, Map<String, Long> recordsByQueue, int cycleFiles, List<RecordLine> list) {
     }
 
     record RecordLine(long index, String queue, String id, String type, int bytes, String enqueuedAt, boolean replayed) {
@@ -108,7 +117,8 @@ final class JournalCommand implements Runnable {
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
             description = {"Counts, oldest and newest job, backlog per queue, and corrupt records of a journal directory.",
-                    "Read-only: creates and changes nothing in the directory. A journal held by a running producer is refused."})
+                    "Read-only: creates and changes nothing in the directory. A journal held by a running producer is refused.",
+                    "Exits 1 if the journal holds a corrupt record (an accepted job that cannot be read)."})
     static final class Inspect implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "DIR", description = "The journal directory.")
         Path dir;
@@ -132,6 +142,7 @@ final class JournalCommand implements Runnable {
             long[] times = {Long.MAX_VALUE, Long.MIN_VALUE, Long.MAX_VALUE}; // oldest, newest, oldest backlog
             Map<String, Long> byQueue = new TreeMap<>();
             List<RecordLine> lines = new ArrayList<>();
+            List<Long> corruptIndexes = new ArrayList<>();
             Summary s;
             try (JournalReader j = openForReading(dir)) {
                 j.forEachRecord((e, replayed) -> {
@@ -141,6 +152,9 @@ final class JournalCommand implements Runnable {
                     }
                     if (e.job() == null) {
                         counts[2]++;
+                        if (corruptIndexes.size() < MAX_CORRUPT_INDEXES) {
+                            corruptIndexes.add(e.index());
+                        }
                         return;
                     }
                     long at = e.job().enqueuedAt();
@@ -156,20 +170,25 @@ final class JournalCommand implements Runnable {
                     byQueue.merge(e.job().queue().value(), 1L, Long::sum);
                 });
                 JournalReader.Backlog b = j.backlog();
-                s = new Summary(dir.toAbsolutePath().toString(), counts[0], counts[1], b.jobs(), b.bytes(), counts[2],
-                        instant(times[0]), instant(times[1]), instant(times[2]), new TreeMap<>(b.byQueue()), byQueue,
-                        j.cycleFiles(), lines);
+                // The reader's backlog counts records; a corrupt one is not a job anyone can replay.
+                s = new Summary(dir.toAbsolutePath().toString(), counts[0], counts[1], b.jobs() - b.corrupt(), b.bytes(),
+                        counts[2], b.corrupt(), corruptIndexes, instant(times[0]), instant(times[1]), instant(times[2]),
+                        new TreeMap<>(b.byQueue()), byQueue, j.cycleFiles(), lines);
             }
+            // A corrupt record is an accepted job nobody can read any more: a problem, whether replayed past or not.
+            int exit = s.corruptRecords() > 0 ? ExitCodes.FAILED : ExitCodes.OK;
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 Output.json(out, s);
-                return ExitCodes.OK;
+                return exit;
             }
             out.println("Journal " + s.dir());
             out.println("  records on disk   " + s.records() + " (" + s.replayed() + " replayed, in " + s.cycleFiles() + " file(s))");
             out.println("  not yet replayed  " + s.backlog() + " job(s), " + s.backlogBytes() + " bytes"
                     + (s.oldestBacklog() == null ? "" : ", oldest " + s.oldestBacklog()));
-            out.println("  corrupt records   " + s.corruptRecords() + (s.corruptRecords() > 0 ? " (skipped on replay)" : ""));
+            out.println("  corrupt records   " + s.corruptRecords() + (s.corruptRecords() == 0 ? ""
+                    : " (not yet replayed: " + s.backlogCorrupt() + "; skipped on replay: unreadable, so those accepted jobs"
+                    + " cannot be replayed), at index " + indexes(s)));
             out.println("  oldest / newest   " + (s.oldest() == null ? "-" : s.oldest() + " / " + s.newest()));
             if (!s.backlogByQueue().isEmpty()) {
                 out.println("  backlog by queue");
@@ -178,13 +197,19 @@ final class JournalCommand implements Runnable {
             if (!lines.isEmpty()) {
                 List<List<String>> rows = new ArrayList<>();
                 for (RecordLine r : lines) {
-                    rows.add(List.of(Long.toHexString(r.index()), r.queue(), r.id(), r.type(), Integer.toString(r.bytes()), r.enqueuedAt()));
+                    rows.add(List.of(Long.toString(r.index()), r.queue(), r.id(), r.type(), Integer.toString(r.bytes()), r.enqueuedAt()));
                 }
                 out.println();
                 Output.table(out, List.of("INDEX", "QUEUE", "JOB ID", "TYPE", "BYTES", "ENQUEUED"), rows);
             }
             out.flush();
-            return ExitCodes.OK;
+            return exit;
+        }
+
+        private static String indexes(Summary s) {
+            List<String> parts = new ArrayList<>();
+            s.corruptIndexes().forEach(i -> parts.add(Long.toString(i)));
+            return String.join(", ", parts) + (s.corruptRecords() > s.corruptIndexes().size() ? ", …" : "");
         }
 
         private static String instant(long millis) {

@@ -45,7 +45,8 @@ import picocli.CommandLine.Spec;
         description = {"Drain a journal into Redis by hand, idempotently (a job Redis already holds is not added twice).",
                 "For a journal whose producer is gone; a running producer replays its own.",
                 "If Redis restarted since the producer's last write (its run id changed), the jobs the producer wrote or"
-                        + " replayed in its last --resend-window are sent again first, as a restarted producer would."})
+                        + " replayed in its last --resend-window are sent again first, as a restarted producer would.",
+                "Exits 1 if jobs are left in the journal or a corrupt record (an unreadable job) was skipped."})
 final class JournalReplayCommand implements Callable<Integer> {
     /** As JobProducer: a predecessor's writes older than this are not sent again (they may have completed). */
     static final long SENT_LOG_MAX_AGE_MILLIS = 60L * 60 * 1000;
@@ -87,9 +88,11 @@ final class JournalReplayCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         long before;
         long after;
+        long corrupt;
         String restartedFrom = null;
         int resent = 0;
         JournalCommand.requireJournal(dir);
+        redis.connect().close(); // one line now if Redis cannot be reached or refuses the credentials
         // Only a sent log that is there: opening one creates it (32 MiB of segments) in a journal without.
         boolean hasSentLog = resendWindowMs > 0 && Files.isDirectory(dir.resolve(SentLog.DIR));
         try (ChronicleJournal journal = JournalCommand.open(dir, resendWindowMs);
@@ -126,6 +129,8 @@ final class JournalReplayCommand implements Callable<Integer> {
                 sentLog.redisRunId(runId);
             }
             after = journal.backlog();
+            // Counted (and logged at WARN) by the journal as the replay skips them; this journal was opened by this run.
+            corrupt = journal.corruptRecords();
         }
         long added = registry.meter(MetricNames.REPLAYED).getCount();
         long duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES).getCount();
@@ -141,6 +146,7 @@ final class JournalReplayCommand implements Callable<Integer> {
             doc.put("replayed", added);
             doc.put("alreadyInRedis", duplicates);
             doc.put("backlogAfter", after);
+            doc.put("corruptSkipped", corrupt);
             doc.put("redisRestarted", restartedFrom != null);
             doc.put("recentWritesResent", resent);
             doc.put("resent", resentAll);
@@ -155,8 +161,13 @@ final class JournalReplayCommand implements Callable<Integer> {
             }
             out.println("Replayed " + (added + duplicates) + " job(s) from " + dir + " into " + connection.redacted() + " in "
                     + ms + " ms: " + added + " new, " + duplicates + " already in Redis; " + after + " left.");
+            if (corrupt > 0) {
+                out.println(corrupt + " corrupt record(s) skipped: unreadable, so those accepted jobs cannot be replayed"
+                        + "; 'spillway journal inspect " + dir + "' lists their indexes.");
+            }
             out.flush();
         }
-        return after == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+        // A skipped corrupt record is an accepted job that did not reach Redis: the operator must hear of it.
+        return after == 0 && corrupt == 0 ? ExitCodes.OK : ExitCodes.FAILED;
     }
 }

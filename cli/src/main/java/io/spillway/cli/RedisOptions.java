@@ -9,6 +9,7 @@ import picocli.CommandLine.Option;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisDataException;
 
 /** {@code --redis URI} and {@code --timeout}, shared by every command that talks to Redis. */
 final class RedisOptions {
@@ -43,7 +44,7 @@ final class RedisOptions {
         }
     }
 
-    /** A connected client; an unreachable Redis becomes a one-line {@link CliException}. */
+    /** A connected client; an unreachable Redis or refused credentials become a one-line {@link CliException}. */
     Jedis connect() {
         RedisConnection c = connection();
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
@@ -60,14 +61,38 @@ final class RedisOptions {
             j.ping();
             return j;
         } catch (RuntimeException e) {
-            throw unreachable(c, e);
+            throw failure(c, e);
         }
     }
 
-    static CliException unreachable(RedisConnection c, RuntimeException e) {
+    /**
+     * A Redis failure as one line: refused credentials are bad input ({@link ExitCodes#USAGE}, whether none were
+     * given, NOAUTH, or wrong ones, WRONGPASS: the fix is the same, the URI), an unreachable Redis
+     * {@link ExitCodes#UNREACHABLE}, any other error reply {@link ExitCodes#FAILED}.
+     */
+    static CliException failure(RedisConnection c, RuntimeException e) {
+        String refused = credentialsRefused(e);
+        if (refused != null) {
+            return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " refused the credentials: " + refused
+                    + "; give user:password in the URI (redis://user:password@host:port)");
+        }
+        // Core counts NOAUTH as "not now" (a producer spools through it), so this test comes first.
         if (Failures.isUnavailable(e)) {
             return new CliException(ExitCodes.UNREACHABLE, "cannot reach Redis at " + c.redacted() + ": " + Failures.describe(e));
         }
         return new CliException(ExitCodes.FAILED, "Redis at " + c.redacted() + " refused: " + Failures.describe(e));
+    }
+
+    /** The error reply, if {@code e} (or a cause) is Redis refusing the credentials (NOAUTH, WRONGPASS), else null. */
+    static String credentialsRefused(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof JedisDataException && t.getMessage() != null) {
+                String reply = SpillwayCli.oneLine(t.getMessage());
+                if (reply.startsWith("NOAUTH") || reply.startsWith("WRONGPASS") || reply.startsWith("ERR invalid password")) {
+                    return reply.endsWith(".") ? reply.substring(0, reply.length() - 1) : reply;
+                }
+            }
+        }
+        return null;
     }
 }

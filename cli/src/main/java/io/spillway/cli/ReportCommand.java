@@ -2,6 +2,7 @@ package io.spillway.cli;
 
 import io.spillway.metrics.SpillwayReporting;
 import io.spillway.metrics.StandaloneReporter;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
@@ -38,7 +39,7 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--journal-max-bytes", paramLabel = "BYTES",
             description = {"The journalMaxBytes of those journals' producers (a journal does not record it; producers default"
                     + " to 1073741824, 1 GiB). Exported as spillway.journal.max.bytes; the journal health check fails when a"
-                    + " journal's backlog reaches 90 % of it. Default: not checked."})
+                    + " journal's backlog reaches 90 %% of it. Default: not checked."})
     Long journalMaxBytes;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:" + SpillwayReporting.DEFAULT_PORT,
@@ -125,6 +126,13 @@ final class ReportCommand implements Callable<Integer> {
         try {
             reporter = b.start();
         } catch (RuntimeException e) {
+            BindException bind = bindFailure(e);
+            if (bind != null) {
+                // Like any other bad --listen value: the user picks another port.
+                String why = String.valueOf(bind.getMessage());
+                throw new CliException(ExitCodes.USAGE, "--listen " + listen + ": "
+                        + (why.contains("in use") ? "the address is already in use" : why));
+            }
             throw new CliException(ExitCodes.FAILED, "cannot start the reporter: " + e.getMessage());
         }
         Runtime.getRuntime().addShutdownHook(new Thread(reporter::close, "spillway-report-shutdown"));
@@ -158,6 +166,15 @@ final class ReportCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--listen: " + host + " (" + address.getHostAddress()
                     + ") is not an address of this machine");
         }
+    }
+
+    private static BindException bindFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof BindException b) {
+                return b;
+            }
+        }
+        return null;
     }
 
     private static void positive(String name, Integer seconds) {

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 /**
  * The {@code spillway} command-line tool. Every command has {@code --help}; a failure prints one line,
  * {@code spillway <command>: <reason>}, on stderr and exits non-zero (see {@link ExitCodes}): 2 for bad
- * input, 3 for an unreachable Redis, 1 when the command ran and found a problem. Set
+ * input (refused credentials included), 3 for an unreachable Redis, 1 when the command ran and found a problem. Set
  * {@code SPILLWAY_DEBUG=1} to get stack traces as well.
  *
  * <pre>{@code
@@ -23,7 +23,8 @@ import picocli.CommandLine.Command;
         description = "Background jobs through Redis that are never lost: tools to run, inspect and repair them.",
         subcommands = {DemoCommand.class, StatusCommand.class, JournalCommand.class, DlqCommand.class,
                 DoctorCommand.class, WatchdogCommand.class, ReportCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "Exit codes: 0 ok, 1 the command found a problem, 2 bad input, 3 Redis unreachable."})
+        footer = {"", "Exit codes: 0 ok, 1 the command found a problem, 2 bad input (credentials Redis refuses included),"
+                + " 3 Redis unreachable."})
 public final class SpillwayCli implements Runnable {
     /** Commands whose log lines the user wants to see on the console. */
     private static final Set<String> CHATTY = Set.of("watchdog", "report");
@@ -67,6 +68,7 @@ public final class SpillwayCli implements Runnable {
         setIfAbsent("chronicle.analytics.disable", "true");
         setIfAbsent("chronicle.announcer.disable", "true");
         CommandLine cli = new CommandLine(new SpillwayCli());
+        withVersion(cli);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((ex, arguments) -> {
@@ -102,6 +104,12 @@ public final class SpillwayCli implements Runnable {
             return code;
         });
         return cli.execute(args);
+    }
+
+    /** Every command has -V (mixinStandardHelpOptions), but only the one with a version provider prints anything. */
+    private static void withVersion(CommandLine cmd) {
+        cmd.getCommandSpec().versionProvider(new Version());
+        cmd.getSubcommands().values().forEach(SpillwayCli::withVersion);
     }
 
     /**

@@ -73,6 +73,7 @@ final class StatusCommand implements Callable<Integer> {
         }
         JournalStatus js = journal == null ? null : journalStatus(journal);
         List<QueueStatus> rows = new ArrayList<>();
+        List<String> unknown = new ArrayList<>();
         try (Jedis j = redis.connect()) {
             if (names.isEmpty()) {
                 for (String q : new TreeSet<>(j.smembers(RedisKeys.QUEUES))) {
@@ -82,17 +83,21 @@ final class StatusCommand implements Callable<Integer> {
             long now = serverTimeMillis(j);
             for (QueueName q : names) {
                 rows.add(queueStatus(j, q, now));
+                if (!isKnown(j, q)) {
+                    unknown.add(q.value());
+                }
             }
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.unreachable(redis.connection(), e);
+            throw RedisOptions.failure(redis.connection(), e);
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("redis", redis.connection().redacted());
             doc.put("queues", rows);
+            doc.put("unknownQueues", unknown);
             if (js != null) {
                 doc.put("journal", js);
             }
@@ -110,11 +115,14 @@ final class StatusCommand implements Callable<Integer> {
             }
             Output.table(out, List.of("QUEUE", "WAITING", "IN FLIGHT", "DELAYED", "DEAD", "OLDEST WAITING", "WORKERS"), table);
         }
+        if (!unknown.isEmpty()) {
+            out.println(unknownQueues(unknown));
+        }
         if (js != null) {
             out.println();
             out.println("Journal " + js.dir() + ": " + js.backlog() + " job(s) not yet replayed (" + js.backlogBytes()
                     + " bytes), oldest " + Output.age(js.backlog() == 0 ? -1 : js.oldestAgeMs()) + ", corrupt records "
-                    + js.corruptRecords());
+                    + js.corruptRecords() + (js.corruptRecords() > 0 ? " (unreadable jobs: see spillway journal inspect)" : ""));
             js.backlogByQueue().forEach((q, n) -> out.println("  " + q + ": " + n));
         }
         out.flush();
@@ -195,6 +203,22 @@ final class StatusCommand implements Callable<Integer> {
         return null;
     }
 
+    /**
+     * Whether Redis has seen the queue: it is in {@code spillway:queues} (every queue ever enqueued to), or, should
+     * that set have been lost, it holds any of the queue's keys.
+     */
+    static boolean isKnown(Jedis j, QueueName q) {
+        return j.sismember(RedisKeys.QUEUES, q.value())
+                || j.exists(RedisKeys.stream(q), RedisKeys.delayed(q), RedisKeys.dead(q), RedisKeys.workers(q)) > 0;
+    }
+
+    /** The line that says a queue name given is unknown: most likely a typo. */
+    static String unknownQueues(List<String> names) {
+        return (names.size() == 1 ? "Queue " + names.get(0) + " is" : "Queues " + String.join(", ", names) + " are")
+                + " unknown to Redis: no job was ever enqueued to " + (names.size() == 1 ? "it" : "them")
+                + " (not in spillway:queues). Check the name; 'spillway status' lists the known queues.";
+    }
+
     static long serverTimeMillis(Jedis j) {
         List<String> t = j.time();
         return Long.parseLong(t.get(0)) * 1000 + Long.parseLong(t.get(1)) / 1000;
@@ -203,7 +227,8 @@ final class StatusCommand implements Callable<Integer> {
     static JournalStatus journalStatus(Path dir) {
         try (JournalReader j = JournalCommand.openForReading(dir)) {
             JournalReader.Backlog b = j.backlog();
-            return new JournalStatus(dir.toAbsolutePath().toString(), b.jobs(), b.bytes(),
+            // The reader's backlog counts records; a corrupt one is not a job anyone can replay (reported apart).
+            return new JournalStatus(dir.toAbsolutePath().toString(), b.jobs() - b.corrupt(), b.bytes(),
                     b.oldestAgeMillis(System.currentTimeMillis()), b.corrupt(), new LinkedHashMap<>(b.byQueue()));
         }
     }

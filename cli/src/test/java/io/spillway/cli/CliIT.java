@@ -120,6 +120,64 @@ class CliIT {
     }
 
     @Test
+    void missingAndWrongCredentialsAreTheSameOneLineAndExitTwo() {
+        try (RedisProcess locked = RedisProcess.builder().start()) {
+            locked.configSet("requirepass", "secret");
+            String host = "127.0.0.1:" + locked.port();
+            Path spool = spoolJobs(queue(), 1);
+            for (String uri : List.of("redis://" + host, "redis://:wrong@" + host)) {
+                String reply = uri.contains("wrong") ? "WRONGPASS invalid username-password pair" : "NOAUTH Authentication required";
+                for (String[] args : List.of(
+                        new String[] {"status", "--redis", uri},
+                        new String[] {"doctor", "--redis", uri},
+                        new String[] {"dlq", "list", "--redis", uri, "-q", "x"},
+                        new String[] {"journal", "replay", spool.toString(), "--redis", uri},
+                        new String[] {"report", "--redis", uri, "--no-http"})) {
+                    Cli c = Cli.run(args);
+                    assertThat(c.exit()).as(String.join(" ", args) + "\n" + c).isEqualTo(ExitCodes.USAGE);
+                    assertThat(c.oneLineError()).contains("Redis at redis://" + host + " refused the credentials: " + reply,
+                            "; give user:password in the URI").doesNotContain("wrong", "cannot reach");
+                }
+            }
+            Cli ok = Cli.run("status", "--redis", "redis://:secret@" + host);
+            assertThat(ok.exit()).as(ok.toString()).isZero();
+        }
+    }
+
+    @Test
+    void everyCommandPrintsItsVersion() {
+        for (String[] args : List.of(new String[] {"--version"}, new String[] {"status", "-V"}, new String[] {"journal", "inspect", "-V"},
+                new String[] {"dlq", "list", "--version"}, new String[] {"demo", "-V"})) {
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(c.toString()).isZero();
+            assertThat(c.out()).as(String.join(" ", args)).startsWith("spillway ");
+        }
+    }
+
+    @Test
+    void aQueueRedisHasNeverSeenIsCalledUnknownNotShownEmpty() throws Exception {
+        String typo = queue();
+        Cli status = Cli.run("status", "--redis", uri(), "-q", typo);
+        assertThat(status.exit()).as(status.toString()).isZero();
+        assertThat(status.out()).contains("Queue " + typo + " is unknown to Redis: no job was ever enqueued to it");
+        assertThat(JSON.readTree(Cli.run("status", "--redis", uri(), "-q", typo, "--json").out()).get("unknownQueues").get(0).asText())
+                .isEqualTo(typo);
+
+        Cli dlq = Cli.run("dlq", "list", "--redis", uri(), "-q", typo);
+        assertThat(dlq.exit()).as(dlq.toString()).isZero();
+        assertThat(dlq.out()).contains("Queue " + typo + " is unknown to Redis").doesNotContain("No dead letters");
+        assertThat(JSON.readTree(Cli.run("dlq", "list", "--redis", uri(), "-q", typo, "--json").out()).get("queueKnown").asBoolean())
+                .isFalse();
+
+        String q = queue();
+        try (JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("jk")).build()) {
+            producer.enqueue(q, "t", new byte[] {1});
+        }
+        assertThat(Cli.run("status", "--redis", uri(), "-q", q).out()).doesNotContain("unknown");
+        assertThat(Cli.run("dlq", "list", "--redis", uri(), "-q", q).out()).contains("No dead letters in queue " + q);
+    }
+
+    @Test
     void doctorPassesAKeepingRedisAndFailsAnEvictingOne() throws Exception {
         try (RedisProcess evicting = RedisProcess.builder().maxMemoryPolicy("allkeys-lru").appendOnly(false).start()) {
             Cli good = Cli.run("doctor", "--redis", uri());
@@ -135,6 +193,29 @@ class CliIT {
             assertThat(json.get("losesJobs").asBoolean()).isTrue();
             assertThat(json.get("findings").findValuesAsText("check")).contains("eviction", "persistence", "memory", "version", "latency");
         }
+    }
+
+    @Test
+    void doctorWarnsOfWhatAnAclKeepsItFromReadingInsteadOfCallingItOk() throws Exception {
+        try (redis.clients.jedis.Jedis j = redis.jedis()) {
+            j.aclSetUser("doctor-noconfig", "on", ">pw", "+@all", "-config");
+            j.aclSetUser("doctor-noinfo", "on", ">pw", "+@all", "-config", "-info");
+        }
+        String at = "@127.0.0.1:" + redis.port();
+        Cli noConfig = Cli.run("doctor", "--redis", "redis://doctor-noconfig:pw" + at);
+        assertThat(noConfig.exit()).as(noConfig.toString()).isEqualTo(ExitCodes.OK); // a warning, as documented
+        assertThat(noConfig.out()).contains("noeviction", "warn       persistence      AOF on; cannot read appendfsync:"
+                + " CONFIG GET denied (NOPERM); check it by hand", "some settings could not be read")
+                .doesNotContain("appendfsync ?", "All good");
+
+        Cli noInfo = Cli.run("doctor", "--redis", "redis://doctor-noinfo:pw" + at);
+        assertThat(noInfo.exit()).as(noInfo.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(noInfo.err()).isEmpty();
+        assertThat(noInfo.out()).contains("version unknown: INFO denied (NOPERM)",
+                "cannot read maxmemory-policy: INFO denied (NOPERM), CONFIG GET denied (NOPERM); check it by hand",
+                "warn       not checked      memory headroom, version, role and AOF write errors: INFO denied (NOPERM)");
+        JsonNode json = JSON.readTree(Cli.run("doctor", "--redis", "redis://doctor-noinfo:pw" + at, "--json").out());
+        assertThat(json.get("unreadable").get("INFO").asText()).isEqualTo("INFO denied (NOPERM)");
     }
 
     @Test

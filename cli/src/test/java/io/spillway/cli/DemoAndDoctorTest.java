@@ -43,7 +43,7 @@ class DemoAndDoctorTest {
     void doctorFlagsWhatLosesJobs() {
         Map<String, String> info = Map.of("maxmemory_policy", "volatile-lru", "aof_enabled", "0", "redis_version", "6.0.9",
                 "used_memory", "950", "maxmemory", "1000", "role", "slave");
-        List<DoctorCommand.Finding> f = DoctorCommand.check(info, Map.of("save", ""), new long[] {100, 200, 300});
+        List<DoctorCommand.Finding> f = DoctorCommand.check(info, Map.of("save", ""), Map.of(), new long[] {100, 200, 300});
         assertThat(f).extracting(DoctorCommand.Finding::check, DoctorCommand.Finding::severity).contains(
                 org.assertj.core.groups.Tuple.tuple("eviction", DoctorCommand.Severity.LOSES_JOBS),
                 org.assertj.core.groups.Tuple.tuple("persistence", DoctorCommand.Severity.LOSES_JOBS),
@@ -52,6 +52,47 @@ class DemoAndDoctorTest {
                 org.assertj.core.groups.Tuple.tuple("role", DoctorCommand.Severity.WARN),
                 org.assertj.core.groups.Tuple.tuple("latency", DoctorCommand.Severity.OK));
         assertThat(f).allSatisfy(x -> assertThat(x.severity() == DoctorCommand.Severity.OK || !x.fix().isEmpty()).isTrue());
+    }
+
+    @Test
+    void doctorCallsASettingItCannotReadAWarningNotOk() {
+        Map<String, String> info = Map.of("maxmemory_policy", "noeviction", "aof_enabled", "1", "redis_version", "7.0.15",
+                "used_memory", "100", "maxmemory", "1000", "role", "master");
+        Map<String, String> denied = new java.util.LinkedHashMap<>();
+        DoctorCommand.CONFIG_KEYS.forEach(k -> denied.put(k, "CONFIG GET denied (NOPERM)"));
+        List<DoctorCommand.Finding> f = DoctorCommand.check(info, Map.of(), denied, new long[] {100});
+        assertThat(f).filteredOn(x -> x.check().equals("persistence")).singleElement().satisfies(x -> {
+            assertThat(x.severity()).isEqualTo(DoctorCommand.Severity.WARN);
+            assertThat(x.found()).isEqualTo("AOF on; cannot read appendfsync: CONFIG GET denied (NOPERM); check it by hand");
+        });
+        assertThat(f).noneMatch(x -> x.found().contains("?"));
+
+        // AOF off and the RDB settings unreadable: snapshots or none, a crash loses jobs either way.
+        Map<String, String> aofOff = new java.util.HashMap<>(info);
+        aofOff.put("aof_enabled", "0");
+        assertThat(DoctorCommand.check(aofOff, Map.of(), denied, new long[] {100}))
+                .filteredOn(x -> x.check().equals("persistence")).singleElement()
+                .extracting(DoctorCommand.Finding::severity).isEqualTo(DoctorCommand.Severity.LOSES_JOBS);
+
+        // INFO denied too: what could not be checked, and why, instead of a guess.
+        Map<String, String> blind = new java.util.LinkedHashMap<>(denied);
+        blind.put(DoctorCommand.INFO, "INFO denied (NOPERM)");
+        List<DoctorCommand.Finding> none = DoctorCommand.check(Map.of(), Map.of(), blind, new long[] {100});
+        assertThat(none).extracting(DoctorCommand.Finding::check, DoctorCommand.Finding::severity).containsExactly(
+                org.assertj.core.groups.Tuple.tuple("eviction", DoctorCommand.Severity.WARN),
+                org.assertj.core.groups.Tuple.tuple("persistence", DoctorCommand.Severity.WARN),
+                org.assertj.core.groups.Tuple.tuple(DoctorCommand.NOT_CHECKED, DoctorCommand.Severity.WARN),
+                org.assertj.core.groups.Tuple.tuple("latency", DoctorCommand.Severity.OK));
+        assertThat(none.get(0).found()).isEqualTo("cannot read maxmemory-policy: INFO denied (NOPERM), CONFIG GET denied (NOPERM);"
+                + " check it by hand");
+        assertThat(none.get(2).found()).isEqualTo("memory headroom, version, role and AOF write errors: INFO denied (NOPERM)");
+
+        // INFO denied, CONFIG allowed: eviction and persistence come from CONFIG.
+        List<DoctorCommand.Finding> fromConfig = DoctorCommand.check(Map.of(), Map.of("maxmemory-policy", "allkeys-lru",
+                "appendonly", "yes", "appendfsync", "everysec"), Map.of(DoctorCommand.INFO, "INFO denied (NOPERM)"), new long[] {100});
+        assertThat(fromConfig).extracting(DoctorCommand.Finding::check, DoctorCommand.Finding::severity).startsWith(
+                org.assertj.core.groups.Tuple.tuple("eviction", DoctorCommand.Severity.LOSES_JOBS),
+                org.assertj.core.groups.Tuple.tuple("persistence", DoctorCommand.Severity.OK));
     }
 
     @Test

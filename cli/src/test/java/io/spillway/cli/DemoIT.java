@@ -40,6 +40,21 @@ class DemoIT {
     }
 
     @Test
+    void aFaultAfterTheLastEnqueueIsRepairedBeforeTheResultAndItsDowntimeShown() throws Exception {
+        // The enqueues take 0.5 s; Redis is killed at 1 s, when every job may be handled already.
+        Cli json = Cli.run("demo", "--jobs", "50", "--rate", "100", "--faults", "kill@1s", "--json", "--drain-timeout", "30");
+        assertThat(json.exit()).as(json.toString()).isZero();
+        JsonNode r = new ObjectMapper().readTree(json.out());
+        assertThat(r.get("redisRestarts").asInt()).as(json.out()).isEqualTo(1);
+        assertThat(r.get("redisDowntimeMs").asLong()).as(json.out()).isPositive();
+
+        Cli text = Cli.run("demo", "--jobs", "50", "--rate", "100", "--faults", "kill@1s", "--plain", "--drain-timeout", "30");
+        assertThat(text.exit()).as(text.toString()).isZero();
+        assertThat(text.out()).contains("50 jobs at 100/s (~1.0 s, to the last fault)", "Watchdog: redis-server back")
+                .containsPattern("Redis downtime\\s+([1-9][0-9]* ms|[0-9]+\\.[0-9] s)\\s+1 restart\\(s\\)");
+    }
+
+    @Test
     void jsonResultHasEveryFigure() throws Exception {
         Cli c = Cli.run("demo", "--jobs", "200", "--rate", "200", "--faults", "kill@50%", "--json", "--drain-timeout", "30");
         assertThat(c.exit()).as(c.toString()).isZero();

@@ -83,6 +83,17 @@ class ReportCommandIT {
     }
 
     @Test
+    void aListenPortInUseIsBadInput() throws Exception {
+        try (RedisProcess redis = RedisProcess.builder().start();
+             java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            String listen = "127.0.0.1:" + taken.getLocalPort();
+            Cli c = Cli.run("report", "--redis", redis.uri().toString(), "--listen", listen);
+            assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(c.oneLineError()).isEqualTo("spillway report: --listen " + listen + ": the address is already in use");
+        }
+    }
+
+    @Test
     void badInputIsAOneLineError() {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

@@ -421,7 +421,7 @@ public final class ChronicleJournal implements AutoCloseable {
             if (e.job() == null) {
                 corrupt.inc();
                 log.warn("Journal {}: corrupt record at index {} skipped ({} corrupt so far)", dir,
-                        Long.toHexString(e.index()), corrupt.getCount());
+                        e.index(), corrupt.getCount());
             }
             out.add(e);
         }
