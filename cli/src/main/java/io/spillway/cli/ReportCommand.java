@@ -95,8 +95,16 @@ final class ReportCommand implements Callable<Integer> {
             // A typo would otherwise be reported for ever as a journal that is not there.
             journals.forEach(dir -> JournalCommand.requireJournal(dir, true));
         }
-        // No connection attempt here: an exporter that refused to start while Redis is down would restart-loop
-        // under systemd or Kubernetes during exactly the outage its /health and journal figures are for.
+        // An unreachable Redis is no reason not to start: an exporter that refused to start while Redis is down would
+        // restart-loop under systemd or Kubernetes during exactly the outage its /health and journal figures are
+        // for. A Redis that answers but refuses the credentials is bad input, though: waiting will not mend it.
+        try {
+            redis.connect().close();
+        } catch (CliException e) {
+            if (e.exitCode() != ExitCodes.UNREACHABLE) {
+                throw e;
+            }
+        }
         StandaloneReporter.Builder b = StandaloneReporter.builder(redis.connection())
                 .refreshEvery(Duration.ofMillis(refreshMs))
                 .reporting(r -> {
