@@ -213,7 +213,9 @@ public final class Worker implements AutoCloseable {
          * Default: adaptive — about 20 ms of work is kept fetched ahead, from the average handler duration:
          * up to {@code max(concurrency, 200)} for sub-millisecond jobs (fewer, larger fetches), 0 for jobs
          * longer than {@code 20 ms × concurrency}, since a prefetched job waits here, leased, while another
-         * worker could have run it. It starts at 0 and follows the first jobs.
+         * worker could have run it. It starts at 0 and follows the first jobs. Threads running a job for longer
+         * than 100 ms (or 4 × the average) do not count, and while all do, jobs that waited over 100 ms for a thread
+         * are handed back to the queue for other workers. A fixed number keeps what it fetched until a thread is free.
          */
         public Builder prefetch(int jobs) {
             if (jobs < 0 || jobs > 10_000) {

@@ -505,6 +505,39 @@ class WorkerIT {
         }
     }
 
+    @Test
+    void longJobsFetchedBehindInstantOnesAreHandedBackToAnIdleWorker() {
+        // Worker A learns that jobs are instant and fetches far ahead; the long jobs at the end of the queue come in
+        // its last batches, before any of them has ended. B starts once A holds every job, so without a hand-back B
+        // finds nothing: A's renewals keep the waiting long jobs leased to A, which runs them two at a time.
+        List<String> instant = IntStream.range(0, 400).mapToObj(i -> "instant-" + i).toList();
+        List<String> slow = IntStream.range(0, 6).mapToObj(i -> "long-" + i).toList();
+        jobs.enqueue(queue, "instant", instant);
+        jobs.enqueue(queue, "long", slow);
+        Map<String, String> ranOn = new ConcurrentHashMap<>();
+        AtomicInteger runningOnA = new AtomicInteger();
+        Function<String, Worker.Builder> builder = name -> worker().name(name).concurrency(2)
+                .handler("instant", this::record)
+                .handler("long", job -> {
+                    record(job);
+                    ranOn.put(job.id(), name);
+                    if (name.equals("a")) {
+                        runningOnA.incrementAndGet();
+                    }
+                    Thread.sleep(1_000);
+                });
+        Worker a = started(builder.apply("a"));
+        await("A runs long jobs on both threads").atMost(Duration.ofSeconds(20)).until(() -> runningOnA.get() >= 2);
+        await("A holds every job").atMost(Duration.ofSeconds(5)).until(() -> streamLength() == pending());
+        started(builder.apply("b"));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> slow.stream().allMatch(id -> status(id).state() == JobState.COMPLETED));
+        assertThat(ranOn.values()).as("workers that ran long jobs").contains("a", "b");
+        assertThat(handled.values()).allMatch(n -> n.get() == 1);
+        assertThat(handled).hasSize(instant.size() + slow.size());
+        assertThat(a.inFlight()).isZero();
+    }
+
     /** Entries of this queue's stream pending at {@code consumer}. */
     int heldBy(String consumer, String queueName) {
         try (Jedis j = redis.jedis()) {

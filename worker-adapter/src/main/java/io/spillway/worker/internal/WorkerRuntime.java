@@ -66,7 +66,9 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *       Redis is away, appends them to the {@link AckLog} (fsynced) instead; those are flushed by the
  *       reconnect loop's recovery, before the circuit closes and so before any new fetch.</li>
  *   <li><b>timers</b> (one thread): lease renewal (every third of the lease), the scheduler (due
- *       delayed jobs into the stream), job timeouts, the stuck-fetch check, queue gauges and heartbeat.</li>
+ *       delayed jobs into the stream), job timeouts, the stuck-fetch check, queue gauges and heartbeat, and
+ *       with the adaptive prefetch its watch: threads held by long jobs, and hand-back of the jobs fetched
+ *       ahead that wait behind them.</li>
  *   <li><b>reconnect</b> ({@link HealthMonitor}): probes with backoff and jitter; its recovery creates
  *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
  * </ol>
@@ -89,6 +91,8 @@ public final class WorkerRuntime {
     private static final int RECLAIM_CALLS = 10;
     /** How long a handler may take to return after its timeout interrupted it before we call it stuck. */
     private static final long IGNORED_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** How often the adaptive prefetch is told of held threads, and the jobs waiting behind them are looked at. */
+    private static final long WATCH_PREFETCH_MS = 50;
     /**
      * Ceiling of converted durations: far beyond any real setting (the builder stops at a year), and low
      * enough that {@code System.nanoTime() + it} never overflows.
@@ -127,9 +131,13 @@ public final class WorkerRuntime {
     private volatile boolean fetching;
     private volatile boolean draining;
     private volatile boolean ackerStop;
+    /** The fetch thread is in a read (or takeover) asked with the free capacity of its start. */
+    private volatile boolean reading;
     private volatile long lastFetchProgress = System.nanoTime();
     private volatile long lastNonEmptyFetch = System.nanoTime();
     private volatile long lastReclaim;
+    /** Timers thread only: when {@link #watchPrefetch()} last ran. */
+    private long lastPrefetchWatch = System.nanoTime();
     private Thread fetchThread;
     private Thread ackThread;
 
@@ -230,6 +238,9 @@ public final class WorkerRuntime {
         schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
         schedule(this::checkStuck, 1000);
+        if (prefetch.adaptive()) {
+            schedule(this::watchPrefetch, WATCH_PREFETCH_MS);
+        }
         log.info("Worker {} started: queues {}, concurrency {}, lease {}, Redis {}", name, s.queues(), s.concurrency(),
                 s.lease(), s.redis());
     }
@@ -285,15 +296,20 @@ public final class WorkerRuntime {
                 if (free <= 0) {
                     continue;
                 }
-                long now = System.nanoTime();
-                if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, millis(s.lease()) / 4))) {
-                    lastReclaim = now;
-                    free -= reclaim(free);
-                    if (free <= 0) {
-                        continue;
+                reading = true;
+                try {
+                    long now = System.nanoTime();
+                    if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, millis(s.lease()) / 4))) {
+                        lastReclaim = now;
+                        free -= reclaim(free);
+                        if (free <= 0) {
+                            continue;
+                        }
                     }
+                    fetch(Math.min(free, s.fetchBatch()));
+                } finally {
+                    reading = false;
                 }
-                fetch(Math.min(free, s.fetchBatch()));
             } catch (InterruptedException e) {
                 if (!fetching) {
                     return;
@@ -574,6 +590,7 @@ public final class WorkerRuntime {
     }
 
     private void track(Active a) {
+        a.dispatchedAt = System.nanoTime();
         active.put(a.key(), a);
         inFlight.incrementAndGet();
     }
@@ -581,6 +598,9 @@ public final class WorkerRuntime {
     // ---- handlers ----------------------------------------------------------------------------------
 
     private void run(Active a) {
+        if (!a.claimed.compareAndSet(false, true)) {
+            return; // handed back while it waited for a thread (its slot was given back then)
+        }
         try {
             runHandler(a);
         } finally {
@@ -609,7 +629,8 @@ public final class WorkerRuntime {
         }
         Throwable error = null;
         Thread.interrupted();
-        a.deadline = System.nanoTime() + jobTimeoutNanos;
+        a.startedAt = System.nanoTime();
+        a.deadline = a.startedAt + jobTimeoutNanos;
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
@@ -709,6 +730,50 @@ public final class WorkerRuntime {
                 log.warn("Worker {}: the handler of job {} of queue {} ignores its timeout and interrupt and still runs: its"
                         + " thread takes no other job until it returns", name, a.job.id(), a.queue);
             }
+        }
+    }
+
+    /**
+     * Adaptive prefetch only. Tells the prefetch how many threads run a job past {@link AdaptivePrefetch#slowNanos()}
+     * (those drain nothing fetched ahead), and hands back the jobs fetched ahead that have waited for a thread while
+     * every thread is so held: the average learns of long jobs only as they end, so jobs fetched with instant ones
+     * would otherwise wait here, leased and renewed, while another worker sits idle.
+     */
+    private void watchPrefetch() {
+        long now = System.nanoTime();
+        // This thread stalled (CPU starvation, a GC pause): every wait and run looks long; judge at the next tick.
+        boolean stalled = now - lastPrefetchWatch > TimeUnit.MILLISECONDS.toNanos(5 * WATCH_PREFETCH_MS);
+        lastPrefetchWatch = now;
+        long slow = prefetch.slowNanos();
+        int held = 0;
+        List<Active> waiting = new ArrayList<>();
+        for (Active a : active.values()) {
+            if (a.thread != null) {
+                if (now - a.startedAt > slow) {
+                    held++;
+                }
+            } else if (a.job != null && !a.claimed.get() && !a.settled.get()) {
+                waiting.add(a);
+            }
+        }
+        prefetch.held(held);
+        // Not while Redis is away (no other worker can take them either), nor while a read of ours asked with the capacity
+        // of before is still blocked in Redis: Redis serves the client that blocked first, which would take them back.
+        if (stalled || waiting.isEmpty() || reading || gateway.isOpen() || draining) {
+            return;
+        }
+        int handedBack = 0;
+        for (Active a : waiting) {
+            if (prefetch.handsBack(now - a.dispatchedAt) && a.claimed.compareAndSet(false, true)) {
+                if (a.settled.compareAndSet(false, true)) {
+                    queueOutcome(a, release(a));
+                    handedBack++;
+                }
+            }
+        }
+        if (handedBack > 0) {
+            log.info("Worker {}: handed back {} fetched jobs that waited for a thread while all {} ran long jobs: any free"
+                    + " worker can take them", name, handedBack, s.concurrency());
         }
     }
 
@@ -1126,9 +1191,13 @@ public final class WorkerRuntime {
         final JobRecord job;
         final byte[] raw;
         final AtomicBoolean settled = new AtomicBoolean();
+        /** Taken once: by the handler thread that runs it, or by a hand-back while it still waits for a thread. */
+        final AtomicBoolean claimed = new AtomicBoolean();
         /** Its count in {@code inFlight} was given back: once, when no handler thread holds the job any more. */
         final AtomicBoolean slotFreed = new AtomicBoolean();
         volatile Thread thread;
+        volatile long dispatchedAt;
+        volatile long startedAt;
         volatile long deadline;
         volatile long interruptedAt;
         volatile boolean ignoredTimeout;
