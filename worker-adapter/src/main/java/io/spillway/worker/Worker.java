@@ -99,8 +99,10 @@ public final class Worker implements AutoCloseable {
 
     /**
      * Graceful stop: no new fetches; running jobs get up to the shutdown timeout to finish, and their
-     * outcomes are sent; jobs still running then are interrupted and handed back to the queue, so none
-     * stays leased to this worker. Idempotent.
+     * outcomes are sent; jobs still running then are handed back to the queue and interrupted, so none
+     * stays leased to this worker. A handler that ignores the interrupt cannot be stopped: its job may then
+     * run twice (here and elsewhere), and a WARN names it; its thread runs on until the handler returns.
+     * Idempotent.
      */
     @Override
     public void close() {
@@ -123,8 +125,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Jobs fetched and not yet settled (running, or waiting for a handler thread), plus timed-out jobs whose
-     * handler has not returned yet: their thread takes no other job until it does.
+     * Jobs fetched and not yet settled (running, timed out but not returned, or waiting for a handler thread),
+     * plus, after {@link #close()}, handlers that ignored its interrupt and have not returned yet.
      */
     public int inFlight() {
         return runtime.inFlight();
@@ -247,8 +249,9 @@ public final class Worker implements AutoCloseable {
 
         /**
          * Longest run of one handler call, 1 ms to 365 days; past it the run has failed and its thread is
-         * interrupted. A handler that ignores the interrupt keeps its thread until it returns: no other job is
-         * fetched for that thread meanwhile. Default 1 h.
+         * interrupted. The failure (retry or dead letter) is recorded when the handler returns, so the job never
+         * runs twice at once: a handler that ignores the interrupt keeps its thread and its job until it returns,
+         * and no other job is fetched for that thread meanwhile. Default 1 h.
          */
         public Builder jobTimeout(Duration timeout) {
             this.jobTimeout = between("jobTimeout", timeout, Duration.ofMillis(1), MAX_DURATION);

@@ -404,6 +404,45 @@ class WorkerIT {
     }
 
     @Test
+    void closeNamesTheHandlersThatIgnoreItsInterruptAndStillRun() {
+        AtomicBoolean letGo = new AtomicBoolean();
+        AtomicBoolean running = new AtomicBoolean();
+        Worker w = started(worker().concurrency(2).shutdownTimeout(Duration.ofMillis(200)).handler("render", job -> {
+            record(job);
+            if (job.id().equals("stubborn")) {
+                running.set(true);
+                while (!letGo.get()) {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        // ignores the interrupt of close()
+                    }
+                }
+            } else {
+                Thread.sleep(30_000); // returns when close() interrupts it
+            }
+        }));
+        try (LogCapture logs = new LogCapture()) {
+            jobs.enqueue(queue, "render", "stubborn", "polite");
+            await().atMost(Duration.ofSeconds(10)).until(() -> running.get() && count("polite") == 1);
+            long t0 = System.nanoTime();
+            w.close();
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+            assertThat(logs.lines("ignore the interrupt of close()"))
+                    .singleElement().asString()
+                    .contains("WARN", "still run: stubborn (queue " + queue + "). Those jobs", "may run twice")
+                    .doesNotContain("polite");
+            // Both jobs are back in the queue, leased to no one; the stubborn handler still holds its thread.
+            assertThat(pending()).isZero();
+            assertThat(streamLength()).isEqualTo(2);
+            assertThat(w.inFlight()).isEqualTo(1);
+        } finally {
+            letGo.set(true);
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> w.inFlight() == 0);
+    }
+
+    @Test
     void aConnectedWorkerWhoseGroupSkipsWaitingJobsUnsticksItself() {
         List<String> ids = IntStream.range(0, 20).mapToObj(i -> "s" + i).toList();
         jobs.enqueue(queue, "render", ids);
@@ -581,8 +620,9 @@ class WorkerIT {
     }
 
     @Test
-    void aHandlerThatIgnoresItsTimeoutKeepsItsThreadAndNoJobWaitsLeasedBehindIt() {
+    void aHandlerThatIgnoresItsTimeoutKeepsItsThreadAndItsJobUntilItReturns() {
         AtomicBoolean letGo = new AtomicBoolean();
+        AtomicBoolean interrupted = new AtomicBoolean();
         Map<String, String> ranOn = new ConcurrentHashMap<>();
         MetricRegistry metricsA = new MetricRegistry();
         Function<String, JobHandler> handler = worker -> job -> {
@@ -593,7 +633,7 @@ class WorkerIT {
                     try {
                         Thread.sleep(20);
                     } catch (InterruptedException e) {
-                        // ignores its timeout's interrupt
+                        interrupted.set(true); // and ignores its timeout's interrupt
                     }
                 }
             }
@@ -602,23 +642,67 @@ class WorkerIT {
                 .handler("render", handler.apply("a")));
         try {
             jobs.enqueue(queue, "render", "stuck");
-            await().atMost(Duration.ofSeconds(10)).until(() -> metricsA.meter(MetricNames.RETRIED).getCount() == 1);
+            await().atMost(Duration.ofSeconds(10)).until(interrupted::get);
             jobs.enqueue(queue, "render", "next");
-
-            // Its only thread is still taken: nothing may be leased to it (neither "next" nor the retry of "stuck").
-            await("nothing leased to the worker whose only thread is stuck").atMost(Duration.ofSeconds(5))
-                    .until(() -> heldBy(a.name(), queue) == 0);
-            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
-            assertThat(heldBy(a.name(), queue)).as("jobs leased to a worker with no free thread").isZero();
-            assertThat(a.inFlight()).isEqualTo(1);
-
             started(worker().name("b").concurrency(1).handler("render", handler.apply("b")));
-            await().atMost(Duration.ofSeconds(10)).until(() -> count("next") == 1 && count("stuck") == 2);
+
+            // A's only thread is still taken: "next" goes to B. The stuck job stays leased to A (renewed past its
+            // 2 s lease) and is not retried, by A or B, while its first run goes on.
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("next") == 1);
             assertThat(ranOn).containsEntry("next", "b");
+            await().during(Duration.ofMillis(2_500)).atMost(Duration.ofSeconds(5))
+                    .until(() -> count("stuck") == 1 && heldBy(a.name(), queue) == 1);
+            assertThat(a.inFlight()).isEqualTo(1);
+            assertThat(metricsA.meter(MetricNames.RETRIED).getCount()).isZero();
+            assertThat(status("stuck").state()).isEqualTo(JobState.ACTIVE);
         } finally {
             letGo.set(true);
         }
+        // Its failure is recorded once the handler returns: retried, then completed.
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("stuck").state() == JobState.COMPLETED);
+        assertThat(count("stuck")).isEqualTo(2);
+        assertThat(status("stuck").attempts()).isEqualTo(2);
+        assertThat(metricsA.meter(MetricNames.RETRIED).getCount()).isEqualTo(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> a.inFlight() == 0);
+    }
+
+    @Test
+    void aTimedOutJobIsNotRetriedBesideItsFirstRunThatIgnoresTheInterrupt() {
+        AtomicBoolean letGo = new AtomicBoolean();
+        AtomicBoolean interrupted = new AtomicBoolean();
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger mostAtOnce = new AtomicInteger();
+        started(worker().concurrency(2).jobTimeout(Duration.ofMillis(300)).handler("render", job -> {
+            record(job);
+            if (!job.id().equals("stuck")) {
+                return;
+            }
+            mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
+            try {
+                while (job.attempt() == 1 && !letGo.get()) {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        interrupted.set(true);
+                    }
+                }
+            } finally {
+                running.decrementAndGet();
+            }
+        }));
+        try {
+            jobs.enqueue(queue, "render", "stuck");
+            await().atMost(Duration.ofSeconds(10)).until(interrupted::get);
+            // The other thread works on; the retry (backoff 50 ms) waits for the first run to end.
+            jobs.enqueue(queue, "render", "other");
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("other") == 1);
+            await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3)).until(() -> count("stuck") == 1);
+        } finally {
+            letGo.set(true);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("stuck").state() == JobState.COMPLETED);
+        assertThat(count("stuck")).isEqualTo(2);
+        assertThat(mostAtOnce.get()).as("runs of the job at once").isEqualTo(1);
     }
 
     @Test

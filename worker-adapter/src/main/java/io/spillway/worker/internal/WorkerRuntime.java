@@ -73,10 +73,12 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
  * </ol>
  * Invariants: a job is in {@link #active} from fetch until its outcome is queued, and only then stops
- * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); a job counts
- * in {@link #inFlight} until its handler thread is free again, which for a handler that ignores its
- * timeout is later than its outcome ({@link Active#slotFreed}); one fetch round leases at most the free
- * capacity; no thread exits on a Redis failure.
+ * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); the outcome of
+ * a run past its timeout is produced when its handler returns, so a job is never retried while a run of it
+ * goes on here; a job counts in {@link #inFlight} until its handler thread is free again, which for a
+ * handler still running when {@code close()} hands its job back is later than its outcome
+ * ({@link Active#slotFreed}); one fetch round leases at most the free capacity; no thread exits on a Redis
+ * failure.
  */
 public final class WorkerRuntime {
     private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
@@ -637,19 +639,30 @@ public final class WorkerRuntime {
             handler.handle(new JobView(a.job));
         } catch (Throwable t) {
             error = t;
-        } finally {
-            prefetch.record(timer.stop());
-            synchronized (a) {
-                a.thread = null; // from here on no timeout interrupts this thread
-            }
-            Thread.interrupted(); // a timeout's interrupt must not leak into the next job
         }
+        prefetch.record(timer.stop());
+        boolean timedOut;
+        synchronized (a) {
+            a.thread = null; // from here on no timeout interrupts this thread
+            timedOut = a.timedOut;
+        }
+        Thread.interrupted(); // a timeout's interrupt must not leak into the next job
         if (!a.settled.compareAndSet(false, true)) {
-            // It timed out: its failure is already recorded.
-            if (a.ignoredTimeout) {
-                log.info("Worker {}: the handler of job {} of queue {} returned {} ms after its timeout: its thread takes jobs again",
-                        name, a.job.id(), a.queue, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
+            // close() handed the job back while it ran: its result is not ours to record any more.
+            if (a.runningAfterClose) {
+                log.info("Worker {}: the handler of job {} of queue {} returned after close() had handed its job back: its"
+                        + " result is ignored", name, a.job.id(), a.queue);
             }
+            return;
+        }
+        if (timedOut) {
+            // Its outcome waited for this moment, so that its retry never runs beside this run. Any result is late.
+            if (a.ignoredTimeout) {
+                log.info("Worker {}: the handler of job {} of queue {} returned {} ms after its timeout: its failure is"
+                        + " recorded now and its thread takes jobs again", name, a.job.id(), a.queue,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
+            }
+            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
             return;
         }
         if (error == null) {
@@ -704,22 +717,29 @@ public final class WorkerRuntime {
         }
     }
 
+    /**
+     * A handler past its deadline has failed: it is interrupted, and its failure is recorded when it returns (in
+     * {@link #runHandler}), not now. Until then the job stays in {@link #active}, leased and renewed, so neither its
+     * retry nor another worker runs it beside a handler that ignores the interrupt.
+     */
     private void checkTimeouts() {
         long now = System.nanoTime();
         for (Active a : active.values()) {
             Thread t = a.thread;
-            if (t != null && now - a.deadline > 0 && a.settled.compareAndSet(false, true)) {
-                log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
-                        a.job.id(), a.queue, s.jobTimeout());
-                a.interruptedAt = now;
-                overdue.add(a);
-                fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
-                synchronized (a) {
-                    if (a.thread == t) {
-                        t.interrupt();
-                    }
-                }
+            if (t == null || a.timedOut || now - a.deadline <= 0) {
+                continue;
             }
+            synchronized (a) {
+                if (a.thread != t || a.timedOut) {
+                    continue; // it returned meanwhile: its own result stands
+                }
+                a.timedOut = true;
+                a.interruptedAt = now;
+                t.interrupt();
+            }
+            overdue.add(a);
+            log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
+                    a.job.id(), a.queue, s.jobTimeout());
         }
         for (Active a : overdue) {
             if (a.thread == null) {
@@ -727,8 +747,9 @@ public final class WorkerRuntime {
             } else if (now - a.interruptedAt > IGNORED_TIMEOUT_NANOS) {
                 overdue.remove(a);
                 a.ignoredTimeout = true;
-                log.warn("Worker {}: the handler of job {} of queue {} ignores its timeout and interrupt and still runs: its"
-                        + " thread takes no other job until it returns", name, a.job.id(), a.queue);
+                log.warn("Worker {}: the handler of job {} of queue {} ignores its timeout and interrupt and still runs: the"
+                        + " job stays leased to this worker, and is retried (or dead-lettered) only when the handler returns;"
+                        + " its thread takes no other job until then", name, a.job.id(), a.queue);
             }
         }
     }
@@ -1102,13 +1123,18 @@ public final class WorkerRuntime {
         }
         int handedBack = 0;
         if (!finished) {
+            List<Active> running = new ArrayList<>();
             for (Active a : active.values()) {
                 if (a.job != null && a.settled.compareAndSet(false, true)) {
                     queueOutcome(a, release(a));
                     handedBack++;
+                    if (a.thread != null) {
+                        running.add(a);
+                    }
                 }
             }
             handlers.shutdownNow();
+            warnOfHandlersStillRunning(running);
         }
         // A fetch that still waited for Redis (slow or hung) may bring jobs after all; the pool refuses them
         // now, so dispatch hands them back. Wait for that round to end so the hand-backs are sent below,
@@ -1164,6 +1190,38 @@ public final class WorkerRuntime {
     }
 
     /**
+     * Handlers that honour the interrupt of {@code close()} return at once; the ones still running a moment later
+     * ignore it. Their jobs are handed back already (another worker may start them while they still run here) and
+     * their threads, which no one can stop, keep running: say so, naming the jobs.
+     */
+    private void warnOfHandlersStillRunning(List<Active> interrupted) {
+        if (interrupted.isEmpty()) {
+            return;
+        }
+        try {
+            handlers.awaitTermination(TimeUnit.NANOSECONDS.toMillis(IGNORED_TIMEOUT_NANOS), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<String> jobs = new ArrayList<>();
+        for (Active a : interrupted) {
+            synchronized (a) {
+                if (a.thread != null) {
+                    a.runningAfterClose = true;
+                    jobs.add(a.job.id() + " (queue " + a.queue + ")");
+                }
+            }
+        }
+        if (!jobs.isEmpty()) {
+            int shown = Math.min(jobs.size(), 20);
+            log.warn("Worker {}: the handlers of these jobs ignore the interrupt of close() and still run: {}{}. Those jobs are"
+                    + " handed back to the queue, so each may run twice, here and in another worker; their threads (not"
+                    + " daemons) keep running until the handlers return", name, String.join(", ", jobs.subList(0, shown)),
+                    jobs.size() > shown ? " and " + (jobs.size() - shown) + " more" : "");
+        }
+    }
+
+    /**
      * The longest one fetch round takes while Redis is slow to answer: its blocking read (BLOCK plus a
      * socket timeout) and a few more calls (the start script, a takeover), each at most a connect and a
      * socket timeout. A Redis found unavailable opens the circuit, after which the round's calls fail at once.
@@ -1200,7 +1258,11 @@ public final class WorkerRuntime {
         volatile long startedAt;
         volatile long deadline;
         volatile long interruptedAt;
+        /** Past its deadline and interrupted: its outcome is that failure, recorded when the handler returns. Set holding this lock. */
+        volatile boolean timedOut;
         volatile boolean ignoredTimeout;
+        /** close() warned that its handler still ran after the interrupt, its job handed back. */
+        volatile boolean runningAfterClose;
         volatile boolean leaseLost;
 
         Active(QueueName queue, String entryId, JobRecord job, byte[] raw) {
