@@ -497,6 +497,13 @@ class WorkerIT {
         assertThat(count("poison")).isZero();
         assertThat(status("poison").lastError()).hasValueSatisfying(e -> assertThat(e).contains("delivered 6 times"));
         assertThat(pending()).isZero();
+        // Five deliveries started a run its worker did not survive: those are its attempts.
+        assertThat(status("poison").attempts()).isEqualTo(5);
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            DeadLetter d = dlq.get(queue, "poison").orElseThrow();
+            assertThat(d.attempts()).isEqualTo(5);
+            assertThat(d.reason()).startsWith("delivered 6 times without finishing");
+        }
     }
 
     long fetchCalls() {

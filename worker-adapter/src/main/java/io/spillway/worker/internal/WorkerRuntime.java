@@ -541,10 +541,14 @@ public final class WorkerRuntime {
             }
             track(a);
             if (f.deliveries() > maxDeliveries()) {
+                // Each earlier delivery of this entry started a run that never ended (its worker died or hung in it):
+                // those count as the job's attempts, on top of the runs that ended before it was retried.
+                int runs = (int) Math.min(Integer.MAX_VALUE, a.job.attempt() + f.deliveries() - 1);
                 dead.mark();
                 log.warn("Worker {}: job {} of queue {} was delivered {} times and never finished (its workers died or hung"
                         + " each time): dead-lettered", name, a.job.id(), q, f.deliveries());
-                settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), a.job.id().value(), a.job.attempt(), now, 0, a.raw,
+                settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), a.job.id().value(), runs, now, 0,
+                        JobCodec.encode(a.job.withAttempt(runs, 0)),
                         "delivered " + f.deliveries() + " times without finishing: its workers died or hung each time", name));
                 continue;
             }
