@@ -197,15 +197,22 @@ class WorkerIT {
     void retriesThenSucceeds() {
         jobs.enqueue(queue, "flaky", "f1");
         List<Integer> attempts = new CopyOnWriteArrayList<>();
-        started(worker().handler("flaky", job -> {
-            attempts.add(job.attempt());
-            record(job);
-            if (job.attempt() < 3) {
-                throw new IllegalStateException("not yet " + job.attempt());
-            }
-        }));
+        try (LogCapture logs = new LogCapture()) {
+            started(worker().handler("flaky", job -> {
+                attempts.add(job.attempt());
+                record(job);
+                if (job.attempt() < 3) {
+                    throw new IllegalStateException("not yet " + job.attempt());
+                }
+            }));
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> status("f1").state() == JobState.COMPLETED);
+            await().atMost(Duration.ofSeconds(10)).until(() -> status("f1").state() == JobState.COMPLETED);
+            // Each failure that will be retried: one INFO line, with the error, and no stack trace at INFO.
+            assertThat(logs.lines("job f1 of queue " + queue + " failed")).satisfiesExactly(
+                    l -> assertThat(l).contains("INFO", "failed (attempt 1 of 3), next run in ", " ms: java.lang.IllegalStateException: not yet 1"),
+                    l -> assertThat(l).contains("INFO", "failed (attempt 2 of 3), next run in ", " ms: java.lang.IllegalStateException: not yet 2"));
+            assertThat(logs.lines("\tat io.spillway.worker.WorkerIT")).isEmpty();
+        }
         assertThat(attempts).containsExactly(1, 2, 3);
         assertThat(status("f1").attempts()).isEqualTo(3);
     }
@@ -213,13 +220,14 @@ class WorkerIT {
     @Test
     void exhaustedRetriesDeadLetterTheJobWithItsReason() {
         jobs.enqueue(queue, "broken", "b1");
-        started(worker().handler("broken", job -> {
-            record(job);
-            throw new IllegalStateException("boom " + job.attempt());
-        }));
-
-        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+        try (LogCapture logs = new LogCapture(); DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            started(worker().handler("broken", job -> {
+                record(job);
+                throw new IllegalStateException("boom " + job.attempt());
+            }));
             await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 1);
+            assertThat(logs.lines("job b1 of queue " + queue + " failed on its last attempt")).singleElement().asString()
+                    .contains("WARN", "(3 of 3): dead-lettered: java.lang.IllegalStateException: boom 3");
             DeadLetter d = dlq.list(queue, 10).get(0);
             assertThat(d.id()).isEqualTo("b1");
             assertThat(d.type()).isEqualTo("broken");

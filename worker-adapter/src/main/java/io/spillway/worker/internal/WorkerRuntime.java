@@ -666,36 +666,61 @@ public final class WorkerRuntime {
                         + " recorded now and its thread takes jobs again", name, a.job.id(), a.queue,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
             }
-            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
+            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout(), null);
             return;
         }
         if (error == null) {
             completed.mark();
             queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
         } else {
-            fail(a, error.getClass().getName() + ": " + error.getMessage());
+            fail(a, error.getClass().getName() + ": " + error.getMessage(), error);
         }
     }
 
-    /** A run failed (handler threw or timed out); {@code a} is already settled by the caller. */
-    private void fail(Active a, String error) {
+    /**
+     * A run failed (handler threw, or timed out: {@code cause} null); {@code a} is already settled by the caller.
+     * One line per failure: INFO when it will be retried, WARN when dead-lettered; the stack trace at DEBUG.
+     */
+    private void fail(Active a, String error, Throwable cause) {
         failed.mark();
         int run = a.job.attempt() + 1;
         long now = System.currentTimeMillis();
         String err = StatusRecord.truncate(error);
         if (s.retry().canRetry(run)) {
-            long runAt = now + s.retry().backoff(run).toMillis();
+            long backoff = s.retry().backoff(run).toMillis();
+            long runAt = now + backoff;
             retried.mark();
-            log.debug("Worker {}: job {} failed on run {}, retry at {}: {}", name, a.job.id(), run, runAt, err);
+            log.info("Worker {}: job {} of queue {} failed (attempt {} of {}), next run in {}: {}", name, a.job.id(), a.queue,
+                    run, s.retry().maxAttempts(), inWords(backoff), err);
             queueOutcome(a, new Outcome(Outcome.Kind.RETRY, a.queue, a.entryId, a.job.id().value(), run, now, runAt,
                     JobCodec.encode(a.job.withAttempt(run, runAt)), err, name));
         } else {
             dead.mark();
-            log.warn("Worker {}: job {} of queue {} failed on its last run ({} of {}): dead-lettered: {}", name, a.job.id(),
+            log.warn("Worker {}: job {} of queue {} failed on its last attempt ({} of {}): dead-lettered: {}", name, a.job.id(),
                     a.queue, run, s.retry().maxAttempts(), err);
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
         }
+        if (cause != null && log.isDebugEnabled()) {
+            log.debug("Worker {}: job {} of queue {}, attempt {}: the handler's exception", name, a.job.id(), a.queue, run, cause);
+        }
+    }
+
+    /** A wait for a log line: "850 ms", "12.5 s", "4 min 30 s", "2 h 5 min". */
+    static String inWords(long ms) {
+        if (ms < 1000) {
+            return Math.max(0, ms) + " ms";
+        }
+        if (ms < 60_000) {
+            long tenths = (ms + 50) / 100;
+            return tenths % 10 == 0 ? tenths / 10 + " s" : tenths / 10 + "." + tenths % 10 + " s";
+        }
+        long s = ms / 1000;
+        if (s < 3600) {
+            return s % 60 == 0 ? s / 60 + " min" : s / 60 + " min " + s % 60 + " s";
+        }
+        long min = s / 60;
+        return min % 60 == 0 ? min / 60 + " h" : min / 60 + " h " + min % 60 + " min";
     }
 
     private void settle(Active a, Outcome o) {
