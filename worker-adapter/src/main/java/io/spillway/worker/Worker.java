@@ -192,12 +192,19 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
-        /** The handler of one job type (whatever its queue). At least one is required. */
+        /**
+         * The handler of one job type (whatever its queue). At least one is required; one per type (a second
+         * for the same type is refused, rather than silently replacing the first).
+         */
         public Builder handler(String type, JobHandler handler) {
             if (type == null || type.isBlank()) {
                 throw new IllegalArgumentException("handler type must be non-blank, but was '" + type + "'");
             }
-            handlers.put(type, Objects.requireNonNull(handler, "handler for type '" + type + "' must not be null"));
+            Objects.requireNonNull(handler, "handler for type '" + type + "' must not be null");
+            if (handlers.containsKey(type)) {
+                throw new IllegalArgumentException("handler for type '" + type + "' is already set: one handler per type");
+            }
+            handlers.put(type, handler);
             return this;
         }
 
