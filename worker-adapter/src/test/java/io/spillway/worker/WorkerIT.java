@@ -319,6 +319,25 @@ class WorkerIT {
     }
 
     @Test
+    void anIdThatCannotBeAJobIdIsNoDeadLetterToRetryOrPurge() {
+        QueueName q = QueueName.of(queue);
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri()); Jedis j = redis.jedis()) {
+            assertThat(dlq.retry(queue, "no such id!")).isFalse();
+            assertThat(dlq.purge(queue, "no such id!")).isFalse();
+            assertThat(dlq.get(queue, "no such id!")).isEmpty();
+            // One put in the dead set by hand still goes (so purgeAll ends), with no tombstone: no job has that id.
+            j.zadd(RedisKeys.dead(q), 1, "bad id!");
+            j.set(RedisKeys.job(q, JobId.of("invalid")), "Q|0|1|");
+            assertThat(dlq.retry(queue, "bad id!")).isFalse();
+            assertThat(dlq.purge(queue, "bad id!")).isTrue();
+            assertThat(dlq.count(queue)).isZero();
+            assertThat(j.get(RedisKeys.job(q, JobId.of("invalid")))).as("another job's status record").isEqualTo("Q|0|1|");
+            assertThat(j.type(RedisKeys.deadData(q))).isEqualTo("none");
+            assertThatThrownBy(() -> dlq.purge(queue, null)).hasMessage("jobId must not be null");
+        }
+    }
+
+    @Test
     void aRedeliveredJobThatIsAlreadyCompletedIsAckedWithoutRunning() {
         jobs.enqueue(queue, "render", "c1", "c2");
         try (Jedis j = redis.jedis()) {
