@@ -338,6 +338,21 @@ class WorkerIT {
     }
 
     @Test
+    void theWorkerRegistersTheQueueGaugesOfItsQueues() {
+        MetricRegistry metrics = new MetricRegistry();
+        started(worker().handler("render", this::record).metricRegistry(metrics));
+        started(worker().handler("render", this::record));
+        jobs.enqueue(queue, "nobody-handles-this", "x1");
+        var gauges = metrics.getGauges();
+        await().atMost(Duration.ofSeconds(10)).until(() -> metrics.getGauges()
+                .get(MetricNames.perQueue(MetricNames.QUEUE_WORKERS, queue)).getValue().equals(2L)
+                && metrics.getGauges().get(MetricNames.perQueue(MetricNames.QUEUE_DEAD, queue)).getValue().equals(1L));
+        assertThat(gauges).containsKeys(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, queue),
+                MetricNames.perQueue(MetricNames.QUEUE_IN_FLIGHT, queue), MetricNames.perQueue(MetricNames.QUEUE_DELAYED, queue));
+        assertThat((Long) metrics.getGauges().get(MetricNames.QUEUE_STATS_AGE).getValue()).isBetween(0L, 5_000L);
+    }
+
+    @Test
     void aRedeliveredJobThatIsAlreadyCompletedIsAckedWithoutRunning() {
         jobs.enqueue(queue, "render", "c1", "c2");
         try (Jedis j = redis.jedis()) {

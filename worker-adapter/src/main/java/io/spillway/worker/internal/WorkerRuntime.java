@@ -138,6 +138,8 @@ public final class WorkerRuntime {
     private volatile long lastFetchProgress = System.nanoTime();
     private volatile long lastNonEmptyFetch = System.nanoTime();
     private volatile long lastReclaim;
+    /** When every queue's figures were last read (nanoTime), 0 before the first read. */
+    private volatile long sampledAt;
     /** Timers thread only: when {@link #watchPrefetch()} last ran. */
     private long lastPrefetchWatch = System.nanoTime();
     private Thread fetchThread;
@@ -169,15 +171,21 @@ public final class WorkerRuntime {
         this.handlerDuration = m.timer(MetricNames.HANDLER_DURATION);
         gauge(m, MetricNames.IN_FLIGHT, inFlight::get);
         gauge(m, MetricNames.ACKS_PENDING, () -> localCount.get() + outcomes.size());
+        // The queue gauges of metrics-reporter's QueueStats, for this worker's queues: the same figures, read every second.
         for (QueueName q : settings.queues()) {
             byStream.put(RedisKeys.stream(q), q);
-            long[] v = new long[4];
+            long[] v = new long[5];
             sampled.put(q, v);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEPTH, q.value()), () -> v[0]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_IN_FLIGHT, q.value()), () -> v[1]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DELAYED, q.value()), () -> v[2]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEAD, q.value()), () -> v[3]);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUE_WORKERS, q.value()), () -> v[4]);
         }
+        gauge(m, MetricNames.QUEUE_STATS_AGE, () -> {
+            long at = sampledAt;
+            return at == 0 ? -1L : Math.max(0, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - at));
+        });
         this.streams = List.copyOf(byStream.keySet());
         this.jobTimeoutNanos = nanos(settings.jobTimeout());
         this.ackLog = AckLog.open(settings.stateDir(),
@@ -1026,6 +1034,7 @@ public final class WorkerRuntime {
                 var delayed = p.zcard(RedisKeys.delayed(q));
                 var deadN = p.zcard(RedisKeys.dead(q));
                 p.zadd(RedisKeys.workers(q), now, name);
+                var workers = p.zcard(RedisKeys.workers(q));
                 var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
                 return () -> {
                     long pend = 0;
@@ -1034,12 +1043,13 @@ public final class WorkerRuntime {
                     } catch (RuntimeException e) {
                         // NOGROUP before the first fetch created the group.
                     }
-                    return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get()};
+                    return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()};
                 };
             });
             long[] target = sampled.get(q);
-            System.arraycopy(v, 0, target, 0, 4);
+            System.arraycopy(v, 0, target, 0, v.length);
         }
+        sampledAt = System.nanoTime();
     }
 
     /**
