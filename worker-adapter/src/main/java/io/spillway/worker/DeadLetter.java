@@ -12,7 +12,10 @@ import java.util.Optional;
  * @param type its type ("?" when the record could not be decoded)
  * @param payload its payload (the raw stored bytes when the record could not be decoded)
  * @param headers its headers
- * @param attempts handler runs it had
+ * @param attempts handler runs it had. For a job dead-lettered because it was delivered too often without finishing
+ *     (reason {@code "delivered <n> times without finishing: ..."}), its runs that ended plus the {@code n - 1}
+ *     deliveries that never finished, each most likely a run its worker did not survive (a worker can also die while
+ *     the job still waits for a thread). 0 for a job never run (unknown type, undecodable record)
  * @param reason why it died: "ExceptionClass: message" of the last failure, or the reason it was never
  *     run (unknown type, undecodable record)
  * @param enqueuedAt when the producer accepted it, if known

@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -109,10 +110,15 @@ public final class DeadLetters implements AutoCloseable {
      * enqueued-at stays), so {@code spillway status} counts its wait from the retry, not from when it was first
      * accepted.
      *
-     * @return false if it is not (or no longer) a dead letter, or its record cannot be decoded
+     * @return false if it is not (or no longer) a dead letter, or its record cannot be decoded. An id that cannot
+     *     be a job id ({@link JobId#VALID}) is no dead letter: false, as from {@link #purge} and {@link #get}
+     * @throws IllegalArgumentException if {@code queue} is not a valid queue name
      */
     public boolean retry(String queue, String jobId) {
         QueueName q = QueueName.of(queue);
+        if (!canBeJobId(jobId)) {
+            return false;
+        }
         JobId id = JobId.of(jobId);
         byte[] data = gateway.executeDirect(c -> c.hget(bytes(RedisKeys.deadData(q)), bytes(id.value())));
         if (data == null) {
@@ -140,7 +146,7 @@ public final class DeadLetters implements AutoCloseable {
         List<String> ids = gateway.executeDirect(c -> c.zrange(RedisKeys.dead(q), 0, -1));
         int n = 0;
         for (String id : ids) {
-            if (JobId.VALID.matcher(id).matches() && retry(queue, id)) {
+            if (retry(queue, id)) {
                 n++;
             }
         }
@@ -156,17 +162,29 @@ public final class DeadLetters implements AutoCloseable {
 
     /**
      * Deletes one dead letter; its status record becomes a {@link io.spillway.core.JobState#PURGED} tombstone for
-     * {@link #PURGED_RETENTION}. False if it was not a dead letter.
+     * {@link #PURGED_RETENTION}.
+     *
+     * @return false if it was not a dead letter. An id that cannot be a job id ({@link JobId#VALID}) is none (as for
+     *     {@link #retry}), unless something other than Spillway put it in the dead set: then it is deleted, with no
+     *     tombstone (no job has that id), so that {@link #purgeAll} empties the set
+     * @throws IllegalArgumentException if {@code queue} is not a valid queue name
      */
     public boolean purge(String queue, String jobId) {
         QueueName q = QueueName.of(queue);
-        byte[] statusKey = JobId.VALID.matcher(jobId).matches() ? bytes(RedisKeys.job(q, JobId.of(jobId)))
-                : bytes(RedisKeys.job(q, JobId.of("invalid")));
+        Objects.requireNonNull(jobId, "jobId must not be null");
+        boolean valid = canBeJobId(jobId);
+        // Without a job id there is no status record to turn into a tombstone: KEYS[3] is then a key of the queue the
+        // script does not write (ARGV[3] = 0), never some other job's record.
+        byte[] statusKey = bytes(valid ? RedisKeys.job(q, JobId.of(jobId)) : RedisKeys.deadData(q));
         Object res = gateway.evalDirect(WorkerScripts.DEAD_PURGE,
                 List.of(bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), statusKey),
                 List.of(jobId.getBytes(StandardCharsets.UTF_8), bytes(Long.toString(System.currentTimeMillis())),
-                        bytes(Long.toString(PURGED_RETENTION.toSeconds()))));
+                        bytes(Long.toString(valid ? PURGED_RETENTION.toSeconds() : 0))));
         return Long.valueOf(1).equals(res);
+    }
+
+    private static boolean canBeJobId(String id) {
+        return JobId.VALID.matcher(Objects.requireNonNull(id, "jobId must not be null")).matches();
     }
 
     /** Deletes every dead letter of the queue; returns how many. */

@@ -99,8 +99,10 @@ public final class Worker implements AutoCloseable {
 
     /**
      * Graceful stop: no new fetches; running jobs get up to the shutdown timeout to finish, and their
-     * outcomes are sent; jobs still running then are interrupted and handed back to the queue, so none
-     * stays leased to this worker. Idempotent.
+     * outcomes are sent; jobs still running then are handed back to the queue and interrupted, so none
+     * stays leased to this worker. A handler that ignores the interrupt cannot be stopped: its job may then
+     * run twice (here and elsewhere), and a WARN names it; its thread runs on until the handler returns.
+     * Idempotent.
      */
     @Override
     public void close() {
@@ -123,8 +125,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Jobs fetched and not yet settled (running, or waiting for a handler thread), plus timed-out jobs whose
-     * handler has not returned yet: their thread takes no other job until it does.
+     * Jobs fetched and not yet settled (running, timed out but not returned, or waiting for a handler thread),
+     * plus, after {@link #close()}, handlers that ignored its interrupt and have not returned yet.
      */
     public int inFlight() {
         return runtime.inFlight();
@@ -190,12 +192,19 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
-        /** The handler of one job type (whatever its queue). At least one is required. */
+        /**
+         * The handler of one job type (whatever its queue). At least one is required; one per type (a second
+         * for the same type is refused, rather than silently replacing the first).
+         */
         public Builder handler(String type, JobHandler handler) {
             if (type == null || type.isBlank()) {
                 throw new IllegalArgumentException("handler type must be non-blank, but was '" + type + "'");
             }
-            handlers.put(type, Objects.requireNonNull(handler, "handler for type '" + type + "' must not be null"));
+            Objects.requireNonNull(handler, "handler for type '" + type + "' must not be null");
+            if (handlers.containsKey(type)) {
+                throw new IllegalArgumentException("handler for type '" + type + "' is already set: one handler per type");
+            }
+            handlers.put(type, handler);
             return this;
         }
 
@@ -213,7 +222,9 @@ public final class Worker implements AutoCloseable {
          * Default: adaptive — about 20 ms of work is kept fetched ahead, from the average handler duration:
          * up to {@code max(concurrency, 200)} for sub-millisecond jobs (fewer, larger fetches), 0 for jobs
          * longer than {@code 20 ms × concurrency}, since a prefetched job waits here, leased, while another
-         * worker could have run it. It starts at 0 and follows the first jobs.
+         * worker could have run it. It starts at 0 and follows the first jobs. Threads running a job for longer
+         * than 100 ms (or 4 × the average) do not count, and while all do, jobs that waited over 100 ms for a thread
+         * are handed back to the queue for other workers. A fixed number keeps what it fetched until a thread is free.
          */
         public Builder prefetch(int jobs) {
             if (jobs < 0 || jobs > 10_000) {
@@ -245,8 +256,9 @@ public final class Worker implements AutoCloseable {
 
         /**
          * Longest run of one handler call, 1 ms to 365 days; past it the run has failed and its thread is
-         * interrupted. A handler that ignores the interrupt keeps its thread until it returns: no other job is
-         * fetched for that thread meanwhile. Default 1 h.
+         * interrupted. The failure (retry or dead letter) is recorded when the handler returns, so the job never
+         * runs twice at once: a handler that ignores the interrupt keeps its thread and its job until it returns,
+         * and no other job is fetched for that thread meanwhile. Default 1 h.
          */
         public Builder jobTimeout(Duration timeout) {
             this.jobTimeout = between("jobTimeout", timeout, Duration.ofMillis(1), MAX_DURATION);

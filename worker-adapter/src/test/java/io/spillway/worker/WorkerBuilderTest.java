@@ -31,6 +31,14 @@ class WorkerBuilderTest {
     }
 
     @Test
+    void aSecondHandlerForATypeIsRefusedNamingTheType() {
+        Worker.Builder b = Worker.builder().handler("ok", job -> { });
+        assertThatThrownBy(() -> b.handler("ok", job -> { })).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("handler for type 'ok' is already set: one handler per type");
+        b.handler("other", job -> { });
+    }
+
+    @Test
     void buildRequiresRedisQueueAndHandler() {
         assertThatThrownBy(() -> Worker.builder().queue("q").handler("t", j -> { }).build()).hasMessage("redis must be set, but was null");
         assertThatThrownBy(() -> Worker.builder().redis(URI.create("redis://127.0.0.1:1")).handler("t", j -> { }).build())

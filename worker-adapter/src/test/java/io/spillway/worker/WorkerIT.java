@@ -197,15 +197,22 @@ class WorkerIT {
     void retriesThenSucceeds() {
         jobs.enqueue(queue, "flaky", "f1");
         List<Integer> attempts = new CopyOnWriteArrayList<>();
-        started(worker().handler("flaky", job -> {
-            attempts.add(job.attempt());
-            record(job);
-            if (job.attempt() < 3) {
-                throw new IllegalStateException("not yet " + job.attempt());
-            }
-        }));
+        try (LogCapture logs = new LogCapture()) {
+            started(worker().handler("flaky", job -> {
+                attempts.add(job.attempt());
+                record(job);
+                if (job.attempt() < 3) {
+                    throw new IllegalStateException("not yet " + job.attempt());
+                }
+            }));
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> status("f1").state() == JobState.COMPLETED);
+            await().atMost(Duration.ofSeconds(10)).until(() -> status("f1").state() == JobState.COMPLETED);
+            // Each failure that will be retried: one INFO line, with the error, and no stack trace at INFO.
+            assertThat(logs.lines("job f1 of queue " + queue + " failed")).satisfiesExactly(
+                    l -> assertThat(l).contains("INFO", "failed (attempt 1 of 3), next run in ", " ms: java.lang.IllegalStateException: not yet 1"),
+                    l -> assertThat(l).contains("INFO", "failed (attempt 2 of 3), next run in ", " ms: java.lang.IllegalStateException: not yet 2"));
+            assertThat(logs.lines("\tat io.spillway.worker.WorkerIT")).isEmpty();
+        }
         assertThat(attempts).containsExactly(1, 2, 3);
         assertThat(status("f1").attempts()).isEqualTo(3);
     }
@@ -213,13 +220,14 @@ class WorkerIT {
     @Test
     void exhaustedRetriesDeadLetterTheJobWithItsReason() {
         jobs.enqueue(queue, "broken", "b1");
-        started(worker().handler("broken", job -> {
-            record(job);
-            throw new IllegalStateException("boom " + job.attempt());
-        }));
-
-        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+        try (LogCapture logs = new LogCapture(); DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            started(worker().handler("broken", job -> {
+                record(job);
+                throw new IllegalStateException("boom " + job.attempt());
+            }));
             await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 1);
+            assertThat(logs.lines("job b1 of queue " + queue + " failed on its last attempt")).singleElement().asString()
+                    .contains("WARN", "(3 of 3): dead-lettered: java.lang.IllegalStateException: boom 3");
             DeadLetter d = dlq.list(queue, 10).get(0);
             assertThat(d.id()).isEqualTo("b1");
             assertThat(d.type()).isEqualTo("broken");
@@ -308,6 +316,40 @@ class WorkerIT {
             assertThat(dlq.count(queue)).isZero();
             assertThat(dlq.purgeAll(queue)).isZero();
         }
+    }
+
+    @Test
+    void anIdThatCannotBeAJobIdIsNoDeadLetterToRetryOrPurge() {
+        QueueName q = QueueName.of(queue);
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri()); Jedis j = redis.jedis()) {
+            assertThat(dlq.retry(queue, "no such id!")).isFalse();
+            assertThat(dlq.purge(queue, "no such id!")).isFalse();
+            assertThat(dlq.get(queue, "no such id!")).isEmpty();
+            // One put in the dead set by hand still goes (so purgeAll ends), with no tombstone: no job has that id.
+            j.zadd(RedisKeys.dead(q), 1, "bad id!");
+            j.set(RedisKeys.job(q, JobId.of("invalid")), "Q|0|1|");
+            assertThat(dlq.retry(queue, "bad id!")).isFalse();
+            assertThat(dlq.purge(queue, "bad id!")).isTrue();
+            assertThat(dlq.count(queue)).isZero();
+            assertThat(j.get(RedisKeys.job(q, JobId.of("invalid")))).as("another job's status record").isEqualTo("Q|0|1|");
+            assertThat(j.type(RedisKeys.deadData(q))).isEqualTo("none");
+            assertThatThrownBy(() -> dlq.purge(queue, null)).hasMessage("jobId must not be null");
+        }
+    }
+
+    @Test
+    void theWorkerRegistersTheQueueGaugesOfItsQueues() {
+        MetricRegistry metrics = new MetricRegistry();
+        started(worker().handler("render", this::record).metricRegistry(metrics));
+        started(worker().handler("render", this::record));
+        jobs.enqueue(queue, "nobody-handles-this", "x1");
+        var gauges = metrics.getGauges();
+        await().atMost(Duration.ofSeconds(10)).until(() -> metrics.getGauges()
+                .get(MetricNames.perQueue(MetricNames.QUEUE_WORKERS, queue)).getValue().equals(2L)
+                && metrics.getGauges().get(MetricNames.perQueue(MetricNames.QUEUE_DEAD, queue)).getValue().equals(1L));
+        assertThat(gauges).containsKeys(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, queue),
+                MetricNames.perQueue(MetricNames.QUEUE_IN_FLIGHT, queue), MetricNames.perQueue(MetricNames.QUEUE_DELAYED, queue));
+        assertThat((Long) metrics.getGauges().get(MetricNames.QUEUE_STATS_AGE).getValue()).isBetween(0L, 5_000L);
     }
 
     @Test
@@ -404,6 +446,45 @@ class WorkerIT {
     }
 
     @Test
+    void closeNamesTheHandlersThatIgnoreItsInterruptAndStillRun() {
+        AtomicBoolean letGo = new AtomicBoolean();
+        AtomicBoolean running = new AtomicBoolean();
+        Worker w = started(worker().concurrency(2).shutdownTimeout(Duration.ofMillis(200)).handler("render", job -> {
+            record(job);
+            if (job.id().equals("stubborn")) {
+                running.set(true);
+                while (!letGo.get()) {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        // ignores the interrupt of close()
+                    }
+                }
+            } else {
+                Thread.sleep(30_000); // returns when close() interrupts it
+            }
+        }));
+        try (LogCapture logs = new LogCapture()) {
+            jobs.enqueue(queue, "render", "stubborn", "polite");
+            await().atMost(Duration.ofSeconds(10)).until(() -> running.get() && count("polite") == 1);
+            long t0 = System.nanoTime();
+            w.close();
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+            assertThat(logs.lines("ignore the interrupt of close()"))
+                    .singleElement().asString()
+                    .contains("WARN", "still run: stubborn (queue " + queue + "). Those jobs", "may run twice")
+                    .doesNotContain("polite");
+            // Both jobs are back in the queue, leased to no one; the stubborn handler still holds its thread.
+            assertThat(pending()).isZero();
+            assertThat(streamLength()).isEqualTo(2);
+            assertThat(w.inFlight()).isEqualTo(1);
+        } finally {
+            letGo.set(true);
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> w.inFlight() == 0);
+    }
+
+    @Test
     void aConnectedWorkerWhoseGroupSkipsWaitingJobsUnsticksItself() {
         List<String> ids = IntStream.range(0, 20).mapToObj(i -> "s" + i).toList();
         jobs.enqueue(queue, "render", ids);
@@ -458,6 +539,13 @@ class WorkerIT {
         assertThat(count("poison")).isZero();
         assertThat(status("poison").lastError()).hasValueSatisfying(e -> assertThat(e).contains("delivered 6 times"));
         assertThat(pending()).isZero();
+        // Five deliveries started a run its worker did not survive: those are its attempts.
+        assertThat(status("poison").attempts()).isEqualTo(5);
+        try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            DeadLetter d = dlq.get(queue, "poison").orElseThrow();
+            assertThat(d.attempts()).isEqualTo(5);
+            assertThat(d.reason()).startsWith("delivered 6 times without finishing");
+        }
     }
 
     long fetchCalls() {
@@ -505,6 +593,39 @@ class WorkerIT {
         }
     }
 
+    @Test
+    void longJobsFetchedBehindInstantOnesAreHandedBackToAnIdleWorker() {
+        // Worker A learns that jobs are instant and fetches far ahead; the long jobs at the end of the queue come in
+        // its last batches, before any of them has ended. B starts once A holds every job, so without a hand-back B
+        // finds nothing: A's renewals keep the waiting long jobs leased to A, which runs them two at a time.
+        List<String> instant = IntStream.range(0, 400).mapToObj(i -> "instant-" + i).toList();
+        List<String> slow = IntStream.range(0, 6).mapToObj(i -> "long-" + i).toList();
+        jobs.enqueue(queue, "instant", instant);
+        jobs.enqueue(queue, "long", slow);
+        Map<String, String> ranOn = new ConcurrentHashMap<>();
+        AtomicInteger runningOnA = new AtomicInteger();
+        Function<String, Worker.Builder> builder = name -> worker().name(name).concurrency(2)
+                .handler("instant", this::record)
+                .handler("long", job -> {
+                    record(job);
+                    ranOn.put(job.id(), name);
+                    if (name.equals("a")) {
+                        runningOnA.incrementAndGet();
+                    }
+                    Thread.sleep(1_000);
+                });
+        Worker a = started(builder.apply("a"));
+        await("A runs long jobs on both threads").atMost(Duration.ofSeconds(20)).until(() -> runningOnA.get() >= 2);
+        await("A holds every job").atMost(Duration.ofSeconds(5)).until(() -> streamLength() == pending());
+        started(builder.apply("b"));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> slow.stream().allMatch(id -> status(id).state() == JobState.COMPLETED));
+        assertThat(ranOn.values()).as("workers that ran long jobs").contains("a", "b");
+        assertThat(handled.values()).allMatch(n -> n.get() == 1);
+        assertThat(handled).hasSize(instant.size() + slow.size());
+        assertThat(a.inFlight()).isZero();
+    }
+
     /** Entries of this queue's stream pending at {@code consumer}. */
     int heldBy(String consumer, String queueName) {
         try (Jedis j = redis.jedis()) {
@@ -548,8 +669,9 @@ class WorkerIT {
     }
 
     @Test
-    void aHandlerThatIgnoresItsTimeoutKeepsItsThreadAndNoJobWaitsLeasedBehindIt() {
+    void aHandlerThatIgnoresItsTimeoutKeepsItsThreadAndItsJobUntilItReturns() {
         AtomicBoolean letGo = new AtomicBoolean();
+        AtomicBoolean interrupted = new AtomicBoolean();
         Map<String, String> ranOn = new ConcurrentHashMap<>();
         MetricRegistry metricsA = new MetricRegistry();
         Function<String, JobHandler> handler = worker -> job -> {
@@ -560,7 +682,7 @@ class WorkerIT {
                     try {
                         Thread.sleep(20);
                     } catch (InterruptedException e) {
-                        // ignores its timeout's interrupt
+                        interrupted.set(true); // and ignores its timeout's interrupt
                     }
                 }
             }
@@ -569,23 +691,67 @@ class WorkerIT {
                 .handler("render", handler.apply("a")));
         try {
             jobs.enqueue(queue, "render", "stuck");
-            await().atMost(Duration.ofSeconds(10)).until(() -> metricsA.meter(MetricNames.RETRIED).getCount() == 1);
+            await().atMost(Duration.ofSeconds(10)).until(interrupted::get);
             jobs.enqueue(queue, "render", "next");
-
-            // Its only thread is still taken: nothing may be leased to it (neither "next" nor the retry of "stuck").
-            await("nothing leased to the worker whose only thread is stuck").atMost(Duration.ofSeconds(5))
-                    .until(() -> heldBy(a.name(), queue) == 0);
-            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
-            assertThat(heldBy(a.name(), queue)).as("jobs leased to a worker with no free thread").isZero();
-            assertThat(a.inFlight()).isEqualTo(1);
-
             started(worker().name("b").concurrency(1).handler("render", handler.apply("b")));
-            await().atMost(Duration.ofSeconds(10)).until(() -> count("next") == 1 && count("stuck") == 2);
+
+            // A's only thread is still taken: "next" goes to B. The stuck job stays leased to A (renewed past its
+            // 2 s lease) and is not retried, by A or B, while its first run goes on.
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("next") == 1);
             assertThat(ranOn).containsEntry("next", "b");
+            await().during(Duration.ofMillis(2_500)).atMost(Duration.ofSeconds(5))
+                    .until(() -> count("stuck") == 1 && heldBy(a.name(), queue) == 1);
+            assertThat(a.inFlight()).isEqualTo(1);
+            assertThat(metricsA.meter(MetricNames.RETRIED).getCount()).isZero();
+            assertThat(status("stuck").state()).isEqualTo(JobState.ACTIVE);
         } finally {
             letGo.set(true);
         }
+        // Its failure is recorded once the handler returns: retried, then completed.
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("stuck").state() == JobState.COMPLETED);
+        assertThat(count("stuck")).isEqualTo(2);
+        assertThat(status("stuck").attempts()).isEqualTo(2);
+        assertThat(metricsA.meter(MetricNames.RETRIED).getCount()).isEqualTo(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> a.inFlight() == 0);
+    }
+
+    @Test
+    void aTimedOutJobIsNotRetriedBesideItsFirstRunThatIgnoresTheInterrupt() {
+        AtomicBoolean letGo = new AtomicBoolean();
+        AtomicBoolean interrupted = new AtomicBoolean();
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger mostAtOnce = new AtomicInteger();
+        started(worker().concurrency(2).jobTimeout(Duration.ofMillis(300)).handler("render", job -> {
+            record(job);
+            if (!job.id().equals("stuck")) {
+                return;
+            }
+            mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
+            try {
+                while (job.attempt() == 1 && !letGo.get()) {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        interrupted.set(true);
+                    }
+                }
+            } finally {
+                running.decrementAndGet();
+            }
+        }));
+        try {
+            jobs.enqueue(queue, "render", "stuck");
+            await().atMost(Duration.ofSeconds(10)).until(interrupted::get);
+            // The other thread works on; the retry (backoff 50 ms) waits for the first run to end.
+            jobs.enqueue(queue, "render", "other");
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("other") == 1);
+            await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3)).until(() -> count("stuck") == 1);
+        } finally {
+            letGo.set(true);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> status("stuck").state() == JobState.COMPLETED);
+        assertThat(count("stuck")).isEqualTo(2);
+        assertThat(mostAtOnce.get()).as("runs of the job at once").isEqualTo(1);
     }
 
     @Test

@@ -66,15 +66,19 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *       Redis is away, appends them to the {@link AckLog} (fsynced) instead; those are flushed by the
  *       reconnect loop's recovery, before the circuit closes and so before any new fetch.</li>
  *   <li><b>timers</b> (one thread): lease renewal (every third of the lease), the scheduler (due
- *       delayed jobs into the stream), job timeouts, the stuck-fetch check, queue gauges and heartbeat.</li>
+ *       delayed jobs into the stream), job timeouts, the stuck-fetch check, queue gauges and heartbeat, and
+ *       with the adaptive prefetch its watch: threads held by long jobs, and hand-back of the jobs fetched
+ *       ahead that wait behind them.</li>
  *   <li><b>reconnect</b> ({@link HealthMonitor}): probes with backoff and jitter; its recovery creates
  *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
  * </ol>
  * Invariants: a job is in {@link #active} from fetch until its outcome is queued, and only then stops
- * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); a job counts
- * in {@link #inFlight} until its handler thread is free again, which for a handler that ignores its
- * timeout is later than its outcome ({@link Active#slotFreed}); one fetch round leases at most the free
- * capacity; no thread exits on a Redis failure.
+ * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); the outcome of
+ * a run past its timeout is produced when its handler returns, so a job is never retried while a run of it
+ * goes on here; a job counts in {@link #inFlight} until its handler thread is free again, which for a
+ * handler still running when {@code close()} hands its job back is later than its outcome
+ * ({@link Active#slotFreed}); one fetch round leases at most the free capacity; no thread exits on a Redis
+ * failure.
  */
 public final class WorkerRuntime {
     private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
@@ -89,6 +93,8 @@ public final class WorkerRuntime {
     private static final int RECLAIM_CALLS = 10;
     /** How long a handler may take to return after its timeout interrupted it before we call it stuck. */
     private static final long IGNORED_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** How often the adaptive prefetch is told of held threads, and the jobs waiting behind them are looked at. */
+    private static final long WATCH_PREFETCH_MS = 50;
     /**
      * Ceiling of converted durations: far beyond any real setting (the builder stops at a year), and low
      * enough that {@code System.nanoTime() + it} never overflows.
@@ -127,9 +133,15 @@ public final class WorkerRuntime {
     private volatile boolean fetching;
     private volatile boolean draining;
     private volatile boolean ackerStop;
+    /** The fetch thread is in a read (or takeover) asked with the free capacity of its start. */
+    private volatile boolean reading;
     private volatile long lastFetchProgress = System.nanoTime();
     private volatile long lastNonEmptyFetch = System.nanoTime();
     private volatile long lastReclaim;
+    /** When every queue's figures were last read (nanoTime), 0 before the first read. */
+    private volatile long sampledAt;
+    /** Timers thread only: when {@link #watchPrefetch()} last ran. */
+    private long lastPrefetchWatch = System.nanoTime();
     private Thread fetchThread;
     private Thread ackThread;
 
@@ -159,15 +171,21 @@ public final class WorkerRuntime {
         this.handlerDuration = m.timer(MetricNames.HANDLER_DURATION);
         gauge(m, MetricNames.IN_FLIGHT, inFlight::get);
         gauge(m, MetricNames.ACKS_PENDING, () -> localCount.get() + outcomes.size());
+        // The queue gauges of metrics-reporter's QueueStats, for this worker's queues: the same figures, read every second.
         for (QueueName q : settings.queues()) {
             byStream.put(RedisKeys.stream(q), q);
-            long[] v = new long[4];
+            long[] v = new long[5];
             sampled.put(q, v);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEPTH, q.value()), () -> v[0]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_IN_FLIGHT, q.value()), () -> v[1]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DELAYED, q.value()), () -> v[2]);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUE_DEAD, q.value()), () -> v[3]);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUE_WORKERS, q.value()), () -> v[4]);
         }
+        gauge(m, MetricNames.QUEUE_STATS_AGE, () -> {
+            long at = sampledAt;
+            return at == 0 ? -1L : Math.max(0, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - at));
+        });
         this.streams = List.copyOf(byStream.keySet());
         this.jobTimeoutNanos = nanos(settings.jobTimeout());
         this.ackLog = AckLog.open(settings.stateDir(),
@@ -230,6 +248,9 @@ public final class WorkerRuntime {
         schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
         schedule(this::checkStuck, 1000);
+        if (prefetch.adaptive()) {
+            schedule(this::watchPrefetch, WATCH_PREFETCH_MS);
+        }
         log.info("Worker {} started: queues {}, concurrency {}, lease {}, Redis {}", name, s.queues(), s.concurrency(),
                 s.lease(), s.redis());
     }
@@ -285,15 +306,20 @@ public final class WorkerRuntime {
                 if (free <= 0) {
                     continue;
                 }
-                long now = System.nanoTime();
-                if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, millis(s.lease()) / 4))) {
-                    lastReclaim = now;
-                    free -= reclaim(free);
-                    if (free <= 0) {
-                        continue;
+                reading = true;
+                try {
+                    long now = System.nanoTime();
+                    if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, millis(s.lease()) / 4))) {
+                        lastReclaim = now;
+                        free -= reclaim(free);
+                        if (free <= 0) {
+                            continue;
+                        }
                     }
+                    fetch(Math.min(free, s.fetchBatch()));
+                } finally {
+                    reading = false;
                 }
-                fetch(Math.min(free, s.fetchBatch()));
             } catch (InterruptedException e) {
                 if (!fetching) {
                     return;
@@ -523,10 +549,14 @@ public final class WorkerRuntime {
             }
             track(a);
             if (f.deliveries() > maxDeliveries()) {
+                // Each earlier delivery of this entry started a run that never ended (its worker died or hung in it):
+                // those count as the job's attempts, on top of the runs that ended before it was retried.
+                int runs = (int) Math.min(Integer.MAX_VALUE, a.job.attempt() + f.deliveries() - 1);
                 dead.mark();
                 log.warn("Worker {}: job {} of queue {} was delivered {} times and never finished (its workers died or hung"
                         + " each time): dead-lettered", name, a.job.id(), q, f.deliveries());
-                settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), a.job.id().value(), a.job.attempt(), now, 0, a.raw,
+                settle(a, new Outcome(Outcome.Kind.DEAD, q, f.entryId(), a.job.id().value(), runs, now, 0,
+                        JobCodec.encode(a.job.withAttempt(runs, 0)),
                         "delivered " + f.deliveries() + " times without finishing: its workers died or hung each time", name));
                 continue;
             }
@@ -574,6 +604,7 @@ public final class WorkerRuntime {
     }
 
     private void track(Active a) {
+        a.dispatchedAt = System.nanoTime();
         active.put(a.key(), a);
         inFlight.incrementAndGet();
     }
@@ -581,6 +612,9 @@ public final class WorkerRuntime {
     // ---- handlers ----------------------------------------------------------------------------------
 
     private void run(Active a) {
+        if (!a.claimed.compareAndSet(false, true)) {
+            return; // handed back while it waited for a thread (its slot was given back then)
+        }
         try {
             runHandler(a);
         } finally {
@@ -609,55 +643,92 @@ public final class WorkerRuntime {
         }
         Throwable error = null;
         Thread.interrupted();
-        a.deadline = System.nanoTime() + jobTimeoutNanos;
+        a.startedAt = System.nanoTime();
+        a.deadline = a.startedAt + jobTimeoutNanos;
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
             handler.handle(new JobView(a.job));
         } catch (Throwable t) {
             error = t;
-        } finally {
-            prefetch.record(timer.stop());
-            synchronized (a) {
-                a.thread = null; // from here on no timeout interrupts this thread
-            }
-            Thread.interrupted(); // a timeout's interrupt must not leak into the next job
         }
+        prefetch.record(timer.stop());
+        boolean timedOut;
+        synchronized (a) {
+            a.thread = null; // from here on no timeout interrupts this thread
+            timedOut = a.timedOut;
+        }
+        Thread.interrupted(); // a timeout's interrupt must not leak into the next job
         if (!a.settled.compareAndSet(false, true)) {
-            // It timed out: its failure is already recorded.
-            if (a.ignoredTimeout) {
-                log.info("Worker {}: the handler of job {} of queue {} returned {} ms after its timeout: its thread takes jobs again",
-                        name, a.job.id(), a.queue, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
+            // close() handed the job back while it ran: its result is not ours to record any more.
+            if (a.runningAfterClose) {
+                log.info("Worker {}: the handler of job {} of queue {} returned after close() had handed its job back: its"
+                        + " result is ignored", name, a.job.id(), a.queue);
             }
+            return;
+        }
+        if (timedOut) {
+            // Its outcome waited for this moment, so that its retry never runs beside this run. Any result is late.
+            if (a.ignoredTimeout) {
+                log.info("Worker {}: the handler of job {} of queue {} returned {} ms after its timeout: its failure is"
+                        + " recorded now and its thread takes jobs again", name, a.job.id(), a.queue,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
+            }
+            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout(), null);
             return;
         }
         if (error == null) {
             completed.mark();
             queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
         } else {
-            fail(a, error.getClass().getName() + ": " + error.getMessage());
+            fail(a, error.getClass().getName() + ": " + error.getMessage(), error);
         }
     }
 
-    /** A run failed (handler threw or timed out); {@code a} is already settled by the caller. */
-    private void fail(Active a, String error) {
+    /**
+     * A run failed (handler threw, or timed out: {@code cause} null); {@code a} is already settled by the caller.
+     * One line per failure: INFO when it will be retried, WARN when dead-lettered; the stack trace at DEBUG.
+     */
+    private void fail(Active a, String error, Throwable cause) {
         failed.mark();
         int run = a.job.attempt() + 1;
         long now = System.currentTimeMillis();
         String err = StatusRecord.truncate(error);
         if (s.retry().canRetry(run)) {
-            long runAt = now + s.retry().backoff(run).toMillis();
+            long backoff = s.retry().backoff(run).toMillis();
+            long runAt = now + backoff;
             retried.mark();
-            log.debug("Worker {}: job {} failed on run {}, retry at {}: {}", name, a.job.id(), run, runAt, err);
+            log.info("Worker {}: job {} of queue {} failed (attempt {} of {}), next run in {}: {}", name, a.job.id(), a.queue,
+                    run, s.retry().maxAttempts(), inWords(backoff), err);
             queueOutcome(a, new Outcome(Outcome.Kind.RETRY, a.queue, a.entryId, a.job.id().value(), run, now, runAt,
                     JobCodec.encode(a.job.withAttempt(run, runAt)), err, name));
         } else {
             dead.mark();
-            log.warn("Worker {}: job {} of queue {} failed on its last run ({} of {}): dead-lettered: {}", name, a.job.id(),
+            log.warn("Worker {}: job {} of queue {} failed on its last attempt ({} of {}): dead-lettered: {}", name, a.job.id(),
                     a.queue, run, s.retry().maxAttempts(), err);
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
         }
+        if (cause != null && log.isDebugEnabled()) {
+            log.debug("Worker {}: job {} of queue {}, attempt {}: the handler's exception", name, a.job.id(), a.queue, run, cause);
+        }
+    }
+
+    /** A wait for a log line: "850 ms", "12.5 s", "4 min 30 s", "2 h 5 min". */
+    static String inWords(long ms) {
+        if (ms < 1000) {
+            return Math.max(0, ms) + " ms";
+        }
+        if (ms < 60_000) {
+            long tenths = (ms + 50) / 100;
+            return tenths % 10 == 0 ? tenths / 10 + " s" : tenths / 10 + "." + tenths % 10 + " s";
+        }
+        long s = ms / 1000;
+        if (s < 3600) {
+            return s % 60 == 0 ? s / 60 + " min" : s / 60 + " min " + s % 60 + " s";
+        }
+        long min = s / 60;
+        return min % 60 == 0 ? min / 60 + " h" : min / 60 + " h " + min % 60 + " min";
     }
 
     private void settle(Active a, Outcome o) {
@@ -683,22 +754,29 @@ public final class WorkerRuntime {
         }
     }
 
+    /**
+     * A handler past its deadline has failed: it is interrupted, and its failure is recorded when it returns (in
+     * {@link #runHandler}), not now. Until then the job stays in {@link #active}, leased and renewed, so neither its
+     * retry nor another worker runs it beside a handler that ignores the interrupt.
+     */
     private void checkTimeouts() {
         long now = System.nanoTime();
         for (Active a : active.values()) {
             Thread t = a.thread;
-            if (t != null && now - a.deadline > 0 && a.settled.compareAndSet(false, true)) {
-                log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
-                        a.job.id(), a.queue, s.jobTimeout());
-                a.interruptedAt = now;
-                overdue.add(a);
-                fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout());
-                synchronized (a) {
-                    if (a.thread == t) {
-                        t.interrupt();
-                    }
-                }
+            if (t == null || a.timedOut || now - a.deadline <= 0) {
+                continue;
             }
+            synchronized (a) {
+                if (a.thread != t || a.timedOut) {
+                    continue; // it returned meanwhile: its own result stands
+                }
+                a.timedOut = true;
+                a.interruptedAt = now;
+                t.interrupt();
+            }
+            overdue.add(a);
+            log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
+                    a.job.id(), a.queue, s.jobTimeout());
         }
         for (Active a : overdue) {
             if (a.thread == null) {
@@ -706,9 +784,54 @@ public final class WorkerRuntime {
             } else if (now - a.interruptedAt > IGNORED_TIMEOUT_NANOS) {
                 overdue.remove(a);
                 a.ignoredTimeout = true;
-                log.warn("Worker {}: the handler of job {} of queue {} ignores its timeout and interrupt and still runs: its"
-                        + " thread takes no other job until it returns", name, a.job.id(), a.queue);
+                log.warn("Worker {}: the handler of job {} of queue {} ignores its timeout and interrupt and still runs: the"
+                        + " job stays leased to this worker, and is retried (or dead-lettered) only when the handler returns;"
+                        + " its thread takes no other job until then", name, a.job.id(), a.queue);
             }
+        }
+    }
+
+    /**
+     * Adaptive prefetch only. Tells the prefetch how many threads run a job past {@link AdaptivePrefetch#slowNanos()}
+     * (those drain nothing fetched ahead), and hands back the jobs fetched ahead that have waited for a thread while
+     * every thread is so held: the average learns of long jobs only as they end, so jobs fetched with instant ones
+     * would otherwise wait here, leased and renewed, while another worker sits idle.
+     */
+    private void watchPrefetch() {
+        long now = System.nanoTime();
+        // This thread stalled (CPU starvation, a GC pause): every wait and run looks long; judge at the next tick.
+        boolean stalled = now - lastPrefetchWatch > TimeUnit.MILLISECONDS.toNanos(5 * WATCH_PREFETCH_MS);
+        lastPrefetchWatch = now;
+        long slow = prefetch.slowNanos();
+        int held = 0;
+        List<Active> waiting = new ArrayList<>();
+        for (Active a : active.values()) {
+            if (a.thread != null) {
+                if (now - a.startedAt > slow) {
+                    held++;
+                }
+            } else if (a.job != null && !a.claimed.get() && !a.settled.get()) {
+                waiting.add(a);
+            }
+        }
+        prefetch.held(held);
+        // Not while Redis is away (no other worker can take them either), nor while a read of ours asked with the capacity
+        // of before is still blocked in Redis: Redis serves the client that blocked first, which would take them back.
+        if (stalled || waiting.isEmpty() || reading || gateway.isOpen() || draining) {
+            return;
+        }
+        int handedBack = 0;
+        for (Active a : waiting) {
+            if (prefetch.handsBack(now - a.dispatchedAt) && a.claimed.compareAndSet(false, true)) {
+                if (a.settled.compareAndSet(false, true)) {
+                    queueOutcome(a, release(a));
+                    handedBack++;
+                }
+            }
+        }
+        if (handedBack > 0) {
+            log.info("Worker {}: handed back {} fetched jobs that waited for a thread while all {} ran long jobs: any free"
+                    + " worker can take them", name, handedBack, s.concurrency());
         }
     }
 
@@ -911,6 +1034,7 @@ public final class WorkerRuntime {
                 var delayed = p.zcard(RedisKeys.delayed(q));
                 var deadN = p.zcard(RedisKeys.dead(q));
                 p.zadd(RedisKeys.workers(q), now, name);
+                var workers = p.zcard(RedisKeys.workers(q));
                 var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
                 return () -> {
                     long pend = 0;
@@ -919,12 +1043,13 @@ public final class WorkerRuntime {
                     } catch (RuntimeException e) {
                         // NOGROUP before the first fetch created the group.
                     }
-                    return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get()};
+                    return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()};
                 };
             });
             long[] target = sampled.get(q);
-            System.arraycopy(v, 0, target, 0, 4);
+            System.arraycopy(v, 0, target, 0, v.length);
         }
+        sampledAt = System.nanoTime();
     }
 
     /**
@@ -1037,13 +1162,18 @@ public final class WorkerRuntime {
         }
         int handedBack = 0;
         if (!finished) {
+            List<Active> running = new ArrayList<>();
             for (Active a : active.values()) {
                 if (a.job != null && a.settled.compareAndSet(false, true)) {
                     queueOutcome(a, release(a));
                     handedBack++;
+                    if (a.thread != null) {
+                        running.add(a);
+                    }
                 }
             }
             handlers.shutdownNow();
+            warnOfHandlersStillRunning(running);
         }
         // A fetch that still waited for Redis (slow or hung) may bring jobs after all; the pool refuses them
         // now, so dispatch hands them back. Wait for that round to end so the hand-backs are sent below,
@@ -1099,6 +1229,38 @@ public final class WorkerRuntime {
     }
 
     /**
+     * Handlers that honour the interrupt of {@code close()} return at once; the ones still running a moment later
+     * ignore it. Their jobs are handed back already (another worker may start them while they still run here) and
+     * their threads, which no one can stop, keep running: say so, naming the jobs.
+     */
+    private void warnOfHandlersStillRunning(List<Active> interrupted) {
+        if (interrupted.isEmpty()) {
+            return;
+        }
+        try {
+            handlers.awaitTermination(TimeUnit.NANOSECONDS.toMillis(IGNORED_TIMEOUT_NANOS), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<String> jobs = new ArrayList<>();
+        for (Active a : interrupted) {
+            synchronized (a) {
+                if (a.thread != null) {
+                    a.runningAfterClose = true;
+                    jobs.add(a.job.id() + " (queue " + a.queue + ")");
+                }
+            }
+        }
+        if (!jobs.isEmpty()) {
+            int shown = Math.min(jobs.size(), 20);
+            log.warn("Worker {}: the handlers of these jobs ignore the interrupt of close() and still run: {}{}. Those jobs are"
+                    + " handed back to the queue, so each may run twice, here and in another worker; their threads (not"
+                    + " daemons) keep running until the handlers return", name, String.join(", ", jobs.subList(0, shown)),
+                    jobs.size() > shown ? " and " + (jobs.size() - shown) + " more" : "");
+        }
+    }
+
+    /**
      * The longest one fetch round takes while Redis is slow to answer: its blocking read (BLOCK plus a
      * socket timeout) and a few more calls (the start script, a takeover), each at most a connect and a
      * socket timeout. A Redis found unavailable opens the circuit, after which the round's calls fail at once.
@@ -1126,12 +1288,20 @@ public final class WorkerRuntime {
         final JobRecord job;
         final byte[] raw;
         final AtomicBoolean settled = new AtomicBoolean();
+        /** Taken once: by the handler thread that runs it, or by a hand-back while it still waits for a thread. */
+        final AtomicBoolean claimed = new AtomicBoolean();
         /** Its count in {@code inFlight} was given back: once, when no handler thread holds the job any more. */
         final AtomicBoolean slotFreed = new AtomicBoolean();
         volatile Thread thread;
+        volatile long dispatchedAt;
+        volatile long startedAt;
         volatile long deadline;
         volatile long interruptedAt;
+        /** Past its deadline and interrupted: its outcome is that failure, recorded when the handler returns. Set holding this lock. */
+        volatile boolean timedOut;
         volatile boolean ignoredTimeout;
+        /** close() warned that its handler still ran after the interrupt, its job handed back. */
+        volatile boolean runningAfterClose;
         volatile boolean leaseLost;
 
         Active(QueueName queue, String entryId, JobRecord job, byte[] raw) {

@@ -1,4 +1,5 @@
--- release: hand a fetched job back to the queue at once (graceful shutdown of a job not finished).
+-- release: hand a fetched job back to the queue at once (graceful shutdown of a job not finished, or a job fetched
+-- ahead that waited while every handler thread ran a long job).
 --
 -- KEYS[1]  spillway:{q}:stream   the queue's stream
 -- KEYS[2]  spillway:{q}:job:<id> status record

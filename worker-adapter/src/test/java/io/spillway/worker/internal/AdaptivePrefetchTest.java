@@ -48,6 +48,38 @@ class AdaptivePrefetchTest {
     }
 
     @Test
+    void threadsHeldByALongJobDrainNothingFetchedAhead() {
+        AdaptivePrefetch p = after(new AdaptivePrefetch(4, -1), MS, 50);
+        assertThat(p.current()).isEqualTo(80);
+        p.held(1);
+        assertThat(p.current()).isEqualTo(60);
+        assertThat(p.handsBack(10 * AdaptivePrefetch.HOLD_NANOS)).as("one thread still free").isFalse();
+        p.held(4);
+        assertThat(p.current()).isZero();
+        assertThat(p.handsBack(AdaptivePrefetch.HOLD_NANOS / 2)).as("waited briefly").isFalse();
+        assertThat(p.handsBack(AdaptivePrefetch.HOLD_NANOS + 1)).isTrue();
+        p.held(0);
+        assertThat(p.current()).isEqualTo(80);
+        assertThat(p.handsBack(10 * AdaptivePrefetch.HOLD_NANOS)).isFalse();
+        // Instant jobs: all threads held drops even the cap to 0.
+        AdaptivePrefetch instant = after(new AdaptivePrefetch(2, -1), 0, 5);
+        instant.held(2);
+        assertThat(instant.current()).isZero();
+    }
+
+    @Test
+    void aJobIsSlowPastAFloorOrFourTimesTheAverage() {
+        AdaptivePrefetch p = new AdaptivePrefetch(2, -1);
+        assertThat(p.slowNanos()).isEqualTo(AdaptivePrefetch.SLOW_NANOS);
+        after(p, 10_000, 10);
+        assertThat(p.slowNanos()).isEqualTo(AdaptivePrefetch.SLOW_NANOS);
+        after(p, 1_000 * MS, 100);
+        assertThat(p.slowNanos()).isBetween(3_900 * MS, 4_000 * MS);
+        after(p, Long.MAX_VALUE / 2, 100);
+        assertThat(p.slowNanos()).isPositive();
+    }
+
+    @Test
     void aFixedPrefetchNeverChanges() {
         AdaptivePrefetch p = new AdaptivePrefetch(4, 7);
         assertThat(p.adaptive()).isFalse();
@@ -55,5 +87,8 @@ class AdaptivePrefetchTest {
         assertThat(p.current()).isEqualTo(7);
         after(p, 500 * MS, 50);
         assertThat(p.current()).isEqualTo(7);
+        p.held(4);
+        assertThat(p.current()).isEqualTo(7);
+        assertThat(p.handsBack(Long.MAX_VALUE)).as("a fixed prefetch keeps what it fetched").isFalse();
     }
 }

@@ -36,6 +36,18 @@ class WorkerRuntimeTest {
         assertThat(System.nanoTime() - deadline).isNegative();
     }
 
+    @Test
+    void waitsInLogLinesReadAsWords() {
+        assertThat(WorkerRuntime.inWords(0)).isEqualTo("0 ms");
+        assertThat(WorkerRuntime.inWords(850)).isEqualTo("850 ms");
+        assertThat(WorkerRuntime.inWords(1_000)).isEqualTo("1 s");
+        assertThat(WorkerRuntime.inWords(12_480)).isEqualTo("12.5 s");
+        assertThat(WorkerRuntime.inWords(59_990)).isEqualTo("60 s");
+        assertThat(WorkerRuntime.inWords(270_000)).isEqualTo("4 min 30 s");
+        assertThat(WorkerRuntime.inWords(300_000)).isEqualTo("5 min");
+        assertThat(WorkerRuntime.inWords(7_500_000)).isEqualTo("2 h 5 min");
+    }
+
     /** Settings made without the builder's bounds (internal callers): the runtime neither throws nor breaks. */
     @Test
     void settingsPastTheBuilderBoundsStartAndCloseWithoutOverflow() {
