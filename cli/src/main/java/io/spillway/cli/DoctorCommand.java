@@ -248,7 +248,7 @@ final class DoctorCommand implements Callable<Integer> {
         String role = info.getOrDefault("role", "master");
         if (!role.equals("master")) {
             out.add(new Finding("role", Severity.WARN, "this Redis is a " + role + ": it refuses writes",
-                    "point producers and workers at the master (or at Sentinel)"));
+                    "point producers and workers at the master (Spillway has no Sentinel client yet)"));
         }
     }
 

@@ -77,10 +77,22 @@ final class WatchdogCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** Options of the Redis watchdog that mean nothing with --exec, and the other way round. */
+    private static final List<String> REDIS_ONLY = List.of("--port", "--bind", "--dir", "--redis-server", "--maxmemory",
+            "--set", "--hang-timeout", "--start-timeout");
+    private static final List<String> EXEC_ONLY = List.of("--output");
+
     @Override
     public Integer call() throws InterruptedException {
         WatchdogConfig config = config();
         Watchdog.Builder b = Watchdog.builder().config(config).metrics(new MetricRegistry());
+        picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        List<String> misplaced = (exec ? REDIS_ONLY : EXEC_ONLY).stream().filter(parsed::hasMatchedOption).toList();
+        if (!misplaced.isEmpty()) {
+            // Silently ignored, they would leave the user believing they took effect.
+            throw new CliException(ExitCodes.USAGE, String.join(", ", misplaced) + (misplaced.size() == 1 ? " applies" : " apply")
+                    + (exec ? " to the Redis watchdog, not to --exec" : " to --exec only"));
+        }
         if (exec) {
             if (command == null || command.isEmpty()) {
                 throw new CliException(ExitCodes.USAGE, "--exec needs a command after '--', e.g. --exec -- java -jar worker.jar");

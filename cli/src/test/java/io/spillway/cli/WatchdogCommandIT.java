@@ -88,6 +88,17 @@ class WatchdogCommandIT {
     }
 
     @Test
+    void optionsOfTheOtherModeAreBadInputNotSilentlyIgnored() {
+        Cli c = Cli.run("watchdog", "--exec", "--port", "7750", "--", "true");
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("--port applies to the Redis watchdog, not to --exec");
+        Cli o = Cli.run("watchdog", "--output", tmp.resolve("x.out").toString(), "--dir", tmp.resolve("redis").toString(),
+                "--port", Integer.toString(FreePorts.next()));
+        assertThat(o.exit()).as(o.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(o.oneLineError()).contains("--output applies to --exec only");
+    }
+
+    @Test
     void aRedisServerThatIsNotAnExecutableIsBadInput() {
         Cli c = Cli.run("watchdog", "--redis-server", tmp.resolve("nonexistent").toString(), "--dir",
                 tmp.resolve("redis").toString(), "--port", Integer.toString(FreePorts.next()));

@@ -95,6 +95,9 @@ class WatchdogIT {
             assertThat(j.configGet("maxmemory-policy")).containsEntry("maxmemory-policy", "noeviction");
             assertThat(j.configGet("appendfsync")).containsEntry("appendfsync", "everysec");
         }
+        // redis.conf may hold requirepass: readable by its owner only.
+        assertThat(java.nio.file.Files.getPosixFilePermissions(tmp.resolve("redis").resolve("redis.conf")))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         long first = w.pid().getAsLong();
 
         ProcessHandle.of(first).orElseThrow().destroyForcibly();

@@ -132,7 +132,7 @@ public final class RedisChild implements Child {
             text = text.replaceAll("(?m)^min-replicas-to-write .*\\R?", "");
             text = (text.endsWith("\n") ? text : text + "\n") + "min-replicas-to-write 1\n";
         }
-        Files.writeString(conf, text, StandardCharsets.UTF_8);
+        writeOwnerOnly(conf, text);
         logOffset = size(dir.resolve("redis.log"));
         Process p = CannotRunException.start(new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
@@ -280,6 +280,23 @@ public final class RedisChild implements Child {
     }
 
     /** The value of {@code name} in a redis.conf text, or {@code otherwise}. */
+    /**
+     * Writes redis.conf readable by its owner only: it may hold {@code requirepass} or {@code masterauth}, and it
+     * used to be world-readable (0644).
+     */
+    static void writeOwnerOnly(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        try {
+            Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException notPosix) {
+            Files.createFile(tmp);
+        }
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
     private static String setting(String conf, String name, String otherwise) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(name) + " +(\\S+)")
                 .matcher(conf);
