@@ -171,7 +171,18 @@ public final class StandaloneReporter implements AutoCloseable {
                 }
             }
             if (failed.isEmpty()) {
-                return thresholds.execute();
+                Result r = thresholds.execute();
+                long waiting = sum(JournalInspector.Look::backlog);
+                if (!r.isHealthy() || waiting == 0) {
+                    return r;
+                }
+                // Read from outside means no running producer holds these directories (one that did would have its
+                // lock): nothing replays them until a producer starts on them or someone runs 'journal replay'.
+                ResultBuilder healthy = Result.builder().healthy().withMessage("journal holds " + waiting + " jobs that no"
+                        + " running producer has open: they wait for a producer started on the directory, or for"
+                        + " 'spillway journal replay DIR'");
+                r.getDetails().forEach(healthy::withDetail);
+                return healthy.build();
             }
             java.util.StringJoiner which = new java.util.StringJoiner("; ");
             failed.forEach((dir, why) -> which.add(dir + ": " + why));
