@@ -611,15 +611,22 @@ class WorkerIT {
                     ranOn.put(job.id(), name);
                     if (name.equals("a")) {
                         runningOnA.incrementAndGet();
+                        // A's long jobs last until B has run one (or 10 s, if it never gets one): however slowly B
+                        // starts on a busy machine, A's threads stay busy meanwhile and do not take the jobs back.
+                        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                        while (!ranOn.containsValue("b") && System.nanoTime() < until) {
+                            Thread.sleep(20);
+                        }
+                    } else {
+                        Thread.sleep(200);
                     }
-                    Thread.sleep(1_000);
                 });
         Worker a = started(builder.apply("a"));
         await("A runs long jobs on both threads").atMost(Duration.ofSeconds(20)).until(() -> runningOnA.get() >= 2);
         await("A holds every job").atMost(Duration.ofSeconds(5)).until(() -> streamLength() == pending());
         started(builder.apply("b"));
 
-        await().atMost(Duration.ofSeconds(20)).until(() -> slow.stream().allMatch(id -> status(id).state() == JobState.COMPLETED));
+        await().atMost(Duration.ofSeconds(30)).until(() -> slow.stream().allMatch(id -> status(id).state() == JobState.COMPLETED));
         assertThat(ranOn.values()).as("workers that ran long jobs").contains("a", "b");
         assertThat(handled.values()).allMatch(n -> n.get() == 1);
         assertThat(handled).hasSize(instant.size() + slow.size());
