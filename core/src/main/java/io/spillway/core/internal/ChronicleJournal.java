@@ -94,25 +94,6 @@ public final class ChronicleJournal implements AutoCloseable {
     private final CRC32 appendCrc = new CRC32();
     private boolean closed;
 
-    /**
-     * The reason in words: the JDK's file exceptions carry only the path as their message ("/x" for a journal
-     * directory that is a file), which said nothing next to the same path.
-     */
-    static String why(Throwable e) {
-        String kind = e instanceof java.nio.file.FileAlreadyExistsException ? "a file of that name is in the way (not a directory)"
-                : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
-                : e instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
-                : e instanceof java.nio.file.NotDirectoryException ? "a part of the path is not a directory"
-                : e instanceof java.nio.file.FileSystemException ? e.getClass().getSimpleName()
-                : null;
-        String reason = e instanceof java.nio.file.FileSystemException fse ? fse.getReason() : null;
-        String file = e instanceof java.nio.file.FileSystemException fse ? fse.getFile() : null;
-        if (kind == null) {
-            return String.valueOf(e.getMessage());
-        }
-        return kind + (reason != null ? " (" + reason + ")" : "") + (file != null ? ": " + file : "");
-    }
-
     private ChronicleJournal(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
                              TimeProvider timeProvider, long holdBackMillis) {
         this.dir = dir;
@@ -124,7 +105,7 @@ public final class ChronicleJournal implements AutoCloseable {
             Files.createDirectories(dir);
             this.lockChannel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         } catch (IOException e) {
-            throw new JournalException("Journal " + dir + " cannot be opened: " + why(e), e);
+            throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);
         }
         FileLock l;
         try {
@@ -170,7 +151,7 @@ public final class ChronicleJournal implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             release();
-            throw new JournalException("Journal " + dir + " cannot be opened: " + why(e), e);
+            throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);
         }
         this.corrupt = registry.counter(MetricNames.JOURNAL_CORRUPT);
         registerGauge(registry, MetricNames.JOURNAL_BACKLOG, backlogJobs::get);

@@ -74,6 +74,25 @@ public final class Failures {
                 || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
     }
 
+    /**
+     * A file failure's reason in words: the JDK's file exceptions carry only the path as their message ("/x" for a
+     * directory that is a file), which said nothing next to the same path.
+     */
+    public static String describeFile(Throwable e) {
+        String kind = e instanceof java.nio.file.FileAlreadyExistsException ? "a file of that name is in the way (not a directory)"
+                : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                : e instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+                : e instanceof java.nio.file.NotDirectoryException ? "a part of the path is not a directory"
+                : e instanceof java.nio.file.FileSystemException ? e.getClass().getSimpleName()
+                : null;
+        String reason = e instanceof java.nio.file.FileSystemException fse ? fse.getReason() : null;
+        String file = e instanceof java.nio.file.FileSystemException fse ? fse.getFile() : null;
+        if (kind == null) {
+            return String.valueOf(e.getMessage());
+        }
+        return kind + (reason != null ? " (" + reason + ")" : "") + (file != null ? ": " + file : "");
+    }
+
     public static boolean isRetryable(Throwable t) {
         return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t);
     }

@@ -80,19 +80,8 @@ public final class AckLog implements AutoCloseable {
             }
             throw new IllegalStateException("no free ack log in " + dir + " (10000 locked)");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open the worker ack log in " + dir + ": " + why(e), e);
+            throw new UncheckedIOException("cannot open the worker ack log in " + dir + ": " + io.spillway.core.internal.Failures.describeFile(e), e);
         }
-    }
-
-    /** The reason in words: the JDK's file exceptions carry only the path as their message. */
-    private static String why(IOException e) {
-        if (e instanceof java.nio.file.FileAlreadyExistsException || e instanceof java.nio.file.NotDirectoryException) {
-            return "a file of that name is in the way (not a directory)";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        return e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : String.valueOf(e.getMessage());
     }
 
     public Path file() {
