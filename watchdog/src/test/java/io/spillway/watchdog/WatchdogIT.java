@@ -275,12 +275,7 @@ class WatchdogIT {
     void dataDirWithOnlyAnRdbIsLoadedAndThenKeptInAnAof() throws Exception {
         Path dir = tmp.resolve("redis");
         int port = freePort();
-        Process rdbOnly = plainRedis(dir, port, "--appendonly", "no");
-        try (Jedis j = new Jedis("127.0.0.1", port)) {
-            j.set("job", "kept");
-            j.save();
-        }
-        Processes.stopTree(rdbOnly.toHandle(), Duration.ofSeconds(5));
+        rdbOnlyDataDir(dir, port, j -> j.set("job", "kept"));
         assertThat(dir.resolve("dump.rdb")).exists();
         assertThat(dir.resolve("appendonly.aof")).doesNotExist();
 
@@ -309,14 +304,11 @@ class WatchdogIT {
     void whileAnRdbIsConvertedWritesAreRefusedSoThatACrashLosesNoAcknowledgedWrite() throws Exception {
         Path dir = tmp.resolve("redis");
         int port = freePort();
-        Process rdbOnly = plainRedis(dir, port, "--appendonly", "no");
-        try (Jedis j = new Jedis("127.0.0.1", port)) {
+        rdbOnlyDataDir(dir, port, j -> {
             for (int i = 0; i < 2_000; i++) {
                 j.set("k" + i, "v");
             }
-            j.save();
-        }
-        Processes.stopTree(rdbOnly.toHandle(), Duration.ofSeconds(5));
+        });
 
         // 2 ms per key written by the AOF rewrite: the conversion takes about 4 s.
         Watchdog w = Watchdog.builder()
@@ -455,6 +447,16 @@ class WatchdogIT {
     }
 
     /** A redis-server that no watchdog runs, in its own directory, with persistence off unless {@code extra} says. */
+    /** A data dir that holds only an RDB: a plain Redis without AOF, filled, saved and stopped. */
+    private void rdbOnlyDataDir(Path dir, int port, java.util.function.Consumer<Jedis> fill) throws IOException {
+        Process rdbOnly = plainRedis(dir, port, "--appendonly", "no");
+        try (Jedis j = new Jedis("127.0.0.1", port)) {
+            fill.accept(j);
+            j.save();
+        }
+        Processes.stopTree(rdbOnly.toHandle(), Duration.ofSeconds(5));
+    }
+
     private Process plainRedis(Path dir, int port, String... extra) throws IOException {
         Files.createDirectories(dir);
         List<String> command = new ArrayList<>(List.of(RedisBinary.locate().toString(), "--port", Integer.toString(port),
