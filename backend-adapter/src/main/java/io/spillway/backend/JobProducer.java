@@ -19,6 +19,7 @@ import io.spillway.core.SpillwayException;
 import io.spillway.core.internal.Backoff;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.EnqueueScript;
+import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.HealthMonitor;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
@@ -496,6 +497,8 @@ public final class JobProducer implements AutoCloseable {
                 return new Receipt(job.id().value(), job.queue().value(), false, code == EnqueueScript.DUPLICATE, at);
             } catch (RedisUnavailableException e) {
                 // Spool below. The gateway has opened the circuit and told the reconnect loop.
+            } catch (SpillwayException e) {
+                refusedOrThrow(e);
             }
         }
         return spool(job, encoded, tick);
@@ -570,6 +573,8 @@ public final class JobProducer implements AutoCloseable {
             } catch (RedisUnavailableException e) {
                 // The jobs without a receipt spool below, behind the ones Redis took. Those of the call that
                 // failed may have been applied: their replay is idempotent.
+            } catch (SpillwayException e) {
+                refusedOrThrow(e); // then as above
             }
         }
         ChronicleJournal.Reservation forRest = room;
@@ -688,6 +693,19 @@ public final class JobProducer implements AutoCloseable {
         return new Receipt(job.id().value(), job.queue().value(), true, false, Instant.ofEpochMilli(job.enqueuedAt()));
     }
 
+    /**
+     * An enqueue that Redis's ACL refused (NOPERM: this user may not run a command the enqueue needs, or touch its
+     * keys) is not bad input and not a defect of the job: Redis cannot take it now, so the job spools as in an outage.
+     * Opening the circuit makes the jobs after it queue behind it (order) and hands the reconnect loop the ERROR line
+     * and the retries, which replay the journal once the permission is granted. Anything else is rethrown.
+     */
+    private void refusedOrThrow(SpillwayException e) {
+        if (!Failures.isPermissionDenied(e)) {
+            throw e;
+        }
+        gateway.markUnavailable(e);
+    }
+
     private void register(QueueName q) {
         if (!registeredQueues.contains(q)) {
             gateway.execute(c -> c.sadd(RedisKeys.QUEUES, q.value()));
@@ -731,7 +749,12 @@ public final class JobProducer implements AutoCloseable {
             } catch (RedisUnavailableException e) {
                 // The gateway told the reconnect loop; it replays on recovery.
             } catch (RuntimeException e) {
-                log.error("Replay failed (will retry on the next signal): {}", e.getMessage());
+                if (Failures.isPermissionDenied(e)) {
+                    // An ACL refusal: the reconnect loop says so and replays once it is granted.
+                    gateway.markUnavailable(e);
+                } else {
+                    log.error("Replay failed (will retry on the next signal): {}", e.getMessage());
+                }
             }
         }
     }

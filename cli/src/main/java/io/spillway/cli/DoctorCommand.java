@@ -1,5 +1,6 @@
 package io.spillway.cli;
 
+import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.RedisInfo;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -19,13 +20,15 @@ import redis.clients.jedis.exceptions.JedisDataException;
  * Checks a Redis for the settings that lose jobs, and says what to change. Exits 1 when a finding
  * loses jobs (or Spillway cannot run on it), 0 otherwise (warnings included).
  *
- * <p>A setting it cannot read (INFO or CONFIG denied to the user by an ACL, or renamed) is never reported ok:
- * it is a warning that names the setting and the reason, so that the operator checks it by hand.
+ * <p>A setting it could not check (INFO or CONFIG not allowed: denied to the user by an ACL, renamed or disabled, as
+ * on managed Redis) is never reported ok: it is a warning that names the setting and the reason ("could not check
+ * appendfsync: CONFIG not allowed (renamed or disabled); check it by hand"), so that the operator checks it by hand.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check a Redis for settings that lose jobs, and say what to change.",
                 "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
-                "A setting it cannot read (INFO or CONFIG denied by an ACL, or renamed) is a warning: check it by hand.",
+                "A setting it could not check (INFO or CONFIG not allowed: denied by an ACL, renamed or",
+                "disabled, as on managed Redis) is a warning that says so: check it by hand.",
                 "Exits 1 when a finding loses jobs, 0 otherwise (warnings included)."})
 final class DoctorCommand implements Callable<Integer> {
     enum Severity { OK, WARN, LOSES_JOBS }
@@ -74,7 +77,7 @@ final class DoctorCommand implements Callable<Integer> {
                     config.putAll(j.configGet(key));
                 } catch (JedisDataException e) {
                     // CONFIG is often renamed, disabled or denied on managed Redis: the checks that need it say so.
-                    unreadable.put(key, refusal("CONFIG GET", e));
+                    unreadable.put(key, Failures.configRefusal(e));
                 }
             }
             for (int i = 0; i < pings; i++) {
@@ -110,7 +113,7 @@ final class DoctorCommand implements Callable<Integer> {
             }
             long bad = findings.stream().filter(f -> f.severity() == Severity.LOSES_JOBS).count();
             long warn = findings.stream().filter(f -> f.severity() == Severity.WARN).count();
-            boolean blind = findings.stream().anyMatch(f -> f.found().contains("cannot read")
+            boolean blind = findings.stream().anyMatch(f -> f.found().contains("could not check")
                     || f.check().equals(NOT_CHECKED));
             out.println(bad > 0 ? bad + " finding(s) lose jobs; " + warn + " warning(s)."
                     : blind ? "Nothing found that loses jobs, but some settings could not be read: check them by hand; "
@@ -253,7 +256,7 @@ final class DoctorCommand implements Callable<Integer> {
     }
 
     /**
-     * "cannot read appendfsync: CONFIG GET denied (NOPERM); check it by hand". {@code alsoInfo}: the setting is
+     * "could not check appendfsync: CONFIG not allowed (NOPERM); check it by hand". {@code alsoInfo}: the setting is
      * read from INFO first, so INFO's reason is given too.
      */
     static String cannotRead(String setting, Map<String, String> unreadable, boolean alsoInfo) {
@@ -262,10 +265,10 @@ final class DoctorCommand implements Callable<Integer> {
             why.add(unreadable.get(INFO));
         }
         why.add(unreadable.getOrDefault(setting, "CONFIG GET did not report it"));
-        return "cannot read " + setting + ": " + String.join(", ", why) + "; check it by hand";
+        return "could not check " + setting + ": " + String.join(", ", why) + "; check it by hand";
     }
 
-    /** "CONFIG GET denied (NOPERM)" for an ACL refusal, else "CONFIG GET failed (ERR unknown command ...)". */
+    /** "INFO denied (NOPERM)" for an ACL refusal, else "INFO failed (ERR unknown command ...)" (CONFIG: {@link Failures#configRefusal}). */
     static String refusal(String command, JedisDataException e) {
         String message = SpillwayCli.oneLine(e.getMessage());
         return message.startsWith("NOPERM") ? command + " denied (NOPERM)" : command + " failed (" + message + ")";

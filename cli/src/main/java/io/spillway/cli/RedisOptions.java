@@ -67,7 +67,8 @@ final class RedisOptions {
 
     /**
      * A Redis failure as one line: refused credentials are bad input ({@link ExitCodes#USAGE}, whether none were
-     * given, NOAUTH, or wrong ones, WRONGPASS: the fix is the same, the URI), an unreachable Redis
+     * given, NOAUTH, or wrong ones, WRONGPASS: the fix is the same, the URI) and a command or key its ACL refuses the
+     * user (NOPERM) are bad input ({@link ExitCodes#USAGE}), an unreachable Redis
      * {@link ExitCodes#UNREACHABLE}, any other error reply {@link ExitCodes#FAILED}.
      */
     static CliException failure(RedisConnection c, RuntimeException e) {
@@ -75,6 +76,12 @@ final class RedisOptions {
         if (refused != null) {
             return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " refused the credentials: " + refused
                     + "; give user:password in the URI (redis://user:password@host:port)");
+        }
+        if (Failures.isPermissionDenied(e)) {
+            // An ACL that refuses the user a command or key: bad input, like refused credentials (the fix is the user's ACL).
+            String user = c.user() != null ? "user '" + c.user() + "'" : "the default user";
+            return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " refused a command to " + user + ": "
+                    + Failures.describe(e) + "; grant it the ACL rules for the spillway tool in docs/operations.md (Managed Redis)");
         }
         // Core counts NOAUTH as "not now" (a producer spools through it), so this test comes first.
         if (Failures.isUnavailable(e)) {

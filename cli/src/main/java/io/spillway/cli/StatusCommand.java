@@ -1,6 +1,7 @@
 package io.spillway.cli;
 
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.RedisKeys;
@@ -147,6 +148,9 @@ final class StatusCommand implements Callable<Integer> {
                     inFlight = pending.getTotal();
                 }
             } catch (RuntimeException noGroupYet) {
+                if (Failures.isPermissionDenied(noGroupYet)) {
+                    throw noGroupYet; // an ACL without XINFO or XPENDING: not "no group", which would show wrong figures
+                }
                 // No worker has created the group yet: every entry is waiting.
             }
             // Acked entries are deleted, so the stream holds exactly the waiting and the in-flight jobs: the first

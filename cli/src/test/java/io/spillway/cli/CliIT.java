@@ -204,15 +204,15 @@ class CliIT {
         String at = "@127.0.0.1:" + redis.port();
         Cli noConfig = Cli.run("doctor", "--redis", "redis://doctor-noconfig:pw" + at);
         assertThat(noConfig.exit()).as(noConfig.toString()).isEqualTo(ExitCodes.OK); // a warning, as documented
-        assertThat(noConfig.out()).contains("noeviction", "warn       persistence      AOF on; cannot read appendfsync:"
-                + " CONFIG GET denied (NOPERM); check it by hand", "some settings could not be read")
+        assertThat(noConfig.out()).contains("noeviction", "warn       persistence      AOF on; could not check appendfsync:"
+                + " CONFIG not allowed (NOPERM); check it by hand", "some settings could not be read")
                 .doesNotContain("appendfsync ?", "All good");
 
         Cli noInfo = Cli.run("doctor", "--redis", "redis://doctor-noinfo:pw" + at);
         assertThat(noInfo.exit()).as(noInfo.toString()).isEqualTo(ExitCodes.OK);
         assertThat(noInfo.err()).isEmpty();
         assertThat(noInfo.out()).contains("version unknown: INFO denied (NOPERM)",
-                "cannot read maxmemory-policy: INFO denied (NOPERM), CONFIG GET denied (NOPERM); check it by hand",
+                "could not check maxmemory-policy: INFO denied (NOPERM), CONFIG not allowed (NOPERM); check it by hand",
                 "warn       not checked      memory headroom, version, role and AOF write errors: INFO denied (NOPERM)");
         JsonNode json = JSON.readTree(Cli.run("doctor", "--redis", "redis://doctor-noinfo:pw" + at, "--json").out());
         assertThat(json.get("unreadable").get("INFO").asText()).isEqualTo("INFO denied (NOPERM)");

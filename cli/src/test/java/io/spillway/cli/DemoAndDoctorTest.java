@@ -59,11 +59,11 @@ class DemoAndDoctorTest {
         Map<String, String> info = Map.of("maxmemory_policy", "noeviction", "aof_enabled", "1", "redis_version", "7.0.15",
                 "used_memory", "100", "maxmemory", "1000", "role", "master");
         Map<String, String> denied = new java.util.LinkedHashMap<>();
-        DoctorCommand.CONFIG_KEYS.forEach(k -> denied.put(k, "CONFIG GET denied (NOPERM)"));
+        DoctorCommand.CONFIG_KEYS.forEach(k -> denied.put(k, "CONFIG not allowed (NOPERM)"));
         List<DoctorCommand.Finding> f = DoctorCommand.check(info, Map.of(), denied, new long[] {100});
         assertThat(f).filteredOn(x -> x.check().equals("persistence")).singleElement().satisfies(x -> {
             assertThat(x.severity()).isEqualTo(DoctorCommand.Severity.WARN);
-            assertThat(x.found()).isEqualTo("AOF on; cannot read appendfsync: CONFIG GET denied (NOPERM); check it by hand");
+            assertThat(x.found()).isEqualTo("AOF on; could not check appendfsync: CONFIG not allowed (NOPERM); check it by hand");
         });
         assertThat(f).noneMatch(x -> x.found().contains("?"));
 
@@ -83,7 +83,7 @@ class DemoAndDoctorTest {
                 org.assertj.core.groups.Tuple.tuple("persistence", DoctorCommand.Severity.WARN),
                 org.assertj.core.groups.Tuple.tuple(DoctorCommand.NOT_CHECKED, DoctorCommand.Severity.WARN),
                 org.assertj.core.groups.Tuple.tuple("latency", DoctorCommand.Severity.OK));
-        assertThat(none.get(0).found()).isEqualTo("cannot read maxmemory-policy: INFO denied (NOPERM), CONFIG GET denied (NOPERM);"
+        assertThat(none.get(0).found()).isEqualTo("could not check maxmemory-policy: INFO denied (NOPERM), CONFIG not allowed (NOPERM);"
                 + " check it by hand");
         assertThat(none.get(2).found()).isEqualTo("memory headroom, version, role and AOF write errors: INFO denied (NOPERM)");
 

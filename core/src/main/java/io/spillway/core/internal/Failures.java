@@ -19,6 +19,10 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *   <li><b>retryable</b>: unavailable and worth an immediate second try on another connection (a stale
  *       pooled connection after a restart fails once with "Unexpected end of stream"). A refused
  *       connection or a timeout is not: retrying a hung Redis only doubles the caller's wait.</li>
+ *   <li><b>permission denied</b>: an ACL refuses this client's user a command or key ({@code NOPERM}, or
+ *       inside a script "The user executing the script can't …"). Not an outage, so the gateway leaves the
+ *       circuit alone, and not a defect of the job: a producer spools and opens the circuit itself, a worker
+ *       says so at ERROR and keeps trying, the CLI calls it bad input.</li>
  *   <li>anything else (a wrong type, a script bug) is a defect, not an outage: surfaced, not spooled.</li>
  * </ul>
  */
@@ -93,6 +97,79 @@ public final class Failures {
         return kind + (reason != null ? " (" + reason + ")" : "") + (file != null ? ": " + file : "");
     }
 
+    /**
+     * Whether Redis refused a command or key to this client's user (an ACL): {@code NOPERM} on a command, or the
+     * same refusal of a command a script calls, which Redis 6.2 and 7.0 report as an {@code ERR} (searched through
+     * causes).
+     */
+    public static boolean isPermissionDenied(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof JedisDataException && isPermissionDenied(c.getMessage())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@link #isPermissionDenied(Throwable)} of an error reply's text, or of a problem {@link #describe} wrote. */
+    public static boolean isPermissionDenied(String message) {
+        return message != null && (message.startsWith("NOPERM") || message.contains("-NOPERM ")
+                || message.contains(": NOPERM ") || message.contains(SCRIPT_NO_COMMAND) || message.contains(SCRIPT_NO_KEY));
+    }
+
+    private static final String SCRIPT_NO_COMMAND = "The user executing the script can't run this command";
+    private static final String SCRIPT_NO_KEY = "The user executing the script can't access at least one of the keys";
+    /** "@user_script:63" (6.2 and 7.0 both say where in the script the refused call is). */
+    private static final java.util.regex.Pattern SCRIPT_LINE = java.util.regex.Pattern.compile("@user_script:(\\d+)");
+    /** The script's SHA-1: "f_&lt;sha&gt;" on 6.2, "script: &lt;sha&gt;," on 7.0. */
+    private static final java.util.regex.Pattern SCRIPT_SHA = java.util.regex.Pattern.compile("(?:f_|script: )([0-9a-f]{40})");
+    private static final java.util.regex.Pattern CALLED = java.util.regex.Pattern.compile("call\\('([A-Za-z]+)'");
+
+    /**
+     * A refusal in words that name what was refused: Redis's own line for a command ({@code NOPERM this user has no
+     * permissions to run the 'xadd' command}); for a call inside one of our scripts, which Redis reports without the
+     * command, the script, the line and the command called there
+     * ({@code NOPERM in script enqueue, line 63 (XADD): this user may not run that command}).
+     */
+    static String describePermission(String message) {
+        String line = firstLine(message);
+        boolean command = line.contains(SCRIPT_NO_COMMAND);
+        if (!command && !line.contains(SCRIPT_NO_KEY)) {
+            return line;
+        }
+        java.util.regex.Matcher sha = SCRIPT_SHA.matcher(line);
+        java.util.regex.Matcher at = SCRIPT_LINE.matcher(line);
+        LuaScript script = sha.find() ? LuaScript.bySha(sha.group(1)) : null;
+        StringBuilder out = new StringBuilder("NOPERM in script ").append(script != null ? script.name() : "?");
+        if (at.find()) {
+            int n = Integer.parseInt(at.group(1));
+            out.append(", line ").append(n);
+            String[] lines = script != null ? script.source().split("\n", -1) : new String[0];
+            java.util.regex.Matcher called = n >= 1 && n <= lines.length ? CALLED.matcher(lines[n - 1]) : null;
+            if (called != null && called.find()) {
+                out.append(" (").append(called.group(1).toUpperCase(java.util.Locale.ROOT)).append(')');
+            }
+        }
+        return out.append(command ? ": this user may not run that command" : ": this user may not access one of its keys")
+                .toString();
+    }
+
+    /**
+     * Why {@code CONFIG GET} was refused, in the words the logs and {@code spillway doctor} use: "CONFIG not allowed
+     * (NOPERM)" for an ACL, "CONFIG not allowed (renamed or disabled)" for {@code rename-command CONFIG ""}, else
+     * "CONFIG GET failed (&lt;reply&gt;)".
+     */
+    public static String configRefusal(Throwable e) {
+        String m = e.getMessage() == null ? "" : firstLine(e.getMessage());
+        if (isPermissionDenied(m)) {
+            return "CONFIG not allowed (NOPERM)";
+        }
+        if (m.startsWith("ERR unknown command")) {
+            return "CONFIG not allowed (renamed or disabled)";
+        }
+        return "CONFIG GET failed (" + m + ")";
+    }
+
     public static boolean isRetryable(Throwable t) {
         return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t);
     }
@@ -129,6 +206,11 @@ public final class Failures {
         }
         if (isTimeout(t)) {
             return "timed out";
+        }
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof JedisDataException && isPermissionDenied(c.getMessage())) {
+                return describePermission(c.getMessage());
+            }
         }
         String code = t instanceof JedisDataException ? unavailableReply(t.getMessage()) : null;
         if (code != null) {

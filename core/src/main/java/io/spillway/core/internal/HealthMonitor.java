@@ -38,6 +38,7 @@ public final class HealthMonitor implements AutoCloseable {
     public static final long DEFAULT_HEARTBEAT_MILLIS = 1_000;
     /** How long the loop waits, after a caller reported Redis unavailable, before it logs and probes. */
     static final long CALLER_FIRST_MILLIS = 2;
+    private static final String RECOVERY_FAILED = "recovery failed: ";
 
     /** What a component does between "Redis is healthy" and "circuit closed". */
     @FunctionalInterface
@@ -69,6 +70,10 @@ public final class HealthMonitor implements AutoCloseable {
     private String lostCause;
     private volatile boolean restarted;
     private final long heartbeatMillis;
+    /** Settings already said to be unchecked, per Redis: {@link RedisGateway#uncheckedSettings} is said once per JVM. */
+    private static final java.util.Set<String> UNCHECKED_SAID = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** The last permission refusal logged at ERROR: the same one again is repeated only every tenth attempt. */
+    private volatile String refusalSaid;
     private Thread thread;
 
     /** Checks Redis every second while connected. */
@@ -251,13 +256,20 @@ public final class HealthMonitor implements AutoCloseable {
                 for (String warning : RedisGateway.configurationWarnings(probe.info())) {
                     log.warn("{} ({})", warning, gateway.connection());
                 }
+                for (String unchecked : RedisGateway.uncheckedSettings(probe.info())) {
+                    // Once per JVM and Redis: it cannot change while CONFIG stays disabled, and producer and worker
+                    // of one process would each say it at every reconnect.
+                    if (UNCHECKED_SAID.add(gateway.connection().redacted() + "|" + unchecked)) {
+                        log.warn("{} ({})", unchecked, gateway.connection());
+                    }
+                }
                 transition(HealthState.RECOVERING, "probe succeeded");
                 gateway.resetConnections();
                 try {
                     recovery.recover();
                 } catch (Exception e) {
                     transition(HealthState.DISCONNECTED, Failures.describe(e));
-                    logFailedAttempt(attempt, "recovery failed: " + Failures.describe(e));
+                    logFailedAttempt(attempt, RECOVERY_FAILED + Failures.describe(e));
                     continue;
                 }
                 lock.lock();
@@ -312,12 +324,37 @@ public final class HealthMonitor implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (cause != null) {
+        if (cause != null && Failures.isPermissionDenied(cause)) {
+            // Not an outage: Redis answers but its ACL refuses this user a command or key. One ERROR with what to check.
+            refusalSaid = cause;
+            log.error("Redis refused a command to {} ({}): {}; {}", name, gateway.connection(), cause, permissionAdvice());
+        } else if (cause != null) {
             log.warn("Redis connection lost: {} ({}, {})", cause, name, gateway.connection());
         }
     }
 
+    /** What to check after a permission refusal, and what happens meanwhile. */
+    private String permissionAdvice() {
+        String user = gateway.connection().user() != null ? "user '" + gateway.connection().user() + "'" : "the default user";
+        return "grant " + user + " the ACL rules for a " + name + " listed in docs/operations.md (Managed Redis)"
+                + ("producer".equals(name) ? "; jobs are spooled to the journal meanwhile and replayed once it is granted" : "")
+                + " (retrying until it is granted)";
+    }
+
     private void logFailedAttempt(int attempt, String cause) {
+        String refusal = cause.startsWith(RECOVERY_FAILED) ? cause.substring(RECOVERY_FAILED.length()) : cause;
+        if (Failures.isPermissionDenied(refusal)) {
+            // Redis is healthy but refuses this user what recovery (the replay) needs: said at ERROR, once per new
+            // refusal and then every tenth attempt, so that the wall it replays into is never silent.
+            if (!refusal.equals(refusalSaid) || attempt % 10 == 0) {
+                refusalSaid = refusal;
+                log.error("Reconnect attempt {} failed: {} ({}): Redis is up but refuses a command to {}; {}", attempt, cause,
+                        name, gateway.connection(), permissionAdvice());
+            } else {
+                log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
+            }
+            return;
+        }
         if (Failures.isMisconfiguration(cause)) {
             // Not an outage: Redis answers but refuses this client's password, user or database. Said at ERROR,
             // with what to check, at the same pace as the outage lines.

@@ -16,6 +16,9 @@ public final class LuaScript {
     /** Idempotent batch enqueue. */
     public static final LuaScript ENQUEUE = load(LuaScript.class, "/io/spillway/core/scripts/enqueue.lua");
 
+    /** Every script this JVM has loaded, by SHA-1: to name the script in an error Redis reports by its SHA only. */
+    private static final java.util.Map<String, LuaScript> BY_SHA = new java.util.concurrent.ConcurrentHashMap<>();
+
     private final String name;
     private final String source;
     private final String sha;
@@ -30,6 +33,12 @@ public final class LuaScript {
             throw new IllegalStateException(e);
         }
         this.shaBytes = sha.getBytes(StandardCharsets.US_ASCII);
+        BY_SHA.putIfAbsent(sha, this);
+    }
+
+    /** The script of this SHA-1 loaded in this JVM, or null. */
+    static LuaScript bySha(String sha) {
+        return BY_SHA.get(sha);
     }
 
     /**

@@ -60,6 +60,8 @@ public final class RedisGateway implements AutoCloseable {
     };
     /** The key under which {@link #probe()} reports {@code CONFIG GET save} in its info map. */
     public static final String CONFIG_SAVE = "spillway_config_save";
+    /** The key under which {@link #probe()} says why {@code CONFIG GET} could not be read (managed Redis), if so. */
+    public static final String CONFIG_UNREADABLE = "spillway_config_unreadable";
 
     private final RedisConnection connection;
     private final String component;
@@ -473,8 +475,9 @@ public final class RedisGateway implements AutoCloseable {
             Map<String, String> info = RedisInfo.parse(j.info());
             try {
                 info.put(CONFIG_SAVE, j.configGet("save").getOrDefault("save", ""));
-            } catch (RuntimeException e) {
-                // CONFIG may be disabled (managed Redis); then RDB persistence cannot be checked.
+            } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+                // CONFIG is often renamed, disabled or denied (managed Redis): see uncheckedSettings.
+                info.put(CONFIG_UNREADABLE, Failures.configRefusal(e));
             }
             if ("1".equals(info.get("loading"))) {
                 return new Probe(false, true, "LOADING (Redis is loading its data)", info);
@@ -509,6 +512,28 @@ public final class RedisGateway implements AutoCloseable {
                     + " set appendonly yes");
         }
         return warnings;
+    }
+
+    /**
+     * What {@link #configurationWarnings} could not check on this Redis (it needs {@code CONFIG GET}, which managed
+     * Redis often disables), each with what the operator must make sure of; empty when everything was checked.
+     */
+    public static List<String> uncheckedSettings(Map<String, String> info) {
+        String why = info.get(CONFIG_UNREADABLE);
+        if (why == null) {
+            return List.of();
+        }
+        List<String> unchecked = new ArrayList<>();
+        if (!"1".equals(info.get("aof_enabled"))) {
+            unchecked.add("Redis persistence could not be checked (" + why + "): AOF is off and whether RDB snapshots are on"
+                    + " cannot be read; make sure this Redis keeps its data across a restart (RDB snapshots, or the provider's"
+                    + " persistence), or a restart loses every queued job");
+        }
+        if (info.get("maxmemory_policy") == null) {
+            unchecked.add("Redis maxmemory-policy could not be checked (" + why + ", and INFO does not report it); make sure"
+                    + " it is noeviction, or Redis deletes jobs silently when its memory is full");
+        }
+        return unchecked;
     }
 
     @Override

@@ -136,6 +136,9 @@ public final class WorkerRuntime {
     /** The fetch thread is in a read (or takeover) asked with the free capacity of its start. */
     private volatile boolean reading;
     private volatile long lastFetchProgress = System.nanoTime();
+    /** The last ACL refusal logged at ERROR, and when: the same one is repeated at most once a minute. */
+    private volatile String refusalSaid;
+    private volatile long refusalSaidAt;
     private volatile long lastNonEmptyFetch = System.nanoTime();
     private volatile long lastReclaim;
     /** When every queue's figures were last read (nanoTime), 0 before the first read. */
@@ -275,7 +278,11 @@ public final class WorkerRuntime {
             } catch (RedisUnavailableException e) {
                 // The reconnect loop has it; the next tick tries again.
             } catch (RuntimeException e) {
-                log.warn("Worker {}: background task failed (it will run again): {}", name, Failures.describe(e));
+                if (Failures.isPermissionDenied(e)) {
+                    refused("a background task (lease renewal, delayed jobs or queue figures)", e);
+                } else {
+                    log.warn("Worker {}: background task failed (it will run again): {}", name, Failures.describe(e));
+                }
             }
         }, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
@@ -329,6 +336,10 @@ public final class WorkerRuntime {
             } catch (SpillwayException e) {
                 if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
                     ensureGroups(false);
+                } else if (Failures.isPermissionDenied(e)) {
+                    // An ACL refuses this user the fetch: jobs wait in Redis; nothing to do but say so and try again.
+                    refused("the fetch", e);
+                    pause(REFUSED_PAUSE_MS);
                 } else {
                     log.warn("Worker {}: fetch failed: {}", name, Failures.describe(e));
                     pause(100);
@@ -337,6 +348,28 @@ public final class WorkerRuntime {
                 log.error("Worker {}: fetch loop error (it keeps running): {}", name, Failures.describe(e), e);
                 pause(100);
             }
+        }
+    }
+
+    /** How long the fetch waits after an ACL refusal before it tries again. */
+    private static final long REFUSED_PAUSE_MS = 1_000;
+
+    /**
+     * Redis's ACL refuses this worker's user a command or key: one ERROR line with what to check, repeated at most once
+     * a minute while the same refusal goes on (the worker keeps trying: it works as soon as the rule is granted).
+     */
+    private void refused(String what, RuntimeException e) {
+        String cause = Failures.describe(e);
+        long now = System.nanoTime();
+        if (!cause.equals(refusalSaid) || now - refusalSaidAt > TimeUnit.MINUTES.toNanos(1)) {
+            refusalSaid = cause;
+            refusalSaidAt = now;
+            String user = gateway.connection().user() != null ? "user '" + gateway.connection().user() + "'" : "the default user";
+            log.error("Worker {}: Redis refused {} to its user ({}): {}; grant {} the ACL rules for a worker listed in"
+                    + " docs/operations.md (Managed Redis) (it keeps trying; jobs wait in Redis meanwhile)", name, what,
+                    gateway.connection(), cause, user);
+        } else {
+            log.debug("Worker {}: Redis refused {}: {}", name, what, cause);
         }
     }
 
@@ -878,6 +911,10 @@ public final class WorkerRuntime {
         } catch (SpillwayException e) {
             // Not an outage: a retry would fail the same way. The jobs stay pending and are redelivered
             // after their lease, so nothing is lost.
+            if (Failures.isPermissionDenied(e)) {
+                refused("recording " + batch.size() + " job outcomes (their jobs will be redelivered)", e);
+                return;
+            }
             log.error("Worker {}: could not record {} job outcomes in Redis; they will be redelivered: {}", name,
                     batch.size(), Failures.describe(e));
         }
