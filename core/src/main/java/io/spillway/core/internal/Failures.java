@@ -134,7 +134,8 @@ public final class Failures {
     static String describePermission(String message) {
         String line = firstLine(message);
         boolean command = line.contains(SCRIPT_NO_COMMAND);
-        if (!command && !line.contains(SCRIPT_NO_KEY)) {
+        if (line.startsWith("NOPERM") || (!command && !line.contains(SCRIPT_NO_KEY))) {
+            // Redis's NOPERM names the command; our scripts' own NOPERM replies name the command and the key.
             return line;
         }
         java.util.regex.Matcher sha = SCRIPT_SHA.matcher(line);

@@ -13,11 +13,11 @@ import java.util.HexFormat;
  * after NOSCRIPT (a restarted Redis has an empty script cache).
  */
 public final class LuaScript {
+    /** Every script this JVM has loaded, by SHA-1 (declared before the scripts, which fill it): to name the script in an error Redis reports by its SHA only. */
+    private static final java.util.Map<String, LuaScript> BY_SHA = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** Idempotent batch enqueue. */
     public static final LuaScript ENQUEUE = load(LuaScript.class, "/io/spillway/core/scripts/enqueue.lua");
-
-    /** Every script this JVM has loaded, by SHA-1: to name the script in an error Redis reports by its SHA only. */
-    private static final java.util.Map<String, LuaScript> BY_SHA = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final String name;
     private final String source;

@@ -13,18 +13,26 @@
 -- (queued, running, done or dead) is not written again. Every other job was added, to the stream or,
 -- with a run-at in the future, to the delayed set.
 --
--- Atomic: under maxmemory the first write fails with OOM and nothing of the batch is written.
+-- A refused write ends the call with an error: under maxmemory the first write fails with OOM and nothing of
+-- the batch is written. An ACL can refuse a later one (a user without XADD, or ZADD for the first delayed job):
+-- Redis does not undo what a script wrote before an error, so each job is written before its status record
+-- (a record without its job would make the replay take the job for a duplicate: lost), and the records of the
+-- jobs already added go in before the error is returned (else the replay would add those twice). The error
+-- names the command and key (Redis's own script error names neither):
+--   NOPERM this user may not run XADD (on spillway:{q}:stream, in script enqueue)
 -- Written for Redis's cost per job, which bounds batched enqueue and replay: without a dedupe TTL (the
 -- default) one MGET finds the duplicates and one MSET writes every new status record, so the loop makes one
 -- redis.call per job (XADD or ZADD) instead of two; no number parsing for the common run-at 0; locals for
--- everything used in the loop. With a TTL, and for one or two jobs, each record is written with SET NX.
+-- everything used in the loop. With a TTL, and for one or two jobs, each record is checked with EXISTS and
+-- written with SET after its job.
 local call = redis.call
 local stream = KEYS[1]
 local delayedSet = KEYS[2]
 local now = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local expires = tonumber(ttl) > 0
--- One SET NX per job (with EX for a TTL): with a TTL, and for one or two jobs, where MGET + MSET is no cheaper.
+-- One EXISTS and one SET per job (with EX for a TTL): with a TTL, and for one or two jobs, where MGET + MSET is
+-- no cheaper.
 local each = expires or #KEYS <= 4
 local queued = 'Q|0|' .. ARGV[1] .. '|'
 local scheduled = 'D|0|' .. ARGV[1] .. '|'
@@ -39,6 +47,15 @@ if not each then
   seen = {}
   records = {}
 end
+-- A write Redis refused, as the error to return: an ACL refusal as NOPERM with the command and key.
+local function refused(err, command, key)
+  if string.find(err, "can't access", 1, true) then
+    return 'NOPERM this user may not access ' .. key .. ' (' .. command .. ' in script enqueue)'
+  elseif string.find(err, "can't run", 1, true) then
+    return 'NOPERM this user may not run ' .. command .. ' (on ' .. key .. ', in script enqueue)'
+  end
+  return err
+end
 for i = 3, #KEYS do
   local key = KEYS[i]
   local a = 2 * i - 3
@@ -49,30 +66,44 @@ for i = 3, #KEYS do
     at = tonumber(runAt)
     delayed = at > now
   end
-  local status = delayed and scheduled or queued
   local created
-  if expires then
-    created = call('SET', key, status, 'NX', 'EX', ttl)
-  elseif each then
-    -- No EX: on Redis 6.2 a TTL costs about as much as the rest of this loop body.
-    created = call('SET', key, status, 'NX')
-  elseif existing[i - 2] or seen[key] then
-    created = false
+  if each then
+    created = call('EXISTS', key) == 0
   else
     -- the same id twice in one call: the second is a duplicate
-    seen[key] = true
-    records[nr + 1] = key
-    records[nr + 2] = status
-    nr = nr + 2
-    created = true
+    created = not (existing[i - 2] or seen[key])
   end
   if not created then
     nd = nd + 1
     dups[nd] = i - 2
-  elseif delayed then
-    call('ZADD', delayedSet, at, ARGV[a + 1])
   else
-    call('XADD', stream, '*', 'j', ARGV[a + 1])
+    local added
+    if delayed then
+      added = redis.pcall('ZADD', delayedSet, at, ARGV[a + 1])
+    else
+      added = redis.pcall('XADD', stream, '*', 'j', ARGV[a + 1])
+    end
+    if type(added) == 'table' and added.err then
+      if nr > 0 then
+        redis.pcall('MSET', unpack(records, 1, nr))
+      end
+      if delayed then
+        return redis.error_reply(refused(added.err, 'ZADD', delayedSet))
+      end
+      return redis.error_reply(refused(added.err, 'XADD', stream))
+    end
+    local status = delayed and scheduled or queued
+    if expires then
+      call('SET', key, status, 'EX', ttl)
+    elseif each then
+      -- No EX: on Redis 6.2 a TTL costs about as much as the rest of this loop body.
+      call('SET', key, status)
+    else
+      seen[key] = true
+      records[nr + 1] = key
+      records[nr + 2] = status
+      nr = nr + 2
+    end
   end
 end
 if nr > 0 then

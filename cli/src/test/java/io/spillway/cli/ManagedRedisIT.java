@@ -1,0 +1,226 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.HealthState;
+import io.spillway.core.MetricNames;
+import io.spillway.testing.RedisProcess;
+import io.spillway.worker.DeadLetter;
+import io.spillway.worker.DeadLetters;
+import io.spillway.worker.RetryPolicy;
+import io.spillway.worker.Worker;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Spillway on a Redis set up like a managed one: {@code rename-command CONFIG ""} and ACL users with exactly the
+ * rules docs/operations.md documents (read from that page, so the page and this test cannot drift apart).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ManagedRedisIT {
+    private static final Path OPERATIONS = Path.of("..", "docs", "operations.md");
+
+    @TempDir
+    Path tmp;
+
+    /** The rules of a role as docs/operations.md gives them, after {@code reset on >PASSWORD}. */
+    static List<String> documentedRules(String role) throws Exception {
+        String prefix = "ACL SETUSER spillway-" + role + " reset on >";
+        List<String> lines = Files.readAllLines(OPERATIONS).stream().filter(l -> l.startsWith(prefix)).toList();
+        assertThat(lines).as("the %s rules in %s", role, OPERATIONS).hasSize(1);
+        List<String> words = Arrays.asList(lines.get(0).trim().split(" +"));
+        return List.copyOf(words.subList(6, words.size()));
+    }
+
+    /** A Redis as a managed service runs it: CONFIG renamed away, no AOF (snapshots are the provider's business). */
+    private static RedisProcess managedRedis() {
+        return RedisProcess.builder().appendOnly(false).setting("rename-command", "CONFIG \"\"").start();
+    }
+
+    private static void setUser(RedisProcess r, String user, List<String> rules) {
+        List<String> args = new ArrayList<>(List.of("reset", "on", ">pw"));
+        args.addAll(rules);
+        try (Jedis admin = r.jedis()) {
+            admin.aclSetUser(user, args.toArray(String[]::new));
+        }
+    }
+
+    private static String uri(RedisProcess r, String user) {
+        return "redis://" + user + ":pw@127.0.0.1:" + r.port();
+    }
+
+    private static List<String> union(List<String> a, List<String> b) {
+        List<String> out = new ArrayList<>(a);
+        b.stream().filter(x -> !out.contains(x)).forEach(out::add);
+        return out;
+    }
+
+    private static List<byte[]> payloads(int n) {
+        List<byte[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(("batch-" + i).getBytes(StandardCharsets.UTF_8));
+        }
+        return out;
+    }
+
+    @Test
+    void producerWorkerDeadLettersAndToolsWorkWithTheDocumentedAclAndConfigRenamed() throws Exception {
+        try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {
+            setUser(r, "app", union(documentedRules("producer"), documentedRules("worker")));
+            setUser(r, "tools", documentedRules("tools"));
+            try (Jedis admin = r.jedis()) {
+                assertThatThrownBy(() -> admin.configGet("save")).hasMessageContaining("unknown command");
+            }
+            URI app = URI.create(uri(r, "app"));
+            String q = "managed-" + System.nanoTime();
+            Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+            AtomicBoolean failBad = new AtomicBoolean(true);
+            List<Receipt> receipts = new ArrayList<>();
+            try (JobProducer producer = JobProducer.builder().redis(app).journalDir(tmp.resolve("journal")).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+                for (int i = 0; i < 20; i++) {
+                    receipts.add(producer.enqueue(q, "ok", ("one-" + i).getBytes(StandardCharsets.UTF_8)));
+                }
+                receipts.addAll(producer.enqueueAll(q, "ok", payloads(30)));
+                Receipt bad = producer.enqueue(q, "bad", "x".getBytes(StandardCharsets.UTF_8));
+                receipts.add(bad);
+                assertThat(receipts).allSatisfy(rc -> assertThat(rc.spooled()).as(rc.toString()).isFalse());
+
+                Worker worker = Worker.builder().redis(app).queue(q).stateDir(tmp.resolve("worker"))
+                        .fetchBlock(Duration.ofMillis(100)).retryPolicy(RetryPolicy.noRetry())
+                        .handler("ok", job -> runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                        .handler("bad", job -> {
+                            if (failBad.get()) {
+                                throw new IllegalStateException("fails until the dead letter is retried");
+                            }
+                            runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+                        })
+                        .build();
+                worker.start();
+                try (DeadLetters letters = DeadLetters.connect(app)) {
+                    await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 50 && letters.count(q) == 1);
+                    List<DeadLetter> dead = letters.list(q, 10);
+                    assertThat(dead).extracting(DeadLetter::id).containsExactly(bad.jobId());
+
+                    Cli status = Cli.run("status", "-q", q, "--redis", uri(r, "tools"));
+                    assertThat(status.exit()).as(status.toString()).isZero();
+                    assertThat(status.out()).contains(q);
+                    Cli list = Cli.run("dlq", "list", "-q", q, "--redis", uri(r, "tools"));
+                    assertThat(list.exit()).as(list.toString()).isZero();
+                    assertThat(list.out()).contains(bad.jobId());
+
+                    failBad.set(false);
+                    assertThat(letters.retry(q, bad.jobId())).isTrue();
+                    await().atMost(30, TimeUnit.SECONDS).until(() -> runs.containsKey(bad.jobId()) && letters.count(q) == 0);
+                } finally {
+                    worker.close();
+                }
+            }
+            assertThat(runs).hasSize(51).allSatisfy((id, n) -> assertThat(n.get()).as(id).isEqualTo(1));
+
+            Cli doctor = Cli.run("doctor", "--redis", uri(r, "tools"), "--pings", "2");
+            assertThat(doctor.err()).isEmpty();
+            assertThat(doctor.out()).contains("AOF off (could not check save: CONFIG not allowed (renamed or disabled); check it by hand)")
+                    .doesNotContain("Exception");
+
+            List<String> unchecked = logs.lines("could not be checked");
+            assertThat(unchecked).as("one WARN, said once for the producer and the worker of this JVM").hasSize(1);
+            assertThat(unchecked.get(0)).contains(" WARN ", "Redis persistence could not be checked (CONFIG not allowed"
+                    + " (renamed or disabled))", "make sure this Redis keeps its data across a restart");
+            assertThat(logs.lines(" ERROR ")).isEmpty();
+            assertThat(logs.lines("NOPERM")).isEmpty();
+        }
+    }
+
+    @Test
+    void aMissingPermissionSpoolsSaysSoAtErrorAndEveryJobReachesRedisOnceItIsGranted() throws Exception {
+        try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {
+            List<String> lacking = new ArrayList<>(union(documentedRules("producer"), documentedRules("worker")));
+            assertThat(lacking.remove("+xadd")).isTrue(); // called inside enqueue.lua: the refusal Redis reports least clearly
+            assertThat(lacking.remove("+xreadgroup")).isTrue();
+            setUser(r, "app", lacking);
+            List<String> tools = new ArrayList<>(documentedRules("tools"));
+            assertThat(tools.remove("+sismember")).isTrue();
+            setUser(r, "tools", tools);
+            URI app = URI.create(uri(r, "app"));
+            String q = "refused-" + System.nanoTime();
+            Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+            List<Receipt> receipts = new ArrayList<>();
+            try (JobProducer producer = JobProducer.builder().redis(app).journalDir(tmp.resolve("journal"))
+                    .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+                for (int i = 0; i < 10; i++) {
+                    receipts.add(producer.enqueue(q, "ok", ("one-" + i).getBytes(StandardCharsets.UTF_8)));
+                }
+                receipts.addAll(producer.enqueueAll(q, "ok", payloads(40)));
+                assertThat(receipts).allSatisfy(rc -> assertThat(rc.spooled()).as(rc.toString()).isTrue());
+
+                // The reconnect loop finds Redis answering but does not call it healthy: the replay is refused.
+                var attempts = producer.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer");
+                long before = attempts.getCount();
+                await().atMost(20, TimeUnit.SECONDS).until(() -> attempts.getCount() >= before + 12);
+                assertThat(producer.state()).isNotEqualTo(HealthState.CONNECTED);
+                assertThat(producer.journalBacklog()).isEqualTo(50);
+                List<String> errors = logs.lines(" ERROR ");
+                assertThat(errors).isNotEmpty().allSatisfy(l -> assertThat(l).contains("NOPERM", "docs/operations.md"));
+                assertThat(errors.get(0)).contains("Redis refused a command to producer",
+                        "NOPERM this user may not run XADD (on spillway:{" + q + "}:stream, in script enqueue)", "user 'app'",
+                        "jobs are spooled to the journal meanwhile");
+                assertThat(errors).as("paced: once, then every tenth attempt").hasSizeLessThanOrEqualTo(3);
+
+                Worker worker = Worker.builder().redis(app).queue(q).stateDir(tmp.resolve("worker"))
+                        .fetchBlock(Duration.ofMillis(100))
+                        .handler("ok", job -> runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                        .build();
+                worker.start();
+                try {
+                    await().atMost(20, TimeUnit.SECONDS).until(() -> !logs.lines("Redis refused the fetch").isEmpty());
+                    assertThat(logs.lines("Redis refused the fetch").get(0)).contains(" ERROR ",
+                            "NOPERM this user has no permissions to run the 'xreadgroup' command", "user 'app'",
+                            "docs/operations.md");
+
+                    Cli status = Cli.run("status", "-q", q, "--redis", uri(r, "tools"));
+                    assertThat(status.exit()).as(status.toString()).isEqualTo(ExitCodes.USAGE);
+                    assertThat(status.oneLineError()).contains("refused a command to user 'tools'", "NOPERM", "sismember",
+                            "docs/operations.md");
+
+                    try (Jedis admin = r.jedis()) {
+                        admin.aclSetUser("app", "+xadd", "+xreadgroup");
+                    }
+                    await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 50);
+                    // Every job reached Redis once, by the replay: none had been written before the refusal.
+                    assertThat(logs.lines("Replayed ")).singleElement().asString()
+                            .contains("Replayed 50 jobs from journal", "(0 already in Redis, skipped as duplicates)");
+                    assertThat(producer.state()).isEqualTo(HealthState.CONNECTED);
+                    assertThat(producer.journalBacklog()).isZero();
+                    assertThat(producer.enqueue(q, "ok", "after".getBytes(StandardCharsets.UTF_8)).spooled()).isFalse();
+                    await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 51);
+                } finally {
+                    worker.close();
+                }
+            }
+            assertThat(runs.keySet()).containsAll(receipts.stream().map(Receipt::jobId).toList());
+            assertThat(runs).allSatisfy((id, n) -> assertThat(n.get()).as(id).isEqualTo(1));
+            assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
+        }
+    }
+}
