@@ -1,0 +1,54 @@
+package io.spillway.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spillway.core.SpillwayException;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+/** The ACL refusals and CONFIG errors of Redis 6.2 and 7.0, as those servers word them (copied from their replies). */
+class FailuresTest {
+    private static final String NOPERM_62 = "NOPERM this user has no permissions to run the 'xadd' command or its subcommand";
+    private static final String NOPERM_70 = "NOPERM this user has no permissions to run the 'xadd' command";
+    /** The line of enqueue.lua that calls XADD. */
+    private static final int XADD_LINE = java.util.Arrays.asList(LuaScript.ENQUEUE.source().split("\n", -1))
+            .indexOf(java.util.Arrays.stream(LuaScript.ENQUEUE.source().split("\n", -1)).filter(l -> l.contains("'XADD'"))
+                    .findFirst().orElseThrow()) + 1;
+    private static final String SCRIPT_62 = "ERR Error running script (call to f_" + LuaScript.ENQUEUE.sha() + "): @user_script:"
+            + XADD_LINE + ": @user_script: " + XADD_LINE + ": The user executing the script can't run this command or subcommand";
+    private static final String SCRIPT_70 = "ERR The user executing the script can't access at least one of the keys mentioned in the"
+            + " command arguments script: " + LuaScript.ENQUEUE.sha() + ", on @user_script:" + XADD_LINE + ".";
+
+    @Test
+    void aclRefusalsAreTellingApartFromOutagesAndDefects() {
+        for (String m : new String[] {NOPERM_62, NOPERM_70, SCRIPT_62, SCRIPT_70,
+                "NOPERM this user may not run XADD (on spillway:{q}:stream, in script enqueue)"}) {
+            JedisDataException e = new JedisDataException(m);
+            assertThat(Failures.isPermissionDenied(e)).as(m).isTrue();
+            assertThat(Failures.isPermissionDenied(new SpillwayException("Redis command failed", e))).as(m).isTrue();
+            assertThat(Failures.isUnavailable(e)).as("not an outage: " + m).isFalse();
+            assertThat(Failures.isMisconfiguration(Failures.describe(e))).as(m).isTrue();
+        }
+        assertThat(Failures.isPermissionDenied(new JedisDataException("WRONGTYPE Operation against a key"))).isFalse();
+        assertThat(Failures.isPermissionDenied(new JedisDataException("OOM command not allowed"))).isFalse();
+    }
+
+    @Test
+    void aRefusalInsideAScriptIsNamedByScriptLineAndCommand() {
+        assertThat(Failures.describe(new JedisDataException(SCRIPT_62)))
+                .isEqualTo("NOPERM in script enqueue, line " + XADD_LINE + " (XADD): this user may not run that command");
+        assertThat(Failures.describe(new SpillwayException("Redis command failed", new JedisDataException(SCRIPT_70))))
+                .isEqualTo("NOPERM in script enqueue, line " + XADD_LINE + " (XADD): this user may not access one of its keys");
+        assertThat(Failures.describe(new JedisDataException(NOPERM_70))).isEqualTo(NOPERM_70);
+    }
+
+    @Test
+    void configRefusalsSayConfigIsNotAllowed() {
+        assertThat(Failures.configRefusal(new JedisDataException(
+                "ERR unknown command `CONFIG`, with args beginning with: `GET`, `save`, "))).isEqualTo("CONFIG not allowed (renamed or disabled)");
+        assertThat(Failures.configRefusal(new JedisDataException(
+                "ERR unknown command 'CONFIG', with args beginning with: 'GET' 'save' "))).isEqualTo("CONFIG not allowed (renamed or disabled)");
+        assertThat(Failures.configRefusal(new JedisDataException(
+                "NOPERM this user has no permissions to run the 'config|get' command"))).isEqualTo("CONFIG not allowed (NOPERM)");
+    }
+}
