@@ -57,6 +57,10 @@ public final class RedisHealthCheck extends HealthCheck implements AutoCloseable
         if (!warnings.isEmpty()) {
             r.withDetail("warnings", warnings);
         }
+        List<String> unchecked = RedisGateway.uncheckedSettings(info);
+        if (!unchecked.isEmpty()) {
+            r.withDetail("unchecked", unchecked); // CONFIG disabled (managed Redis): what the operator must make sure of
+        }
         return r.build();
     }
 
