@@ -31,7 +31,10 @@ import org.slf4j.LoggerFactory;
  *       A failure during recovery goes back to step 3.</li>
  * </ol>
  * Logging stays readable while Redis is down: the first five failed attempts are logged, then one line
- * every tenth attempt with a running total. Thread-safe.
+ * every tenth attempt with a running total. A command or key refused by Redis's ACL ({@code NOPERM}) is not an
+ * outage: it is said at ERROR with what to grant, when it starts, when the refusal changes and every tenth attempt,
+ * and Redis is not called healthy while the recovery (the replay) is refused. Settings the connect-time check could
+ * not read ({@code CONFIG} disabled) are said once per JVM and Redis. Thread-safe.
  */
 public final class HealthMonitor implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
