@@ -2,6 +2,7 @@ package io.spillway.cli;
 
 import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.Failures;
+import io.spillway.core.internal.Tls;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -49,7 +50,8 @@ final class RedisOptions {
         RedisConnection c = connection();
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(timeoutMs).socketTimeoutMillis(timeoutMs).blockingSocketTimeoutMillis(timeoutMs)
-                .database(c.database()).ssl(c.ssl()).clientName("spillway-cli");
+                .database(c.database()).clientName("spillway-cli");
+        Tls.configure(cfg, c);
         if (c.user() != null) {
             cfg.user(c.user());
         }
