@@ -34,11 +34,12 @@ public final class Failures {
     private Failures() {
     }
 
-    /** What to check for a misconfiguration {@code problem}, for the one ERROR line that reports it. */
+    /** Whose setting a misconfiguration {@code problem} is and what to check, for the one ERROR line that reports it. */
     public static String whatToCheck(String problem) {
         return problem != null && problem.startsWith(TLS)
-                ? "check the TLS settings (the rediss:// or redis:// scheme, the trusted CA file, the client certificate)"
-                : "check the user, password and database";
+                ? "this client's TLS settings do not match Redis's; check the scheme (rediss:// or redis://), the trusted CA"
+                        + " file and the client certificate"
+                : "Redis refuses this client's settings; check the user, password and database";
     }
 
     /**

@@ -138,7 +138,7 @@ class TlsSettingsTest {
                         "The connection to 'h' failed ssl/tls hostname verification.")))) {
             assertThat(problem).startsWith(Failures.TLS);
             assertThat(Failures.isMisconfiguration(problem)).as(problem).isTrue();
-            assertThat(Failures.whatToCheck(problem)).contains("TLS settings");
+            assertThat(Failures.whatToCheck(problem)).contains("TLS settings do not match");
         }
         assertThat(Failures.isRetryable(new redis.clients.jedis.exceptions.JedisConnectionException(
                 new javax.net.ssl.SSLHandshakeException("PKIX path building failed")))).isFalse();
