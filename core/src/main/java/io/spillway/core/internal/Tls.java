@@ -62,7 +62,8 @@ public final class Tls {
      * more connection finds out: a TLS client sends a plain {@code PING} (a RESP reply means a plain port) or
      * handshakes and waits for Redis's alert; a plain client tries a handshake (a certificate shown means a TLS port;
      * it trusts any, sends nothing after it, and only to tell). Costs up to a connect plus a socket timeout, and only
-     * after a connection failure that was not refused and not already a TLS error.
+     * after a connection failure that was not refused and not already a TLS error (for a plain client, not a timeout
+     * either: a hung Redis costs a plain client's probe nothing more).
      */
     public static String diagnose(RedisConnection c, Throwable failure) {
         if (!(failure instanceof redis.clients.jedis.exceptions.JedisConnectionException) || Failures.isRefused(failure)
@@ -73,7 +74,8 @@ public final class Tls {
         int readMs = (int) c.socketTimeout().toMillis();
         String where = c.host() + ":" + c.port();
         if (!c.ssl()) {
-            return speaksTls(c.host(), c.port(), connectMs, readMs)
+            // A TLS port resets a plain client at once: a plain client's timeout is a hung Redis, not TLS.
+            return !Failures.isTimeout(failure) && speaksTls(c.host(), c.port(), connectMs, readMs)
                     ? Failures.TLS + "Redis at " + where + " speaks TLS only (a TLS port) and this client does not; use rediss://"
                     : null;
         }
