@@ -24,6 +24,8 @@ class RedisProcessTlsIT {
         try (RedisProcess redis = RedisProcess.builder().tls(certs).tlsAuthClients(true).start()) {
             assertThat(redis.uri().toString()).isEqualTo("rediss://127.0.0.1:" + redis.port());
             try (Jedis jedis = redis.jedis()) {
+                System.out.println("TLS redis-server " + jedis.info("server").lines()
+                        .filter(l -> l.startsWith("redis_version:")).findFirst().orElse("?"));
                 jedis.set("k", "v");
                 assertThat(jedis.configGet("tls-auth-clients")).containsEntry("tls-auth-clients", "yes");
                 assertThat(jedis.configGet("port")).containsEntry("port", "0");
