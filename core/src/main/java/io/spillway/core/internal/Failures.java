@@ -78,11 +78,20 @@ public final class Failures {
         }
         String m = ssl.getMessage() == null ? "" : ssl.getMessage();
         if (m.contains("certificate_required") || m.contains("bad_certificate") || m.contains("unknown_ca")
-                || m.contains("certificate_unknown") || m.contains("handshake_failure") || m.contains("access_denied")
-                || m.contains("unsupported_certificate") || m.contains("decrypt_error")) {
+                || m.contains("certificate_unknown") || m.contains("access_denied") || m.contains("unsupported_certificate")) {
             return TLS + "Redis refused the connection's client certificate, or requires one (" + firstLine(m)
                     + "); give a client certificate that Redis's tls-ca-cert-file trusts (clientCertificate, --tls-cert"
                     + " and --tls-key)";
+        }
+        if (m.contains("protocol_version") || m.contains("insufficient_security")) {
+            return TLS + "Redis and this client share no protocol version or cipher suite (" + firstLine(m)
+                    + "); check sslParameters against Redis's tls-protocols and tls-ciphers";
+        }
+        if (m.contains("handshake_failure")) {
+            // TLS 1.2 servers end a handshake without the client certificate they require this way too.
+            return TLS + "Redis ended the handshake (" + firstLine(m) + "): it requires a client certificate it trusts"
+                    + " (clientCertificate, --tls-cert and --tls-key), or shares no protocol version or cipher suite with"
+                    + " this client (sslParameters; Redis's tls-protocols, tls-ciphers)";
         }
         if (m.contains("Unsupported or unrecognized SSL message") || m.contains("plaintext connection")) {
             return TLS + "the port does not speak TLS (" + firstLine(m) + "); use redis:// or Redis's tls-port";

@@ -97,6 +97,23 @@ class RedisGatewayTlsIT {
     }
 
     @Test
+    void noCommonProtocolAndAMissingClientCertificateOverTls12AreMisconfigurations() {
+        javax.net.ssl.SSLParameters tls12 = new javax.net.ssl.SSLParameters();
+        tls12.setProtocols(new String[] {"TLSv1.2"});
+        try (RedisProcess only13 = RedisProcess.builder().tls(certs).setting("tls-protocols", "TLSv1.3").start();
+             RedisProcess auth = RedisProcess.builder().tls(certs).tlsAuthClients(true).start()) {
+            RedisGateway.Probe p = probe(trusting(only13.uri()).sslParameters(tls12).build());
+            System.out.println("TLS 1.2 client, TLS 1.3 server: " + p.problem());
+            assertThat(p.problem()).startsWith(Failures.TLS).contains("share no protocol version", "protocol_version");
+            assertThat(Failures.isMisconfiguration(p.problem())).isTrue();
+            RedisGateway.Probe noCert = probe(trusting(auth.uri()).sslParameters(tls12).build());
+            System.out.println("TLS 1.2 client without a client certificate: " + noCert.problem());
+            assertThat(noCert.problem()).startsWith(Failures.TLS).contains("client certificate");
+            assertThat(Failures.isMisconfiguration(noCert.problem())).isTrue();
+        }
+    }
+
+    @Test
     void tlsAgainstAPlainPortAndPlainAgainstATlsPortAreTold() {
         try (RedisProcess tls = RedisProcess.builder().tls(certs).start();
              RedisProcess plain = RedisProcess.builder().start()) {
