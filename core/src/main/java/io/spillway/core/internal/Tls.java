@@ -83,23 +83,52 @@ public final class Tls {
             return Failures.TLS + "Redis at " + where + " answers without TLS (a plain port) and this client speaks TLS;"
                     + " use redis:// or Redis's tls-port";
         }
-        SSLSocketFactory factory = c.sslSocketFactory() != null ? c.sslSocketFactory()
-                : (SSLSocketFactory) SSLSocketFactory.getDefault();
-        try (java.net.Socket raw = new java.net.Socket()) {
-            raw.connect(new java.net.InetSocketAddress(c.host(), c.port()), connectMs);
-            raw.setSoTimeout(readMs);
-            try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) factory.createSocket(raw, c.host(), c.port(), false)) {
+        // A TLS 1.2 server that refuses our (missing) certificate closes while our last handshake records are still
+        // unread, so the kernel resets the connection and its alert is lost: the handshake ends in "Connection reset"
+        // or "Broken pipe". A reset in the middle of every one of three handshakes, on a port that accepts
+        // connections, is that; one try that gets further decides.
+        String reset = null;
+        for (int i = 0; i < 3; i++) {
+            java.net.Socket raw = new java.net.Socket();
+            try {
+                try {
+                    raw.connect(new java.net.InetSocketAddress(c.host(), c.port()), connectMs);
+                    raw.setSoTimeout(readMs);
+                } catch (java.io.IOException | RuntimeException e) {
+                    return null; // gone or unreachable: an outage, not TLS
+                }
+                SSLSocketFactory factory = c.sslSocketFactory() != null ? c.sslSocketFactory()
+                        : (SSLSocketFactory) SSLSocketFactory.getDefault();
+                javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) factory.createSocket(raw, c.host(), c.port(), true);
                 s.setSSLParameters(c.sslParameters());
-                s.startHandshake();
-                // Redis sends nothing unasked: what arrives now is its verdict on our certificate (TLS 1.3).
-                s.getInputStream().read();
+                try {
+                    s.startHandshake();
+                } catch (javax.net.ssl.SSLException e) {
+                    return Failures.describeTls(e);
+                } catch (java.net.SocketException e) {
+                    reset = e.getMessage();
+                    continue;
+                }
+                try {
+                    // Redis sends nothing unasked: what arrives now is its verdict on our certificate (TLS 1.3).
+                    s.getInputStream().read();
+                } catch (javax.net.ssl.SSLException e) {
+                    return Failures.describeTls(e);
+                }
+                return null; // a timeout: Redis took us
+            } catch (java.io.IOException | RuntimeException e) {
+                return null;
+            } finally {
+                try {
+                    raw.close();
+                } catch (java.io.IOException ignored) {
+                    // closing a socket we are done with
+                }
             }
-        } catch (javax.net.ssl.SSLException e) {
-            return Failures.describeTls(e);
-        } catch (java.io.IOException | RuntimeException e) {
-            return null;
         }
-        return null;
+        return Failures.TLS + "Redis closed the connection in the middle of every TLS handshake (" + reset + "), as"
+                + " Redis does over TLS 1.2 when it requires a client certificate that it does not get or does not trust;"
+                + " give a client certificate that Redis's tls-ca-cert-file trusts (clientCertificate, --tls-cert and --tls-key)";
     }
 
     private static boolean speaksPlainRedis(String host, int port, int connectMs, int readMs) {

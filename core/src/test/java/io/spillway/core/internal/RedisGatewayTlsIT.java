@@ -108,7 +108,7 @@ class RedisGatewayTlsIT {
             assertThat(Failures.isMisconfiguration(p.problem())).isTrue();
             RedisGateway.Probe noCert = probe(trusting(auth.uri()).sslParameters(tls12).build());
             System.out.println("TLS 1.2 client without a client certificate: " + noCert.problem());
-            assertThat(noCert.problem()).startsWith(Failures.TLS).contains("client certificate");
+            assertThat(noCert.problem()).startsWith(Failures.TLS).contains("client certificate", "--tls-cert");
             assertThat(Failures.isMisconfiguration(noCert.problem())).isTrue();
         }
     }
