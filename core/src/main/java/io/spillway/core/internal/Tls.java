@@ -61,9 +61,10 @@ public final class Tls {
      * that Redis requires finishes its handshake and is then cut off ("Broken pipe"). So after such a failure one
      * more connection finds out: a TLS client sends a plain {@code PING} (a RESP reply means a plain port) or
      * handshakes and waits for Redis's alert; a plain client tries a handshake (a certificate shown means a TLS port;
-     * it trusts any, sends nothing after it, and only to tell). Costs up to a connect plus a socket timeout, and only
-     * after a connection failure that was not refused and not already a TLS error (for a plain client, not a timeout
-     * either: a hung Redis costs a plain client's probe nothing more).
+     * it trusts any, sends nothing after it, and only to tell). Costs one more connection (up to a connect plus a
+     * socket timeout; up to three quick ones for a TLS 1.2 reset, see below), and only after a connection failure
+     * that was not refused and not already a TLS error; for a plain client not after a timeout either (a hung Redis
+     * costs a plain client's probe nothing more, a TLS client's one more socket timeout).
      */
     public static String diagnose(RedisConnection c, Throwable failure) {
         if (!(failure instanceof redis.clients.jedis.exceptions.JedisConnectionException) || Failures.isRefused(failure)
@@ -79,9 +80,12 @@ public final class Tls {
                     ? Failures.TLS + "Redis at " + where + " speaks TLS only (a TLS port) and this client does not; use rediss://"
                     : null;
         }
-        if (Failures.isTimeout(failure) && speaksPlainRedis(c.host(), c.port(), connectMs, readMs)) {
-            return Failures.TLS + "Redis at " + where + " answers without TLS (a plain port) and this client speaks TLS;"
-                    + " use redis:// or Redis's tls-port";
+        if (Failures.isTimeout(failure)) {
+            // A plain port, or a hung Redis (then a handshake would only time out again).
+            return speaksPlainRedis(c.host(), c.port(), connectMs, readMs)
+                    ? Failures.TLS + "Redis at " + where + " answers without TLS (a plain port) and this client speaks TLS;"
+                            + " use redis:// or Redis's tls-port"
+                    : null;
         }
         // A TLS 1.2 server that refuses our (missing) certificate closes while our last handshake records are still
         // unread, so the kernel resets the connection and its alert is lost: the handshake ends in "Connection reset"
