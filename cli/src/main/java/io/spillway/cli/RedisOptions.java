@@ -2,8 +2,10 @@ package io.spillway.cli;
 
 import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.Failures;
+import io.spillway.core.internal.Tls;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Path;
 import java.time.Duration;
 import picocli.CommandLine.Option;
 import redis.clients.jedis.DefaultJedisClientConfig;
@@ -11,7 +13,10 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.exceptions.JedisDataException;
 
-/** {@code --redis URI} and {@code --timeout}, shared by every command that talks to Redis. */
+/**
+ * {@code --redis URI}, {@code --timeout} and the TLS files ({@code --tls-ca-cert}, {@code --tls-cert},
+ * {@code --tls-key}), shared by every command that talks to Redis.
+ */
 final class RedisOptions {
     static final String DEFAULT_URI = "redis://127.0.0.1:6379";
 
@@ -23,6 +28,20 @@ final class RedisOptions {
             description = "Connect and command timeout in milliseconds (default: ${DEFAULT-VALUE}).")
     int timeoutMs;
 
+    @Option(names = "--tls-ca-cert", paramLabel = "FILE",
+            description = "With rediss://: trust the CA certificate(s) in this PEM file instead of the JVM's trust store"
+                    + " (a Redis whose certificate a private CA signed).")
+    Path tlsCaCert;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE",
+            description = "With rediss://: present this client certificate (PEM), for a Redis with tls-auth-clients"
+                    + " yes (Redis's default); needs --tls-key.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE",
+            description = "The unencrypted private key (PEM) of --tls-cert.")
+    Path tlsKey;
+
     RedisConnection connection() {
         URI parsed;
         try {
@@ -33,12 +52,21 @@ final class RedisOptions {
         if (timeoutMs <= 0) {
             throw new CliException(ExitCodes.USAGE, "--timeout must be > 0, but was " + timeoutMs);
         }
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new CliException(ExitCodes.USAGE, tlsCert != null ? "--tls-cert needs --tls-key" : "--tls-key needs --tls-cert");
+        }
         try {
-            return RedisConnection.builder(parsed)
+            RedisConnection.Builder b = RedisConnection.builder(parsed)
                     .connectTimeout(Duration.ofMillis(timeoutMs))
                     .socketTimeout(Duration.ofMillis(timeoutMs))
-                    .clientName("spillway-cli")
-                    .build();
+                    .clientName("spillway-cli");
+            if (tlsCaCert != null) {
+                b.trustedCertificates(tlsCaCert);
+            }
+            if (tlsCert != null) {
+                b.clientCertificate(tlsCert, tlsKey);
+            }
+            return b.build();
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
@@ -49,7 +77,8 @@ final class RedisOptions {
         RedisConnection c = connection();
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(timeoutMs).socketTimeoutMillis(timeoutMs).blockingSocketTimeoutMillis(timeoutMs)
-                .database(c.database()).ssl(c.ssl()).clientName("spillway-cli");
+                .database(c.database()).clientName("spillway-cli");
+        Tls.configure(cfg, c);
         if (c.user() != null) {
             cfg.user(c.user());
         }
@@ -69,9 +98,15 @@ final class RedisOptions {
      * A Redis failure as one line: refused credentials are bad input ({@link ExitCodes#USAGE}, whether none were
      * given, NOAUTH, or wrong ones, WRONGPASS: the fix is the same, the URI) and a command or key its ACL refuses the
      * user (NOPERM) are bad input ({@link ExitCodes#USAGE}), an unreachable Redis
-     * {@link ExitCodes#UNREACHABLE}, any other error reply {@link ExitCodes#FAILED}.
+     * {@link ExitCodes#UNREACHABLE}, any other error reply {@link ExitCodes#FAILED}. A TLS failure (untrusted
+     * certificate, host name mismatch, client certificate required, TLS against a plain port or the reverse) is bad
+     * input too: the fix is the URI or the TLS options.
      */
     static CliException failure(RedisConnection c, RuntimeException e) {
+        String tls = Failures.isTlsFailure(e) ? Failures.describe(e) : Tls.diagnose(c, e);
+        if (tls != null) {
+            return new CliException(ExitCodes.USAGE, "cannot connect to Redis at " + c.redacted() + ": " + tls);
+        }
         String refused = credentialsRefused(e);
         if (refused != null) {
             return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " refused the credentials: " + refused

@@ -1,9 +1,14 @@
 package io.spillway.core;
 
+import io.spillway.core.internal.Tls;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
+import javax.net.ssl.HostnameVerifier;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
  * Where Redis is and how long to wait for it. Immutable; build with {@link #builder(URI)} or take the
@@ -13,6 +18,36 @@ import java.time.Duration;
  * {@code redis://:password@host:port}, and an optional database number as the path ({@code /2}).
  *
  * A URI with a query or a fragment ({@code ?timeout=5}) is refused: settings are made with the builder, not the URI.
+ *
+ * <p>TLS ({@code rediss://}). Defaults: the JVM's trust store ({@code javax.net.ssl.trustStore}, else the JDK's
+ * {@code cacerts}), the host name of the URI checked against the server certificate (endpoint identification
+ * {@code HTTPS}: an IP address must be among its IP subject alternative names), no client certificate. The builder
+ * changes these with JDK types only:
+ * <ul>
+ *   <li>{@link Builder#trustedCertificates(Path)}: trust the CA certificate(s) of a PEM file (a private CA),
+ *       <em>instead of</em> the JVM's trust store;</li>
+ *   <li>{@link Builder#clientCertificate(Path, Path)}: present a client certificate (PEM) and its unencrypted key
+ *       (PKCS#8 or PKCS#1 RSA PEM), for a Redis with {@code tls-auth-clients yes} (Redis's default);</li>
+ *   <li>{@link Builder#sslSocketFactory(SSLSocketFactory)}: full control (key stores, providers, encrypted keys);
+ *       it cannot be combined with the two above;</li>
+ *   <li>{@link Builder#sslParameters(SSLParameters)}: protocols, cipher suites, SNI …; used as given, except that
+ *       an endpoint identification algorithm left unset becomes {@code HTTPS} unless a host name verifier is set;</li>
+ *   <li>{@link Builder#hostnameVerifier(HostnameVerifier)}: checks the host name in place of endpoint
+ *       identification (a verifier that accepts every name turns the check off).</li>
+ * </ul>
+ * The files are read, checked and turned into a socket factory by {@link Builder#build()}: a missing or
+ * unreadable file, one without a certificate, or a key that does not belong to the certificate fails there. A
+ * TLS option on a {@code redis://} URI is an {@link IllegalArgumentException} (it would be silently ignored).
+ * A TLS failure while connecting (untrusted certificate, host name mismatch, client certificate required or
+ * refused, TLS against a plain port or the reverse) is logged as one ERROR line naming the cause; producers
+ * spool and keep probing, as for refused credentials (see docs/operations.md).
+ *
+ * <pre>{@code
+ * RedisConnection redis = RedisConnection.builder(URI.create("rediss://redis.internal:6380"))
+ *         .trustedCertificates(Path.of("/etc/spillway/redis-ca.pem"))
+ *         .clientCertificate(Path.of("/etc/spillway/client.pem"), Path.of("/etc/spillway/client.key"))
+ *         .build();
+ * }</pre>
  *
  * <p>The timeouts are short on purpose: a hung Redis must not hold a caller for long. Defaults:
  * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms;
@@ -41,8 +76,13 @@ public final class RedisConnection {
     private final Duration connectTimeout;
     private final Duration socketTimeout;
     private final String clientName;
+    private final SSLSocketFactory sslSocketFactory;
+    private final SSLParameters sslParameters;
+    private final HostnameVerifier hostnameVerifier;
+    private final Path trustedCertificates;
+    private final Path clientCertificate;
 
-    private RedisConnection(Builder b) {
+    private RedisConnection(Builder b, SSLSocketFactory sslSocketFactory, SSLParameters sslParameters) {
         this.uri = b.uri;
         this.host = b.uri.getHost();
         this.port = b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort();
@@ -67,6 +107,11 @@ public final class RedisConnection {
         this.connectTimeout = b.connectTimeout;
         this.socketTimeout = b.socketTimeout;
         this.clientName = b.clientName;
+        this.sslSocketFactory = sslSocketFactory;
+        this.sslParameters = sslParameters;
+        this.hostnameVerifier = b.hostnameVerifier;
+        this.trustedCertificates = b.trustedCertificates;
+        this.clientCertificate = b.clientCertificate;
     }
 
     private static String decode(String s) {
@@ -134,6 +179,55 @@ public final class RedisConnection {
         return clientName;
     }
 
+    /**
+     * The socket factory TLS connections use: the one given to the builder, or one built from
+     * {@link Builder#trustedCertificates} / {@link Builder#clientCertificate}; null for the JVM's default (and for
+     * {@code redis://}).
+     */
+    public SSLSocketFactory sslSocketFactory() {
+        return sslSocketFactory;
+    }
+
+    /**
+     * A copy of the SSL parameters TLS connections use (see the class comment for the endpoint identification
+     * rule); null for {@code redis://}.
+     */
+    public SSLParameters sslParameters() {
+        return sslParameters == null ? null : copy(sslParameters);
+    }
+
+    /** The host name verifier, or null (then endpoint identification checks the host name). */
+    public HostnameVerifier hostnameVerifier() {
+        return hostnameVerifier;
+    }
+
+    /** The PEM file of trusted CA certificates, or null (the JVM's trust store, or the socket factory's). */
+    public Path trustedCertificates() {
+        return trustedCertificates;
+    }
+
+    /** The client certificate's PEM file, or null. */
+    public Path clientCertificate() {
+        return clientCertificate;
+    }
+
+    private static SSLParameters copy(SSLParameters p) {
+        SSLParameters c = new SSLParameters(p.getCipherSuites(), p.getProtocols());
+        c.setEndpointIdentificationAlgorithm(p.getEndpointIdentificationAlgorithm());
+        c.setAlgorithmConstraints(p.getAlgorithmConstraints());
+        if (p.getServerNames() != null) {
+            c.setServerNames(p.getServerNames());
+        }
+        if (p.getSNIMatchers() != null) {
+            c.setSNIMatchers(p.getSNIMatchers());
+        }
+        c.setUseCipherSuitesOrder(p.getUseCipherSuitesOrder());
+        c.setEnableRetransmissions(p.getEnableRetransmissions());
+        c.setMaximumPacketSize(p.getMaximumPacketSize());
+        c.setApplicationProtocols(p.getApplicationProtocols());
+        return c;
+    }
+
     /** The URI without its password, for logs. */
     public String redacted() {
         return (ssl ? "rediss" : "redis") + "://" + (user != null ? user + "@" : "") + host + ":" + port
@@ -152,6 +246,12 @@ public final class RedisConnection {
         private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MS);
         private Duration socketTimeout = Duration.ofMillis(DEFAULT_SOCKET_TIMEOUT_MS);
         private String clientName = "spillway";
+        private SSLSocketFactory sslSocketFactory;
+        private SSLParameters sslParameters;
+        private HostnameVerifier hostnameVerifier;
+        private Path trustedCertificates;
+        private Path clientCertificate;
+        private Path clientKey;
 
         private Builder(URI uri) {
             if (uri == null) {
@@ -211,8 +311,107 @@ public final class RedisConnection {
             return this;
         }
 
+        /**
+         * Trusts the CA certificate(s) in a PEM file ({@code -----BEGIN CERTIFICATE-----} blocks; a bundle may
+         * hold several) instead of the JVM's trust store: for a Redis whose certificate a private CA signed.
+         * Read and checked by {@link #build()}. Needs {@code rediss://}; not with {@link #sslSocketFactory}.
+         */
+        public Builder trustedCertificates(Path pem) {
+            this.trustedCertificates = requireFile("trustedCertificates", pem);
+            return this;
+        }
+
+        /**
+         * Presents a client certificate, for a Redis with {@code tls-auth-clients yes} (Redis's default) or
+         * {@code optional}: {@code certificatePem} holds the client certificate first (then any intermediates),
+         * {@code keyPem} its unencrypted private key ({@code BEGIN PRIVATE KEY} or {@code BEGIN RSA PRIVATE KEY}).
+         * Read and checked (the key must belong to the certificate) by {@link #build()}. Needs {@code rediss://};
+         * not with {@link #sslSocketFactory}.
+         */
+        public Builder clientCertificate(Path certificatePem, Path keyPem) {
+            this.clientCertificate = requireFile("clientCertificate", certificatePem);
+            this.clientKey = requireFile("clientKey", keyPem);
+            return this;
+        }
+
+        /**
+         * The socket factory for TLS connections, for full control (your own key and trust managers, e.g. from a
+         * PKCS#12 key store). Default: the JVM's ({@code SSLSocketFactory.getDefault()}). Needs {@code rediss://};
+         * not with {@link #trustedCertificates} or {@link #clientCertificate}.
+         */
+        public Builder sslSocketFactory(SSLSocketFactory factory) {
+            if (factory == null) {
+                throw new IllegalArgumentException("sslSocketFactory must not be null");
+            }
+            this.sslSocketFactory = factory;
+            return this;
+        }
+
+        /**
+         * SSL parameters for TLS connections (protocols, cipher suites, SNI …), copied. An unset endpoint
+         * identification algorithm becomes {@code HTTPS} (the host name is checked) unless a
+         * {@link #hostnameVerifier} is set. Default: the JVM's defaults with endpoint identification {@code HTTPS}.
+         * Needs {@code rediss://}.
+         */
+        public Builder sslParameters(SSLParameters parameters) {
+            if (parameters == null) {
+                throw new IllegalArgumentException("sslParameters must not be null");
+            }
+            this.sslParameters = copy(parameters);
+            return this;
+        }
+
+        /**
+         * Checks the server's host name after the handshake, in place of endpoint identification (which is then
+         * not added). Default: none (endpoint identification {@code HTTPS}). Needs {@code rediss://}.
+         */
+        public Builder hostnameVerifier(HostnameVerifier verifier) {
+            if (verifier == null) {
+                throw new IllegalArgumentException("hostnameVerifier must not be null");
+            }
+            this.hostnameVerifier = verifier;
+            return this;
+        }
+
+        /**
+         * @throws IllegalArgumentException for a TLS option on a {@code redis://} URI, a socket factory together with
+         *     certificate files, or a certificate or key file that is missing, unreadable or not what it should be
+         */
         public RedisConnection build() {
-            return new RedisConnection(this);
+            boolean tls = "rediss".equals(uri.getScheme());
+            String tlsOption = sslSocketFactory != null ? "sslSocketFactory"
+                    : sslParameters != null ? "sslParameters"
+                    : hostnameVerifier != null ? "hostnameVerifier"
+                    : trustedCertificates != null ? "trustedCertificates"
+                    : clientCertificate != null ? "clientCertificate" : null;
+            if (!tls) {
+                if (tlsOption != null) {
+                    throw new IllegalArgumentException(tlsOption + " is a TLS setting, but the redis URI is not TLS: '"
+                            + withoutPassword(uri) + "' (use rediss:// for TLS)");
+                }
+                return new RedisConnection(this, null, null);
+            }
+            if (sslSocketFactory != null && (trustedCertificates != null || clientCertificate != null)) {
+                throw new IllegalArgumentException("sslSocketFactory cannot be combined with "
+                        + (trustedCertificates != null ? "trustedCertificates" : "clientCertificate")
+                        + ": the socket factory carries its own trust and keys");
+            }
+            SSLSocketFactory factory = sslSocketFactory;
+            if (trustedCertificates != null || clientCertificate != null) {
+                factory = Tls.socketFactory(trustedCertificates, clientCertificate, clientKey);
+            }
+            SSLParameters parameters = sslParameters != null ? copy(sslParameters) : new SSLParameters();
+            if (parameters.getEndpointIdentificationAlgorithm() == null && hostnameVerifier == null) {
+                parameters.setEndpointIdentificationAlgorithm("HTTPS");
+            }
+            return new RedisConnection(this, factory, parameters);
+        }
+
+        private static Path requireFile(String name, Path file) {
+            if (file == null) {
+                throw new IllegalArgumentException(name + " must not be null");
+            }
+            return file;
         }
 
         /**

@@ -15,6 +15,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocketFactory;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
@@ -44,6 +46,11 @@ import redis.clients.jedis.exceptions.JedisDataException;
  *   <li>{@link #close()} resumes a hung server, kills it and deletes the data directory if this
  *       class created it. A JVM shutdown hook kills the server if {@code close()} was never
  *       called.</li>
+ *   <li>With {@link Builder#tls(TestCertificates)} it serves TLS only: {@code port 0} and {@code tls-port} on the
+ *       port, the certificates' server certificate and key, their CA as {@code tls-ca-cert-file}, and
+ *       {@code tls-auth-clients} as set ({@code no} by default). {@link #uri()} is then {@code rediss://}, and its
+ *       own connections ({@link #jedis()}, start, shutdown, configSet, clientKillAll) go over TLS, trusting the
+ *       test CA, presenting the client certificate, checking no host name.</li>
  *   <li>Not thread-safe for concurrent lifecycle calls (start/kill/restart from two threads);
  *       {@link #port()}, {@link #uri()}, {@link #isAlive()} and {@link #jedis()} may be called from
  *       any thread.</li>
@@ -77,6 +84,11 @@ public final class RedisProcess implements AutoCloseable {
     private final boolean portChosen;
     private final Map<String, String> settings;
     private final Duration startTimeout;
+    private final TestCertificates tls;
+    private final boolean tlsAuthClients;
+    private final Path tlsServerCertificate;
+    private final Path tlsServerKey;
+    private final SSLSocketFactory adminSocketFactory;
 
     private volatile int port;
     private volatile Process process;
@@ -94,6 +106,17 @@ public final class RedisProcess implements AutoCloseable {
         Files.createDirectories(dataDir);
         this.settings = new LinkedHashMap<>(b.settings);
         this.startTimeout = b.startTimeout;
+        this.tls = b.tls;
+        this.tlsAuthClients = b.tlsAuthClients;
+        this.tlsServerCertificate = b.tlsServerCertificate != null ? b.tlsServerCertificate
+                : tls != null ? tls.serverCertificate() : null;
+        this.tlsServerKey = b.tlsServerKey != null ? b.tlsServerKey : tls != null ? tls.serverKey() : null;
+        this.adminSocketFactory = tls != null ? tls.clientSocketFactory() : null;
+    }
+
+    /** Whether this server speaks TLS only ({@link Builder#tls(TestCertificates)}). */
+    public boolean isTls() {
+        return tls != null;
     }
 
     /** The redis-server executable this process runs. */
@@ -261,11 +284,16 @@ public final class RedisProcess implements AutoCloseable {
      */
     public Jedis jedis(Duration timeout) {
         int millis = Math.toIntExact(timeout.toMillis());
-        return new Jedis(new HostAndPort(HOST, port), DefaultJedisClientConfig.builder()
+        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(millis)
                 .socketTimeoutMillis(millis)
-                .blockingSocketTimeoutMillis(millis)
-                .build());
+                .blockingSocketTimeoutMillis(millis);
+        if (tls != null) {
+            // SSLParameters without an endpoint identification algorithm: no host name check (Jedis adds HTTPS
+            // when given none), so the admin connection also works with the wrong-host server certificate.
+            cfg.ssl(true).sslSocketFactory(adminSocketFactory).sslParameters(new SSLParameters());
+        }
+        return new Jedis(new HostAndPort(HOST, port), cfg.build());
     }
 
     /** Returns the port; fixed for the life of this object once started. */
@@ -273,9 +301,9 @@ public final class RedisProcess implements AutoCloseable {
         return port;
     }
 
-    /** Returns {@code redis://127.0.0.1:<port>}. */
+    /** Returns {@code redis://127.0.0.1:<port>}, or {@code rediss://127.0.0.1:<port>} with TLS. */
     public URI uri() {
-        return URI.create("redis://" + HOST + ":" + port);
+        return URI.create((tls != null ? "rediss" : "redis") + "://" + HOST + ":" + port);
     }
 
     /** Returns the pid of the current (or last) server process. */
@@ -353,8 +381,17 @@ public final class RedisProcess implements AutoCloseable {
 
     private String config() {
         StringBuilder conf = new StringBuilder();
-        conf.append("port ").append(port).append('\n')
-                .append("bind ").append(HOST).append('\n')
+        if (tls != null) {
+            conf.append("port 0\n")
+                    .append("tls-port ").append(port).append('\n')
+                    .append("tls-cert-file ").append(quote(tlsServerCertificate.toAbsolutePath().toString())).append('\n')
+                    .append("tls-key-file ").append(quote(tlsServerKey.toAbsolutePath().toString())).append('\n')
+                    .append("tls-ca-cert-file ").append(quote(tls.caCertificate().toString())).append('\n')
+                    .append("tls-auth-clients ").append(tlsAuthClients ? "yes" : "no").append('\n');
+        } else {
+            conf.append("port ").append(port).append('\n');
+        }
+        conf.append("bind ").append(HOST).append('\n')
                 .append("daemonize no\n")
                 .append("protected-mode no\n")
                 .append("dir ").append(quote(dataDir.toString())).append('\n')
@@ -455,6 +492,10 @@ public final class RedisProcess implements AutoCloseable {
         private Path dataDir;
         private Duration startTimeout = DEFAULT_START_TIMEOUT;
         private final Map<String, String> settings = new LinkedHashMap<>();
+        private TestCertificates tls;
+        private boolean tlsAuthClients;
+        private Path tlsServerCertificate;
+        private Path tlsServerKey;
 
         private Builder() {
             settings.put("appendonly", "yes");
@@ -513,10 +554,32 @@ public final class RedisProcess implements AutoCloseable {
         public Builder setting(String name, String value) {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(value, "value");
-            if (List.of("port", "bind", "dir", "logfile", "daemonize").contains(name.toLowerCase(java.util.Locale.ROOT))) {
+            if (List.of("port", "tls-port", "bind", "dir", "logfile", "daemonize").contains(name.toLowerCase(java.util.Locale.ROOT))) {
                 throw new IllegalArgumentException("setting " + name + " is managed by RedisProcess; use the builder method");
             }
             settings.put(name.toLowerCase(java.util.Locale.ROOT), value);
+            return this;
+        }
+
+        /**
+         * Serves TLS only, with {@code certs}' server certificate (for 127.0.0.1 and localhost) and its CA; see the
+         * class comment. Default: plain TCP.
+         */
+        public Builder tls(TestCertificates certs) {
+            this.tls = Objects.requireNonNull(certs, "certs");
+            return this;
+        }
+
+        /** {@code tls-auth-clients yes|no} (Redis's own default is yes); default here no. Needs {@link #tls}. */
+        public Builder tlsAuthClients(boolean required) {
+            this.tlsAuthClients = required;
+            return this;
+        }
+
+        /** Another server certificate and key than {@code certs.serverCertificate()}, e.g. the wrong-host one. */
+        public Builder tlsServerIdentity(Path certificate, Path key) {
+            this.tlsServerCertificate = Objects.requireNonNull(certificate, "certificate");
+            this.tlsServerKey = Objects.requireNonNull(key, "key");
             return this;
         }
 
@@ -531,6 +594,9 @@ public final class RedisProcess implements AutoCloseable {
 
         /** Creates the (not yet started) process and its data directory. */
         public RedisProcess build() {
+            if (tls == null && (tlsAuthClients || tlsServerCertificate != null)) {
+                throw new IllegalArgumentException("tlsAuthClients and tlsServerIdentity need tls(certs)");
+            }
             try {
                 return new RedisProcess(this);
             } catch (IOException e) {

@@ -32,7 +32,88 @@ public final class Failures {
         "MISCONF",
     };
 
+    /** How {@link #describe} starts the description of a TLS failure. */
+    public static final String TLS = "TLS: ";
+
     private Failures() {
+    }
+
+    /** Whose setting a misconfiguration {@code problem} is and what to check, for the one ERROR line that reports it. */
+    public static String whatToCheck(String problem) {
+        return problem != null && problem.startsWith(TLS)
+                ? "this client's TLS settings do not match Redis's; check the scheme (rediss:// or redis://), the trusted CA"
+                        + " file and the client certificate"
+                : "Redis refuses this client's settings; check the user, password and database";
+    }
+
+    /**
+     * A TLS failure in words with what to check, or null if {@code t} is not one: the JDK's messages ("PKIX path
+     * building failed …") say what went wrong in the handshake, not which setting to look at.
+     */
+    static String describeTls(Throwable t) {
+        String hostMismatch = null;
+        boolean untrusted = false;
+        javax.net.ssl.SSLException ssl = null;
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            String m = c.getMessage() == null ? "" : c.getMessage();
+            if (c instanceof javax.net.ssl.SSLException e && ssl == null) {
+                ssl = e;
+            }
+            if (m.contains("failed ssl/tls hostname verification") || (c instanceof java.security.cert.CertificateException
+                    && (m.startsWith("No subject alternative") || m.startsWith("No name matching")))) {
+                hostMismatch = firstLine(m);
+            }
+            if (c instanceof java.security.cert.CertPathValidatorException || m.contains("PKIX path")
+                    || m.contains("unable to find valid certification path")) {
+                untrusted = true;
+            }
+        }
+        if (hostMismatch != null) {
+            return TLS + "Redis's certificate is not for this host name (" + hostMismatch + "); connect with a name or"
+                    + " IP address that the certificate lists (its subject alternative names)";
+        }
+        if (untrusted) {
+            Throwable root = rootCause(t);
+            return TLS + "Redis's certificate is not trusted (" + firstLine(String.valueOf(root.getMessage()))
+                    + "); give the CA that signed it (trustedCertificates, --tls-ca-cert) or add it to the JVM's trust store";
+        }
+        if (ssl == null) {
+            return null;
+        }
+        String m = ssl.getMessage() == null ? "" : ssl.getMessage();
+        if (m.contains("certificate_required") || m.contains("bad_certificate") || m.contains("unknown_ca")
+                || m.contains("certificate_unknown") || m.contains("access_denied") || m.contains("unsupported_certificate")) {
+            return TLS + "Redis refused the connection's client certificate, or requires one (" + firstLine(m)
+                    + "); give a client certificate that Redis's tls-ca-cert-file trusts (clientCertificate, --tls-cert"
+                    + " and --tls-key)";
+        }
+        if (m.contains("protocol_version") || m.contains("insufficient_security")) {
+            return TLS + "Redis and this client share no protocol version or cipher suite (" + firstLine(m)
+                    + "); check sslParameters against Redis's tls-protocols and tls-ciphers";
+        }
+        if (m.contains("handshake_failure")) {
+            // TLS 1.2 servers end a handshake without the client certificate they require this way too.
+            return TLS + "Redis ended the handshake (" + firstLine(m) + "): it requires a client certificate it trusts"
+                    + " (clientCertificate, --tls-cert and --tls-key), or shares no protocol version or cipher suite with"
+                    + " this client (sslParameters; Redis's tls-protocols, tls-ciphers)";
+        }
+        if (m.contains("Unsupported or unrecognized SSL message") || m.contains("plaintext connection")) {
+            return TLS + "the port does not speak TLS (" + firstLine(m) + "); use redis:// or Redis's tls-port";
+        }
+        return TLS + firstLine(m) + "; check Redis's TLS settings against this client's";
+    }
+
+    /** Whether {@code t} is a TLS failure that {@link #describeTls} puts into words. */
+    public static boolean isTlsFailure(Throwable t) {
+        return t != null && describeTls(t) != null;
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root;
     }
 
     public static boolean isUnavailable(Throwable t) {
@@ -66,14 +147,15 @@ public final class Failures {
     /**
      * Whether a probe's problem (as {@link #describe} or Redis wrote it) is a setting of this client that Redis
      * refuses, not an outage: a missing or wrong password (NOAUTH, WRONGPASS, a password for a server that has
-     * none), a user without the rights (NOPERM), a database number the server does not have. Waiting does not
-     * fix these; a person must.
+     * none), a user without the rights (NOPERM), a database number the server does not have, a TLS failure
+     * ({@value #TLS}…: an untrusted certificate, a host name mismatch, a client certificate required or refused,
+     * TLS against a plain port or the reverse). Waiting does not fix these; a person must.
      */
     public static boolean isMisconfiguration(String problem) {
         if (problem == null) {
             return false;
         }
-        return problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
+        return problem.startsWith(TLS) || problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
                 || problem.startsWith("ERR AUTH") || problem.startsWith("ERR invalid password")
                 || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
     }
@@ -172,7 +254,8 @@ public final class Failures {
     }
 
     public static boolean isRetryable(Throwable t) {
-        return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t);
+        // A TLS failure fails again on a fresh connection: retrying only doubles the handshakes.
+        return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t) && !isTlsFailure(t);
     }
 
     /** Every pooled connection is busy (all stuck on a hung Redis): an outage, not a bug. */
@@ -212,6 +295,10 @@ public final class Failures {
             if (c instanceof JedisDataException && isPermissionDenied(c.getMessage())) {
                 return describePermission(c.getMessage());
             }
+        }
+        String tls = describeTls(t);
+        if (tls != null) {
+            return tls;
         }
         String code = t instanceof JedisDataException ? unavailableReply(t.getMessage()) : null;
         if (code != null) {

@@ -362,9 +362,8 @@ public final class HealthMonitor implements AutoCloseable {
             // Not an outage: Redis answers but refuses this client's password, user or database. Said at ERROR,
             // with what to check, at the same pace as the outage lines.
             if (attempt <= 5 || attempt % 10 == 0) {
-                log.error("Reconnect attempt {} failed: {} ({}): Redis refuses this client's settings; check the user,"
-                        + " password and database of {} (retrying forever until it is fixed)", attempt, cause, name,
-                        gateway.connection());
+                log.error("Reconnect attempt {} failed: {} ({}): {} of {} (retrying forever until it is fixed)", attempt, cause,
+                        name, Failures.whatToCheck(cause), gateway.connection());
             } else {
                 log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
             }

@@ -90,8 +90,8 @@ public final class RedisGateway implements AutoCloseable {
                 .socketTimeoutMillis(socketMs)
                 .blockingSocketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, maxBlock.toMillis() + socketMs))
                 .database(connection.database())
-                .clientName(connection.clientName() + "-" + component)
-                .ssl(connection.ssl());
+                .clientName(connection.clientName() + "-" + component);
+        Tls.configure(cfg, connection);
         if (connection.user() != null) {
             cfg.user(connection.user());
         }
@@ -490,7 +490,12 @@ public final class RedisGateway implements AutoCloseable {
                     redis.clients.jedis.params.SetParams.setParams().px(60_000));
             return new Probe(true, true, null, info);
         } catch (RuntimeException e) {
-            return new Probe(false, !(e instanceof JedisConnectionException), Failures.describe(e), Map.of());
+            String tls = Tls.diagnose(connection, e);
+            if (tls != null) {
+                return new Probe(false, true, tls, Map.of());
+            }
+            return new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e), Failures.describe(e),
+                    Map.of());
         }
     }
 
