@@ -142,6 +142,46 @@ class SentinelFailoverIT {
         }
     }
 
+    /**
+     * A manual failover ({@code SENTINEL FAILOVER}): the old master is demoted while it still answers (writes to it
+     * get READONLY, then it resyncs from the new master and drops what it alone had), and Jedis's sentinel listener
+     * may move the pool to the new master while calls go well. Every accepted job must still be on the new master
+     * once, in order: the producer must not write to the new master before its recovery has re-sent recent writes.
+     */
+    @Test
+    void aManualFailoverThatDemotesTheLiveMasterLosesNothingAndKeepsOrder() throws Exception {
+        int total = 12_000;
+        Map<String, List<String>> accepted = accepted();
+        try (SentinelGroup redis = SentinelGroup.builder().start();
+             JobProducer p = producer(redis)) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
+            AtomicBoolean failedOver = new AtomicBoolean();
+            RedisProcess[] old = new RedisProcess[1];
+            Thread chaos = new Thread(() -> {
+                await().atMost(Duration.ofSeconds(60)).until(() ->
+                        p.metrics().meter(MetricNames.ACCEPTED).getCount() >= total / 4 && p.state() == HealthState.CONNECTED);
+                old[0] = redis.failover();
+                redis.awaitFailover(old[0], Duration.ofSeconds(30));
+                failedOver.set(true);
+            }, "chaos");
+            chaos.start();
+            for (int i = 0; i < total; i++) {
+                String q = QUEUES[i % 2];
+                accepted.get(q).add(p.enqueue(q, "t", ("job " + i).getBytes()).jobId());
+                if (i % 100 == 0) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(25));
+                }
+            }
+            chaos.join();
+            assertThat(failedOver).isTrue();
+            awaitDrained(p);
+            System.out.printf("manual failover: resent %d, restored %d%n", p.metrics().meter(MetricNames.RESENT).getCount(),
+                    p.metrics().meter(MetricNames.RESTORED).getCount());
+            assertThat(old[0].isAlive()).as("the old master was demoted, not killed").isTrue();
+            assertOnNewMasterOnceInOrder(redis, accepted);
+        }
+    }
+
     private static Map<String, List<String>> accepted() {
         Map<String, List<String>> accepted = new HashMap<>();
         for (String q : QUEUES) {

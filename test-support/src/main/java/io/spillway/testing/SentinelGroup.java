@@ -113,6 +113,18 @@ public final class SentinelGroup implements AutoCloseable {
         return servers.stream().filter(s -> s.port() != port).findFirst().orElseThrow();
     }
 
+    /**
+     * Asks the first sentinel for a failover now ({@code SENTINEL FAILOVER}): the replica is promoted and the old
+     * master, still running, is demoted to a replica of it. Returns the old master.
+     */
+    public RedisProcess failover() {
+        RedisProcess m = master();
+        try (Jedis j = sentinels.get(0).jedis()) {
+            j.sentinelFailover(masterName);
+        }
+        return m;
+    }
+
     /** SIGKILLs the current master and returns it. */
     public RedisProcess killMaster() {
         RedisProcess m = master();

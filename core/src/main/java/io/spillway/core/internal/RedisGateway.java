@@ -550,7 +550,20 @@ public final class RedisGateway implements AutoCloseable {
      */
     private UnifiedJedis client() {
         UnifiedJedis c = client;
-        return c != null ? c : connectSentinel(null);
+        if (c == null) {
+            c = connectSentinel(null);
+        }
+        SentineledConnectionProvider provider = sentinelProvider;
+        HostAndPort known = lastMaster;
+        if (provider != null && known != null && !known.equals(provider.getCurrentMaster())) {
+            // Jedis's sentinel listener moved the pool to a new master (a failover while calls were going well, as
+            // in a manual failover). Writing to it straight away could put new jobs ahead of those the old master
+            // acknowledged but never replicated: take the outage path instead, whose probe confirms the new master
+            // and whose recovery re-sends recent writes (new run id) before anything new is written.
+            throw new JedisConnectionException("Redis master for " + connection.masterName() + " moved from " + known
+                    + " to " + provider.getCurrentMaster());
+        }
+        return c;
     }
 
     /** The pool of the current master's connections. */
@@ -616,7 +629,10 @@ public final class RedisGateway implements AutoCloseable {
         if (!master.equals(before)) {
             log.info("Redis master for {} is now {} ({})", connection.masterName(), master, component);
         }
-        UnifiedJedis c = client();
+        UnifiedJedis c = client;
+        if (c == null) {
+            c = connectSentinel(null);
+        }
         SentineledConnectionProvider provider = sentinelProvider;
         if (provider != null && !master.equals(provider.getCurrentMaster())) {
             log.debug("{}: pool on {} but the sentinels name {}: rebuilding the client", component,
