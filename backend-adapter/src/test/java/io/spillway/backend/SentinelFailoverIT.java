@@ -182,6 +182,27 @@ class SentinelFailoverIT {
         }
     }
 
+    /** Sentinels that do not answer yet are an outage like any other: jobs are spooled, then replayed once they do. */
+    @Test
+    void aProducerStartedBeforeTheSentinelsAnswerSpoolsAndReplaysOnceTheyDo() throws Exception {
+        int port = io.spillway.testing.FreePorts.next();
+        Map<String, List<String>> accepted = accepted();
+        try (JobProducer p = JobProducer.builder().redis(java.net.URI.create("redis-sentinel://127.0.0.1:" + port + "#spillway"))
+                .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
+            for (int i = 0; i < 200; i++) {
+                String q = QUEUES[i % 2];
+                Receipt r = p.enqueue(q, "t", ("job " + i).getBytes());
+                assertThat(r.spooled()).isTrue();
+                accepted.get(q).add(r.jobId());
+            }
+            try (SentinelGroup redis = SentinelGroup.builder().firstSentinelPort(port).start()) {
+                awaitDrained(p);
+                accepted.get(QUEUES[0]).add(p.enqueue(QUEUES[0], "t", "after".getBytes()).jobId());
+                assertOnNewMasterOnceInOrder(redis, accepted);
+            }
+        }
+    }
+
     private static Map<String, List<String>> accepted() {
         Map<String, List<String>> accepted = new HashMap<>();
         for (String q : QUEUES) {

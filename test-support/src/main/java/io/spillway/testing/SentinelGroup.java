@@ -191,7 +191,8 @@ public final class SentinelGroup implements AutoCloseable {
         });
         int quorum = b.sentinelCount == 1 ? 1 : b.sentinelCount / 2 + 1;
         for (int i = 0; i < b.sentinelCount; i++) {
-            sentinels.add(new Sentinel(binary, FreePorts.next(), masterName, master.port(), quorum, b));
+            int port = i == 0 && b.firstSentinelPort != 0 ? b.firstSentinelPort : FreePorts.next();
+            sentinels.add(new Sentinel(binary, port, masterName, master.port(), quorum, b));
         }
         for (Sentinel s : sentinels) {
             s.start();
@@ -308,6 +309,7 @@ public final class SentinelGroup implements AutoCloseable {
         private Duration failoverTimeout = Duration.ofMillis(2000);
         private Duration startTimeout = Duration.ofSeconds(30);
         private Path binary;
+        private int firstSentinelPort;
 
         public Builder masterName(String name) {
             this.masterName = name;
@@ -330,6 +332,12 @@ public final class SentinelGroup implements AutoCloseable {
 
         public Builder failoverTimeout(Duration d) {
             this.failoverTimeout = d;
+            return this;
+        }
+
+        /** The port of the first sentinel (default: a free one), for a client configured before the group starts. */
+        public Builder firstSentinelPort(int port) {
+            this.firstSentinelPort = port;
             return this;
         }
 
