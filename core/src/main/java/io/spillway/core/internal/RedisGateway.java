@@ -62,6 +62,7 @@ import redis.clients.jedis.exceptions.JedisException;
  * Thread-safe.
  */
 public final class RedisGateway implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RedisGateway.class);
     public static final int DEFAULT_POOL_SIZE = 16;
     public static final int DEFAULT_RETRY_ATTEMPTS = 2;
     private static final String[] PRELOADED = {
@@ -75,7 +76,6 @@ public final class RedisGateway implements AutoCloseable {
     private final RedisConnection connection;
     private final String component;
     private final DefaultJedisClientConfig clientConfig;
-    private static final Logger log = LoggerFactory.getLogger(RedisGateway.class);
     /** Standalone: a {@link RedisClient}, set once. Sentinel: a {@link RedisSentinelClient}, null until built. */
     private volatile UnifiedJedis client;
     /** Sentinel only: the provider of {@link #client}, whose pool is that of the current master. */
