@@ -3,6 +3,7 @@ package io.spillway.cli;
 import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.Tls;
+import io.spillway.core.internal.Sentinels;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -21,7 +22,9 @@ final class RedisOptions {
     static final String DEFAULT_URI = "redis://127.0.0.1:6379";
 
     @Option(names = "--redis", paramLabel = "URI", defaultValue = DEFAULT_URI,
-            description = "Redis to use: redis://[user:password@]host:port[/db] (default: ${DEFAULT-VALUE}).")
+            description = "Redis to use: redis://[user:password@]host:port[/db], or through Sentinel"
+                    + " redis-sentinel://[user:password@]host1[:26379][,host2[:port]...][/db]#masterName"
+                    + " (default: ${DEFAULT-VALUE}).")
     String uri;
 
     @Option(names = "--timeout", paramLabel = "MS", defaultValue = "2000",
@@ -86,7 +89,9 @@ final class RedisOptions {
             cfg.password(c.password());
         }
         try {
-            Jedis j = new Jedis(new HostAndPort(c.host(), c.port()), cfg.build());
+            HostAndPort at = c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, "spillway-cli"))
+                    : new HostAndPort(c.host(), c.port());
+            Jedis j = new Jedis(at, cfg.build());
             j.ping();
             return j;
         } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.spillway.core;
 
 import io.spillway.core.internal.Tls;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -9,6 +10,8 @@ import java.time.Duration;
 import javax.net.ssl.HostnameVerifier;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocketFactory;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Where Redis is and how long to wait for it. Immutable; build with {@link #builder(URI)} or take the
@@ -49,6 +52,13 @@ import javax.net.ssl.SSLSocketFactory;
  *         .build();
  * }</pre>
  *
+ * <p>Redis Sentinel: {@code redis-sentinel://[[user:]password@]host1[:26379][,host2[:port]...][/db]#masterName} (the
+ * Lettuce form), or {@link #sentinelBuilder(String, String...)}. The hosts are the sentinels (port
+ * {@value #DEFAULT_SENTINEL_PORT} by default), the fragment names the master they watch; the URI's credentials and
+ * database are the master's. The sentinels' own credentials, which often differ, are set with
+ * {@link Builder#sentinelCredentials(String, String)} (default: none). Every connection then goes to the master
+ * the sentinels name at that moment, and follows it through a failover.
+ *
  * <p>The timeouts are short on purpose: a hung Redis must not hold a caller for long. Defaults:
  * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms;
  * each must be a whole number of milliseconds from 1 ms to {@value #MAX_TIMEOUT_MS} ms (an hour).
@@ -63,6 +73,9 @@ public final class RedisConnection {
     public static final int DEFAULT_CONNECT_TIMEOUT_MS = 500;
     public static final int DEFAULT_SOCKET_TIMEOUT_MS = 200;
     public static final int DEFAULT_PORT = 6379;
+    /** The port of a sentinel address that names none. */
+    public static final int DEFAULT_SENTINEL_PORT = 26379;
+    private static final String SENTINEL_SCHEME = "redis-sentinel";
     /** The longest connect or socket timeout accepted: an hour. */
     public static final int MAX_TIMEOUT_MS = 3_600_000;
 
@@ -81,14 +94,22 @@ public final class RedisConnection {
     private final HostnameVerifier hostnameVerifier;
     private final Path trustedCertificates;
     private final Path clientCertificate;
+    private final String masterName;
+    private final List<InetSocketAddress> sentinels;
+    private final String sentinelUser;
+    private final String sentinelPassword;
 
     private RedisConnection(Builder b, SSLSocketFactory sslSocketFactory, SSLParameters sslParameters) {
         this.uri = b.uri;
-        this.host = b.uri.getHost();
-        this.port = b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort();
+        this.masterName = b.sentinel == null ? null : b.sentinel.masterName;
+        this.sentinels = b.sentinel == null ? List.of() : b.sentinel.sentinels;
+        this.sentinelUser = b.sentinelUser;
+        this.sentinelPassword = b.sentinelPassword;
+        this.host = b.sentinel == null ? b.uri.getHost() : sentinels.get(0).getHostString();
+        this.port = b.sentinel == null ? (b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort()) : sentinels.get(0).getPort();
         // Split before decoding (a %3A in the password is a colon of the password), then decode %xx only: a '+'
         // is a plus (URLDecoder alone would make it a space, and base64 passwords are full of them).
-        String userInfo = b.uri.getRawUserInfo();
+        String userInfo = b.sentinel == null ? b.uri.getRawUserInfo() : b.sentinel.rawUserInfo;
         String u = null;
         String p = null;
         if (userInfo != null && !userInfo.isEmpty()) {
@@ -99,6 +120,10 @@ public final class RedisConnection {
                 u = colon == 0 ? null : decode(userInfo.substring(0, colon));
                 p = decode(userInfo.substring(colon + 1));
             }
+        }
+        if (b.credentialsSet) {
+            u = b.user;
+            p = b.password;
         }
         this.user = u;
         this.password = p;
@@ -137,10 +162,83 @@ public final class RedisConnection {
         return new Builder(uri);
     }
 
+    /**
+     * A builder for a Redis watched by Sentinel: {@code masterName} as the sentinels know it, and one or more
+     * sentinel addresses {@code host[:port]} (port {@value #DEFAULT_SENTINEL_PORT} if none; an IPv6 address in
+     * brackets). The same as {@code builder(URI.create("redis-sentinel://host1:port1,host2:port2#masterName"))}.
+     */
+    public static Builder sentinelBuilder(String masterName, String... sentinelAddresses) {
+        if (masterName == null || masterName.isBlank()) {
+            throw new IllegalArgumentException("sentinel master name must not be blank, but was '" + masterName + "'");
+        }
+        if (sentinelAddresses == null || sentinelAddresses.length == 0) {
+            throw new IllegalArgumentException("at least one sentinel address is needed, but none was given");
+        }
+        StringBuilder s = new StringBuilder(SENTINEL_SCHEME).append("://");
+        for (int i = 0; i < sentinelAddresses.length; i++) {
+            String a = sentinelAddresses[i];
+            if (a == null || a.isBlank() || a.contains(",") || a.contains("/") || a.contains("#") || a.contains("@")) {
+                throw new IllegalArgumentException("sentinel address must be host[:port], but was '" + a + "'");
+            }
+            s.append(i == 0 ? "" : ",").append(a.trim());
+        }
+        s.append('#').append(URLEncoderLite.encode(masterName));
+        URI uri;
+        try {
+            uri = new URI(s.toString());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException("sentinel addresses do not form a URI: " + String.join(",", sentinelAddresses)
+                    + " (" + e.getReason() + ")");
+        }
+        return new Builder(uri);
+    }
+
+    /** Percent-encodes what a URI fragment cannot hold as is. */
+    private static final class URLEncoderLite {
+        static String encode(String s) {
+            StringBuilder out = new StringBuilder();
+            for (byte c : s.getBytes(StandardCharsets.UTF_8)) {
+                int ch = c & 0xff;
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || "-._~".indexOf(ch) >= 0) {
+                    out.append((char) ch);
+                } else {
+                    out.append('%').append(String.format("%02X", ch));
+                }
+            }
+            return out.toString();
+        }
+    }
+
+    /** True for a Redis found through Sentinel ({@code redis-sentinel://}). */
+    public boolean sentinel() {
+        return masterName != null;
+    }
+
+    /** The name of the master the sentinels watch, or null for a standalone Redis. */
+    public String masterName() {
+        return masterName;
+    }
+
+    /** The sentinels' addresses (unresolved), in the order given; empty for a standalone Redis. */
+    public List<InetSocketAddress> sentinels() {
+        return sentinels;
+    }
+
+    /** The ACL user for the sentinels, or null. */
+    public String sentinelUser() {
+        return sentinelUser;
+    }
+
+    /** The password for the sentinels, or null. Never logged. */
+    public String sentinelPassword() {
+        return sentinelPassword;
+    }
+
     public URI uri() {
         return uri;
     }
 
+    /** The Redis host; for a Sentinel connection the first sentinel's (the master is found through the sentinels). */
     public String host() {
         return host;
     }
@@ -230,6 +328,15 @@ public final class RedisConnection {
 
     /** The URI without its password, for logs. */
     public String redacted() {
+        if (sentinel()) {
+            StringBuilder s = new StringBuilder(SENTINEL_SCHEME).append("://").append(user != null ? user + "@" : "");
+            for (int i = 0; i < sentinels.size(); i++) {
+                InetSocketAddress a = sentinels.get(i);
+                String h = a.getHostString();
+                s.append(i == 0 ? "" : ",").append(h.contains(":") ? "[" + h + "]" : h).append(':').append(a.getPort());
+            }
+            return s.append(database != 0 ? "/" + database : "").append('#').append(masterName).toString();
+        }
         return (ssl ? "rediss" : "redis") + "://" + (user != null ? user + "@" : "") + host + ":" + port
                 + (database != 0 ? "/" + database : "");
     }
@@ -242,7 +349,13 @@ public final class RedisConnection {
     /** Builds a {@link RedisConnection}. Setters fail fast on bad values. */
     public static final class Builder {
         private final URI uri;
-        private final int database;
+        private int database;
+        private final SentinelUri sentinel;
+        private boolean credentialsSet;
+        private String user;
+        private String password;
+        private String sentinelUser;
+        private String sentinelPassword;
         private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MS);
         private Duration socketTimeout = Duration.ofMillis(DEFAULT_SOCKET_TIMEOUT_MS);
         private String clientName = "spillway";
@@ -258,8 +371,15 @@ public final class RedisConnection {
                 throw new IllegalArgumentException("redis URI must not be null");
             }
             String scheme = uri.getScheme();
+            if (SENTINEL_SCHEME.equals(scheme)) {
+                this.uri = uri;
+                this.sentinel = SentinelUri.parse(uri);
+                this.database = sentinel.database;
+                return;
+            }
+            this.sentinel = null;
             if (!"redis".equals(scheme) && !"rediss".equals(scheme)) {
-                throw new IllegalArgumentException("redis URI must start with redis:// or rediss://, but was '"
+                throw new IllegalArgumentException("redis URI must start with redis://, rediss:// or redis-sentinel://, but was '"
                         + withoutPassword(uri) + "'");
             }
             if (uri.getHost() == null || uri.getHost().isBlank()) {
@@ -362,6 +482,46 @@ public final class RedisConnection {
         }
 
         /**
+         * The master's credentials, replacing any in the URI: {@code user} null for the default user, {@code password}
+         * null for none. For a Sentinel connection these are the master's (and its replicas'), not the sentinels'.
+         */
+        public Builder credentials(String user, String password) {
+            if (user != null && user.isBlank()) {
+                throw new IllegalArgumentException("user must be null or non-blank, but was '" + user + "'");
+            }
+            this.credentialsSet = true;
+            this.user = user;
+            this.password = password;
+            return this;
+        }
+
+        /** The database number, replacing the URI's ({@code /db}); default 0. */
+        public Builder database(int database) {
+            if (database < 0) {
+                throw new IllegalArgumentException("database must be >= 0, but was " + database);
+            }
+            this.database = database;
+            return this;
+        }
+
+        /**
+         * Credentials for the sentinels themselves (Sentinel's {@code requirepass} / ACL user), which often differ
+         * from the master's: {@code user} null for the default user. Default: none. Only for a Sentinel connection.
+         */
+        public Builder sentinelCredentials(String user, String password) {
+            if (sentinel == null) {
+                throw new IllegalArgumentException("sentinelCredentials need a redis-sentinel:// connection, but the URI was '"
+                        + withoutPassword(uri) + "'");
+            }
+            if (user != null && user.isBlank()) {
+                throw new IllegalArgumentException("sentinel user must be null or non-blank, but was '" + user + "'");
+            }
+            this.sentinelUser = user;
+            this.sentinelPassword = password;
+            return this;
+        }
+
+        /**
          * Checks the server's host name after the handshake, in place of endpoint identification (which is then
          * not added). Default: none (endpoint identification {@code HTTPS}). Needs {@code rediss://}.
          */
@@ -426,6 +586,98 @@ public final class RedisConnection {
                 throw new IllegalArgumentException(name + " must be a whole number of milliseconds, but was " + d);
             }
             return d;
+        }
+    }
+
+    /**
+     * A parsed {@code redis-sentinel://[[user:]password@]host1[:port][,host2[:port]...][/db]#masterName}.
+     * {@link URI} takes such an authority as "registry based" and cannot split it into hosts, so it is read here,
+     * from the raw text.
+     */
+    private record SentinelUri(String rawUserInfo, List<InetSocketAddress> sentinels, int database, String masterName) {
+        static SentinelUri parse(URI uri) {
+            String shown = withoutPassword(uri);
+            if (uri.getRawQuery() != null) {
+                throw new IllegalArgumentException("redis-sentinel URI must not have a query (settings are made with"
+                        + " RedisConnection.builder(uri)), but was '" + shown + "'");
+            }
+            String fragment = uri.getRawFragment();
+            if (fragment == null || fragment.isBlank()) {
+                throw new IllegalArgumentException("redis-sentinel URI must name the master after '#'"
+                        + " (redis-sentinel://host:26379#mymaster), but was '" + shown + "'");
+            }
+            String master = decode(fragment);
+            if (master.isBlank() || master.chars().anyMatch(c -> c <= ' ')) {
+                throw new IllegalArgumentException("redis-sentinel URI master name must be non-blank without spaces,"
+                        + " but was '" + master + "'");
+            }
+            String authority = uri.getRawAuthority();
+            if (authority == null || authority.isBlank()) {
+                throw new IllegalArgumentException("redis-sentinel URI must name at least one sentinel host, but was '"
+                        + shown + "'");
+            }
+            String userInfo = null;
+            int at = authority.lastIndexOf('@');
+            if (at >= 0) {
+                userInfo = authority.substring(0, at);
+                authority = authority.substring(at + 1);
+            }
+            List<InetSocketAddress> hosts = new ArrayList<>();
+            for (String part : authority.split(",", -1)) {
+                hosts.add(address(part, shown));
+            }
+            String path = uri.getRawPath();
+            int db = 0;
+            if (path != null && !path.isEmpty() && !path.equals("/")) {
+                try {
+                    db = Integer.parseInt(path.substring(1));
+                } catch (NumberFormatException e) {
+                    db = -1;
+                }
+                if (db < 0) {
+                    throw new IllegalArgumentException("redis-sentinel URI database must be a number >= 0, but was '"
+                            + path.substring(1) + "'");
+                }
+            }
+            return new SentinelUri(userInfo, List.copyOf(hosts), db, master);
+        }
+
+        /** {@code host}, {@code host:port}, {@code [v6]} or {@code [v6]:port}. */
+        private static InetSocketAddress address(String part, String shown) {
+            String h = part;
+            String p = null;
+            if (part.startsWith("[")) {
+                int close = part.indexOf(']');
+                if (close < 0 || (close + 1 < part.length() && part.charAt(close + 1) != ':')) {
+                    throw new IllegalArgumentException("redis-sentinel URI has a bad sentinel address '" + part + "' in '"
+                            + shown + "'");
+                }
+                h = part.substring(1, close);
+                p = close + 1 < part.length() ? part.substring(close + 2) : null;
+            } else {
+                int colon = part.lastIndexOf(':');
+                if (colon >= 0) {
+                    h = part.substring(0, colon);
+                    p = part.substring(colon + 1);
+                }
+            }
+            if (h.isBlank() || h.chars().anyMatch(c -> c <= ' ' || c == ':' && !part.startsWith("["))) {
+                throw new IllegalArgumentException("redis-sentinel URI must name a host in each sentinel address, but one was '"
+                        + part + "' in '" + shown + "'");
+            }
+            int port = DEFAULT_SENTINEL_PORT;
+            if (p != null) {
+                try {
+                    port = Integer.parseInt(p);
+                } catch (NumberFormatException e) {
+                    port = -1;
+                }
+                if (port < 1 || port > 65_535) {
+                    throw new IllegalArgumentException("redis-sentinel URI port must be 1-65535, but was '" + p + "' (in '"
+                            + part + "')");
+                }
+            }
+            return InetSocketAddress.createUnresolved(h, port);
         }
     }
 }

@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
  *       loop's thread, a couple of milliseconds later, so that the failing caller goes straight on to the
  *       journal).</li>
  *   <li>Probe on a fresh connection with capped exponential backoff and full jitter, forever. Healthy
- *       means PING answers, not LOADING, master role, a write accepted.</li>
+ *       means PING answers, not LOADING, master role, a write accepted. With Sentinel the probe goes to the
+ *       master the sentinels name at that moment: a demoted old master (role replica, READONLY) is "not
+ *       healthy yet", and the loop keeps probing until the sentinels name the new one.</li>
  *   <li>Healthy: state {@code RECOVERING}, drop stale pooled connections, run the component's
  *       {@link Recovery} (the producer replays its journal) on the still-open circuit.</li>
  *   <li>Recovery done: close the circuit, state {@code CONNECTED}, log {@code Connected to Redis successfully}.
@@ -252,7 +254,11 @@ public final class HealthMonitor implements AutoCloseable {
                 if (id != null) {
                     runId = id;
                 }
-                if (restarted) {
+                if (restarted && gateway.connection().sentinel()) {
+                    // A failover: the promoted replica has its own run id, and may lack the old master's last writes.
+                    log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost;"
+                            + " sending them again", gateway.connection().masterName(), name);
+                } else if (restarted) {
                     log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost; sending them again",
                             name);
                 }

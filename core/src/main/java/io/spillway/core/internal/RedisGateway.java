@@ -20,6 +20,8 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.CommandObjects;
@@ -27,8 +29,12 @@ import redis.clients.jedis.Connection;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.RedisSentinelClient;
 import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.providers.SentineledConnectionProvider;
+import redis.clients.jedis.util.Pool;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
 
@@ -47,10 +53,16 @@ import redis.clients.jedis.exceptions.JedisException;
  *   <li>Jedis and Resilience4j exceptions are translated here: {@link RedisUnavailableException} for
  *       outages, {@link SpillwayException} for anything else.</li>
  *   <li>Scripts run with EVALSHA and are reloaded after NOSCRIPT.</li>
+ *   <li>For a {@code redis-sentinel://} connection the client is a Jedis {@link RedisSentinelClient} whose pool
+ *       follows the master the sentinels name; every fresh connection ({@link #probe()}) goes to the master the
+ *       sentinels name at that moment. If the sentinels cannot be reached when the gateway is built, the client
+ *       is built by the first call or probe that reaches them (until then calls fail as "Redis unavailable").
+ *       A probe that finds the sentinels naming another master than the pool's rebuilds the client.</li>
  * </ul>
  * Thread-safe.
  */
 public final class RedisGateway implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RedisGateway.class);
     public static final int DEFAULT_POOL_SIZE = 16;
     public static final int DEFAULT_RETRY_ATTEMPTS = 2;
     private static final String[] PRELOADED = {
@@ -66,7 +78,14 @@ public final class RedisGateway implements AutoCloseable {
     private final RedisConnection connection;
     private final String component;
     private final DefaultJedisClientConfig clientConfig;
-    private final RedisClient client;
+    /** Standalone: a {@link RedisClient}, set once. Sentinel: a {@link RedisSentinelClient}, null until built. */
+    private volatile UnifiedJedis client;
+    /** Sentinel only: the provider of {@link #client}, whose pool is that of the current master. */
+    private volatile SentineledConnectionProvider sentinelProvider;
+    private final JedisClientConfig sentinelConfig;
+    private final GenericObjectPoolConfig<Connection> poolConfig;
+    /** Sentinel only: the master the sentinels named at the last probe, for the "master is now" line. */
+    private volatile HostAndPort lastMaster;
     private final CircuitBreaker circuit;
     private final Retry retry;
     private final ThreadLocal<long[]> callStart = ThreadLocal.withInitial(() -> new long[1]);
@@ -106,11 +125,24 @@ public final class RedisGateway implements AutoCloseable {
         pool.setBlockWhenExhausted(true);
         pool.setMaxWait(connection.connectTimeout().plus(connection.socketTimeout()));
         pool.setJmxEnabled(false);
-        this.client = RedisClient.builder()
-                .hostAndPort(connection.host(), connection.port())
-                .clientConfig(clientConfig)
-                .poolConfig(pool)
-                .build();
+        this.poolConfig = pool;
+        if (connection.sentinel()) {
+            this.sentinelConfig = Sentinels.config(connection, connection.clientName() + "-" + component + "-sentinel");
+            try {
+                connectSentinel(null);
+            } catch (RuntimeException e) {
+                // The sentinels are not reachable yet: like a standalone Redis that is down, calls fail as
+                // unavailable until the reconnect loop's probe reaches them and builds the client.
+                log.debug("sentinels not reachable yet ({}): {}", component, Failures.describe(e));
+            }
+        } else {
+            this.sentinelConfig = null;
+            this.client = RedisClient.builder()
+                    .hostAndPort(connection.host(), connection.port())
+                    .clientConfig(clientConfig)
+                    .poolConfig(pool)
+                    .build();
+        }
         // The sliding window below never decides anything: markUnavailable() opens the circuit at the first
         // outage and the reconnect loop closes it. The breaker is kept for its state, events and metrics.
         this.circuit = CircuitBreaker.of("spillway-" + component, CircuitBreakerConfig.custom()
@@ -201,13 +233,13 @@ public final class RedisGateway implements AutoCloseable {
     /** One attempt: the call, and once more on a fresh connection if its pooled one was dead. */
     private <T> T callReconnecting(Function<UnifiedJedis, T> call) {
         try {
-            return call.apply(client);
+            return call.apply(client());
         } catch (RuntimeException e) {
             if (!retryable(e, callStart.get()[0])) {
                 throw e;
             }
             resetConnections();
-            return call.apply(client);
+            return call.apply(client());
         }
     }
 
@@ -225,7 +257,7 @@ public final class RedisGateway implements AutoCloseable {
      */
     public <T> T executeDirect(Function<UnifiedJedis, T> call) {
         try {
-            return call.apply(client);
+            return call.apply(client());
         } catch (RuntimeException e) {
             throw translate(e);
         }
@@ -245,7 +277,7 @@ public final class RedisGateway implements AutoCloseable {
     public Object evalWhileWaiting(LuaScript script, List<byte[]> keys, List<byte[]> args, Runnable whileWaiting) {
         return execute(c -> {
             CommandObject<Object> command = commands.evalsha(script.shaBytes(), keys, args);
-            try (Connection conn = client.getPool().getResource()) {
+            try (Connection conn = pool().getResource()) {
                 conn.sendCommand(command.getArguments());
                 conn.getMany(0); // flushes: Redis runs the script while whileWaiting runs here
                 whileWaiting.run();
@@ -293,7 +325,7 @@ public final class RedisGateway implements AutoCloseable {
                        boolean guarded) {
         ScriptStream s = new ScriptStream(script, source, sink, depth);
         Function<UnifiedJedis, Void> body = c -> {
-            s.runOn(client.getPool());
+            s.runOn(pool());
             return null;
         };
         if (guarded) {
@@ -310,7 +342,7 @@ public final class RedisGateway implements AutoCloseable {
     public <T> T pipelined(boolean guarded, Function<AbstractPipeline, Supplier<T>> body) {
         Function<UnifiedJedis, T> call = c -> {
             Supplier<T> result;
-            try (AbstractPipeline p = client.pipelined()) {
+            try (AbstractPipeline p = client().pipelined()) {
                 result = body.apply(p);
                 p.sync();
             }
@@ -332,7 +364,7 @@ public final class RedisGateway implements AutoCloseable {
     /** Drops every idle pooled connection: after a Redis restart each would fail once. */
     public void resetConnections() {
         try {
-            client.getPool().clear();
+            pool().clear();
         } catch (RuntimeException ignored) {
             // Best effort: a connection that is still stale fails once and is retried.
         }
@@ -470,7 +502,7 @@ public final class RedisGateway implements AutoCloseable {
      * answers, not LOADING, master role, and a write is accepted (not OOM, not read-only).
      */
     public Probe probe() {
-        try (Jedis j = new Jedis(new HostAndPort(connection.host(), connection.port()), clientConfig)) {
+        try (Jedis j = new Jedis(probeTarget(), clientConfig)) {
             j.ping();
             Map<String, String> info = RedisInfo.parse(j.info());
             try {
@@ -541,8 +573,124 @@ public final class RedisGateway implements AutoCloseable {
         return unchecked;
     }
 
+    /**
+     * The client; for a Sentinel connection whose client could not be built yet, built now.
+     *
+     * @throws JedisConnectionException if the sentinels cannot be reached or do not know the master
+     */
+    private UnifiedJedis client() {
+        UnifiedJedis c = client;
+        if (c == null) {
+            c = connectSentinel(null);
+        }
+        SentineledConnectionProvider provider = sentinelProvider;
+        HostAndPort known = lastMaster;
+        if (provider != null && known != null && !known.equals(provider.getCurrentMaster())) {
+            // Jedis's sentinel listener moved the pool to a new master (a failover while calls were going well, as
+            // in a manual failover). Writing to it straight away could put new jobs ahead of those the old master
+            // acknowledged but never replicated: take the outage path instead, whose probe confirms the new master
+            // and whose recovery re-sends recent writes (new run id) before anything new is written.
+            throw new JedisConnectionException("Redis master for " + connection.masterName() + " moved from " + known
+                    + " to " + provider.getCurrentMaster());
+        }
+        return c;
+    }
+
+    /** The pool of the current master's connections. */
+    private Pool<Connection> pool() {
+        UnifiedJedis c = client();
+        if (c instanceof RedisClient standalone) {
+            return standalone.getPool();
+        }
+        return sentinelProvider.getConnectionMap().values().iterator().next();
+    }
+
+    /**
+     * Builds the Sentinel client, unless another thread replaced {@code stale} already. The master is looked up
+     * first, quietly: Jedis's provider logs a stack trace for each sentinel it cannot reach.
+     */
+    private synchronized UnifiedJedis connectSentinel(UnifiedJedis stale) {
+        UnifiedJedis current = client;
+        if (current != null && current != stale) {
+            return current;
+        }
+        Sentinels.currentMaster(connection, sentinelConfig);
+        SentineledConnectionProvider provider;
+        try {
+            provider = new SentineledConnectionProvider(connection.masterName(), clientConfig, poolConfig,
+                    Sentinels.addresses(connection), sentinelConfig, SentineledConnectionProvider.DEFAULT_RESUBSCRIBE_DELAY);
+        } catch (JedisConnectionException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new JedisConnectionException("sentinels of master '" + connection.masterName() + "': " + Failures.describe(e), e);
+        }
+        UnifiedJedis built = RedisSentinelClient.builder()
+                .masterName(connection.masterName())
+                .sentinels(Sentinels.addresses(connection))
+                .sentinelClientConfig(sentinelConfig)
+                .clientConfig(clientConfig)
+                .poolConfig(poolConfig)
+                .connectionProvider(provider)
+                .build();
+        sentinelProvider = provider;
+        client = built;
+        if (current != null) {
+            try {
+                current.close();
+            } catch (RuntimeException ignored) {
+                // Its pool is that of a master that is gone; nothing to keep.
+            }
+        }
+        return built;
+    }
+
+    /**
+     * Where a probe connects: the standalone Redis, or the master the sentinels name now. For Sentinel it also
+     * says (INFO, once per change) when the master moved, and rebuilds the client if its pool is still on
+     * another master (its sentinel listener missed the switch).
+     */
+    private HostAndPort probeTarget() {
+        if (!connection.sentinel()) {
+            return new HostAndPort(connection.host(), connection.port());
+        }
+        HostAndPort master = Sentinels.currentMaster(connection, sentinelConfig);
+        HostAndPort before = lastMaster;
+        lastMaster = master;
+        if (!master.equals(before)) {
+            log.info("Redis master for {} is now {} ({})", connection.masterName(), master, component);
+        }
+        UnifiedJedis c = client;
+        if (c == null) {
+            c = connectSentinel(null);
+        }
+        SentineledConnectionProvider provider = sentinelProvider;
+        if (provider != null && !master.equals(provider.getCurrentMaster())) {
+            log.debug("{}: pool on {} but the sentinels name {}: rebuilding the client", component,
+                    provider.getCurrentMaster(), master);
+            connectSentinel(c);
+        }
+        return master;
+    }
+
+    /**
+     * The master the sentinels name now (asked afresh), or the standalone Redis's address.
+     *
+     * @throws RedisUnavailableException if no sentinel answers or none knows the master
+     */
+    public HostAndPort currentMaster() {
+        try {
+            return connection.sentinel() ? Sentinels.currentMaster(connection, sentinelConfig)
+                    : new HostAndPort(connection.host(), connection.port());
+        } catch (RuntimeException e) {
+            throw new RedisUnavailableException("Redis unavailable: " + Failures.describe(e), e);
+        }
+    }
+
     @Override
     public void close() {
-        client.close();
+        UnifiedJedis c = client;
+        if (c != null) {
+            c.close();
+        }
     }
 }

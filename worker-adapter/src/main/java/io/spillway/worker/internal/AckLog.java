@@ -88,11 +88,25 @@ public final class AckLog implements AutoCloseable {
         return file;
     }
 
+    /**
+     * The scope of a connection: {@link #scopeOf(String, int, int)} of a standalone Redis; for Sentinel one of the
+     * master's name and database ({@code sentinel:<masterName>/<db>}), not of the host the master is on at the
+     * moment, so that the file stays the same through a failover (its outcomes belong to the new master).
+     */
+    public static String scopeOf(io.spillway.core.RedisConnection redis) {
+        return redis.sentinel() ? scopeOf("sentinel:" + redis.masterName() + "/" + redis.database())
+                : scopeOf(redis.host(), redis.port(), redis.database());
+    }
+
     /** A short, stable name for a Redis ({@code host:port/db}), for {@link #open(Path, String)}. */
     public static String scopeOf(String host, int port, int database) {
+        return scopeOf(host + ":" + port + "/" + database);
+    }
+
+    private static String scopeOf(String identity) {
         try {
             byte[] d = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest((host + ":" + port + "/" + database).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    .digest(identity.getBytes(java.nio.charset.StandardCharsets.UTF_8));
             return java.util.HexFormat.of().formatHex(d, 0, 4);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);

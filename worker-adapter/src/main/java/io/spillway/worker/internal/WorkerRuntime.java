@@ -191,8 +191,7 @@ public final class WorkerRuntime {
         });
         this.streams = List.copyOf(byStream.keySet());
         this.jobTimeoutNanos = nanos(settings.jobTimeout());
-        this.ackLog = AckLog.open(settings.stateDir(),
-                AckLog.scopeOf(settings.redis().host(), settings.redis().port(), settings.redis().database()));
+        this.ackLog = AckLog.open(settings.stateDir(), AckLog.scopeOf(settings.redis()));
         if (settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR)) {
             log.warn("Worker {}: job outcomes kept while Redis is away go to the default state directory {}, a temporary"
                     + " one that a reboot may empty: set stateDir to a persistent directory", name, settings.stateDir());

@@ -1,0 +1,76 @@
+package io.spillway.core.internal;
+
+import io.spillway.core.RedisConnection;
+import java.net.InetSocketAddress;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+
+/**
+ * Finding the current master of a {@code redis-sentinel://} connection: each sentinel is asked in turn
+ * ({@code SENTINEL GET-MASTER-ADDR-BY-NAME}) on a fresh connection, and the first that names an address wins.
+ * A sentinel that is down, or does not know the master, is skipped.
+ *
+ * <p>Stateless and thread-safe. The address found may be stale for a moment during a failover (a sentinel that has
+ * not yet heard of the new master names the old one): callers check the role of what they reach.
+ */
+public final class Sentinels {
+    private Sentinels() {
+    }
+
+    /** The sentinels' addresses, in the connection's order. */
+    public static Set<HostAndPort> addresses(RedisConnection c) {
+        Set<HostAndPort> out = new LinkedHashSet<>();
+        for (InetSocketAddress a : c.sentinels()) {
+            out.add(new HostAndPort(a.getHostString(), a.getPort()));
+        }
+        return out;
+    }
+
+    /** How to talk to the sentinels: the connection's timeouts and the sentinels' own credentials. */
+    public static JedisClientConfig config(RedisConnection c, String clientName) {
+        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) c.connectTimeout().toMillis())
+                .socketTimeoutMillis((int) c.socketTimeout().toMillis())
+                .clientName(clientName);
+        if (c.sentinelUser() != null) {
+            cfg.user(c.sentinelUser());
+        }
+        if (c.sentinelPassword() != null) {
+            cfg.password(c.sentinelPassword());
+        }
+        return cfg.build();
+    }
+
+    /**
+     * The master the sentinels name now.
+     *
+     * @throws JedisConnectionException if no sentinel answered, or none knows the master: to Spillway that is
+     *     "Redis unavailable" (spool and keep probing), the cause is the last sentinel's failure
+     */
+    public static HostAndPort currentMaster(RedisConnection c, JedisClientConfig sentinelConfig) {
+        RuntimeException last = null;
+        boolean answered = false;
+        for (HostAndPort s : addresses(c)) {
+            try (Jedis j = new Jedis(s, sentinelConfig)) {
+                List<String> addr = j.sentinelGetMasterAddrByName(c.masterName());
+                answered = true;
+                if (addr != null && addr.size() == 2) {
+                    return new HostAndPort(addr.get(0), Integer.parseInt(addr.get(1)));
+                }
+            } catch (RuntimeException e) {
+                last = e;
+            }
+        }
+        String what = answered
+                ? "no sentinel knows master '" + c.masterName() + "'"
+                : "no sentinel of master '" + c.masterName() + "' answered";
+        throw last == null ? new JedisConnectionException(what + " (" + c.redacted() + ")")
+                : new JedisConnectionException(what + " (" + c.redacted() + "): " + Failures.describe(last), last);
+    }
+}
