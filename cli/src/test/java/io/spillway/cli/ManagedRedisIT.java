@@ -1,5 +1,6 @@
 package io.spillway.cli;
 
+import io.spillway.testing.LogCapture;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
