@@ -737,7 +737,11 @@ public final class JobProducer implements AutoCloseable {
     private void replayLoop() {
         while (!closed) {
             try {
-                replaySignal.acquire();
+                if (!replaySignal.tryAcquire(1, TimeUnit.SECONDS)) {
+                    // Idle: keep the journal's current cycle file ready for the next spool (see prepareCycle).
+                    journal.prepareCycle();
+                    continue;
+                }
                 replaySignal.drainPermits();
                 if (monitor.state() == HealthState.CONNECTED && journal.backlog() > 0) {
                     replayer.drain(true);

@@ -16,6 +16,8 @@ import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.Replayer;
 import io.spillway.testing.FreePorts;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Path;
@@ -139,6 +141,7 @@ final class SpoolBench {
             long[] firstSpooledStart = {-1};
             long[] firstSpooledLatency = {-1};
             long[] firstSpooledEnd = {-1};
+            long[] firstSpooledCpu = {-1};
             long[] maxLatency = {0};
             long[] accepted = {0};
             long[] faultAt = {Long.MAX_VALUE};
@@ -168,10 +171,13 @@ final class SpoolBench {
                 observer.start();
             }
             Thread load = new Thread(() -> {
+                ThreadMXBean mx = ManagementFactory.getThreadMXBean();
                 while (!stop.get()) {
+                    long cpu0 = mx.getCurrentThreadCpuTime();
                     long t = System.nanoTime();
                     Receipt r = p.enqueue(queue, "noop", env.payload);
                     long end = System.nanoTime();
+                    long cpu = mx.getCurrentThreadCpuTime() - cpu0;
                     accepted[0]++;
                     if (t >= refusedAt.get() && end < downUntil.get()) {
                         maxAfterRefused[0] = Math.max(maxAfterRefused[0], end - t);
@@ -183,6 +189,7 @@ final class SpoolBench {
                             firstSpooledStart[0] = t;
                             firstSpooledEnd[0] = end;
                             firstSpooledLatency[0] = end - t;
+                            firstSpooledCpu[0] = cpu;
                         }
                     }
                     LockSupport.parkNanos(200_000); // ~4,000 enqueues/s: a busy backend, not a flood the replay must outrun
@@ -240,10 +247,10 @@ final class SpoolBench {
             results.add("transition." + kind + ".recoveryMs", (recovered - backUp) / 1e6);
             Env.log("transition %s: fault->journal %.3f ms; calls started after the fault (%d) waited at most %.3f ms;"
                             + " first spooled call %.3f ms (started %.3f ms before the fault took effect; kill/stop %.3f ms,"
-                            + " took effect at +%.3f ms); max call %.3f ms; Redis back -> CONNECTED+drained %.0f ms (%d jobs)",
+                            + " took effect at +%.3f ms; its thread's CPU time %.3f ms); max call %.3f ms; Redis back -> CONNECTED+drained %.0f ms (%d jobs)",
                     kind, (firstSpooledEnd[0] - refused) / 1e6, callsAfterRefused[0], maxAfterRefused[0] / 1e6,
                     firstSpooledLatency[0] / 1e6, (refused - firstSpooledStart[0]) / 1e6, (faultDone - fault) / 1e6,
-                    (refused - fault) / 1e6, maxLatency[0] / 1e6, (recovered - backUp) / 1e6, accepted[0]);
+                    (refused - fault) / 1e6, firstSpooledCpu[0] / 1e6, maxLatency[0] / 1e6, (recovered - backUp) / 1e6, accepted[0]);
         } finally {
             if (!env.redis.isAlive()) {
                 env.redis.restart();

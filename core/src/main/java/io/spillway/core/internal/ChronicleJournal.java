@@ -86,6 +86,13 @@ public final class ChronicleJournal implements AutoCloseable {
     private final Counter corrupt;
     private volatile long oldestEnqueuedAt;
     private final Object appendLock = new Object();
+    /**
+     * Guards the positions and their checkpoints where more than one thread may move them: the replayer's commits
+     * and rewinds, and {@link #prepareCycle}'s clean-up. Taken before appendLock, never after.
+     */
+    private final Object positionsLock = new Object();
+    /** The cycle whose marker this journal wrote last (see {@link #prepareCycle}). */
+    private volatile int markedCycle = Integer.MIN_VALUE;
     /** Room set aside by open {@link Reservation}s; under appendLock. */
     private long reservedBytes;
     private final long holdBackMillis;
@@ -144,11 +151,9 @@ public final class ChronicleJournal implements AutoCloseable {
             // by the replayer's lock. Chronicle's own one-thread check would refuse the hand-over.
             appender.singleThreadedCheckDisabled(true);
             tailer.singleThreadedCheckDisabled(true);
-            // Create the current cycle file now: the first spool happens when Redis has just failed, and
-            // must be a plain append (microseconds), not a file creation.
-            try (DocumentContext dc = appender.writingDocument(true)) {
-                dc.wire().bytes().writeByte((byte) 0); // a metadata entry: readers skip it
-            }
+            // Create the current cycle file now, and its index: the first spool happens when Redis has just
+            // failed, and must be a plain append (microseconds), not a file creation or the cycle's first record.
+            markCycle();
         } catch (IOException | RuntimeException e) {
             release();
             throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);
@@ -340,6 +345,57 @@ public final class ChronicleJournal implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes a {@linkplain Frame#isMarker cycle marker} if the cycle file of this hour (by the journal's clock) has
+     * none from this journal yet: in an hour of no spool, the first spool of the next hour would otherwise create
+     * the file and its index in its caller's wait (milliseconds). The producer calls this about once a second.
+     */
+    public void prepareCycle() {
+        if (closed || ROLL_CYCLE.current(clock, 0) == markedCycle) {
+            return;
+        }
+        synchronized (positionsLock) {
+            synchronized (appendLock) {
+                if (closed) {
+                    return;
+                }
+                try {
+                    markCycle();
+                } catch (RuntimeException e) {
+                    // A disk that is full or failing: the next append says so to its caller.
+                    log.debug("Journal {}: cycle marker not written: {}", dir, Failures.describeFile(e));
+                }
+                deleteIdleCycles();
+            }
+        }
+    }
+
+    /**
+     * Under positionsLock and appendLock: once every record is replayed and past the hold-back window, the files of
+     * earlier cycles hold nothing anyone needs (at most markers); delete them, or an idle producer would keep one
+     * marker file per hour.
+     */
+    private void deleteIdleCycles() {
+        advanceSafe(clock.currentTimeMillis());
+        if (backlogJobs.get() != 0 || positions.getLong(8) != positions.getLong(0)) {
+            return;
+        }
+        int deleted = CycleFiles.deleteBefore(dir, ROLL_CYCLE, queue.cycle());
+        if (deleted > 0) {
+            log.debug("Journal {}: deleted {} cycle files with nothing left to replay", dir, deleted);
+            queue.refreshDirectoryListing();
+        }
+    }
+
+    /** Under appendLock, or in the constructor. */
+    private void markCycle() {
+        int cycle = ROLL_CYCLE.current(clock, 0);
+        try (DocumentContext dc = appender.writingDocument()) {
+            Frame.writeMarker(dc.wire().bytes());
+        }
+        markedCycle = cycle;
+    }
+
     /** Test hook: writes a raw frame body as-is (to plant corrupt or torn records). */
     void appendRaw(byte[] frameBody) {
         synchronized (appendLock) {
@@ -424,6 +480,12 @@ public final class ChronicleJournal implements AutoCloseable {
         if (batch.isEmpty()) {
             return;
         }
+        synchronized (positionsLock) {
+            commitLocked(batch);
+        }
+    }
+
+    private void commitLocked(List<Entry> batch) {
         Entry last = batch.get(batch.size() - 1);
         positions.putLong(0, last.index());
         long now = clock.currentTimeMillis();
@@ -475,6 +537,12 @@ public final class ChronicleJournal implements AutoCloseable {
      * @return the replay position before the rewind: records up to it were replayed once already
      */
     public long rewindRecent() {
+        synchronized (positionsLock) {
+            return rewindRecentLocked();
+        }
+    }
+
+    private long rewindRecentLocked() {
         long before = positions.getLong(0);
         long safe = positions.getLong(8);
         if (before == safe) {
@@ -547,26 +615,32 @@ public final class ChronicleJournal implements AutoCloseable {
         return readOne(t, Long.MAX_VALUE);
     }
 
+    /** The next record, past {@linkplain Frame#isMarker cycle markers}; null at the end or past {@code maxIndex}. */
     private Entry readOne(ExcerptTailer t, long maxIndex) {
-        try (DocumentContext dc = t.readingDocument()) {
-            if (!dc.isPresent()) {
-                return null;
-            }
-            long index = dc.index();
-            if (index > maxIndex) {
-                dc.rollbackOnClose();
-                return null;
-            }
-            Bytes<?> b = dc.wire().bytes();
-            int available = (int) b.readRemaining();
-            byte[] data = Frame.read(b);
-            if (data == null) {
-                return new Entry(index, null, null, available);
-            }
-            try {
-                return new Entry(index, JobCodec.decode(data), data, available);
-            } catch (IllegalArgumentException bad) {
-                return new Entry(index, null, null, available);
+        while (true) {
+            try (DocumentContext dc = t.readingDocument()) {
+                if (!dc.isPresent()) {
+                    return null;
+                }
+                long index = dc.index();
+                if (index > maxIndex) {
+                    dc.rollbackOnClose();
+                    return null;
+                }
+                Bytes<?> b = dc.wire().bytes();
+                if (Frame.isMarker(b)) {
+                    continue;
+                }
+                int available = (int) b.readRemaining();
+                byte[] data = Frame.read(b);
+                if (data == null) {
+                    return new Entry(index, null, null, available);
+                }
+                try {
+                    return new Entry(index, JobCodec.decode(data), data, available);
+                } catch (IllegalArgumentException bad) {
+                    return new Entry(index, null, null, available);
+                }
             }
         }
     }

@@ -80,6 +80,67 @@ class ChronicleJournalTest {
     }
 
     @Test
+    void cycleMarkersAreWrittenAtOpenAndEachNewHourAndAreNeverRecords() {
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
+        MetricRegistry registry = new MetricRegistry();
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                registry, clock, 0)) {
+            // The open wrote the cycle's marker: an entry, but no record.
+            assertThat(j.lastIndex()).isNotEqualTo(-1);
+            assertThat(j.backlog()).isZero();
+            assertThat(j.read(10)).isEmpty();
+            long afterOpen = j.lastIndex();
+            j.prepareCycle(); // same hour: nothing to do
+            assertThat(j.lastIndex()).isEqualTo(afterOpen);
+            for (int i = 0; i < 3; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            clock.advanceMillis(TimeUnit.HOURS.toMillis(1));
+            j.prepareCycle(); // a new hour: its file and marker come before its first record
+            assertThat(j.cycleFiles()).isEqualTo(2);
+            assertThat(j.backlog()).isEqualTo(3);
+            long marked = j.lastIndex();
+            j.prepareCycle();
+            assertThat(j.lastIndex()).isEqualTo(marked);
+            for (int i = 3; i < 5; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            List<String> seen = new ArrayList<>();
+            j.forEachRecord((e, replayed) -> seen.add(e.job().id().value()));
+            assertThat(seen).containsExactlyElementsOf(ids);
+        }
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                registry, clock, 0)) {
+            assertThat(j.backlog()).isEqualTo(5);
+            List<String> replayed = new ArrayList<>();
+            List<ChronicleJournal.Entry> batch;
+            while (!(batch = j.read(2)).isEmpty()) {
+                batch.forEach(e -> replayed.add(e.job().id().value()));
+                j.commit(batch);
+            }
+            assertThat(replayed).containsExactlyElementsOf(ids);
+            assertThat(j.corruptRecords()).isZero();
+            assertThat(j.backlog()).isZero();
+            assertThat(j.backlogBytes()).isZero();
+            // Idle hours: each new hour's marker file comes, and the files before it (nothing left to replay) go.
+            for (int hour = 0; hour < 5; hour++) {
+                clock.advanceMillis(TimeUnit.HOURS.toMillis(1));
+                j.prepareCycle();
+                assertThat(j.cycleFiles()).isEqualTo(1);
+            }
+            JobRecord r = job("q", 99);
+            j.append(r, JobCodec.encode(r));
+            List<ChronicleJournal.Entry> last = j.read(10);
+            assertThat(last).extracting(e -> e.job().id().value()).containsExactly(r.id().value());
+        }
+    }
+
+    @Test
     void theWarmUpJournalLeavesNothingBehindAndALeftOverOneIsDeleted() throws IOException {
         try (ChronicleJournal j = open(dir)) {
             assertThat(dir.resolve(ChronicleJournal.WARM_UP_DIR)).doesNotExist();

@@ -190,23 +190,29 @@ public final class JournalReader implements AutoCloseable {
         return new Backlog(sums[0], sums[1], Map.copyOf(byQueue), oldest[0], sums[2]);
     }
 
+    /** The next record, past cycle markers ({@link Frame#isMarker}); null at the end. */
     private static ChronicleJournal.Entry readOne(ExcerptTailer t) {
-        try (DocumentContext dc = t.readingDocument()) {
-            if (!dc.isPresent()) {
-                return null;
-            }
-            long index = dc.index();
-            Bytes<?> b = dc.wire().bytes();
-            int available = (int) b.readRemaining();
-            byte[] data = Frame.read(b);
-            if (data == null) {
-                return new ChronicleJournal.Entry(index, null, null, available);
-            }
-            try {
-                JobRecord job = JobCodec.decode(data);
-                return new ChronicleJournal.Entry(index, job, data, available);
-            } catch (IllegalArgumentException bad) {
-                return new ChronicleJournal.Entry(index, null, null, available);
+        while (true) {
+            try (DocumentContext dc = t.readingDocument()) {
+                if (!dc.isPresent()) {
+                    return null;
+                }
+                long index = dc.index();
+                Bytes<?> b = dc.wire().bytes();
+                if (Frame.isMarker(b)) {
+                    continue;
+                }
+                int available = (int) b.readRemaining();
+                byte[] data = Frame.read(b);
+                if (data == null) {
+                    return new ChronicleJournal.Entry(index, null, null, available);
+                }
+                try {
+                    JobRecord job = JobCodec.decode(data);
+                    return new ChronicleJournal.Entry(index, job, data, available);
+                } catch (IllegalArgumentException bad) {
+                    return new ChronicleJournal.Entry(index, null, null, available);
+                }
             }
         }
     }

@@ -37,18 +37,26 @@ class JournalReaderTest {
     @TempDir
     Path tmp;
 
-    /** A journal written three hours ago (so its only cycle file is not the current hour's): 5 jobs, 2 replayed, 1 torn. */
+    /**
+     * A journal written three hours ago (so its only cycle file is not the current hour's): 5 jobs, 2 replayed, 1 torn,
+     * and two cycle markers.
+     */
     private Path oldJournal() {
         Path dir = tmp.resolve("journal");
         long threeHoursAgo = System.currentTimeMillis() - TimeUnit.HOURS.toMillis(3);
         SetTimeProvider clock = new SetTimeProvider(java.time.Instant.ofEpochMilli(threeHoursAgo));
-        try (ChronicleJournal j = ChronicleJournal.open(dir, 1L << 30, Durability.PROCESS_CRASH, new MetricRegistry(), clock, 0)) {
-            for (int i = 0; i < 5; i++) {
-                JobRecord r = new JobRecord(JobId.of("job-" + i), QueueName.of(i < 3 ? "emails" : "images"), "t",
-                        new byte[10 + i], Map.of(), 0, 0, threeHoursAgo + i);
-                j.append(r, JobCodec.encode(r));
+        // Opened twice: each open writes a cycle marker (an entry that is not a record), one of them between records.
+        for (int[] range : new int[][] {{0, 3}, {3, 5}}) {
+            try (ChronicleJournal j = ChronicleJournal.open(dir, 1L << 30, Durability.PROCESS_CRASH, new MetricRegistry(), clock, 0)) {
+                for (int i = range[0]; i < range[1]; i++) {
+                    JobRecord r = new JobRecord(JobId.of("job-" + i), QueueName.of(i < 3 ? "emails" : "images"), "t",
+                            new byte[10 + i], Map.of(), 0, 0, threeHoursAgo + i);
+                    j.append(r, JobCodec.encode(r));
+                }
+                if (range[0] == 0) {
+                    j.commit(j.read(2));
+                }
             }
-            j.commit(j.read(2));
         }
         // A record that fails its frame checks, as a flipped byte would leave it.
         try (SingleChronicleQueue q = SingleChronicleQueueBuilder.single(dir.toFile()).rollCycle(RollCycles.FAST_HOURLY)
