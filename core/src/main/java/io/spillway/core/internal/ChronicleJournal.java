@@ -627,21 +627,31 @@ public final class ChronicleJournal implements AutoCloseable {
                     dc.rollbackOnClose();
                     return null;
                 }
-                Bytes<?> b = dc.wire().bytes();
-                if (Frame.isMarker(b)) {
-                    continue;
-                }
-                int available = (int) b.readRemaining();
-                byte[] data = Frame.read(b);
-                if (data == null) {
-                    return new Entry(index, null, null, available);
-                }
-                try {
-                    return new Entry(index, JobCodec.decode(data), data, available);
-                } catch (IllegalArgumentException bad) {
-                    return new Entry(index, null, null, available);
+                Entry e = decode(index, dc.wire().bytes());
+                if (e != null) {
+                    return e;
                 }
             }
+        }
+    }
+
+    /**
+     * One journal entry read from its start: null for a {@linkplain Frame#isMarker cycle marker}, an entry with a
+     * null job for a torn or corrupt record. Shared with the operator tools' read-only reader.
+     */
+    public static Entry decode(long index, Bytes<?> b) {
+        if (Frame.isMarker(b)) {
+            return null;
+        }
+        int available = (int) b.readRemaining();
+        byte[] data = Frame.read(b);
+        if (data == null) {
+            return new Entry(index, null, null, available);
+        }
+        try {
+            return new Entry(index, JobCodec.decode(data), data, available);
+        } catch (IllegalArgumentException bad) {
+            return new Entry(index, null, null, available);
         }
     }
 

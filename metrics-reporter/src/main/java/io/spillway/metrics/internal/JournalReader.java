@@ -5,7 +5,6 @@ import io.spillway.core.JournalLockedException;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.Frame;
 import io.spillway.core.internal.JobCodec;
-import io.spillway.core.internal.JobRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -18,7 +17,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.BiConsumer;
 import java.util.stream.Stream;
-import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
@@ -197,21 +195,9 @@ public final class JournalReader implements AutoCloseable {
                 if (!dc.isPresent()) {
                     return null;
                 }
-                long index = dc.index();
-                Bytes<?> b = dc.wire().bytes();
-                if (Frame.isMarker(b)) {
-                    continue;
-                }
-                int available = (int) b.readRemaining();
-                byte[] data = Frame.read(b);
-                if (data == null) {
-                    return new ChronicleJournal.Entry(index, null, null, available);
-                }
-                try {
-                    JobRecord job = JobCodec.decode(data);
-                    return new ChronicleJournal.Entry(index, job, data, available);
-                } catch (IllegalArgumentException bad) {
-                    return new ChronicleJournal.Entry(index, null, null, available);
+                ChronicleJournal.Entry e = ChronicleJournal.decode(dc.index(), dc.wire().bytes());
+                if (e != null) {
+                    return e;
                 }
             }
         }
