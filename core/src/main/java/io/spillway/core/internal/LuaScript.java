@@ -43,8 +43,8 @@ public final class LuaScript {
 
     /**
      * Loads a script resource relative to {@code anchor}'s class loader; fails at class init if missing. A line
-     * {@code --#include <file>.lua} is replaced by that resource of the same folder (for code several scripts
-     * share: Redis runs each script as one source).
+     * {@code --#include <file>.lua} is replaced by that resource of the same folder, or {@code --#include /<path>.lua}
+     * by that resource of the class path (for code several scripts share: Redis runs each script as one source).
      */
     public static LuaScript load(Class<?> anchor, String resource) {
         String name = resource.substring(resource.lastIndexOf('/') + 1).replace(".lua", "");
@@ -68,7 +68,8 @@ public final class LuaScript {
         String folder = resource.substring(0, resource.lastIndexOf('/') + 1);
         for (String line : text.split("\n", -1)) {
             if (line.startsWith(INCLUDE)) {
-                out.append(read(anchor, folder + line.substring(INCLUDE.length()).trim(), depth + 1));
+                String included = line.substring(INCLUDE.length()).trim();
+                out.append(read(anchor, included.startsWith("/") ? included : folder + included, depth + 1));
             } else {
                 out.append(line).append('\n');
             }

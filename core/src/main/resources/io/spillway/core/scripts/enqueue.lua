@@ -25,6 +25,7 @@
 -- redis.call per job (XADD or ZADD) instead of two; no number parsing for the common run-at 0; locals for
 -- everything used in the loop. With a TTL, and for one or two jobs, each record is checked with EXISTS and
 -- written with SET after its job.
+--#include refusal.lua
 local call = redis.call
 local stream = KEYS[1]
 local delayedSet = KEYS[2]
@@ -46,15 +47,6 @@ if not each then
   existing = call('MGET', unpack(KEYS, 3))
   seen = {}
   records = {}
-end
--- A write Redis refused, as the error to return: an ACL refusal as NOPERM with the command and key.
-local function refused(err, command, key)
-  if string.find(err, "can't access", 1, true) then
-    return 'NOPERM this user may not access ' .. key .. ' (' .. command .. ' in script enqueue)'
-  elseif string.find(err, "can't run", 1, true) then
-    return 'NOPERM this user may not run ' .. command .. ' (on ' .. key .. ', in script enqueue)'
-  end
-  return err
 end
 for i = 3, #KEYS do
   local key = KEYS[i]
@@ -83,14 +75,14 @@ for i = 3, #KEYS do
     else
       added = redis.pcall('XADD', stream, '*', 'j', ARGV[a + 1])
     end
-    if type(added) == 'table' and added.err then
+    if failed(added) then
       if nr > 0 then
         redis.pcall('MSET', unpack(records, 1, nr))
       end
       if delayed then
-        return redis.error_reply(refused(added.err, 'ZADD', delayedSet))
+        return refusal(added, 'ZADD', delayedSet, 'enqueue')
       end
-      return redis.error_reply(refused(added.err, 'XADD', stream))
+      return refusal(added, 'XADD', stream, 'enqueue')
     end
     local status = delayed and scheduled or queued
     if expires then

@@ -16,13 +16,34 @@
 -- Returns 1 when dead-lettered, 0 when the entry was no longer pending (a replay) or is leased to another worker:
 -- nothing written.
 -- The X record has no TTL: a dead letter stays until it is retried or purged.
+-- The job's bytes, then its place in the dead letters, are written before its entry leaves the stream (settle.lua):
+-- a write Redis refuses part-way returns the refusal and never loses the job.
 --#include lease.lua
+--#include /io/spillway/core/scripts/refusal.lua
+--#include settle.lua
 if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[8], KEYS[4]) then
   return 0
 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+local stored = redis.pcall('HSET', KEYS[3], ARGV[4], ARGV[5])
+if failed(stored) then
+  return refusal(stored, 'HSET', KEYS[3], 'dead')
+end
+local listed = redis.pcall('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local function undo()
+  if listed == 1 then
+    redis.pcall('ZREM', KEYS[2], ARGV[4])
+  end
+  if stored == 1 then
+    redis.pcall('HDEL', KEYS[3], ARGV[4])
+  end
+end
+if failed(listed) then
+  undo()
+  return refusal(listed, 'ZADD', KEYS[2], 'dead')
+end
+local late, stop = leave(KEYS[1], ARGV[1], ARGV[2], 'dead', undo)
+if stop then
+  return late
+end
 redis.call('SET', KEYS[4], 'X|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' .. ARGV[7])
-return 1
+return late or 1

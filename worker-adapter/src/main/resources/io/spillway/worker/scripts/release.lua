@@ -10,15 +10,26 @@
 -- ARGV[5]  the consumer that held the lease
 --
 -- Returns 1 when re-queued, 0 when the entry was no longer pending or is leased to another worker (nothing written).
+-- The job's new entry is added before the old one leaves the stream (settle.lua): a write Redis refuses part-way
+-- returns the refusal and never loses the job.
 --#include lease.lua
+--#include /io/spillway/core/scripts/refusal.lua
+--#include settle.lua
 if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[5], KEYS[2]) then
   return 0
 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[1], '*', 'j', ARGV[3])
+local entry = redis.pcall('XADD', KEYS[1], '*', 'j', ARGV[3])
+if failed(entry) then
+  return refusal(entry, 'XADD', KEYS[1], 'release')
+end
+local late, stop = leave(KEYS[1], ARGV[1], ARGV[2], 'release', function()
+  redis.pcall('XDEL', KEYS[1], entry)
+end)
+if stop then
+  return late
+end
 local v = redis.call('GET', KEYS[2])
 if v then
   redis.call('SET', KEYS[2], 'Q' .. string.sub(v, 2, -1), 'KEEPTTL')
 end
-return 1
+return late or 1

@@ -15,17 +15,30 @@
 -- Returns 1 when scheduled, 0 when the entry was no longer pending (a replayed retry, or another
 -- worker settled it) or is leased to another worker now: then nothing is written, so a replay never schedules a
 -- job twice and a late failure never takes a job from the worker running it.
+-- The job goes into the delayed set before its entry leaves the stream (settle.lua): a write Redis refuses part-way
+-- returns the refusal and never loses the job.
 --#include lease.lua
+--#include /io/spillway/core/scripts/refusal.lua
+--#include settle.lua
 if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[8], KEYS[3]) then
   return 0
 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+local added = redis.pcall('ZADD', KEYS[2], ARGV[4], ARGV[5])
+if failed(added) then
+  return refusal(added, 'ZADD', KEYS[2], 'retry')
+end
+local late, stop = leave(KEYS[1], ARGV[1], ARGV[2], 'retry', function()
+  if added == 1 then
+    redis.pcall('ZREM', KEYS[2], ARGV[5])
+  end
+end)
+if stop then
+  return late
+end
 local status = 'R|' .. ARGV[6] .. '|' .. ARGV[3] .. '|' .. ARGV[7]
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('SET', KEYS[3], status, 'KEEPTTL')
 else
   redis.call('SET', KEYS[3], status)
 end
-return 1
+return late or 1

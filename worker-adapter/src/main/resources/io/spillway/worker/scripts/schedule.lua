@@ -6,14 +6,26 @@
 -- ARGV[2]  at most this many jobs per call
 -- ARGV[3]  the status key prefix of the queue, "spillway:{q}:job:" (same hash slot as KEYS)
 --
--- Returns the number of jobs moved. Atomic, so many workers may run it at once: a member is moved
--- only by the call whose ZREM removed it. The status record goes back to Q (attempts, last error
--- and TTL kept). The job id is read from the JobCodec bytes: u8 version | u16 length | id.
+-- Returns the number of jobs moved. Atomic, so many workers may run it at once. The status record goes back to Q
+-- (attempts, last error and TTL kept). The job id is read from the JobCodec bytes: u8 version | u16 length | id.
+-- Each job is added to the stream before it leaves the delayed set, and a refused ZREM takes the new entry back, so
+-- a write Redis refuses part-way (an ACL without XADD or ZREM) returns the refusal, after the jobs moved before it,
+-- and never loses a job.
+--#include /io/spillway/core/scripts/refusal.lua
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local moved = 0
 for _, m in ipairs(due) do
-  if redis.call('ZREM', KEYS[2], m) == 1 then
-    redis.call('XADD', KEYS[1], '*', 'j', m)
+  local entry = redis.pcall('XADD', KEYS[1], '*', 'j', m)
+  if failed(entry) then
+    return refusal(entry, 'XADD', KEYS[1], 'schedule')
+  end
+  local removed = redis.pcall('ZREM', KEYS[2], m)
+  if failed(removed) or removed == 0 then
+    redis.pcall('XDEL', KEYS[1], entry)
+    if removed ~= 0 then
+      return refusal(removed, 'ZREM', KEYS[2], 'schedule')
+    end
+  else
     moved = moved + 1
     if string.len(m) >= 3 then
       local len = string.byte(m, 2) * 256 + string.byte(m, 3)
