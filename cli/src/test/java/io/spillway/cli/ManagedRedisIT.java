@@ -57,7 +57,7 @@ class ManagedRedisIT {
         return RedisProcess.builder().appendOnly(false).setting("rename-command", "CONFIG \"\"").start();
     }
 
-    private static void setUser(RedisProcess r, String user, List<String> rules) {
+    static void setUser(RedisProcess r, String user, List<String> rules) {
         List<String> args = new ArrayList<>(List.of("reset", "on", ">pw"));
         args.addAll(rules);
         try (Jedis admin = r.jedis()) {
@@ -65,7 +65,7 @@ class ManagedRedisIT {
         }
     }
 
-    private static String uri(RedisProcess r, String user) {
+    static String uri(RedisProcess r, String user) {
         return "redis://" + user + ":pw@127.0.0.1:" + r.port();
     }
 

@@ -55,16 +55,8 @@ class RefusedWritesIT {
     @TempDir
     Path tmp;
 
-    private static void setUser(RedisProcess r, String user, List<String> rules) {
-        List<String> args = new ArrayList<>(List.of("reset", "on", ">pw"));
-        args.addAll(rules);
-        try (Jedis admin = r.jedis()) {
-            admin.aclSetUser(user, args.toArray(String[]::new));
-        }
-    }
-
     private static URI uri(RedisProcess r, String user) {
-        return URI.create("redis://" + user + ":pw@127.0.0.1:" + r.port());
+        return URI.create(ManagedRedisIT.uri(r, user));
     }
 
     private static byte[] utf8(String s) {
@@ -75,10 +67,10 @@ class RefusedWritesIT {
     @ValueSource(strings = {"+zadd", "+hset", "+xadd", "+zrem", "+xack", "+xdel"})
     void aWriteRefusedPartWayLosesNoJobAndAllRunOnceItIsGranted(String command) throws Exception {
         try (RedisProcess r = RedisProcess.builder().appendOnly(false).start(); LogCapture logs = new LogCapture()) {
-            setUser(r, "producer", ManagedRedisIT.documentedRules("producer"));
+            ManagedRedisIT.setUser(r, "producer", ManagedRedisIT.documentedRules("producer"));
             List<String> workerRules = new ArrayList<>(ManagedRedisIT.documentedRules("worker"));
             assertThat(workerRules.remove(command)).as(command).isTrue();
-            setUser(r, "worker", workerRules);
+            ManagedRedisIT.setUser(r, "worker", workerRules);
             URI worker = uri(r, "worker");
             String q = "refused-" + command.substring(1) + "-" + System.nanoTime();
 
