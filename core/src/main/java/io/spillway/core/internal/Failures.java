@@ -129,6 +129,16 @@ public final class Failures {
         return false;
     }
 
+    /** Whether Redis refused a write for want of memory ({@code OOM command not allowed}: maxmemory reached, noeviction). */
+    public static boolean isOutOfMemory(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof JedisDataException && "OOM".equals(unavailableReply(c.getMessage()))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The Redis error code (OOM, LOADING, …) of a reply that means "not now", or null. */
     static String unavailableReply(String message) {
         if (message == null) {

@@ -265,6 +265,12 @@ public final class HealthMonitor implements AutoCloseable {
                 for (String warning : RedisGateway.configurationWarnings(probe.info())) {
                     log.warn("{} ({})", warning, gateway.connection());
                 }
+                if (probe.info().containsKey(RedisGateway.MEMORY_FULL)) {
+                    log.warn("Redis memory is full (used_memory {} of maxmemory {}, policy {}): producers spool to their"
+                            + " journals until there is room; {} goes on settling jobs, which frees it ({})",
+                            probe.info().get("used_memory_human"), probe.info().get("maxmemory_human"),
+                            probe.info().get("maxmemory_policy"), name, gateway.connection());
+                }
                 for (String unchecked : RedisGateway.uncheckedSettings(probe.info())) {
                     // Once per JVM and Redis: it cannot change while CONFIG stays disabled, and producer and worker
                     // of one process would each say it at every reconnect.

@@ -74,6 +74,8 @@ public final class RedisGateway implements AutoCloseable {
     public static final String CONFIG_SAVE = "spillway_config_save";
     /** The key under which {@link #probe()} says why {@code CONFIG GET} could not be read (managed Redis), if so. */
     public static final String CONFIG_UNREADABLE = "spillway_config_unreadable";
+    /** The key under which {@link #probe()} says that Redis's memory is full, for a gateway that {@link #drainWhenFull() drains}. */
+    public static final String MEMORY_FULL = "spillway_memory_full";
 
     private final RedisConnection connection;
     private final String component;
@@ -92,6 +94,7 @@ public final class RedisGateway implements AutoCloseable {
     private final CommandObjects commands = new CommandObjects();
     private final List<Consumer<Throwable>> unavailableListeners = new CopyOnWriteArrayList<>();
     private final long socketTimeoutNanos;
+    private volatile boolean drainsWhenFull;
 
     /**
      * @param component names the user of this gateway in metrics and logs ("producer", "worker")
@@ -501,6 +504,15 @@ public final class RedisGateway implements AutoCloseable {
      * Checks Redis on a fresh connection (never the pool, which may hold stale connections): PING
      * answers, not LOADING, master role, and a write is accepted (not OOM, not read-only).
      */
+    /**
+     * For a worker: a Redis whose memory is full ({@code maxmemory} reached, {@code noeviction}: writes that add data
+     * refused with OOM) still passes {@link #probe()}, with {@link #MEMORY_FULL} in its info. Producers spool then; a
+     * worker goes on settling jobs, which is what frees the memory (its scripts run on a full Redis: room.lua).
+     */
+    public void drainWhenFull() {
+        drainsWhenFull = true;
+    }
+
     public Probe probe() {
         try (Jedis j = new Jedis(probeTarget(), clientConfig)) {
             j.ping();
@@ -518,8 +530,15 @@ public final class RedisGateway implements AutoCloseable {
             if (role != null && !role.equals("master")) {
                 return new Probe(false, true, "role is " + role + ", not master", info);
             }
-            j.set(RedisKeys.PROBE, Long.toString(System.currentTimeMillis()),
-                    redis.clients.jedis.params.SetParams.setParams().px(60_000));
+            try {
+                j.set(RedisKeys.PROBE, Long.toString(System.currentTimeMillis()),
+                        redis.clients.jedis.params.SetParams.setParams().px(60_000));
+            } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+                if (!drainsWhenFull || !Failures.isOutOfMemory(e)) {
+                    throw e;
+                }
+                info.put(MEMORY_FULL, "1");
+            }
             return new Probe(true, true, null, info);
         } catch (RuntimeException e) {
             String tls = Tls.diagnose(connection, e);

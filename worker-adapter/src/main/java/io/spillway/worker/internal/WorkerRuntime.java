@@ -207,6 +207,7 @@ public final class WorkerRuntime {
         Duration maxBlock = settings.fetchBlock().plus(Duration.ofMillis(100));
         this.gateway = new RedisGateway(settings.redis(), "worker", Math.max(8, Math.min(64, settings.concurrency() + 6)),
                 maxBlock, m);
+        gateway.drainWhenFull();
         this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
         this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, false));
@@ -599,7 +600,8 @@ public final class WorkerRuntime {
         }
         List<Object> marks = null;
         try {
-            List<byte[]> keys = new ArrayList<>(runnable.size());
+            List<byte[]> keys = new ArrayList<>(runnable.size() + 1);
+            keys.add(bytes(RedisKeys.stream(q)));
             for (Active a : runnable) {
                 keys.add(bytes(RedisKeys.job(q, a.job.id())));
             }
@@ -1154,21 +1156,10 @@ public final class WorkerRuntime {
         }
     }
 
+    /** Makes each queue's consumer group if it is missing (group.lua, which also runs when Redis's memory is full). */
     private void ensureGroups(boolean direct) {
         for (QueueName q : s.queues()) {
-            try {
-                java.util.function.Function<redis.clients.jedis.UnifiedJedis, String> create =
-                        c -> c.xgroupCreate(RedisKeys.stream(q), RedisKeys.GROUP, new StreamEntryID(), true);
-                if (direct) {
-                    gateway.executeDirect(create);
-                } else {
-                    gateway.execute(create);
-                }
-            } catch (SpillwayException e) {
-                if (e instanceof RedisUnavailableException || !String.valueOf(e.getMessage()).contains("BUSYGROUP")) {
-                    throw e;
-                }
-            }
+            eval(!direct, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
         }
     }
 

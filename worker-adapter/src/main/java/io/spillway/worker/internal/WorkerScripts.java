@@ -13,8 +13,9 @@ public final class WorkerScripts {
     public static final LuaScript RELEASE = load("release");
     public static final LuaScript DEAD_RETRY = load("dead_retry");
     public static final LuaScript DEAD_PURGE = load("dead_purge");
+    public static final LuaScript GROUP = load("group");
 
-    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE};
+    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP};
 
     private WorkerScripts() {
     }

@@ -17,6 +17,7 @@
 -- range), and Redis does not undo a script's earlier writes when a later one fails. A refused SET leaves
 -- every entry pending, so the jobs are redelivered (and acked without running if their C record was
 -- written); refused after XACK + XDEL, it would drop jobs from the stream with their status still active.
+--#include room.lua
 --#include lease.lua
 local n = #KEYS - 1
 local mine = {}

@@ -18,6 +18,7 @@
 -- The X record has no TTL: a dead letter stays until it is retried or purged.
 -- The job's bytes, then its place in the dead letters, are written before its entry leaves the stream (settle.lua):
 -- a write Redis refuses part-way returns the refusal and never loses the job.
+--#include room.lua
 --#include lease.lua
 --#include /io/spillway/core/scripts/refusal.lua
 --#include settle.lua

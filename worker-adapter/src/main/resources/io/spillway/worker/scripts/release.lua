@@ -12,6 +12,7 @@
 -- Returns 1 when re-queued, 0 when the entry was no longer pending or is leased to another worker (nothing written).
 -- The job's new entry is added before the old one leaves the stream (settle.lua): a write Redis refuses part-way
 -- returns the refusal and never loses the job.
+--#include room.lua
 --#include lease.lua
 --#include /io/spillway/core/scripts/refusal.lua
 --#include settle.lua

@@ -17,6 +17,7 @@
 -- job twice and a late failure never takes a job from the worker running it.
 -- The job goes into the delayed set before its entry leaves the stream (settle.lua): a write Redis refuses part-way
 -- returns the refusal and never loses the job.
+--#include room.lua
 --#include lease.lua
 --#include /io/spillway/core/scripts/refusal.lua
 --#include settle.lua

@@ -11,6 +11,7 @@
 -- Each job is added to the stream before it leaves the delayed set, and a refused ZREM takes the new entry back, so
 -- a write Redis refuses part-way (an ACL without XADD or ZREM) returns the refusal, after the jobs moved before it,
 -- and never loses a job.
+--#include room.lua
 --#include /io/spillway/core/scripts/refusal.lua
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local moved = 0

@@ -1,14 +1,17 @@
 -- start: mark a fetched batch active, and find the jobs that are already completed.
 --
--- KEYS[i]   spillway:{q}:job:<id>  status record of job i, i = 1..n
+-- KEYS[1]       spillway:{q}:stream    the queue's stream (for room.lua)
+-- KEYS[1 + i]   spillway:{q}:job:<id>  status record of job i, i = 1..n
 -- ARGV[1]   now, epoch milliseconds
 --
 -- Returns an array with one integer per job:
 --   1  its status record says completed (C): ack it without running the handler
 --   0  marked active (A); attempts and last error are kept, the TTL too
+--#include room.lua
 local out = {}
-for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
+for i = 1, #KEYS - 1 do
+  local key = KEYS[i + 1]
+  local v = redis.call('GET', key)
   if v and string.sub(v, 1, 1) == 'C' then
     out[i] = 1
   else
@@ -16,9 +19,9 @@ for i = 1, #KEYS do
     if v then
       attempts = string.match(v, '^.|(%d+)|') or '0'
       err = string.match(v, '^.|%d*|%d*|(.*)$') or ''
-      redis.call('SET', KEYS[i], 'A|' .. attempts .. '|' .. ARGV[1] .. '|' .. err, 'KEEPTTL')
+      redis.call('SET', key, 'A|' .. attempts .. '|' .. ARGV[1] .. '|' .. err, 'KEEPTTL')
     else
-      redis.call('SET', KEYS[i], 'A|0|' .. ARGV[1] .. '|')
+      redis.call('SET', key, 'A|0|' .. ARGV[1] .. '|')
     end
     out[i] = 0
   end
