@@ -1,7 +1,6 @@
 package io.spillway.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.spillway.backend.EnqueueOptions;
@@ -22,8 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -136,7 +135,7 @@ class RefusedWritesIT {
             second.start();
             try (DeadLetters letters = DeadLetters.connect(worker)) {
                 Thread.sleep(1_000);
-                    // An independent record: every job that has not run to its end is in Redis, in the stream, the
+                // An independent record: every job that has not run to its end is in Redis, in the stream, the
                 // delayed set or the dead letters (Redis read first: a job acknowledged before that had run to its end).
                 Set<String> inRedis = jobsInRedis(r, q);
                 Set<String> ran = Set.copyOf(done.keySet());
@@ -161,7 +160,6 @@ class RefusedWritesIT {
                 } catch (SpillwayException e) {
                     assertThat(command).isIn("+xadd", "+zrem");
                     assertThat(e.getMessage()).contains("NOPERM");
-                    retried = false;
                     assertThat(letters.count(q)).isEqualTo(1);
                     try (Jedis admin = r.jedis()) {
                         admin.aclSetUser("worker", command);

@@ -501,10 +501,6 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     /**
-     * Checks Redis on a fresh connection (never the pool, which may hold stale connections): PING
-     * answers, not LOADING, master role, and a write is accepted (not OOM, not read-only).
-     */
-    /**
      * For a worker: a Redis whose memory is full ({@code maxmemory} reached, {@code noeviction}: writes that add data
      * refused with OOM) still passes {@link #probe()}, with {@link #MEMORY_FULL} in its info. Producers spool then; a
      * worker goes on settling jobs, which is what frees the memory (its scripts run on a full Redis: room.lua).
@@ -513,6 +509,11 @@ public final class RedisGateway implements AutoCloseable {
         drainsWhenFull = true;
     }
 
+    /**
+     * Checks Redis on a fresh connection (never the pool, which may hold stale connections): PING
+     * answers, not LOADING, master role, and a write is accepted (not read-only; not OOM either, unless this gateway
+     * {@link #drainWhenFull() drains a full Redis}).
+     */
     public Probe probe() {
         try (Jedis j = new Jedis(probeTarget(), clientConfig)) {
             j.ping();
