@@ -4,8 +4,6 @@ import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.Tls;
 import io.spillway.core.internal.Sentinels;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import picocli.CommandLine.Option;
@@ -22,8 +20,9 @@ final class RedisOptions {
     static final String DEFAULT_URI = "redis://127.0.0.1:6379";
 
     @Option(names = "--redis", paramLabel = "URI", defaultValue = DEFAULT_URI,
-            description = "Redis to use: redis://[user:password@]host:port[/db], or through Sentinel"
+            description = "Redis to use: redis://[user:password@]host:port[/db] (rediss:// for TLS), or through Sentinel"
                     + " redis-sentinel://[user:password@]host1[:26379][,host2[:port]...][/db]#masterName"
+                    + " (rediss-sentinel:// for TLS to the sentinels and the master; an IPv6 host as [::1]:26379)"
                     + " (default: ${DEFAULT-VALUE}).")
     String uri;
 
@@ -32,12 +31,12 @@ final class RedisOptions {
     int timeoutMs;
 
     @Option(names = "--tls-ca-cert", paramLabel = "FILE",
-            description = "With rediss://: trust the CA certificate(s) in this PEM file instead of the JVM's trust store"
+            description = "With rediss:// or rediss-sentinel://: trust the CA certificate(s) in this PEM file instead of the JVM's trust store"
                     + " (a Redis whose certificate a private CA signed).")
     Path tlsCaCert;
 
     @Option(names = "--tls-cert", paramLabel = "FILE",
-            description = "With rediss://: present this client certificate (PEM), for a Redis with tls-auth-clients"
+            description = "With rediss:// or rediss-sentinel://: present this client certificate (PEM), for a Redis with tls-auth-clients"
                     + " yes (Redis's default); needs --tls-key.")
     Path tlsCert;
 
@@ -46,12 +45,6 @@ final class RedisOptions {
     Path tlsKey;
 
     RedisConnection connection() {
-        URI parsed;
-        try {
-            parsed = new URI(uri);
-        } catch (URISyntaxException e) {
-            throw new CliException(ExitCodes.USAGE, "--redis is not a URI: '" + uri + "'");
-        }
         if (timeoutMs <= 0) {
             throw new CliException(ExitCodes.USAGE, "--timeout must be > 0, but was " + timeoutMs);
         }
@@ -59,7 +52,8 @@ final class RedisOptions {
             throw new CliException(ExitCodes.USAGE, tlsCert != null ? "--tls-cert needs --tls-key" : "--tls-key needs --tls-cert");
         }
         try {
-            RedisConnection.Builder b = RedisConnection.builder(parsed)
+            // From the text: java.net.URI cannot hold several IPv6 sentinels.
+            RedisConnection.Builder b = RedisConnection.builder(uri)
                     .connectTimeout(Duration.ofMillis(timeoutMs))
                     .socketTimeout(Duration.ofMillis(timeoutMs))
                     .clientName("spillway-cli");
@@ -88,14 +82,15 @@ final class RedisOptions {
         if (c.password() != null) {
             cfg.password(c.password());
         }
+        HostAndPort at = null;
         try {
-            HostAndPort at = c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, "spillway-cli"))
+            at = c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, "spillway-cli"))
                     : new HostAndPort(c.host(), c.port());
             Jedis j = new Jedis(at, cfg.build());
             j.ping();
             return j;
         } catch (RuntimeException e) {
-            throw failure(c, e);
+            throw failure(c, at, e);
         }
     }
 
@@ -108,7 +103,16 @@ final class RedisOptions {
      * input too: the fix is the URI or the TLS options.
      */
     static CliException failure(RedisConnection c, RuntimeException e) {
-        String tls = Failures.isTlsFailure(e) ? Failures.describe(e) : Tls.diagnose(c, e);
+        return failure(c, null, e);
+    }
+
+    /** {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code at} (null if not known). */
+    static CliException failure(RedisConnection c, HostAndPort at, RuntimeException e) {
+        // Tls.diagnose first: it names the sentinel when no sentinel answered over TLS.
+        String tls = at != null ? Tls.diagnose(c, at, e) : Tls.diagnose(c, e);
+        if (tls == null && Failures.isTlsFailure(e)) {
+            tls = Failures.describe(e);
+        }
         if (tls != null) {
             return new CliException(ExitCodes.USAGE, "cannot connect to Redis at " + c.redacted() + ": " + tls);
         }

@@ -1,6 +1,7 @@
 package io.spillway.core;
 
 import io.spillway.core.internal.Tls;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
@@ -40,7 +41,8 @@ import java.util.List;
  * </ul>
  * The files are read, checked and turned into a socket factory by {@link Builder#build()}: a missing or
  * unreadable file, one without a certificate, or a key that does not belong to the certificate fails there. A
- * TLS option on a {@code redis://} URI is an {@link IllegalArgumentException} (it would be silently ignored).
+ * TLS option on a {@code redis://} or {@code redis-sentinel://} URI is an {@link IllegalArgumentException} (it would
+ * be silently ignored).
  * A TLS failure while connecting (untrusted certificate, host name mismatch, client certificate required or
  * refused, TLS against a plain port or the reverse) is logged as one ERROR line naming the cause; producers
  * spool and keep probing, as for refused credentials (see docs/operations.md).
@@ -57,7 +59,23 @@ import java.util.List;
  * {@value #DEFAULT_SENTINEL_PORT} by default), the fragment names the master they watch; the URI's credentials and
  * database are the master's. The sentinels' own credentials, which often differ, are set with
  * {@link Builder#sentinelCredentials(String, String)} (default: none). Every connection then goes to the master
- * the sentinels name at that moment, and follows it through a failover.
+ * the sentinels name at that moment, and follows it through a failover. A sentinel with an IPv6 address is written in
+ * brackets, {@code redis-sentinel://[::1]:26379,[fe80::1%25eth0]:26380#mymaster}; {@link URI} cannot hold more than
+ * one of those, so give such a URI as text ({@link #builder(String)}, {@link #of(String)}).
+ *
+ * <p>Sentinel with TLS: {@code rediss-sentinel://…#masterName} (also Lettuce's form), or
+ * {@link #sentinelBuilder(String, String...)} with {@link Builder#tls(boolean) tls(true)}. TLS then covers every
+ * connection, to the sentinels and to the master and replicas they name, with one set of the TLS options above (the
+ * usual deployment: one CA, {@code tls-port} on servers and sentinels alike). The host name checked against a
+ * master's certificate is the address the sentinels give for it: an IP address, unless the sentinels announce host
+ * names ({@code sentinel resolve-hostnames yes} and {@code sentinel announce-hostnames yes}).
+ *
+ * <pre>{@code
+ * RedisConnection redis = RedisConnection.builder("rediss-sentinel://s1:26379,s2:26379,s3:26379#mymaster")
+ *         .trustedCertificates(Path.of("/etc/spillway/redis-ca.pem"))
+ *         .sentinelCredentials(null, sentinelPassword)
+ *         .build();
+ * }</pre>
  *
  * <p>The timeouts are short on purpose: a hung Redis must not hold a caller for long. Defaults:
  * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms;
@@ -76,6 +94,7 @@ public final class RedisConnection {
     /** The port of a sentinel address that names none. */
     public static final int DEFAULT_SENTINEL_PORT = 26379;
     private static final String SENTINEL_SCHEME = "redis-sentinel";
+    private static final String TLS_SENTINEL_SCHEME = "rediss-sentinel";
     /** The longest connect or socket timeout accepted: an hour. */
     public static final int MAX_TIMEOUT_MS = 3_600_000;
 
@@ -99,8 +118,8 @@ public final class RedisConnection {
     private final String sentinelUser;
     private final String sentinelPassword;
 
-    private RedisConnection(Builder b, SSLSocketFactory sslSocketFactory, SSLParameters sslParameters) {
-        this.uri = b.uri;
+    private RedisConnection(Builder b, boolean ssl, URI uri, SSLSocketFactory sslSocketFactory, SSLParameters sslParameters) {
+        this.uri = uri;
         this.masterName = b.sentinel == null ? null : b.sentinel.masterName;
         this.sentinels = b.sentinel == null ? List.of() : b.sentinel.sentinels;
         this.sentinelUser = b.sentinelUser;
@@ -128,7 +147,7 @@ public final class RedisConnection {
         this.user = u;
         this.password = p;
         this.database = b.database;
-        this.ssl = "rediss".equals(b.uri.getScheme());
+        this.ssl = ssl;
         this.connectTimeout = b.connectTimeout;
         this.socketTimeout = b.socketTimeout;
         this.clientName = b.clientName;
@@ -145,9 +164,13 @@ public final class RedisConnection {
 
     /** {@code uri} for an error message: its user information (which may hold a password) masked. */
     static String withoutPassword(URI uri) {
+        return withoutPassword(uri.toString());
+    }
+
+    /** {@link #withoutPassword(URI)} of a URI's text, which may not even be a valid URI. */
+    static String withoutPassword(String s) {
         // By the text, not by the parsed parts: a URI that did not parse as meant (a '#' or '/' in the password) has
         // its password somewhere before the last '@'.
-        String s = uri.toString();
         int start = s.indexOf("//");
         int at = s.lastIndexOf('@');
         return start >= 0 && at > start ? s.substring(0, start + 2) + "***" + s.substring(at) : s;
@@ -159,13 +182,57 @@ public final class RedisConnection {
     }
 
     public static Builder builder(URI uri) {
-        return new Builder(uri);
+        if (uri == null) {
+            throw new IllegalArgumentException("redis URI must not be null");
+        }
+        return new Builder(uri, uri.toString());
+    }
+
+    /** {@link #of(URI)} from the URI's text; see {@link #builder(String)}. */
+    public static RedisConnection of(String uri) {
+        return builder(uri).build();
+    }
+
+    /**
+     * {@link #builder(URI)} from the URI's text. The same for every URI that {@link URI} can hold, and the way to give
+     * several sentinels of which one or more have an IPv6 address: {@link URI} refuses
+     * {@code redis-sentinel://[::1]:26379,[::2]:26379#m} (an authority that is neither one host nor free of brackets).
+     *
+     * @throws IllegalArgumentException for text that is not a URI, with the password masked
+     */
+    public static Builder builder(String uri) {
+        if (uri == null) {
+            throw new IllegalArgumentException("redis URI must not be null");
+        }
+        if (isSentinelScheme(schemeOf(uri))) {
+            return new Builder(null, uri);
+        }
+        try {
+            return new Builder(new URI(uri), uri);
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException("redis URI is not a valid URI: '" + withoutPassword(uri) + "' (" + e.getReason()
+                    + " at index " + e.getIndex() + ")");
+        }
+    }
+
+    private static String schemeOf(String uri) {
+        int colon = uri.indexOf(':');
+        return colon < 0 ? "" : uri.substring(0, colon);
+    }
+
+    private static boolean isSentinelScheme(String scheme) {
+        return SENTINEL_SCHEME.equals(scheme) || TLS_SENTINEL_SCHEME.equals(scheme);
     }
 
     /**
      * A builder for a Redis watched by Sentinel: {@code masterName} as the sentinels know it, and one or more
      * sentinel addresses {@code host[:port]} (port {@value #DEFAULT_SENTINEL_PORT} if none; an IPv6 address in
-     * brackets). The same as {@code builder(URI.create("redis-sentinel://host1:port1,host2:port2#masterName"))}.
+     * brackets, {@code [::1]:26379}, with a zone as {@code [fe80::1%eth0]} or, as in a URI, {@code [fe80::1%25eth0]}).
+     * The same as {@code builder("redis-sentinel://host1:port1,host2:port2#masterName")}; {@link Builder#tls(boolean)}
+     * turns on TLS ({@code rediss-sentinel://}).
+     *
+     * @throws IllegalArgumentException for a blank master name, no address, or an address that is not
+     *     {@code host[:port]}, naming it
      */
     public static Builder sentinelBuilder(String masterName, String... sentinelAddresses) {
         if (masterName == null || masterName.isBlank()) {
@@ -177,20 +244,19 @@ public final class RedisConnection {
         StringBuilder s = new StringBuilder(SENTINEL_SCHEME).append("://");
         for (int i = 0; i < sentinelAddresses.length; i++) {
             String a = sentinelAddresses[i];
-            if (a == null || a.isBlank() || a.contains(",") || a.contains("/") || a.contains("#") || a.contains("@")) {
+            if (a == null || a.isBlank() || a.contains(",") || a.contains("/") || a.contains("#") || a.contains("@")
+                    || a.contains("?")) {
                 throw new IllegalArgumentException("sentinel address must be host[:port], but was '" + a + "'");
             }
-            s.append(i == 0 ? "" : ",").append(a.trim());
+            String address = a.trim();
+            int zone = address.indexOf('%');
+            if (address.startsWith("[") && zone > 0 && !address.startsWith("25", zone + 1)) {
+                address = address.substring(0, zone) + "%25" + address.substring(zone + 1); // the URI form of a zone
+            }
+            s.append(i == 0 ? "" : ",").append(address);
         }
         s.append('#').append(URLEncoderLite.encode(masterName));
-        URI uri;
-        try {
-            uri = new URI(s.toString());
-        } catch (java.net.URISyntaxException e) {
-            throw new IllegalArgumentException("sentinel addresses do not form a URI: " + String.join(",", sentinelAddresses)
-                    + " (" + e.getReason() + ")");
-        }
-        return new Builder(uri);
+        return new Builder(null, s.toString());
     }
 
     /** Percent-encodes what a URI fragment cannot hold as is. */
@@ -209,7 +275,7 @@ public final class RedisConnection {
         }
     }
 
-    /** True for a Redis found through Sentinel ({@code redis-sentinel://}). */
+    /** True for a Redis found through Sentinel ({@code redis-sentinel://}, {@code rediss-sentinel://}). */
     public boolean sentinel() {
         return masterName != null;
     }
@@ -234,6 +300,11 @@ public final class RedisConnection {
         return sentinelPassword;
     }
 
+    /**
+     * The URI as given (its scheme as {@link Builder#tls(boolean)} made it). A Sentinel URI given as text that
+     * {@link URI} cannot hold (several IPv6 sentinels) has the brackets percent-encoded here,
+     * {@code redis-sentinel://%5B::1%5D:26379,%5B::2%5D:26379#m}, which {@link #builder(URI)} reads back as the same.
+     */
     public URI uri() {
         return uri;
     }
@@ -261,6 +332,7 @@ public final class RedisConnection {
         return database;
     }
 
+    /** True for TLS ({@code rediss://}, {@code rediss-sentinel://}, or {@link Builder#tls(boolean) tls(true)}). */
     public boolean ssl() {
         return ssl;
     }
@@ -329,11 +401,10 @@ public final class RedisConnection {
     /** The URI without its password, for logs. */
     public String redacted() {
         if (sentinel()) {
-            StringBuilder s = new StringBuilder(SENTINEL_SCHEME).append("://").append(user != null ? user + "@" : "");
+            StringBuilder s = new StringBuilder(ssl ? TLS_SENTINEL_SCHEME : SENTINEL_SCHEME).append("://")
+                    .append(user != null ? user + "@" : "");
             for (int i = 0; i < sentinels.size(); i++) {
-                InetSocketAddress a = sentinels.get(i);
-                String h = a.getHostString();
-                s.append(i == 0 ? "" : ",").append(h.contains(":") ? "[" + h + "]" : h).append(':').append(a.getPort());
+                s.append(i == 0 ? "" : ",").append(shown(sentinels.get(i)));
             }
             return s.append(database != 0 ? "/" + database : "").append('#').append(masterName).toString();
         }
@@ -346,10 +417,18 @@ public final class RedisConnection {
         return redacted();
     }
 
+    /** {@code host:port}, an IPv6 address in brackets with its zone as in a URI ({@code [fe80::1%25eth0]:26379}). */
+    private static String shown(InetSocketAddress a) {
+        String h = a.getHostString();
+        return (h.contains(":") ? "[" + h.replace("%", "%25") + "]" : h) + ":" + a.getPort();
+    }
+
     /** Builds a {@link RedisConnection}. Setters fail fast on bad values. */
     public static final class Builder {
         private final URI uri;
         private int database;
+        /** Null: as the scheme says. */
+        private Boolean tls;
         private final SentinelUri sentinel;
         private boolean credentialsSet;
         private String user;
@@ -366,20 +445,19 @@ public final class RedisConnection {
         private Path clientCertificate;
         private Path clientKey;
 
-        private Builder(URI uri) {
-            if (uri == null) {
-                throw new IllegalArgumentException("redis URI must not be null");
-            }
-            String scheme = uri.getScheme();
-            if (SENTINEL_SCHEME.equals(scheme)) {
-                this.uri = uri;
-                this.sentinel = SentinelUri.parse(uri);
+        /** {@code uri} is null for a Sentinel URI given as text (which {@link URI} may not be able to hold). */
+        private Builder(URI uri, String text) {
+            String scheme = uri != null ? uri.getScheme() : schemeOf(text);
+            if (isSentinelScheme(scheme)) {
+                this.sentinel = SentinelUri.parse(text);
+                this.uri = uri != null ? uri : SentinelUri.asUri(text);
                 this.database = sentinel.database;
                 return;
             }
             this.sentinel = null;
             if (!"redis".equals(scheme) && !"rediss".equals(scheme)) {
-                throw new IllegalArgumentException("redis URI must start with redis://, rediss:// or redis-sentinel://, but was '"
+                throw new IllegalArgumentException("redis URI must start with redis://, rediss://, redis-sentinel:// or"
+                        + " rediss-sentinel://, but was '"
                         + withoutPassword(uri) + "'");
             }
             if (uri.getHost() == null || uri.getHost().isBlank()) {
@@ -411,6 +489,16 @@ public final class RedisConnection {
             }
             this.uri = uri;
             this.database = db;
+        }
+
+        /**
+         * TLS on or off, in place of what the URI's scheme says ({@code rediss://} and {@code rediss-sentinel://} are
+         * TLS): {@code RedisConnection.sentinelBuilder("mymaster", "s1:26379").tls(true)} is
+         * {@code rediss-sentinel://s1:26379#mymaster}. For Sentinel it covers the sentinels and the master alike.
+         */
+        public Builder tls(boolean on) {
+            this.tls = on;
+            return this;
         }
 
         public Builder connectTimeout(Duration timeout) {
@@ -538,7 +626,14 @@ public final class RedisConnection {
          *     certificate files, or a certificate or key file that is missing, unreadable or not what it should be
          */
         public RedisConnection build() {
-            boolean tls = "rediss".equals(uri.getScheme());
+            String scheme = uri.getScheme();
+            boolean schemeTls = "rediss".equals(scheme) || TLS_SENTINEL_SCHEME.equals(scheme);
+            boolean tls = this.tls != null ? this.tls : schemeTls;
+            URI built = uri;
+            if (tls != schemeTls) {
+                String to = sentinel != null ? (tls ? TLS_SENTINEL_SCHEME : SENTINEL_SCHEME) : (tls ? "rediss" : "redis");
+                built = URI.create(to + uri.toString().substring(scheme.length()));
+            }
             String tlsOption = sslSocketFactory != null ? "sslSocketFactory"
                     : sslParameters != null ? "sslParameters"
                     : hostnameVerifier != null ? "hostnameVerifier"
@@ -547,9 +642,10 @@ public final class RedisConnection {
             if (!tls) {
                 if (tlsOption != null) {
                     throw new IllegalArgumentException(tlsOption + " is a TLS setting, but the redis URI is not TLS: '"
-                            + withoutPassword(uri) + "' (use rediss:// for TLS)");
+                            + withoutPassword(built) + "' (use " + (sentinel != null ? "rediss-sentinel://" : "rediss://")
+                            + " or tls(true) for TLS)");
                 }
-                return new RedisConnection(this, null, null);
+                return new RedisConnection(this, false, built, null, null);
             }
             if (sslSocketFactory != null && (trustedCertificates != null || clientCertificate != null)) {
                 throw new IllegalArgumentException("sslSocketFactory cannot be combined with "
@@ -564,7 +660,7 @@ public final class RedisConnection {
             if (parameters.getEndpointIdentificationAlgorithm() == null && hostnameVerifier == null) {
                 parameters.setEndpointIdentificationAlgorithm("HTTPS");
             }
-            return new RedisConnection(this, factory, parameters);
+            return new RedisConnection(this, true, built, factory, parameters);
         }
 
         private static Path requireFile(String name, Path file) {
@@ -590,30 +686,37 @@ public final class RedisConnection {
     }
 
     /**
-     * A parsed {@code redis-sentinel://[[user:]password@]host1[:port][,host2[:port]...][/db]#masterName}.
-     * {@link URI} takes such an authority as "registry based" and cannot split it into hosts, so it is read here,
-     * from the raw text.
+     * A parsed {@code redis[s]-sentinel://[[user:]password@]host1[:port][,host2[:port]...][/db]#masterName}.
+     * {@link URI} takes such an authority as "registry based" and cannot split it into hosts (and refuses it outright
+     * once it holds more than one bracketed IPv6 address), so it is read here, from the text.
      */
     private record SentinelUri(String rawUserInfo, List<InetSocketAddress> sentinels, int database, String masterName) {
-        static SentinelUri parse(URI uri) {
-            String shown = withoutPassword(uri);
-            if (uri.getRawQuery() != null) {
-                throw new IllegalArgumentException("redis-sentinel URI must not have a query (settings are made with"
+        static SentinelUri parse(String text) {
+            String shown = withoutPassword(text);
+            String scheme = schemeOf(text);
+            int slashes = scheme.length() + 1;
+            String rest = text.startsWith("//", slashes) ? text.substring(slashes + 2) : "";
+            int hash = rest.indexOf('#');
+            String fragment = hash < 0 ? null : rest.substring(hash + 1);
+            String beforeFragment = hash < 0 ? rest : rest.substring(0, hash);
+            if (beforeFragment.indexOf('?') >= 0) {
+                throw new IllegalArgumentException(scheme + " URI must not have a query (settings are made with"
                         + " RedisConnection.builder(uri)), but was '" + shown + "'");
             }
-            String fragment = uri.getRawFragment();
             if (fragment == null || fragment.isBlank()) {
-                throw new IllegalArgumentException("redis-sentinel URI must name the master after '#'"
-                        + " (redis-sentinel://host:26379#mymaster), but was '" + shown + "'");
+                throw new IllegalArgumentException(scheme + " URI must name the master after '#'"
+                        + " (" + scheme + "://host:26379#mymaster), but was '" + shown + "'");
             }
-            String master = decode(fragment);
+            String master = decode(fragment, scheme + " URI master name", "'" + fragment + "'");
             if (master.isBlank() || master.chars().anyMatch(c -> c <= ' ')) {
-                throw new IllegalArgumentException("redis-sentinel URI master name must be non-blank without spaces,"
+                throw new IllegalArgumentException(scheme + " URI master name must be non-blank without spaces,"
                         + " but was '" + master + "'");
             }
-            String authority = uri.getRawAuthority();
-            if (authority == null || authority.isBlank()) {
-                throw new IllegalArgumentException("redis-sentinel URI must name at least one sentinel host, but was '"
+            int slash = beforeFragment.indexOf('/');
+            String authority = slash < 0 ? beforeFragment : beforeFragment.substring(0, slash);
+            String path = slash < 0 ? "" : beforeFragment.substring(slash);
+            if (authority.isBlank()) {
+                throw new IllegalArgumentException(scheme + " URI must name at least one sentinel host, but was '"
                         + shown + "'");
             }
             String userInfo = null;
@@ -621,49 +724,92 @@ public final class RedisConnection {
             if (at >= 0) {
                 userInfo = authority.substring(0, at);
                 authority = authority.substring(at + 1);
+                decode(userInfo, scheme + " URI user information", "'" + shown + "' (write a % in a password as %25)");
             }
+            // The form URI can hold (asUri): brackets percent-encoded.
+            authority = authority.replace("%5B", "[").replace("%5b", "[").replace("%5D", "]").replace("%5d", "]");
             List<InetSocketAddress> hosts = new ArrayList<>();
             for (String part : authority.split(",", -1)) {
-                hosts.add(address(part, shown));
+                hosts.add(address(scheme, part, shown));
             }
-            String path = uri.getRawPath();
             int db = 0;
-            if (path != null && !path.isEmpty() && !path.equals("/")) {
+            if (!path.isEmpty() && !path.equals("/")) {
                 try {
                     db = Integer.parseInt(path.substring(1));
                 } catch (NumberFormatException e) {
                     db = -1;
                 }
                 if (db < 0) {
-                    throw new IllegalArgumentException("redis-sentinel URI database must be a number >= 0, but was '"
+                    throw new IllegalArgumentException(scheme + " URI database must be a number >= 0, but was '"
                             + path.substring(1) + "'");
                 }
             }
             return new SentinelUri(userInfo, List.copyOf(hosts), db, master);
         }
 
-        /** {@code host}, {@code host:port}, {@code [v6]} or {@code [v6]:port}. */
-        private static InetSocketAddress address(String part, String shown) {
+        /**
+         * {@code text} as a {@link URI}: as it is if {@link URI} takes it, else with the brackets of its IPv6 addresses
+         * percent-encoded ({@code %5B::1%5D:26379}), a registry-based authority that {@link #parse} reads back.
+         */
+        static URI asUri(String text) {
+            try {
+                return new URI(text);
+            } catch (java.net.URISyntaxException e) {
+                int from = text.indexOf("//") + 2;
+                int to = from;
+                while (to < text.length() && "/?#".indexOf(text.charAt(to)) < 0) {
+                    to++;
+                }
+                String encoded = text.substring(0, from) + text.substring(from, to).replace("[", "%5B").replace("]", "%5D")
+                        + text.substring(to);
+                try {
+                    return new URI(encoded);
+                } catch (java.net.URISyntaxException again) {
+                    throw new IllegalArgumentException(schemeOf(text) + " URI is not a valid URI: '" + withoutPassword(text)
+                            + "' (" + again.getReason() + ")");
+                }
+            }
+        }
+
+        private static String decode(String s, String what, String shown) {
+            try {
+                return RedisConnection.decode(s);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(what + " has a bad %-escape (a % must start %XX, two hex digits): " + shown);
+            }
+        }
+
+        /** {@code host}, {@code host:port}, {@code [v6]}, {@code [v6%25zone]} or either of these with {@code :port}. */
+        private static InetSocketAddress address(String scheme, String part, String shown) {
             String h = part;
             String p = null;
             if (part.startsWith("[")) {
                 int close = part.indexOf(']');
                 if (close < 0 || (close + 1 < part.length() && part.charAt(close + 1) != ':')) {
-                    throw new IllegalArgumentException("redis-sentinel URI has a bad sentinel address '" + part + "' in '"
-                            + shown + "'");
+                    throw new IllegalArgumentException(scheme + " URI has a bad sentinel address '" + part + "' in '"
+                            + shown + "' (an IPv6 address is written [::1] or [::1]:26379)");
                 }
-                h = part.substring(1, close);
+                h = ipv6(scheme, part.substring(1, close), part, shown);
                 p = close + 1 < part.length() ? part.substring(close + 2) : null;
             } else {
-                int colon = part.lastIndexOf(':');
+                int colon = part.indexOf(':');
+                if (colon >= 0 && part.indexOf(':', colon + 1) >= 0) {
+                    throw new IllegalArgumentException(scheme + " URI has a bad sentinel address '" + part + "' in '" + shown
+                            + "': an IPv6 address must be in brackets ([" + part + "] or [address]:port)");
+                }
                 if (colon >= 0) {
                     h = part.substring(0, colon);
                     p = part.substring(colon + 1);
                 }
-            }
-            if (h.isBlank() || h.chars().anyMatch(c -> c <= ' ' || c == ':' && !part.startsWith("["))) {
-                throw new IllegalArgumentException("redis-sentinel URI must name a host in each sentinel address, but one was '"
-                        + part + "' in '" + shown + "'");
+                if (h.isBlank()) {
+                    throw new IllegalArgumentException(scheme + " URI must name a host in each sentinel address, but one was '"
+                            + part + "' in '" + shown + "'");
+                }
+                if (!h.chars().allMatch(c -> (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                        || c == '-' || c == '.' || c == '_')) {
+                    throw new IllegalArgumentException(scheme + " URI has a bad sentinel host '" + h + "' in '" + shown
+                            + "' (letters, digits, '-', '.' and '_', or an IPv6 address in brackets)");
+                }
             }
             int port = DEFAULT_SENTINEL_PORT;
             if (p != null) {
@@ -673,11 +819,47 @@ public final class RedisConnection {
                     port = -1;
                 }
                 if (port < 1 || port > 65_535) {
-                    throw new IllegalArgumentException("redis-sentinel URI port must be 1-65535, but was '" + p + "' (in '"
+                    throw new IllegalArgumentException(scheme + " URI port must be 1-65535, but was '" + p + "' (in '"
                             + part + "')");
                 }
             }
             return InetSocketAddress.createUnresolved(h, port);
+        }
+
+        /**
+         * The host of a bracketed address: an IPv6 literal, with a zone ({@code %25eth0} as in a URI) read as
+         * {@code %eth0}. Checked as a literal only: {@link InetAddress#getByName} reads text that starts with a hex digit
+         * or ':' and holds a ':' as an address and never asks DNS; the zone is not looked up (the interface may exist
+         * only where the connection is made).
+         */
+        private static String ipv6(String scheme, String inBrackets, String part, String shown) {
+            String addr = inBrackets;
+            String zone = null;
+            int pct = inBrackets.indexOf('%');
+            if (pct >= 0) {
+                addr = inBrackets.substring(0, pct);
+                zone = inBrackets.startsWith("25", pct + 1) ? inBrackets.substring(pct + 3) : null;
+                if (zone == null || zone.isEmpty() || !zone.chars().allMatch(c -> (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                        || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
+                    throw new IllegalArgumentException(scheme + " URI has a bad IPv6 zone in sentinel address '" + part
+                            + "' in '" + shown + "' (write a zone as %25 and its name: [fe80::1%25eth0])");
+                }
+            }
+            boolean literal = !addr.isEmpty() && addr.indexOf(':') >= 0
+                    && addr.chars().allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+                            || c == ':' || c == '.');
+            if (literal) {
+                try {
+                    InetAddress.getByName(addr);
+                } catch (java.net.UnknownHostException | IllegalArgumentException e) {
+                    literal = false;
+                }
+            }
+            if (!literal) {
+                throw new IllegalArgumentException(scheme + " URI has a bad IPv6 address '" + inBrackets + "' in sentinel address '"
+                        + part + "' in '" + shown + "'");
+            }
+            return zone == null ? addr : addr + "%" + zone;
         }
     }
 }

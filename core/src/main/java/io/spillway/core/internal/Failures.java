@@ -41,7 +41,8 @@ public final class Failures {
     /** Whose setting a misconfiguration {@code problem} is and what to check, for the one ERROR line that reports it. */
     public static String whatToCheck(String problem) {
         return problem != null && problem.startsWith(TLS)
-                ? "this client's TLS settings do not match Redis's; check the scheme (rediss:// or redis://), the trusted CA"
+                ? "this client's TLS settings do not match Redis's; check the scheme (rediss:// or redis://, rediss-sentinel://"
+                        + " or redis-sentinel://), the trusted CA"
                         + " file and the client certificate"
                 : "Redis refuses this client's settings; check the user, password and database";
     }
@@ -101,6 +102,18 @@ public final class Failures {
             return TLS + "the port does not speak TLS (" + firstLine(m) + "); use redis:// or Redis's tls-port";
         }
         return TLS + firstLine(m) + "; check Redis's TLS settings against this client's";
+    }
+
+    /**
+     * A {@link #TLS} problem of a connection to a sentinel, as {@link #describeTls} or {@link Tls#diagnose} wrote it for
+     * Redis, said of that sentinel: {@code TLS: sentinel host:port: the sentinel's certificate is not trusted …}.
+     */
+    static String onSentinel(redis.clients.jedis.HostAndPort sentinel, String problem) {
+        String host = sentinel.getHost();
+        String words = problem.substring(TLS.length())
+                .replaceFirst("^Redis's ", "the sentinel's ").replaceFirst("^Redis ", "the sentinel ")
+                .replace("use redis:// or Redis's tls-port", "use redis-sentinel:// or the sentinels' tls-port");
+        return TLS + "sentinel " + (host.contains(":") ? "[" + host.replace("%", "%25") + "]" : host) + ":" + sentinel.getPort() + ": " + words;
     }
 
     /** Whether {@code t} is a TLS failure that {@link #describeTls} puts into words. */
@@ -308,7 +321,7 @@ public final class Failures {
         }
         String tls = describeTls(t);
         if (tls != null) {
-            return tls;
+            return t instanceof Sentinels.Unanswered u ? onSentinel(u.sentinel(), tls) : tls;
         }
         String code = t instanceof JedisDataException ? unavailableReply(t.getMessage()) : null;
         if (code != null) {

@@ -515,7 +515,23 @@ public final class RedisGateway implements AutoCloseable {
      * {@link #drainWhenFull() drains a full Redis}).
      */
     public Probe probe() {
-        try (Jedis j = new Jedis(probeTarget(), clientConfig)) {
+        HostAndPort target = null;
+        try {
+            target = probeTarget();
+            return probe(target);
+        } catch (RuntimeException e) {
+            // A TLS problem with the sentinels (no sentinel answered) is told naming the sentinel.
+            String tls = target != null ? Tls.diagnose(connection, target, e) : Tls.diagnose(connection, e);
+            if (tls != null) {
+                return new Probe(false, true, tls, Map.of());
+            }
+            return new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e), Failures.describe(e),
+                    Map.of());
+        }
+    }
+
+    private Probe probe(HostAndPort target) {
+        try (Jedis j = new Jedis(target, clientConfig)) {
             j.ping();
             Map<String, String> info = RedisInfo.parse(j.info());
             try {
@@ -541,13 +557,6 @@ public final class RedisGateway implements AutoCloseable {
                 info.put(MEMORY_FULL, "1");
             }
             return new Probe(true, true, null, info);
-        } catch (RuntimeException e) {
-            String tls = Tls.diagnose(connection, e);
-            if (tls != null) {
-                return new Probe(false, true, tls, Map.of());
-            }
-            return new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e), Failures.describe(e),
-                    Map.of());
         }
     }
 

@@ -32,12 +32,16 @@ public final class Sentinels {
         return out;
     }
 
-    /** How to talk to the sentinels: the connection's timeouts and the sentinels' own credentials. */
+    /**
+     * How to talk to the sentinels: the connection's timeouts, its TLS settings ({@code rediss-sentinel://}: the same as
+     * for the master) and the sentinels' own credentials.
+     */
     public static JedisClientConfig config(RedisConnection c, String clientName) {
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis((int) c.connectTimeout().toMillis())
                 .socketTimeoutMillis((int) c.socketTimeout().toMillis())
                 .clientName(clientName);
+        Tls.configure(cfg, c);
         if (c.sentinelUser() != null) {
             cfg.user(c.sentinelUser());
         }
@@ -50,11 +54,13 @@ public final class Sentinels {
     /**
      * The master the sentinels name now.
      *
-     * @throws JedisConnectionException if no sentinel answered, or none knows the master: to Spillway that is
-     *     "Redis unavailable" (spool and keep probing), the cause is the last sentinel's failure
+     * @throws Unanswered if no sentinel answered
+     * @throws JedisConnectionException if none knows the master: to Spillway either is "Redis unavailable" (spool and
+     *     keep probing), the cause is the last sentinel's failure
      */
     public static HostAndPort currentMaster(RedisConnection c, JedisClientConfig sentinelConfig) {
         RuntimeException last = null;
+        HostAndPort lastSentinel = null;
         boolean answered = false;
         for (HostAndPort s : addresses(c)) {
             try (Jedis j = new Jedis(s, sentinelConfig)) {
@@ -65,12 +71,32 @@ public final class Sentinels {
                 }
             } catch (RuntimeException e) {
                 last = e;
+                lastSentinel = s;
             }
+        }
+        if (!answered && last != null) {
+            throw new Unanswered("no sentinel of master '" + c.masterName() + "' answered (" + c.redacted() + "): "
+                    + Failures.describe(last), last, lastSentinel);
         }
         String what = answered
                 ? "no sentinel knows master '" + c.masterName() + "'"
                 : "no sentinel of master '" + c.masterName() + "' answered";
         throw last == null ? new JedisConnectionException(what + " (" + c.redacted() + ")")
                 : new JedisConnectionException(what + " (" + c.redacted() + "): " + Failures.describe(last), last);
+    }
+
+    /** No sentinel answered: the cause is the failure of the last one tried, {@link #sentinel()}. */
+    public static final class Unanswered extends JedisConnectionException {
+        private final HostAndPort sentinel;
+
+        Unanswered(String message, Throwable cause, HostAndPort sentinel) {
+            super(message, cause);
+            this.sentinel = sentinel;
+        }
+
+        /** The last sentinel tried, whose failure is the cause. */
+        public HostAndPort sentinel() {
+            return sentinel;
+        }
     }
 }

@@ -26,6 +26,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
 import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
 
 /**
  * TLS for Redis connections: reads PEM files into an {@link SSLSocketFactory} (at {@link RedisConnection} build
@@ -65,26 +66,69 @@ public final class Tls {
      * socket timeout; up to three quick ones for a TLS 1.2 reset, see below), and only after a connection failure
      * that was not refused and not already a TLS error; for a plain client not after a timeout either (a hung Redis
      * costs a plain client's probe nothing more, a TLS client's one more socket timeout).
+     *
+     * <p>For Sentinel: when no sentinel answered ({@link Sentinels.Unanswered}) the last sentinel's failure, TLS error or
+     * mismatch, is told naming that sentinel ({@code TLS: sentinel host:port: …}); a failure of the master's connection
+     * needs the master's address, {@link #diagnose(RedisConnection, HostAndPort, Throwable)} (here: null).
      */
     public static String diagnose(RedisConnection c, Throwable failure) {
+        if (failure instanceof Sentinels.Unanswered u) {
+            return diagnoseSentinel(c, u);
+        }
+        // For Sentinel, the master's address is not in the failure: see diagnose(c, at, failure).
+        return c.sentinel() ? null : diagnose(c, c.host(), c.port(), "Redis", failure);
+    }
+
+    /**
+     * {@link #diagnose(RedisConnection, Throwable)} of a connection to {@code master}, the master the sentinels of
+     * {@code c} named; for a {@link Sentinels.Unanswered} failure, that of the sentinel.
+     */
+    public static String diagnose(RedisConnection c, HostAndPort master, Throwable failure) {
+        if (failure instanceof Sentinels.Unanswered u) {
+            return diagnoseSentinel(c, u);
+        }
+        return diagnose(c, master.getHost(), master.getPort(), "Redis", failure);
+    }
+
+    /**
+     * No sentinel answered: the last one's failure as a {@link Failures#TLS} problem naming that sentinel, whether it is
+     * a TLS error (an untrusted certificate …) or a mismatch that {@link #diagnose} finds out; or null.
+     */
+    private static String diagnoseSentinel(RedisConnection c, Sentinels.Unanswered u) {
+        Throwable cause = u.getCause();
+        String problem = Failures.describeTls(cause);
+        if (problem == null) {
+            problem = diagnose(c, u.sentinel().getHost(), u.sentinel().getPort(), "the sentinel", cause);
+        }
+        return problem == null ? null : Failures.onSentinel(u.sentinel(), problem);
+    }
+
+    private static String where(String host, int port) {
+        return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    private static String diagnose(RedisConnection c, String host, int port, String who, Throwable failure) {
         if (!(failure instanceof redis.clients.jedis.exceptions.JedisConnectionException) || Failures.isRefused(failure)
                 || Failures.isTlsFailure(failure)) {
             return null;
         }
         int connectMs = (int) c.connectTimeout().toMillis();
         int readMs = (int) c.socketTimeout().toMillis();
-        String where = c.host() + ":" + c.port();
+        String where = who.equals("Redis") ? "Redis at " + where(host, port) : who;
+        String tlsScheme = c.sentinel() ? "rediss-sentinel://" : "rediss://";
+        String plainScheme = c.sentinel() ? "redis-sentinel://" : "redis://";
+        String tlsPort = who.equals("Redis") ? "Redis's tls-port" : "the sentinels' tls-port";
         if (!c.ssl()) {
             // A TLS port resets a plain client at once: a plain client's timeout is a hung Redis, not TLS.
-            return !Failures.isTimeout(failure) && speaksTls(c.host(), c.port(), connectMs, readMs)
-                    ? Failures.TLS + "Redis at " + where + " speaks TLS only (a TLS port) and this client does not; use rediss://"
+            return !Failures.isTimeout(failure) && speaksTls(host, port, connectMs, readMs)
+                    ? Failures.TLS + where + " speaks TLS only (a TLS port) and this client does not; use " + tlsScheme
                     : null;
         }
         if (Failures.isTimeout(failure)) {
             // A plain port, or a hung Redis (then a handshake would only time out again).
-            return speaksPlainRedis(c.host(), c.port(), connectMs, readMs)
-                    ? Failures.TLS + "Redis at " + where + " answers without TLS (a plain port) and this client speaks TLS;"
-                            + " use redis:// or Redis's tls-port"
+            return speaksPlainRedis(host, port, connectMs, readMs)
+                    ? Failures.TLS + where + " answers without TLS (a plain port) and this client speaks TLS;"
+                            + " use " + plainScheme + " or " + tlsPort
                     : null;
         }
         // A TLS 1.2 server that refuses our (missing) certificate closes while our last handshake records are still
@@ -96,14 +140,14 @@ public final class Tls {
             java.net.Socket raw = new java.net.Socket();
             try {
                 try {
-                    raw.connect(new java.net.InetSocketAddress(c.host(), c.port()), connectMs);
+                    raw.connect(new java.net.InetSocketAddress(host, port), connectMs);
                     raw.setSoTimeout(readMs);
                 } catch (java.io.IOException | RuntimeException e) {
                     return null; // gone or unreachable: an outage, not TLS
                 }
                 SSLSocketFactory factory = c.sslSocketFactory() != null ? c.sslSocketFactory()
                         : (SSLSocketFactory) SSLSocketFactory.getDefault();
-                javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) factory.createSocket(raw, c.host(), c.port(), true);
+                javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) factory.createSocket(raw, host, port, true);
                 s.setSSLParameters(c.sslParameters());
                 try {
                     s.startHandshake();
@@ -130,7 +174,7 @@ public final class Tls {
                 }
             }
         }
-        return Failures.TLS + "Redis closed the connection in the middle of every TLS handshake (" + reset + "), as"
+        return Failures.TLS + (who.equals("Redis") ? "Redis" : who) + " closed the connection in the middle of every TLS handshake (" + reset + "), as"
                 + " Redis does over TLS 1.2 when it requires a client certificate that it does not get or does not trust;"
                 + " give a client certificate that Redis's tls-ca-cert-file trusts (clientCertificate, --tls-cert and --tls-key)";
     }

@@ -211,7 +211,7 @@ class CodecAndValuesTest {
 
     @Test
     void badRedisUrisAreTypedErrorsThatNameTheFieldAndHideThePassword() {
-        assertThatThrownBy(() -> RedisConnection.builder(null))
+        assertThatThrownBy(() -> RedisConnection.builder((URI) null))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("redis URI");
         assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://h:70000")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("port").hasMessageContaining("70000");
