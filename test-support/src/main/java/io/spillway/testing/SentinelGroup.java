@@ -32,6 +32,15 @@ import redis.clients.jedis.exceptions.JedisException;
  *   <li>{@link #master()} asks a sentinel which server is the master now; {@link #killMaster()} SIGKILLs it;
  *       {@link #awaitFailover} waits until the sentinels name another server and it answers with the master role.</li>
  *   <li>{@link #close()} kills every process and deletes their directories.</li>
+ *   <li>With {@link Builder#tls(TestCertificates)} every process speaks TLS only ({@code port 0}, {@code tls-port}):
+ *       master and replica as {@link RedisProcess#builder()}{@code .tls(certs)}, plus {@code tls-replication yes}
+ *       (the replica syncs over TLS) and the client certificate as {@code tls-client-cert-file} (what a server or
+ *       sentinel presents when it connects to another); the sentinels with the same settings (they reach the
+ *       servers and each other over TLS). {@code tls-auth-clients} as {@link Builder#tlsAuthClients} (default yes, as
+ *       in Redis). {@link #uri()} is then {@code rediss-sentinel://}; the group's own connections trust the test CA,
+ *       present the client certificate and check no host name.</li>
+ *   <li>With {@link Builder#ipv6Sentinels(boolean)} the sentinels listen on {@code ::1} as well, and
+ *       {@link #uriString()} names them {@code [::1]:port} (as {@link #uri()} cannot once there are several).</li>
  * </ul>
  * Works with the embedded Redis 6.2 and with 7.0 ({@code SPILLWAY_REDIS_SERVER}). Not thread-safe for lifecycle calls.
  *
@@ -46,14 +55,21 @@ import redis.clients.jedis.exceptions.JedisException;
 public final class SentinelGroup implements AutoCloseable {
     public static final String DEFAULT_MASTER_NAME = "spillway";
     private static final String HOST = "127.0.0.1";
+    private static final String HOST6 = "::1";
 
     private final String masterName;
+    private final TestCertificates tls;
+    private final boolean tlsAuthClients;
+    private final boolean ipv6;
     private final List<RedisProcess> servers = new ArrayList<>();
     private final List<Sentinel> sentinels = new ArrayList<>();
     private final Path binary;
 
     private SentinelGroup(Builder b) {
         this.masterName = b.masterName;
+        this.tls = b.tls;
+        this.tlsAuthClients = b.tlsAuthClients;
+        this.ipv6 = b.ipv6;
         this.binary = b.binary != null ? b.binary : RedisBinary.locate();
     }
 
@@ -61,13 +77,26 @@ public final class SentinelGroup implements AutoCloseable {
         return new Builder();
     }
 
-    /** {@code redis-sentinel://127.0.0.1:<s1>[,127.0.0.1:<s2>...]#<masterName>}. */
+    /**
+     * {@code redis-sentinel://127.0.0.1:<s1>[,127.0.0.1:<s2>...]#<masterName>} ({@code rediss-sentinel://} with TLS).
+     * With {@link Builder#ipv6Sentinels} and more than one sentinel {@link URI} cannot hold it: use {@link #uriString()}.
+     */
     public URI uri() {
-        StringBuilder s = new StringBuilder("redis-sentinel://");
+        return URI.create(uriString());
+    }
+
+    /** {@link #uri()} as text; with {@link Builder#ipv6Sentinels} the sentinels as {@code [::1]:<port>}. */
+    public String uriString() {
+        StringBuilder s = new StringBuilder(tls != null ? "rediss-sentinel://" : "redis-sentinel://");
         for (int i = 0; i < sentinels.size(); i++) {
-            s.append(i == 0 ? "" : ",").append(HOST).append(':').append(sentinels.get(i).port);
+            s.append(i == 0 ? "" : ",").append(ipv6 ? "[" + HOST6 + "]" : HOST).append(':').append(sentinels.get(i).port);
         }
-        return URI.create(s.append('#').append(masterName).toString());
+        return s.append('#').append(masterName).toString();
+    }
+
+    /** The certificates of a TLS group, or null. */
+    public TestCertificates certificates() {
+        return tls;
     }
 
     public String masterName() {
@@ -178,9 +207,9 @@ public final class SentinelGroup implements AutoCloseable {
     }
 
     private void startAll(Builder b) {
-        RedisProcess master = RedisProcess.builder().binary(binary).start();
+        RedisProcess master = server().start();
         servers.add(master);
-        RedisProcess replica = RedisProcess.builder().binary(binary).setting("replicaof", HOST + " " + master.port()).start();
+        RedisProcess replica = server().setting("replicaof", HOST + " " + master.port()).start();
         servers.add(replica);
         long deadline = System.nanoTime() + b.startTimeout.toNanos();
         await(deadline, "replica in sync with master " + master.port(), () -> {
@@ -192,7 +221,7 @@ public final class SentinelGroup implements AutoCloseable {
         int quorum = b.sentinelCount == 1 ? 1 : b.sentinelCount / 2 + 1;
         for (int i = 0; i < b.sentinelCount; i++) {
             int port = i == 0 && b.firstSentinelPort != 0 ? b.firstSentinelPort : FreePorts.next();
-            sentinels.add(new Sentinel(binary, port, masterName, master.port(), quorum, b));
+            sentinels.add(new Sentinel(binary, port, masterName, master.port(), quorum, b, adminSocketFactory()));
         }
         for (Sentinel s : sentinels) {
             s.start();
@@ -210,6 +239,30 @@ public final class SentinelGroup implements AutoCloseable {
                 }
             });
         }
+    }
+
+    /** A master or replica: with TLS, replicating over TLS and presenting the client certificate to its master. */
+    private RedisProcess.Builder server() {
+        RedisProcess.Builder b = RedisProcess.builder().binary(binary);
+        if (tls != null) {
+            b.tls(tls).tlsAuthClients(tlsAuthClients);
+            tlsReplication(b::setting, tls);
+        }
+        return b;
+    }
+
+    private static void tlsReplication(java.util.function.BiConsumer<String, String> setting, TestCertificates certs) {
+        setting.accept("tls-replication", "yes");
+        setting.accept("tls-client-cert-file", quote(certs.clientCertificate()));
+        setting.accept("tls-client-key-file", quote(certs.clientKey()));
+    }
+
+    private static String quote(Path file) {
+        return "\"" + file.toAbsolutePath() + "\"";
+    }
+
+    private javax.net.ssl.SSLSocketFactory adminSocketFactory() {
+        return tls == null ? null : tls.clientSocketFactory();
     }
 
     private void await(long deadline, String what, java.util.function.BooleanSupplier ready) {
@@ -244,18 +297,31 @@ public final class SentinelGroup implements AutoCloseable {
         final int port;
         final Path dir;
         final String conf;
+        final javax.net.ssl.SSLSocketFactory tls;
         Process process;
 
-        Sentinel(Path binary, int port, String masterName, int masterPort, int quorum, Builder b) {
+        Sentinel(Path binary, int port, String masterName, int masterPort, int quorum, Builder b,
+                 javax.net.ssl.SSLSocketFactory adminTls) {
             this.binary = binary;
             this.port = port;
+            this.tls = adminTls;
             try {
                 this.dir = Files.createTempDirectory("spillway-sentinel-").toAbsolutePath();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            this.conf = "port " + port + "\n"
-                    + "bind " + HOST + "\n"
+            StringBuilder tlsConf = new StringBuilder();
+            if (b.tls != null) {
+                tlsConf.append("tls-port ").append(port).append('\n')
+                        .append("tls-cert-file ").append(quote(b.tls.serverCertificate())).append('\n')
+                        .append("tls-key-file ").append(quote(b.tls.serverKey())).append('\n')
+                        .append("tls-ca-cert-file ").append(quote(b.tls.caCertificate())).append('\n')
+                        .append("tls-auth-clients ").append(b.tlsAuthClients ? "yes" : "no").append('\n');
+                tlsReplication((name, value) -> tlsConf.append(name).append(' ').append(value).append('\n'), b.tls);
+            }
+            this.conf = "port " + (b.tls != null ? 0 : port) + "\n"
+                    + tlsConf
+                    + "bind " + HOST + (b.ipv6 ? " " + HOST6 : "") + "\n"
                     + "daemonize no\n"
                     + "protected-mode no\n"
                     + "dir \"" + dir + "\"\n"
@@ -282,8 +348,13 @@ public final class SentinelGroup implements AutoCloseable {
         }
 
         Jedis jedis() {
-            return new Jedis(new HostAndPort(HOST, port), DefaultJedisClientConfig.builder()
-                    .connectionTimeoutMillis(1000).socketTimeoutMillis(1000).build());
+            DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
+                    .connectionTimeoutMillis(1000).socketTimeoutMillis(1000);
+            if (tls != null) {
+                // No endpoint identification (Jedis adds HTTPS when given no SSLParameters): as RedisProcess's own.
+                cfg.ssl(true).sslSocketFactory(tls).sslParameters(new javax.net.ssl.SSLParameters());
+            }
+            return new Jedis(new HostAndPort(HOST, port), cfg.build());
         }
 
         void close() {
@@ -310,6 +381,9 @@ public final class SentinelGroup implements AutoCloseable {
         private Duration startTimeout = Duration.ofSeconds(30);
         private Path binary;
         private int firstSentinelPort;
+        private TestCertificates tls;
+        private boolean tlsAuthClients = true;
+        private boolean ipv6;
 
         public Builder masterName(String name) {
             this.masterName = name;
@@ -343,6 +417,24 @@ public final class SentinelGroup implements AutoCloseable {
 
         public Builder binary(Path binary) {
             this.binary = binary;
+            return this;
+        }
+
+        /** TLS only, everywhere, with {@code certs}; see the class comment. Default: plain TCP. */
+        public Builder tls(TestCertificates certs) {
+            this.tls = java.util.Objects.requireNonNull(certs, "certs");
+            return this;
+        }
+
+        /** {@code tls-auth-clients} of servers and sentinels; default yes (Redis's default). Needs {@link #tls}. */
+        public Builder tlsAuthClients(boolean required) {
+            this.tlsAuthClients = required;
+            return this;
+        }
+
+        /** Sentinels listen on {@code ::1} too and {@link #uriString()} names them so; default no. */
+        public Builder ipv6Sentinels(boolean on) {
+            this.ipv6 = on;
             return this;
         }
 

@@ -46,8 +46,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  *
  * <ul>
  *   <li>{@code ca.pem}: a private test CA that signed everything below;</li>
- *   <li>{@code server.pem} + {@code server.key}: a server certificate for {@code 127.0.0.1} and {@code localhost}
- *       (subject alternative names), what a TLS {@link RedisProcess} presents by default;</li>
+ *   <li>{@code server.pem} + {@code server.key}: a server certificate for {@code 127.0.0.1}, {@code ::1} and
+ *       {@code localhost} (subject alternative names), what a TLS {@link RedisProcess} presents by default;</li>
  *   <li>{@code wrong-host.pem} + {@code wrong-host.key}: signed by the same CA but for {@code elsewhere.invalid}
  *       only: a client that checks host names refuses it on 127.0.0.1;</li>
  *   <li>{@code client.pem} + {@code client.key}: a client certificate, for {@code tls-auth-clients yes};</li>
@@ -90,7 +90,8 @@ public final class TestCertificates {
 
             KeyPair serverKeys = keyPair();
             X509Certificate server = leaf("127.0.0.1", serverKeys, ca, caKeys.getPrivate(), KeyPurposeId.id_kp_serverAuth,
-                    new GeneralName(GeneralName.iPAddress, "127.0.0.1"), new GeneralName(GeneralName.dNSName, "localhost"));
+                    new GeneralName(GeneralName.iPAddress, "127.0.0.1"), new GeneralName(GeneralName.iPAddress, "::1"),
+                    new GeneralName(GeneralName.dNSName, "localhost"));
             write(abs.resolve("server.pem"), pem("CERTIFICATE", server.getEncoded()));
             write(abs.resolve("server.key"), pem("PRIVATE KEY", serverKeys.getPrivate().getEncoded()));
 
@@ -130,7 +131,7 @@ public final class TestCertificates {
         return dir.resolve("other-ca.pem");
     }
 
-    /** The server certificate for 127.0.0.1 and localhost (PEM). */
+    /** The server certificate for 127.0.0.1, ::1 and localhost (PEM). */
     public Path serverCertificate() {
         return dir.resolve("server.pem");
     }
