@@ -642,8 +642,7 @@ public final class RedisConnection {
             if (!tls) {
                 if (tlsOption != null) {
                     throw new IllegalArgumentException(tlsOption + " is a TLS setting, but the redis URI is not TLS: '"
-                            + withoutPassword(built) + "' (use " + (sentinel != null ? "rediss-sentinel://" : "rediss://")
-                            + " or tls(true) for TLS)");
+                            + withoutPassword(built) + "' (use " + (sentinel != null ? "rediss-sentinel://" : "rediss://") + " for TLS)");
                 }
                 return new RedisConnection(this, false, built, null, null);
             }
