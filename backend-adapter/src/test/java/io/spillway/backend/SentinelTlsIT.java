@@ -29,8 +29,8 @@ import redis.clients.jedis.Jedis;
 /**
  * The producer over {@code rediss-sentinel://}: master, replica and sentinels speak TLS only and require client
  * certificates. Through a master SIGKILL and failover every accepted job is on the new master exactly once, in order
- * (a smaller {@link SentinelFailoverIT}); and a TLS problem with the sentinels is one ERROR line naming the sentinel,
- * while jobs are spooled.
+ * (a smaller {@link SentinelFailoverIT}); and a TLS problem with the sentinels (untrusted, no client certificate, plain
+ * client on TLS sentinels, TLS client on plain ones) is one ERROR line naming the sentinel, while jobs are spooled.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class SentinelTlsIT {
@@ -110,6 +110,14 @@ class SentinelTlsIT {
                     "no-client-cert", sentinel, "client certificate");
             misconfigured(redis, RedisConnection.builder(redis.uri()).tls(false).build(), "plain",
                     sentinel + "the sentinel speaks TLS only", "use rediss-sentinel://");
+        }
+    }
+
+    @Test
+    void aTlsClientAgainstPlainSentinelsIsToldToUseRedisSentinel() {
+        try (SentinelGroup redis = SentinelGroup.builder().start()) {
+            misconfigured(redis, RedisConnection.builder(redis.uri()).tls(true).trustedCertificates(certs.caCertificate()).build(),
+                    "tls-on-plain", "TLS: sentinel 127.0.0.1:" + redis.sentinelPorts().get(0) + ": ", "use redis-sentinel://");
         }
     }
 
