@@ -15,10 +15,14 @@ class FreePortsTest {
 
     @Test
     void portsAreBindableAndNeverRepeated() throws Exception {
+        String ephemeral = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
+                .get(0).trim();
         Set<Integer> seen = new HashSet<>();
         for (int i = 0; i < 20; i++) {
             int port = FreePorts.next();
             assertThat(seen.add(port)).isTrue();
+            assertThat(port).as("below the ephemeral range (%s), where client sockets cannot take it", ephemeral)
+                    .isGreaterThanOrEqualTo(FreePorts.LOWEST).isLessThan(Integer.parseInt(ephemeral.split("\\s+")[0]));
             try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
                 assertThat(s.getLocalPort()).isEqualTo(port);
             }
