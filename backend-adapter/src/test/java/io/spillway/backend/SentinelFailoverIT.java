@@ -55,15 +55,7 @@ class SentinelFailoverIT {
              JobProducer p = producer(redis)) {
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
             AtomicBoolean failedOver = new AtomicBoolean();
-            Thread chaos = new Thread(() -> {
-                // The kill hits a connected producer in the middle of direct writes.
-                await().atMost(Duration.ofSeconds(60)).until(() ->
-                        p.metrics().meter(MetricNames.ACCEPTED).getCount() >= total / 4 && p.state() == HealthState.CONNECTED);
-                RedisProcess old = redis.killMaster();
-                redis.awaitFailover(old, Duration.ofSeconds(30));
-                failedOver.set(true);
-            }, "chaos");
-            chaos.start();
+            Thread chaos = killMasterAfterAQuarter(redis, p, total, failedOver);
             long spooled = 0;
             for (int i = 0; i < total; i++) {
                 String q = QUEUES[i % 2];
@@ -211,13 +203,30 @@ class SentinelFailoverIT {
         return accepted;
     }
 
-    private static void awaitDrained(JobProducer p) {
+    /**
+     * Started: once a quarter of {@code total} jobs were accepted and the producer is connected (so the kill hits it in
+     * the middle of direct writes), SIGKILLs the master and waits for the failover, then sets {@code failedOver}.
+     */
+    static Thread killMasterAfterAQuarter(SentinelGroup redis, JobProducer p, int total, AtomicBoolean failedOver) {
+        Thread chaos = new Thread(() -> {
+            await().atMost(Duration.ofSeconds(60)).until(() ->
+                    p.metrics().meter(MetricNames.ACCEPTED).getCount() >= total / 4 && p.state() == HealthState.CONNECTED);
+            RedisProcess old = redis.killMaster();
+            redis.awaitFailover(old, Duration.ofSeconds(30));
+            failedOver.set(true);
+        }, "chaos");
+        chaos.start();
+        return chaos;
+    }
+
+    static void awaitDrained(JobProducer p) {
         await().atMost(Duration.ofSeconds(60)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
     }
 
-    private static void assertOnNewMasterOnceInOrder(SentinelGroup redis, Map<String, List<String>> accepted) {
+    /** Every accepted job of each queue of {@code accepted} is on the current master once, in the order accepted. */
+    static void assertOnNewMasterOnceInOrder(SentinelGroup redis, Map<String, List<String>> accepted) {
         try (Jedis j = redis.master().jedis(Duration.ofSeconds(10))) {
-            for (String q : QUEUES) {
+            for (String q : accepted.keySet()) {
                 List<String> inRedis = RedisJobs.ids(j, q);
                 Map<String, Integer> copies = new HashMap<>();
                 inRedis.forEach(id -> copies.merge(id, 1, Integer::sum));

@@ -7,14 +7,12 @@ import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
 import io.spillway.core.RedisConnection;
 import io.spillway.testing.LogCapture;
-import io.spillway.testing.RedisProcess;
 import io.spillway.testing.SentinelGroup;
 import io.spillway.testing.TestCertificates;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -63,14 +61,7 @@ class SentinelTlsIT {
             assertThat(redis.uri().getScheme()).isEqualTo("rediss-sentinel");
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
             AtomicBoolean failedOver = new AtomicBoolean();
-            Thread chaos = new Thread(() -> {
-                await().atMost(Duration.ofSeconds(60)).until(() ->
-                        p.metrics().meter(MetricNames.ACCEPTED).getCount() >= total / 4 && p.state() == HealthState.CONNECTED);
-                RedisProcess old = redis.killMaster();
-                redis.awaitFailover(old, Duration.ofSeconds(30));
-                failedOver.set(true);
-            }, "chaos");
-            chaos.start();
+            Thread chaos = SentinelFailoverIT.killMasterAfterAQuarter(redis, p, total, failedOver);
             long spooled = 0;
             for (int i = 0; i < total; i++) {
                 Receipt r = p.enqueue(q, "t", ("job " + i).getBytes(StandardCharsets.UTF_8));
@@ -84,16 +75,8 @@ class SentinelTlsIT {
             chaos.join();
             assertThat(failedOver).isTrue();
             assertThat(spooled).as("jobs spooled while no master answered").isGreaterThan(0);
-            await().atMost(Duration.ofSeconds(60)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
-            try (Jedis j = redis.master().jedis(Duration.ofSeconds(10))) {
-                List<String> inRedis = RedisJobs.ids(j, q);
-                Map<String, Integer> copies = new HashMap<>();
-                inRedis.forEach(id -> copies.merge(id, 1, Integer::sum));
-                assertThat(accepted.stream().filter(id -> !copies.containsKey(id)).toList())
-                        .as("accepted jobs missing on the new master (of " + accepted.size() + ")").isEmpty();
-                assertThat(copies.values()).as("copies per job").allMatch(n -> n == 1);
-                assertThat(inRedis).as("order").containsExactlyElementsOf(accepted);
-            }
+            SentinelFailoverIT.awaitDrained(p);
+            SentinelFailoverIT.assertOnNewMasterOnceInOrder(redis, Map.of(q, accepted));
             System.out.printf("over TLS through a failover: %d accepted, %d spooled, %d re-sent%n", accepted.size(), spooled,
                     p.metrics().meter(MetricNames.RESENT).getCount());
         }

@@ -27,6 +27,16 @@ final class Jobs implements AutoCloseable {
                 "test-producer", 2, Duration.ofMillis(1), null);
     }
 
+    /** Whether {@code handled} holds the ids {@code prefix + 0} to {@code prefix + (n - 1)}. */
+    static boolean allHandled(Map<String, ?> handled, String prefix, int n) {
+        for (int i = 0; i < n; i++) {
+            if (!handled.containsKey(prefix + i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     static JobRecord job(String queue, String id, String type, String payload) {
         return new JobRecord(JobId.of(id), QueueName.of(queue), type, payload.getBytes(StandardCharsets.UTF_8), Map.of(),
                 0, System.currentTimeMillis(), 0);

@@ -36,15 +36,6 @@ class WorkerSentinelTlsIT {
 
     final Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
 
-    private boolean allHandled(String prefix, int n) {
-        for (int i = 0; i < n; i++) {
-            if (!handled.containsKey(prefix + i)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     @Test
     void aWorkerHandlesJobsOverTlsThroughSentinelAcrossAFailover() {
         String queue = "sentinel-tls-" + System.nanoTime();
@@ -69,13 +60,13 @@ class WorkerSentinelTlsIT {
                 for (int i = 0; i < 200; i++) {
                     p.enqueue(queue, "t", ("a" + i).getBytes(StandardCharsets.UTF_8));
                 }
-                await().atMost(Duration.ofSeconds(20)).until(() -> allHandled("a", 200));
+                await().atMost(Duration.ofSeconds(20)).until(() -> Jobs.allHandled(handled, "a", 200));
                 RedisProcess old = redis.killMaster();
                 for (int i = 0; i < 200; i++) {
                     p.enqueue(queue, "t", ("b" + i).getBytes(StandardCharsets.UTF_8));
                 }
                 RedisProcess now = redis.awaitFailover(old, Duration.ofSeconds(30));
-                await().atMost(Duration.ofSeconds(60)).until(() -> allHandled("b", 200));
+                await().atMost(Duration.ofSeconds(60)).until(() -> Jobs.allHandled(handled, "b", 200));
                 await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
                     assertThat(w.acksPendingLocally()).isZero();
                     try (Jedis j = now.jedis()) {

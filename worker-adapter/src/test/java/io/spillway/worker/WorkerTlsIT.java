@@ -37,15 +37,6 @@ class WorkerTlsIT {
                         k -> new AtomicInteger()).incrementAndGet());
     }
 
-    private boolean allHandled(String prefix, int n) {
-        for (int i = 0; i < n; i++) {
-            if (!handled.containsKey(prefix + i)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     @Test
     void aWorkerHandlesJobsOverTlsWithAClientCertificateAcrossARedisKill() {
         TestCertificates certs = TestCertificates.create(dir.resolve("certs"));
@@ -60,13 +51,13 @@ class WorkerTlsIT {
                 for (int i = 0; i < 50; i++) {
                     assertThat(p.enqueue("wtls", "t", ("a" + i).getBytes(StandardCharsets.UTF_8)).spooled()).isFalse();
                 }
-                await().atMost(Duration.ofSeconds(20)).until(() -> allHandled("a", 50));
+                await().atMost(Duration.ofSeconds(20)).until(() -> Jobs.allHandled(handled, "a", 50));
                 redis.kill();
                 for (int i = 0; i < 50; i++) {
                     assertThat(p.enqueue("wtls", "t", ("b" + i).getBytes(StandardCharsets.UTF_8)).spooled()).isTrue();
                 }
                 redis.restart();
-                await().atMost(Duration.ofSeconds(30)).until(() -> allHandled("b", 50));
+                await().atMost(Duration.ofSeconds(30)).until(() -> Jobs.allHandled(handled, "b", 50));
                 assertThat(w.health()).isEqualTo(HealthState.CONNECTED);
             }
         }
@@ -93,7 +84,7 @@ class WorkerTlsIT {
                 assertThat(logs.lines("\tat ")).as("no stack trace").isEmpty();
                 assertThat(handled).isEmpty();
                 redis.configSet("tls-auth-clients", "no");
-                await().atMost(Duration.ofSeconds(30)).until(() -> allHandled("c", 20));
+                await().atMost(Duration.ofSeconds(30)).until(() -> Jobs.allHandled(handled, "c", 20));
             }
         }
     }
