@@ -128,13 +128,15 @@ class RefusedWritesIT {
             Worker first = builder.stateDir(tmp.resolve("w1")).build();
             first.start();
             assertThat(slowStarted.await(10, TimeUnit.SECONDS)).isTrue();
+            // Phases of fixed length, not waits for a condition: which refusal comes first depends on the command
+            // (the doomed job's HSET only comes on its second run), so the refusal is simply kept in force for a while.
             Thread.sleep(1_500);
             first.close();
 
             Worker second = builder.stateDir(tmp.resolve("w2")).build();
             second.start();
             try (DeadLetters letters = DeadLetters.connect(worker)) {
-                Thread.sleep(1_000);
+                Thread.sleep(1_000); // one lease more under the refusal, for the second worker's takeover
                 // An independent record: every job that has not run to its end is in Redis, in the stream, the
                 // delayed set or the dead letters (Redis read first: a job acknowledged before that had run to its end).
                 Set<String> inRedis = jobsInRedis(r, q);
