@@ -124,7 +124,7 @@ public final class JobProducer implements AutoCloseable {
         this.duplicates = registry.meter(MetricNames.DUPLICATES);
         this.latency = TickTimer.in(registry, MetricNames.ENQUEUE_LATENCY);
         this.journal = ChronicleJournal.open(config.journalDir, config.journalMaxBytes, config.durability, registry, null,
-                config.resendWindow.toMillis());
+                config.writeAhead ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : config.resendWindow.toMillis());
         boolean resend = config.resendWindow.toMillis() > 0 && config.resendBufferBytes > 0;
         try {
             this.sentLog = resend ? SentLog.open(config.journalDir, config.durability, config.resendWindow.toMillis(),
@@ -471,7 +471,7 @@ public final class JobProducer implements AutoCloseable {
 
     /** {@code tick}: the caller's {@link System#nanoTime()} reading, for the meters. */
     private Receipt submit(JobRecord job, byte[] encoded, long tick) {
-        if (!gateway.isOpen() && journal.backlog(job.queue()) == 0) {
+        if (!config.writeAhead && !gateway.isOpen() && journal.backlog(job.queue()) == 0) {
             try {
                 register(job.queue());
                 long now = System.currentTimeMillis();
@@ -510,7 +510,8 @@ public final class JobProducer implements AutoCloseable {
         // A queue goes direct only if it had no backlog when the batch started: then all its jobs of this
         // batch go one way, and their order holds.
         Map<QueueName, Boolean> direct = new HashMap<>();
-        boolean open = gateway.isOpen();
+        // Write-ahead: every job goes to the journal first, and from there to Redis (the replay thread).
+        boolean open = gateway.isOpen() || config.writeAhead;
         for (QueueName q : batch.queues) {
             direct.computeIfAbsent(q, x -> !open && journal.backlog(x) == 0);
         }
@@ -735,8 +736,13 @@ public final class JobProducer implements AutoCloseable {
     }
 
     private void replayLoop() {
+        long lastConfirm = System.nanoTime();
         while (!closed) {
             try {
+                if (config.writeAhead && System.nanoTime() - lastConfirm >= CONFIRM_INTERVAL_NANOS) {
+                    lastConfirm = System.nanoTime();
+                    confirmCompleted();
+                }
                 if (!replaySignal.tryAcquire(1, TimeUnit.SECONDS)) {
                     // Idle: keep the journal's current cycle file ready for the next spool (see prepareCycle).
                     journal.prepareCycle();
@@ -763,6 +769,33 @@ public final class JobProducer implements AutoCloseable {
         }
     }
 
+    /** Write-ahead mode: how often the replay thread looks for jobs whose completion it can confirm. */
+    private static final long CONFIRM_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** Write-ahead mode: status records looked up per pipeline, and the most pipelines per look. */
+    private static final int CONFIRM_BATCH = 2_000;
+    private static final int CONFIRM_ROUNDS = 50;
+
+    /**
+     * Write-ahead mode, on the replay thread while connected: lets the journal forget the jobs that completed (or
+     * were dead-lettered), oldest first. A Redis that answers with another run id than the one this producer
+     * recovered with restarted: the reconnect loop is told, and its recovery sends every unconfirmed job again.
+     */
+    private void confirmCompleted() {
+        if (monitor.state() != HealthState.CONNECTED || journal.unconfirmed() == 0) {
+            return;
+        }
+        for (int round = 0; round < CONFIRM_ROUNDS && !closed; round++) {
+            Replayer.Confirmation c = replayer.confirm(monitor.runId(), CONFIRM_BATCH);
+            if (c == Replayer.Confirmation.RESTARTED) {
+                gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
+                return;
+            }
+            if (c == Replayer.Confirmation.DONE) {
+                return;
+            }
+        }
+    }
+
     /** The producer's settings. Immutable. */
     public static final class Config {
         private final RedisConnection redis;
@@ -777,8 +810,10 @@ public final class JobProducer implements AutoCloseable {
         private final MetricRegistry registry;
         private final Duration resendWindow;
         private final long resendBufferBytes;
+        private final boolean writeAhead;
 
         private Config(Builder b) {
+            this.writeAhead = b.writeAhead;
             this.resendWindow = b.resendWindow;
             this.resendBufferBytes = b.resendBufferBytes;
             this.redis = b.redis;
@@ -820,13 +855,18 @@ public final class JobProducer implements AutoCloseable {
         public Duration resendWindow() {
             return resendWindow;
         }
+
+        /** Whether every job is journaled before it is sent and kept until it completes ({@link Builder#writeAhead}). */
+        public boolean writeAhead() {
+            return writeAhead;
+        }
     }
 
     /**
      * Builds a {@link JobProducer}. Defaults: journal cap {@value #DEFAULT_JOURNAL_MAX_BYTES} bytes,
      * durability {@link Durability#PROCESS_CRASH}, payloads up to {@value #DEFAULT_MAX_PAYLOAD_BYTES} bytes,
      * no dedupe expiry (a job id is remembered while its job exists), reconnect backoff 100 ms doubling to 5 s with full jitter (forever), jobs of the
-     * last 5 s (up to 16 MiB) sent again after a Redis restart, a pool of
+     * last 5 s (up to 16 MiB) sent again after a Redis restart, write-ahead off, a pool of
      * {@value #DEFAULT_POOL_SIZE} connections, Redis timeouts of {@link RedisConnection}.
      */
     public static final class Builder {
@@ -854,8 +894,26 @@ public final class JobProducer implements AutoCloseable {
         private MetricRegistry registry;
         private Duration resendWindow = DEFAULT_RESEND_WINDOW;
         private long resendBufferBytes = DEFAULT_RESEND_BUFFER_BYTES;
+        private boolean writeAhead;
 
         private Builder() {
+        }
+
+        /**
+         * Write-ahead mode, for a Redis that keeps nothing on disk (no AOF, no RDB: a restart empties it). Off by
+         * default. When on, every job is appended to the journal before it is sent, and sent from there by the replay
+         * thread (in order, idempotently, pipelined: a millisecond or two later), so every receipt is
+         * {@link Receipt#spooled() spooled}. The journal keeps each job until a worker has completed it or
+         * dead-lettered it (the producer looks at the jobs' status records about once a second, oldest first); when
+         * Redis comes back with a new run id (it restarted, maybe empty) every job not confirmed yet is sent again.
+         * So a job is never lost by Redis, at the cost of disk: the journal holds every job not completed yet, and
+         * {@link #journalMaxBytes} caps those too (past it, enqueue throws {@link JournalFullException}). Jobs
+         * completed before a restart whose completion the producer had not seen yet run again (at-least-once). A
+         * job's delay keeps it in the journal until it has run.
+         */
+        public Builder writeAhead(boolean on) {
+            this.writeAhead = on;
+            return this;
         }
 
         /**
@@ -903,7 +961,10 @@ public final class JobProducer implements AutoCloseable {
             return this;
         }
 
-        /** Most bytes of jobs waiting in the journal; past it enqueue throws {@link JournalFullException}. */
+        /**
+         * Most bytes of jobs waiting in the journal (and, in the {@link #writeAhead} mode, of jobs sent and not completed
+         * yet); past it enqueue throws {@link JournalFullException}.
+         */
         public Builder journalMaxBytes(long bytes) {
             if (bytes <= 0) {
                 throw new IllegalArgumentException("journalMaxBytes must be > 0, but was " + bytes);

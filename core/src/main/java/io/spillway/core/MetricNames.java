@@ -35,6 +35,11 @@ public final class MetricNames {
     public static final String JOURNAL_MAX_BYTES = "spillway.journal.max.bytes";
     /** Gauge: age in milliseconds of the oldest job not yet replayed (0 when empty). */
     public static final String JOURNAL_OLDEST_AGE = "spillway.journal.oldest.age.ms";
+    /**
+     * Gauge: jobs sent to Redis from the journal of a write-ahead producer and kept until their completion is
+     * confirmed (0 in the default mode).
+     */
+    public static final String JOURNAL_UNCONFIRMED = "spillway.journal.unconfirmed.jobs";
     /** Counter: corrupt or torn journal records found and skipped. */
     public static final String JOURNAL_CORRUPT = "spillway.journal.corrupt";
     /** Meter: jobs replayed from the journal into Redis (new in Redis). */

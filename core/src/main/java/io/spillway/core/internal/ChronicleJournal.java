@@ -49,10 +49,12 @@ import org.slf4j.LoggerFactory;
  *       the records after it from replaying.</li>
  *   <li>Two positions live in {@code positions} (a memory-mapped 16-byte file that survives kill -9):
  *       <i>replayed</i> (the last index sent to Redis) and <i>safe to delete</i> (the last index whose
- *       record is no longer needed). Today both move together; a write-ahead mode will hold the second
- *       back until completion is confirmed. Cycle files wholly behind <i>safe to delete</i> are deleted.</li>
+ *       record is no longer needed). By default the second trails the first by a hold-back window; in the
+ *       write-ahead mode ({@link #HOLD_UNTIL_CONFIRMED}) it moves only when {@link #confirm} is told that the jobs
+ *       of the records are completed or dead. Cycle files wholly behind <i>safe to delete</i> are deleted.</li>
  *   <li>The backlog (records after <i>replayed</i>) is counted in memory, per queue too; it is rebuilt by a
- *       scan at open. Past {@code maxBytes} of backlog, {@link #append} throws {@link JournalFullException}.</li>
+ *       scan at open, and so are the <i>unconfirmed</i> records (between the two positions) in the write-ahead
+ *       mode. Past {@code maxBytes} of both, {@link #append} throws {@link JournalFullException}.</li>
  *   <li>Appends are thread-safe (serialised). Reading ({@link #read}, {@link #commit}, {@link #rewind}) is
  *       for one thread at a time: the replayer's.</li>
  * </ul>
@@ -60,6 +62,11 @@ import org.slf4j.LoggerFactory;
 public final class ChronicleJournal implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChronicleJournal.class);
     public static final long DEFAULT_MAX_BYTES = 1L << 30;
+    /**
+     * The hold-back of the write-ahead mode: a replayed record stays until {@link #confirm} is told its job completed
+     * (or was dead-lettered), however long that takes; {@link #rewindRecent()} sends every unconfirmed record again.
+     */
+    public static final long HOLD_UNTIL_CONFIRMED = Long.MAX_VALUE;
     static final byte FRAME_VERSION = Frame.VERSION;
     static final int FRAME_HEADER = Frame.HEADER;
     static final RollCycle ROLL_CYCLE = RollCycles.FAST_HOURLY;
@@ -82,6 +89,9 @@ public final class ChronicleJournal implements AutoCloseable {
     private final MappedByteBuffer positions;
     private final AtomicLong backlogJobs = new AtomicLong();
     private final AtomicLong backlogBytes = new AtomicLong();
+    /** Write-ahead mode only: records replayed and not yet confirmed (between the two positions). */
+    private final AtomicLong unconfirmedJobs = new AtomicLong();
+    private final AtomicLong unconfirmedBytes = new AtomicLong();
     private final Map<QueueName, AtomicLong> perQueue = new ConcurrentHashMap<>();
     private final Counter corrupt;
     private volatile long oldestEnqueuedAt;
@@ -163,10 +173,17 @@ public final class ChronicleJournal implements AutoCloseable {
         registerGauge(registry, MetricNames.JOURNAL_BACKLOG_BYTES, backlogBytes::get);
         registerGauge(registry, MetricNames.JOURNAL_MAX_BYTES, () -> maxBytes);
         registerGauge(registry, MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
+        registerGauge(registry, MetricNames.JOURNAL_UNCONFIRMED, unconfirmedJobs::get);
         positionTailerAfterReplayed();
         scanBacklog();
         if (backlogJobs.get() > 0) {
             log.info("Journal {} holds {} jobs ({} bytes) not yet replayed", dir, backlogJobs.get(), backlogBytes.get());
+        }
+        if (holdBackMillis == HOLD_UNTIL_CONFIRMED) {
+            scanUnconfirmed();
+            if (unconfirmedJobs.get() > 0) {
+                log.info("Journal {} holds {} jobs sent to Redis and not yet confirmed completed", dir, unconfirmedJobs.get());
+            }
         }
         warmAppendPath(dir);
     }
@@ -294,9 +311,10 @@ public final class ChronicleJournal implements AutoCloseable {
      */
     public Reservation reserve(long bytes) {
         synchronized (appendLock) {
-            if (backlogBytes.get() + reservedBytes + bytes > maxBytes) {
+            if (backlogBytes.get() + unconfirmedBytes.get() + reservedBytes + bytes > maxBytes) {
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
-                        + maxBytes + " waiting for replay, " + reservedBytes + " set aside, " + bytes + " more needed");
+                        + maxBytes + " waiting for replay" + unconfirmedText() + ", " + reservedBytes + " set aside, "
+                        + bytes + " more needed");
             }
             reservedBytes += bytes;
             return new Reservation(bytes);
@@ -315,9 +333,9 @@ public final class ChronicleJournal implements AutoCloseable {
                 throw new JournalException("Journal " + dir + " is closed", null);
             }
             long fromReservation = reservation == null ? 0 : Math.min(reservation.left, frame);
-            if (backlogBytes.get() + reservedBytes - fromReservation + frame > maxBytes) {
+            if (backlogBytes.get() + unconfirmedBytes.get() + reservedBytes - fromReservation + frame > maxBytes) {
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
-                        + maxBytes + " waiting for replay; job " + job.id() + " was not accepted");
+                        + maxBytes + " waiting for replay" + unconfirmedText() + "; job " + job.id() + " was not accepted");
             }
             try {
                 try (DocumentContext dc = appender.writingDocument()) {
@@ -394,6 +412,12 @@ public final class ChronicleJournal implements AutoCloseable {
             Frame.writeMarker(dc.wire().bytes());
         }
         markedCycle = cycle;
+    }
+
+    /** For the full-journal messages: the unconfirmed bytes of the write-ahead mode, if any. */
+    private String unconfirmedText() {
+        long u = unconfirmedBytes.get();
+        return u == 0 ? "" : " and " + u + " sent and waiting for their jobs to complete (write-ahead)";
     }
 
     /** Test hook: writes a raw frame body as-is (to plant corrupt or torn records). */
@@ -491,7 +515,7 @@ public final class ChronicleJournal implements AutoCloseable {
         long now = clock.currentTimeMillis();
         if (holdBackMillis == 0) {
             positions.putLong(8, last.index());
-        } else {
+        } else if (holdBackMillis != HOLD_UNTIL_CONFIRMED) {
             checkpoints.addLast(new long[] {now, last.index()});
             advanceSafe(now);
         }
@@ -511,6 +535,10 @@ public final class ChronicleJournal implements AutoCloseable {
             }
         }
         backlogBytes.addAndGet(-bytes);
+        if (holdBackMillis == HOLD_UNTIL_CONFIRMED) {
+            unconfirmedBytes.addAndGet(bytes);
+            unconfirmedJobs.addAndGet(jobs);
+        }
         if (backlogJobs.addAndGet(-jobs) > 0 && last.job() != null) {
             // The next record was accepted after this one: a slight over-estimate of the oldest age.
             oldestEnqueuedAt = last.job().enqueuedAt();
@@ -550,6 +578,8 @@ public final class ChronicleJournal implements AutoCloseable {
         }
         positions.putLong(0, safe);
         checkpoints.clear();
+        unconfirmedJobs.set(0);
+        unconfirmedBytes.set(0);
         positionTailerAfterReplayed();
         long again;
         synchronized (appendLock) {
@@ -561,9 +591,75 @@ public final class ChronicleJournal implements AutoCloseable {
             scanBacklog();
             again = backlogJobs.get() - waiting; // the backlog also holds the jobs not replayed yet
         }
-        log.info("Journal {}: {} jobs replayed in the last {} ms will be sent again (Redis restarted)", dir,
-                again, holdBackMillis);
+        if (holdBackMillis == HOLD_UNTIL_CONFIRMED) {
+            log.info("Journal {}: {} jobs sent to Redis and not yet confirmed completed will be sent again (Redis restarted)",
+                    dir, again);
+        } else {
+            log.info("Journal {}: {} jobs replayed in the last {} ms will be sent again (Redis restarted)", dir,
+                    again, holdBackMillis);
+        }
         return before;
+    }
+
+    /**
+     * Write-ahead mode: up to {@code max} records sent to Redis and not yet confirmed (after <i>safe to delete</i>,
+     * up to <i>replayed</i>), oldest first. Corrupt records come back with a null job. For the replayer's thread.
+     */
+    public List<Entry> readUnconfirmed(int max) {
+        long safe = positions.getLong(8);
+        long replayed = positions.getLong(0);
+        List<Entry> out = new ArrayList<>(Math.min(max, 1024));
+        if (replayed == safe) {
+            return out;
+        }
+        try (ExcerptTailer t = queue.createTailer()) {
+            moveAfter(t, safe);
+            Entry e;
+            while (out.size() < max && (e = readOne(t, replayed)) != null) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Write-ahead mode: the jobs of {@code prefix} (the first records {@link #readUnconfirmed} gave, in order) are
+     * completed or dead: <i>safe to delete</i> moves past them and the cycle files wholly behind it go. Ignored if the
+     * positions moved in between (a {@link #rewindRecent()}).
+     */
+    public void confirm(List<Entry> prefix) {
+        if (prefix.isEmpty()) {
+            return;
+        }
+        synchronized (positionsLock) {
+            long last = prefix.get(prefix.size() - 1).index();
+            long replayed = positions.getLong(0);
+            long safe = positions.getLong(8);
+            if (last > replayed || (safe != -1 && prefix.get(0).index() <= safe)) {
+                return;
+            }
+            positions.putLong(8, last);
+            if (durability == Durability.POWER_LOSS) {
+                positions.force();
+            }
+            long bytes = 0;
+            for (Entry e : prefix) {
+                bytes += e.frameBytes();
+            }
+            unconfirmedBytes.addAndGet(-bytes);
+            unconfirmedJobs.addAndGet(-prefix.size());
+            deleteReplayedCycles(ROLL_CYCLE.toCycle(last));
+        }
+    }
+
+    /** Whether this journal keeps replayed records until their jobs are confirmed ({@link #HOLD_UNTIL_CONFIRMED}). */
+    public boolean writeAhead() {
+        return holdBackMillis == HOLD_UNTIL_CONFIRMED;
+    }
+
+    /** Write-ahead mode: records sent to Redis whose completion is not confirmed yet. */
+    public long unconfirmed() {
+        return unconfirmedJobs.get();
     }
 
     /** Index of the last record appended so far (by any process), -1 if the journal is empty. */
@@ -660,7 +756,11 @@ public final class ChronicleJournal implements AutoCloseable {
     }
 
     private void moveAfterReplayed(ExcerptTailer t) {
-        long replayed = positions.getLong(0);
+        moveAfter(t, positions.getLong(0));
+    }
+
+    /** Puts {@code t} on the first record after {@code replayed} (-1: the first record). */
+    private void moveAfter(ExcerptTailer t, long replayed) {
         if (replayed == -1) {
             t.toStart();
             return;
@@ -704,6 +804,23 @@ public final class ChronicleJournal implements AutoCloseable {
                         first = false;
                     }
                 }
+            }
+        }
+    }
+
+    /** Write-ahead mode, at open: counts the records between the two positions. */
+    private void scanUnconfirmed() {
+        long safe = positions.getLong(8);
+        long replayed = positions.getLong(0);
+        if (replayed == safe) {
+            return;
+        }
+        try (ExcerptTailer t = queue.createTailer()) {
+            moveAfter(t, safe);
+            Entry e;
+            while ((e = readOne(t, replayed)) != null) {
+                unconfirmedJobs.incrementAndGet();
+                unconfirmedBytes.addAndGet(e.frameBytes());
             }
         }
     }

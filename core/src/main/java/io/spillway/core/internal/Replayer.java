@@ -96,7 +96,10 @@ public final class Replayer {
             throw e;
         }
         if (resend) {
-            if (d.sent > 0) {
+            if (d.sent > 0 && journal.writeAhead()) {
+                log.info("Sent {} jobs not yet confirmed completed again after the Redis restart: {} had been lost and are"
+                        + " restored, {} were still there", d.sent, d.fresh, d.sent - d.fresh);
+            } else if (d.sent > 0) {
                 log.info("Sent {} jobs replayed in the last {} ms again after the Redis restart: {} had been lost and are"
                         + " restored, {} were still there", d.sent, windowMillis, d.fresh, d.sent - d.fresh);
             }
@@ -253,6 +256,69 @@ public final class Replayer {
         restored.mark(out[0]);
         resent.mark(writes.size());
         return out;
+    }
+
+    /** What {@link #confirm} found. */
+    public enum Confirmation {
+        /** Every unconfirmed record it read was confirmed: call again for the next ones (if any are left). */
+        MORE,
+        /** It stopped at a job not completed yet, or there is nothing left to confirm. */
+        DONE,
+        /** Redis answered with another run id than {@code runId}: it restarted; nothing was confirmed. */
+        RESTARTED
+    }
+
+    /**
+     * Write-ahead mode: looks up the status records of the oldest records sent and not yet confirmed (up to
+     * {@code max}) and confirms, in journal order, those whose job is completed, dead or purged,
+     * up to the first that is not. A status record that is gone counts as confirmed (its retention ran out after
+     * completion, or a dead letter was purged): the lookups run in one pipeline with {@code INFO server}, so if the
+     * Redis answering is not the one with {@code runId} (it restarted, maybe empty) nothing is confirmed.
+     *
+     * @throws io.spillway.core.RedisUnavailableException if Redis fails
+     */
+    public synchronized Confirmation confirm(String runId, int max) {
+        List<ChronicleJournal.Entry> entries = journal.readUnconfirmed(max);
+        if (entries.isEmpty()) {
+            return Confirmation.DONE;
+        }
+        Object[] answer = gateway.pipelined(true, p -> {
+            // A pipeline has no info(): the raw command, whose reply is the bulk string's bytes.
+            redis.clients.jedis.Response<Object> info = p.sendCommand(redis.clients.jedis.Protocol.Command.INFO, "server");
+            List<redis.clients.jedis.Response<String>> states = new ArrayList<>(entries.size());
+            for (ChronicleJournal.Entry e : entries) {
+                states.add(e.job() == null ? null : p.get(RedisKeys.job(e.job().queue(), e.job().id())));
+            }
+            return () -> new Object[] {info.get(), states};
+        });
+        String answeredBy = answer[0] instanceof byte[] b
+                ? RedisInfo.parse(new String(b, java.nio.charset.StandardCharsets.UTF_8)).get("run_id") : null;
+        if (runId == null || !runId.equals(answeredBy)) {
+            return Confirmation.RESTARTED;
+        }
+        @SuppressWarnings("unchecked")
+        List<redis.clients.jedis.Response<String>> states = (List<redis.clients.jedis.Response<String>>) answer[1];
+        int n = 0;
+        while (n < entries.size()) {
+            redis.clients.jedis.Response<String> state = states.get(n);
+            String value = state == null ? null : state.get();
+            if (value != null && !finished(value)) {
+                break;
+            }
+            n++;
+        }
+        journal.confirm(entries.subList(0, n));
+        return n == entries.size() && n == max ? Confirmation.MORE : Confirmation.DONE;
+    }
+
+    /** A status record of a job that will not run again by itself: completed, dead or purged. */
+    private static boolean finished(String status) {
+        if (status.isEmpty()) {
+            return false;
+        }
+        io.spillway.core.JobState s = io.spillway.core.JobState.ofCode(status.charAt(0));
+        return s == io.spillway.core.JobState.COMPLETED || s == io.spillway.core.JobState.DEAD
+                || s == io.spillway.core.JobState.PURGED;
     }
 
     /**

@@ -349,6 +349,84 @@ class ChronicleJournalTest {
         }
     }
 
+    @Test
+    void writeAheadKeepsReplayedRecordsUntilConfirmedAcrossReopenRewindAndCycles() {
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
+        List<String> ids = new ArrayList<>();
+        MetricRegistry registry = new MetricRegistry();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                registry, clock, ChronicleJournal.HOLD_UNTIL_CONFIRMED)) {
+            assertThat(j.writeAhead()).isTrue();
+            for (int hour = 0; hour < 3; hour++) {
+                for (int i = 0; i < 4; i++) {
+                    JobRecord r = job("q", i);
+                    j.append(r, JobCodec.encode(r));
+                    ids.add(r.id().value());
+                }
+                clock.advanceMillis(TimeUnit.HOURS.toMillis(1));
+            }
+            assertThat(drain(j)).containsExactlyElementsOf(ids);
+            clock.advanceMillis(TimeUnit.HOURS.toMillis(5)); // no hold-back window: time alone confirms nothing
+            j.prepareCycle();
+            assertThat(j.backlog()).isZero();
+            assertThat(j.unconfirmed()).isEqualTo(12);
+            assertThat(registry.getGauges().get(MetricNames.JOURNAL_UNCONFIRMED).getValue()).isEqualTo(12L);
+            assertThat(j.safeToDeleteIndex()).isEqualTo(-1);
+            assertThat(j.cycleFiles()).as("nothing confirmed: every cycle file stays").isGreaterThanOrEqualTo(3);
+
+            List<ChronicleJournal.Entry> first = j.readUnconfirmed(5);
+            assertThat(first).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids.subList(0, 5));
+            j.confirm(first.subList(0, 5));
+            assertThat(j.unconfirmed()).isEqualTo(7);
+            assertThat(j.readUnconfirmed(100)).extracting(e -> e.job().id().value())
+                    .containsExactlyElementsOf(ids.subList(5, 12));
+            assertThat(j.cycleFiles()).as("the first hour's file is wholly confirmed").isLessThan(4);
+            j.confirm(first.subList(0, 2)); // stale (a rewind came between): ignored
+            assertThat(j.unconfirmed()).isEqualTo(7);
+        }
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, ChronicleJournal.HOLD_UNTIL_CONFIRMED)) {
+            assertThat(j.backlog()).isZero();
+            assertThat(j.unconfirmed()).as("counted again at open").isEqualTo(7);
+            long before = j.rewindRecent(); // Redis restarted: every unconfirmed record is sent again
+            assertThat(j.unconfirmed()).isZero();
+            assertThat(j.backlog()).isEqualTo(7);
+            List<ChronicleJournal.Entry> again = j.read(100, before);
+            assertThat(again).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids.subList(5, 12));
+            j.commit(again);
+            assertThat(j.unconfirmed()).isEqualTo(7);
+            j.confirm(j.readUnconfirmed(100));
+            assertThat(j.unconfirmed()).isZero();
+            assertThat(j.readUnconfirmed(100)).isEmpty();
+            assertThat(j.safeToDeleteIndex()).isEqualTo(j.replayedIndex());
+        }
+    }
+
+    @Test
+    void writeAheadCountsUnconfirmedRecordsAgainstTheCap() {
+        try (ChronicleJournal j = ChronicleJournal.open(dir, 1_000, Durability.PROCESS_CRASH, new MetricRegistry(), null,
+                ChronicleJournal.HOLD_UNTIL_CONFIRMED)) {
+            int n = 0;
+            while (true) {
+                JobRecord r = job("q", n);
+                try {
+                    j.append(r, JobCodec.encode(r));
+                    n++;
+                } catch (JournalFullException full) {
+                    break;
+                }
+            }
+            drain(j);
+            assertThat(j.backlog()).isZero();
+            JobRecord r = job("q", 999);
+            assertThatThrownBy(() -> j.append(r, JobCodec.encode(r))).isInstanceOf(JournalFullException.class)
+                    .hasMessageContaining("waiting for their jobs to complete (write-ahead)");
+            j.confirm(j.readUnconfirmed(1));
+            j.append(r, JobCodec.encode(r));
+            assertThat(j.backlog()).isEqualTo(1);
+        }
+    }
+
     private static int indexOf(byte[] hay, byte[] needle) {
         // ISO-8859-1 maps each byte to one char: String.indexOf finds the bytes.
         return new String(hay, java.nio.charset.StandardCharsets.ISO_8859_1)
