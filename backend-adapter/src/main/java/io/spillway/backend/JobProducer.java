@@ -127,8 +127,10 @@ public final class JobProducer implements AutoCloseable {
                 config.writeAhead ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : config.resendWindow.toMillis());
         boolean resend = config.resendWindow.toMillis() > 0 && config.resendBufferBytes > 0;
         try {
+            // A write-ahead producer needs the sent log for the run id it keeps (a successor must tell whether Redis
+            // restarted since), even with the resend window off: nothing is written to Redis directly then.
             this.sentLog = resend ? SentLog.open(config.journalDir, config.durability, config.resendWindow.toMillis(),
-                    config.resendBufferBytes) : null;
+                    config.resendBufferBytes) : config.writeAhead ? SentLog.open(config.journalDir, config.durability) : null;
         } catch (RuntimeException e) {
             journal.close();
             throw e;
@@ -160,6 +162,7 @@ public final class JobProducer implements AutoCloseable {
         if (sentLog != null) {
             monitor.knownRunId(sentLog.redisRunId());
         }
+        monitor.writeAhead(config.writeAhead);
         monitor.addListener((from, to, cause) -> {
             if (to == HealthState.CONNECTED) {
                 replaySignal.release();

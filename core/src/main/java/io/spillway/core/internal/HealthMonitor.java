@@ -71,6 +71,7 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile boolean closed;
     private volatile long disconnectedAtNanos = System.nanoTime();
     private volatile String runId;
+    private volatile boolean writeAhead;
     /** Cause of the last move to DISCONNECTED, not yet logged; guarded by {@link #lock}. */
     private String lostCause;
     private volatile boolean restarted;
@@ -142,6 +143,14 @@ public final class HealthMonitor implements AutoCloseable {
         if (runId == null) {
             runId = id;
         }
+    }
+
+    /**
+     * Before {@link #start}: this component is a write-ahead producer, which does not lose jobs to a Redis without
+     * persistence; the connect check says so instead of warning.
+     */
+    public void writeAhead(boolean on) {
+        this.writeAhead = on;
     }
 
     /** The run id of the Redis last probed, or null before the first probe. */
@@ -263,7 +272,13 @@ public final class HealthMonitor implements AutoCloseable {
                             name);
                 }
                 for (String warning : RedisGateway.configurationWarnings(probe.info())) {
-                    log.warn("{} ({})", warning, gateway.connection());
+                    if (writeAhead && warning.startsWith(RedisGateway.NO_PERSISTENCE)) {
+                        log.info("Redis has neither AOF nor RDB persistence: a Redis restart empties it; {} keeps every job in"
+                                + " its write-ahead journal until it completes and sends them again ({})", name,
+                                gateway.connection());
+                    } else {
+                        log.warn("{} ({})", warning, gateway.connection());
+                    }
                 }
                 if (probe.info().containsKey(RedisGateway.MEMORY_FULL)) {
                     log.warn("Redis memory is full (used_memory {} of maxmemory {}, policy {}): producers spool to their"

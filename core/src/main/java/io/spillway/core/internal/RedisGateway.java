@@ -564,6 +564,9 @@ public final class RedisGateway implements AutoCloseable {
      * The settings of a healthy Redis that lose jobs, as warnings: an eviction policy other than
      * noeviction, and no persistence at all.
      */
+    /** The start of the {@link #configurationWarnings} line of a Redis without AOF or RDB. */
+    public static final String NO_PERSISTENCE = "Redis has neither AOF nor RDB persistence";
+
     public static List<String> configurationWarnings(Map<String, String> info) {
         List<String> warnings = new ArrayList<>();
         String policy = info.get("maxmemory_policy");
@@ -574,7 +577,7 @@ public final class RedisGateway implements AutoCloseable {
         boolean aof = "1".equals(info.get("aof_enabled"));
         String save = info.get(CONFIG_SAVE);
         if (!aof && save != null && save.isBlank()) {
-            warnings.add("Redis has neither AOF nor RDB persistence: a Redis restart empties it and loses every queued job;"
+            warnings.add(NO_PERSISTENCE + ": a Redis restart empties it and loses every queued job;"
                     + " set appendonly yes");
         }
         return warnings;
