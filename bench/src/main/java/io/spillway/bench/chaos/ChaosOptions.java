@@ -12,7 +12,8 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * One scenario's settings. Presets ({@code small}, {@code medium}, {@code large}, {@code nopersist}) give
+ * One scenario's settings. Presets ({@code small}, {@code medium}, {@code large}, {@code nopersist},
+ * {@code nopersist-wa}) give
  * every value; any command-line option overrides its preset's value.
  *
  * @param name scenario name (for the table)
@@ -23,6 +24,8 @@ import java.util.Set;
  * @param faultCounts how many faults of each kind
  * @param phaseMillis length of the fault phase; producers spread their jobs over it
  * @param persistence true: AOF everysec; false: no AOF, no RDB (a restarted Redis is empty)
+ * @param writeAhead the producers run in the write-ahead mode ({@code JobProducer.Builder.writeAhead}): then no job
+ *     may be lost even without persistence
  * @param concurrency handler threads per worker
  * @param workMillis each job's simulated work in the handler
  * @param leaseMillis the workers' lease
@@ -30,16 +33,16 @@ import java.util.Set;
  * @param dir run directory (record files, logs, Redis data, result)
  */
 record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
-                    long phaseMillis, boolean persistence, int concurrency, long workMillis, long leaseMillis,
+                    long phaseMillis, boolean persistence, boolean writeAhead, int concurrency, long workMillis, long leaseMillis,
                     long drainTimeoutMillis, Path dir) {
 
     static final Set<String> FLAGS = Set.of("help");
     static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
-            "faults-per-kind", "kinds", "duration", "persistence", "concurrency", "work-ms", "lease-ms",
+            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "concurrency", "work-ms", "lease-ms",
             "drain-timeout", "dir");
 
     static final String USAGE = """
-            Usage: ChaosMain [--scenario small|medium|large|nopersist[,more]] [options]
+            Usage: ChaosMain [--scenario small|medium|large|nopersist|nopersist-wa[,more]] [options]
               --seed N               fault schedule seed (default: random, printed)
               --jobs N               jobs in all, split between producers
               --producers P          producer JVMs            --workers W         worker JVMs
@@ -48,6 +51,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --kinds a,b,...        restrict to these kinds: %s
               --duration S           fault phase in seconds (jobs are spread over it)
               --persistence aof|none Redis AOF everysec, or no persistence at all
+              --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
               --concurrency C        handler threads per worker  --work-ms MS   simulated work per job
               --lease-ms MS          worker lease               --drain-timeout S  wait for drain
               --dir PATH             run directory (default target/chaos/<scenario>-<seed>)
@@ -67,6 +71,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         int perKind;
         long phaseS;
         boolean persistence = true;
+        boolean writeAhead = false;
         int concurrency = 4;
         long workMs = 1;
         long drainS = 180;
@@ -88,7 +93,8 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 phaseS = 2_400;
                 drainS = 600;
             }
-            case "nopersist" -> {
+            case "nopersist", "nopersist-wa" -> {
+                writeAhead = scenario.equals("nopersist-wa");
                 jobs = 12_000;
                 perKind = 0;
                 kinds = List.of(FaultKind.REDIS_KILL);
@@ -99,13 +105,13 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 workMs = 5;
             }
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario
-                    + "'; known: small, medium, large, nopersist");
+                    + "'; known: small, medium, large, nopersist, nopersist-wa");
         }
         if (a.has("kinds")) {
             kinds = Arrays.stream(a.get("kinds", "").split(",")).map(FaultKind::fromLabel).distinct().toList();
         }
         Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
-        if (scenario.equals("nopersist") && !a.has("faults") && !a.has("faults-per-kind")) {
+        if (scenario.startsWith("nopersist") && !a.has("faults") && !a.has("faults-per-kind")) {
             counts.put(FaultKind.REDIS_KILL, 3);
         } else if (a.has("faults-per-kind") || !a.has("faults")) {
             int k = a.getInt("faults-per-kind", perKind);
@@ -127,6 +133,13 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             }
             persistence = p.equals("aof");
         }
+        if (a.has("write-ahead")) {
+            String w = a.get("write-ahead", "off");
+            if (!w.equals("on") && !w.equals("off")) {
+                throw new IllegalArgumentException("--write-ahead must be on or off, but was '" + w + "'");
+            }
+            writeAhead = w.equals("on");
+        }
         jobs = a.getLong("jobs", jobs);
         producers = a.getInt("producers", producers);
         workers = a.getInt("workers", workers);
@@ -139,7 +152,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             dir = dir.resolve(scenario);
         }
         return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
-                a.getLong("duration", phaseS) * 1000, persistence, a.getInt("concurrency", concurrency),
+                a.getLong("duration", phaseS) * 1000, persistence, writeAhead, a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());
     }

@@ -49,7 +49,7 @@ public final class ChaosProducerMain {
 
     public static void main(String[] argv) throws Exception {
         Args a = Args.parse(argv, Set.of(), Set.of("redis", "journal", "record", "summary", "slot", "incarnation",
-                "total", "rate", "start-ms", "socket-timeout-ms"));
+                "total", "rate", "start-ms", "socket-timeout-ms", "write-ahead"));
         URI redis = URI.create(a.require("redis"));
         Path journal = Path.of(a.require("journal"));
         Path recordPath = Path.of(a.require("record"));
@@ -68,6 +68,7 @@ public final class ChaosProducerMain {
                 .redis(RedisConnection.builder(redis).socketTimeout(Duration.ofMillis(socketTimeoutMs)).build())
                 .journalDir(journal)
                 .metricRegistry(registry)
+                .writeAhead(a.get("write-ahead", "off").equals("on"))
                 .build();
         LatencyHistogram latency = new LatencyHistogram();
         long[] produced = {already};

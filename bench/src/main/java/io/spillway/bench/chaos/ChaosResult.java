@@ -25,7 +25,7 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
     }
 
     boolean passed() {
-        return options.persistence() ? lost == 0 : lostUnexplained() == 0;
+        return options.persistence() || options.writeAhead() ? lost == 0 : lostUnexplained() == 0;
     }
 
     String table() {
@@ -34,11 +34,12 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
                 .append('\n')
                 .append("| | |\n|---|---|\n");
         row(t, "Redis persistence", options.persistence() ? "AOF, appendfsync everysec" : "none (appendonly no, save \"\")");
+        row(t, "producers' write-ahead mode", options.writeAhead() ? "on (every job journaled until it completes)" : "off");
         row(t, "producers × workers (handler threads)", options.producers() + " × " + options.workers() + " ("
                 + options.concurrency() + " each, " + options.workMillis() + " ms work per job)");
         row(t, "jobs accepted", fmt(accepted));
         row(t, "accepted jobs handled", fmt(handledAccepted));
-        row(t, "**lost**", "**" + fmt(lost) + "**" + (options.persistence() ? ""
+        row(t, "**lost**", "**" + fmt(lost) + "**" + (options.persistence() || options.writeAhead() ? ""
                 : " (" + fmt(lostBeyondResendWindow) + " accepted more than the 5 s resend window before an empty restart, "
                 + fmt(lostUnexplained()) + " unexplained)"));
         row(t, "duplicates (ids handled more than once)", fmt(duplicateIds) + " (" + fmt(extraRuns) + " extra runs)");

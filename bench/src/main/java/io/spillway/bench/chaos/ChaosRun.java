@@ -85,7 +85,7 @@ final class ChaosRun {
         FaultSchedule schedule = FaultSchedule.plan(o.seed(), o.faultCounts(), o.phaseMillis(), o.producers(), o.workers());
         say("scenario %s seed %d: %,d jobs, %d producers, %d workers, %d faults over %d s, persistence %s, dir %s",
                 o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
-                schedule.phaseMillis() / 1000, o.persistence() ? "AOF everysec" : "none", dir);
+                schedule.phaseMillis() / 1000, (o.persistence() ? "AOF everysec" : "none") + (o.writeAhead() ? ", write-ahead producers" : ""), dir);
         try (PrintStream fl = new PrintStream(Files.newOutputStream(dir.resolve("faults.log")), true, StandardCharsets.UTF_8)) {
             faultLog = fl;
             // A long run grows the AOF: reloading it after a restart took 15 s and more on 2 loaded cores, past
@@ -425,7 +425,8 @@ final class ChaosRun {
                         "--incarnation", Integer.toString(incarnation),
                         "--total", Long.toString(total),
                         "--rate", Double.toString(rate),
-                        "--start-ms", Long.toString(phaseStartMs));
+                        "--start-ms", Long.toString(phaseStartMs),
+                        "--write-ahead", o.writeAhead() ? "on" : "off");
             } else {
                 b = ChildJvm.builder(ChaosWorkerMain.class).args(
                         "--redis", proxy.uri().toString(),
