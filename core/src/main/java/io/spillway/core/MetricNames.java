@@ -40,6 +40,8 @@ public final class MetricNames {
      * confirmed (0 in the default mode).
      */
     public static final String JOURNAL_UNCONFIRMED = "spillway.journal.unconfirmed.jobs";
+    /** Gauge: the size of those records; they count against the journal's cap ({@link #JOURNAL_MAX_BYTES}). */
+    public static final String JOURNAL_UNCONFIRMED_BYTES = "spillway.journal.unconfirmed.bytes";
     /** Counter: corrupt or torn journal records found and skipped. */
     public static final String JOURNAL_CORRUPT = "spillway.journal.corrupt";
     /** Meter: jobs replayed from the journal into Redis (new in Redis). */

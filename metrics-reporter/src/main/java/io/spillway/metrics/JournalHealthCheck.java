@@ -22,7 +22,8 @@ import java.util.function.LongSupplier;
  *
  * <p>Reads long sources or the journal gauges of a registry ({@value MetricNames#JOURNAL_BACKLOG},
  * {@value MetricNames#JOURNAL_OLDEST_AGE}, {@value MetricNames#JOURNAL_BACKLOG_BYTES},
- * {@value MetricNames#JOURNAL_MAX_BYTES}); without the first the check is healthy ("no journal"), without
+ * {@value MetricNames#JOURNAL_MAX_BYTES}, and {@value MetricNames#JOURNAL_UNCONFIRMED_BYTES}, which a write-ahead
+ * producer's jobs kept until they complete add to the bytes); without the first the check is healthy ("no journal"), without
  * the byte gauges (or with a cap of 0 or less) the fill is not checked. Immutable and thread-safe.
  *
  * <pre>{@code
@@ -65,7 +66,17 @@ public final class JournalHealthCheck extends HealthCheck {
         Objects.requireNonNull(registry, "registry must not be null");
         return builder(() -> gauge(registry, MetricNames.JOURNAL_BACKLOG),
                 () -> gauge(registry, MetricNames.JOURNAL_OLDEST_AGE))
-                .bytes(() -> gauge(registry, MetricNames.JOURNAL_BACKLOG_BYTES), () -> gauge(registry, MetricNames.JOURNAL_MAX_BYTES));
+                .bytes(() -> heldBytes(registry), () -> gauge(registry, MetricNames.JOURNAL_MAX_BYTES));
+    }
+
+    /**
+     * The bytes that count against the journal's cap: the backlog, plus (a write-ahead producer) the jobs sent and
+     * kept until they complete.
+     */
+    private static long heldBytes(MetricRegistry registry) {
+        long backlog = gauge(registry, MetricNames.JOURNAL_BACKLOG_BYTES);
+        long unconfirmed = gauge(registry, MetricNames.JOURNAL_UNCONFIRMED_BYTES);
+        return backlog < 0 ? backlog : backlog + Math.max(0, unconfirmed);
     }
 
     static long gauge(MetricRegistry registry, String name) {

@@ -174,6 +174,7 @@ public final class ChronicleJournal implements AutoCloseable {
         registerGauge(registry, MetricNames.JOURNAL_MAX_BYTES, () -> maxBytes);
         registerGauge(registry, MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
         registerGauge(registry, MetricNames.JOURNAL_UNCONFIRMED, unconfirmedJobs::get);
+        registerGauge(registry, MetricNames.JOURNAL_UNCONFIRMED_BYTES, unconfirmedBytes::get);
         positionTailerAfterReplayed();
         scanBacklog();
         if (backlogJobs.get() > 0) {
