@@ -793,6 +793,9 @@ public final class JobProducer implements AutoCloseable {
                 gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
                 return;
             }
+            if (journal.backlog() > 0) {
+                replaySignal.release(); // records carried to the end of the journal: replay them
+            }
             if (c == Replayer.Confirmation.DONE) {
                 return;
             }
@@ -912,7 +915,9 @@ public final class JobProducer implements AutoCloseable {
          * So a job is never lost by Redis, at the cost of disk: the journal holds every job not completed yet, and
          * {@link #journalMaxBytes} caps those too (past it, enqueue throws {@link JournalFullException}). Jobs
          * completed before a restart whose completion the producer had not seen yet run again (at-least-once). A
-         * job's delay keeps it in the journal until it has run.
+         * delayed or long job keeps its record in the journal until it has run; once it is an hour old and jobs after it
+         * have finished, it is copied to the end of the journal so the older file can be deleted. Needs
+         * {@link #dedupeWindow} 0, the default.
          */
         public Builder writeAhead(boolean on) {
             this.writeAhead = on;
@@ -1052,7 +1057,8 @@ public final class JobProducer implements AutoCloseable {
          * producer starts and spools.
          *
          * @throws IllegalStateException if redis or journalDir is missing
-         * @throws IllegalArgumentException if journalMaxBytes is smaller than maxPayloadBytes
+         * @throws IllegalArgumentException if journalMaxBytes is smaller than maxPayloadBytes, or writeAhead is on with a
+         *     dedupeWindow
          * @throws JournalLockedException if another producer holds the journal directory
          */
         public JobProducer build() {
@@ -1061,6 +1067,13 @@ public final class JobProducer implements AutoCloseable {
             }
             if (journalDir == null) {
                 throw new IllegalStateException("journalDir must be set: one local directory per producer process");
+            }
+            if (writeAhead && !dedupeWindow.isZero()) {
+                // A status record that expires while its job still waits would read as finished: the journal would let
+                // go of a job Redis may still lose.
+                throw new IllegalArgumentException("writeAhead needs dedupeWindow 0 (no expiry), but dedupeWindow was "
+                        + dedupeWindow + ": the write-ahead journal keeps each job until its status record says it finished,"
+                        + " and a record that expires earlier would read as finished");
             }
             if (journalMaxBytes < maxPayloadBytes) {
                 throw new IllegalArgumentException("journalMaxBytes (" + journalMaxBytes + ") must be at least maxPayloadBytes ("

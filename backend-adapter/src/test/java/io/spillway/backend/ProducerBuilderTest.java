@@ -33,6 +33,16 @@ class ProducerBuilderTest {
     }
 
     @Test
+    void writeAheadWithADedupeWindowIsRefusedAtBuild(@TempDir Path tmp) {
+        // A status record that expires while its job waits would read as finished: the journal would drop the job.
+        assertThatThrownBy(() -> JobProducer.builder().redis(NOWHERE).journalDir(tmp.resolve("j")).writeAhead(true)
+                .dedupeWindow(Duration.ofHours(1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("writeAhead needs dedupeWindow 0")
+                .hasMessageContaining("PT1H");
+        assertThat(tmp.resolve("j")).doesNotExist();
+    }
+
+    @Test
     void aResendWindowPastTheSentLogsHourIsRefused() {
         assertThatThrownBy(() -> JobProducer.builder().resendAfterRestart(Duration.ofHours(2), 1_000))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("resend window").hasMessageContaining("PT2H");

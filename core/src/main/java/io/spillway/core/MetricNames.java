@@ -42,6 +42,11 @@ public final class MetricNames {
     public static final String JOURNAL_UNCONFIRMED = "spillway.journal.unconfirmed.jobs";
     /** Gauge: the size of those records; they count against the journal's cap ({@link #JOURNAL_MAX_BYTES}). */
     public static final String JOURNAL_UNCONFIRMED_BYTES = "spillway.journal.unconfirmed.bytes";
+    /**
+     * Meter: records of a write-ahead journal copied to its end because their job was not finished an hour later while
+     * jobs after it were (a delayed or very long job), so that the old cycle file could be deleted.
+     */
+    public static final String JOURNAL_CARRIED = "spillway.journal.carried";
     /** Counter: corrupt or torn journal records found and skipped. */
     public static final String JOURNAL_CORRUPT = "spillway.journal.corrupt";
     /** Meter: jobs replayed from the journal into Redis (new in Redis). */

@@ -658,6 +658,26 @@ public final class ChronicleJournal implements AutoCloseable {
         return holdBackMillis == HOLD_UNTIL_CONFIRMED;
     }
 
+    /**
+     * Write-ahead mode: whether the record at {@code index} is in a cycle file at least an hour old (two hourly cycles
+     * back, by the journal's clock). A job not finished by then that holds <i>safe to delete</i> back while jobs after it
+     * are finished (a delayed or very long job) is {@linkplain #carry carried} to the end of the journal instead.
+     */
+    public boolean inOldCycle(long index) {
+        return ROLL_CYCLE.toCycle(index) <= ROLL_CYCLE.current(clock, 0) - 2;
+    }
+
+    /**
+     * Write-ahead mode: appends a copy of an unfinished record at the end of the journal, so that {@link #confirm} can
+     * move past the original and its cycle file can go. The copy is replayed like any new record (Redis finds the job
+     * there: a duplicate) and stays until its job finishes, or Redis restarts and it is sent again.
+     *
+     * @throws JournalFullException if the journal has no room for the copy
+     */
+    public void carry(Entry e) {
+        append(e.job(), e.encoded(), null);
+    }
+
     /** Write-ahead mode: records sent to Redis whose completion is not confirmed yet. */
     public long unconfirmed() {
         return unconfirmedJobs.get();

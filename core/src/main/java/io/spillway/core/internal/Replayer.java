@@ -42,6 +42,7 @@ public final class Replayer {
     private final Meter duplicates;
     private final Meter restored;
     private final Meter resent;
+    private final Meter carriedMeter;
     private final Set<QueueName> registered = new HashSet<>();
 
     public Replayer(ChronicleJournal journal, RedisGateway gateway, long dedupeSeconds, int readBatch,
@@ -54,6 +55,7 @@ public final class Replayer {
         this.duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES);
         this.restored = registry.meter(MetricNames.RESTORED);
         this.resent = registry.meter(MetricNames.RESENT);
+        this.carriedMeter = registry.meter(MetricNames.JOURNAL_CARRIED);
     }
 
     /**
@@ -298,18 +300,44 @@ public final class Replayer {
         }
         @SuppressWarnings("unchecked")
         List<redis.clients.jedis.Response<String>> states = (List<redis.clients.jedis.Response<String>>) answer[1];
+        boolean[] done = new boolean[entries.size()];
+        int lastDone = -1;
+        for (int i = 0; i < done.length; i++) {
+            redis.clients.jedis.Response<String> state = states.get(i);
+            String value = state == null ? null : state.get(); // a corrupt record (no lookup) counts as done
+            done[i] = value == null || finished(value);
+            lastDone = done[i] ? i : lastDone;
+        }
         int n = 0;
-        while (n < entries.size()) {
-            redis.clients.jedis.Response<String> state = states.get(n);
-            String value = state == null ? null : state.get();
-            if (value != null && !finished(value)) {
-                break;
+        int carried = 0;
+        while (n < done.length) {
+            if (!done[n]) {
+                // A job still to run that holds back jobs finished after it: if its file is an hour old (a delayed or
+                // very long job), copy it to the end of the journal and go on, so the old file can go.
+                ChronicleJournal.Entry e = entries.get(n);
+                if (n > lastDone || carried == MAX_CARRIED || !journal.inOldCycle(e.index())) {
+                    break;
+                }
+                try {
+                    journal.carry(e);
+                } catch (io.spillway.core.JournalFullException full) {
+                    break;
+                }
+                carried++;
             }
             n++;
+        }
+        if (carried > 0) {
+            carriedMeter.mark(carried);
+            log.debug("Journal {}: {} jobs not finished after an hour carried to the end of the journal", journal.dir(),
+                    carried);
         }
         journal.confirm(entries.subList(0, n));
         return n == entries.size() && n == max ? Confirmation.MORE : Confirmation.DONE;
     }
+
+    /** Most records {@link #confirm} carries forward in one call. */
+    static final int MAX_CARRIED = 100;
 
     /** A status record of a job that will not run again by itself: completed, dead or purged. */
     private static boolean finished(String status) {

@@ -164,6 +164,66 @@ class ReplayerIT {
         }, 3, true);
     }
 
+    @Test
+    void writeAheadConfirmsFinishedJobsInOrderCarriesOldUnfinishedOnesAndTrustsOnlyTheRedisItRecoveredWith() {
+        net.openhft.chronicle.core.time.SetTimeProvider clock =
+                new net.openhft.chronicle.core.time.SetTimeProvider(java.time.Instant.now());
+        MetricRegistry reg = new MetricRegistry();
+        try (RedisProcess redis = RedisProcess.builder().start();
+             ChronicleJournal journal = ChronicleJournal.open(dir, GB, Durability.PROCESS_CRASH, reg, clock,
+                     ChronicleJournal.HOLD_UNTIL_CONFIRMED);
+             RedisGateway g = gateway(redis); Jedis j = redis.jedis()) {
+            g.loadScripts(LuaScript.ENQUEUE);
+            Replayer r = new Replayer(journal, g, 0, 1_000, reg);
+            String runId = RedisInfo.parse(j.info("server")).get("run_id");
+            List<String> ids = append(journal, "q", 0, 10);
+            r.drain(true);
+            assertThat(journal.unconfirmed()).isEqualTo(10);
+            assertThat(r.confirm(runId, 100)).isEqualTo(Replayer.Confirmation.DONE);
+            assertThat(journal.unconfirmed()).as("all queued: nothing finished").isEqualTo(10);
+
+            // Jobs 0-3 finished (completed, dead, purged; job 3's record expired after completion), 4 still queued,
+            // 5-9 completed: confirmed up to 4, in journal order.
+            finish(j, ids.get(0), "C");
+            finish(j, ids.get(1), "X");
+            finish(j, ids.get(2), "P");
+            j.del(RedisKeys.job(QueueName.of("q"), JobId.of(ids.get(3))));
+            for (String id : ids.subList(5, 10)) {
+                finish(j, id, "C");
+            }
+            assertThat(r.confirm(runId, 100)).isEqualTo(Replayer.Confirmation.DONE);
+            assertThat(journal.unconfirmed()).isEqualTo(6);
+            assertThat(journal.readUnconfirmed(100)).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids.subList(4, 10));
+
+            // A Redis that restarted (another run id) is not trusted: nothing is confirmed.
+            assertThat(r.confirm("another-run-id", 100)).isEqualTo(Replayer.Confirmation.RESTARTED);
+            assertThat(journal.unconfirmed()).isEqualTo(6);
+
+            // Two hours later job 4 still waits (delayed, or a very long job) while the jobs after it finished: it is
+            // copied to the end of the journal and the rest are confirmed, so the old file can go.
+            clock.advanceMillis(TimeUnit.HOURS.toMillis(2));
+            assertThat(r.confirm(runId, 100)).isEqualTo(Replayer.Confirmation.DONE);
+            assertThat(journal.unconfirmed()).isZero();
+            assertThat(journal.backlog()).as("the copy, to be replayed").isEqualTo(1);
+            assertThat(reg.meter(MetricNames.JOURNAL_CARRIED).getCount()).isEqualTo(1);
+            r.drain(true);
+            assertThat(reg.meter(MetricNames.REPLAY_DUPLICATES).getCount()).as("Redis has it: a duplicate").isEqualTo(1);
+            assertThat(journal.readUnconfirmed(100)).extracting(e -> e.job().id().value()).containsExactly(ids.get(4));
+            assertThat(streamIds(redis, "q")).containsExactlyElementsOf(ids);
+            // Not carried again while its copy's file is young, even with nothing after it.
+            assertThat(r.confirm(runId, 100)).isEqualTo(Replayer.Confirmation.DONE);
+            assertThat(reg.meter(MetricNames.JOURNAL_CARRIED).getCount()).isEqualTo(1);
+            finish(j, ids.get(4), "C");
+            r.confirm(runId, 100);
+            assertThat(journal.unconfirmed()).isZero();
+            assertThat(journal.safeToDeleteIndex()).isEqualTo(journal.replayedIndex());
+        }
+    }
+
+    private static void finish(Jedis j, String id, String code) {
+        j.set(RedisKeys.job(QueueName.of("q"), JobId.of(id)), code + "|1|" + System.currentTimeMillis() + "|");
+    }
+
     private static RedisGateway gateway(RedisProcess redis) {
         return new RedisGateway(RedisConnection.of(redis.uri()), "test", 4, Duration.ofSeconds(1), new MetricRegistry());
     }
