@@ -108,6 +108,8 @@ public final class JobProducer implements AutoCloseable {
     private final Meter duplicates;
     private final Timer latency;
     private final Semaphore replaySignal = new Semaphore(0);
+    /** The run id of the Redis the last recovery completed with (jobs re-sent if it had restarted); null before. */
+    private volatile String recoveredRunId;
     private final Thread replayThread;
     private volatile boolean closed;
 
@@ -725,6 +727,7 @@ public final class JobProducer implements AutoCloseable {
             // Only now: had this process died during the resend, its successor must still see the old run id.
             sentLog.redisRunId(monitor.runId());
         }
+        recoveredRunId = monitor.runId();
     }
 
     private static void closeQuietly(AutoCloseable c) {
@@ -784,11 +787,15 @@ public final class JobProducer implements AutoCloseable {
      * recovered with restarted: the reconnect loop is told, and its recovery sends every unconfirmed job again.
      */
     private void confirmCompleted() {
-        if (monitor.state() != HealthState.CONNECTED || journal.unconfirmed() == 0) {
+        // The run id of the Redis this producer last recovered with, i.e. re-sent its unfinished jobs to: not the one
+        // last probed, which the reconnect loop updates before the re-send, when a status record that is missing means
+        // nothing yet.
+        String runId = recoveredRunId;
+        if (monitor.state() != HealthState.CONNECTED || journal.unconfirmed() == 0 || runId == null) {
             return;
         }
         for (int round = 0; round < CONFIRM_ROUNDS && !closed; round++) {
-            Replayer.Confirmation c = replayer.confirm(monitor.runId(), CONFIRM_BATCH);
+            Replayer.Confirmation c = replayer.confirm(runId, CONFIRM_BATCH);
             if (c == Replayer.Confirmation.RESTARTED) {
                 gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
                 return;
