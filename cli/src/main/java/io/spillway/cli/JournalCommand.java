@@ -68,13 +68,14 @@ final class JournalCommand implements Runnable {
     /**
      * Opens a journal for writing (replay): it must be a journal, not locked; one-line errors otherwise.
      *
-     * @param holdBackMillis as the producers' resend window: replayed records stay replayable this long
+     * @param holdBackMillis as the producers' resend window: replayed records stay replayable this long (a journal
+     *     of a write-ahead producer keeps them until their jobs finish, whatever is given here)
      */
     static ChronicleJournal open(Path dir, long holdBackMillis) {
         requireJournal(dir);
         try {
             return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry(),
-                    null, holdBackMillis);
+                    null, ChronicleJournal.isWriteAhead(dir) ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : holdBackMillis);
         } catch (JournalLockedException e) {
             throw inUse(dir);
         }

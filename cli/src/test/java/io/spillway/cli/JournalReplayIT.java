@@ -64,6 +64,39 @@ class JournalReplayIT {
         }
     }
 
+    @Test
+    void aWriteAheadJournalKeepsItsUnfinishedJobsThroughAReplayAndSendsThemAgainAfterAnEmptyRestart() throws Exception {
+        String q = "replay-write-ahead";
+        Path dir = tmp.resolve("journal-wa");
+        try (RedisProcess redis = RedisProcess.builder().appendOnly(false).save("").start()) {
+            String uri = redis.uri().toString();
+            try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir).writeAhead(true).build()) {
+                await().atMost(Duration.ofSeconds(10)).until(() -> p.state() == HealthState.CONNECTED);
+                for (int i = 0; i < 5; i++) {
+                    assertThat(p.enqueue(q, "t", ("job " + i).getBytes(StandardCharsets.UTF_8)).spooled()).isTrue();
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> p.journalBacklog() == 0);
+            }
+            assertThat(dir.resolve("write-ahead")).exists();
+            assertThat(waiting(uri, q)).isEqualTo(5);
+            // A replay by the tool, Redis unchanged: nothing to send, and the 5 unfinished jobs stay in the journal
+            // well past the resend window (the tool opens the journal in the write-ahead mode too).
+            Cli first = Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "1", "--json");
+            assertThat(first.exit()).as(first.toString()).isZero();
+            Thread.sleep(50);
+            assertThat(Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "1").exit()).isZero();
+
+            redis.kill();
+            redis.restartEmpty();
+            Cli replay = Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--json");
+            assertThat(replay.exit()).as(replay.toString()).isZero();
+            JsonNode r = JSON.readTree(replay.out());
+            assertThat(r.get("redisRestarted").asBoolean()).isTrue();
+            assertThat(r.get("restored").asLong()).as(replay.toString()).isEqualTo(5);
+            assertThat(waiting(uri, q)).isEqualTo(5);
+        }
+    }
+
     private static long waiting(String uri, String q) throws Exception {
         Cli status = Cli.run("status", "--redis", uri, "-q", q, "--json");
         assertThat(status.exit()).as(status.toString()).isZero();

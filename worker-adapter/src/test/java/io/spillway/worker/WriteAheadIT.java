@@ -90,6 +90,8 @@ class WriteAheadIT {
             redis.restartEmpty();
             try (Jedis after = redis.jedis()) {
                 await().atMost(20, TimeUnit.SECONDS).until(() -> after.xlen(stream) == 1000);
+                // The line comes once the re-send's last reply is in: a moment after the stream is whole.
+                await().atMost(10, TimeUnit.SECONDS).until(() -> !logs.lines("again after the Redis restart").isEmpty());
                 assertThat(logs.lines("not yet confirmed completed again after the Redis restart"))
                         .anySatisfy(l -> assertThat(l).contains("Sent 1000 jobs", "1000 had been lost and are restored"));
             }

@@ -67,6 +67,13 @@ public final class ChronicleJournal implements AutoCloseable {
      * (or was dead-lettered), however long that takes; {@link #rewindRecent()} sends every unconfirmed record again.
      */
     public static final long HOLD_UNTIL_CONFIRMED = Long.MAX_VALUE;
+    /** An empty file in the directory of a journal last opened in the write-ahead mode. */
+    public static final String WRITE_AHEAD_FILE = "write-ahead";
+
+    /** Whether the journal in {@code dir} was last opened in the write-ahead mode (a tool must open it so too). */
+    public static boolean isWriteAhead(Path dir) {
+        return Files.exists(dir.resolve(WRITE_AHEAD_FILE));
+    }
     static final byte FRAME_VERSION = Frame.VERSION;
     static final int FRAME_HEADER = Frame.HEADER;
     static final RollCycle ROLL_CYCLE = RollCycles.FAST_HOURLY;
@@ -139,6 +146,19 @@ public final class ChronicleJournal implements AutoCloseable {
                     + " give each producer process its own journal directory");
         }
         this.lock = l;
+        try {
+            // Says the mode to tools that open the directory later (journal replay): they must keep the records too.
+            if (holdBackMillis == HOLD_UNTIL_CONFIRMED) {
+                if (!Files.exists(dir.resolve(WRITE_AHEAD_FILE))) {
+                    Files.createFile(dir.resolve(WRITE_AHEAD_FILE));
+                }
+            } else if (timeProvider == null || Files.exists(dir.resolve(WRITE_AHEAD_FILE))) {
+                Files.deleteIfExists(dir.resolve(WRITE_AHEAD_FILE));
+            }
+        } catch (IOException e) {
+            release();
+            throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);
+        }
         try {
             this.positionsChannel = FileChannel.open(dir.resolve(POSITIONS_FILE), StandardOpenOption.CREATE,
                     StandardOpenOption.READ, StandardOpenOption.WRITE);
