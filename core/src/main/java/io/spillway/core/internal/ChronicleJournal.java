@@ -152,7 +152,7 @@ public final class ChronicleJournal implements AutoCloseable {
                 if (!Files.exists(dir.resolve(WRITE_AHEAD_FILE))) {
                     Files.createFile(dir.resolve(WRITE_AHEAD_FILE));
                 }
-            } else if (timeProvider == null || Files.exists(dir.resolve(WRITE_AHEAD_FILE))) {
+            } else {
                 Files.deleteIfExists(dir.resolve(WRITE_AHEAD_FILE));
             }
         } catch (IOException e) {

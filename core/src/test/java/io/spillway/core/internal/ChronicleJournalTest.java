@@ -357,6 +357,7 @@ class ChronicleJournalTest {
         try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
                 registry, clock, ChronicleJournal.HOLD_UNTIL_CONFIRMED)) {
             assertThat(j.writeAhead()).isTrue();
+            assertThat(ChronicleJournal.isWriteAhead(dir)).as("said on disk, for tools").isTrue();
             for (int hour = 0; hour < 3; hour++) {
                 for (int i = 0; i < 4; i++) {
                     JobRecord r = job("q", i);
@@ -399,6 +400,9 @@ class ChronicleJournalTest {
             assertThat(j.unconfirmed()).isZero();
             assertThat(j.readUnconfirmed(100)).isEmpty();
             assertThat(j.safeToDeleteIndex()).isEqualTo(j.replayedIndex());
+        }
+        try (ChronicleJournal j = open(dir)) {
+            assertThat(ChronicleJournal.isWriteAhead(dir)).as("opened in the default mode: no longer").isFalse();
         }
     }
 
