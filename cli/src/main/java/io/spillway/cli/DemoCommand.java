@@ -102,6 +102,16 @@ final class DemoCommand implements Callable<Integer> {
             description = "After the last enqueue, wait at most this long for every job to be processed (default: ${DEFAULT-VALUE}).")
     long drainTimeoutS;
 
+    @Option(names = "--no-persistence",
+            description = "Run Redis without AOF or RDB: after each kill it comes back empty. Shows what that loses;"
+                    + " add --write-ahead to lose nothing.")
+    boolean noPersistence;
+
+    @Option(names = "--write-ahead",
+            description = "Run the producer in the write-ahead mode: every job stays in its journal until a worker has"
+                    + " completed it, and is sent again if Redis comes back empty.")
+    boolean writeAhead;
+
     @Option(names = "--dir", paramLabel = "DIR", description = "Keep Redis data, journal and worker state here (default: a temp dir, deleted after).")
     Path dir;
 
@@ -218,11 +228,14 @@ final class DemoCommand implements Callable<Integer> {
         // A fault scheduled after the last enqueue (kill@5s in a 1 s run) sets how long the run takes.
         say("Spillway demo: " + jobs + " jobs at " + fmt(rate) + "/s (~" + Output.age(Math.max(enqueueMillis, lastFaultMillis))
                 + (lastFaultMillis > enqueueMillis ? ", to the last fault" : "") + "), " + workers
-                + " worker threads, faults " + describe(schedule) + ".");
+                + " worker threads, faults " + describe(schedule)
+                + (noPersistence ? "; Redis without persistence (a kill empties it)" : "")
+                + (writeAhead ? "; producer in write-ahead mode" : "") + ".");
         String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
         say("Data in " + root + (logTo == null ? "." : "; Spillway's own log lines in " + logTo + "."));
         Watchdog watchdog = Watchdog.builder()
-                .redis(RedisServerConfig.custom().port(port).dataDir(root.resolve("redis")).build())
+                .redis(RedisServerConfig.custom().port(port).dataDir(root.resolve("redis"))
+                        .setting("appendonly", noPersistence ? "no" : "yes").build())
                 .config(WatchdogConfig.custom()
                         .hangTimeout(Duration.ofMillis(hangTimeoutMs))
                         .probeInterval(Duration.ofMillis(100))
@@ -266,7 +279,8 @@ final class DemoCommand implements Callable<Integer> {
                     .build();
             teardown.worker = worker;
             worker.start();
-            producer = JobProducer.builder().redis(uri).journalDir(root.resolve("journal")).metricRegistry(registry).build();
+            producer = JobProducer.builder().redis(uri).journalDir(root.resolve("journal")).metricRegistry(registry)
+                    .writeAhead(writeAhead).build();
             teardown.producer = producer;
 
             Thread faultThread = startFaults(schedule, watchdog);
@@ -547,6 +561,10 @@ final class DemoCommand implements Callable<Integer> {
             if (r.lost() == 0 && r.unchecked() == 0) {
                 out.println("No accepted job was lost" + (r.redisRestarts() == 0 ? "."
                         : ", though Redis was killed or frozen " + r.redisRestarts() + " time(s)."));
+            } else if (r.lost() > 0 && noPersistence && !writeAhead) {
+                out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ": a Redis without persistence came"
+                        + " back empty, and the producer re-sends only its last 5 s of writes. This is the documented limit;"
+                        + " run again with --write-ahead to keep every job until it is handled.");
             } else if (r.lost() > 0) {
                 String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
                 out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ": neither handled nor in Redis or the"

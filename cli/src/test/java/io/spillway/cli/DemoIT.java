@@ -55,6 +55,17 @@ class DemoIT {
     }
 
     @Test
+    void aRedisWithoutPersistenceLosesNothingWithAWriteAheadProducer() throws Exception {
+        // One slow worker thread: jobs queue up in Redis, and each kill empties it.
+        Cli c = Cli.run("demo", "--no-persistence", "--write-ahead", "--jobs", "400", "--rate", "100", "--workers", "1",
+                "--job-time", "15", "--faults", "kill@30%,kill@70%", "--plain", "--drain-timeout", "60");
+        assertThat(c.exit()).as(c.toString()).isZero();
+        assertThat(c.out()).contains("Redis without persistence (a kill empties it); producer in write-ahead mode",
+                "No accepted job was lost");
+        assertThat(c.out()).containsPattern("lost\\s+0\\s").containsPattern("processed\\s+400\\s");
+    }
+
+    @Test
     void jsonResultHasEveryFigure() throws Exception {
         Cli c = Cli.run("demo", "--jobs", "200", "--rate", "200", "--faults", "kill@50%", "--json", "--drain-timeout", "30");
         assertThat(c.exit()).as(c.toString()).isZero();
