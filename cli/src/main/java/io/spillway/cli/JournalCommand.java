@@ -110,7 +110,8 @@ final class JournalCommand implements Runnable {
      */
     record Summary(String dir, long records, long replayed, long backlog, long backlogBytes, long corruptRecords,
                    long backlogCorrupt, List<Long> corruptIndexes, String oldest, String newest, String oldestBacklog,
-                   Map<String, Long> backlogByQueue, Map<String, Long> recordsByQueue, int cycleFiles, List<RecordLine> list) {
+                   Map<String, Long> backlogByQueue, Map<String, Long> recordsByQueue, int cycleFiles, List<RecordLine> list,
+                   boolean writeAhead, long keptUntilFinished) {
     }
 
     record RecordLine(long index, String queue, String id, String type, int bytes, String enqueuedAt, boolean replayed) {
@@ -139,17 +140,22 @@ final class JournalCommand implements Runnable {
             if (list < 0) {
                 throw new CliException(ExitCodes.USAGE, "--list must be >= 0, but was " + list);
             }
-            long[] counts = new long[3]; // records, replayed, corrupt seen
+            long[] counts = new long[4]; // records, replayed, corrupt seen, replayed and kept (after safe to delete)
             long[] times = {Long.MAX_VALUE, Long.MIN_VALUE, Long.MAX_VALUE}; // oldest, newest, oldest backlog
             Map<String, Long> byQueue = new TreeMap<>();
             List<RecordLine> lines = new ArrayList<>();
             List<Long> corruptIndexes = new ArrayList<>();
             Summary s;
+            boolean writeAhead = ChronicleJournal.isWriteAhead(dir);
             try (JournalReader j = openForReading(dir)) {
+                long safe = j.safeToDeleteIndex();
                 j.forEachRecord((e, replayed) -> {
                     counts[0]++;
                     if (replayed) {
                         counts[1]++;
+                        if (e.index() > safe && e.job() != null) {
+                            counts[3]++;
+                        }
                     }
                     if (e.job() == null) {
                         counts[2]++;
@@ -174,7 +180,7 @@ final class JournalCommand implements Runnable {
                 // The reader's backlog counts records; a corrupt one is not a job anyone can replay.
                 s = new Summary(dir.toAbsolutePath().toString(), counts[0], counts[1], b.jobs() - b.corrupt(), b.bytes(),
                         counts[2], b.corrupt(), corruptIndexes, instant(times[0]), instant(times[1]), instant(times[2]),
-                        new TreeMap<>(b.byQueue()), byQueue, j.cycleFiles(), lines);
+                        new TreeMap<>(b.byQueue()), byQueue, j.cycleFiles(), lines, writeAhead, writeAhead ? counts[3] : 0);
             }
             // A corrupt record is an accepted job nobody can read any more: a problem, whether replayed past or not.
             int exit = s.corruptRecords() > 0 ? ExitCodes.FAILED : ExitCodes.OK;
@@ -187,6 +193,10 @@ final class JournalCommand implements Runnable {
             out.println("  records on disk   " + s.records() + " (" + s.replayed() + " replayed, in " + s.cycleFiles() + " file(s))");
             out.println("  not yet replayed  " + s.backlog() + " job(s), " + s.backlogBytes() + " bytes"
                     + (s.oldestBacklog() == null ? "" : ", oldest " + s.oldestBacklog()));
+            if (s.writeAhead()) {
+                out.println("  kept until done   " + s.keptUntilFinished() + " job(s) sent to Redis and kept until a worker"
+                        + " finishes them (write-ahead: sent again if Redis restarts)");
+            }
             out.println("  corrupt records   " + s.corruptRecords() + (s.corruptRecords() == 0 ? ""
                     : " (not yet replayed: " + s.backlogCorrupt() + "; skipped on replay: unreadable, so those accepted jobs"
                     + " cannot be replayed), at index " + indexes(s)));

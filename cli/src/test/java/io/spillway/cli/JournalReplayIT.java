@@ -79,6 +79,11 @@ class JournalReplayIT {
             }
             assertThat(dir.resolve("write-ahead")).exists();
             assertThat(waiting(uri, q)).isEqualTo(5);
+            Cli inspect = Cli.run("journal", "inspect", dir.toString());
+            assertThat(inspect.out()).as(inspect.toString()).contains("kept until done   5 job(s) sent to Redis and kept until a"
+                    + " worker finishes them");
+            assertThat(JSON.readTree(Cli.run("journal", "inspect", dir.toString(), "--json").out()).get("keptUntilFinished")
+                    .asLong()).isEqualTo(5);
             // A replay by the tool, Redis unchanged: nothing to send, and the 5 unfinished jobs stay in the journal
             // well past the resend window (the tool opens the journal in the write-ahead mode too).
             Cli first = Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "1", "--json");

@@ -69,6 +69,7 @@ public final class JournalReader implements AutoCloseable {
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final long replayed;
+    private final long safe;
     private final SingleChronicleQueue queue;
 
     private JournalReader(Path dir) {
@@ -94,7 +95,8 @@ public final class JournalReader implements AutoCloseable {
         this.lockChannel = channel;
         this.lock = l;
         try {
-            this.replayed = readReplayedPosition(dir.resolve(POSITIONS_FILE));
+            this.replayed = readPosition(dir.resolve(POSITIONS_FILE), 0);
+            this.safe = readPosition(dir.resolve(POSITIONS_FILE), 8);
             // Without metadata a producer died between creating positions and the queue: no records yet.
             this.queue = Files.exists(dir.resolve(METADATA_FILE))
                     ? SingleChronicleQueueBuilder.single(dir.toFile()).readOnly(true).rollCycle(RollCycles.FAST_HOURLY).build()
@@ -140,6 +142,14 @@ public final class JournalReader implements AutoCloseable {
     /** Index of the last replayed record, -1 if none. */
     public long replayedIndex() {
         return replayed;
+    }
+
+    /**
+     * Index up to which records are no longer needed, -1 if none: the records after it up to {@link #replayedIndex()}
+     * are kept for a re-send after a Redis restart (the resend window; a write-ahead producer's jobs until they finish).
+     */
+    public long safeToDeleteIndex() {
+        return safe;
     }
 
     /** The number of cycle files on disk. */
@@ -203,7 +213,8 @@ public final class JournalReader implements AutoCloseable {
         }
     }
 
-    private static long readReplayedPosition(Path positions) throws IOException {
+    /** One of the two longs of {@code positions} (replayed at 0, safe to delete at 8); -1 if there is none. */
+    private static long readPosition(Path positions, int offset) throws IOException {
         if (!Files.exists(positions)) {
             return -1;
         }
@@ -213,7 +224,7 @@ public final class JournalReader implements AutoCloseable {
             }
             ByteBuffer buf = ByteBuffer.allocate(8); // big-endian, as ChronicleJournal's MappedByteBuffer wrote it
             while (buf.hasRemaining()) {
-                if (ch.read(buf, buf.position()) < 0) {
+                if (ch.read(buf, offset + buf.position()) < 0) {
                     return -1;
                 }
             }
