@@ -110,6 +110,8 @@ public final class JobProducer implements AutoCloseable {
     private final Semaphore replaySignal = new Semaphore(0);
     /** The run id of the Redis the last recovery completed with (jobs re-sent if it had restarted); null before. */
     private volatile String recoveredRunId;
+    /** Write-ahead: the warning that Redis gives no run id was logged (once per producer). */
+    private boolean noRunIdSaid;
     private final Thread replayThread;
     private volatile boolean closed;
 
@@ -791,7 +793,16 @@ public final class JobProducer implements AutoCloseable {
         // last probed, which the reconnect loop updates before the re-send, when a status record that is missing means
         // nothing yet.
         String runId = recoveredRunId;
-        if (monitor.state() != HealthState.CONNECTED || journal.unconfirmed() == 0 || runId == null) {
+        if (monitor.state() != HealthState.CONNECTED || journal.unconfirmed() == 0) {
+            return;
+        }
+        if (runId == null) {
+            if (!noRunIdSaid) {
+                noRunIdSaid = true;
+                log.warn("Write-ahead: Redis gave no run id (INFO server refused or without run_id), so a restart cannot be"
+                        + " told from a completion: the {} jobs sent stay in journal {} until it does ({})",
+                        journal.unconfirmed(), config.journalDir, config.redis);
+            }
             return;
         }
         for (int round = 0; round < CONFIRM_ROUNDS && !closed; round++) {

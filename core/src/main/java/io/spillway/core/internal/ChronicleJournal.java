@@ -555,11 +555,12 @@ public final class ChronicleJournal implements AutoCloseable {
                 }
             }
         }
-        backlogBytes.addAndGet(-bytes);
         if (holdBackMillis == HOLD_UNTIL_CONFIRMED) {
+            // Before the backlog drops: an append checking the cap meanwhile counts these bytes twice, never not at all.
             unconfirmedBytes.addAndGet(bytes);
             unconfirmedJobs.addAndGet(jobs);
         }
+        backlogBytes.addAndGet(-bytes);
         if (backlogJobs.addAndGet(-jobs) > 0 && last.job() != null) {
             // The next record was accepted after this one: a slight over-estimate of the oldest age.
             oldestEnqueuedAt = last.job().enqueuedAt();
