@@ -74,6 +74,8 @@ final class EnqueueBench {
             env.flush();
             batched(system, nBatch / 3);
         }
+        env.flush();
+        batched("spillway-write-ahead", nBatch / 3); // its replay path, warmed like the others' paths
         for (int rep = 0; rep < env.reps; rep++) {
             for (int threads : new int[] {1, 8}) {
                 int n = threads == 1 ? n1 : n8;
