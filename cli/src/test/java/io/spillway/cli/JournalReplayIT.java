@@ -3,14 +3,22 @@ package io.spillway.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.codahale.metrics.MetricRegistry;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.backend.JobProducer;
+import io.spillway.core.Durability;
 import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
 import io.spillway.testing.RedisProcess;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -79,17 +87,27 @@ class JournalReplayIT {
             }
             assertThat(dir.resolve("write-ahead")).exists();
             assertThat(waiting(uri, q)).isEqualTo(5);
-            Cli inspect = Cli.run("journal", "inspect", dir.toString());
-            assertThat(inspect.out()).as(inspect.toString()).contains("kept until done   5 job(s) sent to Redis and kept until a"
-                    + " worker finishes them");
-            assertThat(JSON.readTree(Cli.run("journal", "inspect", dir.toString(), "--json").out()).get("keptUntilFinished")
-                    .asLong()).isEqualTo(5);
-            // A replay by the tool, Redis unchanged: nothing to send, and the 5 unfinished jobs stay in the journal
-            // well past the resend window (the tool opens the journal in the write-ahead mode too).
+            // Then 3,000 more that a producer spooled and could not send before it died: in the journal, not in Redis.
+            try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                    new MetricRegistry(), null, ChronicleJournal.HOLD_UNTIL_CONFIRMED)) {
+                for (int i = 0; i < 3_000; i++) {
+                    JobRecord r = new JobRecord(JobId.mint(), QueueName.of(q), "t", new byte[10], Map.of(), 0,
+                            System.currentTimeMillis(), 0);
+                    j.append(r, JobCodec.encode(r));
+                }
+            }
+            // The tool replays them in batches of 1,000 with a resend window of 1 ms. In the default mode that window
+            // would let go of every record replayed more than 1 ms before a later batch, the 5 unfinished ones with
+            // them; the tool opens a write-ahead journal in that mode, so all 3,005 stay until they finish.
             Cli first = Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "1", "--json");
             assertThat(first.exit()).as(first.toString()).isZero();
-            Thread.sleep(50);
-            assertThat(Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "1").exit()).isZero();
+            assertThat(JSON.readTree(first.out()).get("replayed").asLong()).isEqualTo(3_000);
+            assertThat(waiting(uri, q)).isEqualTo(3_005);
+            Cli inspect = Cli.run("journal", "inspect", dir.toString());
+            assertThat(inspect.out()).as(inspect.toString()).contains("kept until done   3005 job(s) sent to Redis and kept"
+                    + " until a worker finishes them");
+            assertThat(JSON.readTree(Cli.run("journal", "inspect", dir.toString(), "--json").out()).get("keptUntilFinished")
+                    .asLong()).isEqualTo(3_005);
 
             redis.kill();
             redis.restartEmpty();
@@ -97,8 +115,8 @@ class JournalReplayIT {
             assertThat(replay.exit()).as(replay.toString()).isZero();
             JsonNode r = JSON.readTree(replay.out());
             assertThat(r.get("redisRestarted").asBoolean()).isTrue();
-            assertThat(r.get("restored").asLong()).as(replay.toString()).isEqualTo(5);
-            assertThat(waiting(uri, q)).isEqualTo(5);
+            assertThat(r.get("restored").asLong()).as(replay.toString()).isEqualTo(3_005);
+            assertThat(waiting(uri, q)).isEqualTo(3_005);
         }
     }
 
