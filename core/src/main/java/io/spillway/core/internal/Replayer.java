@@ -44,6 +44,11 @@ public final class Replayer {
     private final Meter resent;
     private final Meter carriedMeter;
     private final Set<QueueName> registered = new HashSet<>();
+    /**
+     * Write-ahead mode: the records past the confirmed prefix whose jobs the last {@link #confirm} found finished (a job
+     * still running ahead of them holds the prefix back). A re-send after a Redis restart skips them: they ran.
+     */
+    private Set<Long> finishedAhead = Set.of();
 
     public Replayer(ChronicleJournal journal, RedisGateway gateway, long dedupeSeconds, int readBatch,
                     MetricRegistry registry) {
@@ -98,9 +103,10 @@ public final class Replayer {
             throw e;
         }
         if (resend) {
-            if (d.sent > 0 && journal.writeAhead()) {
+            if ((d.sent > 0 || d.skipped > 0) && journal.writeAhead()) {
                 log.info("Sent {} jobs not yet confirmed completed again after the Redis restart: {} had been lost and are"
-                        + " restored, {} were still there", d.sent, d.fresh, d.sent - d.fresh);
+                        + " restored, {} were still there; {} known to have finished were not sent", d.sent, d.fresh,
+                        d.sent - d.fresh, d.skipped);
             } else if (d.sent > 0) {
                 log.info("Sent {} jobs replayed in the last {} ms again after the Redis restart: {} had been lost and are"
                         + " restored, {} were still there", d.sent, windowMillis, d.fresh, d.sent - d.fresh);
@@ -151,6 +157,8 @@ public final class Replayer {
         final ArrayDeque<RedisGateway.ScriptCall> calls = new ArrayDeque<>();
         long sent;
         long fresh;
+        /** Records not sent again because their jobs were known to have finished. */
+        long skipped;
 
         Drain(long lastIndex, boolean guarded, boolean resend) {
             this.lastIndex = lastIndex;
@@ -202,7 +210,13 @@ public final class Replayer {
 
         private void build(Batch b) {
             long now = System.currentTimeMillis();
-            registerQueues(cut(b.entries, (run, runBytes) -> add(b, run, runBytes, now)), guarded);
+            Set<Long> skip = resend ? finishedAhead : Set.of();
+            registerQueues(cut(b.entries, skip, (run, runBytes) -> add(b, run, runBytes, now)), guarded);
+            if (!skip.isEmpty()) {
+                for (ChronicleJournal.Entry e : b.entries) {
+                    skipped += skip.contains(e.index()) ? 1 : 0;
+                }
+            }
         }
 
         private void add(Batch b, List<JobRecord> run, List<byte[]> runBytes, long now) {
@@ -221,6 +235,7 @@ public final class Replayer {
         if (redisRestarted) {
             long replayedBefore = journal.rewindRecent();
             drainThrough(replayedBefore, false, true, windowMillis);
+            finishedAhead = Set.of();
             List<RecentWrites.Entry> writes = recent.drain();
             if (!writes.isEmpty()) {
                 int[] c = resend(writes);
@@ -246,7 +261,7 @@ public final class Replayer {
         }
         List<RedisGateway.ScriptCall> calls = new ArrayList<>();
         long now = System.currentTimeMillis();
-        registerQueues(cut(asEntries, (run, runBytes) -> calls.add(
+        registerQueues(cut(asEntries, Set.of(), (run, runBytes) -> calls.add(
                 EnqueueScript.call(run.get(0).queue(), run, runBytes, now, dedupeSeconds, run.size()))), false);
         int[] out = {0, 0};
         java.util.Iterator<RedisGateway.ScriptCall> next = calls.iterator();
@@ -333,6 +348,13 @@ public final class Replayer {
                     carried);
         }
         journal.confirm(entries.subList(0, n));
+        Set<Long> ahead = new HashSet<>();
+        for (int i = n; i < done.length; i++) {
+            if (done[i]) {
+                ahead.add(entries.get(i).index());
+            }
+        }
+        finishedAhead = ahead;
         return n == entries.size() && n == max ? Confirmation.MORE : Confirmation.DONE;
     }
 
@@ -351,17 +373,17 @@ public final class Replayer {
 
     /**
      * Cuts entries into enqueue-script calls in journal order: runs of one queue, at most {@link #JOBS_PER_CALL}
-     * jobs each (so a queue's order is kept); corrupt entries (reported by the journal) are skipped.
+     * jobs each (so a queue's order is kept); corrupt entries (reported by the journal) and those in {@code skip} are left out.
      *
      * @return the queues of the entries
      */
-    private static Set<QueueName> cut(List<ChronicleJournal.Entry> entries,
+    private static Set<QueueName> cut(List<ChronicleJournal.Entry> entries, Set<Long> skip,
                                       java.util.function.BiConsumer<List<JobRecord>, List<byte[]>> call) {
         List<JobRecord> run = new ArrayList<>();
         List<byte[]> runBytes = new ArrayList<>();
         Set<QueueName> queues = new HashSet<>();
         for (ChronicleJournal.Entry e : entries) {
-            if (e.job() == null) {
+            if (e.job() == null || skip.contains(e.index())) {
                 continue;
             }
             if (!run.isEmpty() && (!run.get(0).queue().equals(e.job().queue()) || run.size() == JOBS_PER_CALL)) {

@@ -220,6 +220,41 @@ class ReplayerIT {
         }
     }
 
+    @Test
+    void writeAheadResendAfterAnEmptyRestartLeavesOutTheJobsKnownToHaveFinished() {
+        MetricRegistry reg = new MetricRegistry();
+        try (RedisProcess redis = RedisProcess.builder().start();
+             ChronicleJournal journal = ChronicleJournal.open(dir, GB, Durability.PROCESS_CRASH, reg, null,
+                     ChronicleJournal.HOLD_UNTIL_CONFIRMED);
+             RedisGateway g = gateway(redis); Jedis j = redis.jedis()) {
+            g.loadScripts(LuaScript.ENQUEUE);
+            Replayer r = new Replayer(journal, g, 0, 1_000, reg);
+            String runId = RedisInfo.parse(j.info("server")).get("run_id");
+            List<String> ids = append(journal, "q", 0, 10);
+            r.drain(true);
+            // Job 2 still runs; jobs 0-1 and 3-9 finished. Confirmed: 0-1; 3-9 are known finished, not confirmed.
+            for (String id : ids) {
+                if (!id.equals(ids.get(2))) {
+                    finish(j, id, "C");
+                }
+            }
+            r.confirm(runId, 100);
+            assertThat(journal.unconfirmed()).isEqualTo(8);
+
+            j.flushAll(); // Redis came back empty
+            g.loadScripts(LuaScript.ENQUEUE);
+            r.recover(true, new RecentWrites(5_000, 1 << 20), 5_000);
+
+            assertThat(streamIds(redis, "q")).as("only the job that had not finished is sent again").containsExactly(ids.get(2));
+            assertThat(reg.meter(MetricNames.RESENT).getCount()).isEqualTo(1);
+            assertThat(journal.unconfirmed()).isEqualTo(8);
+            // Their status records are gone with the rest: once job 2 finishes, all are confirmed.
+            finish(j, ids.get(2), "C");
+            r.confirm(RedisInfo.parse(j.info("server")).get("run_id"), 100);
+            assertThat(journal.unconfirmed()).isZero();
+        }
+    }
+
     private static void finish(Jedis j, String id, String code) {
         j.set(RedisKeys.job(QueueName.of("q"), JobId.of(id)), code + "|1|" + System.currentTimeMillis() + "|");
     }
