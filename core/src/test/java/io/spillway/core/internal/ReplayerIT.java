@@ -175,7 +175,7 @@ class ReplayerIT {
              RedisGateway g = gateway(redis); Jedis j = redis.jedis()) {
             g.loadScripts(LuaScript.ENQUEUE);
             Replayer r = new Replayer(journal, g, 0, 1_000, reg);
-            String runId = RedisInfo.parse(j.info("server")).get("run_id");
+            String runId = runId(j);
             List<String> ids = append(journal, "q", 0, 10);
             r.drain(true);
             assertThat(journal.unconfirmed()).isEqualTo(10);
@@ -229,7 +229,7 @@ class ReplayerIT {
              RedisGateway g = gateway(redis); Jedis j = redis.jedis()) {
             g.loadScripts(LuaScript.ENQUEUE);
             Replayer r = new Replayer(journal, g, 0, 1_000, reg);
-            String runId = RedisInfo.parse(j.info("server")).get("run_id");
+            String runId = runId(j);
             List<String> ids = append(journal, "q", 0, 10);
             r.drain(true);
             // Job 2 still runs; jobs 0-1 and 3-9 finished. Confirmed: 0-1; 3-9 are known finished, not confirmed.
@@ -250,9 +250,13 @@ class ReplayerIT {
             assertThat(journal.unconfirmed()).isEqualTo(8);
             // Their status records are gone with the rest: once job 2 finishes, all are confirmed.
             finish(j, ids.get(2), "C");
-            r.confirm(RedisInfo.parse(j.info("server")).get("run_id"), 100);
+            r.confirm(runId(j), 100);
             assertThat(journal.unconfirmed()).isZero();
         }
+    }
+
+    private static String runId(Jedis j) {
+        return RedisInfo.parse(j.info("server")).get("run_id");
     }
 
     private static void finish(Jedis j, String id, String code) {
