@@ -808,7 +808,7 @@ public final class JobProducer implements AutoCloseable {
         for (int round = 0; round < CONFIRM_ROUNDS && !closed; round++) {
             Replayer.Confirmation c = replayer.confirm(runId, CONFIRM_BATCH);
             if (c == Replayer.Confirmation.RESTARTED) {
-                gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
+                gateway.markUnavailable(new SpillwayException("Redis restarted (new run id)"));
                 return;
             }
             if (journal.backlog() > 0) {

@@ -628,20 +628,25 @@ public final class ChronicleJournal implements AutoCloseable {
      * up to <i>replayed</i>), oldest first. Corrupt records come back with a null job. For the replayer's thread.
      */
     public List<Entry> readUnconfirmed(int max) {
+        List<Entry> out = new ArrayList<>(Math.min(max, 1024));
+        forEachUnconfirmed(max, out::add);
+        return out;
+    }
+
+    /** Visits up to {@code max} records after <i>safe to delete</i> up to <i>replayed</i>, oldest first. */
+    private void forEachUnconfirmed(long max, java.util.function.Consumer<Entry> visitor) {
         long safe = positions.getLong(8);
         long replayed = positions.getLong(0);
-        List<Entry> out = new ArrayList<>(Math.min(max, 1024));
         if (replayed == safe) {
-            return out;
+            return;
         }
         try (ExcerptTailer t = queue.createTailer()) {
             moveAfter(t, safe);
             Entry e;
-            while (out.size() < max && (e = readOne(t, replayed)) != null) {
-                out.add(e);
+            for (long n = 0; n < max && (e = readOne(t, replayed)) != null; n++) {
+                visitor.accept(e);
             }
         }
-        return out;
     }
 
     /**
@@ -852,19 +857,10 @@ public final class ChronicleJournal implements AutoCloseable {
 
     /** Write-ahead mode, at open: counts the records between the two positions. */
     private void scanUnconfirmed() {
-        long safe = positions.getLong(8);
-        long replayed = positions.getLong(0);
-        if (replayed == safe) {
-            return;
-        }
-        try (ExcerptTailer t = queue.createTailer()) {
-            moveAfter(t, safe);
-            Entry e;
-            while ((e = readOne(t, replayed)) != null) {
-                unconfirmedJobs.incrementAndGet();
-                unconfirmedBytes.addAndGet(e.frameBytes());
-            }
-        }
+        forEachUnconfirmed(Long.MAX_VALUE, e -> {
+            unconfirmedJobs.incrementAndGet();
+            unconfirmedBytes.addAndGet(e.frameBytes());
+        });
     }
 
     private void deleteReplayedCycles(int replayedCycle) {

@@ -2,6 +2,8 @@ package io.spillway.core.internal;
 
 import com.codahale.metrics.Meter;
 import com.codahale.metrics.MetricRegistry;
+import io.spillway.core.JobState;
+import io.spillway.core.JournalFullException;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
 import java.util.ArrayDeque;
@@ -12,6 +14,8 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Protocol;
+import redis.clients.jedis.Response;
 
 /**
  * Drains a journal into Redis.
@@ -301,8 +305,8 @@ public final class Replayer {
         }
         Object[] answer = gateway.pipelined(true, p -> {
             // A pipeline has no info(): the raw command, whose reply is the bulk string's bytes.
-            redis.clients.jedis.Response<Object> info = p.sendCommand(redis.clients.jedis.Protocol.Command.INFO, "server");
-            List<redis.clients.jedis.Response<String>> states = new ArrayList<>(entries.size());
+            Response<Object> info = p.sendCommand(Protocol.Command.INFO, "server");
+            List<Response<String>> states = new ArrayList<>(entries.size());
             for (ChronicleJournal.Entry e : entries) {
                 states.add(e.job() == null ? null : p.get(RedisKeys.job(e.job().queue(), e.job().id())));
             }
@@ -314,11 +318,11 @@ public final class Replayer {
             return Confirmation.RESTARTED;
         }
         @SuppressWarnings("unchecked")
-        List<redis.clients.jedis.Response<String>> states = (List<redis.clients.jedis.Response<String>>) answer[1];
+        List<Response<String>> states = (List<Response<String>>) answer[1];
         boolean[] done = new boolean[entries.size()];
         int lastDone = -1;
         for (int i = 0; i < done.length; i++) {
-            redis.clients.jedis.Response<String> state = states.get(i);
+            Response<String> state = states.get(i);
             String value = state == null ? null : state.get(); // a corrupt record (no lookup) counts as done
             done[i] = value == null || finished(value);
             lastDone = done[i] ? i : lastDone;
@@ -335,7 +339,7 @@ public final class Replayer {
                 }
                 try {
                     journal.carry(e);
-                } catch (io.spillway.core.JournalFullException full) {
+                } catch (JournalFullException full) {
                     break;
                 }
                 carried++;
@@ -366,9 +370,8 @@ public final class Replayer {
         if (status.isEmpty()) {
             return false;
         }
-        io.spillway.core.JobState s = io.spillway.core.JobState.ofCode(status.charAt(0));
-        return s == io.spillway.core.JobState.COMPLETED || s == io.spillway.core.JobState.DEAD
-                || s == io.spillway.core.JobState.PURGED;
+        JobState s = JobState.ofCode(status.charAt(0));
+        return s == JobState.COMPLETED || s == JobState.DEAD || s == JobState.PURGED;
     }
 
     /**
