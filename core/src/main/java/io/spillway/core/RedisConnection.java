@@ -77,6 +77,12 @@ import java.util.List;
  *         .build();
  * }</pre>
  *
+ * <p>Redis Cluster: {@code redis-cluster://[[user:]password@]host1[:6379][,host2[:port]...]} (TLS:
+ * {@code rediss-cluster://}), or {@link #clusterBuilder(String...)}. The hosts are some of the cluster's nodes (any
+ * of them: the others and the slot map are learned from the first that answers); credentials and TLS options are
+ * those of every node; a cluster has database 0 only. All keys of a queue share one hash tag, so each queue lives
+ * in one slot (docs/redis-keys.md).
+ *
  * <p>The timeouts are short on purpose: a hung Redis must not hold a caller for long. Defaults:
  * connect {@value #DEFAULT_CONNECT_TIMEOUT_MS} ms, socket (one command) {@value #DEFAULT_SOCKET_TIMEOUT_MS} ms;
  * each must be a whole number of milliseconds from 1 ms to {@value #MAX_TIMEOUT_MS} ms (an hour).
@@ -95,6 +101,8 @@ public final class RedisConnection {
     public static final int DEFAULT_SENTINEL_PORT = 26379;
     private static final String SENTINEL_SCHEME = "redis-sentinel";
     private static final String TLS_SENTINEL_SCHEME = "rediss-sentinel";
+    private static final String CLUSTER_SCHEME = "redis-cluster";
+    private static final String TLS_CLUSTER_SCHEME = "rediss-cluster";
     /** The longest connect or socket timeout accepted: an hour. */
     public static final int MAX_TIMEOUT_MS = 3_600_000;
 
@@ -115,17 +123,20 @@ public final class RedisConnection {
     private final Path clientCertificate;
     private final String masterName;
     private final List<InetSocketAddress> sentinels;
+    private final List<InetSocketAddress> clusterNodes;
     private final String sentinelUser;
     private final String sentinelPassword;
 
     private RedisConnection(Builder b, boolean ssl, URI uri, SSLSocketFactory sslSocketFactory, SSLParameters sslParameters) {
         this.uri = uri;
         this.masterName = b.sentinel == null ? null : b.sentinel.masterName;
-        this.sentinels = b.sentinel == null ? List.of() : b.sentinel.sentinels;
+        this.sentinels = b.sentinel == null || b.sentinel.masterName == null ? List.of() : b.sentinel.sentinels;
+        this.clusterNodes = b.sentinel == null || b.sentinel.masterName != null ? List.of() : b.sentinel.sentinels;
         this.sentinelUser = b.sentinelUser;
         this.sentinelPassword = b.sentinelPassword;
-        this.host = b.sentinel == null ? b.uri.getHost() : sentinels.get(0).getHostString();
-        this.port = b.sentinel == null ? (b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort()) : sentinels.get(0).getPort();
+        this.host = b.sentinel == null ? b.uri.getHost() : b.sentinel.sentinels.get(0).getHostString();
+        this.port = b.sentinel == null ? (b.uri.getPort() == -1 ? DEFAULT_PORT : b.uri.getPort())
+                : b.sentinel.sentinels.get(0).getPort();
         // Split before decoding (a %3A in the password is a colon of the password), then decode %xx only: a '+'
         // is a plus (URLDecoder alone would make it a space, and base64 passwords are full of them).
         String userInfo = b.sentinel == null ? b.uri.getRawUserInfo() : b.sentinel.rawUserInfo;
@@ -204,7 +215,7 @@ public final class RedisConnection {
         if (uri == null) {
             throw new IllegalArgumentException("redis URI must not be null");
         }
-        if (isSentinelScheme(schemeOf(uri))) {
+        if (isMultiHostScheme(schemeOf(uri))) {
             return new Builder(null, uri);
         }
         try {
@@ -224,6 +235,48 @@ public final class RedisConnection {
         return SENTINEL_SCHEME.equals(scheme) || TLS_SENTINEL_SCHEME.equals(scheme);
     }
 
+    private static boolean isClusterScheme(String scheme) {
+        return CLUSTER_SCHEME.equals(scheme) || TLS_CLUSTER_SCHEME.equals(scheme);
+    }
+
+    /** A scheme whose authority lists several hosts: Sentinel or Cluster. */
+    private static boolean isMultiHostScheme(String scheme) {
+        return isSentinelScheme(scheme) || isClusterScheme(scheme);
+    }
+
+    /**
+     * A builder for a Redis Cluster: one or more of its nodes, {@code host[:port]} (port {@value #DEFAULT_PORT} if
+     * none; an IPv6 address in brackets), from which the rest of the cluster and its slot map are learned. The same as
+     * {@code builder("redis-cluster://host1:port1,host2:port2")}; {@link Builder#tls(boolean)} turns on TLS
+     * ({@code rediss-cluster://}).
+     *
+     * @throws IllegalArgumentException for no address, or an address that is not {@code host[:port]}, naming it
+     */
+    public static Builder clusterBuilder(String... nodeAddresses) {
+        if (nodeAddresses == null || nodeAddresses.length == 0) {
+            throw new IllegalArgumentException("at least one cluster node address is needed, but none was given");
+        }
+        return new Builder(null, CLUSTER_SCHEME + "://" + addressList("cluster node", nodeAddresses));
+    }
+
+    private static String addressList(String what, String... addresses) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < addresses.length; i++) {
+            String a = addresses[i];
+            if (a == null || a.isBlank() || a.contains(",") || a.contains("/") || a.contains("#") || a.contains("@")
+                    || a.contains("?")) {
+                throw new IllegalArgumentException(what + " address must be host[:port], but was '" + a + "'");
+            }
+            String address = a.trim();
+            int zone = address.indexOf('%');
+            if (address.startsWith("[") && zone > 0 && !address.startsWith("25", zone + 1)) {
+                address = address.substring(0, zone) + "%25" + address.substring(zone + 1); // the URI form of a zone
+            }
+            s.append(i == 0 ? "" : ",").append(address);
+        }
+        return s.toString();
+    }
+
     /**
      * A builder for a Redis watched by Sentinel: {@code masterName} as the sentinels know it, and one or more
      * sentinel addresses {@code host[:port]} (port {@value #DEFAULT_SENTINEL_PORT} if none; an IPv6 address in
@@ -241,20 +294,7 @@ public final class RedisConnection {
         if (sentinelAddresses == null || sentinelAddresses.length == 0) {
             throw new IllegalArgumentException("at least one sentinel address is needed, but none was given");
         }
-        StringBuilder s = new StringBuilder(SENTINEL_SCHEME).append("://");
-        for (int i = 0; i < sentinelAddresses.length; i++) {
-            String a = sentinelAddresses[i];
-            if (a == null || a.isBlank() || a.contains(",") || a.contains("/") || a.contains("#") || a.contains("@")
-                    || a.contains("?")) {
-                throw new IllegalArgumentException("sentinel address must be host[:port], but was '" + a + "'");
-            }
-            String address = a.trim();
-            int zone = address.indexOf('%');
-            if (address.startsWith("[") && zone > 0 && !address.startsWith("25", zone + 1)) {
-                address = address.substring(0, zone) + "%25" + address.substring(zone + 1); // the URI form of a zone
-            }
-            s.append(i == 0 ? "" : ",").append(address);
-        }
+        StringBuilder s = new StringBuilder(SENTINEL_SCHEME).append("://").append(addressList("sentinel", sentinelAddresses));
         s.append('#').append(URLEncoderLite.encode(masterName));
         return new Builder(null, s.toString());
     }
@@ -290,6 +330,16 @@ public final class RedisConnection {
         return sentinels;
     }
 
+    /** True for a Redis Cluster ({@code redis-cluster://}, {@code rediss-cluster://}). */
+    public boolean cluster() {
+        return !clusterNodes.isEmpty();
+    }
+
+    /** The cluster nodes given (unresolved), in the order given: the seeds the slot map is learned from; else empty. */
+    public List<InetSocketAddress> clusterNodes() {
+        return clusterNodes;
+    }
+
     /** The ACL user for the sentinels, or null. */
     public String sentinelUser() {
         return sentinelUser;
@@ -309,7 +359,10 @@ public final class RedisConnection {
         return uri;
     }
 
-    /** The Redis host; for a Sentinel connection the first sentinel's (the master is found through the sentinels). */
+    /**
+     * The Redis host; for a Sentinel connection the first sentinel's (the master is found through the sentinels), for
+     * a Cluster the first node's.
+     */
     public String host() {
         return host;
     }
@@ -400,6 +453,14 @@ public final class RedisConnection {
 
     /** The URI without its password, for logs. */
     public String redacted() {
+        if (cluster()) {
+            StringBuilder s = new StringBuilder(ssl ? TLS_CLUSTER_SCHEME : CLUSTER_SCHEME).append("://")
+                    .append(user != null ? user + "@" : "");
+            for (int i = 0; i < clusterNodes.size(); i++) {
+                s.append(i == 0 ? "" : ",").append(shown(clusterNodes.get(i)));
+            }
+            return s.toString();
+        }
         if (sentinel()) {
             StringBuilder s = new StringBuilder(ssl ? TLS_SENTINEL_SCHEME : SENTINEL_SCHEME).append("://")
                     .append(user != null ? user + "@" : "");
@@ -445,19 +506,21 @@ public final class RedisConnection {
         private Path clientCertificate;
         private Path clientKey;
 
-        /** {@code uri} is null for a Sentinel URI given as text (which {@link URI} may not be able to hold). */
+        /**
+         * {@code uri} is null for a Sentinel or Cluster URI given as text (which {@link URI} may not be able to hold).
+         */
         private Builder(URI uri, String text) {
             String scheme = uri != null ? uri.getScheme() : schemeOf(text);
-            if (isSentinelScheme(scheme)) {
-                this.sentinel = SentinelUri.parse(text);
+            if (isMultiHostScheme(scheme)) {
+                this.sentinel = SentinelUri.parse(text, isClusterScheme(scheme));
                 this.uri = uri != null ? uri : SentinelUri.asUri(text);
                 this.database = sentinel.database;
                 return;
             }
             this.sentinel = null;
             if (!"redis".equals(scheme) && !"rediss".equals(scheme)) {
-                throw new IllegalArgumentException("redis URI must start with redis://, rediss://, redis-sentinel:// or"
-                        + " rediss-sentinel://, but was '"
+                throw new IllegalArgumentException("redis URI must start with redis://, rediss://, redis-sentinel://,"
+                        + " rediss-sentinel://, redis-cluster:// or rediss-cluster://, but was '"
                         + withoutPassword(uri) + "'");
             }
             if (uri.getHost() == null || uri.getHost().isBlank()) {
@@ -588,6 +651,9 @@ public final class RedisConnection {
             if (database < 0) {
                 throw new IllegalArgumentException("database must be >= 0, but was " + database);
             }
+            if (database != 0 && sentinel != null && sentinel.masterName == null) {
+                throw new IllegalArgumentException("a Redis Cluster has database 0 only, but database was " + database);
+            }
             this.database = database;
             return this;
         }
@@ -597,7 +663,7 @@ public final class RedisConnection {
          * from the master's: {@code user} null for the default user. Default: none. Only for a Sentinel connection.
          */
         public Builder sentinelCredentials(String user, String password) {
-            if (sentinel == null) {
+            if (sentinel == null || sentinel.masterName == null) {
                 throw new IllegalArgumentException("sentinelCredentials need a redis-sentinel:// connection, but the URI was '"
                         + withoutPassword(uri) + "'");
             }
@@ -627,11 +693,13 @@ public final class RedisConnection {
          */
         public RedisConnection build() {
             String scheme = uri.getScheme();
-            boolean schemeTls = "rediss".equals(scheme) || TLS_SENTINEL_SCHEME.equals(scheme);
+            boolean schemeTls = "rediss".equals(scheme) || TLS_SENTINEL_SCHEME.equals(scheme) || TLS_CLUSTER_SCHEME.equals(scheme);
+            boolean cluster = sentinel != null && sentinel.masterName == null;
             boolean tls = this.tls != null ? this.tls : schemeTls;
             URI built = uri;
             if (tls != schemeTls) {
-                String to = sentinel != null ? (tls ? TLS_SENTINEL_SCHEME : SENTINEL_SCHEME) : (tls ? "rediss" : "redis");
+                String to = cluster ? (tls ? TLS_CLUSTER_SCHEME : CLUSTER_SCHEME)
+                        : sentinel != null ? (tls ? TLS_SENTINEL_SCHEME : SENTINEL_SCHEME) : (tls ? "rediss" : "redis");
                 built = URI.create(to + uri.toString().substring(scheme.length()));
             }
             String tlsOption = sslSocketFactory != null ? "sslSocketFactory"
@@ -642,7 +710,7 @@ public final class RedisConnection {
             if (!tls) {
                 if (tlsOption != null) {
                     throw new IllegalArgumentException(tlsOption + " is a TLS setting, but the redis URI is not TLS: '"
-                            + withoutPassword(built) + "' (use " + (sentinel != null ? "rediss-sentinel://" : "rediss://") + " for TLS)");
+                            + withoutPassword(built) + "' (use " + (cluster ? "rediss-cluster://" : sentinel != null ? "rediss-sentinel://" : "rediss://") + " for TLS)");
                 }
                 return new RedisConnection(this, false, built, null, null);
             }
@@ -685,12 +753,15 @@ public final class RedisConnection {
     }
 
     /**
-     * A parsed {@code redis[s]-sentinel://[[user:]password@]host1[:port][,host2[:port]...][/db]#masterName}.
+     * A parsed {@code redis[s]-sentinel://[[user:]password@]host1[:port][,host2[:port]...][/db]#masterName}, or
+     * {@code redis[s]-cluster://[[user:]password@]host1[:port][,host2[:port]...]} (no database, no fragment; then
+     * {@code sentinels} are the cluster nodes given and {@code masterName} is null).
      * {@link URI} takes such an authority as "registry based" and cannot split it into hosts (and refuses it outright
      * once it holds more than one bracketed IPv6 address), so it is read here, from the text.
      */
     private record SentinelUri(String rawUserInfo, List<InetSocketAddress> sentinels, int database, String masterName) {
-        static SentinelUri parse(String text) {
+        static SentinelUri parse(String text, boolean cluster) {
+            String node = cluster ? "cluster node" : "sentinel";
             String shown = withoutPassword(text);
             String scheme = schemeOf(text);
             int slashes = scheme.length() + 1;
@@ -702,12 +773,16 @@ public final class RedisConnection {
                 throw new IllegalArgumentException(scheme + " URI must not have a query (settings are made with"
                         + " RedisConnection.builder(uri)), but was '" + shown + "'");
             }
-            if (fragment == null || fragment.isBlank()) {
+            if (cluster && fragment != null) {
+                throw new IllegalArgumentException(scheme + " URI must not have a fragment (a cluster has no master name),"
+                        + " but was '" + shown + "'");
+            }
+            if (!cluster && (fragment == null || fragment.isBlank())) {
                 throw new IllegalArgumentException(scheme + " URI must name the master after '#'"
                         + " (" + scheme + "://host:26379#mymaster), but was '" + shown + "'");
             }
-            String master = decode(fragment, scheme + " URI master name", "'" + fragment + "'");
-            if (master.isBlank() || master.chars().anyMatch(c -> c <= ' ')) {
+            String master = cluster ? null : decode(fragment, scheme + " URI master name", "'" + fragment + "'");
+            if (master != null && (master.isBlank() || master.chars().anyMatch(c -> c <= ' '))) {
                 throw new IllegalArgumentException(scheme + " URI master name must be non-blank without spaces,"
                         + " but was '" + master + "'");
             }
@@ -715,7 +790,7 @@ public final class RedisConnection {
             String authority = slash < 0 ? beforeFragment : beforeFragment.substring(0, slash);
             String path = slash < 0 ? "" : beforeFragment.substring(slash);
             if (authority.isBlank()) {
-                throw new IllegalArgumentException(scheme + " URI must name at least one sentinel host, but was '"
+                throw new IllegalArgumentException(scheme + " URI must name at least one " + node + " host, but was '"
                         + shown + "'");
             }
             String userInfo = null;
@@ -729,7 +804,7 @@ public final class RedisConnection {
             authority = authority.replace("%5B", "[").replace("%5b", "[").replace("%5D", "]").replace("%5d", "]");
             List<InetSocketAddress> hosts = new ArrayList<>();
             for (String part : authority.split(",", -1)) {
-                hosts.add(address(scheme, part, shown));
+                hosts.add(address(scheme, part, shown, node, cluster ? DEFAULT_PORT : DEFAULT_SENTINEL_PORT));
             }
             int db = 0;
             if (!path.isEmpty() && !path.equals("/")) {
@@ -742,6 +817,10 @@ public final class RedisConnection {
                     throw new IllegalArgumentException(scheme + " URI database must be a number >= 0, but was '"
                             + path.substring(1) + "'");
                 }
+            }
+            if (cluster && db != 0) {
+                throw new IllegalArgumentException(scheme + " URI must not name a database (a Redis Cluster has database 0"
+                        + " only), but was '" + shown + "'");
             }
             return new SentinelUri(userInfo, List.copyOf(hosts), db, master);
         }
@@ -779,21 +858,21 @@ public final class RedisConnection {
         }
 
         /** {@code host}, {@code host:port}, {@code [v6]}, {@code [v6%25zone]} or either of these with {@code :port}. */
-        private static InetSocketAddress address(String scheme, String part, String shown) {
+        private static InetSocketAddress address(String scheme, String part, String shown, String node, int defaultPort) {
             String h = part;
             String p = null;
             if (part.startsWith("[")) {
                 int close = part.indexOf(']');
                 if (close < 0 || (close + 1 < part.length() && part.charAt(close + 1) != ':')) {
-                    throw new IllegalArgumentException(scheme + " URI has a bad sentinel address '" + part + "' in '"
+                    throw new IllegalArgumentException(scheme + " URI has a bad " + node + " address '" + part + "' in '"
                             + shown + "' (an IPv6 address is written [::1] or [::1]:26379)");
                 }
-                h = ipv6(scheme, part.substring(1, close), part, shown);
+                h = ipv6(scheme, part.substring(1, close), part, shown, node);
                 p = close + 1 < part.length() ? part.substring(close + 2) : null;
             } else {
                 int colon = part.indexOf(':');
                 if (colon >= 0 && part.indexOf(':', colon + 1) >= 0) {
-                    throw new IllegalArgumentException(scheme + " URI has a bad sentinel address '" + part + "' in '" + shown
+                    throw new IllegalArgumentException(scheme + " URI has a bad " + node + " address '" + part + "' in '" + shown
                             + "': an IPv6 address must be in brackets ([" + part + "] or [address]:port)");
                 }
                 if (colon >= 0) {
@@ -801,16 +880,16 @@ public final class RedisConnection {
                     p = part.substring(colon + 1);
                 }
                 if (h.isBlank()) {
-                    throw new IllegalArgumentException(scheme + " URI must name a host in each sentinel address, but one was '"
+                    throw new IllegalArgumentException(scheme + " URI must name a host in each " + node + " address, but one was '"
                             + part + "' in '" + shown + "'");
                 }
                 if (!h.chars().allMatch(c -> (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
                         || c == '-' || c == '.' || c == '_')) {
-                    throw new IllegalArgumentException(scheme + " URI has a bad sentinel host '" + h + "' in '" + shown
+                    throw new IllegalArgumentException(scheme + " URI has a bad " + node + " host '" + h + "' in '" + shown
                             + "' (letters, digits, '-', '.' and '_', or an IPv6 address in brackets)");
                 }
             }
-            int port = DEFAULT_SENTINEL_PORT;
+            int port = defaultPort;
             if (p != null) {
                 try {
                     port = Integer.parseInt(p);
@@ -831,7 +910,7 @@ public final class RedisConnection {
          * or ':' and holds a ':' as an address and never asks DNS; the zone is not looked up (the interface may exist
          * only where the connection is made).
          */
-        private static String ipv6(String scheme, String inBrackets, String part, String shown) {
+        private static String ipv6(String scheme, String inBrackets, String part, String shown, String node) {
             String addr = inBrackets;
             String zone = null;
             int pct = inBrackets.indexOf('%');
@@ -840,7 +919,7 @@ public final class RedisConnection {
                 zone = inBrackets.startsWith("25", pct + 1) ? inBrackets.substring(pct + 3) : null;
                 if (zone == null || zone.isEmpty() || !zone.chars().allMatch(c -> (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
                         || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
-                    throw new IllegalArgumentException(scheme + " URI has a bad IPv6 zone in sentinel address '" + part
+                    throw new IllegalArgumentException(scheme + " URI has a bad IPv6 zone in " + node + " address '" + part
                             + "' in '" + shown + "' (write a zone as %25 and its name: [fe80::1%25eth0])");
                 }
             }
@@ -855,7 +934,7 @@ public final class RedisConnection {
                 }
             }
             if (!literal) {
-                throw new IllegalArgumentException(scheme + " URI has a bad IPv6 address '" + inBrackets + "' in sentinel address '"
+                throw new IllegalArgumentException(scheme + " URI has a bad IPv6 address '" + inBrackets + "' in " + node + " address '"
                         + part + "' in '" + shown + "'");
             }
             return zone == null ? addr : addr + "%" + zone;

@@ -133,6 +133,12 @@ public final class Failures {
         if (t instanceof CallNotPermittedException || t instanceof JedisConnectionException || isPoolExhausted(t)) {
             return true;
         }
+        if (t instanceof redis.clients.jedis.exceptions.JedisClusterOperationException
+                || t instanceof redis.clients.jedis.exceptions.JedisRedirectionException) {
+            // A cluster command out of attempts (its node down, a slot uncovered), or a redirection a pipeline or a
+            // raw connection does not follow (a failover or a slot migration): the probe reads the new slot map.
+            return true;
+        }
         if (t instanceof JedisNoScriptException) {
             return false;
         }

@@ -267,6 +267,10 @@ public final class HealthMonitor implements AutoCloseable {
                     // A failover: the promoted replica has its own run id, and may lack the old master's last writes.
                     log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost;"
                             + " sending them again", gateway.connection().masterName(), name);
+                } else if (restarted && gateway.connection().cluster()) {
+                    // A master restarted or a replica took over: its run id is part of the cluster's.
+                    log.warn("A Redis Cluster master restarted or failed over since {} last saw it (new run id): recent"
+                            + " writes may be lost; sending them again", name);
                 } else if (restarted) {
                     log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost; sending them again",
                             name);
@@ -334,7 +338,7 @@ public final class HealthMonitor implements AutoCloseable {
     /** While connected: a cheap INFO server; a failure or a new run id starts the reconnect path. */
     private void heartbeat() {
         try {
-            String id = gateway.executeDirect(c -> RedisInfo.parse(c.info("server")).get("run_id"));
+            String id = gateway.runId();
             if (id != null && runId != null && !id.equals(runId)) {
                 gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
             }

@@ -31,8 +31,10 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.RedisClusterClient;
 import redis.clients.jedis.RedisSentinelClient;
 import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.providers.ClusterConnectionProvider;
 import redis.clients.jedis.providers.SentineledConnectionProvider;
 import redis.clients.jedis.util.Pool;
 import redis.clients.jedis.exceptions.JedisConnectionException;
@@ -58,6 +60,12 @@ import redis.clients.jedis.exceptions.JedisException;
  *       sentinels name at that moment. If the sentinels cannot be reached when the gateway is built, the client
  *       is built by the first call or probe that reaches them (until then calls fail as "Redis unavailable").
  *       A probe that finds the sentinels naming another master than the pool's rebuilds the client.</li>
+ *   <li>For a {@code redis-cluster://} connection the client is a Jedis {@link RedisClusterClient} (commands go to
+ *       the master of their key's slot; a queue's keys share one slot). One circuit covers the whole cluster: a
+ *       failure on any master opens it, and the probe declares the cluster healthy only when a node says
+ *       {@code cluster_state:ok} and every master passes the standalone checks (PING, not loading, master role,
+ *       a write to a key of its slots). Scripts streamed on one connection ({@link #stream}) are sent one call at a
+ *       time there, each to its slot's master.</li>
  * </ul>
  * Thread-safe.
  */
@@ -82,6 +90,12 @@ public final class RedisGateway implements AutoCloseable {
     private final DefaultJedisClientConfig clientConfig;
     /** Standalone: a {@link RedisClient}, set once. Sentinel: a {@link RedisSentinelClient}, null until built. */
     private volatile UnifiedJedis client;
+    /** Cluster only: the provider of {@link #client}: the slot map and a pool per node. */
+    private volatile ClusterConnectionProvider clusterProvider;
+    /** Cluster only: every node seen (the seeds given, then the nodes the last probe found), to ask for the slot map. */
+    private final java.util.Set<HostAndPort> clusterNodes = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Jedis's own attempts per cluster command: one MOVED redirection is followed; more failures are an outage. */
+    private static final int CLUSTER_ATTEMPTS = 2;
     /** Sentinel only: the provider of {@link #client}, whose pool is that of the current master. */
     private volatile SentineledConnectionProvider sentinelProvider;
     private final JedisClientConfig sentinelConfig;
@@ -137,6 +151,17 @@ public final class RedisGateway implements AutoCloseable {
                 // The sentinels are not reachable yet: like a standalone Redis that is down, calls fail as
                 // unavailable until the reconnect loop's probe reaches them and builds the client.
                 log.debug("sentinels not reachable yet ({}): {}", component, Failures.describe(e));
+            }
+        } else if (connection.cluster()) {
+            this.sentinelConfig = null;
+            for (java.net.InetSocketAddress a : connection.clusterNodes()) {
+                clusterNodes.add(new HostAndPort(a.getHostString(), a.getPort()));
+            }
+            try {
+                connectCluster(null);
+            } catch (RuntimeException e) {
+                // No node reachable yet: calls fail as unavailable until the reconnect loop's probe reaches one.
+                log.debug("Redis Cluster not reachable yet ({}): {}", component, Failures.describe(e));
             }
         } else {
             this.sentinelConfig = null;
@@ -278,6 +303,13 @@ public final class RedisGateway implements AutoCloseable {
      * after the reply, and not at all if no connection could be had. It must not throw.
      */
     public Object evalWhileWaiting(LuaScript script, List<byte[]> keys, List<byte[]> args, Runnable whileWaiting) {
+        if (connection.cluster()) {
+            // The cluster client picks the slot's master and follows a redirection: the local work goes first.
+            return execute(c -> {
+                whileWaiting.run();
+                return evalReloading(c, script, keys, args);
+            });
+        }
         return execute(c -> {
             CommandObject<Object> command = commands.evalsha(script.shaBytes(), keys, args);
             try (Connection conn = pool().getResource()) {
@@ -328,7 +360,11 @@ public final class RedisGateway implements AutoCloseable {
                        boolean guarded) {
         ScriptStream s = new ScriptStream(script, source, sink, depth);
         Function<UnifiedJedis, Void> body = c -> {
-            s.runOn(pool());
+            if (connection.cluster()) {
+                s.runEach(call -> evalReloading(c, script, call.keys(), call.args()));
+            } else {
+                s.runOn(pool());
+            }
             return null;
         };
         if (guarded) {
@@ -367,6 +403,15 @@ public final class RedisGateway implements AutoCloseable {
     /** Drops every idle pooled connection: after a Redis restart each would fail once. */
     public void resetConnections() {
         try {
+            if (connection.cluster()) {
+                ClusterConnectionProvider provider = clusterProvider;
+                if (provider != null) {
+                    for (redis.clients.jedis.ConnectionPool p : provider.getNodes().values()) {
+                        p.clear();
+                    }
+                }
+                return;
+            }
             pool().clear();
         } catch (RuntimeException ignored) {
             // Best effort: a connection that is still stale fails once and is retried.
@@ -515,6 +560,9 @@ public final class RedisGateway implements AutoCloseable {
      * {@link #drainWhenFull() drains a full Redis}).
      */
     public Probe probe() {
+        if (connection.cluster()) {
+            return probeCluster();
+        }
         HostAndPort target = null;
         try {
             target = probeTarget();
@@ -531,6 +579,10 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     private Probe probe(HostAndPort target) {
+        return probe(target, RedisKeys.PROBE);
+    }
+
+    private Probe probe(HostAndPort target, String probeKey) {
         try (Jedis j = new Jedis(target, clientConfig)) {
             j.ping();
             Map<String, String> info = RedisInfo.parse(j.info());
@@ -548,7 +600,7 @@ public final class RedisGateway implements AutoCloseable {
                 return new Probe(false, true, "role is " + role + ", not master", info);
             }
             try {
-                j.set(RedisKeys.PROBE, Long.toString(System.currentTimeMillis()),
+                j.set(probeKey, Long.toString(System.currentTimeMillis()),
                         redis.clients.jedis.params.SetParams.setParams().px(60_000));
             } catch (redis.clients.jedis.exceptions.JedisDataException e) {
                 if (!drainsWhenFull || !Failures.isOutOfMemory(e)) {
@@ -557,6 +609,109 @@ public final class RedisGateway implements AutoCloseable {
                 info.put(MEMORY_FULL, "1");
             }
             return new Probe(true, true, null, info);
+        }
+    }
+
+    /**
+     * The cluster's probe: the slot map from a node that answers, {@code cluster_state:ok}, then every master as a
+     * standalone Redis (its write goes to a key of its own slots). The info returned is that of the master with the
+     * worst settings (a warning, or memory full), else the first; its {@code run_id} is all masters' run ids in one
+     * value ({@link ClusterTopology#combinedRunId}), and {@code cluster_masters} their number.
+     */
+    private Probe probeCluster() {
+        ClusterTopology topology;
+        try {
+            topology = ClusterTopology.read(clusterCandidates(), clientConfig);
+        } catch (RuntimeException e) {
+            String tls = Tls.diagnose(connection, e);
+            if (tls != null) {
+                return new Probe(false, true, tls, Map.of());
+            }
+            return new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e),
+                    Failures.describe(e), Map.of());
+        }
+        if (!"ok".equals(topology.state())) {
+            return new Probe(false, true, "cluster_state is " + topology.state() + " (as " + topology.from() + " sees it)",
+                    Map.of());
+        }
+        if (topology.masters().isEmpty()) {
+            return new Probe(false, true, "the cluster serves no slots (as " + topology.from() + " sees it)", Map.of());
+        }
+        clusterNodes.addAll(topology.nodes());
+        Map<HostAndPort, String> runIds = new java.util.HashMap<>();
+        Map<String, String> chosen = null;
+        for (ClusterTopology.Master m : topology.masters()) {
+            Probe p;
+            try {
+                p = probe(m.address(), ClusterTopology.probeKey(m.firstSlot()));
+            } catch (RuntimeException e) {
+                String tls = Tls.diagnose(connection, m.address(), e);
+                return new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e),
+                        tls != null ? tls : "master " + m.address() + ": " + Failures.describe(e), Map.of());
+            }
+            if (!p.healthy()) {
+                return new Probe(false, p.reachable(), "master " + m.address() + ": " + p.problem(), p.info());
+            }
+            runIds.put(m.address(), p.info().get("run_id"));
+            boolean worse = !configurationWarnings(p.info()).isEmpty() || p.info().containsKey(MEMORY_FULL)
+                    || !uncheckedSettings(p.info()).isEmpty();
+            if (chosen == null || (worse && !chosen.containsKey("spillway_worse"))) {
+                chosen = new java.util.HashMap<>(p.info());
+                if (worse) {
+                    chosen.put("spillway_worse", "1");
+                }
+            }
+        }
+        chosen.remove("spillway_worse");
+        chosen.put("run_id", ClusterTopology.combinedRunId(topology.masters(), runIds));
+        chosen.put("cluster_masters", Integer.toString(topology.masters().size()));
+        try {
+            ClusterConnectionProvider provider = clusterProvider;
+            if (provider == null || client == null) {
+                connectCluster(client);
+            } else {
+                provider.renewSlotCache();
+            }
+        } catch (RuntimeException e) {
+            return new Probe(false, !(e instanceof JedisConnectionException), "slot map: " + Failures.describe(e), Map.of());
+        }
+        return new Probe(true, true, null, chosen);
+    }
+
+    /** The nodes to ask for the slot map: those the provider knows, then every node seen. */
+    private List<HostAndPort> clusterCandidates() {
+        java.util.LinkedHashSet<HostAndPort> out = new java.util.LinkedHashSet<>();
+        ClusterConnectionProvider provider = clusterProvider;
+        if (provider != null) {
+            for (String hp : provider.getNodes().keySet()) {
+                out.add(HostAndPort.from(hp));
+            }
+        }
+        out.addAll(clusterNodes);
+        return new ArrayList<>(out);
+    }
+
+    /**
+     * Redis's run id ({@code INFO server}); for a cluster every master's in one value (see {@link #probe()}), read on
+     * fresh connections. Null if Redis gives none.
+     *
+     * @throws RedisUnavailableException if Redis (a master) cannot be reached
+     */
+    public String runId() {
+        if (!connection.cluster()) {
+            return executeDirect(c -> RedisInfo.parse(c.info("server")).get("run_id"));
+        }
+        try {
+            ClusterTopology topology = ClusterTopology.read(clusterCandidates(), clientConfig);
+            Map<HostAndPort, String> runIds = new java.util.HashMap<>();
+            for (ClusterTopology.Master m : topology.masters()) {
+                try (Jedis j = new Jedis(m.address(), clientConfig)) {
+                    runIds.put(m.address(), RedisInfo.parse(j.info("server")).get("run_id"));
+                }
+            }
+            return ClusterTopology.combinedRunId(topology.masters(), runIds);
+        } catch (RuntimeException e) {
+            throw translate(e);
         }
     }
 
@@ -613,7 +768,7 @@ public final class RedisGateway implements AutoCloseable {
     private UnifiedJedis client() {
         UnifiedJedis c = client;
         if (c == null) {
-            c = connectSentinel(null);
+            c = connection.cluster() ? connectCluster(null) : connectSentinel(null);
         }
         SentineledConnectionProvider provider = sentinelProvider;
         HostAndPort known = lastMaster;
@@ -635,6 +790,52 @@ public final class RedisGateway implements AutoCloseable {
             return standalone.getPool();
         }
         return sentinelProvider.getConnectionMap().values().iterator().next();
+    }
+
+    /**
+     * Builds the Cluster client (reading the slot map from the first node that answers), unless another thread
+     * replaced {@code stale} already.
+     */
+    private synchronized UnifiedJedis connectCluster(UnifiedJedis stale) {
+        UnifiedJedis current = client;
+        if (current != null && current != stale) {
+            return current;
+        }
+        java.util.Set<HostAndPort> seeds = new java.util.LinkedHashSet<>(clusterCandidates());
+        ClusterConnectionProvider provider;
+        try {
+            provider = new ClusterConnectionProvider(seeds, clientConfig, poolConfig);
+        } catch (JedisConnectionException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new JedisConnectionException("Redis Cluster " + seeds + ": " + Failures.describe(e), e);
+        }
+        UnifiedJedis built = RedisClusterClient.builder()
+                .nodes(seeds)
+                .clientConfig(clientConfig)
+                .poolConfig(poolConfig)
+                .connectionProvider(provider)
+                .maxAttempts(CLUSTER_ATTEMPTS)
+                .maxTotalRetriesDuration(connection.socketTimeout().multipliedBy(CLUSTER_ATTEMPTS))
+                .build();
+        ClusterConnectionProvider old = clusterProvider;
+        clusterProvider = provider;
+        client = built;
+        if (current != null) {
+            try {
+                current.close();
+            } catch (RuntimeException ignored) {
+                // Nothing to keep.
+            }
+        }
+        if (old != null && old != provider) {
+            try {
+                old.close();
+            } catch (RuntimeException ignored) {
+                // Nothing to keep.
+            }
+        }
+        return built;
     }
 
     /**
@@ -712,7 +913,7 @@ public final class RedisGateway implements AutoCloseable {
     public HostAndPort currentMaster() {
         try {
             return connection.sentinel() ? Sentinels.currentMaster(connection, sentinelConfig)
-                    : new HostAndPort(connection.host(), connection.port());
+                    : new HostAndPort(connection.host(), connection.port()); // a cluster: its first node given
         } catch (RuntimeException e) {
             throw new RedisUnavailableException("Redis unavailable: " + Failures.describe(e), e);
         }

@@ -303,16 +303,19 @@ public final class Replayer {
         if (entries.isEmpty()) {
             return Confirmation.DONE;
         }
+        boolean cluster = gateway.connection().cluster();
         Object[] answer = gateway.pipelined(true, p -> {
-            // A pipeline has no info(): the raw command, whose reply is the bulk string's bytes.
-            Response<Object> info = p.sendCommand(Protocol.Command.INFO, "server");
+            // A pipeline has no info(): the raw command, whose reply is the bulk string's bytes. A cluster's pipeline
+            // cannot send a command without a key: its masters' run ids are read after the lookups instead (a master
+            // that restarted before answering still shows a new run id then).
+            Response<Object> info = cluster ? null : p.sendCommand(Protocol.Command.INFO, "server");
             List<Response<String>> states = new ArrayList<>(entries.size());
             for (ChronicleJournal.Entry e : entries) {
                 states.add(e.job() == null ? null : p.get(RedisKeys.job(e.job().queue(), e.job().id())));
             }
-            return () -> new Object[] {info.get(), states};
+            return () -> new Object[] {info == null ? null : info.get(), states};
         });
-        String answeredBy = answer[0] instanceof byte[] b
+        String answeredBy = cluster ? gateway.runId() : answer[0] instanceof byte[] b
                 ? RedisInfo.parse(new String(b, java.nio.charset.StandardCharsets.UTF_8)).get("run_id") : null;
         if (runId == null || !runId.equals(answeredBy)) {
             return Confirmation.RESTARTED;

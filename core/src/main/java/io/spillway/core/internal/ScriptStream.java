@@ -55,6 +55,26 @@ public final class ScriptStream {
         this.depth = depth;
     }
 
+    /**
+     * Runs (or resumes) the stream one call at a time, each sent by {@code send} and its reply read before the next
+     * (a Redis Cluster: each call goes to its own slot's master). A call whose send fails stays first in flight, so a
+     * retry sends it again.
+     */
+    void runEach(java.util.function.Function<RedisGateway.ScriptCall, Object> send) {
+        while (true) {
+            if (inFlight.isEmpty()) {
+                RedisGateway.ScriptCall call = exhausted ? null : source.next();
+                if (call == null) {
+                    exhausted = true;
+                    return;
+                }
+                inFlight.addLast(call);
+            }
+            Object reply = send.apply(inFlight.peekFirst());
+            sink.accept(inFlight.removeFirst(), reply);
+        }
+    }
+
     /** Runs (or resumes) the stream on a connection of the pool until every call has its reply. */
     void runOn(Pool<Connection> pool) {
         Connection c = pool.getResource();

@@ -115,8 +115,8 @@ public final class Tls {
         int connectMs = (int) c.connectTimeout().toMillis();
         int readMs = (int) c.socketTimeout().toMillis();
         String where = who.equals("Redis") ? "Redis at " + where(host, port) : who;
-        String tlsScheme = c.sentinel() ? "rediss-sentinel://" : "rediss://";
-        String plainScheme = c.sentinel() ? "redis-sentinel://" : "redis://";
+        String tlsScheme = c.sentinel() ? "rediss-sentinel://" : c.cluster() ? "rediss-cluster://" : "rediss://";
+        String plainScheme = c.sentinel() ? "redis-sentinel://" : c.cluster() ? "redis-cluster://" : "redis://";
         String tlsPort = who.equals("Redis") ? "Redis's tls-port" : "the sentinels' tls-port";
         if (!c.ssl()) {
             // A TLS port resets a plain client at once: a plain client's timeout is a hung Redis, not TLS.

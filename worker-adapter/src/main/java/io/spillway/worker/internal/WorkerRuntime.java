@@ -428,8 +428,41 @@ public final class WorkerRuntime {
         return out;
     }
 
-    /** One XREADGROUP over {@code names}, COUNT {@code perStream}, blocking up to {@code blockMs} (0: not at all). Returns the jobs read. */
+    /**
+     * {@link #readOnce} over {@code names}; on a Redis Cluster, whose XREADGROUP takes the streams of one slot only,
+     * once per slot without blocking, then (when all were empty) one blocking read of one slot's streams in turn, for
+     * at most {@value #CLUSTER_BLOCK_MS} ms so that a job arriving in another slot waits no longer than that.
+     */
     private int read(List<String> names, int perStream, long blockMs) {
+        if (gateway.connection().cluster() && names.size() > 1) {
+            Map<Integer, List<String>> bySlot = new LinkedHashMap<>();
+            for (String stream : names) {
+                bySlot.computeIfAbsent(redis.clients.jedis.util.JedisClusterCRC16.getSlot(stream), k -> new ArrayList<>())
+                        .add(stream);
+            }
+            if (bySlot.size() > 1) {
+                int n = 0;
+                for (List<String> group : bySlot.values()) {
+                    n += readOnce(group, perStream, 0);
+                }
+                if (n > 0 || blockMs <= 0) {
+                    return n;
+                }
+                List<List<String>> groups = new ArrayList<>(bySlot.values());
+                List<String> group = groups.get(Math.floorMod(nextSlotGroup++, groups.size()));
+                return readOnce(group, perStream, Math.min(blockMs, CLUSTER_BLOCK_MS));
+            }
+        }
+        return readOnce(names, perStream, blockMs);
+    }
+
+    /** The longest blocking read of one slot's streams when a cluster worker's queues span several slots. */
+    private static final long CLUSTER_BLOCK_MS = 100;
+    /** Which slot's streams the next blocking read of a cluster worker waits on (fetch thread only). */
+    private int nextSlotGroup;
+
+    /** One XREADGROUP over {@code names}, COUNT {@code perStream}, blocking up to {@code blockMs} (0: not at all). Returns the jobs read. */
+    private int readOnce(List<String> names, int perStream, long blockMs) {
         Map<byte[], StreamEntryID> from = new LinkedHashMap<>();
         for (String stream : names) {
             from.put(bytes(stream), StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY);
