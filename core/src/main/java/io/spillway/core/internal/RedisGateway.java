@@ -341,7 +341,11 @@ public final class RedisGateway implements AutoCloseable {
             if (!Failures.isNoScript(e)) {
                 throw e;
             }
-            c.scriptLoad(script.source());
+            if (c instanceof RedisClusterClient) {
+                c.scriptLoad(script.source().getBytes(java.nio.charset.StandardCharsets.UTF_8), keys.get(0)); // that key's master
+            } else {
+                c.scriptLoad(script.source());
+            }
             return c.evalsha(script.shaBytes(), keys, args);
         }
     }
@@ -361,7 +365,7 @@ public final class RedisGateway implements AutoCloseable {
         ScriptStream s = new ScriptStream(script, source, sink, depth);
         Function<UnifiedJedis, Void> body = c -> {
             if (connection.cluster()) {
-                s.runEach(call -> evalReloading(c, script, call.keys(), call.args()));
+                s.runBatches(CLUSTER_STREAM_BATCH, calls -> evalAllPipelined(c, script, calls));
             } else {
                 s.runOn(pool());
             }
@@ -372,6 +376,47 @@ public final class RedisGateway implements AutoCloseable {
         } else {
             executeDirect(body);
         }
+    }
+
+    /** How many script calls a cluster's {@link #stream} sends in one pipeline. */
+    static final int CLUSTER_STREAM_BATCH = 256;
+
+    /**
+     * A cluster's script calls in one pipeline (each to its slot's master); the replies in call order. Calls refused
+     * with NOSCRIPT (a master that restarted or took over) are sent again once the script is loaded on every master.
+     */
+    private List<Object> evalAllPipelined(UnifiedJedis c, LuaScript script, List<ScriptCall> calls) {
+        Object[] replies = new Object[calls.size()];
+        List<Integer> todo = new ArrayList<>(calls.size());
+        for (int i = 0; i < calls.size(); i++) {
+            todo.add(i);
+        }
+        for (int round = 0; !todo.isEmpty(); round++) {
+            List<redis.clients.jedis.Response<Object>> responses = new ArrayList<>(todo.size());
+            try (AbstractPipeline p = c.pipelined()) {
+                for (int i : todo) {
+                    ScriptCall call = calls.get(i);
+                    responses.add(p.evalsha(script.shaBytes(), call.keys(), call.args()));
+                }
+                p.sync();
+            }
+            List<Integer> noScript = new ArrayList<>();
+            for (int k = 0; k < todo.size(); k++) {
+                try {
+                    replies[todo.get(k)] = responses.get(k).get();
+                } catch (JedisException e) {
+                    if (!Failures.isNoScript(e) || round > 0) {
+                        throw e;
+                    }
+                    noScript.add(todo.get(k));
+                }
+            }
+            if (!noScript.isEmpty()) {
+                loadScripts(script);
+            }
+            todo = noScript;
+        }
+        return java.util.Arrays.asList(replies);
     }
 
     /**
@@ -392,6 +437,22 @@ public final class RedisGateway implements AutoCloseable {
 
     /** Loads scripts into Redis's cache (after a reconnect, before pipelines use them). */
     public void loadScripts(LuaScript... scripts) {
+        if (connection.cluster()) {
+            // On each master of the slot map, on fresh connections: the client's SCRIPT LOAD goes to every node it
+            // knows, including one that died and was replaced, and fails then.
+            try {
+                for (ClusterTopology.Master m : ClusterTopology.read(clusterCandidates(), clientConfig).masters()) {
+                    try (Jedis j = new Jedis(m.address(), clientConfig)) {
+                        for (LuaScript s : scripts) {
+                            j.scriptLoad(s.source());
+                        }
+                    }
+                }
+            } catch (RuntimeException e) {
+                throw translate(e);
+            }
+            return;
+        }
         executeDirect(c -> {
             for (LuaScript s : scripts) {
                 c.scriptLoad(s.source());

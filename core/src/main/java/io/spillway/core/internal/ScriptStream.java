@@ -56,22 +56,28 @@ public final class ScriptStream {
     }
 
     /**
-     * Runs (or resumes) the stream one call at a time, each sent by {@code send} and its reply read before the next
-     * (a Redis Cluster: each call goes to its own slot's master). A call whose send fails stays first in flight, so a
-     * retry sends it again.
+     * Runs (or resumes) the stream in batches of up to {@code max} calls, each batch sent by {@code send} (a Redis
+     * Cluster: one pipeline, each call to its own slot's master, so a queue's calls keep their order) and its replies
+     * handed on in order before the next batch is built. If {@code send} fails, the batch stays in flight and a retry
+     * sends it again (the script is idempotent).
      */
-    void runEach(java.util.function.Function<RedisGateway.ScriptCall, Object> send) {
+    void runBatches(int max, java.util.function.Function<List<RedisGateway.ScriptCall>, List<Object>> send) {
         while (true) {
-            if (inFlight.isEmpty()) {
-                RedisGateway.ScriptCall call = exhausted ? null : source.next();
+            while (!exhausted && inFlight.size() < max) {
+                RedisGateway.ScriptCall call = source.next();
                 if (call == null) {
                     exhausted = true;
-                    return;
+                } else {
+                    inFlight.addLast(call);
                 }
-                inFlight.addLast(call);
             }
-            Object reply = send.apply(inFlight.peekFirst());
-            sink.accept(inFlight.removeFirst(), reply);
+            if (inFlight.isEmpty()) {
+                return;
+            }
+            List<Object> replies = send.apply(new java.util.ArrayList<>(inFlight));
+            for (Object reply : replies) {
+                sink.accept(inFlight.removeFirst(), reply);
+            }
         }
     }
 

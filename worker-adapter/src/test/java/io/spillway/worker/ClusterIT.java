@@ -1,0 +1,212 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.HealthState;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.LogCapture;
+import io.spillway.testing.RedisClusterGroup;
+import io.spillway.testing.RedisProcess;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.RedisClusterClient;
+
+/**
+ * Producer and worker on a real Redis Cluster (redis-server processes in cluster mode, 3 masters): jobs of queues in
+ * different slots, on different masters, are enqueued and run; a master SIGKILLed and restarted from its AOF, and a
+ * master SIGKILLed with a replica to take over, lose no accepted job. Each job is counted from independent records:
+ * the ids the producer accepted, the stream entries on the cluster, the ids the handlers saw.
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class ClusterIT {
+    @TempDir
+    Path dir;
+
+    private static final byte[] PAYLOAD = new byte[100];
+
+    /** Queue names whose streams live on at least two different masters (one per master when there are enough). */
+    private static List<String> queuesAcrossMasters(RedisClusterGroup cluster, int count) {
+        List<String> out = new ArrayList<>();
+        Set<Integer> ports = new HashSet<>();
+        for (int i = 0; out.size() < count; i++) {
+            String q = "cq-" + i;
+            RedisProcess owner = cluster.masterFor(RedisKeys.stream(QueueName.of(q)));
+            if (ports.add(owner.port()) || ports.size() == cluster.masters().size()) {
+                out.add(q);
+            }
+        }
+        assertThat(ports).as("the queues span several masters").hasSizeGreaterThan(1);
+        return out;
+    }
+
+    private static JobProducer.Builder producer(RedisClusterGroup cluster, Path journal) {
+        return JobProducer.builder().redis(cluster.uri()).journalDir(journal)
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200));
+    }
+
+    private Worker worker(RedisClusterGroup cluster, List<String> queues, Map<String, AtomicInteger> handled) {
+        Worker.Builder b = Worker.builder().redis(cluster.uri()).stateDir(dir.resolve("worker")).fetchBlock(Duration.ofMillis(200))
+                .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet());
+        b.queues(queues.toArray(String[]::new));
+        return b.build();
+    }
+
+    /** The job ids in a queue's stream, in stream order (read on the queue's master through the cluster client). */
+    private static List<String> streamIds(RedisClusterClient c, String q) {
+        byte[] key = RedisKeys.bytes(RedisKeys.stream(QueueName.of(q)));
+        List<String> ids = new ArrayList<>();
+        String start = "-";
+        while (true) {
+            List<Object> entries = c.xrange(key, start.getBytes(StandardCharsets.US_ASCII), "+".getBytes(StandardCharsets.US_ASCII), 5000);
+            if (entries == null || entries.isEmpty()) {
+                return ids;
+            }
+            String last = null;
+            for (Object e : entries) {
+                List<?> entry = (List<?>) e;
+                last = new String((byte[]) entry.get(0), StandardCharsets.US_ASCII);
+                List<?> fields = (List<?>) entry.get(1);
+                for (int i = 0; i < fields.size(); i += 2) {
+                    if (new String((byte[]) fields.get(i), StandardCharsets.US_ASCII).equals(RedisKeys.FIELD_JOB)) {
+                        ids.add(JobCodec.decode((byte[]) fields.get(i + 1)).id().value());
+                    }
+                }
+            }
+            start = "(" + last;
+        }
+    }
+
+    @Test
+    void jobsOfQueuesOnDifferentMastersAreEnqueuedAndRunOnce() throws Exception {
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 6);
+            List<String> accepted = new ArrayList<>();
+            for (int i = 0; i < 600; i++) {
+                Receipt r = producer.enqueue(queues.get(i % queues.size()), "t", PAYLOAD);
+                assertThat(r.spooled()).as("a healthy cluster takes the job directly").isFalse();
+                accepted.add(r.jobId());
+            }
+            for (String q : queues) {
+                List<Receipt> batch = producer.enqueueAll(q, "t", java.util.Collections.nCopies(400, PAYLOAD));
+                assertThat(batch).allSatisfy(r -> assertThat(r.spooled()).isFalse());
+                batch.forEach(r -> accepted.add(r.jobId()));
+            }
+            RedisClusterClient admin = cluster.client();
+            long inStreams = queues.stream().mapToLong(q -> streamIds(admin, q).size()).sum();
+            assertThat(inStreams).isEqualTo(accepted.size());
+            try (Worker w = worker(cluster, queues, handled)) {
+                w.start();
+                await().atMost(60, TimeUnit.SECONDS).until(() -> handled.size() == accepted.size());
+            }
+            assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(accepted);
+            assertThat(handled.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+        }
+    }
+
+    @Test
+    void aMasterKilledAndRestartedLosesNoAcceptedJobAndKeepsOrder() throws Exception {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             LogCapture logs = new LogCapture();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            Map<String, List<String>> accepted = new LinkedHashMap<>();
+            queues.forEach(q -> accepted.put(q, new ArrayList<>()));
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger spooled = new AtomicInteger();
+            Thread load = new Thread(() -> {
+                for (int i = 0; !stop.get(); i++) {
+                    String q = queues.get(i % queues.size());
+                    Receipt r = producer.enqueue(q, "t", PAYLOAD);
+                    accepted.get(q).add(r.jobId());
+                    if (r.spooled()) {
+                        spooled.incrementAndGet();
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(200_000); // about 4,000 jobs a second
+                }
+            });
+            load.start();
+            Thread.sleep(500);
+            RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+            victim.kill();
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() != HealthState.CONNECTED);
+            Thread.sleep(2_000); // past the cluster's node timeout: the other masters call the cluster down
+            victim.restart();
+            cluster.awaitHealthy(Duration.ofSeconds(30));
+            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            Thread.sleep(300);
+            stop.set(true);
+            load.join();
+            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
+            assertThat(spooled.get()).as("jobs were spooled while the cluster was down").isPositive();
+            RedisClusterClient admin = cluster.client();
+            int total = 0;
+            for (String q : queues) {
+                List<String> inRedis = streamIds(admin, q);
+                assertThat(inRedis).as("queue %s: every accepted job once, in producer order", q)
+                        .containsExactlyElementsOf(accepted.get(q));
+                total += inRedis.size();
+            }
+            assertThat(total).isGreaterThan(1000);
+            assertThat(logs.lines("Connected to Redis successfully")).isNotEmpty();
+        }
+    }
+
+    @Test
+    void aFailoverToAReplicaLosesNoJobWhileAWorkerRuns() throws Exception {
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).replicasPerMaster(1).start();
+             LogCapture logs = new LogCapture();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            List<String> accepted = java.util.Collections.synchronizedList(new ArrayList<>());
+            AtomicBoolean stop = new AtomicBoolean();
+            try (Worker w = worker(cluster, queues, handled)) {
+                w.start();
+                Thread load = new Thread(() -> {
+                    for (int i = 0; !stop.get(); i++) {
+                        accepted.add(producer.enqueue(queues.get(i % queues.size()), "t", PAYLOAD).jobId());
+                        java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                    }
+                });
+                load.start();
+                Thread.sleep(500);
+                RedisProcess old = cluster.killMasterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+                cluster.awaitFailover(old, Duration.ofSeconds(30));
+                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+                Thread.sleep(500);
+                stop.set(true);
+                load.join();
+                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
+                await().atMost(60, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(accepted));
+            }
+            assertThat(accepted).hasSizeGreaterThan(500);
+            assertThat(handled.keySet()).as("every accepted job ran").containsAll(accepted);
+            assertThat(logs.lines("master restarted or failed over")).as("the producer saw the new master's run id")
+                    .isNotEmpty();
+        }
+    }
+}
