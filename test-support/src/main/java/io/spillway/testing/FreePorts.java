@@ -53,6 +53,34 @@ public final class FreePorts {
         throw new IllegalStateException("No fresh free loopback port in " + LOWEST + "-" + (ABOVE - 1) + " after 1000 attempts");
     }
 
+    /**
+     * Returns a port {@code p} such that {@code p} and {@code p + offset} were both free a moment ago, both lie below the
+     * ephemeral range, and neither was returned before in this JVM (both count as handed out from now on). For a server
+     * that also listens on a port derived from its own, like a Redis Cluster node's bus on port + 10000.
+     *
+     * @throws IllegalArgumentException if {@code offset} is not positive or leaves no room below the ephemeral range
+     */
+    public static int nextPair(int offset) {
+        if (offset <= 0 || ABOVE - offset - LOWEST < 1_000) {
+            throw new IllegalArgumentException("offset must be in 1.." + (ABOVE - LOWEST - 1_000) + ", but was " + offset);
+        }
+        for (int attempt = 0; attempt < 1_000; attempt++) {
+            int port = ThreadLocalRandom.current().nextInt(LOWEST, ABOVE - offset);
+            int other = port + offset;
+            if (HANDED_OUT.contains(port) || HANDED_OUT.contains(other) || !free(port) || !free(other)) {
+                continue;
+            }
+            if (HANDED_OUT.add(port)) {
+                if (HANDED_OUT.add(other)) {
+                    return port;
+                }
+                HANDED_OUT.remove(port); // another thread took the other one just now
+            }
+        }
+        throw new IllegalStateException("No fresh free loopback port pair (offset " + offset + ") in " + LOWEST + "-"
+                + (ABOVE - 1) + " after 1000 attempts");
+    }
+
     private static boolean free(int port) {
         if (!bindable(InetAddress.getLoopbackAddress(), port)) {
             return false;

@@ -28,4 +28,24 @@ class FreePortsTest {
             }
         }
     }
+
+    @Test
+    void pairsAreBindableBelowTheEphemeralRangeAndNeverRepeated() throws Exception {
+        int ephemeralStart = Integer.parseInt(java.nio.file.Files.readAllLines(
+                java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0).trim().split("\\s+")[0]);
+        Set<Integer> seen = new HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            int port = FreePorts.nextPair(10_000);
+            assertThat(seen.add(port)).isTrue();
+            assertThat(seen.add(port + 10_000)).isTrue();
+            assertThat(port).isGreaterThanOrEqualTo(FreePorts.LOWEST);
+            assertThat(port + 10_000).isLessThan(ephemeralStart);
+            try (ServerSocket a = new ServerSocket(port, 1, InetAddress.getLoopbackAddress());
+                 ServerSocket b = new ServerSocket(port + 10_000, 1, InetAddress.getLoopbackAddress())) {
+                assertThat(a.getLocalPort()).isEqualTo(port);
+                assertThat(b.getLocalPort()).isEqualTo(port + 10_000);
+            }
+        }
+        assertThat(seen).doesNotContain(FreePorts.next()); // a pair's ports count as handed out
+    }
 }

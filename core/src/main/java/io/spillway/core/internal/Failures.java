@@ -314,6 +314,12 @@ public final class Failures {
         if (t instanceof CallNotPermittedException) {
             return "circuit open";
         }
+        if (t instanceof redis.clients.jedis.exceptions.JedisClusterOperationException && t.getCause() == null
+                && t.getSuppressed().length > 0) {
+            // "No more cluster attempts left.": what the attempts met is in the suppressed failures, the last one first.
+            Throwable[] attempts = t.getSuppressed();
+            return describe(attempts[attempts.length - 1]) + " (" + firstLine(String.valueOf(t.getMessage())) + ")";
+        }
         if (isRefused(t)) {
             return "connection refused";
         }

@@ -20,6 +20,21 @@ class FailuresTest {
             + " command arguments script: " + LuaScript.ENQUEUE.sha() + ", on @user_script:" + XADD_LINE + ".";
 
     @Test
+    void clusterFailuresAreOutagesDescribedByWhatTheAttemptsMet() {
+        var outOfAttempts = new redis.clients.jedis.exceptions.JedisClusterOperationException("No more cluster attempts left.");
+        outOfAttempts.addSuppressed(new redis.clients.jedis.exceptions.JedisConnectionException("Failed to connect",
+                new java.net.ConnectException("Connection refused")));
+        assertThat(Failures.isUnavailable(outOfAttempts)).isTrue();
+        assertThat(Failures.describe(outOfAttempts)).isEqualTo("connection refused (No more cluster attempts left.)");
+        var moved = new redis.clients.jedis.exceptions.JedisMovedDataException("MOVED 3999 127.0.0.1:7001",
+                new redis.clients.jedis.HostAndPort("127.0.0.1", 7001), 3999);
+        assertThat(Failures.isUnavailable(moved)).as("a redirection a pipeline did not follow").isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("CLUSTERDOWN The cluster is down"))).isTrue();
+        assertThat(Failures.isUnavailable(new JedisDataException("CROSSSLOT Keys in request don't hash to the same slot")))
+                .as("a defect, not an outage").isFalse();
+    }
+
+    @Test
     void aclRefusalsAreTellingApartFromOutagesAndDefects() {
         for (String m : new String[] {NOPERM_62, NOPERM_70, SCRIPT_62, SCRIPT_70,
                 "NOPERM this user may not run XADD (on spillway:{q}:stream, in script enqueue)"}) {
