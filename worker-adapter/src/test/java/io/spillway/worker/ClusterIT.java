@@ -113,9 +113,10 @@ class ClusterIT {
                 assertThat(batch).allSatisfy(r -> assertThat(r.spooled()).isFalse());
                 batch.forEach(r -> accepted.add(r.jobId()));
             }
-            RedisClusterClient admin = cluster.client();
-            long inStreams = queues.stream().mapToLong(q -> streamIds(admin, q).size()).sum();
-            assertThat(inStreams).isEqualTo(accepted.size());
+            try (RedisClusterClient admin = cluster.client()) {
+                long inStreams = queues.stream().mapToLong(q -> streamIds(admin, q).size()).sum();
+                assertThat(inStreams).isEqualTo(accepted.size());
+            }
             try (Worker w = worker(cluster, queues, handled)) {
                 w.start();
                 await().atMost(60, TimeUnit.SECONDS).until(() -> handled.size() == accepted.size());
@@ -161,15 +162,8 @@ class ClusterIT {
             load.join();
             await().atMost(30, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
             assertThat(spooled.get()).as("jobs were spooled while the cluster was down").isPositive();
-            RedisClusterClient admin = cluster.client();
-            int total = 0;
-            for (String q : queues) {
-                List<String> inRedis = streamIds(admin, q);
-                assertThat(inRedis).as("queue %s: every accepted job once, in producer order", q)
-                        .containsExactlyElementsOf(accepted.get(q));
-                total += inRedis.size();
-            }
-            assertThat(total).isGreaterThan(1000);
+            assertAllInRedisInOrder(cluster, accepted);
+            assertThat(accepted.values().stream().mapToInt(List::size).sum()).isGreaterThan(1000);
             assertThat(logs.lines("Connected to Redis successfully")).isNotEmpty();
         }
     }
@@ -207,6 +201,112 @@ class ClusterIT {
             assertThat(handled.keySet()).as("every accepted job ran").containsAll(accepted);
             assertThat(logs.lines("master restarted or failed over")).as("the producer saw the new master's run id")
                     .isNotEmpty();
+        }
+    }
+
+    /** Enqueues round robin over {@code queues} at about 4,000 a second until {@code stop}; returns the worst call's ns. */
+    private static long load(JobProducer producer, List<String> queues, Map<String, List<String>> accepted, AtomicBoolean stop) {
+        long worst = 0;
+        for (int i = 0; !stop.get(); i++) {
+            String q = queues.get(i % queues.size());
+            long t = System.nanoTime();
+            Receipt r = producer.enqueue(q, "t", PAYLOAD);
+            worst = Math.max(worst, System.nanoTime() - t);
+            accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId());
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
+        return worst;
+    }
+
+    private static void assertAllInRedisInOrder(RedisClusterGroup cluster, Map<String, List<String>> accepted) {
+        try (RedisClusterClient admin = cluster.client()) {
+            for (Map.Entry<String, List<String>> e : accepted.entrySet()) {
+                assertThat(streamIds(admin, e.getKey())).as("queue %s: every accepted job once, in producer order", e.getKey())
+                        .containsExactlyElementsOf(e.getValue());
+            }
+        }
+    }
+
+    @Test
+    void aHungMasterCostsOneSocketTimeoutThenEverythingSpools() throws Exception {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            Map<String, List<String>> accepted = new ConcurrentHashMap<>();
+            AtomicBoolean stop = new AtomicBoolean();
+            long[] worst = new long[1];
+            Thread t = new Thread(() -> worst[0] = load(producer, queues, accepted, stop));
+            t.start();
+            Thread.sleep(500);
+            RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+            victim.hang();
+            Thread.sleep(3_000); // past the node timeout: the other masters call the cluster down meanwhile
+            victim.resume();
+            cluster.awaitHealthy(Duration.ofSeconds(30));
+            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            Thread.sleep(300);
+            stop.set(true);
+            t.join();
+            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
+            // A call in flight to the hung master waits one socket timeout (the cluster client's attempts share it),
+            // then spools; the circuit is open by then and the calls after it spool at once (201 ms here). A margin
+            // for a busy machine; an unbounded wait would be the whole 3 s.
+            long budget = io.spillway.core.RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 1_000;
+            assertThat(TimeUnit.NANOSECONDS.toMillis(worst[0])).as("worst enqueue ms").isLessThan(budget);
+            assertThat(producer.metrics().meter(io.spillway.core.MetricNames.SPOOLED).getCount()).isPositive();
+            assertAllInRedisInOrder(cluster, accepted);
+        }
+    }
+
+    @Test
+    void aFullMasterSpoolsEveryQueueUntilMemoryIsFreedAndDroppedConnectionsCostNothing() throws Exception {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            Map<String, List<String>> accepted = new LinkedHashMap<>();
+            for (int i = 0; i < 300; i++) {
+                String q = queues.get(i % queues.size());
+                accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(producer.enqueue(q, "t", PAYLOAD).jobId());
+            }
+            // Every node drops every client: the pooled connections fail once each and are retried, nothing spools.
+            for (RedisProcess node : cluster.nodes()) {
+                node.clientKillAll();
+            }
+            for (int i = 0; i < 300; i++) {
+                String q = queues.get(i % queues.size());
+                Receipt r = producer.enqueue(q, "t", PAYLOAD);
+                assertThat(r.spooled()).as("a dropped connection is retried on a fresh one").isFalse();
+                accepted.get(q).add(r.jobId());
+            }
+            RedisProcess full = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+            try (redis.clients.jedis.Jedis j = full.jedis()) {
+                j.set(ballastKeyOn(cluster, full), "x".repeat(3 << 20));
+            }
+            full.configSet("maxmemory", "2mb");
+            int spooled = 0;
+            for (int i = 0; i < 300; i++) {
+                String q = queues.get(i % queues.size());
+                Receipt r = producer.enqueue(q, "t", PAYLOAD);
+                spooled += r.spooled() ? 1 : 0;
+                accepted.get(q).add(r.jobId());
+            }
+            assertThat(spooled).as("one full master: the whole cluster spools, so each queue keeps its order").isGreaterThan(290);
+            full.configSet("maxmemory", "0");
+            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                    && producer.journalBacklog() == 0);
+            assertAllInRedisInOrder(cluster, accepted);
+        }
+    }
+
+    /** A key whose slot {@code master} serves, to fill its memory. */
+    private static String ballastKeyOn(RedisClusterGroup cluster, RedisProcess master) {
+        for (int i = 0; ; i++) {
+            String key = "ballast-" + i;
+            if (cluster.masterFor(key).port() == master.port()) {
+                return key;
+            }
         }
     }
 }

@@ -877,7 +877,8 @@ public final class RedisGateway implements AutoCloseable {
                 .poolConfig(poolConfig)
                 .connectionProvider(provider)
                 .maxAttempts(CLUSTER_ATTEMPTS)
-                .maxTotalRetriesDuration(connection.socketTimeout().multipliedBy(CLUSTER_ATTEMPTS))
+                // A timed-out attempt uses it all: a hung master costs one socket timeout, as a standalone Redis does.
+                .maxTotalRetriesDuration(connection.socketTimeout())
                 .build();
         ClusterConnectionProvider old = clusterProvider;
         clusterProvider = provider;
