@@ -300,6 +300,55 @@ class ClusterIT {
         }
     }
 
+    /**
+     * Write-ahead on a cluster without persistence: a master restarted (its nodes.conf kept, so it takes its slots
+     * back) comes back empty; its new run id changes the cluster's, and the producer sends again every job not yet
+     * completed. Completed jobs are not sent again.
+     */
+    @Test
+    void writeAheadRestoresTheJobsOfAMasterThatRestartedEmpty() throws Exception {
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).appendOnly(false).setting("save", "").start();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).writeAhead(true).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            List<String> first = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                first.add(producer.enqueue(queues.get(i % queues.size()), "t", PAYLOAD).jobId());
+            }
+            try (Worker w = worker(cluster, queues, handled)) {
+                w.start();
+                await().atMost(30, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(first));
+            }
+            await().atMost(15, TimeUnit.SECONDS).until(() -> unconfirmed(producer) == 0);
+            Map<String, List<String>> waiting = new LinkedHashMap<>();
+            for (String q : queues) {
+                producer.enqueueAll(q, "t", java.util.Collections.nCopies(400, PAYLOAD))
+                        .forEach(r -> waiting.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId()));
+            }
+            await().atMost(15, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
+            assertAllInRedisInOrder(cluster, waiting);
+            RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+            victim.kill();
+            victim.restart(); // nothing on disk but nodes.conf: it comes back empty, with its slots
+            cluster.awaitHealthy(Duration.ofSeconds(30));
+            try (RedisClusterClient admin = cluster.client()) {
+                await().atMost(30, TimeUnit.SECONDS).until(() -> streamIds(admin, queues.get(0)).size() == 400);
+            }
+            assertAllInRedisInOrder(cluster, waiting);
+            try (Worker w = worker(cluster, queues, handled)) {
+                w.start();
+                await().atMost(60, TimeUnit.SECONDS).until(() -> handled.size() == 1500);
+            }
+            assertThat(handled.values()).as("each job ran once: completed jobs were not sent again")
+                    .allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+        }
+    }
+
+    private static long unconfirmed(JobProducer p) {
+        return (Long) p.metrics().getGauges().get(io.spillway.core.MetricNames.JOURNAL_UNCONFIRMED).getValue();
+    }
+
     /** A key whose slot {@code master} serves, to fill its memory. */
     private static String ballastKeyOn(RedisClusterGroup cluster, RedisProcess master) {
         for (int i = 0; ; i++) {
