@@ -9,6 +9,7 @@ import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
 import java.time.Duration;
 import java.util.Map;
@@ -16,12 +17,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.commands.JedisCommands;
 import redis.clients.jedis.params.XReadGroupParams;
 
 class QueueStatsIT {
 
     /** Lays out a queue the way producer and worker do: stream + group, pending entries, delayed, dead, workers. */
-    static void plant(Jedis j, String queue, int added, int fetched, int delayed, int dead) {
+    static void plant(JedisCommands j, String queue, int added, int fetched, int delayed, int dead) {
         QueueName q = QueueName.of(queue);
         j.sadd(RedisKeys.QUEUES, queue);
         for (int i = 0; i < added; i++) {
@@ -74,6 +76,36 @@ class QueueStatsIT {
 
                 redis.restart();
                 await().atMost(Duration.ofSeconds(15)).until(() -> gauge(registry, MetricNames.QUEUE_STATS_AGE) < 1_000);
+            }
+        }
+    }
+
+    /** On a Redis Cluster each queue's figures come from the master of its slot, and the health check covers every master. */
+    @Test
+    @Timeout(60)
+    void readsTheQueuesOfEveryMasterOfACluster() {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             redis.clients.jedis.RedisClusterClient j = cluster.client()) {
+            java.util.Set<Integer> ports = new java.util.HashSet<>();
+            for (int i = 0; i < 6; i++) {
+                String q = "q" + i;
+                plant(j, q, 5 + i, 1, i % 2, 0);
+                ports.add(cluster.masterFor(RedisKeys.stream(QueueName.of(q))).port());
+            }
+            assertThat(ports).as("the queues live on several masters").hasSizeGreaterThan(1);
+            try (QueueStats stats = QueueStats.of(RedisConnection.of(cluster.uri()));
+                 RedisHealthCheck health = RedisHealthCheck.of(RedisConnection.of(cluster.uri()))) {
+                assertThat(stats.queues()).containsExactly("q0", "q1", "q2", "q3", "q4", "q5");
+                for (QueueSnapshot s : stats.read()) {
+                    int i = Integer.parseInt(s.queue().substring(1));
+                    assertThat(s).extracting(QueueSnapshot::waiting, QueueSnapshot::inFlight, QueueSnapshot::delayed)
+                            .containsExactly((long) 4 + i, 1L, (long) (i % 2));
+                }
+                assertThat(health.execute().isHealthy()).isTrue();
+                RedisProcess down = cluster.masters().get(1);
+                down.kill();
+                await().atMost(Duration.ofSeconds(10)).until(() -> !health.execute().isHealthy());
+                assertThat(health.execute().getMessage()).contains(Integer.toString(down.port()));
             }
         }
     }
