@@ -754,7 +754,7 @@ public final class RedisGateway implements AutoCloseable {
 
     /**
      * Redis's run id ({@code INFO server}); for a cluster every master's in one value (see {@link #probe()}), read on
-     * fresh connections. Null if Redis gives none.
+     * pooled connections. Null if Redis gives none.
      *
      * @throws RedisUnavailableException if Redis (a master) cannot be reached
      */
@@ -763,11 +763,22 @@ public final class RedisGateway implements AutoCloseable {
             return executeDirect(c -> RedisInfo.parse(c.info("server")).get("run_id"));
         }
         try {
-            ClusterTopology topology = ClusterTopology.read(clusterCandidates(), clientConfig);
+            client();
+            ClusterConnectionProvider provider = clusterProvider;
+            ClusterTopology topology;
+            // On pooled connections (a heartbeat every second): the slot map from slot 0's master as the client
+            // knows it (never a node that died and was replaced), then each master's run id.
+            HostAndPort first = provider.getNode(0);
+            if (first == null) {
+                throw new JedisConnectionException("no master serves slot 0 (as the client knows the cluster)");
+            }
+            try (Connection c = provider.getConnection(first)) {
+                topology = ClusterTopology.parse(first, "ok", new Jedis(c).clusterSlots());
+            }
             Map<HostAndPort, String> runIds = new java.util.HashMap<>();
             for (ClusterTopology.Master m : topology.masters()) {
-                try (Jedis j = new Jedis(m.address(), clientConfig)) {
-                    runIds.put(m.address(), RedisInfo.parse(j.info("server")).get("run_id"));
+                try (Connection c = provider.getConnection(m.address())) {
+                    runIds.put(m.address(), RedisInfo.parse(new Jedis(c).info("server")).get("run_id"));
                 }
             }
             return ClusterTopology.combinedRunId(topology.masters(), runIds);
