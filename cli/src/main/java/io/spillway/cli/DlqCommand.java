@@ -17,7 +17,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import redis.clients.jedis.Jedis;
+import redis.clients.jedis.UnifiedJedis;
 
 /** {@code dlq list|show|retry|purge}: the jobs that failed for good. */
 @Command(name = "dlq", mixinStandardHelpOptions = true,
@@ -51,7 +51,7 @@ final class DlqCommand implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new CliException(ExitCodes.USAGE, e.getMessage());
             }
-            try (Jedis j = redis.connect()) {
+            try (UnifiedJedis j = redis.connect()) {
                 known = StatusCommand.isKnown(j, name);
             } catch (CliException e) {
                 throw e;

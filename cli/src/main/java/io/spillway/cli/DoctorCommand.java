@@ -23,12 +23,16 @@ import redis.clients.jedis.exceptions.JedisDataException;
  * <p>A setting it could not check (INFO or CONFIG not allowed: denied to the user by an ACL, renamed or disabled, as
  * on managed Redis) is never reported ok: it is a warning that names the setting and the reason ("could not check
  * appendfsync: CONFIG not allowed (renamed or disabled); check it by hand"), so that the operator checks it by hand.
+ *
+ * <p>A Redis Cluster ({@code redis-cluster://}) is checked master by master, each as a standalone Redis (every master
+ * keeps settings of its own), after the cluster's own state; each finding is printed under the master it is about.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check a Redis for settings that lose jobs, and say what to change.",
                 "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
                 "A setting it could not check (INFO or CONFIG not allowed: denied by an ACL, renamed or",
                 "disabled, as on managed Redis) is a warning that says so: check it by hand.",
+                "A Redis Cluster (redis-cluster://) is checked master by master, each finding under its master.",
                 "Exits 1 when a finding loses jobs, 0 otherwise (warnings included)."})
 final class DoctorCommand implements Callable<Integer> {
     enum Severity { OK, WARN, LOSES_JOBS }
@@ -55,43 +59,42 @@ final class DoctorCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** What doctor read from one Redis: INFO and CONFIG GET (what could not be read in {@code unreadable}), PING times. */
+    record Reading(Map<String, String> info, Map<String, String> config, Map<String, String> unreadable,
+                   long[] latenciesMicros) {
+    }
+
+    /** One master of a Redis Cluster: its address, slots, version, and its findings (JSON {@code masters}). */
+    record MasterReport(String master, String slots, String version, boolean losesJobs, List<Finding> findings,
+                        Map<String, String> unreadable) {
+    }
+
     @Override
     public Integer call() {
         if (pings < 1 || pings > 10_000) {
             throw new CliException(ExitCodes.USAGE, "--pings must be in 1..10000, but was " + pings);
         }
-        Map<String, String> info;
-        Map<String, String> config = new LinkedHashMap<>();
-        Map<String, String> unreadable = new LinkedHashMap<>();
-        long[] latenciesMicros = new long[pings];
-        try (Jedis j = redis.connect()) {
-            try {
-                info = RedisInfo.parse(j.info());
-            } catch (JedisDataException e) {
-                // An error reply (NOPERM from an ACL, a renamed command): the checks that need INFO say so.
-                info = Map.of();
-                unreadable.put(INFO, refusal("INFO", e));
-            }
-            for (String key : CONFIG_KEYS) {
-                try {
-                    config.putAll(j.configGet(key));
-                } catch (JedisDataException e) {
-                    // CONFIG is often renamed, disabled or denied on managed Redis: the checks that need it say so.
-                    unreadable.put(key, Failures.configRefusal(e));
-                }
-            }
-            for (int i = 0; i < pings; i++) {
-                long t0 = System.nanoTime();
-                j.ping();
-                latenciesMicros[i] = (System.nanoTime() - t0) / 1000;
-            }
+        if (redis.connection().cluster()) {
+            return callCluster();
+        }
+        Reading r;
+        try (Jedis j = redis.connectMaster()) {
+            r = read(j, pings);
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
             throw RedisOptions.failure(redis.connection(), e);
         }
-        List<Finding> findings = check(info, config, unreadable, latenciesMicros);
-        boolean loses = findings.stream().anyMatch(f -> f.severity() == Severity.LOSES_JOBS);
+        Map<String, String> info = r.info();
+        Map<String, String> unreadable = r.unreadable();
+        List<Finding> findings = new ArrayList<>(check(info, r.config(), unreadable, r.latenciesMicros()));
+        if ("cluster".equals(info.get("redis_mode"))) {
+            // Its settings are those of one master only, and producers given this URI get MOVED for most queues.
+            findings.add(new Finding("cluster", Severity.WARN, "this Redis is a node of a Redis Cluster: only its own"
+                    + " settings were checked", "give the cluster as --redis redis-cluster://host1:port1,host2:port2 to check"
+                    + " every master"));
+        }
+        boolean loses = losesJobs(findings);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -102,26 +105,152 @@ final class DoctorCommand implements Callable<Integer> {
             doc.put("unreadable", unreadable);
             Output.json(out, doc);
         } else {
-            out.println("Redis " + redis.connection().redacted() + (info.isEmpty() ? " (version unknown: " + unreadable.get(INFO) + ")"
-                    : " (version " + info.getOrDefault("redis_version", "?") + ", " + info.getOrDefault("redis_mode", "standalone")
-                    + ", " + info.getOrDefault("role", "?") + ")"));
-            for (Finding f : findings) {
-                out.printf("%-10s %-16s %s%n", label(f.severity()), f.check(), f.found());
-                if (!f.fix().isEmpty()) {
-                    out.printf("%-10s %-16s fix: %s%n", "", "", f.fix());
-                }
-            }
-            long bad = findings.stream().filter(f -> f.severity() == Severity.LOSES_JOBS).count();
-            long warn = findings.stream().filter(f -> f.severity() == Severity.WARN).count();
-            boolean blind = findings.stream().anyMatch(f -> f.found().contains("could not check")
-                    || f.check().equals(NOT_CHECKED));
-            out.println(bad > 0 ? bad + " finding(s) lose jobs; " + warn + " warning(s)."
-                    : blind ? "Nothing found that loses jobs, but some settings could not be read: check them by hand; "
-                            + warn + " warning(s)."
-                    : warn > 0 ? "Nothing loses jobs; " + warn + " warning(s)." : "All good: nothing here loses jobs.");
+            out.println("Redis " + redis.connection().redacted() + " (" + describe(r) + ")");
+            print(out, findings);
+            out.println(summary(findings, List.of()));
             out.flush();
         }
         return loses ? ExitCodes.FAILED : ExitCodes.OK;
+    }
+
+    /**
+     * A Redis Cluster: the cluster's own state, then every master checked as a standalone Redis is (each keeps its
+     * own settings), each finding under the master it is about. Exits 1 when a finding on any master loses jobs.
+     */
+    private int callCluster() {
+        ClusterMap map = redis.clusterMap();
+        List<Finding> clusterFindings = checkCluster(map);
+        List<MasterReport> masters = new ArrayList<>();
+        List<Reading> readings = new ArrayList<>();
+        for (ClusterMap.Master m : map.masters()) {
+            Reading r;
+            try (Jedis j = redis.connectNode(m.address())) {
+                r = read(j, pings);
+            } catch (CliException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw RedisOptions.nodeFailure(redis.connection(), m.address(), e);
+            }
+            List<Finding> findings = check(r.info(), r.config(), r.unreadable(), r.latenciesMicros());
+            readings.add(r);
+            masters.add(new MasterReport(m.address().toString(), m.slots(), r.info().getOrDefault("redis_version", "?"),
+                    losesJobs(findings), findings, r.unreadable()));
+        }
+        List<Finding> all = new ArrayList<>(clusterFindings);
+        masters.forEach(m -> all.addAll(m.findings()));
+        boolean loses = losesJobs(all);
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("redis", redis.connection().redacted());
+            Map<String, Object> state = new LinkedHashMap<>();
+            state.put("state", map.state());
+            state.put("from", map.from().toString());
+            state.put("masters", map.masters().size());
+            state.put("coveredSlots", map.coveredSlots());
+            doc.put("cluster", state);
+            doc.put("losesJobs", loses);
+            doc.put("findings", clusterFindings);
+            doc.put("masters", masters);
+            Output.json(out, doc);
+        } else {
+            out.println("Redis Cluster " + redis.connection().redacted() + " (" + map.masters().size() + " master(s), as "
+                    + map.from() + " sees it)");
+            print(out, clusterFindings);
+            for (int i = 0; i < masters.size(); i++) {
+                MasterReport m = masters.get(i);
+                out.println("Master " + m.master() + " (slots " + m.slots() + "; " + describe(readings.get(i)) + ")");
+                print(out, m.findings());
+            }
+            out.println(summary(all, masters.stream().filter(MasterReport::losesJobs).map(MasterReport::master).toList()));
+            out.flush();
+        }
+        return loses ? ExitCodes.FAILED : ExitCodes.OK;
+    }
+
+    /** Reads INFO, the {@link #CONFIG_KEYS} and {@code pings} PING times from one Redis; a refused read is noted, not thrown. */
+    static Reading read(Jedis j, int pings) {
+        Map<String, String> info;
+        Map<String, String> config = new LinkedHashMap<>();
+        Map<String, String> unreadable = new LinkedHashMap<>();
+        try {
+            info = RedisInfo.parse(j.info());
+        } catch (JedisDataException e) {
+            // An error reply (NOPERM from an ACL, a renamed command): the checks that need INFO say so.
+            info = Map.of();
+            unreadable.put(INFO, refusal("INFO", e));
+        }
+        for (String key : CONFIG_KEYS) {
+            try {
+                config.putAll(j.configGet(key));
+            } catch (JedisDataException e) {
+                // CONFIG is often renamed, disabled or denied on managed Redis: the checks that need it say so.
+                unreadable.put(key, Failures.configRefusal(e));
+            }
+        }
+        long[] latenciesMicros = new long[pings];
+        for (int i = 0; i < pings; i++) {
+            long t0 = System.nanoTime();
+            j.ping();
+            latenciesMicros[i] = (System.nanoTime() - t0) / 1000;
+        }
+        return new Reading(info, config, unreadable, latenciesMicros);
+    }
+
+    /** "version 7.0.15, standalone, master", or "version unknown: INFO denied (NOPERM)". */
+    private static String describe(Reading r) {
+        Map<String, String> info = r.info();
+        return info.isEmpty() ? "version unknown: " + r.unreadable().get(INFO)
+                : "version " + info.getOrDefault("redis_version", "?") + ", " + info.getOrDefault("redis_mode", "standalone")
+                        + ", " + info.getOrDefault("role", "?");
+    }
+
+    private static void print(PrintWriter out, List<Finding> findings) {
+        for (Finding f : findings) {
+            out.printf("%-10s %-16s %s%n", label(f.severity()), f.check(), f.found());
+            if (!f.fix().isEmpty()) {
+                out.printf("%-10s %-16s fix: %s%n", "", "", f.fix());
+            }
+        }
+    }
+
+    /** The last line; {@code losingMasters} names the cluster masters with a finding that loses jobs (else empty). */
+    static String summary(List<Finding> findings, List<String> losingMasters) {
+        long bad = findings.stream().filter(f -> f.severity() == Severity.LOSES_JOBS).count();
+        long warn = findings.stream().filter(f -> f.severity() == Severity.WARN).count();
+        boolean blind = findings.stream().anyMatch(f -> f.found().contains("could not check")
+                || f.check().equals(NOT_CHECKED));
+        String where = losingMasters.isEmpty() ? ""
+                : " (on master" + (losingMasters.size() == 1 ? " " : "s ") + String.join(", ", losingMasters) + ")";
+        return bad > 0 ? bad + " finding(s) lose jobs" + where + "; " + warn + " warning(s)."
+                : blind ? "Nothing found that loses jobs, but some settings could not be read: check them by hand; "
+                        + warn + " warning(s)."
+                : warn > 0 ? "Nothing loses jobs; " + warn + " warning(s)." : "All good: nothing here loses jobs.";
+    }
+
+    private static boolean losesJobs(List<Finding> findings) {
+        return findings.stream().anyMatch(f -> f.severity() == Severity.LOSES_JOBS);
+    }
+
+    /**
+     * The cluster's own findings: its state as the node asked sees it, and whether every slot is served. A cluster
+     * that is down refuses commands ({@code CLUSTERDOWN}), which producers and workers wait through: a warning.
+     */
+    static List<Finding> checkCluster(ClusterMap map) {
+        String seen = " (as " + map.from() + " sees it)";
+        int covered = map.coveredSlots();
+        if (!"ok".equals(map.state())) {
+            return List.of(new Finding("cluster", Severity.WARN, "cluster_state " + map.state() + seen
+                    + ": the cluster refuses commands (CLUSTERDOWN); producers spool and workers wait until it is ok",
+                    "bring back the failed master, or let a replica take over (CLUSTER NODES shows which node failed)"));
+        }
+        if (covered < ClusterMap.SLOTS) {
+            return List.of(new Finding("cluster", Severity.WARN, "cluster_state ok, but only " + covered + " of "
+                    + ClusterMap.SLOTS + " slots served" + seen + ": the queues in the others are refused",
+                    "assign the missing slots to a master (CLUSTER ADDSLOTS), or fix the failed master"));
+        }
+        return List.of(new Finding("cluster", Severity.OK, "cluster_state ok, " + map.masters().size()
+                + " master(s) serve all " + ClusterMap.SLOTS + " slots", ""));
     }
 
     private static String label(Severity s) {
@@ -251,7 +380,7 @@ final class DoctorCommand implements Callable<Integer> {
         String role = info.getOrDefault("role", "master");
         if (!role.equals("master")) {
             out.add(new Finding("role", Severity.WARN, "this Redis is a " + role + ": it refuses writes",
-                    "point producers and workers at the master (Spillway has no Sentinel client yet)"));
+                    "point producers and workers at the master, or at its sentinels (redis-sentinel://)"));
         }
     }
 

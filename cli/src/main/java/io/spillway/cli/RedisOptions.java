@@ -4,26 +4,44 @@ import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.Tls;
 import io.spillway.core.internal.Sentinels;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import picocli.CommandLine.Option;
+import redis.clients.jedis.Connection;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisMovedDataException;
 
 /**
  * {@code --redis URI}, {@code --timeout} and the TLS files ({@code --tls-ca-cert}, {@code --tls-cert},
  * {@code --tls-key}), shared by every command that talks to Redis.
+ *
+ * <p>Keys go through {@link #connect()}, whatever the kind of Redis. What belongs to a server rather than to a key
+ * (INFO, CONFIG GET) is read on a plain connection: {@link #connectMaster()} for a standalone Redis or the master the
+ * sentinels name, {@link #clusterMap()} and {@link #connectNode} for each master of a Redis Cluster.
  */
 final class RedisOptions {
     static final String DEFAULT_URI = "redis://127.0.0.1:6379";
+    private static final String CLIENT_NAME = "spillway-cli";
+    /** Jedis's attempts per cluster command: one MOVED redirection is followed, as in the producers' gateway. */
+    private static final int CLUSTER_ATTEMPTS = 2;
 
     @Option(names = "--redis", paramLabel = "URI", defaultValue = DEFAULT_URI,
             description = "Redis to use: redis://[user:password@]host:port[/db] (rediss:// for TLS), or through Sentinel"
                     + " redis-sentinel://[user:password@]host1[:26379][,host2[:port]...][/db]#masterName"
-                    + " (rediss-sentinel:// for TLS to the sentinels and the master; an IPv6 host as [::1]:26379)"
-                    + " (default: ${DEFAULT-VALUE}).")
+                    + " (rediss-sentinel:// for TLS to the sentinels and the master; an IPv6 host as [::1]:26379),"
+                    + " or a Redis Cluster redis-cluster://[user:password@]host1:port1[,host2:port2...] (any of its nodes;"
+                    + " rediss-cluster:// for TLS) (default: ${DEFAULT-VALUE}).")
     String uri;
 
     @Option(names = "--timeout", paramLabel = "MS", defaultValue = "2000",
@@ -56,7 +74,7 @@ final class RedisOptions {
             RedisConnection.Builder b = RedisConnection.builder(uri)
                     .connectTimeout(Duration.ofMillis(timeoutMs))
                     .socketTimeout(Duration.ofMillis(timeoutMs))
-                    .clientName("spillway-cli");
+                    .clientName(CLIENT_NAME);
             if (tlsCaCert != null) {
                 b.trustedCertificates(tlsCaCert);
             }
@@ -69,12 +87,137 @@ final class RedisOptions {
         }
     }
 
-    /** A connected client; an unreachable Redis or refused credentials become a one-line {@link CliException}. */
-    Jedis connect() {
+    /**
+     * A connected client for keys: on a standalone Redis one connection to it, with Sentinel one to the master the
+     * sentinels name now, on a Redis Cluster a {@link RedisClusterClient} (each command goes to the master of its key's
+     * slot; every key of a queue is in one slot, so a command about one queue, multi-key ones too, reaches one master).
+     * An unreachable Redis, refused credentials, a TLS mismatch become a one-line {@link CliException}.
+     */
+    UnifiedJedis connect() {
         RedisConnection c = connection();
+        JedisClientConfig cfg = clientConfig(c);
+        if (c.cluster()) {
+            return connectCluster(c, cfg);
+        }
+        HostAndPort at = null;
+        Connection conn = null;
+        try {
+            at = master(c);
+            conn = new Connection(at, cfg);
+            UnifiedJedis j = new UnifiedJedis(conn);
+            j.ping();
+            return j;
+        } catch (RuntimeException e) {
+            if (conn != null) {
+                conn.close();
+            }
+            throw failure(c, at, e);
+        }
+    }
+
+    /**
+     * A plain connection to the Redis whose settings matter, for what belongs to a server rather than to a key (INFO,
+     * CONFIG GET): the Redis itself, or the master the sentinels name now. Not for a cluster: see {@link #clusterMap()}
+     * and {@link #connectNode(HostAndPort)}.
+     */
+    Jedis connectMaster() {
+        RedisConnection c = connection();
+        if (c.cluster()) {
+            throw new IllegalStateException("a Redis Cluster has no one master: use clusterMap() and connectNode()");
+        }
+        HostAndPort at = null;
+        try {
+            at = master(c);
+            return pinged(new Jedis(at, clientConfig(c)));
+        } catch (RuntimeException e) {
+            throw failure(c, at, e);
+        }
+    }
+
+    /**
+     * The cluster's state and masters, from the first node given in {@code --redis} that answers (a failure is one
+     * line: the last node's, if none answers).
+     */
+    ClusterMap clusterMap() {
+        RedisConnection c = connection();
+        return clusterMap(c, clientConfig(c));
+    }
+
+    /** A plain connection to one node of the cluster (a master of {@link #clusterMap()}); a failure names the node. */
+    Jedis connectNode(HostAndPort node) {
+        RedisConnection c = connection();
+        try {
+            return pinged(new Jedis(node, clientConfig(c)));
+        } catch (RuntimeException e) {
+            throw nodeFailure(c, node, e);
+        }
+    }
+
+    private static Jedis pinged(Jedis j) {
+        try {
+            j.ping();
+            return j;
+        } catch (RuntimeException e) {
+            j.close();
+            throw e;
+        }
+    }
+
+    /** Standalone: the Redis; Sentinel: the master the sentinels name now. */
+    private static HostAndPort master(RedisConnection c) {
+        return c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, CLIENT_NAME)) : new HostAndPort(c.host(), c.port());
+    }
+
+    private static ClusterMap clusterMap(RedisConnection c, JedisClientConfig cfg) {
+        RuntimeException last = null;
+        HostAndPort lastNode = null;
+        for (InetSocketAddress a : c.clusterNodes()) {
+            HostAndPort node = new HostAndPort(a.getHostString(), a.getPort());
+            try (Jedis j = new Jedis(node, cfg)) {
+                return ClusterMap.read(node, j);
+            } catch (JedisConnectionException e) {
+                // Any node can tell the map: try the next one.
+                last = e;
+                lastNode = node;
+            } catch (RuntimeException e) {
+                // An error reply (credentials, not a cluster node) would be the same from the others.
+                throw nodeFailure(c, node, e);
+            }
+        }
+        throw failure(c, lastNode, last);
+    }
+
+    /**
+     * The cluster client, built like the producers' (core's RedisGateway): the nodes given and the masters the map
+     * names as seeds, the same client settings, one redirection followed.
+     */
+    private UnifiedJedis connectCluster(RedisConnection c, JedisClientConfig cfg) {
+        ClusterMap map = clusterMap(c, cfg); // one line now if no node answers or the credentials are refused
+        Set<HostAndPort> seeds = new LinkedHashSet<>();
+        c.clusterNodes().forEach(a -> seeds.add(new HostAndPort(a.getHostString(), a.getPort())));
+        map.masters().forEach(m -> seeds.add(m.address()));
+        GenericObjectPoolConfig<Connection> pool = new GenericObjectPoolConfig<>();
+        pool.setMaxTotal(2);
+        pool.setMaxWait(Duration.ofMillis(2L * timeoutMs));
+        pool.setJmxEnabled(false);
+        try {
+            return RedisClusterClient.builder()
+                    .nodes(seeds)
+                    .clientConfig(cfg)
+                    .poolConfig(pool)
+                    .maxAttempts(CLUSTER_ATTEMPTS)
+                    .maxTotalRetriesDuration(Duration.ofMillis((long) CLUSTER_ATTEMPTS * timeoutMs))
+                    .build();
+        } catch (RuntimeException e) {
+            throw failure(c, map.from(), e);
+        }
+    }
+
+    /** The settings of every connection the command makes: timeouts, database, name, TLS and credentials. */
+    private JedisClientConfig clientConfig(RedisConnection c) {
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(timeoutMs).socketTimeoutMillis(timeoutMs).blockingSocketTimeoutMillis(timeoutMs)
-                .database(c.database()).clientName("spillway-cli");
+                .database(c.database()).clientName(CLIENT_NAME);
         Tls.configure(cfg, c);
         if (c.user() != null) {
             cfg.user(c.user());
@@ -82,16 +225,7 @@ final class RedisOptions {
         if (c.password() != null) {
             cfg.password(c.password());
         }
-        HostAndPort at = null;
-        try {
-            at = c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, "spillway-cli"))
-                    : new HostAndPort(c.host(), c.port());
-            Jedis j = new Jedis(at, cfg.build());
-            j.ping();
-            return j;
-        } catch (RuntimeException e) {
-            throw failure(c, at, e);
-        }
+        return cfg.build();
     }
 
     /**
@@ -108,30 +242,63 @@ final class RedisOptions {
 
     /** {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code at} (null if not known). */
     static CliException failure(RedisConnection c, HostAndPort at, RuntimeException e) {
+        return failure(c, at, c.redacted(), e);
+    }
+
+    /**
+     * {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code node}, a node of a Redis Cluster:
+     * the line names the node ({@code Redis at redis-cluster://… (node 10.0.0.6:6379) …}).
+     */
+    static CliException nodeFailure(RedisConnection c, HostAndPort node, RuntimeException e) {
+        return failure(c, node, c.redacted() + " (node " + node + ")", e);
+    }
+
+    private static CliException failure(RedisConnection c, HostAndPort at, String redis, RuntimeException e) {
         // Tls.diagnose first: it names the sentinel when no sentinel answered over TLS.
         String tls = at != null ? Tls.diagnose(c, at, e) : Tls.diagnose(c, e);
         if (tls == null && Failures.isTlsFailure(e)) {
             tls = Failures.describe(e);
         }
         if (tls != null) {
-            return new CliException(ExitCodes.USAGE, "cannot connect to Redis at " + c.redacted() + ": " + tls);
+            return new CliException(ExitCodes.USAGE, "cannot connect to Redis at " + redis + ": " + tls);
         }
         String refused = credentialsRefused(e);
         if (refused != null) {
-            return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " refused the credentials: " + refused
-                    + "; give user:password in the URI (redis://user:password@host:port)");
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " refused the credentials: " + refused
+                    + "; give user:password in the URI (" + (c.cluster() ? "redis-cluster://user:password@host:port,…"
+                    : "redis://user:password@host:port") + ")");
         }
         if (Failures.isPermissionDenied(e)) {
             // An ACL that refuses the user a command or key: bad input, like refused credentials (the fix is the user's ACL).
             String user = c.user() != null ? "user '" + c.user() + "'" : "the default user";
-            return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " refused a command to " + user + ": "
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " refused a command to " + user + ": "
                     + Failures.describe(e) + "; grant it the ACL rules for the spillway tool in docs/operations.md (Managed Redis)");
+        }
+        // The wrong kind of URI: waiting will not mend either, so bad input, before the MOVED reply counts as "not now".
+        String reply = errorReply(e);
+        if (c.cluster() && reply != null && reply.contains("cluster support disabled")) {
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " is not a Redis Cluster (" + reply
+                    + "); give a standalone Redis as redis://host:port");
+        }
+        if (!c.cluster() && e instanceof JedisMovedDataException) {
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " is a node of a Redis Cluster (" + reply
+                    + "); give the cluster as redis-cluster://host1:port1,host2:port2");
         }
         // Core counts NOAUTH as "not now" (a producer spools through it), so this test comes first.
         if (Failures.isUnavailable(e)) {
-            return new CliException(ExitCodes.UNREACHABLE, "cannot reach Redis at " + c.redacted() + ": " + Failures.describe(e));
+            return new CliException(ExitCodes.UNREACHABLE, "cannot reach Redis at " + redis + ": " + Failures.describe(e));
         }
-        return new CliException(ExitCodes.FAILED, "Redis at " + c.redacted() + " refused: " + Failures.describe(e));
+        return new CliException(ExitCodes.FAILED, "Redis at " + redis + " refused: " + Failures.describe(e));
+    }
+
+    /** The first error reply in {@code e} or its causes, on one line, or null. */
+    private static String errorReply(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof JedisDataException && t.getMessage() != null) {
+                return SpillwayCli.oneLine(t.getMessage());
+            }
+        }
+        return null;
     }
 
     /** The error reply, if {@code e} (or a cause) is Redis refusing the credentials (NOAUTH, WRONGPASS), else null. */

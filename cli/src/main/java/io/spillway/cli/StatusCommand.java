@@ -19,8 +19,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Protocol;
 import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.resps.StreamGroupInfo;
 import redis.clients.jedis.resps.StreamPendingSummary;
 import redis.clients.jedis.resps.Tuple;
@@ -75,15 +76,14 @@ final class StatusCommand implements Callable<Integer> {
         JournalStatus js = journal == null ? null : journalStatus(journal);
         List<QueueStatus> rows = new ArrayList<>();
         List<String> unknown = new ArrayList<>();
-        try (Jedis j = redis.connect()) {
+        try (UnifiedJedis j = redis.connect()) {
             if (names.isEmpty()) {
                 for (String q : new TreeSet<>(j.smembers(RedisKeys.QUEUES))) {
                     names.add(QueueName.of(q));
                 }
             }
-            long now = serverTimeMillis(j);
             for (QueueName q : names) {
-                rows.add(queueStatus(j, q, now));
+                rows.add(queueStatus(j, q, serverTimeMillis(j, q)));
                 if (!isKnown(j, q)) {
                     unknown.add(q.value());
                 }
@@ -130,7 +130,8 @@ final class StatusCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    static QueueStatus queueStatus(Jedis j, QueueName q, long now) {
+    /** The queue's figures; every command touches only {@code q}'s keys, so on a cluster all go to its slot's master. */
+    static QueueStatus queueStatus(UnifiedJedis j, QueueName q, long now) {
         String stream = RedisKeys.stream(q);
         long length = j.exists(stream) ? j.xlen(stream) : 0;
         long inFlight = 0;
@@ -211,7 +212,7 @@ final class StatusCommand implements Callable<Integer> {
      * Whether Redis has seen the queue: it is in {@code spillway:queues} (every queue ever enqueued to), or, should
      * that set have been lost, it holds any of the queue's keys.
      */
-    static boolean isKnown(Jedis j, QueueName q) {
+    static boolean isKnown(UnifiedJedis j, QueueName q) {
         return j.sismember(RedisKeys.QUEUES, q.value())
                 || j.exists(RedisKeys.stream(q), RedisKeys.delayed(q), RedisKeys.dead(q), RedisKeys.workers(q)) > 0;
     }
@@ -223,9 +224,18 @@ final class StatusCommand implements Callable<Integer> {
                 + " (not in spillway:queues). Check the name; 'spillway status' lists the known queues.";
     }
 
-    static long serverTimeMillis(Jedis j) {
-        List<String> t = j.time();
-        return Long.parseLong(t.get(0)) * 1000 + Long.parseLong(t.get(1)) / 1000;
+    /**
+     * Redis's clock, in epoch milliseconds: the clock that stamped {@code q}'s stream entry ids. On a cluster that of
+     * the master serving {@code q}'s slot ({@code TIME} is sent with one of its keys as the sample key), since the
+     * masters' clocks may differ.
+     */
+    static long serverTimeMillis(UnifiedJedis j, QueueName q) {
+        List<?> t = (List<?>) j.sendCommand(RedisKeys.bytes(RedisKeys.stream(q)), Protocol.Command.TIME);
+        return Long.parseLong(text(t.get(0))) * 1000 + Long.parseLong(text(t.get(1))) / 1000;
+    }
+
+    private static String text(Object reply) {
+        return reply instanceof byte[] b ? new String(b, StandardCharsets.US_ASCII) : String.valueOf(reply);
     }
 
     static JournalStatus journalStatus(Path dir) {

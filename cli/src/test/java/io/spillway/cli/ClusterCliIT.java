@@ -1,0 +1,253 @@
+package io.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spillway.backend.JobProducer;
+import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.JobCodec;
+import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.FreePorts;
+import io.spillway.testing.RedisClusterGroup;
+import io.spillway.testing.RedisProcess;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.RedisClusterClient;
+
+/**
+ * The commands that talk to Redis given a {@code redis-cluster://} URI, against a real three-master Redis Cluster: each
+ * test uses queues whose slots are on different masters.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ClusterCliIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final AtomicInteger QUEUES = new AtomicInteger();
+    private static RedisClusterGroup cluster;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startCluster() {
+        cluster = RedisClusterGroup.builder().masters(3).start();
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private static String uri() {
+        return cluster.uriString();
+    }
+
+    /** One new queue name per master, in the masters' slot order: queue i lives on master i. */
+    private static List<String> queuePerMaster(String prefix) {
+        List<RedisProcess> masters = cluster.masters();
+        String[] found = new String[masters.size()];
+        int missing = masters.size();
+        while (missing > 0) {
+            String q = prefix + "-" + QUEUES.incrementAndGet();
+            int i = masters.indexOf(cluster.masterFor(RedisKeys.stream(QueueName.of(q))));
+            if (found[i] == null) {
+                found[i] = q;
+                missing--;
+            }
+        }
+        return List.of(found);
+    }
+
+    private static String address(RedisProcess node) {
+        return "127.0.0.1:" + node.port();
+    }
+
+    @Test
+    void statusListsTheQueuesOfEveryMasterWithTheirCounts() throws Exception {
+        List<String> queues = queuePerMaster("status");
+        try (JobProducer producer = JobProducer.builder().redis(RedisConnection.of(uri())).journalDir(tmp.resolve("j")).build()) {
+            await().atMost(Duration.ofSeconds(15)).until(() -> producer.state() == HealthState.CONNECTED);
+            for (int i = 0; i < queues.size(); i++) {
+                for (int n = 0; n < 2 + i; n++) {
+                    producer.enqueue(queues.get(i), "t", ("p" + n).getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            await().atMost(Duration.ofSeconds(15)).until(() -> producer.journalBacklog() == 0);
+        }
+
+        Cli all = Cli.run("status", "--redis", uri(), "--json");
+        assertThat(all.exit()).as(all.toString()).isZero();
+        Map<String, Long> waiting = new HashMap<>();
+        JSON.readTree(all.out()).get("queues").forEach(row -> waiting.put(row.get("queue").asText(), row.get("waiting").asLong()));
+        for (int i = 0; i < queues.size(); i++) {
+            assertThat(waiting).as(all.toString()).containsEntry(queues.get(i), 2L + i);
+        }
+
+        Cli text = Cli.run("status", "--redis", uri(), "-q", queues.get(2), "-q", queues.get(0), "-q", "status-never-seen");
+        assertThat(text.exit()).as(text.toString()).isZero();
+        assertThat(text.out()).contains("QUEUE", queues.get(0), queues.get(2), "Queue status-never-seen is unknown");
+        JsonNode row = JSON.readTree(Cli.run("status", "--redis", uri(), "-q", queues.get(1), "--json").out()).get("queues").get(0);
+        assertThat(row.get("waiting").asLong()).isEqualTo(3);
+        assertThat(row.get("oldestWaitingAgeMs").asLong()).isBetween(0L, 60_000L);
+    }
+
+    @Test
+    void doctorChecksEveryMasterAndNamesTheOneThatEvicts() throws Exception {
+        List<RedisProcess> masters = cluster.masters();
+        Cli good = Cli.run("doctor", "--redis", uri(), "--pings", "3");
+        assertThat(good.exit()).as(good.toString()).isZero();
+        assertThat(good.out()).contains("Redis Cluster " + uri(), "cluster_state ok, 3 master(s) serve all 16384 slots",
+                "Nothing loses jobs");
+        for (RedisProcess m : masters) {
+            assertThat(good.out()).as(good.toString()).contains("Master " + address(m) + " (slots ");
+        }
+        assertThat(good.out().split("maxmemory-policy noeviction", -1)).as(good.toString()).hasSize(4);
+
+        RedisProcess evicting = masters.get(1);
+        evicting.configSet("maxmemory-policy", "allkeys-lru");
+        try {
+            Cli bad = Cli.run("doctor", "--redis", uri(), "--pings", "3");
+            assertThat(bad.exit()).as(bad.toString()).isEqualTo(ExitCodes.FAILED);
+            String badBlock = bad.out().substring(bad.out().indexOf("Master " + address(evicting)));
+            badBlock = badBlock.substring(0, badBlock.indexOf("Master " + address(masters.get(2))));
+            assertThat(badBlock).as(bad.toString()).contains("LOSES JOBS", "maxmemory-policy allkeys-lru",
+                    "fix: CONFIG SET maxmemory-policy noeviction");
+            assertThat(bad.out()).contains("1 finding(s) lose jobs (on master " + address(evicting) + ")");
+
+            JsonNode json = JSON.readTree(Cli.run("doctor", "--redis", uri(), "--pings", "3", "--json").out());
+            assertThat(json.get("losesJobs").asBoolean()).isTrue();
+            assertThat(json.get("cluster").get("state").asText()).isEqualTo("ok");
+            Map<String, Boolean> losesByMaster = new LinkedHashMap<>();
+            json.get("masters").forEach(m -> losesByMaster.put(m.get("master").asText(), m.get("losesJobs").asBoolean()));
+            assertThat(losesByMaster).containsExactly(Map.entry(address(masters.get(0)), false),
+                    Map.entry(address(evicting), true), Map.entry(address(masters.get(2)), false));
+            assertThat(json.get("masters").get(1).get("findings").findValuesAsText("check"))
+                    .contains("eviction", "persistence", "memory", "version", "latency");
+        } finally {
+            evicting.configSet("maxmemory-policy", "noeviction");
+        }
+    }
+
+    @Test
+    void dlqListsShowsRetriesAndPurgesTheDeadLettersOfAQueueOnAnyMaster() throws Exception {
+        List<String> queues = queuePerMaster("dlq");
+        String q = queues.get(2);
+        QueueName name = QueueName.of(q);
+        long now = System.currentTimeMillis();
+        try (RedisClusterClient c = cluster.client()) {
+            // As dead.lua leaves them (every key of the queue in its slot).
+            c.sadd(RedisKeys.QUEUES, q);
+            for (String id : List.of("dead-1", "dead-2")) {
+                c.zadd(RedisKeys.dead(name), now - 1000, id);
+                c.hset(RedisKeys.bytes(RedisKeys.deadData(name)), RedisKeys.bytes(id), JobCodec.encode(new JobRecord(
+                        JobId.of(id), name, "render", "hello".getBytes(StandardCharsets.UTF_8), Map.of(), 4, now - 5000, 0)));
+                c.set(RedisKeys.job(name, JobId.of(id)), "X|5|" + now + "|no GPU today");
+            }
+        }
+
+        Cli list = Cli.run("dlq", "list", "--redis", uri(), "-q", q);
+        assertThat(list.exit()).as(list.toString()).isZero();
+        assertThat(list.out()).contains("dead-1", "dead-2", "render", "no GPU today", "2 of 2 dead letter(s) in queue " + q);
+        Cli other = Cli.run("dlq", "list", "--redis", uri(), "-q", queues.get(0), "--json");
+        assertThat(JSON.readTree(other.out()).get("queueKnown").asBoolean()).as(other.toString()).isFalse();
+
+        Cli show = Cli.run("dlq", "show", "--redis", uri(), "-q", q, "dead-1", "--payload");
+        assertThat(show.exit()).as(show.toString()).isZero();
+        assertThat(show.out()).contains("type        render", "payload     5 bytes: hello");
+
+        Cli retry = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "dead-1");
+        assertThat(retry.exit()).as(retry.toString()).isZero();
+        JsonNode row = JSON.readTree(Cli.run("status", "--redis", uri(), "-q", q, "--json").out()).get("queues").get(0);
+        assertThat(row.get("waiting").asLong()).isEqualTo(1);
+        assertThat(row.get("dead").asLong()).isEqualTo(1);
+
+        Cli purge = Cli.run("dlq", "purge", "--redis", uri(), "-q", q, "--all", "--yes");
+        assertThat(purge.out()).as(purge.toString()).contains("Purged 1 dead letter(s)");
+        assertThat(Cli.run("dlq", "list", "--redis", uri(), "-q", q).out()).contains("No dead letters in queue " + q);
+    }
+
+    @Test
+    void journalReplayDrainsAJournalIntoTheMastersOfItsQueues() throws Exception {
+        List<String> queues = queuePerMaster("replay");
+        Path spool = spool(queues, 4);
+
+        Cli replay = Cli.run("journal", "replay", spool.toString(), "--redis", uri());
+        assertThat(replay.exit()).as(replay.toString()).isZero();
+        assertThat(replay.out()).contains("12 new, 0 already in Redis; 0 left");
+        for (String q : queues) {
+            JsonNode row = JSON.readTree(Cli.run("status", "--redis", uri(), "-q", q, "--json").out()).get("queues").get(0);
+            assertThat(row.get("waiting").asLong()).as(q).isEqualTo(4);
+        }
+        Cli again = Cli.run("journal", "replay", spool.toString(), "--redis", uri(), "--json");
+        assertThat(again.exit()).as(again.toString()).isZero();
+        assertThat(JSON.readTree(again.out()).get("replayed").asLong()).isZero();
+    }
+
+    @Test
+    void anUnreachableClusterExitsThreeWithOneLine() {
+        String down = "redis-cluster://127.0.0.1:" + FreePorts.next() + ",127.0.0.1:" + FreePorts.next();
+        Path journal = spool(List.of("unreachable"), 1);
+        for (String[] args : List.of(
+                new String[] {"status", "--redis", down},
+                new String[] {"doctor", "--redis", down},
+                new String[] {"dlq", "list", "--redis", down, "-q", "x"},
+                new String[] {"dlq", "purge", "--redis", down, "-q", "x", "--all", "--yes"},
+                new String[] {"journal", "replay", journal.toString(), "--redis", down})) {
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(String.join(" ", args) + "\n" + c).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(c.oneLineError()).contains("cannot reach Redis at " + down, "connection refused");
+        }
+    }
+
+    /** A journal holding {@code perQueue} jobs of each queue, left by a producer that never reached Redis. */
+    private Path spool(List<String> queues, int perQueue) {
+        Path dir = tmp.resolve("spool-" + QUEUES.incrementAndGet());
+        try (JobProducer producer = JobProducer.builder().redis(URI.create("redis://127.0.0.1:" + FreePorts.next()))
+                .journalDir(dir).build()) {
+            for (String q : queues) {
+                for (int n = 0; n < perQueue; n++) {
+                    assertThat(producer.enqueue(q, "t", ("s" + n).getBytes(StandardCharsets.UTF_8)).spooled()).isTrue();
+                }
+            }
+        }
+        return dir;
+    }
+
+    @Test
+    void theWrongKindOfUriIsBadInputThatSaysWhichToUse() throws Exception {
+        try (RedisProcess standalone = RedisProcess.builder().start()) {
+            Cli notACluster = Cli.run("status", "--redis", "redis-cluster://127.0.0.1:" + standalone.port());
+            assertThat(notACluster.exit()).as(notACluster.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(notACluster.oneLineError()).contains("is not a Redis Cluster", "redis://host:port");
+        }
+        // A node given as a standalone Redis answers MOVED for the queues of the other masters' slots.
+        RedisProcess first = cluster.masters().get(0);
+        String elsewhere = queuePerMaster("moved").get(1);
+        Cli node = Cli.run("status", "--redis", "redis://" + address(first), "-q", elsewhere);
+        assertThat(node.exit()).as(node.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(node.oneLineError()).contains("is a node of a Redis Cluster", "MOVED", "redis-cluster://");
+        Cli doctor = Cli.run("doctor", "--redis", "redis://" + address(first), "--pings", "1");
+        assertThat(doctor.exit()).as(doctor.toString()).isZero();
+        assertThat(doctor.out()).contains("this Redis is a node of a Redis Cluster", "--redis redis-cluster://");
+    }
+}
