@@ -13,6 +13,7 @@ import io.spillway.testing.LogCapture;
 import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
 import java.nio.charset.StandardCharsets;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -342,6 +343,47 @@ class ClusterIT {
             }
             assertThat(handled.values()).as("each job ran once: completed jobs were not sent again")
                     .allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+        }
+    }
+
+    /**
+     * redis:// to a node of a cluster, or redis-cluster:// to a Redis that is not one: a setting to fix, said at ERROR,
+     * while the jobs wait in the journal; a producer opened on that journal with the right URI delivers them.
+     */
+    @Test
+    void aUriSchemeThatDoesNotMatchTheServerKeepsTheJobsAndSaysWhatToFix() throws Exception {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start(); LogCapture logs = new LogCapture()) {
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            RedisProcess node = cluster.masters().get(0);
+            Map<String, List<String>> accepted = new LinkedHashMap<>();
+            try (JobProducer wrong = JobProducer.builder().redis(node.uri()).journalDir(dir.resolve("j1"))
+                    .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> !logs.lines("is a node of a Redis Cluster").isEmpty());
+                assertThat(logs.lines("is a node of a Redis Cluster")).anySatisfy(l -> assertThat(l)
+                        .contains("ERROR", "connect with redis-cluster://127.0.0.1:" + node.port(), "redis-cluster://"));
+                for (int i = 0; i < 90; i++) {
+                    String q = queues.get(i % queues.size());
+                    assertThat(wrong.enqueue(q, "t", PAYLOAD).spooled()).isTrue();
+                }
+            }
+            try (RedisProcess plain = RedisProcess.builder().start();
+                 JobProducer wrong = JobProducer.builder().redis(URI.create("redis-cluster://127.0.0.1:" + plain.port()))
+                         .journalDir(dir.resolve("j2")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> !logs.lines("is not a Redis Cluster").isEmpty());
+                assertThat(logs.lines("is not a Redis Cluster")).anySatisfy(l -> assertThat(l)
+                        .contains("ERROR", "connect with redis://127.0.0.1:" + plain.port()));
+                for (int i = 0; i < 30; i++) {
+                    assertThat(wrong.enqueue("plain", "t", PAYLOAD).spooled()).isTrue();
+                }
+            }
+            // The jobs of the first producer, delivered by one opened on its journal with the cluster's URI.
+            try (JobProducer right = producer(cluster, dir.resolve("j1")).build()) {
+                await().atMost(20, TimeUnit.SECONDS).until(() -> right.state() == HealthState.CONNECTED
+                        && right.journalBacklog() == 0);
+            }
+            try (RedisClusterClient admin = cluster.client()) {
+                assertThat(queues.stream().mapToInt(q -> streamIds(admin, q).size()).sum()).isEqualTo(90);
+            }
         }
     }
 

@@ -38,8 +38,15 @@ public final class Failures {
     private Failures() {
     }
 
+    /** How a probe starts the problem of a URI scheme that does not match the server (cluster or not). */
+    public static final String CLUSTER_MISMATCH = "cluster mode: ";
+
     /** Whose setting a misconfiguration {@code problem} is and what to check, for the one ERROR line that reports it. */
     public static String whatToCheck(String problem) {
+        if (problem != null && problem.startsWith(CLUSTER_MISMATCH)) {
+            return "the URI's scheme does not match this Redis: redis-cluster:// (rediss-cluster://) for a Redis Cluster,"
+                    + " redis://, rediss:// or redis-sentinel:// for any other";
+        }
         return problem != null && problem.startsWith(TLS)
                 ? "this client's TLS settings do not match Redis's; check the scheme (rediss:// or redis://, rediss-sentinel://"
                         + " or redis-sentinel://), the trusted CA"
@@ -184,7 +191,7 @@ public final class Failures {
         if (problem == null) {
             return false;
         }
-        return problem.startsWith(TLS) || problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
+        return problem.startsWith(TLS) || problem.startsWith(CLUSTER_MISMATCH) || problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
                 || problem.startsWith("ERR AUTH") || problem.startsWith("ERR invalid password")
                 || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
     }

@@ -656,6 +656,11 @@ public final class RedisGateway implements AutoCloseable {
             if ("1".equals(info.get("loading"))) {
                 return new Probe(false, true, "LOADING (Redis is loading its data)", info);
             }
+            if (!connection.cluster() && "1".equals(info.get("cluster_enabled"))) {
+                // Its keys are spread over the cluster's masters: this node would answer MOVED for most queues.
+                return new Probe(false, true, Failures.CLUSTER_MISMATCH + "Redis at " + target + " is a node of a Redis Cluster"
+                        + " (cluster_enabled:1); connect with redis-cluster://" + target, info);
+            }
             String role = info.get("role");
             if (role != null && !role.equals("master")) {
                 return new Probe(false, true, "role is " + role + ", not master", info);
@@ -684,6 +689,12 @@ public final class RedisGateway implements AutoCloseable {
         try {
             topology = ClusterTopology.read(clusterCandidates(), clientConfig);
         } catch (RuntimeException e) {
+            if (e instanceof redis.clients.jedis.exceptions.JedisDataException && e.getMessage() != null
+                    && e.getMessage().contains("cluster support disabled")) {
+                return new Probe(false, true, Failures.CLUSTER_MISMATCH + "Redis at " + connection.host() + ":"
+                        + connection.port() + " is not a Redis Cluster (" + Failures.describe(e) + "); connect with redis://"
+                        + connection.host() + ":" + connection.port(), Map.of());
+            }
             String tls = Tls.diagnose(connection, e);
             if (tls != null) {
                 return new Probe(false, true, tls, Map.of());
