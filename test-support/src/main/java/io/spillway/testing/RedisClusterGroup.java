@@ -93,6 +93,8 @@ public final class RedisClusterGroup implements AutoCloseable {
             "cluster-announce-ip", "cluster-port", "port", "bind", "dir", "logfile", "daemonize");
 
     private final Path binary;
+    /** The certificates every node serves TLS with (clients, replication and the cluster bus), or null. */
+    private final TestCertificates tls;
     private final Path root;
     private final List<RedisProcess> nodes = new ArrayList<>();
     /** The first slot of each master's range at formation; ranges never move, only their owners do. */
@@ -101,6 +103,7 @@ public final class RedisClusterGroup implements AutoCloseable {
     private final Map<Integer, Integer> lastOwner = new ConcurrentHashMap<>();
 
     private RedisClusterGroup(Builder b) {
+        this.tls = b.tls;
         this.binary = b.binary != null ? b.binary : RedisBinary.locate();
         this.rangeStarts = IntStream.range(0, b.masters).map(i -> rangeStart(i, b.masters)).toArray();
         try {
@@ -125,9 +128,12 @@ public final class RedisClusterGroup implements AutoCloseable {
         return nodes.stream().map(n -> new InetSocketAddress(HOST, n.port())).toList();
     }
 
-    /** {@code redis-cluster://127.0.0.1:<p1>,127.0.0.1:<p2>,...}: every node, in {@link #nodes()} order. */
+    /**
+     * {@code redis-cluster://127.0.0.1:<p1>,127.0.0.1:<p2>,...} ({@code rediss-cluster://} with {@link Builder#tls}):
+     * every node, in {@link #nodes()} order.
+     */
     public String uriString() {
-        StringBuilder s = new StringBuilder("redis-cluster://");
+        StringBuilder s = new StringBuilder(tls != null ? "rediss-cluster://" : "redis-cluster://");
         for (int i = 0; i < nodes.size(); i++) {
             s.append(i == 0 ? "" : ",").append(HOST).append(':').append(nodes.get(i).port());
         }
@@ -147,11 +153,14 @@ public final class RedisClusterGroup implements AutoCloseable {
         int millis = Math.toIntExact(RedisProcess.DEFAULT_CLIENT_TIMEOUT.toMillis());
         Set<HostAndPort> seeds = new LinkedHashSet<>();
         nodes.forEach(n -> seeds.add(new HostAndPort(HOST, n.port())));
+        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis(millis).socketTimeoutMillis(millis).blockingSocketTimeoutMillis(millis);
+        if (tls != null) {
+            config.ssl(true).sslSocketFactory(tls.clientSocketFactory());
+        }
         return RedisClusterClient.builder()
                 .nodes(seeds)
-                .clientConfig(DefaultJedisClientConfig.builder()
-                        .connectionTimeoutMillis(millis).socketTimeoutMillis(millis).blockingSocketTimeoutMillis(millis)
-                        .build())
+                .clientConfig(config.build())
                 .build();
     }
 
@@ -389,6 +398,14 @@ public final class RedisClusterGroup implements AutoCloseable {
                 // The address the nodes gossip and CLUSTER SLOTS reports; without it a node learns its own IP only
                 // from a peer's connection, and until then reports "" for itself.
                 .setting("cluster-announce-ip", HOST);
+        if (b.tls != null) {
+            // TLS only: clients on the port (port 0), and the bus (tls-port + 10000) and replication over TLS too.
+            // A node connecting to another's bus or replicating from it presents tls-client-cert-file, which the other
+            // always verifies (tls-auth-clients concerns clients only): the test client certificate, for clientAuth.
+            node.tls(b.tls).setting("tls-cluster", "yes").setting("tls-replication", "yes")
+                    .setting("tls-client-cert-file", "\"" + b.tls.clientCertificate().toAbsolutePath() + "\"")
+                    .setting("tls-client-key-file", "\"" + b.tls.clientKey().toAbsolutePath() + "\"");
+        }
         b.settings.forEach(node::setting);
         return node;
     }
@@ -560,8 +577,19 @@ public final class RedisClusterGroup implements AutoCloseable {
         private Duration startTimeout = DEFAULT_START_TIMEOUT;
         private Path binary;
         private final Map<String, String> settings = new LinkedHashMap<>();
+        private TestCertificates tls;
 
         private Builder() {
+        }
+
+        /**
+         * Every node serves TLS only, with these certificates (as {@link RedisProcess.Builder#tls}: client certificates
+         * not required), its cluster bus and replication over TLS ({@code tls-cluster yes}, {@code tls-replication
+         * yes}); {@link #uriString()} is then {@code rediss-cluster://}. Default: no TLS.
+         */
+        public Builder tls(TestCertificates certs) {
+            this.tls = Objects.requireNonNull(certs, "certs");
+            return this;
         }
 
         /** How many masters share the slots; default {@value #DEFAULT_MASTERS}. A failover needs three or more. */

@@ -205,16 +205,26 @@ class ClusterIT {
         }
     }
 
-    /** Enqueues round robin over {@code queues} at about 4,000 a second until {@code stop}; returns the worst call's ns. */
-    private static long load(JobProducer producer, List<String> queues, Map<String, List<String>> accepted, AtomicBoolean stop) {
+    /**
+     * Enqueues round robin over {@code queues} at about 4,000 a second until {@code stop}, every tenth call an
+     * {@code enqueueAll} of 20 (a batch in flight when a master fails must spool, not throw); returns the worst call's
+     * ns. A call that throws ends the load and is kept in {@code thrown}.
+     */
+    private static long load(JobProducer producer, List<String> queues, Map<String, List<String>> accepted, AtomicBoolean stop,
+                             java.util.concurrent.atomic.AtomicReference<Throwable> thrown) {
         long worst = 0;
-        for (int i = 0; !stop.get(); i++) {
-            String q = queues.get(i % queues.size());
-            long t = System.nanoTime();
-            Receipt r = producer.enqueue(q, "t", PAYLOAD);
-            worst = Math.max(worst, System.nanoTime() - t);
-            accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId());
-            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        try {
+            for (int i = 0; !stop.get(); i++) {
+                String q = queues.get(i % queues.size());
+                long t = System.nanoTime();
+                List<Receipt> rs = i % 10 == 9 ? producer.enqueueAll(q, "t", java.util.Collections.nCopies(20, PAYLOAD))
+                        : List.of(producer.enqueue(q, "t", PAYLOAD));
+                worst = Math.max(worst, System.nanoTime() - t);
+                rs.forEach(r -> accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId()));
+                java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+            }
+        } catch (Throwable e) {
+            thrown.set(e);
         }
         return worst;
     }
@@ -237,7 +247,8 @@ class ClusterIT {
             Map<String, List<String>> accepted = new ConcurrentHashMap<>();
             AtomicBoolean stop = new AtomicBoolean();
             long[] worst = new long[1];
-            Thread t = new Thread(() -> worst[0] = load(producer, queues, accepted, stop));
+            java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread t = new Thread(() -> worst[0] = load(producer, queues, accepted, stop, thrown));
             t.start();
             Thread.sleep(500);
             RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
@@ -253,9 +264,50 @@ class ClusterIT {
             // A call in flight to the hung master waits one socket timeout (the cluster client's attempts share it),
             // then spools; the circuit is open by then and the calls after it spool at once (201 ms here). A margin
             // for a busy machine; an unbounded wait would be the whole 3 s.
+            assertThat(thrown.get()).as("no enqueue threw: a batch in flight at the hang spooled").isNull();
             long budget = io.spillway.core.RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 1_000;
             assertThat(TimeUnit.NANOSECONDS.toMillis(worst[0])).as("worst enqueue ms").isLessThan(budget);
             assertThat(producer.metrics().meter(io.spillway.core.MetricNames.SPOOLED).getCount()).isPositive();
+            assertAllInRedisInOrder(cluster, accepted);
+        }
+    }
+
+    /**
+     * A batch sent while its master hangs, and one sent over connections every node dropped: the first spools (a
+     * failure mid-batch is an outage, never a refusal of jobs that may have reached Redis), the second is sent again
+     * on fresh connections. Every job ends in Redis once, in order.
+     */
+    @Test
+    void aBatchInFlightWhenItsMasterHangsSpoolsAndDroppedConnectionsAreRetried() throws Exception {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            Map<String, List<String>> accepted = new LinkedHashMap<>();
+            for (String q : queues) {
+                producer.enqueueAll(q, "t", java.util.Collections.nCopies(50, PAYLOAD))
+                        .forEach(r -> accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId()));
+            }
+            for (RedisProcess node : cluster.nodes()) {
+                node.clientKillAll();
+            }
+            for (String q : queues) {
+                List<Receipt> rs = producer.enqueueAll(q, "t", java.util.Collections.nCopies(50, PAYLOAD));
+                assertThat(rs).as("dropped connections are retried on fresh ones").noneMatch(Receipt::spooled);
+                rs.forEach(r -> accepted.get(q).add(r.jobId()));
+            }
+            RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+            victim.hang();
+            try {
+                List<Receipt> rs = producer.enqueueAll(queues.get(0), "t", java.util.Collections.nCopies(50, PAYLOAD));
+                assertThat(rs).as("a batch whose master hangs spools").allMatch(Receipt::spooled);
+                rs.forEach(r -> accepted.get(queues.get(0)).add(r.jobId()));
+            } finally {
+                victim.resume();
+            }
+            cluster.awaitHealthy(Duration.ofSeconds(30));
+            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                    && producer.journalBacklog() == 0);
             assertAllInRedisInOrder(cluster, accepted);
         }
     }
@@ -384,6 +436,53 @@ class ClusterIT {
             try (RedisClusterClient admin = cluster.client()) {
                 assertThat(queues.stream().mapToInt(q -> streamIds(admin, q).size()).sum()).isEqualTo(90);
             }
+        }
+    }
+
+    /** rediss-cluster://: TLS to every node (clients, bus and replication over TLS), through a master's restart. */
+    @Test
+    void overTlsAMasterKilledAndRestartedLosesNothing() throws Exception {
+        io.spillway.testing.TestCertificates certs = io.spillway.testing.TestCertificates.create(dir.resolve("certs"));
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).tls(certs).start()) {
+            io.spillway.core.RedisConnection redis = io.spillway.core.RedisConnection.builder(cluster.uriString())
+                    .trustedCertificates(certs.caCertificate()).build();
+            assertThat(redis.ssl()).isTrue();
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            Map<String, List<String>> accepted = new LinkedHashMap<>();
+            try (JobProducer producer = JobProducer.builder().redis(redis).journalDir(dir.resolve("journal"))
+                    .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+                for (int i = 0; i < 300; i++) {
+                    String q = queues.get(i % queues.size());
+                    Receipt r = producer.enqueue(q, "t", PAYLOAD);
+                    assertThat(r.spooled()).isFalse();
+                    accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId());
+                }
+                RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
+                victim.kill();
+                int spooled = 0;
+                for (int i = 0; i < 300; i++) {
+                    String q = queues.get(i % queues.size());
+                    Receipt r = producer.enqueue(q, "t", PAYLOAD);
+                    spooled += r.spooled() ? 1 : 0;
+                    accepted.get(q).add(r.jobId());
+                }
+                assertThat(spooled).isGreaterThan(290);
+                victim.restart();
+                cluster.awaitHealthy(Duration.ofSeconds(30));
+                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                        && producer.journalBacklog() == 0);
+                assertAllInRedisInOrder(cluster, accepted);
+            }
+            try (Worker w = Worker.builder().redis(redis).stateDir(dir.resolve("worker")).fetchBlock(Duration.ofMillis(200))
+                    .queues(queues.toArray(String[]::new))
+                    .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                    .build()) {
+                w.start();
+                await().atMost(60, TimeUnit.SECONDS).until(() -> handled.size() == 600);
+            }
+            assertThat(handled.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
         }
     }
 

@@ -365,7 +365,7 @@ public final class RedisGateway implements AutoCloseable {
         ScriptStream s = new ScriptStream(script, source, sink, depth);
         Function<UnifiedJedis, Void> body = c -> {
             if (connection.cluster()) {
-                s.runBatches(CLUSTER_STREAM_BATCH, calls -> evalAllPipelined(c, script, calls));
+                s.runBatches(CLUSTER_STREAM_BATCH, calls -> evalAllPipelined(script, calls));
             } else {
                 s.runOn(pool());
             }
@@ -382,34 +382,69 @@ public final class RedisGateway implements AutoCloseable {
     static final int CLUSTER_STREAM_BATCH = 256;
 
     /**
-     * A cluster's script calls in one pipeline (each to its slot's master); the replies in call order. Calls refused
+     * A cluster's script calls, pipelined on one pooled connection per master (each call to its slot's master, in
+     * order, so a queue's calls keep theirs); the replies in call order. Not Jedis's {@code ClusterPipeline}: when a
+     * node fails mid-sync it logs the failure and leaves the replies unset, which would read as a defect rather than an
+     * outage. Here a connection failure is thrown as one (the batch spools or is sent again: the script is
+     * idempotent), and every connection that may still have replies on their way is dropped, not pooled. Calls refused
      * with NOSCRIPT (a master that restarted or took over) are sent again once the script is loaded on every master.
      */
-    private List<Object> evalAllPipelined(UnifiedJedis c, LuaScript script, List<ScriptCall> calls) {
+    private List<Object> evalAllPipelined(LuaScript script, List<ScriptCall> calls) {
+        client();
+        ClusterConnectionProvider provider = clusterProvider;
         Object[] replies = new Object[calls.size()];
         List<Integer> todo = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
             todo.add(i);
         }
         for (int round = 0; !todo.isEmpty(); round++) {
-            List<redis.clients.jedis.Response<Object>> responses = new ArrayList<>(todo.size());
-            try (AbstractPipeline p = c.pipelined()) {
-                for (int i : todo) {
-                    ScriptCall call = calls.get(i);
-                    responses.add(p.evalsha(script.shaBytes(), call.keys(), call.args()));
+            Map<HostAndPort, List<Integer>> byNode = new java.util.LinkedHashMap<>();
+            for (int i : todo) {
+                int slot = redis.clients.jedis.util.JedisClusterCRC16.getSlot(calls.get(i).keys().get(0));
+                HostAndPort node = provider.getNode(slot);
+                if (node == null) {
+                    throw new JedisConnectionException("no master known for slot " + slot);
                 }
-                p.sync();
+                byNode.computeIfAbsent(node, k -> new ArrayList<>()).add(i);
             }
             List<Integer> noScript = new ArrayList<>();
-            for (int k = 0; k < todo.size(); k++) {
-                try {
-                    replies[todo.get(k)] = responses.get(k).get();
-                } catch (JedisException e) {
-                    if (!Failures.isNoScript(e) || round > 0) {
-                        throw e;
+            RuntimeException refused = null;
+            List<Connection> open = new ArrayList<>(byNode.size());
+            try {
+                List<Connection> conns = new ArrayList<>(byNode.size());
+                for (Map.Entry<HostAndPort, List<Integer>> e : byNode.entrySet()) {
+                    Connection c = provider.getConnection(e.getKey());
+                    open.add(c);
+                    conns.add(c);
+                    for (int i : e.getValue()) {
+                        c.sendCommand(evalshaArguments(script, calls.get(i)));
                     }
-                    noScript.add(todo.get(k));
+                    c.getMany(0); // flushes: this master runs its calls while the next one's are sent
                 }
+                int n = 0;
+                for (List<Integer> indexes : byNode.values()) {
+                    Connection c = conns.get(n++);
+                    for (int i : indexes) {
+                        try {
+                            replies[i] = c.getOne();
+                        } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+                            // An error reply (the connection is fine): read the rest, then fail the batch.
+                            if (Failures.isNoScript(e) && round == 0) {
+                                noScript.add(i);
+                            } else if (refused == null) {
+                                refused = e;
+                            }
+                        }
+                    }
+                }
+            } catch (RuntimeException e) {
+                open.forEach(Connection::setBroken); // replies may still be on their way
+                throw e;
+            } finally {
+                open.forEach(Connection::close);
+            }
+            if (refused != null) {
+                throw refused;
             }
             if (!noScript.isEmpty()) {
                 loadScripts(script);
@@ -417,6 +452,18 @@ public final class RedisGateway implements AutoCloseable {
             todo = noScript;
         }
         return java.util.Arrays.asList(replies);
+    }
+
+    private static redis.clients.jedis.CommandArguments evalshaArguments(LuaScript script, ScriptCall call) {
+        redis.clients.jedis.CommandArguments a = new redis.clients.jedis.CommandArguments(redis.clients.jedis.Protocol.Command.EVALSHA)
+                .add(script.shaBytes()).add(call.keys().size());
+        for (byte[] k : call.keys()) {
+            a.add(k);
+        }
+        for (byte[] v : call.args()) {
+            a.add(v);
+        }
+        return a;
     }
 
     /**
@@ -430,7 +477,15 @@ public final class RedisGateway implements AutoCloseable {
                 result = body.apply(p);
                 p.sync();
             }
-            return result.get();
+            try {
+                return result.get();
+            } catch (IllegalStateException e) {
+                // Jedis's ClusterPipeline: a node failed during the sync (it logged it) and its replies were never set.
+                if (connection.cluster()) {
+                    throw new JedisConnectionException("a Redis Cluster node failed during a pipeline (no reply)", e);
+                }
+                throw e;
+            }
         };
         return guarded ? execute(call) : executeDirect(call);
     }
