@@ -10,10 +10,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * One scenario's settings. Presets ({@code small}, {@code medium}, {@code large}, {@code nopersist},
- * {@code nopersist-wa}) give
+ * {@code nopersist-wa}, {@code cluster}) give
  * every value; any command-line option overrides its preset's value.
  *
  * @param name scenario name (for the table)
@@ -26,6 +27,8 @@ import java.util.Set;
  * @param persistence true: AOF everysec; false: no AOF, no RDB (a restarted Redis is empty)
  * @param writeAhead the producers run in the write-ahead mode ({@code JobProducer.Builder.writeAhead}): then no job
  *     may be lost even without persistence
+ * @param cluster against a Redis Cluster ({@code ChaosRun.CLUSTER_MASTERS} masters, one replica each, AOF everysec,
+ *     several queues spread over the masters, no proxy) instead of one redis-server behind the proxy
  * @param concurrency handler threads per worker
  * @param workMillis each job's simulated work in the handler
  * @param leaseMillis the workers' lease
@@ -33,8 +36,8 @@ import java.util.Set;
  * @param dir run directory (record files, logs, Redis data, result)
  */
 record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
-                    long phaseMillis, boolean persistence, boolean writeAhead, int concurrency, long workMillis, long leaseMillis,
-                    long drainTimeoutMillis, Path dir) {
+                    long phaseMillis, boolean persistence, boolean writeAhead, boolean cluster, int concurrency,
+                    long workMillis, long leaseMillis, long drainTimeoutMillis, Path dir) {
 
     static final Set<String> FLAGS = Set.of("help");
     static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
@@ -42,15 +45,17 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             "drain-timeout", "dir");
 
     static final String USAGE = """
-            Usage: ChaosMain [--scenario small|medium|large|nopersist|nopersist-wa[,more]] [options]
+            Usage: ChaosMain [--scenario small|medium|large|nopersist|nopersist-wa|cluster[,more]] [options]
               --seed N               fault schedule seed (default: random, printed)
               --jobs N               jobs in all, split between producers
               --producers P          producer JVMs            --workers W         worker JVMs
               --faults N             N faults, kinds mixed evenly (seeded)
               --faults-per-kind K    K faults of every kind (overrides --faults)
               --kinds a,b,...        restrict to these kinds: %s
+                                     (cluster: redis-kill, redis-failover, redis-hang, client-kill and the
+                                     worker and producer kinds; redis-failover is cluster only)
               --duration S           fault phase in seconds (jobs are spread over it)
-              --persistence aof|none Redis AOF everysec, or no persistence at all
+              --persistence aof|none Redis AOF everysec, or no persistence at all (cluster: aof only)
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
               --concurrency C        handler threads per worker  --work-ms MS   simulated work per job
               --lease-ms MS          worker lease               --drain-timeout S  wait for drain
@@ -64,7 +69,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
     /** The preset named {@code scenario} with {@code args} applied on top. */
     static ChaosOptions of(String scenario, Args a) {
         long seed = a.has("seed") ? a.getLong("seed", 0) : new SecureRandom().nextLong() >>> 16;
-        List<FaultKind> kinds = new ArrayList<>(Arrays.asList(FaultKind.values()));
+        List<FaultKind> kinds = new ArrayList<>(FaultKind.STANDALONE);
         long jobs;
         int producers = 2;
         int workers = 2;
@@ -72,6 +77,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         long phaseS;
         boolean persistence = true;
         boolean writeAhead = false;
+        boolean cluster = false;
         int concurrency = 4;
         long workMs = 1;
         long drainS = 180;
@@ -104,11 +110,31 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 concurrency = 1;
                 workMs = 5;
             }
+            case "cluster" -> {
+                // CI-sized: about two minutes, two faults of every kind that applies to a cluster.
+                cluster = true;
+                kinds = new ArrayList<>(FaultKind.CLUSTER);
+                jobs = 6_000;
+                perKind = 2;
+                phaseS = 70;
+                drainS = 90;
+            }
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario
-                    + "'; known: small, medium, large, nopersist, nopersist-wa");
+                    + "'; known: small, medium, large, nopersist, nopersist-wa, cluster");
         }
         if (a.has("kinds")) {
             kinds = Arrays.stream(a.get("kinds", "").split(",")).map(FaultKind::fromLabel).distinct().toList();
+        }
+        for (FaultKind k : kinds) {
+            if (cluster && !FaultKind.CLUSTER.contains(k)) {
+                throw new IllegalArgumentException("fault kind " + k.label() + " does not apply to scenario cluster"
+                        + " (no proxy in front of a cluster); known there: "
+                        + FaultKind.CLUSTER.stream().map(FaultKind::label).collect(Collectors.joining(", ")));
+            }
+            if (!cluster && k == FaultKind.REDIS_FAILOVER) {
+                throw new IllegalArgumentException("fault kind " + k.label() + " needs a replica to take over: only in"
+                        + " scenario cluster, not in " + scenario);
+            }
         }
         Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
         if (scenario.startsWith("nopersist") && !a.has("faults") && !a.has("faults-per-kind")) {
@@ -132,6 +158,9 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 throw new IllegalArgumentException("--persistence must be aof or none, but was '" + p + "'");
             }
             persistence = p.equals("aof");
+            if (cluster && !persistence) {
+                throw new IllegalArgumentException("scenario cluster runs with AOF only, but --persistence was none");
+            }
         }
         if (a.has("write-ahead")) {
             String w = a.get("write-ahead", "off");
@@ -152,7 +181,8 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             dir = dir.resolve(scenario);
         }
         return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
-                a.getLong("duration", phaseS) * 1000, persistence, writeAhead, a.getInt("concurrency", concurrency),
+                a.getLong("duration", phaseS) * 1000, persistence, writeAhead, cluster,
+                a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());
     }

@@ -26,7 +26,8 @@ import java.util.concurrent.locks.LockSupport;
  *       {@code --total} jobs are done.</li>
  *   <li>Opens a {@link JobProducer} on {@code --journal} and prints {@code READY}.</li>
  *   <li>Enqueues the rest one call at a time, paced so that the slot's n-th job is due at
- *       {@code --start-ms + n / --rate} seconds (a restarted or stalled producer catches up). Right after
+ *       {@code --start-ms + n / --rate} seconds (a restarted or stalled producer catches up), to the queues of
+ *       {@code --queues} in turn (default {@value #QUEUE}; a block of an {@code enqueueAll} goes to one). Right after
  *       each receipt it appends {@code <jobId> <acceptedAtMillis> <S|D>} (spooled or direct) to the
  *       record file in one write.</li>
  *   <li>Every second, and at exit, writes a {@link ProducerSummary} to {@code --summary}.</li>
@@ -49,7 +50,7 @@ public final class ChaosProducerMain {
 
     public static void main(String[] argv) throws Exception {
         Args a = Args.parse(argv, Set.of(), Set.of("redis", "journal", "record", "summary", "slot", "incarnation",
-                "total", "rate", "start-ms", "socket-timeout-ms", "write-ahead"));
+                "total", "rate", "start-ms", "socket-timeout-ms", "write-ahead", "queues"));
         URI redis = URI.create(a.require("redis"));
         Path journal = Path.of(a.require("journal"));
         Path recordPath = Path.of(a.require("record"));
@@ -60,6 +61,7 @@ public final class ChaosProducerMain {
         double rate = a.getDouble("rate", 100);
         long startMs = a.getLong("start-ms", System.currentTimeMillis());
         long socketTimeoutMs = a.getLong("socket-timeout-ms", RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS);
+        String[] queues = a.get("queues", QUEUE).split(",");
 
         long already = RecordFile.countValidLines(recordPath);
         RecordFile record = RecordFile.openAppend(recordPath);
@@ -154,7 +156,7 @@ public final class ChaosProducerMain {
                 long t0 = System.nanoTime();
                 List<Receipt> rs;
                 try {
-                    rs = producer.enqueueAll(QUEUE, TYPE, payloads);
+                    rs = producer.enqueueAll(queues[(int) ((n / BATCH) % queues.length)], TYPE, payloads);
                 } catch (RuntimeException e) {
                     if (rejected(rejected, BATCH, "enqueueAll rejected (jobs not accepted): ", e)) {
                         break;
@@ -180,7 +182,7 @@ public final class ChaosProducerMain {
             long t0 = System.nanoTime();
             Receipt r;
             try {
-                r = producer.enqueue(QUEUE, TYPE, payload);
+                r = producer.enqueue(queues[(int) (n % queues.length)], TYPE, payload);
             } catch (RuntimeException e) {
                 if (rejected(rejected, 1, "enqueue rejected (job not accepted): ", e)) {
                     break;

@@ -33,6 +33,12 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         t.append("#### Scenario `").append(options.name()).append("` — seed ").append(options.seed()).append('\n')
                 .append('\n')
                 .append("| | |\n|---|---|\n");
+        if (options.cluster()) {
+            row(t, "Redis", "Cluster: " + ChaosRun.CLUSTER_MASTERS + " masters, 1 replica each, cluster-node-timeout "
+                    + ChaosRun.CLUSTER_NODE_TIMEOUT.toMillis() + " ms, "
+                    + ChaosRun.CLUSTER_MASTERS * ChaosRun.QUEUES_PER_MASTER + " queues ("
+                    + ChaosRun.QUEUES_PER_MASTER + " per master), no proxy");
+        }
         row(t, "Redis persistence", options.persistence() ? "AOF, appendfsync everysec" : "none (appendonly no, save \"\")");
         row(t, "producers' write-ahead mode", options.writeAhead() ? "on (every job journaled until it completes)" : "off");
         row(t, "producers × workers (handler threads)", options.producers() + " × " + options.workers() + " ("

@@ -6,6 +6,7 @@ import io.spillway.core.QueueName;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.testing.ChaosProxy;
 import io.spillway.testing.ChildJvm;
+import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -19,23 +20,30 @@ import java.time.LocalTime;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.RedisClusterClient;
 
 /**
  * Runs one chaos scenario with real processes and returns its verdict.
  *
  * <ol>
  *   <li>Starts redis-server (AOF everysec, or no persistence) and a {@link ChaosProxy} in front of it;
- *       every producer and worker connects through the proxy.</li>
+ *       every producer and worker connects through the proxy. Scenario {@code cluster} instead starts a
+ *       {@link RedisClusterGroup} ({@value #CLUSTER_MASTERS} masters, one replica each, AOF everysec) that the
+ *       children reach directly, and spreads {@value #QUEUES_PER_MASTER} queues per master over it.</li>
  *   <li>Starts P {@link ChaosProducerMain} and W {@link ChaosWorkerMain} JVMs; producers spread their
  *       jobs over the fault phase.</li>
  *   <li>Applies the {@link FaultSchedule} one fault at a time: apply, hold, heal. Between faults it checks
  *       that every child that should run does (an unexpected exit is a problem, and the child is
- *       restarted).</li>
+ *       restarted). In a cluster a Redis fault ends only once the cluster is back at full strength (every node
+ *       up, {@code cluster_state:ok} everywhere, every master with a linked replica), so that the next fault
+ *       never meets a master without a replica to fail over to; the next fault then keeps its planned gap.</li>
  *   <li>After the last fault, waits until every accepted id is handled and every producer has
  *       enqueued all its jobs with an empty journal, or the drain timeout.</li>
  *   <li>Stops the children gracefully, reads the record files one last time and computes the verdict
@@ -43,7 +51,8 @@ import redis.clients.jedis.Jedis;
  *       them into the run directory.</li>
  * </ol>
  * Everything a run leaves (Redis data and log, every child's output, record files, summaries) stays in
- * {@link ChaosOptions#dir()} as evidence.
+ * {@link ChaosOptions#dir()} as evidence; a cluster's node directories (AOF, {@code nodes.conf}, log) are copied
+ * to {@code redis-cluster/} there before the cluster is closed.
  */
 final class ChaosRun {
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
@@ -52,6 +61,18 @@ final class ChaosRun {
     private static final long STUCK_SUMMARY_MS = 15_000;
     /** A drain with no progress this long (all producers done) ends: longer than a lease expiry plus a reconnect. */
     private static final long STALL_MS = 30_000;
+    /** Planned minimum of normal operation between two faults (as in {@link FaultSchedule}). */
+    private static final long MIN_GAP_MS = 1_000;
+    static final int CLUSTER_MASTERS = 3;
+    static final int QUEUES_PER_MASTER = 2;
+    /**
+     * {@code cluster-node-timeout}: within the range of the hangs (0.5 to 4 s), so that short hangs pass and long ones
+     * are failed over; long enough that a stall of the loaded test machine is not taken for a dead master.
+     */
+    static final Duration CLUSTER_NODE_TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration CLUSTER_FAILOVER_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration CLUSTER_RECOVERY_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration CLUSTER_PROBE_TIMEOUT = Duration.ofSeconds(1);
 
     private final ChaosOptions o;
     private final PrintStream log;
@@ -63,6 +84,10 @@ final class ChaosRun {
     private PrintStream faultLog;
     private RedisProcess redis;
     private ChaosProxy proxy;
+    private RedisClusterGroup cluster;
+    private RedisClusterClient clusterAdmin;
+    private List<String> queues = List.of(ChaosProducerMain.QUEUE);
+    private long lastFaultEndMs;
     private long phaseStartMs;
     private final List<Child> producers = new ArrayList<>();
     private final List<Child> workers = new ArrayList<>();
@@ -82,20 +107,27 @@ final class ChaosRun {
                 throw new IllegalArgumentException("run directory " + dir + " is not empty: choose a new --dir");
             }
         }
-        FaultSchedule schedule = FaultSchedule.plan(o.seed(), o.faultCounts(), o.phaseMillis(), o.producers(), o.workers());
+        FaultSchedule schedule = FaultSchedule.plan(o.seed(), o.faultCounts(), o.phaseMillis(), o.producers(),
+                o.workers(), o.cluster() ? CLUSTER_MASTERS : 1);
         say("scenario %s seed %d: %,d jobs, %d producers, %d workers, %d faults over %d s, persistence %s, dir %s",
                 o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
-                schedule.phaseMillis() / 1000, (o.persistence() ? "AOF everysec" : "none") + (o.writeAhead() ? ", write-ahead producers" : ""), dir);
+                schedule.phaseMillis() / 1000, (o.persistence() ? "AOF everysec" : "none")
+                        + (o.writeAhead() ? ", write-ahead producers" : "")
+                        + (o.cluster() ? ", Redis Cluster of " + CLUSTER_MASTERS + " masters with a replica each" : ""), dir);
         try (PrintStream fl = new PrintStream(Files.newOutputStream(dir.resolve("faults.log")), true, StandardCharsets.UTF_8)) {
             faultLog = fl;
-            // A long run grows the AOF: reloading it after a restart took 15 s and more on 2 loaded cores, past
-            // the harness's default 20 s start timeout (the first --large attempt stopped there).
-            RedisProcess.Builder rb = RedisProcess.builder().dataDir(dir.resolve("redis")).save("")
-                    .startTimeout(java.time.Duration.ofMinutes(5));
-            rb.appendOnly(o.persistence());
-            redis = rb.start();
-            proxy = ChaosProxy.to(redis.port());
-            say("redis-server pid %d on port %d, proxy on port %d", redis.pid(), redis.port(), proxy.port());
+            if (o.cluster()) {
+                startCluster();
+            } else {
+                // A long run grows the AOF: reloading it after a restart took 15 s and more on 2 loaded cores, past
+                // the harness's default 20 s start timeout (the first --large attempt stopped there).
+                RedisProcess.Builder rb = RedisProcess.builder().dataDir(dir.resolve("redis")).save("")
+                        .startTimeout(java.time.Duration.ofMinutes(5));
+                rb.appendOnly(o.persistence());
+                redis = rb.start();
+                proxy = ChaosProxy.to(redis.port());
+                say("redis-server pid %d on port %d, proxy on port %d", redis.pid(), redis.port(), proxy.port());
+            }
             phaseStartMs = System.currentTimeMillis() + 5_000;
             long perProducer = o.jobs() / o.producers();
             for (int i = 0; i < o.producers(); i++) {
@@ -118,6 +150,10 @@ final class ChaosRun {
             long faultBase = Math.max(phaseStartMs, System.currentTimeMillis() + 1_000);
             for (FaultSchedule.Fault f : schedule.faults()) {
                 long due = faultBase + f.atMillis();
+                if (o.cluster()) {
+                    // A fault that waited for the cluster to recover may end after the next one was due: keep the gap.
+                    due = Math.max(due, lastFaultEndMs + MIN_GAP_MS);
+                }
                 while (System.currentTimeMillis() < due) {
                     sleep(Math.min(500, due - System.currentTimeMillis()));
                     ledger.poll();
@@ -188,11 +224,243 @@ final class ChaosRun {
             if (redis != null) {
                 redis.close();
             }
+            if (clusterAdmin != null) {
+                clusterAdmin.close();
+            }
+            if (cluster != null) {
+                keepClusterEvidence();
+                cluster.close();
+            }
+        }
+    }
+
+    /** Starts the cluster and picks {@value #QUEUES_PER_MASTER} queues per master; writes the layout to cluster.txt. */
+    private void startCluster() throws IOException {
+        // Six nodes starting (and later reloading AOFs) on a loaded machine: well past the default 30 s.
+        cluster = RedisClusterGroup.builder().masters(CLUSTER_MASTERS).replicasPerMaster(1).appendOnly(o.persistence())
+                .nodeTimeout(CLUSTER_NODE_TIMEOUT).startTimeout(Duration.ofMinutes(3)).start();
+        List<RedisProcess> masters = cluster.masters();
+        int[] perMaster = new int[masters.size()];
+        List<String> picked = new ArrayList<>();
+        StringBuilder layout = new StringBuilder("# node port pid dataDir\n");
+        for (RedisProcess n : cluster.nodes()) {
+            layout.append(masters.contains(n) ? "master " : "replica ").append(n.port()).append(' ').append(n.pid())
+                    .append(' ').append(n.dataDir()).append('\n');
+        }
+        layout.append("# queue stream-master-port slot-range-index\n");
+        for (int i = 0; picked.size() < masters.size() * QUEUES_PER_MASTER; i++) {
+            String q = ChaosProducerMain.QUEUE + "-" + i;
+            RedisProcess owner = cluster.masterFor(RedisKeys.stream(QueueName.of(q)));
+            int m = masters.indexOf(owner);
+            if (perMaster[m] < QUEUES_PER_MASTER) {
+                perMaster[m]++;
+                picked.add(q);
+                layout.append(q).append(' ').append(owner.port()).append(' ').append(m).append('\n');
+            }
+        }
+        queues = List.copyOf(picked);
+        Files.writeString(dir.resolve("cluster.txt"), layout.toString(), StandardCharsets.UTF_8);
+        say("redis cluster %s: masters %s, replicas %s (node timeout %d ms); queues %s (see cluster.txt)",
+                cluster.uriString(), masters.stream().map(RedisProcess::port).toList(),
+                cluster.replicas().stream().map(RedisProcess::port).toList(), CLUSTER_NODE_TIMEOUT.toMillis(), queues);
+    }
+
+    /**
+     * A Redis fault against the cluster: waits for full strength, applies the fault to the master of slot range
+     * {@code f.target()} (or CLIENT KILL on every node), holds, heals, and waits for full strength again.
+     *
+     * @return the fault log's detail
+     */
+    private String injectCluster(FaultSchedule.Fault f) {
+        long before = awaitFullStrength(f, "before");
+        StringBuilder d = new StringBuilder();
+        if (before > 1_000) {
+            d.append("waited ").append(before).append(" ms for full strength first; ");
+        }
+        if (f.kind() == FaultKind.CLIENT_KILL) {
+            long killed = 0;
+            int nodes = 0;
+            for (RedisProcess n : cluster.nodes()) {
+                if (n.isAlive() && !n.isHung()) {
+                    killed += n.clientKillAll();
+                    nodes++;
+                }
+            }
+            return d.append(killed).append(" connections killed on ").append(nodes).append(" nodes").toString();
+        }
+        RedisProcess victim = cluster.masters().get(f.target());
+        d.append("master :").append(victim.port()).append(" (slot range ").append(f.target()).append(")");
+        long start = System.currentTimeMillis();
+        switch (f.kind()) {
+            case REDIS_KILL -> {
+                victim.kill();
+                sleep(f.holdMillis());
+                victim.restart();
+                d.append(" restarted pid ").append(victim.pid());
+            }
+            case REDIS_HANG -> {
+                victim.hang();
+                sleep(f.holdMillis());
+                victim.resume();
+            }
+            case REDIS_FAILOVER -> {
+                victim.kill();
+                try {
+                    RedisProcess successor = cluster.awaitFailover(victim, CLUSTER_FAILOVER_TIMEOUT);
+                    d.append(" failed over to :").append(successor.port()).append(" after ")
+                            .append(System.currentTimeMillis() - start).append(" ms");
+                } catch (IllegalStateException e) {
+                    problems.add("no failover of master :" + victim.port() + " within "
+                            + CLUSTER_FAILOVER_TIMEOUT.toSeconds() + " s at fault #" + f.index() + ": see "
+                            + writeClusterDiagnostics(f, e.getMessage()));
+                    d.append(" NOT failed over");
+                }
+                sleep(f.holdMillis());
+                victim.restart();
+                d.append(", restarted pid ").append(victim.pid());
+            }
+            default -> throw new IllegalStateException(f.kind() + " is not a cluster fault");
+        }
+        long healed = System.currentTimeMillis();
+        long recovery = awaitFullStrength(f, "after");
+        d.append("; healed +").append(healed - start).append(" ms, full strength +").append(recovery)
+                .append(" ms later, ").append(roleOf(victim)).append(" now");
+        return d.toString();
+    }
+
+    /**
+     * Waits until the cluster is at full strength; past {@link #CLUSTER_RECOVERY_TIMEOUT} that is a problem (with the
+     * cluster's diagnostics in a file) and the run goes on.
+     *
+     * @return how long it waited, in ms
+     */
+    private long awaitFullStrength(FaultSchedule.Fault f, String when) {
+        long t0 = System.currentTimeMillis();
+        long deadline = t0 + CLUSTER_RECOVERY_TIMEOUT.toMillis();
+        while (!clusterAtFullStrength()) {
+            if (System.currentTimeMillis() > deadline) {
+                problems.add("cluster not at full strength " + CLUSTER_RECOVERY_TIMEOUT.toSeconds() + " s " + when
+                        + " fault #" + f.index() + ": see " + writeClusterDiagnostics(f, when));
+                break;
+            }
+            ledger.poll();
+            sleep(100);
+        }
+        return System.currentTimeMillis() - t0;
+    }
+
+    /**
+     * Every node alive and answering with {@code cluster_state:ok}; all of them see the same {@value #CLUSTER_MASTERS}
+     * masters serving slots, none flagged failing; and every one of those masters has a replica whose link is up.
+     */
+    private boolean clusterAtFullStrength() {
+        Set<Integer> masters = null;
+        Set<Integer> linked = new HashSet<>();
+        for (RedisProcess n : cluster.nodes()) {
+            if (!n.isAlive() || n.isHung()) {
+                return false;
+            }
+            try (Jedis j = n.jedis(CLUSTER_PROBE_TIMEOUT)) {
+                if (!j.clusterInfo().contains("cluster_state:ok")) {
+                    return false;
+                }
+                Set<Integer> seen = servingMasters(j.clusterNodes());
+                if (masters == null) {
+                    masters = seen;
+                } else if (!masters.equals(seen)) {
+                    return false;
+                }
+                String replication = j.info("replication");
+                if (replication.contains("role:slave")) {
+                    if (!replication.contains("master_link_status:up")) {
+                        return false;
+                    }
+                    linked.add(Integer.parseInt(infoField(replication, "master_port")));
+                }
+            } catch (RuntimeException notYet) {
+                // Restarting, loading its AOF, or mid-failover: not at full strength yet.
+                return false;
+            }
+        }
+        return masters != null && masters.size() == CLUSTER_MASTERS && linked.containsAll(masters);
+    }
+
+    /** Ports of the masters that serve slots in a CLUSTER NODES reply, leaving out those flagged fail or fail?. */
+    private static Set<Integer> servingMasters(String clusterNodes) {
+        Set<Integer> ports = new HashSet<>();
+        for (String line : clusterNodes.split("\n")) {
+            String[] f = line.trim().split(" ");
+            if (f.length > 8 && f[2].contains("master") && !f[2].contains("fail")) {
+                String address = f[1].substring(0, f[1].indexOf('@') >= 0 ? f[1].indexOf('@') : f[1].length());
+                ports.add(Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)));
+            }
+        }
+        return ports;
+    }
+
+    private static String infoField(String info, String field) {
+        return info.lines().filter(l -> l.startsWith(field + ":")).map(l -> l.substring(field.length() + 1).trim())
+                .findFirst().orElse("0");
+    }
+
+    private String roleOf(RedisProcess n) {
+        try (Jedis j = n.jedis(CLUSTER_PROBE_TIMEOUT)) {
+            String replication = j.info("replication");
+            return replication.contains("role:slave") ? "replica of :" + infoField(replication, "master_port")
+                    : "master";
+        } catch (RuntimeException e) {
+            return "unreachable (" + e.getClass().getSimpleName() + ")";
+        }
+    }
+
+    /** Writes the cluster's state and every node's log tail to {@code cluster-fault-<n>.txt}; returns its name. */
+    private String writeClusterDiagnostics(FaultSchedule.Fault f, String why) {
+        Path file = dir.resolve("cluster-fault-" + f.index() + ".txt");
+        try {
+            Files.writeString(file, why + "\n" + cluster.diagnostics(), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            say("cannot write %s: %s", file, e);
+        }
+        return file.getFileName().toString();
+    }
+
+    /** Copies every node's directory (AOF, nodes.conf, log) and the final CLUSTER NODES into the run directory. */
+    private void keepClusterEvidence() {
+        try {
+            Files.writeString(dir.resolve("cluster-final.txt"), cluster.diagnostics(), StandardCharsets.UTF_8);
+            for (RedisProcess n : cluster.nodes()) {
+                Path to = dir.resolve("redis-cluster").resolve("node-" + n.port());
+                try (var paths = Files.walk(n.dataDir())) {
+                    for (Path p : paths.toList()) {
+                        Path target = to.resolve(n.dataDir().relativize(p).toString());
+                        if (Files.isDirectory(p)) {
+                            Files.createDirectories(target);
+                        } else {
+                            Files.copy(p, target);
+                        }
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            say("could not keep the cluster's files: %s", e);
         }
     }
 
     private void inject(FaultSchedule.Fault f) {
         long start = System.currentTimeMillis();
+        String detail = cluster != null && (f.kind().hitsRedisNode() || f.kind() == FaultKind.CLIENT_KILL)
+                ? injectCluster(f) : injectStandalone(f, start);
+        long end = System.currentTimeMillis();
+        lastFaultEndMs = end;
+        injected.merge(f.kind(), 1, Integer::sum);
+        String line = String.format("#%d %s start=%d end=%d held=%dms %s", f.index(), f.kind().label(), start, end,
+                end - start, detail);
+        faultLog.println(line);
+        say("fault %s", line);
+    }
+
+    /** Applies, holds and heals a fault against the standalone Redis, its proxy, or a child; returns the detail. */
+    private String injectStandalone(FaultSchedule.Fault f, long start) {
         String detail = "";
         switch (f.kind()) {
             case REDIS_KILL -> {
@@ -268,13 +536,9 @@ final class ChaosRun {
                 c.awaitReady();
                 detail = c.name() + " exit " + code + ", now incarnation " + c.incarnation;
             }
+            case REDIS_FAILOVER -> throw new IllegalStateException("redis-failover needs a cluster");
         }
-        long end = System.currentTimeMillis();
-        injected.merge(f.kind(), 1, Integer::sum);
-        String line = String.format("#%d %s start=%d end=%d held=%dms %s", f.index(), f.kind().label(), start, end,
-                end - start, detail);
-        faultLog.println(line);
-        say("fault %s", line);
+        return detail;
     }
 
     private long usedMemory() {
@@ -365,11 +629,37 @@ final class ChaosRun {
 
     /** What Redis holds for a lost job id: its status record (null: nothing), read after the run. */
     private String redisStatus(String id) {
+        if (cluster != null) {
+            return clusterStatus(id);
+        }
         try (Jedis j = redis.jedis()) {
             return String.valueOf(j.get(RedisKeys.job(QueueName.of(ChaosProducerMain.QUEUE), JobId.of(id))));
         } catch (RuntimeException e) {
             return "unreadable:" + e.getClass().getSimpleName();
         }
+    }
+
+    /** In a cluster the job's queue is not in the record file: the first queue with a status record for it. */
+    private String clusterStatus(String id) {
+        try {
+            if (clusterAdmin == null) {
+                clusterAdmin = cluster.client();
+            }
+            for (String q : queues) {
+                String v = clusterAdmin.get(RedisKeys.job(QueueName.of(q), JobId.of(id)));
+                if (v != null) {
+                    return q + ":" + v;
+                }
+            }
+            return "null";
+        } catch (RuntimeException e) {
+            return "unreadable:" + e.getClass().getSimpleName();
+        }
+    }
+
+    /** What the children connect to: the proxy in front of the standalone Redis, or the cluster's nodes. */
+    private String redisUri() {
+        return cluster != null ? cluster.uriString() : proxy.uri().toString();
     }
 
     private void say(String format, Object... args) {
@@ -417,7 +707,8 @@ final class ChaosRun {
             ChildJvm.Builder b;
             if (role.equals("producer")) {
                 b = ChildJvm.builder(ChaosProducerMain.class).args(
-                        "--redis", proxy.uri().toString(),
+                        "--redis", redisUri(),
+                        "--queues", String.join(",", queues),
                         "--journal", dir.resolve(name()).resolve("journal").toString(),
                         "--record", recordFile().toString(),
                         "--summary", summaryFile(incarnation).toString(),
@@ -429,7 +720,8 @@ final class ChaosRun {
                         "--write-ahead", o.writeAhead() ? "on" : "off");
             } else {
                 b = ChildJvm.builder(ChaosWorkerMain.class).args(
-                        "--redis", proxy.uri().toString(),
+                        "--redis", redisUri(),
+                        "--queues", String.join(",", queues),
                         "--record", recordFile().toString(),
                         "--state-dir", dir.resolve(name()).resolve("state").toString(),
                         "--concurrency", Integer.toString(o.concurrency()),

@@ -14,8 +14,8 @@ import java.util.concurrent.locks.LockSupport;
  * directory and record file).
  *
  * <ol>
- *   <li>Builds a {@link Worker} on queue {@value ChaosProducerMain#QUEUE} with a handler for type
- *       {@value ChaosProducerMain#TYPE} that sleeps {@code --work-ms} (the job's "work"), then appends
+ *   <li>Builds a {@link Worker} on the queues of {@code --queues} (default {@value ChaosProducerMain#QUEUE}) with a
+ *       handler for type {@value ChaosProducerMain#TYPE} that sleeps {@code --work-ms} (the job's "work"), then appends
  *       {@code <jobId> <handledAtMillis>} to the record file in one write, then returns.</li>
  *   <li>Starts it, prints {@code worker started}, and runs until stopped; SIGTERM closes the worker
  *       gracefully (fetched jobs handed back, running ones given {@code --shutdown-ms}).</li>
@@ -31,7 +31,7 @@ public final class ChaosWorkerMain {
 
     public static void main(String[] argv) {
         Args a = Args.parse(argv, Set.of(), Set.of("redis", "record", "state-dir", "concurrency", "work-ms",
-                "lease-ms", "shutdown-ms", "socket-timeout-ms", "slot", "incarnation"));
+                "lease-ms", "shutdown-ms", "socket-timeout-ms", "slot", "incarnation", "queues"));
         URI redis = URI.create(a.require("redis"));
         Path recordPath = Path.of(a.require("record"));
         long workMs = a.getLong("work-ms", 0);
@@ -39,7 +39,7 @@ public final class ChaosWorkerMain {
         Worker worker = Worker.builder()
                 .redis(RedisConnection.builder(redis)
                         .socketTimeout(Duration.ofMillis(a.getLong("socket-timeout-ms", 500))).build())
-                .queue(ChaosProducerMain.QUEUE)
+                .queues(a.get("queues", ChaosProducerMain.QUEUE).split(","))
                 .concurrency(a.getInt("concurrency", 4))
                 .leaseDuration(Duration.ofMillis(a.getLong("lease-ms", 5_000)))
                 .shutdownTimeout(Duration.ofMillis(a.getLong("shutdown-ms", 5_000)))

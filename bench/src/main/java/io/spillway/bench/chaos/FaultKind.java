@@ -1,21 +1,38 @@
 package io.spillway.bench.chaos;
 
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
  * The faults the harness injects. Each one is applied, held for a seeded random time in
  * {@code [minHoldMs, maxHoldMs]}, then healed; a fault with no hold (client kill) is instant.
+ *
+ * <p>Against a Redis Cluster (scenario {@code cluster}) the Redis faults hit one master, drawn by the schedule, and
+ * {@link #CLIENT_KILL} every node; there is no proxy (cluster clients follow the slot map to each node's own port), so
+ * only the kinds in {@link #CLUSTER} apply. {@link #REDIS_FAILOVER} exists only there.
  */
 enum FaultKind {
-    /** SIGKILL of redis-server, down for the hold, then restarted on its data dir (AOF; empty without persistence). */
+    /**
+     * SIGKILL of redis-server, down for the hold, then restarted on its data dir (AOF; empty without persistence). In a
+     * cluster: of one master; if its replica took over meanwhile, it comes back as that replica's replica.
+     */
     REDIS_KILL(500, 4_000),
-    /** SIGSTOP of redis-server for the hold, then SIGCONT: clients see timeouts, not errors. */
+    /**
+     * Cluster only: SIGKILL of one master, kept down until one of its replicas has taken over its slots, then for the
+     * hold, then restarted on its data dir: it rejoins as a replica of its successor.
+     */
+    REDIS_FAILOVER(0, 3_000),
+    /**
+     * SIGSTOP of redis-server for the hold, then SIGCONT: clients see timeouts, not errors. In a cluster: of one
+     * master; held past the node timeout, it is failed over too and comes back as a replica.
+     */
     REDIS_HANG(500, 4_000),
     /** SHUTDOWN (AOF fsynced), down for the hold, restarted. */
     REDIS_RESTART(200, 2_000),
-    /** CLIENT KILL of every client connection. Instant. */
+    /** CLIENT KILL of every client connection (in a cluster: on every node). Instant. */
     CLIENT_KILL(0, 0),
     /** {@code maxmemory} set below the memory in use (writes answer OOM) for the hold, then unset. */
     REDIS_OOM(1_000, 5_000),
@@ -36,6 +53,12 @@ enum FaultKind {
     /** SIGTERM of one producer JVM (graceful close), restarted after the hold. */
     PRODUCER_RESTART(0, 1_000);
 
+    /** The kinds a standalone Redis (behind the proxy) can take: all but the cluster's own. */
+    static final Set<FaultKind> STANDALONE = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER));
+    /** The kinds that apply to a Redis Cluster: no proxy faults; OOM and graceful restart are not wired to a master. */
+    static final Set<FaultKind> CLUSTER = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, REDIS_HANG, CLIENT_KILL, WORKER_KILL,
+            WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
+
     final long minHoldMs;
     final long maxHoldMs;
 
@@ -47,6 +70,12 @@ enum FaultKind {
     /** The command-line name: {@code redis-kill}, {@code proxy-blackhole}, ... */
     String label() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** True for the faults that hit Redis itself (one node of a cluster, drawn by the schedule). */
+    boolean hitsRedisNode() {
+        return this == REDIS_KILL || this == REDIS_FAILOVER || this == REDIS_HANG || this == REDIS_RESTART
+                || this == REDIS_OOM;
     }
 
     static FaultKind fromLabel(String label) {

@@ -24,7 +24,8 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
      * @param kind what to do
      * @param atMillis planned start, from the start of the fault phase
      * @param holdMillis how long to keep it before healing
-     * @param target which producer or worker (slot number; 0 for Redis and proxy faults)
+     * @param target which producer or worker (slot number), or for a Redis fault against a cluster which master (the
+     *     index of its slot range: 0 serves the lowest slots); else 0
      * @param param the proxy delay per chunk in ms for {@link FaultKind#PROXY_SLOW}, else 0
      */
     record Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param) {
@@ -36,6 +37,16 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
      * grows (gaps of at least 1 s each).
      */
     static FaultSchedule plan(long seed, Map<FaultKind, Integer> counts, long phaseMillis, int producers, int workers) {
+        return plan(seed, counts, phaseMillis, producers, workers, 1);
+    }
+
+    /**
+     * As {@link #plan(long, Map, long, int, int)}, against {@code masters} Redis masters: each Redis fault also draws
+     * which master it hits. With one master nothing more is drawn, so a standalone scenario's plan is the same as
+     * before the cluster scenario existed.
+     */
+    static FaultSchedule plan(long seed, Map<FaultKind, Integer> counts, long phaseMillis, int producers, int workers,
+                              int masters) {
         Random rnd = new Random(seed);
         List<FaultKind> kinds = new ArrayList<>();
         counts.forEach((k, n) -> {
@@ -70,7 +81,7 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
             int target = switch (k) {
                 case WORKER_KILL, WORKER_RESTART -> rnd.nextInt(Math.max(1, workers));
                 case PRODUCER_KILL, PRODUCER_RESTART -> rnd.nextInt(Math.max(1, producers));
-                default -> 0;
+                default -> k.hitsRedisNode() && masters > 1 ? rnd.nextInt(masters) : 0;
             };
             long param = k == FaultKind.PROXY_SLOW ? 20 + rnd.nextInt(181) : 0;
             faults.add(new Fault(i + 1, k, t, holds[i], target, param));
