@@ -486,6 +486,75 @@ class ClusterIT {
         }
     }
 
+    /**
+     * Resharding: the slot of a queue moves from its master to another (as {@code redis-cli --cluster reshard} does it:
+     * IMPORTING, MIGRATING, MIGRATE of its keys in small steps, then NODE) while a producer enqueues into it and a
+     * worker runs its jobs. Calls that meet the migration (ASK, TRYAGAIN) spool and replay once it is over; nothing is
+     * lost, and the queue's jobs are in its stream in producer order on the new master.
+     */
+    @Test
+    void aQueuesSlotMigratedToAnotherMasterWhileJobsFlowLosesNothing() throws Exception {
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).start();
+             JobProducer producer = producer(cluster, dir.resolve("journal")).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = queuesAcrossMasters(cluster, 3);
+            String moving = queues.get(0);
+            String streamKey = RedisKeys.stream(QueueName.of(moving));
+            int slot = redis.clients.jedis.util.JedisClusterCRC16.getSlot(streamKey);
+            RedisProcess from = cluster.masterFor(streamKey);
+            RedisProcess to = cluster.masters().stream().filter(m -> m.port() != from.port()).findFirst().orElseThrow();
+            Map<String, List<String>> accepted = new ConcurrentHashMap<>();
+            AtomicBoolean stop = new AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+            int moved = 0;
+            try (Worker w = worker(cluster, queues, handled)) {
+                w.start();
+                Thread t = new Thread(() -> load(producer, queues, accepted, stop, thrown));
+                t.start();
+                Thread.sleep(1_000);
+                try (redis.clients.jedis.Jedis src = from.jedis(); redis.clients.jedis.Jedis dst = to.jedis()) {
+                    String fromId = src.clusterMyId();
+                    String toId = dst.clusterMyId();
+                    dst.clusterSetSlotImporting(slot, fromId);
+                    src.clusterSetSlotMigrating(slot, toId);
+                    while (true) {
+                        List<String> keys = src.clusterGetKeysInSlot(slot, 20);
+                        if (keys.isEmpty()) {
+                            break;
+                        }
+                        src.migrate("127.0.0.1", to.port(), 0, 5_000, redis.clients.jedis.params.MigrateParams.migrateParams(),
+                                keys.toArray(String[]::new));
+                        moved += keys.size();
+                        Thread.sleep(20); // a migration that takes a while, with jobs flowing through it
+                    }
+                    dst.clusterSetSlotNode(slot, toId);
+                    src.clusterSetSlotNode(slot, toId);
+                    for (RedisProcess m : cluster.masters()) {
+                        if (m.port() != from.port() && m.port() != to.port()) {
+                            try (redis.clients.jedis.Jedis j = m.jedis()) {
+                                j.clusterSetSlotNode(slot, toId);
+                            }
+                        }
+                    }
+                }
+                await().atMost(30, TimeUnit.SECONDS).until(() -> cluster.masterFor(streamKey).port() == to.port());
+                Thread.sleep(1_000);
+                stop.set(true);
+                t.join();
+                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                        && producer.journalBacklog() == 0);
+                List<String> all = accepted.values().stream().flatMap(List::stream).toList();
+                await().atMost(60, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(all));
+            }
+            assertThat(thrown.get()).as("no enqueue threw").isNull();
+            assertThat(moved).as("keys migrated").isGreaterThan(50);
+            assertThat(accepted.get(moving)).hasSizeGreaterThan(500);
+            assertThat(handled.keySet()).as("every accepted job ran")
+                    .containsAll(accepted.values().stream().flatMap(List::stream).toList());
+        }
+    }
+
     private static long unconfirmed(JobProducer p) {
         return (Long) p.metrics().getGauges().get(io.spillway.core.MetricNames.JOURNAL_UNCONFIRMED).getValue();
     }
