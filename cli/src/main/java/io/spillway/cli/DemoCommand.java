@@ -1,8 +1,10 @@
 package io.spillway.cli;
 
 import com.codahale.metrics.MetricRegistry;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.spillway.backend.JobProducer;
 import io.spillway.backend.Receipt;
+import io.spillway.core.HealthState;
 import io.spillway.core.JobState;
 import io.spillway.core.MetricNames;
 import io.spillway.watchdog.RedisServerConfig;
@@ -27,15 +29,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -56,15 +60,20 @@ import picocli.CommandLine.Spec;
  *       records (ids accepted, ids handled), not from Spillway's counters. Exit 1 if any accepted job was
  *       lost, could not be looked up, or was not yet handled (the run did not show it handled).</li>
  * </ol>
+ * With {@code --cluster}, step 1 starts a {@link DemoCluster} instead (three masters, each under its own watchdog,
+ * formed by the demo), the producer and the worker use its {@code redis-cluster://} URI, the jobs go in turn to one
+ * queue per master, and the faults hit the masters in turn; after each, the next waits until the cluster is whole
+ * again ({@code cluster_state:ok} on every master).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Show the promise: jobs keep flowing while Redis is SIGKILLed twice and SIGSTOPped once, and none is lost.",
                 "Runs an embedded Redis under the watchdog, a producer and workers in this JVM, then prints accepted,"
                         + " processed, lost, duplicates, spooled, replayed, worst enqueue latency and Redis downtime."
-                        + " Exits 1 if a job was lost, or was not handled by the end of --drain-timeout."},
+                        + " Exits 1 if a job was lost, or was not handled by the end of --drain-timeout."
+                        + " With --cluster, the same on a Redis Cluster of 3 masters that it forms itself."},
         // Help texts are format strings: a literal % is %% (picocli escapes the ${DEFAULT-VALUE}s itself). The example
         // is cut where a shell allows it: picocli would wrap it at 80 columns, inside the --faults value.
-        footer = {"", "Examples:", "  spillway demo", "  spillway demo --jobs 20000 --rate 1000 \\",
+        footer = {"", "Examples:", "  spillway demo", "  spillway demo --cluster", "  spillway demo --jobs 20000 --rate 1000 \\",
                 "      --faults kill@20%%,stop@40%%,kill@60%%,stop@80%%"})
 final class DemoCommand implements Callable<Integer> {
     static final String QUEUE = "demo";
@@ -112,6 +121,11 @@ final class DemoCommand implements Callable<Integer> {
                     + " completed it, and is sent again if Redis comes back empty.")
     boolean writeAhead;
 
+    @Option(names = "--cluster",
+            description = "Run it on a Redis Cluster of 3 masters (no replicas), each redis-server under its own watchdog,"
+                    + " one queue on each master; the faults hit the masters in turn.")
+    boolean cluster;
+
     @Option(names = "--dir", paramLabel = "DIR", description = "Keep Redis data, journal and worker state here (default: a temp dir, deleted after).")
     Path dir;
 
@@ -129,10 +143,18 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Longest wait for the watchdog to bring Redis back after a fault, beyond the hang timeout. */
     private static final long REPAIR_TIMEOUT_MILLIS = 30_000;
+    /** Longest wait for the demo's Redis Cluster to form. */
+    private static final Duration CLUSTER_START_TIMEOUT = Duration.ofSeconds(30);
 
     private final Object printLock = new Object();
-    /** The restart count of the watchdog's latest Up event: Redis is back from the faults up to that one. */
-    private final AtomicInteger recoveredRestarts = new AtomicInteger();
+    /** Per node, the restart count of its watchdog's latest Up event: it is back from the faults up to that one. */
+    private final AtomicIntegerArray recoveredRestarts = new AtomicIntegerArray(DemoCluster.MASTERS);
+    /** The demo's Redis: one redis-server, or the masters of the cluster, each under its watchdog. */
+    private List<Watchdog> nodes = List.of();
+    private DemoCluster redisCluster;
+    private List<String> queues = List.of(QUEUE);
+    /** With --cluster: from each fault until the cluster was whole again, summed. */
+    private final AtomicLong clusterNotOkMillis = new AtomicLong();
     private final long t0 = System.nanoTime();
     private PrintWriter out;
     private boolean live;
@@ -158,10 +180,13 @@ final class DemoCommand implements Callable<Integer> {
      * The result table; also the JSON document. {@code notYetHandled}: accepted, not handled when the drain
      * timeout ran out, but still held by Redis or the journal (by state in {@code notYetHandledByState});
      * {@code unchecked}: not handled, and where they are could not be asked (Redis did not answer in time).
+     * {@code clusterNotOkMs} ({@code --cluster} only, else absent): from each fault until every master reported
+     * {@code cluster_state:ok} again, summed; longer than {@code redisDowntimeMs}, which ends when a master answers PING.
      */
     record Result(long accepted, long processed, long notYetHandled, Map<String, Long> notYetHandledByState, long unchecked,
                   long lost, long duplicates, long spooled, long replayed, long rejected, double worstEnqueueMs,
-                  long redisDowntimeMs, int redisRestarts, long seconds, long stillInJournal, List<String> lostIds) {
+                  long redisDowntimeMs, int redisRestarts, @JsonInclude(JsonInclude.Include.NON_NULL) Long clusterNotOkMs,
+                  long seconds, long stillInJournal, List<String> lostIds) {
     }
 
     /** Where the accepted jobs not handled are: still held (by state), nowhere (lost), or not known. */
@@ -211,9 +236,13 @@ final class DemoCommand implements Callable<Integer> {
         List<Fault> schedule = parseFaults(faults, enqueueMillis);
         boolean tempDir = dir == null;
         Path root = tempDir ? Files.createTempDirectory("spillway-demo-") : demoDir(dir);
-        int port = freePort();
+        if (cluster) {
+            DemoCluster.refuseEarlierCluster(root.resolve("cluster"));
+            queues = IntStream.range(0, DemoCluster.MASTERS).mapToObj(i -> DemoCluster.queueOn(i, QUEUE)).toList();
+        }
         MetricRegistry registry = new MetricRegistry();
-        Set<String> accepted = ConcurrentHashMap.newKeySet();
+        // Accepted job id -> its queue (the look-up at the end needs both).
+        Map<String, String> accepted = new ConcurrentHashMap<>();
         Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
         AtomicLong spooled = new AtomicLong();
         AtomicLong rejected = new AtomicLong();
@@ -229,27 +258,23 @@ final class DemoCommand implements Callable<Integer> {
         say("Spillway demo: " + jobs + " jobs at " + fmt(rate) + "/s (~" + Output.age(Math.max(enqueueMillis, lastFaultMillis))
                 + (lastFaultMillis > enqueueMillis ? ", to the last fault" : "") + "), " + workers
                 + " worker threads, faults " + describe(schedule)
-                + (noPersistence ? "; Redis without persistence (a kill empties it)" : "")
+                + (cluster ? "; a Redis Cluster of " + DemoCluster.MASTERS + " masters, no replicas" : "")
+                + (noPersistence ? cluster ? "; masters without persistence (a kill empties one; it keeps its slots)"
+                        : "; Redis without persistence (a kill empties it)" : "")
                 + (writeAhead ? "; producer in write-ahead mode" : "") + ".");
         String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
         say("Data in " + root + (logTo == null ? "." : "; Spillway's own log lines in " + logTo + "."));
-        Watchdog watchdog = Watchdog.builder()
-                .redis(RedisServerConfig.custom().port(port).dataDir(root.resolve("redis"))
-                        .setting("appendonly", noPersistence ? "no" : "yes").build())
-                .config(WatchdogConfig.custom()
-                        .hangTimeout(Duration.ofMillis(hangTimeoutMs))
-                        .probeInterval(Duration.ofMillis(100))
-                        .probeTimeout(Duration.ofMillis(Math.min(500, hangTimeoutMs)))
-                        .initialBackoff(Duration.ofMillis(50))
-                        .maxBackoff(Duration.ofSeconds(2))
-                        .build())
-                .metrics(registry)
+        WatchdogConfig watchdogConfig = WatchdogConfig.custom()
+                .hangTimeout(Duration.ofMillis(hangTimeoutMs))
+                .probeInterval(Duration.ofMillis(100))
+                .probeTimeout(Duration.ofMillis(Math.min(500, hangTimeoutMs)))
+                .initialBackoff(Duration.ofMillis(50))
+                .maxBackoff(Duration.ofSeconds(2))
                 .build();
-        watchdog.onEvent(this::onWatchdogEvent);
         JobProducer producer = null;
         Worker worker = null;
         Result result;
-        Teardown teardown = new Teardown(watchdog, tempDir ? root : null);
+        Teardown teardown = new Teardown(tempDir ? root : null);
         // Ctrl-C ends the JVM without this thread's finally: the hook stops what runs and deletes the temp dir.
         Thread hook = new Thread(() -> {
             teardown.interrupted = true;
@@ -257,15 +282,39 @@ final class DemoCommand implements Callable<Integer> {
         }, "spillway-demo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            watchdog.start();
-            if (!watchdog.awaitUp(Duration.ofSeconds(30))) {
-                throw new CliException(ExitCodes.FAILED, "the embedded Redis did not start within 30 s; see "
-                        + root.resolve("redis").resolve("redis.log"));
+            URI uri;
+            if (cluster) {
+                redisCluster = new DemoCluster(root.resolve("cluster"), !noPersistence);
+                teardown.redis = redisCluster;
+                say("Starting " + DemoCluster.MASTERS + " redis-servers, each under its own watchdog, and forming a Redis"
+                        + " Cluster of them (cluster-node-timeout " + DemoCluster.NODE_TIMEOUT.toMillis() + " ms).");
+                long f0 = System.nanoTime();
+                redisCluster.start((i, redis) -> supervise(i, redis, watchdogConfig, registry), CLUSTER_START_TIMEOUT);
+                nodes = redisCluster.masters();
+                uri = redisCluster.uri();
+                say("Redis Cluster formed in " + Output.age(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - f0))
+                        + ": cluster_state ok on every master.");
+                List<String> where = new ArrayList<>();
+                for (int i = 0; i < nodes.size(); i++) {
+                    where.add(queues.get(i) + " on " + nodeName(i) + " (" + redisCluster.address(i) + ", slots "
+                            + DemoCluster.slots(i) + ")");
+                }
+                say("Queues: " + String.join(", ", where) + ".");
+            } else {
+                Watchdog watchdog = supervise(0, RedisServerConfig.custom().port(freePort()).dataDir(root.resolve("redis"))
+                        .setting("appendonly", noPersistence ? "no" : "yes").build(), watchdogConfig, registry);
+                teardown.redis = watchdog;
+                watchdog.start();
+                if (!watchdog.awaitUp(Duration.ofSeconds(30))) {
+                    throw new CliException(ExitCodes.FAILED, "the embedded Redis did not start within 30 s; see "
+                            + root.resolve("redis").resolve("redis.log"));
+                }
+                nodes = List.of(watchdog);
+                uri = watchdog.redis().uri();
             }
-            URI uri = watchdog.redis().uri();
             worker = Worker.builder()
                     .redis(uri)
-                    .queue(QUEUE)
+                    .queues(queues.toArray(String[]::new))
                     .handler(TYPE, job -> {
                         handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
                         long micros = jobTimeMs != null ? jobTimeMs * 1000
@@ -283,10 +332,9 @@ final class DemoCommand implements Callable<Integer> {
                     .writeAhead(writeAhead).build();
             teardown.producer = producer;
 
-            Thread faultThread = startFaults(schedule, watchdog);
             JobProducer p = producer;
-            Worker w = worker;
-            Thread progress = startProgress(() -> progressLine(accepted.size(), handled.size(), spooled.get(), registry, watchdog, p, w));
+            Thread faultThread = startFaults(schedule, () -> p.state() == HealthState.CONNECTED);
+            Thread progress = startProgress(() -> progressLine(accepted.size(), handled.size(), spooled.get(), registry, p));
             long intervalNanos = (long) (1e9 / rate);
             long start = System.nanoTime();
             for (int i = 0; i < jobs; i++) {
@@ -296,10 +344,11 @@ final class DemoCommand implements Callable<Integer> {
                     LockSupport.parkNanos(wait);
                 }
                 byte[] payload = payload(random, i);
+                String queue = queues.get(i % queues.size());
                 long c0 = System.nanoTime();
                 try {
-                    Receipt r = producer.enqueue(QUEUE, TYPE, payload);
-                    accepted.add(r.jobId());
+                    Receipt r = producer.enqueue(queue, TYPE, payload);
+                    accepted.put(r.jobId(), queue);
                     if (r.spooled()) {
                         spooled.incrementAndGet();
                     }
@@ -311,23 +360,25 @@ final class DemoCommand implements Callable<Integer> {
             }
             // Until the last fault is repaired: its downtime belongs in the result.
             faultThread.join(Math.max(0, lastFaultMillis - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start))
-                    + hangTimeoutMs + REPAIR_TIMEOUT_MILLIS);
+                    + (hangTimeoutMs + REPAIR_TIMEOUT_MILLIS) * (cluster ? 2 : 1));
             say("All " + jobs + " enqueue calls returned; waiting for the workers to finish (at most " + drainTimeoutS + " s).");
             long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(drainTimeoutS);
-            while (System.nanoTime() < drainDeadline && !handled.keySet().containsAll(accepted)) {
+            while (System.nanoTime() < drainDeadline && !handled.keySet().containsAll(accepted.keySet())) {
                 Thread.sleep(100);
             }
             progress.interrupt();
             progress.join(2000);
-            long processed = accepted.stream().filter(handled::containsKey).count();
-            List<String> unhandled = accepted.stream().filter(id -> !handled.containsKey(id)).sorted().toList();
+            long processed = accepted.keySet().stream().filter(handled::containsKey).count();
+            List<String> unhandled = accepted.keySet().stream().filter(id -> !handled.containsKey(id)).sorted().toList();
             JobProducer asker = producer;
-            Unhandled where = locate(unhandled, id -> asker.status(QUEUE, id).state(),
+            Unhandled where = locate(unhandled, id -> asker.status(accepted.get(id), id).state(),
                     System.nanoTime() + TimeUnit.SECONDS.toNanos(30));
             long duplicates = handled.values().stream().mapToLong(c -> Math.max(0, c.get() - 1)).sum();
             result = new Result(accepted.size(), processed, where.held(), where.heldByState(), where.unchecked(), where.lost(),
                     duplicates, spooled.get(), registry.meter(MetricNames.REPLAYED).getCount(), rejected.get(),
-                    worstNanos.get() / 1e6, watchdog.downtime().toMillis(), watchdog.restarts(), elapsedMillis() / 1000,
+                    worstNanos.get() / 1e6, nodes.stream().mapToLong(n -> n.downtime().toMillis()).sum(),
+                    nodes.stream().mapToInt(Watchdog::restarts).sum(), cluster ? clusterNotOkMillis.get() : null,
+                    elapsedMillis() / 1000,
                     producer.journalBacklog(), where.lostIds());
         } catch (RuntimeException e) {
             if (teardown.interrupted) {
@@ -394,42 +445,88 @@ final class DemoCommand implements Callable<Integer> {
         return out;
     }
 
-    private static String describe(List<Fault> schedule) {
+    private String describe(List<Fault> schedule) {
         if (schedule.isEmpty()) {
             return "none";
         }
         List<String> parts = new ArrayList<>();
-        for (Fault f : schedule) {
-            parts.add((f.kind().equals("kill") ? "SIGKILL" : "SIGSTOP") + " at " + fmt(f.atMillis() / 1000.0) + " s");
+        for (int k = 0; k < schedule.size(); k++) {
+            Fault f = schedule.get(k);
+            parts.add((f.kind().equals("kill") ? "SIGKILL" : "SIGSTOP") + (cluster ? " " + nodeName(target(k)) : "") + " at "
+                    + fmt(f.atMillis() / 1000.0) + " s");
         }
         return String.join(", ", parts);
     }
 
-    private Thread startFaults(List<Fault> schedule, Watchdog watchdog) {
+    /** The node fault {@code k} (0-based) hits: the masters in turn, or the one redis-server. */
+    private int target(int k) {
+        return cluster ? k % DemoCluster.MASTERS : 0;
+    }
+
+    /** "redis-server", or "master 2". */
+    private String nodeName(int index) {
+        return cluster ? "master " + (index + 1) : "redis-server";
+    }
+
+    /** The watchdog of node {@code index}, built (not started), its events told as the demo's lines. */
+    private Watchdog supervise(int index, RedisServerConfig redis, WatchdogConfig config, MetricRegistry registry) {
+        Watchdog.Builder b = Watchdog.builder().redis(redis).config(config).metrics(registry);
+        if (cluster) {
+            b.name("master-" + (index + 1)); // one set of metrics per master
+        }
+        Watchdog w = b.build();
+        w.onEvent(e -> onWatchdogEvent(index, e));
+        return w;
+    }
+
+    private Thread startFaults(List<Fault> schedule, BooleanSupplier producerConnected) {
         Thread t = new Thread(() -> {
             long start = System.nanoTime();
-            int n = 0;
-            for (Fault f : schedule) {
-                n++;
+            for (int k = 0; k < schedule.size(); k++) {
+                Fault f = schedule.get(k);
+                int node = target(k);
+                Watchdog watchdog = nodes.get(node);
                 long wait = start + TimeUnit.MILLISECONDS.toNanos(f.atMillis()) - System.nanoTime();
                 if (wait > 0) {
                     LockSupport.parkNanos(wait);
                 }
-                // A fault needs a live Redis to hit: wait for the previous one to be repaired first.
+                // A fault needs a live Redis to hit: wait for the previous one to be repaired first (on a cluster, until
+                // every master is back in it, so that one fault's effects are not mistaken for the next's).
                 watchdog.awaitUp(Duration.ofMillis(REPAIR_TIMEOUT_MILLIS));
+                if (cluster) {
+                    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REPAIR_TIMEOUT_MILLIS);
+                    awaitClusterHealthy(deadline);
+                    // A restarted master refuses keys for its first 2 s, which takes the producer's reconnect loop into
+                    // its longer backoff steps (up to 5 s): without this wait the next fault often came before it had
+                    // reconnected, and the run showed one long outage instead of a spool and a replay per fault.
+                    while (!producerConnected.getAsBoolean() && System.nanoTime() < deadline) {
+                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+                    }
+                }
                 long pid = watchdog.pid().orElse(-1);
                 if (pid < 0) {
                     continue;
                 }
+                String who = cluster ? nodeName(node) + " (" + redisCluster.address(node) + ", pid " + pid + "; queue "
+                        + queues.get(node) + ")" : "redis-server (pid " + pid + ")";
                 int restartsBefore = watchdog.restarts();
+                long f0 = System.nanoTime();
                 if (f.kind().equals("kill")) {
-                    say("Fault " + n + "/" + schedule.size() + ": SIGKILL redis-server (pid " + pid + ")");
+                    say("Fault " + (k + 1) + "/" + schedule.size() + ": SIGKILL " + who);
                     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
                 } else {
-                    say("Fault " + n + "/" + schedule.size() + ": SIGSTOP redis-server (pid " + pid + "): it hangs, keeping its socket open");
+                    say("Fault " + (k + 1) + "/" + schedule.size() + ": SIGSTOP " + who + ": it hangs, keeping its socket open");
                     signal(pid, "STOP");
                 }
-                awaitRepaired(restartsBefore);
+                awaitRepaired(node, restartsBefore);
+                if (cluster) {
+                    boolean whole = awaitClusterHealthy(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REPAIR_TIMEOUT_MILLIS));
+                    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - f0);
+                    clusterNotOkMillis.addAndGet(ms);
+                    say(whole ? "Cluster: " + nodeName(node) + " rejoined; cluster_state ok on every master again, "
+                            + Output.age(ms) + " after the fault"
+                            : "Cluster: not whole again " + Output.age(ms) + " after the fault; see the redis.log files");
+                }
             }
         }, "spillway-demo-faults");
         t.setDaemon(true);
@@ -437,38 +534,53 @@ final class DemoCommand implements Callable<Integer> {
         return t;
     }
 
+    /** Waits until the cluster is whole ({@link DemoCluster#healthy()}); false if it was not by the deadline. */
+    private boolean awaitClusterHealthy(long deadlineNanos) {
+        while (!redisCluster.healthy()) {
+            if (System.nanoTime() > deadlineNanos) {
+                return false;
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+        }
+        return true;
+    }
+
     /**
-     * Waits until the watchdog has brought Redis back after a fault (its Up event, published once the downtime is
-     * counted): a fault after the last enqueue was otherwise still being repaired when the result was taken, which
-     * then read 0 restarts and 0 downtime.
+     * Waits until the watchdog has brought node {@code node} back after a fault (its Up event, published once the
+     * downtime is counted): a fault after the last enqueue was otherwise still being repaired when the result was
+     * taken, which then read 0 restarts and 0 downtime.
      */
-    private void awaitRepaired(int restartsBefore) {
+    private void awaitRepaired(int node, int restartsBefore) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(hangTimeoutMs + REPAIR_TIMEOUT_MILLIS);
-        while (recoveredRestarts.get() <= restartsBefore && System.nanoTime() < deadline) {
+        while (recoveredRestarts.get(node) <= restartsBefore && System.nanoTime() < deadline) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
         }
     }
 
-    private void onWatchdogEvent(WatchdogEvent e) {
+    private void onWatchdogEvent(int node, WatchdogEvent e) {
         if (e instanceof WatchdogEvent.Up u) {
-            recoveredRestarts.accumulateAndGet(u.restarts(), Math::max);
+            recoveredRestarts.accumulateAndGet(node, u.restarts(), Math::max);
         }
+        String name = nodeName(node);
         if (e instanceof WatchdogEvent.Exited x) {
-            say("Watchdog: redis-server exited (" + (x.exitCode() == 137 ? "killed by SIGKILL" : "exit " + x.exitCode()) + "); restarting it");
+            say("Watchdog: " + name + " exited (" + (x.exitCode() == 137 ? "killed by SIGKILL" : "exit " + x.exitCode()) + "); restarting it");
         } else if (e instanceof WatchdogEvent.Hung h) {
-            say("Watchdog: redis-server silent for " + h.silentFor().toMillis() + " ms: SIGKILL and restart");
+            say("Watchdog: " + name + " silent for " + h.silentFor().toMillis() + " ms: SIGKILL and restart");
         } else if (e instanceof WatchdogEvent.Up u && u.restarts() > 0) {
-            say("Watchdog: redis-server back (pid " + u.pid() + ") after " + u.downtime().toMillis() + " ms down; AOF reloaded");
+            String data = noPersistence ? cluster ? "empty (no persistence), its slots kept in nodes.conf" : "empty (no persistence)"
+                    : cluster ? "nodes.conf and AOF reloaded" : "AOF reloaded";
+            say("Watchdog: " + name + " back (pid " + u.pid() + ") after " + u.downtime().toMillis() + " ms down; " + data);
         } else if (e instanceof WatchdogEvent.CrashLoop c) {
-            say("Watchdog: redis-server is crash-looping (" + c.restartsInWindow() + " restarts): " + c.lastReason());
+            say("Watchdog: " + name + " is crash-looping (" + c.restartsInWindow() + " restarts): " + c.lastReason());
         }
     }
 
-    private String progressLine(int acc, int done, long spooled, MetricRegistry registry, Watchdog watchdog, JobProducer producer,
-                                Worker worker) {
-        return String.format("%6.1fs  accepted %d/%d  spooled %d  replayed %d  processed %d  redis %s  producer %s",
+    private String progressLine(int acc, int done, long spooled, MetricRegistry registry, JobProducer producer) {
+        long up = nodes.stream().filter(Watchdog::isUp).count();
+        String redis = cluster ? "masters " + up + "/" + nodes.size() + " up" : "redis " + (up > 0 ? "up" : "DOWN");
+        return String.format("%6.1fs  accepted %d/%d  spooled %d  replayed %d  processed %d  %s  producer %s",
                 elapsedMillis() / 1000.0, acc, jobs, spooled, registry.meter(MetricNames.REPLAYED).getCount(), done,
-                watchdog.isUp() ? "up" : "DOWN", producer.state().toString().toLowerCase(Locale.ROOT));
+                redis, producer.state().toString().toLowerCase(Locale.ROOT));
     }
 
     private Thread startProgress(java.util.function.Supplier<String> line) {
@@ -546,7 +658,14 @@ final class DemoCommand implements Callable<Integer> {
             }
             rows.add(List.of("worst enqueue", fmt(r.worstEnqueueMs()) + " ms", "slowest enqueue call"));
             // In ms below a second: a 72 ms outage read "0 s".
-            rows.add(List.of("Redis downtime", Output.age(r.redisDowntimeMs()), r.redisRestarts() + " restart(s) by the watchdog"));
+            rows.add(List.of("Redis downtime", Output.age(r.redisDowntimeMs()), r.redisRestarts() + " restart(s) by the watchdog"
+                    + (cluster ? "s, summed over the " + nodes.size() + " masters" : "")));
+            if (r.clusterNotOkMs() != null) {
+                // A restarted master answers PING at once but refuses keys for 2 s more: the watchdogs' downtime alone
+                // made the outage look shorter than what producers saw.
+                rows.add(List.of("cluster not ok", Output.age(r.clusterNotOkMs()),
+                        "from each fault until cluster_state ok on every master again"));
+            }
             Output.table(out, List.of("RESULT", "VALUE", ""), rows);
             out.println();
             if (r.notYetHandled() > 0) {
@@ -560,11 +679,12 @@ final class DemoCommand implements Callable<Integer> {
             }
             if (r.lost() == 0 && r.unchecked() == 0) {
                 out.println("No accepted job was lost" + (r.redisRestarts() == 0 ? "."
-                        : ", though Redis was killed or frozen " + r.redisRestarts() + " time(s)."));
+                        : ", though " + (cluster ? "masters of the Redis Cluster were" : "Redis was") + " killed or frozen "
+                        + r.redisRestarts() + " time(s)."));
             } else if (r.lost() > 0 && noPersistence && !writeAhead) {
-                out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ": a Redis without persistence came"
-                        + " back empty, and the producer re-sends only its last 5 s of writes. This is the documented limit;"
-                        + " run again with --write-ahead to keep every job until it is handled.");
+                out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ": a " + (cluster ? "master" : "Redis")
+                        + " without persistence came back empty, and the producer re-sends only its last 5 s of writes. This is the"
+                        + " documented limit; run again with --write-ahead to keep every job until it is handled.");
             } else if (r.lost() > 0) {
                 String logTo = System.getProperty("org.slf4j.simpleLogger.logFile");
                 out.println("LOST " + r.lost() + " accepted job(s), e.g. " + r.lostIds() + ": neither handled nor in Redis or the"
@@ -612,20 +732,20 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /**
-     * Stops what the demo started, children first (the worker and producer, then the watchdog, which stops
-     * redis-server), then deletes the temp dir: once, from the run's end or from the shutdown hook (Ctrl-C),
+     * Stops what the demo started, children first (the worker and producer, then the watchdog or watchdogs, which
+     * stop redis-server), then deletes the temp dir: once, from the run's end or from the shutdown hook (Ctrl-C),
      * whichever comes first; the other waits for it.
      */
     private static final class Teardown {
-        private final Watchdog watchdog;
         private final Path tempDir;
+        /** The watchdog of the one redis-server, or the {@link DemoCluster}: closing it stops the Redis it runs. */
+        volatile AutoCloseable redis;
         volatile Worker worker;
         volatile JobProducer producer;
         private boolean done;
         volatile boolean interrupted;
 
-        Teardown(Watchdog watchdog, Path tempDir) {
-            this.watchdog = watchdog;
+        Teardown(Path tempDir) {
             this.tempDir = tempDir;
         }
 
@@ -636,7 +756,10 @@ final class DemoCommand implements Callable<Integer> {
             done = true;
             closeQuietly(worker);
             closeQuietly(producer);
-            watchdog.close();
+            closeQuietly(redis);
+            if (redis instanceof Watchdog w) {
+                DemoCluster.awaitStopped(w); // DemoCluster.close() waits for its own
+            }
             if (tempDir != null) {
                 deleteRecursively(tempDir);
             }

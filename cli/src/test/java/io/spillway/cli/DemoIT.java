@@ -4,11 +4,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spillway.watchdog.Watchdog;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The demo end to end at a small size: Redis SIGKILLed twice and SIGSTOPped once, and nothing lost. */
+/**
+ * The demo end to end at a small size: Redis SIGKILLed twice and SIGSTOPped once, and nothing lost; on one redis-server,
+ * and with {@code --cluster} on three masters.
+ */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DemoIT {
 
@@ -26,6 +41,79 @@ class DemoIT {
         assertThat(c.out()).containsPattern("accepted\\s+600\\s");
         // No speed bound here (speed goals live in the benchmarks; @Timeout catches a hang), just the figure.
         System.out.printf("demo (600 jobs, 3 faults) took %d s%n", seconds);
+    }
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void clusterDemoLosesNothing() throws Exception {
+        long t0 = System.nanoTime();
+        Cli c = Cli.run("demo", "--cluster", "--jobs", "900", "--rate", "100", "--hang-timeout", "1000", "--plain",
+                "--drain-timeout", "30");
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+
+        assertThat(c.exit()).as(c.toString()).isZero();
+        assertThat(c.out()).as(c.toString()).contains("a Redis Cluster of 3 masters, no replicas",
+                "Redis Cluster formed in", "Fault 1/3: SIGKILL master 1 (127.0.0.1:", "Fault 2/3: SIGSTOP master 2 (127.0.0.1:",
+                "Fault 3/3: SIGKILL master 3 (127.0.0.1:", "Watchdog: master 1 back", "Watchdog: master 2 silent for",
+                "Watchdog: master 3 back", "Cluster: master 1 rejoined", "Cluster: master 2 rejoined", "Cluster: master 3 rejoined",
+                "No accepted job was lost");
+        // One queue on each master, each master named with its slots.
+        assertThat(c.out()).containsPattern("Queues: demo-\\d+ on master 1 \\(127\\.0\\.0\\.1:\\d+, slots 0-5460\\), "
+                + "demo-\\d+ on master 2 \\(127\\.0\\.0\\.1:\\d+, slots 5461-10921\\), "
+                + "demo-\\d+ on master 3 \\(127\\.0\\.0\\.1:\\d+, slots 10922-16383\\)\\.");
+        assertThat(c.out()).containsPattern("lost\\s+0\\s").containsPattern("accepted\\s+900\\s")
+                .containsPattern("processed\\s+900\\s").contains("3 restart(s) by the watchdogs, summed over the 3 masters")
+                .containsPattern("cluster not ok\\s+[0-9.]+ s\\s+from each fault until cluster_state ok on every master again");
+        assertThat(ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").contains("redis-server")))
+                .as("redis-servers left behind").isEmpty();
+        System.out.printf("demo --cluster (900 jobs, 3 faults) took %d s%n", seconds);
+    }
+
+    @Test
+    void aClusterMasterWhoseBusPortIsTakenIsStartedOnOtherPorts(@TempDir Path dir) throws Exception {
+        // Another process takes master 2's cluster bus port (port + 10000) just before its redis-server binds it.
+        List<ServerSocket> squatters = new ArrayList<>();
+        List<Integer> tried = new ArrayList<>();
+        try (DemoCluster cluster = new DemoCluster(dir, true)) {
+            cluster.start((i, redis) -> {
+                if (i == 1 && tried.isEmpty()) {
+                    tried.add(redis.port());
+                    squatters.add(bind(redis.port() + 10_000));
+                }
+                return Watchdog.builder().redis(redis).name("master-" + (i + 1)).build();
+            }, Duration.ofSeconds(30));
+            assertThat(cluster.healthy()).isTrue();
+            assertThat(cluster.masters()).hasSize(3);
+            assertThat(cluster.masters().get(1).redis().port()).isNotEqualTo(tried.get(0));
+            assertThat(cluster.uri().toString()).startsWith("redis-cluster://127.0.0.1:");
+        } finally {
+            for (ServerSocket s : squatters) {
+                s.close();
+            }
+        }
+        assertThat(ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").contains("redis-server")))
+                .as("redis-servers left behind").isEmpty();
+    }
+
+    private static ServerSocket bind(int port) {
+        try {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            return s;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aClusterDemoRefusesADirWithTheClusterOfAnEarlierRun(@TempDir Path dir) throws Exception {
+        Path nodes = Files.createDirectories(dir.resolve("cluster").resolve("master-1")).resolve("nodes.conf");
+        Files.writeString(nodes, "an earlier run's cluster\n");
+        Cli c = Cli.run("demo", "--cluster", "--dir", dir.toString(), "--jobs", "10");
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).isEqualTo("spillway demo: --dir holds the Redis Cluster of an earlier demo run (" + nodes
+                + "), whose masters were on other ports; give another --dir or delete " + dir.resolve("cluster"));
     }
 
     @Test
@@ -77,5 +165,6 @@ class DemoIT {
         for (String field : new String[] {"duplicates", "spooled", "replayed", "worstEnqueueMs", "redisDowntimeMs"}) {
             assertThat(r.has(field)).as(field).isTrue();
         }
+        assertThat(r.has("clusterNotOkMs")).as("a --cluster figure").isFalse();
     }
 }
