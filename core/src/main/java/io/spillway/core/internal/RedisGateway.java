@@ -64,8 +64,8 @@ import redis.clients.jedis.exceptions.JedisException;
  *       the master of their key's slot; a queue's keys share one slot). One circuit covers the whole cluster: a
  *       failure on any master opens it, and the probe declares the cluster healthy only when a node says
  *       {@code cluster_state:ok} and every master passes the standalone checks (PING, not loading, master role,
- *       a write to a key of its slots). Scripts streamed on one connection ({@link #stream}) are sent one call at a
- *       time there, each to its slot's master.</li>
+ *       a write to a key of its slots). Streamed script calls ({@link #stream}: enqueueAll, replay) go in batches,
+ *       pipelined on one pooled connection per master; the cluster's run id is every master's.</li>
  * </ul>
  * Thread-safe.
  */
