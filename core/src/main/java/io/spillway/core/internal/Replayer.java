@@ -10,6 +10,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -378,33 +379,46 @@ public final class Replayer {
     }
 
     /**
-     * Cuts entries into enqueue-script calls in journal order: runs of one queue, at most {@link #JOBS_PER_CALL}
-     * jobs each (so a queue's order is kept); corrupt entries (reported by the journal) and those in {@code skip} are left out.
+     * Cuts entries (one read batch) into enqueue-script calls of one queue each, at most {@link #JOBS_PER_CALL} jobs:
+     * each queue's jobs in journal order, and a queue's calls in the order of its jobs. Jobs of different queues are
+     * not kept in journal order against each other (the guarantee is per queue), so a journal whose queues interleave
+     * job by job (single enqueues to many queues spooled in an outage) still makes full calls, not one per job: 6-8x
+     * faster to replay (docs/benchmarks.md, session 14). A call is made when its queue has {@link #JOBS_PER_CALL}
+     * jobs, the rest at the end, in the order their queues first appear. Corrupt entries (reported by the journal) and
+     * those in {@code skip} are left out.
      *
      * @return the queues of the entries
      */
     private static Set<QueueName> cut(List<ChronicleJournal.Entry> entries, Set<Long> skip,
                                       java.util.function.BiConsumer<List<JobRecord>, List<byte[]>> call) {
-        List<JobRecord> run = new ArrayList<>();
-        List<byte[]> runBytes = new ArrayList<>();
+        Map<QueueName, List<ChronicleJournal.Entry>> runs = new java.util.LinkedHashMap<>();
         Set<QueueName> queues = new HashSet<>();
         for (ChronicleJournal.Entry e : entries) {
             if (e.job() == null || skip.contains(e.index())) {
                 continue;
             }
-            if (!run.isEmpty() && (!run.get(0).queue().equals(e.job().queue()) || run.size() == JOBS_PER_CALL)) {
-                call.accept(run, runBytes);
-                run = new ArrayList<>();
-                runBytes = new ArrayList<>();
+            QueueName q = e.job().queue();
+            queues.add(q);
+            List<ChronicleJournal.Entry> run = runs.computeIfAbsent(q, k -> new ArrayList<>());
+            run.add(e);
+            if (run.size() == JOBS_PER_CALL) {
+                emit(runs.remove(q), call);
             }
-            run.add(e.job());
-            runBytes.add(e.encoded());
-            queues.add(e.job().queue());
         }
-        if (!run.isEmpty()) {
-            call.accept(run, runBytes);
+        for (List<ChronicleJournal.Entry> run : runs.values()) {
+            emit(run, call);
         }
         return queues;
+    }
+
+    private static void emit(List<ChronicleJournal.Entry> run, java.util.function.BiConsumer<List<JobRecord>, List<byte[]>> call) {
+        List<JobRecord> jobs = new ArrayList<>(run.size());
+        List<byte[]> bytes = new ArrayList<>(run.size());
+        for (ChronicleJournal.Entry e : run) {
+            jobs.add(e.job());
+            bytes.add(e.encoded());
+        }
+        call.accept(jobs, bytes);
     }
 
     private void registerQueues(Set<QueueName> queues, boolean guarded) {

@@ -64,6 +64,36 @@ class ReplayerIT {
         }
     }
 
+    /**
+     * Single enqueues to many queues spooled in an outage interleave job by job in the journal: each read batch still
+     * makes one call per queue (up to 250 jobs), not one per job, and each queue keeps its order.
+     */
+    @Test
+    void aJournalWhoseQueuesInterleaveJobByJobIsSentInFullCallsInEachQueuesOrder() {
+        try (RedisProcess redis = RedisProcess.builder().start();
+             ChronicleJournal journal = ChronicleJournal.open(dir, GB, Durability.PROCESS_CRASH, new MetricRegistry());
+             RedisGateway g = gateway(redis); Jedis j = redis.jedis()) {
+            Map<String, List<String>> ids = new java.util.LinkedHashMap<>();
+            for (int i = 0; i < 3_000; i++) {
+                String q = "q" + (i % 3);
+                ids.computeIfAbsent(q, k -> new ArrayList<>()).addAll(append(journal, q, i, 1));
+            }
+            Replayer r = new Replayer(journal, g, 0, 1_000, new MetricRegistry());
+            g.loadScripts(LuaScript.ENQUEUE);
+            j.configResetStat();
+
+            assertThat(r.drain(false)).isEqualTo(3_000);
+
+            for (Map.Entry<String, List<String>> e : ids.entrySet()) {
+                assertThat(streamIds(redis, e.getKey())).as(e.getKey()).containsExactlyElementsOf(e.getValue());
+            }
+            String stats = j.info("commandstats");
+            long calls = Long.parseLong(stats.replaceAll("(?s).*cmdstat_evalsha:calls=(\\d+).*", "$1"));
+            // 3 read batches of 1,000: per queue 333-334 jobs, so 2 calls each (250 + the rest): 18 calls.
+            assertThat(calls).as("script calls for 3,000 interleaved jobs").isLessThanOrEqualTo(18);
+        }
+    }
+
     @Test
     void reloadsTheScriptWhenRedisLostItsCache() {
         try (RedisProcess redis = RedisProcess.builder().start();
