@@ -229,6 +229,24 @@ class ClusterIT {
         return worst;
     }
 
+    /** {@code n} single enqueues round robin over {@code queues}, their ids added to {@code accepted}; returns how many spooled. */
+    private static int enqueueRoundRobin(JobProducer producer, List<String> queues, int n, Map<String, List<String>> accepted) {
+        int spooled = 0;
+        for (int i = 0; i < n; i++) {
+            String q = queues.get(i % queues.size());
+            Receipt r = producer.enqueue(q, "t", PAYLOAD);
+            spooled += r.spooled() ? 1 : 0;
+            accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId());
+        }
+        return spooled;
+    }
+
+    /** Waits until the producer is connected again with its journal drained. */
+    private static void awaitDrained(JobProducer producer) {
+        await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                && producer.journalBacklog() == 0);
+    }
+
     private static void assertAllInRedisInOrder(RedisClusterGroup cluster, Map<String, List<String>> accepted) {
         try (RedisClusterClient admin = cluster.client()) {
             for (Map.Entry<String, List<String>> e : accepted.entrySet()) {
@@ -306,8 +324,7 @@ class ClusterIT {
                 victim.resume();
             }
             cluster.awaitHealthy(Duration.ofSeconds(30));
-            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
-                    && producer.journalBacklog() == 0);
+            awaitDrained(producer);
             assertAllInRedisInOrder(cluster, accepted);
         }
     }
@@ -319,36 +336,22 @@ class ClusterIT {
             await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
             List<String> queues = queuesAcrossMasters(cluster, 3);
             Map<String, List<String>> accepted = new LinkedHashMap<>();
-            for (int i = 0; i < 300; i++) {
-                String q = queues.get(i % queues.size());
-                accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(producer.enqueue(q, "t", PAYLOAD).jobId());
-            }
+            enqueueRoundRobin(producer, queues, 300, accepted);
             // Every node drops every client: the pooled connections fail once each and are retried, nothing spools.
             for (RedisProcess node : cluster.nodes()) {
                 node.clientKillAll();
             }
-            for (int i = 0; i < 300; i++) {
-                String q = queues.get(i % queues.size());
-                Receipt r = producer.enqueue(q, "t", PAYLOAD);
-                assertThat(r.spooled()).as("a dropped connection is retried on a fresh one").isFalse();
-                accepted.get(q).add(r.jobId());
-            }
+            assertThat(enqueueRoundRobin(producer, queues, 300, accepted)).as("dropped connections are retried on fresh ones")
+                    .isZero();
             RedisProcess full = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
             try (redis.clients.jedis.Jedis j = full.jedis()) {
                 j.set(ballastKeyOn(cluster, full), "x".repeat(3 << 20));
             }
             full.configSet("maxmemory", "2mb");
-            int spooled = 0;
-            for (int i = 0; i < 300; i++) {
-                String q = queues.get(i % queues.size());
-                Receipt r = producer.enqueue(q, "t", PAYLOAD);
-                spooled += r.spooled() ? 1 : 0;
-                accepted.get(q).add(r.jobId());
-            }
-            assertThat(spooled).as("one full master: the whole cluster spools, so each queue keeps its order").isGreaterThan(290);
+            assertThat(enqueueRoundRobin(producer, queues, 300, accepted))
+                    .as("one full master: the whole cluster spools, so each queue keeps its order").isGreaterThan(290);
             full.configSet("maxmemory", "0");
-            await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
-                    && producer.journalBacklog() == 0);
+            awaitDrained(producer);
             assertAllInRedisInOrder(cluster, accepted);
         }
     }
@@ -453,26 +456,13 @@ class ClusterIT {
             try (JobProducer producer = JobProducer.builder().redis(redis).journalDir(dir.resolve("journal"))
                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
                 await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
-                for (int i = 0; i < 300; i++) {
-                    String q = queues.get(i % queues.size());
-                    Receipt r = producer.enqueue(q, "t", PAYLOAD);
-                    assertThat(r.spooled()).isFalse();
-                    accepted.computeIfAbsent(q, k -> new ArrayList<>()).add(r.jobId());
-                }
+                assertThat(enqueueRoundRobin(producer, queues, 300, accepted)).isZero();
                 RedisProcess victim = cluster.masterFor(RedisKeys.stream(QueueName.of(queues.get(0))));
                 victim.kill();
-                int spooled = 0;
-                for (int i = 0; i < 300; i++) {
-                    String q = queues.get(i % queues.size());
-                    Receipt r = producer.enqueue(q, "t", PAYLOAD);
-                    spooled += r.spooled() ? 1 : 0;
-                    accepted.get(q).add(r.jobId());
-                }
-                assertThat(spooled).isGreaterThan(290);
+                assertThat(enqueueRoundRobin(producer, queues, 300, accepted)).isGreaterThan(290);
                 victim.restart();
                 cluster.awaitHealthy(Duration.ofSeconds(30));
-                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
-                        && producer.journalBacklog() == 0);
+                awaitDrained(producer);
                 assertAllInRedisInOrder(cluster, accepted);
             }
             try (Worker w = Worker.builder().redis(redis).stateDir(dir.resolve("worker")).fetchBlock(Duration.ofMillis(200))
@@ -542,8 +532,7 @@ class ClusterIT {
                 Thread.sleep(1_000);
                 stop.set(true);
                 t.join();
-                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
-                        && producer.journalBacklog() == 0);
+                awaitDrained(producer);
                 List<String> all = accepted.values().stream().flatMap(List::stream).toList();
                 await().atMost(60, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(all));
             }

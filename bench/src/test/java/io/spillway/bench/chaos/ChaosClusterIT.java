@@ -25,11 +25,7 @@ class ChaosClusterIT {
     void noAcceptedJobIsLostThroughOneFaultOfEveryClusterKind() throws Exception {
         String seed = System.getProperty("chaos.seed", "7071");
         Path dir = Path.of("target", "chaos", "ChaosClusterIT-" + seed).toAbsolutePath();
-        if (java.nio.file.Files.exists(dir)) {
-            try (var paths = java.nio.file.Files.walk(dir)) {
-                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        ChaosSmallIT.deleteRecursively(dir); // the previous run's evidence: record files are appended to
         ChaosOptions options = ChaosOptions.of("cluster", Args.parse(
                 new String[] {"--seed", seed, "--jobs", "4000", "--faults-per-kind", "1", "--duration", "45",
                         "--drain-timeout", "60", "--dir", dir.toString()},
