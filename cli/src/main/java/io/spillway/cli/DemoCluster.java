@@ -1,6 +1,7 @@
 package io.spillway.cli;
 
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.watchdog.RedisServerConfig;
 import io.spillway.watchdog.Watchdog;
@@ -183,18 +184,18 @@ final class DemoCluster implements AutoCloseable {
         }
         for (Watchdog node : now) {
             int port = node.redis().port();
-            ClusterMap map;
+            ClusterTopology map;
             try (Jedis j = new Jedis(new HostAndPort(HOST, port), DefaultJedisClientConfig.builder()
                     .connectionTimeoutMillis(PROBE_TIMEOUT_MILLIS).socketTimeoutMillis(PROBE_TIMEOUT_MILLIS).build())) {
-                map = ClusterMap.read(new HostAndPort(HOST, port), j);
+                map = ClusterTopology.read(new HostAndPort(HOST, port), j);
             } catch (JedisException | ClassCastException | IndexOutOfBoundsException notNow) {
                 return false;
             }
-            if (!map.state().equals("ok") || map.masters().size() != MASTERS || map.coveredSlots() != ClusterMap.SLOTS) {
+            if (!map.state().equals("ok") || map.masters().size() != MASTERS || map.coveredSlots() != ClusterTopology.SLOTS) {
                 return false;
             }
             for (int i = 0; i < MASTERS; i++) {
-                ClusterMap.Master m = map.masters().get(i);
+                ClusterTopology.Master m = map.masters().get(i);
                 if (m.address().getPort() != now.get(i).redis().port() || !m.slots().equals(slots(i))) {
                     return false;
                 }
@@ -292,7 +293,7 @@ final class DemoCluster implements AutoCloseable {
     }
 
     private static int firstSlot(int index) {
-        return index >= MASTERS ? ClusterMap.SLOTS : index * ClusterMap.SLOTS / MASTERS;
+        return index >= MASTERS ? ClusterTopology.SLOTS : index * ClusterTopology.SLOTS / MASTERS;
     }
 
     private static String quote(String path) {

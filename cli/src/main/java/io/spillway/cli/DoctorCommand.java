@@ -1,5 +1,6 @@
 package io.spillway.cli;
 
+import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.RedisInfo;
 import java.io.PrintWriter;
@@ -118,11 +119,11 @@ final class DoctorCommand implements Callable<Integer> {
      * own settings), each finding under the master it is about. Exits 1 when a finding on any master loses jobs.
      */
     private int callCluster() {
-        ClusterMap map = redis.clusterMap();
+        ClusterTopology map = redis.clusterMap();
         List<Finding> clusterFindings = checkCluster(map);
         List<MasterReport> masters = new ArrayList<>();
         List<Reading> readings = new ArrayList<>();
-        for (ClusterMap.Master m : map.masters()) {
+        for (ClusterTopology.Master m : map.masters()) {
             Reading r;
             try (Jedis j = redis.connectNode(m.address())) {
                 r = read(j, pings);
@@ -236,7 +237,7 @@ final class DoctorCommand implements Callable<Integer> {
      * The cluster's own findings: its state as the node asked sees it, and whether every slot is served. A cluster
      * that is down refuses commands ({@code CLUSTERDOWN}), which producers and workers wait through: a warning.
      */
-    static List<Finding> checkCluster(ClusterMap map) {
+    static List<Finding> checkCluster(ClusterTopology map) {
         String seen = " (as " + map.from() + " sees it)";
         int covered = map.coveredSlots();
         if (!"ok".equals(map.state())) {
@@ -244,13 +245,13 @@ final class DoctorCommand implements Callable<Integer> {
                     + ": the cluster refuses commands (CLUSTERDOWN); producers spool and workers wait until it is ok",
                     "bring back the failed master, or let a replica take over (CLUSTER NODES shows which node failed)"));
         }
-        if (covered < ClusterMap.SLOTS) {
+        if (covered < ClusterTopology.SLOTS) {
             return List.of(new Finding("cluster", Severity.WARN, "cluster_state ok, but only " + covered + " of "
-                    + ClusterMap.SLOTS + " slots served" + seen + ": the queues in the others are refused",
+                    + ClusterTopology.SLOTS + " slots served" + seen + ": the queues in the others are refused",
                     "assign the missing slots to a master (CLUSTER ADDSLOTS), or fix the failed master"));
         }
         return List.of(new Finding("cluster", Severity.OK, "cluster_state ok, " + map.masters().size()
-                + " master(s) serve all " + ClusterMap.SLOTS + " slots", ""));
+                + " master(s) serve all " + ClusterTopology.SLOTS + " slots", ""));
     }
 
     private static String label(Severity s) {

@@ -1,6 +1,7 @@
 package io.spillway.cli;
 
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.Tls;
 import io.spillway.core.internal.Sentinels;
@@ -138,7 +139,7 @@ final class RedisOptions {
      * The cluster's state and masters, from the first node given in {@code --redis} that answers (a failure is one
      * line: the last node's, if none answers).
      */
-    ClusterMap clusterMap() {
+    ClusterTopology clusterMap() {
         RedisConnection c = connection();
         return clusterMap(c, clientConfig(c));
     }
@@ -168,13 +169,13 @@ final class RedisOptions {
         return c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, CLIENT_NAME)) : new HostAndPort(c.host(), c.port());
     }
 
-    private static ClusterMap clusterMap(RedisConnection c, JedisClientConfig cfg) {
+    private static ClusterTopology clusterMap(RedisConnection c, JedisClientConfig cfg) {
         RuntimeException last = null;
         HostAndPort lastNode = null;
         for (InetSocketAddress a : c.clusterNodes()) {
             HostAndPort node = new HostAndPort(a.getHostString(), a.getPort());
             try (Jedis j = new Jedis(node, cfg)) {
-                return ClusterMap.read(node, j);
+                return ClusterTopology.read(node, j);
             } catch (JedisConnectionException e) {
                 // Any node can tell the map: try the next one.
                 last = e;
@@ -192,7 +193,7 @@ final class RedisOptions {
      * names as seeds, the same client settings, one redirection followed.
      */
     private UnifiedJedis connectCluster(RedisConnection c, JedisClientConfig cfg) {
-        ClusterMap map = clusterMap(c, cfg); // one line now if no node answers or the credentials are refused
+        ClusterTopology map = clusterMap(c, cfg); // one line now if no node answers or the credentials are refused
         Set<HostAndPort> seeds = new LinkedHashSet<>();
         c.clusterNodes().forEach(a -> seeds.add(new HostAndPort(a.getHostString(), a.getPort())));
         map.masters().forEach(m -> seeds.add(m.address()));

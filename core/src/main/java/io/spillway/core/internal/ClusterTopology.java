@@ -2,6 +2,8 @@ package io.spillway.core.internal;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -16,17 +18,46 @@ import redis.clients.jedis.util.JedisClusterCRC16;
 /**
  * What a Redis Cluster looks like now, read from one node on a fresh connection: its {@code cluster_state}, and
  * which master serves which slots ({@code CLUSTER SLOTS}). The reconnect loop's probe reads it, then checks every
- * master the way it checks a standalone Redis.
+ * master the way it checks a standalone Redis; {@code spillway doctor} checks each master in it.
+ *
+ * <p>Invariants: {@code masters} are in slot order (by their first slot), each once, with its ranges in slot order.
  *
  * @param from the node that answered
- * @param state {@code cluster_state} as that node sees it ({@code ok} or {@code fail})
- * @param masters every master with its slot ranges, in slot order
+ * @param state {@code cluster_state} as that node sees it ({@code ok} or {@code fail}; {@code unknown} if it said none)
+ * @param masters every master that serves slots
  * @param nodes every node named, masters and replicas
  */
-record ClusterTopology(HostAndPort from, String state, List<Master> masters, Set<HostAndPort> nodes) {
+public record ClusterTopology(HostAndPort from, String state, List<Master> masters, Set<HostAndPort> nodes) {
+    /** The number of hash slots of a Redis Cluster. */
+    public static final int SLOTS = 16_384;
 
-    /** A master and the first slot of its first range. */
-    record Master(HostAndPort address, int firstSlot) {
+    /** A master and the slot ranges it serves, in slot order. */
+    public record Master(HostAndPort address, List<SlotRange> ranges) {
+        public int firstSlot() {
+            return ranges.get(0).first();
+        }
+
+        public int slotCount() {
+            return ranges.stream().mapToInt(r -> r.last() - r.first() + 1).sum();
+        }
+
+        /** "0-5460" or "0-100,200-5460". */
+        public String slots() {
+            return String.join(",", ranges.stream().map(SlotRange::toString).toList());
+        }
+    }
+
+    /** Slots {@code first..last}, both included. */
+    public record SlotRange(int first, int last) {
+        @Override
+        public String toString() {
+            return first == last ? Integer.toString(first) : first + "-" + last;
+        }
+    }
+
+    /** How many slots some master serves: {@link #SLOTS} when the cluster covers them all. */
+    public int coveredSlots() {
+        return masters.stream().mapToInt(Master::slotCount).sum();
     }
 
     /**
@@ -40,8 +71,7 @@ record ClusterTopology(HostAndPort from, String state, List<Master> masters, Set
         JedisConnectionException last = null;
         for (HostAndPort node : candidates) {
             try (Jedis j = new Jedis(node, config)) {
-                String state = RedisInfo.parse(j.clusterInfo()).get("cluster_state");
-                return parse(node, state, j.clusterSlots());
+                return read(node, j);
             } catch (JedisConnectionException e) {
                 last = e;
             }
@@ -49,27 +79,31 @@ record ClusterTopology(HostAndPort from, String state, List<Master> masters, Set
         throw last != null ? last : new JedisConnectionException("no Redis Cluster node to ask");
     }
 
+    /** Reads the topology from {@code node}, a connection to the node at {@code at}. */
+    public static ClusterTopology read(HostAndPort at, Jedis node) {
+        String state = RedisInfo.parse(node.clusterInfo()).get("cluster_state");
+        return parse(at, state, node.clusterSlots());
+    }
+
+    /** {@code CLUSTER SLOTS}: {@code [[first, last, [host, port, id, …] (master), replicas…], …]}. */
     static ClusterTopology parse(HostAndPort from, String state, List<Object> slots) {
-        List<Object[]> ranges = new ArrayList<>();
+        Map<HostAndPort, List<SlotRange>> byMaster = new LinkedHashMap<>();
         Set<HostAndPort> nodes = new LinkedHashSet<>();
         for (Object o : slots) {
             List<?> range = (List<?>) o;
-            int start = ((Long) range.get(0)).intValue();
             HostAndPort master = node((List<?>) range.get(2), from);
-            ranges.add(new Object[] {start, master});
+            byMaster.computeIfAbsent(master, m -> new ArrayList<>())
+                    .add(new SlotRange(((Long) range.get(0)).intValue(), ((Long) range.get(1)).intValue()));
             for (int i = 2; i < range.size(); i++) {
                 nodes.add(node((List<?>) range.get(i), from));
             }
         }
-        ranges.sort((a, b) -> Integer.compare((Integer) a[0], (Integer) b[0]));
         List<Master> masters = new ArrayList<>();
-        Set<HostAndPort> seen = new LinkedHashSet<>();
-        for (Object[] r : ranges) {
-            HostAndPort m = (HostAndPort) r[1];
-            if (seen.add(m)) {
-                masters.add(new Master(m, (Integer) r[0]));
-            }
-        }
+        byMaster.forEach((address, ranges) -> {
+            ranges.sort(Comparator.comparingInt(SlotRange::first));
+            masters.add(new Master(address, List.copyOf(ranges)));
+        });
+        masters.sort(Comparator.comparingInt(Master::firstSlot));
         return new ClusterTopology(from, state == null ? "unknown" : state, List.copyOf(masters), Set.copyOf(nodes));
     }
 
