@@ -140,10 +140,15 @@ public final class Failures {
         if (t instanceof CallNotPermittedException || t instanceof JedisConnectionException || isPoolExhausted(t)) {
             return true;
         }
-        if (t instanceof redis.clients.jedis.exceptions.JedisClusterOperationException
-                || t instanceof redis.clients.jedis.exceptions.JedisRedirectionException) {
-            // A cluster command out of attempts (its node down, a slot uncovered), or a redirection a pipeline or a
-            // raw connection does not follow (a failover or a slot migration): the probe reads the new slot map.
+        if (t instanceof redis.clients.jedis.exceptions.JedisClusterOperationException) {
+            // A cluster command out of attempts (its node down, a slot uncovered), no node reachable, a slot map with
+            // holes: an outage. Keys of one command in different slots ("Keys must belong to same hashslot.", found by
+            // the client before sending) are a defect, and waiting does not fix it.
+            return t.getMessage() == null || !t.getMessage().contains("same hashslot");
+        }
+        if (t instanceof redis.clients.jedis.exceptions.JedisRedirectionException) {
+            // A redirection a raw connection does not follow (a failover or a slot migration): the probe reads the
+            // new slot map.
             return true;
         }
         if (t instanceof JedisNoScriptException) {

@@ -32,6 +32,10 @@ class FailuresTest {
         assertThat(Failures.isUnavailable(new JedisDataException("CLUSTERDOWN The cluster is down"))).isTrue();
         assertThat(Failures.isUnavailable(new JedisDataException("CROSSSLOT Keys in request don't hash to the same slot")))
                 .as("a defect, not an outage").isFalse();
+        assertThat(Failures.isUnavailable(new redis.clients.jedis.exceptions.JedisClusterOperationException(
+                "Keys must belong to same hashslot."))).as("a defect the client found before sending").isFalse();
+        assertThat(Failures.isUnavailable(new redis.clients.jedis.exceptions.JedisClusterOperationException(
+                "Could not initialize cluster slots cache."))).isTrue();
     }
 
     @Test
