@@ -284,6 +284,7 @@ class ClusterIT {
             // for a busy machine; an unbounded wait would be the whole 3 s.
             assertThat(thrown.get()).as("no enqueue threw: a batch in flight at the hang spooled").isNull();
             long budget = io.spillway.core.RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS + 1_000;
+            System.out.println("ClusterIT: a master hung 3 s: worst enqueue " + TimeUnit.NANOSECONDS.toMillis(worst[0]) + " ms");
             assertThat(TimeUnit.NANOSECONDS.toMillis(worst[0])).as("worst enqueue ms").isLessThan(budget);
             assertThat(producer.metrics().meter(io.spillway.core.MetricNames.SPOOLED).getCount()).isPositive();
             assertAllInRedisInOrder(cluster, accepted);
