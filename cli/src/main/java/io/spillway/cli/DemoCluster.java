@@ -66,8 +66,15 @@ final class DemoCluster implements AutoCloseable {
         Watchdog watchdog(int index, RedisServerConfig redis);
     }
 
+    /** Picks master ports (each with its bus port, + 10000, free too), none of those in {@code taken}. */
+    @FunctionalInterface
+    interface PortPicker {
+        int pick(List<Integer> taken);
+    }
+
     private final Path dir;
     private final boolean persistence;
+    private final PortPicker portPicker;
     private final List<Watchdog> masters = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
@@ -77,8 +84,14 @@ final class DemoCluster implements AutoCloseable {
      *                    {@code nodes.conf}, and with it its place in the cluster, is kept all the same)
      */
     DemoCluster(Path dir, boolean persistence) {
+        this(dir, persistence, DemoCluster::freePortPair);
+    }
+
+    /** As {@link #DemoCluster(Path, boolean)}, with the ports from {@code portPicker} (tests hand out a taken one). */
+    DemoCluster(Path dir, boolean persistence, PortPicker portPicker) {
         this.dir = dir;
         this.persistence = persistence;
+        this.portPicker = portPicker;
     }
 
     /**
@@ -100,7 +113,7 @@ final class DemoCluster implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         List<Integer> ports = new ArrayList<>();
         for (int i = 0; i < MASTERS && !closed; i++) {
-            int port = freePortPair(ports);
+            int port = portPicker.pick(List.copyOf(ports));
             ports.add(port);
             masters.add(supervise.watchdog(i, config(i, port)).start());
         }
@@ -118,7 +131,7 @@ final class DemoCluster implements AutoCloseable {
                     throw new CliException(ExitCodes.FAILED, "master " + (i + 1) + " of the demo's Redis Cluster did not start ("
                             + why + "); see " + nodeDir(dir, i).resolve("redis.log"));
                 }
-                int port = freePortPair(ports);
+                int port = portPicker.pick(List.copyOf(ports));
                 ports.set(i, port);
                 deleteNodesFile(i); // the failed start may have written one; the node is new either way
                 masters.set(i, supervise.watchdog(i, config(i, port)).start());
@@ -304,7 +317,7 @@ final class DemoCluster implements AutoCloseable {
      * A port {@code p} with {@code p} and {@code p + 10000} free, neither in {@code taken}, both below the ephemeral
      * range. Another process may still bind one first: {@link #start} then tries other ports.
      */
-    private static int freePortPair(List<Integer> taken) {
+    static int freePortPair(List<Integer> taken) {
         int above = ephemeralStart();
         if (above - BUS_PORT_OFFSET - LOWEST_PORT < 1_000) {
             throw new CliException(ExitCodes.FAILED, "no room for Redis Cluster ports (port and port + 10000) below the"

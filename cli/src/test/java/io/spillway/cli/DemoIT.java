@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.watchdog.Watchdog;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -70,57 +69,47 @@ class DemoIT {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("flaky in CI's Redis 7.0 pass (2 of 4 runs, 2026-12-01): the test's own bind of the bus"
-            + " port was refused though redis-server bound it a moment later, or redis-server started on the port the test"
-            + " held; the demo's retry on a taken port is untested until the squatting is made reliable")
     void aClusterMasterWhoseBusPortIsTakenIsStartedOnOtherPorts(@TempDir Path dir) throws Exception {
-        // Another process takes master 2's cluster bus port (port + 10000) just before its redis-server binds it.
-        List<ServerSocket> squatters = new ArrayList<>();
-        List<Integer> tried = new ArrayList<>();
-        try (DemoCluster cluster = new DemoCluster(dir, true)) {
-            cluster.start((i, redis) -> {
-                if (i == 1 && tried.isEmpty()) {
-                    tried.add(redis.port());
-                    // Already bound by someone else since the demo checked it (CI's first run here): taken all the same.
-                    squatter(redis.port() + 10_000).ifPresent(squatters::add);
-                }
-                return Watchdog.builder().redis(redis).name("master-" + (i + 1)).build();
-            }, Duration.ofSeconds(30));
-            assertThat(cluster.healthy()).isTrue();
-            assertThat(cluster.masters()).hasSize(3);
-            // The squatter's own bind is refused now and then on the CI machine (its second pass, Redis 7.0) though the
-            // port is free for redis-server a moment later: then the case could not be set up, and is skipped.
-            org.junit.jupiter.api.Assumptions.assumeFalse(squatters.isEmpty(),
-                    "the bus port " + (tried.get(0) + 10_000) + " could not be taken for the test");
-            assertThat(cluster.masters().get(1).redis().port()).isNotEqualTo(tried.get(0));
-            assertThat(cluster.uri().toString()).startsWith("redis-cluster://127.0.0.1:");
-        } finally {
-            for (ServerSocket s : squatters) {
-                s.close();
+        // Another process holds master 2's cluster bus port (port + 10000), bound and listening before the demo picks that
+        // port for it: its redis-server cannot bind the bus ("Failed listening on port … (cluster), aborting").
+        try (ServerSocket squatter = listeningBusPort()) {
+            int taken = squatter.getLocalPort() - 10_000;
+            List<Integer> picked = new ArrayList<>();
+            DemoCluster.PortPicker picker = ports -> {
+                int port = picked.size() == 1 ? taken : DemoCluster.freePortPair(ports);
+                picked.add(port);
+                return port;
+            };
+            try (DemoCluster cluster = new DemoCluster(dir, true, picker)) {
+                cluster.start((i, redis) -> Watchdog.builder().redis(redis).name("master-" + (i + 1)).build(),
+                        Duration.ofSeconds(60));
+                assertThat(cluster.healthy()).isTrue();
+                assertThat(cluster.masters()).hasSize(3);
+                assertThat(picked).as("ports picked").hasSize(4).element(1).isEqualTo(taken);
+                assertThat(cluster.masters().get(1).redis().port()).isEqualTo(picked.get(3)).isNotEqualTo(taken);
+                assertThat(cluster.uri().toString()).startsWith("redis-cluster://127.0.0.1:");
             }
         }
         assertThat(ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").contains("redis-server")))
                 .as("redis-servers left behind").isEmpty();
     }
 
-    /** A socket listening on {@code port}, or none if the port is in use already (then it is taken anyway). */
-    private static java.util.Optional<ServerSocket> squatter(int port) {
-        ServerSocket s = null;
-        try {
-            s = new ServerSocket();
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-            return java.util.Optional.of(s);
-        } catch (java.net.BindException inUse) {
+    /**
+     * A socket listening on loopback port {@code b}, with {@code b - 10000} free, both below the ephemeral range: a
+     * cluster bus port that a node on {@code b - 10000} cannot bind.
+     */
+    private static ServerSocket listeningBusPort() throws IOException {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int port = DemoCluster.freePortPair(List.of());
+            ServerSocket s = new ServerSocket();
             try {
+                s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port + 10_000));
+                return s;
+            } catch (java.net.BindException takenMeanwhile) {
                 s.close();
-            } catch (IOException ignored) {
-                // Nothing was bound.
             }
-            return java.util.Optional.empty();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
+        throw new IllegalStateException("no loopback port pair to squat after 100 attempts");
     }
 
     @Test
