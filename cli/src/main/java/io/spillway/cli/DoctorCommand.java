@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.exceptions.JedisDataException;
 
@@ -65,9 +66,17 @@ final class DoctorCommand implements Callable<Integer> {
                    long[] latenciesMicros) {
     }
 
-    /** One master of a Redis Cluster: its address, slots, version, and its findings (JSON {@code masters}). */
+    /** One master of a Redis Cluster: its address, slots, version, its findings and its replicas' (JSON {@code masters}). */
     record MasterReport(String master, String slots, String version, boolean losesJobs, List<Finding> findings,
-                        Map<String, String> unreadable) {
+                        Map<String, String> unreadable, List<ReplicaReport> replicas) {
+    }
+
+    /**
+     * One replica: the master if a failover promotes it, so it is checked as a master is, except for its role. One that
+     * cannot be reached is a warning ({@code version} "?"), not a failure of the command.
+     */
+    record ReplicaReport(String replica, String version, boolean losesJobs, List<Finding> findings,
+                         Map<String, String> unreadable) {
     }
 
     @Override
@@ -89,13 +98,24 @@ final class DoctorCommand implements Callable<Integer> {
         Map<String, String> info = r.info();
         Map<String, String> unreadable = r.unreadable();
         List<Finding> findings = new ArrayList<>(check(info, r.config(), unreadable, r.latenciesMicros()));
+        List<ReplicaReport> replicas = new ArrayList<>();
+        List<String> replicaLines = new ArrayList<>();
+        if (redis.connection().sentinel()) {
+            redis.sentinelReplicas().forEach((address, flags) -> {
+                ReplicaReport rr = checkReplica(address, flags);
+                replicas.add(rr);
+                replicaLines.add(replicaLine(rr, null));
+            });
+        }
         if ("cluster".equals(info.get("redis_mode"))) {
             // Its settings are those of one master only, and producers given this URI get MOVED for most queues.
             findings.add(new Finding("cluster", Severity.WARN, "this Redis is a node of a Redis Cluster: only its own"
                     + " settings were checked", "give the cluster as --redis redis-cluster://host1:port1,host2:port2 to check"
                     + " every master"));
         }
-        boolean loses = losesJobs(findings);
+        List<Finding> all = new ArrayList<>(findings);
+        replicas.forEach(rr -> all.addAll(rr.findings()));
+        boolean loses = losesJobs(all);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -104,11 +124,19 @@ final class DoctorCommand implements Callable<Integer> {
             doc.put("losesJobs", loses);
             doc.put("findings", findings);
             doc.put("unreadable", unreadable);
+            if (redis.connection().sentinel()) {
+                doc.put("replicas", replicas);
+            }
             Output.json(out, doc);
         } else {
             out.println("Redis " + redis.connection().redacted() + " (" + describe(r) + ")");
             print(out, findings);
-            out.println(summary(findings, List.of()));
+            for (int i = 0; i < replicas.size(); i++) {
+                out.println(replicaLines.get(i));
+                print(out, replicas.get(i).findings());
+            }
+            out.println(summary(all, replicas.stream().filter(ReplicaReport::losesJobs).map(rr -> "replica " + rr.replica())
+                    .toList()));
             out.flush();
         }
         return loses ? ExitCodes.FAILED : ExitCodes.OK;
@@ -134,11 +162,15 @@ final class DoctorCommand implements Callable<Integer> {
             }
             List<Finding> findings = check(r.info(), r.config(), r.unreadable(), r.latenciesMicros());
             readings.add(r);
+            List<ReplicaReport> replicas = m.replicas().stream().map(a -> checkReplica(a, "")).toList();
             masters.add(new MasterReport(m.address().toString(), m.slots(), r.info().getOrDefault("redis_version", "?"),
-                    losesJobs(findings), findings, r.unreadable()));
+                    losesJobs(findings), findings, r.unreadable(), replicas));
         }
         List<Finding> all = new ArrayList<>(clusterFindings);
-        masters.forEach(m -> all.addAll(m.findings()));
+        masters.forEach(m -> {
+            all.addAll(m.findings());
+            m.replicas().forEach(rr -> all.addAll(rr.findings()));
+        });
         boolean loses = losesJobs(all);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
@@ -162,8 +194,19 @@ final class DoctorCommand implements Callable<Integer> {
                 MasterReport m = masters.get(i);
                 out.println("Master " + m.master() + " (slots " + m.slots() + "; " + describe(readings.get(i)) + ")");
                 print(out, m.findings());
+                for (ReplicaReport rr : m.replicas()) {
+                    out.println(replicaLine(rr, m.master()));
+                    print(out, rr.findings());
+                }
             }
-            out.println(summary(all, masters.stream().filter(MasterReport::losesJobs).map(MasterReport::master).toList()));
+            List<String> losing = new ArrayList<>();
+            for (MasterReport m : masters) {
+                if (m.losesJobs()) {
+                    losing.add("master " + m.master());
+                }
+                m.replicas().stream().filter(ReplicaReport::losesJobs).forEach(rr -> losing.add("replica " + rr.replica()));
+            }
+            out.println(summary(all, losing));
             out.flush();
         }
         return loses ? ExitCodes.FAILED : ExitCodes.OK;
@@ -198,6 +241,41 @@ final class DoctorCommand implements Callable<Integer> {
         return new Reading(info, config, unreadable, latenciesMicros);
     }
 
+    /**
+     * Checks a replica as a master is checked (it is the master after a failover), without the role finding. One that
+     * cannot be reached, or that its sentinel reports down ({@code flags} {@code s_down}, {@code o_down} or
+     * {@code disconnected}), is a warning.
+     */
+    private ReplicaReport checkReplica(HostAndPort address, String flags) {
+        String down = Arrays.stream(flags.split(",")).filter(f -> f.equals("s_down") || f.equals("o_down")
+                || f.equals("disconnected")).collect(java.util.stream.Collectors.joining(", "));
+        Reading r;
+        try (Jedis j = redis.connectNode(address)) {
+            r = read(j, pings);
+        } catch (RuntimeException e) {
+            // A replica that is down is no reason to stop checking the rest: a warning, with the one-line reason.
+            String why = e instanceof CliException ? e.getMessage() : SpillwayCli.oneLine(String.valueOf(e.getMessage()));
+            Finding f = new Finding("replica", Severity.WARN, "could not be checked: " + why
+                    + (down.isEmpty() ? "" : " (the sentinels flag it " + down + ")"),
+                    "bring it back: until then, a failure of its master has one replica fewer to take over");
+            return new ReplicaReport(address.toString(), "?", false, List.of(f), Map.of());
+        }
+        List<Finding> findings = new ArrayList<>(check(r.info(), r.config(), r.unreadable(), r.latenciesMicros())
+                .stream().filter(f -> !f.check().equals("role")).toList());
+        if (!down.isEmpty()) {
+            findings.add(new Finding("replica", Severity.WARN, "answers, but the sentinels flag it " + down
+                    + ": they will not promote it", "check the link between it, its master and the sentinels"));
+        }
+        return new ReplicaReport(address.toString(), r.info().getOrDefault("redis_version", "?"), losesJobs(findings),
+                findings, r.unreadable());
+    }
+
+    /** "Replica 10.0.0.7:6379 of master 10.0.0.5:6379 (version 7.0.15; the master after a failover)". */
+    private static String replicaLine(ReplicaReport rr, String master) {
+        return "Replica " + rr.replica() + (master == null ? "" : " of master " + master) + " (version " + rr.version()
+                + "; the master after a failover, so checked as one)";
+    }
+
     /** "version 7.0.15, standalone, master", or "version unknown: INFO denied (NOPERM)". */
     private static String describe(Reading r) {
         Map<String, String> info = r.info();
@@ -215,14 +293,16 @@ final class DoctorCommand implements Callable<Integer> {
         }
     }
 
-    /** The last line; {@code losingMasters} names the cluster masters with a finding that loses jobs (else empty). */
+    /**
+     * The last line; {@code losingMasters} names the nodes with a finding that loses jobs when there are several
+     * ("master 10.0.0.5:6379", "replica 10.0.0.7:6379"; else empty).
+     */
     static String summary(List<Finding> findings, List<String> losingMasters) {
         long bad = findings.stream().filter(f -> f.severity() == Severity.LOSES_JOBS).count();
         long warn = findings.stream().filter(f -> f.severity() == Severity.WARN).count();
         boolean blind = findings.stream().anyMatch(f -> f.found().contains("could not check")
                 || f.check().equals(NOT_CHECKED));
-        String where = losingMasters.isEmpty() ? ""
-                : " (on master" + (losingMasters.size() == 1 ? " " : "s ") + String.join(", ", losingMasters) + ")";
+        String where = losingMasters.isEmpty() ? "" : " (on " + String.join(", ", losingMasters) + ")";
         return bad > 0 ? bad + " finding(s) lose jobs" + where + "; " + warn + " warning(s)."
                 : blind ? "Nothing found that loses jobs, but some settings could not be read: check them by hand; "
                         + warn + " warning(s)."

@@ -8,7 +8,9 @@ import io.spillway.core.internal.Sentinels;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Set;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import picocli.CommandLine.Option;
@@ -144,7 +146,10 @@ final class RedisOptions {
         return clusterMap(c, clientConfig(c));
     }
 
-    /** A plain connection to one node of the cluster (a master of {@link #clusterMap()}); a failure names the node. */
+    /**
+     * A plain connection to one node: a master or replica of {@link #clusterMap()}, or a replica the sentinels list; a
+     * failure names the node.
+     */
     Jedis connectNode(HostAndPort node) {
         RedisConnection c = connection();
         try {
@@ -152,6 +157,31 @@ final class RedisOptions {
         } catch (RuntimeException e) {
             throw nodeFailure(c, node, e);
         }
+    }
+
+    /**
+     * The replicas the sentinels list for the master of a {@code redis-sentinel://} connection ({@code SENTINEL
+     * REPLICAS}, from the first sentinel that answers), each with the flags that sentinel gives it ({@code slave},
+     * {@code s_down}, {@code disconnected}, …). A failure to reach any sentinel is one line, as for the master.
+     */
+    Map<HostAndPort, String> sentinelReplicas() {
+        RedisConnection c = connection();
+        JedisClientConfig cfg = Sentinels.config(c, CLIENT_NAME);
+        RuntimeException last = null;
+        HostAndPort lastSentinel = null;
+        for (HostAndPort s : Sentinels.addresses(c)) {
+            try (Jedis j = new Jedis(s, cfg)) {
+                Map<HostAndPort, String> out = new LinkedHashMap<>();
+                for (Map<String, String> r : j.sentinelReplicas(c.masterName())) {
+                    out.put(new HostAndPort(r.get("ip"), Integer.parseInt(r.get("port"))), r.getOrDefault("flags", ""));
+                }
+                return out;
+            } catch (RuntimeException e) {
+                last = e;
+                lastSentinel = s;
+            }
+        }
+        throw failure(c, lastSentinel, last);
     }
 
     private static Jedis pinged(Jedis j) {

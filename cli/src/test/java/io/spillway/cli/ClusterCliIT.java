@@ -149,6 +149,43 @@ class ClusterCliIT {
     }
 
     @Test
+    void doctorChecksEveryReplicaAsTheMasterItBecomesAfterAFailover() throws Exception {
+        // One master and its replica: a replica with an evicting policy evicts jobs once a failover promotes it.
+        try (RedisClusterGroup small = RedisClusterGroup.builder().masters(1).replicasPerMaster(1).start()) {
+            RedisProcess master = small.masters().get(0);
+            RedisProcess replica = small.replicas().get(0);
+            String uri = small.uriString();
+            Cli good = Cli.run("doctor", "--redis", uri, "--pings", "3");
+            assertThat(good.exit()).as(good.toString()).isZero();
+            assertThat(good.out()).as(good.toString()).contains("Master " + address(master) + " (slots 0-16383; ",
+                    "Replica " + address(replica) + " of master " + address(master) + " (version ", "Nothing loses jobs");
+            assertThat(good.out().split("maxmemory-policy noeviction", -1)).as(good.toString()).hasSize(3);
+            assertThat(good.out()).as("a replica's role is no finding").doesNotContain("refuses writes");
+
+            replica.configSet("maxmemory-policy", "allkeys-lru");
+            replica.configSet("appendonly", "no");
+            replica.configSet("save", "");
+            Cli bad = Cli.run("doctor", "--redis", uri, "--pings", "3");
+            assertThat(bad.exit()).as(bad.toString()).isEqualTo(ExitCodes.FAILED);
+            String replicaBlock = bad.out().substring(bad.out().indexOf("Replica " + address(replica)));
+            assertThat(replicaBlock).as(bad.toString()).contains("maxmemory-policy allkeys-lru", "no AOF and no RDB snapshots");
+            assertThat(bad.out()).contains("2 finding(s) lose jobs (on replica " + address(replica) + ")");
+            String masterBlock = bad.out().substring(bad.out().indexOf("Master "), bad.out().indexOf("Replica "));
+            assertThat(masterBlock).as(bad.toString()).doesNotContain("LOSES JOBS");
+
+            JsonNode json = JSON.readTree(Cli.run("doctor", "--redis", uri, "--pings", "3", "--json").out());
+            assertThat(json.get("losesJobs").asBoolean()).isTrue();
+            JsonNode m = json.get("masters").get(0);
+            assertThat(m.get("losesJobs").asBoolean()).isFalse();
+            assertThat(m.get("replicas")).hasSize(1);
+            assertThat(m.get("replicas").get(0).get("replica").asText()).isEqualTo(address(replica));
+            assertThat(m.get("replicas").get(0).get("losesJobs").asBoolean()).isTrue();
+            assertThat(m.get("replicas").get(0).get("findings").findValuesAsText("check")).contains("eviction", "persistence")
+                    .doesNotContain("role");
+        }
+    }
+
+    @Test
     void dlqListsShowsRetriesAndPurgesTheDeadLettersOfAQueueOnAnyMaster() throws Exception {
         List<String> queues = queuePerMaster("dlq");
         String q = queues.get(2);

@@ -47,6 +47,19 @@ class SentinelCliIT {
             assertThat(dlq.exit()).as(dlq.toString()).isZero();
             Cli doctor = Cli.run("doctor", "--redis", uri, "--json");
             assertThat(doctor.exit()).as(doctor.toString()).isZero();
+            // The sentinels learn of the replica from the master's INFO, within seconds of its start.
+            await().atMost(Duration.ofSeconds(30)).until(() -> JSON.readTree(Cli.run("doctor", "--redis", uri, "--json").out())
+                    .get("replicas").size() == 1);
+            JsonNode replicas = JSON.readTree(Cli.run("doctor", "--redis", uri, "--json").out()).get("replicas");
+            assertThat(replicas.get(0).get("replica").asText()).isEqualTo("127.0.0.1:" + redis.replica().port());
+            assertThat(replicas.get(0).get("losesJobs").asBoolean()).isFalse();
+            // The replica is the master after a failover: an evicting policy there loses jobs, and doctor says where.
+            redis.replica().configSet("maxmemory-policy", "allkeys-lru");
+            Cli evicting = Cli.run("doctor", "--redis", uri);
+            assertThat(evicting.exit()).as(evicting.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(evicting.out()).contains("Replica 127.0.0.1:" + redis.replica().port() + " (version ",
+                    "1 finding(s) lose jobs (on replica 127.0.0.1:" + redis.replica().port() + ")");
+            redis.replica().configSet("maxmemory-policy", "noeviction");
 
             int port = FreePorts.next();
             try (ChildJvm report = ChildJvm.builder(SpillwayCli.class)

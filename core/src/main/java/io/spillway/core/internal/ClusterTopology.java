@@ -31,8 +31,11 @@ public record ClusterTopology(HostAndPort from, String state, List<Master> maste
     /** The number of hash slots of a Redis Cluster. */
     public static final int SLOTS = 16_384;
 
-    /** A master and the slot ranges it serves, in slot order. */
-    public record Master(HostAndPort address, List<SlotRange> ranges) {
+    /**
+     * A master, the slot ranges it serves (in slot order) and its replicas as {@code CLUSTER SLOTS} names them (the
+     * ones not flagged as failed), in the order it names them.
+     */
+    public record Master(HostAndPort address, List<SlotRange> ranges, List<HostAndPort> replicas) {
         public int firstSlot() {
             return ranges.get(0).first();
         }
@@ -88,20 +91,25 @@ public record ClusterTopology(HostAndPort from, String state, List<Master> maste
     /** {@code CLUSTER SLOTS}: {@code [[first, last, [host, port, id, …] (master), replicas…], …]}. */
     static ClusterTopology parse(HostAndPort from, String state, List<Object> slots) {
         Map<HostAndPort, List<SlotRange>> byMaster = new LinkedHashMap<>();
+        Map<HostAndPort, Set<HostAndPort>> replicasOf = new LinkedHashMap<>();
         Set<HostAndPort> nodes = new LinkedHashSet<>();
         for (Object o : slots) {
             List<?> range = (List<?>) o;
             HostAndPort master = node((List<?>) range.get(2), from);
             byMaster.computeIfAbsent(master, m -> new ArrayList<>())
                     .add(new SlotRange(((Long) range.get(0)).intValue(), ((Long) range.get(1)).intValue()));
-            for (int i = 2; i < range.size(); i++) {
-                nodes.add(node((List<?>) range.get(i), from));
+            Set<HostAndPort> replicas = replicasOf.computeIfAbsent(master, m -> new LinkedHashSet<>());
+            nodes.add(master);
+            for (int i = 3; i < range.size(); i++) {
+                HostAndPort replica = node((List<?>) range.get(i), from);
+                replicas.add(replica);
+                nodes.add(replica);
             }
         }
         List<Master> masters = new ArrayList<>();
         byMaster.forEach((address, ranges) -> {
             ranges.sort(Comparator.comparingInt(SlotRange::first));
-            masters.add(new Master(address, List.copyOf(ranges)));
+            masters.add(new Master(address, List.copyOf(ranges), List.copyOf(replicasOf.get(address))));
         });
         masters.sort(Comparator.comparingInt(Master::firstSlot));
         return new ClusterTopology(from, state == null ? "unknown" : state, List.copyOf(masters), Set.copyOf(nodes));

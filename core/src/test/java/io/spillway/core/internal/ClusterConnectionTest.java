@@ -94,6 +94,7 @@ class ClusterConnectionTest {
         assertThat(t.masters()).extracting(m -> m.address().toString() + "@" + m.firstSlot())
                 .containsExactly("127.0.0.1:7000@0", "127.0.0.1:7001@5461", "10.0.0.9:7002@10923");
         assertThat(t.nodes()).hasSize(4);
+        assertThat(t.masters()).extracting(m -> m.replicas().toString()).containsExactly("[127.0.0.1:7003]", "[]", "[]");
         String id = ClusterTopology.combinedRunId(t.masters(), Map.of(new HostAndPort("127.0.0.1", 7000), "r0",
                 new HostAndPort("127.0.0.1", 7001), "r1", new HostAndPort("10.0.0.9", 7002), "r2"));
         assertThat(id).isEqualTo("127.0.0.1:7000=r0,127.0.0.1:7001=r1,10.0.0.9:7002=r2");
