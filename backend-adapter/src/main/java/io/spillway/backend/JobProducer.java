@@ -128,7 +128,8 @@ public final class JobProducer implements AutoCloseable {
         this.duplicates = registry.meter(MetricNames.DUPLICATES);
         this.latency = TickTimer.in(registry, MetricNames.ENQUEUE_LATENCY);
         this.journal = ChronicleJournal.open(config.journalDir, config.journalMaxBytes, config.durability, registry, null,
-                config.writeAhead ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : config.resendWindow.toMillis());
+                config.writeAhead ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : config.resendWindow.toMillis(),
+                config.journalMinFreeDisk);
         boolean resend = config.resendWindow.toMillis() > 0 && config.resendBufferBytes > 0;
         try {
             // A write-ahead producer needs the sent log for the run id it keeps (a successor must tell whether Redis
@@ -825,6 +826,7 @@ public final class JobProducer implements AutoCloseable {
         private final RedisConnection redis;
         private final Path journalDir;
         private final long journalMaxBytes;
+        private final long journalMinFreeDisk;
         private final Durability durability;
         private final int maxPayloadBytes;
         private final Duration dedupeWindow;
@@ -843,6 +845,7 @@ public final class JobProducer implements AutoCloseable {
             this.redis = b.redis;
             this.journalDir = b.journalDir;
             this.journalMaxBytes = b.journalMaxBytes;
+            this.journalMinFreeDisk = b.journalMinFreeDisk;
             this.durability = b.durability;
             this.maxPayloadBytes = b.maxPayloadBytes;
             this.dedupeWindow = b.dedupeWindow;
@@ -862,6 +865,11 @@ public final class JobProducer implements AutoCloseable {
 
         public long journalMaxBytes() {
             return journalMaxBytes;
+        }
+
+        /** The free disk space the journal leaves ({@link Builder#journalMinFreeDisk}). */
+        public long journalMinFreeDisk() {
+            return journalMinFreeDisk;
         }
 
         public Durability durability() {
@@ -896,6 +904,8 @@ public final class JobProducer implements AutoCloseable {
     public static final class Builder {
         public static final int DEFAULT_POOL_SIZE = RedisGateway.DEFAULT_POOL_SIZE;
         public static final long DEFAULT_JOURNAL_MAX_BYTES = ChronicleJournal.DEFAULT_MAX_BYTES;
+        /** 64 MiB: see {@link #journalMinFreeDisk}. */
+        public static final long DEFAULT_JOURNAL_MIN_FREE_DISK = ChronicleJournal.DEFAULT_MIN_FREE_DISK_BYTES;
         public static final int DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
         /** The largest {@link #maxPayloadBytes(int)}: 15 MiB, under the journal's 16 MiB per record. */
         public static final int MAX_PAYLOAD_BYTES = 15 << 20;
@@ -909,6 +919,7 @@ public final class JobProducer implements AutoCloseable {
         private RedisConnection redis;
         private Path journalDir;
         private long journalMaxBytes = DEFAULT_JOURNAL_MAX_BYTES;
+        private long journalMinFreeDisk = DEFAULT_JOURNAL_MIN_FREE_DISK;
         private Durability durability = Durability.PROCESS_CRASH;
         private int maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
         private Duration dedupeWindow = DEFAULT_DEDUPE_WINDOW;
@@ -996,6 +1007,23 @@ public final class JobProducer implements AutoCloseable {
                 throw new IllegalArgumentException("journalMaxBytes must be > 0, but was " + bytes);
             }
             this.journalMaxBytes = bytes;
+            return this;
+        }
+
+        /**
+         * The free space the journal leaves on its disk; default {@value #DEFAULT_JOURNAL_MIN_FREE_DISK} bytes (64 MiB).
+         * A job that must go to the journal (Redis unavailable, or the {@link #writeAhead} mode) and would leave less is
+         * not accepted: enqueue throws {@link JournalFullException}, as at {@link #journalMaxBytes}. The journal is a
+         * memory-mapped file, and a write into it that the disk cannot hold is not an error the JVM can report at the
+         * write: it is a fault (SIGBUS) that surfaces as an {@code InternalError} somewhere later in the thread. The
+         * free space is read every 100 ms at most while jobs spool, and whenever the journal's own writes near the limit,
+         * so the margin must hold what other processes write to that disk within 100 ms. At least 1 MiB.
+         */
+        public Builder journalMinFreeDisk(long bytes) {
+            if (bytes < (1L << 20)) {
+                throw new IllegalArgumentException("journalMinFreeDisk must be >= 1048576 (1 MiB), but was " + bytes);
+            }
+            this.journalMinFreeDisk = bytes;
             return this;
         }
 

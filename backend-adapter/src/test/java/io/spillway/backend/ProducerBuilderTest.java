@@ -50,6 +50,14 @@ class ProducerBuilderTest {
     }
 
     @Test
+    void aFreeDiskMarginUnderOneMebibyteIsRefused() {
+        assertThatThrownBy(() -> JobProducer.builder().journalMinFreeDisk(1_000))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("journalMinFreeDisk").hasMessageContaining("1000");
+        assertThat(JobProducer.builder().journalMinFreeDisk(1L << 20)).isNotNull();
+        assertThat(JobProducer.Builder.DEFAULT_JOURNAL_MIN_FREE_DISK).isEqualTo(64L << 20);
+    }
+
+    @Test
     void aJournalDirThatIsAFileSaysSo(@TempDir Path tmp) throws Exception {
         Path file = Files.writeString(tmp.resolve("not-a-dir"), "x");
         assertThatThrownBy(() -> JobProducer.builder().redis(NOWHERE).journalDir(file).build())

@@ -63,6 +63,13 @@ public final class ChronicleJournal implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChronicleJournal.class);
     public static final long DEFAULT_MAX_BYTES = 1L << 30;
     /**
+     * The usable space an append must leave on the journal's file system (see {@link DiskSpace}): below it, jobs that
+     * need the journal are refused with {@link JournalFullException} instead of written into pages the disk cannot back.
+     */
+    public static final long DEFAULT_MIN_FREE_DISK_BYTES = 64L << 20;
+    /** Room a cycle marker (and the file and index Chronicle creates with it) is given. */
+    private static final long MARKER_ROOM = 1L << 20;
+    /**
      * The hold-back of the write-ahead mode: a replayed record stays until {@link #confirm} is told its job completed
      * (or was dead-lettered), however long that takes; {@link #rewindRecent()} sends every unconfirmed record again.
      */
@@ -116,10 +123,14 @@ public final class ChronicleJournal implements AutoCloseable {
     private final java.util.ArrayDeque<long[]> checkpoints = new java.util.ArrayDeque<>();
     private final TimeProvider clock;
     private final CRC32 appendCrc = new CRC32();
+    /** The file system's free space; under appendLock. */
+    private final DiskSpace disk;
+    /** Whether the last append was refused for want of disk space (said once per episode); under appendLock. */
+    private boolean diskLow;
     private boolean closed;
 
     private ChronicleJournal(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
-                             TimeProvider timeProvider, long holdBackMillis) {
+                             TimeProvider timeProvider, long holdBackMillis, long minFreeDiskBytes) {
         this.dir = dir;
         this.holdBackMillis = holdBackMillis;
         this.clock = timeProvider != null ? timeProvider : net.openhft.chronicle.core.time.SystemTimeProvider.INSTANCE;
@@ -163,6 +174,11 @@ public final class ChronicleJournal implements AutoCloseable {
             this.positionsChannel = FileChannel.open(dir.resolve(POSITIONS_FILE), StandardOpenOption.CREATE,
                     StandardOpenOption.READ, StandardOpenOption.WRITE);
             boolean fresh = positionsChannel.size() < 16;
+            if (fresh) {
+                // Written through the channel first: a full disk is then an IOException here, not a fault (SIGBUS) in
+                // the mapped page below.
+                positionsChannel.write(java.nio.ByteBuffer.allocate(16), 0);
+            }
             this.positions = positionsChannel.map(FileChannel.MapMode.READ_WRITE, 0, 16);
             if (fresh) {
                 positions.putLong(0, -1L);
@@ -181,10 +197,17 @@ public final class ChronicleJournal implements AutoCloseable {
             // by the replayer's lock. Chronicle's own one-thread check would refuse the hand-over.
             appender.singleThreadedCheckDisabled(true);
             tailer.singleThreadedCheckDisabled(true);
+            this.disk = DiskSpace.of(dir, minFreeDiskBytes);
             // Create the current cycle file now, and its index: the first spool happens when Redis has just
             // failed, and must be a plain append (microseconds), not a file creation or the cycle's first record.
-            markCycle();
-        } catch (IOException | RuntimeException e) {
+            if (disk.hasRoom(MARKER_ROOM, clock.currentTimeMillis())) {
+                markCycle();
+            } else {
+                diskLow = true;
+                log.warn("Journal {}: its disk has {} free, less than the {} kept free: jobs that Redis cannot take now are"
+                        + " not accepted (JournalFullException) until there is room", dir, mb(disk.estimate()), mb(disk.floor()));
+            }
+        } catch (IOException | RuntimeException | InternalError e) { // InternalError: a fault in a mapping (no space)
             release();
             throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);
         }
@@ -221,14 +244,19 @@ public final class ChronicleJournal implements AutoCloseable {
      * the first append took 9-12 ms, the second 4-5.5 ms, the next ones 50-150 µs (interpreted) until the JIT
      * compiled them (bench FirstAppends). About 0.2 s at open. {@code -Dspillway.warmUpAppends=0} turns it off.
      */
-    private static void warmAppendPath(Path dir) {
+    private void warmAppendPath(Path dir) {
         Path scratch = dir.resolve(WARM_UP_DIR);
         deleteTree(dir, scratch); // one left by a process that died while warming up
+        synchronized (appendLock) {
+            if (diskLow) {
+                return; // the disk is short of room: not for a scratch journal
+            }
+        }
         if (WARM_UP_APPENDS <= 0 || !WARMED.compareAndSet(false, true)) {
             return;
         }
         try (ChronicleJournal j = new ChronicleJournal(scratch, Long.MAX_VALUE, Durability.PROCESS_CRASH,
-                new MetricRegistry(), null, 0)) {
+                new MetricRegistry(), null, 0, disk.floor())) {
             byte[] payload = new byte[200];
             for (int i = 0; i < WARM_UP_APPENDS; i++) {
                 // New instances each time, as in real use (map lookups then compare, not just hash).
@@ -236,7 +264,7 @@ public final class ChronicleJournal implements AutoCloseable {
                         "warm-up", payload, Map.of(), 0, 0, 0);
                 j.append(r, JobCodec.encode(r));
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) {
             log.debug("Journal {}: warm-up failed: {}", dir, e.toString());
         } finally {
             deleteTree(dir, scratch);
@@ -268,6 +296,15 @@ public final class ChronicleJournal implements AutoCloseable {
      */
     public static ChronicleJournal open(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
                                         TimeProvider timeProvider, long holdBackMillis) {
+        return open(dir, maxBytes, durability, registry, timeProvider, holdBackMillis, DEFAULT_MIN_FREE_DISK_BYTES);
+    }
+
+    /**
+     * @param minFreeDiskBytes the usable space appends leave on the journal's file system: an append that would go
+     *     below it throws {@link JournalFullException} (the job is not accepted) without writing
+     */
+    public static ChronicleJournal open(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
+                                        TimeProvider timeProvider, long holdBackMillis, long minFreeDiskBytes) {
         if (dir == null) {
             throw new IllegalArgumentException("journalDir must not be null");
         }
@@ -277,7 +314,11 @@ public final class ChronicleJournal implements AutoCloseable {
         if (holdBackMillis < 0) {
             throw new IllegalArgumentException("journal holdBack must be >= 0, but was " + holdBackMillis);
         }
-        return new ChronicleJournal(dir.toAbsolutePath(), maxBytes, durability, registry, timeProvider, holdBackMillis);
+        if (minFreeDiskBytes < 0) {
+            throw new IllegalArgumentException("journal minFreeDiskBytes must be >= 0, but was " + minFreeDiskBytes);
+        }
+        return new ChronicleJournal(dir.toAbsolutePath(), maxBytes, durability, registry, timeProvider, holdBackMillis,
+                minFreeDiskBytes);
     }
 
     private static void registerGauge(MetricRegistry registry, String name, Gauge<Long> g) {
@@ -358,6 +399,13 @@ public final class ChronicleJournal implements AutoCloseable {
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
                         + maxBytes + " waiting for replay" + unconfirmedText() + "; job " + job.id() + " was not accepted");
             }
+            if (!disk.hasRoom(frame, job.enqueuedAt())) {
+                throw diskFull(job);
+            }
+            if (diskLow) {
+                diskLow = false;
+                log.info("Journal {}: its disk has room again ({} free): jobs are accepted", dir, mb(disk.estimate()));
+            }
             try {
                 try (DocumentContext dc = appender.writingDocument()) {
                     Frame.write(dc.wire().bytes(), encoded, appendCrc);
@@ -368,10 +416,18 @@ public final class ChronicleJournal implements AutoCloseable {
             } catch (RuntimeException e) {
                 String msg = String.valueOf(e.getMessage());
                 if (msg.contains("No space left") || msg.contains("ENOSPC")) {
+                    disk.refresh(job.enqueuedAt());
                     throw new JournalFullException("Journal " + dir + " disk is full; job " + job.id() + " was not accepted", e);
                 }
                 throw new JournalException("Journal " + dir + " write failed; job " + job.id() + " was not accepted: " + msg, e);
+            } catch (InternalError e) {
+                // A fault in the mapped file: the disk filled faster than the floor allows for. The record is torn at
+                // worst (its checksum fails, and it is skipped); the job is not accepted.
+                disk.refresh(job.enqueuedAt());
+                throw new JournalFullException("Journal " + dir + " disk is full (a write into the journal's file"
+                        + " faulted); job " + job.id() + " was not accepted", e);
             }
+            disk.wrote(frame);
             if (backlogJobs.getAndIncrement() == 0) {
                 oldestEnqueuedAt = job.enqueuedAt();
             }
@@ -399,8 +455,11 @@ public final class ChronicleJournal implements AutoCloseable {
                     return;
                 }
                 try {
-                    markCycle();
-                } catch (RuntimeException e) {
+                    if (disk.hasRoom(MARKER_ROOM, clock.currentTimeMillis())) {
+                        markCycle();
+                        disk.wrote(MARKER_ROOM);
+                    }
+                } catch (RuntimeException | InternalError e) {
                     // A disk that is full or failing: the next append says so to its caller.
                     log.debug("Journal {}: cycle marker not written: {}", dir, Failures.describeFile(e));
                 }
@@ -433,6 +492,22 @@ public final class ChronicleJournal implements AutoCloseable {
             Frame.writeMarker(dc.wire().bytes());
         }
         markedCycle = cycle;
+    }
+
+    /** Under appendLock: the refusal of {@code job} for want of disk space, said once per episode in the log. */
+    private JournalFullException diskFull(JobRecord job) {
+        String free = mb(disk.estimate());
+        if (!diskLow) {
+            diskLow = true;
+            log.warn("Journal {}: its disk has {} free, less than the {} kept free: jobs that Redis cannot take now are not"
+                    + " accepted (JournalFullException) until there is room", dir, free, mb(disk.floor()));
+        }
+        return new JournalFullException("Journal " + dir + ": its disk has " + free + " free, less than the " + mb(disk.floor())
+                + " kept free (journalMinFreeDisk); job " + job.id() + " was not accepted");
+    }
+
+    private static String mb(long bytes) {
+        return bytes == Long.MAX_VALUE ? "an unknown amount" : String.format(java.util.Locale.ROOT, "%.2f MB", bytes / 1_048_576.0);
     }
 
     /** For the full-journal messages: the unconfirmed bytes of the write-ahead mode, if any. */

@@ -209,7 +209,7 @@ public final class SentLog implements AutoCloseable {
                     write(e, ackedAtMillis);
                 }
                 sync();
-            } catch (RuntimeException ex) {
+            } catch (RuntimeException | InternalError ex) { // InternalError: a fault in the mapping (a full disk)
                 appendFailed(ex);
             }
         } finally {
@@ -288,13 +288,13 @@ public final class SentLog implements AutoCloseable {
             done.add(p);
             try {
                 write(p.encoded, p.ackedAtMillis);
-            } catch (RuntimeException ex) {
+            } catch (RuntimeException | InternalError ex) { // InternalError: a fault in the mapping (a full disk)
                 appendFailed(ex);
             }
         }
         try {
             sync();
-        } catch (RuntimeException ex) {
+        } catch (RuntimeException | InternalError ex) {
             appendFailed(ex);
         } finally {
             for (Pending p : done) {
@@ -410,7 +410,7 @@ public final class SentLog implements AutoCloseable {
         }
     }
 
-    private void appendFailed(RuntimeException ex) {
+    private void appendFailed(Throwable ex) {
         // One line for the first failure and then one per 10,000 (a full disk fails every append).
         if (failedAppends++ % 10_000 == 0) {
             log.warn("Sent log {}: append failed ({}; {} failed so far): these writes cannot be re-sent by a"
@@ -588,13 +588,33 @@ public final class SentLog implements AutoCloseable {
         return n;
     }
 
+    /**
+     * Maps a segment file of {@code size} bytes. A file shorter than that is first filled up with zeros through the
+     * channel, not extended as a sparse file: then every page of the mapping has its disk blocks, and a full disk is an
+     * IOException here, not a fault (SIGBUS, which the JVM throws as an InternalError at some later point of the
+     * writing thread) in a later write to the mapping. A file this call could not fill up is deleted.
+     */
     private Segment map(Path f, int size, boolean oversize) throws IOException {
+        boolean created = !Files.exists(f);
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-            if (raf.length() != size) {
+            long length = raf.length();
+            if (length > size) {
                 raf.setLength(size);
+            } else if (length < size) {
+                FileChannel ch = raf.getChannel();
+                ByteBuffer zeros = ByteBuffer.allocate(64 << 10);
+                for (long at = length; at < size; ) {
+                    zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+                    at += ch.write(zeros, at);
+                }
             }
             MappedByteBuffer buf = raf.getChannel().map(FileChannel.MapMode.READ_WRITE, 0, size);
             return new Segment(f, buf, oversize);
+        } catch (IOException e) {
+            if (created) {
+                Files.deleteIfExists(f);
+            }
+            throw e;
         }
     }
 
