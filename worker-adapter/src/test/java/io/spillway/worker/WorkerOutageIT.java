@@ -88,6 +88,38 @@ class WorkerOutageIT {
     }
 
     @Test
+    void outcomesAFullStateDiskCannotKeepAreRedeliveredNotLost() {
+        // The state directory's disk is full when Redis hangs: the outcomes of the jobs that finish meanwhile can be
+        // kept neither in Redis nor on disk. They are dropped with an ERROR line, and their jobs, still leased in
+        // Redis, run again once their lease has expired: at least once, never lost.
+        try (io.spillway.testing.SmallDisk disk = io.spillway.testing.SmallDisk.mount(stateDir.resolve("disk"), 1L << 20);
+             io.spillway.testing.LogCapture logs = new io.spillway.testing.LogCapture()) {
+            disk.fill(0);
+            worker = Worker.builder()
+                    .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(300)).build())
+                    .queue(queue).handler("render", job -> {
+                        record(job);
+                        if (job.id().startsWith("during") && handled.get(job.id()).get() == 1) {
+                            Thread.sleep(3000); // finishes while Redis is hung
+                        }
+                    })
+                    .concurrency(4).leaseDuration(Duration.ofSeconds(3)).fetchBlock(Duration.ofMillis(100))
+                    .stateDir(disk.dir().resolve("state")).metricRegistry(metrics).build();
+            worker.start();
+            jobs.enqueue(queue, "render", "during-1", "during-2");
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("during-1") && handled.containsKey("during-2"));
+            redis.hang();
+            await().atMost(Duration.ofSeconds(15)).until(() -> !logs.lines("cannot keep").isEmpty());
+            assertThat(worker.acksPendingLocally()).isZero();
+            redis.resume();
+            await().atMost(Duration.ofSeconds(30)).until(() -> state("during-1") == JobState.COMPLETED
+                    && state("during-2") == JobState.COMPLETED);
+            assertThat(handled.get("during-1").get()).as("run again after its lease").isGreaterThanOrEqualTo(2);
+            assertThat(logs.lines("cannot keep").get(0)).contains("job outcomes on local disk", "redelivered after their lease");
+        }
+    }
+
+    @Test
     void redisStoppedForFiveSecondsThenResumedTheWorkerCarriesOnByItself() {
         start(4, job -> {
             record(job);
