@@ -89,6 +89,8 @@ public final class MetricNames {
     public static final String REDELIVERIES = "spillway.worker.redeliveries";
     public static final String SKIPPED_COMPLETED = "spillway.worker.skipped.completed";
     public static final String ACKS_PENDING = "spillway.worker.acks.pending";
+    /** Gauge: this worker's queues paused because their Redis Cluster master is unavailable (the others go on). */
+    public static final String QUEUES_PAUSED = "spillway.worker.queues.paused";
     public static final String QUEUE_DEPTH = "spillway.queue.waiting";
     public static final String QUEUE_DELAYED = "spillway.queue.delayed";
     public static final String QUEUE_DEAD = "spillway.queue.dead";

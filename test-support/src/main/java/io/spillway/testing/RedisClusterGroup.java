@@ -48,7 +48,8 @@ import redis.clients.jedis.util.JedisClusterCRC16;
  *   <li>Node settings: those of {@link RedisProcess#builder()} ({@code appendonly yes}, {@code appendfsync everysec},
  *       no RDB, {@code noeviction}), {@code cluster-enabled yes}, {@code cluster-config-file} {@code nodes.conf} in the
  *       node's data directory (absolute), {@code cluster-node-timeout} {@link Builder#nodeTimeout} (default 1000 ms, so a
- *       failover takes seconds), {@code cluster-require-full-coverage yes}, {@code cluster-announce-ip 127.0.0.1},
+ *       failover takes seconds), {@code cluster-require-full-coverage} {@link Builder#requireFullCoverage} (default
+ *       yes), {@code cluster-announce-ip 127.0.0.1},
  *       {@code repl-diskless-sync-delay 0}; then {@link Builder#setting}s, which may override the non-cluster ones,
  *       {@code cluster-require-full-coverage} and {@code repl-diskless-sync-delay}.</li>
  *   <li>Ports: a node on port {@code p} has its cluster bus on {@code p + 10000} (Redis 6.2 cannot move it), so both
@@ -262,6 +263,33 @@ public final class RedisClusterGroup implements AutoCloseable {
         await(System.nanoTime() + timeout.toNanos(), "healthy cluster", () -> agreedHealthyView() != null);
     }
 
+    /**
+     * Waits until every other live node flags {@code node} as failed ({@code fail} in its {@code CLUSTER NODES}): the
+     * cluster has agreed that it is down, about {@link Builder#nodeTimeout} after it stopped answering. From then on,
+     * with {@link Builder#requireFullCoverage requireFullCoverage(true)} every node reports {@code cluster_state:fail};
+     * with false the others keep {@code cluster_state:ok}.
+     *
+     * @throws IllegalArgumentException if {@code node} is not a node of this group
+     * @throws IllegalStateException if that does not happen within {@code timeout}, with every node's state and log
+     */
+    public void awaitFlaggedFailed(RedisProcess node, Duration timeout) {
+        if (!nodes.contains(node)) {
+            throw new IllegalArgumentException(node + " is not a node of this cluster");
+        }
+        await(System.nanoTime() + timeout.toNanos(), "node on port " + node.port() + " flagged failed by every live node",
+                () -> {
+                    List<RedisProcess> others = live().stream().filter(n -> n != node).toList();
+                    for (RedisProcess n : others) {
+                        boolean flagged = clusterNodes(n).stream()
+                                .anyMatch(k -> k.port == node.port() && k.flags.contains("fail"));
+                        if (!flagged) {
+                            return false;
+                        }
+                    }
+                    return !others.isEmpty();
+                });
+    }
+
     /** Kills every node and deletes the data directories. */
     @Override
     public void close() {
@@ -392,7 +420,7 @@ public final class RedisClusterGroup implements AutoCloseable {
                 .setting("cluster-enabled", "yes")
                 .setting("cluster-config-file", "\"" + dir.resolve(NODES_FILE) + "\"")
                 .setting("cluster-node-timeout", Long.toString(b.nodeTimeout.toMillis()))
-                .setting("cluster-require-full-coverage", "yes")
+                .setting("cluster-require-full-coverage", b.requireFullCoverage ? "yes" : "no")
                 // Redis 7 syncs replicas diskless after waiting 5 s for more of them: start with no wait, as 6.2 does.
                 .setting("repl-diskless-sync-delay", "0")
                 // The address the nodes gossip and CLUSTER SLOTS reports; without it a node learns its own IP only
@@ -573,6 +601,7 @@ public final class RedisClusterGroup implements AutoCloseable {
         private int masters = DEFAULT_MASTERS;
         private int replicasPerMaster;
         private boolean appendOnly = true;
+        private boolean requireFullCoverage = true;
         private Duration nodeTimeout = DEFAULT_NODE_TIMEOUT;
         private Duration startTimeout = DEFAULT_START_TIMEOUT;
         private Path binary;
@@ -613,6 +642,17 @@ public final class RedisClusterGroup implements AutoCloseable {
         /** {@code appendonly yes|no} on every node (with {@code appendfsync everysec}); default yes. */
         public Builder appendOnly(boolean on) {
             this.appendOnly = on;
+            return this;
+        }
+
+        /**
+         * {@code cluster-require-full-coverage yes|no} on every node; default yes: once a master is flagged failed and
+         * no replica took over, every node reports {@code cluster_state:fail} and refuses every key ({@code CLUSTERDOWN}).
+         * With no, the live masters keep {@code cluster_state:ok} and serve their slots (see {@link #awaitFlaggedFailed});
+         * only the keys of the failed master's slots are refused.
+         */
+        public Builder requireFullCoverage(boolean on) {
+            this.requireFullCoverage = on;
             return this;
         }
 

@@ -163,6 +163,41 @@ class RedisClusterGroupIT {
     }
 
     @Test
+    void withoutFullCoverageTheLiveMastersServeTheirSlotsWhileOneIsDown() {
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().requireFullCoverage(false).start();
+             RedisClusterClient client = cluster.client()) {
+            for (RedisProcess node : cluster.nodes()) {
+                try (Jedis j = node.jedis()) {
+                    assertThat(j.configGet("cluster-require-full-coverage")).containsEntry("cluster-require-full-coverage", "no");
+                }
+            }
+            RedisProcess dead = cluster.masterFor("{q}a");
+            String live = "k0";
+            for (int i = 0; cluster.masterFor(live) == dead; i++) {
+                live = "k" + i;
+            }
+            dead.kill();
+            long t0 = System.nanoTime();
+            cluster.awaitFlaggedFailed(dead, Duration.ofSeconds(10));
+            System.out.printf("flagged failed %d ms after SIGKILL%n", (System.nanoTime() - t0) / 1_000_000);
+            for (RedisProcess node : cluster.nodes()) {
+                if (node != dead) {
+                    try (Jedis j = node.jedis()) {
+                        assertThat(j.clusterInfo()).contains("cluster_state:ok");
+                    }
+                }
+            }
+            client.set(live, "served");
+            assertThat(client.get(live)).isEqualTo("served");
+
+            dead.restart();
+            cluster.awaitHealthy(Duration.ofSeconds(15));
+            client.set("{q}a", "again");
+            assertThat(client.get("{q}a")).isEqualTo("again");
+        }
+    }
+
+    @Test
     void clusterSettingsAreManaged() {
         assertThatThrownBy(() -> RedisClusterGroup.builder().setting("cluster-node-timeout", "5000"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nodeTimeout");

@@ -45,7 +45,7 @@ class ClusterIT {
     private static final byte[] PAYLOAD = new byte[100];
 
     /** Queue names whose streams live on at least two different masters (one per master when there are enough). */
-    private static List<String> queuesAcrossMasters(RedisClusterGroup cluster, int count) {
+    static List<String> queuesAcrossMasters(RedisClusterGroup cluster, int count) {
         List<String> out = new ArrayList<>();
         Set<Integer> ports = new HashSet<>();
         for (int i = 0; out.size() < count; i++) {
@@ -72,7 +72,7 @@ class ClusterIT {
     }
 
     /** The job ids in a queue's stream, in stream order (read on the queue's master through the cluster client). */
-    private static List<String> streamIds(RedisClusterClient c, String q) {
+    static List<String> streamIds(RedisClusterClient c, String q) {
         byte[] key = RedisKeys.bytes(RedisKeys.stream(QueueName.of(q)));
         List<String> ids = new ArrayList<>();
         String start = "-";
@@ -247,7 +247,7 @@ class ClusterIT {
                 && producer.journalBacklog() == 0);
     }
 
-    private static void assertAllInRedisInOrder(RedisClusterGroup cluster, Map<String, List<String>> accepted) {
+    static void assertAllInRedisInOrder(RedisClusterGroup cluster, Map<String, List<String>> accepted) {
         try (RedisClusterClient admin = cluster.client()) {
             for (Map.Entry<String, List<String>> e : accepted.entrySet()) {
                 assertThat(streamIds(admin, e.getKey())).as("queue %s: every accepted job once, in producer order", e.getKey())

@@ -335,11 +335,23 @@ public final class HealthMonitor implements AutoCloseable {
         }
     }
 
-    /** While connected: a cheap INFO server; a failure or a new run id starts the reconnect path. */
+    /**
+     * While connected: a cheap INFO server; a failure or a new run id starts the reconnect path. Not for a gateway that
+     * {@link RedisGateway#isolateSlots() isolates slots} (a worker on a cluster), whose caller pauses and checks the
+     * queues of a failed master on their own, so that the others go on: a failure is left to the calls, and a new run
+     * id (a master restarted or replaced, which the probe would wait for until it takes writes: 2 s after a restart) is
+     * only noted.
+     */
     private void heartbeat() {
         try {
             String id = gateway.runId();
             if (id != null && runId != null && !id.equals(runId)) {
+                if (gateway.isolatesSlots()) {
+                    log.info("A Redis Cluster master restarted or failed over since {} last saw it (new run id): the queues"
+                            + " of its slots are checked on their own", name);
+                    runId = id;
+                    return;
+                }
                 gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
             }
         } catch (RuntimeException e) {

@@ -65,7 +65,8 @@ import redis.clients.jedis.exceptions.JedisException;
  *       failure on any master opens it, and the probe declares the cluster healthy only when a node says
  *       {@code cluster_state:ok} and every master passes the standalone checks (PING, not loading, master role,
  *       a write to a key of its slots). Streamed script calls ({@link #stream}: enqueueAll, replay) go in batches,
- *       pipelined on one pooled connection per master; the cluster's run id is every master's.</li>
+ *       pipelined on one pooled connection per master; the cluster's run id is every master's. A gateway that
+ *       {@link #isolateSlots() isolates slots} (a worker's) leaves the circuit to its caller instead.</li>
  * </ul>
  * Thread-safe.
  */
@@ -109,6 +110,7 @@ public final class RedisGateway implements AutoCloseable {
     private final List<Consumer<Throwable>> unavailableListeners = new CopyOnWriteArrayList<>();
     private final long socketTimeoutNanos;
     private volatile boolean drainsWhenFull;
+    private volatile boolean isolatesSlots;
 
     /**
      * @param component names the user of this gateway in metrics and logs ("producer", "worker")
@@ -563,11 +565,28 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
-    /** Translates at the boundary; outages also open the circuit. */
+    /**
+     * For a worker on a Redis Cluster: a call that finds Redis unavailable no longer opens the circuit by itself; it
+     * throws {@link RedisUnavailableException} all the same. Every worker call touches the keys of one queue, so of one
+     * slot: the worker pauses the queues of that slot and opens the circuit itself ({@link #markUnavailable}) when none
+     * of its queues can be reached, so that a dead master stops only the queues it serves. No effect on a standalone or
+     * Sentinel connection, where there is one master to lose. A producer never calls this: its one circuit keeps every
+     * queue behind its journal.
+     */
+    public void isolateSlots() {
+        isolatesSlots = true;
+    }
+
+    /** Whether this gateway {@link #isolateSlots() isolates slots}: it was asked to, and its Redis is a cluster. */
+    public boolean isolatesSlots() {
+        return isolatesSlots && connection.cluster();
+    }
+
+    /** Translates at the boundary; outages also open the circuit (unless this gateway {@link #isolateSlots isolates slots}). */
     private RuntimeException translate(RuntimeException e) {
         RuntimeException out = classify(e);
         if (out instanceof RedisUnavailableException && !(e instanceof CallNotPermittedException)
-                && !(e instanceof SpillwayException)) {
+                && !(e instanceof SpillwayException) && !isolatesSlots()) {
             markUnavailable(e);
         }
         return out;

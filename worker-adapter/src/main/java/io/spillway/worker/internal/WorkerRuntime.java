@@ -72,6 +72,11 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *   <li><b>reconnect</b> ({@link HealthMonitor}): probes with backoff and jitter; its recovery creates
  *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
  * </ol>
+ * On a Redis Cluster a call that finds its queue's master unavailable does not open the circuit: it pauses the queues
+ * of that slot ({@link PausedSlots}), whose jobs are then neither fetched nor renewed and whose outcomes are kept
+ * locally, while the other queues go on. The fetch thread checks a paused slot with backoff (its groups, its local
+ * outcomes, its leases: the reconnect loop's recovery for one slot) and resumes it; when every slot of the worker is
+ * paused the circuit opens and the reconnect loop takes over, whose recovery ends every pause.
  * Invariants: a job is in {@link #active} from fetch until its outcome is queued, and only then stops
  * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); the outcome of
  * a run past its timeout is produced when its handler returns, so a job is never retried while a run of it
@@ -126,6 +131,8 @@ public final class WorkerRuntime {
     private final Set<Active> overdue = ConcurrentHashMap.newKeySet();
     private final long jobTimeoutNanos;
     private final Map<QueueName, long[]> sampled = new ConcurrentHashMap<>();
+    /** Cluster only: the slots of this worker's queues whose master failed a call (the other queues go on). */
+    private final PausedSlots paused;
     /** Queues whose jobs were waiting while fetches came back empty: their group is rewound on recovery. */
     private final java.util.Set<QueueName> starvedQueues = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean started = new AtomicBoolean();
@@ -208,6 +215,12 @@ public final class WorkerRuntime {
         this.gateway = new RedisGateway(settings.redis(), "worker", Math.max(8, Math.min(64, settings.concurrency() + 6)),
                 maxBlock, m);
         gateway.drainWhenFull();
+        this.paused = new PausedSlots(settings.redis().cluster(), settings.queues(),
+                new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)));
+        if (paused.enabled()) {
+            gateway.isolateSlots();
+        }
+        gauge(m, MetricNames.QUEUES_PAUSED, paused::pausedQueues);
         this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
         this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, false));
@@ -305,10 +318,12 @@ public final class WorkerRuntime {
         while (fetching) {
             lastFetchProgress = System.nanoTime();
             try {
-                if (gateway.isOpen() || localCount.get() > 0) {
+                // On a cluster the outcomes kept locally are those of paused slots: each slot's check sends its own.
+                if (gateway.isOpen() || (localCount.get() > 0 && !paused.enabled())) {
                     monitor.awaitConnected(100, TimeUnit.MILLISECONDS);
                     continue;
                 }
+                checkPausedSlots();
                 int free = awaitCapacity();
                 if (free <= 0) {
                     continue;
@@ -335,7 +350,13 @@ public final class WorkerRuntime {
                 // Logged once by the reconnect loop; wait for it.
             } catch (SpillwayException e) {
                 if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
-                    ensureGroups(false);
+                    try {
+                        ensureGroups(false);
+                    } catch (RuntimeException again) {
+                        // Thrown from here it would end this thread: the next round meets NOGROUP again and retries.
+                        log.debug("Worker {}: could not make the consumer groups: {}", name, Failures.describe(again));
+                        pause(100);
+                    }
                 } else if (Failures.isPermissionDenied(e)) {
                     // An ACL refuses this user the fetch: jobs wait in Redis; nothing to do but say so and try again.
                     refused("the fetch", e);
@@ -405,25 +426,34 @@ public final class WorkerRuntime {
      * queue is found in this round, and only when all were empty one blocking read on the next ones.
      */
     private void fetch(int count) {
-        int k = streams.size();
-        long block = millis(s.fetchBlock());
-        if (count >= k) {
-            read(streams, count / k, block);
-            return;
-        }
-        for (int pass = (k + count - 1) / count; pass > 0; pass--) {
-            if (read(nextStreams(count), 1, 0) > 0) {
+        List<String> live = streams;
+        if (paused.pausedQueues() > 0) {
+            live = streams.stream().filter(st -> !paused.isPaused(byStream.get(st))).toList();
+            if (live.isEmpty()) {
+                pause(100); // every queue paused: the circuit opens, or a check resumes one
                 return;
             }
         }
-        read(nextStreams(count), 1, block);
+        int k = live.size();
+        long block = millis(s.fetchBlock());
+        if (count >= k) {
+            read(live, count / k, block);
+            return;
+        }
+        for (int pass = (k + count - 1) / count; pass > 0; pass--) {
+            if (read(nextStreams(live, count), 1, 0) > 0) {
+                return;
+            }
+        }
+        read(nextStreams(live, count), 1, block);
     }
 
-    private List<String> nextStreams(int n) {
+    private List<String> nextStreams(List<String> from, int n) {
         List<String> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            out.add(streams.get(nextStream));
-            nextStream = (nextStream + 1) % streams.size();
+            nextStream = nextStream % from.size();
+            out.add(from.get(nextStream));
+            nextStream = (nextStream + 1) % from.size();
         }
         return out;
     }
@@ -443,17 +473,29 @@ public final class WorkerRuntime {
             if (bySlot.size() > 1) {
                 int n = 0;
                 for (List<String> group : bySlot.values()) {
-                    n += readOnce(group, perStream, 0);
+                    n += readSlot(group, perStream, 0);
                 }
                 if (n > 0 || blockMs <= 0) {
                     return n;
                 }
                 List<List<String>> groups = new ArrayList<>(bySlot.values());
                 List<String> group = groups.get(Math.floorMod(nextSlotGroup++, groups.size()));
-                return readOnce(group, perStream, Math.min(blockMs, CLUSTER_BLOCK_MS));
+                return readSlot(group, perStream, Math.min(blockMs, CLUSTER_BLOCK_MS));
             }
         }
-        return readOnce(names, perStream, blockMs);
+        return readSlot(names, perStream, blockMs);
+    }
+
+    /** {@link #readOnce} of one slot's streams; on a cluster, its master found unavailable pauses that slot: 0 read. */
+    private int readSlot(List<String> names, int perStream, long blockMs) {
+        try {
+            return readOnce(names, perStream, blockMs);
+        } catch (RedisUnavailableException e) {
+            if (!pauseSlot(byStream.get(names.get(0)), e)) {
+                throw e;
+            }
+            return 0;
+        }
     }
 
     /** The longest blocking read of one slot's streams when a cluster worker's queues span several slots. */
@@ -508,45 +550,61 @@ public final class WorkerRuntime {
      * the start when Redis says it reached the end: a call looks at most COUNT × 10 entries, so always
      * starting at 0-0 would never reach expired entries behind enough live ones.
      */
-    @SuppressWarnings("unchecked")
     private int reclaim(int max) {
         int total = 0;
         for (QueueName q : s.queues()) {
-            for (int call = 0; call < RECLAIM_CALLS && total < max; call++) {
-                int want = max - total;
-                byte[] start = reclaimFrom.getOrDefault(q, PENDING_START);
-                List<Object> res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
-                        millis(s.lease()), start, XAutoClaimParams.xAutoClaimParams().count(want)));
-                if (res == null || res.size() < 2 || !(res.get(0) instanceof byte[] next) || !(res.get(1) instanceof List<?> entries)) {
-                    reclaimFrom.remove(q);
-                    break;
+            if (paused.isPaused(q)) {
+                continue;
+            }
+            try {
+                total += reclaim(q, max - total);
+            } catch (RedisUnavailableException e) {
+                if (!pauseSlot(q, e)) {
+                    throw e;
                 }
-                reclaimFrom.put(q, next);
-                List<Fetched> batch = new ArrayList<>();
-                for (Object o : entries) {
-                    if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
-                        continue; // an entry deleted while pending (Redis 6.2 returns it as nil)
+            }
+        }
+        return total;
+    }
+
+    /** {@link #reclaim(int)} of one queue: at most {@code max} jobs. */
+    @SuppressWarnings("unchecked")
+    private int reclaim(QueueName q, int max) {
+        int total = 0;
+        for (int call = 0; call < RECLAIM_CALLS && total < max; call++) {
+            int want = max - total;
+            byte[] start = reclaimFrom.getOrDefault(q, PENDING_START);
+            List<Object> res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
+                    millis(s.lease()), start, XAutoClaimParams.xAutoClaimParams().count(want)));
+            if (res == null || res.size() < 2 || !(res.get(0) instanceof byte[] next) || !(res.get(1) instanceof List<?> entries)) {
+                reclaimFrom.remove(q);
+                break;
+            }
+            reclaimFrom.put(q, next);
+            List<Fetched> batch = new ArrayList<>();
+            for (Object o : entries) {
+                if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
+                    continue; // an entry deleted while pending (Redis 6.2 returns it as nil)
+                }
+                String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
+                List<Object> kv = (List<Object>) entry.get(1);
+                byte[] job = null;
+                for (int i = 0; i + 1 < kv.size(); i += 2) {
+                    if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
+                        job = (byte[]) kv.get(i + 1);
                     }
-                    String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
-                    List<Object> kv = (List<Object>) entry.get(1);
-                    byte[] job = null;
-                    for (int i = 0; i + 1 < kv.size(); i += 2) {
-                        if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
-                            job = (byte[]) kv.get(i + 1);
-                        }
-                    }
-                    batch.add(new Fetched(id, job));
                 }
-                if (!batch.isEmpty()) {
-                    batch = withDeliveryCounts(q, batch);
-                    redeliveries.mark(batch.size());
-                    log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
-                    dispatch(q, batch, true);
-                    total += batch.size();
-                }
-                if (Arrays.equals(next, PENDING_START)) {
-                    break; // the scan reached the end of the list: the next round starts again at the front
-                }
+                batch.add(new Fetched(id, job));
+            }
+            if (!batch.isEmpty()) {
+                batch = withDeliveryCounts(q, batch);
+                redeliveries.mark(batch.size());
+                log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
+                dispatch(q, batch, true);
+                total += batch.size();
+            }
+            if (Arrays.equals(next, PENDING_START)) {
+                break; // the scan reached the end of the list: the next round starts again at the front
             }
         }
         return total;
@@ -921,6 +979,11 @@ public final class WorkerRuntime {
                 batch.add(first);
                 outcomes.drainTo(batch, 2000);
                 send(batch);
+                if (paused.enabled() && localCount.get() > 0 && !gateway.isOpen()) {
+                    // A cluster fetches on while a slot is paused, so there may be no lull: the slots not paused
+                    // (just resumed) send what they kept now.
+                    flushLocal(true);
+                }
             } catch (InterruptedException e) {
                 // Stop only via ackerStop, after the queue is drained.
             } catch (RuntimeException e) {
@@ -930,8 +993,21 @@ public final class WorkerRuntime {
     }
 
     private void send(List<Outcome> batch) {
+        if (paused.enabled()) {
+            // A cluster: each slot's outcomes on their own, so that a dead master keeps back only its own.
+            for (List<Outcome> slot : bySlot(batch).values()) {
+                sendToOneMaster(slot);
+            }
+            return;
+        }
+        sendToOneMaster(batch);
+    }
+
+    /** Sends outcomes that all go to one master (a standalone Redis, or one slot of a cluster). */
+    private void sendToOneMaster(List<Outcome> batch) {
         synchronized (localLock) {
-            if (!localPending.isEmpty() || gateway.isOpen()) {
+            boolean keptBack = paused.enabled() ? paused.isPaused(batch.get(0).queue()) : !localPending.isEmpty();
+            if (keptBack || gateway.isOpen()) {
                 spill(batch);
                 return;
             }
@@ -939,6 +1015,7 @@ public final class WorkerRuntime {
         try {
             deliver(batch, true);
         } catch (RedisUnavailableException e) {
+            pauseSlot(batch.get(0).queue(), e);
             synchronized (localLock) {
                 spill(batch);
             }
@@ -968,18 +1045,114 @@ public final class WorkerRuntime {
     }
 
     private void flushLocal(boolean guarded) {
+        flushLocal(guarded, -1);
+    }
+
+    /**
+     * Sends the outcomes kept locally. On a cluster, guarded: only those of {@code slot} (a paused slot's check, which
+     * fails if they cannot be sent), or with {@code slot} -1 those of every slot not paused (a slot found unavailable
+     * meanwhile is paused and keeps its own). The ack log is emptied once nothing is kept; until then it still holds
+     * what was sent, which is harmless to send again.
+     */
+    private void flushLocal(boolean guarded, int slot) {
         synchronized (localLock) {
             if (localPending.isEmpty()) {
                 return;
             }
             long t0 = System.nanoTime();
-            int n = localPending.size();
-            deliver(localPending, guarded);
-            localPending.clear();
-            localCount.set(0);
-            ackLog.clear();
-            log.info("Worker {}: sent {} job outcomes kept locally while Redis was away, in {} ms", name, n,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            int before = localPending.size();
+            if (!paused.enabled() || !guarded) {
+                deliver(localPending, guarded);
+                localPending.clear();
+            } else {
+                for (Map.Entry<Integer, List<Outcome>> e : bySlot(localPending).entrySet()) {
+                    QueueName q = e.getValue().get(0).queue();
+                    if (slot >= 0 ? e.getKey() != slot : paused.isPaused(q)) {
+                        continue;
+                    }
+                    try {
+                        deliver(e.getValue(), true);
+                    } catch (RedisUnavailableException unavailable) {
+                        if (slot >= 0 || !pauseSlot(q, unavailable)) {
+                            throw unavailable;
+                        }
+                        continue;
+                    }
+                    localPending.removeIf(o -> paused.slotOf(o.queue()) == e.getKey());
+                }
+            }
+            localCount.set(localPending.size());
+            if (localPending.isEmpty()) {
+                ackLog.clear();
+            }
+            int n = before - localPending.size();
+            if (n > 0) {
+                log.info("Worker {}: sent {} job outcomes kept locally while Redis was away, in {} ms", name, n,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            }
+        }
+    }
+
+    /** Outcomes by the slot of their queue, each slot's in their order. */
+    private Map<Integer, List<Outcome>> bySlot(List<Outcome> outcomes) {
+        Map<Integer, List<Outcome>> out = new LinkedHashMap<>();
+        for (Outcome o : outcomes) {
+            out.computeIfAbsent(paused.slotOf(o.queue()), k -> new ArrayList<>()).add(o);
+        }
+        return out;
+    }
+
+    // ---- paused slots (Redis Cluster) --------------------------------------------------------------
+
+    /**
+     * A call for queue {@code q} found its master unavailable. On a cluster whose circuit is closed, pauses {@code q}'s
+     * slot (WARN once per pause), and opens the circuit when no slot of this worker is left: returns true, the caller
+     * goes on with its other queues. Otherwise (one master, or the circuit open already) returns false: the caller
+     * treats it as an outage, as before.
+     */
+    private boolean pauseSlot(QueueName q, RedisUnavailableException e) {
+        if (!paused.enabled() || gateway.isOpen()) {
+            return false;
+        }
+        int slot = paused.slotOf(q);
+        if (paused.pause(q)) {
+            log.warn("Worker {}: queues {} paused: the Redis Cluster master of their slot cannot serve them ({}); the"
+                    + " worker's other queues go on, these are checked again with backoff", name,
+                    paused.queuesOf(slot).isEmpty() ? List.of(q) : paused.queuesOf(slot), Failures.describe(e));
+            paused.checkFailed(slot);
+        }
+        if (paused.all()) {
+            gateway.markUnavailable(e);
+        }
+        return true;
+    }
+
+    /**
+     * Fetch thread: checks the paused slots that are due, each as the reconnect loop's recovery would, for its queues
+     * only: their consumer groups (a write: the master takes writes again), the outcomes kept locally, the leases of
+     * their jobs in hand. All done: the slot resumes. A failure keeps it paused until its next check.
+     */
+    private void checkPausedSlots() {
+        for (int slot : paused.due()) {
+            List<QueueName> queues = paused.queuesOf(slot);
+            try {
+                for (QueueName q : queues) {
+                    eval(true, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
+                }
+                flushLocal(true, slot);
+                for (QueueName q : queues) {
+                    renewLeases(q, true);
+                }
+            } catch (RuntimeException e) {
+                paused.checkFailed(slot);
+                log.debug("Worker {}: queues {} still paused: {}", name, queues, Failures.describe(e));
+                continue;
+            }
+            long ms = paused.resume(slot);
+            if (ms >= 0) {
+                log.info("Worker {}: queues {} resumed after {} ms paused: their Redis Cluster master answers again", name,
+                        queues, ms);
+            }
         }
     }
 
@@ -1053,28 +1226,51 @@ public final class WorkerRuntime {
             }
         }
         for (Map.Entry<QueueName, List<Active>> e : byQueue.entrySet()) {
-            List<Active> all = e.getValue();
-            for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
-                List<Active> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
-                List<byte[]> args = new ArrayList<>(chunk.size() + 2);
-                args.add(GROUP);
-                args.add(bytes(name));
-                for (Active a : chunk) {
-                    args.add(bytes(a.entryId));
-                }
-                List<?> res = (List<?>) eval(guarded, WorkerScripts.RENEW, List.of(bytes(RedisKeys.stream(e.getKey()))), args);
-                int renewed = 0;
-                for (int i = 0; i < chunk.size(); i++) {
-                    if (res.get(i) instanceof Long l && l == 1L) {
-                        renewed++;
-                    } else if (!chunk.get(i).leaseLost && !chunk.get(i).settled.get()) {
-                        chunk.get(i).leaseLost = true;
-                        log.warn("Worker {}: lost the lease of job {} (entry {}) of queue {}: another worker may run it too",
-                                name, chunk.get(i).job == null ? "?" : chunk.get(i).job.id(), chunk.get(i).entryId, e.getKey());
-                    }
-                }
-                leaseRenewals.inc(renewed);
+            if (guarded && paused.isPaused(e.getKey())) {
+                continue; // its check renews them
             }
+            try {
+                renewLeases(e.getKey(), e.getValue(), guarded);
+            } catch (RedisUnavailableException unavailable) {
+                if (!guarded || !pauseSlot(e.getKey(), unavailable)) {
+                    throw unavailable;
+                }
+            }
+        }
+    }
+
+    /** Renews the leases of the jobs of {@code q} in hand. */
+    private void renewLeases(QueueName q, boolean guarded) {
+        List<Active> all = new ArrayList<>();
+        for (Active a : active.values()) {
+            if (!a.settled.get() && a.queue.equals(q)) {
+                all.add(a);
+            }
+        }
+        renewLeases(q, all, guarded);
+    }
+
+    private void renewLeases(QueueName q, List<Active> all, boolean guarded) {
+        for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
+            List<Active> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
+            List<byte[]> args = new ArrayList<>(chunk.size() + 2);
+            args.add(GROUP);
+            args.add(bytes(name));
+            for (Active a : chunk) {
+                args.add(bytes(a.entryId));
+            }
+            List<?> res = (List<?>) eval(guarded, WorkerScripts.RENEW, List.of(bytes(RedisKeys.stream(q))), args);
+            int renewed = 0;
+            for (int i = 0; i < chunk.size(); i++) {
+                if (res.get(i) instanceof Long l && l == 1L) {
+                    renewed++;
+                } else if (!chunk.get(i).leaseLost && !chunk.get(i).settled.get()) {
+                    chunk.get(i).leaseLost = true;
+                    log.warn("Worker {}: lost the lease of job {} (entry {}) of queue {}: another worker may run it too",
+                            name, chunk.get(i).job == null ? "?" : chunk.get(i).job.id(), chunk.get(i).entryId, q);
+                }
+            }
+            leaseRenewals.inc(renewed);
         }
     }
 
@@ -1083,12 +1279,21 @@ public final class WorkerRuntime {
             return;
         }
         for (QueueName q : s.queues()) {
-            for (int round = 0; round < 10; round++) {
-                Object moved = gateway.eval(WorkerScripts.SCHEDULE,
-                        List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.delayed(q))),
-                        List.of(num(System.currentTimeMillis()), num(SCHEDULE_LIMIT), bytes(RedisKeys.jobPrefix(q))));
-                if (!(moved instanceof Long l) || l < SCHEDULE_LIMIT) {
-                    break;
+            if (paused.isPaused(q)) {
+                continue;
+            }
+            try {
+                for (int round = 0; round < 10; round++) {
+                    Object moved = gateway.eval(WorkerScripts.SCHEDULE,
+                            List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.delayed(q))),
+                            List.of(num(System.currentTimeMillis()), num(SCHEDULE_LIMIT), bytes(RedisKeys.jobPrefix(q))));
+                    if (!(moved instanceof Long l) || l < SCHEDULE_LIMIT) {
+                        break;
+                    }
+                }
+            } catch (RedisUnavailableException e) {
+                if (!pauseSlot(q, e)) {
+                    throw e;
                 }
             }
         }
@@ -1100,27 +1305,43 @@ public final class WorkerRuntime {
         }
         long now = System.currentTimeMillis();
         for (QueueName q : s.queues()) {
-            long[] v = gateway.pipelined(true, p -> {
-                var len = p.xlen(RedisKeys.stream(q));
-                var delayed = p.zcard(RedisKeys.delayed(q));
-                var deadN = p.zcard(RedisKeys.dead(q));
-                p.zadd(RedisKeys.workers(q), now, name);
-                var workers = p.zcard(RedisKeys.workers(q));
-                var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
-                return () -> {
-                    long pend = 0;
-                    try {
-                        pend = pending.get().getTotal();
-                    } catch (RuntimeException e) {
-                        // NOGROUP before the first fetch created the group.
-                    }
-                    return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()};
-                };
-            });
+            if (paused.isPaused(q)) {
+                continue; // its figures stay those last read
+            }
+            long[] v;
+            try {
+                v = sample(q, now);
+            } catch (RedisUnavailableException e) {
+                if (!pauseSlot(q, e)) {
+                    throw e;
+                }
+                continue;
+            }
             long[] target = sampled.get(q);
             System.arraycopy(v, 0, target, 0, v.length);
         }
         sampledAt = System.nanoTime();
+    }
+
+    /** One queue's figures (waiting, in flight, delayed, dead, workers), and this worker's heartbeat on it. */
+    private long[] sample(QueueName q, long now) {
+        return gateway.pipelined(true, p -> {
+            var len = p.xlen(RedisKeys.stream(q));
+            var delayed = p.zcard(RedisKeys.delayed(q));
+            var deadN = p.zcard(RedisKeys.dead(q));
+            p.zadd(RedisKeys.workers(q), now, name);
+            var workers = p.zcard(RedisKeys.workers(q));
+            var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
+            return () -> {
+                long pend = 0;
+                try {
+                    pend = pending.get().getTotal();
+                } catch (RuntimeException e) {
+                    // NOGROUP before the first fetch created the group.
+                }
+                return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()};
+            };
+        });
     }
 
     /**
@@ -1129,7 +1350,7 @@ public final class WorkerRuntime {
      * empty with free capacity.
      */
     private void checkStuck() {
-        if (!fetching || monitor.state() != HealthState.CONNECTED || localCount.get() > 0) {
+        if (!fetching || monitor.state() != HealthState.CONNECTED || (localCount.get() > 0 && !paused.enabled())) {
             return;
         }
         long now = System.nanoTime();
@@ -1138,7 +1359,7 @@ public final class WorkerRuntime {
         long fetchLimit = Math.max(limit, nanos(s.fetchBlock()) + nanos(s.redis().socketTimeout()) + TimeUnit.SECONDS.toNanos(1));
         boolean hung = now - lastFetchProgress > fetchLimit;
         boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight()
-                && sampled.values().stream().anyMatch(v -> v[0] > 0);
+                && sampled.entrySet().stream().anyMatch(e -> e.getValue()[0] > 0 && !paused.isPaused(e.getKey()));
         if (hung || starving) {
             String why = hung ? "no fetch finished for " + TimeUnit.NANOSECONDS.toMillis(now - lastFetchProgress) + " ms"
                     : "jobs are waiting but fetches came back empty for " + TimeUnit.NANOSECONDS.toMillis(now - lastNonEmptyFetch) + " ms";
@@ -1146,7 +1367,7 @@ public final class WorkerRuntime {
             if (!hung) {
                 starvedQueues.clear();
                 sampled.forEach((q, v) -> {
-                    if (v[0] > 0) {
+                    if (v[0] > 0 && !paused.isPaused(q)) {
                         starvedQueues.add(q);
                     }
                 });
@@ -1170,6 +1391,11 @@ public final class WorkerRuntime {
         renewLeases(false);
         rewindStarvedGroups();
         lastNonEmptyFetch = System.nanoTime();
+        // The probe found every master healthy: the queues paused one by one go on with the others.
+        List<QueueName> resumed = paused.clear();
+        if (!resumed.isEmpty()) {
+            log.info("Worker {}: queues {} resumed: every Redis Cluster master answers again", name, resumed);
+        }
     }
 
     /**
@@ -1192,7 +1418,16 @@ public final class WorkerRuntime {
     /** Makes each queue's consumer group if it is missing (group.lua, which also runs when Redis's memory is full). */
     private void ensureGroups(boolean direct) {
         for (QueueName q : s.queues()) {
-            eval(!direct, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
+            if (!direct && paused.isPaused(q)) {
+                continue; // its check makes it
+            }
+            try {
+                eval(!direct, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
+            } catch (RedisUnavailableException e) {
+                if (direct || !pauseSlot(q, e)) {
+                    throw e;
+                }
+            }
         }
     }
 
