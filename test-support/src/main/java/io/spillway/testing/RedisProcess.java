@@ -33,7 +33,8 @@ import redis.clients.jedis.exceptions.JedisDataException;
  *   <li>The binary comes from {@link RedisBinary#locate()} unless {@link Builder#binary(Path)} is set.
  *       It runs in the foreground ({@code daemonize no}) as a child of this JVM, bound to 127.0.0.1,
  *       with {@code protected-mode no}, its {@code dir} (absolute) and {@code logfile} in the data
- *       directory, and a {@code redis.conf} written there on every start.</li>
+ *       directory, and a {@code redis.conf} written there on every start (with
+ *       {@link Builder#keepRewrittenConfig(boolean)}: on the first start only).</li>
  *   <li>Defaults: a free port, a fresh temp data directory, {@code appendonly yes},
  *       {@code appendfsync everysec}, {@code save ""} (no RDB snapshots),
  *       {@code maxmemory-policy noeviction}, no {@code maxmemory}.</li>
@@ -42,7 +43,8 @@ import redis.clients.jedis.exceptions.JedisDataException;
  *       use" (a port still held after a kill, or taken by someone else) is retried until the start
  *       timeout; on the very first start of a default (not chosen) port another port is tried.</li>
  *   <li>{@link #pid()} changes with every (re)start. {@link #configSet} is runtime-only, exactly like
- *       Redis: a restart goes back to the builder's settings.</li>
+ *       Redis: a restart goes back to the builder's settings (with {@code keepRewrittenConfig}, to what
+ *       {@code CONFIG REWRITE} last saved).</li>
  *   <li>{@link #close()} resumes a hung server, kills it and deletes the data directory if this
  *       class created it. A JVM shutdown hook kills the server if {@code close()} was never
  *       called.</li>
@@ -84,6 +86,7 @@ public final class RedisProcess implements AutoCloseable {
     private final boolean portChosen;
     private final Map<String, String> settings;
     private final Duration startTimeout;
+    private final boolean keepRewrittenConfig;
     private final TestCertificates tls;
     private final boolean tlsAuthClients;
     private final Path tlsServerCertificate;
@@ -106,6 +109,7 @@ public final class RedisProcess implements AutoCloseable {
         Files.createDirectories(dataDir);
         this.settings = new LinkedHashMap<>(b.settings);
         this.startTimeout = b.startTimeout;
+        this.keepRewrittenConfig = b.keepRewrittenConfig;
         this.tls = b.tls;
         this.tlsAuthClients = b.tlsAuthClients;
         this.tlsServerCertificate = b.tlsServerCertificate != null ? b.tlsServerCertificate
@@ -363,7 +367,10 @@ public final class RedisProcess implements AutoCloseable {
 
     private Process launch() {
         try {
-            Files.writeString(dataDir.resolve(CONFIG_FILE), config(), StandardCharsets.UTF_8);
+            if (!keepRewrittenConfig || !everStarted) {
+                // Before the first successful start the port may still change (see start()): write it again.
+                Files.writeString(dataDir.resolve(CONFIG_FILE), config(), StandardCharsets.UTF_8);
+            }
             Path out = dataDir.resolve(STDOUT_FILE);
             Process p = new ProcessBuilder(binary.toString(), dataDir.resolve(CONFIG_FILE).toString())
                     .directory(dataDir.toFile())
@@ -491,6 +498,7 @@ public final class RedisProcess implements AutoCloseable {
         private int port;
         private Path dataDir;
         private Duration startTimeout = DEFAULT_START_TIMEOUT;
+        private boolean keepRewrittenConfig;
         private final Map<String, String> settings = new LinkedHashMap<>();
         private TestCertificates tls;
         private boolean tlsAuthClients;
@@ -580,6 +588,18 @@ public final class RedisProcess implements AutoCloseable {
         public Builder tlsServerIdentity(Path certificate, Path key) {
             this.tlsServerCertificate = Objects.requireNonNull(certificate, "certificate");
             this.tlsServerKey = Objects.requireNonNull(key, "key");
+            return this;
+        }
+
+        /**
+         * Whether a restart runs on {@code redis.conf} as the server left it: written at the first start only, so that
+         * what {@code CONFIG REWRITE} saved there survives a restart, as in a real deployment (Sentinel sends one with
+         * every {@code REPLICAOF}: a promoted replica restarts as a master, a demoted master as a replica). Default
+         * false: every start writes the builder's settings again, and {@link RedisProcess#configSet} changes or
+         * {@code REPLICAOF} commands are forgotten.
+         */
+        public Builder keepRewrittenConfig(boolean keep) {
+            this.keepRewrittenConfig = keep;
             return this;
         }
 

@@ -9,28 +9,38 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
 
 /**
- * A real Sentinel deployment on loopback ports, for failover tests: a master and one replica ({@link RedisProcess}es)
- * and one or three sentinels, all run by the same {@code redis-server} binary (the sentinels as
- * {@code redis-server sentinel.conf --sentinel}).
+ * A real Sentinel deployment on loopback ports, for failover tests: a master and one replica ({@link Builder#replicas}
+ * for more; {@link RedisProcess}es with their defaults: AOF everysec, {@code noeviction}) and one or three sentinels,
+ * all run by the same {@code redis-server} binary (the sentinels as {@code redis-server sentinel.conf --sentinel}).
  *
  * <p>Contract:
  * <ul>
- *   <li>{@link Builder#start()} returns once the replica is in sync and every sentinel names the master and
- *       knows the replica (and, with three, the other sentinels): a failover can happen from then on.</li>
+ *   <li>{@link Builder#start()} returns once every replica is in sync and every sentinel names the master and
+ *       knows every replica (and, with three, the other sentinels): a failover can happen from then on.</li>
  *   <li>Sentinel settings: {@code down-after-milliseconds} {@link Builder#downAfter} (default 1000 ms),
  *       {@code failover-timeout} {@link Builder#failoverTimeout} (default 2000 ms), quorum 1 of one sentinel or 2 of
  *       three. Each sentinel's config file lives, writable, in its own directory (sentinels rewrite it).</li>
  *   <li>{@link #master()} asks a sentinel which server is the master now; {@link #killMaster()} SIGKILLs it;
  *       {@link #awaitFailover} waits until the sentinels name another server and it answers with the master role.</li>
+ *   <li>Servers are plain {@link RedisProcess}es ({@code kill()}, {@code hang()}, {@code resume()}, {@code restart()})
+ *       that keep their rewritten config ({@link RedisProcess.Builder#keepRewrittenConfig}): Sentinel saves every
+ *       {@code REPLICAOF} it sends with {@code CONFIG REWRITE}, so a restarted server comes back in the role it last
+ *       had, as in a real deployment (a master that was failed over meanwhile comes back as a master and is demoted by
+ *       the sentinels some seconds later). {@link #killSentinel} and {@link #restartSentinel} do the same for a
+ *       sentinel, which restarts on its own rewritten config (same id, current master, known replicas and sentinels).
+ *       {@link #whyNotAtFullStrength()} tells whether everything is back.</li>
  *   <li>{@link #close()} kills every process and deletes their directories.</li>
  *   <li>With {@link Builder#tls(TestCertificates)} every process speaks TLS only ({@code port 0}, {@code tls-port}):
  *       master and replica as {@link RedisProcess#builder()}{@code .tls(certs)}, plus {@code tls-replication yes}
@@ -56,6 +66,7 @@ public final class SentinelGroup implements AutoCloseable {
     public static final String DEFAULT_MASTER_NAME = "spillway";
     private static final String HOST = "127.0.0.1";
     private static final String HOST6 = "::1";
+    private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
 
     private final String masterName;
     private final TestCertificates tls;
@@ -64,6 +75,7 @@ public final class SentinelGroup implements AutoCloseable {
     private final List<RedisProcess> servers = new ArrayList<>();
     private final List<Sentinel> sentinels = new ArrayList<>();
     private final Path binary;
+    private final Duration startTimeout;
 
     private SentinelGroup(Builder b) {
         this.masterName = b.masterName;
@@ -71,6 +83,7 @@ public final class SentinelGroup implements AutoCloseable {
         this.tlsAuthClients = b.tlsAuthClients;
         this.ipv6 = b.ipv6;
         this.binary = b.binary != null ? b.binary : RedisBinary.locate();
+        this.startTimeout = b.startTimeout;
     }
 
     public static Builder builder() {
@@ -103,7 +116,7 @@ public final class SentinelGroup implements AutoCloseable {
         return masterName;
     }
 
-    /** The master and the replica, in start order (the first was the master at start). */
+    /** The master and the replicas, in start order (the first was the master at start). */
     public List<RedisProcess> servers() {
         return List.copyOf(servers);
     }
@@ -136,22 +149,212 @@ public final class SentinelGroup implements AutoCloseable {
         throw new IllegalStateException("no sentinel names a master for " + masterName, last);
     }
 
-    /** The server that is not the master now (the replica). */
+    /** The first server, in start order, that is not the master now (with one replica: the replica). */
     public RedisProcess replica() {
+        return replicas().get(0);
+    }
+
+    /** The servers that are not the master now, in start order. */
+    public List<RedisProcess> replicas() {
         int port = masterPort();
-        return servers.stream().filter(s -> s.port() != port).findFirst().orElseThrow();
+        return servers.stream().filter(s -> s.port() != port).toList();
     }
 
     /**
-     * Asks the first sentinel for a failover now ({@code SENTINEL FAILOVER}): the replica is promoted and the old
-     * master, still running, is demoted to a replica of it. Returns the old master.
+     * Asks the first sentinel that answers for a failover now ({@code SENTINEL FAILOVER}): a replica is promoted and the
+     * old master, still running, is demoted to a replica of it. Returns the old master.
+     *
+     * @throws redis.clients.jedis.exceptions.JedisDataException if the sentinel refuses ({@code INPROG}: a failover is
+     *     under way; {@code NOGOODSLAVE}: no replica it can promote)
      */
     public RedisProcess failover() {
         RedisProcess m = master();
-        try (Jedis j = sentinels.get(0).jedis()) {
-            j.sentinelFailover(masterName);
+        RuntimeException last = null;
+        for (Sentinel s : sentinels) {
+            Jedis j;
+            try {
+                j = s.jedis();
+            } catch (JedisConnectionException down) {
+                last = down;
+                continue;
+            }
+            try (j) {
+                j.sentinelFailover(masterName);
+                return m;
+            }
         }
-        return m;
+        throw new IllegalStateException("no sentinel answered to SENTINEL FAILOVER " + masterName, last);
+    }
+
+    /** SIGKILLs sentinel {@code index} (in {@link #sentinelPorts()} order) and waits until it is dead. */
+    public void killSentinel(int index) {
+        sentinels.get(index).kill();
+    }
+
+    /**
+     * Starts sentinel {@code index} again, on its config file as it rewrote it, and waits until it answers PING.
+     *
+     * @throws IllegalStateException if it is still running, or does not answer within the start timeout
+     */
+    public void restartSentinel(int index) {
+        Sentinel s = sentinels.get(index);
+        if (s.isAlive()) {
+            throw new IllegalStateException("sentinel " + s.port + " is still running: killSentinel first");
+        }
+        s.start();
+        await(System.nanoTime() + startTimeout.toNanos(), "sentinel " + s.port + " answering after its restart", () -> {
+            try (Jedis j = s.jedis()) {
+                return "PONG".equals(j.ping());
+            }
+        });
+    }
+
+    /** Whether sentinel {@code index} is running. */
+    public boolean isSentinelAlive(int index) {
+        return sentinels.get(index).isAlive();
+    }
+
+    /** Each sentinel's directory (its rewritten {@code sentinel.conf} and {@code sentinel.log}), in port order. */
+    public List<Path> sentinelDirectories() {
+        return sentinels.stream().map(s -> s.dir).toList();
+    }
+
+    /**
+     * What keeps the group from full strength now, in words, or null at full strength: every server and every sentinel
+     * running (no server hung); every sentinel out of TILT mode, naming the same master, flagging it neither down nor
+     * failing over, and seeing every other server as a replica and every other sentinel without a down or disconnected
+     * flag; that master answering with the master role, and every other server as its replica with the link up and no
+     * sync in progress. From then on the sentinels can fail over again, to any replica. Asks every process once (with
+     * 1 s timeouts); never throws for a process that does not answer.
+     */
+    public String whyNotAtFullStrength() {
+        for (RedisProcess r : servers) {
+            if (!r.isAlive() || r.isHung()) {
+                return "server " + r.port() + (r.isHung() ? " is hung" : " is down");
+            }
+        }
+        for (Sentinel s : sentinels) {
+            if (!s.isAlive()) {
+                return "sentinel " + s.port + " is down";
+            }
+        }
+        int master = -1;
+        for (Sentinel s : sentinels) {
+            try (Jedis j = s.jedis()) {
+                if (!j.info("sentinel").contains("sentinel_tilt:0")) {
+                    return "sentinel " + s.port + " is in TILT mode";
+                }
+                List<String> addr = j.sentinelGetMasterAddrByName(masterName);
+                int port = addr == null || addr.size() != 2 ? -1 : Integer.parseInt(addr.get(1));
+                if (master == -1) {
+                    master = port;
+                }
+                if (port != master || port == -1) {
+                    return "sentinel " + s.port + " names master " + port + ", an earlier one " + master;
+                }
+                String flags = j.sentinelMaster(masterName).get("flags");
+                if (!"master".equals(flags)) {
+                    return "sentinel " + s.port + " flags master " + port + " " + flags;
+                }
+                Map<Integer, String> replicaFlags = new HashMap<>();
+                j.sentinelReplicas(masterName).forEach(r -> replicaFlags.put(Integer.parseInt(r.get("port")), r.get("flags")));
+                for (RedisProcess r : servers) {
+                    if (r.port() != port && !"slave".equals(replicaFlags.get(r.port()))) {
+                        return "sentinel " + s.port + " flags replica " + r.port() + " " + replicaFlags.get(r.port());
+                    }
+                }
+                Map<Integer, String> sentinelFlags = new HashMap<>();
+                j.sentinelSentinels(masterName).forEach(o -> sentinelFlags.put(Integer.parseInt(o.get("port")), o.get("flags")));
+                for (Sentinel o : sentinels) {
+                    if (o != s && !"sentinel".equals(sentinelFlags.get(o.port))) {
+                        return "sentinel " + s.port + " flags sentinel " + o.port + " " + sentinelFlags.get(o.port);
+                    }
+                }
+            } catch (RuntimeException e) {
+                return "sentinel " + s.port + " does not answer: " + e;
+            }
+        }
+        for (RedisProcess r : servers) {
+            try (Jedis j = r.jedis(PROBE_TIMEOUT)) {
+                String info = j.info("replication");
+                if (r.port() == master) {
+                    if (!info.contains("role:master")) {
+                        return "master " + master + " answers " + infoField(info, "role");
+                    }
+                } else if (!info.contains("role:slave") || !infoField(info, "master_port").equals(String.valueOf(master))
+                        || !info.contains("master_link_status:up") || info.contains("master_sync_in_progress:1")) {
+                    return "server " + r.port() + " is not a replica of " + master + " in sync: role "
+                            + infoField(info, "role") + ", master_port " + infoField(info, "master_port") + ", link "
+                            + infoField(info, "master_link_status");
+                }
+            } catch (RuntimeException e) {
+                return "server " + r.port() + " does not answer: " + e;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Waits until {@link #whyNotAtFullStrength()} is null.
+     *
+     * @throws IllegalStateException if that does not happen within {@code timeout}, with the last reason and
+     *     {@link #diagnostics()}
+     */
+    public void awaitFullStrength(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String why = whyNotAtFullStrength();
+        while (why != null) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("SentinelGroup not at full strength within " + timeout + ": " + why
+                        + "\n" + diagnostics());
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+            why = whyNotAtFullStrength();
+        }
+    }
+
+    /**
+     * Each server's replication state, what each sentinel says of the master, its replicas and the other sentinels,
+     * then every server's and sentinel's log tail: for failure messages and run evidence.
+     */
+    public String diagnostics() {
+        StringBuilder s = new StringBuilder();
+        for (RedisProcess r : servers) {
+            s.append("--- server ").append(r.port()).append(r.isAlive() ? r.isHung() ? " (hung)" : "" : " (dead)")
+                    .append(" ---\n");
+            if (r.isAlive() && !r.isHung()) {
+                try (Jedis j = r.jedis(PROBE_TIMEOUT)) {
+                    String info = j.info("replication");
+                    for (String f : List.of("role", "master_port", "master_link_status", "connected_slaves",
+                            "master_replid", "master_repl_offset")) {
+                        s.append(f).append(':').append(infoField(info, f)).append('\n');
+                    }
+                } catch (RuntimeException e) {
+                    s.append("(no answer: ").append(e).append(")\n");
+                }
+            }
+        }
+        for (Sentinel st : sentinels) {
+            s.append("--- sentinel ").append(st.port).append(st.isAlive() ? "" : " (dead)").append(" ---\n");
+            if (st.isAlive()) {
+                try (Jedis j = st.jedis()) {
+                    s.append("tilt:").append(infoField(j.info("sentinel"), "sentinel_tilt")).append('\n')
+                            .append("master: ").append(j.sentinelGetMasterAddrByName(masterName)).append(' ')
+                            .append(j.sentinelMaster(masterName).get("flags")).append('\n');
+                    j.sentinelReplicas(masterName).forEach(r -> s.append("replica ").append(r.get("port")).append(' ')
+                            .append(r.get("flags")).append(" link ").append(r.get("master-link-status"))
+                            .append(" master-port ").append(r.get("master-port")).append('\n'));
+                    j.sentinelSentinels(masterName).forEach(o -> s.append("sentinel ").append(o.get("port")).append(' ')
+                            .append(o.get("flags")).append('\n'));
+                } catch (RuntimeException e) {
+                    s.append("(no answer: ").append(e).append(")\n");
+                }
+            }
+        }
+        for (RedisProcess r : servers) {
+            s.append("=== log of server ").append(r.port()).append(" ===\n").append(r.logTail());
+        }
+        return s.append(logTails()).toString();
     }
 
     /** SIGKILLs the current master and returns it. */
@@ -209,15 +412,18 @@ public final class SentinelGroup implements AutoCloseable {
     private void startAll(Builder b) {
         RedisProcess master = server().start();
         servers.add(master);
-        RedisProcess replica = server().setting("replicaof", HOST + " " + master.port()).start();
-        servers.add(replica);
+        for (int i = 0; i < b.replicaCount; i++) {
+            servers.add(server().setting("replicaof", HOST + " " + master.port()).start());
+        }
         long deadline = System.nanoTime() + b.startTimeout.toNanos();
-        await(deadline, "replica in sync with master " + master.port(), () -> {
-            try (Jedis j = replica.jedis()) {
-                String info = j.info("replication");
-                return info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1");
-            }
-        });
+        for (RedisProcess replica : servers.subList(1, servers.size())) {
+            await(deadline, "replica " + replica.port() + " in sync with master " + master.port(), () -> {
+                try (Jedis j = replica.jedis()) {
+                    String info = j.info("replication");
+                    return info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1");
+                }
+            });
+        }
         int quorum = b.sentinelCount == 1 ? 1 : b.sentinelCount / 2 + 1;
         for (int i = 0; i < b.sentinelCount; i++) {
             int port = i == 0 && b.firstSentinelPort != 0 ? b.firstSentinelPort : FreePorts.next();
@@ -233,17 +439,21 @@ public final class SentinelGroup implements AutoCloseable {
                     if (addr == null || addr.size() != 2 || Integer.parseInt(addr.get(1)) != master.port()) {
                         return false;
                     }
-                    boolean knowsReplica = !j.sentinelReplicas(masterName).isEmpty();
+                    boolean knowsReplicas = j.sentinelReplicas(masterName).size() >= b.replicaCount;
                     boolean knowsOthers = j.sentinelSentinels(masterName).size() >= sentinels.size() - 1;
-                    return knowsReplica && knowsOthers;
+                    return knowsReplicas && knowsOthers;
                 }
             });
         }
     }
 
-    /** A master or replica: with TLS, replicating over TLS and presenting the client certificate to its master. */
+    /**
+     * A master or replica that restarts in the role Sentinel last gave it; with TLS, replicating over TLS and presenting
+     * the client certificate to its master.
+     */
     private RedisProcess.Builder server() {
-        RedisProcess.Builder b = RedisProcess.builder().binary(binary);
+        RedisProcess.Builder b = RedisProcess.builder().binary(binary).keepRewrittenConfig(true)
+                .startTimeout(startTimeout);
         if (tls != null) {
             b.tls(tls).tlsAuthClients(tlsAuthClients);
             tlsReplication(b::setting, tls);
@@ -277,6 +487,11 @@ public final class SentinelGroup implements AutoCloseable {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
         }
         throw new IllegalStateException("SentinelGroup: no " + what + " in time\n" + logTails());
+    }
+
+    private static String infoField(String info, String field) {
+        return info.lines().filter(l -> l.startsWith(field + ":")).map(l -> l.substring(field.length() + 1).trim())
+                .findFirst().orElse("-");
     }
 
     private static String tail(Path file, int lines) {
@@ -332,10 +547,13 @@ public final class SentinelGroup implements AutoCloseable {
                     + "sentinel parallel-syncs " + masterName + " 1\n";
         }
 
+        /** Starts the sentinel; on a restart, on its config file as it rewrote it (its id, master, replicas, peers). */
         void start() {
             try {
                 Path file = dir.resolve("sentinel.conf");
-                Files.writeString(file, conf, StandardCharsets.UTF_8);
+                if (!Files.exists(file)) {
+                    Files.writeString(file, conf, StandardCharsets.UTF_8);
+                }
                 process = new ProcessBuilder(binary.toString(), file.toString(), "--sentinel")
                         .directory(dir.toFile())
                         .redirectErrorStream(true)
@@ -357,6 +575,27 @@ public final class SentinelGroup implements AutoCloseable {
             return new Jedis(new HostAndPort(HOST, port), cfg.build());
         }
 
+        boolean isAlive() {
+            Process p = process;
+            return p != null && p.isAlive();
+        }
+
+        /** SIGKILL, and waits until it is dead. */
+        void kill() {
+            Process p = process;
+            if (p != null) {
+                p.destroyForcibly();
+                try {
+                    if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("sentinel " + port + " (pid " + p.pid() + ") survived SIGKILL");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                ChildProcesses.unregister(p);
+            }
+        }
+
         void close() {
             Process p = process;
             if (p != null) {
@@ -376,6 +615,7 @@ public final class SentinelGroup implements AutoCloseable {
     public static final class Builder {
         private String masterName = DEFAULT_MASTER_NAME;
         private int sentinelCount = 1;
+        private int replicaCount = 1;
         private Duration downAfter = Duration.ofMillis(1000);
         private Duration failoverTimeout = Duration.ofMillis(2000);
         private Duration startTimeout = Duration.ofSeconds(30);
@@ -396,6 +636,27 @@ public final class SentinelGroup implements AutoCloseable {
                 throw new IllegalArgumentException("sentinels must be 1 or 3, but was " + count);
             }
             this.sentinelCount = count;
+            return this;
+        }
+
+        /** Replicas of the master: 1 (default) or more. */
+        public Builder replicas(int count) {
+            if (count < 1) {
+                throw new IllegalArgumentException("replicas must be >= 1, but was " + count);
+            }
+            this.replicaCount = count;
+            return this;
+        }
+
+        /**
+         * How long {@link #start()} waits for the group to be ready, and each server's start timeout (a restart reloads
+         * its AOF); default 30 s.
+         */
+        public Builder startTimeout(Duration timeout) {
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("startTimeout must be > 0, but was " + timeout);
+            }
+            this.startTimeout = timeout;
             return this;
         }
 
@@ -438,7 +699,7 @@ public final class SentinelGroup implements AutoCloseable {
             return this;
         }
 
-        /** Starts master, replica and sentinels, and waits until a failover could happen. */
+        /** Starts master, replicas and sentinels, and waits until a failover could happen. */
         public SentinelGroup start() {
             SentinelGroup g = new SentinelGroup(this);
             try {

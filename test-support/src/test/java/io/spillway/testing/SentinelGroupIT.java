@@ -49,6 +49,36 @@ class SentinelGroupIT {
     }
 
     /**
+     * Two replicas and three sentinels: a SIGKILLed master is replaced, and restarted (on its rewritten config, as a
+     * master) it is demoted by the sentinels to a replica of its successor; a killed sentinel restarts on its own
+     * rewritten config and rejoins; after each, the group is back at full strength.
+     */
+    @Test
+    void aRestartedOldMasterAndARestartedSentinelRejoin() {
+        try (SentinelGroup g = SentinelGroup.builder().replicas(2).sentinels(3).downAfter(Duration.ofSeconds(1))
+                .start()) {
+            assertThat(g.servers()).hasSize(3);
+            assertThat(g.replicas()).hasSize(2);
+            g.awaitFullStrength(Duration.ofSeconds(30));
+            RedisProcess old = g.killMaster();
+            assertThat(g.whyNotAtFullStrength()).contains("server " + old.port() + " is down");
+            RedisProcess now = g.awaitFailover(old, Duration.ofSeconds(30));
+            old.restart();
+            g.awaitFullStrength(Duration.ofSeconds(60));
+            assertThat(g.masterPort()).isEqualTo(now.port());
+            try (Jedis j = old.jedis()) {
+                assertThat(j.info("replication")).contains("role:slave", "master_port:" + now.port());
+            }
+            g.killSentinel(1);
+            assertThat(g.isSentinelAlive(1)).isFalse();
+            assertThat(g.whyNotAtFullStrength()).contains("sentinel " + g.sentinelPorts().get(1) + " is down");
+            g.restartSentinel(1);
+            g.awaitFullStrength(Duration.ofSeconds(60));
+            assertThat(g.diagnostics()).contains("--- sentinel " + g.sentinelPorts().get(1) + " ---");
+        }
+    }
+
+    /**
      * Everything over TLS only, client certificates required: the replica syncs over TLS, the sentinels watch over TLS
      * (they see the replica, and with three each other), and they fail over. A plain client is refused everywhere.
      */

@@ -14,7 +14,7 @@ import java.util.stream.Collectors;
 
 /**
  * One scenario's settings. Presets ({@code small}, {@code medium}, {@code large}, {@code nopersist},
- * {@code nopersist-wa}, {@code cluster}) give
+ * {@code nopersist-wa}, {@code cluster}, {@code sentinel}) give
  * every value; any command-line option overrides its preset's value.
  *
  * @param name scenario name (for the table)
@@ -29,6 +29,9 @@ import java.util.stream.Collectors;
  *     may be lost even without persistence
  * @param cluster against a Redis Cluster ({@code ChaosRun.CLUSTER_MASTERS} masters, one replica each, AOF everysec,
  *     several queues spread over the masters, no proxy) instead of one redis-server behind the proxy
+ * @param sentinel against a Sentinel deployment ({@code ChaosRun.SENTINEL_REPLICAS} replicas of one master,
+ *     {@code ChaosRun.SENTINELS} sentinels, AOF everysec everywhere, no proxy, a {@code redis-sentinel://} URI) instead
+ *     of one redis-server behind the proxy
  * @param concurrency handler threads per worker
  * @param workMillis each job's simulated work in the handler
  * @param leaseMillis the workers' lease
@@ -36,7 +39,8 @@ import java.util.stream.Collectors;
  * @param dir run directory (record files, logs, Redis data, result)
  */
 record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
-                    long phaseMillis, boolean persistence, boolean writeAhead, boolean cluster, int concurrency,
+                    long phaseMillis, boolean persistence, boolean writeAhead, boolean cluster, boolean sentinel,
+                    int concurrency,
                     long workMillis, long leaseMillis, long drainTimeoutMillis, Path dir) {
 
     static final Set<String> FLAGS = Set.of("help");
@@ -45,7 +49,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             "drain-timeout", "dir");
 
     static final String USAGE = """
-            Usage: ChaosMain [--scenario small|medium|large|nopersist|nopersist-wa|cluster[,more]] [options]
+            Usage: ChaosMain [--scenario small|medium|large|nopersist|nopersist-wa|cluster|sentinel[,more]] [options]
               --seed N               fault schedule seed (default: random, printed)
               --jobs N               jobs in all, split between producers
               --producers P          producer JVMs            --workers W         worker JVMs
@@ -53,9 +57,11 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --faults-per-kind K    K faults of every kind (overrides --faults)
               --kinds a,b,...        restrict to these kinds: %s
                                      (cluster: redis-kill, redis-failover, redis-hang, client-kill and the
-                                     worker and producer kinds; redis-failover is cluster only)
+                                     worker and producer kinds; sentinel: those and sentinel-failover,
+                                     replica-kill, sentinel-kill; redis-failover needs a cluster or
+                                     sentinel, the other three sentinel)
               --duration S           fault phase in seconds (jobs are spread over it)
-              --persistence aof|none Redis AOF everysec, or no persistence at all (cluster: aof only)
+              --persistence aof|none Redis AOF everysec, or no persistence at all (cluster, sentinel: aof only)
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
               --concurrency C        handler threads per worker  --work-ms MS   simulated work per job
               --lease-ms MS          worker lease               --drain-timeout S  wait for drain
@@ -78,6 +84,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         boolean persistence = true;
         boolean writeAhead = false;
         boolean cluster = false;
+        boolean sentinel = false;
         int concurrency = 4;
         long workMs = 1;
         long drainS = 180;
@@ -119,8 +126,19 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 phaseS = 70;
                 drainS = 90;
             }
+            case "sentinel" -> {
+                // CI-sized too: two faults of every kind that applies under Sentinel. Each Redis fault waits for the
+                // group to be back at full strength, and a restarted or woken old master is demoted only some 8 s
+                // after it answers again: the phase is longer than the cluster's so that jobs keep flowing meanwhile.
+                sentinel = true;
+                kinds = new ArrayList<>(FaultKind.SENTINEL);
+                jobs = 6_000;
+                perKind = 2;
+                phaseS = 150;
+                drainS = 90;
+            }
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario
-                    + "'; known: small, medium, large, nopersist, nopersist-wa, cluster");
+                    + "'; known: small, medium, large, nopersist, nopersist-wa, cluster, sentinel");
         }
         if (a.has("kinds")) {
             kinds = Arrays.stream(a.get("kinds", "").split(",")).map(FaultKind::fromLabel).distinct().toList();
@@ -131,9 +149,15 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                         + " (no proxy in front of a cluster); known there: "
                         + FaultKind.CLUSTER.stream().map(FaultKind::label).collect(Collectors.joining(", ")));
             }
-            if (!cluster && k == FaultKind.REDIS_FAILOVER) {
-                throw new IllegalArgumentException("fault kind " + k.label() + " needs a replica to take over: only in"
-                        + " scenario cluster, not in " + scenario);
+            if (sentinel && !FaultKind.SENTINEL.contains(k)) {
+                throw new IllegalArgumentException("fault kind " + k.label() + " does not apply to scenario sentinel"
+                        + " (no proxy in front of the servers); known there: "
+                        + FaultKind.SENTINEL.stream().map(FaultKind::label).collect(Collectors.joining(", ")));
+            }
+            if (!cluster && !sentinel && !FaultKind.STANDALONE.contains(k)) {
+                throw new IllegalArgumentException("fault kind " + k.label() + " needs replicas"
+                        + (k == FaultKind.REDIS_FAILOVER ? " to take over: only in scenarios cluster and sentinel"
+                        : " and sentinels: only in scenario sentinel") + ", not in " + scenario);
             }
         }
         Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
@@ -158,8 +182,9 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 throw new IllegalArgumentException("--persistence must be aof or none, but was '" + p + "'");
             }
             persistence = p.equals("aof");
-            if (cluster && !persistence) {
-                throw new IllegalArgumentException("scenario cluster runs with AOF only, but --persistence was none");
+            if ((cluster || sentinel) && !persistence) {
+                throw new IllegalArgumentException("scenario " + scenario
+                        + " runs with AOF only, but --persistence was none");
             }
         }
         if (a.has("write-ahead")) {
@@ -181,7 +206,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             dir = dir.resolve(scenario);
         }
         return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
-                a.getLong("duration", phaseS) * 1000, persistence, writeAhead, cluster,
+                a.getLong("duration", phaseS) * 1000, persistence, writeAhead, cluster, sentinel,
                 a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());

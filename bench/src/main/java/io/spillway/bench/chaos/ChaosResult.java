@@ -39,6 +39,12 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
                     + ChaosRun.CLUSTER_MASTERS * ChaosRun.QUEUES_PER_MASTER + " queues ("
                     + ChaosRun.QUEUES_PER_MASTER + " per master), no proxy");
         }
+        if (options.sentinel()) {
+            row(t, "Redis", "Sentinel: 1 master, " + ChaosRun.SENTINEL_REPLICAS + " replicas, " + ChaosRun.SENTINELS
+                    + " sentinels (quorum " + (ChaosRun.SENTINELS / 2 + 1) + "), down-after "
+                    + ChaosRun.SENTINEL_DOWN_AFTER.toMillis() + " ms, failover-timeout "
+                    + ChaosRun.SENTINEL_FAILOVER_TIMEOUT.toMillis() + " ms, redis-sentinel:// URI, no proxy");
+        }
         row(t, "Redis persistence", options.persistence() ? "AOF, appendfsync everysec" : "none (appendonly no, save \"\")");
         row(t, "producers' write-ahead mode", options.writeAhead() ? "on (every job journaled until it completes)" : "off");
         row(t, "producers × workers (handler threads)", options.producers() + " × " + options.workers() + " ("

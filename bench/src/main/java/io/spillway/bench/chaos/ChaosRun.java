@@ -8,6 +8,7 @@ import io.spillway.testing.ChaosProxy;
 import io.spillway.testing.ChildJvm;
 import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
+import io.spillway.testing.SentinelGroup;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -36,14 +37,20 @@ import redis.clients.jedis.RedisClusterClient;
  *   <li>Starts redis-server (AOF everysec, or no persistence) and a {@link ChaosProxy} in front of it;
  *       every producer and worker connects through the proxy. Scenario {@code cluster} instead starts a
  *       {@link RedisClusterGroup} ({@value #CLUSTER_MASTERS} masters, one replica each, AOF everysec) that the
- *       children reach directly, and spreads {@value #QUEUES_PER_MASTER} queues per master over it.</li>
+ *       children reach directly, and spreads {@value #QUEUES_PER_MASTER} queues per master over it. Scenario
+ *       {@code sentinel} starts a {@link SentinelGroup} (a master with {@value #SENTINEL_REPLICAS} replicas and
+ *       {@value #SENTINELS} sentinels, AOF everysec everywhere) that the children reach through its
+ *       {@code redis-sentinel://} URI, with no proxy, on the one queue of the standalone scenarios.</li>
  *   <li>Starts P {@link ChaosProducerMain} and W {@link ChaosWorkerMain} JVMs; producers spread their
  *       jobs over the fault phase.</li>
  *   <li>Applies the {@link FaultSchedule} one fault at a time: apply, hold, heal. Between faults it checks
  *       that every child that should run does (an unexpected exit is a problem, and the child is
  *       restarted). In a cluster a Redis fault ends only once the cluster is back at full strength (every node
  *       up, {@code cluster_state:ok} everywhere, every master with a linked replica), so that the next fault
- *       never meets a master without a replica to fail over to; the next fault then keeps its planned gap.</li>
+ *       never meets a master without a replica to fail over to; the next fault then keeps its planned gap. Under
+ *       Sentinel a fault on Redis or a sentinel likewise starts and ends at full strength
+ *       ({@link SentinelGroup#whyNotAtFullStrength()}: every process up, the sentinels agreeing on a master they do not
+ *       flag, out of TILT, seeing every replica and each other, every other server its replica in sync).</li>
  *   <li>After the last fault, waits until every accepted id is handled and every producer has
  *       enqueued all its jobs with an empty journal, or the drain timeout.</li>
  *   <li>Stops the children gracefully, reads the record files one last time and computes the verdict
@@ -52,7 +59,8 @@ import redis.clients.jedis.RedisClusterClient;
  * </ol>
  * Everything a run leaves (Redis data and log, every child's output, record files, summaries) stays in
  * {@link ChaosOptions#dir()} as evidence; a cluster's node directories (AOF, {@code nodes.conf}, log) are copied
- * to {@code redis-cluster/} there before the cluster is closed.
+ * to {@code redis-cluster/} there before the cluster is closed, and a Sentinel group's server and sentinel directories
+ * (AOF, rewritten {@code redis.conf} and {@code sentinel.conf}, logs) to {@code redis-sentinel/}.
  */
 final class ChaosRun {
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
@@ -73,6 +81,17 @@ final class ChaosRun {
     private static final Duration CLUSTER_FAILOVER_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CLUSTER_RECOVERY_TIMEOUT = Duration.ofSeconds(120);
     private static final Duration CLUSTER_PROBE_TIMEOUT = Duration.ofSeconds(1);
+    static final int SENTINEL_REPLICAS = 2;
+    static final int SENTINELS = 3;
+    /**
+     * {@code down-after-milliseconds}: as the cluster's node timeout, so that a stall of the loaded test machine is not
+     * taken for a dead master; kills held 0.5 to 4 s are then failed over or not.
+     */
+    static final Duration SENTINEL_DOWN_AFTER = Duration.ofSeconds(2);
+    /** {@code failover-timeout}: SentinelGroup's default, which its own tests use. */
+    static final Duration SENTINEL_FAILOVER_TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration SENTINEL_FAILOVER_WAIT = Duration.ofSeconds(60);
+    private static final Duration SENTINEL_RECOVERY_TIMEOUT = Duration.ofSeconds(120);
 
     private final ChaosOptions o;
     private final PrintStream log;
@@ -86,6 +105,7 @@ final class ChaosRun {
     private ChaosProxy proxy;
     private RedisClusterGroup cluster;
     private RedisClusterClient clusterAdmin;
+    private SentinelGroup sentinels;
     private List<String> queues = List.of(ChaosProducerMain.QUEUE);
     private long lastFaultEndMs;
     private long phaseStartMs;
@@ -113,11 +133,15 @@ final class ChaosRun {
                 o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
                 schedule.phaseMillis() / 1000, (o.persistence() ? "AOF everysec" : "none")
                         + (o.writeAhead() ? ", write-ahead producers" : "")
-                        + (o.cluster() ? ", Redis Cluster of " + CLUSTER_MASTERS + " masters with a replica each" : ""), dir);
+                        + (o.cluster() ? ", Redis Cluster of " + CLUSTER_MASTERS + " masters with a replica each" : "")
+                        + (o.sentinel() ? ", Sentinel: a master with " + SENTINEL_REPLICAS + " replicas, " + SENTINELS
+                        + " sentinels" : ""), dir);
         try (PrintStream fl = new PrintStream(Files.newOutputStream(dir.resolve("faults.log")), true, StandardCharsets.UTF_8)) {
             faultLog = fl;
             if (o.cluster()) {
                 startCluster();
+            } else if (o.sentinel()) {
+                startSentinels();
             } else {
                 // A long run grows the AOF: reloading it after a restart took 15 s and more on 2 loaded cores, past
                 // the harness's default 20 s start timeout (the first --large attempt stopped there).
@@ -150,7 +174,7 @@ final class ChaosRun {
             long faultBase = Math.max(phaseStartMs, System.currentTimeMillis() + 1_000);
             for (FaultSchedule.Fault f : schedule.faults()) {
                 long due = faultBase + f.atMillis();
-                if (o.cluster()) {
+                if (o.cluster() || o.sentinel()) {
                     // A fault that waited for the cluster to recover may end after the next one was due: keep the gap.
                     due = Math.max(due, lastFaultEndMs + MIN_GAP_MS);
                 }
@@ -230,6 +254,200 @@ final class ChaosRun {
             if (cluster != null) {
                 keepClusterEvidence();
                 cluster.close();
+            }
+            if (sentinels != null) {
+                keepSentinelEvidence();
+                sentinels.close();
+            }
+        }
+    }
+
+    /** Starts the Sentinel group; writes its layout (ports, pids, directories) to sentinel.txt. */
+    private void startSentinels() throws IOException {
+        // Three servers reloading AOFs on a loaded machine: well past the default 30 s, as for the cluster.
+        sentinels = SentinelGroup.builder().replicas(SENTINEL_REPLICAS).sentinels(SENTINELS)
+                .downAfter(SENTINEL_DOWN_AFTER).failoverTimeout(SENTINEL_FAILOVER_TIMEOUT)
+                .startTimeout(Duration.ofMinutes(3)).start();
+        StringBuilder layout = new StringBuilder("# server port pid dataDir (the first is the master at start)\n");
+        for (RedisProcess n : sentinels.servers()) {
+            layout.append("server ").append(n.port()).append(' ').append(n.pid()).append(' ').append(n.dataDir())
+                    .append('\n');
+        }
+        layout.append("# sentinel port dir\n");
+        for (int i = 0; i < SENTINELS; i++) {
+            layout.append("sentinel ").append(sentinels.sentinelPorts().get(i)).append(' ')
+                    .append(sentinels.sentinelDirectories().get(i)).append('\n');
+        }
+        Files.writeString(dir.resolve("sentinel.txt"), layout.toString(), StandardCharsets.UTF_8);
+        String version;
+        try (Jedis j = sentinels.master().jedis()) {
+            version = infoField(j.info("server"), "redis_version");
+        }
+        say("redis sentinel %s: redis-server %s, master %d, replicas %s, sentinels %s (down-after %d ms, failover-timeout"
+                        + " %d ms; see sentinel.txt)", sentinels.uriString(), version, sentinels.masterPort(),
+                sentinels.replicas().stream().map(RedisProcess::port).toList(), sentinels.sentinelPorts(),
+                SENTINEL_DOWN_AFTER.toMillis(), SENTINEL_FAILOVER_TIMEOUT.toMillis());
+    }
+
+    /**
+     * A fault on the Sentinel group: waits for full strength, applies the fault to the master the sentinels name now
+     * (or a replica or sentinel drawn by the schedule), holds, heals, and waits for full strength again.
+     *
+     * @return the fault log's detail
+     */
+    private String injectSentinel(FaultSchedule.Fault f) {
+        long before = awaitSentinelStrength(f, "before");
+        StringBuilder d = new StringBuilder();
+        if (before > 1_000) {
+            d.append("waited ").append(before).append(" ms for full strength first; ");
+        }
+        long start = System.currentTimeMillis();
+        RedisProcess master = sentinels.master();
+        RedisProcess victim = master;
+        switch (f.kind()) {
+            case CLIENT_KILL -> d.append(master.clientKillAll()).append(" connections killed on master :")
+                    .append(master.port());
+            case REDIS_KILL -> {
+                d.append("master :").append(master.port());
+                master.kill();
+                sleep(f.holdMillis());
+                master.restart();
+                d.append(" restarted pid ").append(master.pid());
+            }
+            case REDIS_FAILOVER -> {
+                d.append("master :").append(master.port());
+                master.kill();
+                awaitSentinelFailover(f, master, start, d);
+                sleep(f.holdMillis());
+                master.restart();
+                d.append(", restarted pid ").append(master.pid());
+            }
+            case REDIS_HANG -> {
+                d.append("master :").append(master.port()).append(" hung");
+                master.hang();
+                awaitSentinelFailover(f, master, start, d);
+                sleep(f.holdMillis());
+                master.resume();
+                d.append(", resumed");
+            }
+            case SENTINEL_FAILOVER -> {
+                d.append("SENTINEL FAILOVER of master :").append(master.port());
+                try {
+                    sentinels.failover();
+                    awaitSentinelFailover(f, master, start, d);
+                } catch (RuntimeException e) {
+                    problems.add("SENTINEL FAILOVER refused at fault #" + f.index() + ": " + e.getMessage());
+                    d.append(" refused: ").append(e.getMessage());
+                }
+            }
+            case REPLICA_KILL -> {
+                victim = sentinels.replicas().get(f.target());
+                d.append("replica :").append(victim.port());
+                victim.kill();
+                sleep(f.holdMillis());
+                victim.restart();
+                d.append(" restarted pid ").append(victim.pid());
+            }
+            case SENTINEL_KILL -> {
+                victim = null;
+                d.append("sentinel :").append(sentinels.sentinelPorts().get(f.target()));
+                sentinels.killSentinel(f.target());
+                sleep(f.holdMillis());
+                sentinels.restartSentinel(f.target());
+                d.append(" restarted");
+            }
+            default -> throw new IllegalStateException(f.kind() + " is not a Sentinel fault");
+        }
+        long healed = System.currentTimeMillis();
+        long recovery = awaitSentinelStrength(f, "after");
+        d.append("; healed +").append(healed - start).append(" ms, full strength +").append(recovery)
+                .append(" ms later, master :").append(masterPortOrUnknown());
+        if (victim != null) {
+            d.append(", :").append(victim.port()).append(' ').append(roleOf(victim)).append(" now");
+        }
+        return d.toString();
+    }
+
+    /** Waits until the sentinels name a master other than {@code old}; if they do not, that is a problem. */
+    private void awaitSentinelFailover(FaultSchedule.Fault f, RedisProcess old, long start, StringBuilder d) {
+        try {
+            RedisProcess successor = sentinels.awaitFailover(old, SENTINEL_FAILOVER_WAIT);
+            d.append(", failed over to :").append(successor.port()).append(" after ")
+                    .append(System.currentTimeMillis() - start).append(" ms");
+        } catch (IllegalStateException e) {
+            problems.add("no failover of master :" + old.port() + " within " + SENTINEL_FAILOVER_WAIT.toSeconds()
+                    + " s at fault #" + f.index() + ": see " + writeSentinelDiagnostics(f, e.getMessage()));
+            d.append(", NOT failed over");
+        }
+    }
+
+    /**
+     * Waits until the Sentinel group is at full strength; past {@link #SENTINEL_RECOVERY_TIMEOUT} that is a problem
+     * (with the group's diagnostics in a file) and the run goes on.
+     *
+     * @return how long it waited, in ms
+     */
+    private long awaitSentinelStrength(FaultSchedule.Fault f, String when) {
+        long t0 = System.currentTimeMillis();
+        long deadline = t0 + SENTINEL_RECOVERY_TIMEOUT.toMillis();
+        String why;
+        while ((why = sentinels.whyNotAtFullStrength()) != null) {
+            if (System.currentTimeMillis() > deadline) {
+                problems.add("Sentinel group not at full strength " + SENTINEL_RECOVERY_TIMEOUT.toSeconds() + " s "
+                        + when + " fault #" + f.index() + " (" + why + "): see "
+                        + writeSentinelDiagnostics(f, when + ": " + why));
+                break;
+            }
+            ledger.poll();
+            sleep(100);
+        }
+        return System.currentTimeMillis() - t0;
+    }
+
+    private String masterPortOrUnknown() {
+        try {
+            return String.valueOf(sentinels.masterPort());
+        } catch (RuntimeException e) {
+            return "unknown (" + e.getClass().getSimpleName() + ")";
+        }
+    }
+
+    /** Writes the Sentinel group's state and every log tail to {@code sentinel-fault-<n>.txt}; returns its name. */
+    private String writeSentinelDiagnostics(FaultSchedule.Fault f, String why) {
+        Path file = dir.resolve("sentinel-fault-" + f.index() + ".txt");
+        try {
+            Files.writeString(file, why + "\n" + sentinels.diagnostics(), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            say("cannot write %s: %s", file, e);
+        }
+        return file.getFileName().toString();
+    }
+
+    /** Copies every server's and sentinel's directory and the group's final state into the run directory. */
+    private void keepSentinelEvidence() {
+        try {
+            Files.writeString(dir.resolve("sentinel-final.txt"), sentinels.diagnostics(), StandardCharsets.UTF_8);
+            for (RedisProcess n : sentinels.servers()) {
+                copyTree(n.dataDir(), dir.resolve("redis-sentinel").resolve("server-" + n.port()));
+            }
+            for (int i = 0; i < SENTINELS; i++) {
+                copyTree(sentinels.sentinelDirectories().get(i),
+                        dir.resolve("redis-sentinel").resolve("sentinel-" + sentinels.sentinelPorts().get(i)));
+            }
+        } catch (IOException | RuntimeException e) {
+            say("could not keep the Sentinel group's files: %s", e);
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (var paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
             }
         }
     }
@@ -429,17 +647,7 @@ final class ChaosRun {
         try {
             Files.writeString(dir.resolve("cluster-final.txt"), cluster.diagnostics(), StandardCharsets.UTF_8);
             for (RedisProcess n : cluster.nodes()) {
-                Path to = dir.resolve("redis-cluster").resolve("node-" + n.port());
-                try (var paths = Files.walk(n.dataDir())) {
-                    for (Path p : paths.toList()) {
-                        Path target = to.resolve(n.dataDir().relativize(p).toString());
-                        if (Files.isDirectory(p)) {
-                            Files.createDirectories(target);
-                        } else {
-                            Files.copy(p, target);
-                        }
-                    }
-                }
+                copyTree(n.dataDir(), dir.resolve("redis-cluster").resolve("node-" + n.port()));
             }
         } catch (IOException | RuntimeException e) {
             say("could not keep the cluster's files: %s", e);
@@ -449,7 +657,8 @@ final class ChaosRun {
     private void inject(FaultSchedule.Fault f) {
         long start = System.currentTimeMillis();
         String detail = cluster != null && (f.kind().hitsRedisNode() || f.kind() == FaultKind.CLIENT_KILL)
-                ? injectCluster(f) : injectStandalone(f, start);
+                ? injectCluster(f) : sentinels != null && !f.kind().hitsChild() ? injectSentinel(f)
+                : injectStandalone(f, start);
         long end = System.currentTimeMillis();
         lastFaultEndMs = end;
         injected.merge(f.kind(), 1, Integer::sum);
@@ -536,7 +745,9 @@ final class ChaosRun {
                 c.awaitReady();
                 detail = c.name() + " exit " + code + ", now incarnation " + c.incarnation;
             }
-            case REDIS_FAILOVER -> throw new IllegalStateException("redis-failover needs a cluster");
+            case REDIS_FAILOVER -> throw new IllegalStateException("redis-failover needs a cluster or Sentinel");
+            case SENTINEL_FAILOVER, REPLICA_KILL, SENTINEL_KILL -> throw new IllegalStateException(f.kind().label()
+                    + " needs Sentinel");
         }
         return detail;
     }
@@ -632,7 +843,7 @@ final class ChaosRun {
         if (cluster != null) {
             return clusterStatus(id);
         }
-        try (Jedis j = redis.jedis()) {
+        try (Jedis j = sentinels != null ? sentinels.master().jedis() : redis.jedis()) {
             return String.valueOf(j.get(RedisKeys.job(QueueName.of(ChaosProducerMain.QUEUE), JobId.of(id))));
         } catch (RuntimeException e) {
             return "unreadable:" + e.getClass().getSimpleName();
@@ -657,9 +868,9 @@ final class ChaosRun {
         }
     }
 
-    /** What the children connect to: the proxy in front of the standalone Redis, or the cluster's nodes. */
+    /** What the children connect to: the proxy in front of the standalone Redis, the cluster's nodes, or the sentinels. */
     private String redisUri() {
-        return cluster != null ? cluster.uriString() : proxy.uri().toString();
+        return cluster != null ? cluster.uriString() : sentinels != null ? sentinels.uriString() : proxy.uri().toString();
     }
 
     private void say(String format, Object... args) {

@@ -12,28 +12,46 @@ import java.util.stream.Collectors;
  *
  * <p>Against a Redis Cluster (scenario {@code cluster}) the Redis faults hit one master, drawn by the schedule, and
  * {@link #CLIENT_KILL} every node; there is no proxy (cluster clients follow the slot map to each node's own port), so
- * only the kinds in {@link #CLUSTER} apply. {@link #REDIS_FAILOVER} exists only there.
+ * only the kinds in {@link #CLUSTER} apply. {@link #REDIS_FAILOVER} exists only there and under Sentinel.
+ *
+ * <p>Under Sentinel (scenario {@code sentinel}) the Redis faults hit the master the sentinels name at that moment, and
+ * only the kinds in {@link #SENTINEL} apply (no proxy either: the sentinels hand out the servers' own ports); three of
+ * them exist only there: {@link #SENTINEL_FAILOVER}, {@link #REPLICA_KILL} and {@link #SENTINEL_KILL}.
  */
 enum FaultKind {
     /**
      * SIGKILL of redis-server, down for the hold, then restarted on its data dir (AOF; empty without persistence). In a
-     * cluster: of one master; if its replica took over meanwhile, it comes back as that replica's replica.
+     * cluster: of one master; if its replica took over meanwhile, it comes back as that replica's replica. Under
+     * Sentinel: of the master; restarted before the failover it is the master again (the sentinels may still fail it
+     * over), restarted after it it comes back as a master and the sentinels demote it.
      */
     REDIS_KILL(500, 4_000),
     /**
-     * Cluster only: SIGKILL of one master, kept down until one of its replicas has taken over its slots, then for the
-     * hold, then restarted on its data dir: it rejoins as a replica of its successor.
+     * Cluster and Sentinel only: SIGKILL of one master, kept down until one of its replicas has taken over (its slots;
+     * under Sentinel: the sentinels name a promoted replica), then for the hold, then restarted on its data dir: it
+     * rejoins as a replica of its successor (under Sentinel once the sentinels demote it).
      */
     REDIS_FAILOVER(0, 3_000),
     /**
+     * Sentinel only: {@code SENTINEL FAILOVER} asked of a sentinel, held until the sentinels name the promoted replica;
+     * the old master, alive all along, is demoted to a replica of it.
+     */
+    SENTINEL_FAILOVER(0, 0),
+    /**
      * SIGSTOP of redis-server for the hold, then SIGCONT: clients see timeouts, not errors. In a cluster: of one
-     * master; held past the node timeout, it is failed over too and comes back as a replica.
+     * master; held past the node timeout, it is failed over too and comes back as a replica. Under Sentinel: of the
+     * master, held until the sentinels have promoted a replica, then for the hold: the old master wakes up still
+     * believing it is the master (a split brain) until the sentinels demote it.
      */
     REDIS_HANG(500, 4_000),
     /** SHUTDOWN (AOF fsynced), down for the hold, restarted. */
     REDIS_RESTART(200, 2_000),
-    /** CLIENT KILL of every client connection (in a cluster: on every node). Instant. */
+    /** CLIENT KILL of every client connection (in a cluster: on every node; under Sentinel: on the master). Instant. */
     CLIENT_KILL(0, 0),
+    /** Sentinel only: SIGKILL of one replica, restarted on its data dir after the hold (it resyncs from the master). */
+    REPLICA_KILL(500, 4_000),
+    /** Sentinel only: SIGKILL of one of the sentinels, restarted on its own rewritten config after the hold. */
+    SENTINEL_KILL(500, 4_000),
     /** {@code maxmemory} set below the memory in use (writes answer OOM) for the hold, then unset. */
     REDIS_OOM(1_000, 5_000),
     /** The proxy closes every connection and refuses new ones for the hold. */
@@ -53,11 +71,15 @@ enum FaultKind {
     /** SIGTERM of one producer JVM (graceful close), restarted after the hold. */
     PRODUCER_RESTART(0, 1_000);
 
-    /** The kinds a standalone Redis (behind the proxy) can take: all but the cluster's own. */
-    static final Set<FaultKind> STANDALONE = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER));
+    /** The kinds a standalone Redis (behind the proxy) can take: all but those that need replicas or sentinels. */
+    static final Set<FaultKind> STANDALONE = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER, SENTINEL_FAILOVER,
+            REPLICA_KILL, SENTINEL_KILL));
     /** The kinds that apply to a Redis Cluster: no proxy faults; OOM and graceful restart are not wired to a master. */
     static final Set<FaultKind> CLUSTER = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, REDIS_HANG, CLIENT_KILL, WORKER_KILL,
             WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
+    /** The kinds that apply under Sentinel: the cluster's, plus a manual failover and kills of a replica or a sentinel. */
+    static final Set<FaultKind> SENTINEL = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, SENTINEL_FAILOVER, REDIS_HANG,
+            CLIENT_KILL, REPLICA_KILL, SENTINEL_KILL, WORKER_KILL, WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
 
     final long minHoldMs;
     final long maxHoldMs;
@@ -70,6 +92,11 @@ enum FaultKind {
     /** The command-line name: {@code redis-kill}, {@code proxy-blackhole}, ... */
     String label() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** True for the faults that hit a producer or worker JVM, not Redis, a sentinel or the proxy. */
+    boolean hitsChild() {
+        return this == WORKER_KILL || this == WORKER_RESTART || this == PRODUCER_KILL || this == PRODUCER_RESTART;
     }
 
     /** True for the faults that hit Redis itself (one node of a cluster, drawn by the schedule). */

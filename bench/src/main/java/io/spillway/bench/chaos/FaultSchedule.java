@@ -25,7 +25,10 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
      * @param atMillis planned start, from the start of the fault phase
      * @param holdMillis how long to keep it before healing
      * @param target which producer or worker (slot number), or for a Redis fault against a cluster which master (the
-     *     index of its slot range: 0 serves the lowest slots); else 0
+     *     index of its slot range: 0 serves the lowest slots), or under Sentinel which replica ({@link FaultKind#REPLICA_KILL}:
+     *     the index among the servers that are replicas at that moment, in start order, of
+     *     {@value ChaosRun#SENTINEL_REPLICAS}) or which sentinel ({@link FaultKind#SENTINEL_KILL}, of
+     *     {@value ChaosRun#SENTINELS}); else 0
      * @param param the proxy delay per chunk in ms for {@link FaultKind#PROXY_SLOW}, else 0
      */
     record Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param) {
@@ -81,6 +84,8 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
             int target = switch (k) {
                 case WORKER_KILL, WORKER_RESTART -> rnd.nextInt(Math.max(1, workers));
                 case PRODUCER_KILL, PRODUCER_RESTART -> rnd.nextInt(Math.max(1, producers));
+                case REPLICA_KILL -> rnd.nextInt(ChaosRun.SENTINEL_REPLICAS);
+                case SENTINEL_KILL -> rnd.nextInt(ChaosRun.SENTINELS);
                 default -> k.hitsRedisNode() && masters > 1 ? rnd.nextInt(masters) : 0;
             };
             long param = k == FaultKind.PROXY_SLOW ? 20 + rnd.nextInt(181) : 0;
