@@ -94,6 +94,9 @@ class WatchdogIT {
             assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
             assertThat(j.configGet("maxmemory-policy")).containsEntry("maxmemory-policy", "noeviction");
             assertThat(j.configGet("appendfsync")).containsEntry("appendfsync", "everysec");
+            // A replica's full resync drops its old data in the background: in the foreground it answered nobody for
+            // seconds with millions of keys, and the watchdog killed it for a hang, again at every resync.
+            assertThat(j.configGet("replica-lazy-flush")).containsEntry("replica-lazy-flush", "yes");
         }
         // redis.conf may hold requirepass: readable by its owner only.
         assertThat(java.nio.file.Files.getPosixFilePermissions(tmp.resolve("redis").resolve("redis.conf")))
