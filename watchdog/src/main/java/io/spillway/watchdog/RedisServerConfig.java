@@ -15,7 +15,9 @@ import java.util.Set;
  * <p>Defaults: binary {@link RedisBinary#locate()} (the redis-server 6.2 shipped in the embedded-redis
  * jar when none is installed); port {@value #DEFAULT_PORT}; bind {@value #DEFAULT_BIND}; data directory
  * {@code ./spillway-redis-<port>} (made absolute at build time); {@code appendonly yes},
- * {@code appendfsync everysec}, {@code save ""}, {@code maxmemory-policy noeviction}, no {@code maxmemory}.
+ * {@code appendfsync everysec}, {@code save ""}, {@code maxmemory-policy noeviction}, {@code replica-lazy-flush yes}
+ * (a replica's full resync drops its old data in the background, so it keeps answering the watchdog's PINGs), no
+ * {@code maxmemory}.
  * Any other directive can be added with {@link Builder#setting(String, String)}; the ones that would
  * lose jobs ({@code appendonly no}, an evicting policy) are allowed, since an operator may mean them,
  * and {@code spillway doctor} reports them.
@@ -138,6 +140,11 @@ public final class RedisServerConfig {
             settings.put("appendfsync", DEFAULT_APPENDFSYNC);
             settings.put("save", "");
             settings.put("maxmemory-policy", DEFAULT_MAXMEMORY_POLICY);
+            // A replica given a full resync drops its old data first; in the foreground that answers nobody for as long as
+            // it takes (about 1.7 s for 3 million keys), which the watchdog must take for a hang past its hang timeout,
+            // and the restart reloads the same data and drops it again: a kill loop. In the background Redis keeps
+            // answering (and holds the old and the new data at once for a moment).
+            settings.put("replica-lazy-flush", "yes");
         }
 
         /** A redis-server binary to run instead of {@link RedisBinary#locate()}. */

@@ -35,7 +35,7 @@ class WatchdogConfigTest {
         RedisServerConfig r = RedisServerConfig.custom().port(6390).dataDir(Path.of("/tmp/x y")).maxMemory("64mb").build();
         assertThat(r.configText())
                 .contains("port 6390\n", "bind 127.0.0.1\n", "dir \"/tmp/x y\"\n", "appendonly yes\n",
-                        "appendfsync everysec\n", "save \"\"\n", "maxmemory-policy noeviction\n", "maxmemory 64mb\n");
+                        "appendfsync everysec\n", "save \"\"\n", "maxmemory-policy noeviction\n", "replica-lazy-flush yes\n", "maxmemory 64mb\n");
         assertThat(r.uri().toString()).isEqualTo("redis://127.0.0.1:6390");
         assertThat(r.defaultDataDir()).isFalse();
     }

@@ -94,6 +94,9 @@ class WatchdogIT {
             assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
             assertThat(j.configGet("maxmemory-policy")).containsEntry("maxmemory-policy", "noeviction");
             assertThat(j.configGet("appendfsync")).containsEntry("appendfsync", "everysec");
+            // A replica's full resync drops its old data in the background: in the foreground it answered nobody for
+            // seconds with millions of keys, and the watchdog killed it for a hang, again at every resync.
+            assertThat(j.configGet("replica-lazy-flush")).containsEntry("replica-lazy-flush", "yes");
         }
         // redis.conf may hold requirepass: readable by its owner only.
         assertThat(java.nio.file.Files.getPosixFilePermissions(tmp.resolve("redis").resolve("redis.conf")))
@@ -371,6 +374,40 @@ class WatchdogIT {
     }
 
     @Test
+    void aClusterNodeWhoseBusPortIsTakenIsAFailureThatNamesTheBusPort() throws Exception {
+        // Another program listens on port + 10000 before the watchdog starts: redis-server binds its client port, then
+        // cannot bind its cluster bus and exits ("Failed listening on port … (cluster), aborting").
+        try (ServerSocket squatter = listeningBusPort()) {
+            int bus = squatter.getLocalPort();
+            int port = bus - 10_000;
+            Path dir = tmp.resolve("redis");
+            List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+            Watchdog w = Watchdog.builder()
+                    .redis(RedisServerConfig.custom().port(port).dataDir(dir)
+                            .setting("cluster-enabled", "yes")
+                            .setting("cluster-config-file", "\"" + dir.resolve("nodes.conf").toAbsolutePath() + "\"")
+                            .setting("cluster-node-timeout", "1000")
+                            .setting("cluster-announce-ip", "127.0.0.1")
+                            .build())
+                    .config(FAST)
+                    .build()
+                    .onEvent(events::add);
+            open.add(w);
+            w.start();
+
+            assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
+            seenPids.add(w.pid().getAsLong());
+            assertThat(w.failure()).hasValueSatisfying(f -> {
+                assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.PORT_IN_USE);
+                assertThat(f.reason()).isEqualTo("cluster bus port " + bus + " (port " + port + " + 10000) is in use by"
+                        + " another process (redis-server could not listen on its cluster bus: Address already in use)");
+            });
+            assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.Up);
+            assertThat(w.restarts()).isZero();
+        }
+    }
+
+    @Test
     void aPidFileNamingAnotherRedisServerDoesNotGetItKilled() throws Exception {
         Process unrelated = plainRedis(tmp.resolve("other"), freePort());
         Path dir = Files.createDirectories(tmp.resolve("redis"));
@@ -475,6 +512,56 @@ class WatchdogIT {
             return "PONG".equals(j.ping());
         } catch (RuntimeException e) {
             return false;
+        }
+    }
+
+    /**
+     * A socket listening on loopback port {@code p + 10000}, where {@code p} was free too and both lie below the kernel's
+     * ephemeral range (so no outgoing connection takes {@code p} meanwhile): the cluster bus port of a node on {@code p}.
+     */
+    private static ServerSocket listeningBusPort() throws IOException {
+        int above = ephemeralStart();
+        if (above < 21_000) {
+            throw new IllegalStateException("no room for a port and port + 10000 below the ephemeral range, which starts at " + above);
+        }
+        Random random = new Random();
+        for (int attempt = 0; attempt < 1_000; attempt++) {
+            int port = 10_000 + random.nextInt(above - 20_000);
+            if (!bindable(port)) {
+                continue;
+            }
+            ServerSocket bus = new ServerSocket();
+            try {
+                bus.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port + 10_000));
+            } catch (IOException taken) {
+                bus.close();
+                continue;
+            }
+            if (bindable(port)) {
+                return bus;
+            }
+            bus.close();
+        }
+        throw new IllegalStateException("no free loopback port pair (port, port + 10000) below " + above);
+    }
+
+    private static boolean bindable(int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static int ephemeralStart() {
+        try {
+            // readAllLines: Files.readString reads a /proc file short (its size says 0).
+            String[] range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0).trim().split("\\s+");
+            return Math.min(65_536, Integer.parseInt(range[0]));
+        } catch (IOException | RuntimeException e) {
+            return 32_768; // Linux's default
         }
     }
 

@@ -44,6 +44,11 @@ import redis.clients.jedis.exceptions.JedisDataException;
  */
 public final class RedisChild implements Child {
     private static final Logger log = LoggerFactory.getLogger("io.spillway.watchdog.Watchdog");
+    /** A cluster node's bus listens on its port + 10000 unless Redis 7's {@code cluster-port} says otherwise. */
+    private static final int CLUSTER_BUS_OFFSET = 10_000;
+    /** Redis's line for a port it could not bind: "Could not create server TCP listening socket 127.0.0.1:16379: bind: …". */
+    private static final java.util.regex.Pattern FAILED_BIND = java.util.regex.Pattern.compile(
+            "Could not create server TCP listening socket \\S*:(\\d+): bind: Address already in use");
 
     private final RedisServerConfig config;
     private final Path binary;
@@ -340,14 +345,41 @@ public final class RedisChild implements Child {
         if (!newLog.contains("Address already in use")) {
             return null;
         }
-        long holder;
-        try (Jedis j = connect()) {
-            holder = serverPid(j);
-        } catch (RuntimeException e) {
-            holder = -1;
+        if (newLog.contains("(cluster), aborting")) {
+            // The client port was bound, the cluster bus port was not. Redis 6.2 names the client port in "Failed listening
+            // on port P (cluster)", 7.0 the bus port; both name the address that failed in the line before.
+            int bus = failedBusPort(newLog);
+            String which = bus == config.port() + CLUSTER_BUS_OFFSET ? " (port " + config.port() + " + 10000)" : "";
+            return "cluster bus port " + bus + which + " is in use by " + holder(bus)
+                    + " (redis-server could not listen on its cluster bus: Address already in use)";
         }
-        return "port " + config.port() + " is in use by " + (holder > 0 ? "pid " + holder : "another process")
-                + " (redis-server: Address already in use)";
+        return "port " + config.port() + " is in use by " + holder(config.port()) + " (redis-server: Address already in use)";
+    }
+
+    /** "pid N" for a Redis that answers INFO on {@code port}, else "another process". */
+    private String holder(int port) {
+        long pid;
+        try (Jedis j = connect(port)) {
+            pid = serverPid(j);
+        } catch (RuntimeException e) {
+            pid = -1;
+        }
+        return pid > 0 ? "pid " + pid : "another process";
+    }
+
+    /** The port of the last "Could not create server TCP listening socket" line, else the configured bus port. */
+    private int failedBusPort(String log) {
+        java.util.regex.Matcher m = FAILED_BIND.matcher(log);
+        int port = -1;
+        while (m.find()) {
+            port = Integer.parseInt(m.group(1));
+        }
+        if (port > 0) {
+            return port;
+        }
+        // Redis 7 can move the bus (cluster-port); 0 means the default, port + 10000.
+        String set = setting("cluster-port", "0");
+        return set.matches("[1-9][0-9]{0,4}") ? Integer.parseInt(set) : config.port() + CLUSTER_BUS_OFFSET;
     }
 
     @Override
@@ -360,6 +392,10 @@ public final class RedisChild implements Child {
     }
 
     private Jedis connect() {
+        return connect(config.port());
+    }
+
+    private Jedis connect(int port) {
         int ms = (int) probeTimeout.toMillis();
         DefaultJedisClientConfig.Builder c = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(ms).socketTimeoutMillis(ms).blockingSocketTimeoutMillis(ms)
@@ -368,7 +404,7 @@ public final class RedisChild implements Child {
             // The watchdog wrote requirepass itself; without it every PING is NOAUTH and "ready" never comes.
             c.password(password);
         }
-        return new Jedis(new HostAndPort(config.clientHost(), config.port()), c.build());
+        return new Jedis(new HostAndPort(config.clientHost(), port), c.build());
     }
 
     private void closeProbe() {
