@@ -1,8 +1,6 @@
 package io.spillway.bench.chaos;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -23,23 +21,6 @@ class ChaosClusterIT {
 
     @Test
     void noAcceptedJobIsLostThroughOneFaultOfEveryClusterKind() throws Exception {
-        String seed = System.getProperty("chaos.seed", "7071");
-        Path dir = Path.of("target", "chaos", "ChaosClusterIT-" + seed).toAbsolutePath();
-        ChaosSmallIT.deleteRecursively(dir); // the previous run's evidence: record files are appended to
-        ChaosOptions options = ChaosOptions.of("cluster", Args.parse(
-                new String[] {"--seed", seed, "--jobs", "4000", "--faults-per-kind", "1", "--duration", "45",
-                        "--drain-timeout", "60", "--dir", dir.toString()},
-                ChaosOptions.FLAGS, ChaosOptions.NAMES));
-
-        ChaosResult result = new ChaosRun(options, System.out).run();
-
-        System.out.println(result.table());
-        assertThat(result.accepted()).as("jobs accepted").isGreaterThan(3_000);
-        assertThat(result.faults().values().stream().mapToInt(Integer::intValue).sum()).as("faults injected")
-                .isEqualTo(FaultKind.CLUSTER.size());
-        assertThat(result.lost())
-                .as("accepted jobs never handled (seed %s, evidence in %s):%n%s", seed, dir, result.table())
-                .isZero();
-        assertThat(result.rejected()).as("batches refused instead of spooled (seed %s):%n%s", seed, result.table()).isZero();
+        ChaosCheck.noneLostNoneRefused("ChaosClusterIT", "cluster", "7071", 45, FaultKind.CLUSTER);
     }
 }

@@ -2,7 +2,6 @@ package io.spillway.bench.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -21,31 +20,7 @@ class ChaosSmallIT {
 
     @Test
     void noAcceptedJobIsLostThroughOneFaultOfEveryKind() throws Exception {
-        String seed = System.getProperty("chaos.seed", "6061");
-        Path dir = Path.of("target", "chaos", "ChaosSmallIT-" + seed).toAbsolutePath();
-        deleteRecursively(dir); // the previous run's evidence: record files are appended to
-        ChaosOptions options = ChaosOptions.of("small", Args.parse(
-                new String[] {"--seed", seed, "--jobs", "4000", "--faults-per-kind", "1", "--duration", "45",
-                        "--drain-timeout", "60", "--dir", dir.toString()},
-                ChaosOptions.FLAGS, ChaosOptions.NAMES));
-
-        ChaosResult result = new ChaosRun(options, System.out).run();
-
-        System.out.println(result.table());
-        assertThat(result.accepted()).as("jobs accepted").isGreaterThan(3_000);
-        assertThat(result.faults().values().stream().mapToInt(Integer::intValue).sum()).as("faults injected")
-                .isEqualTo(FaultKind.STANDALONE.size());
-        assertThat(result.lost())
-                .as("accepted jobs never handled (seed %s, evidence in %s):%n%s", seed, dir, result.table())
-                .isZero();
-    }
-
-    static void deleteRecursively(Path dir) throws java.io.IOException {
-        if (java.nio.file.Files.exists(dir)) {
-            try (var paths = java.nio.file.Files.walk(dir)) {
-                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        ChaosCheck.noneLost("ChaosSmallIT", "small", "6061", 45, FaultKind.STANDALONE);
     }
 
     @Test
