@@ -2,6 +2,7 @@ package io.spillway.bench.chaos;
 
 
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
 class ChaosSentinelIT {
 
     @Test
+    @Tag(ChaosCheck.FIRST_PASS_ONLY)
     void noAcceptedJobIsLostThroughOneFaultOfEverySentinelKind() throws Exception {
         ChaosCheck.noneLostNoneRefused("ChaosSentinelIT", "sentinel", "8081", 75, FaultKind.SENTINEL);
     }
