@@ -67,6 +67,10 @@ class JournalDiskFullIT {
                 // Refused again, at once, while it is short; counted as rejected.
                 assertThatThrownBy(() -> p.enqueue(queue, "t", payload)).isInstanceOf(JournalFullException.class);
                 assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(2);
+                // What an operator's alert reads: the disk's free space now, and the floor.
+                assertThat((Long) p.metrics().getGauges().get(MetricNames.JOURNAL_DISK_FREE).getValue())
+                        .isBetween(0L, FLOOR + (1L << 20));
+                assertThat(p.metrics().getGauges().get(MetricNames.JOURNAL_DISK_MIN_FREE).getValue()).isEqualTo(FLOOR);
                 assertThat(p.journalBacklog()).isEqualTo(accepted.size());
 
                 // Room again: accepted again.

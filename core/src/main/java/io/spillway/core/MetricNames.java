@@ -42,6 +42,13 @@ public final class MetricNames {
     public static final String JOURNAL_UNCONFIRMED = "spillway.journal.unconfirmed.jobs";
     /** Gauge: the size of those records; they count against the journal's cap ({@link #JOURNAL_MAX_BYTES}). */
     public static final String JOURNAL_UNCONFIRMED_BYTES = "spillway.journal.unconfirmed.bytes";
+    /** Gauge: the usable space on the journal's file system, in bytes, read when the gauge is read. */
+    public static final String JOURNAL_DISK_FREE = "spillway.journal.disk.free.bytes";
+    /**
+     * Gauge: the space the journal leaves free ({@code journalMinFreeDisk}): a job that must spool and would leave less
+     * is refused ({@code JournalFullException}).
+     */
+    public static final String JOURNAL_DISK_MIN_FREE = "spillway.journal.disk.min.free.bytes";
     /**
      * Meter: records of a write-ahead journal copied to its end because their job was not finished an hour later while
      * jobs after it were (a delayed or very long job), so that the old cycle file could be deleted.

@@ -14,7 +14,9 @@ import java.util.function.LongSupplier;
  * (default {@value #DEFAULT_MAX_BACKLOG}), its oldest job spooled at most
  * {@link Builder#maxOldestAge(Duration) maxOldestAge} ago (default 5 minutes, {@link #DEFAULT_MAX_OLDEST_AGE}),
  * and its backlog bytes below {@link Builder#maxFill(double) maxFill} of the journal's size cap (default
- * {@value #DEFAULT_MAX_FILL}, i.e. 90 %). Spooling is how Spillway survives an outage, so a short one stays
+ * {@value #DEFAULT_MAX_FILL}, i.e. 90 %), and its disk with more than {@link Builder#minDiskHeadroom(double)
+ * minDiskHeadroom} times the space the journal leaves free (default {@value #DEFAULT_MIN_DISK_HEADROOM}: below that
+ * floor, {@code journalMinFreeDisk}, jobs that must spool are refused). Spooling is how Spillway survives an outage, so a short one stays
  * healthy; a journal that keeps growing means Redis has been away too long or replay cannot keep up. The
  * fill threshold matters because the job count says little about bytes: at the cap (1 GiB by default,
  * about 1,000 jobs of 1 MiB) every enqueue that must spool throws {@code JournalFullException}, and the
@@ -22,9 +24,11 @@ import java.util.function.LongSupplier;
  *
  * <p>Reads long sources or the journal gauges of a registry ({@value MetricNames#JOURNAL_BACKLOG},
  * {@value MetricNames#JOURNAL_OLDEST_AGE}, {@value MetricNames#JOURNAL_BACKLOG_BYTES},
- * {@value MetricNames#JOURNAL_MAX_BYTES}, and {@value MetricNames#JOURNAL_UNCONFIRMED_BYTES}, which a write-ahead
- * producer's jobs kept until they complete add to the bytes); without the first the check is healthy ("no journal"), without
- * the byte gauges (or with a cap of 0 or less) the fill is not checked. Immutable and thread-safe.
+ * {@value MetricNames#JOURNAL_MAX_BYTES}, {@value MetricNames#JOURNAL_UNCONFIRMED_BYTES}, which a write-ahead
+ * producer's jobs kept until they complete add to the bytes, {@value MetricNames#JOURNAL_DISK_FREE} and
+ * {@value MetricNames#JOURNAL_DISK_MIN_FREE}); without the first the check is healthy ("no journal"), without the byte
+ * gauges (or with a cap of 0 or less) the fill is not checked, without the disk gauges the disk is not. Immutable and
+ * thread-safe.
  *
  * <pre>{@code
  * healthChecks.register("journal", JournalHealthCheck.fromRegistry(registry)
@@ -36,6 +40,8 @@ public final class JournalHealthCheck extends HealthCheck {
     public static final Duration DEFAULT_MAX_OLDEST_AGE = Duration.ofMinutes(5);
     /** The share of the journal's size cap the backlog bytes may reach before the check fails. */
     public static final double DEFAULT_MAX_FILL = 0.9;
+    /** How many times the journal's free-space floor the disk must have for the check to pass. */
+    public static final double DEFAULT_MIN_DISK_HEADROOM = 2.0;
 
     private final LongSupplier backlog;
     private final LongSupplier oldestAgeMillis;
@@ -44,6 +50,9 @@ public final class JournalHealthCheck extends HealthCheck {
     private final long maxBacklog;
     private final Duration maxOldestAge;
     private final double maxFill;
+    private final LongSupplier diskFree;
+    private final LongSupplier diskMinFree;
+    private final double minDiskHeadroom;
 
     private JournalHealthCheck(Builder b) {
         this.backlog = b.backlog;
@@ -53,6 +62,9 @@ public final class JournalHealthCheck extends HealthCheck {
         this.maxBacklog = b.maxBacklog;
         this.maxOldestAge = b.maxOldestAge;
         this.maxFill = b.maxFill;
+        this.diskFree = b.diskFree;
+        this.diskMinFree = b.diskMinFree;
+        this.minDiskHeadroom = b.minDiskHeadroom;
     }
 
     /** From two sources: the jobs not yet replayed, and the age in ms of the oldest (0 when empty); -1 = no journal. */
@@ -66,7 +78,8 @@ public final class JournalHealthCheck extends HealthCheck {
         Objects.requireNonNull(registry, "registry must not be null");
         return builder(() -> gauge(registry, MetricNames.JOURNAL_BACKLOG),
                 () -> gauge(registry, MetricNames.JOURNAL_OLDEST_AGE))
-                .bytes(() -> heldBytes(registry), () -> gauge(registry, MetricNames.JOURNAL_MAX_BYTES));
+                .bytes(() -> heldBytes(registry), () -> gauge(registry, MetricNames.JOURNAL_MAX_BYTES))
+                .disk(() -> gauge(registry, MetricNames.JOURNAL_DISK_FREE), () -> gauge(registry, MetricNames.JOURNAL_DISK_MIN_FREE));
     }
 
     /**
@@ -105,6 +118,15 @@ public final class JournalHealthCheck extends HealthCheck {
                         + " spool throw JournalFullException").build();
             }
         }
+        long free = diskFree.getAsLong();
+        long floor = diskMinFree.getAsLong();
+        if (free >= 0 && floor > 0) {
+            r.withDetail("diskFreeBytes", free).withDetail("diskMinFreeBytes", floor);
+            if (free < minDiskHeadroom * floor) {
+                return r.unhealthy().withMessage("the journal's disk has " + mb(free) + " free; below " + mb(floor)
+                        + " (journalMinFreeDisk) enqueues that must spool throw JournalFullException").build();
+            }
+        }
         if (jobs > maxBacklog) {
             return r.unhealthy().withMessage("journal holds " + jobs + " jobs not yet replayed (limit " + maxBacklog + ")").build();
         }
@@ -113,6 +135,10 @@ public final class JournalHealthCheck extends HealthCheck {
                     + maxOldestAge.toSeconds() + " s)").build();
         }
         return r.healthy().withMessage(jobs == 0 ? "journal empty" : "journal holds " + jobs + " jobs, replay pending").build();
+    }
+
+    private static String mb(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.1f MB", bytes / 1_048_576.0);
     }
 
     private static String percent(double share) {
@@ -128,6 +154,9 @@ public final class JournalHealthCheck extends HealthCheck {
         private long maxBacklog = DEFAULT_MAX_BACKLOG;
         private Duration maxOldestAge = DEFAULT_MAX_OLDEST_AGE;
         private double maxFill = DEFAULT_MAX_FILL;
+        private LongSupplier diskFree = () -> -1;
+        private LongSupplier diskMinFree = () -> -1;
+        private double minDiskHeadroom = DEFAULT_MIN_DISK_HEADROOM;
 
         private Builder(LongSupplier backlog, LongSupplier oldestAgeMillis) {
             this.backlog = backlog;
@@ -167,6 +196,29 @@ public final class JournalHealthCheck extends HealthCheck {
                 throw new IllegalArgumentException("journal maxFill must be in (0, 1], but was " + share);
             }
             this.maxFill = share;
+            return this;
+        }
+
+        /**
+         * The sources of the disk check: the usable space on the journal's file system, and the space the journal
+         * leaves free ({@code journalMinFreeDisk}); -1 (or a floor of 0 or less) = unknown, not checked. Set by
+         * {@link #fromRegistry}.
+         */
+        public Builder disk(LongSupplier freeBytes, LongSupplier minFreeBytes) {
+            this.diskFree = Objects.requireNonNull(freeBytes, "freeBytes must not be null");
+            this.diskMinFree = Objects.requireNonNull(minFreeBytes, "minFreeBytes must not be null");
+            return this;
+        }
+
+        /**
+         * How many times the journal's free-space floor the disk must have, at least 1 (default
+         * {@value #DEFAULT_MIN_DISK_HEADROOM}): the check fails before jobs are refused, not when they are.
+         */
+        public Builder minDiskHeadroom(double times) {
+            if (!(times >= 1) || Double.isInfinite(times)) {
+                throw new IllegalArgumentException("journal minDiskHeadroom must be >= 1, but was " + times);
+            }
+            this.minDiskHeadroom = times;
             return this;
         }
 

@@ -130,6 +130,29 @@ class HealthChecksTest {
     }
 
     @Test
+    void aJournalDiskUnderTwiceTheFreeSpaceFloorIsUnhealthyBeforeJobsAreRefused() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicLong free = new AtomicLong(200L << 20);
+        registry.register(MetricNames.JOURNAL_BACKLOG, (Gauge<Long>) () -> 0L);
+        registry.register(MetricNames.JOURNAL_OLDEST_AGE, (Gauge<Long>) () -> 0L);
+        registry.register(MetricNames.JOURNAL_DISK_FREE, (Gauge<Long>) free::get);
+        registry.register(MetricNames.JOURNAL_DISK_MIN_FREE, (Gauge<Long>) () -> 64L << 20);
+        JournalHealthCheck check = JournalHealthCheck.fromRegistry(registry).build();
+        assertThat(check.execute().isHealthy()).isTrue();
+        free.set(100L << 20); // jobs are still accepted (above 64 MiB), but the margin is going
+        Result low = check.execute();
+        assertThat(low.isHealthy()).isFalse();
+        assertThat(low.getMessage()).isEqualTo("the journal's disk has 100.0 MB free; below 64.0 MB (journalMinFreeDisk)"
+                + " enqueues that must spool throw JournalFullException");
+        assertThat(low.getDetails()).containsEntry("diskFreeBytes", 100L << 20).containsEntry("diskMinFreeBytes", 64L << 20);
+        assertThat(JournalHealthCheck.fromRegistry(registry).minDiskHeadroom(1.5).build().execute().isHealthy()).isTrue();
+        free.set(-1); // the file system cannot tell: not checked
+        assertThat(check.execute().isHealthy()).isTrue();
+        assertThatThrownBy(() -> JournalHealthCheck.builder(() -> 1, () -> 0).minDiskHeadroom(0.5))
+                .hasMessage("journal minDiskHeadroom must be >= 1, but was 0.5");
+    }
+
+    @Test
     void workerProgressIsAStallOnlyWhileWorkWaitsAndNothingMoves() {
         AtomicLong clock = new AtomicLong();
         AtomicLong progress = new AtomicLong();

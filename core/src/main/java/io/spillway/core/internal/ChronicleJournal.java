@@ -218,6 +218,8 @@ public final class ChronicleJournal implements AutoCloseable {
         registerGauge(registry, MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
         registerGauge(registry, MetricNames.JOURNAL_UNCONFIRMED, unconfirmedJobs::get);
         registerGauge(registry, MetricNames.JOURNAL_UNCONFIRMED_BYTES, unconfirmedBytes::get);
+        registerGauge(registry, MetricNames.JOURNAL_DISK_FREE, disk::usableNow);
+        registerGauge(registry, MetricNames.JOURNAL_DISK_MIN_FREE, disk::floor);
         positionTailerAfterReplayed();
         scanBacklog();
         if (backlogJobs.get() > 0) {

@@ -75,6 +75,18 @@ final class DiskSpace {
         refreshedAt = nowMillis;
     }
 
+    /**
+     * The usable space read now, without touching the estimate (any thread: for a gauge); -1 if it cannot be told.
+     */
+    long usableNow() {
+        try {
+            long v = usableSpace.getAsLong();
+            return v == Long.MAX_VALUE ? -1 : v;
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
     /** The usable space as last read, less what was written since. */
     long estimate() {
         return estimate;
