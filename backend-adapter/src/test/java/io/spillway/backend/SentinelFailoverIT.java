@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
+import io.spillway.testing.ChaosProxy;
 import io.spillway.testing.RedisProcess;
 import io.spillway.testing.SentinelGroup;
 import java.nio.file.Path;
@@ -185,6 +186,71 @@ class SentinelFailoverIT {
             System.out.printf("manual failover: resent %d, restored %d%n", p.metrics().meter(MetricNames.RESENT).getCount(),
                     p.metrics().meter(MetricNames.RESTORED).getCount());
             assertThat(old[0].isAlive()).as("the old master was demoted, not killed").isTrue();
+            assertOnNewMasterOnceInOrder(redis, accepted);
+        }
+    }
+
+    /**
+     * Jedis learns of a failover from its subscription to each sentinel's {@code +switch-master}. Here every one of
+     * those connections has died silently (a firewall dropped them: no reset, so Jedis waits on them for ever) before
+     * a manual failover. The old master goes on taking writes until the sentinels demote it, 8-10 s later, then
+     * resyncs from the new master and drops them: the producer must notice the new master on its own, within its
+     * re-send window (5 s), or every job it wrote to the old master earlier than that is lost.
+     */
+    @Test
+    void aProducerWhoseSentinelSubscriptionsDiedSilentlyStillFollowsAFailover() throws Exception {
+        Map<String, List<String>> accepted = accepted();
+        try (SentinelGroup redis = SentinelGroup.builder().sentinels(3).start();
+             ChaosProxy s1 = ChaosProxy.to(redis.sentinelPorts().get(0));
+             ChaosProxy s2 = ChaosProxy.to(redis.sentinelPorts().get(1));
+             ChaosProxy s3 = ChaosProxy.to(redis.sentinelPorts().get(2));
+             JobProducer p = JobProducer.builder()
+                     .redis(java.net.URI.create("redis-sentinel://127.0.0.1:" + s1.port() + ",127.0.0.1:" + s2.port()
+                             + ",127.0.0.1:" + s3.port() + "#" + redis.masterName()))
+                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300))
+                     .build()) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
+            // Jedis's listener keeps one connection open to each sentinel: its subscription.
+            await().atMost(Duration.ofSeconds(20)).until(() -> s1.openConnections() >= 1 && s2.openConnections() >= 1
+                    && s3.openConnections() >= 1);
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread load = new Thread(() -> {
+                int i = 0;
+                while (!stop.get()) {
+                    String q = QUEUES[i % 2];
+                    Receipt r = p.enqueue(q, "t", ("job " + i).getBytes());
+                    synchronized (accepted) {
+                        accepted.get(q).add(r.jobId());
+                    }
+                    if (++i % 20 == 0) {
+                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                    }
+                }
+            }, "load");
+            load.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> p.metrics().meter(MetricNames.ACCEPTED).getCount() >= 1_000);
+            assertThat(s1.stallOpenConnections() + s2.stallOpenConnections() + s3.stallOpenConnections())
+                    .as("subscriptions stalled").isGreaterThanOrEqualTo(3);
+            RedisProcess old = redis.failover();
+            long failoverAt = System.nanoTime();
+            redis.awaitFailover(old, Duration.ofSeconds(30));
+            // Until the sentinels have demoted the old master (the moment its writes are doomed) and a while after.
+            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                try (Jedis j = old.jedis()) {
+                    return j.info("replication").contains("role:slave");
+                }
+            });
+            long demotedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - failoverAt);
+            await().atMost(Duration.ofSeconds(30)).until(() -> p.state() == HealthState.CONNECTED);
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1_000));
+            stop.set(true);
+            load.join();
+            awaitDrained(p);
+            System.out.printf("silent subscriptions: old master demoted %d ms after the failover; resent %d, restored %d%n",
+                    demotedMs, p.metrics().meter(MetricNames.RESENT).getCount(),
+                    p.metrics().meter(MetricNames.RESTORED).getCount());
+            assertThat(demotedMs).as("the old master was demoted later than the re-send window reaches back (else this"
+                    + " test shows nothing)").isGreaterThan(5_000);
             assertOnNewMasterOnceInOrder(redis, accepted);
         }
     }

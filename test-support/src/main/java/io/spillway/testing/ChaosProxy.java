@@ -30,6 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       Redis afterwards, as after real packet loss.</li>
  *   <li>{@link #slow(Duration)}: forwards, delaying every chunk read from either side.</li>
  * </ul>
+ * Apart from the mode, {@link #stallOpenConnections()} silences the connections open at that moment for good while new
+ * ones are forwarded: a connection that a firewall or NAT dropped without telling either end.
  *
  * <p>Threads: one acceptor plus two pump threads per connection, all daemon; at most
  * {@link #DEFAULT_MAX_CONNECTIONS} connections are open at once (more are closed at once). Mode
@@ -120,6 +122,21 @@ public final class ChaosProxy implements AutoCloseable {
         }
         delay = perChunk;
         mode = Mode.SLOW;
+    }
+
+    /**
+     * From now on swallows every byte of each connection open at this moment, both ways, and never closes it (neither
+     * end notices: a connection a firewall dropped silently); connections opened later are forwarded as the mode says.
+     *
+     * @return how many connections were stalled
+     */
+    public int stallOpenConnections() {
+        int n = 0;
+        for (Link link : links) {
+            link.stalled = true;
+            n++;
+        }
+        return n;
     }
 
     /** Returns the port clients connect to. */
@@ -213,6 +230,7 @@ public final class ChaosProxy implements AutoCloseable {
     private final class Link {
         private final Socket client;
         private volatile Socket upstream;
+        private volatile boolean stalled;
 
         Link(Socket client) {
             this.client = client;
@@ -256,7 +274,7 @@ public final class ChaosProxy implements AutoCloseable {
                     if (m == Mode.CUT) {
                         break;
                     }
-                    if (m == Mode.BLACKHOLE || out == null || (m == Mode.MUTE && from == upstream)) {
+                    if (stalled || m == Mode.BLACKHOLE || out == null || (m == Mode.MUTE && from == upstream)) {
                         continue;
                     }
                     if (m == Mode.SLOW) {

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
+import redis.clients.jedis.HostAndPort;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -19,7 +20,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What its thread does:
  * <ol>
- *   <li>While {@link HealthState#CONNECTED}: sleep until a call reports Redis unavailable.</li>
+ *   <li>While {@link HealthState#CONNECTED}: sleep until a call reports Redis unavailable; every heartbeat (1 s) ask
+ *       Redis for its run id (a new one: Redis restarted) and, with Sentinel, a sentinel for the master's address (another
+ *       than the pool's: a failover Jedis's subscription missed). Either starts the reconnect path.</li>
  *   <li>On a failure: state {@code DISCONNECTED}, log {@code Redis connection lost: <cause>} once (on this
  *       loop's thread, a couple of milliseconds later, so that the failing caller goes straight on to the
  *       journal).</li>
@@ -336,7 +339,9 @@ public final class HealthMonitor implements AutoCloseable {
     }
 
     /**
-     * While connected: a cheap INFO server; a failure or a new run id starts the reconnect path. Not for a gateway that
+     * While connected: with Sentinel first the master's address from a sentinel ({@link
+     * RedisGateway#sentinelsNameAnotherMaster}: a sentinel that does not answer is no news); then a cheap INFO server; a
+     * moved master, a failure or a new run id starts the reconnect path. Not for a gateway that
      * {@link RedisGateway#isolateSlots() isolates slots} (a worker on a cluster), whose caller pauses and checks the
      * queues of a failed master on their own, so that the others go on: a failure is left to the calls, and a new run
      * id (a master restarted or replaced, which the probe would wait for until it takes writes: 2 s after a restart) is
@@ -344,6 +349,17 @@ public final class HealthMonitor implements AutoCloseable {
      */
     private void heartbeat() {
         try {
+            if (gateway.connection().sentinel()) {
+                HostAndPort pool = gateway.poolMaster();
+                HostAndPort named = gateway.sentinelsNameAnotherMaster();
+                if (named != null) {
+                    // The probe confirms the new master, and the recovery re-sends what the old one may drop.
+                    gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis master for "
+                            + gateway.connection().masterName() + " moved from " + pool + " to " + named
+                            + " (the sentinels say so; Jedis's +switch-master subscription missed it)"));
+                    return;
+                }
+            }
             String id = gateway.runId();
             if (id != null && runId != null && !id.equals(runId)) {
                 if (gateway.isolatesSlots()) {

@@ -103,6 +103,9 @@ public final class RedisGateway implements AutoCloseable {
     private final GenericObjectPoolConfig<Connection> poolConfig;
     /** Sentinel only: the master the sentinels named at the last probe, for the "master is now" line. */
     private volatile HostAndPort lastMaster;
+    /** Sentinel only: the heartbeat's own connection to a sentinel that answered ({@link #sentinelsNameAnotherMaster}). */
+    private Jedis watchedSentinel;
+    private final Object watchLock = new Object();
     private final CircuitBreaker circuit;
     private final Retry retry;
     private final ThreadLocal<long[]> callStart = ThreadLocal.withInitial(() -> new long[1]);
@@ -1064,6 +1067,81 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     /**
+     * Sentinel only, for the heartbeat while connected: the master the sentinels name now if it is not the one the pool
+     * writes to, else null. Jedis moves the pool when a sentinel publishes {@code +switch-master}; its subscriptions
+     * wait without a timeout, so one a firewall dropped silently misses every failover, and the old master takes writes
+     * until the sentinels demote it (8-10 s later), writes it then drops. Asked on a kept connection to one sentinel
+     * (the first that answers); a different answer is confirmed the way the probe will ask ({@link Sentinels#currentMaster},
+     * sentinels in order), so that the probe goes where this said. A sentinel that does not answer is no news: null.
+     */
+    public HostAndPort sentinelsNameAnotherMaster() {
+        SentineledConnectionProvider provider = sentinelProvider;
+        if (!connection.sentinel() || provider == null) {
+            return null;
+        }
+        HostAndPort pool = provider.getCurrentMaster();
+        HostAndPort named = null;
+        synchronized (watchLock) {
+            if (watchedSentinel != null) {
+                try {
+                    named = masterAddress(watchedSentinel.sentinelGetMasterAddrByName(connection.masterName()));
+                } catch (RuntimeException e) {
+                    log.debug("{}: sentinel {} did not answer the heartbeat: {}", component,
+                            watchedSentinel.getConnection(), Failures.describe(e));
+                    closeWatchedSentinel();
+                }
+            }
+            if (named == null && watchedSentinel == null) {
+                for (HostAndPort s : Sentinels.addresses(connection)) {
+                    Jedis j = null;
+                    try {
+                        j = new Jedis(s, sentinelConfig);
+                        named = masterAddress(j.sentinelGetMasterAddrByName(connection.masterName()));
+                        watchedSentinel = j;
+                        break;
+                    } catch (RuntimeException e) {
+                        if (j != null) {
+                            j.close();
+                        }
+                    }
+                }
+            }
+        }
+        if (named == null || named.equals(pool)) {
+            return null;
+        }
+        try {
+            HostAndPort confirmed = Sentinels.currentMaster(connection, sentinelConfig);
+            return confirmed.equals(pool) ? null : confirmed;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static HostAndPort masterAddress(List<String> addr) {
+        return addr != null && addr.size() == 2 ? new HostAndPort(addr.get(0), Integer.parseInt(addr.get(1))) : null;
+    }
+
+    private void closeWatchedSentinel() {
+        synchronized (watchLock) {
+            if (watchedSentinel != null) {
+                try {
+                    watchedSentinel.close();
+                } catch (RuntimeException ignored) {
+                    // Nothing to keep.
+                }
+                watchedSentinel = null;
+            }
+        }
+    }
+
+    /** The master the pool writes to (Sentinel), or null. */
+    public HostAndPort poolMaster() {
+        SentineledConnectionProvider provider = sentinelProvider;
+        return provider == null ? null : provider.getCurrentMaster();
+    }
+
+    /**
      * The master the sentinels name now (asked afresh), or the standalone Redis's address.
      *
      * @throws RedisUnavailableException if no sentinel answers or none knows the master
@@ -1079,6 +1157,7 @@ public final class RedisGateway implements AutoCloseable {
 
     @Override
     public void close() {
+        closeWatchedSentinel();
         UnifiedJedis c = client;
         if (c != null) {
             c.close();
