@@ -1071,8 +1071,9 @@ public final class RedisGateway implements AutoCloseable {
      * writes to, else null. Jedis moves the pool when a sentinel publishes {@code +switch-master}; its subscriptions
      * wait without a timeout, so one a firewall dropped silently misses every failover, and the old master takes writes
      * until the sentinels demote it (8-10 s later), writes it then drops. Asked on a kept connection to one sentinel
-     * (the first that answers); a different answer is confirmed the way the probe will ask ({@link Sentinels#currentMaster},
-     * sentinels in order), so that the probe goes where this said. A sentinel that does not answer is no news: null.
+     * (the first that answers); a different answer is confirmed by a majority of the sentinels that answer ({@link
+     * Sentinels#majorityMaster}), so that one sentinel that has not heard of a failover yet (restarted from its config
+     * file) cannot start an outage alone. A sentinel that does not answer is no news: null.
      */
     public HostAndPort sentinelsNameAnotherMaster() {
         SentineledConnectionProvider provider = sentinelProvider;
@@ -1110,12 +1111,8 @@ public final class RedisGateway implements AutoCloseable {
         if (named == null || named.equals(pool)) {
             return null;
         }
-        try {
-            HostAndPort confirmed = Sentinels.currentMaster(connection, sentinelConfig);
-            return confirmed.equals(pool) ? null : confirmed;
-        } catch (RuntimeException e) {
-            return null;
-        }
+        HostAndPort confirmed = Sentinels.majorityMaster(connection, sentinelConfig);
+        return confirmed == null || confirmed.equals(pool) ? null : confirmed;
     }
 
     private static HostAndPort masterAddress(List<String> addr) {

@@ -85,6 +85,33 @@ public final class Sentinels {
                 : new JedisConnectionException(what + " (" + c.redacted() + "): " + Failures.describe(last), last);
     }
 
+    /**
+     * The master named by more than half of the sentinels that answer (each asked on a fresh connection), or null when
+     * none answers or no address has such a majority. Unlike {@link #currentMaster}, one sentinel that has not yet
+     * heard of a failover (just restarted from its config file, or cut off) cannot decide it alone.
+     */
+    public static HostAndPort majorityMaster(RedisConnection c, JedisClientConfig sentinelConfig) {
+        java.util.Map<HostAndPort, Integer> votes = new java.util.HashMap<>();
+        int answered = 0;
+        for (HostAndPort s : addresses(c)) {
+            try (Jedis j = new Jedis(s, sentinelConfig)) {
+                List<String> addr = j.sentinelGetMasterAddrByName(c.masterName());
+                answered++;
+                if (addr != null && addr.size() == 2) {
+                    votes.merge(new HostAndPort(addr.get(0), Integer.parseInt(addr.get(1))), 1, Integer::sum);
+                }
+            } catch (RuntimeException e) {
+                // Not answering is no vote.
+            }
+        }
+        for (java.util.Map.Entry<HostAndPort, Integer> v : votes.entrySet()) {
+            if (2 * v.getValue() > answered) {
+                return v.getKey();
+            }
+        }
+        return null;
+    }
+
     /** No sentinel answered: the cause is the failure of the last one tried, {@link #sentinel()}. */
     public static final class Unanswered extends JedisConnectionException {
         private final HostAndPort sentinel;
