@@ -30,7 +30,8 @@ import java.util.stream.Collectors;
  * @param cluster against a Redis Cluster ({@code ChaosRun.CLUSTER_MASTERS} masters, one replica each, AOF everysec,
  *     several queues spread over the masters, no proxy) instead of one redis-server behind the proxy
  * @param sentinel against a Sentinel deployment ({@code ChaosRun.SENTINEL_REPLICAS} replicas of one master,
- *     {@code ChaosRun.SENTINELS} sentinels, AOF everysec everywhere, no proxy, a {@code redis-sentinel://} URI) instead
+ *     {@code ChaosRun.SENTINELS} sentinels, AOF everysec everywhere, a {@code redis-sentinel://} URI naming a proxy in
+ *     front of each sentinel, the servers reached directly) instead
  *     of one redis-server behind the proxy
  * @param concurrency handler threads per worker
  * @param workMillis each job's simulated work in the handler
@@ -58,8 +59,8 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --kinds a,b,...        restrict to these kinds: %s
                                      (cluster: redis-kill, redis-failover, redis-hang, client-kill and the
                                      worker and producer kinds; sentinel: those and sentinel-failover,
-                                     replica-kill, sentinel-kill; redis-failover needs a cluster or
-                                     sentinel, the other three sentinel)
+                                     sentinel-silent-failover, replica-kill, sentinel-kill;
+                                     redis-failover needs a cluster or sentinel, the other four sentinel)
               --duration S           fault phase in seconds (jobs are spread over it)
               --persistence aof|none Redis AOF everysec, or no persistence at all (cluster, sentinel: aof only)
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
@@ -151,7 +152,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             }
             if (sentinel && !FaultKind.SENTINEL.contains(k)) {
                 throw new IllegalArgumentException("fault kind " + k.label() + " does not apply to scenario sentinel"
-                        + " (no proxy in front of the servers); known there: "
+                        + " (the servers are reached without a proxy); known there: "
                         + FaultKind.SENTINEL.stream().map(FaultKind::label).collect(Collectors.joining(", ")));
             }
             if (!cluster && !sentinel && !FaultKind.STANDALONE.contains(k)) {

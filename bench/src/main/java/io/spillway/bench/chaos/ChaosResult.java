@@ -43,7 +43,7 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
             row(t, "Redis", "Sentinel: 1 master, " + ChaosRun.SENTINEL_REPLICAS + " replicas, " + ChaosRun.SENTINELS
                     + " sentinels (quorum " + (ChaosRun.SENTINELS / 2 + 1) + "), down-after "
                     + ChaosRun.SENTINEL_DOWN_AFTER.toMillis() + " ms, failover-timeout "
-                    + ChaosRun.SENTINEL_FAILOVER_TIMEOUT.toMillis() + " ms, redis-sentinel:// URI, no proxy");
+                    + ChaosRun.SENTINEL_FAILOVER_TIMEOUT.toMillis() + " ms, redis-sentinel:// URI through a proxy per sentinel");
         }
         row(t, "Redis persistence", options.persistence() ? "AOF, appendfsync everysec" : "none (appendonly no, save \"\")");
         row(t, "producers' write-ahead mode", options.writeAhead() ? "on (every job journaled until it completes)" : "off");

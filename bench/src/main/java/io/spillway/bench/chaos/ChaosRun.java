@@ -40,7 +40,7 @@ import redis.clients.jedis.RedisClusterClient;
  *       children reach directly, and spreads {@value #QUEUES_PER_MASTER} queues per master over it. Scenario
  *       {@code sentinel} starts a {@link SentinelGroup} (a master with {@value #SENTINEL_REPLICAS} replicas and
  *       {@value #SENTINELS} sentinels, AOF everysec everywhere) that the children reach through its
- *       {@code redis-sentinel://} URI, with no proxy, on the one queue of the standalone scenarios.</li>
+ *       {@code redis-sentinel://} URI naming a proxy in front of each sentinel (the servers are reached directly), on the one queue of the standalone scenarios.</li>
  *   <li>Starts P {@link ChaosProducerMain} and W {@link ChaosWorkerMain} JVMs; producers spread their
  *       jobs over the fault phase.</li>
  *   <li>Applies the {@link FaultSchedule} one fault at a time: apply, hold, heal. Between faults it checks
@@ -106,6 +106,8 @@ final class ChaosRun {
     private RedisClusterGroup cluster;
     private RedisClusterClient clusterAdmin;
     private SentinelGroup sentinels;
+    /** One proxy in front of each sentinel, in {@link SentinelGroup#sentinelPorts()} order: what the children ask. */
+    private final List<ChaosProxy> sentinelProxies = new ArrayList<>();
     private List<String> queues = List.of(ChaosProducerMain.QUEUE);
     private long lastFaultEndMs;
     private long phaseStartMs;
@@ -255,6 +257,9 @@ final class ChaosRun {
                 keepClusterEvidence();
                 cluster.close();
             }
+            for (ChaosProxy p : sentinelProxies) {
+                p.close();
+            }
             if (sentinels != null) {
                 keepSentinelEvidence();
                 sentinels.close();
@@ -268,6 +273,9 @@ final class ChaosRun {
         sentinels = SentinelGroup.builder().replicas(SENTINEL_REPLICAS).sentinels(SENTINELS)
                 .downAfter(SENTINEL_DOWN_AFTER).failoverTimeout(SENTINEL_FAILOVER_TIMEOUT)
                 .startTimeout(Duration.ofMinutes(3)).start();
+        for (int port : sentinels.sentinelPorts()) {
+            sentinelProxies.add(ChaosProxy.to(port));
+        }
         StringBuilder layout = new StringBuilder("# server port pid dataDir (the first is the master at start)\n");
         for (RedisProcess n : sentinels.servers()) {
             layout.append("server ").append(n.port()).append(' ').append(n.pid()).append(' ').append(n.dataDir())
@@ -276,7 +284,8 @@ final class ChaosRun {
         layout.append("# sentinel port dir\n");
         for (int i = 0; i < SENTINELS; i++) {
             layout.append("sentinel ").append(sentinels.sentinelPorts().get(i)).append(' ')
-                    .append(sentinels.sentinelDirectories().get(i)).append('\n');
+                    .append(sentinels.sentinelDirectories().get(i)).append(" proxy ")
+                    .append(sentinelProxies.get(i).port()).append('\n');
         }
         Files.writeString(dir.resolve("sentinel.txt"), layout.toString(), StandardCharsets.UTF_8);
         String version;
@@ -284,7 +293,7 @@ final class ChaosRun {
             version = infoField(j.info("server"), "redis_version");
         }
         say("redis sentinel %s: redis-server %s, master %d, replicas %s, sentinels %s (down-after %d ms, failover-timeout"
-                        + " %d ms; see sentinel.txt)", sentinels.uriString(), version, sentinels.masterPort(),
+                        + " %d ms; see sentinel.txt)", redisUri(), version, sentinels.masterPort(),
                 sentinels.replicas().stream().map(RedisProcess::port).toList(), sentinels.sentinelPorts(),
                 SENTINEL_DOWN_AFTER.toMillis(), SENTINEL_FAILOVER_TIMEOUT.toMillis());
     }
@@ -332,6 +341,20 @@ final class ChaosRun {
             }
             case SENTINEL_FAILOVER -> {
                 d.append("SENTINEL FAILOVER of master :").append(master.port());
+                try {
+                    sentinels.failover();
+                    awaitSentinelFailover(f, master, start, d);
+                } catch (RuntimeException e) {
+                    problems.add("SENTINEL FAILOVER refused at fault #" + f.index() + ": " + e.getMessage());
+                    d.append(" refused: ").append(e.getMessage());
+                }
+            }
+            case SENTINEL_SILENT_FAILOVER -> {
+                int stalled = 0;
+                for (ChaosProxy p : sentinelProxies) {
+                    stalled += p.stallOpenConnections();
+                }
+                d.append(stalled).append(" sentinel connections stalled, SENTINEL FAILOVER of master :").append(master.port());
                 try {
                     sentinels.failover();
                     awaitSentinelFailover(f, master, start, d);
@@ -746,7 +769,7 @@ final class ChaosRun {
                 detail = c.name() + " exit " + code + ", now incarnation " + c.incarnation;
             }
             case REDIS_FAILOVER -> throw new IllegalStateException("redis-failover needs a cluster or Sentinel");
-            case SENTINEL_FAILOVER, REPLICA_KILL, SENTINEL_KILL -> throw new IllegalStateException(f.kind().label()
+            case SENTINEL_FAILOVER, SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL -> throw new IllegalStateException(f.kind().label()
                     + " needs Sentinel");
         }
         return detail;
@@ -868,9 +891,19 @@ final class ChaosRun {
         }
     }
 
-    /** What the children connect to: the proxy in front of the standalone Redis, the cluster's nodes, or the sentinels. */
+    /**
+     * What the children connect to: the proxy in front of the standalone Redis, the cluster's nodes, or the sentinels
+     * through their proxies (the servers themselves are reached directly: the sentinels hand out their own ports).
+     */
     private String redisUri() {
-        return cluster != null ? cluster.uriString() : sentinels != null ? sentinels.uriString() : proxy.uri().toString();
+        if (sentinels != null) {
+            StringBuilder u = new StringBuilder("redis-sentinel://");
+            for (ChaosProxy p : sentinelProxies) {
+                u.append(u.length() > "redis-sentinel://".length() ? "," : "").append("127.0.0.1:").append(p.port());
+            }
+            return u.append('#').append(sentinels.masterName()).toString();
+        }
+        return cluster != null ? cluster.uriString() : proxy.uri().toString();
     }
 
     private void say(String format, Object... args) {

@@ -15,8 +15,9 @@ import java.util.stream.Collectors;
  * only the kinds in {@link #CLUSTER} apply. {@link #REDIS_FAILOVER} exists only there and under Sentinel.
  *
  * <p>Under Sentinel (scenario {@code sentinel}) the Redis faults hit the master the sentinels name at that moment, and
- * only the kinds in {@link #SENTINEL} apply (no proxy either: the sentinels hand out the servers' own ports); three of
- * them exist only there: {@link #SENTINEL_FAILOVER}, {@link #REPLICA_KILL} and {@link #SENTINEL_KILL}.
+ * only the kinds in {@link #SENTINEL} apply (the servers are reached directly: the sentinels hand out their own ports;
+ * only the sentinels are behind proxies); four of them exist only there: {@link #SENTINEL_FAILOVER}, {@link #SENTINEL_SILENT_FAILOVER}, {@link #REPLICA_KILL} and
+ * {@link #SENTINEL_KILL}.
  */
 enum FaultKind {
     /**
@@ -37,6 +38,13 @@ enum FaultKind {
      * the old master, alive all along, is demoted to a replica of it.
      */
     SENTINEL_FAILOVER(0, 0),
+    /**
+     * Sentinel only: first every connection open through the sentinels' proxies is stalled for good (bytes swallowed
+     * both ways, never closed: Jedis's {@code +switch-master} subscriptions wait on them for ever, as on connections
+     * a firewall dropped silently), then {@code SENTINEL FAILOVER} as above. The old master takes the writes of every
+     * client that has not noticed until the sentinels demote it, 8-11 s later, and drops them.
+     */
+    SENTINEL_SILENT_FAILOVER(0, 0),
     /**
      * SIGSTOP of redis-server for the hold, then SIGCONT: clients see timeouts, not errors. In a cluster: of one
      * master; held past the node timeout, it is failed over too and comes back as a replica. Under Sentinel: of the
@@ -73,13 +81,13 @@ enum FaultKind {
 
     /** The kinds a standalone Redis (behind the proxy) can take: all but those that need replicas or sentinels. */
     static final Set<FaultKind> STANDALONE = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER, SENTINEL_FAILOVER,
-            REPLICA_KILL, SENTINEL_KILL));
+            SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL));
     /** The kinds that apply to a Redis Cluster: no proxy faults; OOM and graceful restart are not wired to a master. */
     static final Set<FaultKind> CLUSTER = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, REDIS_HANG, CLIENT_KILL, WORKER_KILL,
             WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
     /** The kinds that apply under Sentinel: the cluster's, plus a manual failover and kills of a replica or a sentinel. */
-    static final Set<FaultKind> SENTINEL = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, SENTINEL_FAILOVER, REDIS_HANG,
-            CLIENT_KILL, REPLICA_KILL, SENTINEL_KILL, WORKER_KILL, WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
+    static final Set<FaultKind> SENTINEL = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, SENTINEL_FAILOVER,
+            SENTINEL_SILENT_FAILOVER, REDIS_HANG, CLIENT_KILL, REPLICA_KILL, SENTINEL_KILL, WORKER_KILL, WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
 
     final long minHoldMs;
     final long maxHoldMs;
