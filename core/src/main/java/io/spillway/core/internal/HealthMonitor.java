@@ -409,7 +409,7 @@ public final class HealthMonitor implements AutoCloseable {
             log.debug("{}: new Redis Cluster run id, no master restarted (one that was down answers): {}", name, id);
             return false;
         }
-        log.info("A Redis Cluster master restarted or failed over since {} last saw it (new run id: {}): the queues of its"
+        log.info("A Redis Cluster master restarted or failed over since {} last saw it (new run id of {}): the queues of its"
                 + " slots are checked on their own", name, String.join(", ", masters));
         return true;
     }
