@@ -402,4 +402,55 @@ class ClusterPartialCoverageIT {
             assertThat(handled.values()).as("every job ran once").allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
         }
     }
+
+    /**
+     * The same start on a cluster without persistence, with a write-ahead producer: the master comes back empty (its
+     * nodes.conf kept, so with its slots), its new run id makes the producer send again every job not completed, and
+     * the worker, which resumes the master's queue on its own, runs them. The live masters' jobs, completed while the
+     * master was down and sent again too, are duplicates: they do not run again.
+     */
+    @Test
+    void aWorkerThatStartsWhileAMasterIsDownRunsWhatAWriteAheadProducerSendsAgainWhenItReturnsEmpty() throws Exception {
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).requireFullCoverage(false).appendOnly(false)
+                .setting("save", "").start();
+             LogCapture logs = new LogCapture();
+             JobProducer producer = JobProducer.builder().redis(cluster.uri()).journalDir(dir.resolve("journal"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).writeAhead(true).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            List<String> queues = ClusterIT.queuesAcrossMasters(cluster, 3);
+            String deadQueue = queues.get(0);
+            RedisProcess victim = cluster.masterFor(stream(deadQueue));
+            Map<String, List<String>> accepted = new LinkedHashMap<>();
+            for (String q : queues) {
+                accepted.put(q, producer.enqueueAll(q, "t", Collections.nCopies(200, PAYLOAD)).stream().map(Receipt::jobId).toList());
+            }
+            await().atMost(15, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
+            ClusterIT.assertAllInRedisInOrder(cluster, accepted);
+            List<String> onLive = queues.subList(1, 3).stream().flatMap(q -> accepted.get(q).stream()).toList();
+            List<String> all = accepted.values().stream().flatMap(List::stream).toList();
+
+            victim.kill();
+            assertLiveMastersServe(cluster, victim, queues.subList(1, 3));
+            try (Worker w = Worker.builder().redis(cluster.uri()).stateDir(dir.resolve("worker")).fetchBlock(Duration.ofMillis(200))
+                    .queues(queues.toArray(String[]::new)).concurrency(4)
+                    .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                    .build()) {
+                w.start();
+                await().atMost(10, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(onLive));
+                assertThat(w.health()).isEqualTo(HealthState.CONNECTED);
+                assertThat(accepted.get(deadQueue)).as("nothing of the dead master's queue ran").noneMatch(handled::containsKey);
+
+                victim.restart(); // nothing on disk but nodes.conf: it comes back empty, with its slots
+                cluster.awaitHealthy(Duration.ofSeconds(30));
+                await().atMost(60, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(all));
+                assertThat(logs.lines("resumed after")).as("the worker resumed the queue on its own")
+                        .anySatisfy(l -> assertThat(l).contains("[" + deadQueue + "]"));
+                assertThat(logs.lines("Redis connection lost")).as("no outage of the whole worker")
+                        .noneMatch(l -> l.contains("(worker,"));
+            }
+            assertThat(handled.keySet()).as("the handler saw every accepted job and no other").containsExactlyInAnyOrderElementsOf(all);
+            assertThat(handled.values()).as("every job ran once").allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+        }
+    }
 }
