@@ -255,8 +255,8 @@ class ClusterPartialCoverageIT {
     }
 
     /**
-     * {@code count} queues on each master, in slot order of their masters: queue names whose hash slots fall on the
-     * master's ranges (two queues of one master are in two slots, almost always).
+     * {@code count} queues on each master: the first names {@code pq-<n>} whose hash slots fall in its ranges, the same in
+     * every run (the masters split the slots in even ranges), each queue in a slot of its own.
      */
     private static Map<RedisProcess, List<String>> queuesPerMaster(RedisClusterGroup cluster, int count) {
         Map<RedisProcess, List<String>> out = new LinkedHashMap<>();
