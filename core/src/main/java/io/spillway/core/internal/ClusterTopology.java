@@ -40,6 +40,16 @@ public record ClusterTopology(HostAndPort from, String state, List<Master> maste
             return ranges.get(0).first();
         }
 
+        /** Whether {@code slot} is in one of its ranges. */
+        public boolean serves(int slot) {
+            for (SlotRange r : ranges) {
+                if (r.first() <= slot && slot <= r.last()) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
         public int slotCount() {
             return ranges.stream().mapToInt(r -> r.last() - r.first() + 1).sum();
         }
@@ -136,16 +146,79 @@ public record ClusterTopology(HostAndPort from, String state, List<Master> maste
 
     private static final Map<Integer, String> PROBE_KEYS = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /** The run id in a {@link #combinedRunId} of a master that could not be asked (a worker's probe, one master down). */
+    static final String UNKNOWN_RUN_ID = "?";
+
     /**
      * The run ids of every master as one value, {@code host:port=runid,…} in slot order: it changes when any master
      * restarts or a replica takes over, which is what a standalone Redis's new run id tells the producer (recent
-     * writes may be gone).
+     * writes may be gone). A master missing from {@code runIds} (down when a worker's probe passed without it) is
+     * {@code host:port=?}.
      */
     static String combinedRunId(List<Master> masters, Map<HostAndPort, String> runIds) {
         StringJoiner j = new StringJoiner(",");
         for (Master m : masters) {
-            j.add(m.address() + "=" + runIds.get(m.address()));
+            String id = runIds.get(m.address());
+            j.add(m.address() + "=" + (id == null ? UNKNOWN_RUN_ID : id));
         }
         return j.toString();
+    }
+
+    /**
+     * The masters of {@code after} (a {@link #combinedRunId}) that restarted or took over since {@code before}: those
+     * whose run id is known in {@code after} and was another known one in {@code before}, or that {@code before} did not
+     * list (a replica that took over, at its own address). A master listed with an unknown run id in {@code before}
+     * (down when the worker started) that answers now is not one: it was never seen, so nothing of it was lost to
+     * anyone who saw it. Empty if either is not a combined run id (a standalone Redis's).
+     */
+    static List<String> restartedMasters(String before, String after) {
+        Map<String, String> was = parseCombined(before);
+        Map<String, String> now = parseCombined(after);
+        List<String> out = new ArrayList<>();
+        if (was == null || now == null) {
+            return out;
+        }
+        now.forEach((address, id) -> {
+            String old = was.get(address);
+            if (!id.equals(UNKNOWN_RUN_ID) && (old == null || (!old.equals(UNKNOWN_RUN_ID) && !old.equals(id)))) {
+                out.add(address);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * {@code after} (a {@link #combinedRunId}) with the unknown run id of a master replaced by the one {@code before}
+     * knew: a master down at a worker's probe keeps the run id it had, so that its return after a restart is still
+     * told as one. {@code after} as it is if either is not a combined run id.
+     */
+    static String keepKnownRunIds(String before, String after) {
+        Map<String, String> was = parseCombined(before);
+        Map<String, String> now = parseCombined(after);
+        if (was == null || now == null) {
+            return after;
+        }
+        StringJoiner j = new StringJoiner(",");
+        now.forEach((address, id) -> {
+            String old = was.get(address);
+            j.add(address + "=" + (id.equals(UNKNOWN_RUN_ID) && old != null ? old : id));
+        });
+        return j.toString();
+    }
+
+    /** {@code host:port=runid,…} by address; null if {@code combined} is not of that form. */
+    private static Map<String, String> parseCombined(String combined) {
+        if (combined == null || combined.isEmpty()) {
+            return null;
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String part : combined.split(",")) {
+            int eq = part.lastIndexOf('=');
+            if (eq <= 0 || part.indexOf(':') < 0) {
+                return null;
+            }
+            out.put(part.substring(0, eq), part.substring(eq + 1));
+        }
+        return out;
     }
 }

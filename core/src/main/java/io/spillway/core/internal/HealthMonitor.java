@@ -29,7 +29,9 @@ import org.slf4j.LoggerFactory;
  *   <li>Probe on a fresh connection with capped exponential backoff and full jitter, forever. Healthy
  *       means PING answers, not LOADING, master role, a write accepted. With Sentinel the probe goes to the
  *       master the sentinels name at that moment: a demoted old master (role replica, READONLY) is "not
- *       healthy yet", and the loop keeps probing until the sentinels name the new one.</li>
+ *       healthy yet", and the loop keeps probing until the sentinels name the new one. On a Redis Cluster every
+ *       master must pass, but for a gateway that {@link RedisGateway#isolateSlots isolates slots} (a worker): one that
+ *       serves a slot of its queues is enough, and the recovery reads which failed from {@link #lastProbe()}.</li>
  *   <li>Healthy: state {@code RECOVERING}, drop stale pooled connections, run the component's
  *       {@link Recovery} (the producer replays its journal) on the still-open circuit.</li>
  *   <li>Recovery done: close the circuit, state {@code CONNECTED}, log {@code Connected to Redis successfully}.
@@ -74,6 +76,8 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile boolean closed;
     private volatile long disconnectedAtNanos = System.nanoTime();
     private volatile String runId;
+    /** The probe that found Redis healthy last, for the recovery that follows it. */
+    private volatile RedisGateway.Probe lastProbe;
     private volatile boolean writeAhead;
     /** Cause of the last move to DISCONNECTED, not yet logged; guarded by {@link #lock}. */
     private String lostCause;
@@ -135,6 +139,15 @@ public final class HealthMonitor implements AutoCloseable {
      */
     public boolean redisRestarted() {
         return restarted;
+    }
+
+    /**
+     * During recovery: the probe that found Redis healthy. For a gateway that {@link RedisGateway#isolateSlots isolates
+     * slots} it may have passed with some masters failed: {@link RedisGateway.Probe#unavailable} says which slots they
+     * serve, and the recovery leaves their queues paused. Null before the first healthy probe.
+     */
+    public RedisGateway.Probe lastProbe() {
+        return lastProbe;
     }
 
     /**
@@ -261,22 +274,30 @@ public final class HealthMonitor implements AutoCloseable {
                     logFailedAttempt(attempt, probe.problem());
                     continue;
                 }
+                lastProbe = probe;
                 String id = probe.info().get("run_id");
-                restarted = runId != null && id != null && !id.equals(runId);
-                if (id != null) {
-                    runId = id;
-                }
-                if (restarted && gateway.connection().sentinel()) {
-                    // A failover: the promoted replica has its own run id, and may lack the old master's last writes.
-                    log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost;"
-                            + " sending them again", gateway.connection().masterName(), name);
-                } else if (restarted && gateway.connection().cluster()) {
-                    // A master restarted or a replica took over: its run id is part of the cluster's.
-                    log.warn("A Redis Cluster master restarted or failed over since {} last saw it (new run id): recent"
-                            + " writes may be lost; sending them again", name);
-                } else if (restarted) {
-                    log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost; sending them again",
-                            name);
+                boolean changed = runId != null && id != null && !id.equals(runId);
+                if (changed && gateway.isolatesSlots()) {
+                    // A worker on a cluster: it has no writes to send again, and a master that was down when it last
+                    // read the run ids (its part "?") and answers now is no news.
+                    restarted = noteClusterRunId(id);
+                } else {
+                    restarted = changed;
+                    if (id != null) {
+                        runId = id;
+                    }
+                    if (restarted && gateway.connection().sentinel()) {
+                        // A failover: the promoted replica has its own run id, and may lack the old master's last writes.
+                        log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost;"
+                                + " sending them again", gateway.connection().masterName(), name);
+                    } else if (restarted && gateway.connection().cluster()) {
+                        // A master restarted or a replica took over: its run id is part of the cluster's.
+                        log.warn("A Redis Cluster master restarted or failed over since {} last saw it (new run id): recent"
+                                + " writes may be lost; sending them again", name);
+                    } else if (restarted) {
+                        log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost; sending them"
+                                + " again", name);
+                    }
                 }
                 for (String warning : RedisGateway.configurationWarnings(probe.info())) {
                     if (writeAhead && warning.startsWith(RedisGateway.NO_PERSISTENCE)) {
@@ -342,7 +363,7 @@ public final class HealthMonitor implements AutoCloseable {
      * While connected: with Sentinel first the master's address from a sentinel ({@link
      * RedisGateway#sentinelsNameAnotherMaster}: a sentinel that does not answer is no news); then a cheap INFO server; a
      * moved master, a failure or a new run id starts the reconnect path. Not for a gateway that
-     * {@link RedisGateway#isolateSlots() isolates slots} (a worker on a cluster), whose caller pauses and checks the
+     * {@link RedisGateway#isolateSlots isolates slots} (a worker on a cluster), whose caller pauses and checks the
      * queues of a failed master on their own, so that the others go on: a failure is left to the calls, and a new run
      * id (a master restarted or replaced, which the probe would wait for until it takes writes: 2 s after a restart) is
      * only noted.
@@ -363,9 +384,7 @@ public final class HealthMonitor implements AutoCloseable {
             String id = gateway.runId();
             if (id != null && runId != null && !id.equals(runId)) {
                 if (gateway.isolatesSlots()) {
-                    log.info("A Redis Cluster master restarted or failed over since {} last saw it (new run id): the queues"
-                            + " of its slots are checked on their own", name);
-                    runId = id;
+                    noteClusterRunId(id);
                     return;
                 }
                 gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
@@ -374,6 +393,25 @@ public final class HealthMonitor implements AutoCloseable {
             // executeDirect has told us (reportFailure) if Redis is unavailable.
             log.debug("heartbeat failed: {}", Failures.describe(e));
         }
+    }
+
+    /**
+     * For a gateway that {@link RedisGateway#isolateSlots isolates slots}: notes a new combined run id, saying (INFO) which
+     * masters restarted or failed over since this component last read theirs. A master down at a probe that passed
+     * without it keeps the run id last read; one never read (down since this component started) that answers now only
+     * came back: its queues were paused, and their check resumes them. Returns whether some master restarted.
+     */
+    private boolean noteClusterRunId(String id) {
+        String known = ClusterTopology.keepKnownRunIds(runId, id);
+        List<String> masters = ClusterTopology.restartedMasters(runId, known);
+        runId = known;
+        if (masters.isEmpty()) {
+            log.debug("{}: new Redis Cluster run id, no master restarted (one that was down answers): {}", name, id);
+            return false;
+        }
+        log.info("A Redis Cluster master restarted or failed over since {} last saw it (new run id of {}): the queues of its"
+                + " slots are checked on their own", name, String.join(", ", masters));
+        return true;
     }
 
     /** The one line per outage, written on this loop's thread (see {@link #transition}). */

@@ -66,7 +66,9 @@ import redis.clients.jedis.exceptions.JedisException;
  *       {@code cluster_state:ok} and every master passes the standalone checks (PING, not loading, master role,
  *       a write to a key of its slots). Streamed script calls ({@link #stream}: enqueueAll, replay) go in batches,
  *       pipelined on one pooled connection per master; the cluster's run id is every master's. A gateway that
- *       {@link #isolateSlots() isolates slots} (a worker's) leaves the circuit to its caller instead.</li>
+ *       {@link #isolateSlots isolates slots} (a worker's) leaves the circuit to its caller instead, and its probe passes
+ *       while some masters fail, as long as a healthy one serves a slot of its caller's queues (naming the failed
+ *       ones).</li>
  * </ul>
  * Thread-safe.
  */
@@ -114,6 +116,8 @@ public final class RedisGateway implements AutoCloseable {
     private final long socketTimeoutNanos;
     private volatile boolean drainsWhenFull;
     private volatile boolean isolatesSlots;
+    /** For a gateway that {@link #isolateSlots isolates slots}: the slots of its caller's queues, in order. */
+    private volatile List<Integer> callerSlots = List.of();
 
     /**
      * @param component names the user of this gateway in metrics and logs ("producer", "worker")
@@ -495,18 +499,34 @@ public final class RedisGateway implements AutoCloseable {
         return guarded ? execute(call) : executeDirect(call);
     }
 
-    /** Loads scripts into Redis's cache (after a reconnect, before pipelines use them). */
+    /**
+     * Loads scripts into Redis's cache (after a reconnect, before pipelines use them). On a cluster, a gateway that
+     * {@link #isolateSlots isolates slots} skips a master that cannot serve (down, loading: the worker pauses its queues,
+     * and a script call there loads its script at its first NOSCRIPT), and fails only if no master took them.
+     */
     public void loadScripts(LuaScript... scripts) {
         if (connection.cluster()) {
             // On each master of the slot map, on fresh connections: the client's SCRIPT LOAD goes to every node it
             // knows, including one that died and was replaced, and fails then.
             try {
+                RuntimeException skipped = null;
+                int loaded = 0;
                 for (ClusterTopology.Master m : ClusterTopology.read(clusterCandidates(), clientConfig).masters()) {
                     try (Jedis j = new Jedis(m.address(), clientConfig)) {
                         for (LuaScript s : scripts) {
                             j.scriptLoad(s.source());
                         }
+                        loaded++;
+                    } catch (RuntimeException e) {
+                        if (!isolatesSlots() || !Failures.isUnavailable(e)) {
+                            throw e;
+                        }
+                        skipped = e;
+                        log.debug("{}: scripts not loaded on master {}: {}", component, m.address(), Failures.describe(e));
                     }
+                }
+                if (loaded == 0 && skipped != null) {
+                    throw skipped;
                 }
             } catch (RuntimeException e) {
                 throw translate(e);
@@ -572,15 +592,18 @@ public final class RedisGateway implements AutoCloseable {
      * For a worker on a Redis Cluster: a call that finds Redis unavailable no longer opens the circuit by itself; it
      * throws {@link RedisUnavailableException} all the same. Every worker call touches the keys of one queue, so of one
      * slot: the worker pauses the queues of that slot and opens the circuit itself ({@link #markUnavailable}) when none
-     * of its queues can be reached, so that a dead master stops only the queues it serves. No effect on a standalone or
-     * Sentinel connection, where there is one master to lose. A producer never calls this: its one circuit keeps every
-     * queue behind its journal.
+     * of its queues can be reached, so that a dead master stops only the queues it serves. And the {@link #probe()} asks
+     * no longer that every master be healthy, only one that serves one of {@code slots} (the slots of the worker's
+     * queues): it says which masters failed ({@link Probe#unavailable}), whose queues the worker's recovery pauses. No
+     * effect on a standalone or Sentinel connection, where there is one master to lose. A producer never calls this: its
+     * one circuit keeps every queue behind its journal, and its probe waits for every master.
      */
-    public void isolateSlots() {
+    public void isolateSlots(java.util.Collection<Integer> slots) {
+        callerSlots = List.copyOf(new java.util.TreeSet<>(slots));
         isolatesSlots = true;
     }
 
-    /** Whether this gateway {@link #isolateSlots() isolates slots}: it was asked to, and its Redis is a cluster. */
+    /** Whether this gateway {@link #isolateSlots isolates slots}: it was asked to, and its Redis is a cluster. */
     public boolean isolatesSlots() {
         return isolatesSlots && connection.cluster();
     }
@@ -679,8 +702,31 @@ public final class RedisGateway implements AutoCloseable {
      * @param reachable whether Redis answered at all: false when no connection could be made or it fell silent
      *     (refused, timed out, dropped); true for an unhealthy Redis that replied (LOADING, a replica, OOM, an
      *     authentication error)
+     * @param masters a cluster's healthy probe: every master of the slot map it read (empty for any other probe)
+     * @param failedMasters a cluster's healthy probe by a gateway that {@link #isolateSlots isolates slots}: the masters
+     *     that failed the checks, each with the problem found (as an unhealthy probe would say it); empty when all passed
      */
-    public record Probe(boolean healthy, boolean reachable, String problem, Map<String, String> info) {
+    public record Probe(boolean healthy, boolean reachable, String problem, Map<String, String> info,
+                        List<ClusterTopology.Master> masters, Map<HostAndPort, String> failedMasters) {
+        public Probe(boolean healthy, boolean reachable, String problem, Map<String, String> info) {
+            this(healthy, reachable, problem, info, List.of(), Map.of());
+        }
+
+        /**
+         * Why no healthy master serves {@code slot} (the problem of the failed master that serves it, or that no master
+         * serves it), or null if one does. Null for every slot of a probe that read no slot map (not a cluster).
+         */
+        public String unavailable(int slot) {
+            if (masters.isEmpty()) {
+                return null;
+            }
+            for (ClusterTopology.Master m : masters) {
+                if (m.serves(slot)) {
+                    return failedMasters.get(m.address());
+                }
+            }
+            return "no master serves slot " + slot;
+        }
     }
 
     /**
@@ -760,6 +806,11 @@ public final class RedisGateway implements AutoCloseable {
      * standalone Redis (its write goes to a key of its own slots). The info returned is that of the master with the
      * worst settings (a warning, or memory full), else the first; its {@code run_id} is all masters' run ids in one
      * value ({@link ClusterTopology#combinedRunId}), and {@code cluster_masters} their number.
+     *
+     * <p>For a gateway that {@link #isolateSlots isolates slots} (a worker) every master is checked and the cluster is
+     * healthy when at least one healthy master serves one of its caller's slots: the failed ones are in
+     * {@link Probe#failedMasters} (their run id is {@code ?} in the combined one); with none, the problem is that of the
+     * master of the caller's first slot, as when every master must pass.
      */
     private Probe probeCluster() {
         ClusterTopology topology;
@@ -787,19 +838,28 @@ public final class RedisGateway implements AutoCloseable {
             return new Probe(false, true, "the cluster serves no slots (as " + topology.from() + " sees it)", Map.of());
         }
         clusterNodes.addAll(topology.nodes());
+        boolean partial = isolatesSlots();
         Map<HostAndPort, String> runIds = new java.util.HashMap<>();
+        Map<HostAndPort, Probe> failed = new java.util.LinkedHashMap<>();
         Map<String, String> chosen = null;
         for (ClusterTopology.Master m : topology.masters()) {
             Probe p;
             try {
                 p = probe(m.address(), ClusterTopology.probeKey(m.firstSlot()));
+                if (!p.healthy()) {
+                    p = new Probe(false, p.reachable(), "master " + m.address() + ": " + p.problem(), p.info());
+                }
             } catch (RuntimeException e) {
                 String tls = Tls.diagnose(connection, m.address(), e);
-                return new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e),
+                p = new Probe(false, !(e instanceof JedisConnectionException) || Failures.isTlsFailure(e),
                         tls != null ? tls : "master " + m.address() + ": " + Failures.describe(e), Map.of());
             }
             if (!p.healthy()) {
-                return new Probe(false, p.reachable(), "master " + m.address() + ": " + p.problem(), p.info());
+                if (!partial) {
+                    return p;
+                }
+                failed.put(m.address(), p);
+                continue;
             }
             runIds.put(m.address(), p.info().get("run_id"));
             boolean worse = !configurationWarnings(p.info()).isEmpty() || p.info().containsKey(MEMORY_FULL)
@@ -810,6 +870,20 @@ public final class RedisGateway implements AutoCloseable {
                     chosen.put("spillway_worse", "1");
                 }
             }
+        }
+        Map<HostAndPort, String> failedMasters = new java.util.LinkedHashMap<>();
+        failed.forEach((address, p) -> failedMasters.put(address, p.problem()));
+        Probe served = new Probe(true, true, null, Map.of(), topology.masters(), failedMasters);
+        List<Integer> slots = partial ? callerSlots : List.of();
+        if (chosen == null || (!slots.isEmpty() && slots.stream().allMatch(slot -> served.unavailable(slot) != null))) {
+            // No healthy master serves a queue of the caller: unhealthy, in the words of the master of its first slot.
+            int first = slots.isEmpty() ? -1 : slots.get(0);
+            for (ClusterTopology.Master m : topology.masters()) {
+                if (m.serves(first) && failed.containsKey(m.address())) {
+                    return failed.get(m.address());
+                }
+            }
+            return chosen != null ? new Probe(false, true, served.unavailable(first), Map.of()) : failed.values().iterator().next();
         }
         chosen.remove("spillway_worse");
         chosen.put("run_id", ClusterTopology.combinedRunId(topology.masters(), runIds));
@@ -824,7 +898,7 @@ public final class RedisGateway implements AutoCloseable {
         } catch (RuntimeException e) {
             return new Probe(false, !(e instanceof JedisConnectionException), "slot map: " + Failures.describe(e), Map.of());
         }
-        return new Probe(true, true, null, chosen);
+        return new Probe(true, true, null, chosen, topology.masters(), Map.copyOf(failedMasters));
     }
 
     /** The nodes to ask for the slot map: those the provider knows, then every node seen. */

@@ -99,4 +99,42 @@ class ClusterConnectionTest {
                 new HostAndPort("127.0.0.1", 7001), "r1", new HostAndPort("10.0.0.9", 7002), "r2"));
         assertThat(id).isEqualTo("127.0.0.1:7000=r0,127.0.0.1:7001=r1,10.0.0.9:7002=r2");
     }
+
+    @Test
+    void aWorkersProbeSaysWhichSlotsNoHealthyMasterServes() {
+        List<Object> slots = List.of(
+                List.of(0L, 5460L, List.of("127.0.0.1".getBytes(), 7000L, "a".getBytes())),
+                List.of(5461L, 10922L, List.of("127.0.0.1".getBytes(), 7001L, "b".getBytes())),
+                List.of(10923L, 16000L, List.of("127.0.0.1".getBytes(), 7002L, "c".getBytes())));
+        ClusterTopology t = ClusterTopology.parse(new HostAndPort("127.0.0.1", 7001), "ok", slots);
+        RedisGateway.Probe p = new RedisGateway.Probe(true, true, null, Map.of(), t.masters(),
+                Map.of(new HostAndPort("127.0.0.1", 7000), "master 127.0.0.1:7000: connection refused"));
+        assertThat(p.unavailable(0)).isEqualTo("master 127.0.0.1:7000: connection refused");
+        assertThat(p.unavailable(5460)).isEqualTo("master 127.0.0.1:7000: connection refused");
+        assertThat(p.unavailable(5461)).isNull();
+        assertThat(p.unavailable(16000)).isNull();
+        assertThat(p.unavailable(16001)).isEqualTo("no master serves slot 16001");
+        assertThat(new RedisGateway.Probe(true, true, null, Map.of()).unavailable(0)).as("not a cluster").isNull();
+        assertThat(ClusterTopology.combinedRunId(t.masters(), Map.of(new HostAndPort("127.0.0.1", 7001), "r1",
+                new HostAndPort("127.0.0.1", 7002), "r2")))
+                .as("a master down at the probe").isEqualTo("127.0.0.1:7000=?,127.0.0.1:7001=r1,127.0.0.1:7002=r2");
+    }
+
+    @Test
+    void aMasterThatWasDownWhenAWorkerStartedIsNoRestartWhenItReturns() {
+        String all = "127.0.0.1:7000=a,127.0.0.1:7001=b,127.0.0.1:7002=c";
+        String startedWithout7000 = "127.0.0.1:7000=?,127.0.0.1:7001=b,127.0.0.1:7002=c";
+        assertThat(ClusterTopology.restartedMasters(startedWithout7000, all)).as("it only came back").isEmpty();
+        assertThat(ClusterTopology.restartedMasters(all, "127.0.0.1:7000=a2,127.0.0.1:7001=b,127.0.0.1:7002=c"))
+                .containsExactly("127.0.0.1:7000");
+        assertThat(ClusterTopology.restartedMasters(all, "127.0.0.1:7003=d,127.0.0.1:7001=b,127.0.0.1:7002=c"))
+                .as("a replica took over, at its own address").containsExactly("127.0.0.1:7003");
+        // Down at a later probe: it keeps the run id last read, so its restart is still told when it answers again.
+        String known = ClusterTopology.keepKnownRunIds(all, startedWithout7000);
+        assertThat(known).isEqualTo(all);
+        assertThat(ClusterTopology.restartedMasters(known, "127.0.0.1:7000=a2,127.0.0.1:7001=b,127.0.0.1:7002=c"))
+                .containsExactly("127.0.0.1:7000");
+        assertThat(ClusterTopology.keepKnownRunIds(null, startedWithout7000)).isEqualTo(startedWithout7000);
+        assertThat(ClusterTopology.restartedMasters("abc", "def")).as("a standalone Redis's run ids").isEmpty();
+    }
 }

@@ -14,10 +14,11 @@ import redis.clients.jedis.util.JedisClusterCRC16;
 
 /**
  * A cluster worker's queues that wait for their master, by slot (a queue's keys share its slot, so its master): a slot
- * is paused by the call that found its master unavailable, and stays paused until a check of it succeeds
- * ({@link #resume}) or the whole cluster has recovered ({@link #clear}). Checks of a paused slot are spaced by a capped
- * exponential backoff with full jitter, as the reconnect loop's probes are. Disabled (nothing is ever paused) for a
- * standalone or Sentinel Redis, where one circuit covers the one master.
+ * is paused by the call that found its master unavailable, or by the reconnect loop's recovery when its probe found
+ * that master failed (a worker that starts, or whose every queue was paused, while a master is down), and stays paused
+ * until a check of it succeeds or a later recovery finds its master healthy ({@link #resume}). Checks of a paused slot
+ * are spaced by a capped exponential backoff with full jitter, as the reconnect loop's probes are. Disabled (nothing is
+ * ever paused) for a standalone or Sentinel Redis, where one circuit covers the one master.
  *
  * <p>Invariant: while the worker's circuit is closed, the outcomes it keeps locally are those of paused slots (and, for
  * a moment after the reconnect loop closed the circuit, those kept while it was open, which the acker sends next); a
@@ -68,7 +69,22 @@ final class PausedSlots {
 
     /** Pauses {@code q}'s slot; true if it was not paused yet. */
     boolean pause(QueueName q) {
-        return enabled && paused.putIfAbsent(slotOf(q), new Pause()) == null;
+        return pause(slotOf(q));
+    }
+
+    /** Pauses {@code slot}; true if it was not paused yet. */
+    boolean pause(int slot) {
+        return enabled && paused.putIfAbsent(slot, new Pause()) == null;
+    }
+
+    /** The slots of the worker's queues, each once, in the order of the queues. */
+    List<Integer> slots() {
+        return List.copyOf(queuesOf.keySet());
+    }
+
+    /** The slots paused now (the worker's, and any of outcomes adopted from another worker's ack log). */
+    List<Integer> pausedSlots() {
+        return List.copyOf(paused.keySet());
     }
 
     /** Whether every slot of the worker's queues is paused: none can be reached. */
@@ -109,17 +125,6 @@ final class PausedSlots {
     long resume(int slot) {
         Pause p = paused.remove(slot);
         return p == null ? -1 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - p.since);
-    }
-
-    /** Ends every pause (the whole cluster was found healthy); returns the worker's queues that were paused. */
-    List<QueueName> clear() {
-        List<QueueName> out = new ArrayList<>();
-        for (Integer slot : List.copyOf(paused.keySet())) {
-            if (paused.remove(slot) != null) {
-                out.addAll(queuesOf(slot));
-            }
-        }
-        return out;
     }
 
     /** How many of the worker's queues are paused now. */

@@ -76,7 +76,9 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  * of that slot ({@link PausedSlots}), whose jobs are then neither fetched nor renewed and whose outcomes are kept
  * locally, while the other queues go on. The fetch thread checks a paused slot with backoff (its groups, its local
  * outcomes, its leases: the reconnect loop's recovery for one slot) and resumes it; when every slot of the worker is
- * paused the circuit opens and the reconnect loop takes over, whose recovery ends every pause.
+ * paused the circuit opens and the reconnect loop takes over. Its probe passes once a master of one of the worker's
+ * slots is healthy (a worker that starts while a master is down included): the recovery pauses the slots of the masters
+ * that failed it, recovers the others and ends their pauses, and the paused ones are checked as above.
  * Invariants: a job is in {@link #active} from fetch until its outcome is queued, and only then stops
  * being renewed; exactly one outcome is produced per fetched entry ({@link Active#settled}); the outcome of
  * a run past its timeout is produced when its handler returns, so a job is never retried while a run of it
@@ -218,7 +220,7 @@ public final class WorkerRuntime {
         this.paused = new PausedSlots(settings.redis().cluster(), settings.queues(),
                 new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)));
         if (paused.enabled()) {
-            gateway.isolateSlots();
+            gateway.isolateSlots(paused.slots());
         }
         gauge(m, MetricNames.QUEUES_PAUSED, paused::pausedQueues);
         this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
@@ -351,7 +353,7 @@ public final class WorkerRuntime {
             } catch (SpillwayException e) {
                 if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
                     try {
-                        ensureGroups(false);
+                        ensureGroups();
                     } catch (RuntimeException again) {
                         // Thrown from here it would end this thread: the next round meets NOGROUP again and retries.
                         log.debug("Worker {}: could not make the consumer groups: {}", name, Failures.describe(again));
@@ -1045,16 +1047,21 @@ public final class WorkerRuntime {
     }
 
     private void flushLocal(boolean guarded) {
-        flushLocal(guarded, -1);
+        flushLocal(guarded, -1, Set.of());
+    }
+
+    private void flushLocal(boolean guarded, int slot) {
+        flushLocal(guarded, slot, Set.of());
     }
 
     /**
      * Sends the outcomes kept locally. On a cluster, guarded: only those of {@code slot} (a paused slot's check, which
      * fails if they cannot be sent), or with {@code slot} -1 those of every slot not paused (a slot found unavailable
-     * meanwhile is paused and keeps its own). The ack log is emptied once nothing is kept; until then it still holds
-     * what was sent, which is harmless to send again.
+     * meanwhile is paused and keeps its own). Unguarded (the reconnect loop's recovery), all but those of the slots
+     * {@code leaveOut} (whose master the probe found failed: they stay kept, their slots paused). The ack log is emptied
+     * once nothing is kept; until then it still holds what was sent, which is harmless to send again.
      */
-    private void flushLocal(boolean guarded, int slot) {
+    private void flushLocal(boolean guarded, int slot, Set<Integer> leaveOut) {
         synchronized (localLock) {
             if (localPending.isEmpty()) {
                 return;
@@ -1062,8 +1069,13 @@ public final class WorkerRuntime {
             long t0 = System.nanoTime();
             int before = localPending.size();
             if (!paused.enabled() || !guarded) {
-                deliver(localPending, guarded);
-                localPending.clear();
+                if (leaveOut.isEmpty()) {
+                    deliver(localPending, guarded);
+                    localPending.clear();
+                } else {
+                    deliver(localPending.stream().filter(o -> !leaveOut.contains(paused.slotOf(o.queue()))).toList(), guarded);
+                    localPending.removeIf(o -> !leaveOut.contains(paused.slotOf(o.queue())));
+                }
             } else {
                 for (Map.Entry<Integer, List<Outcome>> e : bySlot(localPending).entrySet()) {
                     QueueName q = e.getValue().get(0).queue();
@@ -1114,17 +1126,24 @@ public final class WorkerRuntime {
         if (!paused.enabled() || gateway.isOpen()) {
             return false;
         }
-        int slot = paused.slotOf(q);
-        if (paused.pause(q)) {
-            log.warn("Worker {}: queues {} paused: the Redis Cluster master of their slot cannot serve them ({}); the"
-                    + " worker's other queues go on, these are checked again with backoff", name,
-                    paused.queuesOf(slot).isEmpty() ? List.of(q) : paused.queuesOf(slot), Failures.describe(e));
-            paused.checkFailed(slot);
-        }
+        pause(paused.slotOf(q), q, Failures.describe(e));
         if (paused.all()) {
             gateway.markUnavailable(e);
         }
         return true;
+    }
+
+    /**
+     * Pauses {@code slot} ({@code q} is one of its queues), saying so (WARN) if it was not paused yet; its first check
+     * comes after the backoff's first delay.
+     */
+    private void pause(int slot, QueueName q, String cause) {
+        if (paused.pause(slot)) {
+            log.warn("Worker {}: queues {} paused: the Redis Cluster master of their slot cannot serve them ({}); the"
+                    + " worker's other queues go on, these are checked again with backoff", name,
+                    paused.queuesOf(slot).isEmpty() ? List.of(q) : paused.queuesOf(slot), cause);
+            paused.checkFailed(slot);
+        }
     }
 
     /**
@@ -1215,10 +1234,11 @@ public final class WorkerRuntime {
     // ---- leases, scheduler, recovery ---------------------------------------------------------------
 
     private void renewLeases() {
-        renewLeases(true);
+        renewLeases(true, Set.of());
     }
 
-    private void renewLeases(boolean guarded) {
+    /** Guarded, of the slots not paused; unguarded (recovery), of the slots not in {@code leaveOut}. */
+    private void renewLeases(boolean guarded, Set<Integer> leaveOut) {
         Map<QueueName, List<Active>> byQueue = new LinkedHashMap<>();
         for (Active a : active.values()) {
             if (!a.settled.get()) {
@@ -1226,7 +1246,7 @@ public final class WorkerRuntime {
             }
         }
         for (Map.Entry<QueueName, List<Active>> e : byQueue.entrySet()) {
-            if (guarded && paused.isPaused(e.getKey())) {
+            if (guarded ? paused.isPaused(e.getKey()) : leaveOut.contains(paused.slotOf(e.getKey()))) {
                 continue; // its check renews them
             }
             try {
@@ -1383,19 +1403,64 @@ public final class WorkerRuntime {
         }
     }
 
-    /** Runs on the reconnect loop between "Redis healthy" and "circuit closed". */
+    /**
+     * Runs on the reconnect loop between "Redis healthy" and "circuit closed". On a cluster the probe passes while some
+     * masters fail, as long as one serves a queue of this worker: the slots they serve (of its queues, and of outcomes
+     * kept locally) are paused, or stay so, and left out; the others are recovered and their pauses end. The paused ones
+     * are then checked with backoff by the fetch thread ({@link #checkPausedSlots}), as after a pause while connected.
+     */
     private void recover() {
-        ensureGroups(true);
-        gateway.loadScripts(WorkerScripts.ALL);
-        flushLocal(false);
-        renewLeases(false);
-        rewindStarvedGroups();
-        lastNonEmptyFetch = System.nanoTime();
-        // The probe found every master healthy: the queues paused one by one go on with the others.
-        List<QueueName> resumed = paused.clear();
-        if (!resumed.isEmpty()) {
-            log.info("Worker {}: queues {} resumed: every Redis Cluster master answers again", name, resumed);
+        Map<Integer, QueueName> down = unavailableSlots();
+        Set<Integer> leaveOut = down.keySet();
+        if (!down.isEmpty() && leaveOut.containsAll(paused.slots())) {
+            // The probe passes only when a master of one of them is healthy: this one failed since, an outage as any.
+            throw new RedisUnavailableException(monitor.lastProbe().unavailable(paused.slots().get(0)), null);
         }
+        for (Map.Entry<Integer, QueueName> e : down.entrySet()) {
+            pause(e.getKey(), e.getValue(), monitor.lastProbe().unavailable(e.getKey()));
+        }
+        ensureGroups(leaveOut);
+        gateway.loadScripts(WorkerScripts.ALL);
+        flushLocal(false, -1, leaveOut);
+        renewLeases(false, leaveOut);
+        rewindStarvedGroups(leaveOut);
+        lastNonEmptyFetch = System.nanoTime();
+        // The queues paused one by one whose master the probe found healthy go on with the others.
+        List<QueueName> resumed = new ArrayList<>();
+        for (int slot : paused.pausedSlots()) {
+            if (!leaveOut.contains(slot) && paused.resume(slot) >= 0) {
+                resumed.addAll(paused.queuesOf(slot));
+            }
+        }
+        if (!resumed.isEmpty()) {
+            log.info("Worker {}: queues {} resumed: {}", name, resumed, leaveOut.isEmpty()
+                    ? "every Redis Cluster master answers again" : "their Redis Cluster master answers again");
+        }
+    }
+
+    /**
+     * The slots whose master the probe that led to this recovery found failed: of this worker's queues and of the
+     * outcomes it keeps locally, each with one of its queues. Empty but on a cluster.
+     */
+    private Map<Integer, QueueName> unavailableSlots() {
+        RedisGateway.Probe probe = monitor.lastProbe();
+        Map<Integer, QueueName> out = new LinkedHashMap<>();
+        if (!paused.enabled() || probe == null) {
+            return out;
+        }
+        List<QueueName> queues = new ArrayList<>(s.queues());
+        synchronized (localLock) {
+            for (Outcome o : localPending) {
+                queues.add(o.queue());
+            }
+        }
+        for (QueueName q : queues) {
+            int slot = paused.slotOf(q);
+            if (!out.containsKey(slot) && probe.unavailable(slot) != null) {
+                out.put(slot, q);
+            }
+        }
+        return out;
     }
 
     /**
@@ -1403,10 +1468,13 @@ public final class WorkerRuntime {
      * group reset or recreated at {@code $}, a restore from an older snapshot). A new connection does not
      * change that, so the group is moved back to the start: every entry still in the stream is delivered
      * again. Acked entries are deleted, so that is the waiting jobs plus those running right now, which may
-     * run twice (at-least-once).
+     * run twice (at-least-once). A queue of a slot in {@code leaveOut} waits for the next recovery.
      */
-    private void rewindStarvedGroups() {
+    private void rewindStarvedGroups(Set<Integer> leaveOut) {
         for (QueueName q : List.copyOf(starvedQueues)) {
+            if (leaveOut.contains(paused.slotOf(q))) {
+                continue;
+            }
             String stream = RedisKeys.stream(q);
             gateway.executeDirect(c -> c.xgroupSetID(stream, RedisKeys.GROUP, new StreamEntryID()));
             log.warn("Worker {}: queue {} had jobs waiting that its consumer group did not deliver: the group was moved back"
@@ -1415,18 +1483,30 @@ public final class WorkerRuntime {
         }
     }
 
-    /** Makes each queue's consumer group if it is missing (group.lua, which also runs when Redis's memory is full). */
-    private void ensureGroups(boolean direct) {
+    /**
+     * Fetch thread, after NOGROUP: makes each queue's consumer group if it is missing (group.lua, which also runs when
+     * Redis's memory is full), but those of paused slots (their check makes them); a slot found unavailable is paused.
+     */
+    private void ensureGroups() {
         for (QueueName q : s.queues()) {
-            if (!direct && paused.isPaused(q)) {
-                continue; // its check makes it
+            if (paused.isPaused(q)) {
+                continue;
             }
             try {
-                eval(!direct, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
+                eval(true, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
             } catch (RedisUnavailableException e) {
-                if (direct || !pauseSlot(q, e)) {
+                if (!pauseSlot(q, e)) {
                     throw e;
                 }
+            }
+        }
+    }
+
+    /** Recovery: makes each queue's consumer group if it is missing, but those of the slots {@code leaveOut}. */
+    private void ensureGroups(Set<Integer> leaveOut) {
+        for (QueueName q : s.queues()) {
+            if (!leaveOut.contains(paused.slotOf(q))) {
+                eval(false, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
             }
         }
     }
