@@ -191,12 +191,7 @@ class ClusterPartialCoverageIT {
             String deadQueue = queues.get(0);
             RedisProcess victim = cluster.masterFor(stream(deadQueue));
             List<String> liveQueues = queues.subList(1, 3);
-            Map<String, List<String>> before = new LinkedHashMap<>();
-            for (String q : queues) {
-                List<Receipt> rs = producer.enqueueAll(q, "t", Collections.nCopies(200, PAYLOAD));
-                assertThat(rs).noneMatch(Receipt::spooled);
-                before.put(q, rs.stream().map(Receipt::jobId).toList());
-            }
+            Map<String, List<String>> before = enqueue200Each(producer, queues);
             List<String> beforeOnLive = liveQueues.stream().flatMap(q -> before.get(q).stream()).toList();
             List<String> all = new ArrayList<>(before.values().stream().flatMap(List::stream).toList());
             try (Worker w = Worker.builder().redis(cluster.uri()).stateDir(dir.resolve("worker")).fetchBlock(Duration.ofMillis(200))
@@ -258,6 +253,17 @@ class ClusterPartialCoverageIT {
      * {@code count} queues on each master: the first names {@code pq-<n>} whose hash slots fall in its ranges, the same in
      * every run (the masters split the slots in even ranges), each queue in a slot of its own.
      */
+    /** 200 jobs on each of {@code queues}, all straight into Redis: their ids by queue, in order. */
+    private static Map<String, List<String>> enqueue200Each(JobProducer producer, List<String> queues) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (String q : queues) {
+            List<Receipt> rs = producer.enqueueAll(q, "t", Collections.nCopies(200, PAYLOAD));
+            assertThat(rs).noneMatch(Receipt::spooled);
+            out.put(q, rs.stream().map(Receipt::jobId).toList());
+        }
+        return out;
+    }
+
     private static Map<RedisProcess, List<String>> queuesPerMaster(RedisClusterGroup cluster, int count) {
         Map<RedisProcess, List<String>> out = new LinkedHashMap<>();
         for (RedisProcess m : cluster.masters()) {
@@ -303,12 +309,7 @@ class ClusterPartialCoverageIT {
             List<String> liveQueues = perMaster.entrySet().stream().filter(e -> e.getKey() != victim)
                     .flatMap(e -> e.getValue().stream()).toList();
             List<String> queues = perMaster.values().stream().flatMap(List::stream).toList();
-            Map<String, List<String>> before = new LinkedHashMap<>();
-            for (String q : queues) {
-                List<Receipt> rs = producer.enqueueAll(q, "t", Collections.nCopies(200, PAYLOAD));
-                assertThat(rs).noneMatch(Receipt::spooled);
-                before.put(q, rs.stream().map(Receipt::jobId).toList());
-            }
+            Map<String, List<String>> before = enqueue200Each(producer, queues);
             List<String> beforeOnLive = liveQueues.stream().flatMap(q -> before.get(q).stream()).toList();
             List<String> beforeOnDead = deadQueues.stream().flatMap(q -> before.get(q).stream()).toList();
             List<String> all = new ArrayList<>(before.values().stream().flatMap(List::stream).toList());

@@ -339,22 +339,15 @@ final class ChaosRun {
                 master.resume();
                 d.append(", resumed");
             }
-            case SENTINEL_FAILOVER -> {
+            case SENTINEL_FAILOVER, SENTINEL_SILENT_FAILOVER -> {
+                if (f.kind() == FaultKind.SENTINEL_SILENT_FAILOVER) {
+                    int stalled = 0;
+                    for (ChaosProxy p : sentinelProxies) {
+                        stalled += p.stallOpenConnections();
+                    }
+                    d.append(stalled).append(" sentinel connections stalled, ");
+                }
                 d.append("SENTINEL FAILOVER of master :").append(master.port());
-                try {
-                    sentinels.failover();
-                    awaitSentinelFailover(f, master, start, d);
-                } catch (RuntimeException e) {
-                    problems.add("SENTINEL FAILOVER refused at fault #" + f.index() + ": " + e.getMessage());
-                    d.append(" refused: ").append(e.getMessage());
-                }
-            }
-            case SENTINEL_SILENT_FAILOVER -> {
-                int stalled = 0;
-                for (ChaosProxy p : sentinelProxies) {
-                    stalled += p.stallOpenConnections();
-                }
-                d.append(stalled).append(" sentinel connections stalled, SENTINEL FAILOVER of master :").append(master.port());
                 try {
                     sentinels.failover();
                     awaitSentinelFailover(f, master, start, d);
