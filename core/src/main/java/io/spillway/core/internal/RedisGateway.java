@@ -1206,6 +1206,15 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
+    /**
+     * Cluster only: the master of {@code slot} as the client's slot map has it (no call to Redis), or null when that map
+     * is not built yet, names none, or this is not a cluster.
+     */
+    public HostAndPort masterOf(int slot) {
+        ClusterConnectionProvider provider = clusterProvider;
+        return provider == null ? null : provider.getNode(slot);
+    }
+
     /** The master the pool writes to (Sentinel), or null. */
     public HostAndPort poolMaster() {
         SentineledConnectionProvider provider = sentinelProvider;
