@@ -355,6 +355,14 @@ public final class Failures {
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
         }
+        if (root != t && root instanceof redis.clients.jedis.exceptions.JedisClusterOperationException
+                && root.getSuppressed().length > 0) {
+            // Our own exception around a cluster command out of attempts (a worker's queue paused by a call to a master
+            // just killed): what its last attempt met, as for a refusal or a timeout above, not Jedis's "No more cluster
+            // attempts left."
+            Throwable[] attempts = root.getSuppressed();
+            return describe(attempts[attempts.length - 1]);
+        }
         String msg = root.getMessage() != null ? root.getMessage() : t.getMessage();
         return msg == null ? t.getClass().getSimpleName() : firstLine(msg);
     }

@@ -30,6 +30,7 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
 import redis.clients.jedis.RedisSentinelClient;
@@ -495,6 +496,34 @@ public final class RedisGateway implements AutoCloseable {
                 }
                 throw e;
             }
+        };
+        return guarded ? execute(call) : executeDirect(call);
+    }
+
+    /**
+     * {@link #pipelined(boolean, Function)} of commands whose keys are all in the slot of {@code key} (one queue's): on a
+     * Redis Cluster, on one pooled connection to the master the client's slot map names for that slot (a redirection is
+     * not followed, as in Jedis's ClusterPipeline). The ClusterPipeline the other takes logs a master that fails during
+     * its sync at ERROR with a stack trace ({@code Error with connection to …}); here that failure is only thrown, an
+     * outage like any other.
+     */
+    public <T> T pipelined(boolean guarded, String key, Function<AbstractPipeline, Supplier<T>> body) {
+        if (!connection.cluster()) {
+            return pipelined(guarded, body);
+        }
+        int slot = redis.clients.jedis.util.JedisClusterCRC16.getSlot(key);
+        Function<UnifiedJedis, T> call = c -> {
+            ClusterConnectionProvider provider = clusterProvider;
+            HostAndPort node = provider.getNode(slot);
+            if (node == null) {
+                throw new JedisConnectionException("no master known for slot " + slot);
+            }
+            Supplier<T> result;
+            try (Connection conn = provider.getConnection(node); Pipeline p = new Pipeline(conn)) {
+                result = body.apply(p);
+                p.sync();
+            }
+            return result.get();
         };
         return guarded ? execute(call) : executeDirect(call);
     }
@@ -1204,6 +1233,15 @@ public final class RedisGateway implements AutoCloseable {
                 watchedSentinel = null;
             }
         }
+    }
+
+    /**
+     * Cluster only: the master of {@code slot} as the client's slot map has it (no call to Redis), or null when that map
+     * is not built yet, names none, or this is not a cluster.
+     */
+    public HostAndPort masterOf(int slot) {
+        ClusterConnectionProvider provider = clusterProvider;
+        return provider == null ? null : provider.getNode(slot);
     }
 
     /** The master the pool writes to (Sentinel), or null. */

@@ -17,8 +17,9 @@ import redis.clients.jedis.util.JedisClusterCRC16;
  * is paused by the call that found its master unavailable, or by the reconnect loop's recovery when its probe found
  * that master failed (a worker that starts, or whose every queue was paused, while a master is down), and stays paused
  * until a check of it succeeds or a later recovery finds its master healthy ({@link #resume}). Checks of a paused slot
- * are spaced by a capped exponential backoff with full jitter, as the reconnect loop's probes are. Disabled (nothing is
- * ever paused) for a standalone or Sentinel Redis, where one circuit covers the one master.
+ * are spaced by a capped exponential backoff with full jitter, as the reconnect loop's probes are; the slots of a master
+ * a check found hung are checked together, with that slot ({@link #checkWith}). Disabled (nothing is ever paused) for a
+ * standalone or Sentinel Redis, where one circuit covers the one master.
  *
  * <p>Invariant: while the worker's circuit is closed, the outcomes it keeps locally are those of paused slots (and, for
  * a moment after the reconnect loop closed the circuit, those kept while it was open, which the acker sends next); a
@@ -118,6 +119,28 @@ final class PausedSlots {
             synchronized (p) {
                 p.nextCheck = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff.delayMillis(p.checks++));
             }
+        }
+    }
+
+    /**
+     * {@code other} waits for the next check of {@code slot} and is checked with it (same time, same backoff): they share
+     * a master that a check of {@code slot} found hung, and a check of each would wait for it on its own.
+     */
+    void checkWith(int other, int slot) {
+        Pause p = paused.get(slot);
+        Pause o = paused.get(other);
+        if (p == null || o == null || p == o) {
+            return;
+        }
+        long next;
+        int checks;
+        synchronized (p) {
+            next = p.nextCheck;
+            checks = p.checks;
+        }
+        synchronized (o) {
+            o.nextCheck = next;
+            o.checks = checks;
         }
     }
 
