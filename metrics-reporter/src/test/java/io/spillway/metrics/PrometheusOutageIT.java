@@ -58,9 +58,11 @@ class PrometheusOutageIT {
                 long t0 = System.nanoTime();
                 sched.scheduleAtFixedRate(() -> {
                     try {
+                        // Timed at the start of the scrape: a sample later than a moment saw nothing before it.
+                        double at = (System.nanoTime() - t0) / 1e9;
                         PrometheusText m = PrometheusText.scrape(base);
                         int h = PrometheusText.get(base.resolve("/health")).statusCode();
-                        samples.add(new Sample((System.nanoTime() - t0) / 1e9, m, h));
+                        samples.add(new Sample(at, m, h));
                     } catch (RuntimeException e) {
                         loadFailure.compareAndSet(null, e);
                     }
@@ -110,13 +112,19 @@ class PrometheusOutageIT {
                 await().atMost(Duration.ofSeconds(10)).until(() -> last(samples).seconds() > recoveredAt + 2);
                 load.set(false);
                 loader.join(5_000);
+                assertThat(loader.isAlive()).as("the load stopped").isFalse();
                 assertThat(loadFailure.get()).isNull();
+                double stoppedAt = (System.nanoTime() - t0) / 1e9;
 
-                // Accounting, from the scrape only: accepted - duplicates = waiting + in flight + delayed
-                // + completed + dead + spooled locally (no worker runs here, so completed is 0).
+                // Accounting, from the scrape only, once a scrape began after the load stopped (a scrape reads one
+                // counter after another: during the load an enqueue could land between two of them): accepted -
+                // duplicates = waiting + in flight + delayed + completed + dead + spooled locally (no worker runs here,
+                // so completed is 0).
                 await().atMost(Duration.ofSeconds(10)).until(() -> {
-                    PrometheusText m = last(samples).metrics();
-                    return accepted(m) == accountedFor(m) && m.value("spillway_producer_accepted_total") > 0;
+                    Sample last = last(samples);
+                    PrometheusText m = last.metrics();
+                    return last.seconds() > stoppedAt && accepted(m) == accountedFor(m)
+                            && m.value("spillway_producer_accepted_total") > 0;
                 });
                 PrometheusText end = last(samples).metrics();
                 assertThat(end.value("spillway_replay_replayed_total") + end.valueOr("spillway_replay_duplicates_total", 0))

@@ -264,6 +264,21 @@ class ClusterPartialCoverageIT {
         }
     }
 
+    /** Started: notes every state of {@code w} other than CONNECTED, every 5 ms, while {@code watching}. */
+    private static Thread watchStates(Worker w, AtomicBoolean watching, List<HealthState> seen) {
+        Thread watch = new Thread(() -> {
+            while (watching.get()) {
+                HealthState s = w.health();
+                if (s != HealthState.CONNECTED) {
+                    seen.add(s);
+                }
+                LockSupport.parkNanos(5_000_000);
+            }
+        });
+        watch.start();
+        return watch;
+    }
+
     /** 200 jobs on each of {@code queues}, all straight into Redis: their ids by queue, in order. */
     private static Map<String, List<String>> enqueue200Each(JobProducer producer, List<String> queues) {
         Map<String, List<String>> out = new LinkedHashMap<>();
@@ -377,16 +392,7 @@ class ClusterPartialCoverageIT {
                 long liveDoneMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt);
                 assertThat(victim.isAlive()).as("the master is still down").isFalse();
                 assertThat(w.health()).as("the worker is connected to the live masters").isEqualTo(HealthState.CONNECTED);
-                Thread watch = new Thread(() -> {
-                    while (watching.get()) {
-                        HealthState s = w.health();
-                        if (s != HealthState.CONNECTED) {
-                            statesAfterConnected.add(s);
-                        }
-                        LockSupport.parkNanos(5_000_000);
-                    }
-                });
-                watch.start();
+                Thread watch = watchStates(w, watching, statesAfterConnected);
                 assertThat(metrics.getGauges().get(MetricNames.QUEUES_PAUSED).getValue())
                         .as("the dead master's queues are paused").isEqualTo(deadQueues.size());
                 for (String q : deadQueues) {
@@ -574,16 +580,7 @@ class ClusterPartialCoverageIT {
                     await().atMost(3, TimeUnit.SECONDS).until(() -> handled.keySet().containsAll(beforeOnLive));
                     long liveDoneMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt);
                     assertThat(victim.isHung()).isTrue();
-                    Thread watch = new Thread(() -> {
-                        while (watching.get()) {
-                            HealthState s = w.health();
-                            if (s != HealthState.CONNECTED) {
-                                statesAfterConnected.add(s);
-                            }
-                            LockSupport.parkNanos(5_000_000);
-                        }
-                    });
-                    watch.start();
+                    Thread watch = watchStates(w, watching, statesAfterConnected);
                     assertThat(metrics.getGauges().get(MetricNames.QUEUES_PAUSED).getValue())
                             .as("the hung master's queues are paused").isEqualTo(hungQueues.size());
                     for (String q : hungQueues) {
