@@ -1,6 +1,7 @@
 package io.spillway.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.codahale.metrics.Gauge;
@@ -8,7 +9,9 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.RedisUnavailableException;
 import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.LogCapture;
 import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
 import java.time.Duration;
@@ -102,8 +105,18 @@ class QueueStatsIT {
                             .containsExactly((long) 4 + i, 1L, (long) (i % 2));
                 }
                 assertThat(health.execute().isHealthy()).isTrue();
-                RedisProcess down = cluster.masters().get(1);
-                down.kill();
+                // A master of some queue's slot, not the one holding the queue set: the read's pipeline meets it.
+                int setsMaster = cluster.masterFor(RedisKeys.QUEUES).port();
+                RedisProcess down = cluster.masters().stream()
+                        .filter(m -> m.port() != setsMaster && ports.contains(m.port())).findFirst().orElseThrow();
+                try (LogCapture log = new LogCapture()) {
+                    down.kill(); // its pooled connection, used by the read above, meets the end of stream in the sync
+                    assertThatThrownBy(stats::read).isInstanceOf(RedisUnavailableException.class);
+                    assertThatThrownBy(stats::read).isInstanceOf(RedisUnavailableException.class);
+                    // Jedis's ClusterPipeline logged "ERROR ... Error with connection to ..." with a stack trace here.
+                    assertThat(log.lines("ERROR")).isEmpty();
+                    assertThat(log.lines("\tat ")).isEmpty();
+                }
                 await().atMost(Duration.ofSeconds(10)).until(() -> !health.execute().isHealthy());
                 assertThat(health.execute().getMessage()).contains(Integer.toString(down.port()));
             }

@@ -478,48 +478,15 @@ public final class RedisGateway implements AutoCloseable {
 
     /**
      * Runs a pipeline the caller fills: {@code body} queues commands and returns a supplier that reads
-     * the responses after the sync.
+     * the responses after the sync. On a Redis Cluster each command goes to its slot's master, on one pooled connection
+     * per master ({@link SlotRoutedPipeline}, not Jedis's {@code ClusterPipeline}, which logs a master that fails during
+     * its sync at ERROR with a stack trace and leaves its replies unset); a master that fails is thrown as an outage.
      */
     public <T> T pipelined(boolean guarded, Function<AbstractPipeline, Supplier<T>> body) {
         Function<UnifiedJedis, T> call = c -> {
             Supplier<T> result;
-            try (AbstractPipeline p = client().pipelined()) {
-                result = body.apply(p);
-                p.sync();
-            }
-            try {
-                return result.get();
-            } catch (IllegalStateException e) {
-                // Jedis's ClusterPipeline: a node failed during the sync (it logged it) and its replies were never set.
-                if (connection.cluster()) {
-                    throw new JedisConnectionException("a Redis Cluster node failed during a pipeline (no reply)", e);
-                }
-                throw e;
-            }
-        };
-        return guarded ? execute(call) : executeDirect(call);
-    }
-
-    /**
-     * {@link #pipelined(boolean, Function)} of commands whose keys are all in the slot of {@code key} (one queue's): on a
-     * Redis Cluster, on one pooled connection to the master the client's slot map names for that slot (a redirection is
-     * not followed, as in Jedis's ClusterPipeline). The ClusterPipeline the other takes logs a master that fails during
-     * its sync at ERROR with a stack trace ({@code Error with connection to …}); here that failure is only thrown, an
-     * outage like any other.
-     */
-    public <T> T pipelined(boolean guarded, String key, Function<AbstractPipeline, Supplier<T>> body) {
-        if (!connection.cluster()) {
-            return pipelined(guarded, body);
-        }
-        int slot = redis.clients.jedis.util.JedisClusterCRC16.getSlot(key);
-        Function<UnifiedJedis, T> call = c -> {
-            ClusterConnectionProvider provider = clusterProvider;
-            HostAndPort node = provider.getNode(slot);
-            if (node == null) {
-                throw new JedisConnectionException("no master known for slot " + slot);
-            }
-            Supplier<T> result;
-            try (Connection conn = provider.getConnection(node); Pipeline p = new Pipeline(conn)) {
+            try (AbstractPipeline p = connection.cluster()
+                    ? new SlotRoutedPipeline(clusterProvider, clientConfig.getRedisProtocol()) : client().pipelined()) {
                 result = body.apply(p);
                 p.sync();
             }

@@ -627,7 +627,7 @@ public final class WorkerRuntime {
         try {
             String stream = RedisKeys.stream(q);
             String group = new String(GROUP, StandardCharsets.UTF_8);
-            List<Long> counts = gateway.pipelined(true, stream, p -> {
+            List<Long> counts = gateway.pipelined(true, p -> {
                 List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
                 for (Fetched f : batch) {
                     redis.clients.jedis.StreamEntryID id = new redis.clients.jedis.StreamEntryID(f.entryId());
@@ -1361,7 +1361,7 @@ public final class WorkerRuntime {
 
     /** One queue's figures (waiting, in flight, delayed, dead, workers), and this worker's heartbeat on it. */
     private long[] sample(QueueName q, long now) {
-        return gateway.pipelined(true, RedisKeys.stream(q), p -> {
+        return gateway.pipelined(true, p -> {
             var len = p.xlen(RedisKeys.stream(q));
             var delayed = p.zcard(RedisKeys.delayed(q));
             var deadN = p.zcard(RedisKeys.dead(q));
