@@ -393,65 +393,37 @@ public final class RedisGateway implements AutoCloseable {
 
     /**
      * A cluster's script calls, pipelined on one pooled connection per master (each call to its slot's master, in
-     * order, so a queue's calls keep theirs); the replies in call order. Not Jedis's {@code ClusterPipeline}: when a
-     * node fails mid-sync it logs the failure and leaves the replies unset, which would read as a defect rather than an
-     * outage. Here a connection failure is thrown as one (the batch spools or is sent again: the script is
-     * idempotent), and every connection that may still have replies on their way is dropped, not pooled. Calls refused
+     * order, so a queue's calls keep theirs: {@link SlotRoutedPipeline}); the replies in call order. A connection
+     * failure is thrown as an outage (the batch spools or is sent again: the script is idempotent). Calls refused
      * with NOSCRIPT (a master that restarted or took over) are sent again once the script is loaded on every master.
      */
     private List<Object> evalAllPipelined(LuaScript script, List<ScriptCall> calls) {
         client();
-        ClusterConnectionProvider provider = clusterProvider;
         Object[] replies = new Object[calls.size()];
         List<Integer> todo = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
             todo.add(i);
         }
         for (int round = 0; !todo.isEmpty(); round++) {
-            Map<HostAndPort, List<Integer>> byNode = new java.util.LinkedHashMap<>();
+            SlotRoutedPipeline p = new SlotRoutedPipeline(clusterProvider, clientConfig.getRedisProtocol());
+            List<redis.clients.jedis.Response<Object>> rs = new ArrayList<>(todo.size());
             for (int i : todo) {
-                int slot = redis.clients.jedis.util.JedisClusterCRC16.getSlot(calls.get(i).keys().get(0));
-                HostAndPort node = provider.getNode(slot);
-                if (node == null) {
-                    throw new JedisConnectionException("no master known for slot " + slot);
-                }
-                byNode.computeIfAbsent(node, k -> new ArrayList<>()).add(i);
+                rs.add(p.send(evalshaArguments(script, calls.get(i))));
             }
+            p.sync();
             List<Integer> noScript = new ArrayList<>();
             RuntimeException refused = null;
-            List<Connection> open = new ArrayList<>(byNode.size());
-            try {
-                List<Connection> conns = new ArrayList<>(byNode.size());
-                for (Map.Entry<HostAndPort, List<Integer>> e : byNode.entrySet()) {
-                    Connection c = provider.getConnection(e.getKey());
-                    open.add(c);
-                    conns.add(c);
-                    for (int i : e.getValue()) {
-                        c.sendCommand(evalshaArguments(script, calls.get(i)));
-                    }
-                    c.getMany(0); // flushes: this master runs its calls while the next one's are sent
-                }
-                int n = 0;
-                for (List<Integer> indexes : byNode.values()) {
-                    Connection c = conns.get(n++);
-                    for (int i : indexes) {
-                        try {
-                            replies[i] = c.getOne();
-                        } catch (redis.clients.jedis.exceptions.JedisDataException e) {
-                            // An error reply (the connection is fine): read the rest, then fail the batch.
-                            if (Failures.isNoScript(e) && round == 0) {
-                                noScript.add(i);
-                            } else if (refused == null) {
-                                refused = e;
-                            }
-                        }
+            for (int n = 0; n < todo.size(); n++) {
+                try {
+                    replies[todo.get(n)] = rs.get(n).get();
+                } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+                    // An error reply (the connection is fine): look at the rest, then fail the batch.
+                    if (Failures.isNoScript(e) && round == 0) {
+                        noScript.add(todo.get(n));
+                    } else if (refused == null) {
+                        refused = e;
                     }
                 }
-            } catch (RuntimeException e) {
-                open.forEach(Connection::setBroken); // replies may still be on their way
-                throw e;
-            } finally {
-                open.forEach(Connection::close);
             }
             if (refused != null) {
                 throw refused;
@@ -468,7 +440,7 @@ public final class RedisGateway implements AutoCloseable {
         redis.clients.jedis.CommandArguments a = new redis.clients.jedis.CommandArguments(redis.clients.jedis.Protocol.Command.EVALSHA)
                 .add(script.shaBytes()).add(call.keys().size());
         for (byte[] k : call.keys()) {
-            a.add(k);
+            a.key(k); // a key: the pipeline routes the call by its first
         }
         for (byte[] v : call.args()) {
             a.add(v);

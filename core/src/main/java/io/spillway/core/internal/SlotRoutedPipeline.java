@@ -55,6 +55,11 @@ final class SlotRoutedPipeline extends AbstractPipeline {
         return response;
     }
 
+    /** Queues a raw command (its keys marked with {@link redis.clients.jedis.CommandArguments#key}); its raw reply. */
+    Response<Object> send(redis.clients.jedis.CommandArguments command) {
+        return appendCommand(new CommandObject<>(command, redis.clients.jedis.BuilderFactory.RAW_OBJECT));
+    }
+
     @Override
     public void sync() {
         if (synced) {
