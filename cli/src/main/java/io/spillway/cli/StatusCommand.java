@@ -1,6 +1,7 @@
 package io.spillway.cli;
 
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
@@ -13,18 +14,21 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.resps.StreamGroupInfo;
 import redis.clients.jedis.resps.StreamPendingSummary;
 import redis.clients.jedis.resps.Tuple;
+import redis.clients.jedis.util.JedisClusterCRC16;
 
 /** Per queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen; plus a local journal's backlog. */
 @Command(name = "status", mixinStandardHelpOptions = true,
@@ -32,13 +36,19 @@ import redis.clients.jedis.resps.Tuple;
                 "The oldest waiting age is that of the job at the head of the queue (the next a worker takes), counted"
                         + " from when its producer accepted it (however long it was spooled in a journal before it reached"
                         + " Redis), or from its run-at for a delayed job, a retry or a dlq retry.",
-                "With --journal DIR, also the backlog of a local journal."})
+                "With --journal DIR, also the backlog of a local journal.",
+                "On a Redis Cluster with a master down, the queues of the other masters are shown, those of the down"
+                        + " master are named as not read, and the exit code is 3."})
 final class StatusCommand implements Callable<Integer> {
     /** A worker counts as seen if it reported within this many milliseconds. */
     static final long WORKER_SEEN_WINDOW_MS = 60_000;
 
     record QueueStatus(String queue, long waiting, long inFlight, long delayed, long dead, long oldestWaitingAgeMs,
                        int workersSeen, List<String> workers) {
+    }
+
+    /** A queue whose figures could not be read: its Redis Cluster master cannot be reached. */
+    record UnavailableQueue(String queue, String master, String error) {
     }
 
     record JournalStatus(String dir, long backlog, long backlogBytes, long oldestAgeMs, long corruptRecords,
@@ -76,16 +86,54 @@ final class StatusCommand implements Callable<Integer> {
         JournalStatus js = journal == null ? null : journalStatus(journal);
         List<QueueStatus> rows = new ArrayList<>();
         List<String> unknown = new ArrayList<>();
+        List<UnavailableQueue> unavailable = new ArrayList<>();
+        boolean cluster = redis.connection().cluster();
         try (UnifiedJedis j = redis.connect()) {
+            ClusterMasters masters = cluster ? new ClusterMasters() : null;
             if (names.isEmpty()) {
-                for (String q : new TreeSet<>(j.smembers(RedisKeys.QUEUES))) {
+                Set<String> known;
+                try {
+                    known = j.smembers(RedisKeys.QUEUES);
+                } catch (RuntimeException e) {
+                    if (masters == null || !Failures.isUnavailable(e)) {
+                        throw e;
+                    }
+                    throw new CliException(ExitCodes.UNREACHABLE, "cannot list the queues of " + redis.connection().redacted()
+                            + ": the master of " + RedisKeys.QUEUES + " (" + masters.of(RedisKeys.QUEUES) + ") cannot be"
+                            + " reached: " + reason(e) + "; name the queues with -q to read those of the other masters");
+                }
+                for (String q : new TreeSet<>(known)) {
                     names.add(QueueName.of(q));
                 }
             }
             for (QueueName q : names) {
-                rows.add(queueStatus(j, q, serverTimeMillis(j, q)));
-                if (!isKnown(j, q)) {
-                    unknown.add(q.value());
+                // On a cluster a master that cannot be reached costs one failure (a socket timeout if it hangs), not
+                // one per queue of its slots: its other queues are listed as unavailable for the same reason.
+                HostAndPort master = masters == null ? null : masters.of(RedisKeys.stream(q));
+                String down = master == null ? null : masters.down.get(master);
+                if (down != null) {
+                    unavailable.add(new UnavailableQueue(q.value(), master.toString(), down));
+                    continue;
+                }
+                try {
+                    rows.add(queueStatus(j, q, serverTimeMillis(j, q)));
+                } catch (RuntimeException e) {
+                    if (master == null || !Failures.isUnavailable(e)) {
+                        throw e;
+                    }
+                    masters.down.put(master, reason(e));
+                    unavailable.add(new UnavailableQueue(q.value(), master.toString(), reason(e)));
+                    continue;
+                }
+                try {
+                    if (!isKnown(j, q)) {
+                        unknown.add(q.value());
+                    }
+                } catch (RuntimeException e) {
+                    if (masters == null || !Failures.isUnavailable(e)) {
+                        throw e;
+                    }
+                    // The master of spillway:queues is down: whether the name is known cannot be told, and its figures were read.
                 }
             }
         } catch (CliException e) {
@@ -93,20 +141,24 @@ final class StatusCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             throw RedisOptions.failure(redis.connection(), e);
         }
+        int exit = unavailable.isEmpty() ? ExitCodes.OK : ExitCodes.UNREACHABLE;
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("redis", redis.connection().redacted());
             doc.put("queues", rows);
             doc.put("unknownQueues", unknown);
+            doc.put("unavailableQueues", unavailable);
             if (js != null) {
                 doc.put("journal", js);
             }
             Output.json(out, doc);
-            return ExitCodes.OK;
+            return exit;
         }
         if (rows.isEmpty()) {
-            out.println("No queues in " + redis.connection().redacted() + " yet.");
+            if (unavailable.isEmpty()) {
+                out.println("No queues in " + redis.connection().redacted() + " yet.");
+            }
         } else {
             List<List<String>> table = new ArrayList<>();
             for (QueueStatus s : rows) {
@@ -119,6 +171,7 @@ final class StatusCommand implements Callable<Integer> {
         if (!unknown.isEmpty()) {
             out.println(unknownQueues(unknown));
         }
+        unavailableLines(unavailable).forEach(out::println);
         if (js != null) {
             out.println();
             out.println("Journal " + js.dir() + ": " + js.backlog() + " job(s) not yet replayed (" + js.backlogBytes()
@@ -127,7 +180,7 @@ final class StatusCommand implements Callable<Integer> {
             js.backlogByQueue().forEach((q, n) -> out.println("  " + q + ": " + n));
         }
         out.flush();
-        return ExitCodes.OK;
+        return exit;
     }
 
     /** The queue's figures; every command touches only {@code q}'s keys, so on a cluster all go to its slot's master. */
@@ -206,6 +259,43 @@ final class StatusCommand implements Callable<Integer> {
             }
         }
         return null;
+    }
+
+    /** One line per unreachable master: its queues that were not read, and why. */
+    static List<String> unavailableLines(List<UnavailableQueue> unavailable) {
+        Map<String, List<UnavailableQueue>> byMaster = new LinkedHashMap<>();
+        unavailable.forEach(u -> byMaster.computeIfAbsent(u.master(), k -> new ArrayList<>()).add(u));
+        List<String> lines = new ArrayList<>();
+        byMaster.forEach((master, qs) -> lines.add((qs.size() == 1 ? "Queue " + qs.get(0).queue() + " not read: its"
+                : "Queues " + String.join(", ", qs.stream().map(UnavailableQueue::queue).toList()) + " not read: their")
+                + " Redis Cluster master " + master + " cannot be reached (" + qs.get(0).error() + ")."));
+        return lines;
+    }
+
+    /** Why a master could not be reached: what the cluster client's last attempt met (not "No more cluster attempts left."). */
+    private static String reason(RuntimeException e) {
+        Throwable[] attempts = e instanceof redis.clients.jedis.exceptions.JedisClusterOperationException ? e.getSuppressed()
+                : new Throwable[0];
+        return Failures.describe(attempts.length > 0 ? attempts[attempts.length - 1] : e);
+    }
+
+    /** A cluster's masters by slot, read once (at the first queue), and those found unreachable. */
+    private final class ClusterMasters {
+        final Map<HostAndPort, String> down = new LinkedHashMap<>();
+        private ClusterTopology map;
+
+        HostAndPort of(String key) {
+            if (map == null) {
+                map = redis.clusterMap();
+            }
+            int slot = JedisClusterCRC16.getSlot(key);
+            for (ClusterTopology.Master m : map.masters()) {
+                if (m.serves(slot)) {
+                    return m.address();
+                }
+            }
+            return null; // a slot no master serves: the command's own failure says so
+        }
     }
 
     /**

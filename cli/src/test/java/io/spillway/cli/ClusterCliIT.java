@@ -294,4 +294,71 @@ class ClusterCliIT {
         assertThat(doctor.exit()).as(doctor.toString()).isZero();
         assertThat(doctor.out()).contains("this Redis is a node of a Redis Cluster", "--redis redis-cluster://");
     }
+
+    /**
+     * A master down ({@code cluster-require-full-coverage no}: the others serve their slots): status shows the other
+     * masters' queues, names those of the down master as not read, and exits 3. Its own cluster, as it kills masters.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void statusShowsTheQueuesOfTheLiveMastersWhenOneIsDown() throws Exception {
+        try (RedisClusterGroup own = RedisClusterGroup.builder().masters(3).requireFullCoverage(false).start()) {
+            String uri = own.uriString();
+            List<RedisProcess> masters = own.masters();
+            // Two queues per master: the second of a down master's queues is not tried (one failure per master).
+            String[] found = new String[6];
+            for (int n = 0, missing = 6; missing > 0; n++) {
+                String q = "partial-" + n;
+                int i = 2 * masters.indexOf(own.masterFor(RedisKeys.stream(QueueName.of(q))));
+                int slot = found[i] == null ? i : found[i + 1] == null ? i + 1 : -1;
+                if (slot >= 0) {
+                    found[slot] = q;
+                    missing--;
+                }
+            }
+            List<String> queues = List.of(found);
+            try (JobProducer producer = JobProducer.builder().redis(RedisConnection.of(uri)).journalDir(tmp.resolve("pj")).build()) {
+                await().atMost(Duration.ofSeconds(15)).until(() -> producer.state() == HealthState.CONNECTED);
+                for (String q : queues) {
+                    producer.enqueue(q, "t", "p".getBytes(StandardCharsets.UTF_8));
+                }
+                await().atMost(Duration.ofSeconds(15)).until(() -> producer.journalBacklog() == 0);
+            }
+            RedisProcess setsMaster = own.masterFor(RedisKeys.QUEUES);
+            int v = masters.indexOf(setsMaster) == 0 ? 1 : 0;
+            RedisProcess victim = masters.get(v);
+            List<String> down = List.of(queues.get(2 * v), queues.get(2 * v + 1));
+            List<String> live = queues.stream().filter(q -> !down.contains(q)).toList();
+
+            victim.kill();
+            Cli text = Cli.run("status", "--redis", uri);
+            assertThat(text.exit()).as(text.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(text.out()).as(text.toString()).contains(live.toArray(String[]::new))
+                    .contains("Queues " + down.get(0) + ", " + down.get(1) + " not read: their Redis Cluster master "
+                            + address(victim) + " cannot be reached (connection refused).");
+            assertThat(text.err()).as("no stack trace").doesNotContain("\tat ");
+            JsonNode doc = JSON.readTree(Cli.run("status", "--redis", uri, "--json").out());
+            Map<String, Long> waiting = new HashMap<>();
+            doc.get("queues").forEach(row -> waiting.put(row.get("queue").asText(), row.get("waiting").asLong()));
+            assertThat(waiting).as(doc.toString()).containsOnlyKeys(live.toArray(String[]::new)).allSatisfy((q, n) -> assertThat(n).isEqualTo(1));
+            assertThat(doc.get("unavailableQueues")).hasSize(2);
+            assertThat(doc.get("unavailableQueues").get(0).get("master").asText()).isEqualTo(address(victim));
+            assertThat(doc.get("unavailableQueues").get(0).get("error").asText()).isEqualTo("connection refused");
+
+            // The master of spillway:queues down: no list of queues, but the queues named are read.
+            victim.restart();
+            own.awaitHealthy(Duration.ofSeconds(30));
+            setsMaster.kill();
+            int s = masters.indexOf(setsMaster);
+            Cli noList = Cli.run("status", "--redis", uri);
+            assertThat(noList.exit()).as(noList.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(noList.oneLineError()).contains("the master of spillway:queues (" + address(setsMaster) + ")",
+                    "connection refused", "name the queues with -q");
+            Cli named = Cli.run("status", "--redis", uri, "-q", queues.get(2 * v), "-q", queues.get(2 * s));
+            assertThat(named.exit()).as(named.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(named.out()).as(named.toString()).contains(queues.get(2 * v))
+                    .contains("Queue " + queues.get(2 * s) + " not read: its Redis Cluster master " + address(setsMaster))
+                    .doesNotContain("unknown to Redis");
+        }
+    }
 }
