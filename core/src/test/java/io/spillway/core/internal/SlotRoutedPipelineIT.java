@@ -37,15 +37,7 @@ class SlotRoutedPipelineIT {
             assertThat(masters).as("the keys span every master").hasSize(3);
 
             // Writes then reads of the same keys in one pipeline: each master runs its commands in the order queued.
-            List<String> read = g.pipelined(false, p -> {
-                List<Response<String>> rs = new ArrayList<>();
-                for (String k : keys) {
-                    p.set(k, "v-" + k);
-                    rs.add(p.get(k));
-                }
-                return () -> rs.stream().map(Response::get).toList();
-            });
-            assertThat(read).containsExactlyElementsOf(keys.stream().map(k -> "v-" + k).toList());
+            assertThat(writeThenRead(g, keys, "v-")).containsExactlyElementsOf(keys.stream().map(k -> "v-" + k).toList());
 
             // An error reply is set on its own response; the others are read.
             Object[] mixed = g.pipelined(false, p -> {
@@ -81,15 +73,19 @@ class SlotRoutedPipelineIT {
             // a new one.
             victim.restart();
             cluster.awaitHealthy(Duration.ofSeconds(30));
-            List<String> again = g.pipelined(false, p -> {
-                List<Response<String>> rs = new ArrayList<>();
-                for (String k : keys) {
-                    p.set(k, "again-" + k);
-                    rs.add(p.get(k));
-                }
-                return () -> rs.stream().map(Response::get).toList();
-            });
-            assertThat(again).containsExactlyElementsOf(keys.stream().map(k -> "again-" + k).toList());
+            assertThat(writeThenRead(g, keys, "again-")).containsExactlyElementsOf(keys.stream().map(k -> "again-" + k).toList());
         }
+    }
+
+    /** One pipeline: SET of each key to {@code prefix + key}, each followed by its GET; the values read. */
+    private static List<String> writeThenRead(RedisGateway g, List<String> keys, String prefix) {
+        return g.pipelined(false, p -> {
+            List<Response<String>> rs = new ArrayList<>();
+            for (String k : keys) {
+                p.set(k, prefix + k);
+                rs.add(p.get(k));
+            }
+            return () -> rs.stream().map(Response::get).toList();
+        });
     }
 }
