@@ -83,6 +83,16 @@ public final class ChildJvm implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** Freezes the child with SIGSTOP (a JVM that hangs: no thread runs, its sockets stay open); {@link #thaw()} ends it. */
+    public void freeze() {
+        ChildProcesses.signal(pid(), "STOP");
+    }
+
+    /** Thaws a child frozen by {@link #freeze()} with SIGCONT. */
+    public void thaw() {
+        ChildProcesses.signal(pid(), "CONT");
+    }
+
     /** Kills the child with SIGKILL (no shutdown hooks run) and waits until it is dead. */
     public void kill() {
         process.destroyForcibly();

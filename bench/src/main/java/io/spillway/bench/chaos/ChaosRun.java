@@ -91,6 +91,8 @@ final class ChaosRun {
     /** {@code failover-timeout}: SentinelGroup's default, which its own tests use. */
     static final Duration SENTINEL_FAILOVER_TIMEOUT = Duration.ofSeconds(2);
     private static final Duration SENTINEL_FAILOVER_WAIT = Duration.ofSeconds(60);
+    /** How long a silent failover keeps the workers frozen at most, waiting for the old master's demotion (about 11 s). */
+    private static final Duration DEMOTION_WAIT = Duration.ofSeconds(30);
     private static final Duration SENTINEL_RECOVERY_TIMEOUT = Duration.ofSeconds(120);
 
     private final ChaosOptions o;
@@ -340,20 +342,36 @@ final class ChaosRun {
                 d.append(", resumed");
             }
             case SENTINEL_FAILOVER, SENTINEL_SILENT_FAILOVER -> {
-                if (f.kind() == FaultKind.SENTINEL_SILENT_FAILOVER) {
-                    int stalled = 0;
-                    for (ChaosProxy p : sentinelProxies) {
-                        stalled += p.stallOpenConnections();
-                    }
-                    d.append(stalled).append(" sentinel connections stalled, ");
-                }
-                d.append("SENTINEL FAILOVER of master :").append(master.port());
+                boolean silent = f.kind() == FaultKind.SENTINEL_SILENT_FAILOVER;
+                // The silent kind freezes the workers until the old master is demoted: what a client that missed the
+                // failover wrote there is then still unread when the demotion drops it, so the run can see it lost
+                // (running workers would have taken it from the old master before).
+                List<Child> frozen = silent ? freezeWorkers() : List.of();
                 try {
-                    sentinels.failover();
-                    awaitSentinelFailover(f, master, start, d);
-                } catch (RuntimeException e) {
-                    problems.add("SENTINEL FAILOVER refused at fault #" + f.index() + ": " + e.getMessage());
-                    d.append(" refused: ").append(e.getMessage());
+                    if (silent) {
+                        int stalled = 0;
+                        for (ChaosProxy p : sentinelProxies) {
+                            stalled += p.stallOpenConnections();
+                        }
+                        d.append(frozen.size()).append(" workers frozen, ").append(stalled)
+                                .append(" sentinel connections stalled, ");
+                    }
+                    d.append("SENTINEL FAILOVER of master :").append(master.port());
+                    try {
+                        sentinels.failover();
+                        awaitSentinelFailover(f, master, start, d);
+                        if (silent) {
+                            awaitDemoted(master, d, start);
+                        }
+                    } catch (RuntimeException e) {
+                        problems.add("SENTINEL FAILOVER refused at fault #" + f.index() + ": " + e.getMessage());
+                        d.append(" refused: ").append(e.getMessage());
+                    }
+                } finally {
+                    frozen.forEach(c -> c.jvm.thaw());
+                    if (!frozen.isEmpty()) {
+                        d.append(", workers thawed");
+                    }
                 }
             }
             case REPLICA_KILL -> {
@@ -382,6 +400,33 @@ final class ChaosRun {
             d.append(", :").append(victim.port()).append(' ').append(roleOf(victim)).append(" now");
         }
         return d.toString();
+    }
+
+    /** SIGSTOPs every running worker JVM; the ones frozen. */
+    private List<Child> freezeWorkers() {
+        List<Child> frozen = new ArrayList<>();
+        for (Child c : workers) {
+            if (!c.down && c.jvm != null && c.jvm.isAlive()) {
+                c.jvm.freeze();
+                frozen.add(c);
+            }
+        }
+        return frozen;
+    }
+
+    /**
+     * Waits (up to {@link #DEMOTION_WAIT}) until the sentinels have made {@code old} a replica: from then on what it
+     * took after the failover is gone.
+     */
+    private void awaitDemoted(RedisProcess old, StringBuilder d, long start) {
+        long until = System.currentTimeMillis() + DEMOTION_WAIT.toMillis();
+        String role = roleOf(old);
+        while (!role.startsWith("replica") && System.currentTimeMillis() < until) {
+            sleep(100);
+            role = roleOf(old);
+        }
+        d.append(", old master :").append(old.port()).append(' ').append(role).append(" +")
+                .append(System.currentTimeMillis() - start).append(" ms");
     }
 
     /** Waits until the sentinels name a master other than {@code old}; if they do not, that is a problem. */
