@@ -265,6 +265,7 @@ public final class WorkerRuntime {
         schedule(this::runScheduler, millis(s.schedulerInterval()));
         schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
+        PauseWatch.JVM.start();
         schedule(this::checkStuck, 1000);
         if (prefetch.adaptive()) {
             schedule(this::watchPrefetch, WATCH_PREFETCH_MS);
@@ -1386,10 +1387,21 @@ public final class WorkerRuntime {
      * empty with free capacity.
      */
     private void checkStuck() {
+        long now = System.nanoTime();
+        long pauseNanos = PauseWatch.JVM.pausedAfter(Math.min(lastFetchProgress, lastNonEmptyFetch), now);
+        if (pauseNanos > 0) {
+            // This JVM did not run for a while: the fetch loop did not either, so its silence says nothing about the
+            // connection, and calling it starved would move the group back and run the jobs in flight twice. It gets a
+            // fresh window.
+            lastFetchProgress = now;
+            lastNonEmptyFetch = now;
+            log.info("Worker {}: this JVM did not run for {} ms (a long GC pause, SIGSTOP, a suspended VM): the fetch"
+                    + " loop's stuck watch starts over", name, TimeUnit.NANOSECONDS.toMillis(pauseNanos));
+            return;
+        }
         if (!fetching || monitor.state() != HealthState.CONNECTED || (localCount.get() > 0 && !paused.enabled())) {
             return;
         }
-        long now = System.nanoTime();
         long limit = nanos(s.stuckAfter());
         // One fetch legitimately takes up to BLOCK + the socket timeout: never call that stuck.
         long fetchLimit = Math.max(limit, nanos(s.fetchBlock()) + nanos(s.redis().socketTimeout()) + TimeUnit.SECONDS.toNanos(1));
