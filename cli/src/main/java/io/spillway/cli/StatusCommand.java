@@ -109,7 +109,8 @@ final class StatusCommand implements Callable<Integer> {
             for (QueueName q : names) {
                 // On a cluster a master that cannot be reached costs one failure (a socket timeout if it hangs), not
                 // one per queue of its slots: its other queues are listed as unavailable for the same reason.
-                HostAndPort master = masters == null ? null : masters.of(RedisKeys.stream(q));
+                // The slot map is read at the first failure only.
+                HostAndPort master = masters == null || masters.down.isEmpty() ? null : masters.of(RedisKeys.stream(q));
                 String down = master == null ? null : masters.down.get(master);
                 if (down != null) {
                     unavailable.add(new UnavailableQueue(q.value(), master.toString(), down));
@@ -118,7 +119,8 @@ final class StatusCommand implements Callable<Integer> {
                 try {
                     rows.add(queueStatus(j, q, serverTimeMillis(j, q)));
                 } catch (RuntimeException e) {
-                    if (master == null || !Failures.isUnavailable(e)) {
+                    master = masters == null || !Failures.isUnavailable(e) ? null : masters.of(RedisKeys.stream(q));
+                    if (master == null) {
                         throw e;
                     }
                     masters.down.put(master, reason(e));
