@@ -276,9 +276,8 @@ final class StatusCommand implements Callable<Integer> {
 
     /** Why a master could not be reached: what the cluster client's last attempt met (not "No more cluster attempts left."). */
     private static String reason(RuntimeException e) {
-        Throwable[] attempts = e instanceof redis.clients.jedis.exceptions.JedisClusterOperationException ? e.getSuppressed()
-                : new Throwable[0];
-        return Failures.describe(attempts.length > 0 ? attempts[attempts.length - 1] : e);
+        Throwable last = Failures.lastAttempt(e);
+        return Failures.describe(last != null ? last : e);
     }
 
     /** A cluster's masters by slot, read once (at the first queue), and those found unreachable. */

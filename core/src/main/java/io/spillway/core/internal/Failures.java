@@ -318,6 +318,19 @@ public final class Failures {
                 || (t instanceof JedisDataException && t.getMessage() != null && t.getMessage().startsWith("NOSCRIPT"));
     }
 
+    /**
+     * What the last attempt of a Redis Cluster command out of attempts ("No more cluster attempts left.") met: Jedis
+     * keeps the attempts' failures as suppressed ones. Null for any other failure.
+     */
+    public static Throwable lastAttempt(Throwable t) {
+        if (t instanceof redis.clients.jedis.exceptions.JedisClusterOperationException && t.getCause() == null
+                && t.getSuppressed().length > 0) {
+            Throwable[] attempts = t.getSuppressed();
+            return attempts[attempts.length - 1];
+        }
+        return null;
+    }
+
     /** A short, one-line cause for logs: no stack trace, no payload, no password. */
     public static String describe(Throwable t) {
         if (t == null) {
@@ -326,11 +339,9 @@ public final class Failures {
         if (t instanceof CallNotPermittedException) {
             return "circuit open";
         }
-        if (t instanceof redis.clients.jedis.exceptions.JedisClusterOperationException && t.getCause() == null
-                && t.getSuppressed().length > 0) {
-            // "No more cluster attempts left.": what the attempts met is in the suppressed failures, the last one first.
-            Throwable[] attempts = t.getSuppressed();
-            return describe(attempts[attempts.length - 1]) + " (" + firstLine(String.valueOf(t.getMessage())) + ")";
+        Throwable last = lastAttempt(t);
+        if (last != null) {
+            return describe(last) + " (" + firstLine(String.valueOf(t.getMessage())) + ")";
         }
         if (isRefused(t)) {
             return "connection refused";
