@@ -33,6 +33,8 @@ import java.util.stream.Collectors;
  *     {@code ChaosRun.SENTINELS} sentinels, AOF everysec everywhere, a {@code redis-sentinel://} URI naming a proxy in
  *     front of each sentinel, the servers reached directly) instead
  *     of one redis-server behind the proxy
+ * @param overlap every Redis or network fault with a hold gets a producer or worker fault inside it
+ *     ({@link FaultSchedule.Companion})
  * @param concurrency handler threads per worker
  * @param workMillis each job's simulated work in the handler
  * @param leaseMillis the workers' lease
@@ -41,12 +43,12 @@ import java.util.stream.Collectors;
  */
 record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
                     long phaseMillis, boolean persistence, boolean writeAhead, boolean cluster, boolean sentinel,
-                    int concurrency,
+                    boolean overlap, int concurrency,
                     long workMillis, long leaseMillis, long drainTimeoutMillis, Path dir) {
 
     static final Set<String> FLAGS = Set.of("help");
     static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
-            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "concurrency", "work-ms", "lease-ms",
+            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "concurrency", "work-ms", "lease-ms",
             "drain-timeout", "dir");
 
     static final String USAGE = """
@@ -64,6 +66,8 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --duration S           fault phase in seconds (jobs are spread over it)
               --persistence aof|none Redis AOF everysec, or no persistence at all (cluster, sentinel: aof only)
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
+              --overlap on|off       on: inside every Redis or network fault that is held, a producer or worker
+                                     is also killed or stopped, and restarted before or after the heal (default off)
               --concurrency C        handler threads per worker  --work-ms MS   simulated work per job
               --lease-ms MS          worker lease               --drain-timeout S  wait for drain
               --dir PATH             run directory (default target/chaos/<scenario>-<seed>)
@@ -195,6 +199,14 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             }
             writeAhead = w.equals("on");
         }
+        boolean overlap = false;
+        if (a.has("overlap")) {
+            String v = a.get("overlap", "off");
+            if (!v.equals("on") && !v.equals("off")) {
+                throw new IllegalArgumentException("--overlap must be on or off, but was '" + v + "'");
+            }
+            overlap = v.equals("on");
+        }
         jobs = a.getLong("jobs", jobs);
         producers = a.getInt("producers", producers);
         workers = a.getInt("workers", workers);
@@ -208,7 +220,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         }
         return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
                 a.getLong("duration", phaseS) * 1000, persistence, writeAhead, cluster, sentinel,
-                a.getInt("concurrency", concurrency),
+                overlap, a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());
     }

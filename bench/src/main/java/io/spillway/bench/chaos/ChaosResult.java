@@ -15,7 +15,8 @@ import java.util.stream.Collectors;
  */
 record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, long lost, long lostBeyondResendWindow,
                    long duplicateIds, long extraRuns, long handledWithoutReceipt, long tornLines, long spooled,
-                   long replayed, long restored, long rejected, Map<FaultKind, Integer> faults, long worstEnqueueNanos,
+                   long replayed, long restored, long rejected, Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions,
+                   long worstEnqueueNanos,
                    long p99EnqueueNanos, long p50EnqueueNanos, long drainMillis, boolean drained, long runMillis,
                    List<String> problems) {
 
@@ -62,6 +63,11 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         row(t, "faults injected", faults.values().stream().mapToInt(Integer::intValue).sum() + ": "
                 + faults.entrySet().stream().map(e -> e.getKey().label() + " " + e.getValue())
                 .collect(Collectors.joining(", ")));
+        if (options.overlap()) {
+            row(t, "inside those, overlapping (`--overlap on`)", companions.values().stream().mapToInt(Integer::intValue).sum()
+                    + ": " + companions.entrySet().stream().map(e -> e.getKey().label() + " " + e.getValue())
+                    .collect(Collectors.joining(", ")));
+        }
         row(t, "worst enqueue latency", ms(worstEnqueueNanos));
         row(t, "p99 / p50 enqueue latency", ms(p99EnqueueNanos) + " / " + ms(p50EnqueueNanos));
         row(t, "time to drain after the last fault", drained ? String.format(Locale.ROOT, "%.1f s", drainMillis / 1000.0)

@@ -102,6 +102,11 @@ final class ChaosRun {
     private final List<String> problems = new ArrayList<>();
     private final List<Long> emptyRestartsAt = new ArrayList<>();
     private final Map<FaultKind, Integer> injected = new EnumMap<>(FaultKind.class);
+    private final Map<FaultKind, Integer> companionsInjected = new EnumMap<>(FaultKind.class);
+    /** The child a {@link FaultSchedule.Companion} stopped during the current fault, and whether it is running again. */
+    private Child companionChild;
+    private boolean companionRelaunched;
+    private String companionDetail = "";
     private PrintStream faultLog;
     private RedisProcess redis;
     private ChaosProxy proxy;
@@ -133,10 +138,14 @@ final class ChaosRun {
         }
         FaultSchedule schedule = FaultSchedule.plan(o.seed(), o.faultCounts(), o.phaseMillis(), o.producers(),
                 o.workers(), o.cluster() ? CLUSTER_MASTERS : 1);
+        if (o.overlap()) {
+            schedule = schedule.withCompanions(o.producers(), o.workers());
+        }
         say("scenario %s seed %d: %,d jobs, %d producers, %d workers, %d faults over %d s, persistence %s, dir %s",
                 o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
                 schedule.phaseMillis() / 1000, (o.persistence() ? "AOF everysec" : "none")
                         + (o.writeAhead() ? ", write-ahead producers" : "")
+                        + (o.overlap() ? ", " + schedule.companionCount() + " of them with a producer or worker fault inside" : "")
                         + (o.cluster() ? ", Redis Cluster of " + CLUSTER_MASTERS + " masters with a replica each" : "")
                         + (o.sentinel() ? ", Sentinel: a master with " + SENTINEL_REPLICAS + " replicas, " + SENTINELS
                         + " sentinels" : ""), dir);
@@ -321,7 +330,7 @@ final class ChaosRun {
             case REDIS_KILL -> {
                 d.append("master :").append(master.port());
                 master.kill();
-                sleep(f.holdMillis());
+                hold(f);
                 master.restart();
                 d.append(" restarted pid ").append(master.pid());
             }
@@ -329,7 +338,7 @@ final class ChaosRun {
                 d.append("master :").append(master.port());
                 master.kill();
                 awaitSentinelFailover(f, master, start, d);
-                sleep(f.holdMillis());
+                hold(f);
                 master.restart();
                 d.append(", restarted pid ").append(master.pid());
             }
@@ -337,7 +346,7 @@ final class ChaosRun {
                 d.append("master :").append(master.port()).append(" hung");
                 master.hang();
                 awaitSentinelFailover(f, master, start, d);
-                sleep(f.holdMillis());
+                hold(f);
                 master.resume();
                 d.append(", resumed");
             }
@@ -378,7 +387,7 @@ final class ChaosRun {
                 victim = sentinels.replicas().get(f.target());
                 d.append("replica :").append(victim.port());
                 victim.kill();
-                sleep(f.holdMillis());
+                hold(f);
                 victim.restart();
                 d.append(" restarted pid ").append(victim.pid());
             }
@@ -386,7 +395,7 @@ final class ChaosRun {
                 victim = null;
                 d.append("sentinel :").append(sentinels.sentinelPorts().get(f.target()));
                 sentinels.killSentinel(f.target());
-                sleep(f.holdMillis());
+                hold(f);
                 sentinels.restartSentinel(f.target());
                 d.append(" restarted");
             }
@@ -573,13 +582,13 @@ final class ChaosRun {
         switch (f.kind()) {
             case REDIS_KILL -> {
                 victim.kill();
-                sleep(f.holdMillis());
+                hold(f);
                 victim.restart();
                 d.append(" restarted pid ").append(victim.pid());
             }
             case REDIS_HANG -> {
                 victim.hang();
-                sleep(f.holdMillis());
+                hold(f);
                 victim.resume();
             }
             case REDIS_FAILOVER -> {
@@ -594,7 +603,7 @@ final class ChaosRun {
                             + writeClusterDiagnostics(f, e.getMessage()));
                     d.append(" NOT failed over");
                 }
-                sleep(f.holdMillis());
+                hold(f);
                 victim.restart();
                 d.append(", restarted pid ").append(victim.pid());
             }
@@ -721,12 +730,78 @@ final class ChaosRun {
                 ? injectCluster(f) : sentinels != null && !f.kind().hitsChild() ? injectSentinel(f)
                 : injectStandalone(f, start);
         long end = System.currentTimeMillis();
+        if (f.companion() != null) {
+            detail += (detail.isEmpty() ? "" : "; ") + companionHealed(f.companion());
+        }
         lastFaultEndMs = end;
         injected.merge(f.kind(), 1, Integer::sum);
         String line = String.format("#%d %s start=%d end=%d held=%dms %s", f.index(), f.kind().label(), start, end,
                 end - start, detail);
         faultLog.println(line);
         say("fault %s", line);
+    }
+
+    /**
+     * Sleeps for the hold of {@code f}; with a {@link FaultSchedule.Companion}, kills or stops its child part-way and
+     * starts it again before the hold ends or leaves that to {@link #companionHealed} once the fault has healed.
+     */
+    private void hold(FaultSchedule.Fault f) {
+        FaultSchedule.Companion c = f.companion();
+        if (c == null) {
+            sleep(f.holdMillis());
+            return;
+        }
+        long hold = f.holdMillis();
+        long killAt = (long) (hold * c.killAt());
+        sleep(killAt);
+        boolean toWorker = c.kind() == FaultKind.WORKER_KILL || c.kind() == FaultKind.WORKER_RESTART;
+        Child child = (toWorker ? workers : producers).get(c.target());
+        long t = System.currentTimeMillis();
+        if (c.kind() == FaultKind.WORKER_KILL || c.kind() == FaultKind.PRODUCER_KILL) {
+            child.kill();
+            companionDetail = "inside: SIGKILL of " + child.name() + " incarnation " + child.incarnation;
+        } else {
+            // A graceful stop while Redis is away: close() must not lose anything and must end within the grace.
+            int code = child.terminate();
+            if (code != 143 && code != 0) {
+                problems.add(child.name() + " incarnation " + child.incarnation + " did not stop gracefully on SIGTERM"
+                        + " within " + GRACE.toSeconds() + " s (exit " + code + ") inside fault #" + f.index());
+            }
+            companionDetail = "inside: SIGTERM of " + child.name() + " incarnation " + child.incarnation + " (exit "
+                    + code + " after " + (System.currentTimeMillis() - t) + " ms)";
+        }
+        companionChild = child;
+        companionRelaunched = false;
+        companionsInjected.merge(c.kind(), 1, Integer::sum);
+        long spent = System.currentTimeMillis() - t;
+        if (c.backBeforeHeal()) {
+            long relaunchAt = Math.max(killAt, (long) (hold * c.relaunchAt()));
+            sleep(Math.max(0, relaunchAt - killAt - spent));
+            // Not awaited here: a worker or producer that needs Redis to say it is ready would wait for the heal.
+            child.launch();
+            companionRelaunched = true;
+            companionDetail += ", started again before the heal";
+            sleep(Math.max(0, hold - relaunchAt));
+        } else {
+            sleep(Math.max(0, hold - killAt - spent));
+        }
+    }
+
+    /** Once a fault with a companion has healed: the companion's child is running again; returns the detail. */
+    private String companionHealed(FaultSchedule.Companion c) {
+        Child child = companionChild;
+        if (child == null) {
+            return "inside: " + c.label() + " not applied (the fault had no hold)";
+        }
+        if (!companionRelaunched) {
+            child.launch();
+            companionDetail += ", started again after the heal";
+        }
+        child.awaitReady();
+        String d = companionDetail + " as incarnation " + child.incarnation;
+        companionChild = null;
+        companionDetail = "";
+        return d;
     }
 
     /** Applies, holds and heals a fault against the standalone Redis, its proxy, or a child; returns the detail. */
@@ -738,7 +813,7 @@ final class ChaosRun {
                 if (!o.persistence()) {
                     emptyRestartsAt.add(start);
                 }
-                sleep(f.holdMillis());
+                hold(f);
                 redis.restart();
                 detail = "restarted pid " + redis.pid();
             }
@@ -747,13 +822,13 @@ final class ChaosRun {
                 if (!o.persistence()) {
                     emptyRestartsAt.add(start);
                 }
-                sleep(f.holdMillis());
+                hold(f);
                 redis.restart();
                 detail = "restarted pid " + redis.pid();
             }
             case REDIS_HANG -> {
                 redis.hang();
-                sleep(f.holdMillis());
+                hold(f);
                 redis.resume();
             }
             case CLIENT_KILL -> detail = redis.clientKillAll() + " connections killed";
@@ -761,35 +836,35 @@ final class ChaosRun {
                 long used = usedMemory();
                 long limit = Math.max(1, used / 2);
                 redis.configSet("maxmemory", Long.toString(limit));
-                sleep(f.holdMillis());
+                hold(f);
                 redis.configSet("maxmemory", "0");
                 detail = "maxmemory " + limit + " (used " + used + ")";
             }
             case PROXY_CUT -> {
                 proxy.cut();
-                sleep(f.holdMillis());
+                hold(f);
                 proxy.pass();
             }
             case PROXY_BLACKHOLE -> {
                 proxy.blackhole();
-                sleep(f.holdMillis());
+                hold(f);
                 proxy.pass();
             }
             case PROXY_SLOW -> {
                 proxy.slow(Duration.ofMillis(f.param()));
-                sleep(f.holdMillis());
+                hold(f);
                 proxy.pass();
                 detail = f.param() + " ms per chunk";
             }
             case PROXY_MUTE -> {
                 proxy.mute();
-                sleep(f.holdMillis());
+                hold(f);
                 proxy.pass();
             }
             case WORKER_KILL, PRODUCER_KILL -> {
                 Child c = (f.kind() == FaultKind.WORKER_KILL ? workers : producers).get(f.target());
                 c.kill();
-                sleep(f.holdMillis());
+                hold(f);
                 c.launch();
                 c.awaitReady();
                 detail = c.name() + " incarnation " + c.incarnation;
@@ -801,7 +876,7 @@ final class ChaosRun {
                     problems.add(c.name() + " incarnation " + c.incarnation + " did not stop gracefully on SIGTERM within "
                             + GRACE.toSeconds() + " s (exit " + code + ") at fault #" + f.index());
                 }
-                sleep(f.holdMillis());
+                hold(f);
                 c.launch();
                 c.awaitReady();
                 detail = c.name() + " exit " + code + ", now incarnation " + c.incarnation;
@@ -859,7 +934,7 @@ final class ChaosRun {
         }
         return new ChaosResult(o, ledger.acceptedCount(), ledger.handledAcceptedCount(), ledger.outstandingCount(), beyond,
                 ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
-                replayed, restored, rejected, injected, latency.max(), latency.percentile(0.99),
+                replayed, restored, rejected, injected, companionsInjected, latency.max(), latency.percentile(0.99),
                 latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
     }
 

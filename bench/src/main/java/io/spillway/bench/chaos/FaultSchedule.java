@@ -13,7 +13,8 @@ import java.util.Random;
  * The same seed and options give the same plan; the processes' own timing is of course not replayed.
  *
  * <p>Faults never overlap: each starts after the previous one has healed and a seeded gap has passed,
- * so that every fault is followed by some normal operation.
+ * so that every fault is followed by some normal operation. The one exception is a fault's {@link Companion}
+ * (option {@code --overlap on}): a producer or worker JVM killed or stopped while a Redis or network fault is held.
  */
 record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
 
@@ -30,8 +31,43 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
      *     {@value ChaosRun#SENTINEL_REPLICAS}) or which sentinel ({@link FaultKind#SENTINEL_KILL}, of
      *     {@value ChaosRun#SENTINELS}); else 0
      * @param param the proxy delay per chunk in ms for {@link FaultKind#PROXY_SLOW}, else 0
+     * @param companion a producer or worker fault held inside this one ({@code --overlap on}), or null
      */
-    record Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param) {
+    record Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param, Companion companion) {
+
+        Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param) {
+            this(index, kind, atMillis, holdMillis, target, param, null);
+        }
+
+        Fault withCompanion(Companion c) {
+            return new Fault(index, kind, atMillis, holdMillis, target, param, c);
+        }
+    }
+
+    /**
+     * A producer or worker fault that overlaps a Redis or network fault: during the hold of that fault, at
+     * {@code killAt} of it, the child is SIGKILLed ({@link FaultKind#PRODUCER_KILL}, {@link FaultKind#WORKER_KILL}) or
+     * stopped with SIGTERM ({@link FaultKind#PRODUCER_RESTART}, {@link FaultKind#WORKER_RESTART}); it is started again
+     * at {@code relaunchAt} of the hold, while the fault still holds, or, with {@code relaunchAt} of 1 or more, only
+     * once the fault has healed. So a producer restarts on a journal it was spooling into while Redis is still away,
+     * a worker dies holding leases it cannot renew and its successor starts with outcomes still unsent.
+     *
+     * @param kind one of the four producer and worker kinds
+     * @param target which producer or worker
+     * @param killAt when, as a fraction of the hold (0-1)
+     * @param relaunchAt when the child starts again, as a fraction of the hold; 1 or more: after the heal
+     */
+    record Companion(FaultKind kind, int target, double killAt, double relaunchAt) {
+
+        boolean backBeforeHeal() {
+            return relaunchAt < 1;
+        }
+
+        String label() {
+            return kind.label() + " of " + (kind == FaultKind.WORKER_KILL || kind == FaultKind.WORKER_RESTART
+                    ? "worker-" : "producer-") + target + " at " + Math.round(killAt * 100) + " % of the hold, back "
+                    + (backBeforeHeal() ? "at " + Math.round(relaunchAt * 100) + " % of it" : "after the heal");
+        }
     }
 
     /**
@@ -93,6 +129,36 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
             t += holds[i];
         }
         return new FaultSchedule(seed, List.copyOf(faults), phase);
+    }
+
+    /**
+     * This plan with a {@link Companion} drawn for every Redis or network fault that has a hold (not the instant
+     * ones, nor the producer and worker kinds themselves), from a random of its own: the faults, their times and
+     * targets stay those of the plan without companions.
+     */
+    FaultSchedule withCompanions(int producers, int workers) {
+        Random rnd = new Random(seed ^ 0x6f7665726c6170L);
+        List<FaultKind> childKinds = List.of(FaultKind.PRODUCER_KILL, FaultKind.PRODUCER_RESTART, FaultKind.WORKER_KILL,
+                FaultKind.WORKER_RESTART);
+        List<Fault> out = new ArrayList<>();
+        for (Fault f : faults) {
+            if (f.kind().hitsChild() || f.kind().maxHoldMs == 0 || f.kind() == FaultKind.SENTINEL_SILENT_FAILOVER) {
+                out.add(f);
+                continue;
+            }
+            FaultKind k = childKinds.get(rnd.nextInt(childKinds.size()));
+            boolean worker = k == FaultKind.WORKER_KILL || k == FaultKind.WORKER_RESTART;
+            int target = rnd.nextInt(Math.max(1, worker ? workers : producers));
+            double killAt = 0.1 + 0.5 * rnd.nextDouble();
+            // Half of them come back while the fault still holds, half after it has healed.
+            double relaunchAt = rnd.nextBoolean() ? killAt + (0.95 - killAt) * rnd.nextDouble() : 1;
+            out.add(f.withCompanion(new Companion(k, target, killAt, relaunchAt)));
+        }
+        return new FaultSchedule(seed, List.copyOf(out), phaseMillis);
+    }
+
+    long companionCount() {
+        return faults.stream().filter(f -> f.companion() != null).count();
     }
 
     Map<FaultKind, Integer> countsByKind() {
