@@ -5,7 +5,8 @@ package io.spillway.worker;
  *
  * <p>Contract: returning normally means the job is done (it is acked and marked completed). Throwing
  * anything means it failed: it is retried after a backoff until the {@link RetryPolicy} is exhausted,
- * then dead-lettered with the exception's class and message. A handler that runs past the worker's
+ * then dead-lettered with the exception's class and message. A {@link NonRetryableException} (also when wrapped in
+ * another exception) is dead-lettered at once, with no retry. A handler that runs past the worker's
  * job timeout has failed too; its thread is interrupted and its late result ignored.
  *
  * <p>Delivery is at least once: a job may run again after a crash or a lost lease, so handlers should be

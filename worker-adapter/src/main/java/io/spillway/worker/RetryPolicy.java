@@ -7,7 +7,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * How failed jobs are retried: up to {@code maxAttempts} handler runs in all, with exponential backoff
  * and jitter between them. Run n (1-based) that fails waits a random time in {@code [c/2, c]}, where
  * {@code c = min(maxBackoff, initialBackoff * multiplier^(n-1))}; the jitter spreads a burst of
- * failures so the retries do not arrive together. When the last attempt fails the job is dead-lettered.
+ * failures so the retries do not arrive together. When the last attempt fails the job is dead-lettered; a handler
+ * that throws a {@link NonRetryableException} has its job dead-lettered at once.
  *
  * <p>Defaults ({@link #ofDefaults()}): {@value #DEFAULT_MAX_ATTEMPTS} attempts, backoff from
  * {@link #DEFAULT_INITIAL_BACKOFF} (1 s) doubling up to {@link #DEFAULT_MAX_BACKOFF} (5 min).

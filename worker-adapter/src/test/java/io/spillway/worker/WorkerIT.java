@@ -246,6 +246,48 @@ class WorkerIT {
     }
 
     @Test
+    void aNonRetryableFailureIsDeadLetteredAtOnceEvenWhenWrapped() {
+        jobs.enqueue(queue, "strict", List.of("n1", "n2"));
+        jobs.enqueue(queue, "flaky", "f1");
+        try (LogCapture logs = new LogCapture(); DeadLetters dlq = DeadLetters.connect(redis.uri())) {
+            started(worker()
+                    .handler("strict", job -> {
+                        record(job);
+                        NonRetryableException e = new NonRetryableException("not a PNG: " + job.id());
+                        if (job.id().equals("n2")) {
+                            throw new java.util.concurrent.CompletionException("rendering failed", e);
+                        }
+                        throw e;
+                    })
+                    .handler("flaky", job -> {
+                        record(job);
+                        throw new IllegalStateException("try again");
+                    }));
+            await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 3);
+            DeadLetter n1 = dlq.get(queue, "n1").orElseThrow();
+            assertThat(n1.attempts()).isEqualTo(1);
+            assertThat(n1.reason()).isEqualTo("io.spillway.worker.NonRetryableException: not a PNG: n1");
+            assertThat(n1.exceptionClass()).contains("io.spillway.worker.NonRetryableException");
+            assertThat(dlq.get(queue, "n2").orElseThrow().reason())
+                    .startsWith("java.util.concurrent.CompletionException: rendering failed");
+            assertThat(dlq.get(queue, "f1").orElseThrow().attempts()).as("other failures use the policy").isEqualTo(3);
+            assertThat(logs.lines("job n1 of queue " + queue + " failed with a non-retryable error")).singleElement()
+                    .asString().contains("WARN", "(attempt 1 of 3): dead-lettered without a retry: "
+                            + "io.spillway.worker.NonRetryableException: not a PNG: n1");
+            assertThat(logs.lines("job n1 of queue " + queue + " failed (attempt")).isEmpty();
+
+            // Once the cause is fixed, a retry of the dead letter runs it again.
+            assertThat(dlq.retry(queue, "n1")).isTrue();
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("n1") == 2);
+        }
+        assertThat(count("n1")).isEqualTo(2);
+        assertThat(count("n2")).isEqualTo(1);
+        assertThat(count("f1")).isEqualTo(3);
+        assertThat(status("n2").state()).isEqualTo(JobState.DEAD);
+        assertThat(status("n2").attempts()).isEqualTo(1);
+    }
+
+    @Test
     void unknownTypeAndUndecodableRecordsAreDeadLetteredAtOnce() {
         jobs.enqueue(queue, "nobody-handles-this", "u1");
         try (Jedis j = redis.jedis()) {

@@ -23,6 +23,7 @@ import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
 import io.spillway.worker.JobHandler;
 import io.spillway.worker.JobTimeoutException;
+import io.spillway.worker.NonRetryableException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -802,27 +803,39 @@ public final class WorkerRuntime {
                         + " recorded now and its thread takes jobs again", name, a.job.id(), a.queue,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
             }
-            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout(), null);
+            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout(), null, true);
             return;
         }
         if (error == null) {
             completed.mark();
             queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
         } else {
-            fail(a, error.getClass().getName() + ": " + error.getMessage(), error);
+            fail(a, error.getClass().getName() + ": " + error.getMessage(), error, !nonRetryable(error));
         }
+    }
+
+    /** Whether {@code t} or one of its causes (the first 32) is a {@link NonRetryableException}. */
+    static boolean nonRetryable(Throwable t) {
+        Throwable c = t;
+        for (int depth = 0; c != null && depth < 32; depth++, c = c.getCause()) {
+            if (c instanceof NonRetryableException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
      * A run failed (handler threw, or timed out: {@code cause} null); {@code a} is already settled by the caller.
+     * {@code retryable} false (a {@link NonRetryableException}): dead-lettered whatever attempts are left.
      * One line per failure: INFO when it will be retried, WARN when dead-lettered; the stack trace at DEBUG.
      */
-    private void fail(Active a, String error, Throwable cause) {
+    private void fail(Active a, String error, Throwable cause, boolean retryable) {
         failed.mark();
         int run = a.job.attempt() + 1;
         long now = System.currentTimeMillis();
         String err = StatusRecord.truncate(error);
-        if (s.retry().canRetry(run)) {
+        if (retryable && s.retry().canRetry(run)) {
             long backoff = s.retry().backoff(run).toMillis();
             long runAt = now + backoff;
             retried.mark();
@@ -832,8 +845,13 @@ public final class WorkerRuntime {
                     JobCodec.encode(a.job.withAttempt(run, runAt)), err, name));
         } else {
             dead.mark();
-            log.warn("Worker {}: job {} of queue {} failed on its last attempt ({} of {}): dead-lettered: {}", name, a.job.id(),
-                    a.queue, run, s.retry().maxAttempts(), err);
+            if (retryable) {
+                log.warn("Worker {}: job {} of queue {} failed on its last attempt ({} of {}): dead-lettered: {}", name,
+                        a.job.id(), a.queue, run, s.retry().maxAttempts(), err);
+            } else {
+                log.warn("Worker {}: job {} of queue {} failed with a non-retryable error (attempt {} of {}): dead-lettered"
+                        + " without a retry: {}", name, a.job.id(), a.queue, run, s.retry().maxAttempts(), err);
+            }
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
         }
