@@ -34,4 +34,16 @@ public interface Job {
 
     /** When the producer accepted the job. */
     Instant enqueuedAt();
+
+    /**
+     * Whether this worker has found its lease on the job taken over by another worker while the handler runs: its
+     * renewals could not reach Redis for longer than the lease (an outage, a long GC pause, a frozen VM), another
+     * worker then took the job and may be running it now, and whatever this run does next is not recorded (its
+     * outcome is ignored, never settling the other worker's lease). Checked at each renewal, every third of the
+     * lease. A long handler may check it between steps and stop, by returning or throwing, to spare the duplicate
+     * work; nothing interrupts it. False in every other case, including a run that is going fine.
+     */
+    default boolean leaseLost() {
+        return false;
+    }
 }

@@ -816,6 +816,47 @@ class WorkerIT {
     }
 
     @Test
+    void aLongHandlerLearnsThatAnotherWorkerTookItsLeaseOver() {
+        jobs.enqueue(queue, "long", "taken");
+        AtomicBoolean lostAtStart = new AtomicBoolean(true);
+        AtomicLong sawLostAfterMs = new AtomicLong(-1);
+        AtomicLong stolenAt = new AtomicLong();
+        try (LogCapture logs = new LogCapture()) {
+            started(worker().handler("long", job -> {
+                record(job);
+                lostAtStart.set(job.leaseLost());
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (System.nanoTime() < end) {
+                    if (job.leaseLost()) {
+                        sawLostAfterMs.set(System.currentTimeMillis() - stolenAt.get());
+                        return; // its outcome is ignored: the job is another worker's now
+                    }
+                    Thread.sleep(20);
+                }
+            }));
+            await().atMost(Duration.ofSeconds(10)).until(() -> count("taken") == 1);
+            // Renewals go on (lease 2 s, renewed every ~0.67 s): nothing is lost while the lease is ours.
+            await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).until(() -> sawLostAfterMs.get() < 0);
+            assertThat(lostAtStart).isFalse();
+            String stream = RedisKeys.stream(QueueName.of(queue));
+            try (Jedis j = redis.jedis()) {
+                StreamEntryID id = j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams().count(1)).get(0).getID();
+                stolenAt.set(System.currentTimeMillis());
+                j.xclaim(stream, RedisKeys.GROUP, "another-worker", 0, XClaimParams.xClaimParams(), id);
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> sawLostAfterMs.get() >= 0);
+            assertThat(sawLostAfterMs.get()).as("found at the next renewal").isLessThan(2_000);
+            assertThat(logs.lines("lost the lease of job taken")).singleElement().asString().contains("WARN");
+            // The returned handler's outcome (an ack) settles nothing: the job stays leased to the other worker.
+            try (Jedis j = redis.jedis()) {
+                await().during(Duration.ofMillis(700)).atMost(Duration.ofSeconds(3)).until(() -> j.xpending(stream,
+                        RedisKeys.GROUP, XPendingParams.xPendingParams().count(10).consumer("another-worker")).size() == 1
+                        && status("taken").state() == JobState.ACTIVE);
+            }
+        }
+    }
+
+    @Test
     void aLateOutcomeNeverSettlesALeaseAnotherWorkerTookOver() {
         // Worker A leased the jobs, then lost them to B (A frozen past its lease, or A's outcomes saved during an
         // outage and sent later, maybe by another worker adopting A's state directory). A's outcomes must change

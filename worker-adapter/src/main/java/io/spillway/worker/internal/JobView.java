@@ -4,9 +4,13 @@ import io.spillway.core.internal.JobRecord;
 import io.spillway.worker.Job;
 import java.time.Instant;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
-/** The {@link Job} a handler gets: a read-only view of a {@link JobRecord} for run number {@code record.attempt() + 1}. */
-public record JobView(JobRecord record) implements Job {
+/**
+ * The {@link Job} a handler gets: a read-only view of a {@link JobRecord} for run number {@code record.attempt() + 1};
+ * {@code lost} answers {@link #leaseLost()}.
+ */
+public record JobView(JobRecord record, BooleanSupplier lost) implements Job {
     @Override
     public String id() {
         return record.id().value();
@@ -40,6 +44,11 @@ public record JobView(JobRecord record) implements Job {
     @Override
     public Instant enqueuedAt() {
         return Instant.ofEpochMilli(record.enqueuedAt());
+    }
+
+    @Override
+    public boolean leaseLost() {
+        return lost.getAsBoolean();
     }
 
     @Override

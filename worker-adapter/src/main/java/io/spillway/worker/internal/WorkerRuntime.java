@@ -777,7 +777,7 @@ public final class WorkerRuntime {
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
-            handler.handle(new JobView(a.job));
+            handler.handle(new JobView(a.job, () -> a.leaseLost));
         } catch (Throwable t) {
             error = t;
         }
