@@ -161,6 +161,7 @@ public final class Worker implements AutoCloseable {
         private Path stateDir = DEFAULT_STATE_DIR;
         private String name;
         private MetricRegistry metrics;
+        private boolean strictPriority;
 
         private Builder() {
         }
@@ -189,6 +190,22 @@ public final class Worker implements AutoCloseable {
             for (String n : names) {
                 queue(n);
             }
+            return this;
+        }
+
+        /**
+         * Serves the queues in the order they were named: a job of a later queue is fetched only when none of an
+         * earlier one is waiting (a later queue waits as long as earlier ones are busy: strict priority). Default
+         * false: every queue gets an even share of each fetch. With several queues, a fetch round then makes one
+         * non-blocking read per queue, in order, until it has enough jobs; only when all were empty does it block,
+         * on all of them, as without it.
+         *
+         * <pre>{@code
+         * Worker.builder().queues("critical", "default", "bulk").strictPriority(true) ...
+         * }</pre>
+         */
+        public Builder strictPriority(boolean strict) {
+            this.strictPriority = strict;
             return this;
         }
 
@@ -337,7 +354,7 @@ public final class Worker implements AutoCloseable {
             return new Worker(new Settings(redis, queues, handlers, concurrency,
                     prefetch, retry, lease, shutdownTimeout, jobTimeout,
                     completedRetention, fetchBatch, fetchBlock, schedulerInterval, stuckAfter, stateDir, consumer,
-                    metrics != null ? metrics : new MetricRegistry()));
+                    metrics != null ? metrics : new MetricRegistry(), strictPriority));
         }
 
         private static Duration between(String what, Duration d, Duration min, Duration max) {

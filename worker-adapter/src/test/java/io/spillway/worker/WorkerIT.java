@@ -563,6 +563,31 @@ class WorkerIT {
     }
 
     @Test
+    void strictPriorityServesAnEarlierQueueFirstWhileTheDefaultSharesEvenly() {
+        String high = queue + "-high";
+        String low = queue + "-low";
+        jobs.enqueue(low, "render", IntStream.range(0, 30).mapToObj(i -> "l" + i).toList());
+        jobs.enqueue(high, "render", IntStream.range(0, 30).mapToObj(i -> "h" + i).toList());
+        List<String> strictOrder = new CopyOnWriteArrayList<>();
+        Worker strict = started(worker().queues(high, low).strictPriority(true).concurrency(1).prefetch(0)
+                .handler("render", job -> strictOrder.add(job.queue())));
+        await().atMost(Duration.ofSeconds(20)).until(() -> strictOrder.size() == 60);
+        assertThat(strictOrder.subList(0, 30)).as("every job of the first queue before any of the second")
+                .containsOnly(high);
+        strict.close();
+
+        // The default on the same backlog: both queues from the start.
+        String a = queue + "-a";
+        String b = queue + "-b";
+        jobs.enqueue(b, "render", IntStream.range(0, 30).mapToObj(i -> "b" + i).toList());
+        jobs.enqueue(a, "render", IntStream.range(0, 30).mapToObj(i -> "a" + i).toList());
+        List<String> fairOrder = new CopyOnWriteArrayList<>();
+        started(worker().queues(a, b).concurrency(1).prefetch(0).handler("render", job -> fairOrder.add(job.queue())));
+        await().atMost(Duration.ofSeconds(20)).until(() -> fairOrder.size() == 60);
+        assertThat(fairOrder.subList(0, 30)).contains(a, b);
+    }
+
+    @Test
     void aJobDeliveredTooOftenWithoutFinishingIsDeadLettered() {
         jobs.enqueue(queue, "render", List.of("poison"));
         String stream = RedisKeys.stream(QueueName.of(queue));

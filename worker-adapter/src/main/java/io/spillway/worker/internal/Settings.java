@@ -17,7 +17,8 @@ import java.util.Map;
 public record Settings(RedisConnection redis, List<QueueName> queues, Map<String, JobHandler> handlers, int concurrency, int prefetch,
                        RetryPolicy retry, Duration lease, Duration shutdownTimeout, Duration jobTimeout,
                        Duration completedRetention, int fetchBatch, Duration fetchBlock, Duration schedulerInterval,
-                       Duration stuckAfter, Path stateDir, String consumerName, MetricRegistry metrics) {
+                       Duration stuckAfter, Path stateDir, String consumerName, MetricRegistry metrics,
+                       boolean strictPriority) {
     public Settings {
         queues = List.copyOf(queues);
         handlers = Map.copyOf(handlers);

@@ -427,7 +427,8 @@ public final class WorkerRuntime {
      * over k streams can bring k × COUNT jobs: with at least as many free slots as queues every stream is
      * read at once with COUNT {@code count / k}; with fewer, only {@code count} streams are read at a time
      * with COUNT 1, round robin — first a pass over all of them without blocking, so a job waiting in any
-     * queue is found in this round, and only when all were empty one blocking read on the next ones.
+     * queue is found in this round, and only when all were empty one blocking read on the next ones. With strict
+     * priority, first one non-blocking read per queue in order, each for the jobs still wanted.
      */
     private void fetch(int count) {
         List<String> live = streams;
@@ -440,6 +441,20 @@ public final class WorkerRuntime {
         }
         int k = live.size();
         long block = millis(s.fetchBlock());
+        if (s.strictPriority() && k > 1) {
+            // In the order the queues were named, each read for what is still wanted; the first that has jobs may
+            // fill the round. Only when every queue was empty does the round block, as below.
+            int left = count;
+            for (String stream : live) {
+                left -= read(List.of(stream), left, 0);
+                if (left <= 0) {
+                    return;
+                }
+            }
+            if (left < count) {
+                return;
+            }
+        }
         if (count >= k) {
             read(live, count / k, block);
             return;

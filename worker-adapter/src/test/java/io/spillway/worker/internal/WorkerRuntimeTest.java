@@ -54,7 +54,7 @@ class WorkerRuntimeTest {
         Duration forever = ChronoUnit.FOREVER.getDuration();
         Settings settings = new Settings(RedisConnection.of(URI.create("redis://127.0.0.1:1")), List.of(QueueName.of("q")),
                 Map.of("t", job -> { }), 1, -1, RetryPolicy.ofDefaults(), forever, forever, forever, forever, 100,
-                Duration.ofMillis(100), forever, forever, dir, "runtime-test", new MetricRegistry());
+                Duration.ofMillis(100), forever, forever, dir, "runtime-test", new MetricRegistry(), false);
         WorkerRuntime runtime = new WorkerRuntime(settings);
         runtime.start();
         runtime.close();
