@@ -121,7 +121,10 @@ public final class ChronicleJournal implements AutoCloseable {
     private long reservedBytes;
     private final long holdBackMillis;
     private final java.util.ArrayDeque<long[]> checkpoints = new java.util.ArrayDeque<>();
-    private final TimeProvider clock;
+    /** The wall clock, never going back: Chronicle's cycles and the hold-back windows follow it. */
+    private final MonotonicTime clock;
+    /** Whether the log said that the wall clock is behind the journal's; written under appendLock. */
+    private volatile boolean clockBehindSaid;
     private final CRC32 appendCrc = new CRC32();
     /** The file system's free space; under appendLock. */
     private final DiskSpace disk;
@@ -133,7 +136,9 @@ public final class ChronicleJournal implements AutoCloseable {
                              TimeProvider timeProvider, long holdBackMillis, long minFreeDiskBytes) {
         this.dir = dir;
         this.holdBackMillis = holdBackMillis;
-        this.clock = timeProvider != null ? timeProvider : net.openhft.chronicle.core.time.SystemTimeProvider.INSTANCE;
+        MonotonicTime monotonic = new MonotonicTime(timeProvider != null ? timeProvider
+                : net.openhft.chronicle.core.time.SystemTimeProvider.INSTANCE);
+        this.clock = monotonic;
         this.maxBytes = maxBytes;
         this.durability = durability;
         try {
@@ -187,10 +192,19 @@ public final class ChronicleJournal implements AutoCloseable {
             SingleChronicleQueueBuilder b = SingleChronicleQueueBuilder.single(dir.toFile())
                     .rollCycle(ROLL_CYCLE)
                     .syncMode(durability == Durability.POWER_LOSS ? SyncMode.SYNC : SyncMode.NONE);
-            if (timeProvider != null) {
-                b.timeProvider(timeProvider);
-            }
+            b.timeProvider(monotonic);
             this.queue = b.build();
+            // A clock that went back (before this process started) must not make the appender pick a cycle before the
+            // newest one on disk: that file is closed for writes.
+            int newest = queue.lastCycle();
+            if (newest != Integer.MIN_VALUE && newest >= 0) {
+                monotonic.raiseTo((long) newest * ROLL_CYCLE.lengthInMillis());
+                if (monotonic.behindMillis() > 1_000) {
+                    clockBehindSaid = true;
+                    log.warn("Journal {}: the wall clock is {} ms behind the start of the newest cycle file: spooled jobs go"
+                            + " into that file, in order, until the clock catches up", dir, monotonic.behindMillis());
+                }
+            }
             this.appender = queue.createAppender();
             this.tailer = queue.createTailer();
             // Both are used from several threads, never at once: appends are serialised by appendLock, reads
@@ -448,6 +462,7 @@ public final class ChronicleJournal implements AutoCloseable {
      * the file and its index in its caller's wait (milliseconds). The producer calls this about once a second.
      */
     public void prepareCycle() {
+        sayClockBehind();
         if (closed || ROLL_CYCLE.current(clock, 0) == markedCycle) {
             return;
         }
@@ -466,6 +481,25 @@ public final class ChronicleJournal implements AutoCloseable {
                     log.debug("Journal {}: cycle marker not written: {}", dir, Failures.describeFile(e));
                 }
                 deleteIdleCycles();
+            }
+        }
+    }
+
+    /** One line when the wall clock went back more than a second behind the journal's clock, one when it caught up. */
+    private void sayClockBehind() {
+        long behind = clock.behindMillis();
+        boolean isBehind = behind > 1_000;
+        if (isBehind == clockBehindSaid || (!isBehind && behind > 0)) {
+            return; // nothing new to say (back under a second: said once fully caught up)
+        }
+        synchronized (appendLock) {
+            if (behind > 1_000 && !clockBehindSaid) {
+                clockBehindSaid = true;
+                log.warn("Journal {}: the wall clock went back by {} ms: spooled jobs go on into the newest cycle file, in"
+                        + " order, until the clock catches up", dir, behind);
+            } else if (behind == 0 && clockBehindSaid) {
+                clockBehindSaid = false;
+                log.info("Journal {}: the wall clock has caught up with the journal's", dir);
             }
         }
     }

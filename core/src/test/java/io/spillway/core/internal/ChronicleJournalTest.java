@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import io.spillway.testing.LogCapture;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -295,6 +296,56 @@ class ChronicleJournalTest {
             JobRecord r = job("q", 0);
             j.append(r, JobCodec.encode(r));
             assertThat(drain(j)).containsExactly(r.id().value());
+        }
+    }
+
+    @Test
+    void aClockThatJumpsBackOrForwardLosesNothingAndKeepsTheOrder() {
+        // An NTP step, a VM restored from a snapshot, an operator's date command: the journal's cycles follow the
+        // wall clock, which may go back past a cycle already written, or jump hours ahead.
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
+        List<String> ids = new ArrayList<>();
+        try (LogCapture logs = new LogCapture();
+             ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 0)) {
+            for (long jump : new long[] {TimeUnit.HOURS.toMillis(1), -TimeUnit.HOURS.toMillis(3), TimeUnit.HOURS.toMillis(5),
+                    -TimeUnit.MINUTES.toMillis(10)}) {
+                for (int i = 0; i < 4; i++) {
+                    JobRecord r = job("q", i);
+                    j.append(r, JobCodec.encode(r));
+                    ids.add(r.id().value());
+                }
+                clock.advanceMillis(jump);
+                j.prepareCycle();
+            }
+            assertThat(j.backlog()).isEqualTo(16);
+            List<ChronicleJournal.Entry> some = j.read(6);
+            j.commit(some);
+            assertThat(some).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids.subList(0, 6));
+            clock.advanceMillis(-TimeUnit.HOURS.toMillis(2));
+            j.prepareCycle();
+            // One line per episode: back 3 h, caught up (5 h ahead), back 10 min (and 2 h more: the same episode).
+            assertThat(logs.lines("the wall clock went back by")).hasSize(2).allMatch(l -> l.contains("WARN"));
+            assertThat(logs.lines("the wall clock has caught up")).hasSize(1);
+            JobRecord r = job("q", 99);
+            j.append(r, JobCodec.encode(r));
+            ids.add(r.id().value());
+        }
+        try (LogCapture logs = new LogCapture();
+             ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 0)) {
+            // A restart with the clock still 2 h 10 min behind the newest cycle file.
+            assertThat(logs.lines("behind the start of the newest cycle file")).hasSize(1);
+            assertThat(j.backlog()).isEqualTo(11);
+            assertThat(drain(j)).containsExactlyElementsOf(ids.subList(6, ids.size()));
+            assertThat(j.corruptRecords()).isZero();
+            clock.advanceMillis(TimeUnit.HOURS.toMillis(3));
+            j.prepareCycle();
+            JobRecord last = job("q", 100);
+            j.append(last, JobCodec.encode(last));
+            assertThat(drain(j)).containsExactly(last.id().value());
+            assertThat(logs.lines("the wall clock has caught up")).hasSize(1);
+            assertThat(logs.lines("the wall clock went back by")).isEmpty();
         }
     }
 
