@@ -106,7 +106,11 @@ public final class ChaosProducerMain {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            writeSummary.run();
+            try {
+                writeSummary.run();
+            } catch (RuntimeException e) {
+                System.err.println("summary not written before close: " + e);
+            }
             producer.close();
             writeSummary.run();
             record.close();

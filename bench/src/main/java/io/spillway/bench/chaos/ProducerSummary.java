@@ -35,7 +35,18 @@ record ProducerSummary(int slot, int incarnation, long pid, long accepted, long 
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * Writes through a temporary file and an atomic move. Serialised: the reporter thread and the shutdown hook both
+     * write, and two at once moved each other's temporary file away (NoSuchFileException, which ended the hook before
+     * it closed the producer).
+     */
     void writeTo(Path file) {
+        synchronized (ProducerSummary.class) {
+            write(file);
+        }
+    }
+
+    private void write(Path file) {
         try {
             Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
             JSON.writeValue(tmp.toFile(), this);
