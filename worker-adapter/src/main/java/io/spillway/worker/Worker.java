@@ -198,7 +198,8 @@ public final class Worker implements AutoCloseable {
          * earlier one is waiting (a later queue waits as long as earlier ones are busy: strict priority). Default
          * false: every queue gets an even share of each fetch. With several queues, a fetch round then makes one
          * non-blocking read per queue, in order, until it has enough jobs; only when all were empty does it block,
-         * on all of them, as without it.
+         * on all of them, as without it. Jobs already fetched ahead of free threads (the {@link #prefetch}) run before
+         * an urgent job that arrives after them: {@code prefetch(0)} keeps the order at each free thread.
          *
          * <pre>{@code
          * Worker.builder().queues("critical", "default", "bulk").strictPriority(true) ...
