@@ -93,6 +93,8 @@ public final class MetricNames {
     public static final String HANDLER_DURATION = "spillway.worker.handler.duration";
     public static final String IN_FLIGHT = "spillway.worker.inflight";
     public static final String LEASE_RENEWALS = "spillway.worker.lease.renewals";
+    /** Counter: leases this worker found taken over by another worker while their jobs ran here (each runs twice). */
+    public static final String LEASES_LOST = "spillway.worker.lease.lost";
     public static final String REDELIVERIES = "spillway.worker.redeliveries";
     public static final String SKIPPED_COMPLETED = "spillway.worker.skipped.completed";
     public static final String ACKS_PENDING = "spillway.worker.acks.pending";

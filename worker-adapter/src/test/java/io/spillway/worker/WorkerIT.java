@@ -846,8 +846,9 @@ class WorkerIT {
         AtomicBoolean lostAtStart = new AtomicBoolean(true);
         AtomicLong sawLostAfterMs = new AtomicLong(-1);
         AtomicLong stolenAt = new AtomicLong();
+        MetricRegistry registry = new MetricRegistry();
         try (LogCapture logs = new LogCapture()) {
-            started(worker().handler("long", job -> {
+            started(worker().metricRegistry(registry).handler("long", job -> {
                 record(job);
                 lostAtStart.set(job.leaseLost());
                 long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -872,6 +873,7 @@ class WorkerIT {
             await().atMost(Duration.ofSeconds(5)).until(() -> sawLostAfterMs.get() >= 0);
             assertThat(sawLostAfterMs.get()).as("found at the next renewal").isLessThan(2_000);
             assertThat(logs.lines("lost the lease of job taken")).singleElement().asString().contains("WARN");
+            assertThat(registry.counter(MetricNames.LEASES_LOST).getCount()).isEqualTo(1);
             // The returned handler's outcome (an ack) settles nothing: the job stays leased to the other worker.
             try (Jedis j = redis.jedis()) {
                 await().during(Duration.ofMillis(700)).atMost(Duration.ofSeconds(3)).until(() -> j.xpending(stream,

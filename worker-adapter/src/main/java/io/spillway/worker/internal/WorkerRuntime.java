@@ -166,6 +166,7 @@ public final class WorkerRuntime {
     private final Meter redeliveries;
     private final Meter skippedCompleted;
     private final Counter leaseRenewals;
+    private final Counter leasesLost;
     private final Timer handlerDuration;
 
     public WorkerRuntime(Settings settings) {
@@ -181,6 +182,7 @@ public final class WorkerRuntime {
         this.redeliveries = m.meter(MetricNames.REDELIVERIES);
         this.skippedCompleted = m.meter(MetricNames.SKIPPED_COMPLETED);
         this.leaseRenewals = m.counter(MetricNames.LEASE_RENEWALS);
+        this.leasesLost = m.counter(MetricNames.LEASES_LOST);
         this.handlerDuration = m.timer(MetricNames.HANDLER_DURATION);
         gauge(m, MetricNames.IN_FLIGHT, inFlight::get);
         gauge(m, MetricNames.ACKS_PENDING, () -> localCount.get() + outcomes.size());
@@ -1336,6 +1338,7 @@ public final class WorkerRuntime {
                     renewed++;
                 } else if (!chunk.get(i).leaseLost && !chunk.get(i).settled.get()) {
                     chunk.get(i).leaseLost = true;
+                    leasesLost.inc();
                     log.warn("Worker {}: lost the lease of job {} (entry {}) of queue {}: another worker may run it too",
                             name, chunk.get(i).job == null ? "?" : chunk.get(i).job.id(), chunk.get(i).entryId, q);
                 }
