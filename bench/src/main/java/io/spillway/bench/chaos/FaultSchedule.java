@@ -142,7 +142,7 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
                 FaultKind.WORKER_RESTART);
         List<Fault> out = new ArrayList<>();
         for (Fault f : faults) {
-            if (f.kind().hitsChild() || f.kind().maxHoldMs == 0 || f.kind() == FaultKind.SENTINEL_SILENT_FAILOVER) {
+            if (f.kind().hitsChild() || f.kind().maxHoldMs == 0) { // instant kinds (client kill, the sentinel failovers): no hold
                 out.add(f);
                 continue;
             }

@@ -488,9 +488,9 @@ public final class ChronicleJournal implements AutoCloseable {
     /** One line when the wall clock went back more than a second behind the journal's clock, one when it caught up. */
     private void sayClockBehind() {
         long behind = clock.behindMillis();
-        boolean isBehind = behind > 1_000;
-        if (isBehind == clockBehindSaid || (!isBehind && behind > 0)) {
-            return; // nothing new to say (back under a second: said once fully caught up)
+        // Said: nothing more until fully caught up. Not said: nothing for a clock less than a second behind.
+        if (clockBehindSaid ? behind != 0 : behind <= 1_000) {
+            return;
         }
         synchronized (appendLock) {
             if (behind > 1_000 && !clockBehindSaid) {
