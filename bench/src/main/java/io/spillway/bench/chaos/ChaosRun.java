@@ -103,9 +103,8 @@ final class ChaosRun {
     private final List<Long> emptyRestartsAt = new ArrayList<>();
     private final Map<FaultKind, Integer> injected = new EnumMap<>(FaultKind.class);
     private final Map<FaultKind, Integer> companionsInjected = new EnumMap<>(FaultKind.class);
-    /** The child a {@link FaultSchedule.Companion} stopped during the current fault, and whether it is running again. */
+    /** The child a {@link FaultSchedule.Companion} stopped during the current fault (running again unless down). */
     private Child companionChild;
-    private boolean companionRelaunched;
     private String companionDetail = "";
     private PrintStream faultLog;
     private RedisProcess redis;
@@ -771,7 +770,6 @@ final class ChaosRun {
                     + code + " after " + (System.currentTimeMillis() - t) + " ms)";
         }
         companionChild = child;
-        companionRelaunched = false;
         companionsInjected.merge(c.kind(), 1, Integer::sum);
         long spent = System.currentTimeMillis() - t;
         if (c.backBeforeHeal()) {
@@ -779,7 +777,6 @@ final class ChaosRun {
             sleep(Math.max(0, relaunchAt - killAt - spent));
             // Not awaited here: a worker or producer that needs Redis to say it is ready would wait for the heal.
             child.launch();
-            companionRelaunched = true;
             companionDetail += ", started again before the heal";
             sleep(Math.max(0, hold - relaunchAt));
         } else {
@@ -793,7 +790,7 @@ final class ChaosRun {
         if (child == null) {
             return "inside: " + c.label() + " not applied (the fault had no hold)";
         }
-        if (!companionRelaunched) {
+        if (child.down) {
             child.launch();
             companionDetail += ", started again after the heal";
         }
