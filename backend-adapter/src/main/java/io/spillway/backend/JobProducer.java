@@ -21,6 +21,7 @@ import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.EnqueueScript;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.HealthMonitor;
+import io.spillway.core.internal.JobCancel;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.LuaScript;
@@ -360,6 +361,42 @@ public final class JobProducer implements AutoCloseable {
             throw e;
         }
         return journal.contains(q, id.value()) ? spooledStatus(q, id) : JobStatus.unknown(id, q);
+    }
+
+    /**
+     * Cancels a job that has not started, so that no worker runs it: a queued, delayed or retrying job, or one still
+     * spooled in a producer's journal (this one's or another's: its replay skips it). The job is dropped by the
+     * worker that fetches it next (a delayed one when it falls due), without running it. Cancelling again is
+     * harmless.
+     *
+     * <p>A job that has started is not stopped: the call changes nothing and returns its state ({@code ACTIVE},
+     * or {@code COMPLETED}, {@code DEAD}, {@code PURGED}). An id Redis does not know is cancelled too (its job may
+     * be spooled somewhere), for 24 hours. While a job is cancelled, an enqueue of its
+     * id is a duplicate (it does nothing), as for any id Redis remembers.
+     *
+     * @return the job's status after the call: {@link JobState#CANCELLED} when it will not run
+     * @throws IllegalArgumentException if {@code queue} or {@code jobId} is not valid
+     * @throws RedisUnavailableException if Redis cannot be reached: nothing was cancelled, the call may be repeated
+     */
+    public JobStatus cancel(String queue, String jobId) {
+        if (closed) {
+            throw new IllegalStateException("producer is closed");
+        }
+        QueueName q = QueueName.of(queue);
+        JobId id = JobId.of(jobId);
+        JobStatus s = JobCancel.cancel(gateway, q, id, false);
+        if (s.state() == JobState.CANCELLED) {
+            log.debug("Job {} of queue {} cancelled", id, q);
+        }
+        return s;
+    }
+
+    /** {@link #cancel(String, String)} of a receipt's job. */
+    public JobStatus cancel(Receipt receipt) {
+        if (receipt == null) {
+            throw new IllegalArgumentException("receipt must not be null");
+        }
+        return cancel(receipt.queue(), receipt.jobId());
     }
 
     /** {@link #status(String, String)} of a receipt's job. */

@@ -21,6 +21,13 @@ public enum JobState {
      * restart cannot bring it back), then the record expires.
      */
     PURGED,
+    /**
+     * Cancelled before it started ({@code JobProducer.cancel}): it will not run. Kept until a worker finds it (a
+     * queued, delayed or retrying job) and then for the completed-job retention; for an id Redis did not know (a job
+     * that may still be spooled in a producer's journal) for a day. An enqueue of the same id meanwhile is a
+     * duplicate.
+     */
+    CANCELLED,
     /** Not known: never accepted, or its record has expired. */
     UNKNOWN;
 
@@ -35,6 +42,7 @@ public enum JobState {
             case COMPLETED -> 'C';
             case DEAD -> 'X';
             case PURGED -> 'P';
+            case CANCELLED -> 'K';
             case UNKNOWN -> 'U';
         };
     }

@@ -97,6 +97,8 @@ public final class MetricNames {
     public static final String LEASES_LOST = "spillway.worker.lease.lost";
     public static final String REDELIVERIES = "spillway.worker.redeliveries";
     public static final String SKIPPED_COMPLETED = "spillway.worker.skipped.completed";
+    /** Meter: cancelled jobs this worker fetched and dropped without running them. */
+    public static final String SKIPPED_CANCELLED = "spillway.worker.skipped.cancelled";
     public static final String ACKS_PENDING = "spillway.worker.acks.pending";
     /** Gauge: this worker's queues paused because their Redis Cluster master is unavailable (the others go on). */
     public static final String QUEUES_PAUSED = "spillway.worker.queues.paused";

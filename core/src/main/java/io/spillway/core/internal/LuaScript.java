@@ -18,6 +18,7 @@ public final class LuaScript {
 
     /** Idempotent batch enqueue. */
     public static final LuaScript ENQUEUE = load(LuaScript.class, "/io/spillway/core/scripts/enqueue.lua");
+    public static final LuaScript CANCEL = load(LuaScript.class, "/io/spillway/core/scripts/cancel.lua");
 
     private final String name;
     private final String source;

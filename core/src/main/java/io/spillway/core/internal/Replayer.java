@@ -369,13 +369,13 @@ public final class Replayer {
     /** Most records {@link #confirm} carries forward in one call. */
     static final int MAX_CARRIED = 100;
 
-    /** A status record of a job that will not run again by itself: completed, dead or purged. */
+    /** A status record of a job that will not run again by itself: completed, dead, purged or cancelled. */
     private static boolean finished(String status) {
         if (status.isEmpty()) {
             return false;
         }
         JobState s = JobState.ofCode(status.charAt(0));
-        return s == JobState.COMPLETED || s == JobState.DEAD || s == JobState.PURGED;
+        return s == JobState.COMPLETED || s == JobState.DEAD || s == JobState.PURGED || s == JobState.CANCELLED;
     }
 
     /**

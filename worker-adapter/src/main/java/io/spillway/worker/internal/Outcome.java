@@ -28,7 +28,11 @@ import java.io.UncheckedIOException;
  */
 public record Outcome(Kind kind, QueueName queue, String entryId, String jobId, int attempts, long at, long runAt,
                       byte[] job, String error, String consumer) {
-    public enum Kind { ACK, RETRY, DEAD, RELEASE }
+    public enum Kind {
+        ACK, RETRY, DEAD, RELEASE,
+        /** A cancelled job dropped without running (added last: the ordinal is what an ack log holds). */
+        DROP
+    }
 
     public Outcome {
         job = job == null ? new byte[0] : job;

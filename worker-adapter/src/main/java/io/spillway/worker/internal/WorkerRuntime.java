@@ -165,6 +165,7 @@ public final class WorkerRuntime {
     private final Meter dead;
     private final Meter redeliveries;
     private final Meter skippedCompleted;
+    private final Meter skippedCancelled;
     private final Counter leaseRenewals;
     private final Counter leasesLost;
     private final Timer handlerDuration;
@@ -181,6 +182,7 @@ public final class WorkerRuntime {
         this.dead = m.meter(MetricNames.DEAD_LETTERED);
         this.redeliveries = m.meter(MetricNames.REDELIVERIES);
         this.skippedCompleted = m.meter(MetricNames.SKIPPED_COMPLETED);
+        this.skippedCancelled = m.meter(MetricNames.SKIPPED_CANCELLED);
         this.leaseRenewals = m.counter(MetricNames.LEASE_RENEWALS);
         this.leasesLost = m.counter(MetricNames.LEASES_LOST);
         this.handlerDuration = m.timer(MetricNames.HANDLER_DURATION);
@@ -734,6 +736,13 @@ public final class WorkerRuntime {
                 settle(a, Outcome.ack(q, a.entryId, a.job.id().value(), a.job.attempt(), now, name));
                 continue;
             }
+            if (marks != null && marks.get(i) instanceof Long l && l == 2L) {
+                skippedCancelled.mark();
+                log.info("Worker {}: job {} of queue {} was cancelled: dropped without running it", name, a.job.id(), q);
+                settle(a, new Outcome(Outcome.Kind.DROP, q, a.entryId, a.job.id().value(), a.job.attempt(), now, 0, null,
+                        null, name));
+                continue;
+            }
             try {
                 handlers.execute(() -> run(a));
             } catch (RejectedExecutionException e) {
@@ -1250,6 +1259,8 @@ public final class WorkerRuntime {
                                 bytes(o.consumer())));
                 case RELEASE -> eval(guarded, WorkerScripts.RELEASE, List.of(stream, status),
                         List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer())));
+                case DROP -> eval(guarded, WorkerScripts.DROP, List.of(stream, status),
+                        List.of(GROUP, bytes(o.entryId()), num(retentionSeconds()), bytes(o.consumer())));
                 default -> throw new IllegalStateException(o.kind().toString());
             }
         }
@@ -1263,7 +1274,7 @@ public final class WorkerRuntime {
                 keys.add(bytes(RedisKeys.stream(q)));
                 args.add(GROUP);
                 args.add(num(System.currentTimeMillis()));
-                args.add(num(Math.max(1, TimeUnit.NANOSECONDS.toSeconds(nanos(s.completedRetention())))));
+                args.add(num(retentionSeconds()));
                 args.add(bytes(e.getKey().getValue()));
                 for (Outcome o : chunk) {
                     keys.add(bytes(RedisKeys.job(q, JobId.of(o.jobId()))));
@@ -1273,6 +1284,11 @@ public final class WorkerRuntime {
                 eval(guarded, WorkerScripts.ACK, keys, args);
             }
         }
+    }
+
+    /** The TTL of a finished job's status record (C, or K once dropped): the completed retention, at least 1 s. */
+    private long retentionSeconds() {
+        return Math.max(1, TimeUnit.NANOSECONDS.toSeconds(nanos(s.completedRetention())));
     }
 
     private Object eval(boolean guarded, io.spillway.core.internal.LuaScript script, List<byte[]> keys, List<byte[]> args) {

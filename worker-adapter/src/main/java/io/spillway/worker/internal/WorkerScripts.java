@@ -14,8 +14,9 @@ public final class WorkerScripts {
     public static final LuaScript DEAD_RETRY = load("dead_retry");
     public static final LuaScript DEAD_PURGE = load("dead_purge");
     public static final LuaScript GROUP = load("group");
+    public static final LuaScript DROP = load("drop");
 
-    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP};
+    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP};
 
     private WorkerScripts() {
     }

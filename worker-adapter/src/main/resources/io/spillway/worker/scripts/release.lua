@@ -9,6 +9,8 @@
 -- ARGV[4]  now, epoch milliseconds
 -- ARGV[5]  the consumer that held the lease
 --
+-- The status record goes back to Q, unless the job was cancelled meanwhile (K): that record is kept, and the worker
+-- that fetches the job next drops it (start.lua).
 -- Returns 1 when re-queued, 0 when the entry was no longer pending or is leased to another worker (nothing written).
 -- The job's new entry is added before the old one leaves the stream (settle.lua): a write Redis refuses part-way
 -- returns the refusal and never loses the job.
@@ -30,7 +32,7 @@ if stop then
   return late
 end
 local v = redis.call('GET', KEYS[2])
-if v then
+if v and string.sub(v, 1, 1) ~= 'K' then
   redis.call('SET', KEYS[2], 'Q' .. string.sub(v, 2, -1), 'KEEPTTL')
 end
 return late or 1

@@ -7,7 +7,8 @@
 -- ARGV[3]  the status key prefix of the queue, "spillway:{q}:job:" (same hash slot as KEYS)
 --
 -- Returns the number of jobs moved. Atomic, so many workers may run it at once. The status record goes back to Q
--- (attempts, last error and TTL kept). The job id is read from the JobCodec bytes: u8 version | u16 length | id.
+-- (attempts, last error and TTL kept), unless the job was cancelled (K): that record is kept, and the worker that
+-- fetches the job drops it (start.lua). The job id is read from the JobCodec bytes: u8 version | u16 length | id.
 -- Each job is added to the stream before it leaves the delayed set, and a refused ZREM takes the new entry back, so
 -- a write Redis refuses part-way (an ACL without XADD or ZREM) returns the refusal, after the jobs moved before it,
 -- and never loses a job.
@@ -32,7 +33,7 @@ for _, m in ipairs(due) do
       local len = string.byte(m, 2) * 256 + string.byte(m, 3)
       local key = ARGV[3] .. string.sub(m, 4, 3 + len)
       local v = redis.call('GET', key)
-      if v then
+      if v and string.sub(v, 1, 1) ~= 'K' then
         redis.call('SET', key, 'Q' .. string.sub(v, 2, -1), 'KEEPTTL')
       end
     end

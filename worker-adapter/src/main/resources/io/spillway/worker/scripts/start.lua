@@ -6,14 +6,18 @@
 --
 -- Returns an array with one integer per job:
 --   1  its status record says completed (C): ack it without running the handler
+--   2  its status record says cancelled (K, cancel.lua): drop it without running the handler (drop.lua)
 --   0  marked active (A); attempts and last error are kept, the TTL too
 --#include room.lua
 local out = {}
 for i = 1, #KEYS - 1 do
   local key = KEYS[i + 1]
   local v = redis.call('GET', key)
-  if v and string.sub(v, 1, 1) == 'C' then
+  local state = v and string.sub(v, 1, 1)
+  if state == 'C' then
     out[i] = 1
+  elseif state == 'K' then
+    out[i] = 2
   else
     local attempts, err = '0', ''
     if v then

@@ -1,0 +1,320 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import io.spillway.backend.EnqueueOptions;
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
+import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.RedisUnavailableException;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.testing.RedisProcess;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * {@link JobProducer#cancel}: a job cancelled before it starts never reaches a handler, wherever it was (stream,
+ * delayed set, retry backoff, fetched ahead, a producer's journal); a started one is not touched. Against a real
+ * redis-server; "ran" is the handlers' own record, never the worker's counters.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class CancelIT {
+    static RedisProcess redis;
+
+    @TempDir
+    Path dir;
+    String queue;
+    final List<AutoCloseable> open = new ArrayList<>();
+    final Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+    final MetricRegistry workerMetrics = new MetricRegistry();
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RedisProcess.builder().start();
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        redis.close();
+    }
+
+    @BeforeEach
+    void uniqueQueue(TestInfo info) {
+        queue = info.getTestMethod().orElseThrow().getName() + "-" + System.nanoTime();
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    JobProducer producer(String journal) {
+        JobProducer p = JobProducer.builder()
+                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(500)).build())
+                .journalDir(dir.resolve(journal))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .build();
+        open.add(p);
+        return p;
+    }
+
+    Worker worker(Worker.Builder b) {
+        Worker w = b.build();
+        open.add(w);
+        w.start();
+        return w;
+    }
+
+    Worker.Builder workerBuilder() {
+        return workerBuilder(job -> record(job.id()));
+    }
+
+    Worker.Builder workerBuilder(JobHandler handler) {
+        return Worker.builder()
+                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(500)).build())
+                .queue(queue)
+                .stateDir(dir.resolve("worker-" + open.size()))
+                .leaseDuration(Duration.ofSeconds(3))
+                .fetchBlock(Duration.ofMillis(100))
+                .schedulerInterval(Duration.ofMillis(50))
+                .completedRetention(Duration.ofHours(1))
+                .metricRegistry(workerMetrics)
+                .handler("t", handler);
+    }
+
+    void record(String id) {
+        handled.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+    }
+
+    int runs(String id) {
+        AtomicInteger n = handled.get(id);
+        return n == null ? 0 : n.get();
+    }
+
+    static byte[] payload(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static EnqueueOptions id(String id) {
+        return EnqueueOptions.builder().jobId(id).build();
+    }
+
+    String statusKey(String id) {
+        return RedisKeys.job(QueueName.of(queue), JobId.of(id));
+    }
+
+    long streamLength() {
+        try (Jedis j = redis.jedis()) {
+            return j.xlen(RedisKeys.stream(QueueName.of(queue)));
+        }
+    }
+
+    long delayedSize() {
+        try (Jedis j = redis.jedis()) {
+            return j.zcard(RedisKeys.delayed(QueueName.of(queue)));
+        }
+    }
+
+    long ttl(String id) {
+        try (Jedis j = redis.jedis()) {
+            return j.ttl(statusKey(id));
+        }
+    }
+
+    long dropped() {
+        return workerMetrics.meter(MetricNames.SKIPPED_CANCELLED).getCount();
+    }
+
+    @Test
+    void aCancelledQueuedJobNeverRunsAndItsIdStaysTaken() {
+        JobProducer producer = producer("p");
+        producer.enqueue(queue, "t", payload("x"), id("cancel-me"));
+        producer.enqueue(queue, "t", payload("x"), id("keep-me"));
+
+        JobStatus s = producer.cancel(queue, "cancel-me");
+        assertThat(s.state()).isEqualTo(JobState.CANCELLED);
+        assertThat(s.updatedAt()).isPresent();
+        assertThat(ttl("cancel-me")).as("no TTL while the job is still in the stream").isEqualTo(-1);
+        assertThat(producer.cancel(queue, "cancel-me").state()).as("cancelling again").isEqualTo(JobState.CANCELLED);
+        assertThat(producer.status(queue, "cancel-me").state()).isEqualTo(JobState.CANCELLED);
+
+        worker(workerBuilder());
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("keep-me") == 1 && dropped() == 1 && streamLength() == 0);
+        assertThat(runs("cancel-me")).isZero();
+        assertThat(producer.status(queue, "cancel-me").state()).isEqualTo(JobState.CANCELLED);
+        assertThat(ttl("cancel-me")).as("the completed retention, once dropped").isBetween(3000L, 3600L);
+
+        // The id stays taken while the tombstone lasts: enqueuing it again does nothing.
+        Receipt again = producer.enqueue(queue, "t", payload("x"), id("cancel-me"));
+        assertThat(again.spooled()).isFalse();
+        producer.enqueue(queue, "t", payload("x"), id("marker"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("marker") == 1);
+        assertThat(runs("cancel-me")).isZero();
+        assertThat(streamLength()).isZero();
+    }
+
+    @Test
+    void aCancelledDelayedJobIsDroppedWhenItFallsDue() {
+        JobProducer producer = producer("p");
+        producer.enqueue(queue, "t", payload("x"), EnqueueOptions.builder().jobId("later").delay(Duration.ofMillis(1500)).build());
+        assertThat(producer.status(queue, "later").state()).isEqualTo(JobState.DELAYED);
+        assertThat(producer.cancel(queue, "later").state()).isEqualTo(JobState.CANCELLED);
+
+        worker(workerBuilder());
+        await().atMost(Duration.ofSeconds(20)).until(() -> delayedSize() == 0 && streamLength() == 0 && dropped() == 1);
+        assertThat(runs("later")).isZero();
+        assertThat(producer.status(queue, "later").state()).as("the scheduler kept the K record").isEqualTo(JobState.CANCELLED);
+    }
+
+    @Test
+    void aJobCancelledDuringItsRetryBackoffDoesNotRunAgain() {
+        JobProducer producer = producer("p");
+        worker(workerBuilder(job -> {
+            record(job.id());
+            throw new IllegalStateException("first run fails");
+        }).retryPolicy(RetryPolicy.of(5, Duration.ofSeconds(2), Duration.ofSeconds(2))));
+        producer.enqueue(queue, "t", payload("x"), id("flaky"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> producer.status(queue, "flaky").state() == JobState.RETRYING);
+
+        JobStatus s = producer.cancel(queue, "flaky");
+        assertThat(s.state()).isEqualTo(JobState.CANCELLED);
+        assertThat(s.attempts()).as("attempts kept").isEqualTo(1);
+        assertThat(s.lastError()).hasValueSatisfying(e -> assertThat(e).contains("first run fails"));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> delayedSize() == 0 && streamLength() == 0 && dropped() == 1);
+        assertThat(runs("flaky")).isEqualTo(1);
+        assertThat(producer.status(queue, "flaky").state()).isEqualTo(JobState.CANCELLED);
+    }
+
+    @Test
+    void aRunningJobIsNotStoppedAndAFinishedOneIsNotChanged() throws Exception {
+        JobProducer producer = producer("p");
+        CountDownLatch release = new CountDownLatch(1);
+        worker(workerBuilder(job -> {
+            record(job.id());
+            release.await();
+        }));
+        producer.enqueue(queue, "t", payload("x"), id("busy"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("busy") == 1);
+
+        assertThat(producer.cancel(queue, "busy").state()).as("too late: it runs").isEqualTo(JobState.ACTIVE);
+        release.countDown();
+        await().atMost(Duration.ofSeconds(20)).until(() -> producer.status(queue, "busy").state() == JobState.COMPLETED);
+        assertThat(producer.cancel(queue, "busy").state()).isEqualTo(JobState.COMPLETED);
+        assertThat(producer.status(queue, "busy").state()).isEqualTo(JobState.COMPLETED);
+        assertThat(runs("busy")).isEqualTo(1);
+        assertThat(dropped()).isZero();
+    }
+
+    @Test
+    void aJobFetchedAheadCountsAsStartedUntilItIsHandedBackThenItCanBeCancelled() throws Exception {
+        JobProducer producer = producer("p");
+        CountDownLatch release = new CountDownLatch(1);
+        Worker first = worker(workerBuilder(job -> {
+            record(job.id());
+            if (job.id().equals("long")) {
+                release.await();
+            }
+        }).concurrency(1).prefetch(5).shutdownTimeout(Duration.ofMillis(300)));
+        producer.enqueue(queue, "t", payload("x"), id("long"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("long") == 1);
+        producer.enqueue(queue, "t", payload("x"), id("waiting"));
+        // Fetched ahead (a fixed prefetch: nothing is handed back): leased, marked active, waiting for the one thread.
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            try (Jedis j = redis.jedis()) {
+                return j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal() == 2;
+            }
+        });
+        assertThat(producer.cancel(queue, "waiting").state()).as("a fetched job counts as started").isEqualTo(JobState.ACTIVE);
+
+        first.close(); // hands "waiting" back to the queue (and "long", still running past the shutdown timeout)
+        release.countDown();
+        assertThat(producer.status(queue, "waiting").state()).isEqualTo(JobState.QUEUED);
+        assertThat(producer.cancel(queue, "waiting").state()).isEqualTo(JobState.CANCELLED);
+
+        worker(workerBuilder());
+        producer.enqueue(queue, "t", payload("x"), id("marker"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("marker") == 1 && dropped() == 1);
+        assertThat(runs("waiting")).isZero();
+        assertThat(producer.status(queue, "waiting").state()).isEqualTo(JobState.CANCELLED);
+    }
+
+    @Test
+    void aJobSpooledInAnotherProducersJournalIsCancelledAndItsReplaySkipsIt() {
+        JobProducer first = producer("first");
+        first.enqueue(queue, "t", payload("x"), id("before"));
+        redis.kill();
+        Receipt spooled = first.enqueue(queue, "t", payload("x"), id("spooled"));
+        assertThat(spooled.spooled()).isTrue();
+        first.close();
+
+        redis.restart();
+        JobProducer other = producer("other");
+        JobStatus s = other.cancel(queue, "spooled");
+        assertThat(s.state()).as("an id Redis does not know yet").isEqualTo(JobState.CANCELLED);
+        long ttl = ttl("spooled");
+        assertThat(ttl).as("kept a day for the journal that may hold it").isBetween(Duration.ofHours(23).toSeconds(),
+                Duration.ofHours(24).toSeconds());
+
+        // The first producer comes back on its journal and replays it: the cancelled job is a duplicate, skipped.
+        JobProducer again = producer("first");
+        await().atMost(Duration.ofSeconds(20)).until(() ->
+                again.metrics().getGauges().get(MetricNames.JOURNAL_BACKLOG).getValue().equals(0L));
+        assertThat(again.metrics().meter(MetricNames.REPLAY_DUPLICATES).getCount()).isEqualTo(1);
+        worker(workerBuilder());
+        again.enqueue(queue, "t", payload("x"), id("after"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("before") == 1 && runs("after") == 1 && streamLength() == 0);
+        assertThat(runs("spooled")).isZero();
+        assertThat(again.status(queue, "spooled").state()).isEqualTo(JobState.CANCELLED);
+    }
+
+    @Test
+    void badInputIsRefusedByNameAndAnUnreachableRedisSaysSo() {
+        JobProducer producer = producer("p");
+        assertThatThrownBy(() -> producer.cancel(" ", "x")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("queue");
+        assertThatThrownBy(() -> producer.cancel(queue, "")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("jobId");
+        assertThatThrownBy(() -> producer.cancel(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("receipt");
+
+        Receipt r = producer.enqueue(queue, "t", payload("x"));
+        redis.hang();
+        try {
+            assertThatThrownBy(() -> producer.cancel(r)).isInstanceOf(RedisUnavailableException.class);
+        } finally {
+            redis.resume();
+        }
+        await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+                .until(() -> producer.cancel(r).state() == JobState.CANCELLED);
+        producer.close();
+        assertThatThrownBy(() -> producer.cancel(r)).isInstanceOf(IllegalStateException.class);
+    }
+}
