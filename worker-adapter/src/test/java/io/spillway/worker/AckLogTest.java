@@ -28,12 +28,16 @@ class AckLogTest {
     @Test
     void keepsOutcomesAcrossReopenAndClears() {
         try (AckLog log = AckLog.open(dir)) {
-            log.append(List.of(Outcome.ack(QueueName.of("q"), "1-0", "a", 1, 5, "worker-1"), retry("bb")));
+            log.append(List.of(Outcome.ack(QueueName.of("q"), "1-0", "a", 1, 5, "worker-1"), retry("bb"),
+                    new Outcome(Outcome.Kind.DROP, QueueName.of("q"), "1-2", "c", 0, 6, 0, null, null, "worker-1")));
         }
         try (AckLog log = AckLog.open(dir)) {
             List<Outcome> read = log.readAll();
-            assertThat(read).hasSize(2);
+            assertThat(read).hasSize(3);
             assertThat(read.get(0).kind()).isEqualTo(Outcome.Kind.ACK);
+            assertThat(read.get(2).kind()).isEqualTo(Outcome.Kind.DROP);
+            assertThat(read.get(2).jobId()).isEqualTo("c");
+            assertThat(read.get(2).consumer()).isEqualTo("worker-1");
             assertThat(read.get(1).error()).isEqualTo("E: boom");
             assertThat(read.get(1).job()).containsExactly(1, 2, 3);
             log.clear();

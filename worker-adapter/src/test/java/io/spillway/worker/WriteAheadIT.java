@@ -182,4 +182,40 @@ class WriteAheadIT {
             assertThat(producer.enqueue(q, "t", payload).spooled()).isTrue();
         }
     }
+
+    @Test
+    void aCancelledJobLeavesTheWriteAheadJournalAndIsNotSentAgainAfterAnEmptyRestart() throws Exception {
+        String q = "wa-cancel-" + System.nanoTime();
+        String stream = RedisKeys.stream(QueueName.of(q));
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (RedisProcess redis = noPersistence(); Jedis admin = redis.jedis();
+             JobProducer producer = producer(redis, dir.resolve("journal")).writeAhead(true).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            // The first job: the journal confirms jobs in its order, so a finished one leaves the count at once only
+            // when no earlier job is still unfinished.
+            String cancelled = producer.enqueue(q, "t", new byte[10]).jobId();
+            List<String> kept = new ArrayList<>();
+            kept.add(producer.enqueue(q, "t", new byte[10]).jobId());
+            kept.add(producer.enqueue(q, "t", new byte[10]).jobId());
+            await().atMost(10, TimeUnit.SECONDS).until(() -> admin.xlen(stream) == 3 && unconfirmed(producer) == 3);
+
+            assertThat(producer.cancel(q, cancelled).state()).isEqualTo(io.spillway.core.JobState.CANCELLED);
+            await().atMost(10, TimeUnit.SECONDS).until(() -> unconfirmed(producer) == 2);
+
+            // Redis comes back empty: the producer sends again what is not completed, and the cancelled job is not
+            // among it (the tombstone went with Redis's data; the journal no longer holds the job).
+            redis.kill();
+            redis.restartEmpty();
+            await().atMost(20, TimeUnit.SECONDS).ignoreExceptions().until(() -> {
+                try (Jedis fresh = redis.jedis()) {
+                    return producer.state() == HealthState.CONNECTED && fresh.xlen(stream) == 2;
+                }
+            });
+            try (Worker w = worker(redis, q, "worker", handled)) {
+                w.start();
+                await().atMost(20, TimeUnit.SECONDS).until(() -> handled.size() == 2 && unconfirmed(producer) == 0);
+            }
+            assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(kept);
+        }
+    }
 }
