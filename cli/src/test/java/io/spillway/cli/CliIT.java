@@ -63,10 +63,11 @@ class CliIT {
     void helpListsEveryCommandAndEveryCommandHasHelp() {
         Cli top = Cli.run("--help");
         assertThat(top.exit()).isZero();
-        assertThat(top.out()).contains("demo", "status", "journal", "dlq", "doctor", "watchdog");
+        assertThat(top.out()).contains("demo", "status", "journal", "dlq", "cancel", "doctor", "watchdog");
         for (String[] cmd : List.of(new String[] {"demo"}, new String[] {"status"}, new String[] {"journal", "inspect"},
                 new String[] {"journal", "replay"}, new String[] {"dlq", "list"}, new String[] {"dlq", "show"},
-                new String[] {"dlq", "retry"}, new String[] {"dlq", "purge"}, new String[] {"doctor"}, new String[] {"watchdog"})) {
+                new String[] {"dlq", "retry"}, new String[] {"dlq", "purge"}, new String[] {"cancel"}, new String[] {"doctor"},
+                new String[] {"watchdog"})) {
             String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(cmd), java.util.stream.Stream.of("--help"))
                     .toArray(String[]::new);
             Cli c = Cli.run(args);
