@@ -8,7 +8,11 @@ import static org.awaitility.Awaitility.await;
 import io.spillway.backend.JobProducer;
 import io.spillway.backend.Receipt;
 import io.spillway.core.HealthState;
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
 import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
+import io.spillway.core.internal.RedisKeys;
 import io.spillway.testing.RedisProcess;
 import io.spillway.worker.DeadLetter;
 import io.spillway.worker.DeadLetters;
@@ -105,6 +109,13 @@ class ManagedRedisIT {
                 Receipt bad = producer.enqueue(q, "bad", "x".getBytes(StandardCharsets.UTF_8));
                 receipts.add(bad);
                 assertThat(receipts).allSatisfy(rc -> assertThat(rc.spooled()).as(rc.toString()).isFalse());
+                // Two jobs cancelled, by the producer and by the tool, under the producer's rules; the worker drops
+                // them under its own (drop.lua).
+                Receipt cancelled = producer.enqueue(q, "ok", "x".getBytes(StandardCharsets.UTF_8));
+                Receipt cancelledByTool = producer.enqueue(q, "ok", "x".getBytes(StandardCharsets.UTF_8));
+                assertThat(producer.cancel(cancelled).state()).isEqualTo(JobState.CANCELLED);
+                Cli cancel = Cli.run("cancel", "--redis", app.toString(), q, cancelledByTool.jobId());
+                assertThat(cancel.exit()).as(cancel.toString()).isZero();
 
                 Worker worker = Worker.builder().redis(app).queue(q).stateDir(tmp.resolve("worker"))
                         .fetchBlock(Duration.ofMillis(100)).retryPolicy(RetryPolicy.noRetry())
@@ -119,6 +130,12 @@ class ManagedRedisIT {
                 worker.start();
                 try (DeadLetters letters = DeadLetters.connect(app)) {
                     await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 50 && letters.count(q) == 1);
+                    try (Jedis admin = r.jedis()) {
+                        await().atMost(10, TimeUnit.SECONDS).until(() -> admin.xlen(RedisKeys.stream(QueueName.of(q))) == 0);
+                        for (Receipt c : List.of(cancelled, cancelledByTool)) {
+                            assertThat(admin.ttl(RedisKeys.job(QueueName.of(q), JobId.of(c.jobId())))).as("dropped").isPositive();
+                        }
+                    }
                     List<DeadLetter> dead = letters.list(q, 10);
                     assertThat(dead).extracting(DeadLetter::id).containsExactly(bad.jobId());
 

@@ -9,7 +9,7 @@
 --
 -- Returns 1 when dropped; 0 when the entry was no longer pending, is leased to another worker, or the record no
 -- longer says K (nothing written: the entry, if still pending, is recovered after its lease and runs).
--- The record's TTL is set first: an XACK Redis refuses afterwards leaves the entry pending, to be found and dropped
+-- The record's TTL is set first (SET ... EX, not EXPIRE: a command the worker's ACL rules already allow): an XACK Redis refuses afterwards leaves the entry pending, to be found and dropped
 -- again by the worker it goes to next.
 --#include room.lua
 --#include lease.lua
@@ -22,7 +22,7 @@ local v = redis.call('GET', KEYS[2])
 if not v or string.sub(v, 1, 1) ~= 'K' then
   return 0
 end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[2], v, 'EX', ARGV[3])
 local late, stop = leave(KEYS[1], ARGV[1], ARGV[2], 'drop', function() end)
 if stop then
   return late
