@@ -369,12 +369,16 @@ public final class JobProducer implements AutoCloseable {
      * worker that fetches it next (a delayed one when it falls due), without running it. Cancelling again is
      * harmless.
      *
-     * <p>A job that has started is not stopped: the call changes nothing and returns its state ({@code ACTIVE},
-     * or {@code COMPLETED}, {@code DEAD}, {@code PURGED}). An id Redis does not know is cancelled too (its job may
-     * be spooled somewhere), for 24 hours. While a job is cancelled, an enqueue of its
+     * <p>A job a worker holds (fetched: running, or waiting in the worker for a thread) is asked to stop
+     * ({@link JobState#CANCEL_REQUESTED}): the worker learns it at its next lease renewal (a third of the lease, 10 s
+     * by default); a job still waiting is then dropped unrun, a running handler sees {@code Job.cancelRequested()} and
+     * may stop; the job is not retried, dead-lettered or handed back, and a run that succeeds all the same completes
+     * it. A job that has ended is not changed: the call returns its state ({@code COMPLETED}, {@code DEAD},
+     * {@code PURGED}). An id Redis does not know is cancelled too (its job may be spooled somewhere), for 24 hours. While a job is cancelled, an enqueue of its
      * id is a duplicate (it does nothing), as for any id Redis remembers.
      *
-     * @return the job's status after the call: {@link JobState#CANCELLED} when it will not run
+     * @return the job's status after the call: {@link JobState#CANCELLED} when it will not run,
+     *     {@link JobState#CANCEL_REQUESTED} when a worker holds it
      * @throws IllegalArgumentException if {@code queue} or {@code jobId} is not valid
      * @throws RedisUnavailableException if Redis cannot be reached: nothing was cancelled, the call may be repeated
      */

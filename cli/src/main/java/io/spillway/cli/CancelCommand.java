@@ -28,8 +28,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "cancel", mixinStandardHelpOptions = true,
         description = {"Cancel jobs that have not started, so that no worker runs them.",
                 "A job queued, delayed, retrying, or not in Redis yet (still spooled in a producer's journal) is cancelled."
-                        + " A job that has started or ended (active, completed, dead, purged) is not changed: its state is"
-                        + " printed, and the exit code is 1.",
+                        + " A job a worker holds is asked to stop (CANCEL_REQUESTED: dropped unrun if it waits for a thread,"
+                        + " its handler told if it runs, never retried); a job that has ended (completed, dead, purged) is"
+                        + " not changed. Either way its state is printed and the exit code is 1.",
                 "An id Redis does not know is kept cancelled for 24 h, so that a producer's replay of its journal skips it."
                         + " Cancelling again is harmless."},
         footer = {"", "Examples:", "  spillway cancel --redis redis://10.0.0.5:6379 orders order-42 order-43"})
@@ -95,8 +96,8 @@ final class CancelCommand implements Callable<Integer> {
         }
         List<String> late = rows.stream().filter(r -> !r.cancelled()).map(r -> r.jobId() + " " + r.state()).toList();
         if (!late.isEmpty()) {
-            throw new CliException(ExitCodes.FAILED, late.size() + " of " + rows.size() + " job(s) not cancelled: started"
-                    + " or ended already (" + String.join(", ", late.subList(0, Math.min(5, late.size())))
+            throw new CliException(ExitCodes.FAILED, late.size() + " of " + rows.size() + " job(s) not cancelled: a worker"
+                    + " holds them (asked to stop) or they ended already (" + String.join(", ", late.subList(0, Math.min(5, late.size())))
                     + (late.size() > 5 ? ", …" : "") + ")");
         }
         return ExitCodes.OK;
@@ -107,6 +108,8 @@ final class CancelCommand implements Callable<Integer> {
         return switch (row.state()) {
             case CANCELLED -> known ? "" : " (not in Redis yet: cancelled for " + JobCancel.UNKNOWN_ID_RETENTION.toHours()
                     + " h in case a journal still holds it; check the id)";
+            case CANCEL_REQUESTED -> " (a worker holds it: asked to stop; dropped if it has not started, its handler sees"
+                    + " job.cancelRequested() if it has; not retried)";
             case ACTIVE -> " (started: not cancelled)";
             case COMPLETED, DEAD, PURGED -> " (ended: not cancelled)";
             default -> " (not cancelled)";

@@ -107,22 +107,24 @@ class CancelCommandIT {
     }
 
     @Test
-    void aJobThatStartedOrEndedIsNotChangedAndExitsOne() {
+    void aJobThatEndedIsNotChangedAndOneAWorkerHoldsIsAskedToStopBothExitOne() {
         String q = queue();
         enqueue(q, "queued-1");
         String completed = "C|1|" + System.currentTimeMillis() + "|";
-        String active = "A|0|" + System.currentTimeMillis() + "|";
+        long at = System.currentTimeMillis();
+        String active = "A|2|" + at + "|java.lang.IllegalStateException: boom";
         writeRecord(q, "done-1", completed);
         writeRecord(q, "running-1", active);
 
         Cli c = Cli.run("cancel", "--redis", uri(), q, "queued-1", "done-1", "running-1");
         assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.FAILED);
         assertThat(c.out()).contains("queued-1   CANCELLED\n", "done-1     COMPLETED (ended: not cancelled)\n",
-                "running-1  ACTIVE (started: not cancelled)\n");
-        assertThat(c.oneLineError()).isEqualTo("spillway cancel: 2 of 3 job(s) not cancelled: started or ended already"
-                + " (done-1 COMPLETED, running-1 ACTIVE)");
+                "running-1  CANCEL_REQUESTED (a worker holds it: asked to stop;");
+        assertThat(c.oneLineError()).isEqualTo("spillway cancel: 2 of 3 job(s) not cancelled: a worker holds them (asked to"
+                + " stop) or they ended already (done-1 COMPLETED, running-1 CANCEL_REQUESTED)");
         assertThat(record(q, "done-1")).isEqualTo(completed);
-        assertThat(record(q, "running-1")).isEqualTo(active);
+        assertThat(record(q, "running-1")).as("attempts and error kept").startsWith("N|2|")
+                .endsWith("|java.lang.IllegalStateException: boom");
         assertThat(state(q, "queued-1")).isEqualTo(JobState.CANCELLED);
     }
 

@@ -65,8 +65,8 @@ import redis.clients.jedis.util.JedisClusterCRC16;
  * otherwise sometimes restarted in place before its replica is elected and sometimes after.
  */
 // First pass only (.ci/run's Redis 7.0 pass leaves out the tag first-pass-only, to keep CI under 30 minutes): what it
-// checks is the watchdog's supervision; Redis 7.0's cluster is exercised in that pass by ChaosClusterIT, ClusterIT,
-// ClusterPartialCoverageIT and ClusterCliIT.
+// checks is the watchdog's supervision; Redis 7.0's cluster is exercised in that pass by ChaosClusterIT, ClusterIT and
+// ClusterCliIT.
 @Tag("first-pass-only")
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ClusterWatchdogIT {

@@ -28,6 +28,13 @@ public enum JobState {
      * duplicate.
      */
     CANCELLED,
+    /**
+     * Its cancel was requested while a worker held it ({@code JobProducer.cancel} on an active job): a job still
+     * waiting in the worker for a thread is dropped unrun at the worker's next lease renewal; a running handler
+     * sees {@code Job.cancelRequested()} and may stop. The job is not retried, dead-lettered or handed back (it
+     * becomes {@link #CANCELLED}); a run that succeeds all the same completes it ({@link #COMPLETED}).
+     */
+    CANCEL_REQUESTED,
     /** Not known: never accepted, or its record has expired. */
     UNKNOWN;
 
@@ -43,6 +50,7 @@ public enum JobState {
             case DEAD -> 'X';
             case PURGED -> 'P';
             case CANCELLED -> 'K';
+            case CANCEL_REQUESTED -> 'N';
             case UNKNOWN -> 'U';
         };
     }

@@ -46,4 +46,14 @@ public interface Job {
     default boolean leaseLost() {
         return false;
     }
+
+    /**
+     * Whether the job's cancel was requested while it runs ({@code JobProducer.cancel}, {@code spillway cancel}):
+     * checked at each lease renewal, every third of the lease. A long handler may check it between steps and stop,
+     * by returning or throwing; nothing interrupts it. Whatever it does, the job is not retried: a failure (or an
+     * exception thrown to stop) leaves it cancelled; a run that returns normally completes it.
+     */
+    default boolean cancelRequested() {
+        return false;
+    }
 }

@@ -39,7 +39,8 @@ import redis.clients.jedis.Jedis;
 
 /**
  * {@link JobProducer#cancel}: a job cancelled before it starts never reaches a handler, wherever it was (stream,
- * delayed set, retry backoff, fetched ahead, a producer's journal); a started one is not touched. Against a real
+ * delayed set, retry backoff, a producer's journal); one a worker holds is asked to stop (dropped unrun if it waits
+ * for a thread, its handler told if it runs) and never retried or handed back. Against a real
  * redis-server; "ran" is the handlers' own record, never the worker's counters.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
@@ -214,19 +215,52 @@ class CancelIT {
     }
 
     @Test
-    void aRunningJobIsNotStoppedAndAFinishedOneIsNotChanged() throws Exception {
+    void aRunningHandlerSeesTheRequestAndAJobThatStopsIsCancelledNotRetried() {
+        JobProducer producer = producer("p");
+        worker(workerBuilder(job -> {
+            record(job.id());
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!job.cancelRequested() && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            throw new IllegalStateException("stopped: cancel requested " + job.cancelRequested());
+        }).retryPolicy(RetryPolicy.of(5, Duration.ofMillis(50), Duration.ofMillis(50))));
+        producer.enqueue(queue, "t", payload("x"), id("long"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("long") == 1);
+
+        assertThat(producer.cancel(queue, "long").state()).isEqualTo(JobState.CANCEL_REQUESTED);
+        assertThat(producer.cancel(queue, "long").state()).as("asking again").isEqualTo(JobState.CANCEL_REQUESTED);
+        // The handler sees it at the next renewal (a third of the 3 s lease) and stops by throwing: no retry.
+        await().atMost(Duration.ofSeconds(10)).until(() -> producer.status(queue, "long").state() == JobState.CANCELLED);
+        JobStatus s = producer.status(queue, "long");
+        assertThat(s.attempts()).isEqualTo(1);
+        assertThat(s.lastError()).hasValueSatisfying(e -> assertThat(e).contains("stopped: cancel requested true"));
+        assertThat(ttl("long")).isBetween(3000L, 3600L);
+        await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> streamLength() == 0);
+        assertThat(delayedSize()).isZero();
+        assertThat(runs("long")).isEqualTo(1);
+    }
+
+    @Test
+    void aRunThatSucceedsAfterTheRequestCompletesAndAnEndedJobIsNotChanged() throws Exception {
         JobProducer producer = producer("p");
         CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger sawRequest = new AtomicInteger();
         worker(workerBuilder(job -> {
             record(job.id());
             release.await();
+            if (job.cancelRequested()) {
+                sawRequest.incrementAndGet();
+            }
         }));
         producer.enqueue(queue, "t", payload("x"), id("busy"));
         await().atMost(Duration.ofSeconds(20)).until(() -> runs("busy") == 1);
 
-        assertThat(producer.cancel(queue, "busy").state()).as("too late: it runs").isEqualTo(JobState.ACTIVE);
+        assertThat(producer.cancel(queue, "busy").state()).isEqualTo(JobState.CANCEL_REQUESTED);
+        Thread.sleep(1500); // past a renewal: the worker has seen the request
         release.countDown();
         await().atMost(Duration.ofSeconds(20)).until(() -> producer.status(queue, "busy").state() == JobState.COMPLETED);
+        assertThat(sawRequest.get()).isEqualTo(1);
         assertThat(producer.cancel(queue, "busy").state()).isEqualTo(JobState.COMPLETED);
         assertThat(producer.status(queue, "busy").state()).isEqualTo(JobState.COMPLETED);
         assertThat(runs("busy")).isEqualTo(1);
@@ -234,15 +268,15 @@ class CancelIT {
     }
 
     @Test
-    void aJobFetchedAheadCountsAsStartedUntilItIsHandedBackThenItCanBeCancelled() throws Exception {
+    void aJobFetchedAheadIsDroppedUnrunAtTheNextRenewal() throws Exception {
         JobProducer producer = producer("p");
         CountDownLatch release = new CountDownLatch(1);
-        Worker first = worker(workerBuilder(job -> {
+        worker(workerBuilder(job -> {
             record(job.id());
             if (job.id().equals("long")) {
                 release.await();
             }
-        }).concurrency(1).prefetch(5).shutdownTimeout(Duration.ofMillis(300)));
+        }).concurrency(1).prefetch(5));
         producer.enqueue(queue, "t", payload("x"), id("long"));
         await().atMost(Duration.ofSeconds(20)).until(() -> runs("long") == 1);
         producer.enqueue(queue, "t", payload("x"), id("waiting"));
@@ -252,18 +286,37 @@ class CancelIT {
                 return j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal() == 2;
             }
         });
-        assertThat(producer.cancel(queue, "waiting").state()).as("a fetched job counts as started").isEqualTo(JobState.ACTIVE);
-
-        first.close(); // hands "waiting" back to the queue (and "long", still running past the shutdown timeout)
+        assertThat(producer.cancel(queue, "waiting").state()).isEqualTo(JobState.CANCEL_REQUESTED);
+        await().atMost(Duration.ofSeconds(10)).until(() -> dropped() == 1
+                && producer.status(queue, "waiting").state() == JobState.CANCELLED);
+        assertThat(runs("long")).as("dropped while the long job still ran").isEqualTo(1);
         release.countDown();
-        assertThat(producer.status(queue, "waiting").state()).isEqualTo(JobState.QUEUED);
-        assertThat(producer.cancel(queue, "waiting").state()).isEqualTo(JobState.CANCELLED);
 
+        producer.enqueue(queue, "t", payload("x"), id("marker"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("marker") == 1 && streamLength() == 0);
+        assertThat(runs("waiting")).isZero();
+    }
+
+    @Test
+    void aRunningJobWhoseCancelWasRequestedIsDroppedNotHandedBackAtShutdown() throws Exception {
+        JobProducer producer = producer("p");
+        CountDownLatch release = new CountDownLatch(1);
+        Worker first = worker(workerBuilder(job -> {
+            record(job.id());
+            release.await();
+        }).shutdownTimeout(Duration.ofMillis(200)));
+        producer.enqueue(queue, "t", payload("x"), id("busy"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("busy") == 1);
+        assertThat(producer.cancel(queue, "busy").state()).isEqualTo(JobState.CANCEL_REQUESTED);
+
+        first.close(); // the handler still runs at the timeout: release.lua finds the request and drops the job
+        release.countDown();
+        assertThat(producer.status(queue, "busy").state()).isEqualTo(JobState.CANCELLED);
+        assertThat(streamLength()).isZero();
         worker(workerBuilder());
         producer.enqueue(queue, "t", payload("x"), id("marker"));
-        await().atMost(Duration.ofSeconds(20)).until(() -> runs("marker") == 1 && dropped() == 1);
-        assertThat(runs("waiting")).isZero();
-        assertThat(producer.status(queue, "waiting").state()).isEqualTo(JobState.CANCELLED);
+        await().atMost(Duration.ofSeconds(20)).until(() -> runs("marker") == 1);
+        assertThat(runs("busy")).isEqualTo(1);
     }
 
     @Test

@@ -51,6 +51,10 @@ import redis.clients.jedis.util.JedisClusterCRC16;
  * is counted from records the code under test does not keep: the receipts' ids, the stream entries on the cluster, the
  * ids the handlers saw.
  */
+// First pass only (.ci/run's Redis 7.0 pass leaves out the tag first-pass-only, to keep CI under 30 minutes): what it
+// checks is how Spillway splits a cluster's queues when one master is gone, not a difference of Redis 7.0, whose cluster
+// that pass exercises with ChaosClusterIT, ClusterIT and ClusterCliIT.
+@org.junit.jupiter.api.Tag("first-pass-only")
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ClusterPartialCoverageIT {
     @TempDir

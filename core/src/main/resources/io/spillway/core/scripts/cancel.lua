@@ -10,7 +10,12 @@
 --          attempts and last error, and no TTL: the job stays where it is (stream or delayed set) until a worker
 --          fetches it, finds the K and drops it without running it (start.lua, drop.lua), which gives the record
 --          the completed-job retention. An unknown id gets K|0|now| with a TTL of ARGV[2].
---   A, C, X or P record: too late (running, completed, dead, purged); nothing written.
+--   N|...  an active job (A: a worker has fetched it) is asked to stop: its record becomes N with its attempts and
+--          last error. The worker that holds it learns it at its next lease renewal (renew.lua): a job still waiting
+--          for a thread is dropped unrun; a running handler sees Job.cancelRequested() and may stop. Whatever the run
+--          does then, the job is not retried, dead-lettered or handed back (retry.lua, dead.lua, release.lua drop it,
+--          record K); a run that succeeds anyway is completed (C). Asking again changes nothing.
+--   C, X or P record: too late (completed, dead, purged); nothing written.
 -- Nothing else writes over a K record: the worker's scripts keep it (release.lua, schedule.lua) and the enqueue
 -- script takes the id for a duplicate.
 local v = redis.call('GET', KEYS[1])
@@ -20,10 +25,17 @@ if not v then
   return v
 end
 local state = string.sub(v, 1, 1)
+local into
 if state == 'Q' or state == 'D' or state == 'R' then
+  into = 'K'
+elseif state == 'A' then
+  into = 'N'
+end
+if into then
   local rest = string.match(v, '^.|(%d*|)%d*|') or '0|'
   local err = string.match(v, '^.|%d*|%d*|(.*)$') or ''
-  v = 'K|' .. rest .. ARGV[1] .. '|' .. err
+  v = into .. '|' .. rest .. ARGV[1] .. '|' .. err
+  -- No TTL: the job is still in the stream, the delayed set or a worker's hands; the worker that drops it sets one.
   redis.call('SET', KEYS[1], v)
 end
 return v

@@ -8,9 +8,9 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The {@link Job} a handler gets: a read-only view of a {@link JobRecord} for run number {@code record.attempt() + 1};
- * {@code lost} answers {@link #leaseLost()}.
+ * {@code lost} answers {@link #leaseLost()}, {@code cancel} {@link #cancelRequested()}.
  */
-public record JobView(JobRecord record, BooleanSupplier lost) implements Job {
+public record JobView(JobRecord record, BooleanSupplier lost, BooleanSupplier cancel) implements Job {
     @Override
     public String id() {
         return record.id().value();
@@ -49,6 +49,11 @@ public record JobView(JobRecord record, BooleanSupplier lost) implements Job {
     @Override
     public boolean leaseLost() {
         return lost.getAsBoolean();
+    }
+
+    @Override
+    public boolean cancelRequested() {
+        return cancel.getAsBoolean();
     }
 
     @Override

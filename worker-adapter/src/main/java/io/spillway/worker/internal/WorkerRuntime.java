@@ -803,7 +803,7 @@ public final class WorkerRuntime {
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
-            handler.handle(new JobView(a.job, () -> a.leaseLost));
+            handler.handle(new JobView(a.job, () -> a.leaseLost, () -> a.cancelRequested));
         } catch (Throwable t) {
             error = t;
         }
@@ -861,7 +861,13 @@ public final class WorkerRuntime {
         int run = a.job.attempt() + 1;
         long now = System.currentTimeMillis();
         String err = StatusRecord.truncate(error);
-        if (retryable && s.retry().canRetry(run)) {
+        if (a.cancelRequested) {
+            // dead.lua finds the N record and drops the job instead (record K, with this run's attempts and error).
+            log.info("Worker {}: job {} of queue {} failed after its cancel was requested (attempt {}): cancelled, not"
+                    + " retried: {}", name, a.job.id(), a.queue, run, err);
+            queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
+                    JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
+        } else if (retryable && s.retry().canRetry(run)) {
             long backoff = s.retry().backoff(run).toMillis();
             long runAt = now + backoff;
             retried.mark();
@@ -1252,13 +1258,13 @@ public final class WorkerRuntime {
             switch (o.kind()) {
                 case RETRY -> eval(guarded, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
                         List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()), bytes(o.error()),
-                                bytes(o.consumer())));
+                                bytes(o.consumer()), num(retentionSeconds())));
                 case DEAD -> eval(guarded, WorkerScripts.DEAD,
                         List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
                         List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
-                                bytes(o.consumer())));
+                                bytes(o.consumer()), num(retentionSeconds())));
                 case RELEASE -> eval(guarded, WorkerScripts.RELEASE, List.of(stream, status),
-                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer())));
+                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer()), num(retentionSeconds())));
                 case DROP -> eval(guarded, WorkerScripts.DROP, List.of(stream, status),
                         List.of(GROUP, bytes(o.entryId()), num(retentionSeconds()), bytes(o.consumer())));
                 default -> throw new IllegalStateException(o.kind().toString());
@@ -1342,16 +1348,25 @@ public final class WorkerRuntime {
         for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
             List<Active> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
             List<byte[]> args = new ArrayList<>(chunk.size() + 2);
+            List<byte[]> keys = new ArrayList<>(chunk.size() + 1);
+            byte[] stream = bytes(RedisKeys.stream(q));
+            keys.add(stream);
             args.add(GROUP);
             args.add(bytes(name));
             for (Active a : chunk) {
                 args.add(bytes(a.entryId));
+                // The status record, read for a cancel request; an entry that did not decode has none (the stream
+                // stands in: the script's GET of it fails and is taken for no request).
+                keys.add(a.job == null ? stream : bytes(RedisKeys.job(q, a.job.id())));
             }
-            List<?> res = (List<?>) eval(guarded, WorkerScripts.RENEW, List.of(bytes(RedisKeys.stream(q))), args);
+            List<?> res = (List<?>) eval(guarded, WorkerScripts.RENEW, keys, args);
             int renewed = 0;
             for (int i = 0; i < chunk.size(); i++) {
                 if (res.get(i) instanceof Long l && l == 1L) {
                     renewed++;
+                } else if (res.get(i) instanceof Long l && l == 2L) {
+                    renewed++;
+                    cancelRequested(chunk.get(i));
                 } else if (!chunk.get(i).leaseLost && !chunk.get(i).settled.get()) {
                     chunk.get(i).leaseLost = true;
                     leasesLost.inc();
@@ -1360,6 +1375,27 @@ public final class WorkerRuntime {
                 }
             }
             leaseRenewals.inc(renewed);
+        }
+    }
+
+    /**
+     * A renewal found the job's cancel requested (status N): a job still waiting for a thread is dropped now, without
+     * running; a running handler sees {@code Job.cancelRequested()}. Once per job.
+     */
+    private void cancelRequested(Active a) {
+        if (a.cancelRequested || a.job == null || a.settled.get()) {
+            return;
+        }
+        a.cancelRequested = true;
+        if (a.claimed.compareAndSet(false, true)) {
+            skippedCancelled.mark();
+            log.info("Worker {}: job {} of queue {} was cancelled while it waited for a thread: dropped without running it",
+                    name, a.job.id(), a.queue);
+            settle(a, new Outcome(Outcome.Kind.DROP, a.queue, a.entryId, a.job.id().value(), a.job.attempt(),
+                    System.currentTimeMillis(), 0, null, null, name));
+        } else {
+            log.info("Worker {}: job {} of queue {} is running and its cancel was requested: its handler sees"
+                    + " job.cancelRequested(), and it will not be retried", name, a.job.id(), a.queue);
         }
     }
 
@@ -1758,6 +1794,8 @@ public final class WorkerRuntime {
         /** close() warned that its handler still ran after the interrupt, its job handed back. */
         volatile boolean runningAfterClose;
         volatile boolean leaseLost;
+        /** A lease renewal found its cancel requested (status N): not run if not started; the handler sees it. */
+        volatile boolean cancelRequested;
 
         Active(QueueName queue, String entryId, JobRecord job, byte[] raw) {
             this.queue = queue;

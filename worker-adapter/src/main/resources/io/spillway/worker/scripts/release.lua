@@ -8,9 +8,11 @@
 -- ARGV[3]  the job, JobCodec bytes
 -- ARGV[4]  now, epoch milliseconds
 -- ARGV[5]  the consumer that held the lease
+-- ARGV[6]  completed retention in seconds (the TTL of a K record, below)
 --
 -- The status record goes back to Q, unless the job was cancelled meanwhile (K): that record is kept, and the worker
--- that fetches the job next drops it (start.lua).
+-- that fetches the job next drops it (start.lua). A job whose cancel was requested while this worker held it (N,
+-- cancelled.lua) is not handed back but dropped (returns 2), its record K.
 -- Returns 1 when re-queued, 0 when the entry was no longer pending or is leased to another worker (nothing written).
 -- The job's new entry is added before the old one leaves the stream (settle.lua): a write Redis refuses part-way
 -- returns the refusal and never loses the job.
@@ -18,8 +20,13 @@
 --#include lease.lua
 --#include /io/spillway/core/scripts/refusal.lua
 --#include settle.lua
+--#include cancelled.lua
 if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[5], KEYS[2]) then
   return 0
+end
+local requested = cancelRequested(KEYS[2])
+if requested then
+  return dropCancelled(KEYS[1], ARGV[1], ARGV[2], KEYS[2], 'K' .. string.sub(requested, 2), ARGV[6], 'release')
 end
 local entry = redis.pcall('XADD', KEYS[1], '*', 'j', ARGV[3])
 if failed(entry) then

@@ -6,7 +6,8 @@
 --
 -- Returns an array with one integer per job:
 --   1  its status record says completed (C): ack it without running the handler
---   2  its status record says cancelled (K, cancel.lua): drop it without running the handler (drop.lua)
+--   2  its status record says cancelled (K, cancel.lua), or cancel requested (N: a worker that held it before
+--      died or handed it back): drop it without running the handler (drop.lua)
 --   0  marked active (A); attempts and last error are kept, the TTL too
 --#include room.lua
 local out = {}
@@ -16,7 +17,7 @@ for i = 1, #KEYS - 1 do
   local state = v and string.sub(v, 1, 1)
   if state == 'C' then
     out[i] = 1
-  elseif state == 'K' then
+  elseif state == 'K' or state == 'N' then
     out[i] = 2
   else
     local attempts, err = '0', ''
