@@ -118,11 +118,22 @@ class ClusterIT {
                 long inStreams = queues.stream().mapToLong(q -> streamIds(admin, q).size()).sum();
                 assertThat(inStreams).isEqualTo(accepted.size());
             }
+            // One job per queue cancelled (each on its queue's master): dropped unrun.
+            List<String> cancelled = new ArrayList<>();
+            for (int i = 0; i < queues.size(); i++) {
+                String id = accepted.get(i);
+                assertThat(producer.cancel(queues.get(i), id).state()).isEqualTo(io.spillway.core.JobState.CANCELLED);
+                cancelled.add(id);
+            }
+            accepted.removeAll(cancelled);
             try (Worker w = worker(cluster, queues, handled)) {
                 w.start();
                 await().atMost(60, TimeUnit.SECONDS).until(() -> handled.size() == accepted.size());
+                try (RedisClusterClient admin = cluster.client()) {
+                    await().atMost(20, TimeUnit.SECONDS).until(() -> queues.stream().allMatch(q -> streamIds(admin, q).isEmpty()));
+                }
             }
-            assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(accepted);
+            assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(accepted).doesNotContainAnyElementsOf(cancelled);
             assertThat(handled.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
         }
     }
