@@ -102,6 +102,8 @@ public final class MetricNames {
     public static final String ACKS_PENDING = "spillway.worker.acks.pending";
     /** Gauge: this worker's queues paused because their Redis Cluster master is unavailable (the others go on). */
     public static final String QUEUES_PAUSED = "spillway.worker.queues.paused";
+    /** Gauge: this worker's queues an operator has paused ({@code Queues.pause}, {@code spillway pause}). */
+    public static final String QUEUES_HELD = "spillway.worker.queues.held";
     public static final String QUEUE_DEPTH = "spillway.queue.waiting";
     public static final String QUEUE_DELAYED = "spillway.queue.delayed";
     public static final String QUEUE_DEAD = "spillway.queue.dead";

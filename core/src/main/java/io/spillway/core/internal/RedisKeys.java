@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
  * spillway:{q}:dead                zset    score = dead-at epoch ms, member = job id
  * spillway:{q}:dead:data           hash    job id → JobCodec bytes of the dead job
  * spillway:{q}:workers             zset    score = last-seen epoch ms, member = consumer name
+ * spillway:{q}:paused              string  present while an operator has paused the queue: "&lt;epoch ms&gt;|&lt;reason&gt;"
  * spillway:probe                   string  written by the health probe to prove Redis takes writes
  * </pre>
  */
@@ -62,6 +63,11 @@ public final class RedisKeys {
 
     public static String workers(QueueName q) {
         return base(q) + "workers";
+    }
+
+    /** Present while an operator has paused the queue ({@code Queues.pause}): workers take no new job from it. */
+    public static String paused(QueueName q) {
+        return base(q) + "paused";
     }
 
     public static byte[] bytes(String key) {

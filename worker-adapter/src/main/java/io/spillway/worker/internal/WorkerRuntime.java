@@ -134,6 +134,14 @@ public final class WorkerRuntime {
     private final Set<Active> overdue = ConcurrentHashMap.newKeySet();
     private final long jobTimeoutNanos;
     private final Map<QueueName, long[]> sampled = new ConcurrentHashMap<>();
+    /**
+     * Queues an operator has paused ({@code Queues.pause}): no new job is taken from them. Read with the queue figures
+     * every second, and once before the first fetch ({@link #heldKnown}).
+     */
+    private final Set<QueueName> held = ConcurrentHashMap.newKeySet();
+    private volatile boolean heldKnown;
+    /** The value of the pause flag {@link #sample} read last. */
+    private volatile String pauseReason;
     /** Cluster only: the slots of this worker's queues whose master failed a call (the other queues go on). */
     private final PausedSlots paused;
     /** Queues whose jobs were waiting while fetches came back empty: their group is rewound on recovery. */
@@ -228,6 +236,7 @@ public final class WorkerRuntime {
             gateway.isolateSlots(paused.slots());
         }
         gauge(m, MetricNames.QUEUES_PAUSED, paused::pausedQueues);
+        gauge(m, MetricNames.QUEUES_HELD, held::size);
         this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
         this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, false));
@@ -332,6 +341,9 @@ public final class WorkerRuntime {
                     continue;
                 }
                 checkPausedSlots();
+                if (!heldKnown) {
+                    readHeld();
+                }
                 int free = awaitCapacity();
                 if (free <= 0) {
                     continue;
@@ -436,10 +448,13 @@ public final class WorkerRuntime {
      */
     private void fetch(int count) {
         List<String> live = streams;
-        if (paused.pausedQueues() > 0) {
-            live = streams.stream().filter(st -> !paused.isPaused(byStream.get(st))).toList();
+        if (paused.pausedQueues() > 0 || !held.isEmpty()) {
+            live = streams.stream().filter(st -> !paused.isPaused(byStream.get(st)) && !held.contains(byStream.get(st)))
+                    .toList();
             if (live.isEmpty()) {
-                pause(100); // every queue paused: the circuit opens, or a check resumes one
+                // every queue paused (a slot's master down: the circuit opens, or a check resumes one; or by an
+                // operator: the next read of the flags may resume one)
+                pause(held.isEmpty() ? 100 : millis(s.fetchBlock()));
                 return;
             }
         }
@@ -576,7 +591,7 @@ public final class WorkerRuntime {
     private int reclaim(int max) {
         int total = 0;
         for (QueueName q : s.queues()) {
-            if (paused.isPaused(q)) {
+            if (paused.isPaused(q) || held.contains(q)) {
                 continue;
             }
             try {
@@ -1443,14 +1458,57 @@ public final class WorkerRuntime {
                 continue;
             }
             long[] target = sampled.get(q);
-            System.arraycopy(v, 0, target, 0, v.length);
+            System.arraycopy(v, 0, target, 0, target.length);
+            hold(q, v[5] != 0 ? pauseReason : null);
         }
         sampledAt = System.nanoTime();
+        heldKnown = true;
     }
 
-    /** One queue's figures (waiting, in flight, delayed, dead, workers), and this worker's heartbeat on it. */
+    /** The operator's pause flag of every queue, read once (before the first fetch). */
+    private void readHeld() {
+        for (QueueName q : s.queues()) {
+            if (paused.isPaused(q)) {
+                continue;
+            }
+            String v;
+            try {
+                v = gateway.execute(c -> c.get(RedisKeys.paused(q)));
+            } catch (RedisUnavailableException e) {
+                if (!pauseSlot(q, e)) {
+                    throw e;
+                }
+                continue;
+            }
+            hold(q, v);
+        }
+        heldKnown = true;
+    }
+
+    /**
+     * Notes a queue's pause flag as read ({@code value} null: not paused): one line when it changes. The value is
+     * {@code <epoch ms>|<reason>}.
+     */
+    private void hold(QueueName q, String value) {
+        if (value != null) {
+            if (held.add(q)) {
+                int bar = value.indexOf('|');
+                String reason = bar < 0 ? "" : value.substring(bar + 1);
+                log.info("Worker {}: queue {} is paused{}: no new job is taken from it until it is resumed", name, q,
+                        reason.isEmpty() ? "" : " (" + reason + ")");
+            }
+        } else if (held.remove(q)) {
+            log.info("Worker {}: queue {} is resumed: jobs are taken from it again", name, q);
+        }
+    }
+
+    /**
+     * One queue's figures (waiting, in flight, delayed, dead, workers, and 1 if an operator paused it), and this worker's
+     * heartbeat on it. The pause's value is left in {@link #pauseReason} (read on the sampling thread only).
+     */
     private long[] sample(QueueName q, long now) {
         return gateway.pipelined(true, p -> {
+            var pausedFlag = p.get(RedisKeys.paused(q));
             var len = p.xlen(RedisKeys.stream(q));
             var delayed = p.zcard(RedisKeys.delayed(q));
             var deadN = p.zcard(RedisKeys.dead(q));
@@ -1464,7 +1522,9 @@ public final class WorkerRuntime {
                 } catch (RuntimeException e) {
                     // NOGROUP before the first fetch created the group.
                 }
-                return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()};
+                pauseReason = pausedFlag.get();
+                return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get(),
+                        pauseReason != null ? 1 : 0};
             };
         });
     }
@@ -1495,7 +1555,8 @@ public final class WorkerRuntime {
         long fetchLimit = Math.max(limit, nanos(s.fetchBlock()) + nanos(s.redis().socketTimeout()) + TimeUnit.SECONDS.toNanos(1));
         boolean hung = now - lastFetchProgress > fetchLimit;
         boolean starving = now - lastNonEmptyFetch > limit && inFlight.get() < maxInFlight()
-                && sampled.entrySet().stream().anyMatch(e -> e.getValue()[0] > 0 && !paused.isPaused(e.getKey()));
+                && sampled.entrySet().stream().anyMatch(e -> e.getValue()[0] > 0 && !paused.isPaused(e.getKey())
+                        && !held.contains(e.getKey()));
         if (hung || starving) {
             String why = hung ? "no fetch finished for " + TimeUnit.NANOSECONDS.toMillis(now - lastFetchProgress) + " ms"
                     : "jobs are waiting but fetches came back empty for " + TimeUnit.NANOSECONDS.toMillis(now - lastNonEmptyFetch) + " ms";
@@ -1503,7 +1564,7 @@ public final class WorkerRuntime {
             if (!hung) {
                 starvedQueues.clear();
                 sampled.forEach((q, v) -> {
-                    if (v[0] > 0 && !paused.isPaused(q)) {
+                    if (v[0] > 0 && !paused.isPaused(q) && !held.contains(q)) {
                         starvedQueues.add(q);
                     }
                 });

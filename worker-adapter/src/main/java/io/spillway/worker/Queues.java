@@ -1,0 +1,123 @@
+package io.spillway.worker;
+
+import io.spillway.core.QueueName;
+import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisKeys;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Pauses and resumes queues: an operator API (the CLI's {@code pause} and {@code resume} use it). While a queue is
+ * paused, workers take no new job from it, neither fetched nor taken over from a dead worker; they notice within about
+ * a second (each worker reads the flag with its queue figures, every second) and so does a worker started meanwhile,
+ * before its first fetch. Jobs already fetched run and settle, delayed jobs and retries still fall due into the queue,
+ * producers enqueue as usual: the jobs wait. The pause is a key in Redis ({@code spillway:{q}:paused}), so it holds for
+ * every worker and survives their restarts; Redis must keep it as it keeps the jobs.
+ *
+ * <pre>{@code
+ * try (Queues queues = Queues.connect(URI.create("redis://127.0.0.1:6379"))) {
+ *     queues.pause("images", "thumbnail service down, INC-1234");
+ *     ...
+ *     queues.resume("images");
+ * }
+ * }</pre>
+ * Talks to Redis directly, without a circuit breaker: throws {@link io.spillway.core.RedisUnavailableException} when
+ * Redis is away (nothing changed). Thread-safe.
+ */
+public final class Queues implements AutoCloseable {
+    /** Longest reason kept with a pause. */
+    public static final int MAX_REASON_CHARS = 500;
+
+    /**
+     * A paused queue.
+     *
+     * @param queue the queue
+     * @param since when it was paused
+     * @param reason what the operator said, possibly empty
+     */
+    public record Pause(String queue, Instant since, String reason) {
+    }
+
+    private final RedisGateway gateway;
+
+    private Queues(RedisConnection connection) {
+        this.gateway = new RedisGateway(Objects.requireNonNull(connection, "redis must not be null"), "queues", 2,
+                Duration.ofMillis(1), null);
+    }
+
+    public static Queues connect(URI redis) {
+        return new Queues(RedisConnection.of(redis));
+    }
+
+    public static Queues connect(RedisConnection redis) {
+        return new Queues(redis);
+    }
+
+    /**
+     * Pauses the queue; pausing a paused queue again keeps its first time and reason.
+     *
+     * @param reason shown by {@code spillway status} and in the workers' log line; null or empty for none; at most
+     *     {@value #MAX_REASON_CHARS} characters
+     * @return true if it was running, false if it was paused already
+     * @throws IllegalArgumentException for an invalid queue name or a reason too long
+     */
+    public boolean pause(String queue, String reason) {
+        QueueName q = QueueName.of(queue);
+        String r = reason == null ? "" : reason.strip();
+        if (r.length() > MAX_REASON_CHARS) {
+            throw new IllegalArgumentException("reason must be at most " + MAX_REASON_CHARS + " characters, but was "
+                    + r.length());
+        }
+        String value = System.currentTimeMillis() + "|" + r;
+        return "OK".equals(gateway.executeDirect(c -> c.set(RedisKeys.paused(q), value,
+                redis.clients.jedis.params.SetParams.setParams().nx())));
+    }
+
+    /** {@link #pause(String, String)} without a reason. */
+    public boolean pause(String queue) {
+        return pause(queue, null);
+    }
+
+    /**
+     * Resumes the queue: workers take jobs from it again within about a second.
+     *
+     * @return true if it was paused
+     * @throws IllegalArgumentException for an invalid queue name
+     */
+    public boolean resume(String queue) {
+        QueueName q = QueueName.of(queue);
+        return gateway.executeDirect(c -> c.del(RedisKeys.paused(q))) == 1L;
+    }
+
+    /** The queue's pause, if it is paused. */
+    public Optional<Pause> paused(String queue) {
+        QueueName q = QueueName.of(queue);
+        String v = gateway.executeDirect(c -> c.get(RedisKeys.paused(q)));
+        return Optional.ofNullable(v).map(value -> parse(q.value(), value));
+    }
+
+    /** Whether the queue is paused. */
+    public boolean isPaused(String queue) {
+        return paused(queue).isPresent();
+    }
+
+    /** A pause's value: {@code <epoch ms>|<reason>}; anything else is a pause with no time or reason. */
+    static Pause parse(String queue, String value) {
+        int bar = value.indexOf('|');
+        try {
+            long ms = Long.parseLong(bar < 0 ? value : value.substring(0, bar));
+            return new Pause(queue, Instant.ofEpochMilli(ms), bar < 0 ? "" : value.substring(bar + 1));
+        } catch (NumberFormatException e) {
+            return new Pause(queue, Instant.EPOCH, value);
+        }
+    }
+
+    @Override
+    public void close() {
+        gateway.close();
+    }
+}
