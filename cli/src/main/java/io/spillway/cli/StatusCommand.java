@@ -10,6 +10,7 @@ import io.spillway.metrics.internal.JournalReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,12 +31,17 @@ import redis.clients.jedis.resps.StreamPendingSummary;
 import redis.clients.jedis.resps.Tuple;
 import redis.clients.jedis.util.JedisClusterCRC16;
 
-/** Per queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen; plus a local journal's backlog. */
+/**
+ * Per queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen, and whether an operator paused it;
+ * plus a local journal's backlog.
+ */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = {"Show each queue: waiting, in flight, delayed, dead, oldest waiting age, workers seen.",
                 "The oldest waiting age is that of the job at the head of the queue (the next a worker takes), counted"
                         + " from when its producer accepted it (however long it was spooled in a journal before it reached"
                         + " Redis), or from its run-at for a delayed job, a retry or a dlq retry.",
+                "A queue paused with 'spillway pause' (no worker takes a new job from it) is marked, with since when and"
+                        + " why.",
                 "With --journal DIR, also the backlog of a local journal.",
                 "On a Redis Cluster with a master down, the queues of the other masters are shown, those of the down"
                         + " master are named as not read, and the exit code is 3."})
@@ -43,8 +49,29 @@ final class StatusCommand implements Callable<Integer> {
     /** A worker counts as seen if it reported within this many milliseconds. */
     static final long WORKER_SEEN_WINDOW_MS = 60_000;
 
+    /** {@code paused} is null for a queue that is not paused. */
     record QueueStatus(String queue, long waiting, long inFlight, long delayed, long dead, long oldestWaitingAgeMs,
-                       int workersSeen, List<String> workers) {
+                       int workersSeen, List<String> workers, Paused paused) {
+    }
+
+    /**
+     * An operator's pause ({@code spillway pause}): since when (ISO-8601) and why (null for no reason).
+     *
+     * @param since when it was paused; null if the key's value holds no time
+     * @param reason what the operator said, or null
+     */
+    record Paused(String since, String reason) {
+        /** The value of {@code spillway:{q}:paused}, {@code <epoch ms>|<reason>}, read as {@code Queues.paused} reads it. */
+        static Paused parse(String value) {
+            int bar = value.indexOf('|');
+            try {
+                long ms = Long.parseLong(bar < 0 ? value : value.substring(0, bar));
+                return new Paused(Instant.ofEpochMilli(ms).toString(),
+                        PauseCommand.reasonOrNull(bar < 0 ? "" : value.substring(bar + 1)));
+            } catch (NumberFormatException e) {
+                return new Paused(null, PauseCommand.reasonOrNull(value));
+            }
+        }
     }
 
     /** A queue whose figures could not be read: its Redis Cluster master cannot be reached. */
@@ -162,13 +189,25 @@ final class StatusCommand implements Callable<Integer> {
                 out.println("No queues in " + redis.connection().redacted() + " yet.");
             }
         } else {
+            // A PAUSED column only when a queue is paused: the usual table stays as it was; the reasons go below it.
+            boolean anyPaused = rows.stream().anyMatch(s -> s.paused() != null);
             List<List<String>> table = new ArrayList<>();
             for (QueueStatus s : rows) {
-                table.add(List.of(s.queue(), Long.toString(s.waiting()), Long.toString(s.inFlight()),
+                List<String> cells = new ArrayList<>(List.of(s.queue(), Long.toString(s.waiting()), Long.toString(s.inFlight()),
                         Long.toString(s.delayed()), Long.toString(s.dead()), Output.age(s.oldestWaitingAgeMs()),
                         Integer.toString(s.workersSeen())));
+                if (anyPaused) {
+                    cells.add(s.paused() == null ? "-" : "yes");
+                }
+                table.add(cells);
             }
-            Output.table(out, List.of("QUEUE", "WAITING", "IN FLIGHT", "DELAYED", "DEAD", "OLDEST WAITING", "WORKERS"), table);
+            List<String> header = new ArrayList<>(List.of("QUEUE", "WAITING", "IN FLIGHT", "DELAYED", "DEAD", "OLDEST WAITING",
+                    "WORKERS"));
+            if (anyPaused) {
+                header.add("PAUSED");
+            }
+            Output.table(out, header, table);
+            rows.stream().filter(s -> s.paused() != null).forEach(s -> out.println(pausedLine(s.queue(), s.paused())));
         }
         if (!unknown.isEmpty()) {
             out.println(unknownQueues(unknown));
@@ -226,7 +265,16 @@ final class StatusCommand implements Callable<Integer> {
         for (Tuple t : j.zrangeByScoreWithScores(RedisKeys.workers(q), now - WORKER_SEEN_WINDOW_MS, Double.POSITIVE_INFINITY)) {
             workers.add(t.getElement());
         }
-        return new QueueStatus(q.value(), waiting, inFlight, delayed, dead, waiting == 0 ? -1 : oldestAge, workers.size(), workers);
+        String pausedFlag = j.get(RedisKeys.paused(q));
+        return new QueueStatus(q.value(), waiting, inFlight, delayed, dead, waiting == 0 ? -1 : oldestAge, workers.size(), workers,
+                pausedFlag == null ? null : Paused.parse(pausedFlag));
+    }
+
+    /** The line under the table for a paused queue: since when, why, and how to resume it. */
+    static String pausedLine(String queue, Paused p) {
+        return "Queue " + queue + " is paused" + (p.since() == null ? "" : " since " + PauseCommand.display(p.since()))
+                + (p.reason() == null ? "" : " (" + PauseCommand.oneLine(p.reason()) + ")")
+                + ": workers take no new job from it until 'spillway resume " + queue + "'.";
     }
 
     /**

@@ -63,11 +63,12 @@ class CliIT {
     void helpListsEveryCommandAndEveryCommandHasHelp() {
         Cli top = Cli.run("--help");
         assertThat(top.exit()).isZero();
-        assertThat(top.out()).contains("demo", "status", "journal", "dlq", "cancel", "doctor", "watchdog");
+        assertThat(top.out()).contains("demo", "status", "journal", "dlq", "cancel", "pause", "resume", "doctor",
+                "watchdog");
         for (String[] cmd : List.of(new String[] {"demo"}, new String[] {"status"}, new String[] {"journal", "inspect"},
                 new String[] {"journal", "replay"}, new String[] {"dlq", "list"}, new String[] {"dlq", "show"},
-                new String[] {"dlq", "retry"}, new String[] {"dlq", "purge"}, new String[] {"cancel"}, new String[] {"doctor"},
-                new String[] {"watchdog"})) {
+                new String[] {"dlq", "retry"}, new String[] {"dlq", "purge"}, new String[] {"cancel"}, new String[] {"pause"},
+                new String[] {"resume"}, new String[] {"doctor"}, new String[] {"watchdog"})) {
             String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(cmd), java.util.stream.Stream.of("--help"))
                     .toArray(String[]::new);
             Cli c = Cli.run(args);
@@ -113,7 +114,9 @@ class CliIT {
                 new String[] {"status", "--redis", dead},
                 new String[] {"doctor", "--redis", dead},
                 new String[] {"dlq", "list", "--redis", dead, "-q", "x"},
-                new String[] {"dlq", "retry", "--redis", dead, "-q", "x", "--all"})) {
+                new String[] {"dlq", "retry", "--redis", dead, "-q", "x", "--all"},
+                new String[] {"pause", "--redis", dead, "x"},
+                new String[] {"resume", "--redis", dead, "x"})) {
             Cli c = Cli.run(args);
             assertThat(c.exit()).as(String.join(" ", args)).isEqualTo(ExitCodes.UNREACHABLE);
             assertThat(c.oneLineError()).contains("cannot reach Redis at " + dead, "connection refused");

@@ -109,6 +109,25 @@ class ClusterCliIT {
         JsonNode row = JSON.readTree(Cli.run("status", "--redis", uri(), "-q", queues.get(1), "--json").out()).get("queues").get(0);
         assertThat(row.get("waiting").asLong()).isEqualTo(3);
         assertThat(row.get("oldestWaitingAgeMs").asLong()).isBetween(0L, 60_000L);
+
+        // Paused and resumed through the cluster client: each pause key lives on its queue's master, where status reads it.
+        Cli pause = Cli.run("pause", "--redis", uri(), queues.get(1), queues.get(2), "--reason", "on a cluster");
+        assertThat(pause.exit()).as(pause.toString()).isZero();
+        for (int i = 1; i < queues.size(); i++) {
+            try (var j = cluster.masters().get(i).jedis()) {
+                assertThat(j.get(RedisKeys.paused(QueueName.of(queues.get(i))))).endsWith("|on a cluster");
+            }
+        }
+        Map<String, JsonNode> paused = new HashMap<>();
+        JSON.readTree(Cli.run("status", "--redis", uri(), "--json").out()).get("queues")
+                .forEach(r -> paused.put(r.get("queue").asText(), r.get("paused")));
+        assertThat(paused.get(queues.get(0)).isNull()).isTrue();
+        assertThat(paused.get(queues.get(1)).get("reason").asText()).isEqualTo("on a cluster");
+        assertThat(paused.get(queues.get(2)).get("reason").asText()).isEqualTo("on a cluster");
+        Cli resume = Cli.run("resume", "--redis", uri(), queues.get(1), queues.get(2), queues.get(0));
+        assertThat(resume.exit()).as(resume.toString()).isZero();
+        assertThat(resume.out()).containsPattern(queues.get(1) + " +resumed\n" + queues.get(2) + " +resumed\n"
+                + queues.get(0) + " +was not paused\n");
     }
 
     @Test

@@ -61,7 +61,8 @@ class HelpTextIT {
             assertThat(jvm.waitFor(Duration.ofSeconds(45))).as(jvm.output()).isZero();
             help = jvm.output();
         }
-        assertThat(help).contains("=== demo (exit 0)", "=== report (exit 0)", "=== journal replay (exit 0)", "=== cancel (exit 0)");
+        assertThat(help).contains("=== demo (exit 0)", "=== report (exit 0)", "=== journal replay (exit 0)", "=== cancel (exit 0)",
+                "=== pause (exit 0)", "=== resume (exit 0)");
         assertThat(help).doesNotContain("picocli WARN", "Could not format", "%%");
         assertThat(help.replaceAll("\\s+", " ")).contains("in % or seconds", "reaches 90 % of it");
         assertThat(help).contains("Default: kill@25%,stop@50%,kill@75%.");

@@ -139,9 +139,16 @@ class ManagedRedisIT {
                     List<DeadLetter> dead = letters.list(q, 10);
                     assertThat(dead).extracting(DeadLetter::id).containsExactly(bad.jobId());
 
+                    // Paused and resumed by the tool under the worker's rules (SET NX, GET, DEL); status reads the
+                    // pause under the tools' rules.
+                    Cli pause = Cli.run("pause", "--redis", app.toString(), q, "--reason", "managed");
+                    assertThat(pause.exit()).as(pause.toString()).isZero();
                     Cli status = Cli.run("status", "-q", q, "--redis", uri(r, "tools"));
                     assertThat(status.exit()).as(status.toString()).isZero();
-                    assertThat(status.out()).contains(q);
+                    assertThat(status.out()).contains(q, "Queue " + q + " is paused since ", "(managed)");
+                    Cli resume = Cli.run("resume", "--redis", app.toString(), q);
+                    assertThat(resume.exit()).as(resume.toString()).isZero();
+                    assertThat(resume.out()).isEqualTo(q + "  resumed\n");
                     Cli list = Cli.run("dlq", "list", "-q", q, "--redis", uri(r, "tools"));
                     assertThat(list.exit()).as(list.toString()).isZero();
                     assertThat(list.out()).contains(bad.jobId());
