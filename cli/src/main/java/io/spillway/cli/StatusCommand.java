@@ -5,6 +5,7 @@ import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
+import io.spillway.core.internal.PauseFlag;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.metrics.internal.JournalReader;
 import java.io.PrintWriter;
@@ -63,14 +64,8 @@ final class StatusCommand implements Callable<Integer> {
     record Paused(String since, String reason) {
         /** The value of {@code spillway:{q}:paused}, {@code <epoch ms>|<reason>}, read as {@code Queues.paused} reads it. */
         static Paused parse(String value) {
-            int bar = value.indexOf('|');
-            try {
-                long ms = Long.parseLong(bar < 0 ? value : value.substring(0, bar));
-                return new Paused(Instant.ofEpochMilli(ms).toString(),
-                        PauseCommand.reasonOrNull(bar < 0 ? "" : value.substring(bar + 1)));
-            } catch (NumberFormatException e) {
-                return new Paused(null, PauseCommand.reasonOrNull(value));
-            }
+            return new Paused(PauseFlag.since(value).map(Instant::toString).orElse(null),
+                    PauseCommand.reasonOrNull(PauseFlag.reason(value)));
         }
     }
 

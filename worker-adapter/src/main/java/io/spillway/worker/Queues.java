@@ -2,6 +2,7 @@ package io.spillway.worker;
 
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.PauseFlag;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
 import java.net.URI;
@@ -72,7 +73,7 @@ public final class Queues implements AutoCloseable {
             throw new IllegalArgumentException("reason must be at most " + MAX_REASON_CHARS + " characters, but was "
                     + r.length());
         }
-        String value = System.currentTimeMillis() + "|" + r;
+        String value = PauseFlag.value(System.currentTimeMillis(), r);
         return "OK".equals(gateway.executeDirect(c -> c.set(RedisKeys.paused(q), value,
                 redis.clients.jedis.params.SetParams.setParams().nx())));
     }
@@ -105,15 +106,9 @@ public final class Queues implements AutoCloseable {
         return paused(queue).isPresent();
     }
 
-    /** A pause's value: {@code <epoch ms>|<reason>}; anything else is a pause with no time or reason. */
+    /** A pause's value ({@link PauseFlag}); one that holds no time is dated {@link Instant#EPOCH}. */
     static Pause parse(String queue, String value) {
-        int bar = value.indexOf('|');
-        try {
-            long ms = Long.parseLong(bar < 0 ? value : value.substring(0, bar));
-            return new Pause(queue, Instant.ofEpochMilli(ms), bar < 0 ? "" : value.substring(bar + 1));
-        } catch (NumberFormatException e) {
-            return new Pause(queue, Instant.EPOCH, value);
-        }
+        return new Pause(queue, PauseFlag.since(value).orElse(Instant.EPOCH), PauseFlag.reason(value));
     }
 
     @Override

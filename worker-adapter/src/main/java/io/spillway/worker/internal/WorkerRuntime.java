@@ -1486,14 +1486,13 @@ public final class WorkerRuntime {
     }
 
     /**
-     * Notes a queue's pause flag as read ({@code value} null: not paused): one line when it changes. The value is
-     * {@code <epoch ms>|<reason>}.
+     * Notes a queue's pause flag as read ({@code value} null: not paused; else a {@link
+     * io.spillway.core.internal.PauseFlag}): one line when it changes.
      */
     private void hold(QueueName q, String value) {
         if (value != null) {
             if (held.add(q)) {
-                int bar = value.indexOf('|');
-                String reason = bar < 0 ? "" : value.substring(bar + 1);
+                String reason = io.spillway.core.internal.PauseFlag.reason(value);
                 log.info("Worker {}: queue {} is paused{}: no new job is taken from it until it is resumed", name, q,
                         reason.isEmpty() ? "" : " (" + reason + ")");
             }
