@@ -226,6 +226,9 @@ public final class QueueStats implements AutoCloseable {
     /** @return whether the read worked */
     private boolean refresh(MetricRegistry registry, Set<String> registered) {
         boolean first = lastReadAt == null;
+        // Through Sentinel: reads still work on a demoted old master (a replica), so ask the sentinels each time (at
+        // most once a second) whether the master moved.
+        gateway.followSentinels();
         try {
             for (QueueSnapshot s : read()) {
                 if (registered.add(s.queue())) {

@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>While {@link HealthState#CONNECTED}: sleep until a call reports Redis unavailable; every heartbeat (1 s) ask
  *       Redis for its run id (a new one: Redis restarted) and, with Sentinel, a sentinel for the master's address (another
- *       than the pool's: a failover Jedis's subscription missed). Either starts the reconnect path.</li>
+ *       than the pool's: a failover). Either starts the reconnect path.</li>
  *   <li>On a failure: state {@code DISCONNECTED}, log {@code Redis connection lost: <cause>} once (on this
  *       loop's thread, a couple of milliseconds later, so that the failing caller goes straight on to the
  *       journal).</li>
@@ -377,7 +377,7 @@ public final class HealthMonitor implements AutoCloseable {
                     // The probe confirms the new master, and the recovery re-sends what the old one may drop.
                     gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis master for "
                             + gateway.connection().masterName() + " moved from " + pool + " to " + named
-                            + " (the sentinels say so; Jedis's +switch-master subscription missed it)"));
+                            + " (the sentinels say so)"));
                     return;
                 }
             }

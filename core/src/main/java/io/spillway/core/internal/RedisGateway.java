@@ -33,10 +33,8 @@ import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
-import redis.clients.jedis.RedisSentinelClient;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.providers.ClusterConnectionProvider;
-import redis.clients.jedis.providers.SentineledConnectionProvider;
 import redis.clients.jedis.util.Pool;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
@@ -56,11 +54,15 @@ import redis.clients.jedis.exceptions.JedisException;
  *   <li>Jedis and Resilience4j exceptions are translated here: {@link RedisUnavailableException} for
  *       outages, {@link SpillwayException} for anything else.</li>
  *   <li>Scripts run with EVALSHA and are reloaded after NOSCRIPT.</li>
- *   <li>For a {@code redis-sentinel://} connection the client is a Jedis {@link RedisSentinelClient} whose pool
- *       follows the master the sentinels name; every fresh connection ({@link #probe()}) goes to the master the
- *       sentinels name at that moment. If the sentinels cannot be reached when the gateway is built, the client
- *       is built by the first call or probe that reaches them (until then calls fail as "Redis unavailable").
- *       A probe that finds the sentinels naming another master than the pool's rebuilds the client.</li>
+ *   <li>For a {@code redis-sentinel://} connection the client is a Jedis {@link RedisClient} on the master the
+ *       sentinels named when it was built (no Jedis sentinel listener: its subscriptions log a stack trace every
+ *       5 s for each sentinel that is down). Every fresh connection ({@link #probe()}) goes to the master the
+ *       sentinels name at that moment, and a probe that finds them naming another master than the pool's rebuilds
+ *       the client; while connected, the reconnect loop's heartbeat asks a sentinel every second
+ *       ({@link #sentinelsNameAnotherMaster}). A gateway that is never probed (an operator tool) asks the sentinels
+ *       after a failed direct call, at most once a second, and moves to the master they name ({@link
+ *       #followSentinels}). If the sentinels cannot be reached when the gateway is built, the client is built by
+ *       the first call or probe that reaches them (until then calls fail as "Redis unavailable").</li>
  *   <li>For a {@code redis-cluster://} connection the client is a Jedis {@link RedisClusterClient} (commands go to
  *       the master of their key's slot; a queue's keys share one slot). One circuit covers the whole cluster: a
  *       failure on any master opens it, and the probe declares the cluster healthy only when a node says
@@ -92,7 +94,7 @@ public final class RedisGateway implements AutoCloseable {
     private final RedisConnection connection;
     private final String component;
     private final DefaultJedisClientConfig clientConfig;
-    /** Standalone: a {@link RedisClient}, set once. Sentinel: a {@link RedisSentinelClient}, null until built. */
+    /** Standalone: a {@link RedisClient}, set once. Sentinel: a {@link RedisClient} on {@link #sentinelMaster}, null until built. */
     private volatile UnifiedJedis client;
     /** Cluster only: the provider of {@link #client}: the slot map and a pool per node. */
     private volatile ClusterConnectionProvider clusterProvider;
@@ -100,8 +102,11 @@ public final class RedisGateway implements AutoCloseable {
     private final java.util.Set<HostAndPort> clusterNodes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Jedis's own attempts per cluster command: one MOVED redirection is followed; more failures are an outage. */
     private static final int CLUSTER_ATTEMPTS = 2;
-    /** Sentinel only: the provider of {@link #client}, whose pool is that of the current master. */
-    private volatile SentineledConnectionProvider sentinelProvider;
+    /** Sentinel only: the master {@link #client}'s pool connects to. */
+    private volatile HostAndPort sentinelMaster;
+    /** Sentinel only: when {@link #followSentinels} last asked the sentinels (nanoTime), to ask at most once a second. */
+    private volatile long lastFollow = System.nanoTime() - FOLLOW_INTERVAL_NANOS;
+    private static final long FOLLOW_INTERVAL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private final JedisClientConfig sentinelConfig;
     private final GenericObjectPoolConfig<Connection> poolConfig;
     /** Sentinel only: the master the sentinels named at the last probe, for the "master is now" line. */
@@ -297,7 +302,11 @@ public final class RedisGateway implements AutoCloseable {
         try {
             return call.apply(client());
         } catch (RuntimeException e) {
-            throw translate(e);
+            RuntimeException t = translate(e);
+            if (t instanceof RedisUnavailableException) {
+                followSentinels();
+            }
+            throw t;
         }
     }
 
@@ -972,15 +981,15 @@ public final class RedisGateway implements AutoCloseable {
         if (c == null) {
             c = connection.cluster() ? connectCluster(null) : connectSentinel(null);
         }
-        SentineledConnectionProvider provider = sentinelProvider;
+        HostAndPort pooled = sentinelMaster;
         HostAndPort known = lastMaster;
-        if (provider != null && known != null && !known.equals(provider.getCurrentMaster())) {
-            // Jedis's sentinel listener moved the pool to a new master (a failover while calls were going well, as
-            // in a manual failover). Writing to it straight away could put new jobs ahead of those the old master
-            // acknowledged but never replicated: take the outage path instead, whose probe confirms the new master
-            // and whose recovery re-sends recent writes (new run id) before anything new is written.
-            throw new JedisConnectionException("Redis master for " + connection.masterName() + " moved from " + known
-                    + " to " + provider.getCurrentMaster());
+        if (pooled != null && known != null && !known.equals(pooled)) {
+            // The last probe found another master than the pool's and could not rebuild the client yet. Writing
+            // to either could put new jobs ahead of those the old master acknowledged but never replicated: take the
+            // outage path, whose probe confirms the new master and whose recovery re-sends recent writes (new run
+            // id) before anything new is written.
+            throw new JedisConnectionException("Redis master for " + connection.masterName() + " moved from " + pooled
+                    + " to " + known);
         }
         return c;
     }
@@ -988,10 +997,10 @@ public final class RedisGateway implements AutoCloseable {
     /** The pool of the current master's connections. */
     private Pool<Connection> pool() {
         UnifiedJedis c = client();
-        if (c instanceof RedisClient standalone) {
-            return standalone.getPool();
+        if (c instanceof RedisClient single) {
+            return single.getPool();
         }
-        return sentinelProvider.getConnectionMap().values().iterator().next();
+        throw new IllegalStateException("a Redis Cluster client has a pool per node");
     }
 
     /**
@@ -1042,33 +1051,23 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     /**
-     * Builds the Sentinel client, unless another thread replaced {@code stale} already. The master is looked up
-     * first, quietly: Jedis's provider logs a stack trace for each sentinel it cannot reach.
+     * Builds the Sentinel client on the master the sentinels name now, unless another thread replaced {@code stale}
+     * already.
+     *
+     * @throws JedisConnectionException if no sentinel answers or none knows the master
      */
     private synchronized UnifiedJedis connectSentinel(UnifiedJedis stale) {
         UnifiedJedis current = client;
         if (current != null && current != stale) {
             return current;
         }
-        Sentinels.currentMaster(connection, sentinelConfig);
-        SentineledConnectionProvider provider;
-        try {
-            provider = new SentineledConnectionProvider(connection.masterName(), clientConfig, poolConfig,
-                    Sentinels.addresses(connection), sentinelConfig, SentineledConnectionProvider.DEFAULT_RESUBSCRIBE_DELAY);
-        } catch (JedisConnectionException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw new JedisConnectionException("sentinels of master '" + connection.masterName() + "': " + Failures.describe(e), e);
-        }
-        UnifiedJedis built = RedisSentinelClient.builder()
-                .masterName(connection.masterName())
-                .sentinels(Sentinels.addresses(connection))
-                .sentinelClientConfig(sentinelConfig)
+        HostAndPort master = Sentinels.currentMaster(connection, sentinelConfig);
+        UnifiedJedis built = RedisClient.builder()
+                .hostAndPort(master)
                 .clientConfig(clientConfig)
                 .poolConfig(poolConfig)
-                .connectionProvider(provider)
                 .build();
-        sentinelProvider = provider;
+        sentinelMaster = master;
         client = built;
         if (current != null) {
             try {
@@ -1099,30 +1098,56 @@ public final class RedisGateway implements AutoCloseable {
         if (c == null) {
             c = connectSentinel(null);
         }
-        SentineledConnectionProvider provider = sentinelProvider;
-        if (provider != null && !master.equals(provider.getCurrentMaster())) {
-            log.debug("{}: pool on {} but the sentinels name {}: rebuilding the client", component,
-                    provider.getCurrentMaster(), master);
+        HostAndPort pooled = sentinelMaster;
+        if (pooled != null && !master.equals(pooled)) {
+            log.debug("{}: pool on {} but the sentinels name {}: rebuilding the client", component, pooled, master);
             connectSentinel(c);
         }
         return master;
     }
 
     /**
+     * Sentinel only, after a direct call found Redis unavailable (and before each read of the queue figures): asks the
+     * sentinels (at most once a second) which master they name and, for a gateway no reconnect loop probes (an operator tool: {@code DeadLetters},
+     * {@code Queues}, the CLI, queue figures), moves the client to it, so that its next call reaches the master after a
+     * failover. A probed gateway (a producer's, a worker's) is left to its probe, whose recovery re-sends recent writes
+     * before anything new reaches a new master. Never throws.
+     */
+    public void followSentinels() {
+        if (!connection.sentinel()) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (now - lastFollow < FOLLOW_INTERVAL_NANOS || lastMaster != null) {
+            return;
+        }
+        lastFollow = now;
+        try {
+            HostAndPort master = Sentinels.currentMaster(connection, sentinelConfig);
+            HostAndPort pooled = sentinelMaster;
+            if (pooled == null || !master.equals(pooled)) {
+                log.info("Redis master for {} is now {} ({})", connection.masterName(), master, component);
+                connectSentinel(client);
+            }
+        } catch (RuntimeException e) {
+            log.debug("{}: the sentinels could not name the master: {}", component, Failures.describe(e));
+        }
+    }
+
+    /**
      * Sentinel only, for the heartbeat while connected: the master the sentinels name now if it is not the one the pool
-     * writes to, else null. Jedis moves the pool when a sentinel publishes {@code +switch-master}; its subscriptions
-     * wait without a timeout, so one a firewall dropped silently misses every failover, and the old master takes writes
-     * until the sentinels demote it (8-10 s later), writes it then drops. Asked on a kept connection to one sentinel
+     * writes to, else null. This is how a running producer or worker learns of a failover that its calls do not notice
+     * (the old master alive and still taking writes: a manual failover, a partition), before the sentinels demote the
+     * old master (8-10 s later) and it drops what it took meanwhile. Asked on a kept connection to one sentinel
      * (the first that answers); a different answer is confirmed by a majority of the sentinels that answer ({@link
      * Sentinels#majorityMaster}), so that one sentinel that has not heard of a failover yet (restarted from its config
      * file) cannot start an outage alone. A sentinel that does not answer is no news: null.
      */
     public HostAndPort sentinelsNameAnotherMaster() {
-        SentineledConnectionProvider provider = sentinelProvider;
-        if (!connection.sentinel() || provider == null) {
+        HostAndPort pool = sentinelMaster;
+        if (!connection.sentinel() || pool == null) {
             return null;
         }
-        HostAndPort pool = provider.getCurrentMaster();
         HostAndPort named = null;
         synchronized (watchLock) {
             if (watchedSentinel != null) {
@@ -1185,8 +1210,7 @@ public final class RedisGateway implements AutoCloseable {
 
     /** The master the pool writes to (Sentinel), or null. */
     public HostAndPort poolMaster() {
-        SentineledConnectionProvider provider = sentinelProvider;
-        return provider == null ? null : provider.getCurrentMaster();
+        return sentinelMaster;
     }
 
     /**
