@@ -96,6 +96,16 @@ public final class JobProducer implements AutoCloseable {
     private final ChronicleJournal journal;
     private final Replayer replayer;
     private final RecentWrites recent;
+    /**
+     * The jobs this producer cancelled within the re-send window (oldest first, at most {@link #MAX_RECENT_CANCELS}),
+     * cancelled again before the re-send when Redis comes back with a new run id: a Redis that lost its latest writes
+     * lost those cancellations with them, and the re-send would bring their jobs back. Guarded by itself.
+     */
+    private final java.util.ArrayDeque<RecentCancel> recentCancels = new java.util.ArrayDeque<>();
+    private static final int MAX_RECENT_CANCELS = 10_000;
+
+    private record RecentCancel(QueueName queue, JobId id, long atNanos) {
+    }
     /** Recent direct writes on disk, for a producer started after this one; null with resending off. */
     private final SentLog sentLog;
     /** A predecessor's writes older than this are not sent again (completion markers live a day by default). */
@@ -374,7 +384,9 @@ public final class JobProducer implements AutoCloseable {
      * by default); a job still waiting is then dropped unrun, a running handler sees {@code Job.cancelRequested()} and
      * may stop; the job is not retried, dead-lettered or handed back, and a run that succeeds all the same completes
      * it. A job that has ended is not changed: the call returns its state ({@code COMPLETED}, {@code DEAD},
-     * {@code PURGED}). An id Redis does not know is cancelled too (its job may be spooled somewhere), for 24 hours. While a job is cancelled, an enqueue of its
+     * {@code PURGED}). An id Redis does not know is cancelled too (its job may be spooled somewhere), for 24 hours.
+     * When Redis comes back with a new run id (a restart that may have lost its latest writes, a failover), this
+     * producer cancels again what it cancelled within its re-send window, before it re-sends the jobs of that window. While a job is cancelled, an enqueue of its
      * id is a duplicate (it does nothing), as for any id Redis remembers.
      *
      * @return the job's status after the call: {@link JobState#CANCELLED} when it will not run,
@@ -389,8 +401,9 @@ public final class JobProducer implements AutoCloseable {
         QueueName q = QueueName.of(queue);
         JobId id = JobId.of(jobId);
         JobStatus s = JobCancel.cancel(gateway, q, id, false);
-        if (s.state() == JobState.CANCELLED) {
-            log.debug("Job {} of queue {} cancelled", id, q);
+        if (s.state() == JobState.CANCELLED || s.state() == JobState.CANCEL_REQUESTED) {
+            log.debug("Job {} of queue {}: {}", id, q, s.state());
+            remember(new RecentCancel(q, id, System.nanoTime()));
         }
         return s;
     }
@@ -763,9 +776,54 @@ public final class JobProducer implements AutoCloseable {
         }
     }
 
+    /** Keeps a cancellation for the re-send window (nothing when the re-send is off). */
+    private void remember(RecentCancel c) {
+        long window = config.resendWindow.toNanos();
+        if (window <= 0) {
+            return;
+        }
+        synchronized (recentCancels) {
+            while (!recentCancels.isEmpty() && (recentCancels.size() >= MAX_RECENT_CANCELS
+                    || c.atNanos() - recentCancels.peekFirst().atNanos() > window)) {
+                recentCancels.pollFirst();
+            }
+            recentCancels.addLast(c);
+        }
+    }
+
+    /**
+     * After Redis came back with a new run id, before the re-send: the cancellations made here within the re-send
+     * window, made again (a Redis that lost its latest writes lost them too; the re-send would then bring their jobs
+     * back, and a worker would run them). Idempotent: a cancellation Redis kept is found and left as it is.
+     */
+    private void cancelAgain() {
+        List<RecentCancel> again;
+        long since = System.nanoTime() - config.resendWindow.toNanos();
+        synchronized (recentCancels) {
+            recentCancels.removeIf(c -> c.atNanos() - since < 0);
+            again = List.copyOf(recentCancels);
+        }
+        if (again.isEmpty()) {
+            return;
+        }
+        int lost = 0;
+        for (RecentCancel c : again) {
+            String before = gateway.executeDirect(j -> j.get(RedisKeys.job(c.queue(), c.id())));
+            if (before == null) {
+                lost++;
+            }
+            JobCancel.cancel(gateway, c.queue(), c.id(), true);
+        }
+        log.info("Cancelled {} jobs again after the Redis restart (cancelled here in the last {} ms): {} of the"
+                + " cancellations had been lost", again.size(), config.resendWindow.toMillis(), lost);
+    }
+
     /** Recovery (on the reconnect loop's thread, circuit still open): replay everything. */
     private void recover() {
-        gateway.loadScripts(LuaScript.ENQUEUE);
+        gateway.loadScripts(LuaScript.ENQUEUE, LuaScript.CANCEL);
+        if (monitor.redisRestarted()) {
+            cancelAgain();
+        }
         replayer.recover(monitor.redisRestarted(), recent, config.resendWindow.toMillis());
         if (sentLog != null) {
             // Only now: had this process died during the resend, its successor must still see the old run id.

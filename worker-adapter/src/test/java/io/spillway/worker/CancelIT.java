@@ -349,6 +349,29 @@ class CancelIT {
     }
 
     @Test
+    void aCancellationARedisRestartLostIsMadeAgainBeforeTheResend() {
+        // A Redis that keeps nothing: its restart loses the job and the cancellation alike; the producer re-sends the
+        // jobs it wrote in the last 5 s, and must cancel again what it cancelled in them first.
+        try (RedisProcess bare = RedisProcess.builder().appendOnly(false).save("").start();
+             JobProducer p = JobProducer.builder().redis(bare.uri()).journalDir(dir.resolve("bare"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> p.state() == io.spillway.core.HealthState.CONNECTED);
+            p.enqueue(queue, "t", payload("x"), id("gone"));
+            p.enqueue(queue, "t", payload("x"), id("kept"));
+            assertThat(p.cancel(queue, "gone").state()).isEqualTo(JobState.CANCELLED);
+
+            bare.kill();
+            bare.restartEmpty();
+            await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() ->
+                    p.state() == io.spillway.core.HealthState.CONNECTED && p.status(queue, "kept").state() == JobState.QUEUED);
+            assertThat(p.status(queue, "gone").state()).isEqualTo(JobState.CANCELLED);
+            try (Jedis j = bare.jedis()) {
+                assertThat(j.xlen(RedisKeys.stream(QueueName.of(queue)))).as("only the job not cancelled came back").isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
     void badInputIsRefusedByNameAndAnUnreachableRedisSaysSo() {
         JobProducer producer = producer("p");
         assertThatThrownBy(() -> producer.cancel(" ", "x")).isInstanceOf(IllegalArgumentException.class)
