@@ -392,7 +392,8 @@ public final class JobProducer implements AutoCloseable {
      * @return the job's status after the call: {@link JobState#CANCELLED} when it will not run,
      *     {@link JobState#CANCEL_REQUESTED} when a worker holds it
      * @throws IllegalArgumentException if {@code queue} or {@code jobId} is not valid
-     * @throws RedisUnavailableException if Redis cannot be reached: nothing was cancelled, the call may be repeated
+     * @throws RedisUnavailableException if Redis could not be reached or did not answer in time: the job may or may
+     *     not be cancelled (a call that timed out may have reached Redis); repeat the call, which is idempotent
      */
     public JobStatus cancel(String queue, String jobId) {
         if (closed) {

@@ -27,7 +27,8 @@ import java.util.Optional;
  * }
  * }</pre>
  * Talks to Redis directly, without a circuit breaker: throws {@link io.spillway.core.RedisUnavailableException} when
- * Redis is away (nothing changed). Thread-safe.
+ * Redis is away (a call that timed out may still have reached Redis: repeat it, pause and resume are idempotent).
+ * Thread-safe.
  */
 public final class Queues implements AutoCloseable {
     /** Longest reason kept with a pause. */

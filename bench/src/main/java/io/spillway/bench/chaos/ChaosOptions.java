@@ -35,6 +35,8 @@ import java.util.stream.Collectors;
  *     of one redis-server behind the proxy
  * @param overlap every Redis or network fault with a hold gets a producer or worker fault inside it
  *     ({@link FaultSchedule.Companion})
+ * @param cancelEvery 0, or: each producer cancels a job after every this many single enqueues
+ *     ({@link ChaosProducerMain}); a job whose cancel answered CANCELLED must never be handled after that answer
  * @param concurrency handler threads per worker
  * @param workMillis each job's simulated work in the handler
  * @param leaseMillis the workers' lease
@@ -43,12 +45,12 @@ import java.util.stream.Collectors;
  */
 record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
                     long phaseMillis, boolean persistence, boolean writeAhead, boolean cluster, boolean sentinel,
-                    boolean overlap, int concurrency,
+                    boolean overlap, int cancelEvery, int concurrency,
                     long workMillis, long leaseMillis, long drainTimeoutMillis, Path dir) {
 
     static final Set<String> FLAGS = Set.of("help");
     static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
-            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "concurrency", "work-ms", "lease-ms",
+            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "cancel-every", "concurrency", "work-ms", "lease-ms",
             "drain-timeout", "dir");
 
     static final String USAGE = """
@@ -68,6 +70,9 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
               --overlap on|off       on: inside every Redis or network fault that is held, a producer or worker
                                      is also killed or stopped, and restarted before or after the heal (default off)
+              --cancel-every N       after every N single enqueues each producer cancels a job (the one just
+                                     accepted, or the one 20 before, in turn); no job whose cancel answered
+                                     CANCELLED may be handled after that answer (default 0: none)
               --concurrency C        handler threads per worker  --work-ms MS   simulated work per job
               --lease-ms MS          worker lease               --drain-timeout S  wait for drain
               --dir PATH             run directory (default target/chaos/<scenario>-<seed>)
@@ -207,6 +212,10 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             }
             overlap = v.equals("on");
         }
+        int cancelEvery = a.getInt("cancel-every", 0);
+        if (cancelEvery < 0) {
+            throw new IllegalArgumentException("--cancel-every must be >= 0, but was " + cancelEvery);
+        }
         jobs = a.getLong("jobs", jobs);
         producers = a.getInt("producers", producers);
         workers = a.getInt("workers", workers);
@@ -220,7 +229,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         }
         return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
                 a.getLong("duration", phaseS) * 1000, persistence, writeAhead, cluster, sentinel,
-                overlap, a.getInt("concurrency", concurrency),
+                overlap, cancelEvery, a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());
     }

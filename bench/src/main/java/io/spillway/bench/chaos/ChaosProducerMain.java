@@ -30,6 +30,12 @@ import java.util.concurrent.locks.LockSupport;
  *       {@code --queues} in turn (default {@value #QUEUE}; a block of an {@code enqueueAll} goes to one). Right after
  *       each receipt it appends {@code <jobId> <acceptedAtMillis> <S|D>} (spooled or direct) to the
  *       record file in one write.</li>
+ *   <li>With {@code --cancel-every N} (N &gt; 0), after every N-th single enqueue it cancels a job
+ *       ({@link JobProducer#cancel}): in turn the one just accepted (usually still waiting: cancelled) and the one
+ *       accepted {@value #CANCEL_LAG} single enqueues before (usually running or done), and records it in {@code --cancels}:
+ *       first {@code <jobId> ?} (the call may be cut short by a SIGKILL), then, once the call has returned,
+ *       {@code <jobId> <state code> <returnedAtMillis>} (K cancelled, N cancel requested, or the state that made it too
+ *       late). A cancel that throws leaves the {@code ?}.</li>
  *   <li>Every second, and at exit, writes a {@link ProducerSummary} to {@code --summary}.</li>
  *   <li>When all are enqueued it keeps running (the journal replays in the background) until it is
  *       stopped. On SIGTERM the enqueue loop stops first, then the producer closes: no receipt is
@@ -42,6 +48,8 @@ public final class ChaosProducerMain {
     static final String TYPE = "chaos";
     /** Enqueue calls slower than this are printed (the default socket timeout is 200 ms). */
     static final long SLOW_ENQUEUE_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
+    /** How many single enqueues back the job a cancel is for was accepted: usually still waiting, sometimes running. */
+    static final int CANCEL_LAG = 20;
 
     private static volatile boolean stopping;
 
@@ -50,7 +58,7 @@ public final class ChaosProducerMain {
 
     public static void main(String[] argv) throws Exception {
         Args a = Args.parse(argv, Set.of(), Set.of("redis", "journal", "record", "summary", "slot", "incarnation",
-                "total", "rate", "start-ms", "socket-timeout-ms", "write-ahead", "queues"));
+                "total", "rate", "start-ms", "socket-timeout-ms", "write-ahead", "queues", "cancel-every", "cancels"));
         URI redis = URI.create(a.require("redis"));
         Path journal = Path.of(a.require("journal"));
         Path recordPath = Path.of(a.require("record"));
@@ -62,6 +70,11 @@ public final class ChaosProducerMain {
         long startMs = a.getLong("start-ms", System.currentTimeMillis());
         long socketTimeoutMs = a.getLong("socket-timeout-ms", RedisConnection.DEFAULT_SOCKET_TIMEOUT_MS);
         String[] queues = a.get("queues", QUEUE).split(",");
+        int cancelEvery = a.getInt("cancel-every", 0);
+        RecordFile cancels = cancelEvery > 0 ? RecordFile.openAppend(Path.of(a.require("cancels"))) : null;
+        // The last single enqueues (queue, id), for the cancels.
+        String[][] recent = new String[CANCEL_LAG + 1][];
+        long singles = 0;
 
         long already = RecordFile.countValidLines(recordPath);
         RecordFile record = RecordFile.openAppend(recordPath);
@@ -207,6 +220,19 @@ public final class ChaosProducerMain {
             n++;
             synchronized (produced) {
                 produced[0] = n;
+            }
+            recent[(int) (singles % recent.length)] = new String[] {queues[(int) ((n - 1) % queues.length)], r.jobId()};
+            singles++;
+            if (cancels != null && singles % cancelEvery == 0 && singles > CANCEL_LAG) {
+                int lag = (singles / cancelEvery) % 2 == 0 ? 0 : CANCEL_LAG;
+                String[] target = recent[(int) ((singles - 1 - lag) % recent.length)];
+                cancels.append(target[1] + " ?");
+                try {
+                    char code = producer.cancel(target[0], target[1]).state().code();
+                    cancels.append(target[1] + " " + code + " " + System.currentTimeMillis());
+                } catch (RuntimeException e) {
+                    System.out.println("cancel of " + target[1] + " failed (it may or may not be cancelled): " + e);
+                }
             }
         }
         if (n >= total) {

@@ -11,11 +11,15 @@ import java.util.stream.Collectors;
  *
  * @param lostBeyondResendWindow lost jobs accepted more than the producer's resend window before some Redis
  *     restart that came back empty: the documented limit (only in a scenario without persistence)
+ * @param cancels with {@code --cancel-every}: the producers' cancels by the state they answered (K cancelled, N cancel
+ *     requested, {@code ?} unknown: the call threw or was cut short, others too late)
+ * @param handledAfterCancel jobs handled after their cancel answered CANCELLED: each is a broken promise
  * @param problems anything else that went wrong (unexpected child exits, stuck producers, drain timeout)
  */
 record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, long lost, long lostBeyondResendWindow,
                    long duplicateIds, long extraRuns, long handledWithoutReceipt, long tornLines, long spooled,
-                   long replayed, long restored, long rejected, Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions,
+                   long replayed, long restored, long rejected, Map<Character, Long> cancels, long handledAfterCancel,
+                   Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions,
                    long worstEnqueueNanos,
                    long p99EnqueueNanos, long p50EnqueueNanos, long drainMillis, boolean drained, long runMillis,
                    List<String> problems) {
@@ -26,7 +30,7 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
     }
 
     boolean passed() {
-        return options.persistence() || options.writeAhead() ? lost == 0 : lostUnexplained() == 0;
+        return (options.persistence() || options.writeAhead() ? lost == 0 : lostUnexplained() == 0) && handledAfterCancel == 0;
     }
 
     String table() {
@@ -60,6 +64,12 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         row(t, "replayed (+ re-sent after a Redis restart)", fmt(replayed) + " (+ " + fmt(restored) + ")");
         row(t, "rejected by enqueue (not accepted)", fmt(rejected));
         row(t, "handled without a recorded receipt", fmt(handledWithoutReceipt));
+        if (options.cancelEvery() > 0) {
+            row(t, "cancelled (`--cancel-every " + options.cancelEvery() + "`): answers", cancels.isEmpty() ? "none"
+                    : cancels.entrySet().stream().map(e -> e.getKey() + " " + fmt(e.getValue()))
+                    .collect(Collectors.joining(", ")) + " (K cancelled, N cancel requested, ? unknown)");
+            row(t, "**handled after a CANCELLED answer**", "**" + fmt(handledAfterCancel) + "**");
+        }
         row(t, "faults injected", faults.values().stream().mapToInt(Integer::intValue).sum() + ": "
                 + faults.entrySet().stream().map(e -> e.getKey().label() + " " + e.getValue())
                 .collect(Collectors.joining(", ")));

@@ -170,6 +170,9 @@ final class ChaosRun {
                 long total = perProducer + (i < o.jobs() % o.producers() ? 1 : 0);
                 Child c = new Child("producer", i, total, (double) total * 1000 / schedule.phaseMillis());
                 ledger.trackProducer(i, c.recordFile());
+                if (o.cancelEvery() > 0) {
+                    ledger.trackCanceller(c.cancelsFile());
+                }
                 producers.add(c);
             }
             for (int i = 0; i < o.workers(); i++) {
@@ -931,7 +934,8 @@ final class ChaosRun {
         }
         return new ChaosResult(o, ledger.acceptedCount(), ledger.handledAcceptedCount(), ledger.outstandingCount(), beyond,
                 ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
-                replayed, restored, rejected, injected, companionsInjected, latency.max(), latency.percentile(0.99),
+                replayed, restored, rejected, ledger.cancelCounts(), ledger.handledAfterCancel().size(),
+                injected, companionsInjected, latency.max(), latency.percentile(0.99),
                 latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
     }
 
@@ -965,6 +969,12 @@ final class ChaosRun {
                         .append(sb.length() < 200_000 ? redisStatus(e.getKey()) : "-").append('\n');
             }
             Files.writeString(dir.resolve("lost.txt"), sb.toString(), StandardCharsets.UTF_8);
+        }
+        List<String> late = ledger.handledAfterCancel();
+        if (!late.isEmpty()) {
+            Files.writeString(dir.resolve("handled-after-cancel.txt"), "# id cancelledAtMillis lastHandledAtMillis redisStatus\n"
+                    + late.stream().map(id -> id + " " + ledger.cancelledAt(id) + " " + ledger.lastHandledAt(id) + " "
+                    + redisStatus(id)).collect(java.util.stream.Collectors.joining("\n")) + "\n", StandardCharsets.UTF_8);
         }
         StringBuilder dups = new StringBuilder("# id handlerRuns (first 1000)\n");
         ledger.duplicates(1000).forEach((id, n) -> dups.append(id).append(' ').append(n).append('\n'));
@@ -1052,6 +1062,11 @@ final class ChaosRun {
             return dir.resolve(name() + ".ids");
         }
 
+        /** A producer's record of the jobs it cancelled ({@link ChaosProducerMain}, {@code --cancels}). */
+        Path cancelsFile() {
+            return dir.resolve(name() + ".cancels");
+        }
+
         Path summaryFile(int inc) {
             return dir.resolve(name() + "-" + inc + ".summary.json");
         }
@@ -1071,7 +1086,9 @@ final class ChaosRun {
                         "--total", Long.toString(total),
                         "--rate", Double.toString(rate),
                         "--start-ms", Long.toString(phaseStartMs),
-                        "--write-ahead", o.writeAhead() ? "on" : "off");
+                        "--write-ahead", o.writeAhead() ? "on" : "off",
+                        "--cancel-every", Integer.toString(o.cancelEvery()),
+                        "--cancels", cancelsFile().toString());
             } else {
                 b = ChildJvm.builder(ChaosWorkerMain.class).args(
                         "--redis", redisUri(),

@@ -18,7 +18,8 @@ import java.util.Set;
  * The verdict's only source: the producers' and workers' record files, read incrementally (each poll
  * reads the complete lines appended since the last one).
  *
- * <p>Invariants: {@code outstanding} is exactly the accepted ids not yet handled; a line counts once it
+ * <p>Invariants: {@code outstanding} is exactly the accepted ids not yet handled and not (maybe) cancelled (a
+ * producer's cancels file says K, N or ?: such a job need not run); a line counts once it
  * ends with a newline; lines that do not start with a job id are counted as torn and ignored. Not
  * thread-safe (the harness polls from one thread).
  */
@@ -31,6 +32,16 @@ final class IdLedger {
     private final Map<Path, Long> offsets = new LinkedHashMap<>();
     private final Map<Path, Integer> producerOf = new HashMap<>();
     private final Set<Path> handlerFiles = new HashSet<>();
+    private final Set<Path> cancelFiles = new HashSet<>();
+    /** A producer's last word on a cancel: its state code (K, N, ? or a too-late state) and when it answered. */
+    private record Cancel(char code, long atMillis) {
+        boolean excused() {
+            return code == 'K' || code == 'N' || code == '?';
+        }
+    }
+
+    private final Map<String, Cancel> cancels = new HashMap<>();
+    private final Map<String, Long> lastHandledAt = new HashMap<>();
     private final Map<String, Accepted> accepted = new HashMap<>();
     private final Map<String, Integer> handledCount = new HashMap<>();
     private final Set<String> outstanding = new HashSet<>();
@@ -45,6 +56,11 @@ final class IdLedger {
     void trackWorker(Path file) {
         offsets.putIfAbsent(file, 0L);
         handlerFiles.add(file);
+    }
+
+    void trackCanceller(Path file) {
+        offsets.putIfAbsent(file, 0L);
+        cancelFiles.add(file);
     }
 
     /** Reads what was appended to every file since the last poll. */
@@ -89,8 +105,11 @@ final class IdLedger {
                 }
                 if (producer != null) {
                     onAccepted(producer, line);
+                } else if (cancelFiles.contains(file)) {
+                    onCancel(line);
                 } else {
-                    onHandled(line.substring(0, 26));
+                    String[] f = line.split(" ");
+                    onHandled(line.substring(0, 26), f.length > 1 ? Long.parseLong(f[1]) : 0);
                 }
             }
             return lastNl + 1;
@@ -108,14 +127,60 @@ final class IdLedger {
             duplicateReceipts++;
             return;
         }
-        if (!handledCount.containsKey(id)) {
+        Cancel c = cancels.get(id);
+        if (!handledCount.containsKey(id) && (c == null || !c.excused())) {
             outstanding.add(id);
         }
     }
 
-    private void onHandled(String id) {
+    private void onHandled(String id, long atMillis) {
         handledCount.merge(id, 1, Integer::sum);
+        lastHandledAt.merge(id, atMillis, Math::max);
         outstanding.remove(id);
+    }
+
+    /** {@code <jobId> ?} before a cancel call, {@code <jobId> <code> <answeredAtMillis>} after it returned. */
+    private void onCancel(String line) {
+        String id = line.substring(0, 26);
+        String[] f = line.split(" ");
+        char code = f.length > 1 && !f[1].isEmpty() ? f[1].charAt(0) : '?';
+        long at = f.length > 2 ? Long.parseLong(f[2]) : 0;
+        Cancel c = new Cancel(code, at);
+        cancels.put(id, c);
+        if (c.excused()) {
+            outstanding.remove(id);
+        } else if (accepted.containsKey(id) && !handledCount.containsKey(id)) {
+            outstanding.add(id);
+        }
+    }
+
+    /** The producers' cancels by the state code they answered last. */
+    Map<Character, Long> cancelCounts() {
+        Map<Character, Long> out = new java.util.TreeMap<>();
+        cancels.values().forEach(c -> out.merge(c.code(), 1L, Long::sum));
+        return out;
+    }
+
+    /** Ids whose cancel answered K (CANCELLED) and that a handler recorded after that answer: broken promises. */
+    List<String> handledAfterCancel() {
+        List<String> out = new ArrayList<>();
+        cancels.forEach((id, c) -> {
+            Long at = lastHandledAt.get(id);
+            if (c.code() == 'K' && at != null && at > c.atMillis()) {
+                out.add(id);
+            }
+        });
+        out.sort(null);
+        return out;
+    }
+
+    long cancelledAt(String id) {
+        Cancel c = cancels.get(id);
+        return c == null ? 0 : c.atMillis();
+    }
+
+    long lastHandledAt(String id) {
+        return lastHandledAt.getOrDefault(id, 0L);
     }
 
     long acceptedCount() {
