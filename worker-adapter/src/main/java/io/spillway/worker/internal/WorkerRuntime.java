@@ -722,6 +722,12 @@ public final class WorkerRuntime {
                         "delivered " + f.deliveries() + " times without finishing: its workers died or hung each time", name));
                 continue;
             }
+            if (held.contains(q)) {
+                // Paused by an operator while this fetch was on its way (a blocking read sent before the pause was
+                // read): not run, handed back to the queue at once.
+                settle(a, release(a));
+                continue;
+            }
             runnable.add(a);
         }
         if (runnable.isEmpty()) {
