@@ -13,12 +13,14 @@ import java.util.stream.Collectors;
  *     restart that came back empty: the documented limit (only in a scenario without persistence)
  * @param cancels with {@code --cancel-every}: the producers' cancels by the state they answered (K cancelled, N cancel
  *     requested, {@code ?} unknown: the call threw or was cut short, others too late)
+ * @param cancelledUnhandled accepted jobs never handled that were cancelled (or whose cancel never answered)
  * @param handledAfterCancel jobs handled after their cancel answered CANCELLED: each is a broken promise
  * @param problems anything else that went wrong (unexpected child exits, stuck producers, drain timeout)
  */
 record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, long lost, long lostBeyondResendWindow,
                    long duplicateIds, long extraRuns, long handledWithoutReceipt, long tornLines, long spooled,
-                   long replayed, long restored, long rejected, Map<Character, Long> cancels, long handledAfterCancel,
+                   long replayed, long restored, long rejected, Map<Character, Long> cancels, long cancelledUnhandled,
+                   long handledAfterCancel,
                    Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions,
                    long worstEnqueueNanos,
                    long p99EnqueueNanos, long p50EnqueueNanos, long drainMillis, boolean drained, long runMillis,
@@ -55,7 +57,8 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         row(t, "producers × workers (handler threads)", options.producers() + " × " + options.workers() + " ("
                 + options.concurrency() + " each, " + options.workMillis() + " ms work per job)");
         row(t, "jobs accepted", fmt(accepted));
-        row(t, "accepted jobs handled", fmt(handledAccepted));
+        row(t, "accepted jobs handled", fmt(handledAccepted) + (options.cancelEvery() > 0
+                ? " (and " + fmt(cancelledUnhandled) + " cancelled, never run)" : ""));
         row(t, "**lost**", "**" + fmt(lost) + "**" + (options.persistence() || options.writeAhead() ? ""
                 : " (" + fmt(lostBeyondResendWindow) + " accepted more than the 5 s resend window before an empty restart, "
                 + fmt(lostUnexplained()) + " unexplained)"));

@@ -934,7 +934,8 @@ final class ChaosRun {
         }
         return new ChaosResult(o, ledger.acceptedCount(), ledger.handledAcceptedCount(), ledger.outstandingCount(), beyond,
                 ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
-                replayed, restored, rejected, ledger.cancelCounts(), ledger.handledAfterCancel().size(),
+                replayed, restored, rejected, ledger.cancelCounts(), ledger.cancelledUnhandledCount(),
+                ledger.handledAfterCancel().size(),
                 injected, companionsInjected, latency.max(), latency.percentile(0.99),
                 latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
     }

@@ -189,7 +189,13 @@ final class IdLedger {
 
     /** Accepted ids handled at least once. */
     long handledAcceptedCount() {
-        return accepted.size() - outstanding.size();
+        return accepted.keySet().stream().filter(handledCount::containsKey).count();
+    }
+
+    /** Accepted ids never handled whose cancel answered K or N, or never answered: they need not run. */
+    long cancelledUnhandledCount() {
+        return accepted.keySet().stream().filter(id -> !handledCount.containsKey(id))
+                .filter(id -> cancels.containsKey(id) && cancels.get(id).excused()).count();
     }
 
     /** Distinct ids handled (including ones whose receipt line was never written). */

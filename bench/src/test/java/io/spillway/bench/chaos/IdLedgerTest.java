@@ -42,6 +42,8 @@ class IdLedgerTest {
         assertThat(ledger.outstandingCount()).as("only E must still run").isEqualTo(1);
         assertThat(ledger.lost()).extracting(e -> e.getKey()).containsExactly(E);
         assertThat(ledger.handledAfterCancel()).isEmpty();
+        assertThat(ledger.handledAcceptedCount()).as("B and D ran").isEqualTo(2);
+        assertThat(ledger.cancelledUnhandledCount()).as("A and C need not run").isEqualTo(2);
         assertThat(ledger.cancelCounts()).containsEntry('K', 1L).containsEntry('N', 1L).containsEntry('?', 1L)
                 .containsEntry('A', 1L);
 
