@@ -140,8 +140,6 @@ public final class WorkerRuntime {
      */
     private final Set<QueueName> held = ConcurrentHashMap.newKeySet();
     private volatile boolean heldKnown;
-    /** The value of the pause flag {@link #sample} read last. */
-    private volatile String pauseReason;
     /** Cluster only: the slots of this worker's queues whose master failed a call (the other queues go on). */
     private final PausedSlots paused;
     /** Queues whose jobs were waiting while fetches came back empty: their group is rewound on recovery. */
@@ -1454,7 +1452,7 @@ public final class WorkerRuntime {
             if (paused.isPaused(q)) {
                 continue; // its figures stay those last read
             }
-            long[] v;
+            Sample v;
             try {
                 v = sample(q, now);
             } catch (RedisUnavailableException e) {
@@ -1464,8 +1462,8 @@ public final class WorkerRuntime {
                 continue;
             }
             long[] target = sampled.get(q);
-            System.arraycopy(v, 0, target, 0, target.length);
-            hold(q, v[5] != 0 ? pauseReason : null);
+            System.arraycopy(v.figures(), 0, target, 0, target.length);
+            hold(q, v.pause());
         }
         sampledAt = System.nanoTime();
         heldKnown = true;
@@ -1508,10 +1506,13 @@ public final class WorkerRuntime {
     }
 
     /**
-     * One queue's figures (waiting, in flight, delayed, dead, workers, and 1 if an operator paused it), and this worker's
-     * heartbeat on it. The pause's value is left in {@link #pauseReason} (read on the sampling thread only).
+     * One queue's figures: waiting, in flight, delayed, dead, workers seen; and its pause flag's value (null: not paused).
      */
-    private long[] sample(QueueName q, long now) {
+    private record Sample(long[] figures, String pause) {
+    }
+
+    /** One queue's {@link Sample}, and this worker's heartbeat on it: one pipelined round trip. */
+    private Sample sample(QueueName q, long now) {
         return gateway.pipelined(true, p -> {
             var pausedFlag = p.get(RedisKeys.paused(q));
             var len = p.xlen(RedisKeys.stream(q));
@@ -1527,9 +1528,8 @@ public final class WorkerRuntime {
                 } catch (RuntimeException e) {
                     // NOGROUP before the first fetch created the group.
                 }
-                pauseReason = pausedFlag.get();
-                return new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get(),
-                        pauseReason != null ? 1 : 0};
+                return new Sample(new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()},
+                        pausedFlag.get());
             };
         });
     }
