@@ -386,8 +386,8 @@ public final class JobProducer implements AutoCloseable {
      * it. A job that has ended is not changed: the call returns its state ({@code COMPLETED}, {@code DEAD},
      * {@code PURGED}). An id Redis does not know is cancelled too (its job may be spooled somewhere), for 24 hours.
      * When Redis comes back with a new run id (a restart that may have lost its latest writes, a failover), this
-     * producer cancels again what it cancelled within its re-send window, before it re-sends the jobs of that window. While a job is cancelled, an enqueue of its
-     * id is a duplicate (it does nothing), as for any id Redis remembers.
+     * producer cancels again what it cancelled within its re-send window, before it re-sends the jobs of that window.
+     * While a job is cancelled, an enqueue of its id is a duplicate (it does nothing), as for any id Redis remembers.
      *
      * @return the job's status after the call: {@link JobState#CANCELLED} when it will not run,
      *     {@link JobState#CANCEL_REQUESTED} when a worker holds it

@@ -1108,9 +1108,9 @@ public final class RedisGateway implements AutoCloseable {
 
     /**
      * Sentinel only, after a direct call found Redis unavailable (and before each read of the queue figures): asks the
-     * sentinels (at most once a second) which master they name and, for a gateway no reconnect loop probes (an operator tool: {@code DeadLetters},
-     * {@code Queues}, the CLI, queue figures), moves the client to it, so that its next call reaches the master after a
-     * failover. A probed gateway (a producer's, a worker's) is left to its probe, whose recovery re-sends recent writes
+     * sentinels (at most once a second) which master they name and, for a gateway no reconnect loop probes (an
+     * operator tool: {@code DeadLetters}, {@code Queues}, the CLI, queue figures), moves the client to it, so that its
+     * next call reaches the master after a failover. A probed gateway (a producer's, a worker's) is left to its probe, whose recovery re-sends recent writes
      * before anything new reaches a new master. Never throws.
      */
     public void followSentinels() {
