@@ -5,7 +5,6 @@ import io.spillway.core.JobState;
 import io.spillway.core.JobStatus;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
-import io.spillway.core.SpillwayException;
 import io.spillway.core.internal.JobCancel;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
@@ -82,7 +81,7 @@ final class CancelCommand implements Callable<Integer> {
                     JobStatus s = JobCancel.cancel(gateway, q, id, true);
                     row = new Row(q.value(), id.value(), s.state(), s.state() == JobState.CANCELLED);
                 } catch (RuntimeException e) {
-                    throw failure(connection, e, rows.size(), jobIds.size());
+                    throw RedisOptions.failurePartWay(connection, e, "cancelling", rows.size(), jobIds.size(), "job(s)");
                 }
                 rows.add(row);
                 if (!json) {
@@ -114,20 +113,5 @@ final class CancelCommand implements Callable<Integer> {
             case COMPLETED, DEAD, PURGED -> " (ended: not cancelled)";
             default -> " (not cancelled)";
         };
-    }
-
-    /**
-     * A Redis failure once the gateway is open, as one line, classified as at connect time (the gateway wraps the
-     * client's exception); it says how far the command got, since the ids before it were done.
-     */
-    private static CliException failure(RedisConnection connection, RuntimeException e, int done, int total) {
-        RuntimeException cause = e instanceof SpillwayException && e.getCause() instanceof RuntimeException c ? c : e;
-        CliException f = RedisOptions.failure(connection, cause);
-        if (done == 0) {
-            return f;
-        }
-        return new CliException(f.exitCode(), f.getMessage() + " (" + done + " of " + total + " job(s) done before it"
-                + (f.exitCode() == ExitCodes.UNREACHABLE ? "; cancelling again is harmless: run the command again" : "")
-                + ")");
     }
 }

@@ -2,7 +2,6 @@ package io.spillway.cli;
 
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
-import io.spillway.core.SpillwayException;
 import io.spillway.worker.Queues;
 import java.io.PrintWriter;
 import java.time.Instant;
@@ -119,7 +118,7 @@ final class PauseCommand implements Callable<Integer> {
                 try {
                     row = action.apply(qs, q);
                 } catch (RuntimeException e) {
-                    throw failure(connection, e, doing, rows.size(), names.size());
+                    throw RedisOptions.failurePartWay(connection, e, doing, rows.size(), names.size(), "queue(s)");
                 }
                 rows.add(row);
                 if (!json) {
@@ -132,21 +131,6 @@ final class PauseCommand implements Callable<Integer> {
             Output.json(out, rows);
         }
         return rows;
-    }
-
-    /**
-     * A Redis failure once connected, classified as at connect time ({@link Queues} wraps the client's exception); it
-     * says how far the command got, since the queues before it were done.
-     */
-    private static CliException failure(RedisConnection connection, RuntimeException e, String doing, int done, int total) {
-        RuntimeException cause = e instanceof SpillwayException && e.getCause() instanceof RuntimeException c ? c : e;
-        CliException f = RedisOptions.failure(connection, cause);
-        if (done == 0) {
-            return f;
-        }
-        return new CliException(f.exitCode(), f.getMessage() + " (" + done + " of " + total + " queue(s) done before it"
-                + (f.exitCode() == ExitCodes.UNREACHABLE ? "; " + doing + " again is harmless: run the command again" : "")
-                + ")");
     }
 
     /** A pause's reason as JSON gives it: null for none. */

@@ -1,6 +1,7 @@
 package io.spillway.cli;
 
 import io.spillway.core.RedisConnection;
+import io.spillway.core.SpillwayException;
 import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.Tls;
@@ -269,6 +270,23 @@ final class RedisOptions {
      */
     static CliException failure(RedisConnection c, RuntimeException e) {
         return failure(c, null, e);
+    }
+
+    /**
+     * {@link #failure(RedisConnection, RuntimeException)} part-way through a command that acts on several items in turn
+     * (its gateway wraps the client's exception): the line also says how far it got, and, when Redis could not be
+     * reached, that running it again is harmless ({@code doing}: "cancelling", "pausing", …).
+     */
+    static CliException failurePartWay(RedisConnection c, RuntimeException e, String doing, int done, int total,
+                                       String items) {
+        RuntimeException cause = e instanceof SpillwayException && e.getCause() instanceof RuntimeException r ? r : e;
+        CliException f = failure(c, cause);
+        if (done == 0) {
+            return f;
+        }
+        return new CliException(f.exitCode(), f.getMessage() + " (" + done + " of " + total + " " + items + " done before it"
+                + (f.exitCode() == ExitCodes.UNREACHABLE ? "; " + doing + " again is harmless: run the command again" : "")
+                + ")");
     }
 
     /** {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code at} (null if not known). */
