@@ -16,6 +16,7 @@
 --#include lease.lua
 --#include /io/spillway/core/scripts/refusal.lua
 --#include settle.lua
+--#include cancelled.lua
 if not settleable(KEYS[1], ARGV[1], ARGV[2], ARGV[4], KEYS[2]) then
   return 0
 end
@@ -24,9 +25,8 @@ local state = v and string.sub(v, 1, 1)
 if state ~= 'K' and state ~= 'N' then
   return 0
 end
-redis.call('SET', KEYS[2], 'K' .. string.sub(v, 2), 'EX', ARGV[3])
-local late, stop = leave(KEYS[1], ARGV[1], ARGV[2], 'drop', function() end)
-if stop then
-  return late
+local r = dropCancelled(KEYS[1], ARGV[1], ARGV[2], KEYS[2], 'K' .. string.sub(v, 2), ARGV[3], 'drop')
+if r == 2 then
+  return 1
 end
-return late or 1
+return r
