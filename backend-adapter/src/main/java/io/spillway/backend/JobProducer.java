@@ -47,6 +47,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.StampedLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,6 +97,15 @@ public final class JobProducer implements AutoCloseable {
     private final ChronicleJournal journal;
     private final Replayer replayer;
     private final RecentWrites recent;
+    /**
+     * Held (shared) by each direct write, from its look at the circuit until Redis's answer is in {@link #recent} (and
+     * by each cancel until it is remembered); taken and released at once by the reconnect loop before each probe, with
+     * the circuit open. So a write that saw the circuit closed reaches the master its client was on, never a new
+     * master the probe moved the client to (ahead of the re-send: out of order), and is among the recent writes before
+     * the recovery re-sends them: a failover noticed by the heartbeat while a call was on its way to the old master
+     * lost that job (SentinelFailoverIT, the manual failover, once in CI).
+     */
+    private final StampedLock directCalls = new StampedLock();
     /**
      * The jobs this producer cancelled within the re-send window (oldest first, at most {@link #MAX_RECENT_CANCELS}),
      * cancelled again before the re-send when Redis comes back with a new run id: a Redis that lost its latest writes
@@ -179,6 +189,7 @@ public final class JobProducer implements AutoCloseable {
             monitor.knownRunId(sentLog.redisRunId());
         }
         monitor.writeAhead(config.writeAhead);
+        monitor.beforeEachProbe(() -> directCalls.unlockWrite(directCalls.writeLock()));
         monitor.addListener((from, to, cause) -> {
             if (to == HealthState.CONNECTED) {
                 replaySignal.release();
@@ -401,12 +412,17 @@ public final class JobProducer implements AutoCloseable {
         }
         QueueName q = QueueName.of(queue);
         JobId id = JobId.of(jobId);
-        JobStatus s = JobCancel.cancel(gateway, q, id, false);
-        if (s.state() == JobState.CANCELLED || s.state() == JobState.CANCEL_REQUESTED) {
-            log.debug("Job {} of queue {}: {}", id, q, s.state());
-            remember(new RecentCancel(q, id, System.nanoTime()));
+        long stamp = directCalls.readLock();
+        try {
+            JobStatus s = JobCancel.cancel(gateway, q, id, false);
+            if (s.state() == JobState.CANCELLED || s.state() == JobState.CANCEL_REQUESTED) {
+                log.debug("Job {} of queue {}: {}", id, q, s.state());
+                remember(new RecentCancel(q, id, System.nanoTime()));
+            }
+            return s;
+        } finally {
+            directCalls.unlockRead(stamp);
         }
-        return s;
     }
 
     /** {@link #cancel(String, String)} of a receipt's job. */
@@ -534,7 +550,23 @@ public final class JobProducer implements AutoCloseable {
 
     /** {@code tick}: the caller's {@link System#nanoTime()} reading, for the meters. */
     private Receipt submit(JobRecord job, byte[] encoded, long tick) {
-        if (!config.writeAhead && !gateway.isOpen() && journal.backlog(job.queue()) == 0) {
+        if (!config.writeAhead) {
+            long stamp = directCalls.readLock();
+            try {
+                Receipt direct = submitDirect(job, encoded, tick);
+                if (direct != null) {
+                    return direct;
+                }
+            } finally {
+                directCalls.unlockRead(stamp);
+            }
+        }
+        return spool(job, encoded, tick);
+    }
+
+    /** The job written to Redis, if the circuit is closed and its queue has no backlog; null if it must spool. */
+    private Receipt submitDirect(JobRecord job, byte[] encoded, long tick) {
+        if (!gateway.isOpen() && journal.backlog(job.queue()) == 0) {
             try {
                 register(job.queue());
                 long now = System.currentTimeMillis();
@@ -559,16 +591,31 @@ public final class JobProducer implements AutoCloseable {
                 }
                 return new Receipt(job.id().value(), job.queue().value(), false, code == EnqueueScript.DUPLICATE, at);
             } catch (RedisUnavailableException e) {
-                // Spool below. The gateway has opened the circuit and told the reconnect loop.
+                // Spool. The gateway has opened the circuit and told the reconnect loop.
             } catch (SpillwayException e) {
                 refusedOrThrow(e);
             }
         }
-        return spool(job, encoded, tick);
+        return null;
     }
 
     /** Fills {@code out} with the batch's receipts, in input order. */
     private void submitAll(Batch batch, Receipt[] out, long tick) {
+        if (config.writeAhead) {
+            submitAllHeld(batch, out, tick);
+            return;
+        }
+        // Held while the rest spools too: simpler, and the reconnect loop waits at most that long.
+        long stamp = directCalls.readLock();
+        try {
+            submitAllHeld(batch, out, tick);
+        } finally {
+            directCalls.unlockRead(stamp);
+        }
+    }
+
+    /** {@link #submitAll}, with {@link #directCalls} held if direct writes are possible. */
+    private void submitAllHeld(Batch batch, Receipt[] out, long tick) {
         int n = batch.size();
         // A queue goes direct only if it had no backlog when the batch started: then all its jobs of this
         // batch go one way, and their order holds.

@@ -546,4 +546,48 @@ class JobProducerIT {
             });
         }
     }
+
+    /**
+     * A write on its way when the producer learns that another Redis answers at its address (a failover: the old master
+     * takes the write, then drops it when it resyncs): the reconnect loop must wait for it, so that the recovery re-sends
+     * it with the other recent writes. The proxy holds the old Redis's reply back while new connections reach the other
+     * Redis; before the loop waited for calls in flight, the recovery had re-sent the recent writes without it and the
+     * job was lost (SentinelFailoverIT's manual failover, once in CI).
+     */
+    @Test
+    void aWriteTheOldRedisAcknowledgesDuringTheRecoveryIsSentAgainToTheNewOne() throws Exception {
+        try (RedisProcess other = RedisProcess.builder().start();
+             ChaosProxy proxy = ChaosProxy.to(redis.port());
+             JobProducer p = JobProducer.builder()
+                     .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofSeconds(20)).build())
+                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                     .build()) {
+            String before = p.enqueue("held", "t", bytes("before")).jobId();
+            proxy.holdRepliesTo("the-held-job");
+            Receipt[] held = new Receipt[1];
+            Thread caller = new Thread(() -> held[0] = p.enqueue("held", "t", bytes("the-held-job")), "caller");
+            caller.start();
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.heldConnections() == 1);
+            try (Jedis j = redis.jedis()) {
+                await().atMost(Duration.ofSeconds(10)).until(() -> RedisJobs.ids(j, "held").size() == 2);
+            }
+            // The other Redis now answers at the producer's address; its other connections are reset.
+            proxy.retarget(other.port());
+            proxy.dropOpenConnectionsExceptHeld();
+            long lost = p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount();
+            await().atMost(Duration.ofSeconds(10)).until(() ->
+                    p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount() > lost);
+            // Time for a reconnect loop that does not wait to probe, re-send and close the circuit (tens of ms).
+            Thread.sleep(1_000);
+            proxy.releaseReplies();
+            caller.join(10_000);
+            assertThat(held[0]).isNotNull();
+            assertThat(held[0].spooled()).as("the old Redis took it").isFalse();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try (Jedis j = other.jedis()) {
+                assertThat(RedisJobs.ids(j, "held")).as("on the new Redis, in order")
+                        .containsExactly(before, held[0].jobId());
+            }
+        }
+    }
 }

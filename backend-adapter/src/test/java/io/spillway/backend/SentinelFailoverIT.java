@@ -191,6 +191,65 @@ class SentinelFailoverIT {
     }
 
     /**
+     * The manual failover with eight threads enqueueing, each to its own queue: when the heartbeat learns of the new
+     * master, calls are on their way to the old one. Each that the old master acknowledges must be among the writes the
+     * recovery re-sends, and none may reach the new master ahead of the re-send. Before the reconnect loop waited for
+     * calls in flight, a call acknowledged after the recovery had taken the recent writes was lost when the old master
+     * resynced (once in CI with one thread; most runs with eight on a busy machine).
+     */
+    // First pass only (.ci/run's Redis 7.0 pass leaves out the tag, to keep CI under 30 minutes): it waits out the old
+    // master's demotion (about 10 s); the Redis 7.0 pass runs the one-caller manual failover above.
+    @org.junit.jupiter.api.Tag("first-pass-only")
+    @Test
+    void aManualFailoverWithManyCallersInFlightLosesNothingAndKeepsOrder() throws Exception {
+        int threads = 8;
+        Map<String, List<String>> accepted = new HashMap<>();
+        for (int t = 0; t < threads; t++) {
+            accepted.put("q" + t, java.util.Collections.synchronizedList(new ArrayList<>()));
+        }
+        try (SentinelGroup redis = SentinelGroup.builder().start();
+             JobProducer p = producer(redis)) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
+            AtomicBoolean stop = new AtomicBoolean();
+            List<Thread> load = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                String q = "q" + t;
+                Thread th = new Thread(() -> {
+                    int i = 0;
+                    while (!stop.get()) {
+                        accepted.get(q).add(p.enqueue(q, "t", ("job " + i).getBytes()).jobId());
+                        if (++i % 20 == 0) {
+                            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+                        }
+                    }
+                }, "load-" + t);
+                th.start();
+                load.add(th);
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> p.metrics().meter(MetricNames.ACCEPTED).getCount() >= 2_000);
+            RedisProcess old = redis.failover();
+            redis.awaitFailover(old, Duration.ofSeconds(30));
+            // Until the sentinels have demoted the old master: what it alone took is gone from then on. (Demoting it
+            // kills its client connections, a poll's among them.)
+            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> {
+                try (Jedis j = old.jedis()) {
+                    return j.info("replication").contains("role:slave");
+                }
+            });
+            await().atMost(Duration.ofSeconds(30)).until(() -> p.state() == HealthState.CONNECTED);
+            stop.set(true);
+            for (Thread th : load) {
+                th.join();
+            }
+            awaitDrained(p);
+            System.out.printf("manual failover, %d callers: accepted %d, resent %d, restored %d%n", threads,
+                    p.metrics().meter(MetricNames.ACCEPTED).getCount(), p.metrics().meter(MetricNames.RESENT).getCount(),
+                    p.metrics().meter(MetricNames.RESTORED).getCount());
+            assertOnNewMasterOnceInOrder(redis, accepted);
+        }
+    }
+
+    /**
      * Every connection the producer holds to the sentinels dies silently (a firewall dropped them: no reset; Jedis's
      * Sentinel client, which Spillway used until session 19, waited on its {@code +switch-master} subscriptions for
      * ever) before a manual failover. The old master goes on taking writes until the sentinels demote it, 8-10 s later, then
@@ -235,7 +294,7 @@ class SentinelFailoverIT {
             long failoverAt = System.nanoTime();
             redis.awaitFailover(old, Duration.ofSeconds(30));
             // Until the sentinels have demoted the old master (the moment its writes are doomed) and a while after.
-            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> {
                 try (Jedis j = old.jedis()) {
                     return j.info("replication").contains("role:slave");
                 }

@@ -31,7 +31,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@link #slow(Duration)}: forwards, delaying every chunk read from either side.</li>
  * </ul>
  * Apart from the mode, {@link #stallOpenConnections()} silences the connections open at that moment for good while new
- * ones are forwarded: a connection that a firewall or NAT dropped without telling either end.
+ * ones are forwarded: a connection that a firewall or NAT dropped without telling either end. {@link #holdRepliesTo}
+ * holds back the reply to one command (a call in flight, for as long as the test wants), {@link #retarget} sends new
+ * connections to another server (a Redis replaced behind an address) and {@link #dropOpenConnectionsExceptHeld} resets
+ * the other open connections.
  *
  * <p>Threads: one acceptor plus two pump threads per connection, all daemon; at most
  * {@link #DEFAULT_MAX_CONNECTIONS} connections are open at once (more are closed at once). Mode
@@ -56,7 +59,9 @@ public final class ChaosProxy implements AutoCloseable {
 
     private enum Mode { PASS, CUT, BLACKHOLE, SLOW, MUTE }
 
-    private final int targetPort;
+    private volatile int targetPort;
+    /** Armed by {@link #holdRepliesTo}: the next connection whose client sends these bytes has its replies held. */
+    private volatile byte[] holdMarker;
     private final ServerSocket server;
     private final Thread acceptor;
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
@@ -107,7 +112,6 @@ public final class ChaosProxy implements AutoCloseable {
         mode = Mode.BLACKHOLE;
     }
 
-    /** Forwards, sleeping {@code perChunk} before each chunk in either direction. */
     /**
      * Forwards the clients' bytes to the target but swallows every reply: the target runs the commands,
      * the clients never learn it (a write whose outcome is unknown to the client).
@@ -116,6 +120,7 @@ public final class ChaosProxy implements AutoCloseable {
         mode = Mode.MUTE;
     }
 
+    /** Forwards, sleeping {@code perChunk} before each chunk in either direction. */
     public void slow(Duration perChunk) {
         if (perChunk.isNegative()) {
             throw new IllegalArgumentException("perChunk must be >= 0, but was " + perChunk);
@@ -135,6 +140,61 @@ public final class ChaosProxy implements AutoCloseable {
         for (Link link : links) {
             link.stalled = true;
             n++;
+        }
+        return n;
+    }
+
+    /**
+     * Holds back the replies on the next connection whose client sends a chunk containing {@code marker} (its bytes in
+     * UTF-8): the chunk reaches the target, which runs the command, and the client waits for the answer until {@link
+     * #releaseReplies()} (a call in flight, for as long as a test needs). One connection per call.
+     */
+    public void holdRepliesTo(String marker) {
+        if (marker == null || marker.isEmpty()) {
+            throw new IllegalArgumentException("marker must not be empty");
+        }
+        holdMarker = marker.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** Returns how many connections have their replies held ({@link #holdRepliesTo}). */
+    public int heldConnections() {
+        int n = 0;
+        for (Link link : links) {
+            n += link.held ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Lets every held connection's replies through, in order. */
+    public void releaseReplies() {
+        for (Link link : links) {
+            link.held = false;
+        }
+    }
+
+    /**
+     * Connects new connections to {@code 127.0.0.1:port} from now on; open ones stay with the server they reached (a
+     * server replaced behind an address, as a failover does for a client that asks where the master is).
+     */
+    public void retarget(int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be in 1..65535, but was " + port);
+        }
+        targetPort = port;
+    }
+
+    /**
+     * Closes every open connection whose replies are not held (their clients see a reset).
+     *
+     * @return how many were closed
+     */
+    public int dropOpenConnectionsExceptHeld() {
+        int n = 0;
+        for (Link link : links) {
+            if (!link.held) {
+                link.close();
+                n++;
+            }
         }
         return n;
     }
@@ -231,6 +291,7 @@ public final class ChaosProxy implements AutoCloseable {
         private final Socket client;
         private volatile Socket upstream;
         private volatile boolean stalled;
+        private volatile boolean held;
 
         Link(Socket client) {
             this.client = client;
@@ -277,6 +338,14 @@ public final class ChaosProxy implements AutoCloseable {
                     if (stalled || m == Mode.BLACKHOLE || out == null || (m == Mode.MUTE && from == upstream)) {
                         continue;
                     }
+                    if (from == client && holdMarker != null && contains(buf, n, holdMarker)) {
+                        holdMarker = null;
+                        held = true;
+                    }
+                    while (from == upstream && held && !closed) {
+                        // Held by the test until releaseReplies(): a condition the test sets, checked every millisecond.
+                        Thread.sleep(1);
+                    }
                     if (m == Mode.SLOW) {
                         // The delay is the fault being injected, not a wait for a condition.
                         Thread.sleep(delay.toMillis());
@@ -291,6 +360,19 @@ public final class ChaosProxy implements AutoCloseable {
             } finally {
                 close();
             }
+        }
+
+        private static boolean contains(byte[] buf, int n, byte[] marker) {
+            outer:
+            for (int i = 0; i + marker.length <= n; i++) {
+                for (int k = 0; k < marker.length; k++) {
+                    if (buf[i + k] != marker[k]) {
+                        continue outer;
+                    }
+                }
+                return true;
+            }
+            return false;
         }
 
         void close() {

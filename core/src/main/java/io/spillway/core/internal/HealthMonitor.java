@@ -88,6 +88,8 @@ public final class HealthMonitor implements AutoCloseable {
     /** The last permission refusal logged at ERROR: the same one again is repeated only every tenth attempt. */
     private volatile String refusalSaid;
     private Thread thread;
+    /** Run before each probe: see {@link #beforeEachProbe}. */
+    private volatile Runnable beforeProbe = () -> { };
 
     /** Checks Redis every second while connected. */
     public HealthMonitor(RedisGateway gateway, Backoff backoff, Recovery recovery, MetricRegistry registry) {
@@ -127,6 +129,16 @@ public final class HealthMonitor implements AutoCloseable {
 
     public HealthState state() {
         return state;
+    }
+
+    /**
+     * Runs {@code r} on the loop's thread before each probe, once the circuit is open: the producer waits there for
+     * its direct writes still in flight, so that none reaches a new master (which the probe would move the client to)
+     * ahead of the re-send, and each one Redis acknowledged is among the recent writes the recovery re-sends. Must not
+     * throw.
+     */
+    public void beforeEachProbe(Runnable r) {
+        this.beforeProbe = r;
     }
 
     public void addListener(Listener listener) {
@@ -269,6 +281,7 @@ public final class HealthMonitor implements AutoCloseable {
                 }
                 attempt++;
                 reconnectAttempts.inc();
+                beforeProbe.run();
                 RedisGateway.Probe probe = gateway.probe();
                 if (!probe.healthy()) {
                     logFailedAttempt(attempt, probe.problem());
