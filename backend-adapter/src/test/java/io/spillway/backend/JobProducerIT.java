@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.HealthState;
 import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
 import io.spillway.core.JournalFullException;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.MetricNames;
@@ -588,6 +589,46 @@ class JobProducerIT {
                 assertThat(RedisJobs.ids(j, "held")).as("on the new Redis, in order")
                         .containsExactly(before, held[0].jobId());
             }
+        }
+    }
+
+    /**
+     * The same for a cancel on its way to the old Redis: the recovery must cancel it again on the new one before it
+     * re-sends the job, or the job runs there after the caller was told CANCELLED.
+     */
+    @Test
+    void aCancelTheOldRedisAcknowledgesDuringTheRecoveryIsMadeAgainOnTheNewOne() throws Exception {
+        try (RedisProcess other = RedisProcess.builder().start();
+             ChaosProxy proxy = ChaosProxy.to(redis.port());
+             JobProducer p = JobProducer.builder()
+                     .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofSeconds(20)).build())
+                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                     .build()) {
+            String kept = p.enqueue("cancelled", "t", bytes("kept")).jobId();
+            String id = p.enqueue("cancelled", "t", bytes("to cancel")).jobId();
+            proxy.holdRepliesTo(id); // the next command naming the job: the cancel
+            JobStatus[] answer = new JobStatus[1];
+            Thread caller = new Thread(() -> answer[0] = p.cancel("cancelled", id), "caller");
+            caller.start();
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.heldConnections() == 1);
+            try (Jedis j = redis.jedis()) {
+                await().atMost(Duration.ofSeconds(10)).until(() -> j.get("spillway:{cancelled}:job:" + id).startsWith("K"));
+            }
+            proxy.retarget(other.port());
+            proxy.dropOpenConnectionsExceptHeld();
+            long lost = p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount();
+            await().atMost(Duration.ofSeconds(10)).until(() ->
+                    p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount() > lost);
+            Thread.sleep(1_000);
+            proxy.releaseReplies();
+            caller.join(10_000);
+            assertThat(answer[0].state()).isEqualTo(JobState.CANCELLED);
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try (Jedis j = other.jedis()) {
+                assertThat(RedisJobs.ids(j, "cancelled")).as("the re-send brought back only the job not cancelled")
+                        .containsExactly(kept);
+            }
+            assertThat(p.status("cancelled", id).state()).isEqualTo(JobState.CANCELLED);
         }
     }
 }
