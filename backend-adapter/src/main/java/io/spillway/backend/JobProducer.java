@@ -27,6 +27,7 @@ import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.LuaScript;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.CancelLog;
 import io.spillway.core.internal.RecentWrites;
 import io.spillway.core.internal.SentLog;
 import io.spillway.core.internal.Replayer;
@@ -118,8 +119,17 @@ public final class JobProducer implements AutoCloseable {
     }
     /** Recent direct writes on disk, for a producer started after this one; null with resending off. */
     private final SentLog sentLog;
+    /** The cancellations on disk, for a producer started after this one; null with resending off. */
+    private final CancelLog cancelLog;
+    /**
+     * A predecessor's cancellations of its last seconds (from {@link #cancelLog}): made again at the first recovery if
+     * Redis restarted since, like its last writes; dropped after it. Guarded by {@link #recentCancels}.
+     */
+    private List<CancelLog.Entry> predecessorCancels = List.of();
     /** A predecessor's writes older than this are not sent again (completion markers live a day by default). */
     static final long SENT_LOG_MAX_AGE_MILLIS = 60L * 60 * 1000;
+    /** How much longer than the re-send window the cancel log keeps a line when it is compacted. */
+    private static final long CANCEL_LOG_MARGIN_MILLIS = 10_000;
     private final HealthMonitor monitor;
     private final Set<QueueName> registeredQueues = ConcurrentHashMap.newKeySet();
     private final Meter accepted;
@@ -161,24 +171,47 @@ public final class JobProducer implements AutoCloseable {
             journal.close();
             throw e;
         }
+        try {
+            this.cancelLog = resend ? CancelLog.open(config.journalDir.resolve(SentLog.DIR), config.durability,
+                    config.resendWindow.toMillis() + CANCEL_LOG_MARGIN_MILLIS) : null;
+        } catch (RuntimeException e) {
+            closeQuietly(sentLog);
+            journal.close();
+            throw e;
+        }
         this.recent = new RecentWrites(config.resendWindow.toMillis(), config.resendBufferBytes, sentLog);
         registry.remove(MetricNames.RESEND_OVERFLOWED);
         registry.register(MetricNames.RESEND_OVERFLOWED, (Gauge<Long>) recent::overflowed);
+        long newestWrite = Long.MIN_VALUE;
         if (sentLog != null) {
             // A predecessor's last writes: sent again at the first connect if Redis restarted since it wrote them.
             List<RecentWrites.Entry> earlier = sentLog.recent(config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
                     System.currentTimeMillis());
             recent.restore(earlier);
+            for (RecentWrites.Entry e : earlier) {
+                newestWrite = Math.max(newestWrite, e.ackedAtMillis());
+            }
             if (!earlier.isEmpty()) {
                 log.info("Journal {}: {} jobs written to Redis in the last {} ms before the previous producer stopped will be"
                         + " sent again if Redis restarted since (it had run id {})", config.journalDir, earlier.size(),
                         config.resendWindow.toMillis(), sentLog.redisRunId());
             }
         }
+        if (cancelLog != null) {
+            // A predecessor's last cancellations: made again before its last writes are sent again.
+            predecessorCancels = cancelLog.toMakeAgain(newestWrite, config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
+                    System.currentTimeMillis());
+            if (!predecessorCancels.isEmpty()) {
+                log.info("Journal {}: {} cancellations made in the last {} ms before the previous producer stopped will be"
+                        + " made again if Redis restarted since", config.journalDir, predecessorCancels.size(),
+                        config.resendWindow.toMillis());
+            }
+        }
         try {
             this.gateway = new RedisGateway(config.redis, "producer", Math.max(2, config.poolSize), Duration.ofSeconds(1),
                     registry);
         } catch (RuntimeException e) {
+            closeQuietly(cancelLog);
             closeQuietly(sentLog);
             journal.close();
             throw e;
@@ -417,6 +450,9 @@ public final class JobProducer implements AutoCloseable {
             JobStatus s = JobCancel.cancel(gateway, q, id, false);
             if (s.state() == JobState.CANCELLED || s.state() == JobState.CANCEL_REQUESTED) {
                 log.debug("Job {} of queue {}: {}", id, q, s.state());
+                if (cancelLog != null) {
+                    cancelLog.append(q, id, System.currentTimeMillis());
+                }
                 remember(new RecentCancel(q, id, System.nanoTime()));
             }
             return s;
@@ -492,6 +528,7 @@ public final class JobProducer implements AutoCloseable {
         gateway.close();
         long left = journal.backlog();
         journal.close();
+        closeQuietly(cancelLog);
         closeQuietly(sentLog);
         if (left > 0) {
             log.info("Producer closed with {} jobs in journal {}: they replay when a producer opens it again", left,
@@ -845,11 +882,17 @@ public final class JobProducer implements AutoCloseable {
      * back, and a worker would run them). Idempotent: a cancellation Redis kept is found and left as it is.
      */
     private void cancelAgain() {
-        List<RecentCancel> again;
-        long since = System.nanoTime() - config.resendWindow.toNanos();
+        List<RecentCancel> again = new ArrayList<>();
+        long now = System.nanoTime();
+        long since = now - config.resendWindow.toNanos();
+        List<CancelLog.Entry> predecessor;
         synchronized (recentCancels) {
+            predecessor = predecessorCancels;
+            for (CancelLog.Entry e : predecessor) {
+                again.add(new RecentCancel(e.queue(), e.id(), now));
+            }
             recentCancels.removeIf(c -> c.atNanos() - since < 0);
-            again = List.copyOf(recentCancels);
+            again.addAll(recentCancels);
         }
         if (again.isEmpty()) {
             return;
@@ -862,8 +905,14 @@ public final class JobProducer implements AutoCloseable {
             }
             JobCancel.cancel(gateway, c.queue(), c.id(), true);
         }
-        log.info("Cancelled {} jobs again after the Redis restart (cancelled here in the last {} ms): {} of the"
-                + " cancellations had been lost", again.size(), config.resendWindow.toMillis(), lost);
+        synchronized (recentCancels) {
+            if (predecessorCancels == predecessor) {
+                predecessorCancels = List.of(); // made again: a failure above leaves them for the next recovery
+            }
+        }
+        log.info("Cancelled {} jobs again after the Redis restart (cancelled here{} in the last {} ms): {} of the"
+                + " cancellations had been lost", again.size(), predecessor.isEmpty() ? ""
+                : " or by the producer before this one on its journal", config.resendWindow.toMillis(), lost);
     }
 
     /** Recovery (on the reconnect loop's thread, circuit still open): replay everything. */
@@ -871,6 +920,10 @@ public final class JobProducer implements AutoCloseable {
         gateway.loadScripts(LuaScript.ENQUEUE, LuaScript.CANCEL);
         if (monitor.redisRestarted()) {
             cancelAgain();
+        } else {
+            synchronized (recentCancels) {
+                predecessorCancels = List.of(); // Redis kept what the predecessor cancelled
+            }
         }
         replayer.recover(monitor.redisRestarted(), recent, config.resendWindow.toMillis());
         if (sentLog != null) {

@@ -99,6 +99,48 @@ class ProducerCrashIT {
         }
     }
 
+    /**
+     * The same with cancellations among those last writes: Redis lost them too, and the successor's re-send would bring
+     * their jobs back (a worker would run a job whose cancel had answered CANCELLED). The successor makes them again from
+     * the cancel log, before it sends the writes again.
+     */
+    @Test
+    void aKilledProducersLastCancellationsAreMadeAgainByItsSuccessorBeforeItsWritesAreSentAgain() throws IOException {
+        Path journal = dir.resolve("journal");
+        Path receipts = dir.resolve("receipts.txt");
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            try (ChildJvm first = ChildJvm.builder(ProducerMain.class)
+                    .args(redis.uri().toString(), journal.toString(), "lost", "2000", receipts.toString(), "hold",
+                            "cancel-every=10").start()) {
+                first.awaitOutput("DONE", Duration.ofSeconds(60));
+                first.kill();
+            }
+            List<String> accepted = Files.readAllLines(receipts);
+            List<String> cancelled = Files.readAllLines(Path.of(receipts + ".cancelled"));
+            assertThat(accepted).hasSize(2000);
+            assertThat(cancelled).hasSize(200);
+            redis.kill();
+            redis.restartEmpty();
+            String output;
+            try (ChildJvm second = ChildJvm.builder(ProducerMain.class)
+                    .args(redis.uri().toString(), journal.toString(), "lost", "0", dir.resolve("r2.txt").toString()).start()) {
+                second.awaitOutput("DONE", Duration.ofSeconds(60));
+                assertThat(second.waitFor(Duration.ofSeconds(30))).isZero();
+                output = second.output();
+            }
+            List<String> kept = accepted.stream().filter(id -> !cancelled.contains(id)).toList();
+            try (Jedis j = redis.jedis(Duration.ofSeconds(10))) {
+                assertThat(RedisJobs.ids(j, "lost")).as("the re-send brings back the jobs not cancelled, only")
+                        .containsExactlyElementsOf(kept);
+                for (String id : cancelled) {
+                    assertThat(j.get("spillway:{lost}:job:" + id)).startsWith("K");
+                }
+            }
+            assertThat(output).contains("200 cancellations made in the last 5000 ms before the previous producer stopped will"
+                    + " be made again").contains("Cancelled 200 jobs again after the Redis restart");
+        }
+    }
+
     @Test
     void aRestartedProducerDoesNotSendAgainWhenRedisDidNotRestart() throws IOException {
         Path journal = dir.resolve("journal");

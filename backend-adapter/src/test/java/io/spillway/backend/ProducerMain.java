@@ -9,7 +9,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * A producer process for crash tests. Args: redis URI, journal dir, queue, job count, receipts file.
+ * A producer process for crash tests. Args: redis URI, journal dir, queue, job count, receipts file, then any of
+ * {@code hold} (stay up once done, until killed) and {@code cancel-every=N} (cancel every Nth job right after its
+ * enqueue, writing the id to {@code <receipts file>.cancelled} once the answer is CANCELLED).
  * Writes each accepted job id to the receipts file (flushed per line) right after enqueue returns: the
  * independent record of what was accepted. Prints READY, SPOOLED (first spooled receipt) and DONE.
  */
@@ -22,7 +24,20 @@ public final class ProducerMain {
         Path journal = Path.of(args[1]);
         String queue = args[2];
         int count = Integer.parseInt(args[3]);
+        boolean hold = false;
+        int cancelEvery = 0;
+        for (int i = 5; i < args.length; i++) {
+            if (args[i].equals("hold")) {
+                hold = true;
+            } else if (args[i].startsWith("cancel-every=")) {
+                cancelEvery = Integer.parseInt(args[i].substring("cancel-every=".length()));
+            } else {
+                throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
         try (PrintStream receipts = new PrintStream(new FileOutputStream(args[4], true), true, StandardCharsets.UTF_8);
+             PrintStream cancelled = new PrintStream(new FileOutputStream(args[4] + ".cancelled", true), true,
+                     StandardCharsets.UTF_8);
              JobProducer p = JobProducer.builder().redis(redis).journalDir(journal)
                      .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
             System.out.println("READY");
@@ -30,6 +45,10 @@ public final class ProducerMain {
             for (int i = 0; i < count; i++) {
                 Receipt r = p.enqueue(queue, "t", ("job " + i).getBytes(StandardCharsets.UTF_8));
                 receipts.println(r.jobId());
+                if (cancelEvery > 0 && i % cancelEvery == 0
+                        && p.cancel(r).state() == io.spillway.core.JobState.CANCELLED) {
+                    cancelled.println(r.jobId());
+                }
                 if (r.spooled() && !announced) {
                     System.out.println("SPOOLED");
                     announced = true;
@@ -40,7 +59,7 @@ public final class ProducerMain {
                 Thread.sleep(20);
             }
             System.out.println("DONE");
-            if (args.length > 5 && args[5].equals("hold")) {
+            if (hold) {
                 Thread.sleep(Long.MAX_VALUE); // stays up until killed
             }
         }

@@ -6,7 +6,9 @@ import io.spillway.core.RedisConnection;
 import io.spillway.core.RedisUnavailableException;
 import io.spillway.core.Durability;
 import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.CancelLog;
 import io.spillway.core.internal.Failures;
+import io.spillway.core.internal.JobCancel;
 import io.spillway.core.internal.RecentWrites;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.Replayer;
@@ -16,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -91,12 +94,15 @@ final class JournalReplayCommand implements Callable<Integer> {
         long corrupt;
         String restartedFrom = null;
         int resent = 0;
+        int recancelled = 0;
         JournalCommand.requireJournal(dir);
         redis.connect().close(); // one line now if Redis cannot be reached or refuses the credentials
         // Only a sent log that is there: opening one creates it (32 MiB of segments) in a journal without.
         boolean hasSentLog = resendWindowMs > 0 && Files.isDirectory(dir.resolve(SentLog.DIR));
         try (ChronicleJournal journal = JournalCommand.open(dir, resendWindowMs);
              SentLog sentLog = hasSentLog ? SentLog.open(dir, Durability.PROCESS_CRASH, resendWindowMs, RESEND_BUFFER_BYTES) : null;
+             CancelLog cancelLog = hasSentLog ? CancelLog.open(dir.resolve(SentLog.DIR), Durability.PROCESS_CRASH,
+                     resendWindowMs + 10_000) : null;
              RedisGateway gateway = new RedisGateway(connection, "cli", 4, Duration.ofSeconds(1), registry)) {
             RedisGateway.Probe probe = gateway.probe();
             if (!probe.healthy()) {
@@ -114,8 +120,20 @@ final class JournalReplayCommand implements Callable<Integer> {
                 if (restarted) {
                     // What a producer restarted on this journal does at its first connect (JobProducer.recover).
                     RecentWrites recent = new RecentWrites(resendWindowMs, RESEND_BUFFER_BYTES);
-                    recent.restore(sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, System.currentTimeMillis()));
+                    long now = System.currentTimeMillis();
+                    List<RecentWrites.Entry> earlier = sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now);
+                    recent.restore(earlier);
                     resent = recent.size();
+                    long newestWrite = Long.MIN_VALUE;
+                    for (RecentWrites.Entry e : earlier) {
+                        newestWrite = Math.max(newestWrite, e.ackedAtMillis());
+                    }
+                    // Its last cancellations first: Redis lost them with its last writes, and the re-send would bring
+                    // their jobs back.
+                    for (CancelLog.Entry c : cancelLog.toMakeAgain(newestWrite, resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now)) {
+                        JobCancel.cancel(gateway, c.queue(), c.id(), true);
+                        recancelled++;
+                    }
                     replayer.recover(true, recent, resendWindowMs);
                     restartedFrom = recorded;
                 }
@@ -149,6 +167,7 @@ final class JournalReplayCommand implements Callable<Integer> {
             doc.put("corruptSkipped", corrupt);
             doc.put("redisRestarted", restartedFrom != null);
             doc.put("recentWritesResent", resent);
+            doc.put("cancellationsMadeAgain", recancelled);
             doc.put("resent", resentAll);
             doc.put("restored", restored);
             doc.put("millis", ms);
@@ -157,7 +176,8 @@ final class JournalReplayCommand implements Callable<Integer> {
             if (restartedFrom != null) {
                 out.println("Redis restarted since the producer's last write (run id " + restartedFrom + " is gone): sent its last "
                         + resendWindowMs + " ms of writes again, and what it replayed in that window: " + resentAll + " job(s) ("
-                        + resent + " written straight to Redis), " + restored + " restored, the rest still there.");
+                        + resent + " written straight to Redis), " + restored + " restored, the rest still there"
+                        + (recancelled > 0 ? "; made its last " + recancelled + " cancellation(s) again first." : "."));
             }
             out.println("Replayed " + (added + duplicates) + " job(s) from " + dir + " into " + connection.redacted() + " in "
                     + ms + " ms: " + added + " new, " + duplicates + " already in Redis; " + after + " left.");

@@ -36,6 +36,7 @@ class JournalReplayIT {
     void afterARedisRestartItSendsTheDeadProducersLastWritesAgain() throws Exception {
         String q = "replay-after-restart";
         Path dir = tmp.resolve("journal");
+        String cancelled;
         try (RedisProcess redis = RedisProcess.builder().start()) {
             String uri = redis.uri().toString();
             redis.kill();
@@ -48,8 +49,12 @@ class JournalReplayIT {
                 for (int i = 0; i < 4; i++) {
                     assertThat(p.enqueue(q, "t", ("direct " + i).getBytes(StandardCharsets.UTF_8)).spooled()).isFalse();
                 }
+                // An eighth, cancelled: Redis loses the cancellation with the rest, and the re-send must not bring it back.
+                cancelled = p.enqueue(q, "t", "cancelled".getBytes(StandardCharsets.UTF_8)).jobId();
+                assertThat(p.cancel(q, cancelled).state()).isEqualTo(io.spillway.core.JobState.CANCELLED);
             }
-            // The producer is gone; Redis comes back without the 7 jobs it had acknowledged (no persistence kept them).
+            // The producer is gone; Redis comes back without the 8 jobs it had acknowledged (no persistence kept them)
+            // and without the cancellation.
             redis.kill();
             redis.restartEmpty();
 
@@ -58,10 +63,15 @@ class JournalReplayIT {
             assertThat(waiting(uri, q)).as(replay.toString()).isEqualTo(7);
             JsonNode r = JSON.readTree(replay.out());
             assertThat(r.get("redisRestarted").asBoolean()).isTrue();
-            assertThat(r.get("recentWritesResent").asInt()).isEqualTo(4);
-            // The 3 it had replayed within the window are sent again too: all 7 had been lost, all 7 are restored.
-            assertThat(r.get("resent").asLong()).isEqualTo(7);
+            assertThat(r.get("recentWritesResent").asInt()).isEqualTo(5);
+            assertThat(r.get("cancellationsMadeAgain").asInt()).isEqualTo(1);
+            // The 3 it had replayed within the window are sent again too: all 8 had been lost, 7 are restored, and the
+            // cancelled one is left cancelled (its cancellation, made again first, makes its re-send a duplicate).
+            assertThat(r.get("resent").asLong()).isEqualTo(8);
             assertThat(r.get("restored").asLong()).isEqualTo(7);
+            try (redis.clients.jedis.Jedis j = redis.jedis()) {
+                assertThat(j.get("spillway:{" + q + "}:job:" + cancelled)).startsWith("K");
+            }
             assertThat(r.get("replayed").asLong()).as("a re-send is not a replay").isZero();
 
             // The new run id is recorded: a second run (or a producer started on the journal) sends nothing again.

@@ -1,0 +1,83 @@
+package io.spillway.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spillway.core.Durability;
+import io.spillway.core.JobId;
+import io.spillway.core.QueueName;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CancelLogTest {
+    @TempDir
+    Path dir;
+
+    private static final QueueName Q = QueueName.of("images");
+
+    @Test
+    void linesAppendedAreReadBackInOrderFromAGivenTime() {
+        try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
+            log.append(Q, JobId.of("a"), 1_000);
+            log.append(Q, JobId.of("order-42"), 2_000);
+            log.append(QueueName.of("mail"), JobId.of("x:y/z+1=2@3"), 3_000);
+            assertThat(log.since(2_000)).containsExactly(new CancelLog.Entry(2_000, Q, JobId.of("order-42")),
+                    new CancelLog.Entry(3_000, QueueName.of("mail"), JobId.of("x:y/z+1=2@3")));
+        }
+        try (CancelLog reopened = CancelLog.open(dir, Durability.POWER_LOSS, 15_000)) {
+            assertThat(reopened.since(0)).extracting(CancelLog.Entry::id)
+                    .containsExactly(JobId.of("a"), JobId.of("order-42"), JobId.of("x:y/z+1=2@3"));
+        }
+    }
+
+    @Test
+    void aTornLastLineAndAFlippedByteAreSkipped() throws Exception {
+        try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
+            log.append(Q, JobId.of("first"), 1_000);
+            log.append(Q, JobId.of("second"), 2_000);
+        }
+        Path file = dir.resolve(CancelLog.FILE);
+        byte[] bytes = Files.readAllBytes(file);
+        // The second line's id "second" becomes "secone": a valid id, which only the checksum tells apart.
+        String text = new String(bytes, StandardCharsets.ISO_8859_1).replace("second", "secone");
+        Files.writeString(file, text, StandardCharsets.ISO_8859_1);
+        byte[] torn = CancelLog.line(new CancelLog.Entry(3_000, Q, JobId.of("third")));
+        Files.write(file, java.util.Arrays.copyOf(torn, torn.length - 4), StandardOpenOption.APPEND);
+        try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
+            assertThat(log.since(0)).extracting(CancelLog.Entry::id).containsExactly(JobId.of("first"));
+        }
+    }
+
+    @Test
+    void pastItsSizeTheFileIsRewrittenWithTheLinesYoungEnoughToMatter() throws Exception {
+        try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
+            long at = 1_000_000;
+            int n = 0;
+            while (Files.size(dir.resolve(CancelLog.FILE)) < CancelLog.COMPACT_BYTES) {
+                log.append(Q, JobId.of("old-" + n++), at);
+            }
+            // This append finds the file full: it is rewritten first, without the lines older than 15 s before it.
+            log.append(Q, JobId.of("young"), at + 20_000);
+            log.append(Q, JobId.of("new"), at + 25_000);
+            List<CancelLog.Entry> left = log.since(0);
+            assertThat(left).extracting(CancelLog.Entry::id).containsExactly(JobId.of("young"), JobId.of("new"));
+            assertThat(Files.size(dir.resolve(CancelLog.FILE))).isLessThan(200);
+            assertThat(Files.exists(dir.resolve(CancelLog.FILE + ".tmp"))).isFalse();
+        }
+    }
+
+    @Test
+    void parseRefusesWhatIsNotALine() {
+        assertThat(CancelLog.parse("")).isNull();
+        assertThat(CancelLog.parse("zzzzzzzz 1 q id")).isNull();
+        assertThat(CancelLog.parse("0000000 1 q id")).isNull();
+        String good = new String(CancelLog.line(new CancelLog.Entry(5, Q, JobId.of("id"))), StandardCharsets.ISO_8859_1)
+                .trim();
+        assertThat(CancelLog.parse(good)).isEqualTo(new CancelLog.Entry(5, Q, JobId.of("id")));
+        assertThat(CancelLog.parse(good + " extra")).isNull();
+    }
+}
