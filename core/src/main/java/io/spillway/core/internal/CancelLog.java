@@ -54,6 +54,17 @@ public final class CancelLog implements AutoCloseable {
         this.keepMillis = keepMillis;
         this.channel = open(file);
         this.size = channel.size();
+        if (size > 0) {
+            // A line torn by a crash mid-write has no end: end it, or the next line would be read as part of it.
+            ByteBuffer last = ByteBuffer.allocate(1);
+            try (FileChannel r = FileChannel.open(file, StandardOpenOption.READ)) {
+                r.read(last, size - 1);
+            }
+            if (last.get(0) != '\n') {
+                channel.write(ByteBuffer.wrap(new byte[] {'\n'}));
+                size++;
+            }
+        }
     }
 
     /**

@@ -49,6 +49,9 @@ class CancelLogTest {
         Files.write(file, java.util.Arrays.copyOf(torn, torn.length - 4), StandardOpenOption.APPEND);
         try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
             assertThat(log.since(0)).extracting(CancelLog.Entry::id).containsExactly(JobId.of("first"));
+            // A line appended after the torn one is a line of its own.
+            log.append(Q, JobId.of("fourth"), 4_000);
+            assertThat(log.since(0)).extracting(CancelLog.Entry::id).containsExactly(JobId.of("first"), JobId.of("fourth"));
         }
     }
 
