@@ -172,8 +172,8 @@ public final class JobProducer implements AutoCloseable {
             throw e;
         }
         try {
-            this.cancelLog = resend ? CancelLog.open(config.journalDir.resolve(SentLog.DIR), config.durability,
-                    config.resendWindow.toMillis() + CANCEL_LOG_MARGIN_MILLIS) : null;
+            this.cancelLog = resend || config.writeAhead ? CancelLog.open(config.journalDir.resolve(SentLog.DIR),
+                    config.durability, cancelWindowMillis() + CANCEL_LOG_MARGIN_MILLIS) : null;
         } catch (RuntimeException e) {
             closeQuietly(sentLog);
             journal.close();
@@ -199,12 +199,12 @@ public final class JobProducer implements AutoCloseable {
         }
         if (cancelLog != null) {
             // A predecessor's last cancellations: made again before its last writes are sent again.
-            predecessorCancels = cancelLog.toMakeAgain(newestWrite, config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
+            predecessorCancels = cancelLog.toMakeAgain(newestWrite, cancelWindowMillis(), SENT_LOG_MAX_AGE_MILLIS,
                     System.currentTimeMillis());
             if (!predecessorCancels.isEmpty()) {
                 log.info("Journal {}: {} cancellations made in the last {} ms before the previous producer stopped will be"
                         + " made again if Redis restarted since", config.journalDir, predecessorCancels.size(),
-                        config.resendWindow.toMillis());
+                        cancelWindowMillis());
             }
         }
         try {
@@ -861,9 +861,20 @@ public final class JobProducer implements AutoCloseable {
         }
     }
 
-    /** Keeps a cancellation for the re-send window (nothing when the re-send is off). */
+    /**
+     * How long a cancellation is made again after Redis comes back with a new run id: the re-send window, which is how
+     * far back the re-send reaches; in the write-ahead mode at least {@link #SENT_LOG_MAX_AGE_MILLIS}, because its
+     * re-send reaches every job not confirmed finished, and a cancelled job behind one still unfinished stays in the
+     * journal until that one finishes (a live producer knows it finished, a successor does not).
+     */
+    private long cancelWindowMillis() {
+        long resend = config.resendWindow.toMillis();
+        return config.writeAhead ? Math.max(resend, SENT_LOG_MAX_AGE_MILLIS) : resend;
+    }
+
+    /** Keeps a cancellation for {@link #cancelWindowMillis} (nothing when that is 0). */
     private void remember(RecentCancel c) {
-        long window = config.resendWindow.toNanos();
+        long window = TimeUnit.MILLISECONDS.toNanos(cancelWindowMillis());
         if (window <= 0) {
             return;
         }
@@ -884,7 +895,7 @@ public final class JobProducer implements AutoCloseable {
     private void cancelAgain() {
         List<RecentCancel> again = new ArrayList<>();
         long now = System.nanoTime();
-        long since = now - config.resendWindow.toNanos();
+        long since = now - TimeUnit.MILLISECONDS.toNanos(cancelWindowMillis());
         List<CancelLog.Entry> predecessor;
         synchronized (recentCancels) {
             predecessor = predecessorCancels;
@@ -912,7 +923,7 @@ public final class JobProducer implements AutoCloseable {
         }
         log.info("Cancelled {} jobs again after the Redis restart (cancelled here{} in the last {} ms): {} of the"
                 + " cancellations had been lost", again.size(), predecessor.isEmpty() ? ""
-                : " or by the producer before this one on its journal", config.resendWindow.toMillis(), lost);
+                : " or by the producer before this one on its journal", cancelWindowMillis(), lost);
     }
 
     /** Recovery (on the reconnect loop's thread, circuit still open): replay everything. */

@@ -130,7 +130,10 @@ final class JournalReplayCommand implements Callable<Integer> {
                     }
                     // Its last cancellations first: Redis lost them with its last writes, and the re-send would bring
                     // their jobs back.
-                    for (CancelLog.Entry c : cancelLog.toMakeAgain(newestWrite, resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now)) {
+                    // A write-ahead journal re-sends every job not confirmed finished: its cancellations of the last hour
+                    // (JobProducer's cancel window).
+                    long cancelWindow = journal.writeAhead() ? Math.max(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS) : resendWindowMs;
+                    for (CancelLog.Entry c : cancelLog.toMakeAgain(newestWrite, cancelWindow, SENT_LOG_MAX_AGE_MILLIS, now)) {
                         JobCancel.cancel(gateway, c.queue(), c.id(), true);
                         recancelled++;
                     }

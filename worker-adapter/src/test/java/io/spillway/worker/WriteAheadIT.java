@@ -218,4 +218,53 @@ class WriteAheadIT {
             assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(kept);
         }
     }
+
+    /**
+     * A cancelled job behind one still unfinished stays in the write-ahead journal (confirmation goes in journal order).
+     * A producer reopened on the journal after Redis restarted empty sends every unconfirmed job again: it must make the
+     * cancellation again first (from the journal directory's cancel log), however long ago it was made, or the
+     * cancelled job runs. The resend window is off: the mode does not depend on it.
+     */
+    @Test
+    void aCancelledJobBehindAnUnfinishedOneIsNotSentAgainByAProducerReopenedAfterAnEmptyRestart() throws Exception {
+        String q = "wa-cancel-reopen-" + System.nanoTime();
+        String stream = RedisKeys.stream(QueueName.of(q));
+        Path journal = dir.resolve("journal");
+        String kept;
+        String cancelled;
+        String cancelledLater;
+        try (RedisProcess redis = noPersistence(); Jedis admin = redis.jedis()) {
+            try (JobProducer first = producer(redis, journal).writeAhead(true).resendAfterRestart(Duration.ZERO, 0).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> first.state() == HealthState.CONNECTED);
+                kept = first.enqueue(q, "t", new byte[10]).jobId();
+                cancelled = first.enqueue(q, "t", new byte[10]).jobId();
+                await().atMost(10, TimeUnit.SECONDS).until(() -> admin.xlen(stream) == 2 && unconfirmed(first) == 2);
+                assertThat(first.cancel(q, cancelled).state()).isEqualTo(io.spillway.core.JobState.CANCELLED);
+                // Longer than the producers' default resend window before the last cancellation: only the write-ahead
+                // cancel window reaches back to the first one.
+                Thread.sleep(6_000);
+                cancelledLater = first.enqueue(q, "t", new byte[10]).jobId();
+                await().atMost(10, TimeUnit.SECONDS).until(() -> admin.xlen(stream) == 3);
+                assertThat(first.cancel(q, cancelledLater).state()).isEqualTo(io.spillway.core.JobState.CANCELLED);
+                assertThat(unconfirmed(first)).as("the cancelled jobs wait behind the unfinished one").isEqualTo(3);
+            }
+            redis.kill();
+            redis.restartEmpty();
+            Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+            try (JobProducer second = producer(redis, journal).writeAhead(true).resendAfterRestart(Duration.ZERO, 0).build()) {
+                await().atMost(20, TimeUnit.SECONDS).until(() -> second.state() == HealthState.CONNECTED);
+                try (Jedis fresh = redis.jedis()) {
+                    assertThat(fresh.xlen(stream)).as("only the job not cancelled is sent again").isEqualTo(1);
+                    assertThat(fresh.get(RedisKeys.job(QueueName.of(q), io.spillway.core.JobId.of(cancelled)))).startsWith("K");
+                    assertThat(fresh.get(RedisKeys.job(QueueName.of(q), io.spillway.core.JobId.of(cancelledLater))))
+                            .startsWith("K");
+                }
+                try (Worker w = worker(redis, q, "worker", handled)) {
+                    w.start();
+                    await().atMost(20, TimeUnit.SECONDS).until(() -> handled.size() == 1 && unconfirmed(second) == 0);
+                }
+            }
+            assertThat(handled.keySet()).containsExactly(kept);
+        }
+    }
 }
