@@ -548,6 +548,29 @@ class JobProducerIT {
         }
     }
 
+    /** A producer through {@code proxy}, with a socket timeout long enough for a reply the proxy holds back. */
+    private JobProducer producerThrough(ChaosProxy proxy) {
+        return JobProducer.builder()
+                .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofSeconds(20)).build())
+                .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .build();
+    }
+
+    /**
+     * {@code other} answers at the producer's address from now on (its connections but the held one are reset), and
+     * once the producer noticed, a second later, the held reply of the old Redis is let through.
+     */
+    private static void replaceRedisBehind(ChaosProxy proxy, RedisProcess other, JobProducer p) throws InterruptedException {
+        proxy.retarget(other.port());
+        proxy.dropOpenConnectionsExceptHeld();
+        long lost = p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount();
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount() > lost);
+        // Time for a reconnect loop that does not wait to probe, re-send and close the circuit (tens of ms).
+        Thread.sleep(1_000);
+        proxy.releaseReplies();
+    }
+
     /**
      * A write on its way when the producer learns that another Redis answers at its address (a failover: the old master
      * takes the write, then drops it when it resyncs): the reconnect loop must wait for it, so that the recovery re-sends
@@ -559,10 +582,7 @@ class JobProducerIT {
     void aWriteTheOldRedisAcknowledgesDuringTheRecoveryIsSentAgainToTheNewOne() throws Exception {
         try (RedisProcess other = RedisProcess.builder().start();
              ChaosProxy proxy = ChaosProxy.to(redis.port());
-             JobProducer p = JobProducer.builder()
-                     .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofSeconds(20)).build())
-                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-                     .build()) {
+             JobProducer p = producerThrough(proxy)) {
             String before = p.enqueue("held", "t", bytes("before")).jobId();
             proxy.holdRepliesTo("the-held-job");
             Receipt[] held = new Receipt[1];
@@ -572,15 +592,7 @@ class JobProducerIT {
             try (Jedis j = redis.jedis()) {
                 await().atMost(Duration.ofSeconds(10)).until(() -> RedisJobs.ids(j, "held").size() == 2);
             }
-            // The other Redis now answers at the producer's address; its other connections are reset.
-            proxy.retarget(other.port());
-            proxy.dropOpenConnectionsExceptHeld();
-            long lost = p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount();
-            await().atMost(Duration.ofSeconds(10)).until(() ->
-                    p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount() > lost);
-            // Time for a reconnect loop that does not wait to probe, re-send and close the circuit (tens of ms).
-            Thread.sleep(1_000);
-            proxy.releaseReplies();
+            replaceRedisBehind(proxy, other, p);
             caller.join(10_000);
             assertThat(held[0]).isNotNull();
             assertThat(held[0].spooled()).as("the old Redis took it").isFalse();
@@ -600,10 +612,7 @@ class JobProducerIT {
     void aCancelTheOldRedisAcknowledgesDuringTheRecoveryIsMadeAgainOnTheNewOne() throws Exception {
         try (RedisProcess other = RedisProcess.builder().start();
              ChaosProxy proxy = ChaosProxy.to(redis.port());
-             JobProducer p = JobProducer.builder()
-                     .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofSeconds(20)).build())
-                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-                     .build()) {
+             JobProducer p = producerThrough(proxy)) {
             String kept = p.enqueue("cancelled", "t", bytes("kept")).jobId();
             String id = p.enqueue("cancelled", "t", bytes("to cancel")).jobId();
             proxy.holdRepliesTo(id); // the next command naming the job: the cancel
@@ -614,13 +623,7 @@ class JobProducerIT {
             try (Jedis j = redis.jedis()) {
                 await().atMost(Duration.ofSeconds(10)).until(() -> j.get("spillway:{cancelled}:job:" + id).startsWith("K"));
             }
-            proxy.retarget(other.port());
-            proxy.dropOpenConnectionsExceptHeld();
-            long lost = p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount();
-            await().atMost(Duration.ofSeconds(10)).until(() ->
-                    p.metrics().counter(MetricNames.CONNECTION_LOST + ".producer").getCount() > lost);
-            Thread.sleep(1_000);
-            proxy.releaseReplies();
+            replaceRedisBehind(proxy, other, p);
             caller.join(10_000);
             assertThat(answer[0].state()).isEqualTo(JobState.CANCELLED);
             await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
