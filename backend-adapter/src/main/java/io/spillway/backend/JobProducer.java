@@ -119,11 +119,11 @@ public final class JobProducer implements AutoCloseable {
     }
     /** Recent direct writes on disk, for a producer started after this one; null with resending off. */
     private final SentLog sentLog;
-    /** The cancellations on disk, for a producer started after this one; null with resending off (unless write-ahead). */
+    /** The cancellations on disk, for a producer started after this one; null with resending off, unless write-ahead. */
     private final CancelLog cancelLog;
     /**
-     * A predecessor's last cancellations ({@link #cancelWindowMillis}, from {@link #cancelLog}): made again at the first recovery if
-     * Redis restarted since, like its last writes; dropped after it. Guarded by {@link #recentCancels}.
+     * A predecessor's last cancellations ({@link #cancelWindowMillis}, from {@link #cancelLog}): made again at the
+     * first recovery if Redis restarted since, like its last writes; dropped after it. Guarded by {@link #recentCancels}.
      */
     private List<CancelLog.Entry> predecessorCancels = List.of();
     /** A predecessor's writes older than this are not sent again (completion markers live a day by default). */
