@@ -182,15 +182,12 @@ public final class JobProducer implements AutoCloseable {
         this.recent = new RecentWrites(config.resendWindow.toMillis(), config.resendBufferBytes, sentLog);
         registry.remove(MetricNames.RESEND_OVERFLOWED);
         registry.register(MetricNames.RESEND_OVERFLOWED, (Gauge<Long>) recent::overflowed);
-        long newestWrite = Long.MIN_VALUE;
+        List<RecentWrites.Entry> earlier = List.of();
         if (sentLog != null) {
             // A predecessor's last writes: sent again at the first connect if Redis restarted since it wrote them.
-            List<RecentWrites.Entry> earlier = sentLog.recent(config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
+            earlier = sentLog.recent(config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS,
                     System.currentTimeMillis());
             recent.restore(earlier);
-            for (RecentWrites.Entry e : earlier) {
-                newestWrite = Math.max(newestWrite, e.ackedAtMillis());
-            }
             if (!earlier.isEmpty()) {
                 log.info("Journal {}: {} jobs written to Redis in the last {} ms before the previous producer stopped will be"
                         + " sent again if Redis restarted since (it had run id {})", config.journalDir, earlier.size(),
@@ -199,7 +196,7 @@ public final class JobProducer implements AutoCloseable {
         }
         if (cancelLog != null) {
             // A predecessor's last cancellations: made again before its last writes are sent again.
-            predecessorCancels = cancelLog.toMakeAgain(newestWrite, cancelWindowMillis(), SENT_LOG_MAX_AGE_MILLIS,
+            predecessorCancels = cancelLog.toMakeAgain(earlier, cancelWindowMillis(), SENT_LOG_MAX_AGE_MILLIS,
                     System.currentTimeMillis());
             if (!predecessorCancels.isEmpty()) {
                 log.info("Journal {}: {} cancellations made in the last {} ms before the previous producer stopped will be"
@@ -861,15 +858,9 @@ public final class JobProducer implements AutoCloseable {
         }
     }
 
-    /**
-     * How long a cancellation is made again after Redis comes back with a new run id: the re-send window, which is how
-     * far back the re-send reaches; in the write-ahead mode at least {@link #SENT_LOG_MAX_AGE_MILLIS}, because its
-     * re-send reaches every job not confirmed finished, and a cancelled job behind one still unfinished stays in the
-     * journal until that one finishes (a live producer knows it finished, a successor does not).
-     */
+    /** {@link CancelLog#windowMillis}: the re-send window, or at least an hour in the write-ahead mode. */
     private long cancelWindowMillis() {
-        long resend = config.resendWindow.toMillis();
-        return config.writeAhead ? Math.max(resend, SENT_LOG_MAX_AGE_MILLIS) : resend;
+        return CancelLog.windowMillis(config.writeAhead, config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS);
     }
 
     /** Keeps a cancellation for {@link #cancelWindowMillis} (nothing when that is 0). */

@@ -124,16 +124,10 @@ final class JournalReplayCommand implements Callable<Integer> {
                     List<RecentWrites.Entry> earlier = sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now);
                     recent.restore(earlier);
                     resent = recent.size();
-                    long newestWrite = Long.MIN_VALUE;
-                    for (RecentWrites.Entry e : earlier) {
-                        newestWrite = Math.max(newestWrite, e.ackedAtMillis());
-                    }
                     // Its last cancellations first: Redis lost them with its last writes, and the re-send would bring
-                    // their jobs back.
-                    // A write-ahead journal re-sends every job not confirmed finished: its cancellations of the last hour
-                    // (JobProducer's cancel window).
-                    long cancelWindow = journal.writeAhead() ? Math.max(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS) : resendWindowMs;
-                    for (CancelLog.Entry c : cancelLog.toMakeAgain(newestWrite, cancelWindow, SENT_LOG_MAX_AGE_MILLIS, now)) {
+                    // their jobs back (a write-ahead journal's of the last hour, as JobProducer does).
+                    long cancelWindow = CancelLog.windowMillis(journal.writeAhead(), resendWindowMs, SENT_LOG_MAX_AGE_MILLIS);
+                    for (CancelLog.Entry c : cancelLog.toMakeAgain(earlier, cancelWindow, SENT_LOG_MAX_AGE_MILLIS, now)) {
                         JobCancel.cancel(gateway, c.queue(), c.id(), true);
                         recancelled++;
                     }

@@ -125,15 +125,28 @@ public final class CancelLog implements AutoCloseable {
     }
 
     /**
-     * The cancellations a producer started on this journal makes again (before it sends its predecessor's last writes
-     * again) if Redis restarted since: those within {@code windowMillis} of the newest of them or of
-     * {@code newestWriteMillis} (the newest write the sent log gives back; {@link Long#MIN_VALUE} if none), and none
-     * older than {@code maxAgeMillis}, as for the writes.
+     * How far back cancellations are made again after Redis comes back with a new run id: the re-send window, which is
+     * how far back the re-send reaches; for a write-ahead journal at least {@code maxAgeMillis}, because its re-send
+     * reaches every job not confirmed finished, and a cancelled job stays in the journal behind any earlier one still
+     * unfinished.
      */
-    public synchronized List<Entry> toMakeAgain(long newestWriteMillis, long windowMillis, long maxAgeMillis,
-                                                long nowMillis) {
+    public static long windowMillis(boolean writeAhead, long resendWindowMillis, long maxAgeMillis) {
+        return writeAhead ? Math.max(resendWindowMillis, maxAgeMillis) : resendWindowMillis;
+    }
+
+    /**
+     * The cancellations a producer started on this journal makes again (before it sends its predecessor's last writes
+     * again) if Redis restarted since: those within {@code windowMillis} of the newest of them or of the newest of
+     * {@code predecessorWrites} (what the sent log gives back), and none older than {@code maxAgeMillis}, as for the
+     * writes.
+     */
+    public synchronized List<Entry> toMakeAgain(List<RecentWrites.Entry> predecessorWrites, long windowMillis,
+                                                long maxAgeMillis, long nowMillis) {
         List<Entry> logged = since(nowMillis - maxAgeMillis);
-        long newest = newestWriteMillis;
+        long newest = Long.MIN_VALUE;
+        for (RecentWrites.Entry w : predecessorWrites) {
+            newest = Math.max(newest, w.ackedAtMillis());
+        }
         for (Entry e : logged) {
             newest = Math.max(newest, e.atMillis());
         }
