@@ -170,6 +170,37 @@ public final class Failures {
         return false;
     }
 
+    /**
+     * Redis's own reply in an error {@code message}, from its {@code code} on: a call refused inside a script arrives
+     * wrapped ("ERR Error running script (call to f_…): @user_script:32: @user_script: 32: -MISCONF Errors writing to the
+     * AOF file: …"), and the wrapping says nothing to a person. A {@code MISCONF} refusal is said in a few words.
+     */
+    static String reply(String message, String code) {
+        String text = message;
+        int at = message.indexOf("-" + code + " ");
+        if (at < 0) {
+            at = message.indexOf(": " + code + " ");
+            at = at < 0 ? -1 : at + 1;
+        }
+        if (at >= 0 && !message.startsWith(code + " ")) {
+            text = message.substring(at + 1).trim();
+        }
+        int script = text.indexOf(" script: ");
+        if (script > 0) {
+            text = text.substring(0, script); // Redis 7's "… script: <sha>, on @user_script:97."
+        }
+        if (code.equals("MISCONF")) {
+            int aof = text.indexOf("AOF file: ");
+            if (aof >= 0) {
+                return "Redis cannot write its AOF file: " + text.substring(aof + "AOF file: ".length());
+            }
+            if (text.contains("RDB")) {
+                return "Redis's last RDB snapshot failed; it refuses writes until one succeeds (stop-writes-on-bgsave-error)";
+            }
+        }
+        return text;
+    }
+
     /** The Redis error code (OOM, LOADING, …) of a reply that means "not now", or null. */
     static String unavailableReply(String message) {
         if (message == null) {
@@ -360,7 +391,7 @@ public final class Failures {
         }
         String code = t instanceof JedisDataException ? unavailableReply(t.getMessage()) : null;
         if (code != null) {
-            return code + " (" + firstLine(t.getMessage()) + ")";
+            return code + " (" + firstLine(reply(t.getMessage(), code)) + ")";
         }
         Throwable root = t;
         while (root.getCause() != null && root.getCause() != root) {

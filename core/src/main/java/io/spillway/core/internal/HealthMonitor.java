@@ -441,6 +441,12 @@ public final class HealthMonitor implements AutoCloseable {
             // Not an outage: Redis answers but its ACL refuses this user a command or key. One ERROR with what to check.
             refusalSaid = cause;
             log.error("Redis refused a command to {} ({}): {}; {}", name, gateway.connection(), cause, permissionAdvice());
+        } else if (cause != null && cause.startsWith("MISCONF")) {
+            // Not a lost connection: Redis answers, but refuses every write until it can persist again.
+            log.warn("Redis refuses writes: {} ({}, {}); {} until it can write again: free space on Redis's disk (CONFIG GET"
+                    + " dir) or fix what its log names", cause, name, gateway.connection(),
+                    "producer".equals(name) ? "jobs spool to the journal and replay"
+                            : "the worker fetches nothing and keeps the outcomes of its running jobs locally");
         } else if (cause != null) {
             log.warn("Redis connection lost: {} ({}, {})", cause, name, gateway.connection());
         }

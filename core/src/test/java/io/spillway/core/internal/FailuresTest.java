@@ -66,6 +66,24 @@ class FailuresTest {
     }
 
     @Test
+    void aWriteRefusedForWantOfDiskSaysSoWithoutTheScriptsWrapping() {
+        String aof = "ERR Error running script (call to f_" + LuaScript.ENQUEUE.sha() + "): @user_script:97: @user_script: 97:"
+                + " -MISCONF Errors writing to the AOF file: No space left on device";
+        assertThat(Failures.describe(new JedisDataException(aof))).isEqualTo("MISCONF (Redis cannot write its AOF file:"
+                + " No space left on device)");
+        assertThat(Failures.isUnavailable(new JedisDataException(aof))).isTrue();
+        String rdb = "MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.";
+        assertThat(Failures.describe(new JedisDataException(rdb))).isEqualTo("MISCONF (Redis's last RDB snapshot failed;"
+                + " it refuses writes until one succeeds (stop-writes-on-bgsave-error))");
+        assertThat(Failures.describe(new JedisDataException("MISCONF Errors writing to the AOF file: Disk quota exceeded script:"
+                + " 0123456789012345678901234567890123456789, on @user_script:97."))).isEqualTo("MISCONF (Redis cannot write its"
+                + " AOF file: Disk quota exceeded)");
+        assertThat(Failures.describe(new JedisDataException("ERR Error running script (call to f_x): @user_script:5:"
+                + " @user_script: 5: -OOM command not allowed when used memory > 'maxmemory'.")))
+                .isEqualTo("OOM (OOM command not allowed when used memory > 'maxmemory'.)");
+    }
+
+    @Test
     void configRefusalsSayConfigIsNotAllowed() {
         assertThat(Failures.configRefusal(new JedisDataException(
                 "ERR unknown command `CONFIG`, with args beginning with: `GET`, `save`, "))).isEqualTo("CONFIG not allowed (renamed or disabled)");

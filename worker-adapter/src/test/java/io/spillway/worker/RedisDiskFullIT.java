@@ -1,0 +1,197 @@
+package io.spillway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.spillway.backend.JobProducer;
+import io.spillway.backend.Receipt;
+import io.spillway.core.HealthState;
+import io.spillway.testing.LogCapture;
+import io.spillway.testing.RedisProcess;
+import io.spillway.testing.SmallDisk;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Redis's own disk full, on a real small file system (a tmpfs of its own, filled up while jobs flow): Redis cannot
+ * write its AOF (or its RDB snapshot) and refuses every write with {@code MISCONF} until it can again, so producers
+ * cannot enqueue and workers can neither fetch (a read from a consumer group is a write) nor settle. Every accepted
+ * job must still run once the disk has room again, and the logs must say what happened in one line each.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class RedisDiskFullIT {
+    @TempDir
+    Path dir;
+
+    @Test
+    void jobsAcceptedWhileRedisCannotWriteItsAofAllRunOnceTheDiskHasRoom() throws Exception {
+        try (SmallDisk disk = SmallDisk.mount(dir.resolve("disk"), 32L << 20);
+             RedisProcess redis = RedisProcess.builder().dataDir(disk.dir().resolve("redis")).appendOnly(true).start()) {
+            jobsFlowThroughAFullDisk(disk, redis, "Errors writing to the AOF file: No space left on device",
+                    "Redis cannot write its AOF file: No space left on device");
+        }
+    }
+
+    @Test
+    void jobsAcceptedWhileRedisCannotWriteItsSnapshotAllRunOnceTheDiskHasRoom() throws Exception {
+        try (SmallDisk disk = SmallDisk.mount(dir.resolve("disk"), 32L << 20);
+             RedisProcess redis = RedisProcess.builder().dataDir(disk.dir().resolve("redis")).appendOnly(false)
+                     .save("1 1").start()) {
+            jobsFlowThroughAFullDisk(disk, redis, "RDB snapshots", "Redis's last RDB snapshot failed");
+        }
+    }
+
+    /**
+     * A Redis whose AOF write failed has acknowledged the writes of its last moments (it replies before the write, and
+     * with appendfsync everysec replies even when the write fails) and holds them only in memory, for as long as its disk
+     * stays full. An operator who restarts it then, long after the producer's resend window, makes it lose them: the
+     * producer's recent writes must not have aged out while Redis refused every write.
+     */
+    @Test
+    void aRedisRestartedAfterItsDiskFilledUpLosesNoJobItAcknowledged() throws Exception {
+        String q = "disk-restart-" + System.nanoTime();
+        List<String> accepted = new CopyOnWriteArrayList<>();
+        AtomicInteger spooled = new AtomicInteger();
+        AtomicBoolean enqueueing = new AtomicBoolean(true);
+        byte[] payload = new byte[512];
+        try (SmallDisk disk = SmallDisk.mount(dir.resolve("disk"), 32L << 20);
+             RedisProcess redis = RedisProcess.builder().dataDir(disk.dir().resolve("redis")).appendOnly(true).start();
+             LogCapture logs = new LogCapture();
+             JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            Thread load = new Thread(() -> {
+                while (enqueueing.get()) {
+                    Receipt r = producer.enqueue(q, "t", payload);
+                    accepted.add(r.jobId());
+                    if (r.spooled()) {
+                        spooled.incrementAndGet();
+                    }
+                    try {
+                        Thread.sleep(1);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "load");
+            load.start();
+            try {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> accepted.size() >= 500);
+                disk.fill(0);
+                await().atMost(15, TimeUnit.SECONDS).until(() -> spooled.get() >= 50);
+                // Longer than the resend window (5 s) while Redis refuses every write.
+                Thread.sleep(6_000);
+                redis.kill();
+                disk.free();
+                redis.restart();
+                await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                        && producer.journalBacklog() == 0);
+            } finally {
+                enqueueing.set(false);
+                load.join();
+            }
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
+            Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+            try (Worker worker = Worker.builder().redis(redis.uri()).queue(q).stateDir(dir.resolve("worker"))
+                    .fetchBlock(Duration.ofMillis(50))
+                    .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                    .build()) {
+                worker.start();
+                await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() >= accepted.size());
+            }
+            assertThat(handled.keySet()).as("every accepted job, none lost").containsExactlyInAnyOrderElementsOf(accepted);
+            assertThat(handled.values()).as("each once").allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+            List<String> resent = logs.lines("again after the Redis restart");
+            assertThat(resent).as("the writes Redis acknowledged before its disk filled were sent again").hasSize(1);
+            assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
+            System.out.println("accepted " + accepted.size() + ", spooled " + spooled.get() + "; " + resent.get(0));
+        }
+    }
+
+    private void jobsFlowThroughAFullDisk(SmallDisk disk, RedisProcess redis, String refusal, String said) throws Exception {
+        String q = "disk-" + System.nanoTime();
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        List<String> accepted = new CopyOnWriteArrayList<>();
+        AtomicInteger spooled = new AtomicInteger();
+        AtomicBoolean enqueueing = new AtomicBoolean(true);
+        byte[] payload = new byte[512];
+        try (LogCapture logs = new LogCapture(); Jedis admin = redis.jedis();
+             JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build();
+             Worker worker = Worker.builder().redis(redis.uri()).queue(q).stateDir(dir.resolve("worker"))
+                     .fetchBlock(Duration.ofMillis(50))
+                     .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                     .build()) {
+            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+            worker.start();
+            Thread load = new Thread(() -> {
+                while (enqueueing.get()) {
+                    Receipt r = producer.enqueue(q, "t", payload);
+                    accepted.add(r.jobId());
+                    if (r.spooled()) {
+                        spooled.incrementAndGet();
+                    }
+                    try {
+                        Thread.sleep(2);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "load");
+            load.start();
+            try {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> handled.size() >= 200);
+
+                disk.fill(0);
+                await().atMost(15, TimeUnit.SECONDS).until(() -> spooled.get() >= 100);
+                assertThat(redisRefusesWrites(admin)).as("Redis refuses writes while its disk is full").contains(refusal);
+                int handledWhileFull = handled.size();
+                Thread.sleep(1500);
+                assertThat(handled.size()).as("no worker fetches from a Redis that refuses writes").isLessThan(
+                        handledWhileFull + 50);
+
+                disk.free();
+                await().atMost(20, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                        && producer.journalBacklog() == 0);
+                Thread.sleep(300);
+            } finally {
+                enqueueing.set(false);
+                load.join();
+            }
+            int total = accepted.size();
+            await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() >= total);
+            assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(accepted);
+            assertThat(spooled.get()).isGreaterThanOrEqualTo(100);
+            assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
+            assertThat(logs.lines("Redis connection lost")).as("Redis answered all along").isEmpty();
+            assertThat(logs.lines("Redis refuses writes: MISCONF")).as("one line per component and outage")
+                    .hasSizeBetween(2, 4).allSatisfy(l -> assertThat(l).contains(" WARN ", said, "free space on Redis's disk"))
+                    .noneSatisfy(l -> assertThat(l).contains("@user_script"))
+                    .anySatisfy(l -> assertThat(l).contains("(producer, ", "jobs spool to the journal"))
+                    .anySatisfy(l -> assertThat(l).contains("(worker, ", "keeps the outcomes of its running jobs locally"));
+            System.out.println("accepted " + total + ", spooled " + spooled.get() + ", handled " + handled.size()
+                    + ", run twice " + handled.values().stream().filter(n -> n.get() > 1).count());
+        }
+    }
+
+    /** Redis's reply to a write now, or "" if it takes it. */
+    private static String redisRefusesWrites(Jedis admin) {
+        try {
+            admin.set("disk-probe", "x");
+            return "";
+        } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+            return e.getMessage();
+        }
+    }
+}
