@@ -46,7 +46,7 @@ public final class ChaosMain {
         List<String> tables = new ArrayList<>();
         for (ChaosOptions o : scenarios) {
             System.out.println("[chaos] seed " + o.seed() + " (rerun with --scenario " + o.name() + " --seed " + o.seed()
-                    + (o.overlap() ? " --overlap on" : "") + " and the run's other options)");
+                    + (o.overlap() ? " --overlap on" : "") + (o.nested() ? " --nested on" : "") + " and the run's other options)");
             ChaosResult r = new ChaosRun(o, System.out).run();
             tables.add(r.table());
             allPassed &= r.passed();

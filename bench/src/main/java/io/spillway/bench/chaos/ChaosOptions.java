@@ -35,6 +35,8 @@ import java.util.stream.Collectors;
  *     of one redis-server behind the proxy
  * @param overlap every Redis or network fault with a hold gets a producer or worker fault inside it
  *     ({@link FaultSchedule.Companion})
+ * @param nested every Redis or network fault with a hold gets a second Redis fault inside it
+ *     ({@link FaultSchedule.Inner}), standalone only; {@link FaultKind#REDIS_DISK_FULL} joins the preset's kinds
  * @param cancelEvery 0, or: each producer cancels a job after every this many single enqueues
  *     ({@link ChaosProducerMain}); a job whose cancel answered CANCELLED must never be handled after that answer
  * @param concurrency handler threads per worker
@@ -45,12 +47,12 @@ import java.util.stream.Collectors;
  */
 record ChaosOptions(String name, long seed, long jobs, int producers, int workers, Map<FaultKind, Integer> faultCounts,
                     long phaseMillis, boolean persistence, boolean writeAhead, boolean cluster, boolean sentinel,
-                    boolean overlap, int cancelEvery, int concurrency,
+                    boolean overlap, boolean nested, int cancelEvery, int concurrency,
                     long workMillis, long leaseMillis, long drainTimeoutMillis, Path dir) {
 
     static final Set<String> FLAGS = Set.of("help");
     static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
-            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "cancel-every", "concurrency", "work-ms", "lease-ms",
+            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "nested", "cancel-every", "concurrency", "work-ms", "lease-ms",
             "drain-timeout", "dir");
 
     static final String USAGE = """
@@ -70,6 +72,10 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
               --overlap on|off       on: inside every Redis or network fault that is held, a producer or worker
                                      is also killed or stopped, and restarted before or after the heal (default off)
+              --nested on|off        on (standalone only): inside every Redis or network fault that is held, a
+                                     second Redis fault (redis-kill, client-kill, redis-oom, or proxy-cut inside
+                                     a kill or restart) is applied part-way and healed before or after the outer
+                                     one; redis-disk-full is then among the kinds (needs root) (default off)
               --cancel-every N       after every N single enqueues each producer cancels a job (the one just
                                      accepted, or the one 20 before, in turn); no job whose cancel answered
                                      CANCELLED may be handled after that answer (default 0: none)
@@ -85,7 +91,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
     /** The preset named {@code scenario} with {@code args} applied on top. */
     static ChaosOptions of(String scenario, Args a) {
         long seed = a.has("seed") ? a.getLong("seed", 0) : new SecureRandom().nextLong() >>> 16;
-        List<FaultKind> kinds = new ArrayList<>(FaultKind.STANDALONE);
+        List<FaultKind> kinds = new ArrayList<>(FaultKind.STANDALONE_PRESET);
         long jobs;
         int producers = 2;
         int workers = 2;
@@ -149,6 +155,21 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             }
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario
                     + "'; known: small, medium, large, nopersist, nopersist-wa, cluster, sentinel");
+        }
+        boolean nested = false;
+        if (a.has("nested")) {
+            String v = a.get("nested", "off");
+            if (!v.equals("on") && !v.equals("off")) {
+                throw new IllegalArgumentException("--nested must be on or off, but was '" + v + "'");
+            }
+            nested = v.equals("on");
+            if (nested && (cluster || sentinel)) {
+                throw new IllegalArgumentException("--nested on applies to a standalone Redis only, not to scenario "
+                        + scenario);
+            }
+        }
+        if (nested && !a.has("kinds") && !scenario.startsWith("nopersist")) {
+            kinds = new ArrayList<>(FaultKind.STANDALONE);
         }
         if (a.has("kinds")) {
             kinds = Arrays.stream(a.get("kinds", "").split(",")).map(FaultKind::fromLabel).distinct().toList();
@@ -229,7 +250,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         }
         return new ChaosOptions(scenario, seed, jobs, producers, workers, counts,
                 a.getLong("duration", phaseS) * 1000, persistence, writeAhead, cluster, sentinel,
-                overlap, cancelEvery, a.getInt("concurrency", concurrency),
+                overlap, nested, cancelEvery, a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());
     }

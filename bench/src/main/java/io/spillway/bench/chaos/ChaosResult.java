@@ -21,7 +21,7 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
                    long duplicateIds, long extraRuns, long handledWithoutReceipt, long tornLines, long spooled,
                    long replayed, long restored, long rejected, Map<Character, Long> cancels, long cancelledUnhandled,
                    long handledAfterCancel,
-                   Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions,
+                   Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions, Map<FaultKind, Integer> nested,
                    long worstEnqueueNanos,
                    long p99EnqueueNanos, long p50EnqueueNanos, long drainMillis, boolean drained, long runMillis,
                    List<String> problems) {
@@ -79,6 +79,11 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
         if (options.overlap()) {
             row(t, "inside those, overlapping (`--overlap on`)", companions.values().stream().mapToInt(Integer::intValue).sum()
                     + ": " + companions.entrySet().stream().map(e -> e.getKey().label() + " " + e.getValue())
+                    .collect(Collectors.joining(", ")));
+        }
+        if (options.nested()) {
+            row(t, "inside those, a second Redis fault (`--nested on`)", nested.values().stream().mapToInt(Integer::intValue).sum()
+                    + ": " + nested.entrySet().stream().map(e -> e.getKey().label() + " " + e.getValue())
                     .collect(Collectors.joining(", ")));
         }
         row(t, "worst enqueue latency", ms(worstEnqueueNanos));

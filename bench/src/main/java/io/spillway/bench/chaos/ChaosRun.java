@@ -8,6 +8,7 @@ import io.spillway.testing.ChaosProxy;
 import io.spillway.testing.ChildJvm;
 import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
+import io.spillway.testing.SmallDisk;
 import io.spillway.testing.SentinelGroup;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -103,6 +104,13 @@ final class ChaosRun {
     private final List<Long> emptyRestartsAt = new ArrayList<>();
     private final Map<FaultKind, Integer> injected = new EnumMap<>(FaultKind.class);
     private final Map<FaultKind, Integer> companionsInjected = new EnumMap<>(FaultKind.class);
+    private final Map<FaultKind, Integer> innerInjected = new EnumMap<>(FaultKind.class);
+    /** The size of the tmpfs that holds Redis's data dir in a run with {@link FaultKind#REDIS_DISK_FULL} faults. */
+    private static final long DISK_BYTES = 1L << 30;
+    private SmallDisk disk;
+    /** Whether the current fault's {@link FaultSchedule.Inner} fault holds (applied, not healed yet). */
+    private boolean innerHolds;
+    private String innerDetail = "";
     /** The child a {@link FaultSchedule.Companion} stopped during the current fault (running again unless down). */
     private Child companionChild;
     private String companionDetail = "";
@@ -140,11 +148,15 @@ final class ChaosRun {
         if (o.overlap()) {
             schedule = schedule.withCompanions(o.producers(), o.workers());
         }
+        if (o.nested()) {
+            schedule = schedule.withInner();
+        }
         say("scenario %s seed %d: %,d jobs, %d producers, %d workers, %d faults over %d s, persistence %s, dir %s",
                 o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
                 schedule.phaseMillis() / 1000, (o.persistence() ? "AOF everysec" : "none")
                         + (o.writeAhead() ? ", write-ahead producers" : "")
                         + (o.overlap() ? ", " + schedule.companionCount() + " of them with a producer or worker fault inside" : "")
+                        + (o.nested() ? ", " + schedule.innerCount() + " of them with a second Redis fault inside" : "")
                         + (o.cluster() ? ", Redis Cluster of " + CLUSTER_MASTERS + " masters with a replica each" : "")
                         + (o.sentinel() ? ", Sentinel: a master with " + SENTINEL_REPLICAS + " replicas, " + SENTINELS
                         + " sentinels" : ""), dir);
@@ -157,7 +169,14 @@ final class ChaosRun {
             } else {
                 // A long run grows the AOF: reloading it after a restart took 15 s and more on 2 loaded cores, past
                 // the harness's default 20 s start timeout (the first --large attempt stopped there).
-                RedisProcess.Builder rb = RedisProcess.builder().dataDir(dir.resolve("redis")).save("")
+                Path redisDir = dir.resolve("redis");
+                if (schedule.faults().stream().anyMatch(f -> f.kind() == FaultKind.REDIS_DISK_FULL)) {
+                    // Redis's data dir on a file system of its own, which the redis-disk-full faults fill up.
+                    disk = SmallDisk.mount(dir.resolve("redis-disk"), DISK_BYTES);
+                    redisDir = disk.dir().resolve("redis");
+                    say("redis data dir on a tmpfs of its own (%d MiB): %s", DISK_BYTES >> 20, redisDir);
+                }
+                RedisProcess.Builder rb = RedisProcess.builder().dataDir(redisDir).save("")
                         .startTimeout(java.time.Duration.ofMinutes(5));
                 rb.appendOnly(o.persistence());
                 redis = rb.start();
@@ -262,6 +281,9 @@ final class ChaosRun {
             }
             if (redis != null) {
                 redis.close();
+            }
+            if (disk != null) {
+                disk.close();
             }
             if (clusterAdmin != null) {
                 clusterAdmin.close();
@@ -732,6 +754,9 @@ final class ChaosRun {
                 ? injectCluster(f) : sentinels != null && !f.kind().hitsChild() ? injectSentinel(f)
                 : injectStandalone(f, start);
         long end = System.currentTimeMillis();
+        if (f.inner() != null) {
+            detail += (detail.isEmpty() ? "" : "; ") + innerHealed(f);
+        }
         if (f.companion() != null) {
             detail += (detail.isEmpty() ? "" : "; ") + companionHealed(f.companion());
         }
@@ -745,17 +770,44 @@ final class ChaosRun {
 
     /**
      * Sleeps for the hold of {@code f}; with a {@link FaultSchedule.Companion}, kills or stops its child part-way and
-     * starts it again before the hold ends or leaves that to {@link #companionHealed} once the fault has healed.
+     * starts it again before the hold ends or leaves that to {@link #companionHealed} once the fault has healed; with an
+     * {@link FaultSchedule.Inner} fault, applies it part-way and heals it before the hold ends or leaves that to
+     * {@link #innerHealed}.
      */
     private void hold(FaultSchedule.Fault f) {
-        FaultSchedule.Companion c = f.companion();
-        if (c == null) {
-            sleep(f.holdMillis());
-            return;
-        }
         long hold = f.holdMillis();
-        long killAt = (long) (hold * c.killAt());
-        sleep(killAt);
+        List<Map.Entry<Long, Runnable>> events = new ArrayList<>();
+        FaultSchedule.Companion c = f.companion();
+        if (c != null) {
+            long killAt = (long) (hold * c.killAt());
+            events.add(Map.entry(killAt, () -> stopCompanion(f, c)));
+            if (c.backBeforeHeal()) {
+                events.add(Map.entry(Math.max(killAt, (long) (hold * c.relaunchAt())), () -> {
+                    // Not awaited here: a worker or producer that needs Redis to say it is ready would wait for the heal.
+                    companionChild.launch();
+                    companionDetail += ", started again before the heal";
+                }));
+            }
+        }
+        FaultSchedule.Inner n = f.inner();
+        if (n != null) {
+            long at = (long) (hold * n.at());
+            events.add(Map.entry(at, () -> applyInner(n)));
+            if (n.healsBeforeOuter() && n.kind() != FaultKind.CLIENT_KILL) {
+                events.add(Map.entry(Math.max(at, (long) (hold * n.healAt())), () -> healInner(n, "before")));
+            }
+        }
+        events.sort(Map.Entry.comparingByKey());
+        long t0 = System.currentTimeMillis();
+        for (Map.Entry<Long, Runnable> e : events) {
+            sleep(Math.max(0, t0 + e.getKey() - System.currentTimeMillis()));
+            e.getValue().run();
+        }
+        sleep(Math.max(0, t0 + hold - System.currentTimeMillis()));
+    }
+
+    /** The companion's kill or graceful stop, part-way through the hold of {@code f}. */
+    private void stopCompanion(FaultSchedule.Fault f, FaultSchedule.Companion c) {
         boolean toWorker = c.kind() == FaultKind.WORKER_KILL || c.kind() == FaultKind.WORKER_RESTART;
         Child child = (toWorker ? workers : producers).get(c.target());
         long t = System.currentTimeMillis();
@@ -774,17 +826,65 @@ final class ChaosRun {
         }
         companionChild = child;
         companionsInjected.merge(c.kind(), 1, Integer::sum);
-        long spent = System.currentTimeMillis() - t;
-        if (c.backBeforeHeal()) {
-            long relaunchAt = Math.max(killAt, (long) (hold * c.relaunchAt()));
-            sleep(Math.max(0, relaunchAt - killAt - spent));
-            // Not awaited here: a worker or producer that needs Redis to say it is ready would wait for the heal.
-            child.launch();
-            companionDetail += ", started again before the heal";
-            sleep(Math.max(0, hold - relaunchAt));
-        } else {
-            sleep(Math.max(0, hold - killAt - spent));
+    }
+
+    /** Applies an {@link FaultSchedule.Inner} fault (standalone Redis only). */
+    private void applyInner(FaultSchedule.Inner n) {
+        innerInjected.merge(n.kind(), 1, Integer::sum);
+        switch (n.kind()) {
+            case REDIS_KILL -> {
+                redis.kill();
+                if (!o.persistence()) {
+                    emptyRestartsAt.add(System.currentTimeMillis());
+                }
+                innerDetail = "nested: SIGKILL of redis-server";
+            }
+            case CLIENT_KILL -> innerDetail = "nested: " + redis.clientKillAll() + " connections killed";
+            case REDIS_OOM -> {
+                long used = usedMemory();
+                long limit = Math.max(1, used / 2);
+                redis.configSet("maxmemory", Long.toString(limit));
+                innerDetail = "nested: maxmemory " + limit + " (used " + used + ")";
+            }
+            case PROXY_CUT -> {
+                proxy.cut();
+                innerDetail = "nested: proxy cut";
+            }
+            default -> throw new IllegalStateException("not an inner fault kind: " + n.kind().label());
         }
+        innerHolds = n.kind() != FaultKind.CLIENT_KILL;
+    }
+
+    /** Heals the inner fault, if it still holds; {@code when} is "before" or "after" (the outer heal). */
+    private void healInner(FaultSchedule.Inner n, String when) {
+        if (!innerHolds) {
+            return;
+        }
+        switch (n.kind()) {
+            case REDIS_KILL -> {
+                redis.restart();
+                innerDetail += ", restarted pid " + redis.pid() + " " + when + " the outer heal";
+            }
+            case REDIS_OOM -> {
+                redis.configSet("maxmemory", "0");
+                innerDetail += ", unset " + when + " the outer heal";
+            }
+            case PROXY_CUT -> {
+                proxy.pass();
+                innerDetail += ", passing again " + when + " the outer heal";
+            }
+            default -> {
+            }
+        }
+        innerHolds = false;
+    }
+
+    /** Once a fault with an inner fault has healed: the inner one is healed too; returns the detail. */
+    private String innerHealed(FaultSchedule.Fault f) {
+        healInner(f.inner(), "after");
+        String d = innerDetail;
+        innerDetail = "";
+        return d;
     }
 
     /** Once a fault with a companion has healed: the companion's child is running again; returns the detail. */
@@ -829,7 +929,9 @@ final class ChaosRun {
             case REDIS_HANG -> {
                 redis.hang();
                 hold(f);
-                redis.resume();
+                if (redis.isHung()) { // not if an inner fault killed it meanwhile
+                    redis.resume();
+                }
             }
             case CLIENT_KILL -> detail = redis.clientKillAll() + " connections killed";
             case REDIS_OOM -> {
@@ -837,8 +939,16 @@ final class ChaosRun {
                 long limit = Math.max(1, used / 2);
                 redis.configSet("maxmemory", Long.toString(limit));
                 hold(f);
-                redis.configSet("maxmemory", "0");
+                if (redis.isAlive()) { // killed by an inner fault: it comes back without the limit anyway
+                    redis.configSet("maxmemory", "0");
+                }
                 detail = "maxmemory " + limit + " (used " + used + ")";
+            }
+            case REDIS_DISK_FULL -> {
+                long left = disk.fill(0);
+                hold(f);
+                disk.free();
+                detail = "disk filled (" + left + " bytes left), then freed";
             }
             case PROXY_CUT -> {
                 proxy.cut();
@@ -936,7 +1046,7 @@ final class ChaosRun {
                 ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
                 replayed, restored, rejected, ledger.cancelCounts(), ledger.cancelledUnhandledCount(),
                 ledger.handledAfterCancel().size(),
-                injected, companionsInjected, latency.max(), latency.percentile(0.99),
+                injected, companionsInjected, innerInjected, latency.max(), latency.percentile(0.99),
                 latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
     }
 

@@ -62,6 +62,13 @@ enum FaultKind {
     SENTINEL_KILL(500, 4_000),
     /** {@code maxmemory} set below the memory in use (writes answer OOM) for the hold, then unset. */
     REDIS_OOM(1_000, 5_000),
+    /**
+     * Standalone only, and only where a tmpfs can be mounted (root): Redis's data directory is on a small file system of
+     * its own, filled up for the hold and given back after it. Redis's next AOF write fails, and it refuses every write
+     * ({@code MISCONF}) until a write succeeds again; what it acknowledged in its last moment is only in its memory. Not
+     * in the presets' kinds (they need no root): ask for it with {@code --kinds} or {@code --nested on}.
+     */
+    REDIS_DISK_FULL(1_000, 5_000),
     /** The proxy closes every connection and refuses new ones for the hold. */
     PROXY_CUT(500, 3_000),
     /** The proxy accepts and reads but never forwards or answers, for the hold. */
@@ -82,6 +89,9 @@ enum FaultKind {
     /** The kinds a standalone Redis (behind the proxy) can take: all but those that need replicas or sentinels. */
     static final Set<FaultKind> STANDALONE = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER, SENTINEL_FAILOVER,
             SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL));
+    /** The kinds of the standalone presets: all of {@link #STANDALONE} but {@link #REDIS_DISK_FULL}, which needs root. */
+    static final Set<FaultKind> STANDALONE_PRESET = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER, SENTINEL_FAILOVER,
+            SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL, REDIS_DISK_FULL));
     /** The kinds that apply to a Redis Cluster: no proxy faults; OOM and graceful restart are not wired to a master. */
     static final Set<FaultKind> CLUSTER = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, REDIS_HANG, CLIENT_KILL, WORKER_KILL,
             WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);
@@ -110,7 +120,7 @@ enum FaultKind {
     /** True for the faults that hit Redis itself (one node of a cluster, drawn by the schedule). */
     boolean hitsRedisNode() {
         return this == REDIS_KILL || this == REDIS_FAILOVER || this == REDIS_HANG || this == REDIS_RESTART
-                || this == REDIS_OOM;
+                || this == REDIS_OOM || this == REDIS_DISK_FULL;
     }
 
     static FaultKind fromLabel(String label) {

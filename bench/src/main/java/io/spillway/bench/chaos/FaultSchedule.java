@@ -13,8 +13,9 @@ import java.util.Random;
  * The same seed and options give the same plan; the processes' own timing is of course not replayed.
  *
  * <p>Faults never overlap: each starts after the previous one has healed and a seeded gap has passed,
- * so that every fault is followed by some normal operation. The one exception is a fault's {@link Companion}
- * (option {@code --overlap on}): a producer or worker JVM killed or stopped while a Redis or network fault is held.
+ * so that every fault is followed by some normal operation. The exceptions are a fault's {@link Companion}
+ * (option {@code --overlap on}): a producer or worker JVM killed or stopped while a Redis or network fault is held, and
+ * its {@link Inner} fault (option {@code --nested on}): a second Redis fault inside it.
  */
 record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
 
@@ -32,15 +33,59 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
      *     {@value ChaosRun#SENTINELS}); else 0
      * @param param the proxy delay per chunk in ms for {@link FaultKind#PROXY_SLOW}, else 0
      * @param companion a producer or worker fault held inside this one ({@code --overlap on}), or null
+     * @param inner a second Redis fault held inside this one ({@code --nested on}), or null
      */
-    record Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param, Companion companion) {
+    record Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param, Companion companion,
+                 Inner inner) {
 
         Fault(int index, FaultKind kind, long atMillis, long holdMillis, int target, long param) {
-            this(index, kind, atMillis, holdMillis, target, param, null);
+            this(index, kind, atMillis, holdMillis, target, param, null, null);
         }
 
         Fault withCompanion(Companion c) {
-            return new Fault(index, kind, atMillis, holdMillis, target, param, c);
+            return new Fault(index, kind, atMillis, holdMillis, target, param, c, inner);
+        }
+
+        Fault withInner(Inner n) {
+            return new Fault(index, kind, atMillis, holdMillis, target, param, companion, n);
+        }
+    }
+
+    /**
+     * A second Redis fault inside a Redis or network fault ({@code --nested on}, standalone only): applied at {@code at}
+     * of the outer fault's hold and healed at {@code healAt} of it, or, with {@code healAt} of 1 or more, only once the
+     * outer fault has healed. So Redis is SIGKILLed while frozen, full or cut off, a restarted Redis comes back behind a
+     * network still cut, memory fills up while the disk is full.
+     *
+     * @param kind {@link FaultKind#REDIS_KILL} (healed by a restart on its data dir), {@link FaultKind#CLIENT_KILL}
+     *     (instant), {@link FaultKind#REDIS_OOM} (maxmemory below the memory in use) or {@link FaultKind#PROXY_CUT}
+     * @param at when, as a fraction of the outer hold (0-1)
+     * @param healAt when it heals, as a fraction of the outer hold; 1 or more: after the outer heal
+     */
+    record Inner(FaultKind kind, double at, double healAt) {
+
+        boolean healsBeforeOuter() {
+            return healAt < 1;
+        }
+
+        String label() {
+            return kind.label() + " at " + Math.round(at * 100) + " % of the hold" + (kind == FaultKind.CLIENT_KILL ? ""
+                    : ", healed " + (healsBeforeOuter() ? "at " + Math.round(healAt * 100) + " % of it" : "after the outer heal"));
+        }
+
+        /** The inner kinds that make sense inside {@code outer} (none inside a client kill or a child fault). */
+        static List<FaultKind> within(FaultKind outer) {
+            return switch (outer) {
+                // A frozen Redis cannot run CLIENT KILL or CONFIG SET; SIGKILL works on it.
+                case REDIS_HANG -> List.of(FaultKind.REDIS_KILL);
+                case REDIS_OOM -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL);
+                case REDIS_DISK_FULL -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL, FaultKind.REDIS_OOM);
+                case PROXY_CUT, PROXY_BLACKHOLE, PROXY_SLOW, PROXY_MUTE -> List.of(FaultKind.REDIS_KILL,
+                        FaultKind.CLIENT_KILL, FaultKind.REDIS_OOM);
+                // Redis is down: the network in front of it fails too, and it comes back behind it.
+                case REDIS_KILL, REDIS_RESTART -> List.of(FaultKind.PROXY_CUT);
+                default -> List.of();
+            };
         }
     }
 
@@ -155,6 +200,36 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
             out.add(f.withCompanion(new Companion(k, target, killAt, relaunchAt)));
         }
         return new FaultSchedule(seed, List.copyOf(out), phaseMillis);
+    }
+
+    /**
+     * This plan with an {@link Inner} fault drawn for every fault that has a hold and a kind {@link Inner#within} allows,
+     * from a random of its own: the faults, their times, targets and companions stay those of the plan without them.
+     * A Redis killed inside a full disk is restarted only once the disk has room (a Redis 7 may not start on a full
+     * disk: it writes a new AOF file at start).
+     */
+    FaultSchedule withInner() {
+        Random rnd = new Random(seed ^ 0x6e6573746564L);
+        List<Fault> out = new ArrayList<>();
+        for (Fault f : faults) {
+            List<FaultKind> kinds = Inner.within(f.kind());
+            if (kinds.isEmpty() || f.kind().maxHoldMs == 0) {
+                out.add(f);
+                continue;
+            }
+            FaultKind k = kinds.get(rnd.nextInt(kinds.size()));
+            double at = 0.1 + 0.5 * rnd.nextDouble();
+            double healAt = rnd.nextBoolean() ? at + (0.95 - at) * rnd.nextDouble() : 1;
+            if (k == FaultKind.CLIENT_KILL || (k == FaultKind.REDIS_KILL && f.kind() == FaultKind.REDIS_DISK_FULL)) {
+                healAt = k == FaultKind.CLIENT_KILL ? at : 1;
+            }
+            out.add(f.withInner(new Inner(k, at, healAt)));
+        }
+        return new FaultSchedule(seed, List.copyOf(out), phaseMillis);
+    }
+
+    long innerCount() {
+        return faults.stream().filter(f -> f.inner() != null).count();
     }
 
     long companionCount() {

@@ -50,4 +50,50 @@ class FaultScheduleTest {
                 .as("some come back while the fault holds, some after it healed").containsExactlyInAnyOrder(true, false);
         assertThat(plain.companionCount()).isZero();
     }
+
+    @Test
+    void everyHeldRedisOrNetworkFaultGetsASecondRedisFaultInsideThatItsKindAllows() {
+        Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
+        for (FaultKind k : FaultKind.STANDALONE) {
+            counts.put(k, 3);
+        }
+        FaultSchedule plain = FaultSchedule.plan(7, counts, 200_000, 2, 2).withCompanions(2, 2);
+        FaultSchedule nested = plain.withInner();
+
+        assertThat(nested).isEqualTo(plain.withInner());
+        assertThat(nested.faults()).hasSameSizeAs(plain.faults());
+        assertThat(nested.innerCount()).isPositive();
+        for (int i = 0; i < plain.faults().size(); i++) {
+            FaultSchedule.Fault f = nested.faults().get(i);
+            assertThat(f.withInner(null)).as("the plan and its companions are unchanged").isEqualTo(plain.faults().get(i));
+            FaultSchedule.Inner n = f.inner();
+            if (FaultSchedule.Inner.within(f.kind()).isEmpty() || f.kind().maxHoldMs == 0) {
+                assertThat(n).as("%s", f).isNull();
+                continue;
+            }
+            assertThat(n).as("%s", f).isNotNull();
+            assertThat(FaultSchedule.Inner.within(f.kind())).contains(n.kind());
+            assertThat(n.at()).isBetween(0.1, 0.6);
+            if (n.kind() == FaultKind.CLIENT_KILL) {
+                assertThat(n.healAt()).as("instant").isEqualTo(n.at());
+            } else if (n.kind() == FaultKind.REDIS_KILL && f.kind() == FaultKind.REDIS_DISK_FULL) {
+                assertThat(n.healsBeforeOuter()).as("restarted only once the disk has room").isFalse();
+            } else if (n.healsBeforeOuter()) {
+                assertThat(n.healAt()).isBetween(n.at(), 0.95);
+            }
+        }
+        assertThat(FaultSchedule.Inner.within(FaultKind.REDIS_HANG)).as("a frozen Redis takes no command")
+                .containsExactly(FaultKind.REDIS_KILL);
+        assertThat(FaultSchedule.Inner.within(FaultKind.CLIENT_KILL)).isEmpty();
+        assertThat(FaultSchedule.Inner.within(FaultKind.PRODUCER_KILL)).isEmpty();
+    }
+
+    @Test
+    void thePresetsNeedNoRootButNestedRunsAddTheFullDisk() {
+        ChaosOptions small = ChaosOptions.of("small", Args.parse(new String[] {"--seed", "1"}, ChaosOptions.FLAGS, ChaosOptions.NAMES));
+        assertThat(small.faultCounts()).doesNotContainKey(FaultKind.REDIS_DISK_FULL);
+        ChaosOptions nested = ChaosOptions.of("small", Args.parse(new String[] {"--seed", "1", "--nested", "on"}, ChaosOptions.FLAGS, ChaosOptions.NAMES));
+        assertThat(nested.nested()).isTrue();
+        assertThat(nested.faultCounts()).containsEntry(FaultKind.REDIS_DISK_FULL, 1);
+    }
 }
