@@ -18,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,6 +45,7 @@ class RedisDiskFullIT {
     }
 
     @Test
+    @Tag("first-pass-only") // the same MISCONF path as the AOF's, in other words; Redis retries a failed snapshot after 5 s
     void jobsAcceptedWhileRedisCannotWriteItsSnapshotAllRunOnceTheDiskHasRoom() throws Exception {
         try (SmallDisk disk = SmallDisk.mount(dir.resolve("disk"), 32L << 20);
              RedisProcess redis = RedisProcess.builder().dataDir(disk.dir().resolve("redis")).appendOnly(false)
