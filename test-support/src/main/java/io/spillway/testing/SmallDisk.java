@@ -72,6 +72,14 @@ public final class SmallDisk implements AutoCloseable {
      * the usable space after.
      */
     public long fill(long leaveBytes) {
+        long bulk = usable() - leaveBytes - (1 << 20);
+        if (bulk > (8 << 20)) {
+            // Most of it at once (a 1 GiB tmpfs took 3 s of 64 KiB writes); the writes below take the rest exactly.
+            String out = run("fallocate", "-o", Long.toString(fillerSize()), "-l", Long.toString(bulk), filler.toString());
+            if (out != null) {
+                bulk = 0; // no fallocate here: the writes do it all
+            }
+        }
         try (FileChannel ch = FileChannel.open(filler, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND)) {
             ByteBuffer chunk = ByteBuffer.allocate(64 << 10);
@@ -87,6 +95,14 @@ public final class SmallDisk implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         return usable();
+    }
+
+    private long fillerSize() {
+        try {
+            return Files.exists(filler) ? Files.size(filler) : 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Deletes the filler file: the space {@link #fill} took is usable again. */
