@@ -63,35 +63,18 @@ class RedisDiskFullIT {
     @Test
     void aRedisRestartedAfterItsDiskFilledUpLosesNoJobItAcknowledged() throws Exception {
         String q = "disk-restart-" + System.nanoTime();
-        List<String> accepted = new CopyOnWriteArrayList<>();
-        AtomicInteger spooled = new AtomicInteger();
-        AtomicBoolean enqueueing = new AtomicBoolean(true);
-        byte[] payload = new byte[512];
         try (SmallDisk disk = SmallDisk.mount(dir.resolve("disk"), 32L << 20);
              RedisProcess redis = RedisProcess.builder().dataDir(disk.dir().resolve("redis")).appendOnly(true).start();
              LogCapture logs = new LogCapture();
              JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
                      .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
             await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
-            Thread load = new Thread(() -> {
-                while (enqueueing.get()) {
-                    Receipt r = producer.enqueue(q, "t", payload);
-                    accepted.add(r.jobId());
-                    if (r.spooled()) {
-                        spooled.incrementAndGet();
-                    }
-                    try {
-                        Thread.sleep(1);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }, "load");
-            load.start();
-            try {
+            EnqueueLoad load = EnqueueLoad.start(producer, q, 1);
+            List<String> accepted = load.accepted;
+            try (load) {
                 await().atMost(10, TimeUnit.SECONDS).until(() -> accepted.size() >= 500);
                 disk.fill(0);
-                await().atMost(15, TimeUnit.SECONDS).until(() -> spooled.get() >= 50);
+                await().atMost(15, TimeUnit.SECONDS).until(() -> load.spooled.get() >= 50);
                 // Longer than the resend window (5 s) while Redis refuses every write.
                 Thread.sleep(6_000);
                 redis.kill();
@@ -99,9 +82,6 @@ class RedisDiskFullIT {
                 redis.restart();
                 await().atMost(30, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
                         && producer.journalBacklog() == 0);
-            } finally {
-                enqueueing.set(false);
-                load.join();
             }
             await().atMost(10, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
             Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
@@ -117,73 +97,27 @@ class RedisDiskFullIT {
             List<String> resent = logs.lines("again after the Redis restart");
             assertThat(resent).as("the writes Redis acknowledged before its disk filled were sent again").hasSize(1);
             assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
-            System.out.println("accepted " + accepted.size() + ", spooled " + spooled.get() + "; " + resent.get(0));
+            System.out.println("accepted " + accepted.size() + ", spooled " + load.spooled.get() + "; " + resent.get(0));
         }
     }
 
     private void jobsFlowThroughAFullDisk(SmallDisk disk, RedisProcess redis, String refusal, String said) throws Exception {
-        String q = "disk-" + System.nanoTime();
-        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
-        List<String> accepted = new CopyOnWriteArrayList<>();
-        AtomicInteger spooled = new AtomicInteger();
-        AtomicBoolean enqueueing = new AtomicBoolean(true);
-        byte[] payload = new byte[512];
-        try (LogCapture logs = new LogCapture(); Jedis admin = redis.jedis();
-             JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
-                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build();
-             Worker worker = Worker.builder().redis(redis.uri()).queue(q).stateDir(dir.resolve("worker"))
-                     .fetchBlock(Duration.ofMillis(50))
-                     .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
-                     .build()) {
-            await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
-            worker.start();
-            Thread load = new Thread(() -> {
-                while (enqueueing.get()) {
-                    Receipt r = producer.enqueue(q, "t", payload);
-                    accepted.add(r.jobId());
-                    if (r.spooled()) {
-                        spooled.incrementAndGet();
-                    }
-                    try {
-                        Thread.sleep(2);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }, "load");
-            load.start();
-            try {
-                await().atMost(10, TimeUnit.SECONDS).until(() -> handled.size() >= 200);
-
-                disk.fill(0);
-                await().atMost(15, TimeUnit.SECONDS).until(() -> spooled.get() >= 100);
-                assertThat(redisRefusesWrites(admin)).as("Redis refuses writes while its disk is full").contains(refusal);
-                int handledWhileFull = handled.size();
-                Thread.sleep(1500);
-                assertThat(handled.size()).as("no worker fetches from a Redis that refuses writes").isLessThan(
-                        handledWhileFull + 50);
-
-                disk.free();
-                await().atMost(20, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
-                        && producer.journalBacklog() == 0);
-                Thread.sleep(300);
-            } finally {
-                enqueueing.set(false);
-                load.join();
-            }
-            int total = accepted.size();
-            await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() >= total);
-            assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(accepted);
-            assertThat(spooled.get()).isGreaterThanOrEqualTo(100);
+        try (LogCapture logs = new LogCapture(); Jedis admin = redis.jedis()) {
+            JobsThroughAFault.Outcome o = JobsThroughAFault.run(redis.uri(), dir, "disk-" + System.nanoTime(),
+                    () -> disk.fill(0),
+                    () -> assertThat(redisRefusesWrites(admin)).as("Redis refuses writes while its disk is full").contains(refusal),
+                    disk::free);
+            assertThat(o.handled().keySet()).containsExactlyInAnyOrderElementsOf(o.accepted());
+            assertThat(o.spooled()).isGreaterThanOrEqualTo(100);
+            assertThat(o.handledWhileHeld()).as("no worker fetches from a Redis that refuses writes").isLessThan(50);
             assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
-            assertThat(logs.lines("Redis connection lost")).as("Redis answered all along").isEmpty();
-            assertThat(logs.lines("Redis refuses writes: MISCONF")).as("one line per component and outage")
-                    .hasSizeBetween(2, 4).allSatisfy(l -> assertThat(l).contains(" WARN ", said, "free space on Redis's disk"))
+            assertThat(logs.lines("Redis connection lost")).as("one line per component and outage")
+                    .hasSizeBetween(2, 4).allSatisfy(l -> assertThat(l).contains(" WARN ", "Redis connection lost: MISCONF (" + said,
+                            "Redis answers but refuses every write until it can persist again", "free space on Redis's disk"))
                     .noneSatisfy(l -> assertThat(l).contains("@user_script"))
                     .anySatisfy(l -> assertThat(l).contains("(producer, ", "jobs spool to the journal"))
                     .anySatisfy(l -> assertThat(l).contains("(worker, ", "keeps the outcomes of its running jobs locally"));
-            System.out.println("accepted " + total + ", spooled " + spooled.get() + ", handled " + handled.size()
-                    + ", run twice " + handled.values().stream().filter(n -> n.get() > 1).count());
+            System.out.println(o);
         }
     }
 

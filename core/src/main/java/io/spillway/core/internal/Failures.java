@@ -173,7 +173,8 @@ public final class Failures {
     /**
      * Redis's own reply in an error {@code message}, from its {@code code} on: a call refused inside a script arrives
      * wrapped ("ERR Error running script (call to f_…): @user_script:32: @user_script: 32: -MISCONF Errors writing to the
-     * AOF file: …"), and the wrapping says nothing to a person. A {@code MISCONF} refusal is said in a few words.
+     * AOF file: …"), and the wrapping says nothing to a person. {@code MISCONF}, {@code NOREPLICAS} and {@code BUSY} are said in
+     * a few words of what they mean.
      */
     static String reply(String message, String code) {
         String text = message;
@@ -197,6 +198,13 @@ public final class Failures {
             if (text.contains("RDB")) {
                 return "Redis's last RDB snapshot failed; it refuses writes until one succeeds (stop-writes-on-bgsave-error)";
             }
+        }
+        if (code.equals("NOREPLICAS")) {
+            return "fewer replicas in sync than Redis's min-replicas-to-write: it refuses writes until enough are back";
+        }
+        if (code.equals("BUSY") && text.contains("running a script")) {
+            return "Redis is running a script past its time limit and answers nothing else until it ends or is killed"
+                    + " (SCRIPT KILL)";
         }
         return text;
     }

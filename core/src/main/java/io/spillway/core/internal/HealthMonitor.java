@@ -442,10 +442,10 @@ public final class HealthMonitor implements AutoCloseable {
             refusalSaid = cause;
             log.error("Redis refused a command to {} ({}): {}; {}", name, gateway.connection(), cause, permissionAdvice());
         } else if (cause != null && cause.startsWith("MISCONF")) {
-            // Not a lost connection: Redis answers, but refuses every write until it can persist again.
-            log.warn("Redis refuses writes: {} ({}, {}); {} until it can write again: free space on Redis's disk (CONFIG GET"
-                    + " dir) or fix what its log names", cause, name, gateway.connection(),
-                    "producer".equals(name) ? "jobs spool to the journal and replay"
+            // DESIGN.md's words for the event, though Redis answers: it refuses every write until it can persist again.
+            log.warn("Redis connection lost: {} ({}, {}): Redis answers but refuses every write until it can persist again;"
+                    + " {} until then: free space on Redis's disk (CONFIG GET dir) or fix what its log names", cause, name,
+                    gateway.connection(), "producer".equals(name) ? "jobs spool to the journal and replay"
                             : "the worker fetches nothing and keeps the outcomes of its running jobs locally");
         } else if (cause != null) {
             log.warn("Redis connection lost: {} ({}, {})", cause, name, gateway.connection());

@@ -78,6 +78,11 @@ class FailuresTest {
         assertThat(Failures.describe(new JedisDataException("MISCONF Errors writing to the AOF file: Disk quota exceeded script:"
                 + " 0123456789012345678901234567890123456789, on @user_script:97."))).isEqualTo("MISCONF (Redis cannot write its"
                 + " AOF file: Disk quota exceeded)");
+        assertThat(Failures.describe(new JedisDataException("NOREPLICAS Not enough good replicas to write."))).isEqualTo(
+                "NOREPLICAS (fewer replicas in sync than Redis's min-replicas-to-write: it refuses writes until enough are back)");
+        assertThat(Failures.describe(new JedisDataException("BUSY Redis is busy running a script. You can only call SCRIPT"
+                + " KILL or SHUTDOWN NOSAVE."))).isEqualTo("BUSY (Redis is running a script past its time limit and answers"
+                + " nothing else until it ends or is killed (SCRIPT KILL))");
         assertThat(Failures.describe(new JedisDataException("ERR Error running script (call to f_x): @user_script:5:"
                 + " @user_script: 5: -OOM command not allowed when used memory > 'maxmemory'.")))
                 .isEqualTo("OOM (OOM command not allowed when used memory > 'maxmemory'.)");
