@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Protocol;
 
 /**
  * Redis up and answering, but refusing: a master whose {@code min-replicas-to-write} its replicas no longer meet
@@ -75,6 +76,30 @@ class RedisRefusesIT {
             assertThat(logs.lines("Redis connection lost")).as("one line per component and outage").hasSizeBetween(2, 4)
                     .allSatisfy(l -> assertThat(l).contains(" WARN ", "Redis connection lost: "))
                     .anySatisfy(l -> assertThat(l).contains("BUSY (Redis is running a script past its time limit"));
+        }
+    }
+
+    @Test
+    void aRedisAtItsMaxclientsLosesNoJob() throws Exception {
+        try (RedisProcess redis = RedisProcess.builder().start(); Jedis admin = redis.jedis(); LogCapture logs = new LogCapture()) {
+            JobsThroughAFault.Outcome o = JobsThroughAFault.run(redis.uri(), dir, "maxclients-" + System.nanoTime(),
+                    () -> {
+                        admin.configSet("maxclients", "1"); // this admin connection only
+                        admin.sendCommand(Protocol.Command.CLIENT, "KILL", "TYPE", "normal", "SKIPME", "yes");
+                    },
+                    () -> assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> {
+                        try (Jedis other = redis.jedis()) {
+                            other.ping();
+                        }
+                    })).as("a new connection is refused").isNotNull(),
+                    () -> admin.configSet("maxclients", "10000"));
+            System.out.println(o);
+            assertThat(o.handled().keySet()).as("none lost").containsExactlyInAnyOrderElementsOf(o.accepted());
+            assertThat(o.spooled()).isGreaterThanOrEqualTo(100);
+            assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
+            assertThat(logs.lines("Reconnect attempt 1 failed")).as("what to check, said by the probe").isNotEmpty()
+                    .allSatisfy(l -> assertThat(l).contains("Redis closed a new connection before it answered (",
+                            "it may be at its maxclients (INFO stats: rejected_connections)"));
         }
     }
 

@@ -32,6 +32,19 @@ public final class Failures {
         "MISCONF",
     };
 
+    /**
+     * A fresh connection that Redis, or something between it and this client, closed before it answered its first
+     * command (an end of stream or a reset, not a refusal or a timeout): what Redis does to a client past its
+     * {@code maxclients}. Thrown by a probe; {@link #describe} says what to check.
+     */
+    public static final class ClosedAtOnce extends JedisConnectionException {
+        private static final long serialVersionUID = 1L;
+
+        public ClosedAtOnce(Throwable cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
     /** How {@link #describe} starts the description of a TLS failure. */
     public static final String TLS = "TLS: ";
 
@@ -377,6 +390,10 @@ public final class Failures {
         }
         if (t instanceof CallNotPermittedException) {
             return "circuit open";
+        }
+        if (t instanceof ClosedAtOnce) {
+            return "Redis closed a new connection before it answered (" + describe(t.getCause()) + "): it may be at its"
+                    + " maxclients (INFO stats: rejected_connections), or something in between refuses the connection";
         }
         Throwable last = lastAttempt(t);
         if (last != null) {

@@ -744,8 +744,7 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     private Probe probe(HostAndPort target, String probeKey) {
-        try (Jedis j = new Jedis(target, clientConfig)) {
-            j.ping();
+        try (Jedis j = pinged(target)) {
             Map<String, String> info = RedisInfo.parse(j.info());
             try {
                 info.put(CONFIG_SAVE, j.configGet("save").getOrDefault("save", ""));
@@ -775,6 +774,32 @@ public final class RedisGateway implements AutoCloseable {
                 info.put(MEMORY_FULL, "1");
             }
             return new Probe(true, true, null, info);
+        }
+    }
+
+    /**
+     * A fresh connection to {@code target} that answered PING. One that ends before it answered, without a refusal, a
+     * timeout or a TLS failure, is a {@link Failures.ClosedAtOnce}: what Redis does past its maxclients.
+     */
+    private Jedis pinged(HostAndPort target) {
+        Jedis j = null;
+        try {
+            j = new Jedis(target, clientConfig);
+            j.ping();
+            return j;
+        } catch (JedisConnectionException e) {
+            if (j != null) {
+                j.close();
+            }
+            if (Failures.isRefused(e) || Failures.isTimeout(e) || Failures.isTlsFailure(e)) {
+                throw e;
+            }
+            throw new Failures.ClosedAtOnce(e);
+        } catch (RuntimeException e) {
+            if (j != null) {
+                j.close();
+            }
+            throw e;
         }
     }
 
