@@ -42,7 +42,35 @@ final class JobsThroughAFault {
         }
     }
 
+    /**
+     * The worker's lease. A fetch whose reply a dropped connection lost (the client kill of a maxclients fault) leaves
+     * its jobs leased to the worker, unseen: they run once that lease has expired, taken over like a dead worker's.
+     */
+    static final Duration LEASE = Duration.ofSeconds(5);
+
     private JobsThroughAFault() {
+    }
+
+    /** Redis's reply to a write now, or "" if it takes it. */
+    static String writeRefusal(redis.clients.jedis.Jedis admin) {
+        try {
+            admin.set("refusal-probe", "x");
+            return "";
+        } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+            return e.getMessage();
+        }
+    }
+
+    /** Runs a worker on {@code queue} until it handled {@code jobs} jobs (30 s at most); each handled id and how often. */
+    static Map<String, AtomicInteger> drain(URI redis, String queue, Path stateDir, int jobs) {
+        Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
+        try (Worker worker = Worker.builder().redis(redis).queue(queue).stateDir(stateDir).fetchBlock(Duration.ofMillis(50))
+                .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                .build()) {
+            worker.start();
+            await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() >= jobs);
+        }
+        return handled;
     }
 
     /**
@@ -54,7 +82,7 @@ final class JobsThroughAFault {
         try (JobProducer producer = JobProducer.builder().redis(redis).journalDir(dir.resolve("journal"))
                      .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build();
              Worker worker = Worker.builder().redis(redis).queue(queue).stateDir(dir.resolve("worker"))
-                     .fetchBlock(Duration.ofMillis(50))
+                     .fetchBlock(Duration.ofMillis(50)).leaseDuration(LEASE)
                      .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
                      .build()) {
             await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);

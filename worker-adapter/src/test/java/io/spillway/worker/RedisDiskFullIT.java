@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.spillway.backend.JobProducer;
-import io.spillway.backend.Receipt;
 import io.spillway.core.HealthState;
 import io.spillway.testing.LogCapture;
 import io.spillway.testing.RedisProcess;
@@ -13,10 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -84,14 +80,8 @@ class RedisDiskFullIT {
                         && producer.journalBacklog() == 0);
             }
             await().atMost(10, TimeUnit.SECONDS).until(() -> producer.journalBacklog() == 0);
-            Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
-            try (Worker worker = Worker.builder().redis(redis.uri()).queue(q).stateDir(dir.resolve("worker"))
-                    .fetchBlock(Duration.ofMillis(50))
-                    .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
-                    .build()) {
-                worker.start();
-                await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() >= accepted.size());
-            }
+            Map<String, AtomicInteger> handled = JobsThroughAFault.drain(redis.uri(), q, dir.resolve("worker"),
+                    accepted.size());
             assertThat(handled.keySet()).as("every accepted job, none lost").containsExactlyInAnyOrderElementsOf(accepted);
             assertThat(handled.values()).as("each once").allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
             List<String> resent = logs.lines("again after the Redis restart");
@@ -105,7 +95,7 @@ class RedisDiskFullIT {
         try (LogCapture logs = new LogCapture(); Jedis admin = redis.jedis()) {
             JobsThroughAFault.Outcome o = JobsThroughAFault.run(redis.uri(), dir, "disk-" + System.nanoTime(),
                     () -> disk.fill(0),
-                    () -> assertThat(redisRefusesWrites(admin)).as("Redis refuses writes while its disk is full").contains(refusal),
+                    () -> assertThat(JobsThroughAFault.writeRefusal(admin)).as("Redis refuses writes while its disk is full").contains(refusal),
                     disk::free);
             assertThat(o.handled().keySet()).containsExactlyInAnyOrderElementsOf(o.accepted());
             assertThat(o.spooled()).isGreaterThanOrEqualTo(100);
@@ -118,16 +108,6 @@ class RedisDiskFullIT {
                     .anySatisfy(l -> assertThat(l).contains("(producer, ", "jobs spool to the journal"))
                     .anySatisfy(l -> assertThat(l).contains("(worker, ", "keeps the outcomes of its running jobs locally"));
             System.out.println(o);
-        }
-    }
-
-    /** Redis's reply to a write now, or "" if it takes it. */
-    private static String redisRefusesWrites(Jedis admin) {
-        try {
-            admin.set("disk-probe", "x");
-            return "";
-        } catch (redis.clients.jedis.exceptions.JedisDataException e) {
-            return e.getMessage();
         }
     }
 }

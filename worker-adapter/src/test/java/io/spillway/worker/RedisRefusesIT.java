@@ -35,7 +35,7 @@ class RedisRefusesIT {
             await().atMost(20, TimeUnit.SECONDS).until(() -> admin.info("replication").contains("connected_slaves:1"));
             JobsThroughAFault.Outcome o = JobsThroughAFault.run(master.uri(), dir, "noreplicas-" + System.nanoTime(),
                     replica::kill,
-                    () -> assertThat(refusal(admin)).startsWith("NOREPLICAS"),
+                    () -> assertThat(JobsThroughAFault.writeRefusal(admin)).startsWith("NOREPLICAS"),
                     replica::restart);
             System.out.println(o);
             assertThat(o.handled().keySet()).as("none lost").containsExactlyInAnyOrderElementsOf(o.accepted());
@@ -63,7 +63,7 @@ class RedisRefusesIT {
             }, "runaway-script");
             JobsThroughAFault.Outcome o = JobsThroughAFault.run(redis.uri(), dir, "busy-" + System.nanoTime(),
                     script::start,
-                    () -> assertThat(refusal(admin)).startsWith("BUSY"),
+                    () -> assertThat(JobsThroughAFault.writeRefusal(admin)).startsWith("BUSY"),
                     () -> {
                         admin.scriptKill();
                         script.join(10_000);
@@ -100,16 +100,6 @@ class RedisRefusesIT {
             assertThat(logs.lines("Reconnect attempt 1 failed")).as("what to check, said by the probe").isNotEmpty()
                     .allSatisfy(l -> assertThat(l).contains("Redis closed a new connection before it answered (",
                             "it may be at its maxclients (INFO stats: rejected_connections)"));
-        }
-    }
-
-    /** Redis's reply to a write now, or "" if it takes it. */
-    private static String refusal(Jedis admin) {
-        try {
-            admin.set("refusal-probe", "x");
-            return "";
-        } catch (redis.clients.jedis.exceptions.JedisDataException e) {
-            return e.getMessage();
         }
     }
 }

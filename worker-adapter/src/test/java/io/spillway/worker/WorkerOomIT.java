@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -57,14 +56,8 @@ class WorkerOomIT {
                 accepted.add(r.jobId());
             }
 
-            Map<String, AtomicInteger> handled = new ConcurrentHashMap<>();
-            try (Worker worker = Worker.builder().redis(redis.uri()).queue(q).stateDir(dir.resolve("worker"))
-                    .fetchBlock(Duration.ofMillis(50))
-                    .handler("t", job -> handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
-                    .build()) {
-                worker.start();
-                await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() == accepted.size());
-            }
+            Map<String, AtomicInteger> handled = JobsThroughAFault.drain(redis.uri(), q, dir.resolve("worker"),
+                    accepted.size());
             assertThat(handled.keySet()).containsExactlyInAnyOrderElementsOf(accepted);
             assertThat(producer.journalBacklog()).isZero();
             assertThat(logs.lines("Redis memory is full")).isNotEmpty().allSatisfy(l -> assertThat(l).contains(" WARN ",
