@@ -186,8 +186,8 @@ public final class Failures {
     /**
      * Redis's own reply in an error {@code message}, from its {@code code} on: a call refused inside a script arrives
      * wrapped ("ERR Error running script (call to f_…): @user_script:32: @user_script: 32: -MISCONF Errors writing to the
-     * AOF file: …"), and the wrapping says nothing to a person. {@code MISCONF}, {@code NOREPLICAS} and {@code BUSY} are said in
-     * a few words of what they mean.
+     * AOF file: …"), and the wrapping says nothing to a person. {@code MISCONF}, {@code NOREPLICAS} and {@code BUSY}
+     * are said in a few words of what they mean.
      */
     static String reply(String message, String code) {
         String text = message;
