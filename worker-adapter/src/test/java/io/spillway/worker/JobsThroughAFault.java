@@ -43,8 +43,9 @@ final class JobsThroughAFault {
     }
 
     /**
-     * The worker's lease. A fetch whose reply a dropped connection lost (the client kill of a maxclients fault) leaves
-     * its jobs leased to the worker, unseen: they run once that lease has expired, taken over like a dead worker's.
+     * The worker's lease: short, so that what a dropped connection may leave leased to the worker unseen and not taken
+     * back at once (a takeover's lost reply; a fetch's is taken back when the worker is connected again) runs within
+     * the test's wait.
      */
     static final Duration LEASE = Duration.ofSeconds(5);
 

@@ -12,6 +12,7 @@ import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
 import io.spillway.testing.ChaosProxy;
+import io.spillway.testing.LogCapture;
 import io.spillway.testing.RedisProcess;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -63,12 +64,16 @@ class WorkerOutageIT {
     }
 
     Worker start(java.net.URI uri, int concurrency, JobHandler handler) {
+        return start(uri, concurrency, handler, Duration.ofSeconds(3));
+    }
+
+    Worker start(java.net.URI uri, int concurrency, JobHandler handler, Duration lease) {
         worker = Worker.builder()
                 .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
                 .queue(queue)
                 .handler("render", handler)
                 .concurrency(concurrency)
-                .leaseDuration(Duration.ofSeconds(3))
+                .leaseDuration(lease)
                 .fetchBlock(Duration.ofMillis(100))
                 .stateDir(stateDir)
                 .metricRegistry(metrics)
@@ -203,6 +208,36 @@ class WorkerOutageIT {
             // worker may notice the outage before it fetches, and then none were): every one of them is
             // taken over again through its lease, none is lost.
             assertThat(metrics.meter(io.spillway.core.MetricNames.REDELIVERIES).getCount()).isEqualTo(leasedButUnknown);
+            worker.close(); // before the proxy closes
+        }
+    }
+
+    /**
+     * The same lost replies with a lease of a minute, as long jobs need: the worker takes back what the lost fetch leased
+     * to it as soon as it is connected again (the entries newer than any it received), instead of leaving those jobs to
+     * wait out their lease. Fails on a worker that only takes over expired leases (30 jobs a minute late).
+     */
+    @Test
+    void fetchRepliesLostOnTheWireRunOnceTheWorkerIsBackNotAfterTheirLease() {
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port()); LogCapture logs = new LogCapture()) {
+            start(proxy.uri(), 4, this::record, Duration.ofSeconds(60));
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.CONNECTED);
+            proxy.mute(); // Redis runs the XREADGROUP (the entries become leased to us), the reply never arrives
+            jobs.enqueue(queue, "render", IntStream.range(0, 30).mapToObj(i -> "m" + i).toList());
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.DISCONNECTED);
+            long leasedButUnknown;
+            try (Jedis j = redis.jedis()) {
+                leasedButUnknown = j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal();
+            }
+            proxy.pass();
+
+            await().atMost(Duration.ofSeconds(15)).until(() -> handled.size() == 30);
+            assertThat(handled.values()).allMatch(n -> n.get() == 1);
+            assertThat(metrics.meter(io.spillway.core.MetricNames.REDELIVERIES).getCount()).isEqualTo(leasedButUnknown);
+            if (leasedButUnknown > 0) {
+                assertThat(logs.lines("leased to it by a fetch whose reply was lost")).isNotEmpty();
+            }
+            System.out.println("leased by the lost fetch and taken back: " + leasedButUnknown);
             worker.close(); // before the proxy closes
         }
     }

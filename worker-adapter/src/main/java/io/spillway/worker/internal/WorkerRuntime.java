@@ -130,6 +130,18 @@ public final class WorkerRuntime {
     private int nextStream;
     /** Fetch thread only: per queue, where the next XAUTOCLAIM goes on in the pending-entries list. */
     private final Map<QueueName, byte[]> reclaimFrom = new HashMap<>();
+    /**
+     * Fetch thread only: per queue, the newest stream entry this worker received (from a read or a takeover). Every
+     * entry it knows is at most this one, so an entry leased to it (in its pending-entries list) that is newer was
+     * delivered in a reply it never got.
+     */
+    private final Map<QueueName, StreamEntryID> newestSeen = new HashMap<>();
+    /**
+     * Fetch thread only: queues whose last read or takeover failed, so that its reply may have been lost with its
+     * connection: their entries newer than {@link #newestSeen} are taken back ({@link #takeBackUnseen}) before the next
+     * read, instead of waiting out their lease.
+     */
+    private final Set<QueueName> maybeUnseen = new java.util.LinkedHashSet<>();
     /** Jobs whose handler was interrupted at its timeout and has not returned yet (each holds its thread). */
     private final Set<Active> overdue = ConcurrentHashMap.newKeySet();
     private final long jobTimeoutNanos;
@@ -348,6 +360,12 @@ public final class WorkerRuntime {
                 }
                 reading = true;
                 try {
+                    if (!maybeUnseen.isEmpty()) {
+                        free -= takeBackUnseen(free);
+                        if (free <= 0 || maybeUnseen.stream().anyMatch(q -> !paused.isPaused(q) && !held.contains(q))) {
+                            continue; // more to take back first: a read now would hide them behind newer entries
+                        }
+                    }
                     long now = System.nanoTime();
                     if (now - lastReclaim > TimeUnit.MILLISECONDS.toNanos(Math.max(250, millis(s.lease()) / 4))) {
                         lastReclaim = now;
@@ -549,8 +567,15 @@ public final class WorkerRuntime {
         if (blockMs > 0) {
             params.block((int) blockMs);
         }
-        List<Map.Entry<byte[], List<StreamEntryBinary>>> res = gateway.execute(
-                c -> c.xreadGroupBinary(GROUP, bytes(name), params, from));
+        List<Map.Entry<byte[], List<StreamEntryBinary>>> res;
+        try {
+            res = gateway.execute(c -> c.xreadGroupBinary(GROUP, bytes(name), params, from));
+        } catch (RuntimeException e) {
+            for (String stream : names) {
+                maybeUnseen.add(byStream.get(stream));
+            }
+            throw e;
+        }
         if (res == null || res.isEmpty()) {
             return 0;
         }
@@ -561,6 +586,7 @@ public final class WorkerRuntime {
             List<Fetched> batch = new ArrayList<>(e.getValue().size());
             for (StreamEntryBinary entry : e.getValue()) {
                 batch.add(new Fetched(entry.getID().toString(), field(entry.getFields())));
+                seen(q, entry.getID());
             }
             n += batch.size();
             dispatch(q, batch, false);
@@ -610,28 +636,20 @@ public final class WorkerRuntime {
         for (int call = 0; call < RECLAIM_CALLS && total < max; call++) {
             int want = max - total;
             byte[] start = reclaimFrom.getOrDefault(q, PENDING_START);
-            List<Object> res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
-                    millis(s.lease()), start, XAutoClaimParams.xAutoClaimParams().count(want)));
+            List<Object> res;
+            try {
+                res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
+                        millis(s.lease()), start, XAutoClaimParams.xAutoClaimParams().count(want)));
+            } catch (RuntimeException e) {
+                maybeUnseen.add(q);
+                throw e;
+            }
             if (res == null || res.size() < 2 || !(res.get(0) instanceof byte[] next) || !(res.get(1) instanceof List<?> entries)) {
                 reclaimFrom.remove(q);
                 break;
             }
             reclaimFrom.put(q, next);
-            List<Fetched> batch = new ArrayList<>();
-            for (Object o : entries) {
-                if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
-                    continue; // an entry deleted while pending (Redis 6.2 returns it as nil)
-                }
-                String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
-                List<Object> kv = (List<Object>) entry.get(1);
-                byte[] job = null;
-                for (int i = 0; i + 1 < kv.size(); i += 2) {
-                    if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
-                        job = (byte[]) kv.get(i + 1);
-                    }
-                }
-                batch.add(new Fetched(id, job));
-            }
+            List<Fetched> batch = entries(q, entries);
             if (!batch.isEmpty()) {
                 batch = withDeliveryCounts(q, batch);
                 redeliveries.mark(batch.size());
@@ -644,6 +662,113 @@ public final class WorkerRuntime {
             }
         }
         return total;
+    }
+
+    /**
+     * Stream entries as XAUTOCLAIM and XCLAIM return them ({@code [id, [field, value, ...]]} each), skipping those deleted
+     * while pending (Redis 6.2 returns them as nil); each id counts as seen.
+     */
+    @SuppressWarnings("unchecked")
+    private List<Fetched> entries(QueueName q, List<?> entries) {
+        List<Fetched> batch = new ArrayList<>();
+        for (Object o : entries) {
+            if (!(o instanceof List<?> entry) || entry.size() < 2 || entry.get(1) == null) {
+                continue;
+            }
+            String id = new String((byte[]) entry.get(0), StandardCharsets.UTF_8);
+            seen(q, new StreamEntryID(id));
+            List<Object> kv = (List<Object>) entry.get(1);
+            byte[] job = null;
+            for (int i = 0; i + 1 < kv.size(); i += 2) {
+                if (RedisKeys.FIELD_JOB.equals(new String((byte[]) kv.get(i), StandardCharsets.UTF_8))) {
+                    job = (byte[]) kv.get(i + 1);
+                }
+            }
+            batch.add(new Fetched(id, job));
+        }
+        return batch;
+    }
+
+    private void seen(QueueName q, StreamEntryID id) {
+        newestSeen.merge(q, id, (a, b) -> a.compareTo(b) >= 0 ? a : b);
+    }
+
+    /**
+     * Takes back, for the queues in {@link #maybeUnseen} (not paused), the entries leased to this worker that are newer
+     * than any it received: a read whose reply was lost with its connection (Redis killed the client, a proxy cut it,
+     * the reply timed out) leased them to this worker, and without this they would wait out their lease, which for
+     * long jobs is minutes. XCLAIM of each to itself, only if still idle since that read (another worker that took one
+     * over meanwhile keeps it), then run like taken-over jobs. At most {@code max}; a queue stays listed while some are
+     * left. Returns how many.
+     */
+    private int takeBackUnseen(int max) {
+        int total = 0;
+        for (QueueName q : List.copyOf(maybeUnseen)) {
+            if (total >= max) {
+                break;
+            }
+            if (paused.isPaused(q) || held.contains(q)) {
+                continue;
+            }
+            try {
+                int want = max - total;
+                int n = takeBackUnseen(q, want);
+                total += n;
+                if (n < want) {
+                    maybeUnseen.remove(q);
+                }
+            } catch (RedisUnavailableException e) {
+                if (!pauseSlot(q, e)) {
+                    throw e;
+                }
+            } catch (RuntimeException e) {
+                // Refused (an ACL without XCLAIM, a group gone): those jobs run once their lease ends, as before.
+                maybeUnseen.remove(q);
+                log.warn("Worker {}: could not take back the jobs of queue {} that a lost fetch reply leased to it ({});"
+                        + " they run once their lease ends", name, q, Failures.describe(e));
+            }
+        }
+        return total;
+    }
+
+    private int takeBackUnseen(QueueName q, int max) {
+        byte[] stream = bytes(RedisKeys.stream(q));
+        StreamEntryID newest = newestSeen.getOrDefault(q, new StreamEntryID(0, 0));
+        StreamEntryID after = new StreamEntryID(newest.getTime(), newest.getSequence() + 1);
+        List<Object> pending = gateway.execute(c -> c.xpending(stream, GROUP,
+                XPendingParams.xPendingParams(after.toString(), "+", max).consumer(bytes(name))));
+        if (pending == null || pending.isEmpty()) {
+            return 0;
+        }
+        List<byte[]> args = new ArrayList<>();
+        args.add(stream);
+        args.add(GROUP);
+        args.add(bytes(name));
+        long minIdle = Long.MAX_VALUE;
+        List<byte[]> ids = new ArrayList<>();
+        for (Object o : pending) {
+            if (o instanceof List<?> p && p.size() >= 3 && p.get(0) instanceof byte[] id && p.get(2) instanceof Long idle) {
+                ids.add(id);
+                minIdle = Math.min(minIdle, idle);
+            }
+        }
+        if (ids.isEmpty()) {
+            return 0;
+        }
+        // Claimed only if idle at least as long as XPENDING said: an entry another worker took over meanwhile is its.
+        args.add(bytes(Long.toString(Math.max(0, minIdle - 1))));
+        args.addAll(ids);
+        Object claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
+                args.toArray(new byte[0][])));
+        List<Fetched> batch = claimed instanceof List<?> l ? entries(q, l) : List.of();
+        if (!batch.isEmpty()) {
+            batch = withDeliveryCounts(q, batch);
+            redeliveries.mark(batch.size());
+            log.info("Worker {}: took back {} jobs of queue {} leased to it by a fetch whose reply was lost", name,
+                    batch.size(), q);
+            dispatch(q, batch, true);
+        }
+        return ids.size();
     }
 
     private record Fetched(String entryId, byte[] raw, long deliveries) {
