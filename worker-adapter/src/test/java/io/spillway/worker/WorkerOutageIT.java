@@ -242,6 +242,43 @@ class WorkerOutageIT {
         }
     }
 
+    /**
+     * A job cancelled after the worker fetched it and before its start check, which then meets a Redis that went away:
+     * CANCELLED promises the job never runs, so the worker must not run it unchecked. It keeps it leased until Redis is
+     * back, checks it then, and drops it. On a worker that ran fetched jobs whose check failed, the job ran (the chaos
+     * run `medium --nested on --overlap on --cancel-every 5 --seed 2104` saw one, 0.5 s after its CANCELLED answer).
+     */
+    @Test
+    void aJobCancelledBetweenItsFetchAndAStartCheckRedisNeverAnsweredDoesNotRun() throws Exception {
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port());
+             io.spillway.backend.JobProducer producer = io.spillway.backend.JobProducer.builder().redis(redis.uri())
+                     .journalDir(stateDir.resolve("journal")).build()) {
+            String id = producer.enqueue(queue, "render", new byte[0]).jobId();
+            proxy.holdRepliesTo("XREADGROUP"); // the worker's first read leases the job; its reply waits here
+            start(proxy.uri(), 1, this::record, Duration.ofSeconds(60));
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.heldConnections() == 1);
+            try (Jedis j = redis.jedis()) {
+                await().atMost(Duration.ofSeconds(10)).until(() ->
+                        j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal() == 1);
+            }
+            assertThat(producer.cancel(queue, id).state()).as("not started yet").isEqualTo(JobState.CANCELLED);
+            proxy.blackhole(); // the start check that follows the fetch never reaches Redis
+            proxy.releaseReplies();
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.DISCONNECTED);
+            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
+            assertThat(handled).as("not run while its check could not be made").isEmpty();
+            proxy.pass();
+            await().atMost(Duration.ofSeconds(15)).until(() -> worker.health() == HealthState.CONNECTED);
+            try (Jedis j = redis.jedis()) {
+                await().atMost(Duration.ofSeconds(15)).until(() ->
+                        j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP).getTotal() == 0);
+            }
+            assertThat(handled).as("dropped once checked, never run").isEmpty();
+            assertThat(state(id)).isEqualTo(JobState.CANCELLED);
+            worker.close(); // before the proxy closes
+        }
+    }
+
     @Test
     void closeWhileAFetchWaitsOnAHungRedisHandsBackWhatThatFetchBrings() throws Exception {
         // A socket timeout long enough that the fetch in flight outlives close()'s first wait (fetch block + 2 s),

@@ -142,6 +142,9 @@ public final class WorkerRuntime {
      * read, instead of waiting out their lease.
      */
     private final Set<QueueName> maybeUnseen = new java.util.LinkedHashSet<>();
+    /** Jobs fetched whose start check Redis did not answer ({@link #startChecked}): not run before it has. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Active> awaitingStart =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     /** Jobs whose handler was interrupted at its timeout and has not returned yet (each holds its thread). */
     private final Set<Active> overdue = ConcurrentHashMap.newKeySet();
     private final long jobTimeoutNanos;
@@ -353,6 +356,9 @@ public final class WorkerRuntime {
                 checkPausedSlots();
                 if (!heldKnown) {
                     readHeld();
+                }
+                if (!awaitingStart.isEmpty()) {
+                    retryStartChecks();
                 }
                 int free = awaitCapacity();
                 if (free <= 0) {
@@ -853,9 +859,20 @@ public final class WorkerRuntime {
             }
             runnable.add(a);
         }
-        if (runnable.isEmpty()) {
-            return;
+        if (!runnable.isEmpty()) {
+            startChecked(q, runnable);
         }
+    }
+
+    /**
+     * The start check of fetched jobs (start.lua: marks them active, reports those completed or cancelled meanwhile),
+     * then each runs, is acked or is dropped. If Redis goes away before the check has run, the jobs are not run: a
+     * cancel may have come after the fetch, and a CANCELLED answer promises that the job never runs. They stay leased to
+     * this worker, tracked and renewed, in {@link #awaitingStart}, and are checked once Redis is back.
+     */
+    @SuppressWarnings("unchecked")
+    private void startChecked(QueueName q, List<Active> runnable) {
+        long now = System.currentTimeMillis();
         List<Object> marks = null;
         try {
             List<byte[]> keys = new ArrayList<>(runnable.size() + 1);
@@ -865,7 +882,8 @@ public final class WorkerRuntime {
             }
             marks = (List<Object>) (List<?>) gateway.eval(WorkerScripts.START, keys, List.of(bytes(Long.toString(now))));
         } catch (RedisUnavailableException e) {
-            // The jobs are fetched (leased to us): run them; only the completed check is skipped.
+            awaitingStart.addAll(runnable);
+            return;
         } catch (RuntimeException e) {
             // Any other failure of the check (a script error, a key of the wrong type) must not strand jobs that
             // are leased to us, tracked and renewed: run them all the same, as during an outage.
@@ -893,6 +911,38 @@ public final class WorkerRuntime {
                 // close() shut the pool while this fetch still waited for Redis: hand the job back now
                 // rather than leave it leased to a consumer that is going away.
                 settle(a, release(a));
+            }
+        }
+    }
+
+    /**
+     * Fetch thread: the start check of the jobs in {@link #awaitingStart}, once Redis is back (those of paused slots once
+     * their slot is resumed). A job of a queue an operator paused meanwhile, or whose lease another worker took over, is
+     * handed back instead (a no-op for a lease that is no longer ours).
+     */
+    private void retryStartChecks() {
+        Map<QueueName, List<Active>> byQueue = new LinkedHashMap<>();
+        for (Active a; (a = awaitingStart.poll()) != null; ) {
+            if (!a.settled.get()) {
+                byQueue.computeIfAbsent(a.queue, k -> new ArrayList<>()).add(a);
+            }
+        }
+        for (Map.Entry<QueueName, List<Active>> e : byQueue.entrySet()) {
+            QueueName q = e.getKey();
+            if (paused.isPaused(q)) {
+                awaitingStart.addAll(e.getValue());
+                continue;
+            }
+            List<Active> check = new ArrayList<>();
+            for (Active a : e.getValue()) {
+                if (held.contains(q) || a.leaseLost) {
+                    settle(a, release(a));
+                } else {
+                    check.add(a);
+                }
+            }
+            if (!check.isEmpty()) {
+                startChecked(q, check);
             }
         }
     }
@@ -1834,6 +1884,9 @@ public final class WorkerRuntime {
         fetching = false;
         join(fetchThread, Duration.ofNanos(nanos(s.fetchBlock())).plusSeconds(2));
         draining = true; // jobs fetched but not started are handed back at once
+        for (Active a; (a = awaitingStart.poll()) != null; ) {
+            settle(a, release(a)); // never submitted to a handler: handed back here
+        }
         handlers.shutdown();
         boolean finished;
         try {
