@@ -766,6 +766,10 @@ public final class WorkerRuntime {
         args.addAll(ids);
         Object claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
                 args.toArray(new byte[0][])));
+        for (byte[] id : ids) {
+            // Seen now, claimed or not (deleted while pending, or another worker's by now): the next look starts after.
+            seen(q, new StreamEntryID(new String(id, StandardCharsets.UTF_8)));
+        }
         List<Fetched> batch = claimed instanceof List<?> l ? entries(q, l) : List.of();
         if (!batch.isEmpty()) {
             batch = withDeliveryCounts(q, batch);
