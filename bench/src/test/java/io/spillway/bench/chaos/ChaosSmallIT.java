@@ -22,7 +22,7 @@ class ChaosSmallIT {
     @Test
     @Tag(ChaosCheck.FIRST_PASS_ONLY)
     void noAcceptedJobIsLostThroughOneFaultOfEveryKind() throws Exception {
-        ChaosCheck.noneLost("ChaosSmallIT", "small", "6061", 45, FaultKind.STANDALONE);
+        ChaosCheck.noneLost("ChaosSmallIT", "small", "6061", 45, FaultKind.STANDALONE_PRESET);
     }
 
     @Test
