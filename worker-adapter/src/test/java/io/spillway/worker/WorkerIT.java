@@ -941,6 +941,44 @@ class WorkerIT {
         }
     }
 
+    /**
+     * After a Sentinel failover the old master (still taking writes until the sentinels demote it) and the new one can
+     * give two jobs the same entry id. A worker that ran the old master's job and sends its outcome to the new master
+     * must not settle, and delete, the entry of the other job that holds that id there (it may even be leased to the
+     * same worker): `ChaosSentinelIT` lost such a job once (its record still queued, its entry gone).
+     */
+    @Test
+    void anOutcomeNeverSettlesAnEntryOfTheSameIdThatHoldsAnotherJob() {
+        jobs.enqueue(queue, "render", "on-the-new-master");
+        QueueName q = QueueName.of(queue);
+        String stream = RedisKeys.stream(q);
+        String other = RedisKeys.job(q, JobId.of("on-the-old-master"));
+        String mine = RedisKeys.job(q, JobId.of("on-the-new-master"));
+        try (Jedis j = redis.jedis()) {
+            j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(), true);
+            String entry = j.xreadGroup(RedisKeys.GROUP, "A", XReadGroupParams.xReadGroupParams().count(1),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY)).get(0).getValue().get(0).getID().toString();
+            String before = j.get(mine);
+            String job = "job-bytes";
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, other),
+                    List.of(RedisKeys.GROUP, "1", "60", "A", entry, "1"))).isEqualTo(0L);
+            assertThat(j.eval(WorkerScripts.RETRY.source(), List.of(stream, RedisKeys.delayed(q), other),
+                    List.of(RedisKeys.GROUP, entry, "1", "2", job, "1", "E: x", "A"))).isEqualTo(0L);
+            assertThat(j.eval(WorkerScripts.DEAD.source(), List.of(stream, RedisKeys.dead(q), RedisKeys.deadData(q), other),
+                    List.of(RedisKeys.GROUP, entry, "1", "on-the-old-master", job, "1", "E: x", "A"))).isEqualTo(0L);
+            assertThat(j.eval(WorkerScripts.RELEASE.source(), List.of(stream, other),
+                    List.of(RedisKeys.GROUP, entry, job, "1", "A"))).isEqualTo(0L);
+            assertThat(j.xlen(stream)).as("the other job's entry stays").isEqualTo(1);
+            assertThat(j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams().count(10).consumer("A"))).hasSize(1);
+            assertThat(j.get(mine)).isEqualTo(before);
+            assertThat(j.exists(other)).isFalse();
+            // Its own outcome settles it.
+            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, mine),
+                    List.of(RedisKeys.GROUP, "1", "60", "A", entry, "1"))).isEqualTo(1L);
+            assertThat(j.xlen(stream)).isZero();
+        }
+    }
+
     @Test
     void anAckThatRedisRefusesChangesNothing() {
         jobs.enqueue(queue, "render", "refused");
