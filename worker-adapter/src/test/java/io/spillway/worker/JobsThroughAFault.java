@@ -15,8 +15,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A producer and a worker on one Redis, jobs flowing (one every 2 ms), through a fault of Redis: applied once 200 jobs
- * were handled, held until at least 100 jobs were spooled and 1.5 s more, then healed; the run ends once the producer is
- * connected with an empty journal and every accepted job was handled. The caller asserts on the {@link Outcome}.
+ * were handled, held until at least 100 jobs were spooled and 1.5 s more, then healed; the load stops once the producer
+ * is connected with an empty journal and 50 more jobs were accepted, and the run ends once every accepted job was
+ * handled. The caller asserts on the {@link Outcome}.
  */
 final class JobsThroughAFault {
     /** A step of the fault. */
@@ -101,7 +102,9 @@ final class JobsThroughAFault {
                 heal.run();
                 await().atMost(20, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
                         && producer.journalBacklog() == 0);
-                Thread.sleep(300);
+                int afterHeal = load.accepted.size();
+                // Some jobs enqueued straight to Redis again before the load stops.
+                await().atMost(10, TimeUnit.SECONDS).until(() -> load.accepted.size() >= afterHeal + 50);
             }
             int total = load.accepted.size();
             await().atMost(30, TimeUnit.SECONDS).until(() -> handled.size() >= total);

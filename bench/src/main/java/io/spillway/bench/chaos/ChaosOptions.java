@@ -156,17 +156,10 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario
                     + "'; known: small, medium, large, nopersist, nopersist-wa, cluster, sentinel");
         }
-        boolean nested = false;
-        if (a.has("nested")) {
-            String v = a.get("nested", "off");
-            if (!v.equals("on") && !v.equals("off")) {
-                throw new IllegalArgumentException("--nested must be on or off, but was '" + v + "'");
-            }
-            nested = v.equals("on");
-            if (nested && (cluster || sentinel)) {
-                throw new IllegalArgumentException("--nested on applies to a standalone Redis only, not to scenario "
-                        + scenario);
-            }
+        boolean nested = onOff(a, "nested", false);
+        if (nested && (cluster || sentinel)) {
+            throw new IllegalArgumentException("--nested on applies to a standalone Redis only, not to scenario "
+                    + scenario);
         }
         if (nested && !a.has("kinds") && !scenario.startsWith("nopersist")) {
             kinds = new ArrayList<>(FaultKind.STANDALONE);
@@ -218,21 +211,8 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                         + " runs with AOF only, but --persistence was none");
             }
         }
-        if (a.has("write-ahead")) {
-            String w = a.get("write-ahead", "off");
-            if (!w.equals("on") && !w.equals("off")) {
-                throw new IllegalArgumentException("--write-ahead must be on or off, but was '" + w + "'");
-            }
-            writeAhead = w.equals("on");
-        }
-        boolean overlap = false;
-        if (a.has("overlap")) {
-            String v = a.get("overlap", "off");
-            if (!v.equals("on") && !v.equals("off")) {
-                throw new IllegalArgumentException("--overlap must be on or off, but was '" + v + "'");
-            }
-            overlap = v.equals("on");
-        }
+        writeAhead = onOff(a, "write-ahead", writeAhead);
+        boolean overlap = onOff(a, "overlap", false);
         int cancelEvery = a.getInt("cancel-every", 0);
         if (cancelEvery < 0) {
             throw new IllegalArgumentException("--cancel-every must be >= 0, but was " + cancelEvery);
@@ -253,6 +233,18 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                 overlap, nested, cancelEvery, a.getInt("concurrency", concurrency),
                 a.getLong("work-ms", workMs), a.getLong("lease-ms", 5_000), a.getLong("drain-timeout", drainS) * 1000,
                 dir.toAbsolutePath());
+    }
+
+    /** The value of an on|off option, {@code otherwise} when it is not given. */
+    private static boolean onOff(Args a, String name, boolean otherwise) {
+        if (!a.has(name)) {
+            return otherwise;
+        }
+        String v = a.get(name, "off");
+        if (!v.equals("on") && !v.equals("off")) {
+            throw new IllegalArgumentException("--" + name + " must be on or off, but was '" + v + "'");
+        }
+        return v.equals("on");
     }
 
     int faultTotal() {
