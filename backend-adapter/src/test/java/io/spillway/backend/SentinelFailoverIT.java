@@ -260,6 +260,9 @@ class SentinelFailoverIT {
      * resyncs from the new master and drops them: the producer must notice the new master on its own, within its
      * re-send window (5 s), or every job it wrote to the old master earlier than that is lost.
      */
+    // First pass only (.ci/run's Redis 7.0 pass leaves out the tag, to keep CI under 30 minutes): what it checks is the
+    // producer's own polling of the sentinels, the same whatever the Redis version; it waits out a demotion (16 s).
+    @org.junit.jupiter.api.Tag("first-pass-only")
     @Test
     void aProducerWhoseSentinelSubscriptionsDiedSilentlyStillFollowsAFailover() throws Exception {
         Map<String, List<String>> accepted = accepted();

@@ -82,6 +82,9 @@ class SentinelTlsIT {
         }
     }
 
+    // First pass only (.ci/run's Redis 7.0 pass leaves out the tag, to keep CI under 30 minutes): the wording of a TLS
+    // misconfiguration is the client's, the same whatever the Redis version.
+    @org.junit.jupiter.api.Tag("first-pass-only")
     @Test
     void tlsProblemsWithTheSentinelsAreOneErrorLineNamingTheSentinelWhileJobsSpool() {
         try (SentinelGroup redis = SentinelGroup.builder().tls(certs).start()) {
@@ -96,6 +99,9 @@ class SentinelTlsIT {
         }
     }
 
+    // First pass only (.ci/run's Redis 7.0 pass leaves out the tag, to keep CI under 30 minutes): the wording of a TLS
+    // misconfiguration is the client's, the same whatever the Redis version.
+    @org.junit.jupiter.api.Tag("first-pass-only")
     @Test
     void aTlsClientAgainstPlainSentinelsIsToldToUseRedisSentinel() {
         try (SentinelGroup redis = SentinelGroup.builder().start()) {
