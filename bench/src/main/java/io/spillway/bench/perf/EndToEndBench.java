@@ -30,6 +30,12 @@ import redis.clients.jedis.Pipeline;
  */
 final class EndToEndBench {
     static final String[] SYSTEMS = {"spillway", "spillway-prefetch200", "jedis-brpop", "redisson", "bullmq"};
+    /**
+     * The systems run, in this order: all of {@link #SYSTEMS}, or those named by {@code -De2e.systems=a,b} (for a
+     * side-by-side of two builds of one system without the others' minutes).
+     */
+    static final String[] RUN = System.getProperty("e2e.systems") == null ? SYSTEMS
+            : System.getProperty("e2e.systems").split(",");
     private final Env env;
     private final Results results;
     private final BullMq bull;
@@ -49,7 +55,7 @@ final class EndToEndBench {
         int n = env.scale(100_000, 20_000);
         for (int rep = 0; rep < env.reps; rep++) {
             for (int threads : new int[] {1, 4}) {
-                for (String system : EnqueueBench.rotate(SYSTEMS, rep)) {
+                for (String system : EnqueueBench.rotate(RUN, rep)) {
                     if (system.equals("bullmq") && !bull.available()) {
                         continue;
                     }
@@ -59,7 +65,7 @@ final class EndToEndBench {
                     Env.log("e2e %d threads %-22s %,10.0f jobs/s", threads, system, r);
                 }
             }
-            if (bull.available()) {
+            if (bull.available() && java.util.Arrays.asList(RUN).contains("bullmq")) {
                 env.flush();
                 double r = bull.run("e2e", Integer.toString(n), "50").path("jobsPerSec").asDouble(Double.NaN);
                 results.add("e2e.50.bullmq", r);
