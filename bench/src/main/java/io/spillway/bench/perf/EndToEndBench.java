@@ -60,9 +60,12 @@ final class EndToEndBench {
                         continue;
                     }
                     env.flush();
+                    long cpu0 = env.redisCpuMicros();
                     double r = run(system, threads, n);
+                    double cpuPerJob = (env.redisCpuMicros() - cpu0) / (double) n;
                     results.add("e2e." + threads + "." + system, r);
-                    Env.log("e2e %d threads %-22s %,10.0f jobs/s", threads, system, r);
+                    Env.log("e2e %d threads %-22s %,10.0f jobs/s, redis-server CPU %.1f us per job", threads, system, r,
+                            cpuPerJob);
                 }
             }
             if (bull.available() && java.util.Arrays.asList(RUN).contains("bullmq")) {

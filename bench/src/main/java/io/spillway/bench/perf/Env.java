@@ -61,6 +61,19 @@ final class Env {
                 DefaultJedisClientConfig.builder().socketTimeoutMillis(30_000).build());
     }
 
+    /** redis-server's CPU time so far (user + system, INFO cpu), in microseconds. */
+    long redisCpuMicros() {
+        try (Jedis j = jedis()) {
+            double total = 0;
+            for (String line : j.info("cpu").split("\r?\n")) {
+                if (line.startsWith("used_cpu_sys:") || line.startsWith("used_cpu_user:")) {
+                    total += Double.parseDouble(line.substring(line.indexOf(':') + 1).trim());
+                }
+            }
+            return Math.round(total * 1e6);
+        }
+    }
+
     /** Empties Redis between runs so that no run pays for the memory of the one before. */
     void flush() {
         try (Jedis j = jedis()) {
