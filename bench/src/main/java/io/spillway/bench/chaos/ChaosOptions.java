@@ -72,10 +72,13 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
               --write-ahead on|off   producers in the write-ahead mode (nopersist-wa: on)
               --overlap on|off       on: inside every Redis or network fault that is held, a producer or worker
                                      is also killed or stopped, and restarted before or after the heal (default off)
-              --nested on|off        on (standalone only): inside every Redis or network fault that is held, a
-                                     second Redis fault (redis-kill, client-kill, redis-oom, or proxy-cut inside
-                                     a kill or restart) is applied part-way and healed before or after the outer
-                                     one; redis-disk-full is then among the kinds (needs root) (default off)
+              --nested on|off        on: inside every Redis or network fault that is held, a second Redis fault
+                                     is applied part-way and healed before or after the outer one. Standalone:
+                                     redis-kill, client-kill, redis-oom, or proxy-cut inside a kill or restart;
+                                     redis-disk-full is then among the kinds (needs root). Sentinel: the master
+                                     just promoted killed, a replica or a sentinel killed, the master killed while
+                                     a replica or a sentinel is down. Cluster: a second master killed or frozen,
+                                     connections killed on every node (default off)
               --cancel-every N       after every N single enqueues each producer cancels a job (the one just
                                      accepted, or the one 20 before, in turn); no job whose cancel answered
                                      CANCELLED may be handled after that answer (default 0: none)
@@ -157,11 +160,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                     + "'; known: small, medium, large, nopersist, nopersist-wa, cluster, sentinel");
         }
         boolean nested = onOff(a, "nested", false);
-        if (nested && (cluster || sentinel)) {
-            throw new IllegalArgumentException("--nested on applies to a standalone Redis only, not to scenario "
-                    + scenario);
-        }
-        if (nested && !a.has("kinds") && !scenario.startsWith("nopersist")) {
+        if (nested && !a.has("kinds") && !scenario.startsWith("nopersist") && !cluster && !sentinel) {
             kinds = new ArrayList<>(FaultKind.STANDALONE);
         }
         if (a.has("kinds")) {

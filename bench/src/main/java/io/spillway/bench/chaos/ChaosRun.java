@@ -22,6 +22,7 @@ import java.time.LocalTime;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -111,6 +112,10 @@ final class ChaosRun {
     /** Whether the current fault's {@link FaultSchedule.Inner} fault holds (applied, not healed yet). */
     private boolean innerHolds;
     private String innerDetail = "";
+    /** Sentinel and cluster: the server the held inner fault killed or froze (healed by a restart or SIGCONT). */
+    private RedisProcess innerVictim;
+    /** Sentinel: the sentinel the held inner fault killed, or -1. */
+    private int innerSentinel = -1;
     /** The child a {@link FaultSchedule.Companion} stopped during the current fault (running again unless down). */
     private Child companionChild;
     private String companionDetail = "";
@@ -149,7 +154,8 @@ final class ChaosRun {
             schedule = schedule.withCompanions(o.producers(), o.workers());
         }
         if (o.nested()) {
-            schedule = schedule.withInner();
+            schedule = schedule.withInner(o.cluster() ? FaultSchedule.Topology.CLUSTER
+                    : o.sentinel() ? FaultSchedule.Topology.SENTINEL : FaultSchedule.Topology.STANDALONE);
         }
         say("scenario %s seed %d: %,d jobs, %d producers, %d workers, %d faults over %d s, persistence %s, dir %s",
                 o.name(), o.seed(), o.jobs(), o.producers(), o.workers(), schedule.faults().size(),
@@ -426,6 +432,9 @@ final class ChaosRun {
             default -> throw new IllegalStateException(f.kind() + " is not a Sentinel fault");
         }
         long healed = System.currentTimeMillis();
+        if (f.inner() != null) {
+            d.append("; ").append(innerHealed(f));
+        }
         long recovery = awaitSentinelStrength(f, "after");
         d.append("; healed +").append(healed - start).append(" ms, full strength +").append(recovery)
                 .append(" ms later, master :").append(masterPortOrUnknown());
@@ -634,6 +643,9 @@ final class ChaosRun {
             default -> throw new IllegalStateException(f.kind() + " is not a cluster fault");
         }
         long healed = System.currentTimeMillis();
+        if (f.inner() != null) {
+            d.append("; ").append(innerHealed(f));
+        }
         long recovery = awaitFullStrength(f, "after");
         d.append("; healed +").append(healed - start).append(" ms, full strength +").append(recovery)
                 .append(" ms later, ").append(roleOf(victim)).append(" now");
@@ -750,11 +762,12 @@ final class ChaosRun {
 
     private void inject(FaultSchedule.Fault f) {
         long start = System.currentTimeMillis();
-        String detail = cluster != null && (f.kind().hitsRedisNode() || f.kind() == FaultKind.CLIENT_KILL)
-                ? injectCluster(f) : sentinels != null && !f.kind().hitsChild() ? injectSentinel(f)
-                : injectStandalone(f, start);
+        boolean onCluster = cluster != null && (f.kind().hitsRedisNode() || f.kind() == FaultKind.CLIENT_KILL);
+        boolean onSentinel = !onCluster && sentinels != null && !f.kind().hitsChild();
+        // A Sentinel group's or a cluster's inner fault is healed in its inject, before it waits for full strength.
+        String detail = onCluster ? injectCluster(f) : onSentinel ? injectSentinel(f) : injectStandalone(f, start);
         long end = System.currentTimeMillis();
-        if (f.inner() != null) {
+        if (f.inner() != null && !onCluster && !onSentinel) {
             detail += (detail.isEmpty() ? "" : "; ") + innerHealed(f);
         }
         if (f.companion() != null) {
@@ -792,7 +805,7 @@ final class ChaosRun {
         FaultSchedule.Inner n = f.inner();
         if (n != null) {
             long at = (long) (hold * n.at());
-            events.add(Map.entry(at, () -> applyInner(n)));
+            events.add(Map.entry(at, () -> applyInner(f, n)));
             if (n.healsBeforeOuter() && n.kind() != FaultKind.CLIENT_KILL) {
                 events.add(Map.entry(Math.max(at, (long) (hold * n.healAt())), () -> healInner(n, "before")));
             }
@@ -828,9 +841,19 @@ final class ChaosRun {
         companionsInjected.merge(c.kind(), 1, Integer::sum);
     }
 
-    /** Applies an {@link FaultSchedule.Inner} fault (standalone Redis only). */
-    private void applyInner(FaultSchedule.Inner n) {
+    /** Applies the {@link FaultSchedule.Inner} fault {@code n} of {@code f}, part-way through its hold. */
+    private void applyInner(FaultSchedule.Fault f, FaultSchedule.Inner n) {
         innerInjected.merge(n.kind(), 1, Integer::sum);
+        innerVictim = null;
+        innerSentinel = -1;
+        if (cluster != null) {
+            applyInnerCluster(f, n);
+            return;
+        }
+        if (sentinels != null) {
+            applyInnerSentinel(n);
+            return;
+        }
         switch (n.kind()) {
             case REDIS_KILL -> {
                 redis.kill();
@@ -855,9 +878,130 @@ final class ChaosRun {
         innerHolds = n.kind() != FaultKind.CLIENT_KILL;
     }
 
+    /**
+     * A cluster's inner fault: SIGKILL or SIGSTOP of another master than the outer fault's (by slot range, so after a
+     * failover the replica that took that range over), or CLIENT KILL on every live node.
+     */
+    private void applyInnerCluster(FaultSchedule.Fault f, FaultSchedule.Inner n) {
+        try {
+            if (n.kind() == FaultKind.CLIENT_KILL) {
+                long killed = 0;
+                int nodes = 0;
+                for (RedisProcess node : cluster.nodes()) {
+                    if (node.isAlive() && !node.isHung()) {
+                        killed += node.clientKillAll();
+                        nodes++;
+                    }
+                }
+                innerDetail = "nested: " + killed + " connections killed on " + nodes + " nodes";
+                innerHolds = false;
+                return;
+            }
+            int range = (f.target() + 1 + n.target() % (CLUSTER_MASTERS - 1)) % CLUSTER_MASTERS;
+            RedisProcess other = cluster.masters().get(range);
+            if (!other.isAlive() || other.isHung()) {
+                innerDetail = "nested: " + n.kind().label() + " not applied (master :" + other.port() + " of slot range "
+                        + range + " is down already)";
+                innerHolds = false;
+                return;
+            }
+            if (n.kind() == FaultKind.REDIS_KILL) {
+                other.kill();
+                innerDetail = "nested: SIGKILL of master :" + other.port() + " (slot range " + range + ")";
+            } else {
+                other.hang();
+                innerDetail = "nested: SIGSTOP of master :" + other.port() + " (slot range " + range + ")";
+            }
+            innerVictim = other;
+            innerHolds = true;
+        } catch (RuntimeException e) {
+            innerDetail = "nested: " + n.kind().label() + " not applied (" + firstLine(String.valueOf(e.getMessage())) + ")";
+            innerHolds = false;
+        }
+    }
+
+    /**
+     * A Sentinel group's inner fault: SIGKILL or CLIENT KILL of the master the sentinels name now (inside a failover:
+     * the one just promoted), SIGKILL of a live replica, or of a sentinel.
+     */
+    private void applyInnerSentinel(FaultSchedule.Inner n) {
+        if (!EnumSet.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL, FaultKind.REPLICA_KILL, FaultKind.SENTINEL_KILL)
+                .contains(n.kind())) {
+            throw new IllegalStateException("not an inner fault kind under Sentinel: " + n.kind().label());
+        }
+        try {
+            switch (n.kind()) {
+                case REDIS_KILL, CLIENT_KILL -> {
+                    RedisProcess master = sentinels.master();
+                    if (!master.isAlive() || master.isHung()) {
+                        innerDetail = "nested: " + n.kind().label() + " not applied (the master the sentinels name, :"
+                                + master.port() + ", is down already)";
+                        innerHolds = false;
+                    } else if (n.kind() == FaultKind.CLIENT_KILL) {
+                        innerDetail = "nested: " + master.clientKillAll() + " connections killed on master :"
+                                + master.port();
+                        innerHolds = false;
+                    } else {
+                        master.kill();
+                        if (!o.persistence()) {
+                            emptyRestartsAt.add(System.currentTimeMillis());
+                        }
+                        innerVictim = master;
+                        innerDetail = "nested: SIGKILL of master :" + master.port();
+                        innerHolds = true;
+                    }
+                }
+                case REPLICA_KILL -> {
+                    List<RedisProcess> live = sentinels.replicas().stream().filter(r -> r.isAlive() && !r.isHung()).toList();
+                    if (live.isEmpty()) {
+                        innerDetail = "nested: replica-kill not applied (no live replica)";
+                        innerHolds = false;
+                    } else {
+                        RedisProcess r = live.get(n.target() % live.size());
+                        r.kill();
+                        innerVictim = r;
+                        innerDetail = "nested: SIGKILL of replica :" + r.port();
+                        innerHolds = true;
+                    }
+                }
+                case SENTINEL_KILL -> {
+                    int i = n.target() % SENTINELS;
+                    sentinels.killSentinel(i);
+                    innerSentinel = i;
+                    innerDetail = "nested: SIGKILL of sentinel :" + sentinels.sentinelPorts().get(i);
+                    innerHolds = true;
+                }
+                default -> throw new IllegalStateException(n.kind().label()); // excluded above
+            }
+        } catch (RuntimeException e) {
+            // The sentinels did not answer, a server did not restart: the run goes on without this inner fault.
+            innerDetail = "nested: " + n.kind().label() + " not applied (" + firstLine(String.valueOf(e.getMessage())) + ")";
+            innerHolds = false;
+        }
+    }
+
     /** Heals the inner fault, if it still holds; {@code when} is "before" or "after" (the outer heal). */
     private void healInner(FaultSchedule.Inner n, String when) {
         if (!innerHolds) {
+            return;
+        }
+        if (innerSentinel >= 0) {
+            sentinels.restartSentinel(innerSentinel);
+            innerDetail += ", restarted " + when + " the outer heal";
+            innerSentinel = -1;
+            innerHolds = false;
+            return;
+        }
+        if (innerVictim != null) {
+            if (innerVictim.isHung()) {
+                innerVictim.resume();
+                innerDetail += ", resumed " + when + " the outer heal";
+            } else if (!innerVictim.isAlive()) {
+                innerVictim.restart();
+                innerDetail += ", restarted pid " + innerVictim.pid() + " " + when + " the outer heal";
+            }
+            innerVictim = null;
+            innerHolds = false;
             return;
         }
         switch (n.kind()) {

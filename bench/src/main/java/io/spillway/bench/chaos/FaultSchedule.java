@@ -51,18 +51,31 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
         }
     }
 
+    /** Where the faults land: one redis-server behind a proxy, a Sentinel group, or a Redis Cluster. */
+    enum Topology {
+        STANDALONE, SENTINEL, CLUSTER
+    }
+
     /**
-     * A second Redis fault inside a Redis or network fault ({@code --nested on}, standalone only): applied at {@code at}
-     * of the outer fault's hold and healed at {@code healAt} of it, or, with {@code healAt} of 1 or more, only once the
-     * outer fault has healed. So Redis is SIGKILLed while frozen, full or cut off, a restarted Redis comes back behind a
-     * network still cut, memory fills up while the disk is full.
+     * A second Redis fault inside a Redis or network fault ({@code --nested on}): applied at {@code at} of the outer
+     * fault's hold and healed at {@code healAt} of it, or, with {@code healAt} of 1 or more, only once the outer fault
+     * has healed. So a standalone Redis is SIGKILLed while frozen, full or cut off, a restarted Redis comes back behind a
+     * network still cut, memory fills up while the disk is full; under Sentinel the master just promoted dies too, or
+     * its last replica, or the master dies while a replica or a sentinel is down; in a cluster a second master dies or
+     * freezes while the first is down, frozen or failed over.
      *
-     * @param kind {@link FaultKind#REDIS_KILL} (healed by a restart on its data dir), {@link FaultKind#CLIENT_KILL}
-     *     (instant), {@link FaultKind#REDIS_OOM} (maxmemory below the memory in use) or {@link FaultKind#PROXY_CUT}
+     * @param kind standalone: {@link FaultKind#REDIS_KILL} (healed by a restart on its data dir), {@link
+     *     FaultKind#CLIENT_KILL} (instant), {@link FaultKind#REDIS_OOM} (maxmemory below the memory in use) or {@link
+     *     FaultKind#PROXY_CUT}; Sentinel: {@link FaultKind#REDIS_KILL} or {@link FaultKind#CLIENT_KILL} of the master the
+     *     sentinels name at that moment, {@link FaultKind#REPLICA_KILL} of a live replica, {@link
+     *     FaultKind#SENTINEL_KILL}; cluster: {@link FaultKind#REDIS_KILL} or {@link FaultKind#REDIS_HANG} of another
+     *     master than the outer fault's, {@link FaultKind#CLIENT_KILL} on every node
      * @param at when, as a fraction of the outer hold (0-1)
      * @param healAt when it heals, as a fraction of the outer hold; 1 or more: after the outer heal
+     * @param target Sentinel: which sentinel, or which live replica (modulo their number); cluster: which other master
+     *     (modulo the others' number); standalone: unused
      */
-    record Inner(FaultKind kind, double at, double healAt) {
+    record Inner(FaultKind kind, double at, double healAt, int target) {
 
         boolean healsBeforeOuter() {
             return healAt < 1;
@@ -73,18 +86,46 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
                     : ", healed " + (healsBeforeOuter() ? "at " + Math.round(healAt * 100) + " % of it" : "after the outer heal"));
         }
 
-        /** The inner kinds that make sense inside {@code outer} (none inside a client kill or a child fault). */
+        /** The inner kinds that make sense inside {@code outer} on a standalone Redis. */
         static List<FaultKind> within(FaultKind outer) {
-            return switch (outer) {
-                // A frozen Redis cannot run CLIENT KILL or CONFIG SET; SIGKILL works on it.
-                case REDIS_HANG -> List.of(FaultKind.REDIS_KILL);
-                case REDIS_OOM -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL);
-                case REDIS_DISK_FULL -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL, FaultKind.REDIS_OOM);
-                case PROXY_CUT, PROXY_BLACKHOLE, PROXY_SLOW, PROXY_MUTE -> List.of(FaultKind.REDIS_KILL,
-                        FaultKind.CLIENT_KILL, FaultKind.REDIS_OOM);
-                // Redis is down: the network in front of it fails too, and it comes back behind it.
-                case REDIS_KILL, REDIS_RESTART -> List.of(FaultKind.PROXY_CUT);
-                default -> List.of();
+            return within(outer, Topology.STANDALONE);
+        }
+
+        /** The inner kinds that make sense inside {@code outer} (none inside a client kill or a child fault). */
+        static List<FaultKind> within(FaultKind outer, Topology topology) {
+            return switch (topology) {
+                case STANDALONE -> switch (outer) {
+                    // A frozen Redis cannot run CLIENT KILL or CONFIG SET; SIGKILL works on it.
+                    case REDIS_HANG -> List.of(FaultKind.REDIS_KILL);
+                    case REDIS_OOM -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL);
+                    case REDIS_DISK_FULL -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL, FaultKind.REDIS_OOM);
+                    case PROXY_CUT, PROXY_BLACKHOLE, PROXY_SLOW, PROXY_MUTE -> List.of(FaultKind.REDIS_KILL,
+                            FaultKind.CLIENT_KILL, FaultKind.REDIS_OOM);
+                    // Redis is down: the network in front of it fails too, and it comes back behind it.
+                    case REDIS_KILL, REDIS_RESTART -> List.of(FaultKind.PROXY_CUT);
+                    default -> List.of();
+                };
+                case SENTINEL -> switch (outer) {
+                    // The master is down, and may be failed over meanwhile: a replica (a candidate) or a sentinel (a
+                    // vote) dies too.
+                    case REDIS_KILL -> List.of(FaultKind.REPLICA_KILL, FaultKind.SENTINEL_KILL);
+                    // A replica was just promoted (the old master dead, or frozen and still taking writes): the new
+                    // master dies too (a second failover, to the last replica), drops its connections, or loses its
+                    // last live replica.
+                    case REDIS_FAILOVER, REDIS_HANG -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL,
+                            FaultKind.REPLICA_KILL);
+                    // A replica or a sentinel is down: the master dies (a failover with one candidate less, or with
+                    // two sentinels of three) or drops its connections.
+                    case REPLICA_KILL, SENTINEL_KILL -> List.of(FaultKind.REDIS_KILL, FaultKind.CLIENT_KILL);
+                    default -> List.of();
+                };
+                // One master is down, frozen or failed over: another one dies or freezes too (two slot ranges without
+                // a master, two failovers at once), or every node drops its connections.
+                case CLUSTER -> switch (outer) {
+                    case REDIS_KILL, REDIS_FAILOVER, REDIS_HANG -> List.of(FaultKind.REDIS_KILL, FaultKind.REDIS_HANG,
+                            FaultKind.CLIENT_KILL);
+                    default -> List.of();
+                };
             };
         }
     }
@@ -202,17 +243,25 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
         return new FaultSchedule(seed, List.copyOf(out), phaseMillis);
     }
 
-    /**
-     * This plan with an {@link Inner} fault drawn for every fault that has a hold and a kind {@link Inner#within} allows,
-     * from a random of its own: the faults, their times, targets and companions stay those of the plan without them.
-     * A Redis killed inside a full disk is restarted only once the disk has room (a Redis 7 may not start on a full
-     * disk: it writes a new AOF file at start).
-     */
+    /** {@link #withInner(Topology)} on a standalone Redis. */
     FaultSchedule withInner() {
+        return withInner(Topology.STANDALONE);
+    }
+
+    /**
+     * This plan with an {@link Inner} fault drawn for every fault that has a hold and a kind {@link Inner#within} allows
+     * on {@code topology}, from a random of its own: the faults, their times, targets and companions stay those of the
+     * plan without them (and, on a standalone Redis, the inner faults those of the runs before Sentinel and cluster
+     * had them). A Redis killed inside a full disk is restarted only once the disk has room (a Redis 7 may not
+     * start on a full disk: it writes a new AOF file at start).
+     */
+    FaultSchedule withInner(Topology topology) {
         Random rnd = new Random(seed ^ 0x6e6573746564L);
+        // The targets from a random of their own: the standalone draws stay those of the runs before targets existed.
+        Random targets = new Random(seed ^ 0x746172676574L);
         List<Fault> out = new ArrayList<>();
         for (Fault f : faults) {
-            List<FaultKind> kinds = Inner.within(f.kind());
+            List<FaultKind> kinds = Inner.within(f.kind(), topology);
             if (kinds.isEmpty() || f.kind().maxHoldMs == 0) {
                 out.add(f);
                 continue;
@@ -223,7 +272,7 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
             if (k == FaultKind.CLIENT_KILL || (k == FaultKind.REDIS_KILL && f.kind() == FaultKind.REDIS_DISK_FULL)) {
                 healAt = k == FaultKind.CLIENT_KILL ? at : 1;
             }
-            out.add(f.withInner(new Inner(k, at, healAt)));
+            out.add(f.withInner(new Inner(k, at, healAt, targets.nextInt(1 << 16))));
         }
         return new FaultSchedule(seed, List.copyOf(out), phaseMillis);
     }

@@ -3,7 +3,9 @@ package io.spillway.bench.chaos;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The overlapping faults of {@code --overlap on}: drawn from the seed, without changing the plan they go into. */
@@ -86,6 +88,47 @@ class FaultScheduleTest {
                 .containsExactly(FaultKind.REDIS_KILL);
         assertThat(FaultSchedule.Inner.within(FaultKind.CLIENT_KILL)).isEmpty();
         assertThat(FaultSchedule.Inner.within(FaultKind.PRODUCER_KILL)).isEmpty();
+    }
+
+    @Test
+    void sentinelAndClusterFaultsGetASecondFaultOfTheirOwnTopologyInside() {
+        for (FaultSchedule.Topology t : List.of(FaultSchedule.Topology.SENTINEL, FaultSchedule.Topology.CLUSTER)) {
+            Set<FaultKind> kinds = t == FaultSchedule.Topology.SENTINEL ? FaultKind.SENTINEL : FaultKind.CLUSTER;
+            Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
+            for (FaultKind k : kinds) {
+                counts.put(k, 3);
+            }
+            FaultSchedule plain = FaultSchedule.plan(11, counts, 200_000, 2, 2,
+                    t == FaultSchedule.Topology.CLUSTER ? 3 : 1);
+            FaultSchedule nested = plain.withInner(t);
+
+            assertThat(nested).isEqualTo(plain.withInner(t));
+            assertThat(nested.innerCount()).as("%s", t).isPositive();
+            for (int i = 0; i < plain.faults().size(); i++) {
+                FaultSchedule.Fault f = nested.faults().get(i);
+                assertThat(f.withInner(null)).isEqualTo(plain.faults().get(i));
+                List<FaultKind> allowed = FaultSchedule.Inner.within(f.kind(), t);
+                if (allowed.isEmpty() || f.kind().maxHoldMs == 0) {
+                    assertThat(f.inner()).as("%s", f).isNull();
+                    continue;
+                }
+                assertThat(allowed).as("%s: its own topology's kinds", t).isSubsetOf(kinds);
+                assertThat(allowed).contains(f.inner().kind());
+                assertThat(f.inner().target()).isNotNegative();
+            }
+        }
+        assertThat(FaultSchedule.Inner.within(FaultKind.REDIS_FAILOVER, FaultSchedule.Topology.SENTINEL))
+                .as("the master just promoted dies too").contains(FaultKind.REDIS_KILL);
+        assertThat(FaultSchedule.Inner.within(FaultKind.REDIS_KILL, FaultSchedule.Topology.SENTINEL))
+                .as("the named master may be the dead one: not killed again").doesNotContain(FaultKind.REDIS_KILL);
+        assertThat(FaultSchedule.Inner.within(FaultKind.REDIS_HANG, FaultSchedule.Topology.CLUSTER))
+                .contains(FaultKind.REDIS_KILL, FaultKind.REDIS_HANG);
+        assertThat(FaultSchedule.Inner.within(FaultKind.WORKER_KILL, FaultSchedule.Topology.CLUSTER)).isEmpty();
+
+        ChaosOptions sentinel = ChaosOptions.of("sentinel", Args.parse(new String[] {"--seed", "1", "--nested", "on"},
+                ChaosOptions.FLAGS, ChaosOptions.NAMES));
+        assertThat(sentinel.nested()).isTrue();
+        assertThat(sentinel.faultCounts().keySet()).as("the scenario's own kinds").isSubsetOf(FaultKind.SENTINEL);
     }
 
     @Test
