@@ -14,19 +14,12 @@ run on this machine.
     python3 bench/lua-capacity.py PORT MULTI [CALLS] [DEPTH] [JOBS]
 """
 import os
-import socket
 import sys
 import time
 
+from resp import Connection, enc, script
+
 N = 500  # jobs per call; the fifth argument overrides it
-
-
-def enc(*parts):
-    out = [b'*%d\r\n' % len(parts)]
-    for x in parts:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.append(b'$%d\r\n%s\r\n' % (len(x), x))
-    return b''.join(out)
 
 
 def main():
@@ -36,27 +29,10 @@ def main():
     depth = int(sys.argv[4]) if len(sys.argv) > 4 else 4
     global N
     N = int(sys.argv[5]) if len(sys.argv) > 5 else N
-    s = socket.create_connection(('127.0.0.1', port))
-    f = s.makefile('rb')
-
-    def read():
-        line = f.readline()
-        kind = line[:1]
-        if kind in b'+-:':
-            return line
-        if kind == b'$':
-            n = int(line[1:])
-            return None if n < 0 else f.read(n + 2)[:-2]
-        if kind == b'*':
-            return [read() for _ in range(int(line[1:]))]
-        raise RuntimeError('unexpected reply %r' % line)
-
-    def cmd(*parts):
-        s.sendall(enc(*parts))
-        return read()
-
+    conn = Connection(port)
+    read, cmd = conn.read, conn.cmd
     cmd('FLUSHALL')
-    sha = None if what in ('XADD', 'MULTI') else cmd('SCRIPT', 'LOAD', open(what).read())
+    sha = None if what in ('XADD', 'MULTI') else cmd('SCRIPT', 'LOAD', script(what))
     payload = os.urandom(140).hex().encode()[:280]
     now = str(int(time.time() * 1000)).encode()
     seq = 0
@@ -85,12 +61,7 @@ def main():
             keys.append(b'spillway:{q}:job:01JDXABCDEFGH%013d' % seq)
             args += [b'0', payload]
         batches.append((enc('EVALSHA', sha, len(keys), *keys, *args), 1))
-    info = cmd('INFO', 'server').decode()
-    pid = int([l for l in info.splitlines() if l.startswith('process_id:')][0].split(':')[1])
-
-    def cpu():
-        fields = open('/proc/%d/stat' % pid).read().split(')')[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    cpu = conn.cpu_clock()
 
     def replies(n):
         for _ in range(n):
@@ -103,12 +74,12 @@ def main():
         # Each batch's two steps in turn: the EXEC must follow its own WATCH's answers.
         for batch in batches:
             for step, n in batch:
-                s.sendall(step)
+                conn.send(step)
                 replies(n)
     else:
         for i in range(0, calls, depth):
             chunk = batches[i:i + depth]
-            s.sendall(b''.join(c for c, _ in chunk))
+            conn.send(b''.join(c for c, _ in chunk))
             for _, n in chunk:
                 replies(n)
     elapsed, c1 = time.time() - t0, cpu()

@@ -11,23 +11,10 @@ must run on this machine.
     python3 bench/settle-capacity.py PORT worker-adapter/src/main/resources/io/spillway/worker/scripts [JOBS] [BATCH] [DEPTH]
 """
 import os
-import re
-import socket
 import sys
 import time
 
-
-def enc(*parts):
-    out = [b'*%d\r\n' % len(parts)]
-    for x in parts:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.append(b'$%d\r\n%s\r\n' % (len(x), x))
-    return b''.join(out)
-
-
-def script(folder, name):
-    text = open(os.path.join(folder, name)).read()
-    return re.sub(r'^--#include (\S+)$', lambda m: script(folder, m.group(1)), text, flags=re.M)
+from resp import Connection, enc, script
 
 
 def main():
@@ -36,32 +23,22 @@ def main():
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else 200_000
     batch = int(sys.argv[4]) if len(sys.argv) > 4 else 100
     depth = int(sys.argv[5]) if len(sys.argv) > 5 else 4
-    s = socket.create_connection(('127.0.0.1', port))
-    f = s.makefile('rb')
+    conn = Connection(port)
 
     def read():
-        line = f.readline()
-        kind = line[:1]
-        if kind in b'+-:':
-            if kind == b'-':
-                sys.exit('error: %r' % line)
-            return line
-        if kind == b'$':
-            n = int(line[1:])
-            return None if n < 0 else f.read(n + 2)[:-2]
-        if kind == b'*':
-            n = int(line[1:])
-            return None if n < 0 else [read() for _ in range(n)]
-        raise RuntimeError('unexpected reply %r' % line)
+        r = conn.read()
+        if isinstance(r, bytes) and r.startswith(b'-'):
+            sys.exit('error: %r' % r)
+        return r
 
     def cmd(*parts):
-        s.sendall(enc(*parts))
+        conn.send(enc(*parts))
         return read()
 
     def pipelined(commands):
         for i in range(0, len(commands), 1000):
             chunk = commands[i:i + 1000]
-            s.sendall(b''.join(chunk))
+            conn.send(b''.join(chunk))
             for _ in chunk:
                 read()
 
@@ -77,7 +54,7 @@ def main():
     while len(entries) < jobs:
         r = cmd('XREADGROUP', 'GROUP', 'spillway', 'c', 'COUNT', '10000', 'STREAMS', stream, '>')
         entries += [e[0] for e in r[0][1]]
-    sha = cmd('SCRIPT', 'LOAD', script(folder, 'ack.lua'))
+    sha = cmd('SCRIPT', 'LOAD', script(os.path.join(folder, 'ack.lua')))
     calls = []
     for k in range(0, jobs, batch):
         keys = [stream] + [b'spillway:{q}:job:' + i for i in ids[k:k + batch]]
@@ -85,18 +62,13 @@ def main():
         for e in entries[k:k + batch]:
             args += [e, b'1']
         calls.append(enc('EVALSHA', sha, len(keys), *keys, *args))
-    info = cmd('INFO', 'server').decode()
-    pid = int([l for l in info.splitlines() if l.startswith('process_id:')][0].split(':')[1])
-
-    def cpu():
-        fields = open('/proc/%d/stat' % pid).read().split(')')[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    cpu = conn.cpu_clock()
 
     c0, t0 = cpu(), time.time()
     settled = 0
     for i in range(0, len(calls), depth):
         chunk = calls[i:i + depth]
-        s.sendall(b''.join(chunk))
+        conn.send(b''.join(chunk))
         for _ in chunk:
             settled += int(read()[1:])
     elapsed, c1 = time.time() - t0, cpu()

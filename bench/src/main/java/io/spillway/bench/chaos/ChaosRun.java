@@ -599,15 +599,7 @@ final class ChaosRun {
             d.append("waited ").append(before).append(" ms for full strength first; ");
         }
         if (f.kind() == FaultKind.CLIENT_KILL) {
-            long killed = 0;
-            int nodes = 0;
-            for (RedisProcess n : cluster.nodes()) {
-                if (n.isAlive() && !n.isHung()) {
-                    killed += n.clientKillAll();
-                    nodes++;
-                }
-            }
-            return d.append(killed).append(" connections killed on ").append(nodes).append(" nodes").toString();
+            return d.append(clientKillEveryNode()).toString();
         }
         RedisProcess victim = cluster.masters().get(f.target());
         d.append("master :").append(victim.port()).append(" (slot range ").append(f.target()).append(")");
@@ -878,6 +870,19 @@ final class ChaosRun {
         innerHolds = n.kind() != FaultKind.CLIENT_KILL;
     }
 
+    /** CLIENT KILL of every client connection on every live cluster node; says how many on how many nodes. */
+    private String clientKillEveryNode() {
+        long killed = 0;
+        int nodes = 0;
+        for (RedisProcess n : cluster.nodes()) {
+            if (n.isAlive() && !n.isHung()) {
+                killed += n.clientKillAll();
+                nodes++;
+            }
+        }
+        return killed + " connections killed on " + nodes + " nodes";
+    }
+
     /**
      * A cluster's inner fault: SIGKILL or SIGSTOP of another master than the outer fault's (by slot range, so after a
      * failover the replica that took that range over), or CLIENT KILL on every live node.
@@ -885,15 +890,7 @@ final class ChaosRun {
     private void applyInnerCluster(FaultSchedule.Fault f, FaultSchedule.Inner n) {
         try {
             if (n.kind() == FaultKind.CLIENT_KILL) {
-                long killed = 0;
-                int nodes = 0;
-                for (RedisProcess node : cluster.nodes()) {
-                    if (node.isAlive() && !node.isHung()) {
-                        killed += node.clientKillAll();
-                        nodes++;
-                    }
-                }
-                innerDetail = "nested: " + killed + " connections killed on " + nodes + " nodes";
+                innerDetail = "nested: " + clientKillEveryNode();
                 innerHolds = false;
                 return;
             }
