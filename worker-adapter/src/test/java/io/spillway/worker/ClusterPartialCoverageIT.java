@@ -742,7 +742,7 @@ class ClusterPartialCoverageIT {
                         // Paused by a call, which names what it met: a pooled connection's end, or a refused new one.
                         assertThat(pauses(logs, q)).as("the worker said queue %s paused, and why", q)
                                 .anySatisfy(l -> assertThat(l).contains("WARN").matches(".*cannot serve them"
-                                        + " \\((connection refused|Unexpected end of stream\\.|Connection reset)\\);.*"));
+                                        + " \\((connection refused|Redis closed the connection \\(end of stream\\)|connection reset)\\);.*"));
                     }
                     int afterA = handled.size() + 40;
                     permits.release(40);

@@ -383,6 +383,8 @@ public final class Failures {
         return null;
     }
 
+    private static final String END_OF_STREAM = "Redis closed the connection (end of stream)";
+
     /** A short, one-line cause for logs: no stack trace, no payload, no password. */
     public static String describe(Throwable t) {
         if (t == null) {
@@ -392,7 +394,9 @@ public final class Failures {
             return "circuit open";
         }
         if (t instanceof ClosedAtOnce) {
-            return "Redis closed a new connection before it answered (" + describe(t.getCause()) + "): it may be at its"
+            String cause = describe(t.getCause());
+            cause = cause.equals(END_OF_STREAM) ? "end of stream" : cause;
+            return "Redis closed a new connection before it answered (" + cause + "): it may be at its"
                     + " maxclients (INFO stats: rejected_connections), or something in between refuses the connection";
         }
         Throwable last = lastAttempt(t);
@@ -431,6 +435,13 @@ public final class Failures {
             return describe(attempts[attempts.length - 1]);
         }
         String msg = root.getMessage() != null ? root.getMessage() : t.getMessage();
+        if (msg != null && msg.startsWith("Unexpected end of stream")) {
+            // Jedis's words for a connection the other side closed: Redis dying or restarting, CLIENT KILL, a proxy.
+            return END_OF_STREAM;
+        }
+        if (msg != null && msg.startsWith("Connection reset")) {
+            return "connection reset";
+        }
         return msg == null ? t.getClass().getSimpleName() : firstLine(msg);
     }
 

@@ -29,7 +29,10 @@ class FailuresTest {
         var endOfStream = new redis.clients.jedis.exceptions.JedisClusterOperationException("No more cluster attempts left.");
         endOfStream.addSuppressed(new redis.clients.jedis.exceptions.JedisConnectionException("Unexpected end of stream."));
         assertThat(Failures.describe(new io.spillway.core.RedisUnavailableException("Redis unavailable", endOfStream)))
-                .as("wrapped at our boundary, as a worker's paused queue says it").isEqualTo("Unexpected end of stream.");
+                .as("wrapped at our boundary, as a worker's paused queue says it")
+                .isEqualTo("Redis closed the connection (end of stream)");
+        assertThat(Failures.describe(new redis.clients.jedis.exceptions.JedisConnectionException(
+                new java.net.SocketException("Connection reset")))).isEqualTo("connection reset");
         var moved = new redis.clients.jedis.exceptions.JedisMovedDataException("MOVED 3999 127.0.0.1:7001",
                 new redis.clients.jedis.HostAndPort("127.0.0.1", 7001), 3999);
         assertThat(Failures.isUnavailable(moved)).as("a redirection a pipeline did not follow").isTrue();
