@@ -971,7 +971,7 @@ final class ChaosRun {
                 default -> throw new IllegalStateException(n.kind().label()); // excluded above
             }
         } catch (RuntimeException e) {
-            // The sentinels did not answer, a server did not restart: the run goes on without this inner fault.
+            // The sentinels did not answer (none names a master): the run goes on without this inner fault.
             innerDetail = "nested: " + n.kind().label() + " not applied (" + firstLine(String.valueOf(e.getMessage())) + ")";
             innerHolds = false;
         }
