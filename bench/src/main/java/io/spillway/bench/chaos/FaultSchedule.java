@@ -86,11 +86,6 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
                     : ", healed " + (healsBeforeOuter() ? "at " + Math.round(healAt * 100) + " % of it" : "after the outer heal"));
         }
 
-        /** The inner kinds that make sense inside {@code outer} on a standalone Redis. */
-        static List<FaultKind> within(FaultKind outer) {
-            return within(outer, Topology.STANDALONE);
-        }
-
         /** The inner kinds that make sense inside {@code outer} (none inside a client kill or a child fault). */
         static List<FaultKind> within(FaultKind outer, Topology topology) {
             return switch (topology) {
@@ -241,11 +236,6 @@ record FaultSchedule(long seed, List<Fault> faults, long phaseMillis) {
             out.add(f.withCompanion(new Companion(k, target, killAt, relaunchAt)));
         }
         return new FaultSchedule(seed, List.copyOf(out), phaseMillis);
-    }
-
-    /** {@link #withInner(Topology)} on a standalone Redis. */
-    FaultSchedule withInner() {
-        return withInner(Topology.STANDALONE);
     }
 
     /**

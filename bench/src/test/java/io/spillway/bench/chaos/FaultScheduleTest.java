@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /** The overlapping faults of {@code --overlap on}: drawn from the seed, without changing the plan they go into. */
 class FaultScheduleTest {
+    private static final FaultSchedule.Topology STANDALONE = FaultSchedule.Topology.STANDALONE;
 
     private static Map<FaultKind, Integer> twoOfEach() {
         Map<FaultKind, Integer> counts = new EnumMap<>(FaultKind.class);
@@ -60,21 +61,21 @@ class FaultScheduleTest {
             counts.put(k, 3);
         }
         FaultSchedule plain = FaultSchedule.plan(7, counts, 200_000, 2, 2).withCompanions(2, 2);
-        FaultSchedule nested = plain.withInner();
+        FaultSchedule nested = plain.withInner(STANDALONE);
 
-        assertThat(nested).isEqualTo(plain.withInner());
+        assertThat(nested).isEqualTo(plain.withInner(STANDALONE));
         assertThat(nested.faults()).hasSameSizeAs(plain.faults());
         assertThat(nested.innerCount()).isPositive();
         for (int i = 0; i < plain.faults().size(); i++) {
             FaultSchedule.Fault f = nested.faults().get(i);
             assertThat(f.withInner(null)).as("the plan and its companions are unchanged").isEqualTo(plain.faults().get(i));
             FaultSchedule.Inner n = f.inner();
-            if (FaultSchedule.Inner.within(f.kind()).isEmpty() || f.kind().maxHoldMs == 0) {
+            if (FaultSchedule.Inner.within(f.kind(), STANDALONE).isEmpty() || f.kind().maxHoldMs == 0) {
                 assertThat(n).as("%s", f).isNull();
                 continue;
             }
             assertThat(n).as("%s", f).isNotNull();
-            assertThat(FaultSchedule.Inner.within(f.kind())).contains(n.kind());
+            assertThat(FaultSchedule.Inner.within(f.kind(), STANDALONE)).contains(n.kind());
             assertThat(n.at()).isBetween(0.1, 0.6);
             if (n.kind() == FaultKind.CLIENT_KILL) {
                 assertThat(n.healAt()).as("instant").isEqualTo(n.at());
@@ -84,10 +85,10 @@ class FaultScheduleTest {
                 assertThat(n.healAt()).isBetween(n.at(), 0.95);
             }
         }
-        assertThat(FaultSchedule.Inner.within(FaultKind.REDIS_HANG)).as("a frozen Redis takes no command")
+        assertThat(FaultSchedule.Inner.within(FaultKind.REDIS_HANG, STANDALONE)).as("a frozen Redis takes no command")
                 .containsExactly(FaultKind.REDIS_KILL);
-        assertThat(FaultSchedule.Inner.within(FaultKind.CLIENT_KILL)).isEmpty();
-        assertThat(FaultSchedule.Inner.within(FaultKind.PRODUCER_KILL)).isEmpty();
+        assertThat(FaultSchedule.Inner.within(FaultKind.CLIENT_KILL, STANDALONE)).isEmpty();
+        assertThat(FaultSchedule.Inner.within(FaultKind.PRODUCER_KILL, STANDALONE)).isEmpty();
     }
 
     @Test
