@@ -900,15 +900,7 @@ class WorkerIT {
             String late = ids.get(0).toString();
             j.xclaim(stream, RedisKeys.GROUP, "B", 0, XClaimParams.xClaimParams(), ids.get(0));
             String before = j.get(status);
-            String job = "job-bytes";
-            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, status),
-                    List.of(RedisKeys.GROUP, "1", "60", "A", late, "1"))).isEqualTo(0L);
-            assertThat(j.eval(WorkerScripts.RETRY.source(), List.of(stream, RedisKeys.delayed(q), status),
-                    List.of(RedisKeys.GROUP, late, "1", "2", job, "1", "E: late", "A"))).isEqualTo(0L);
-            assertThat(j.eval(WorkerScripts.DEAD.source(), List.of(stream, RedisKeys.dead(q), RedisKeys.deadData(q), status),
-                    List.of(RedisKeys.GROUP, late, "1", "late", job, "1", "E: late", "A"))).isEqualTo(0L);
-            assertThat(j.eval(WorkerScripts.RELEASE.source(), List.of(stream, status),
-                    List.of(RedisKeys.GROUP, late, job, "1", "A"))).isEqualTo(0L);
+            assertNoOutcomeSettles(j, q, status, "late", late, "A");
             assertThat(j.get(status)).isEqualTo(before);
             assertThat(j.xlen(stream)).isEqualTo(2);
             assertThat(j.zcard(RedisKeys.delayed(q))).isZero();
@@ -942,6 +934,24 @@ class WorkerIT {
     }
 
     /**
+     * The outcomes of job {@code jobId} (status record {@code status}) decided by {@code consumer} for stream entry
+     * {@code entry}, sent by each settling script in turn (ack, retry, dead letter, hand-back): none may settle it.
+     */
+    private static void assertNoOutcomeSettles(Jedis j, QueueName q, String status, String jobId, String entry,
+            String consumer) {
+        String stream = RedisKeys.stream(q);
+        String job = "job-bytes";
+        assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, status),
+                List.of(RedisKeys.GROUP, "1", "60", consumer, entry, "1"))).as("ack").isEqualTo(0L);
+        assertThat(j.eval(WorkerScripts.RETRY.source(), List.of(stream, RedisKeys.delayed(q), status),
+                List.of(RedisKeys.GROUP, entry, "1", "2", job, "1", "E: x", consumer))).as("retry").isEqualTo(0L);
+        assertThat(j.eval(WorkerScripts.DEAD.source(), List.of(stream, RedisKeys.dead(q), RedisKeys.deadData(q), status),
+                List.of(RedisKeys.GROUP, entry, "1", jobId, job, "1", "E: x", consumer))).as("dead").isEqualTo(0L);
+        assertThat(j.eval(WorkerScripts.RELEASE.source(), List.of(stream, status),
+                List.of(RedisKeys.GROUP, entry, job, "1", consumer))).as("release").isEqualTo(0L);
+    }
+
+    /**
      * After a Sentinel failover the old master (still taking writes until the sentinels demote it) and the new one can
      * give two jobs the same entry id. A worker that ran the old master's job and sends its outcome to the new master
      * must not settle, and delete, the entry of the other job that holds that id there (it may even be leased to the
@@ -959,15 +969,7 @@ class WorkerIT {
             String entry = j.xreadGroup(RedisKeys.GROUP, "A", XReadGroupParams.xReadGroupParams().count(1),
                     Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY)).get(0).getValue().get(0).getID().toString();
             String before = j.get(mine);
-            String job = "job-bytes";
-            assertThat(j.eval(WorkerScripts.ACK.source(), List.of(stream, other),
-                    List.of(RedisKeys.GROUP, "1", "60", "A", entry, "1"))).isEqualTo(0L);
-            assertThat(j.eval(WorkerScripts.RETRY.source(), List.of(stream, RedisKeys.delayed(q), other),
-                    List.of(RedisKeys.GROUP, entry, "1", "2", job, "1", "E: x", "A"))).isEqualTo(0L);
-            assertThat(j.eval(WorkerScripts.DEAD.source(), List.of(stream, RedisKeys.dead(q), RedisKeys.deadData(q), other),
-                    List.of(RedisKeys.GROUP, entry, "1", "on-the-old-master", job, "1", "E: x", "A"))).isEqualTo(0L);
-            assertThat(j.eval(WorkerScripts.RELEASE.source(), List.of(stream, other),
-                    List.of(RedisKeys.GROUP, entry, job, "1", "A"))).isEqualTo(0L);
+            assertNoOutcomeSettles(j, q, other, "on-the-old-master", entry, "A");
             assertThat(j.xlen(stream)).as("the other job's entry stays").isEqualTo(1);
             assertThat(j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams().count(10).consumer("A"))).hasSize(1);
             assertThat(j.get(mine)).isEqualTo(before);
