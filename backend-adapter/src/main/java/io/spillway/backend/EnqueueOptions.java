@@ -30,6 +30,7 @@ public final class EnqueueOptions {
     public static final Instant MAX_RUN_AT = Instant.parse("9999-12-31T23:59:59.999Z");
     /** Longest delay: as long as from the epoch to {@link #MAX_RUN_AT} (about 8,000 years). */
     public static final Duration MAX_DELAY = Duration.ofMillis(MAX_RUN_AT.toEpochMilli());
+    private static final long MAX_RUN_AT_MILLIS = MAX_RUN_AT.toEpochMilli();
 
     private final JobId jobId;
     private final Map<String, String> headers;
@@ -70,7 +71,8 @@ public final class EnqueueOptions {
             return runAt.toEpochMilli();
         }
         if (delay != null) {
-            return nowMillis + delay.toMillis();
+            // A delay reaching past MAX_RUN_AT (MAX_DELAY does, from any day after 1970) runs at MAX_RUN_AT.
+            return Math.min(nowMillis + delay.toMillis(), MAX_RUN_AT_MILLIS);
         }
         return 0;
     }
@@ -85,7 +87,10 @@ public final class EnqueueOptions {
         private Builder() {
         }
 
-        /** A caller-chosen id: the idempotency key (see {@link JobId} for the allowed characters). */
+        /**
+         * A caller-chosen id: the idempotency key within the job's queue (the same id in another queue is another job;
+         * see {@link JobId} for the allowed characters).
+         */
         public Builder jobId(String id) {
             this.jobId = JobId.of(id);
             return this;
@@ -122,8 +127,8 @@ public final class EnqueueOptions {
         }
 
         /**
-         * Run no earlier than this long after enqueue: 0 to {@link #MAX_DELAY}. Either a delay or a
-         * {@link #runAt(Instant) run-at}, not both.
+         * Run no earlier than this long after enqueue: 0 to {@link #MAX_DELAY}; a delay that would reach past
+         * {@link #MAX_RUN_AT} runs at {@link #MAX_RUN_AT}. Either a delay or a {@link #runAt(Instant) run-at}, not both.
          */
         public Builder delay(Duration d) {
             if (d == null || d.isNegative() || d.compareTo(MAX_DELAY) > 0) {

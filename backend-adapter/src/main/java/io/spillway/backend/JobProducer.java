@@ -230,11 +230,16 @@ public final class JobProducer implements AutoCloseable {
         replayThread.start();
         monitor.start();
         try {
-            // A healthy Redis and an empty journal: be CONNECTED before the first enqueue.
-            monitor.awaitConnected(config.redis.connectTimeout().plus(config.redis.socketTimeout()).toMillis(),
+            // A healthy Redis and an empty journal: be CONNECTED before the first enqueue. A Redis away: start at once
+            // (the first attempt failed), spooling.
+            monitor.awaitConnectedOrFailed(config.redis.connectTimeout().plus(config.redis.socketTimeout()).toMillis(),
                     TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (monitor.state() == HealthState.DISCONNECTED) {
+            log.warn("Not connected to Redis at start ({}): enqueues go to the journal {} and are replayed once connected",
+                    config.redis.redacted(), config.journalDir);
         }
     }
 
@@ -289,6 +294,9 @@ public final class JobProducer implements AutoCloseable {
      * @throws IllegalStateException after {@link #close()}
      */
     public List<Receipt> enqueueAll(List<NewJob> jobs) {
+        if (closed) {
+            throw new IllegalStateException("producer is closed");
+        }
         if (jobs == null) {
             throw new IllegalArgumentException("jobs must not be null");
         }
@@ -338,12 +346,18 @@ public final class JobProducer implements AutoCloseable {
             for (int i = 0; i < n; i++) {
                 NewJob j = jobs.get(i);
                 if (j == null) {
-                    throw new IllegalArgumentException("jobs must not contain null");
+                    throw new IllegalArgumentException("jobs must not contain null, but job " + (i + 1) + " of " + n
+                            + " was null");
                 }
-                // Usually one queue for the whole batch: validate its name once.
-                queues[i] = last != null && last.value().equals(j.queue()) ? last : validQueue(j.queue());
+                try {
+                    // Usually one queue for the whole batch: validate its name once.
+                    queues[i] = last != null && last.value().equals(j.queue()) ? last : validQueue(j.queue());
+                    validate(j.type(), j.payload());
+                } catch (IllegalArgumentException e) {
+                    // In a batch of thousands the caller must be told which job is bad.
+                    throw new IllegalArgumentException("job " + (i + 1) + " of " + n + ": " + e.getMessage(), e);
+                }
                 last = queues[i];
-                validate(j.type(), j.payload());
                 EnqueueOptions o = j.options() == null ? EnqueueOptions.NONE : j.options();
                 int idLength = o.jobIdOrNull() != null ? o.jobIdOrNull().value().length() : JobId.MINTED_LENGTH;
                 journalBytes += ChronicleJournal.frameBytes(
@@ -478,7 +492,7 @@ public final class JobProducer implements AutoCloseable {
         return new JobStatus(id, q, JobState.SPOOLED, 0, Optional.empty(), Optional.empty());
     }
 
-    /** The connection state: CONNECTED, DISCONNECTED (spooling) or RECOVERING (replaying). */
+    /** The connection state: CONNECTED, DISCONNECTED (spooling), RECOVERING (replaying), or CLOSED after {@link #close()}. */
     public HealthState state() {
         return monitor.state();
     }
@@ -552,14 +566,14 @@ public final class JobProducer implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("producer is closed");
         }
-        if (queue == null || queue.isBlank()) {
-            throw new IllegalArgumentException("queue must not be blank, but was '" + queue + "'");
-        }
-        return QueueName.of(queue);
+        return QueueName.of(queue); // null, blank or a bad name: an IllegalArgumentException naming the field
     }
 
     private void validate(String type, byte[] payload) {
-        if (type == null || type.isBlank()) {
+        if (type == null) {
+            throw new IllegalArgumentException("type must not be null");
+        }
+        if (type.isBlank()) {
             throw new IllegalArgumentException("type must not be blank, but was '" + type + "'");
         }
         if (type.length() > 200) {
@@ -1301,8 +1315,9 @@ public final class JobProducer implements AutoCloseable {
          * Opens the journal, starts the reconnect loop and replays anything a previous process left.
          *
          * <p>It blocks while it opens the journal (Chronicle Queue maps its files: about a second on a cold start)
-         * and, with Redis away, for up to the connect timeout of a first attempt; a Redis away is not an error: the
-         * producer starts and spools.
+         * and until its first connection attempt has succeeded or failed (with Redis refusing, about a millisecond;
+         * with Redis silent, at most the connect timeout plus the socket timeout); a Redis away is not an error: the
+         * producer starts and spools (a WARN line names the Redis and the journal).
          *
          * @throws IllegalStateException if redis or journalDir is missing
          * @throws IllegalArgumentException if journalMaxBytes is smaller than maxPayloadBytes, or writeAhead is on with a

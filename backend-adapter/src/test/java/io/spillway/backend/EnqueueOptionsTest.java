@@ -22,7 +22,9 @@ class EnqueueOptionsTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("runAt");
         long now = System.currentTimeMillis();
         EnqueueOptions longest = EnqueueOptions.builder().delay(EnqueueOptions.MAX_DELAY).build();
-        assertThat(longest.runAtMillis(now)).isEqualTo(now + EnqueueOptions.MAX_DELAY.toMillis()).isPositive();
+        assertThat(longest.runAtMillis(now)).as("the longest delay runs at the latest run-at, not past it")
+                .isEqualTo(EnqueueOptions.MAX_RUN_AT.toEpochMilli());
+        assertThat(longest.runAtMillis(0)).isEqualTo(EnqueueOptions.MAX_DELAY.toMillis());
         assertThat(EnqueueOptions.builder().runAt(EnqueueOptions.MAX_RUN_AT).build().runAtMillis(now))
                 .isEqualTo(EnqueueOptions.MAX_RUN_AT.toEpochMilli());
         assertThat(EnqueueOptions.builder().runAt(Instant.ofEpochMilli(5)).build().runAtMillis(now)).isEqualTo(5);

@@ -13,6 +13,7 @@ import io.spillway.core.JournalLockedException;
 import io.spillway.core.MetricNames;
 import io.spillway.core.RedisConnection;
 import io.spillway.testing.ChaosProxy;
+import io.spillway.testing.LogCapture;
 import io.spillway.testing.RedisProcess;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -111,8 +112,14 @@ class JobProducerIT {
     @Test
     void badInputIsRejectedWithTheFieldNamed() {
         try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("j")).maxPayloadBytes(10).build()) {
-            assertThatThrownBy(() -> p.enqueue(null, "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("queue");
-            assertThatThrownBy(() -> p.enqueue(" ", "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("queue");
+            assertThatThrownBy(() -> p.enqueue(null, "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue must not be null");
+            assertThatThrownBy(() -> p.enqueue(" ", "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue must not be blank, but was ' '");
+            assertThatThrownBy(() -> p.status(" ", "x")).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("queue must not be blank, but was ' '");
+            assertThatThrownBy(() -> p.enqueue("q", null, bytes("x"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("type must not be null");
             assertThatThrownBy(() -> p.enqueue("a{b}", "t", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a{b}");
             assertThatThrownBy(() -> p.enqueue("q", "", bytes("x"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("type");
             assertThatThrownBy(() -> p.enqueue("q", "t", null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("payload");
@@ -121,7 +128,13 @@ class JobProducerIT {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has space");
             assertThatThrownBy(() -> p.enqueue("q", "render\nimages", bytes("x"))).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("type").hasMessageContaining("render?images").hasMessageContaining("U+000A");
-            assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(7);
+            // In a batch, the message says which job is bad.
+            assertThatThrownBy(() -> p.enqueueAll(List.of(new NewJob("q", "t", bytes("x")), new NewJob("bad queue", "t", bytes("x")))))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("job 2 of 2: queue must match [A-Za-z0-9._:-]{1,100}, but was 'bad queue'");
+            assertThatThrownBy(() -> p.enqueueAll("q", "t", java.util.Arrays.asList(bytes("x"), bytes("y"), null)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("job 3 of 3: payload must not be null");
+            assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).isEqualTo(8 + 5);
             assertThatThrownBy(() -> p.status((Receipt) null)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("receipt");
         }
@@ -136,6 +149,27 @@ class JobProducerIT {
         try (JobProducer p = producer(redis.uri())) {
             assertThatThrownBy(() -> producer(redis.uri())).isInstanceOf(JournalLockedException.class)
                     .hasMessageContaining("journal");
+        }
+    }
+
+    @Test
+    void aProducerBuiltWhileRedisRefusesStartsAtOnceAndSaysWhereItsJobsGo() {
+        redis.kill();
+        // Long timeouts: build() must not wait them out when Redis refuses (it used to wait connect + socket timeout).
+        RedisConnection c = RedisConnection.builder(redis.uri()).connectTimeout(Duration.ofSeconds(5))
+                .socketTimeout(Duration.ofSeconds(10)).build();
+        try (LogCapture logs = new LogCapture()) {
+            long t = System.nanoTime();
+            try (JobProducer p = JobProducer.builder().redis(c).journalDir(dir.resolve("down")).build()) {
+                long builtMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t);
+                assertThat(builtMs).as("build() with Redis refusing").isLessThan(5_000);
+                assertThat(p.state()).isEqualTo(HealthState.DISCONNECTED);
+                assertThat(logs.lines("Not connected to Redis at start")).singleElement().asString()
+                        .contains(c.redacted(), dir.resolve("down").toString());
+                assertThat(logs.lines("Reconnect attempt 1 failed")).singleElement().asString()
+                        .contains("connection refused (producer, " + c.redacted() + ")");
+                assertThat(p.enqueue("q", "t", bytes("x")).spooled()).isTrue();
+            }
         }
     }
 
@@ -330,9 +364,14 @@ class JobProducerIT {
         assertThatThrownBy(() -> p.enqueueAll(null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("jobs");
         assertThatThrownBy(() -> p.enqueueAll("q", "t", null)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("payloads");
+        assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
         p.close();
         p.close();
+        assertThat(p.state()).as("a health check must not call a closed producer connected").isEqualTo(HealthState.CLOSED);
+        assertThat(p.metrics().getGauges().get(MetricNames.CONNECTION_STATE + ".producer").getValue()).isEqualTo(3);
         assertThatThrownBy(() -> p.enqueue("q", "t", bytes("x"))).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> p.enqueueAll(List.of())).as("even an empty batch").isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
         assertThatThrownBy(() -> p.status("q", "some-id")).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed");
         assertThatThrownBy(() -> JobProducer.builder().redis((URI) null)).isInstanceOf(IllegalArgumentException.class);

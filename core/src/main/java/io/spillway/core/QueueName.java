@@ -18,7 +18,8 @@ public record QueueName(String value) {
             throw new IllegalArgumentException("queue must not be null");
         }
         if (!valid(value, 100, false)) {
-            throw new IllegalArgumentException("queue must match " + VALID.pattern() + ", but was '" + value + "'");
+            throw new IllegalArgumentException("queue must " + (value.isBlank() ? "not be blank" : "match " + VALID.pattern())
+                    + ", but was '" + value + "'");
         }
     }
 

@@ -12,11 +12,11 @@ import java.util.function.Supplier;
  * A component's view of Redis: healthy while {@link HealthState#CONNECTED} or
  * {@link HealthState#RECOVERING} (Redis is back and the journal is being replayed), unhealthy while
  * {@link HealthState#DISCONNECTED} (enqueues are spooling to the local journal; no job is lost, but
- * none reaches a worker either).
+ * none reaches a worker either) and once the component is {@link HealthState#CLOSED}.
  *
  * <p>Reads a {@code Supplier<HealthState>} (such as {@code producer::state}) or a connection-state gauge
  * ({@value MetricNames#CONNECTION_STATE}{@code .<component>}: 0 connected, 1 disconnected,
- * 2 recovering). Thread-safe if the source is.
+ * 2 recovering, 3 closed). Thread-safe if the source is.
  *
  * <pre>{@code
  * healthChecks.register("producer-connection", ConnectionStateHealthCheck.of("producer", producer::state));
@@ -66,6 +66,8 @@ public final class ConnectionStateHealthCheck extends HealthCheck {
                     .withMessage(component + ": Redis is back, replaying the journal").withDetail("state", s.name()).build();
             case DISCONNECTED -> Result.builder().unhealthy()
                     .withMessage(component + ": Redis unavailable, spooling to the local journal")
+                    .withDetail("state", s.name()).build();
+            case CLOSED -> Result.builder().unhealthy().withMessage(component + ": closed")
                     .withDetail("state", s.name()).build();
         };
     }

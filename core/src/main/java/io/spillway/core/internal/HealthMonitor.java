@@ -74,6 +74,8 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile HealthState state = HealthState.DISCONNECTED;
     private volatile boolean everConnected;
     private volatile boolean closed;
+    /** Reconnect attempts that failed, for {@link #awaitConnectedOrFailed}; guarded by {@link #lock}. */
+    private int failedAttempts;
     private volatile long disconnectedAtNanos = System.nanoTime();
     private volatile String runId;
     /** The probe that found Redis healthy last, for the recovery that follows it. */
@@ -111,7 +113,7 @@ public final class HealthMonitor implements AutoCloseable {
         this.connectionLost = registry.counter(MetricNames.CONNECTION_LOST + "." + name);
         String stateGauge = MetricNames.CONNECTION_STATE + "." + name;
         registry.remove(stateGauge);
-        registry.register(stateGauge, (Gauge<Integer>) () -> state.gaugeValue());
+        registry.register(stateGauge, (Gauge<Integer>) () -> state().gaugeValue());
         gateway.onUnavailable(this::reportFailure);
         // Until the first probe succeeds (and anything left in a journal is replayed) the circuit stays open.
         gateway.markUnavailable(null);
@@ -127,8 +129,9 @@ public final class HealthMonitor implements AutoCloseable {
         thread.start();
     }
 
+    /** The state, or {@link HealthState#CLOSED} once {@link #close()} has been called. */
     public HealthState state() {
-        return state;
+        return closed ? HealthState.CLOSED : state;
     }
 
     /**
@@ -188,6 +191,28 @@ public final class HealthMonitor implements AutoCloseable {
 
     public long reconnectAttempts() {
         return reconnectAttempts.getCount();
+    }
+
+    /**
+     * Waits until {@link HealthState#CONNECTED}, or a reconnect attempt failed (Redis is away: no use waiting out the
+     * backoff), or the timeout; true if connected.
+     */
+    public boolean awaitConnectedOrFailed(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        lock.lock();
+        try {
+            int failed = failedAttempts;
+            while (state != HealthState.CONNECTED && failedAttempts == failed) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) {
+                    return false;
+                }
+                changed.awaitNanos(left);
+            }
+            return state == HealthState.CONNECTED;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Waits until {@link HealthState#CONNECTED} or the timeout; true if connected. */
@@ -461,6 +486,17 @@ public final class HealthMonitor implements AutoCloseable {
     }
 
     private void logFailedAttempt(int attempt, String cause) {
+        sayFailedAttempt(attempt, cause);
+        lock.lock();
+        try {
+            failedAttempts++; // after its line: a builder that waited for it returns with the cause said
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void sayFailedAttempt(int attempt, String cause) {
         String refusal = cause.startsWith(RECOVERY_FAILED) ? cause.substring(RECOVERY_FAILED.length()) : cause;
         if (Failures.isPermissionDenied(refusal)) {
             // Redis is healthy but refuses this user what recovery (the replay) needs: said at ERROR, once per new
@@ -486,11 +522,11 @@ public final class HealthMonitor implements AutoCloseable {
             return;
         }
         if (attempt <= 5) {
-            log.warn("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
+            log.warn("Reconnect attempt {} failed: {} ({}, {})", attempt, cause, name, gateway.connection());
         } else if (attempt % 10 == 0) {
             long downS = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - disconnectedAtNanos);
-            log.warn("Reconnect attempt {} failed: {} ({}, Redis away for {} s; retrying forever, every attempt counted in {})",
-                    attempt, cause, name, downS, MetricNames.RECONNECT_ATTEMPTS + "." + name);
+            log.warn("Reconnect attempt {} failed: {} ({}, {}, Redis away for {} s; retrying forever, every attempt counted in {})",
+                    attempt, cause, name, gateway.connection(), downS, MetricNames.RECONNECT_ATTEMPTS + "." + name);
         } else {
             log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
         }
