@@ -219,6 +219,7 @@ public final class JobProducer implements AutoCloseable {
             monitor.knownRunId(sentLog.redisRunId());
         }
         monitor.writeAhead(config.writeAhead);
+        monitor.sendsRecentWritesAgain(true);
         monitor.beforeEachProbe(() -> directCalls.unlockWrite(directCalls.writeLock()));
         monitor.addListener((from, to, cause) -> {
             if (to == HealthState.CONNECTED) {

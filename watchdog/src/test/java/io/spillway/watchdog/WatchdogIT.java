@@ -126,7 +126,8 @@ class WatchdogIT {
     @Test
     void sigstoppedRedisIsDetectedAndReplaced() throws Exception {
         List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
-        Watchdog w = redis(new MetricRegistry(), FAST);
+        // A backoff long enough to tell from none: the exit of the hung server it kills must not cut it short.
+        Watchdog w = redis(new MetricRegistry(), FAST.toBuilder().initialBackoff(Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(1)).build());
         w.onEvent(events::add);
         try (Jedis j = client(w)) {
             j.set("job", "kept");
@@ -140,6 +141,14 @@ class WatchdogIT {
         seenPids.add(w.pid().getAsLong());
         assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOf(WatchdogEvent.Hung.class));
         assertThat(ProcessHandle.of(first).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+        await().atMost(Duration.ofSeconds(10)).until(() -> events.stream().anyMatch(e -> e instanceof WatchdogEvent.Up));
+        WatchdogEvent.Restarting restarting = events.stream().filter(e -> e instanceof WatchdogEvent.Restarting)
+                .map(WatchdogEvent.Restarting.class::cast).findFirst().orElseThrow();
+        WatchdogEvent.Up up = events.stream().filter(e -> e instanceof WatchdogEvent.Up).map(WatchdogEvent.Up.class::cast)
+                .findFirst().orElseThrow();
+        assertThat(Duration.between(restarting.at(), up.at()))
+                .as("the restart waits the backoff it announced (%s)", restarting.delay())
+                .isGreaterThanOrEqualTo(restarting.delay().minusMillis(10));
     }
 
     @Test

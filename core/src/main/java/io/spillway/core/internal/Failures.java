@@ -403,6 +403,12 @@ public final class Failures {
         if (last != null) {
             return describe(last) + " (" + firstLine(String.valueOf(t.getMessage())) + ")";
         }
+        UnknownHostException unknownHost = find(t, UnknownHostException.class, 0);
+        if (unknownHost != null) {
+            // Not "connection refused": a mistyped host name sends its reader to the wrong place (firewalls).
+            return "unknown host" + (unknownHost.getMessage() == null ? "" : " " + firstLine(unknownHost.getMessage()))
+                    + " (the name does not resolve)";
+        }
         if (isRefused(t)) {
             return "connection refused";
         }
@@ -457,17 +463,23 @@ public final class Failures {
     }
 
     private static boolean has(Throwable t, Class<? extends Throwable> type, int depth) {
+        return find(t, type, depth) != null;
+    }
+
+    /** The first {@code type} in {@code t}'s causes and suppressed failures, or null. */
+    private static <T extends Throwable> T find(Throwable t, Class<T> type, int depth) {
         if (t == null || depth > 8) {
-            return false;
+            return null;
         }
         if (type.isInstance(t)) {
-            return true;
+            return type.cast(t);
         }
         for (Throwable s : t.getSuppressed()) {
-            if (has(s, type, depth + 1)) {
-                return true;
+            T found = find(s, type, depth + 1);
+            if (found != null) {
+                return found;
             }
         }
-        return t.getCause() != t && has(t.getCause(), type, depth + 1);
+        return t.getCause() == t ? null : find(t.getCause(), type, depth + 1);
     }
 }

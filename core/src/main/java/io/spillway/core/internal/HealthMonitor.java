@@ -74,6 +74,7 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile HealthState state = HealthState.DISCONNECTED;
     private volatile boolean everConnected;
     private volatile boolean closed;
+    private volatile boolean sendsAgain;
     /** Reconnect attempts that failed, for {@link #awaitConnectedOrFailed}; guarded by {@link #lock}. */
     private int failedAttempts;
     private volatile long disconnectedAtNanos = System.nanoTime();
@@ -182,6 +183,14 @@ public final class HealthMonitor implements AutoCloseable {
      */
     public void writeAhead(boolean on) {
         this.writeAhead = on;
+    }
+
+    /**
+     * Before {@link #start}: this component's recovery sends its recent writes again after a Redis restart or failover
+     * (a producer), so the line that reports the new run id says so; a worker's does not.
+     */
+    public void sendsRecentWritesAgain(boolean on) {
+        this.sendsAgain = on;
     }
 
     /** The run id of the Redis last probed, or null before the first probe. */
@@ -326,15 +335,15 @@ public final class HealthMonitor implements AutoCloseable {
                     }
                     if (restarted && gateway.connection().sentinel()) {
                         // A failover: the promoted replica has its own run id, and may lack the old master's last writes.
-                        log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost;"
-                                + " sending them again", gateway.connection().masterName(), name);
+                        log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost{}",
+                                gateway.connection().masterName(), name, sendingAgain());
                     } else if (restarted && gateway.connection().cluster()) {
                         // A master restarted or a replica took over: its run id is part of the cluster's.
                         log.warn("A Redis Cluster master restarted or failed over since {} last saw it (new run id): recent"
-                                + " writes may be lost; sending them again", name);
+                                + " writes may be lost{}", name, sendingAgain());
                     } else if (restarted) {
-                        log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost; sending them"
-                                + " again", name);
+                        log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost{}", name,
+                                sendingAgain());
                     }
                 }
                 for (String warning : RedisGateway.configurationWarnings(probe.info())) {
@@ -391,8 +400,12 @@ public final class HealthMonitor implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-            } catch (RuntimeException e) {
-                log.error("Reconnect loop error (it keeps running): {}", Failures.describe(e), e);
+            } catch (RuntimeException | Error e) {
+                // An Error too (a class missing after a jar was replaced under a running JVM, a StackOverflowError in a
+                // recovery): this loop is what brings Redis back and replays the journal, so it must not die. The next
+                // attempt waits its backoff as after any failed one.
+                log.error("Reconnect loop error (it keeps running): {}", e instanceof Error
+                        ? e.getClass().getName() + ": " + e.getMessage() : Failures.describe(e), e);
             }
         }
     }
@@ -483,6 +496,10 @@ public final class HealthMonitor implements AutoCloseable {
         return "grant " + user + " the ACL rules for a " + name + " listed in docs/operations.md (Managed Redis)"
                 + ("producer".equals(name) ? "; jobs are spooled to the journal meanwhile and replayed once it is granted" : "")
                 + " (retrying until it is granted)";
+    }
+
+    private String sendingAgain() {
+        return sendsAgain ? "; sending them again" : "";
     }
 
     private void logFailedAttempt(int attempt, String cause) {

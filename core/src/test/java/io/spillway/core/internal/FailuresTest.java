@@ -33,6 +33,11 @@ class FailuresTest {
                 .isEqualTo("Redis closed the connection (end of stream)");
         assertThat(Failures.describe(new redis.clients.jedis.exceptions.JedisConnectionException(
                 new java.net.SocketException("Connection reset")))).isEqualTo("connection reset");
+        var unknownHost = new redis.clients.jedis.exceptions.JedisConnectionException("Failed to connect",
+                new java.net.UnknownHostException("nosuchhost.invalid"));
+        assertThat(Failures.isRefused(unknownHost)).as("an outage: DNS may come back").isTrue();
+        assertThat(Failures.describe(unknownHost)).as("but not called refused")
+                .isEqualTo("unknown host nosuchhost.invalid (the name does not resolve)");
         var moved = new redis.clients.jedis.exceptions.JedisMovedDataException("MOVED 3999 127.0.0.1:7001",
                 new redis.clients.jedis.HostAndPort("127.0.0.1", 7001), 3999);
         assertThat(Failures.isUnavailable(moved)).as("a redirection a pipeline did not follow").isTrue();

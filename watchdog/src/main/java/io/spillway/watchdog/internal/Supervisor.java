@@ -329,7 +329,13 @@ public final class Supervisor {
         Duration delay = backoff(failures);
         log.info("Restarting {} in {} ms (restart {}, {} in a row)", child.name(), delay.toMillis(), n, failures);
         publish(new WatchdogEvent.Restarting(child.name(), Instant.now(), n, delay));
-        pause(delay);
+        // The whole delay, as the line above says: the exit of a process this loop just killed (a hung one) wakes the
+        // loop too, and must not cut the backoff short; only close() does.
+        long deadline = System.nanoTime() + delay.toNanos();
+        long left;
+        while (!closed && (left = deadline - System.nanoTime()) > 0) {
+            pause(Duration.ofNanos(left));
+        }
         return failures;
     }
 
