@@ -45,6 +45,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -145,6 +146,8 @@ public final class JobProducer implements AutoCloseable {
     private boolean noRunIdSaid;
     private final Thread replayThread;
     private volatile boolean closed;
+    /** Open producers per registry (weak keys: a registry dropped by its owner is forgotten), to warn of a shared one. */
+    private static final Map<MetricRegistry, Integer> OPEN_PER_REGISTRY = new WeakHashMap<>();
 
     private JobProducer(Config config) {
         this.config = config;
@@ -237,6 +240,15 @@ public final class JobProducer implements AutoCloseable {
                     TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        synchronized (OPEN_PER_REGISTRY) {
+            if (OPEN_PER_REGISTRY.merge(registry, 1, Integer::sum) > 1) {
+                // Its gauges (backlog, state) now read this producer only, while its meters add up both: figures that
+                // do not match, and a "nothing lost" sum that comes out wrong.
+                log.warn("This MetricRegistry already holds the metrics of another open producer: its gauges now read"
+                        + " the producer of journal {} only, its meters count both; give each producer its own registry",
+                        config.journalDir);
+            }
         }
         if (monitor.state() == HealthState.DISCONNECTED) {
             log.warn("Not connected to Redis at start ({}): enqueues go to the journal {} and are replayed once connected",
@@ -542,6 +554,9 @@ public final class JobProducer implements AutoCloseable {
         journal.close();
         closeQuietly(cancelLog);
         closeQuietly(sentLog);
+        synchronized (OPEN_PER_REGISTRY) {
+            OPEN_PER_REGISTRY.computeIfPresent(registry, (r, n) -> n > 1 ? n - 1 : null);
+        }
         if (left > 0) {
             log.info("Producer closed with {} jobs in journal {}: they replay when a producer opens it again", left,
                     config.journalDir);

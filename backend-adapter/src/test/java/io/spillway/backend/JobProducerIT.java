@@ -145,6 +145,25 @@ class JobProducerIT {
     }
 
     @Test
+    void twoOpenProducersSharingARegistryAreWarnedOf() {
+        MetricRegistry shared = new MetricRegistry();
+        String warning = "already holds the metrics of another open producer";
+        try (LogCapture logs = new LogCapture()) {
+            try (JobProducer a = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("a")).metricRegistry(shared).build()) {
+                assertThat(logs.lines(warning)).isEmpty();
+                try (JobProducer b = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("b")).metricRegistry(shared).build()) {
+                    assertThat(logs.lines(warning)).singleElement().asString().contains(dir.resolve("b").toString());
+                }
+            }
+            // One after the other is fine: the new producer's gauges replace the closed one's.
+            try (JobProducer c = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("c")).metricRegistry(shared).build()) {
+                assertThat(logs.lines(warning)).hasSize(1);
+                assertThat(c.metrics().getGauges().get(MetricNames.CONNECTION_STATE + ".producer").getValue()).isEqualTo(0);
+            }
+        }
+    }
+
+    @Test
     void aSecondProducerOnTheSameJournalIsRefused() {
         try (JobProducer p = producer(redis.uri())) {
             assertThatThrownBy(() -> producer(redis.uri())).isInstanceOf(JournalLockedException.class)
