@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Timeout;
 class HealthChecksTest {
 
     @Test
-    void connectionStateIsUnhealthyOnlyWhileDisconnected() {
+    void connectionStateIsUnhealthyWhileDisconnectedAndOnceClosed() {
         AtomicReference<HealthState> s = new AtomicReference<>(HealthState.CONNECTED);
         ConnectionStateHealthCheck check = ConnectionStateHealthCheck.of("producer", s::get);
         assertThat(check.execute().isHealthy()).isTrue();
@@ -29,6 +29,10 @@ class HealthChecksTest {
         assertThat(down.getMessage()).isEqualTo("producer: Redis unavailable, spooling to the local journal");
         s.set(HealthState.RECOVERING);
         assertThat(check.execute().isHealthy()).isTrue();
+        s.set(HealthState.CLOSED);
+        Result closed = check.execute();
+        assertThat(closed.isHealthy()).as("a closed producer takes no jobs").isFalse();
+        assertThat(closed.getMessage()).isEqualTo("producer: closed");
     }
 
     @Test
@@ -41,6 +45,9 @@ class HealthChecksTest {
         assertThat(check.execute().getDetails()).containsEntry("state", "DISCONNECTED");
         v.set(0);
         assertThat(check.execute().isHealthy()).isTrue();
+        v.set(3);
+        assertThat(check.execute().getDetails()).containsEntry("state", "CLOSED");
+        assertThat(check.execute().isHealthy()).isFalse();
     }
 
     @Test
