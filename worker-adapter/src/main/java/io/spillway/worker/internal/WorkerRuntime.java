@@ -1031,22 +1031,37 @@ public final class WorkerRuntime {
             return;
         }
         if (error == null) {
-            completed.mark();
+            // Counted in `completed` once Redis accepts the ack (deliver): a late one, whose lease another worker
+            // took over, changes nothing there and is not counted.
             queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
         } else {
-            fail(a, error.getClass().getName() + ": " + error.getMessage(), error, !nonRetryable(error));
+            fail(a, reason(error), error, nonRetryable(error) == null);
         }
     }
 
-    /** Whether {@code t} or one of its causes (the first 32) is a {@link NonRetryableException}. */
-    static boolean nonRetryable(Throwable t) {
+    /** The first {@link NonRetryableException} among {@code t} and its causes (the first 32), or null. */
+    static NonRetryableException nonRetryable(Throwable t) {
         Throwable c = t;
         for (int depth = 0; c != null && depth < 32; depth++, c = c.getCause()) {
-            if (c instanceof NonRetryableException) {
-                return true;
+            if (c instanceof NonRetryableException n) {
+                return n;
             }
         }
-        return false;
+        return null;
+    }
+
+    /**
+     * A failure's reason, "ExceptionClass: message", for the status record, the dead letter and the log line. For a
+     * {@link NonRetryableException} wrapped by the handler's framework or helpers, that exception's class and message
+     * (its javadoc promises them), with the outermost wrapper named after it: the wrappers' own text is often just
+     * the chain printed again.
+     */
+    static String reason(Throwable t) {
+        NonRetryableException n = nonRetryable(t);
+        if (n == null || n == t) {
+            return t.getClass().getName() + ": " + t.getMessage();
+        }
+        return n.getClass().getName() + ": " + n.getMessage() + " (wrapped in " + t.getClass().getName() + ")";
     }
 
     /**
@@ -1485,7 +1500,12 @@ public final class WorkerRuntime {
                     args.add(bytes(o.entryId()));
                     args.add(num(o.attempts()));
                 }
-                eval(guarded, WorkerScripts.ACK, keys, args);
+                // ack.lua returns how many entries it settled: those still leased to the worker that ran them. The
+                // rest were taken over (a frozen worker, an outcome kept through an outage) or settled already (a
+                // replay): the worker now running them, or the first send, counts them.
+                if (eval(guarded, WorkerScripts.ACK, keys, args) instanceof Long settled && settled > 0) {
+                    completed.mark(settled);
+                }
             }
         }
     }
