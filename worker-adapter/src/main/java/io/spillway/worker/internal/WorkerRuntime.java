@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -161,6 +162,8 @@ public final class WorkerRuntime {
     private final java.util.Set<QueueName> starvedQueues = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Counted down when close() has finished (the first call; later ones return at once). */
+    private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean fetching;
     private volatile boolean draining;
     private volatile boolean ackerStop;
@@ -1898,6 +1901,24 @@ public final class WorkerRuntime {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        try {
+            stop();
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    /** Blocks until {@link #close()} has finished, at most {@code nanos}; whether it has. */
+    public boolean awaitClosed(long nanos) throws InterruptedException {
+        return stopped.await(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Blocks until {@link #close()} has finished. */
+    public void awaitClosed() throws InterruptedException {
+        stopped.await();
+    }
+
+    private void stop() {
         if (!started.get()) {
             gateway.close();
             ackLog.close();
