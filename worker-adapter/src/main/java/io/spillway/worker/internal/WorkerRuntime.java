@@ -662,7 +662,7 @@ public final class WorkerRuntime {
             if (!batch.isEmpty()) {
                 batch = withDeliveryCounts(q, batch);
                 redeliveries.mark(batch.size());
-                log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
+                log.info("Worker {}: took over {} of queue {} whose lease had expired", name, jobs(batch.size()), q);
                 dispatch(q, batch, true);
                 total += batch.size();
             }
@@ -1106,6 +1106,11 @@ public final class WorkerRuntime {
         if (cause != null && log.isDebugEnabled()) {
             log.debug("Worker {}: job {} of queue {}, attempt {}: the handler's exception", name, a.job.id(), a.queue, run, cause);
         }
+    }
+
+    /** A number of jobs for a log line: "1 job", "3 jobs". */
+    static String jobs(int n) {
+        return n == 1 ? "1 job" : n + " jobs";
     }
 
     /** A wait for a log line: "850 ms", "12.5 s", "4 min 30 s", "2 h 5 min". */
@@ -2004,8 +2009,8 @@ public final class WorkerRuntime {
         monitor.close();
         gateway.close();
         ackLog.close();
-        log.info("Worker {} stopped in {} ms ({} running jobs handed back)", name,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack);
+        log.info("Worker {} stopped in {} ms ({} handed back)", name,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack == 1 ? "1 running job" : handedBack + " running jobs");
     }
 
     /**
