@@ -777,8 +777,8 @@ public final class WorkerRuntime {
         if (!batch.isEmpty()) {
             batch = withDeliveryCounts(q, batch);
             redeliveries.mark(batch.size());
-            log.info("Worker {}: took back {} jobs of queue {} leased to it by a fetch whose reply was lost", name,
-                    batch.size(), q);
+            log.info("Worker {}: took back {} of queue {} leased to it by a fetch whose reply was lost", name,
+                    jobs(batch.size()), q);
             dispatch(q, batch, true);
         }
         return ids.size();
