@@ -9,7 +9,9 @@ import io.spillway.core.SpillwayException;
  * ({@link DeadLetter#reason()}); {@link DeadLetters#retry} still runs it again, for when the cause has been fixed.
  *
  * <p>It is found anywhere in the cause chain of what the handler threw, so a framework or helper that wraps it does
- * not turn it back into a retryable failure. Every other exception is retried by the policy.
+ * not turn it back into a retryable failure; the reason is then still its class and message, followed by the
+ * outermost wrapper's class ({@code "...NonRetryableException: not a PNG: GIF (wrapped in java.lang.RuntimeException)"}).
+ * Every other exception is retried by the policy.
  *
  * <pre>{@code
  * .handler("render", job -> {

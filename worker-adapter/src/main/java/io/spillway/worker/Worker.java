@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.UUID;
 
 /**
@@ -47,6 +46,24 @@ import java.util.UUID;
  * </ul>
  * Threading: {@link #start()} and {@link #close()} may be called from any thread; handlers run on the
  * worker's own threads ({@code concurrency} of them). A worker is started once; close is idempotent.
+ *
+ * <p>A started worker does not keep the JVM alive: its fetch and timer threads are daemons. In a plain
+ * {@code main}, block on {@link #awaitClosed()}, and close the worker from a shutdown hook, so that a SIGTERM
+ * (e.g. a container being stopped) hands its running jobs back instead of leaving them leased:
+ *
+ * <pre>{@code
+ * public static void main(String[] args) throws InterruptedException {
+ *     Worker worker = Worker.builder() ... .build();
+ *     worker.start();
+ *     Runtime.getRuntime().addShutdownHook(new Thread(worker::close, "spillway-worker-shutdown"));
+ *     worker.awaitClosed();
+ * }
+ * }</pre>
+ * On SIGTERM, {@code close()} waits up to {@link Builder#shutdownTimeout} for running jobs and hands back the rest.
+ * Give the process a few seconds longer than that to stop: a container's grace period (Kubernetes'
+ * {@code terminationGracePeriodSeconds} is 30 s by default, the same as the default shutdown timeout) must exceed
+ * it, or the process is killed before close() hands the jobs back, and they wait out their lease before other
+ * workers take them.
  */
 public final class Worker implements AutoCloseable {
     /** Handler threads. */
@@ -92,7 +109,12 @@ public final class Worker implements AutoCloseable {
         return new Builder();
     }
 
-    /** Connects (in the background: Redis need not be up) and starts fetching. */
+    /**
+     * Connects (in the background: Redis need not be up) and starts fetching. Returns at once. A second call does
+     * nothing.
+     *
+     * @throws IllegalStateException if the worker is closed: build a new one
+     */
     public void start() {
         runtime.start();
     }
@@ -107,6 +129,39 @@ public final class Worker implements AutoCloseable {
     @Override
     public void close() {
         runtime.close();
+    }
+
+    /**
+     * Blocks until {@link #close()}, called from any thread (a shutdown hook, say), has finished; at once if it has.
+     * The way to keep a plain {@code main} running while the worker works (see the class javadoc). A call on a
+     * worker that is never closed blocks until interrupted.
+     *
+     * @throws InterruptedException if the waiting thread is interrupted
+     */
+    public void awaitClosed() throws InterruptedException {
+        runtime.awaitClosed();
+    }
+
+    /**
+     * {@link #awaitClosed()}, waiting at most {@code timeout}.
+     *
+     * @return whether {@link #close()} has finished
+     * @throws InterruptedException if the waiting thread is interrupted
+     * @throws IllegalArgumentException if {@code timeout} is null
+     */
+    public boolean awaitClosed(Duration timeout) throws InterruptedException {
+        if (timeout == null) {
+            throw new IllegalArgumentException("timeout must not be null");
+        }
+        return runtime.awaitClosed(saturatedNanos(timeout));
+    }
+
+    private static long saturatedNanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
     }
 
     /** This worker's consumer name in the consumer group (unique per worker instance). */
@@ -168,12 +223,13 @@ public final class Worker implements AutoCloseable {
 
         /** Redis with default timeouts ({@link RedisConnection#of(URI)}). Required. */
         public Builder redis(URI uri) {
-            this.redis = RedisConnection.of(uri);
+            this.redis = RedisConnection.of(notNull("redis", uri));
             return this;
         }
 
+        /** Redis with the connection's own settings (timeouts, TLS, Sentinel, Cluster). Required. */
         public Builder redis(RedisConnection connection) {
-            this.redis = Objects.requireNonNull(connection, "redis must not be null");
+            this.redis = notNull("redis", connection);
             return this;
         }
 
@@ -186,8 +242,9 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /** Queues to serve, in addition to any named before; the same as {@link #queue} for each. */
         public Builder queues(String... names) {
-            for (String n : names) {
+            for (String n : notNull("queues", names)) {
                 queue(n);
             }
             return this;
@@ -215,10 +272,10 @@ public final class Worker implements AutoCloseable {
          * for the same type is refused, rather than silently replacing the first).
          */
         public Builder handler(String type, JobHandler handler) {
-            if (type == null || type.isBlank()) {
+            if (notNull("handler type", type).isBlank()) {
                 throw new IllegalArgumentException("handler type must be non-blank, but was '" + type + "'");
             }
-            Objects.requireNonNull(handler, "handler for type '" + type + "' must not be null");
+            notNull("handler for type '" + type + "'", handler);
             if (handlers.containsKey(type)) {
                 throw new IllegalArgumentException("handler for type '" + type + "' is already set: one handler per type");
             }
@@ -252,8 +309,9 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /** Runs in all and the wait between them. Default {@link RetryPolicy#ofDefaults()}. */
         public Builder retryPolicy(RetryPolicy policy) {
-            this.retry = Objects.requireNonNull(policy, "retryPolicy must not be null");
+            this.retry = notNull("retryPolicy", policy);
             return this;
         }
 
@@ -265,7 +323,7 @@ public final class Worker implements AutoCloseable {
 
         /** How long {@link Worker#close()} waits for running jobs, 0 to 365 days. Default 30 s. */
         public Builder shutdownTimeout(Duration timeout) {
-            if (timeout == null || timeout.isNegative()) {
+            if (notNull("shutdownTimeout", timeout).isNegative()) {
                 throw new IllegalArgumentException("shutdownTimeout must be >= 0, but was " + timeout);
             }
             this.shutdownTimeout = between("shutdownTimeout", timeout, Duration.ZERO, MAX_DURATION);
@@ -318,13 +376,13 @@ public final class Worker implements AutoCloseable {
 
         /** Directory for the outcomes kept while Redis is away. Default {@link #DEFAULT_STATE_DIR}. */
         public Builder stateDir(Path dir) {
-            this.stateDir = Objects.requireNonNull(dir, "stateDir must not be null");
+            this.stateDir = notNull("stateDir", dir);
             return this;
         }
 
         /** A readable prefix of the consumer name (default: host pid); a unique suffix is always added. */
         public Builder name(String prefix) {
-            if (prefix == null || prefix.isBlank() || prefix.contains(" ")) {
+            if (notNull("name", prefix).isBlank() || prefix.contains(" ")) {
                 throw new IllegalArgumentException("name must be non-blank without spaces, but was '" + prefix + "'");
             }
             this.name = prefix;
@@ -333,7 +391,7 @@ public final class Worker implements AutoCloseable {
 
         /** Where the worker's metrics go (names in {@code MetricNames}). Default: a private registry. */
         public Builder metricRegistry(MetricRegistry registry) {
-            this.metrics = Objects.requireNonNull(registry, "metricRegistry must not be null");
+            this.metrics = notNull("metricRegistry", registry);
             return this;
         }
 
@@ -359,13 +417,21 @@ public final class Worker implements AutoCloseable {
         }
 
         private static Duration between(String what, Duration d, Duration min, Duration max) {
-            if (d == null || d.compareTo(min) < 0) {
+            if (notNull(what, d).compareTo(min) < 0) {
                 throw new IllegalArgumentException(what + " must be >= " + min + ", but was " + d);
             }
             if (d.compareTo(max) > 0) {
                 throw new IllegalArgumentException(what + " must be <= " + max + ", but was " + d);
             }
             return d;
+        }
+
+        /** Setters refuse null like any other bad value: an IllegalArgumentException naming the setting. */
+        private static <T> T notNull(String what, T value) {
+            if (value == null) {
+                throw new IllegalArgumentException(what + " must not be null");
+            }
+            return value;
         }
     }
 }

@@ -65,6 +65,43 @@ class WorkerBuilderTest {
     }
 
     @Test
+    void awaitClosedBlocksUntilCloseFromAnotherThreadHasFinished() throws Exception {
+        Worker worker = Worker.builder()
+                .redis(URI.create("redis://127.0.0.1:1"))
+                .queue("q")
+                .handler("t", job -> { })
+                .stateDir(dir)
+                .build();
+        worker.start();
+        worker.start(); // a second start does nothing
+        assertThat(worker.awaitClosed(Duration.ofMillis(200))).as("not closed yet").isFalse();
+        java.util.concurrent.atomic.AtomicBoolean returned = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<io.spillway.core.HealthState> stateThen = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                worker.awaitClosed();
+                stateThen.set(worker.health());
+                returned.set(true);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "await-closed");
+        waiter.start();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> waiter.getState() == Thread.State.WAITING);
+        assertThat(returned).as("still waiting before close()").isFalse();
+        Thread closer = new Thread(worker::close, "closer");
+        closer.start();
+        waiter.join(5_000);
+        assertThat(returned).as("returned once close() had finished").isTrue();
+        assertThat(stateThen.get()).as("close() had finished").isEqualTo(io.spillway.core.HealthState.CLOSED);
+        closer.join(5_000);
+        assertThat(worker.awaitClosed(Duration.ZERO)).isTrue();
+        worker.awaitClosed();
+        assertThatThrownBy(worker::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
+        assertThatThrownBy(() -> worker.awaitClosed(null)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void durationsSoLongTheyWouldOverflowAreRefusedNamingTheSettingAndValue() {
         Duration forever = ChronoUnit.FOREVER.getDuration();
         Duration maxMillis = Duration.ofMillis(Long.MAX_VALUE);
@@ -77,7 +114,39 @@ class WorkerBuilderTest {
         assertThatThrownBy(() -> b.leaseDuration(forever)).hasMessage("leaseDuration must be <= PT8760H, but was " + forever);
         assertThatThrownBy(() -> b.schedulerInterval(Duration.ofHours(2))).hasMessage("schedulerInterval must be <= PT1H, but was PT2H");
         assertThatThrownBy(() -> b.fetchBlock(forever)).hasMessage("fetchBlock must be <= PT10S, but was " + forever);
-        assertThatThrownBy(() -> b.jobTimeout(null)).hasMessage("jobTimeout must be >= PT0.001S, but was null");
+    }
+
+    @Test
+    void everySetterRefusesNullWithAnIllegalArgumentExceptionNamingTheSetting() {
+        Worker.Builder b = Worker.builder();
+        assertThatThrownBy(() -> b.redis((URI) null)).isInstanceOf(IllegalArgumentException.class).hasMessage("redis must not be null");
+        assertThatThrownBy(() -> b.redis((io.spillway.core.RedisConnection) null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("redis must not be null");
+        assertThatThrownBy(() -> b.queue(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("queue must not be null");
+        assertThatThrownBy(() -> b.queues((String[]) null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("queues must not be null");
+        assertThatThrownBy(() -> b.queues("a", null)).isInstanceOf(IllegalArgumentException.class).hasMessage("queue must not be null");
+        assertThatThrownBy(() -> b.handler(null, job -> { })).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("handler type must not be null");
+        assertThatThrownBy(() -> b.handler("t2", null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("handler for type 't2' must not be null");
+        assertThatThrownBy(() -> b.retryPolicy(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retryPolicy must not be null");
+        assertThatThrownBy(() -> b.stateDir(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("stateDir must not be null");
+        assertThatThrownBy(() -> b.metricRegistry(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("metricRegistry must not be null");
+        assertThatThrownBy(() -> b.name(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("name must not be null");
+        assertThatThrownBy(() -> b.leaseDuration(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("leaseDuration must not be null");
+        assertThatThrownBy(() -> b.shutdownTimeout(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("shutdownTimeout must not be null");
+        assertThatThrownBy(() -> b.jobTimeout(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("jobTimeout must not be null");
+        assertThatThrownBy(() -> b.completedRetention(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("completedRetention must not be null");
+        assertThatThrownBy(() -> b.fetchBlock(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("fetchBlock must not be null");
+        assertThatThrownBy(() -> b.schedulerInterval(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("schedulerInterval must not be null");
+        assertThatThrownBy(() -> b.stuckAfter(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("stuckAfter must not be null");
     }
 
     @Test

@@ -41,10 +41,16 @@ class WorkerCrashIT {
 
     ChildJvm startWorker(RedisProcess redis, String queue, String name, int concurrency, int prefetch, long leaseMs, long slowMs,
                          long everyJobMs) {
+        return startWorker(redis, queue, name, concurrency, prefetch, leaseMs, slowMs, everyJobMs,
+                Worker.DEFAULT_SHUTDOWN_TIMEOUT.toMillis());
+    }
+
+    ChildJvm startWorker(RedisProcess redis, String queue, String name, int concurrency, int prefetch, long leaseMs, long slowMs,
+                         long everyJobMs, long shutdownTimeoutMs) {
         return ChildJvm.builder(WorkerMain.class)
                 .args(redis.uri().toString(), queue, dir.resolve(name + ".record").toString(), dir.resolve(name + "-state").toString(),
                         Integer.toString(concurrency), Integer.toString(prefetch), Long.toString(leaseMs), Long.toString(slowMs),
-                        Long.toString(everyJobMs))
+                        Long.toString(everyJobMs), Long.toString(shutdownTimeoutMs))
                 .jvmArgs("-Xmx256m", "-XX:TieredStopAtLevel=1")
                 .start();
     }
@@ -89,6 +95,43 @@ class WorkerCrashIT {
                         return j.xlen(RedisKeys.stream(QueueName.of(queue))) == 0;
                     }
                 });
+            } finally {
+                first.close();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aWorkerSentSigtermMidJobHandsItBackAnotherWorkerRunsItBeforeItsLeaseEnds() {
+        // WorkerMain closes its worker from a shutdown hook and waits in awaitClosed(), as docs/worker.md says.
+        String queue = "term-" + System.nanoTime();
+        long leaseMs = 30_000;
+        try (RedisProcess redis = RedisProcess.builder().start(); Jobs jobs = new Jobs(redis.uri())) {
+            ChildJvm first = startWorker(redis, queue, "first", 1, 0, leaseMs, 60_000, 0, 500);
+            try {
+                first.awaitOutput("worker started", STARTUP);
+                jobs.enqueue(queue, "work", "slow-1");
+                first.awaitOutput("handling slow-1", STARTUP);
+                long termAt = System.nanoTime();
+                int exit = first.terminate(Duration.ofSeconds(20));
+                long stoppedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - termAt);
+                assertThat(exit).as("ended on SIGTERM, not killed after the grace").isEqualTo(143);
+                assertThat(first.output()).contains("(1 running job handed back)");
+                try (Jedis j = redis.jedis()) {
+                    String stream = RedisKeys.stream(QueueName.of(queue));
+                    assertThat(j.xpending(stream, RedisKeys.GROUP).getTotal()).as("leased to no one").isZero();
+                    assertThat(j.xlen(stream)).as("back in the queue").isEqualTo(1);
+                    assertThat(j.get(RedisKeys.job(QueueName.of(queue), io.spillway.core.JobId.of("slow-1")))).startsWith("Q|");
+                }
+                try (ChildJvm second = worker(redis, queue, "second", 1, 0, leaseMs, 200)) {
+                    await().atMost(Duration.ofSeconds(20)).until(() -> handled().containsKey("slow-1"));
+                    long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - termAt);
+                    assertThat(tookMs).as("well before the first worker's lease ended").isLessThan(leaseMs);
+                    assertThat(handled()).containsEntry("slow-1", 1);
+                    System.out.printf("worker SIGTERM mid-job: stopped in %d ms; slow-1 completed by the second worker %d ms"
+                            + " after the SIGTERM (lease %d ms)%n", stoppedMs, tookMs, leaseMs);
+                }
             } finally {
                 first.close();
             }

@@ -13,7 +13,10 @@ import java.time.Duration;
  * file, never from the worker's counters. Jobs whose id starts with "slow" first print
  * {@code handling <id>} and sleep.
  *
- * <p>Args: redisUri queue recordFile stateDir concurrency prefetch leaseMs slowMs [everyJobMs]
+ * <p>Args: redisUri queue recordFile stateDir concurrency prefetch leaseMs slowMs [everyJobMs [shutdownTimeoutMs]]
+ *
+ * <p>Runs as docs/worker.md tells a plain {@code main} to: a shutdown hook closes the worker (on SIGTERM) and main
+ * waits in {@link Worker#awaitClosed()}.
  */
 public final class WorkerMain {
     public static void main(String[] args) throws Exception {
@@ -26,6 +29,7 @@ public final class WorkerMain {
         long leaseMs = Long.parseLong(args[6]);
         long slowMs = Long.parseLong(args[7]);
         long everyJobMs = args.length > 8 ? Long.parseLong(args[8]) : 0;
+        Duration shutdownTimeout = args.length > 9 ? Duration.ofMillis(Long.parseLong(args[9])) : Worker.DEFAULT_SHUTDOWN_TIMEOUT;
         FileOutputStream out = new FileOutputStream(record.toFile(), true);
         Worker worker = Worker.builder()
                 .redis(RedisConnection.builder(redis).socketTimeout(Duration.ofMillis(500)).build())
@@ -35,6 +39,7 @@ public final class WorkerMain {
                 .leaseDuration(Duration.ofMillis(leaseMs))
                 .fetchBlock(Duration.ofMillis(100))
                 .stateDir(stateDir)
+                .shutdownTimeout(shutdownTimeout)
                 .handler("work", job -> {
                     if (job.id().startsWith("slow")) {
                         System.out.println("handling " + job.id());
@@ -49,9 +54,9 @@ public final class WorkerMain {
                     }
                 })
                 .build();
-        Runtime.getRuntime().addShutdownHook(new Thread(worker::close));
         worker.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(worker::close, "spillway-worker-shutdown"));
         System.out.println("worker started " + worker.name());
-        Thread.currentThread().join();
+        worker.awaitClosed();
     }
 }

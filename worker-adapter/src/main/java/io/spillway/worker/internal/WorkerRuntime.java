@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -161,6 +162,8 @@ public final class WorkerRuntime {
     private final java.util.Set<QueueName> starvedQueues = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Counted down when close() has finished (the first call; later ones return at once). */
+    private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean fetching;
     private volatile boolean draining;
     private volatile boolean ackerStop;
@@ -659,7 +662,7 @@ public final class WorkerRuntime {
             if (!batch.isEmpty()) {
                 batch = withDeliveryCounts(q, batch);
                 redeliveries.mark(batch.size());
-                log.info("Worker {}: took over {} jobs of queue {} whose lease had expired", name, batch.size(), q);
+                log.info("Worker {}: took over {} of queue {} whose lease had expired", name, jobs(batch.size()), q);
                 dispatch(q, batch, true);
                 total += batch.size();
             }
@@ -774,8 +777,8 @@ public final class WorkerRuntime {
         if (!batch.isEmpty()) {
             batch = withDeliveryCounts(q, batch);
             redeliveries.mark(batch.size());
-            log.info("Worker {}: took back {} jobs of queue {} leased to it by a fetch whose reply was lost", name,
-                    batch.size(), q);
+            log.info("Worker {}: took back {} of queue {} leased to it by a fetch whose reply was lost", name,
+                    jobs(batch.size()), q);
             dispatch(q, batch, true);
         }
         return ids.size();
@@ -1031,22 +1034,37 @@ public final class WorkerRuntime {
             return;
         }
         if (error == null) {
-            completed.mark();
+            // Counted in `completed` once Redis accepts the ack (deliver): a late one, whose lease another worker
+            // took over, changes nothing there and is not counted.
             queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
         } else {
-            fail(a, error.getClass().getName() + ": " + error.getMessage(), error, !nonRetryable(error));
+            fail(a, reason(error), error, nonRetryable(error) == null);
         }
     }
 
-    /** Whether {@code t} or one of its causes (the first 32) is a {@link NonRetryableException}. */
-    static boolean nonRetryable(Throwable t) {
+    /** The first {@link NonRetryableException} among {@code t} and its causes (the first 32), or null. */
+    static NonRetryableException nonRetryable(Throwable t) {
         Throwable c = t;
         for (int depth = 0; c != null && depth < 32; depth++, c = c.getCause()) {
-            if (c instanceof NonRetryableException) {
-                return true;
+            if (c instanceof NonRetryableException n) {
+                return n;
             }
         }
-        return false;
+        return null;
+    }
+
+    /**
+     * A failure's reason, "ExceptionClass: message", for the status record, the dead letter and the log line. For a
+     * {@link NonRetryableException} wrapped by the handler's framework or helpers, that exception's class and message
+     * (its javadoc promises them), with the outermost wrapper named after it: the wrappers' own text is often just
+     * the chain printed again.
+     */
+    static String reason(Throwable t) {
+        NonRetryableException n = nonRetryable(t);
+        if (n == null || n == t) {
+            return t.getClass().getName() + ": " + t.getMessage();
+        }
+        return n.getClass().getName() + ": " + n.getMessage() + " (wrapped in " + t.getClass().getName() + ")";
     }
 
     /**
@@ -1088,6 +1106,11 @@ public final class WorkerRuntime {
         if (cause != null && log.isDebugEnabled()) {
             log.debug("Worker {}: job {} of queue {}, attempt {}: the handler's exception", name, a.job.id(), a.queue, run, cause);
         }
+    }
+
+    /** A number of jobs for a log line: "1 job", "3 jobs". */
+    static String jobs(int n) {
+        return n == 1 ? "1 job" : n + " jobs";
     }
 
     /** A wait for a log line: "850 ms", "12.5 s", "4 min 30 s", "2 h 5 min". */
@@ -1485,7 +1508,12 @@ public final class WorkerRuntime {
                     args.add(bytes(o.entryId()));
                     args.add(num(o.attempts()));
                 }
-                eval(guarded, WorkerScripts.ACK, keys, args);
+                // ack.lua returns how many entries it settled: those still leased to the worker that ran them. The
+                // rest were taken over (a frozen worker, an outcome kept through an outage) or settled already (a
+                // replay): the worker now running them, or the first send, counts them.
+                if (eval(guarded, WorkerScripts.ACK, keys, args) instanceof Long settled && settled > 0) {
+                    completed.mark(settled);
+                }
             }
         }
     }
@@ -1878,6 +1906,24 @@ public final class WorkerRuntime {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        try {
+            stop();
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    /** Blocks until {@link #close()} has finished, at most {@code nanos}; whether it has. */
+    public boolean awaitClosed(long nanos) throws InterruptedException {
+        return stopped.await(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Blocks until {@link #close()} has finished. */
+    public void awaitClosed() throws InterruptedException {
+        stopped.await();
+    }
+
+    private void stop() {
         if (!started.get()) {
             gateway.close();
             ackLog.close();
@@ -1963,8 +2009,8 @@ public final class WorkerRuntime {
         monitor.close();
         gateway.close();
         ackLog.close();
-        log.info("Worker {} stopped in {} ms ({} running jobs handed back)", name,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack);
+        log.info("Worker {} stopped in {} ms ({} handed back)", name,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack == 1 ? "1 running job" : handedBack + " running jobs");
     }
 
     /**
