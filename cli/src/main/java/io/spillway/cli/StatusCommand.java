@@ -163,7 +163,7 @@ final class StatusCommand implements Callable<Integer> {
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.failure(redis.connection(), e);
+            throw redis.failure(redis.connection(), e);
         }
         int exit = unavailable.isEmpty() ? ExitCodes.OK : ExitCodes.UNREACHABLE;
         PrintWriter out = spec.commandLine().getOut();
@@ -204,9 +204,15 @@ final class StatusCommand implements Callable<Integer> {
             Output.table(out, header, table);
             rows.stream().filter(s -> s.paused() != null).forEach(s -> out.println(pausedLine(s.queue(), s.paused())));
         }
-        if (!unknown.isEmpty()) {
-            out.println(unknownQueues(unknown));
+        // A queue the journal holds jobs of is not a typo: its jobs have not reached Redis yet.
+        List<String> spooledOnly = js == null ? List.of()
+                : unknown.stream().filter(q -> js.backlogByQueue().getOrDefault(q, 0L) > 0).toList();
+        List<String> typos = unknown.stream().filter(q -> !spooledOnly.contains(q)).toList();
+        if (!typos.isEmpty()) {
+            out.println(unknownQueues(typos));
         }
+        spooledOnly.forEach(q -> out.println("Queue " + q + " is not in Redis yet: " + js.backlogByQueue().get(q)
+                + " job(s) of it wait in journal " + js.dir() + "."));
         unavailableLines(unavailable).forEach(out::println);
         if (js != null) {
             out.println();
@@ -349,6 +355,21 @@ final class StatusCommand implements Callable<Integer> {
     static boolean isKnown(UnifiedJedis j, QueueName q) {
         return j.sismember(RedisKeys.QUEUES, q.value())
                 || j.exists(RedisKeys.stream(q), RedisKeys.delayed(q), RedisKeys.dead(q), RedisKeys.workers(q)) > 0;
+    }
+
+    /**
+     * Whether Redis knows the queue ({@link #isKnown}), for a warning only: null when that cannot be told (the user's
+     * ACL lacks {@code SISMEMBER}, as a producer's or a worker's does; the command itself is then told by what it does).
+     */
+    static Boolean knownOrNull(UnifiedJedis j, QueueName q) {
+        try {
+            return isKnown(j, q);
+        } catch (RuntimeException e) {
+            if (Failures.isPermissionDenied(e)) {
+                return null;
+            }
+            throw e;
+        }
     }
 
     /** The line that says a queue name given is unknown: most likely a typo. */
