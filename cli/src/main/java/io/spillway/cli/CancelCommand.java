@@ -18,6 +18,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import redis.clients.jedis.UnifiedJedis;
 
 /**
  * {@code cancel QUEUE JOB_ID...}: cancels jobs that have not started, as {@code JobProducer.cancel} does
@@ -66,8 +67,21 @@ final class CancelCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
-        RedisConnection connection = redis.connection();
-        redis.connect().close(); // one line now if Redis cannot be reached or refuses the credentials
+        RedisConnection connection = redis.needs(RedisOptions.AclRules.PRODUCER).connection();
+        // One line now if Redis cannot be reached or refuses the credentials.
+        try (UnifiedJedis j = redis.connect()) {
+            if (Boolean.FALSE.equals(StatusCommand.knownOrNull(j, q))) {
+                // Cancelled all the same: its jobs may still be spooled in a journal. But most likely a typo.
+                PrintWriter err = spec.commandLine().getErr();
+                err.println(spec.qualifiedName() + ": warning: queue " + q.value() + " is unknown to Redis (no job was ever"
+                        + " enqueued to it); cancelling anyway, in case a journal still holds its jobs. Check the name.");
+                err.flush();
+            }
+        } catch (CliException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw redis.failure(connection, e);
+        }
         PrintWriter out = spec.commandLine().getOut();
         int width = ids.stream().mapToInt(String::length).max().orElse(0);
         List<Row> rows = new ArrayList<>();
@@ -81,7 +95,7 @@ final class CancelCommand implements Callable<Integer> {
                     JobStatus s = JobCancel.cancel(gateway, q, id, true);
                     row = new Row(q.value(), id.value(), s.state(), s.state() == JobState.CANCELLED);
                 } catch (RuntimeException e) {
-                    throw RedisOptions.failurePartWay(connection, e, "cancelling", rows.size(), jobIds.size(), "job(s)");
+                    throw redis.failurePartWay(connection, e, "cancelling", rows.size(), jobIds.size(), "job(s)");
                 }
                 rows.add(row);
                 if (!json) {

@@ -45,6 +45,26 @@ final class DlqCommand implements Runnable {
 
         /** Validates the queue and Redis (one-line errors), then opens the dead-letter API. */
         DeadLetters open() {
+            return open(false);
+        }
+
+        /**
+         * Runs {@code change} ({@code retry}, {@code purge}) on the dead letters: a queue Redis has never seen is an error
+         * (most likely a typo, which "0 retried" would hide), and a Redis failure is one line, a refusal naming the
+         * worker's ACL rules, whose scripts they run.
+         */
+        int changing(java.util.function.ToIntFunction<DeadLetters> change) {
+            redis.needs(RedisOptions.AclRules.WORKER);
+            try (DeadLetters dlq = open(true)) {
+                return change.applyAsInt(dlq);
+            } catch (CliException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw redis.failure(redis.connection(), e);
+            }
+        }
+
+        private DeadLetters open(boolean mustBeKnown) {
             QueueName name;
             try {
                 name = QueueName.of(queue);
@@ -56,7 +76,11 @@ final class DlqCommand implements Runnable {
             } catch (CliException e) {
                 throw e;
             } catch (RuntimeException e) {
-                throw RedisOptions.failure(redis.connection(), e);
+                throw redis.failure(redis.connection(), e);
+            }
+            if (mustBeKnown && !known) {
+                // Exit 1 as for 'dlq show' of an id in a queue Redis does not know: nothing was changed.
+                throw new CliException(ExitCodes.FAILED, StatusCommand.unknownQueues(List.of(queue)));
             }
             return DeadLetters.connect(redis.connection());
         }
@@ -185,7 +209,8 @@ final class DlqCommand implements Runnable {
             description = {"Put dead letters back on their queue (attempts reset): the given ids, or --all.",
                     "A dead letter whose stored record cannot be decoded (damaged, or written by another version) cannot be"
                             + " retried: it stays, and the command says so (exit 1); look at it with 'dlq show --payload',"
-                            + " then delete it with 'dlq purge'."})
+                            + " then delete it with 'dlq purge'.",
+                    "A queue Redis has never seen is an error (exit 1): most likely a typo."})
     static final class Retry implements Callable<Integer> {
         @Mixin
         Target target;
@@ -196,53 +221,63 @@ final class DlqCommand implements Runnable {
         @Option(names = "--all", description = "Retry every dead letter of the queue.")
         boolean all;
 
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
         @Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {
             requireIdsOrAll(ids, all);
-            try (DeadLetters dlq = target.open()) {
-                PrintWriter out = spec.commandLine().getOut();
-                if (all) {
-                    out.println("Retried " + dlq.retryAll(target.queue) + " dead letter(s) of queue " + target.queue + ".");
-                    // retryAll leaves the letters it cannot decode: say how many, or "retried" reads as "all".
-                    long undecodable = dlq.list(target.queue, (int) Math.min(Math.max(1, dlq.count(target.queue)), 10_000))
-                            .stream().filter(DlqCommand::undecodable).count();
-                    if (undecodable > 0) {
-                        out.println(undecodable + " dead letter(s) stay: their records cannot be decoded (damaged, or written by"
-                                + " another version). 'spillway dlq list -q " + target.queue + "' shows them (type ?); "
-                                + advice(target.queue, "ID"));
-                    }
+            return target.changing(this::retry);
+        }
+
+        private int retry(DeadLetters dlq) {
+            PrintWriter out = spec.commandLine().getOut();
+            if (all) {
+                long retried = dlq.retryAll(target.queue);
+                // retryAll leaves the letters it cannot decode: say how many, or "retried" reads as "all".
+                long undecodable = dlq.list(target.queue, (int) Math.min(Math.max(1, dlq.count(target.queue)), 10_000))
+                        .stream().filter(DlqCommand::undecodable).count();
+                if (json) {
+                    Map<String, Object> doc = new LinkedHashMap<>();
+                    doc.put("queue", target.queue);
+                    doc.put("retried", retried);
+                    doc.put("undecodable", undecodable);
+                    Output.json(out, doc);
+                } else {
+                    out.println("Retried " + retried + " dead letter(s) of queue " + target.queue + ".");
                     out.flush();
-                    return undecodable == 0 ? ExitCodes.OK : ExitCodes.FAILED;
                 }
-                int failed = 0;
-                for (String id : ids) {
-                    if (dlq.retry(target.queue, id)) {
-                        out.println("retried  " + id);
-                        continue;
-                    }
-                    failed++;
-                    // retry answers false both for an id that is not a dead letter and for one it cannot decode.
-                    java.util.Optional<DeadLetter> d = dlq.get(target.queue, id);
-                    if (d.isEmpty()) {
-                        out.println("not found " + id);
-                    } else if (undecodable(d.get())) {
-                        out.println("cannot retry " + id + ": its record (" + d.get().payload().length + " bytes) cannot be"
-                                + " decoded (damaged, or written by another version): " + advice(target.queue, id));
-                    } else {
-                        out.println("not retried " + id + ": it changed while being retried; run the command again");
-                    }
+                if (undecodable > 0) {
+                    throw new CliException(ExitCodes.FAILED, undecodable + " dead letter(s) stay: their records cannot be"
+                            + " decoded (damaged, or written by another version). 'spillway dlq list -q " + target.queue
+                            + "' shows them (type ?); " + advice(target.queue, "ID"));
                 }
-                out.flush();
-                return failed == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+                return ExitCodes.OK;
             }
+            return eachId(out, json, target.queue, ids, "retried", "retry", id -> {
+                if (dlq.retry(target.queue, id)) {
+                    return null;
+                }
+                // retry answers false both for an id that is not a dead letter and for one it cannot decode.
+                java.util.Optional<DeadLetter> d = dlq.get(target.queue, id);
+                if (d.isEmpty()) {
+                    return NOT_FOUND;
+                }
+                if (undecodable(d.get())) {
+                    return "its record (" + d.get().payload().length + " bytes) cannot be decoded (damaged, or written"
+                            + " by another version): " + advice(target.queue, id);
+                }
+                return "it changed while being retried; run the command again";
+            });
         }
     }
 
     @Command(name = "purge", mixinStandardHelpOptions = true,
-            description = "Delete dead letters for good: the given ids, or --all --yes.")
+            description = {"Delete dead letters for good: the given ids, or --all --yes.",
+                    "A queue Redis has never seen is an error (exit 1): most likely a typo."})
     static final class Purge implements Callable<Integer> {
         @Mixin
         Target target;
@@ -256,6 +291,9 @@ final class DlqCommand implements Runnable {
         @Option(names = "--yes", description = "Confirm --all.")
         boolean yes;
 
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
         @Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
@@ -265,15 +303,26 @@ final class DlqCommand implements Runnable {
             if (all && !yes) {
                 throw new CliException(ExitCodes.USAGE, "--all deletes every dead letter of " + target.queue + " for good: add --yes");
             }
-            try (DeadLetters dlq = target.open()) {
-                PrintWriter out = spec.commandLine().getOut();
-                if (all) {
-                    out.println("Purged " + dlq.purgeAll(target.queue) + " dead letter(s) of queue " + target.queue + ".");
+            return target.changing(this::purge);
+        }
+
+        private int purge(DeadLetters dlq) {
+            PrintWriter out = spec.commandLine().getOut();
+            if (all) {
+                long purged = dlq.purgeAll(target.queue);
+                if (json) {
+                    Map<String, Object> doc = new LinkedHashMap<>();
+                    doc.put("queue", target.queue);
+                    doc.put("purged", purged);
+                    Output.json(out, doc);
+                } else {
+                    out.println("Purged " + purged + " dead letter(s) of queue " + target.queue + ".");
                     out.flush();
-                    return ExitCodes.OK;
                 }
-                return eachId(out, ids, "purged    ", id -> dlq.purge(target.queue, id));
+                return ExitCodes.OK;
             }
+            return eachId(out, json, target.queue, ids, "purged", "purge",
+                    id -> dlq.purge(target.queue, id) ? null : NOT_FOUND);
         }
     }
 
@@ -287,16 +336,52 @@ final class DlqCommand implements Runnable {
                 + " 'spillway dlq purge -q " + queue + " " + id + "'.";
     }
 
-    /** Applies {@code action} to each id, one line each; exit code FAILED if any id was not a dead letter. */
-    static int eachId(PrintWriter out, List<String> ids, String doneLabel, java.util.function.Predicate<String> action) {
-        int missing = 0;
+    /** The {@code problem} of an id that is not a dead letter of the queue. */
+    static final String NOT_FOUND = "not found";
+
+    /** One id's outcome in {@code --json}: done, or why not ({@code problem}: "not found" or the reason). */
+    record IdOutcome(String queue, String jobId, boolean done, String problem) {
+    }
+
+    /**
+     * Applies {@code action} to each id: a done id's line on stdout at once ({@code "retried  ID"}), or with
+     * {@code json} every id's outcome at the end. {@code action} returns null when it is done, {@link #NOT_FOUND} for
+     * an id that is not a dead letter of the queue, else why not. The ids not done make one error line
+     * ({@code spillway dlq retry: …}) and exit code 1.
+     */
+    static int eachId(PrintWriter out, boolean json, String queue, List<String> ids, String done, String verb,
+                      java.util.function.Function<String, String> action) {
+        int width = done.length();
+        List<IdOutcome> outcomes = new ArrayList<>();
         for (String id : ids) {
-            boolean ok = action.test(id);
-            out.println((ok ? doneLabel : "not found ") + id);
-            missing += ok ? 0 : 1;
+            String problem = action.apply(id);
+            IdOutcome o = problem != null ? new IdOutcome(queue, id, false, problem) : new IdOutcome(queue, id, true, null);
+            outcomes.add(o);
+            if (!json && o.done()) {
+                out.println(String.format("%-" + width + "s  %s", done, id));
+                out.flush();
+            }
         }
-        out.flush();
-        return missing == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+        if (json) {
+            Output.json(out, outcomes);
+        }
+        List<IdOutcome> failed = outcomes.stream().filter(o -> !o.done()).toList();
+        if (failed.isEmpty()) {
+            return ExitCodes.OK;
+        }
+        if (failed.size() == 1) {
+            IdOutcome f = failed.get(0);
+            throw new CliException(ExitCodes.FAILED, NOT_FOUND.equals(f.problem()) ? "no dead letter " + f.jobId()
+                    + " in queue " + queue : "cannot " + verb + " " + f.jobId() + ": " + f.problem());
+        }
+        // Each with its reason's first clause (the advice after it is the same for all).
+        List<String> named = failed.stream().limit(5).map(f -> f.jobId() + " (" + f.problem().split(": |; ", 2)[0] + ")")
+                .toList();
+        // And the advice of the first reason that has some ("see the raw bytes with …").
+        String advice = failed.stream().filter(f -> !NOT_FOUND.equals(f.problem())).findFirst()
+                .map(f -> f.problem().split(": |; ", 2)).filter(p -> p.length == 2).map(p -> "; " + p[1]).orElse("");
+        throw new CliException(ExitCodes.FAILED, failed.size() + " of " + outcomes.size() + " id(s) not " + done + " in queue "
+                + queue + ": " + String.join(", ", named) + (failed.size() > 5 ? ", …" : "") + advice);
     }
 
     static void requireIdsOrAll(List<String> ids, boolean all) {

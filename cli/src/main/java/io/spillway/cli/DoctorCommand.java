@@ -32,8 +32,8 @@ import redis.clients.jedis.exceptions.JedisDataException;
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check a Redis for settings that lose jobs, and say what to change.",
                 "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
-                "A setting it could not check (INFO or CONFIG not allowed: denied by an ACL, renamed or",
-                "disabled, as on managed Redis) is a warning that says so: check it by hand.",
+                "A setting it could not check (INFO or CONFIG not allowed: denied by an ACL, renamed or disabled, as on"
+                        + " managed Redis) is a warning that says so: check it by hand.",
                 "A Redis Cluster (redis-cluster://) is checked master by master, each finding under its master.",
                 "Exits 1 when a finding loses jobs, 0 otherwise (warnings included)."})
 final class DoctorCommand implements Callable<Integer> {
@@ -93,7 +93,7 @@ final class DoctorCommand implements Callable<Integer> {
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.failure(redis.connection(), e);
+            throw redis.failure(redis.connection(), e);
         }
         Map<String, String> info = r.info();
         Map<String, String> unreadable = r.unreadable();
@@ -158,7 +158,7 @@ final class DoctorCommand implements Callable<Integer> {
             } catch (CliException e) {
                 throw e;
             } catch (RuntimeException e) {
-                throw RedisOptions.nodeFailure(redis.connection(), m.address(), e);
+                throw redis.nodeFailure(redis.connection(), m.address(), e);
             }
             List<Finding> findings = check(r.info(), r.config(), r.unreadable(), r.latenciesMicros());
             readings.add(r);

@@ -86,7 +86,7 @@ final class JournalReplayCommand implements Callable<Integer> {
         if (resendWindowMs < 0) {
             throw new CliException(ExitCodes.USAGE, "--resend-window must be >= 0, but was " + resendWindowMs);
         }
-        RedisConnection connection = redis.connection();
+        RedisConnection connection = redis.needs(RedisOptions.AclRules.PRODUCER).connection();
         MetricRegistry registry = new MetricRegistry();
         long t0 = System.nanoTime();
         long before;
@@ -106,10 +106,7 @@ final class JournalReplayCommand implements Callable<Integer> {
              RedisGateway gateway = new RedisGateway(connection, "cli", 4, Duration.ofSeconds(1), registry)) {
             RedisGateway.Probe probe = gateway.probe();
             if (!probe.healthy()) {
-                boolean unreachable = probe.info().isEmpty();
-                throw new CliException(unreachable ? ExitCodes.UNREACHABLE : ExitCodes.FAILED,
-                        (unreachable ? "cannot reach Redis at " : "Redis at ") + connection.redacted()
-                                + (unreachable ? ": " : " cannot take jobs now: ") + probe.problem());
+                throw probeFailure(connection, probe);
             }
             before = journal.backlog();
             String runId = probe.info().get("run_id");
@@ -186,5 +183,24 @@ final class JournalReplayCommand implements Callable<Integer> {
         }
         // A skipped corrupt record is an accepted job that did not reach Redis: the operator must hear of it.
         return after == 0 && corrupt == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+
+    /**
+     * A health check that failed, classified as the other commands' failures are: a command the ACL refuses (the
+     * probe's {@code SET}, say) is bad input with the producer's rules as the hint, an unreachable Redis
+     * {@link ExitCodes#UNREACHABLE}, anything else (loading, a replica, memory full) {@link ExitCodes#FAILED}.
+     */
+    private CliException probeFailure(RedisConnection connection, RedisGateway.Probe probe) {
+        if (Failures.isPermissionDenied(probe.problem())) {
+            String user = connection.user() != null ? "user '" + connection.user() + "'" : "the default user";
+            return new CliException(ExitCodes.USAGE, "Redis at " + connection.redacted() + " refused a command to " + user
+                    + ": " + probe.problem() + "; grant it " + RedisOptions.AclRules.PRODUCER.hint());
+        }
+        if (!probe.reachable()) {
+            return new CliException(ExitCodes.UNREACHABLE, "cannot reach Redis at " + connection.redacted() + ": "
+                    + probe.problem());
+        }
+        return new CliException(ExitCodes.FAILED, "Redis at " + connection.redacted() + " cannot take jobs now: "
+                + probe.problem());
     }
 }

@@ -14,9 +14,11 @@ import java.util.function.BiFunction;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import redis.clients.jedis.UnifiedJedis;
 
 /**
  * {@code pause QUEUE...}: pauses queues, as {@link Queues#pause(String, String)} does: workers take no new job from
@@ -55,7 +57,7 @@ final class PauseCommand implements Callable<Integer> {
     boolean json;
 
     @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    CommandSpec spec;
 
     @Override
     public Integer call() {
@@ -70,7 +72,7 @@ final class PauseCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--reason must be one line of text, but has a control character"
                     + " (a line break or tab)");
         }
-        run(redis, names, json, spec.commandLine().getOut(), "pausing",
+        run(redis, names, json, spec, "pausing", true,
                 (qs, q) -> {
                     boolean changed = qs.pause(q, why);
                     return Row.of(q, changed, qs.paused(q)); // the state after the call, for its line
@@ -104,12 +106,31 @@ final class PauseCommand implements Callable<Integer> {
 
     /**
      * Connects (one line now if Redis cannot be reached or refuses the credentials), runs {@code action} for each queue
-     * in turn, printing its line at once (or, with {@code json}, all rows at the end), and returns the rows.
+     * in turn, printing its line at once (or, with {@code json}, all rows at the end), and returns the rows. With
+     * {@code warnUnknown} (pause), a queue Redis does not know is acted on all the same (workers may start on it later),
+     * with a warning on stderr: most likely a typo.
      */
-    static List<Row> run(RedisOptions redis, List<String> names, boolean json, PrintWriter out, String doing,
-                         BiFunction<Queues, String, Row> action, Function<Row, String> line) {
-        RedisConnection connection = redis.connection();
-        redis.connect().close();
+    static List<Row> run(RedisOptions redis, List<String> names, boolean json, CommandSpec spec, String doing,
+                         boolean warnUnknown, BiFunction<Queues, String, Row> action, Function<Row, String> line) {
+        RedisConnection connection = redis.needs(RedisOptions.AclRules.WORKER).connection(); // SET NX, GET, DEL
+        PrintWriter out = spec.commandLine().getOut();
+        try (UnifiedJedis j = redis.connect()) {
+            if (warnUnknown) {
+                PrintWriter err = spec.commandLine().getErr();
+                for (String q : names) {
+                    if (Boolean.FALSE.equals(StatusCommand.knownOrNull(j, QueueName.of(q)))) {
+                        err.println(spec.qualifiedName() + ": warning: queue " + q + " is unknown to Redis (no job was ever"
+                                + " enqueued to it); pausing it anyway, for workers that start on it later ('spillway"
+                                + " status' lists it only with -q " + q + " until a job is enqueued). Check the name.");
+                    }
+                }
+                err.flush();
+            }
+        } catch (CliException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw redis.failure(connection, e);
+        }
         int width = names.stream().mapToInt(String::length).max().orElse(0);
         List<Row> rows = new ArrayList<>();
         try (Queues qs = Queues.connect(connection)) {
@@ -118,7 +139,7 @@ final class PauseCommand implements Callable<Integer> {
                 try {
                     row = action.apply(qs, q);
                 } catch (RuntimeException e) {
-                    throw RedisOptions.failurePartWay(connection, e, doing, rows.size(), names.size(), "queue(s)");
+                    throw redis.failurePartWay(connection, e, doing, rows.size(), names.size(), "queue(s)");
                 }
                 rows.add(row);
                 if (!json) {

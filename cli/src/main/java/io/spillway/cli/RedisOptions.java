@@ -66,6 +66,38 @@ final class RedisOptions {
             description = "The unencrypted private key (PEM) of --tls-cert.")
     Path tlsKey;
 
+    /**
+     * The ACL rule sets of docs/operations.md (Managed Redis), one per role: the hint of a command the ACL refuses names
+     * the one the command needs.
+     */
+    enum AclRules {
+        PRODUCER("a producer", "spillway-producer"),
+        WORKER("a worker", "spillway-worker"),
+        TOOLS("the read-only tools", "spillway-tools");
+
+        private final String role;
+        private final String user;
+
+        AclRules(String role, String user) {
+            this.role = role;
+            this.user = user;
+        }
+
+        /** The hint's text: {@code grant it <hint>}. */
+        String hint() {
+            return "the ACL rules for " + role + " (" + user + ") in docs/operations.md (Managed Redis)";
+        }
+    }
+
+    /** The rules the command needs; the read-only tools' unless the command says otherwise ({@link #needs}). */
+    private AclRules aclRules = AclRules.TOOLS;
+
+    /** Says which ACL rules the command needs, for the hint of a refused command; returns this. */
+    RedisOptions needs(AclRules rules) {
+        aclRules = rules;
+        return this;
+    }
+
     RedisConnection connection() {
         if (timeoutMs <= 0) {
             throw new CliException(ExitCodes.USAGE, "--timeout must be > 0, but was " + timeoutMs);
@@ -200,7 +232,7 @@ final class RedisOptions {
         return c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, CLIENT_NAME)) : new HostAndPort(c.host(), c.port());
     }
 
-    private static ClusterTopology clusterMap(RedisConnection c, JedisClientConfig cfg) {
+    private ClusterTopology clusterMap(RedisConnection c, JedisClientConfig cfg) {
         RuntimeException last = null;
         HostAndPort lastNode = null;
         for (InetSocketAddress a : c.clusterNodes()) {
@@ -263,12 +295,13 @@ final class RedisOptions {
     /**
      * A Redis failure as one line: refused credentials are bad input ({@link ExitCodes#USAGE}, whether none were
      * given, NOAUTH, or wrong ones, WRONGPASS: the fix is the same, the URI) and a command or key its ACL refuses the
-     * user (NOPERM) are bad input ({@link ExitCodes#USAGE}), an unreachable Redis
-     * {@link ExitCodes#UNREACHABLE}, any other error reply {@link ExitCodes#FAILED}. A TLS failure (untrusted
+     * user (NOPERM: the hint names the rules of {@link #needs}) and a {@code /db} the server does not have are bad input
+     * ({@link ExitCodes#USAGE}), an unreachable Redis {@link ExitCodes#UNREACHABLE}, any other error reply
+     * {@link ExitCodes#FAILED}. A TLS failure (untrusted
      * certificate, host name mismatch, client certificate required, TLS against a plain port or the reverse) is bad
      * input too: the fix is the URI or the TLS options.
      */
-    static CliException failure(RedisConnection c, RuntimeException e) {
+    CliException failure(RedisConnection c, RuntimeException e) {
         return failure(c, null, e);
     }
 
@@ -277,8 +310,7 @@ final class RedisOptions {
      * (its gateway wraps the client's exception): the line also says how far it got, and, when Redis could not be
      * reached, that running it again is harmless ({@code doing}: "cancelling", "pausing", …).
      */
-    static CliException failurePartWay(RedisConnection c, RuntimeException e, String doing, int done, int total,
-                                       String items) {
+    CliException failurePartWay(RedisConnection c, RuntimeException e, String doing, int done, int total, String items) {
         RuntimeException cause = e instanceof SpillwayException && e.getCause() instanceof RuntimeException r ? r : e;
         CliException f = failure(c, cause);
         if (done == 0) {
@@ -290,7 +322,7 @@ final class RedisOptions {
     }
 
     /** {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code at} (null if not known). */
-    static CliException failure(RedisConnection c, HostAndPort at, RuntimeException e) {
+    CliException failure(RedisConnection c, HostAndPort at, RuntimeException e) {
         return failure(c, at, c.redacted(), e);
     }
 
@@ -298,11 +330,11 @@ final class RedisOptions {
      * {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code node}, a node of a Redis Cluster:
      * the line names the node ({@code Redis at redis-cluster://… (node 10.0.0.6:6379) …}).
      */
-    static CliException nodeFailure(RedisConnection c, HostAndPort node, RuntimeException e) {
+    CliException nodeFailure(RedisConnection c, HostAndPort node, RuntimeException e) {
         return failure(c, node, c.redacted() + " (node " + node + ")", e);
     }
 
-    private static CliException failure(RedisConnection c, HostAndPort at, String redis, RuntimeException e) {
+    private CliException failure(RedisConnection c, HostAndPort at, String redis, RuntimeException e) {
         // Tls.diagnose first: it names the sentinel when no sentinel answered over TLS.
         String tls = at != null ? Tls.diagnose(c, at, e) : Tls.diagnose(c, e);
         if (tls == null && Failures.isTlsFailure(e)) {
@@ -321,10 +353,15 @@ final class RedisOptions {
             // An ACL that refuses the user a command or key: bad input, like refused credentials (the fix is the user's ACL).
             String user = c.user() != null ? "user '" + c.user() + "'" : "the default user";
             return new CliException(ExitCodes.USAGE, "Redis at " + redis + " refused a command to " + user + ": "
-                    + Failures.describe(e) + "; grant it the ACL rules for the spillway tool in docs/operations.md (Managed Redis)");
+                    + Failures.describe(e) + "; grant it " + aclRules.hint());
+        }
+        String reply = errorReply(e);
+        if (reply != null && (reply.contains("DB index is out of range") || reply.contains("invalid DB index"))) {
+            // SELECT of a database the server does not have: the fix is the /db of the URI, as for credentials.
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " has no database " + c.database() + " (" + reply
+                    + "); give a /db below its 'databases' setting (16 by default)");
         }
         // The wrong kind of URI: waiting will not mend either, so bad input, before the MOVED reply counts as "not now".
-        String reply = errorReply(e);
         if (c.cluster() && reply != null && reply.contains("cluster support disabled")) {
             return new CliException(ExitCodes.USAGE, "Redis at " + redis + " is not a Redis Cluster (" + reply
                     + "); give a standalone Redis as redis://host:port");

@@ -88,6 +88,10 @@ final class ReportCommand implements Callable<Integer> {
         requireLocalAddress(host);
         positive("--console", consoleSeconds);
         positive("--slf4j", slf4jSeconds);
+        if (noHttp && consoleSeconds == null && csvDir == null && slf4jSeconds == null && !jmx) {
+            // It would run for ever and export nothing.
+            throw new CliException(ExitCodes.USAGE, "--no-http leaves no reporter: add --console, --csv, --slf4j or --jmx");
+        }
         if (journalMaxBytes != null && journalMaxBytes <= 0) {
             throw new CliException(ExitCodes.USAGE, "--journal-max-bytes must be > 0, but was " + journalMaxBytes);
         }

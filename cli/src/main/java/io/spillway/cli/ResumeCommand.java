@@ -34,7 +34,7 @@ final class ResumeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<String> names = PauseCommand.validNames(queues); // every name first: bad input resumes nothing
-        PauseCommand.run(redis, names, json, spec.commandLine().getOut(), "resuming",
+        PauseCommand.run(redis, names, json, spec, "resuming", false,
                 (qs, q) -> new PauseCommand.Row(q, false, qs.resume(q), null, null),
                 row -> row.changed() ? "resumed" : "was not paused");
         return ExitCodes.OK;

@@ -1,5 +1,8 @@
 package io.spillway.cli;
 
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
 import io.spillway.core.QueueName;
 import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
@@ -7,6 +10,7 @@ import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.PauseFlag;
 import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.StatusRecord;
 import io.spillway.metrics.internal.JournalReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +26,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Protocol;
@@ -44,6 +49,8 @@ import redis.clients.jedis.util.JedisClusterCRC16;
                 "A queue paused with 'spillway pause' (no worker takes a new job from it) is marked, with since when and"
                         + " why.",
                 "With --journal DIR, also the backlog of a local journal.",
+                "With one -q QUEUE and job ids, each job's state, attempts, last change and last error instead (exit 1"
+                        + " if Redis does not know an id).",
                 "On a Redis Cluster with a master down, the queues of the other masters are shown, those of the down"
                         + " master are named as not read, and the exit code is 3."})
 final class StatusCommand implements Callable<Integer> {
@@ -90,11 +97,25 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
+    @Parameters(arity = "0..*", paramLabel = "JOB_ID", description = "With one -q: show these jobs instead of the queue.")
+    List<String> jobIds;
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** One job's status record; also its {@code --json} form ({@code updatedAt} ISO-8601 or null). */
+    record JobRow(String queue, String jobId, JobState state, int attempts, String updatedAt, String lastError) {
+        static JobRow of(JobStatus s) {
+            return new JobRow(s.queue().value(), s.id().value(), s.state(), s.attempts(),
+                    s.updatedAt().map(Instant::toString).orElse(null), s.lastError().orElse(null));
+        }
+    }
+
     @Override
     public Integer call() {
+        if (jobIds != null && !jobIds.isEmpty()) {
+            return jobs();
+        }
         List<QueueName> names = new ArrayList<>();
         if (queues != null) {
             for (String q : queues) {
@@ -163,7 +184,7 @@ final class StatusCommand implements Callable<Integer> {
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw RedisOptions.failure(redis.connection(), e);
+            throw redis.failure(redis.connection(), e);
         }
         int exit = unavailable.isEmpty() ? ExitCodes.OK : ExitCodes.UNREACHABLE;
         PrintWriter out = spec.commandLine().getOut();
@@ -204,9 +225,15 @@ final class StatusCommand implements Callable<Integer> {
             Output.table(out, header, table);
             rows.stream().filter(s -> s.paused() != null).forEach(s -> out.println(pausedLine(s.queue(), s.paused())));
         }
-        if (!unknown.isEmpty()) {
-            out.println(unknownQueues(unknown));
+        // A queue the journal holds jobs of is not a typo: its jobs have not reached Redis yet.
+        List<String> spooledOnly = js == null ? List.of()
+                : unknown.stream().filter(q -> js.backlogByQueue().getOrDefault(q, 0L) > 0).toList();
+        List<String> typos = unknown.stream().filter(q -> !spooledOnly.contains(q)).toList();
+        if (!typos.isEmpty()) {
+            out.println(unknownQueues(typos));
         }
+        spooledOnly.forEach(q -> out.println("Queue " + q + " is not in Redis yet: " + js.backlogByQueue().get(q)
+                + " job(s) of it wait in journal " + js.dir() + "."));
         unavailableLines(unavailable).forEach(out::println);
         if (js != null) {
             out.println();
@@ -217,6 +244,62 @@ final class StatusCommand implements Callable<Integer> {
         }
         out.flush();
         return exit;
+    }
+
+    /**
+     * {@code status -q QUEUE JOB_ID...}: each job's status record, read as {@code JobProducer.status} reads it (one
+     * {@code GET}, decoded by {@link StatusRecord}). An id with no record is {@code UNKNOWN}: exit 1, one line on stderr.
+     */
+    private int jobs() {
+        if (queues == null || queues.size() != 1) {
+            throw new CliException(ExitCodes.USAGE, "job ids need exactly one -q QUEUE, but " + (queues == null ? "none"
+                    : queues.size()) + " was given");
+        }
+        if (journal != null) {
+            throw new CliException(ExitCodes.USAGE, "--journal does not go with job ids: 'spillway journal inspect --list N'"
+                    + " lists the jobs a journal holds");
+        }
+        QueueName q;
+        List<JobId> ids = new ArrayList<>();
+        try {
+            q = QueueName.of(queues.get(0));
+            for (String id : jobIds) {
+                ids.add(JobId.of(id));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+        List<JobRow> rows = new ArrayList<>();
+        try (UnifiedJedis j = redis.connect()) {
+            for (JobId id : ids) {
+                rows.add(JobRow.of(StatusRecord.decode(id, q, j.get(RedisKeys.job(q, id)))));
+            }
+        } catch (CliException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw redis.failure(redis.connection(), e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Output.json(out, rows);
+        } else {
+            List<List<String>> table = new ArrayList<>();
+            for (JobRow r : rows) {
+                String error = r.lastError() == null ? "-" : PauseCommand.oneLine(r.lastError());
+                table.add(List.of(r.jobId(), r.state().toString(), Integer.toString(r.attempts()),
+                        r.updatedAt() == null ? "-" : PauseCommand.display(r.updatedAt()),
+                        error.length() > 80 ? error.substring(0, 79) + "…" : error));
+            }
+            Output.table(out, List.of("JOB ID", "STATE", "ATTEMPTS", "UPDATED", "LAST ERROR"), table);
+        }
+        List<String> unknownIds = rows.stream().filter(r -> r.state() == JobState.UNKNOWN).map(JobRow::jobId).toList();
+        if (!unknownIds.isEmpty()) {
+            throw new CliException(ExitCodes.FAILED, unknownIds.size() + " of " + rows.size() + " job id(s) unknown to Redis in"
+                    + " queue " + q.value() + " (" + String.join(", ", unknownIds.subList(0, Math.min(5, unknownIds.size())))
+                    + (unknownIds.size() > 5 ? ", …" : "") + "): never enqueued, its record expired (a day after it"
+                    + " completed), or still spooled in a producer's journal; check the queue and the id");
+        }
+        return ExitCodes.OK;
     }
 
     /** The queue's figures; every command touches only {@code q}'s keys, so on a cluster all go to its slot's master. */
@@ -349,6 +432,21 @@ final class StatusCommand implements Callable<Integer> {
     static boolean isKnown(UnifiedJedis j, QueueName q) {
         return j.sismember(RedisKeys.QUEUES, q.value())
                 || j.exists(RedisKeys.stream(q), RedisKeys.delayed(q), RedisKeys.dead(q), RedisKeys.workers(q)) > 0;
+    }
+
+    /**
+     * Whether Redis knows the queue ({@link #isKnown}), for a warning only: null when that cannot be told (the user's
+     * ACL lacks {@code SISMEMBER}, as a producer's or a worker's does; the command itself is then told by what it does).
+     */
+    static Boolean knownOrNull(UnifiedJedis j, QueueName q) {
+        try {
+            return isKnown(j, q);
+        } catch (RuntimeException e) {
+            if (Failures.isPermissionDenied(e)) {
+                return null;
+            }
+            throw e;
+        }
     }
 
     /** The line that says a queue name given is unknown: most likely a typo. */

@@ -81,6 +81,8 @@ final class WatchdogCommand implements Callable<Integer> {
     private static final List<String> REDIS_ONLY = List.of("--port", "--bind", "--dir", "--redis-server", "--maxmemory",
             "--set", "--hang-timeout", "--start-timeout");
     private static final List<String> EXEC_ONLY = List.of("--output");
+    /** A {@link Duration#toString()} in a config's message. */
+    private static final java.util.regex.Pattern ISO_DURATION = java.util.regex.Pattern.compile("-?PT[-0-9.HMS]+");
 
     @Override
     public Integer call() throws InterruptedException {
@@ -137,10 +139,26 @@ final class WatchdogCommand implements Callable<Integer> {
                     .stopTimeout(Duration.ofMillis(stopTimeoutMs))
                     .build();
         } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCodes.USAGE, e.getMessage().replace("hangTimeout", "--hang-timeout")
+            throw new CliException(ExitCodes.USAGE, inMillis(e.getMessage().replace("hangTimeout", "--hang-timeout")
                     .replace("startTimeout", "--start-timeout").replace("maxBackoff", "--max-backoff")
-                    .replace("stopTimeout", "--stop-timeout"));
+                    .replace("stopTimeout", "--stop-timeout")));
         }
+    }
+
+    /** The config's message with its durations ({@code PT0S}, ISO-8601) in milliseconds, the unit of the options. */
+    static String inMillis(String message) {
+        java.util.regex.Matcher m = ISO_DURATION.matcher(message);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String ms;
+            try {
+                ms = Duration.parse(m.group()).toMillis() + " ms";
+            } catch (RuntimeException notADuration) {
+                ms = m.group();
+            }
+            m.appendReplacement(out, java.util.regex.Matcher.quoteReplacement(ms));
+        }
+        return m.appendTail(out).toString();
     }
 
     RedisServerConfig redisConfig() {

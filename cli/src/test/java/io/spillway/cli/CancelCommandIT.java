@@ -187,6 +187,23 @@ class CancelCommandIT {
         assertThat(state(q, "later-1")).isEqualTo(JobState.QUEUED);
     }
 
+    /** A queue Redis has never seen may hold jobs still spooled in a journal: cancelled, with a warning on stderr. */
+    @Test
+    void aQueueRedisHasNeverSeenIsCancelledWithAWarning() {
+        String typo = queue();
+        Cli c = Cli.run("cancel", "--redis", uri(), typo, "job-1");
+        assertThat(c.exit()).as(c.toString()).isZero();
+        assertThat(c.out()).startsWith("job-1  CANCELLED");
+        assertThat(c.oneLineError()).startsWith("spillway cancel: warning: queue " + typo + " is unknown to Redis");
+        assertThat(state(typo, "job-1")).isEqualTo(JobState.CANCELLED);
+
+        String q = queue();
+        enqueue(q, "known-1");
+        Cli known = Cli.run("cancel", "--redis", uri(), q, "known-1");
+        assertThat(known.exit()).as(known.toString()).isZero();
+        assertThat(known.err()).isEmpty();
+    }
+
     /** The tools user's read-only rules do not let it run the cancel script: bad input, as for the other commands. */
     @Test
     void aUserWithoutTheProducerRulesExitsTwoWithOneLine() {
@@ -197,7 +214,8 @@ class CancelCommandIT {
         }
         Cli c = Cli.run("cancel", "--redis", "redis://cancel-readonly:pw@127.0.0.1:" + redis.port(), q, "kept-1");
         assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(c.oneLineError()).contains("refused a command to user 'cancel-readonly': NOPERM", "evalsha");
+        assertThat(c.oneLineError()).contains("refused a command to user 'cancel-readonly': NOPERM", "evalsha",
+                "grant it the ACL rules for a producer (spillway-producer)");
         assertThat(state(q, "kept-1")).isEqualTo(JobState.QUEUED);
     }
 

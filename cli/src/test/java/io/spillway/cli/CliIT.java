@@ -136,7 +136,7 @@ class CliIT {
                         new String[] {"doctor", "--redis", uri},
                         new String[] {"dlq", "list", "--redis", uri, "-q", "x"},
                         new String[] {"journal", "replay", spool.toString(), "--redis", uri},
-                        new String[] {"report", "--redis", uri, "--no-http"})) {
+                        new String[] {"report", "--redis", uri, "--no-http", "--console", "60"})) {
                     Cli c = Cli.run(args);
                     assertThat(c.exit()).as(String.join(" ", args) + "\n" + c).isEqualTo(ExitCodes.USAGE);
                     assertThat(c.oneLineError()).contains("Redis at redis://" + host + " refused the credentials: " + reply,
@@ -372,6 +372,7 @@ class CliIT {
         // A dead letter whose stored record is not a job record (damaged, or from another version).
         try (redis.clients.jedis.Jedis j = redis.jedis()) {
             QueueName name = QueueName.of(q);
+            j.sadd(RedisKeys.QUEUES, q); // as its first enqueue did: still known once the letter is purged
             j.zadd(RedisKeys.dead(name), System.currentTimeMillis(), "garbled-1");
             j.hset(RedisKeys.bytes(RedisKeys.deadData(name)), RedisKeys.bytes("garbled-1"), new byte[] {42, 0, 7});
         }
@@ -379,17 +380,92 @@ class CliIT {
         assertThat(show.exit()).as(show.toString()).isZero();
         assertThat(show.out()).contains("type        ?");
 
+        Cli one = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "garbled-1");
+        assertThat(one.exit()).as(one.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(one.out()).isEmpty();
+        assertThat(one.oneLineError()).startsWith("spillway dlq retry: cannot retry garbled-1: its record (3 bytes) cannot be"
+                + " decoded").contains("spillway dlq purge -q " + q + " garbled-1");
+
         Cli retry = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "garbled-1", "nope");
         assertThat(retry.exit()).as(retry.toString()).isEqualTo(ExitCodes.FAILED);
-        assertThat(retry.out()).contains("cannot retry garbled-1: its record (3 bytes) cannot be decoded",
-                "spillway dlq purge -q " + q + " garbled-1", "not found nope").doesNotContain("not found garbled-1");
+        assertThat(retry.out()).isEmpty();
+        assertThat(retry.oneLineError()).startsWith("spillway dlq retry: 2 of 2 id(s) not retried in queue " + q + ": garbled-1"
+                + " (its record (3 bytes) cannot be decoded (damaged, or written by another version)), nope (not found); see the raw")
+                .contains("spillway dlq purge -q " + q + " garbled-1");
 
         Cli all = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "--all");
         assertThat(all.exit()).as(all.toString()).isEqualTo(ExitCodes.FAILED);
-        assertThat(all.out()).contains("Retried 0 dead letter(s)", "1 dead letter(s) stay: their records cannot be decoded");
+        assertThat(all.out()).contains("Retried 0 dead letter(s)");
+        assertThat(all.oneLineError()).contains("1 dead letter(s) stay: their records cannot be decoded");
 
         assertThat(Cli.run("dlq", "purge", "--redis", uri(), "-q", q, "garbled-1").out()).contains("purged");
         assertThat(Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "--all").exit()).isZero();
+    }
+
+    @Test
+    void dlqRetryAndPurgeSayWhatWasNotDoneOnStderrAndTakeJson() throws Exception {
+        String q = queue();
+        try (redis.clients.jedis.Jedis j = redis.jedis()) {
+            j.sadd(RedisKeys.QUEUES, q);
+        }
+        Cli retry = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "nope");
+        assertThat(retry.exit()).as(retry.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(retry.out()).isEmpty();
+        assertThat(retry.oneLineError()).isEqualTo("spillway dlq retry: no dead letter nope in queue " + q);
+        Cli purge = Cli.run("dlq", "purge", "--redis", uri(), "-q", q, "nope");
+        assertThat(purge.exit()).as(purge.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(purge.oneLineError()).isEqualTo("spillway dlq purge: no dead letter nope in queue " + q);
+
+        Cli json = Cli.run("dlq", "retry", "--redis", uri(), "-q", q, "nope", "--json");
+        assertThat(json.exit()).as(json.toString()).isEqualTo(ExitCodes.FAILED);
+        JsonNode row = JSON.readTree(json.out()).get(0);
+        assertThat(row.get("jobId").asText()).isEqualTo("nope");
+        assertThat(row.get("done").asBoolean()).isFalse();
+        assertThat(row.get("problem").asText()).isEqualTo("not found");
+        Cli all = Cli.run("dlq", "purge", "--redis", uri(), "-q", q, "--all", "--yes", "--json");
+        assertThat(all.exit()).as(all.toString()).isZero();
+        assertThat(JSON.readTree(all.out()).get("purged").asLong()).isZero();
+    }
+
+    /** A typo must not read as "0 retried": a queue Redis has never seen is an error, and nothing changes. */
+    @Test
+    void dlqRetryAndPurgeOfAQueueRedisHasNeverSeenFail() {
+        String typo = queue();
+        for (String[] args : List.of(new String[] {"dlq", "retry", "--redis", uri(), "-q", typo, "--all"},
+                new String[] {"dlq", "retry", "--redis", uri(), "-q", typo, "job-1"},
+                new String[] {"dlq", "purge", "--redis", uri(), "-q", typo, "--all", "--yes"})) {
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(c.out()).isEmpty();
+            assertThat(c.oneLineError()).contains("Queue " + typo + " is unknown to Redis: no job was ever enqueued to it");
+        }
+    }
+
+    @Test
+    void aDatabaseTheServerDoesNotHaveIsBadInput() {
+        Cli c = Cli.run("status", "--redis", uri() + "/99");
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("has no database 99", "DB index is out of range", "below its 'databases' setting");
+    }
+
+    @Test
+    void statusWithAJournalNamesAQueueOnlyTheJournalHoldsAsNotInRedisYet() {
+        String q = queue();
+        Path dir = spoolJobs(q, 3);
+        Cli c = Cli.run("status", "--redis", uri(), "--journal", dir.toString(), "-q", q);
+        assertThat(c.exit()).as(c.toString()).isZero();
+        assertThat(c.out()).contains("Queue " + q + " is not in Redis yet: 3 job(s) of it wait in journal "
+                + dir.toAbsolutePath()).doesNotContain("unknown to Redis");
+        String typo = queue();
+        assertThat(Cli.run("status", "--redis", uri(), "--journal", dir.toString(), "-q", typo).out())
+                .contains("Queue " + typo + " is unknown to Redis");
+    }
+
+    @Test
+    void doctorHelpWrapsItsProseWherePicocliDoes() {
+        String help = Cli.run("doctor", "--help").out();
+        assertThat(help).doesNotContain("renamed or\n");
+        assertThat(help.replaceAll("\\s+", " ")).contains("denied by an ACL, renamed or disabled, as on managed Redis)");
     }
 
     /** Writes {@code n} jobs into a journal by enqueuing while Redis is unreachable, and closes the producer. */

@@ -45,7 +45,7 @@ class CliTlsIT {
                     new String[] {"status", "--redis", uri, "--tls-ca-cert", ca},
                     new String[] {"doctor", "--redis", uri, "--tls-ca-cert", ca},
                     new String[] {"dlq", "list", "--redis", uri, "-q", "x", "--tls-ca-cert", ca},
-                    new String[] {"report", "--redis", uri, "--no-http", "--tls-ca-cert", ca})) {
+                    new String[] {"report", "--redis", uri, "--no-http", "--console", "60", "--tls-ca-cert", ca})) {
                 Cli c = Cli.run(args);
                 System.out.println(c.err().strip());
                 assertThat(c.exit()).as(String.join(" ", args) + "\n" + c).isEqualTo(ExitCodes.USAGE);

@@ -248,4 +248,34 @@ class ManagedRedisIT {
             assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
         }
     }
+
+    /** Each command names the rules it needs when the ACL refuses it: replay the producer's, dlq purge the worker's. */
+    @Test
+    void aRefusedCommandNamesTheRulesItNeedsAndExitsTwo() throws Exception {
+        try (RedisProcess r = managedRedis()) {
+            setUser(r, "tools", documentedRules("tools"));
+            String q = "rules-" + System.nanoTime();
+            Path journal = tmp.resolve("journal");
+            try (JobProducer producer = JobProducer.builder()
+                    .redis(URI.create("redis://127.0.0.1:" + io.spillway.testing.FreePorts.next())).journalDir(journal).build()) {
+                assertThat(producer.enqueue(q, "t", new byte[] {1}).spooled()).isTrue();
+            }
+            Cli replay = Cli.run("journal", "replay", journal.toString(), "--redis", uri(r, "tools"));
+            assertThat(replay.exit()).as(replay.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(replay.oneLineError()).startsWith("spillway journal replay: Redis at ")
+                    .contains("refused a command to user 'tools': NOPERM", "'set'",
+                            "grant it the ACL rules for a producer (spillway-producer) in docs/operations.md (Managed Redis)");
+
+            try (Jedis admin = r.jedis()) {
+                admin.sadd(RedisKeys.QUEUES, q);
+                admin.zadd(RedisKeys.dead(QueueName.of(q)), System.currentTimeMillis(), "dead-1");
+            }
+            Cli purge = Cli.run("dlq", "purge", "-q", q, "dead-1", "--redis", uri(r, "tools"));
+            assertThat(purge.exit()).as(purge.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(purge.oneLineError()).contains("NOPERM", "grant it the ACL rules for a worker (spillway-worker)");
+
+            Cli status = Cli.run("status", "-q", q, "--redis", uri(r, "tools"));
+            assertThat(status.exit()).as(status.toString()).isZero();
+        }
+    }
 }

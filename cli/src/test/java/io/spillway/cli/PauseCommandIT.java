@@ -231,4 +231,35 @@ class PauseCommandIT {
         assertThat(resume.out()).contains("Usage: spillway resume", "QUEUE", "--json");
         assertThat(Cli.run("--help").out()).contains("pause", "resume");
     }
+
+    /** Pausing before the first deploy is legitimate: paused, with a warning that the name is unknown to Redis. */
+    @Test
+    void aQueueRedisHasNeverSeenIsPausedWithAWarningAndShowsInStatusWithQ() throws Exception {
+        String typo = "pause-it-unknown-" + System.nanoTime();
+        Cli pause = Cli.run("pause", "--redis", uri(), typo);
+        assertThat(pause.exit()).as(pause.toString()).isZero();
+        assertThat(pause.out()).isEqualTo(typo + "  paused\n");
+        assertThat(pause.oneLineError()).startsWith("spillway pause: warning: queue " + typo + " is unknown to Redis")
+                .contains("status' lists it only with -q " + typo);
+        assertThat(flag(typo)).isNotNull();
+        assertThat(statusRow(typo).get("paused").isNull()).isFalse();
+
+        Cli resume = Cli.run("resume", "--redis", uri(), typo);
+        assertThat(resume.exit()).as(resume.toString()).isZero();
+        assertThat(resume.err()).isEmpty();
+    }
+
+    /** Pause and resume need the worker's rules: the hint names them. */
+    @Test
+    void aUserWithoutTheWorkerRulesIsToldToGrantThem() {
+        String q = queue();
+        try (Jedis j = redis.jedis()) {
+            j.aclSetUser("pause-readonly", "reset", "on", ">pw", "~spillway:*", "+ping", "+get", "+exists", "+sismember");
+        }
+        Cli c = Cli.run("pause", "--redis", "redis://pause-readonly:pw@127.0.0.1:" + redis.port(), q);
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("refused a command to user 'pause-readonly': NOPERM",
+                "grant it the ACL rules for a worker (spillway-worker)");
+        assertThat(flag(q)).isNull();
+    }
 }

@@ -64,6 +64,11 @@ class ReportCommandIT {
         assertThat(notAJournal.exit()).as(notAJournal.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(notAJournal.oneLineError()).contains("not a Spillway journal directory");
 
+        Cli nothing = Cli.run("report", "--redis", nowhere, "--no-http");
+        assertThat(nothing.exit()).as(nothing.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(nothing.oneLineError()).isEqualTo("spillway report: --no-http leaves no reporter: add --console, --csv,"
+                + " --slf4j or --jmx");
+
         Cli badCap = Cli.run("report", "--redis", nowhere, "--journal-max-bytes", "0");
         assertThat(badCap.exit()).as(badCap.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(badCap.oneLineError()).contains("--journal-max-bytes must be > 0");

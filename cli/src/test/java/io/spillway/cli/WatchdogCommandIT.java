@@ -130,6 +130,9 @@ class WatchdogCommandIT {
         Cli c = Cli.run("watchdog", "--start-timeout", "0");
         assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(c.oneLineError()).contains("--start-timeout must be > 0");
+        Cli hang = Cli.run("watchdog", "--hang-timeout", "0");
+        assertThat(hang.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(hang.oneLineError()).endsWith("--hang-timeout must be > 0, but was 0 ms");
         assertThat(Cli.run("watchdog", "--help").out()).contains("--start-timeout");
     }
 
