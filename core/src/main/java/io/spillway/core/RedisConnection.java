@@ -525,6 +525,17 @@ public final class RedisConnection {
             }
             if (uri.getHost() == null || uri.getHost().isBlank()) {
                 String authority = uri.getRawAuthority();
+                String hostPort = authority == null ? "" : authority.substring(authority.lastIndexOf('@') + 1);
+                int colon = hostPort.lastIndexOf(':');
+                // An '@' after the authority: a password with a '/' or '#' in it cut the authority short ("u:pass"),
+                // which must not be shown as a port.
+                boolean cutPassword = authority != null && !authority.contains("@") && uri.toString().indexOf('@') >= 0;
+                if (!cutPassword && colon > 0 && colon > hostPort.lastIndexOf(']')
+                        && !hostPort.substring(colon + 1).matches("\\d*")) {
+                    // java.net.URI finds no host when the port is not a number: say what is wrong.
+                    throw new IllegalArgumentException("redis URI port must be a number 1-65535, but was '"
+                            + hostPort.substring(colon + 1) + "' in '" + withoutPassword(uri) + "'");
+                }
                 throw new IllegalArgumentException("redis URI must name a host, but was '" + withoutPassword(uri) + "'"
                         + (authority != null && authority.contains("_")
                                 ? " (an underscore is not allowed in a URI host name; use the host's IP address or another name)"

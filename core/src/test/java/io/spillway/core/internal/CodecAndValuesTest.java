@@ -181,6 +181,12 @@ class CodecAndValuesTest {
         assertThat(p.password()).isEqualTo("pw");
         assertThat(p.port()).isEqualTo(6379);
         assertThatThrownBy(() -> RedisConnection.of(URI.create("http://h"))).hasMessageContaining("http://h");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://127.0.0.1:abc"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("redis URI port must be a number 1-65535, but was 'abc' in 'redis://127.0.0.1:abc'");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://u:secret@h:6x79"))).hasMessageContaining("'6x79'")
+                .hasMessageNotContaining("secret");
+        assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://my_host:6379"))).hasMessageContaining("must name a host")
+                .hasMessageContaining("underscore");
         assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ZERO))
                 .hasMessageContaining("socketTimeout");
         // Jedis takes whole milliseconds and reads 0 as "wait forever": half a millisecond must not become that.
