@@ -11,13 +11,9 @@ import io.spillway.core.JobState;
 import io.spillway.core.QueueName;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
-import io.spillway.testing.RedisProcess;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,30 +21,14 @@ import redis.clients.jedis.Jedis;
 
 /** {@code spillway status -q QUEUE JOB_ID...} against a real redis-server: states, JSON, an unknown id, bad input. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class JobStatusCommandIT {
+class JobStatusCommandIT extends SharedRedisCliTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final AtomicInteger QUEUES = new AtomicInteger();
-    private static RedisProcess redis;
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void startRedis() {
-        redis = RedisProcess.builder().start();
-    }
-
-    @AfterAll
-    static void stopRedis() {
-        redis.close();
-    }
-
     private static String queue() {
-        return "job-status-it-" + QUEUES.incrementAndGet() + "-" + System.nanoTime();
-    }
-
-    private static String uri() {
-        return redis.uri().toString();
+        return uniqueQueue("job-status-it");
     }
 
     /** A queued job through a producer, and a retrying one whose record a worker would have written. */

@@ -6,14 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.core.QueueName;
 import io.spillway.core.internal.RedisKeys;
-import io.spillway.testing.RedisProcess;
 import io.spillway.worker.Queues;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import redis.clients.jedis.Jedis;
@@ -23,32 +19,16 @@ import redis.clients.jedis.Jedis;
  * twice, resumed twice, JSON, bad input, Redis down.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class PauseCommandIT {
+class PauseCommandIT extends SharedRedisCliTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final AtomicInteger QUEUES = new AtomicInteger();
-    private static RedisProcess redis;
-
-    @BeforeAll
-    static void startRedis() {
-        redis = RedisProcess.builder().start();
-    }
-
-    @AfterAll
-    static void stopRedis() {
-        redis.close();
-    }
 
     /** A queue Redis knows (in {@code spillway:queues}, as after its first enqueue). */
     private static String queue() {
-        String q = "pause-it-" + QUEUES.incrementAndGet() + "-" + System.nanoTime();
+        String q = uniqueQueue("pause-it");
         try (Jedis j = redis.jedis()) {
             j.sadd(RedisKeys.QUEUES, q);
         }
         return q;
-    }
-
-    private static String uri() {
-        return redis.uri().toString();
     }
 
     /** The value of the queue's pause key, or null. */
