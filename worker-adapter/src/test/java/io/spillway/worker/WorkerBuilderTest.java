@@ -7,6 +7,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -119,34 +120,28 @@ class WorkerBuilderTest {
     @Test
     void everySetterRefusesNullWithAnIllegalArgumentExceptionNamingTheSetting() {
         Worker.Builder b = Worker.builder();
-        assertThatThrownBy(() -> b.redis((URI) null)).isInstanceOf(IllegalArgumentException.class).hasMessage("redis must not be null");
-        assertThatThrownBy(() -> b.redis((io.spillway.core.RedisConnection) null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("redis must not be null");
-        assertThatThrownBy(() -> b.queue(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("queue must not be null");
-        assertThatThrownBy(() -> b.queues((String[]) null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("queues must not be null");
-        assertThatThrownBy(() -> b.queues("a", null)).isInstanceOf(IllegalArgumentException.class).hasMessage("queue must not be null");
-        assertThatThrownBy(() -> b.handler(null, job -> { })).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("handler type must not be null");
-        assertThatThrownBy(() -> b.handler("t2", null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("handler for type 't2' must not be null");
-        assertThatThrownBy(() -> b.retryPolicy(null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("retryPolicy must not be null");
-        assertThatThrownBy(() -> b.stateDir(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("stateDir must not be null");
-        assertThatThrownBy(() -> b.metricRegistry(null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("metricRegistry must not be null");
-        assertThatThrownBy(() -> b.name(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("name must not be null");
-        assertThatThrownBy(() -> b.leaseDuration(null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("leaseDuration must not be null");
-        assertThatThrownBy(() -> b.shutdownTimeout(null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("shutdownTimeout must not be null");
-        assertThatThrownBy(() -> b.jobTimeout(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("jobTimeout must not be null");
-        assertThatThrownBy(() -> b.completedRetention(null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("completedRetention must not be null");
-        assertThatThrownBy(() -> b.fetchBlock(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("fetchBlock must not be null");
-        assertThatThrownBy(() -> b.schedulerInterval(null)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("schedulerInterval must not be null");
-        assertThatThrownBy(() -> b.stuckAfter(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("stuckAfter must not be null");
+        // The message each setter's null gets, for each setter.
+        Map<String, org.assertj.core.api.ThrowableAssert.ThrowingCallable> setters = new java.util.LinkedHashMap<>();
+        setters.put("redis must not be null", () -> b.redis((URI) null));
+        setters.put("redis must not be null ", () -> b.redis((io.spillway.core.RedisConnection) null));
+        setters.put("queue must not be null", () -> b.queue(null));
+        setters.put("queues must not be null", () -> b.queues((String[]) null));
+        setters.put("queue must not be null ", () -> b.queues("a", null));
+        setters.put("handler type must not be null", () -> b.handler(null, job -> { }));
+        setters.put("handler for type 't2' must not be null", () -> b.handler("t2", null));
+        setters.put("retryPolicy must not be null", () -> b.retryPolicy(null));
+        setters.put("stateDir must not be null", () -> b.stateDir(null));
+        setters.put("metricRegistry must not be null", () -> b.metricRegistry(null));
+        setters.put("name must not be null", () -> b.name(null));
+        setters.put("leaseDuration must not be null", () -> b.leaseDuration(null));
+        setters.put("shutdownTimeout must not be null", () -> b.shutdownTimeout(null));
+        setters.put("jobTimeout must not be null", () -> b.jobTimeout(null));
+        setters.put("completedRetention must not be null", () -> b.completedRetention(null));
+        setters.put("fetchBlock must not be null", () -> b.fetchBlock(null));
+        setters.put("schedulerInterval must not be null", () -> b.schedulerInterval(null));
+        setters.put("stuckAfter must not be null", () -> b.stuckAfter(null));
+        setters.forEach((message, call) -> assertThatThrownBy(call).as(message)
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(message.strip()));
     }
 
     @Test
