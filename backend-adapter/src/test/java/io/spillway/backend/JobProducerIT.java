@@ -530,6 +530,16 @@ class JobProducerIT {
                 await().atMost(Duration.ofSeconds(30)).until(() -> j.xlen("spillway:{big}:stream") >= 1 + accepted);
                 // Plus, perhaps, the calls in flight when Redis died (applied, unanswered): at most 3 calls of 100.
                 assertThat(j.xlen("spillway:{big}:stream")).isBetween(1 + accepted, 1 + accepted + 300);
+                // The accepted ones are the batch's first `accepted` jobs, each once and in order: counting alone could
+                // hide an accepted job Redis lost behind an unanswered call it applied.
+                List<String> inRedis = RedisJobs.stream(j, "big").stream()
+                        .map(r -> new String(r.payload(), StandardCharsets.UTF_8)).toList();
+                List<String> expected = new ArrayList<>(List.of("first"));
+                for (int i = 0; i < accepted; i++) {
+                    expected.add("payload " + i);
+                }
+                assertThat(inRedis.subList(0, expected.size())).containsExactlyElementsOf(expected);
+                assertThat(inRedis).doesNotHaveDuplicates();
             }
         }
     }
