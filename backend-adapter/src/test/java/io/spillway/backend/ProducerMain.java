@@ -10,8 +10,10 @@ import java.time.Duration;
 
 /**
  * A producer process for crash tests. Args: redis URI, journal dir, queue, job count, receipts file, then any of
- * {@code hold} (stay up once done, until killed) and {@code cancel-every=N} (cancel every Nth job right after its
- * enqueue, writing the id to {@code <receipts file>.cancelled} once the answer is CANCELLED).
+ * {@code hold} (stay up once done, until killed), {@code cancel-every=N} (cancel every Nth job right after its
+ * enqueue, writing the id to {@code <receipts file>.cancelled} once the answer is CANCELLED) and {@code write-ahead}
+ * (the producer's write-ahead mode; DONE then also waits until it is connected, its recovery's re-send done) and
+ * {@code pause-at=N:MS} (sleep MS milliseconds after the Nth enqueue).
  * Writes each accepted job id to the receipts file (flushed per line) right after enqueue returns: the
  * independent record of what was accepted. Prints READY, SPOOLED (first spooled receipt) and DONE.
  */
@@ -26,9 +28,18 @@ public final class ProducerMain {
         int count = Integer.parseInt(args[3]);
         boolean hold = false;
         int cancelEvery = 0;
+        boolean writeAhead = false;
+        int pauseAt = -1;
+        long pauseMillis = 0;
         for (int i = 5; i < args.length; i++) {
             if (args[i].equals("hold")) {
                 hold = true;
+            } else if (args[i].equals("write-ahead")) {
+                writeAhead = true;
+            } else if (args[i].startsWith("pause-at=")) {
+                String[] at = args[i].substring("pause-at=".length()).split(":");
+                pauseAt = Integer.parseInt(at[0]);
+                pauseMillis = Long.parseLong(at[1]);
             } else if (args[i].startsWith("cancel-every=")) {
                 cancelEvery = Integer.parseInt(args[i].substring("cancel-every=".length()));
             } else {
@@ -39,12 +50,15 @@ public final class ProducerMain {
              PrintStream cancelled = new PrintStream(new FileOutputStream(args[4] + ".cancelled", true), true,
                      StandardCharsets.UTF_8);
              JobProducer p = JobProducer.builder().redis(redis).journalDir(journal)
-                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
+                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).writeAhead(writeAhead).build()) {
             System.out.println("READY");
             boolean announced = false;
             for (int i = 0; i < count; i++) {
                 Receipt r = p.enqueue(queue, "t", ("job " + i).getBytes(StandardCharsets.UTF_8));
                 receipts.println(r.jobId());
+                if (i + 1 == pauseAt) {
+                    Thread.sleep(pauseMillis);
+                }
                 if (cancelEvery > 0 && i % cancelEvery == 0
                         && p.cancel(r).state() == io.spillway.core.JobState.CANCELLED) {
                     cancelled.println(r.jobId());
@@ -55,7 +69,7 @@ public final class ProducerMain {
                 }
             }
             System.out.println("ENQUEUED");
-            while (p.journalBacklog() > 0) {
+            while (p.journalBacklog() > 0 || (writeAhead && p.state() != io.spillway.core.HealthState.CONNECTED)) {
                 Thread.sleep(20);
             }
             System.out.println("DONE");
