@@ -288,6 +288,39 @@ class JobProducerIT {
         }
     }
 
+    /**
+     * Guarantee 4's second case: the pooled connections die and the fresh one the quick retry opens reaches something
+     * that accepts and never answers (a server shutting down, a half-dead proxy). The call still waits one socket
+     * timeout, not one per attempt, then spools.
+     */
+    @Test
+    void aFreshConnectionThatNeverAnswersCostsOneSocketTimeoutThenSpools() {
+        long deadline = 1_000;
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port());
+             JobProducer p = JobProducer.builder()
+                     .redis(RedisConnection.builder(proxy.uri()).socketTimeout(Duration.ofMillis(deadline)).build())
+                     .journalDir(dir.resolve("journal")).reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).build();
+             Jedis j = redis.jedis()) {
+            assertThat(p.enqueue("f", "t", bytes("before")).spooled()).isFalse();
+            long opened = proxy.acceptedConnections();
+            proxy.cut();       // the pooled connections die...
+            proxy.blackhole(); // ...and new ones are accepted but never answered
+            long t = System.nanoTime();
+            Receipt r = p.enqueue("f", "t", bytes("during"));
+            long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t);
+            System.out.printf("aFreshConnectionThatNeverAnswers…: the enqueue waited %d ms (socket timeout %d ms)%n", waited,
+                    deadline);
+            assertThat(r.spooled()).isTrue();
+            assertThat(proxy.acceptedConnections()).as("the retry opened a fresh connection").isGreaterThan(opened);
+            // At least the timeout (the fresh connection was waited on), and one timeout, not two, plus a margin.
+            assertThat(waited).isGreaterThanOrEqualTo(deadline - 50).isLessThan(deadline + 500);
+            proxy.pass();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            assertThat(RedisJobs.stream(j, "f")).extracting(rec -> new String(rec.payload(), StandardCharsets.UTF_8))
+                    .containsExactly("before", "during");
+        }
+    }
+
     @Test
     void aWriteThatTimedOutButSucceededIsReplayedWithoutDuplicate() {
         try (ChaosProxy proxy = ChaosProxy.to(redis.port());
