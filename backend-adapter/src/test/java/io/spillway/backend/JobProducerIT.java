@@ -145,6 +145,7 @@ class JobProducerIT {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side: the same whatever the Redis version
     void twoOpenProducersSharingARegistryAreWarnedOf() {
         MetricRegistry shared = new MetricRegistry();
         String warning = "already holds the metrics of another open producer";
@@ -172,6 +173,7 @@ class JobProducerIT {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side: the same whatever the Redis version
     void aProducerBuiltWhileRedisRefusesStartsAtOnceAndSaysWhereItsJobsGo() {
         redis.kill();
         // Long timeouts: build() must not wait them out when Redis refuses (it used to wait connect + socket timeout).
@@ -294,6 +296,7 @@ class JobProducerIT {
      * timeout, not one per attempt, then spools.
      */
     @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side: the same whatever the Redis version
     void aFreshConnectionThatNeverAnswersCostsOneSocketTimeoutThenSpools() {
         long deadline = 1_000;
         try (ChaosProxy proxy = ChaosProxy.to(redis.port());
