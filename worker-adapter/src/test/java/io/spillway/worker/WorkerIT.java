@@ -601,32 +601,43 @@ class WorkerIT {
         assertThat(fairOrder.subList(0, 30)).contains(a, b);
     }
 
+    /**
+     * A job whose workers keep dying on it is dead-lettered once its delivery count passes max attempts + 2, and not
+     * before: with max attempts 1 (a limit of 3), the job taken over at its third delivery still runs, the one taken
+     * over at its fourth is dead-lettered. Fails on a limit off by one either way.
+     */
     @Test
     void aJobDeliveredTooOftenWithoutFinishingIsDeadLettered() {
-        jobs.enqueue(queue, "render", List.of("poison"));
+        jobs.enqueue(queue, "render", List.of("at-limit", "past-limit"));
         String stream = RedisKeys.stream(QueueName.of(queue));
         try (Jedis j = redis.jedis()) {
-            // A worker that keeps dying on this job: fetched, then taken over again and again, never finished.
+            // A worker that keeps dying on these jobs: fetched (delivery 1), then taken over again and again, never
+            // finished. The worker's own takeover below is one delivery more: 3 for at-limit, 4 for past-limit.
             j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(), true);
-            var read = j.xreadGroup(RedisKeys.GROUP, "ghost", XReadGroupParams.xReadGroupParams().count(1),
+            var read = j.xreadGroup(RedisKeys.GROUP, "ghost", XReadGroupParams.xReadGroupParams().count(2),
                     Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY));
-            StreamEntryID id = read.get(0).getValue().get(0).getID();
-            for (int i = 0; i < 4; i++) {
-                j.xclaim(stream, RedisKeys.GROUP, "ghost", 0, XClaimParams.xClaimParams(), id);
+            StreamEntryID atLimit = read.get(0).getValue().get(0).getID();
+            StreamEntryID pastLimit = read.get(0).getValue().get(1).getID();
+            j.xclaim(stream, RedisKeys.GROUP, "ghost", 0, XClaimParams.xClaimParams(), atLimit);
+            for (int i = 0; i < 2; i++) {
+                j.xclaim(stream, RedisKeys.GROUP, "ghost", 0, XClaimParams.xClaimParams(), pastLimit);
             }
         }
         started(worker().handler("render", this::record).leaseDuration(Duration.ofSeconds(1))
                 .retryPolicy(RetryPolicy.of(1, Duration.ofMillis(50), Duration.ofMillis(50))));
-        await().atMost(Duration.ofSeconds(20)).until(() -> status("poison").state() == JobState.DEAD);
-        assertThat(count("poison")).isZero();
-        assertThat(status("poison").lastError()).hasValueSatisfying(e -> assertThat(e).contains("delivered 6 times"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> status("past-limit").state() == JobState.DEAD
+                && status("at-limit").state() == JobState.COMPLETED);
+        assertThat(count("at-limit")).as("run at its third delivery, the limit").isEqualTo(1);
+        assertThat(count("past-limit")).as("not run at its fourth").isZero();
+        assertThat(status("past-limit").lastError()).hasValueSatisfying(e -> assertThat(e).contains("delivered 4 times"));
         assertThat(pending()).isZero();
-        // Five deliveries started a run its worker did not survive: those are its attempts.
-        assertThat(status("poison").attempts()).isEqualTo(5);
+        // Three deliveries started a run its worker did not survive: those are its attempts.
+        assertThat(status("past-limit").attempts()).isEqualTo(3);
         try (DeadLetters dlq = DeadLetters.connect(redis.uri())) {
-            DeadLetter d = dlq.get(queue, "poison").orElseThrow();
-            assertThat(d.attempts()).isEqualTo(5);
-            assertThat(d.reason()).startsWith("delivered 6 times without finishing");
+            assertThat(dlq.get(queue, "at-limit")).isEmpty();
+            DeadLetter d = dlq.get(queue, "past-limit").orElseThrow();
+            assertThat(d.attempts()).isEqualTo(3);
+            assertThat(d.reason()).startsWith("delivered 4 times without finishing");
         }
     }
 
