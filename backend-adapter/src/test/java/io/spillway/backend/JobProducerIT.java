@@ -324,6 +324,59 @@ class JobProducerIT {
         }
     }
 
+    /**
+     * Guarantee 4's connect-timeout case: Redis dies and its port is taken by a listener whose accept queue is full (the
+     * kernel drops new connection requests: a connect hangs). The call waits the retry's connect timeout, not more, then
+     * spools.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side: the same whatever the Redis version
+    void aFreshConnectionThatCannotBeOpenedCostsOneConnectTimeoutThenSpools() throws Exception {
+        long connectTimeout = 1_000;
+        RedisConnection c = RedisConnection.builder(redis.uri()).connectTimeout(Duration.ofMillis(connectTimeout))
+                .socketTimeout(Duration.ofMillis(200)).build();
+        List<java.net.Socket> queued = new ArrayList<>();
+        try (JobProducer p = JobProducer.builder().redis(c).journalDir(dir.resolve("journal"))
+                .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).build()) {
+            assertThat(p.enqueue("c", "t", bytes("before")).spooled()).isFalse();
+            redis.kill();
+            // Redis's port, listening with a backlog of 1 and never accepting: once two connections wait in its queue,
+            // Linux drops further SYNs, and a connect waits until its timeout.
+            try (java.net.ServerSocket full = new java.net.ServerSocket()) {
+                full.setReuseAddress(true);
+                full.bind(new java.net.InetSocketAddress("127.0.0.1", redis.port()), 1);
+                for (int i = 0; i < 2; i++) {
+                    java.net.Socket s = new java.net.Socket();
+                    s.connect(full.getLocalSocketAddress(), 1_000);
+                    queued.add(s);
+                }
+                try (java.net.Socket probe = new java.net.Socket()) {
+                    assertThatThrownBy(() -> probe.connect(full.getLocalSocketAddress(), 300))
+                            .as("the accept queue is full: a connect hangs").isInstanceOf(java.net.SocketTimeoutException.class);
+                }
+                long t = System.nanoTime();
+                Receipt r = p.enqueue("c", "t", bytes("during"));
+                long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t);
+                System.out.printf("aFreshConnectionThatCannotBeOpened…: the enqueue waited %d ms (connect timeout %d ms)%n",
+                        waited, connectTimeout);
+                assertThat(r.spooled()).isTrue();
+                // At least the connect timeout (the retry's connection was waited on), at most connect + socket timeout
+                // plus a margin.
+                assertThat(waited).isGreaterThanOrEqualTo(connectTimeout - 50).isLessThan(connectTimeout + 200 + 500);
+            } finally {
+                for (java.net.Socket s : queued) {
+                    s.close();
+                }
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.stream(j, "c")).extracting(rec -> new String(rec.payload(), StandardCharsets.UTF_8))
+                        .containsExactly("before", "during");
+            }
+        }
+    }
+
     @Test
     void aWriteThatTimedOutButSucceededIsReplayedWithoutDuplicate() {
         try (ChaosProxy proxy = ChaosProxy.to(redis.port());
