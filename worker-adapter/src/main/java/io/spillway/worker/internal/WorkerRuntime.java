@@ -662,7 +662,7 @@ public final class WorkerRuntime {
             if (!batch.isEmpty()) {
                 batch = withDeliveryCounts(q, batch);
                 redeliveries.mark(batch.size());
-                log.info("Worker {}: took over {} of queue {} whose lease had expired", name, jobs(batch.size()), q);
+                log.info("Worker {}: took over {} of queue {} whose lease had expired", name, count(batch.size(), "job"), q);
                 dispatch(q, batch, true);
                 total += batch.size();
             }
@@ -778,7 +778,7 @@ public final class WorkerRuntime {
             batch = withDeliveryCounts(q, batch);
             redeliveries.mark(batch.size());
             log.info("Worker {}: took back {} of queue {} leased to it by a fetch whose reply was lost", name,
-                    jobs(batch.size()), q);
+                    count(batch.size(), "job"), q);
             dispatch(q, batch, true);
         }
         return ids.size();
@@ -1108,9 +1108,9 @@ public final class WorkerRuntime {
         }
     }
 
-    /** A number of jobs for a log line: "1 job", "3 jobs". */
-    static String jobs(int n) {
-        return n == 1 ? "1 job" : n + " jobs";
+    /** A number of things for a log line: "1 job", "3 jobs". */
+    static String count(int n, String noun) {
+        return n == 1 ? "1 " + noun : n + " " + noun + "s";
     }
 
     /** A wait for a log line: "850 ms", "12.5 s", "4 min 30 s", "2 h 5 min". */
@@ -2010,7 +2010,7 @@ public final class WorkerRuntime {
         gateway.close();
         ackLog.close();
         log.info("Worker {} stopped in {} ms ({} handed back)", name,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), handedBack == 1 ? "1 running job" : handedBack + " running jobs");
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), count(handedBack, "running job"));
     }
 
     /**
