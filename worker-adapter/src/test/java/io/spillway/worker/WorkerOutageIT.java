@@ -29,6 +29,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.params.XClaimParams;
+import redis.clients.jedis.params.XReadGroupParams;
+import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.params.XAddParams;
 import redis.clients.jedis.params.XPendingParams;
 
@@ -214,6 +219,66 @@ class WorkerOutageIT {
             assertThat(leasedButUnknown).as("entries leased by a fetch whose reply was swallowed, in " + round + " rounds"
                     + " (else the case under test did not happen)").isGreaterThan(0);
             assertThat(logs.lines("leased to it by a fetch whose reply was lost")).isNotEmpty();
+            worker.close(); // before the proxy closes
+        }
+    }
+
+    /**
+     * A takeover (takeover.lua: XAUTOCLAIM) whose reply is lost leases a dead worker's jobs to this worker, which never
+     * sees them: they would wait out one more lease (minutes, for long jobs). The script notes what it claimed, and the
+     * worker, once back, takes them from that note and runs them at once. With an 8 s lease they can only run within
+     * 8 s of the takeover through the note: its lease would not have ended yet.
+     */
+    @Test
+    void aTakeoverWhoseReplyWasLostRunsItsJobsOnceTheWorkerIsBackNotAfterAnotherLease() {
+        Duration lease = Duration.ofSeconds(8);
+        List<String> ids = IntStream.range(0, 3).mapToObj(i -> "t" + i).toList(); // fewer than the 4 threads: one call claims all
+        jobs.enqueue(queue, "render", ids);
+        String stream = RedisKeys.stream(QueueName.of(queue));
+        StreamEntryID[] leased;
+        try (Jedis j = redis.jedis()) {
+            // A worker that leased them and died.
+            try {
+                j.xgroupCreate(stream, RedisKeys.GROUP, new StreamEntryID(0, 0), true);
+            } catch (JedisDataException exists) {
+                // BUSYGROUP
+            }
+            leased = j.xreadGroup(RedisKeys.GROUP, "dead-worker", XReadGroupParams.xReadGroupParams().count(ids.size()),
+                    Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY))
+                    .get(0).getValue().stream().map(StreamEntry::getID).toArray(StreamEntryID[]::new);
+            assertThat(leased).hasSize(ids.size());
+        }
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port()); LogCapture logs = new LogCapture()) {
+            start(proxy.uri(), 4, this::record, lease);
+            // A newer job first: the dead worker's entries are then older than any this worker saw, so only the
+            // takeover's note can tell it they are its own (the lost-fetch take-back looks at newer entries only).
+            jobs.enqueue(queue, "render", "fresh");
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("fresh"));
+            // The next takeover claims them in Redis; its reply waits here, then is lost with its connection.
+            proxy.holdRepliesTo(io.spillway.worker.internal.WorkerScripts.TAKEOVER.sha());
+            try (Jedis j = redis.jedis()) {
+                j.xclaimJustId(stream, RedisKeys.GROUP, "dead-worker", 0, XClaimParams.xClaimParams().idle(60_000), leased);
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.heldConnections() == 1);
+            long claimedAt = System.nanoTime();
+            try (Jedis j = redis.jedis()) {
+                assertThat(j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams().count(10)))
+                        .as("claimed by the worker in Redis").hasSize(ids.size())
+                        .allMatch(p -> !p.getConsumerName().equals("dead-worker"));
+            }
+            proxy.cut(); // the connection drops with the reply
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() == HealthState.DISCONNECTED);
+            assertThat(ids).as("the reply was lost").noneMatch(handled::containsKey);
+            proxy.pass();
+
+            await().atMost(Duration.ofSeconds(15)).until(() -> ids.stream().allMatch(handled::containsKey));
+            long ranAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - claimedAt);
+            System.out.println("jobs of the lost takeover ran " + ranAfterMs + " ms after it");
+            assertThat(ranAfterMs).as("run from the note, before the lease the lost takeover began could end")
+                    .isLessThan(lease.toMillis());
+            assertThat(logs.lines("that a takeover whose reply was lost had claimed")).isNotEmpty();
+            await().atMost(Duration.ofSeconds(10)).until(() -> ids.stream().allMatch(id -> state(id) == JobState.COMPLETED));
+            assertThat(ids).allMatch(id -> handled.get(id).get() == 1, "each once");
             worker.close(); // before the proxy closes
         }
     }

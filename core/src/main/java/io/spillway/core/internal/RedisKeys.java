@@ -70,6 +70,14 @@ public final class RedisKeys {
         return base(q) + "paused";
     }
 
+    /**
+     * What the worker {@code consumer}'s last takeover (XAUTOCLAIM) of the queue claimed, kept one lease: found again
+     * when the takeover's reply was lost.
+     */
+    public static String claimed(QueueName q, String consumer) {
+        return base(q) + "claimed:" + consumer;
+    }
+
     public static byte[] bytes(String key) {
         return key.getBytes(StandardCharsets.UTF_8);
     }

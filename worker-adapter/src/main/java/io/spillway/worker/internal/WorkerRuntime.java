@@ -49,7 +49,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.StreamEntryID;
-import redis.clients.jedis.params.XAutoClaimParams;
 import redis.clients.jedis.params.XPendingParams;
 import redis.clients.jedis.params.XReadGroupParams;
 import redis.clients.jedis.resps.StreamEntryBinary;
@@ -143,6 +142,14 @@ public final class WorkerRuntime {
      * read, instead of waiting out their lease.
      */
     private final Set<QueueName> maybeUnseen = new java.util.LinkedHashSet<>();
+    /**
+     * Fetch thread only: per queue, the token of a takeover call that failed, whose reply may have been lost with its
+     * connection: what it claimed is leased to this worker, unseen. takeover.lua notes what each call claimed under
+     * its token; {@link #takeBackClaimed} finds them from that note before the next read.
+     */
+    private final Map<QueueName, String> takeoverUnanswered = new HashMap<>();
+    /** Fetch thread only: tokens of takeover calls. */
+    private long takeoverCalls;
     /** Jobs fetched whose start check Redis did not answer ({@link #startChecked}): not run before it has. */
     private final java.util.concurrent.ConcurrentLinkedQueue<Active> awaitingStart =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -645,12 +652,16 @@ public final class WorkerRuntime {
         for (int call = 0; call < RECLAIM_CALLS && total < max; call++) {
             int want = max - total;
             byte[] start = reclaimFrom.getOrDefault(q, PENDING_START);
-            List<Object> res;
+            String token = Long.toString(++takeoverCalls);
+            List<?> res;
             try {
-                res = gateway.execute(c -> c.xautoclaim(bytes(RedisKeys.stream(q)), GROUP, bytes(name),
-                        millis(s.lease()), start, XAutoClaimParams.xAutoClaimParams().count(want)));
+                res = (List<?>) gateway.eval(WorkerScripts.TAKEOVER,
+                        List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.claimed(q, name))),
+                        List.of(GROUP, bytes(name), num(millis(s.lease())), start, num(want), bytes(token),
+                                num(millis(s.lease()))));
             } catch (RuntimeException e) {
                 maybeUnseen.add(q);
+                takeoverUnanswered.put(q, token);
                 throw e;
             }
             if (res == null || res.size() < 2 || !(res.get(0) instanceof byte[] next) || !(res.get(1) instanceof List<?> entries)) {
@@ -720,6 +731,14 @@ public final class WorkerRuntime {
                 continue;
             }
             try {
+                String token = takeoverUnanswered.get(q);
+                if (token != null) {
+                    total += takeBackClaimed(q, token);
+                    takeoverUnanswered.remove(q);
+                    if (total >= max) {
+                        break; // the queue stays listed: its newer entries are looked at next time
+                    }
+                }
                 int want = max - total;
                 int n = takeBackUnseen(q, want);
                 total += n;
@@ -733,6 +752,7 @@ public final class WorkerRuntime {
             } catch (RuntimeException e) {
                 // Refused (an ACL without XCLAIM, a group gone): those jobs run once their lease ends, as before.
                 maybeUnseen.remove(q);
+                takeoverUnanswered.remove(q);
                 log.warn("Worker {}: could not take back the jobs of queue {} that a lost fetch reply leased to it ({});"
                         + " they run once their lease ends", name, q, Failures.describe(e));
             }
@@ -749,39 +769,101 @@ public final class WorkerRuntime {
         if (pending == null || pending.isEmpty()) {
             return 0;
         }
-        List<byte[]> args = new ArrayList<>();
-        args.add(stream);
-        args.add(GROUP);
-        args.add(bytes(name));
-        long minIdle = Long.MAX_VALUE;
-        List<byte[]> ids = new ArrayList<>();
+        List<Pending> mine = new ArrayList<>();
         for (Object o : pending) {
-            if (o instanceof List<?> p && p.size() >= 3 && p.get(0) instanceof byte[] id && p.get(2) instanceof Long idle) {
-                ids.add(id);
-                minIdle = Math.min(minIdle, idle);
+            if (o instanceof List<?> p && p.size() >= 4 && p.get(0) instanceof byte[] id && p.get(2) instanceof Long idle
+                    && p.get(3) instanceof Long deliveries) {
+                mine.add(new Pending(new String(id, StandardCharsets.UTF_8), idle, deliveries));
             }
         }
-        if (ids.isEmpty()) {
-            return 0;
-        }
-        // Claimed only if idle at least as long as XPENDING said: an entry another worker took over meanwhile is its.
-        args.add(bytes(Long.toString(Math.max(0, minIdle - 1))));
-        args.addAll(ids);
-        Object claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
-                args.toArray(new byte[0][])));
-        for (byte[] id : ids) {
+        for (Pending p : mine) {
             // Seen now, claimed or not (deleted while pending, or another worker's by now): the next look starts after.
-            seen(q, new StreamEntryID(new String(id, StandardCharsets.UTF_8)));
+            seen(q, new StreamEntryID(p.entryId()));
         }
-        List<Fetched> batch = claimed instanceof List<?> l ? entries(q, l) : List.of();
+        List<Fetched> batch = claimOwn(q, mine);
         if (!batch.isEmpty()) {
-            batch = withDeliveryCounts(q, batch);
             redeliveries.mark(batch.size());
             log.info("Worker {}: took back {} of queue {} leased to it by a fetch whose reply was lost", name,
                     count(batch.size(), "job"), q);
             dispatch(q, batch, true);
         }
-        return ids.size();
+        return mine.size();
+    }
+
+    /**
+     * The jobs a takeover of {@code q} whose reply was lost claimed (takeover.lua's note, if it bears that call's
+     * {@code token}: a note of another call, or none, means the call claimed nothing or never ran), those still leased
+     * to this worker taken back and run at once. Returns how many.
+     */
+    private int takeBackClaimed(QueueName q, String token) {
+        byte[] note = gateway.execute(c -> c.get(bytes(RedisKeys.claimed(q, name))));
+        String[] parts = note == null ? new String[0] : new String(note, StandardCharsets.UTF_8).split(" ");
+        if (parts.length < 2 || !parts[0].equals(token)) {
+            return 0;
+        }
+        List<String> ids = Arrays.asList(parts).subList(1, parts.length);
+        String stream = RedisKeys.stream(q);
+        String group = new String(GROUP, StandardCharsets.UTF_8);
+        List<Pending> mine = gateway.pipelined(true, p -> {
+            List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
+            for (String id : ids) {
+                StreamEntryID e = new StreamEntryID(id);
+                rs.add(p.xpending(stream, group, XPendingParams.xPendingParams(e, e, 1)));
+            }
+            return () -> rs.stream().map(r -> r.get().isEmpty() ? null : r.get().get(0))
+                    .filter(e -> e != null && name.equals(e.getConsumerName()))
+                    .map(e -> new Pending(e.getID().toString(), e.getIdleTime(), e.getDeliveredTimes())).toList();
+        });
+        List<Fetched> batch = claimOwn(q, mine);
+        if (!batch.isEmpty()) {
+            redeliveries.mark(batch.size());
+            log.info("Worker {}: took back {} of queue {} that a takeover whose reply was lost had claimed", name,
+                    count(batch.size(), "job"), q);
+            dispatch(q, batch, true);
+        }
+        return batch.size();
+    }
+
+    /** An entry of this worker's pending-entries list, as XPENDING listed it. */
+    private record Pending(String entryId, long idle, long deliveries) {
+    }
+
+    /**
+     * XCLAIM of entries leased to this worker that it never received, each only if still idle as long as XPENDING said
+     * (one another worker took over meanwhile stays that worker's), with its delivery count kept as it is (RETRYCOUNT:
+     * the delivery that leased it to this worker counted already). Returns them with their delivery counts.
+     */
+    private List<Fetched> claimOwn(QueueName q, List<Pending> mine) {
+        if (mine.isEmpty()) {
+            return List.of();
+        }
+        byte[] stream = bytes(RedisKeys.stream(q));
+        Map<Long, List<Pending>> byCount = new java.util.TreeMap<>();
+        for (Pending p : mine) {
+            byCount.computeIfAbsent(p.deliveries(), k -> new ArrayList<>()).add(p);
+        }
+        List<Fetched> out = new ArrayList<>();
+        for (Map.Entry<Long, List<Pending>> e : byCount.entrySet()) {
+            List<byte[]> args = new ArrayList<>();
+            args.add(stream);
+            args.add(GROUP);
+            args.add(bytes(name));
+            long minIdle = e.getValue().stream().mapToLong(Pending::idle).min().orElse(0);
+            args.add(num(Math.max(0, minIdle - 1)));
+            for (Pending p : e.getValue()) {
+                args.add(bytes(p.entryId()));
+            }
+            args.add(bytes("RETRYCOUNT"));
+            args.add(num(e.getKey()));
+            Object claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
+                    args.toArray(new byte[0][])));
+            if (claimed instanceof List<?> l) {
+                for (Fetched f : entries(q, l)) {
+                    out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
+                }
+            }
+        }
+        return out;
     }
 
     private record Fetched(String entryId, byte[] raw, long deliveries) {

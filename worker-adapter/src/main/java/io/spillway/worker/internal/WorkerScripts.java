@@ -15,8 +15,9 @@ public final class WorkerScripts {
     public static final LuaScript DEAD_PURGE = load("dead_purge");
     public static final LuaScript GROUP = load("group");
     public static final LuaScript DROP = load("drop");
+    public static final LuaScript TAKEOVER = load("takeover");
 
-    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP};
+    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP, TAKEOVER};
 
     private WorkerScripts() {
     }
