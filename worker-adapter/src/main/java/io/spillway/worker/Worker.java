@@ -47,7 +47,7 @@ import java.util.UUID;
  * Threading: {@link #start()} and {@link #close()} may be called from any thread; handlers run on the
  * worker's own threads ({@code concurrency} of them). A worker is started once; close is idempotent.
  *
- * <p>A started worker does not keep the JVM alive: its fetch and timer threads are daemons. In a plain
+ * <p>A started worker does not keep the JVM alive: its threads (fetch, timers, handlers) are daemons. In a plain
  * {@code main}, block on {@link #awaitClosed()}, and close the worker from a shutdown hook, so that a SIGTERM
  * (e.g. a container being stopped) hands its running jobs back instead of leaving them leased:
  *

@@ -262,7 +262,7 @@ public final class WorkerRuntime {
         gauge(m, MetricNames.QUEUES_HELD, held::size);
         this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
         this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
-                new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, false));
+                new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, true)); // daemons, as every thread of a worker: docs/worker.md, "In a plain main"
         ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, threads("spillway-timers-" + name, true));
         t.setRemoveOnCancelPolicy(true);
         this.timers = t;
@@ -2121,8 +2121,8 @@ public final class WorkerRuntime {
         if (!jobs.isEmpty()) {
             int shown = Math.min(jobs.size(), 20);
             log.warn("Worker {}: the handlers of these jobs ignore the interrupt of close() and still run: {}{}. Those jobs are"
-                    + " handed back to the queue, so each may run twice, here and in another worker; their threads (not"
-                    + " daemons) keep running until the handlers return", name, String.join(", ", jobs.subList(0, shown)),
+                    + " handed back to the queue, so each may run twice, here and in another worker; their threads keep running"
+                    + " until the handlers return (or the JVM exits)", name, String.join(", ", jobs.subList(0, shown)),
                     jobs.size() > shown ? " and " + (jobs.size() - shown) + " more" : "");
         }
     }
