@@ -9,7 +9,8 @@ import java.time.Instant;
  * @param jobId the job's id (minted by Spillway unless the caller chose one)
  * @param queue the queue it went to
  * @param spooled false: in Redis now; true: in the local journal, to be replayed when Redis is back
- * @param duplicate true if Redis already knew this job id (queued, running, dead, or completed within the retention): nothing new was
+ * @param duplicate true if Redis already knew this job id (queued, delayed, running, retrying, dead; completed or cancelled within
+ *     the completed retention; a dead letter purged within 2 h; docs/guarantees.md, guarantee 3): nothing new was
  *     written. A spooled job is never marked duplicate; its replay finds out.
  * @param acceptedAt when enqueue accepted it
  */

@@ -281,7 +281,8 @@ final class RedisOptions {
     private JedisClientConfig clientConfig(RedisConnection c) {
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(timeoutMs).socketTimeoutMillis(timeoutMs).blockingSocketTimeoutMillis(timeoutMs)
-                .database(c.database()).clientName(CLIENT_NAME);
+                .database(c.database()).clientName(CLIENT_NAME)
+                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED); // as the library's connections
         Tls.configure(cfg, c);
         if (c.user() != null) {
             cfg.user(c.user());

@@ -176,6 +176,41 @@ class ManagedRedisIT {
         }
     }
 
+    /**
+     * With the AOF on, a producer and a worker under exactly the documented rules (no optional {@code +config|get}) make
+     * no call the ACL refuses: {@code ACL LOG} stays empty (the health probe read {@code CONFIG GET save} at every probe,
+     * a refusal logged each time, though with the AOF on it tells nothing).
+     */
+    @Test
+    void theDocumentedRulesLeaveNothingInTheAclLogWhenTheAofIsOn() throws Exception {
+        try (RedisProcess r = RedisProcess.builder().start(); LogCapture logs = new LogCapture()) {
+            setUser(r, "producer", documentedRules("producer"));
+            setUser(r, "worker", documentedRules("worker"));
+            String q = "acl-log-" + System.nanoTime();
+            Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+            try (JobProducer producer = JobProducer.builder().redis(URI.create(uri(r, "producer")))
+                    .journalDir(tmp.resolve("journal")).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+                producer.enqueueAll(q, "ok", payloads(10));
+                Worker worker = Worker.builder().redis(URI.create(uri(r, "worker"))).queue(q).stateDir(tmp.resolve("worker"))
+                        .fetchBlock(Duration.ofMillis(100))
+                        .handler("ok", job -> runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                        .build();
+                worker.start();
+                try {
+                    await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 10);
+                } finally {
+                    worker.close();
+                }
+            }
+            try (Jedis admin = r.jedis()) {
+                assertThat(admin.aclLog()).extracting(e -> e.getUsername() + " " + e.getReason() + " " + e.getObject())
+                        .as("refusals in ACL LOG").isEmpty();
+            }
+            assertThat(logs.lines("could not be checked")).isEmpty();
+        }
+    }
+
     @Test
     void aMissingPermissionSpoolsSaysSoAtErrorAndEveryJobReachesRedisOnceItIsGranted() throws Exception {
         try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {

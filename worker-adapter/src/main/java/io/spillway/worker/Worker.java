@@ -395,15 +395,22 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Builds the worker (not started: {@link Worker#start()}). Nothing connects yet.
+         *
+         * @throws IllegalStateException if redis, a queue or a handler is missing (as {@code JobProducer.builder().build()}
+         *     for its required settings)
+         * @throws IllegalArgumentException if leaseDuration is under 1 s
+         */
         public Worker build() {
             if (redis == null) {
-                throw new IllegalArgumentException("redis must be set, but was null");
+                throw new IllegalStateException("redis must be set: Worker.builder().redis(URI.create(\"redis://host:6379\"))");
             }
             if (queues.isEmpty()) {
-                throw new IllegalArgumentException("at least one queue must be set, but was none");
+                throw new IllegalStateException("at least one queue must be set: Worker.builder().queue(\"name\")");
             }
             if (handlers.isEmpty()) {
-                throw new IllegalArgumentException("at least one handler must be set, but was none");
+                throw new IllegalStateException("at least one handler must be set: Worker.builder().handler(\"type\", job -> ...)");
             }
             if (lease.compareTo(Duration.ofSeconds(1)) < 0) {
                 throw new IllegalArgumentException("leaseDuration must be >= 1 s, but was " + lease);

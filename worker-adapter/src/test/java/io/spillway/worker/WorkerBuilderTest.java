@@ -41,11 +41,16 @@ class WorkerBuilderTest {
 
     @Test
     void buildRequiresRedisQueueAndHandler() {
-        assertThatThrownBy(() -> Worker.builder().queue("q").handler("t", j -> { }).build()).hasMessage("redis must be set, but was null");
+        // A missing required setting is an IllegalStateException, as for JobProducer.builder().build().
+        assertThatThrownBy(() -> Worker.builder().queue("q").handler("t", j -> { }).build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("redis must be set: Worker.builder().redis(URI.create(\"redis://host:6379\"))");
         assertThatThrownBy(() -> Worker.builder().redis(URI.create("redis://127.0.0.1:1")).handler("t", j -> { }).build())
-                .hasMessage("at least one queue must be set, but was none");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("at least one queue must be set: Worker.builder().queue(\"name\")");
         assertThatThrownBy(() -> Worker.builder().redis(URI.create("redis://127.0.0.1:1")).queue("q").build())
-                .hasMessage("at least one handler must be set, but was none");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("at least one handler must be set: Worker.builder().handler(\"type\", job -> ...)");
     }
 
     @Test

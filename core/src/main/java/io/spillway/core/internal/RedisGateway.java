@@ -141,7 +141,10 @@ public final class RedisGateway implements AutoCloseable {
                 .socketTimeoutMillis(socketMs)
                 .blockingSocketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, maxBlock.toMillis() + socketMs))
                 .database(connection.database())
-                .clientName(connection.clientName() + "-" + component);
+                .clientName(connection.clientName() + "-" + component)
+                // No CLIENT SETINFO: CLIENT SETNAME names the connection, and before Redis 7.2 an ACL user (who cannot
+                // be given +client|setinfo there) had each new connection's SETINFO logged as a refusal in ACL LOG.
+                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED);
         Tls.configure(cfg, connection);
         if (connection.user() != null) {
             cfg.user(connection.user());
@@ -746,11 +749,15 @@ public final class RedisGateway implements AutoCloseable {
     private Probe probe(HostAndPort target, String probeKey) {
         try (Jedis j = pinged(target)) {
             Map<String, String> info = RedisInfo.parse(j.info());
-            try {
-                info.put(CONFIG_SAVE, j.configGet("save").getOrDefault("save", ""));
-            } catch (redis.clients.jedis.exceptions.JedisDataException e) {
-                // CONFIG is often renamed, disabled or denied (managed Redis): see uncheckedSettings.
-                info.put(CONFIG_UNREADABLE, Failures.configRefusal(e));
+            // CONFIG GET only when INFO cannot tell: with the AOF on, RDB does not matter, and a user whose ACL has no
+            // +config|get (docs/operations.md: optional) gets no refusal in ACL LOG at each probe.
+            if (!"1".equals(info.get("aof_enabled")) || info.get("maxmemory_policy") == null) {
+                try {
+                    info.put(CONFIG_SAVE, j.configGet("save").getOrDefault("save", ""));
+                } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+                    // CONFIG is often renamed, disabled or denied (managed Redis): see uncheckedSettings.
+                    info.put(CONFIG_UNREADABLE, Failures.configRefusal(e));
+                }
             }
             if ("1".equals(info.get("loading"))) {
                 return new Probe(false, true, "LOADING (Redis is loading its data)", info);

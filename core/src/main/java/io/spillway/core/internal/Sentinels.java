@@ -40,7 +40,8 @@ public final class Sentinels {
         DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis((int) c.connectTimeout().toMillis())
                 .socketTimeoutMillis((int) c.socketTimeout().toMillis())
-                .clientName(clientName);
+                .clientName(clientName)
+                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED); // as RedisGateway's connections
         Tls.configure(cfg, c);
         if (c.sentinelUser() != null) {
             cfg.user(c.sentinelUser());

@@ -399,7 +399,8 @@ public final class RedisChild implements Child {
         int ms = (int) probeTimeout.toMillis();
         DefaultJedisClientConfig.Builder c = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(ms).socketTimeoutMillis(ms).blockingSocketTimeoutMillis(ms)
-                .clientName("spillway-watchdog");
+                .clientName("spillway-watchdog")
+                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED); // as the library's connections
         if (password != null) {
             // The watchdog wrote requirepass itself; without it every PING is NOAUTH and "ready" never comes.
             c.password(password);
