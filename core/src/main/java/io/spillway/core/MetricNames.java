@@ -75,7 +75,7 @@ public final class MetricNames {
     public static final String RESEND_OVERFLOWED = "spillway.replay.resend.overflowed";
 
     // Connection (core)
-    /** Gauge: 0 connected, 1 disconnected, 2 recovering. Suffixed with the component (producer, worker). */
+    /** Gauge: 0 connected, 1 disconnected, 2 recovering, 3 closed. Suffixed with the component (producer, worker). */
     public static final String CONNECTION_STATE = "spillway.redis.state";
     /** Gauge: circuit breaker state, 0 closed, 1 open, 2 half-open. */
     public static final String CIRCUIT_STATE = "spillway.redis.circuit";

@@ -97,12 +97,26 @@ public final class Worker implements AutoCloseable {
     /** Where outcomes wait while Redis is away: {@code ${java.io.tmpdir}/spillway-worker}. Use a persistent directory in production. */
     public static final Path DEFAULT_STATE_DIR = Path.of(System.getProperty("java.io.tmpdir"), "spillway-worker");
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Worker.class);
+    /** Workers built and not closed, per registry: a second one on a registry is warned of. */
+    private static final Map<MetricRegistry, Integer> OPEN_PER_REGISTRY = new java.util.WeakHashMap<>();
+
     private final Settings settings;
     private final WorkerRuntime runtime;
+    private final java.util.concurrent.atomic.AtomicBoolean counted = new java.util.concurrent.atomic.AtomicBoolean(true);
 
     private Worker(Settings settings) {
         this.settings = settings;
         this.runtime = new WorkerRuntime(settings);
+        synchronized (OPEN_PER_REGISTRY) {
+            if (OPEN_PER_REGISTRY.merge(settings.metrics(), 1, Integer::sum) > 1) {
+                // Its gauges (in flight, connection state, queue figures) now read this worker only, while its meters
+                // and counters add up both: figures that do not match.
+                log.warn("This MetricRegistry already holds the metrics of another open worker: its gauges now read worker"
+                        + " {} only, its meters and counters count both; give each worker its own registry",
+                        settings.consumerName());
+            }
+        }
     }
 
     public static Builder builder() {
@@ -128,7 +142,15 @@ public final class Worker implements AutoCloseable {
      */
     @Override
     public void close() {
-        runtime.close();
+        try {
+            runtime.close();
+        } finally {
+            if (counted.compareAndSet(true, false)) {
+                synchronized (OPEN_PER_REGISTRY) {
+                    OPEN_PER_REGISTRY.computeIfPresent(settings.metrics(), (r, n) -> n > 1 ? n - 1 : null);
+                }
+            }
+        }
     }
 
     /**
@@ -190,6 +212,15 @@ public final class Worker implements AutoCloseable {
     /** Outcomes kept on local disk because Redis was away, not yet sent. */
     public int acksPendingLocally() {
         return runtime.acksPendingLocally();
+    }
+
+    /**
+     * The registry this worker's metrics are in (the one given to {@link Builder#metricRegistry}, or its own): for a
+     * reporter or the health checks of the metrics-reporter module. One registry per worker (a second open worker on a
+     * registry is warned of: its gauges would read one worker, its meters both).
+     */
+    public MetricRegistry metrics() {
+        return settings.metrics();
     }
 
     @Override

@@ -70,6 +70,30 @@ class WorkerBuilderTest {
         worker.close();
     }
 
+    /** metrics() gives the registry (its own when none was given); a second open worker on one registry is warned of. */
+    @Test
+    void theRegistryIsReachableAndASecondOpenWorkerOnItIsWarnedOf() {
+        com.codahale.metrics.MetricRegistry shared = new com.codahale.metrics.MetricRegistry();
+        Worker.Builder b = Worker.builder().redis(URI.create("redis://127.0.0.1:1")).queue("q").handler("t", job -> { })
+                .stateDir(dir);
+        try (io.spillway.testing.LogCapture logs = new io.spillway.testing.LogCapture()) {
+            Worker own = b.build();
+            assertThat(own.metrics()).isNotNull().isNotSameAs(shared);
+            Worker first = b.metricRegistry(shared).build();
+            assertThat(first.metrics()).isSameAs(shared);
+            assertThat(logs.lines("already holds the metrics of another open worker")).isEmpty();
+            Worker second = b.build();
+            assertThat(logs.lines("already holds the metrics of another open worker")).hasSize(1);
+            first.close();
+            second.close();
+            second.close(); // idempotent: counted down once
+            Worker third = b.build();
+            assertThat(logs.lines("already holds the metrics of another open worker")).as("both closed").hasSize(1);
+            third.close();
+            own.close();
+        }
+    }
+
     @Test
     void awaitClosedBlocksUntilCloseFromAnotherThreadHasFinished() throws Exception {
         Worker worker = Worker.builder()

@@ -396,8 +396,10 @@ public final class Failures {
         if (t instanceof ClosedAtOnce) {
             String cause = describe(t.getCause());
             cause = cause.equals(END_OF_STREAM) ? "end of stream" : cause;
+            // A Redis killed while the connection waited in its accept queue (after a SIGSTOP, say) ends it the same way.
             return "Redis closed a new connection before it answered (" + cause + "): it may be at its"
-                    + " maxclients (INFO stats: rejected_connections), or something in between refuses the connection";
+                    + " maxclients (INFO stats: rejected_connections), have died just then, or something in between"
+                    + " refuses the connection";
         }
         Throwable last = lastAttempt(t);
         if (last != null) {

@@ -4,7 +4,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Tells when this JVM did not run for a while: SIGSTOP, a long GC pause, a suspended VM or laptop. One daemon thread
- * per JVM ({@link #JVM}) sleeps {@value #TICK_MS} ms at a time and notes each wake-up that came at least
+ * per JVM ({@link #JVM}), running while a worker runs (started by the first, ended when the last is closed: none is
+ * left behind by an application redeployed in an app server), sleeps {@value #TICK_MS} ms at a time and notes each wake-up that came at least
  * {@link #PAUSE_NANOS} late. A worker's stuck-fetch watch asks it before it calls an idle fetch loop stuck: the loop
  * did not run during such a pause, and no more did anything else.
  */
@@ -20,13 +21,16 @@ final class PauseWatch {
     private long lastPauseEnd;
     private long lastPauseNanos;
     private Thread thread;
+    /** Running workers using the watch. */
+    private int users;
 
     PauseWatch(long now) {
         this.lastTick = now;
     }
 
-    /** Starts the watch thread if it is not running yet. */
+    /** A worker starts using the watch: its thread is started if it is not running yet. */
     synchronized void start() {
+        users++;
         if (thread != null) {
             return;
         }
@@ -36,12 +40,31 @@ final class PauseWatch {
         thread.start();
     }
 
+    /** A worker that {@link #start started} the watch is closed: the last one ends its thread. */
+    synchronized void release() {
+        if (users > 0 && --users == 0 && thread != null) {
+            thread.interrupt();
+            thread = null;
+        }
+    }
+
+    /** Whether the watch thread runs (for tests). */
+    synchronized boolean running() {
+        return thread != null;
+    }
+
     private void run() {
+        Thread me = Thread.currentThread();
         while (true) {
+            synchronized (this) {
+                if (thread != me) {
+                    return; // released (and maybe started again by a new worker: that thread watches now)
+                }
+            }
             try {
                 Thread.sleep(TICK_MS);
             } catch (InterruptedException e) {
-                // A daemon thread for the JVM's life: nothing to stop.
+                continue; // released: the check above ends this thread
             }
             tick(System.nanoTime());
         }

@@ -2012,6 +2012,7 @@ public final class WorkerRuntime {
             monitor.close();
             return;
         }
+        PauseWatch.JVM.release(); // the stuck check, its one user, stops with the timers below
         long t0 = System.nanoTime();
         fetching = false;
         join(fetchThread, Duration.ofNanos(nanos(s.fetchBlock())).plusSeconds(2));

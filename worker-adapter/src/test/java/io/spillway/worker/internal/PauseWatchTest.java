@@ -7,6 +7,34 @@ import org.junit.jupiter.api.Test;
 class PauseWatchTest {
     private static final long MS = 1_000_000L;
 
+    /** The thread runs while a worker uses the watch and ends when the last one is closed (no thread left behind). */
+    @Test
+    void theThreadRunsWhileAWorkerUsesTheWatchAndEndsAfterTheLast() throws Exception {
+        PauseWatch w = new PauseWatch(System.nanoTime());
+        w.start();
+        w.start();
+        assertThat(w.running()).isTrue();
+        w.release();
+        assertThat(w.running()).as("one worker still uses it").isTrue();
+        w.release();
+        assertThat(w.running()).isFalse();
+        long deadline = System.nanoTime() + 5_000 * MS;
+        while (watchThreads() > baseline && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(watchThreads()).as("its thread ended").isEqualTo(baseline);
+        w.release(); // more releases than starts: nothing
+        w.start();
+        assertThat(w.running()).as("started again").isTrue();
+        w.release();
+    }
+
+    private final long baseline = watchThreads();
+
+    private static long watchThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("spillway-pause-watch")).count();
+    }
+
     @Test
     void aLateWakeUpIsAPauseReportedOnceToEachWindowThatItEnded() {
         long t0 = 1_000_000_000_000L;
