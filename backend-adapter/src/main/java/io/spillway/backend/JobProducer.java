@@ -29,6 +29,7 @@ import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.CancelLog;
 import io.spillway.core.internal.RecentWrites;
+import io.spillway.core.internal.ReplicaWatch;
 import io.spillway.core.internal.SentLog;
 import io.spillway.core.internal.Replayer;
 import io.spillway.core.internal.StatusRecord;
@@ -218,6 +219,10 @@ public final class JobProducer implements AutoCloseable {
         }
         this.replayer = new Replayer(journal, gateway, config.dedupeWindow.toSeconds(), Replayer.DEFAULT_READ_BATCH, registry);
         this.monitor = new HealthMonitor(gateway, new Backoff(config.reconnectBase, config.reconnectCap), this::recover, registry);
+        if (recent.enabled() && !config.redis.cluster()) {
+            // Past the window, what no replica has confirmed yet: a failover to that replica would lose it.
+            monitor.watchReplication(new ReplicaWatch(recent::keepSince));
+        }
         if (sentLog != null) {
             monitor.knownRunId(sentLog.redisRunId());
         }

@@ -70,7 +70,8 @@ public final class MetricNames {
     public static final String RESENT = "spillway.replay.resent";
     /**
      * Gauge: recent direct writes pushed out of the resend buffer by its byte cap before their resend window
-     * ended (Redis losing them in a crash would not have them sent again); 0 unless writes outran the buffer.
+     * ended, or before a replica confirmed them (Redis losing them in a crash or a failover would not have them sent
+     * again); 0 unless writes outran the buffer.
      */
     public static final String RESEND_OVERFLOWED = "spillway.replay.resend.overflowed";
 

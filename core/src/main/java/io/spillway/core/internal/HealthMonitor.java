@@ -6,6 +6,7 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -79,6 +80,7 @@ public final class HealthMonitor implements AutoCloseable {
     private int failedAttempts;
     private volatile long disconnectedAtNanos = System.nanoTime();
     private volatile String runId;
+    private volatile ReplicaWatch replicaWatch;
     /** The probe that found Redis healthy last, for the recovery that follows it. */
     private volatile RedisGateway.Probe lastProbe;
     private volatile boolean writeAhead;
@@ -153,6 +155,14 @@ public final class HealthMonitor implements AutoCloseable {
      * During recovery: whether Redis restarted since this component was last connected (its run id
      * changed), so writes acknowledged just before may be lost (AOF everysec) and should be sent again.
      */
+    /**
+     * Reads the master's {@code INFO replication} with each heartbeat and tells {@code watch} (a producer's resend
+     * buffer keeps what no replica has confirmed). Not on a cluster. Call before {@link #start}.
+     */
+    public void watchReplication(ReplicaWatch watch) {
+        this.replicaWatch = watch;
+    }
+
     public boolean redisRestarted() {
         return restarted;
     }
@@ -432,7 +442,16 @@ public final class HealthMonitor implements AutoCloseable {
                     return;
                 }
             }
-            String id = gateway.runId();
+            String id;
+            ReplicaWatch watch = replicaWatch;
+            if (watch != null && !gateway.connection().cluster()) {
+                long before = System.currentTimeMillis();
+                Map<String, String> info = gateway.serverAndReplicationInfo();
+                id = info.get("run_id");
+                watch.sample(before, info);
+            } else {
+                id = gateway.runId();
+            }
             if (id != null && runId != null && !id.equals(runId)) {
                 if (gateway.isolatesSlots()) {
                     noteClusterRunId(id);

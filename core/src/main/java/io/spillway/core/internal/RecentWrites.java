@@ -13,8 +13,8 @@ import java.util.List;
  * seconds of acknowledged writes. The enqueue script is idempotent, so re-sending the last seconds after
  * a restart restores what was lost and skips what was kept.
  *
- * <p>Bounded by age ({@code window}) and by bytes ({@code maxBytes}); past the byte bound the oldest go
- * first and {@link #overflowed()} says so. With a {@link SentLog} each write is also recorded on disk, so
+ * <p>Bounded by age ({@code window}, extended to the writes no replica has confirmed: {@link #keepSince}) and by
+ * bytes ({@code maxBytes}); past the byte bound the oldest go first and {@link #overflowed()} says so. With a {@link SentLog} each write is also recorded on disk, so
  * that a producer started after this one crashed can {@link #restore} them. Thread-safe.
  */
 public final class RecentWrites {
@@ -28,6 +28,11 @@ public final class RecentWrites {
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
     private long bytes;
     private long overflowed;
+    /**
+     * Writes acknowledged at or after this time (epoch ms) are kept past the window: no replica is known to have them
+     * ({@link ReplicaWatch}). {@link Long#MAX_VALUE}: the window alone decides.
+     */
+    private volatile long keepSince = Long.MAX_VALUE;
 
     public RecentWrites(long windowMillis, long maxBytes) {
         this(windowMillis, maxBytes, null);
@@ -125,14 +130,42 @@ public final class RecentWrites {
         }
     }
 
+    /**
+     * Keeps the writes acknowledged at or after {@code millis} beyond the window, up to the byte bound: a replica has
+     * not confirmed them, so a failover would lose them ({@link ReplicaWatch}). {@link Long#MAX_VALUE}: none.
+     */
+    public void keepSince(long millis) {
+        keepSince = millis;
+    }
+
     private void evict(long nowMillis) {
+        long before = Math.min(nowMillis - windowMillis, keepSince);
         Entry head;
-        while ((head = entries.peekFirst()) != null && (head.ackedAtMillis() < nowMillis - windowMillis || bytes > maxBytes)) {
-            if (head.ackedAtMillis() >= nowMillis - windowMillis) {
+        while ((head = entries.peekFirst()) != null && (head.ackedAtMillis() < before || bytes > maxBytes)) {
+            if (head.ackedAtMillis() >= before) {
                 overflowed++;
             }
             entries.pollFirst();
             bytes -= head.encoded().length;
+        }
+    }
+
+    /**
+     * Puts back writes just sent again after a restart or failover, ahead of any new one, as written now: the Redis
+     * that took them may lose them too (its AOF's last second, or a failover before its replica has them).
+     */
+    public synchronized void resent(List<Entry> writes, long nowMillis) {
+        if (!enabled()) {
+            return;
+        }
+        for (int i = writes.size() - 1; i >= 0; i--) {
+            Entry e = writes.get(i);
+            if (bytes + e.encoded().length > maxBytes) {
+                overflowed += i + 1;
+                break;
+            }
+            entries.addFirst(new Entry(nowMillis, null, e.encoded()));
+            bytes += e.encoded().length;
         }
     }
 
@@ -151,7 +184,7 @@ public final class RecentWrites {
         return entries.size();
     }
 
-    /** Writes dropped by the byte bound while still inside the window. */
+    /** Writes dropped by the byte bound while still inside the window (or not yet confirmed by a replica). */
     public synchronized long overflowed() {
         return overflowed;
     }

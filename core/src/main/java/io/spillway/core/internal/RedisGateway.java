@@ -795,18 +795,25 @@ public final class RedisGateway implements AutoCloseable {
             j.ping();
             return j;
         } catch (JedisConnectionException e) {
-            if (j != null) {
-                j.close();
-            }
+            closeQuietly(j);
             if (Failures.isRefused(e) || Failures.isTimeout(e) || Failures.isTlsFailure(e)) {
                 throw e;
             }
             throw new Failures.ClosedAtOnce(e);
         } catch (RuntimeException e) {
-            if (j != null) {
-                j.close();
-            }
+            closeQuietly(j);
             throw e;
+        }
+    }
+
+    /** Closes a connection that failed; its close may fail too (a broken pipe), which must not hide the first failure. */
+    private static void closeQuietly(Jedis j) {
+        if (j != null) {
+            try {
+                j.close();
+            } catch (RuntimeException ignored) {
+                // the connection is broken already
+            }
         }
     }
 
@@ -929,6 +936,18 @@ public final class RedisGateway implements AutoCloseable {
      *
      * @throws RedisUnavailableException if Redis (a master) cannot be reached
      */
+    /**
+     * {@code INFO server} and {@code INFO replication} of the master, parsed into one map (for the run id and a
+     * {@link ReplicaWatch}); not for a cluster.
+     */
+    public Map<String, String> serverAndReplicationInfo() {
+        return executeDirect(c -> {
+            Map<String, String> info = RedisInfo.parse(c.info("server"));
+            info.putAll(RedisInfo.parse(c.info("replication")));
+            return info;
+        });
+    }
+
     public String runId() {
         if (!connection.cluster()) {
             return executeDirect(c -> RedisInfo.parse(c.info("server")).get("run_id"));

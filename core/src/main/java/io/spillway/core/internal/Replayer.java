@@ -244,8 +244,19 @@ public final class Replayer {
             List<RecentWrites.Entry> writes = recent.drain();
             if (!writes.isEmpty()) {
                 int[] c = resend(writes);
+                // Kept again: this Redis may lose them as well (its AOF's last second, or a failover before a replica
+                // has them).
+                recent.resent(writes, System.currentTimeMillis());
+                long span = System.currentTimeMillis() - writes.get(0).ackedAtMillis();
                 log.info("Sent {} jobs written in the last {} ms again after the Redis restart: {} had been lost and are restored,"
-                        + " {} were still there", writes.size(), windowMillis, c[0], c[1]);
+                        + " {} were still there", writes.size(), Math.max(windowMillis, span), c[0], c[1]);
+                if (c[1] == 0 && c[0] > 1 && !journal.writeAhead()) { // write-ahead: the journal sends every unconfirmed job again
+                    // Not even the oldest was there: Redis lost more than these, and what it lost before them (a Redis
+                    // without persistence restarted empty, or a replica far behind was promoted) is not in memory.
+                    log.warn("None of the {} jobs sent again was still in Redis: it lost writes older than {} ms ago as well,"
+                            + " which this producer no longer holds (jobs accepted before then may be lost); see"
+                            + " docs/guarantees.md for the Redis settings that keep them", writes.size(), Math.max(windowMillis, span));
+                }
             }
         }
         // Up to what is in the journal now: a producer spooling faster than Redis takes jobs must not keep
