@@ -111,6 +111,31 @@ class SentinelFailoverIT {
     }
 
     /**
+     * Every sentinel down while the master serves: nothing fails, so nothing else would say that a failover now would
+     * go unnoticed. The heartbeat says it once, after 3 s, and again when a sentinel answers.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side: the same whatever the Redis version
+    void sentinelsThatAllStopAnsweringAreSaidOnceAndTheirReturnToo() throws Exception {
+        try (SentinelGroup redis = SentinelGroup.builder().start();
+             io.spillway.testing.LogCapture logs = new io.spillway.testing.LogCapture();
+             JobProducer p = producer(redis)) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
+            for (int i = 0; i < redis.sentinelPorts().size(); i++) {
+                redis.killSentinel(i);
+            }
+            await().atMost(Duration.ofSeconds(15)).until(() -> !logs.lines("No sentinel of master").isEmpty());
+            assertThat(logs.lines("No sentinel of master")).hasSize(1).allSatisfy(l -> assertThat(l).contains(" WARN ",
+                    "'" + redis.masterName() + "'", "a failover would not be followed until a sentinel answers again"));
+            assertThat(p.enqueue(QUEUES[0], "t", new byte[1]).spooled()).as("the master still serves").isFalse();
+            redis.restartSentinel(0);
+            await().atMost(Duration.ofSeconds(15)).until(() -> !logs.lines("answer again").isEmpty());
+            assertThat(logs.lines("No sentinel of master")).as("said once").hasSize(1);
+            assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
+        }
+    }
+
+    /**
      * @param longStop {@link Duration#ZERO}: the replica is stopped for about a second and 3,000 jobs; else for this
      *     long, at about 750 jobs/s, with a 64 MiB resend buffer (the default 16 MiB would overflow)
      */

@@ -4,6 +4,7 @@ import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
@@ -51,11 +52,18 @@ public final class Failures {
     private Failures() {
     }
 
+    /** How {@link #describe} starts a sentinel's refusal of this client's credentials. */
+    public static final String SENTINEL_CREDENTIALS = "the sentinels refuse this client's credentials: ";
+
     /** How a probe starts the problem of a URI scheme that does not match the server (cluster or not). */
     public static final String CLUSTER_MISMATCH = "cluster mode: ";
 
     /** Whose setting a misconfiguration {@code problem} is and what to check, for the one ERROR line that reports it. */
     public static String whatToCheck(String problem) {
+        if (problem != null && problem.startsWith(SENTINEL_CREDENTIALS)) {
+            return "give the sentinels' user and password with RedisConnection.builder(uri).sentinelCredentials(user, password)"
+                    + " (the URI's are the master's)";
+        }
         if (problem != null && problem.startsWith(CLUSTER_MISMATCH)) {
             return "the URI's scheme does not match this Redis: redis-cluster:// (rediss-cluster://) for a Redis Cluster,"
                     + " redis://, rediss:// or redis-sentinel:// for any other";
@@ -248,7 +256,8 @@ public final class Failures {
         if (problem == null) {
             return false;
         }
-        return problem.startsWith(TLS) || problem.startsWith(CLUSTER_MISMATCH) || problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
+        return problem.startsWith(TLS) || problem.startsWith(CLUSTER_MISMATCH) || problem.startsWith(SENTINEL_CREDENTIALS)
+                || problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
                 || problem.startsWith("ERR AUTH") || problem.startsWith("ERR invalid password")
                 || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
     }
@@ -403,7 +412,19 @@ public final class Failures {
         }
         Throwable last = lastAttempt(t);
         if (last != null) {
-            return describe(last) + " (" + firstLine(String.valueOf(t.getMessage())) + ")";
+            return describe(last) + " (the cluster client's last attempt)"; // not Jedis's "No more cluster attempts left."
+        }
+        Sentinels.Unanswered unanswered = find(t, Sentinels.Unanswered.class, 0);
+        if (unanswered != null && describeTls(t) == null) {
+            // Named as the sentinels' failure: "connection refused" alone read like the master's.
+            String cause = unanswered.getCause() == null ? "no answer" : describe(unanswered.getCause());
+            HostAndPort s = unanswered.sentinel();
+            String where = s == null ? "" : "sentinel " + s + ": ";
+            if (cause.startsWith("NOAUTH") || cause.startsWith("WRONGPASS") || cause.startsWith("ERR AUTH")
+                    || cause.startsWith("ERR invalid password") || cause.startsWith("NOPERM")) {
+                return SENTINEL_CREDENTIALS + where + cause;
+            }
+            return "no sentinel of master '" + unanswered.masterName() + "' answered (" + where + cause + ")";
         }
         UnknownHostException unknownHost = find(t, UnknownHostException.class, 0);
         if (unknownHost != null) {

@@ -457,7 +457,8 @@ public final class HealthMonitor implements AutoCloseable {
                     noteClusterRunId(id);
                     return;
                 }
-                gateway.markUnavailable(new io.spillway.core.SpillwayException("Redis restarted (new run id)"));
+                gateway.markUnavailable(new io.spillway.core.SpillwayException(gateway.connection().cluster() || gateway.connection().sentinel()
+                        ? "Redis master restarted or failed over (new run id)" : "Redis restarted (new run id)"));
             }
         } catch (RuntimeException e) {
             // executeDirect has told us (reportFailure) if Redis is unavailable.

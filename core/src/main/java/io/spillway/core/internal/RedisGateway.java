@@ -1225,12 +1225,44 @@ public final class RedisGateway implements AutoCloseable {
                     }
                 }
             }
+            noteSentinels(watchedSentinel != null);
         }
         if (named == null || named.equals(pool)) {
             return null;
         }
         HostAndPort confirmed = Sentinels.majorityMaster(connection, sentinelConfig);
         return confirmed == null || confirmed.equals(pool) ? null : confirmed;
+    }
+
+    /** Heartbeat only: since when (nanoTime) no sentinel answered, 0 while one does; and whether that was said. */
+    private long sentinelsSilentSince;
+    private boolean sentinelsSilentSaid;
+    /** How long no sentinel may answer the heartbeat before a WARN says so. */
+    static final long SENTINELS_SILENT_WARN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(3);
+
+    /**
+     * Says when no sentinel has answered the heartbeat for a few seconds (and when they answer again): the master still
+     * serves, so nothing else would tell that a failover now would go unnoticed until a sentinel answers.
+     */
+    private void noteSentinels(boolean answered) {
+        if (answered) {
+            if (sentinelsSilentSaid) {
+                log.info("The sentinels of master '{}' answer again ({}, {})", connection.masterName(), component,
+                        connection.redacted());
+            }
+            sentinelsSilentSince = 0;
+            sentinelsSilentSaid = false;
+            return;
+        }
+        long now = System.nanoTime();
+        if (sentinelsSilentSince == 0) {
+            sentinelsSilentSince = now;
+        } else if (!sentinelsSilentSaid && now - sentinelsSilentSince >= SENTINELS_SILENT_WARN_NANOS) {
+            sentinelsSilentSaid = true;
+            log.warn("No sentinel of master '{}' answers ({}, {}): going on with master {}, but a failover would not be"
+                    + " followed until a sentinel answers again", connection.masterName(), component, connection.redacted(),
+                    sentinelMaster);
+        }
     }
 
     private static HostAndPort masterAddress(List<String> addr) {

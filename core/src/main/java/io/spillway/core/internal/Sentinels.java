@@ -77,7 +77,7 @@ public final class Sentinels {
         }
         if (!answered && last != null) {
             throw new Unanswered("no sentinel of master '" + c.masterName() + "' answered (" + c.redacted() + "): "
-                    + Failures.describe(last), last, lastSentinel);
+                    + Failures.describe(last), last, lastSentinel, c.masterName());
         }
         String what = answered
                 ? "no sentinel knows master '" + c.masterName() + "'"
@@ -116,10 +116,17 @@ public final class Sentinels {
     /** No sentinel answered: the cause is the failure of the last one tried, {@link #sentinel()}. */
     public static final class Unanswered extends JedisConnectionException {
         private final HostAndPort sentinel;
+        private final String masterName;
 
-        Unanswered(String message, Throwable cause, HostAndPort sentinel) {
+        Unanswered(String message, Throwable cause, HostAndPort sentinel, String masterName) {
             super(message, cause);
             this.sentinel = sentinel;
+            this.masterName = masterName;
+        }
+
+        /** The master name the sentinels were asked about. */
+        public String masterName() {
+            return masterName;
         }
 
         /** The last sentinel tried, whose failure is the cause. */

@@ -19,13 +19,30 @@ class FailuresTest {
     private static final String SCRIPT_70 = "ERR The user executing the script can't access at least one of the keys mentioned in the"
             + " command arguments script: " + LuaScript.ENQUEUE.sha() + ", on @user_script:" + XADD_LINE + ".";
 
+    /** The sentinels' failures are named as theirs: "connection refused" alone read like the master's. */
+    @Test
+    void sentinelFailuresNameTheSentinelsAndTheirCredentials() {
+        redis.clients.jedis.HostAndPort s = new redis.clients.jedis.HostAndPort("127.0.0.1", 26379);
+        var refused = new Sentinels.Unanswered("no sentinel answered", new redis.clients.jedis.exceptions.JedisConnectionException(
+                "Failed to connect", new java.net.ConnectException("Connection refused")), s, "mymaster");
+        assertThat(Failures.describe(new io.spillway.core.RedisUnavailableException("Redis unavailable", refused)))
+                .isEqualTo("no sentinel of master 'mymaster' answered (sentinel 127.0.0.1:26379: connection refused)");
+        assertThat(Failures.isUnavailable(refused)).isTrue();
+        var noAuth = new Sentinels.Unanswered("no sentinel answered",
+                new redis.clients.jedis.exceptions.JedisAccessControlException("NOAUTH Authentication required."), s, "mymaster");
+        String said = Failures.describe(noAuth);
+        assertThat(said).startsWith(Failures.SENTINEL_CREDENTIALS + "sentinel 127.0.0.1:26379: NOAUTH");
+        assertThat(Failures.isMisconfiguration(said)).isTrue();
+        assertThat(Failures.whatToCheck(said)).contains("sentinelCredentials(user, password)", "the URI's are the master's");
+    }
+
     @Test
     void clusterFailuresAreOutagesDescribedByWhatTheAttemptsMet() {
         var outOfAttempts = new redis.clients.jedis.exceptions.JedisClusterOperationException("No more cluster attempts left.");
         outOfAttempts.addSuppressed(new redis.clients.jedis.exceptions.JedisConnectionException("Failed to connect",
                 new java.net.ConnectException("Connection refused")));
         assertThat(Failures.isUnavailable(outOfAttempts)).isTrue();
-        assertThat(Failures.describe(outOfAttempts)).isEqualTo("connection refused (No more cluster attempts left.)");
+        assertThat(Failures.describe(outOfAttempts)).isEqualTo("connection refused (the cluster client's last attempt)");
         var endOfStream = new redis.clients.jedis.exceptions.JedisClusterOperationException("No more cluster attempts left.");
         endOfStream.addSuppressed(new redis.clients.jedis.exceptions.JedisConnectionException("Unexpected end of stream."));
         assertThat(Failures.describe(new io.spillway.core.RedisUnavailableException("Redis unavailable", endOfStream)))
