@@ -51,6 +51,28 @@ class HealthChecksTest {
     }
 
     @Test
+    void connectionStateSaysWhatAWorkerDoesWhileRedisIsAway() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicInteger v = new AtomicInteger(HealthState.DISCONNECTED.gaugeValue());
+        registry.register("spillway.redis.state.worker", (Gauge<Integer>) v::get);
+        ConnectionStateHealthCheck check = ConnectionStateHealthCheck.fromRegistry(registry, "worker");
+        // A worker has no journal: it stops fetching and keeps the outcomes of the jobs still running.
+        assertThat(check.execute().getMessage()).isEqualTo(
+                "worker: Redis unavailable, fetching paused; running jobs go on and their outcomes are kept locally");
+        v.set(HealthState.RECOVERING.gaugeValue());
+        assertThat(check.execute().getMessage()).isEqualTo(
+                "worker: Redis is back, sending the outcomes kept locally before fetching again");
+        AtomicReference<HealthState> s = new AtomicReference<>(HealthState.DISCONNECTED);
+        assertThat(ConnectionStateHealthCheck.of("emails-worker", s::get).execute().getMessage())
+                .startsWith("emails-worker: Redis unavailable, fetching paused");
+        assertThat(ConnectionStateHealthCheck.of("cache", s::get).execute().getMessage())
+                .as("no claim about a component we cannot tell").isEqualTo("cache: Redis unavailable");
+        s.set(HealthState.RECOVERING);
+        assertThat(ConnectionStateHealthCheck.of("producer", s::get).execute().getMessage())
+                .isEqualTo("producer: Redis is back, replaying the journal");
+    }
+
+    @Test
     void journalTurnsUnhealthyPastEitherThreshold() {
         AtomicLong backlog = new AtomicLong();
         AtomicLong age = new AtomicLong();
