@@ -85,7 +85,7 @@ final class ReportCommand implements Callable<Integer> {
         if (port < 0 || port > 65_535 || host.isBlank()) {
             throw new CliException(ExitCodes.USAGE, "--listen must be HOST:PORT with a port in 0..65535, but was '" + listen + "'");
         }
-        requireLocalAddress(host);
+        boolean everyInterface = requireLocalAddress(host).isAnyLocalAddress();
         positive("--console", consoleSeconds);
         positive("--slf4j", slf4jSeconds);
         if (noHttp && consoleSeconds == null && csvDir == null && slf4jSeconds == null && !jmx) {
@@ -149,7 +149,9 @@ final class ReportCommand implements Callable<Integer> {
         }
         Runtime.getRuntime().addShutdownHook(new Thread(reporter::close, "spillway-report-shutdown"));
         if (!noHttp) {
+            // Bound to every interface, the URI is the loopback one (a wildcard names no host): say where it listens too.
             spec.commandLine().getOut().println("Serving " + reporter.reporting().uri().resolve("/metrics") + " and /health"
+                    + (everyInterface ? " (listening on every interface)" : "")
                     + " for " + redis.connection().redacted() + " (Ctrl-C stops)");
             spec.commandLine().getOut().flush();
         }
@@ -160,8 +162,10 @@ final class ReportCommand implements Callable<Integer> {
     /**
      * A host that does not resolve, or is not an address of this machine, is bad input (exit 2): found here it
      * is one clear line, found by the HTTP server's bind it was a failed start (exit 1).
+     *
+     * @return the address
      */
-    private static void requireLocalAddress(String host) {
+    private static InetAddress requireLocalAddress(String host) {
         InetAddress address;
         try {
             address = InetAddress.getByName(host);
@@ -178,6 +182,7 @@ final class ReportCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--listen: " + host + " (" + address.getHostAddress()
                     + ") is not an address of this machine");
         }
+        return address;
     }
 
     private static BindException bindFailure(Throwable e) {

@@ -16,6 +16,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,6 +48,23 @@ class ReportCommandIT {
                 assertThat(health.statusCode()).isEqualTo(200);
                 assertThat(cli.terminate(Duration.ofSeconds(20))).isEqualTo(143);
             }
+        }
+    }
+
+    /** {@code --listen 0.0.0.0:0}: the line says a URL that works, and that the endpoint listens on every interface. */
+    @Test
+    void onEveryInterfaceItPrintsAUrlToUse() throws Exception {
+        try (RedisProcess redis = RedisProcess.builder().start();
+             ChildJvm cli = ChildJvm.builder(SpillwayCli.class)
+                     .args("report", "--redis", redis.uri().toString(), "--listen", "0.0.0.0:0").start()) {
+            String line = cli.awaitOutput("Ctrl-C stops", Duration.ofSeconds(30));
+            Matcher m = Pattern.compile("^Serving (http://127\\.0\\.0\\.1:\\d+/metrics) and /health \\(listening on every"
+                    + " interface\\) for redis://").matcher(line);
+            assertThat(m.find()).as(line).isTrue();
+            HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(m.group(1))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.statusCode()).isEqualTo(200);
+            assertThat(cli.terminate(Duration.ofSeconds(20))).isEqualTo(143);
         }
     }
 

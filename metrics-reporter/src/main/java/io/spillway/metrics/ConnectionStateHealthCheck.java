@@ -5,14 +5,25 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Supplier;
 
 /**
  * A component's view of Redis: healthy while {@link HealthState#CONNECTED} or
- * {@link HealthState#RECOVERING} (Redis is back and the journal is being replayed), unhealthy while
- * {@link HealthState#DISCONNECTED} (enqueues are spooling to the local journal; no job is lost, but
- * none reaches a worker either) and once the component is {@link HealthState#CLOSED}.
+ * {@link HealthState#RECOVERING} (Redis is back and the component is catching up), unhealthy while
+ * {@link HealthState#DISCONNECTED} and once the component is {@link HealthState#CLOSED}.
+ *
+ * <p>The message says what the component does meanwhile, going by its name (the gauges' components are
+ * {@code producer} and {@code worker}; a name that contains either word counts as that one):
+ * <ul>
+ *   <li>a producer, disconnected: {@code producer: Redis unavailable, spooling to the local journal} (no job is
+ *       lost, but none reaches a worker either); recovering: {@code Redis is back, replaying the journal};
+ *   <li>a worker, disconnected: {@code worker: Redis unavailable, fetching paused; running jobs go on and their
+ *       outcomes are kept locally}; recovering: {@code Redis is back, sending the outcomes kept locally before
+ *       fetching again} (see {@code docs/worker.md}, "Redis outages");
+ *   <li>any other name: {@code Redis unavailable}, {@code Redis is back, recovering}.
+ * </ul>
  *
  * <p>Reads a {@code Supplier<HealthState>} (such as {@code producer::state}) or a connection-state gauge
  * ({@value MetricNames#CONNECTION_STATE}{@code .<component>}: 0 connected, 1 disconnected,
@@ -25,10 +36,24 @@ import java.util.function.Supplier;
 public final class ConnectionStateHealthCheck extends HealthCheck {
     private final String component;
     private final Supplier<HealthState> state;
+    private final String whileDisconnected;
+    private final String whileRecovering;
 
     private ConnectionStateHealthCheck(String component, Supplier<HealthState> state) {
         this.component = Objects.requireNonNull(component, "component must not be null");
         this.state = Objects.requireNonNull(state, "state must not be null");
+        String name = component.toLowerCase(Locale.ROOT);
+        if (name.contains("worker")) {
+            // A worker has no journal: docs/worker.md, "Redis outages".
+            this.whileDisconnected = "Redis unavailable, fetching paused; running jobs go on and their outcomes are kept locally";
+            this.whileRecovering = "Redis is back, sending the outcomes kept locally before fetching again";
+        } else if (name.contains("producer")) {
+            this.whileDisconnected = "Redis unavailable, spooling to the local journal";
+            this.whileRecovering = "Redis is back, replaying the journal";
+        } else {
+            this.whileDisconnected = "Redis unavailable";
+            this.whileRecovering = "Redis is back, recovering";
+        }
     }
 
     public static ConnectionStateHealthCheck of(String component, Supplier<HealthState> state) {
@@ -63,9 +88,9 @@ public final class ConnectionStateHealthCheck extends HealthCheck {
             case CONNECTED -> Result.builder().healthy().withMessage(component + ": connected to Redis")
                     .withDetail("state", s.name()).build();
             case RECOVERING -> Result.builder().healthy()
-                    .withMessage(component + ": Redis is back, replaying the journal").withDetail("state", s.name()).build();
+                    .withMessage(component + ": " + whileRecovering).withDetail("state", s.name()).build();
             case DISCONNECTED -> Result.builder().unhealthy()
-                    .withMessage(component + ": Redis unavailable, spooling to the local journal")
+                    .withMessage(component + ": " + whileDisconnected)
                     .withDetail("state", s.name()).build();
             case CLOSED -> Result.builder().unhealthy().withMessage(component + ": closed")
                     .withDetail("state", s.name()).build();

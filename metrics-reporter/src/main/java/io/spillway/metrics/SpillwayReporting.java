@@ -138,9 +138,14 @@ public final class SpillwayReporting implements AutoCloseable {
         return http == null ? -1 : http.port();
     }
 
-    /** {@code http://host:port/} of the endpoint, or null without one. */
+    /**
+     * {@code http://host:port/} of the endpoint, for a client on this machine; null without an endpoint. The host is
+     * the address bound, an IPv6 one in brackets ({@code http://[::1]:9477/}); bound to every interface
+     * ({@code "0.0.0.0"}, {@code "::"}) it is the loopback address of that family ({@code http://127.0.0.1:9477/},
+     * {@code http://[::1]:9477/}), since a wildcard names no host to connect to.
+     */
     public URI uri() {
-        return http == null ? null : URI.create("http://" + http.host() + ":" + http.port() + "/");
+        return http == null ? null : http.uri();
     }
 
     /** What a scrape of {@code /metrics} would return now (works without the HTTP endpoint too). */

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What it registers: the per-queue gauges of {@link QueueStats}; for the journal directories, the
  * sums {@value MetricNames#JOURNAL_BACKLOG}, {@value MetricNames#JOURNAL_BACKLOG_BYTES}, the largest
- * {@value MetricNames#JOURNAL_OLDEST_AGE}, the per-queue {@code spillway.journal.backlog.jobs.<queue>},
+ * {@value MetricNames#JOURNAL_OLDEST_AGE} (as of when it is read, from the oldest enqueue time the last read
+ * found: it grows between reads), the per-queue {@code spillway.journal.backlog.jobs.<queue>},
  * {@value MetricNames#REPORT_JOURNALS_LOCKED} (directories held by a live producer, which exports them
  * itself) and, when {@link Builder#journalMaxBytes(long)} is given, {@value MetricNames#JOURNAL_MAX_BYTES}.
  * Health checks: {@code redis} ({@link RedisHealthCheck}) and, with journal directories, {@code journal}:
@@ -140,8 +141,7 @@ public final class StandaloneReporter implements AutoCloseable {
     private void registerJournalGauges() {
         register(MetricNames.JOURNAL_BACKLOG, () -> sum(JournalInspector.Look::backlog));
         register(MetricNames.JOURNAL_BACKLOG_BYTES, () -> sum(JournalInspector.Look::backlogBytes));
-        register(MetricNames.JOURNAL_OLDEST_AGE, () -> looks.stream().filter(JournalInspector.Look::ok)
-                .mapToLong(JournalInspector.Look::oldestAgeMillis).max().orElse(0));
+        register(MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
         register(MetricNames.REPORT_JOURNALS_LOCKED, () -> looks.stream().filter(JournalInspector.Look::locked).count());
         if (journalMaxBytes > 0) {
             register(MetricNames.JOURNAL_MAX_BYTES, () -> journalMaxBytes);
@@ -156,7 +156,7 @@ public final class StandaloneReporter implements AutoCloseable {
     private final class JournalDirsHealthCheck extends com.codahale.metrics.health.HealthCheck {
         private final JournalHealthCheck thresholds = JournalHealthCheck.builder(
                         () -> sum(JournalInspector.Look::backlog),
-                        () -> looks.stream().filter(JournalInspector.Look::ok).mapToLong(JournalInspector.Look::oldestAgeMillis).max().orElse(0))
+                        StandaloneReporter.this::oldestAgeMillis)
                 .bytes(() -> looks.stream().filter(JournalInspector.Look::ok).mapToLong(JournalInspector.Look::backlogBytes).max().orElse(0),
                         () -> journalMaxBytes)
                 .build();
@@ -191,6 +191,15 @@ public final class StandaloneReporter implements AutoCloseable {
                             + " not read, backlog unknown: " + which)
                     .withDetail("unread", failed).build();
         }
+    }
+
+    /**
+     * The age now of the oldest job of the directories read, from its enqueue time as read: a job left behind ages
+     * between reads too (an age computed at the read would stand still for {@code journalRefreshEvery}).
+     */
+    private long oldestAgeMillis() {
+        long now = System.currentTimeMillis();
+        return looks.stream().filter(JournalInspector.Look::ok).mapToLong(l -> l.oldestAgeMillis(now)).max().orElse(0);
     }
 
     private long sum(java.util.function.ToLongFunction<JournalInspector.Look> f) {

@@ -6,10 +6,16 @@ import com.codahale.metrics.Metric;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
@@ -20,15 +26,32 @@ import java.util.function.LongSupplier;
  * <p>Progress is a count that moves whenever a worker does something: by default the sum of
  * {@value MetricNames#FETCHED}, {@value MetricNames#COMPLETED}, {@value MetricNames#FAILED} and
  * {@value MetricNames#LEASE_RENEWALS} (with their per-queue variants), so a single long job whose lease is
- * renewed counts as progress. Waiting is the number of jobs ready in Redis: by default the sum of the
- * {@value MetricNames#QUEUE_DEPTH} gauges that {@link QueueStats} registers. Nothing waiting is never a
- * stall.
+ * renewed counts as progress. Waiting is the number of jobs ready in Redis that the worker would fetch. Nothing
+ * waiting is never a stall.
+ *
+ * <p>From a registry, waiting is read from the {@value MetricNames#QUEUE_DEPTH}{@code .<queue>} gauges, which the
+ * worker registers for its own queues and {@link QueueStats} for every queue of its Redis:
+ * <ul>
+ *   <li>{@link #fromRegistry(MetricRegistry, Collection)} reads those of the worker's queues only (pass
+ *       {@code worker.queues()}): a backlog in another team's queue, read by a {@code QueueStats} in the same
+ *       registry, is not this worker's stall. Use it whenever the registry may hold other queues' gauges.
+ *   <li>{@link #fromRegistry(MetricRegistry)} sums every such gauge: right only for a registry that holds the
+ *       worker's queues alone (a worker with its own registry and no {@code QueueStats}).
+ * </ul>
+ * Either way the jobs of the worker's paused queues are not counted: an operator's pause
+ * ({@value MetricNames#QUEUES_HELD}, {@code Queues.pause}) and a Redis Cluster master that cannot serve a queue
+ * ({@value MetricNames#QUEUES_PAUSED}) stop fetching by design, so their jobs wait without a stall. The registry
+ * counts paused queues but does not name them: when some but not all are paused, the check leaves out as many
+ * queues as are paused, those with the most jobs waiting. So jobs count as waiting only while more of the worker's
+ * queues hold jobs than are paused (one of those is surely not paused): a pause never reads as a stall, but a stall
+ * of the other queues can go unseen while a paused queue is empty. ({@code docs/metrics.md}, "Health checks".)
  *
  * <p>The check compares what it sees with what it saw at its previous run, so it must run regularly (a
  * {@code /health} scrape, a scheduled health check) to notice a stall. Thread-safe.
  *
  * <pre>{@code
- * healthChecks.register("worker-progress", WorkerProgressHealthCheck.fromRegistry(registry).build());
+ * healthChecks.register("worker-progress",
+ *         WorkerProgressHealthCheck.fromRegistry(registry, worker.queues()).build());
  * }</pre>
  */
 public final class WorkerProgressHealthCheck extends HealthCheck {
@@ -38,6 +61,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
 
     private final LongSupplier progress;
     private final LongSupplier waiting;
+    private final LongSupplier paused;
     private final long stallAfterNanos;
     private final LongSupplier nanoClock;
     private long lastProgress = Long.MIN_VALUE;
@@ -46,6 +70,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
     WorkerProgressHealthCheck(Builder b, LongSupplier nanoClock) {
         this.progress = b.progress;
         this.waiting = b.waiting;
+        this.paused = b.paused;
         this.stallAfterNanos = b.stallAfter.toNanos();
         this.nanoClock = nanoClock;
     }
@@ -56,10 +81,66 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
                 Objects.requireNonNull(waiting, "waiting must not be null"));
     }
 
-    /** Progress from the worker meters and waiting from the queue gauges of {@code registry}, read at each check. */
+    /**
+     * Progress from the worker meters and waiting from every queue gauge of {@code registry}, read at each check: for
+     * a registry holding the worker's queues alone (see the class comment; else use
+     * {@link #fromRegistry(MetricRegistry, Collection)}).
+     */
     public static Builder fromRegistry(MetricRegistry registry) {
         Objects.requireNonNull(registry, "registry must not be null");
-        return builder(() -> sumCounts(registry, PROGRESS), () -> sumGauges(registry, MetricNames.QUEUE_DEPTH));
+        return builder(() -> sumCounts(registry, PROGRESS), () -> waitingOutsidePauses(registry, null))
+                .pausedFrom(() -> pausedQueues(registry));
+    }
+
+    /**
+     * Progress from the worker meters and waiting from the gauges of the worker's own queues, {@code queues}
+     * (such as {@code worker.queues()}), read at each check; the registry may hold other queues' gauges too.
+     *
+     * @throws IllegalArgumentException when {@code queues} is empty or holds an invalid queue name
+     */
+    public static Builder fromRegistry(MetricRegistry registry, Collection<String> queues) {
+        Objects.requireNonNull(registry, "registry must not be null");
+        Objects.requireNonNull(queues, "queues must not be null");
+        if (queues.isEmpty()) {
+            throw new IllegalArgumentException("worker queues must not be empty, but was " + queues);
+        }
+        Set<String> gauges = new HashSet<>();
+        for (String q : queues) {
+            gauges.add(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, QueueName.of(q).value()));
+        }
+        return builder(() -> sumCounts(registry, PROGRESS), () -> waitingOutsidePauses(registry, gauges))
+                .pausedFrom(() -> pausedQueues(registry));
+    }
+
+    /**
+     * The jobs waiting in the queue gauges named {@code gauges} (all of them when null), less the queues the worker
+     * has paused: the registry says how many, not which, so the fullest ones are left out (never a false stall).
+     */
+    static long waitingOutsidePauses(MetricRegistry registry, Set<String> gauges) {
+        List<Long> waiting = new ArrayList<>();
+        for (Map.Entry<String, Gauge> e : registry.getGauges().entrySet()) {
+            boolean counted = gauges == null ? inFamily(e.getKey(), List.of(MetricNames.QUEUE_DEPTH)) : gauges.contains(e.getKey());
+            if (counted && e.getValue().getValue() instanceof Number n) {
+                waiting.add(Math.max(0, n.longValue()));
+            }
+        }
+        waiting.sort(Comparator.reverseOrder());
+        long skip = Math.min(waiting.size(), pausedQueues(registry));
+        long sum = 0;
+        for (int i = (int) skip; i < waiting.size(); i++) {
+            sum += waiting.get(i);
+        }
+        return sum;
+    }
+
+    /** The worker's queues paused by an operator or by a Redis Cluster master that cannot serve them; 0 without a worker. */
+    static long pausedQueues(MetricRegistry registry) {
+        return gaugeValue(registry, MetricNames.QUEUES_HELD) + gaugeValue(registry, MetricNames.QUEUES_PAUSED);
+    }
+
+    private static long gaugeValue(MetricRegistry registry, String name) {
+        Gauge<?> g = registry.getGauges().get(name);
+        return g != null && g.getValue() instanceof Number n ? Math.max(0, n.longValue()) : 0;
     }
 
     static long sumCounts(MetricRegistry registry, List<String> families) {
@@ -67,16 +148,6 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
         for (Map.Entry<String, Metric> e : registry.getMetrics().entrySet()) {
             if (e.getValue() instanceof Counting c && inFamily(e.getKey(), families)) {
                 sum += c.getCount();
-            }
-        }
-        return sum;
-    }
-
-    static long sumGauges(MetricRegistry registry, String family) {
-        long sum = 0;
-        for (Map.Entry<String, Gauge> e : registry.getGauges().entrySet()) {
-            if (inFamily(e.getKey(), List.of(family)) && e.getValue().getValue() instanceof Number n) {
-                sum += Math.max(0, n.longValue());
             }
         }
         return sum;
@@ -96,6 +167,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
         long now = nanoClock.getAsLong();
         long p = progress.getAsLong();
         long w = waiting.getAsLong();
+        long held = paused.getAsLong();
         if (p != lastProgress || w <= 0) {
             lastProgress = p;
             lastMovedAt = now;
@@ -104,17 +176,24 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
         ResultBuilder r = Result.builder().withDetail("waiting", w).withDetail("progress", p)
                 .withDetail("noProgressForMs", Duration.ofNanos(stillFor).toMillis())
                 .withDetail("stallAfterMs", Duration.ofNanos(stallAfterNanos).toMillis());
+        String pausedNote = "";
+        if (held > 0) {
+            r.withDetail("pausedQueues", held);
+            pausedNote = " (" + held + (held == 1 ? " queue" : " queues") + " paused: their jobs are not counted)";
+        }
         if (w > 0 && stillFor > stallAfterNanos) {
             return r.unhealthy().withMessage(w + " jobs waiting and no worker progress for "
-                    + Duration.ofNanos(stillFor).toSeconds() + " s").build();
+                    + Duration.ofNanos(stillFor).toSeconds() + " s" + pausedNote).build();
         }
-        return r.healthy().withMessage(w > 0 ? "workers making progress, " + w + " jobs waiting" : "no jobs waiting").build();
+        return r.healthy().withMessage((w > 0 ? "workers making progress, " + w + " jobs waiting" : "no jobs waiting")
+                + pausedNote).build();
     }
 
     /** Thresholds; setters fail fast. */
     public static final class Builder {
         private final LongSupplier progress;
         private final LongSupplier waiting;
+        private LongSupplier paused = () -> 0;
         private Duration stallAfter = DEFAULT_STALL_AFTER;
 
         private Builder(LongSupplier progress, LongSupplier waiting) {
@@ -127,6 +206,12 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
                 throw new IllegalArgumentException("worker stallAfter must be > 0, but was " + d);
             }
             this.stallAfter = d;
+            return this;
+        }
+
+        /** The number of queues paused, for the details and message (waiting already leaves their jobs out). */
+        private Builder pausedFrom(LongSupplier count) {
+            this.paused = count;
             return this;
         }
 

@@ -9,6 +9,7 @@ import com.codahale.metrics.health.HealthCheck.Result;
 import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -48,6 +49,28 @@ class HealthChecksTest {
         v.set(3);
         assertThat(check.execute().getDetails()).containsEntry("state", "CLOSED");
         assertThat(check.execute().isHealthy()).isFalse();
+    }
+
+    @Test
+    void connectionStateSaysWhatAWorkerDoesWhileRedisIsAway() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicInteger v = new AtomicInteger(HealthState.DISCONNECTED.gaugeValue());
+        registry.register("spillway.redis.state.worker", (Gauge<Integer>) v::get);
+        ConnectionStateHealthCheck check = ConnectionStateHealthCheck.fromRegistry(registry, "worker");
+        // A worker has no journal: it stops fetching and keeps the outcomes of the jobs still running.
+        assertThat(check.execute().getMessage()).isEqualTo(
+                "worker: Redis unavailable, fetching paused; running jobs go on and their outcomes are kept locally");
+        v.set(HealthState.RECOVERING.gaugeValue());
+        assertThat(check.execute().getMessage()).isEqualTo(
+                "worker: Redis is back, sending the outcomes kept locally before fetching again");
+        AtomicReference<HealthState> s = new AtomicReference<>(HealthState.DISCONNECTED);
+        assertThat(ConnectionStateHealthCheck.of("emails-worker", s::get).execute().getMessage())
+                .startsWith("emails-worker: Redis unavailable, fetching paused");
+        assertThat(ConnectionStateHealthCheck.of("cache", s::get).execute().getMessage())
+                .as("no claim about a component we cannot tell").isEqualTo("cache: Redis unavailable");
+        s.set(HealthState.RECOVERING);
+        assertThat(ConnectionStateHealthCheck.of("producer", s::get).execute().getMessage())
+                .isEqualTo("producer: Redis is back, replaying the journal");
     }
 
     @Test
@@ -195,6 +218,70 @@ class HealthChecksTest {
         assertThat(check.execute().isHealthy()).isTrue();
         registry.counter(MetricNames.COMPLETED).inc(2);
         assertThat(check.execute().getDetails()).containsEntry("progress", 3L);
+    }
+
+    @Test
+    void workerProgressGivenTheWorkersQueuesIgnoresOtherQueues() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicLong clock = new AtomicLong();
+        AtomicLong mine = new AtomicLong();
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "mine"), (Gauge<Long>) mine::get);
+        // Another team's queue, read by a QueueStats sharing the registry: not this worker's work.
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "theirs"), (Gauge<Long>) () -> 50L);
+        WorkerProgressHealthCheck check = WorkerProgressHealthCheck.fromRegistry(registry, List.of("mine"))
+                .stallAfter(Duration.ofSeconds(1)).build(clock::get);
+        WorkerProgressHealthCheck everyQueue = WorkerProgressHealthCheck.fromRegistry(registry)
+                .stallAfter(Duration.ofSeconds(1)).build(clock::get);
+        assertThat(check.execute().getDetails()).containsEntry("waiting", 0L);
+        everyQueue.execute();
+        clock.addAndGet(Duration.ofSeconds(2).toNanos());
+        assertThat(check.execute().getMessage()).isEqualTo("no jobs waiting");
+        assertThat(everyQueue.execute().isHealthy()).as("summing every queue, as before").isFalse();
+        mine.set(4);
+        check.execute();
+        clock.addAndGet(Duration.ofSeconds(2).toNanos());
+        assertThat(check.execute().getMessage()).isEqualTo("4 jobs waiting and no worker progress for 2 s");
+
+        assertThatThrownBy(() -> WorkerProgressHealthCheck.fromRegistry(registry, List.of()))
+                .hasMessage("worker queues must not be empty, but was []");
+        assertThatThrownBy(() -> WorkerProgressHealthCheck.fromRegistry(registry, List.of("no spaces")))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void workerProgressDoesNotCountThePausedQueuesJobs() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicLong clock = new AtomicLong();
+        AtomicLong a = new AtomicLong(5);
+        AtomicLong b = new AtomicLong();
+        AtomicInteger held = new AtomicInteger(1);
+        AtomicInteger clusterPaused = new AtomicInteger();
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "a"), (Gauge<Long>) a::get);
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "b"), (Gauge<Long>) b::get);
+        registry.register(MetricNames.QUEUES_HELD, (Gauge<Integer>) held::get);
+        registry.register(MetricNames.QUEUES_PAUSED, (Gauge<Integer>) clusterPaused::get);
+        WorkerProgressHealthCheck check = WorkerProgressHealthCheck.fromRegistry(registry, List.of("a", "b"))
+                .stallAfter(Duration.ofSeconds(1)).build(clock::get);
+        check.execute();
+        clock.addAndGet(Duration.ofSeconds(2).toNanos());
+        // An operator paused a: its 5 jobs wait by design, and b has none.
+        Result paused = check.execute();
+        assertThat(paused.isHealthy()).isTrue();
+        assertThat(paused.getMessage()).isEqualTo("no jobs waiting (1 queue paused: their jobs are not counted)");
+        assertThat(paused.getDetails()).containsEntry("waiting", 0L).containsEntry("pausedQueues", 1L);
+        // Which queue is paused is not in the registry: the fullest is left out, so jobs in b still count.
+        b.set(2);
+        check.execute();
+        clock.addAndGet(Duration.ofSeconds(2).toNanos());
+        assertThat(check.execute().getMessage())
+                .isEqualTo("2 jobs waiting and no worker progress for 2 s (1 queue paused: their jobs are not counted)");
+        // Both paused (one by an operator, one by a Redis Cluster master that cannot serve it): nothing counts.
+        clusterPaused.set(1);
+        assertThat(check.execute().getDetails()).containsEntry("waiting", 0L).containsEntry("pausedQueues", 2L);
+        // Resumed: all 7 count again.
+        held.set(0);
+        clusterPaused.set(0);
+        assertThat(check.execute().getDetails()).containsEntry("waiting", 7L).doesNotContainKey("pausedQueues");
     }
 
     @Test

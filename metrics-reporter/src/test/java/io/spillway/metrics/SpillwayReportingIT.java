@@ -12,11 +12,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.core.MetricNames;
 import java.lang.management.ManagementFactory;
+import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -150,6 +153,28 @@ class SpillwayReportingIT {
         assertThatThrownBy(() -> b.prometheus(70000)).hasMessage("http port must be 0..65535, but was 70000");
         assertThatThrownBy(() -> b.console(Duration.ZERO)).hasMessage("console period must be > 0, but was PT0S");
         assertThatThrownBy(() -> b.jmx(" ")).hasMessage("jmx domain must not be blank, but was ' '");
+    }
+
+    /** Bound to every interface or to an IPv6 address, the endpoint's URI still names a host and port a client can use. */
+    @Test
+    @Timeout(30)
+    void theUriOfAWildcardOrIpv6EndpointIsOneToConnectTo() throws Exception {
+        MetricRegistry registry = new MetricRegistry();
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "emails"), (Gauge<Long>) () -> 3L);
+        Map<String, String> hostFor = new LinkedHashMap<>();
+        hostFor.put("0.0.0.0", "127.0.0.1");
+        hostFor.put("::", "[::1]");
+        hostFor.put("::1", "[::1]");
+        hostFor.put("127.0.0.1", "127.0.0.1");
+        for (Map.Entry<String, String> e : hostFor.entrySet()) {
+            try (SpillwayReporting reporting = SpillwayReporting.builder(registry).prometheus(e.getKey(), 0).start()) {
+                URI uri = reporting.uri();
+                assertThat(uri.getHost()).as(e.getKey()).isEqualTo(e.getValue());
+                assertThat(uri.getPort()).as(e.getKey()).isEqualTo(reporting.port());
+                assertThat(uri.toString()).isEqualTo("http://" + e.getValue() + ":" + reporting.port() + "/");
+                assertThat(PrometheusText.scrape(uri).value("spillway_queue_waiting{queue=\"emails\"}")).isEqualTo(3.0);
+            }
+        }
     }
 
     private static List<String> lines(Path p) throws java.io.IOException {

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.codahale.metrics.Gauge;
 import io.spillway.backend.JobProducer;
 import io.spillway.backend.Receipt;
+import io.spillway.core.MetricNames;
 import io.spillway.testing.FreePorts;
 import io.spillway.testing.RedisProcess;
 import java.net.URI;
@@ -103,6 +105,28 @@ class StandaloneReporterIT {
             }
             assertThatThrownBy(() -> StandaloneReporter.builder(redis.uri()).journalMaxBytes(0))
                     .hasMessage("journalMaxBytes must be > 0, but was 0");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void theOldestJobOfAJournalLeftBehindAgesBetweenReads(@TempDir Path tmp) {
+        Path orphan = tmp.resolve("orphan-journal");
+        URI nowhere = URI.create("redis://127.0.0.1:" + FreePorts.next());
+        try (JobProducer p = JobProducer.builder().redis(nowhere).journalDir(orphan).build()) {
+            assertThat(p.enqueue("emails", "send", new byte[] {1}).spooled()).isTrue();
+        }
+        try (RedisProcess redis = RedisProcess.builder().build().start();
+             // One read, at the start: the gauge must not wait for the next one to move.
+             StandaloneReporter reporter = StandaloneReporter.builder(redis.uri()).journalDir(orphan)
+                     .journalRefreshEvery(Duration.ofHours(1)).start()) {
+            Gauge<?> oldest = reporter.registry().getGauges().get(MetricNames.JOURNAL_OLDEST_AGE);
+            long first = ((Number) oldest.getValue()).longValue();
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                    assertThat(((Number) oldest.getValue()).longValue()).isGreaterThanOrEqualTo(first + 500));
+            assertThat(reporter.healthChecks().runHealthCheck("journal").getDetails().get("oldestAgeMs"))
+                    .as("the journal check reads the age now too").isInstanceOfSatisfying(Number.class,
+                            n -> assertThat(n.longValue()).isGreaterThanOrEqualTo(first + 500));
         }
     }
 }

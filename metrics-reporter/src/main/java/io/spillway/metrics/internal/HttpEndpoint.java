@@ -12,8 +12,13 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.concurrent.ExecutorService;
@@ -29,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Invariants: one daemon thread serves requests one at a time (a scrape every few seconds needs no
  * more, and a slow health check cannot pile up threads); a failing scrape answers 500 and is logged,
- * it never stops the server.
+ * it never stops the server. {@link #uri()} is a URI a client on this machine can use: the bound address
+ * (an IPv6 one in brackets), or the loopback address of the family asked for when bound to a wildcard
+ * ({@code 0.0.0.0}, {@code ::}), which names no host to connect to.
  */
 public final class HttpEndpoint implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpEndpoint.class);
@@ -40,6 +47,7 @@ public final class HttpEndpoint implements AutoCloseable {
     private final HealthCheckRegistry healthChecks;
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
     private final ObjectMapper json = new ObjectMapper().registerModule(new HealthCheckModule());
+    private final URI uri;
 
     public HttpEndpoint(InetSocketAddress address, PrometheusRegistry prometheus, HealthCheckRegistry healthChecks) {
         this.prometheus = prometheus;
@@ -58,16 +66,63 @@ public final class HttpEndpoint implements AutoCloseable {
         server.createContext("/metrics", this::metrics);
         server.createContext("/health", this::health);
         server.start();
-        log.info("Metrics endpoint listening on http://{}:{}/metrics and /health",
-                server.getAddress().getHostString(), server.getAddress().getPort());
+        InetSocketAddress bound = server.getAddress();
+        boolean wildcard = bound.getAddress().isAnyLocalAddress();
+        // Java binds 0.0.0.0 as the IPv6 wildcard on a dual-stack host: the address asked for says which loopback fits.
+        String host = !wildcard ? literal(bound.getAddress())
+                : address.getAddress() instanceof Inet6Address ? "::1" : "127.0.0.1";
+        try {
+            this.uri = new URI("http", null, host, bound.getPort(), "/", null, null);
+        } catch (URISyntaxException e) {
+            server.stop(0);
+            executor.shutdownNow();
+            throw new IllegalStateException("Metrics endpoint: no URI for " + bound + ": " + e.getMessage(), e);
+        }
+        if (wildcard) {
+            log.info("Metrics endpoint listening on {} port {} (every interface): {}metrics and /health",
+                    literal(address.getAddress()), bound.getPort(), uri);
+        } else {
+            log.info("Metrics endpoint listening on {}metrics and /health", uri);
+        }
     }
 
     public int port() {
         return server.getAddress().getPort();
     }
 
-    public String host() {
-        return server.getAddress().getHostString();
+    /** {@code http://host:port/}, usable from this machine (see the class comment). */
+    public URI uri() {
+        return uri;
+    }
+
+    /** An address as a URI host: IPv6 in its short form ({@code ::1}, RFC 5952), which the URI constructor brackets. */
+    static String literal(InetAddress a) {
+        String s = a.getHostAddress();
+        if (!(a instanceof Inet6Address)) {
+            return s;
+        }
+        int pct = s.indexOf('%');
+        String scope = pct < 0 ? "" : s.substring(pct);
+        String[] g = (pct < 0 ? s : s.substring(0, pct)).split(":");
+        // The longest run of two or more zero groups becomes "::" (the first, if two are as long).
+        int runAt = -1;
+        int runLength = 1;
+        for (int i = 0; i < g.length; ) {
+            int j = i;
+            while (j < g.length && g[j].equals("0")) {
+                j++;
+            }
+            if (j - i > runLength) {
+                runAt = i;
+                runLength = j - i;
+            }
+            i = Math.max(j, i + 1);
+        }
+        if (runAt < 0) {
+            return s;
+        }
+        return String.join(":", Arrays.copyOfRange(g, 0, runAt)) + "::"
+                + String.join(":", Arrays.copyOfRange(g, runAt + runLength, g.length)) + scope;
     }
 
     /** The text a scrape of {@code /metrics} returns now. */

@@ -23,10 +23,17 @@ public final class JournalInspector {
 
     /**
      * What one look found. {@code status} is "ok", "empty" (an empty directory), "locked", "missing" or
-     * "error: …" (not a journal, or it cannot be read).
+     * "error: …" (not a journal, or it cannot be read). {@code oldestEnqueuedAt} is when the oldest job not yet
+     * replayed was enqueued (epoch milliseconds), -1 when there is none: its age grows between looks, so it is
+     * computed when asked ({@link #oldestAgeMillis(long)}), not at the look.
      */
-    public record Look(Path dir, String status, long backlog, long backlogBytes, long oldestAgeMillis,
+    public record Look(Path dir, String status, long backlog, long backlogBytes, long oldestEnqueuedAt,
                        Map<String, Long> backlogByQueue) {
+        /** Age at {@code nowMillis} of the oldest job not yet replayed, 0 when there is none. */
+        public long oldestAgeMillis(long nowMillis) {
+            return oldestEnqueuedAt < 0 ? 0 : Math.max(0, nowMillis - oldestEnqueuedAt);
+        }
+
         /** Read, and its figures are true (possibly zero). */
         public boolean ok() {
             return status.equals("ok") || status.equals("empty");
@@ -45,31 +52,31 @@ public final class JournalInspector {
 
     public static Look look(Path dir) {
         if (!Files.exists(dir)) {
-            return new Look(dir, "missing", 0, 0, 0, Map.of());
+            return new Look(dir, "missing", 0, 0, -1, Map.of());
         }
         if (!Files.isDirectory(dir)) {
-            return new Look(dir, "error: not a directory", 0, 0, 0, Map.of());
+            return new Look(dir, "error: not a directory", 0, 0, -1, Map.of());
         }
         try {
             if (!JournalReader.isJournal(dir) && JournalReader.isEmptyDirectory(dir)) {
-                return new Look(dir, "empty", 0, 0, 0, Map.of());
+                return new Look(dir, "empty", 0, 0, -1, Map.of());
             }
         } catch (IOException e) {
-            return new Look(dir, "error: cannot read the directory: " + e.getMessage(), 0, 0, 0, Map.of());
+            return new Look(dir, "error: cannot read the directory: " + e.getMessage(), 0, 0, -1, Map.of());
         }
         try (JournalReader r = JournalReader.open(dir)) {
             JournalReader.Backlog b = r.backlog();
-            return new Look(dir, "ok", b.jobs(), b.bytes(), b.oldestAgeMillis(System.currentTimeMillis()), b.byQueue());
+            return new Look(dir, "ok", b.jobs(), b.bytes(), b.oldestEnqueuedAt(), b.byQueue());
         } catch (JournalLockedException e) {
-            return new Look(dir, "locked", 0, 0, 0, Map.of());
+            return new Look(dir, "locked", 0, 0, -1, Map.of());
         } catch (IllegalArgumentException e) {
             return new Look(dir, "error: not a Spillway journal (no " + JournalReader.METADATA_FILE + " or "
-                    + JournalReader.POSITIONS_FILE + " in it)", 0, 0, 0, Map.of());
+                    + JournalReader.POSITIONS_FILE + " in it)", 0, 0, -1, Map.of());
         } catch (SpillwayException e) {
-            return new Look(dir, "error: " + e.getMessage(), 0, 0, 0, Map.of());
+            return new Look(dir, "error: " + e.getMessage(), 0, 0, -1, Map.of());
         } catch (RuntimeException e) {
             // Chronicle's own exceptions, from a damaged queue file: unreadable, not empty.
-            return new Look(dir, "error: cannot be read: " + e, 0, 0, 0, Map.of());
+            return new Look(dir, "error: cannot be read: " + e, 0, 0, -1, Map.of());
         }
     }
 }

@@ -10,6 +10,8 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.core.MetricNames;
 import java.nio.file.Path;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -68,5 +70,27 @@ class SpillwayCollectorTest {
         }
         assertThat(used).isNotEmpty().allSatisfy(u -> assertThat(known).contains(u));
         assertThat(d.get("panels").size()).isGreaterThanOrEqualTo(15);
+    }
+
+    /** A state gauge's panel names every value it can take (title or legend), as docs/metrics.md does. */
+    @Test
+    void grafanaDashboardNamesEveryValueOfTheStateGauges() throws Exception {
+        JsonNode d = new ObjectMapper().readTree(Path.of("../docs/grafana-dashboard.json").toFile());
+        Map<String, List<String>> values = Map.of(
+                "spillway_redis_state", List.of("0 connected", "1 disconnected", "2 recovering", "3 closed"),
+                "spillway_redis_circuit", List.of("0 closed", "1 open", "2 half-open"));
+        int seen = 0;
+        for (JsonNode panel : d.get("panels")) {
+            for (JsonNode t : panel.path("targets")) {
+                for (Map.Entry<String, List<String>> e : values.entrySet()) {
+                    if (t.get("expr").asText().contains(e.getKey())) {
+                        String said = panel.path("title").asText() + " " + t.path("legendFormat").asText();
+                        assertThat(said).as(e.getKey()).contains(e.getValue());
+                        seen++;
+                    }
+                }
+            }
+        }
+        assertThat(seen).isEqualTo(2);
     }
 }
