@@ -182,9 +182,15 @@ public final class RedisConnection {
     static String withoutPassword(String s) {
         // By the text, not by the parsed parts: a URI that did not parse as meant (a '#' or '/' in the password) has
         // its password somewhere before the last '@'.
-        int start = s.indexOf("//");
+        // Without "//" (redis:u:pw@host) the credentials start after the scheme's colon.
+        int slashes = s.indexOf("//");
+        int colon = s.indexOf(':');
+        int start = slashes >= 0 ? slashes + 2 : colon >= 0 ? colon + 1 : 0;
         int at = s.lastIndexOf('@');
-        return start >= 0 && at > start ? s.substring(0, start + 2) + "***" + s.substring(at) : s;
+        String out = at > start ? s.substring(0, start) + "***" + s.substring(at) : s;
+        // And a password given as a query parameter (redis-py's ?password=…, Lettuce's ?sentinelPassword=…), never read
+        // by Spillway but shown back in its error.
+        return out.replaceAll("(?i)([?&][a-z_]*pass(word)?=)[^&#]*", "$1***");
     }
 
     /** A connection with every default. */
@@ -537,7 +543,9 @@ public final class RedisConnection {
                             + hostPort.substring(colon + 1) + "' in '" + withoutPassword(uri) + "'");
                 }
                 throw new IllegalArgumentException("redis URI must name a host, but was '" + withoutPassword(uri) + "'"
-                        + (authority != null && authority.contains("_")
+                        + (authority != null && authority.indexOf('@') != authority.lastIndexOf('@')
+                                ? " (an '@' in the user or password must be written %40)"
+                                : authority != null && authority.contains("_")
                                 ? " (an underscore is not allowed in a URI host name; use the host's IP address or another name)"
                                 : ""));
             }
@@ -735,7 +743,10 @@ public final class RedisConnection {
                 factory = Tls.socketFactory(trustedCertificates, clientCertificate, clientKey);
             }
             SSLParameters parameters = sslParameters != null ? copy(sslParameters) : new SSLParameters();
-            if (parameters.getEndpointIdentificationAlgorithm() == null && hostnameVerifier == null) {
+            String algorithm = parameters.getEndpointIdentificationAlgorithm();
+            // Empty as unset: "" is what snippets that turn the check off use; here it must be asked for explicitly,
+            // with a hostnameVerifier.
+            if ((algorithm == null || algorithm.isEmpty()) && hostnameVerifier == null) {
                 parameters.setEndpointIdentificationAlgorithm("HTTPS");
             }
             return new RedisConnection(this, true, built, factory, parameters);

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -26,7 +27,8 @@ import java.util.regex.Pattern;
  *   <li>{@code redis-server} in a directory of {@code PATH};</li>
  *   <li>the binary shipped in the {@code com.github.codemonstur:embedded-redis} jar for this OS and
  *       architecture (linux amd64/arm64/386, darwin amd64/arm64), extracted once into
- *       {@code ${java.io.tmpdir}/spillway-redis-<embedded-redis version>/} and made executable.</li>
+ *       {@code ${java.io.tmpdir}/spillway-redis-<embedded-redis version>-<user>/} (private to the user; a binary
+ *       there runs only if it has the embedded one's bytes) and made executable.</li>
  * </ol>
  * An explicit setting that does not name an executable file is an error, not a reason to fall
  * through: a typo there must not silently test against another Redis.
@@ -129,19 +131,30 @@ public final class RedisBinary {
         return null;
     }
 
+    /** Per user: a directory another user made first in a shared temp directory is never used (see {@link #extractTo}). */
     static Path defaultCacheDir() {
-        return Path.of(System.getProperty("java.io.tmpdir"), "spillway-redis-" + embeddedVersion());
+        String user = System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9._-]", "_");
+        return Path.of(System.getProperty("java.io.tmpdir"), "spillway-redis-" + embeddedVersion() + "-" + user);
     }
 
-    /** Extracts the embedded binary for this platform into {@code cacheDir}, unless already there. */
+    /**
+     * Extracts the embedded binary for this platform into {@code cacheDir}, unless an identical copy is there. The
+     * directory is made private (0700) when created here; one that exists must belong to this user and be writable by no
+     * one else, and a binary found in it runs only if it has the embedded binary's exact bytes: in a shared temp
+     * directory another user could otherwise plant a program that this process would run (with the password that the
+     * watchdog's redis.conf holds).
+     *
+     * @throws IllegalStateException if the directory belongs to another user or others may write in it
+     */
     static Path extractTo(Path cacheDir) {
         String resource = resourceName(System.getProperty("os.name"), System.getProperty("os.arch"));
         Path target = cacheDir.resolve(resource);
-        if (Files.isRegularFile(target) && Files.isExecutable(target)) {
-            return target;
-        }
         try {
-            Files.createDirectories(cacheDir);
+            privateDirectory(cacheDir);
+            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.isExecutable(target)
+                    && sameBytes(target, resource)) {
+                return target;
+            }
             Path tmp = Files.createTempFile(cacheDir, resource + ".", ".part");
             try {
                 try (InputStream in = RedisBinary.class.getResourceAsStream("/" + resource)) {
@@ -161,6 +174,63 @@ public final class RedisBinary {
         }
     }
 
+    /** Creates {@code dir} 0700, or checks that the one there is this user's and that no one else may write in it. */
+    static void privateDirectory(Path dir) throws IOException {
+        boolean posix = dir.getFileSystem().supportedFileAttributeViews().contains("posix");
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createDirectories(dir.getParent());
+            try {
+                if (posix) {
+                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                } else {
+                    Files.createDirectory(dir);
+                }
+                return;
+            } catch (FileAlreadyExistsException raced) {
+                // another JVM of this user made it just now: checked below like any existing one
+            }
+        }
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IllegalStateException(dir + " is not a directory (a link or a file is in the way): refusing to run a"
+                    + " redis-server from it; remove it, or set " + ENV_VARIABLE);
+        }
+        if (posix) {
+            String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
+            String me = System.getProperty("user.name");
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.getPosixFilePermissions(dir,
+                    LinkOption.NOFOLLOW_LINKS);
+            if (!owner.equals(me) || perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+                    || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+                throw new IllegalStateException(dir + " belongs to " + owner + " with permissions "
+                        + PosixFilePermissions.toString(perms) + ": refusing to run a redis-server from a directory another"
+                        + " user could write in; remove it, or set " + ENV_VARIABLE);
+            }
+        }
+    }
+
+    /** Whether {@code file} holds exactly the embedded {@code resource}'s bytes. */
+    private static boolean sameBytes(Path file, String resource) throws IOException {
+        try (InputStream in = RedisBinary.class.getResourceAsStream("/" + resource)) {
+            if (in == null) {
+                return false;
+            }
+            return java.util.Arrays.equals(digest(in), digest(Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)));
+        }
+    }
+
+    private static byte[] digest(InputStream in) throws IOException {
+        try (InputStream s = in) {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = s.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+            return md.digest();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e); // every JDK has SHA-256
+        }
+    }
+
     private static void moveIntoPlace(Path tmp, Path target) throws IOException {
         try {
             // rename(2) replaces atomically: a racing JVM that won first is overwritten by an identical file.
@@ -175,7 +245,7 @@ public final class RedisBinary {
 
     private static void makeExecutable(Path file) throws IOException {
         try {
-            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwx------"));
         } catch (UnsupportedOperationException e) {
             if (!file.toFile().setExecutable(true, false)) {
                 throw new IOException("Cannot make " + file + " executable", e);

@@ -113,8 +113,19 @@ public final class RedisServerConfig {
                 .append("daemonize no\n")
                 .append("dir ").append(quote(dataDir.toString())).append('\n')
                 .append("logfile ").append(quote(dataDir.resolve("redis.log").toString())).append('\n');
-        settings.forEach((k, v) -> conf.append(k).append(' ').append(v.isEmpty() ? "\"\"" : v).append('\n'));
+        // A password is one argument whatever it holds (a space, a quote); other settings may take several (save 900 1).
+        settings.forEach((k, v) -> conf.append(k).append(' ')
+                .append(v.isEmpty() ? "\"\"" : SECRETS.contains(k) && !quoted(v) ? quote(v) : v).append('\n'));
         return conf.toString();
+    }
+
+    /** Settings whose value is a secret: one quoted argument in redis.conf, never shown by {@link #toString()}. */
+    private static final java.util.Set<String> SECRETS = java.util.Set.of("requirepass", "masterauth");
+
+    /** Whether a value is quoted already (the watchdog's own reading of it strips the quotes). */
+    private static boolean quoted(String v) {
+        String t = v.trim();
+        return t.length() >= 2 && (t.startsWith("\"") && t.endsWith("\"") || t.startsWith("'") && t.endsWith("'"));
     }
 
     private static String quote(String path) {
@@ -123,8 +134,10 @@ public final class RedisServerConfig {
 
     @Override
     public String toString() {
+        Map<String, String> shown = new LinkedHashMap<>(settings);
+        shown.replaceAll((k, v) -> SECRETS.contains(k) ? "***" : v);
         return "RedisServerConfig[port=" + port + ", bind=" + bind + ", dataDir=" + dataDir + ", binary="
-                + (binary == null ? "embedded/auto" : binary) + ", settings=" + settings + "]";
+                + (binary == null ? "embedded/auto" : binary) + ", settings=" + shown + "]";
     }
 
     /** Builds a {@link RedisServerConfig}. Setters fail fast with the bad value in the message. */

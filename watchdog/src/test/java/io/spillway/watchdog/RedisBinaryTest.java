@@ -88,6 +88,37 @@ class RedisBinaryTest {
         }
     }
 
+    /**
+     * A program planted where the binary is extracted is never run: a directory others may write in is refused, and a
+     * file with other bytes than the embedded binary's is replaced (the review ran a planted script as root this way).
+     */
+    @Test
+    void aPlantedBinaryIsNeverRun() throws Exception {
+        String resource = RedisBinary.resourceName(System.getProperty("os.name"), System.getProperty("os.arch"));
+        Path shared = tmp.resolve("shared");
+        Files.createDirectory(shared);
+        Files.setPosixFilePermissions(shared, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path planted = shared.resolve(resource);
+        Files.writeString(planted, "#!/bin/sh\necho planted\n");
+        Files.setPosixFilePermissions(planted, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        assertThatThrownBy(() -> RedisBinary.extractTo(shared)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("refusing to run a redis-server from a directory another user could write in");
+
+        Path mine = tmp.resolve("mine");
+        Files.createDirectory(mine);
+        Files.setPosixFilePermissions(mine, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Files.writeString(mine.resolve(resource), "#!/bin/sh\necho planted\n");
+        Files.setPosixFilePermissions(mine.resolve(resource), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Path binary = RedisBinary.extractTo(mine);
+        assertThat(RedisBinary.version(binary)).as("the real binary, not the planted script").matches("\\d+\\.\\d+\\.\\d+.*");
+
+        Path fresh = tmp.resolve("fresh");
+        RedisBinary.extractTo(fresh);
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh)))
+                .as("made private").isEqualTo("rwx------");
+        assertThat(RedisBinary.defaultCacheDir().getFileName().toString()).endsWith("-" + System.getProperty("user.name"));
+    }
+
     @Test
     void mapsPlatformsToEmbeddedResources() {
         assertThat(RedisBinary.resourceName("Linux", "amd64")).isEqualTo("redis-server-6.2.6-v5-linux-amd64");

@@ -215,7 +215,7 @@ class WatchdogIT {
         WatchdogConfig config = FAST.toBuilder().startTimeout(Duration.ofSeconds(1)).build();
         Watchdog w = Watchdog.builder()
                 .redis(RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("redis"))
-                        .setting("requirepass", "secret").build())
+                        .setting("requirepass", "se cret").build()) // a space: one argument all the same
                 .config(config)
                 .build();
         open.add(w);
@@ -227,9 +227,14 @@ class WatchdogIT {
         await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10))
                 .until(() -> w.restarts() == 0 && w.pid().getAsLong() == pid && w.isUp());
         try (Jedis j = client(w)) {
-            j.auth("secret");
+            j.auth("se cret");
             assertThat(j.ping()).isEqualTo("PONG");
         }
+        assertThat(w.redis().toString()).as("never shown").doesNotContain("se cret").contains("requirepass=***");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                w.redis().dataDir().resolve("redis.stdout")))).as("a refused setting is echoed there").isEqualTo("rw-------");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(w.redis().dataDir())))
+                .as("the data directory, made here").isEqualTo("rwx------");
     }
 
     @Test

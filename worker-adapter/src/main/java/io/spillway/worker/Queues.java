@@ -65,7 +65,7 @@ public final class Queues implements AutoCloseable {
      * @param reason shown by {@code spillway status} and in the workers' log line; null or empty for none; at most
      *     {@value #MAX_REASON_CHARS} characters
      * @return true if it was running, false if it was paused already
-     * @throws IllegalArgumentException for an invalid queue name or a reason too long
+     * @throws IllegalArgumentException for an invalid queue name, or a reason too long or with a control character (a line break)
      */
     public boolean pause(String queue, String reason) {
         QueueName q = QueueName.of(queue);
@@ -73,6 +73,11 @@ public final class Queues implements AutoCloseable {
         if (r.length() > MAX_REASON_CHARS) {
             throw new IllegalArgumentException("reason must be at most " + MAX_REASON_CHARS + " characters, but was "
                     + r.length());
+        }
+        if (r.chars().anyMatch(Character::isISOControl)) {
+            // Shown in workers' log lines and the tools' output: one line, as `spillway pause --reason` requires.
+            throw new IllegalArgumentException("reason must be one line of text without control characters, but was '"
+                    + io.spillway.core.internal.Failures.oneLine(r) + "'");
         }
         String value = PauseFlag.value(System.currentTimeMillis(), r);
         return "OK".equals(gateway.executeDirect(c -> c.set(RedisKeys.paused(q), value,

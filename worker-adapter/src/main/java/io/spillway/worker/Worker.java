@@ -94,8 +94,12 @@ public final class Worker implements AutoCloseable {
     private static final Duration MAX_SCHEDULER_INTERVAL = Duration.ofHours(1);
     /** Longest fetch block accepted (XREADGROUP BLOCK): close() and the stuck check wait for one fetch. */
     private static final Duration MAX_FETCH_BLOCK = Duration.ofSeconds(10);
-    /** Where outcomes wait while Redis is away: {@code ${java.io.tmpdir}/spillway-worker}. Use a persistent directory in production. */
-    public static final Path DEFAULT_STATE_DIR = Path.of(System.getProperty("java.io.tmpdir"), "spillway-worker");
+    /**
+     * Where outcomes wait while Redis is away: {@code ${java.io.tmpdir}/spillway-worker-<user>}, made private (0700); one
+     * that another user made first, or that others may write in, is refused. Use a persistent directory in production.
+     */
+    public static final Path DEFAULT_STATE_DIR = Path.of(System.getProperty("java.io.tmpdir"),
+            "spillway-worker-" + System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9._-]", "_"));
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Worker.class);
     /** Workers built and not closed, per registry: a second one on a registry is warned of. */

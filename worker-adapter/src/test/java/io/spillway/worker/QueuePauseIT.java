@@ -162,6 +162,8 @@ class QueuePauseIT {
         assertThatThrownBy(() -> queues.pause(" ")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("queue");
         assertThatThrownBy(() -> queues.pause(a, "x".repeat(Queues.MAX_REASON_CHARS + 1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reason must be at most 500");
+        assertThatThrownBy(() -> queues.pause(a, "maint\n2026 ERROR forged\u001b[31m")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("one line of text without control characters").hasMessageNotContaining("\n");
         assertThatThrownBy(() -> queues.resume("bad queue")).isInstanceOf(IllegalArgumentException.class);
         assertThat(queues.isPaused(a)).isFalse();
     }

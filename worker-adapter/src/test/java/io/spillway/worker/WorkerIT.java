@@ -265,7 +265,8 @@ class WorkerIT {
                     })
                     .handler("flaky", job -> {
                         record(job);
-                        throw new IllegalStateException("try again");
+                        // A message with a line break and an ANSI escape (handler messages often carry payload text).
+                        throw new IllegalStateException("try again\n2026-12-02 00:00:00 [main] ERROR FAKE - forged\u001b[31m");
                     }));
             await().atMost(Duration.ofSeconds(10)).until(() -> dlq.count(queue) == 4);
             DeadLetter n1 = dlq.get(queue, "n1").orElseThrow();
@@ -285,6 +286,9 @@ class WorkerIT {
                     .asString().endsWith("dead-lettered without a retry: io.spillway.worker.NonRetryableException:"
                             + " not a PNG: n2 (wrapped in java.util.concurrent.CompletionException)");
             assertThat(dlq.get(queue, "f1").orElseThrow().attempts()).as("other failures use the policy").isEqualTo(3);
+            assertThat(logs.lines("FAKE - forged")).as("one line each, escaped: no forged line, no terminal escape")
+                    .isNotEmpty().allSatisfy(l -> assertThat(l).contains("try again\\n2026-12-02", "forged\\u001b[31m")
+                            .doesNotContain("\n").doesNotContain("\u001b"));
             assertThat(logs.lines("job n1 of queue " + queue + " failed with a non-retryable error")).singleElement()
                     .asString().contains("WARN", "(attempt 1 of 3): dead-lettered without a retry: "
                             + "io.spillway.worker.NonRetryableException: not a PNG: n1");

@@ -75,7 +75,7 @@ public final class CancelLog implements AutoCloseable {
      */
     public static CancelLog open(Path dir, Durability durability, long keepMillis) {
         try {
-            Files.createDirectories(dir);
+            PrivateDirectory.ensure(dir);
             return new CancelLog(dir.resolve(FILE), durability, keepMillis);
         } catch (IOException e) {
             throw new io.spillway.core.JournalException("Cannot open the cancel log " + dir.resolve(FILE) + ": "

@@ -142,7 +142,7 @@ public final class ChronicleJournal implements AutoCloseable {
         this.maxBytes = maxBytes;
         this.durability = durability;
         try {
-            Files.createDirectories(dir);
+            PrivateDirectory.ensure(dir);
             this.lockChannel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         } catch (IOException e) {
             throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);

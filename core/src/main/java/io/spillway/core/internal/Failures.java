@@ -474,6 +474,30 @@ public final class Failures {
         return msg == null ? t.getClass().getSimpleName() : firstLine(msg);
     }
 
+    /**
+     * Text from outside (a handler's exception message, an operator's reason) made safe for one log or terminal line:
+     * line breaks as {@code \n}, other control characters (ANSI escapes included) as {@code \u001b}-style escapes, so
+     * that it can neither forge a log line nor change a terminal. Null as "null".
+     */
+    public static String oneLine(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder out = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isISOControl(c) && c != '\t') {
+                if (out == null) {
+                    out = new StringBuilder(s.length() + 16).append(s, 0, i);
+                }
+                out.append(c == '\n' ? "\\n" : c == '\r' ? "\\r" : String.format("\\u%04x", (int) c));
+            } else if (out != null) {
+                out.append(c);
+            }
+        }
+        return out == null ? s : out.toString();
+    }
+
     private static String firstLine(String s) {
         int nl = s.indexOf('\n');
         String line = nl < 0 ? s : s.substring(0, nl);

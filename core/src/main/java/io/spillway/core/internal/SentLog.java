@@ -122,7 +122,7 @@ public final class SentLog implements AutoCloseable {
         this.retainMillis = Math.max(0, windowMillis) + RETAIN_MARGIN_MILLIS;
         this.maxBytes = maxBytes;
         try {
-            Files.createDirectories(dir);
+            PrivateDirectory.ensure(dir);
             Path runIdFile = dir.resolve(RUN_ID_FILE);
             if (Files.exists(runIdFile)) {
                 String id = Files.readString(runIdFile, StandardCharsets.US_ASCII).trim();

@@ -185,6 +185,12 @@ class CodecAndValuesTest {
                 .hasMessage("redis URI port must be a number 1-65535, but was 'abc' in 'redis://127.0.0.1:abc'");
         assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://u:secret@h:6x79"))).hasMessageContaining("'6x79'")
                 .hasMessageNotContaining("secret");
+        // Malformed URIs are echoed in the error without their password (a review saw it in both).
+        assertThatThrownBy(() -> RedisConnection.builder("redis:u:SECRET@127.0.0.1")).hasMessageNotContaining("SECRET");
+        assertThatThrownBy(() -> RedisConnection.builder("redis://127.0.0.1:6379/0?user=u&password=SECRET"))
+                .hasMessageNotContaining("SECRET");
+        assertThatThrownBy(() -> RedisConnection.builder("redis://u:p@ssSECRET@h")).hasMessageNotContaining("SECRET")
+                .hasMessageNotContaining("ssSE").hasMessageContaining("must be written %40");
         assertThatThrownBy(() -> RedisConnection.of(URI.create("redis://my_host:6379"))).hasMessageContaining("must name a host")
                 .hasMessageContaining("underscore");
         assertThatThrownBy(() -> RedisConnection.builder(URI.create("redis://h")).socketTimeout(Duration.ZERO))

@@ -19,6 +19,15 @@ class FailuresTest {
     private static final String SCRIPT_70 = "ERR The user executing the script can't access at least one of the keys mentioned in the"
             + " command arguments script: " + LuaScript.ENQUEUE.sha() + ", on @user_script:" + XADD_LINE + ".";
 
+    /** Outside text in a log line: no forged line, no terminal escape. */
+    @Test
+    void outsideTextIsMadeOneSafeLine() {
+        assertThat(Failures.oneLine("boom x\n2026-12-02 ERROR FAKE\u001b[31mRED\r")).isEqualTo(
+                "boom x\\n2026-12-02 ERROR FAKE\\u001b[31mRED\\r");
+        assertThat(Failures.oneLine("plain\ttext")).isEqualTo("plain\ttext");
+        assertThat(Failures.oneLine(null)).isEqualTo("null");
+    }
+
     /** The sentinels' failures are named as theirs: "connection refused" alone read like the master's. */
     @Test
     void sentinelFailuresNameTheSentinelsAndTheirCredentials() {

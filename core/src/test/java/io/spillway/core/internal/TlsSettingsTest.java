@@ -108,6 +108,10 @@ class TlsSettingsTest {
         RedisConnection p = RedisConnection.builder(TLS).sslParameters(mine).build();
         assertThat(p.sslParameters().getProtocols()).containsExactly("TLSv1.3");
         assertThat(p.sslParameters().getEndpointIdentificationAlgorithm()).as("host name still checked").isEqualTo("HTTPS");
+        SSLParameters off = new SSLParameters();
+        off.setEndpointIdentificationAlgorithm(""); // what snippets online use to turn the check off
+        assertThat(RedisConnection.builder(TLS).sslParameters(off).build().sslParameters().getEndpointIdentificationAlgorithm())
+                .as("empty is unset: checked all the same").isEqualTo("HTTPS");
         RedisConnection v = RedisConnection.builder(TLS).hostnameVerifier((h, s) -> true).build();
         assertThat(v.sslParameters().getEndpointIdentificationAlgorithm()).as("the verifier decides alone").isNull();
         assertThat(Tls.configure(DefaultJedisClientConfig.builder(), v).build().getHostnameVerifier()).isNotNull();

@@ -83,7 +83,7 @@ public final class RedisChild implements Child {
         this.password = pass.isEmpty() ? null : pass;
         this.freshDir = isFresh(config.dataDir());
         try {
-            Files.createDirectories(config.dataDir());
+            privateDirectory(config.dataDir());
             this.lockChannel = FileChannel.open(config.dataDir().resolve("watchdog.lock"),
                     StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             FileLock l;
@@ -138,6 +138,7 @@ public final class RedisChild implements Child {
             text = (text.endsWith("\n") ? text : text + "\n") + "min-replicas-to-write 1\n";
         }
         writeOwnerOnly(conf, text);
+        ownerOnlyFile(dir.resolve("redis.stdout")); // a refused setting is echoed there, a password included
         logOffset = size(dir.resolve("redis.log"));
         Process p = CannotRunException.start(new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
@@ -289,6 +290,40 @@ public final class RedisChild implements Child {
      * Writes redis.conf readable by its owner only: it may hold {@code requirepass} or {@code masterauth}, and it
      * used to be world-readable (0644).
      */
+    /** Creates {@code file} empty and 0600 if it is missing. */
+    static void ownerOnlyFile(Path file) throws IOException {
+        if (Files.exists(file)) {
+            return;
+        }
+        try {
+            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException notPosix) {
+            Files.createFile(file);
+        } catch (java.nio.file.FileAlreadyExistsException raced) {
+            // made meanwhile
+        }
+    }
+
+    /** Creates the data directory 0700 (its AOF holds every job) if it is missing; one that exists is left as it is. */
+    static void privateDirectory(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        Path parent = dir.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        try {
+            Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        } catch (UnsupportedOperationException notPosix) {
+            Files.createDirectories(dir);
+        } catch (java.nio.file.FileAlreadyExistsException raced) {
+            // made meanwhile
+        }
+    }
+
     static void writeOwnerOnly(Path file, String text) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);

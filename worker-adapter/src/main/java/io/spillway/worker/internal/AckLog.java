@@ -63,10 +63,12 @@ public final class AckLog implements AutoCloseable {
     public static AckLog open(Path dir, String scope) {
         String prefix = scope.isEmpty() ? "acks-" : "acks-" + scope + "-";
         try {
-            Files.createDirectories(dir);
+            io.spillway.core.internal.PrivateDirectory.ensure(dir);
             for (int n = 0; n < 10_000; n++) {
                 Path f = dir.resolve(prefix + n + ".log");
-                FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                // Not through a link: one planted in a shared directory would have this worker truncate its target.
+                FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS);
                 FileLock l;
                 try {
                     l = ch.tryLock();
@@ -131,10 +133,11 @@ public final class AckLog implements AutoCloseable {
                 // Files of this log's Redis, and those of versions that did not name it (acks-<n>.log).
                 boolean ours = name.startsWith(prefix) && name.substring(prefix.length()).matches("[0-9]+\\.log");
                 boolean unscoped = name.matches("acks-[0-9]+\\.log");
-                if (f.equals(file) || !(ours || unscoped) || Files.size(f) == 0) {
+                if (f.equals(file) || !(ours || unscoped) || Files.isSymbolicLink(f) || Files.size(f) == 0) {
                     continue;
                 }
-                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                     FileLock l;
                     try {
                         l = ch.tryLock();

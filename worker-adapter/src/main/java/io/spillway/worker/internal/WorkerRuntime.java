@@ -236,6 +236,14 @@ public final class WorkerRuntime {
         });
         this.streams = List.copyOf(byStream.keySet());
         this.jobTimeoutNanos = nanos(settings.jobTimeout());
+        if (settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR)) {
+            try {
+                // In the shared temp directory: one another user made first is refused (forged outcomes, planted links).
+                io.spillway.core.internal.PrivateDirectory.ensureOwn(settings.stateDir());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("Cannot make the worker state directory " + settings.stateDir(), e);
+            }
+        }
         this.ackLog = AckLog.open(settings.stateDir(), AckLog.scopeOf(settings.redis()));
         if (settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR)) {
             log.warn("Worker {}: job outcomes kept while Redis is away go to the default state directory {}, a temporary"
@@ -1162,7 +1170,7 @@ public final class WorkerRuntime {
         if (a.cancelRequested) {
             // dead.lua finds the N record and drops the job instead (record K, with this run's attempts and error).
             log.info("Worker {}: job {} of queue {} failed after its cancel was requested (attempt {}): cancelled, not"
-                    + " retried: {}", name, a.job.id(), a.queue, run, err);
+                    + " retried: {}", name, a.job.id(), a.queue, run, Failures.oneLine(err));
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
         } else if (retryable && s.retry().canRetry(run)) {
@@ -1170,17 +1178,17 @@ public final class WorkerRuntime {
             long runAt = now + backoff;
             retried.mark();
             log.info("Worker {}: job {} of queue {} failed (attempt {} of {}), next run in {}: {}", name, a.job.id(), a.queue,
-                    run, s.retry().maxAttempts(), inWords(backoff), err);
+                    run, s.retry().maxAttempts(), inWords(backoff), Failures.oneLine(err));
             queueOutcome(a, new Outcome(Outcome.Kind.RETRY, a.queue, a.entryId, a.job.id().value(), run, now, runAt,
                     JobCodec.encode(a.job.withAttempt(run, runAt)), err, name));
         } else {
             dead.mark();
             if (retryable) {
                 log.warn("Worker {}: job {} of queue {} failed on its last attempt ({} of {}): dead-lettered: {}", name,
-                        a.job.id(), a.queue, run, s.retry().maxAttempts(), err);
+                        a.job.id(), a.queue, run, s.retry().maxAttempts(), Failures.oneLine(err));
             } else {
                 log.warn("Worker {}: job {} of queue {} failed with a non-retryable error (attempt {} of {}): dead-lettered"
-                        + " without a retry: {}", name, a.job.id(), a.queue, run, s.retry().maxAttempts(), err);
+                        + " without a retry: {}", name, a.job.id(), a.queue, run, s.retry().maxAttempts(), Failures.oneLine(err));
             }
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
@@ -1787,7 +1795,7 @@ public final class WorkerRuntime {
             if (held.add(q)) {
                 String reason = io.spillway.core.internal.PauseFlag.reason(value);
                 log.info("Worker {}: queue {} is paused{}: no new job is taken from it until it is resumed", name, q,
-                        reason.isEmpty() ? "" : " (" + reason + ")");
+                        reason.isEmpty() ? "" : " (" + Failures.oneLine(reason) + ")");
             }
         } else if (held.remove(q)) {
             log.info("Worker {}: queue {} is resumed: jobs are taken from it again", name, q);
