@@ -73,6 +73,20 @@ class ChronicleJournalTest {
         }
     }
 
+    /** The journal holds every spooled job's payload: a directory made here is its owner's only, whatever the umask. */
+    @Test
+    void aJournalDirectoryMadeHereIsPrivate() throws Exception {
+        Path fresh = dir.resolve("made-here");
+        try (ChronicleJournal j = open(fresh)) {
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(fresh)))
+                    .isEqualTo("rwx------");
+        }
+        try (SentLog s = SentLog.open(fresh, Durability.PROCESS_CRASH)) {
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(
+                    fresh.resolve(SentLog.DIR)))).isEqualTo("rwx------");
+        }
+    }
+
     @Test
     void theCurrentCycleFileExistsBeforeTheFirstAppend() {
         try (ChronicleJournal j = open(dir)) {

@@ -32,14 +32,27 @@ import org.slf4j.LoggerFactory;
  * the client library's {@link PrometheusTextFormatWriter}) and {@code GET /health} (the health checks as
  * JSON, 200 when all are healthy, 503 otherwise).
  *
- * <p>Invariants: one daemon thread serves requests one at a time (a scrape every few seconds needs no
- * more, and a slow health check cannot pile up threads); a failing scrape answers 500 and is logged,
- * it never stops the server. {@link #uri()} is a URI a client on this machine can use: the bound address
+ * <p>Invariants: up to {@value #THREADS} daemon threads serve requests (the JDK server reads a request's headers on
+ * the serving thread, so with one thread a single client that never finished its request blocked every scrape and
+ * health probe; a slow health check still cannot pile up more threads than that), and a request still unread after
+ * {@value #MAX_REQUEST_SECONDS} s has its connection closed (the JDK server's {@code sun.net.httpserver.maxReqTime},
+ * set to that unless the JVM sets it); a failing scrape answers 500 and is logged, it never stops the server. {@link #uri()} is a URI a client on this machine can use: the bound address
  * (an IPv6 one in brackets), or the loopback address of the family asked for when bound to a wildcard
  * ({@code 0.0.0.0}, {@code ::}), which names no host to connect to.
  */
 public final class HttpEndpoint implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpEndpoint.class);
+    /** Threads serving requests. */
+    static final int THREADS = 4;
+    /** Seconds a client may take to send its request before its connection is closed. */
+    static final int MAX_REQUEST_SECONDS = 10;
+
+    static {
+        // Read once, when the JDK's server first loads its settings: a JVM that sets its own keeps it.
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+            System.setProperty("sun.net.httpserver.maxReqTime", Integer.toString(MAX_REQUEST_SECONDS));
+        }
+    }
 
     private final HttpServer server;
     private final ExecutorService executor;
@@ -57,7 +70,7 @@ public final class HttpEndpoint implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("Metrics endpoint cannot bind " + address + ": " + e.getMessage(), e);
         }
-        this.executor = Executors.newSingleThreadExecutor(r -> {
+        this.executor = Executors.newFixedThreadPool(THREADS, r -> {
             Thread t = new Thread(r, "spillway-metrics-http");
             t.setDaemon(true);
             return t;
