@@ -9,6 +9,7 @@ import io.spillway.core.HealthState;
 import io.spillway.core.JobId;
 import io.spillway.core.JobState;
 import io.spillway.core.JobStatus;
+import io.spillway.core.JournalException;
 import io.spillway.core.JournalFullException;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.MetricNames;
@@ -109,6 +110,8 @@ public final class JobProducer implements AutoCloseable {
      * lost that job (SentinelFailoverIT, the manual failover, once in CI).
      */
     private final StampedLock directCalls = new StampedLock();
+    /** What of this producer's direct writes a replica has confirmed; null if not watched (a cluster, no re-send). */
+    private final ReplicaWatch replicaWatch;
     /**
      * The jobs this producer cancelled within the re-send window (oldest first, at most {@link #MAX_RECENT_CANCELS}),
      * cancelled again before the re-send when Redis comes back with a new run id: a Redis that lost its latest writes
@@ -221,7 +224,10 @@ public final class JobProducer implements AutoCloseable {
         this.monitor = new HealthMonitor(gateway, new Backoff(config.reconnectBase, config.reconnectCap), this::recover, registry);
         if (recent.enabled() && !config.redis.cluster()) {
             // Past the window, what no replica has confirmed yet: a failover to that replica would lose it.
-            monitor.watchReplication(new ReplicaWatch(recent::keepSince));
+            this.replicaWatch = new ReplicaWatch(recent::keepSince);
+            monitor.watchReplication(replicaWatch);
+        } else {
+            this.replicaWatch = null;
         }
         if (sentLog != null) {
             monitor.knownRunId(sentLog.redisRunId());
@@ -531,8 +537,13 @@ public final class JobProducer implements AutoCloseable {
     }
 
     /**
-     * Stops the producer. Jobs still in the journal stay there, on disk, and are replayed by the next
-     * producer opened on the same directory; if Redis is connected, close first tries to replay them.
+     * Stops the producer. Enqueues already running finish first (their callers get receipts; a call after close, or one
+     * that raced it, gets {@link IllegalStateException}). Jobs still in the journal stay there, on disk, and are
+     * replayed by the next producer opened on the same directory; if Redis is connected, close first tries to replay
+     * them. Then it waits, at most 3 s, until Redis keeps the jobs written in the last resend window, which no one
+     * sends again once this producer is gone: its AOF buffer written to its file (one INFO round trip, usually) and, for
+     * a Redis with replicas, a replica's confirmation (about a second: replicas acknowledge once a second). If that does
+     * not come, a WARN says so; those jobs are then re-sent only by a producer opened on this journal directory.
      */
     @Override
     public synchronized void close() {
@@ -540,6 +551,9 @@ public final class JobProducer implements AutoCloseable {
             return; // closed already (a second caller waits for the first to finish)
         }
         closed = true;
+        // The enqueues already past their closed check finish first (each holds directCalls while it may write to
+        // Redis): their callers get receipts, not a closed gateway's or journal's failure.
+        directCalls.unlockWrite(directCalls.writeLock());
         replayThread.interrupt();
         try {
             replayThread.join(5_000);
@@ -553,6 +567,7 @@ public final class JobProducer implements AutoCloseable {
                 log.debug("final replay stopped: {}", e.getMessage());
             }
         }
+        awaitRecentWritesKept();
         monitor.close();
         gateway.close();
         long left = journal.backlog();
@@ -566,6 +581,59 @@ public final class JobProducer implements AutoCloseable {
             log.info("Producer closed with {} jobs in journal {}: they replay when a producer opens it again", left,
                     config.journalDir);
         }
+    }
+
+    /** The longest {@link #close()} waits for Redis to keep this producer's last direct writes. */
+    static final long CLOSE_KEEP_WAIT_MILLIS = 3_000;
+
+    /**
+     * Close: waits (at most {@value #CLOSE_KEEP_WAIT_MILLIS} ms) until Redis keeps the direct writes of the last resend
+     * window, which no one re-sends once this producer is gone (unless a producer is opened on its journal): its AOF
+     * buffer written to the file (with {@code appendfsync everysec} Redis answers a write it postpones while a slow
+     * fsync runs, and a SIGKILL then loses it: 1 close in 30-40 in a review that killed Redis right after), and, for a
+     * Redis with replicas, a replica's confirmation ({@link ReplicaWatch}). Usually one INFO round trip; with replicas
+     * up to a second or two, their acknowledgement period. Said at WARN if it does not come.
+     */
+    private void awaitRecentWritesKept() {
+        long last = recent.newestMillis();
+        if (last == Long.MIN_VALUE || config.redis.cluster() || monitor.state() != HealthState.CONNECTED
+                || System.currentTimeMillis() - last > config.resendWindow.toMillis()) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_KEEP_WAIT_MILLIS);
+        String why;
+        while (true) {
+            try {
+                long before = System.currentTimeMillis();
+                Map<String, String> info = gateway.info("server", "persistence", "replication");
+                boolean written = !"1".equals(info.get("aof_enabled")) || "0".equals(info.getOrDefault("aof_buffer_length", "0"));
+                if (replicaWatch != null) {
+                    replicaWatch.sample(before, info);
+                }
+                long safe = replicaWatch == null ? Long.MAX_VALUE : replicaWatch.safeBefore();
+                boolean replicated = safe == Long.MAX_VALUE || safe > last;
+                if (written && replicated) {
+                    return;
+                }
+                why = !written ? "its AOF buffer still held writes" : "no replica had confirmed them";
+            } catch (RuntimeException e) {
+                why = Failures.describe(e);
+                break;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                break;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                why = "interrupted";
+                break;
+            }
+        }
+        log.warn("Producer closed before Redis was known to keep its last direct writes ({}): the jobs written in the last {}"
+                + " ms are in journal {} (sent/), and a producer opened on it sends them again if Redis lost them", why,
+                config.resendWindow.toMillis(), config.journalDir);
     }
 
     // ---- internals
@@ -622,6 +690,9 @@ public final class JobProducer implements AutoCloseable {
         if (!config.writeAhead) {
             long stamp = directCalls.readLock();
             try {
+                if (closed) {
+                    throw new IllegalStateException("producer is closed"); // close() began while this call started
+                }
                 Receipt direct = submitDirect(job, encoded, tick);
                 if (direct != null) {
                     return direct;
@@ -677,6 +748,9 @@ public final class JobProducer implements AutoCloseable {
         // Held while the rest spools too: simpler, and the reconnect loop waits at most that long.
         long stamp = directCalls.readLock();
         try {
+            if (closed) {
+                throw new IllegalStateException("producer is closed"); // close() began while this call started
+            }
             submitAllHeld(batch, out, tick);
         } finally {
             directCalls.unlockRead(stamp);
@@ -860,10 +934,18 @@ public final class JobProducer implements AutoCloseable {
 
     /** {@link #spool(JobRecord, byte[], long)} within room set aside in the journal, if {@code room} is not null. */
     private Receipt spool(JobRecord job, byte[] encoded, long tick, ChronicleJournal.Reservation room) {
-        if (room != null) {
-            room.append(job, encoded);
-        } else {
-            journal.append(job, encoded);
+        try {
+            if (room != null) {
+                room.append(job, encoded);
+            } else {
+                journal.append(job, encoded);
+            }
+        } catch (JournalException e) {
+            if (closed) {
+                // The journal closed under a call that raced close(): not accepted, and said as for any call after it.
+                throw new IllegalStateException("producer is closed", e);
+            }
+            throw e;
         }
         TickMeter.mark(spooled, 1, tick);
         if (!gateway.isOpen()) {

@@ -71,6 +71,64 @@ class JobProducerIT {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
+    /**
+     * close() while 8 threads enqueue, with Redis up and then down: each call returns a receipt or throws
+     * IllegalStateException ("producer is closed", as the javadoc says), and every receipt's job is in Redis or, spooled,
+     * replayed by the next producer on the journal. A review saw JournalException ("Journal … is closed") from calls
+     * that raced close().
+     */
+    @Test
+    void aCloseThatRacesEnqueuesGivesEachCallerAReceiptOrIllegalStateAndLosesNothing() throws Exception {
+        for (boolean up : new boolean[] {true, false}) {
+            if (!up) {
+                redis.kill();
+            }
+            JobProducer p = producer(redis.uri());
+            java.util.Set<String> receipts = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            java.util.Queue<Throwable> other = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(8);
+            List<Thread> threads = new java.util.ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                Thread th = new Thread(() -> {
+                    running.countDown();
+                    while (true) {
+                        try {
+                            receipts.add(p.enqueue("race", "t", bytes("x")).jobId());
+                        } catch (IllegalStateException closed) {
+                            refused.incrementAndGet();
+                            return;
+                        } catch (Throwable e) {
+                            other.add(e);
+                            return;
+                        }
+                    }
+                });
+                th.start();
+                threads.add(th);
+            }
+            running.await();
+            Thread.sleep(200);
+            p.close();
+            for (Thread th : threads) {
+                th.join(10_000);
+            }
+            assertThat(other).as("Redis " + (up ? "up" : "down") + ": only receipts and IllegalStateException").isEmpty();
+            assertThat(refused.get()).isEqualTo(8);
+            if (!up) {
+                redis.restart();
+            }
+            try (JobProducer next = producer(redis.uri()); Jedis j = redis.jedis()) {
+                await().atMost(Duration.ofSeconds(20)).until(() -> next.journalBacklog() == 0
+                        && next.state() == HealthState.CONNECTED);
+                assertThat(receipts).as("every receipt's job in Redis").isSubsetOf(new java.util.HashSet<>(RedisJobs.ids(j, "race")));
+            }
+            try (Jedis j = redis.jedis()) {
+                j.flushAll();
+            }
+        }
+    }
+
     @Test
     void enqueueGoesStraightToRedisAndIsIdempotentById() {
         try (JobProducer p = producer(redis.uri()); Jedis j = redis.jedis()) {

@@ -111,6 +111,47 @@ class SentinelFailoverIT {
     }
 
     /**
+     * close() waits until a replica has confirmed the producer's last direct writes (nobody re-sends them once it is
+     * gone), at most 3 s, and says so at WARN when none does: here the replica is stopped.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // 8 s; the Redis side is that of the replication tests
+    void closeWaitsForAReplicaToConfirmTheLastWritesAndSaysWhenNoneDoes() throws Exception {
+        try (SentinelGroup redis = SentinelGroup.builder().start();
+             io.spillway.testing.LogCapture logs = new io.spillway.testing.LogCapture()) {
+            JobProducer first = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("first")).build();
+            await().atMost(Duration.ofSeconds(20)).until(() -> first.state() == HealthState.CONNECTED);
+            for (int i = 0; i < 100; i++) {
+                assertThat(first.enqueue(QUEUES[0], "t", new byte[100]).spooled()).isFalse();
+            }
+            long t0 = System.nanoTime();
+            first.close();
+            long confirmedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertThat(logs.lines("Producer closed before Redis was known to keep")).as("the replica confirmed").isEmpty();
+
+            JobProducer second = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("second")).build();
+            await().atMost(Duration.ofSeconds(20)).until(() -> second.state() == HealthState.CONNECTED);
+            RedisProcess replica = redis.replica();
+            replica.hang();
+            try {
+                for (int i = 0; i < 100; i++) {
+                    assertThat(second.enqueue(QUEUES[0], "t", new byte[100]).spooled()).isFalse();
+                }
+                t0 = System.nanoTime();
+                second.close();
+            } finally {
+                replica.resume();
+            }
+            long unconfirmedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            System.out.printf("close: %d ms with the replica confirming, %d ms with it stopped%n", confirmedMs, unconfirmedMs);
+            assertThat(confirmedMs).as("a replica acknowledges every second").isLessThan(3_000);
+            assertThat(unconfirmedMs).isGreaterThanOrEqualTo(3_000);
+            assertThat(logs.lines("Producer closed before Redis was known to keep")).singleElement().asString()
+                    .contains(" WARN ", "no replica had confirmed them", dir.resolve("second").toString());
+        }
+    }
+
+    /**
      * Every sentinel down while the master serves: nothing fails, so nothing else would say that a failover now would
      * go unnoticed. The heartbeat says it once, after 3 s, and again when a sentinel answers.
      */

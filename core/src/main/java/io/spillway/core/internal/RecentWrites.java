@@ -180,6 +180,12 @@ public final class RecentWrites {
         return out;
     }
 
+    /** When the newest write kept was acknowledged (epoch ms), or {@link Long#MIN_VALUE} if none is kept. */
+    public synchronized long newestMillis() {
+        Entry last = entries.peekLast();
+        return last == null ? Long.MIN_VALUE : last.ackedAtMillis();
+    }
+
     public synchronized int size() {
         return entries.size();
     }

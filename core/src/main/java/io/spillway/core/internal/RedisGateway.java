@@ -941,9 +941,16 @@ public final class RedisGateway implements AutoCloseable {
      * {@link ReplicaWatch}); not for a cluster.
      */
     public Map<String, String> serverAndReplicationInfo() {
+        return info("server", "replication");
+    }
+
+    /** These {@code INFO} sections of the master, parsed into one map; not for a cluster. */
+    public Map<String, String> info(String... sections) {
         return executeDirect(c -> {
-            Map<String, String> info = RedisInfo.parse(c.info("server"));
-            info.putAll(RedisInfo.parse(c.info("replication")));
+            Map<String, String> info = new java.util.HashMap<>();
+            for (String s : sections) {
+                info.putAll(RedisInfo.parse(c.info(s)));
+            }
             return info;
         });
     }
