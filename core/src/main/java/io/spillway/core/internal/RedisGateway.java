@@ -944,12 +944,21 @@ public final class RedisGateway implements AutoCloseable {
         return info("server", "replication");
     }
 
-    /** These {@code INFO} sections of the master, parsed into one map; not for a cluster. */
+    /**
+     * These {@code INFO} sections of the master, parsed into one map; not for a cluster. A section after the first that
+     * Redis refuses (a managed Redis may filter INFO) is left out: the first one's keys still come.
+     */
     public Map<String, String> info(String... sections) {
         return executeDirect(c -> {
             Map<String, String> info = new java.util.HashMap<>();
-            for (String s : sections) {
-                info.putAll(RedisInfo.parse(c.info(s)));
+            for (int i = 0; i < sections.length; i++) {
+                try {
+                    info.putAll(RedisInfo.parse(c.info(sections[i])));
+                } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+                    if (i == 0) {
+                        throw refused;
+                    }
+                }
             }
             return info;
         });
