@@ -292,20 +292,29 @@ public final class RedisChild implements Child {
      */
     /** Creates {@code file} empty and 0600 if it is missing. */
     static void ownerOnlyFile(Path file) throws IOException {
-        if (Files.exists(file)) {
-            return;
+        if (!Files.exists(file)) {
+            try {
+                createOwnerOnly(file);
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                // made meanwhile
+            }
         }
+    }
+
+    /** Creates {@code file} empty, readable and writable by its owner only where the file system has POSIX permissions. */
+    private static void createOwnerOnly(Path file) throws IOException {
         try {
             Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                     java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
         } catch (UnsupportedOperationException notPosix) {
             Files.createFile(file);
-        } catch (java.nio.file.FileAlreadyExistsException raced) {
-            // made meanwhile
         }
     }
 
-    /** Creates the data directory 0700 (its AOF holds every job) if it is missing; one that exists is left as it is. */
+    /**
+     * Creates the data directory 0700 (its AOF holds every job) if it is missing; one that exists is left as it is. (As
+     * core's PrivateDirectory.ensure: the watchdog does not depend on core.)
+     */
     static void privateDirectory(Path dir) throws IOException {
         if (Files.isDirectory(dir)) {
             return;
@@ -327,12 +336,7 @@ public final class RedisChild implements Child {
     static void writeOwnerOnly(Path file, String text) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
-        try {
-            Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
-        } catch (UnsupportedOperationException notPosix) {
-            Files.createFile(tmp);
-        }
+        createOwnerOnly(tmp);
         Files.writeString(tmp, text, StandardCharsets.UTF_8);
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }

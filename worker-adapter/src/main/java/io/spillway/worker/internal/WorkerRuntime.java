@@ -788,13 +788,7 @@ public final class WorkerRuntime {
             // Seen now, claimed or not (deleted while pending, or another worker's by now): the next look starts after.
             seen(q, new StreamEntryID(p.entryId()));
         }
-        List<Fetched> batch = claimOwn(q, mine);
-        if (!batch.isEmpty()) {
-            redeliveries.mark(batch.size());
-            log.info("Worker {}: took back {} of queue {} leased to it by a fetch whose reply was lost", name,
-                    count(batch.size(), "job"), q);
-            dispatch(q, batch, true);
-        }
+        runTakenBack(q, claimOwn(q, mine), "leased to it by a fetch whose reply was lost");
         return mine.size();
     }
 
@@ -823,13 +817,17 @@ public final class WorkerRuntime {
                     .map(e -> new Pending(e.getID().toString(), e.getIdleTime(), e.getDeliveredTimes())).toList();
         });
         List<Fetched> batch = claimOwn(q, mine);
+        runTakenBack(q, batch, "that a takeover whose reply was lost had claimed");
+        return batch.size();
+    }
+
+    /** Runs jobs taken back from a lost reply at once, like taken-over ones; one INFO line says {@code how} they were. */
+    private void runTakenBack(QueueName q, List<Fetched> batch, String how) {
         if (!batch.isEmpty()) {
             redeliveries.mark(batch.size());
-            log.info("Worker {}: took back {} of queue {} that a takeover whose reply was lost had claimed", name,
-                    count(batch.size(), "job"), q);
+            log.info("Worker {}: took back {} of queue {} {}", name, count(batch.size(), "job"), q, how);
             dispatch(q, batch, true);
         }
-        return batch.size();
     }
 
     /** An entry of this worker's pending-entries list, as XPENDING listed it. */
