@@ -413,7 +413,28 @@ final class RedisOptions {
      * {@code SENTINEL} is said not to be a sentinel.
      */
     CliException sentinelFailure(RedisConnection c, HostAndPort sentinel, RuntimeException e) {
+        if (sentinel == null && String.valueOf(e.getMessage()).startsWith("no sentinel knows master")) {
+            // Every sentinel that answered said it watches no master of that name: a typo in #masterName, most likely.
+            CliException unknown = unknownMaster(c);
+            if (unknown != null) {
+                return unknown;
+            }
+        }
         return failure(c, sentinel, c.redacted() + (sentinel == null ? "" : " (sentinel " + sentinel + ")"), e, true);
+    }
+
+    /** The line for a {@code #masterName} no sentinel knows, naming those the first sentinel that answers monitors. */
+    private CliException unknownMaster(RedisConnection c) {
+        for (HostAndPort s : Sentinels.addresses(c)) {
+            ServerKind kind = serverKind(s, Sentinels.config(c, CLIENT_NAME));
+            if (kind != null && kind.mode().equals("sentinel")) {
+                return new CliException(ExitCodes.USAGE, "the sentinels of " + c.redacted() + " monitor no master named '"
+                        + c.masterName() + "' (" + (kind.masters().isEmpty() ? "sentinel " + s + " monitors none"
+                        : "sentinel " + s + " monitors " + String.join(", ", kind.masters())) + "); give one of theirs"
+                        + " after the '#'");
+            }
+        }
+        return null;
     }
 
     private CliException failure(RedisConnection c, HostAndPort at, String redis, RuntimeException e) {

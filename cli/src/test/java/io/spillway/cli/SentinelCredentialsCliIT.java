@@ -99,6 +99,14 @@ class SentinelCredentialsCliIT {
     }
 
     @Test
+    void aMasterNameNoSentinelKnowsIsBadInputThatNamesTheirs() {
+        Cli c = Cli.run("status", "--redis", "redis-sentinel://" + sentinel() + "#typo", "--sentinel-password", PASSWORD);
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("monitor no master named 'typo'",
+                "sentinel " + sentinel() + " monitors " + redis.masterName());
+    }
+
+    @Test
     void sentinelOptionsWithAnotherKindOfUriAreBadInput() {
         Cli c = Cli.run("status", "--redis", "redis://" + master(), "--sentinel-password", PASSWORD);
         assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
