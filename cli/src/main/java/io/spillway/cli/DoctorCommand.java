@@ -20,22 +20,27 @@ import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
  * Checks a Redis for the settings that lose jobs, and says what to change. Exits 1 when a finding
- * loses jobs (or Spillway cannot run on it), 0 otherwise (warnings included).
+ * loses jobs (or Spillway cannot run on it), 3 when a master of a Redis Cluster does not answer (the rest checked and
+ * printed all the same), 0 otherwise (warnings included).
  *
  * <p>A setting it could not check (INFO or CONFIG not allowed: denied to the user by an ACL, renamed or disabled, as
  * on managed Redis) is never reported ok: it is a warning that names the setting and the reason ("could not check
  * appendfsync: CONFIG not allowed (renamed or disabled); check it by hand"), so that the operator checks it by hand.
  *
  * <p>A Redis Cluster ({@code redis-cluster://}) is checked master by master, each as a standalone Redis (every master
- * keeps settings of its own), after the cluster's own state; each finding is printed under the master it is about.
+ * keeps settings of its own), after the cluster's own state; each finding is printed under the master it is about. A
+ * master that does not answer (a cluster that is down) is a finding, not the end of the check. Through Sentinel the
+ * first line names the master the sentinels named.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check a Redis for settings that lose jobs, and say what to change.",
                 "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
                 "A setting it could not check (INFO or CONFIG not allowed: denied by an ACL, renamed or disabled, as on"
                         + " managed Redis) is a warning that says so: check it by hand.",
-                "A Redis Cluster (redis-cluster://) is checked master by master, each finding under its master.",
-                "Exits 1 when a finding loses jobs, 0 otherwise (warnings included)."})
+                "A Redis Cluster (redis-cluster://) is checked master by master, each finding under its master; a master"
+                        + " that does not answer is a warning, and the others are checked all the same.",
+                "Exits 1 when a finding loses jobs, 3 when a master of a Redis Cluster does not answer, 0 otherwise"
+                        + " (warnings included)."})
 final class DoctorCommand implements Callable<Integer> {
     enum Severity { OK, WARN, LOSES_JOBS }
 
@@ -88,14 +93,20 @@ final class DoctorCommand implements Callable<Integer> {
             return callCluster();
         }
         Reading r;
-        try (Jedis j = redis.connectMaster()) {
-            r = read(j, pings);
+        HostAndPort master;
+        try (RedisOptions.Master m = redis.connectMaster()) {
+            master = m.address();
+            r = read(m.jedis(), pings);
         } catch (CliException e) {
             throw e;
         } catch (RuntimeException e) {
             throw redis.failure(redis.connection(), e);
         }
         Map<String, String> info = r.info();
+        if ("sentinel".equals(info.get("redis_mode"))) {
+            // A sentinel's INFO looks like a Redis's: its findings (no CONFIG, no AOF) would be about the wrong server.
+            throw redis.sentinelGiven(redis.connection(), master);
+        }
         Map<String, String> unreadable = r.unreadable();
         List<Finding> findings = new ArrayList<>(check(info, r.config(), unreadable, r.latenciesMicros()));
         List<ReplicaReport> replicas = new ArrayList<>();
@@ -120,6 +131,7 @@ final class DoctorCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("redis", redis.connection().redacted());
+            doc.put("master", master.toString());
             doc.put("version", info.getOrDefault("redis_version", "?"));
             doc.put("losesJobs", loses);
             doc.put("findings", findings);
@@ -129,7 +141,9 @@ final class DoctorCommand implements Callable<Integer> {
             }
             Output.json(out, doc);
         } else {
-            out.println("Redis " + redis.connection().redacted() + " (" + describe(r) + ")");
+            out.println(redis.connection().sentinel()
+                    ? "Redis " + redis.connection().redacted() + ": master " + master + ", as the sentinels name it (" + describe(r) + ")"
+                    : "Redis " + redis.connection().redacted() + " (" + describe(r) + ")");
             print(out, findings);
             for (int i = 0; i < replicas.size(); i++) {
                 out.println(replicaLines.get(i));
@@ -148,17 +162,27 @@ final class DoctorCommand implements Callable<Integer> {
      */
     private int callCluster() {
         ClusterTopology map = redis.clusterMap();
-        List<Finding> clusterFindings = checkCluster(map);
         List<MasterReport> masters = new ArrayList<>();
         List<Reading> readings = new ArrayList<>();
+        Map<ClusterTopology.Master, String> silent = new LinkedHashMap<>();
         for (ClusterTopology.Master m : map.masters()) {
             Reading r;
             try (Jedis j = redis.connectNode(m.address())) {
                 r = read(j, pings);
-            } catch (CliException e) {
-                throw e;
             } catch (RuntimeException e) {
-                throw redis.nodeFailure(redis.connection(), m.address(), e);
+                CliException f = e instanceof CliException c ? c : redis.nodeFailure(redis.connection(), m.address(), e);
+                if (f.exitCode() != ExitCodes.UNREACHABLE) {
+                    throw f; // refused credentials, an ACL: the same on every master, and the user's to fix
+                }
+                // A master that does not answer is what a cluster that is down is about: a finding, not the end.
+                String why = e instanceof CliException ? unreachableReason(f.getMessage())
+                        : SpillwayCli.oneLine(Failures.describe(e));
+                silent.put(m, why);
+                List<ReplicaReport> replicas = m.replicas().stream().map(a -> checkReplica(a, "")).toList();
+                masters.add(new MasterReport(m.address().toString(), m.slots(), "?", false,
+                        List.of(silentMaster(m, why, replicas)), Map.of(), replicas));
+                readings.add(null);
+                continue;
             }
             List<Finding> findings = check(r.info(), r.config(), r.unreadable(), r.latenciesMicros());
             readings.add(r);
@@ -166,6 +190,7 @@ final class DoctorCommand implements Callable<Integer> {
             masters.add(new MasterReport(m.address().toString(), m.slots(), r.info().getOrDefault("redis_version", "?"),
                     losesJobs(findings), findings, r.unreadable(), replicas));
         }
+        List<Finding> clusterFindings = checkCluster(map, silent);
         List<Finding> all = new ArrayList<>(clusterFindings);
         masters.forEach(m -> {
             all.addAll(m.findings());
@@ -192,7 +217,8 @@ final class DoctorCommand implements Callable<Integer> {
             print(out, clusterFindings);
             for (int i = 0; i < masters.size(); i++) {
                 MasterReport m = masters.get(i);
-                out.println("Master " + m.master() + " (slots " + m.slots() + "; " + describe(readings.get(i)) + ")");
+                out.println("Master " + m.master() + " (slots " + m.slots() + "; " + (readings.get(i) == null
+                        ? "does not answer" : describe(readings.get(i))) + ")");
                 print(out, m.findings());
                 for (ReplicaReport rr : m.replicas()) {
                     out.println(replicaLine(rr, m.master()));
@@ -209,7 +235,29 @@ final class DoctorCommand implements Callable<Integer> {
             out.println(summary(all, losing));
             out.flush();
         }
-        return loses ? ExitCodes.FAILED : ExitCodes.OK;
+        // Like status with a master down: what could be read is printed, and the code says not all of it could.
+        return loses ? ExitCodes.FAILED : silent.isEmpty() ? ExitCodes.OK : ExitCodes.UNREACHABLE;
+    }
+
+    /** The reason in a one-line {@code cannot reach Redis at … (node …): REASON}. */
+    private static String unreachableReason(String line) {
+        int at = line.indexOf("): ");
+        return at < 0 ? line : line.substring(at + 3);
+    }
+
+    /**
+     * The finding of a master that does not answer: its slots are served by nobody until it is back or a replica takes
+     * over (one of {@code replicas} that answers, if any).
+     */
+    static Finding silentMaster(ClusterTopology.Master m, String why, List<ReplicaReport> replicas) {
+        boolean replicaAnswers = replicas.stream().anyMatch(rr -> !rr.version().equals("?"));
+        return new Finding("master", Severity.WARN, "could not check this master: it does not answer (" + why + "); its "
+                + m.slotCount() + " slot(s) " + m.slots() + " have no master that answers: commands on their keys are"
+                + " refused (producers spool them, workers wait)",
+                replicaAnswers ? "bring it back, or let its replica take over (CLUSTER FAILOVER on the replica if the cluster"
+                        + " does not do it on its own)"
+                        : "bring it back: " + (replicas.isEmpty() ? "no replica of it is left (CLUSTER SLOTS lists none"
+                                + " that has not failed)" : "no replica of it answers") + " to take over");
     }
 
     /** Reads INFO, the {@link #CONFIG_KEYS} and {@code pings} PING times from one Redis; a refused read is noted, not thrown. */
@@ -317,13 +365,23 @@ final class DoctorCommand implements Callable<Integer> {
      * The cluster's own findings: its state as the node asked sees it, and whether every slot is served. A cluster
      * that is down refuses commands ({@code CLUSTERDOWN}), which producers and workers wait through: a warning.
      */
-    static List<Finding> checkCluster(ClusterTopology map) {
+    static List<Finding> checkCluster(ClusterTopology map, Map<ClusterTopology.Master, String> silent) {
         String seen = " (as " + map.from() + " sees it)";
         int covered = map.coveredSlots();
+        String silentMasters = silent.isEmpty() ? "" : "; master(s) that do not answer: " + String.join(", ", silent.keySet()
+                .stream().map(m -> m.address() + " (slots " + m.slots() + ")").toList()) + ", "
+                + (map.masters().size() - silent.size()) + " of " + map.masters().size() + " answer";
         if (!"ok".equals(map.state())) {
-            return List.of(new Finding("cluster", Severity.WARN, "cluster_state " + map.state() + seen
-                    + ": the cluster refuses commands (CLUSTERDOWN); producers spool and workers wait until it is ok",
-                    "bring back the failed master, or let a replica take over (CLUSTER NODES shows which node failed)"));
+            return List.of(new Finding("cluster", Severity.WARN, "cluster_state " + map.state() + seen + silentMasters
+                    + ": the cluster refuses commands (CLUSTERDOWN), its live nodes too; producers spool and workers wait"
+                    + " until it is ok", silent.isEmpty()
+                            ? "bring back the failed master, or let a replica take over (CLUSTER NODES shows which node failed)"
+                            : "bring back the master(s) that do not answer, or let a replica take over"));
+        }
+        if (!silent.isEmpty()) {
+            // cluster-require-full-coverage no: the others serve their slots, these are refused.
+            return List.of(new Finding("cluster", Severity.WARN, "cluster_state ok" + seen + silentMasters
+                    + ": the queues in their slots are refused (CLUSTERDOWN)", "bring them back, or let a replica take over"));
         }
         if (covered < ClusterTopology.SLOTS) {
             return List.of(new Finding("cluster", Severity.WARN, "cluster_state ok, but only " + covered + " of "

@@ -4,13 +4,17 @@ import io.spillway.core.RedisConnection;
 import io.spillway.core.SpillwayException;
 import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
+import io.spillway.core.internal.RedisInfo;
 import io.spillway.core.internal.Tls;
 import io.spillway.core.internal.Sentinels;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
@@ -27,8 +31,13 @@ import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisMovedDataException;
 
 /**
- * {@code --redis URI}, {@code --timeout} and the TLS files ({@code --tls-ca-cert}, {@code --tls-cert},
- * {@code --tls-key}), shared by every command that talks to Redis.
+ * {@code --redis URI}, {@code --timeout}, the TLS files ({@code --tls-ca-cert}, {@code --tls-cert},
+ * {@code --tls-key}) and the sentinels' own credentials ({@code --sentinel-user}, {@code --sentinel-password}, or
+ * {@value #SENTINEL_USER_ENV} and {@value #SENTINEL_PASSWORD_ENV}), shared by every command that talks to Redis.
+ *
+ * <p>A URI of the wrong kind of server (a sentinel as {@code redis://} or {@code redis-cluster://}, a Redis as
+ * {@code redis-sentinel://}) is bad input whose line says which URI to give: the server is asked what it is
+ * ({@code INFO server}: {@code redis_mode}) once its reply has shown that something is wrong, never before.
  *
  * <p>Keys go through {@link #connect()}, whatever the kind of Redis. What belongs to a server rather than to a key
  * (INFO, CONFIG GET) is read on a plain connection: {@link #connectMaster()} for a standalone Redis or the master the
@@ -39,6 +48,10 @@ final class RedisOptions {
     private static final String CLIENT_NAME = "spillway-cli";
     /** Jedis's attempts per cluster command: one MOVED redirection is followed, as in the producers' gateway. */
     private static final int CLUSTER_ATTEMPTS = 2;
+    /** The sentinels' password when {@code --sentinel-password} is not given: not on the command line, not in ps. */
+    static final String SENTINEL_PASSWORD_ENV = "SPILLWAY_SENTINEL_PASSWORD";
+    /** The sentinels' ACL user when {@code --sentinel-user} is not given. */
+    static final String SENTINEL_USER_ENV = "SPILLWAY_SENTINEL_USER";
 
     @Option(names = "--redis", paramLabel = "URI", defaultValue = DEFAULT_URI,
             description = "Redis to use: redis://[user:password@]host:port[/db] (rediss:// for TLS), or through Sentinel"
@@ -65,6 +78,17 @@ final class RedisOptions {
     @Option(names = "--tls-key", paramLabel = "FILE",
             description = "The unencrypted private key (PEM) of --tls-cert.")
     Path tlsKey;
+
+    @Option(names = "--sentinel-user", paramLabel = "USER",
+            description = "With redis-sentinel://: the sentinels' own ACL user (default: " + SENTINEL_USER_ENV
+                    + ", else none). The URI's user is the master's.")
+    String sentinelUser;
+
+    @Option(names = "--sentinel-password", paramLabel = "PASSWORD",
+            description = "With redis-sentinel://: the sentinels' own password (their requirepass or ACL user's), which"
+                    + " the URI's is not: that one is the master's (default: " + SENTINEL_PASSWORD_ENV + ", else none;"
+                    + " prefer the variable: an option shows in the process list).")
+    String sentinelPassword;
 
     /**
      * The ACL rule sets of docs/operations.md (Managed Redis), one per role: the hint of a command the ACL refuses names
@@ -117,10 +141,38 @@ final class RedisOptions {
             if (tlsCert != null) {
                 b.clientCertificate(tlsCert, tlsKey);
             }
+            sentinelCredentials(b);
             return b.build();
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
+    }
+
+    /**
+     * The sentinels' credentials, from the options or else the environment. Given as options with a URI that is not
+     * {@code redis-sentinel://} they are bad input; from the environment they are ignored then (a shell may keep them
+     * set for every command).
+     */
+    private void sentinelCredentials(RedisConnection.Builder b) {
+        boolean sentinel = uri.regionMatches(true, 0, "redis-sentinel:", 0, 15)
+                || uri.regionMatches(true, 0, "rediss-sentinel:", 0, 16);
+        if (!sentinel) {
+            if (sentinelUser != null || sentinelPassword != null) {
+                throw new CliException(ExitCodes.USAGE, (sentinelPassword != null ? "--sentinel-password" : "--sentinel-user")
+                        + " needs a redis-sentinel:// URI, but --redis was " + RedisConnection.builder(uri).build().redacted()
+                        + " (the URI's own credentials are those of its Redis)");
+            }
+            return;
+        }
+        String user = sentinelUser != null ? sentinelUser : nonEmpty(System.getenv(SENTINEL_USER_ENV));
+        String password = sentinelPassword != null ? sentinelPassword : nonEmpty(System.getenv(SENTINEL_PASSWORD_ENV));
+        if (user != null || password != null) {
+            b.sentinelCredentials(user, password);
+        }
+    }
+
+    private static String nonEmpty(String s) {
+        return s == null || s.isEmpty() ? null : s;
     }
 
     /**
@@ -135,10 +187,9 @@ final class RedisOptions {
         if (c.cluster()) {
             return connectCluster(c, cfg);
         }
-        HostAndPort at = null;
+        HostAndPort at = master(c);
         Connection conn = null;
         try {
-            at = master(c);
             conn = new Connection(at, cfg);
             UnifiedJedis j = new UnifiedJedis(conn);
             j.ping();
@@ -156,17 +207,24 @@ final class RedisOptions {
      * CONFIG GET): the Redis itself, or the master the sentinels name now. Not for a cluster: see {@link #clusterMap()}
      * and {@link #connectNode(HostAndPort)}.
      */
-    Jedis connectMaster() {
+    Master connectMaster() {
         RedisConnection c = connection();
         if (c.cluster()) {
             throw new IllegalStateException("a Redis Cluster has no one master: use clusterMap() and connectNode()");
         }
-        HostAndPort at = null;
+        HostAndPort at = master(c);
         try {
-            at = master(c);
-            return pinged(new Jedis(at, clientConfig(c)));
+            return new Master(at, pinged(new Jedis(at, clientConfig(c))));
         } catch (RuntimeException e) {
             throw failure(c, at, e);
+        }
+    }
+
+    /** A connection of {@link #connectMaster()}, and the address it reached: with Sentinel, the master named then. */
+    record Master(HostAndPort address, Jedis jedis) implements AutoCloseable {
+        @Override
+        public void close() {
+            jedis.close();
         }
     }
 
@@ -214,7 +272,7 @@ final class RedisOptions {
                 lastSentinel = s;
             }
         }
-        throw failure(c, lastSentinel, last);
+        throw sentinelFailure(c, lastSentinel, last);
     }
 
     private static Jedis pinged(Jedis j) {
@@ -227,9 +285,19 @@ final class RedisOptions {
         }
     }
 
-    /** Standalone: the Redis; Sentinel: the master the sentinels name now. */
-    private static HostAndPort master(RedisConnection c) {
-        return c.sentinel() ? Sentinels.currentMaster(c, Sentinels.config(c, CLIENT_NAME)) : new HostAndPort(c.host(), c.port());
+    /**
+     * Standalone: the Redis; Sentinel: the master the sentinels name now (a failure to learn it, one line that says it
+     * was the sentinels' and, for refused credentials, names the sentinels' options).
+     */
+    private HostAndPort master(RedisConnection c) {
+        if (!c.sentinel()) {
+            return new HostAndPort(c.host(), c.port());
+        }
+        try {
+            return Sentinels.currentMaster(c, Sentinels.config(c, CLIENT_NAME));
+        } catch (RuntimeException e) {
+            throw sentinelFailure(c, e instanceof Sentinels.Unanswered u ? u.sentinel() : null, e);
+        }
     }
 
     private ClusterTopology clusterMap(RedisConnection c, JedisClientConfig cfg) {
@@ -322,9 +390,12 @@ final class RedisOptions {
                 + ")");
     }
 
-    /** {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code at} (null if not known). */
+    /**
+     * {@link #failure(RedisConnection, RuntimeException)} of a connection to {@code at} (null if not known); with
+     * Sentinel {@code at} is the master the sentinels named, and the line names it.
+     */
     CliException failure(RedisConnection c, HostAndPort at, RuntimeException e) {
-        return failure(c, at, c.redacted(), e);
+        return failure(c, at, c.sentinel() && at != null ? c.redacted() + " (master " + at + ")" : c.redacted(), e);
     }
 
     /**
@@ -335,7 +406,43 @@ final class RedisOptions {
         return failure(c, node, c.redacted() + " (node " + node + ")", e);
     }
 
+    /**
+     * {@link #failure(RedisConnection, RuntimeException)} of asking the sentinels of a {@code redis-sentinel://}
+     * connection ({@code sentinel}: the last one asked, or null if not known): the line names the sentinel, refused
+     * credentials name the sentinels' options (theirs are not the URI's), and a server that does not know
+     * {@code SENTINEL} is said not to be a sentinel.
+     */
+    CliException sentinelFailure(RedisConnection c, HostAndPort sentinel, RuntimeException e) {
+        if (sentinel == null && String.valueOf(e.getMessage()).startsWith("no sentinel knows master")) {
+            // Every sentinel that answered said it watches no master of that name: a typo in #masterName, most likely.
+            CliException unknown = unknownMaster(c);
+            if (unknown != null) {
+                return unknown;
+            }
+        }
+        return failure(c, sentinel, c.redacted() + (sentinel == null ? "" : " (sentinel " + sentinel + ")"), e, true);
+    }
+
+    /** The line for a {@code #masterName} no sentinel knows, naming those the first sentinel that answers monitors. */
+    private CliException unknownMaster(RedisConnection c) {
+        for (HostAndPort s : Sentinels.addresses(c)) {
+            ServerKind kind = serverKind(s, Sentinels.config(c, CLIENT_NAME));
+            if (kind != null && kind.mode().equals("sentinel")) {
+                return new CliException(ExitCodes.USAGE, "the sentinels of " + c.redacted() + " monitor no master named '"
+                        + c.masterName() + "' (" + (kind.masters().isEmpty() ? "sentinel " + s + " monitors none"
+                        : "sentinel " + s + " monitors " + String.join(", ", kind.masters())) + "); give one of theirs"
+                        + " after the '#'");
+            }
+        }
+        return null;
+    }
+
     private CliException failure(RedisConnection c, HostAndPort at, String redis, RuntimeException e) {
+        return failure(c, at, redis, e, false);
+    }
+
+    /** {@code atSentinel}: {@code e} is the failure of a connection to a sentinel ({@code at}), not to a Redis. */
+    private CliException failure(RedisConnection c, HostAndPort at, String redis, RuntimeException e, boolean atSentinel) {
         // Tls.diagnose first: it names the sentinel when no sentinel answered over TLS.
         String tls = at != null ? Tls.diagnose(c, at, e) : Tls.diagnose(c, e);
         if (tls == null && Failures.isTlsFailure(e)) {
@@ -346,9 +453,16 @@ final class RedisOptions {
         }
         String refused = credentialsRefused(e);
         if (refused != null) {
-            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " refused the credentials: " + refused
-                    + "; give user:password in the URI (" + (c.cluster() ? "redis-cluster://user:password@host:port,…"
-                    : "redis://user:password@host:port") + ")");
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " refused the credentials: " + refused + "; "
+                    + credentialsFix(c, atSentinel));
+        }
+        String reply = errorReply(e);
+        if (isUnknownCommand(reply)) {
+            // The wrong kind of server for the URI: say which URI to give, rather than Redis's words for a command.
+            CliException wrongKind = wrongKind(c, at, redis, reply, atSentinel);
+            if (wrongKind != null) {
+                return wrongKind;
+            }
         }
         if (Failures.isPermissionDenied(e)) {
             // An ACL that refuses the user a command or key: bad input, like refused credentials (the fix is the user's ACL).
@@ -356,7 +470,6 @@ final class RedisOptions {
             return new CliException(ExitCodes.USAGE, "Redis at " + redis + " refused a command to " + user + ": "
                     + Failures.describe(e) + "; grant it " + aclRules.hint());
         }
-        String reply = errorReply(e);
         if (reply != null && (reply.contains("DB index is out of range") || reply.contains("invalid DB index"))) {
             // SELECT of a database the server does not have: the fix is the /db of the URI, as for credentials.
             return new CliException(ExitCodes.USAGE, "Redis at " + redis + " has no database " + c.database() + " (" + reply
@@ -371,11 +484,124 @@ final class RedisOptions {
             return new CliException(ExitCodes.USAGE, "Redis at " + redis + " is a node of a Redis Cluster (" + reply
                     + "); give the cluster as redis-cluster://host1:port1,host2:port2");
         }
+        String clusterDown = clusterDown(e);
+        if (clusterDown != null) {
+            // A live node's refusal: the cluster lacks a master for some slots, not this node.
+            return new CliException(ExitCodes.UNREACHABLE, "Redis Cluster " + redis + " refuses commands: " + clusterDown
+                    + "; " + CLUSTER_DOWN_FIX);
+        }
         // Core counts NOAUTH as "not now" (a producer spools through it), so this test comes first.
         if (Failures.isUnavailable(e)) {
             return new CliException(ExitCodes.UNREACHABLE, "cannot reach Redis at " + redis + ": " + Failures.describe(e));
         }
         return new CliException(ExitCodes.FAILED, "Redis at " + redis + " refused: " + Failures.describe(e));
+    }
+
+    /** What to do about refused credentials: which credentials, and where they go. */
+    private String credentialsFix(RedisConnection c, boolean atSentinel) {
+        if (atSentinel) {
+            return c.sentinelPassword() == null
+                    ? "the sentinels have a password of their own, not the URI's (that is the master's): give it with"
+                            + " --sentinel-password or " + SENTINEL_PASSWORD_ENV + " (and --sentinel-user or "
+                            + SENTINEL_USER_ENV + " for an ACL user)"
+                    : "check the sentinels' own user and password (--sentinel-user, --sentinel-password, or "
+                            + SENTINEL_USER_ENV + " and " + SENTINEL_PASSWORD_ENV + "), which are not the URI's (the master's)";
+        }
+        if (c.sentinel()) {
+            return "give the master's user:password in the URI (redis-sentinel://user:password@host1:26379,…#"
+                    + c.masterName() + "); the sentinels' own go in --sentinel-password or " + SENTINEL_PASSWORD_ENV;
+        }
+        return "give user:password in the URI (" + (c.cluster() ? "redis-cluster://user:password@host:port,…"
+                : "redis://user:password@host:port") + ")";
+    }
+
+    /** The fix of a cluster that refuses commands (CLUSTERDOWN), for every line that reports one. */
+    static final String CLUSTER_DOWN_FIX = "the cluster is down, or some slots have no master that answers (the node"
+            + " that replied is up: it refuses for want of the others); bring back the failed master, or let one of its"
+            + " replicas take over; 'spillway doctor' names the masters that do not answer and their slots";
+
+    /**
+     * The CLUSTERDOWN reply in {@code e} or its causes (or in what the cluster client's last attempt met), on one line
+     * ({@code CLUSTERDOWN The cluster is down}), or null.
+     */
+    static String clusterDown(Throwable e) {
+        Throwable last = Failures.lastAttempt(e);
+        String reply = errorReply(last != null ? last : e);
+        return reply != null && reply.startsWith("CLUSTERDOWN") ? reply : null;
+    }
+
+    private static boolean isUnknownCommand(String reply) {
+        return reply != null && reply.startsWith("ERR unknown command");
+    }
+
+    /**
+     * The line for a server of the wrong kind for the URI, asked what it is on a connection of its own
+     * ({@link #serverKind}): a sentinel given as {@code redis://} or {@code redis-cluster://}, a Redis given as a
+     * sentinel. Null if it is of the right kind, or cannot tell.
+     */
+    private CliException wrongKind(RedisConnection c, HostAndPort at, String redis, String reply, boolean atSentinel) {
+        if (atSentinel) {
+            if (at == null || !reply.toLowerCase(Locale.ROOT).contains("sentinel")) {
+                return null;
+            }
+            ServerKind kind = serverKind(at, Sentinels.config(c, CLIENT_NAME));
+            return new CliException(ExitCodes.USAGE, "Redis at " + redis + " is not a Redis Sentinel (" + reply + "); "
+                    + (kind != null && kind.mode().equals("cluster")
+                            ? "it is a node of a Redis Cluster: give the cluster as redis-cluster://" + at + "[,host2:port2…]"
+                            : "give a Redis as redis://" + at + ", or the sentinels' addresses (port 26379 by default)"));
+        }
+        if (c.sentinel()) {
+            return null;
+        }
+        HostAndPort node = at != null ? at : new HostAndPort(c.host(), c.port());
+        ServerKind kind = serverKind(node, clientConfig(c));
+        if (kind == null || !kind.mode().equals("sentinel")) {
+            return null;
+        }
+        String masters = kind.masters().isEmpty() ? "it monitors no master yet"
+                : "it monitors " + String.join(", ", kind.masters());
+        String name = kind.masters().size() == 1 ? kind.masters().get(0) : "<master name>";
+        return new CliException(ExitCodes.USAGE, "Redis at " + redis + (c.cluster() ? " is not a Redis Cluster: it" : "")
+                + " is a Redis Sentinel (" + reply + "); give it as redis-sentinel://" + node + "#" + name + " ("
+                + masters + ")");
+    }
+
+    /** What a server says it is: {@code redis_mode} (standalone, cluster, sentinel) and, for a sentinel, its masters. */
+    record ServerKind(String mode, List<String> masters) {
+    }
+
+    /**
+     * Asks the server at {@code node} what it is ({@code INFO server}, and {@code SENTINEL MASTERS} of a sentinel) on a
+     * connection of its own; null if it cannot tell (down, INFO refused).
+     */
+    static ServerKind serverKind(HostAndPort node, JedisClientConfig cfg) {
+        try (Jedis j = new Jedis(node, cfg)) {
+            String mode = RedisInfo.parse(j.info("server")).getOrDefault("redis_mode", "standalone");
+            List<String> masters = new ArrayList<>();
+            if (mode.equals("sentinel")) {
+                try {
+                    j.sentinelMasters().forEach(m -> masters.add(m.get("name")));
+                } catch (RuntimeException e) {
+                    // Its masters are a help, not the point: it is a sentinel all the same.
+                }
+            }
+            return new ServerKind(mode, List.copyOf(masters));
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The line that says the Redis doctor reached as {@code redis://} or {@code redis-cluster://} is a sentinel
+     * ({@code INFO server} said {@code redis_mode:sentinel}): which URI to give, naming the masters it monitors.
+     */
+    CliException sentinelGiven(RedisConnection c, HostAndPort node) {
+        ServerKind kind = serverKind(node, clientConfig(c));
+        List<String> masters = kind == null ? List.of() : kind.masters();
+        String name = masters.size() == 1 ? masters.get(0) : "<master name>";
+        return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " is a Redis Sentinel (INFO: redis_mode"
+                + " sentinel), not a Redis; give it as redis-sentinel://" + node + "#" + name + " ("
+                + (masters.isEmpty() ? "it monitors no master yet" : "it monitors " + String.join(", ", masters)) + ")");
     }
 
     /** The first error reply in {@code e} or its causes, on one line, or null. */

@@ -76,7 +76,10 @@ final class StatusCommand implements Callable<Integer> {
         }
     }
 
-    /** A queue whose figures could not be read: its Redis Cluster master cannot be reached. */
+    /**
+     * A queue whose figures could not be read: its Redis Cluster master ({@code master}, as the slot map names it)
+     * cannot be reached, or, {@code error} {@code CLUSTERDOWN …}, a live node refused because the cluster is down.
+     */
     record UnavailableQueue(String queue, String master, String error) {
     }
 
@@ -141,6 +144,13 @@ final class StatusCommand implements Callable<Integer> {
                     if (masters == null || !Failures.isUnavailable(e)) {
                         throw e;
                     }
+                    String clusterDown = RedisOptions.clusterDown(e);
+                    if (clusterDown != null) {
+                        // A live node refused: its master is up, the cluster is not.
+                        throw new CliException(ExitCodes.UNREACHABLE, "cannot list the queues of " + redis.connection().redacted()
+                                + ": the Redis Cluster refuses commands (" + clusterDown + "): "
+                                + RedisOptions.CLUSTER_DOWN_FIX);
+                    }
                     throw new CliException(ExitCodes.UNREACHABLE, "cannot list the queues of " + redis.connection().redacted()
                             + ": the master of " + RedisKeys.QUEUES + " (" + masters.of(RedisKeys.QUEUES) + ") cannot be"
                             + " reached: " + reason(e) + "; name the queues with -q to read those of the other masters");
@@ -166,8 +176,12 @@ final class StatusCommand implements Callable<Integer> {
                     if (master == null) {
                         throw e;
                     }
-                    masters.down.put(master, reason(e));
-                    unavailable.add(new UnavailableQueue(q.value(), master.toString(), reason(e)));
+                    String clusterDown = RedisOptions.clusterDown(e);
+                    if (clusterDown == null) {
+                        masters.down.put(master, reason(e));
+                    } // else a live node refused for want of another master: this one is not down, nor known to be
+                    unavailable.add(new UnavailableQueue(q.value(), master.toString(), clusterDown != null ? clusterDown
+                            : reason(e)));
                     continue;
                 }
                 try {
@@ -389,15 +403,35 @@ final class StatusCommand implements Callable<Integer> {
         return null;
     }
 
-    /** One line per unreachable master: its queues that were not read, and why. */
+    /**
+     * One line per unreachable master: its queues that were not read, and why; and one for the queues a live node
+     * refused because the cluster is down ({@code CLUSTERDOWN}: some slots have no master that answers), which says
+     * so rather than call their master unreachable.
+     */
     static List<String> unavailableLines(List<UnavailableQueue> unavailable) {
         Map<String, List<UnavailableQueue>> byMaster = new LinkedHashMap<>();
-        unavailable.forEach(u -> byMaster.computeIfAbsent(u.master(), k -> new ArrayList<>()).add(u));
+        List<UnavailableQueue> refused = new ArrayList<>();
+        unavailable.forEach(u -> {
+            if (u.error().startsWith("CLUSTERDOWN")) {
+                refused.add(u);
+            } else {
+                byMaster.computeIfAbsent(u.master(), k -> new ArrayList<>()).add(u);
+            }
+        });
         List<String> lines = new ArrayList<>();
-        byMaster.forEach((master, qs) -> lines.add((qs.size() == 1 ? "Queue " + qs.get(0).queue() + " not read: its"
-                : "Queues " + String.join(", ", qs.stream().map(UnavailableQueue::queue).toList()) + " not read: their")
+        byMaster.forEach((master, qs) -> lines.add(queues(qs) + " not read: " + (qs.size() == 1 ? "its" : "their")
                 + " Redis Cluster master " + master + " cannot be reached (" + qs.get(0).error() + ")."));
+        if (!refused.isEmpty()) {
+            lines.add(queues(refused) + " not read: the Redis Cluster refuses commands (" + refused.get(0).error() + "): "
+                    + RedisOptions.CLUSTER_DOWN_FIX + ".");
+        }
         return lines;
+    }
+
+    /** "Queue a" or "Queues a, b". */
+    private static String queues(List<UnavailableQueue> qs) {
+        return qs.size() == 1 ? "Queue " + qs.get(0).queue()
+                : "Queues " + String.join(", ", qs.stream().map(UnavailableQueue::queue).toList());
     }
 
     /** Why a master could not be reached: what the cluster client's last attempt met (not "No more cluster attempts left."). */

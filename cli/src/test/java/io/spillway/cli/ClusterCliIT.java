@@ -380,4 +380,74 @@ class ClusterCliIT {
                     .doesNotContain("unknown to Redis");
         }
     }
+
+    /**
+     * A master and its replica SIGKILLed ({@code cluster-require-full-coverage yes}): every live node refuses with
+     * CLUSTERDOWN. status says the cluster refuses commands rather than that a live master cannot be reached, and doctor,
+     * whose first seed node is the dead master, reports the state and the master that does not answer as findings.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void aClusterThatIsDownIsReportedAsDownNotAsUnreachableNodes() throws Exception {
+        try (RedisClusterGroup own = RedisClusterGroup.builder().masters(3).replicasPerMaster(1).start()) {
+            RedisProcess setsMaster = own.masterFor(RedisKeys.QUEUES);
+            List<RedisProcess> masters = own.masters();
+            RedisProcess victim = masters.stream().filter(m -> m != setsMaster).findFirst().orElseThrow();
+            RedisProcess itsReplica = own.replicas().stream().filter(r -> masterPortOf(r) == victim.port()).findFirst()
+                    .orElseThrow();
+            String live = null;
+            for (int n = 0; live == null; n++) {
+                if (own.masterFor(RedisKeys.stream(QueueName.of("down-" + n))) == setsMaster) {
+                    live = "down-" + n;
+                }
+            }
+            StringBuilder uri = new StringBuilder("redis-cluster://" + address(victim));
+            masters.stream().filter(m -> m != victim).forEach(m -> uri.append(',').append(address(m)));
+
+            itsReplica.kill(); // first, so that it cannot take over
+            victim.kill();
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                try (var j = setsMaster.jedis()) {
+                    return j.clusterInfo().contains("cluster_state:fail");
+                }
+            });
+
+            Cli status = Cli.run("status", "--redis", uri.toString());
+            assertThat(status.exit()).as(status.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(status.oneLineError()).contains("the Redis Cluster refuses commands (CLUSTERDOWN",
+                    "the node that replied is up").doesNotContain("cannot be reached");
+            Cli named = Cli.run("status", "--redis", uri.toString(), "-q", live);
+            assertThat(named.exit()).as(named.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(named.out()).as(named.toString())
+                    .contains("Queue " + live + " not read: the Redis Cluster refuses commands (CLUSTERDOWN The cluster is down)")
+                    .doesNotContain("cannot be reached");
+            Cli dlq = Cli.run("dlq", "list", "--redis", uri.toString(), "-q", live);
+            assertThat(dlq.exit()).as(dlq.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(dlq.oneLineError()).contains("refuses commands: CLUSTERDOWN");
+
+            Cli doctor = Cli.run("doctor", "--redis", uri.toString(), "--pings", "1");
+            assertThat(doctor.exit()).as(doctor.toString()).isEqualTo(ExitCodes.UNREACHABLE);
+            assertThat(doctor.err()).as(doctor.toString()).isEmpty();
+            assertThat(doctor.out()).as(doctor.toString()).contains("cluster_state fail",
+                    "master(s) that do not answer: " + address(victim) + " (slots ", "2 of 3 answer",
+                    "Master " + address(victim) + " (slots ", "; does not answer)", "could not check this master",
+                    "Master " + address(setsMaster) + " (slots ");
+            JsonNode doc = JSON.readTree(Cli.run("doctor", "--redis", uri.toString(), "--pings", "1", "--json").out());
+            assertThat(doc.get("cluster").get("state").asText()).isEqualTo("fail");
+            List<String> silent = new java.util.ArrayList<>();
+            doc.get("masters").forEach(m -> {
+                if (m.get("version").asText().equals("?")) {
+                    silent.add(m.get("master").asText());
+                }
+            });
+            assertThat(silent).containsExactly(address(victim));
+        }
+    }
+
+    private static int masterPortOf(RedisProcess replica) {
+        try (var j = replica.jedis()) {
+            return j.info("replication").lines().filter(l -> l.startsWith("master_port:"))
+                    .mapToInt(l -> Integer.parseInt(l.substring("master_port:".length()).trim())).findFirst().orElse(-1);
+        }
+    }
 }

@@ -49,6 +49,9 @@ import redis.clients.jedis.exceptions.JedisException;
  *       servers and each other over TLS). {@code tls-auth-clients} as {@link Builder#tlsAuthClients} (default yes, as
  *       in Redis). {@link #uri()} is then {@code rediss-sentinel://}; the group's own connections trust the test CA,
  *       present the client certificate and check no host name.</li>
+ *   <li>With {@link Builder#sentinelPassword(String)} every sentinel requires that password of its clients
+ *       ({@code requirepass}) and gives it to the other sentinels ({@code sentinel sentinel-pass}); the servers
+ *       require none. The group's own connections to the sentinels give it.</li>
  *   <li>With {@link Builder#ipv6Sentinels(boolean)} the sentinels listen on {@code ::1} as well, and
  *       {@link #uriString()} names them {@code [::1]:port} (as {@link #uri()} cannot once there are several).</li>
  * </ul>
@@ -72,6 +75,7 @@ public final class SentinelGroup implements AutoCloseable {
     private final TestCertificates tls;
     private final boolean tlsAuthClients;
     private final boolean ipv6;
+    private final String sentinelPassword;
     private final List<RedisProcess> servers = new ArrayList<>();
     private final List<Sentinel> sentinels = new ArrayList<>();
     private final Path binary;
@@ -82,6 +86,7 @@ public final class SentinelGroup implements AutoCloseable {
         this.tls = b.tls;
         this.tlsAuthClients = b.tlsAuthClients;
         this.ipv6 = b.ipv6;
+        this.sentinelPassword = b.sentinelPassword;
         this.binary = b.binary != null ? b.binary : RedisBinary.locate();
         this.startTimeout = b.startTimeout;
     }
@@ -119,6 +124,11 @@ public final class SentinelGroup implements AutoCloseable {
     /** The master and the replicas, in start order (the first was the master at start). */
     public List<RedisProcess> servers() {
         return List.copyOf(servers);
+    }
+
+    /** The password the sentinels require ({@link Builder#sentinelPassword}), or null. */
+    public String sentinelPassword() {
+        return sentinelPassword;
     }
 
     /** The ports of the sentinels. */
@@ -513,6 +523,7 @@ public final class SentinelGroup implements AutoCloseable {
         final Path dir;
         final String conf;
         final javax.net.ssl.SSLSocketFactory tls;
+        final String password;
         Process process;
 
         Sentinel(Path binary, int port, String masterName, int masterPort, int quorum, Builder b,
@@ -520,6 +531,7 @@ public final class SentinelGroup implements AutoCloseable {
             this.binary = binary;
             this.port = port;
             this.tls = adminTls;
+            this.password = b.sentinelPassword;
             try {
                 this.dir = Files.createTempDirectory("spillway-sentinel-").toAbsolutePath();
             } catch (IOException e) {
@@ -544,7 +556,9 @@ public final class SentinelGroup implements AutoCloseable {
                     + "sentinel monitor " + masterName + " " + HOST + " " + masterPort + " " + quorum + "\n"
                     + "sentinel down-after-milliseconds " + masterName + " " + b.downAfter.toMillis() + "\n"
                     + "sentinel failover-timeout " + masterName + " " + b.failoverTimeout.toMillis() + "\n"
-                    + "sentinel parallel-syncs " + masterName + " 1\n";
+                    + "sentinel parallel-syncs " + masterName + " 1\n"
+                    + (b.sentinelPassword == null ? "" : "requirepass \"" + b.sentinelPassword + "\"\n"
+                            + "sentinel sentinel-pass \"" + b.sentinelPassword + "\"\n");
         }
 
         /** Starts the sentinel; on a restart, on its config file as it rewrote it (its id, master, replicas, peers). */
@@ -567,7 +581,7 @@ public final class SentinelGroup implements AutoCloseable {
 
         Jedis jedis() {
             DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
-                    .connectionTimeoutMillis(1000).socketTimeoutMillis(1000);
+                    .connectionTimeoutMillis(1000).socketTimeoutMillis(1000).password(password);
             if (tls != null) {
                 // No endpoint identification (Jedis adds HTTPS when given no SSLParameters): as RedisProcess's own.
                 cfg.ssl(true).sslSocketFactory(tls).sslParameters(new javax.net.ssl.SSLParameters());
@@ -624,6 +638,7 @@ public final class SentinelGroup implements AutoCloseable {
         private TestCertificates tls;
         private boolean tlsAuthClients = true;
         private boolean ipv6;
+        private String sentinelPassword;
 
         public Builder masterName(String name) {
             this.masterName = name;
@@ -690,6 +705,18 @@ public final class SentinelGroup implements AutoCloseable {
         /** {@code tls-auth-clients} of servers and sentinels; default yes (Redis's default). Needs {@link #tls}. */
         public Builder tlsAuthClients(boolean required) {
             this.tlsAuthClients = required;
+            return this;
+        }
+
+        /**
+         * A password every sentinel requires of its clients ({@code requirepass}; the servers require none); default
+         * none. Letters and digits only: it goes into {@code sentinel.conf} as it is.
+         */
+        public Builder sentinelPassword(String password) {
+            if (password == null || !password.matches("[A-Za-z0-9]+")) {
+                throw new IllegalArgumentException("sentinelPassword must be letters and digits, but was '" + password + "'");
+            }
+            this.sentinelPassword = password;
             return this;
         }
 
