@@ -19,6 +19,7 @@ import redis.clients.jedis.Jedis;
 
 /** Producers as separate JVMs, killed for real. */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // the producer process and its journal; its Redis calls are those every other test makes
 class ProducerCrashIT {
     @TempDir
     Path dir;

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Timeout;
  * {@code redis://} or {@code redis-cluster://}, a Redis given as {@code redis-sentinel://}).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // the tool's options and messages: the same whatever the Redis version
 class SentinelCredentialsCliIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PASSWORD = "sentinelSecret7";

@@ -33,6 +33,7 @@ import redis.clients.jedis.Jedis;
  * it empty; the first also shows that without the mode the same restart loses the jobs.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // Redis restarts empty (no persistence): the producer's journal is what is tested
 class WriteAheadIT {
     @TempDir
     Path dir;
