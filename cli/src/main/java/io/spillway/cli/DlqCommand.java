@@ -1,6 +1,7 @@
 package io.spillway.cli;
 
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.Failures;
 import io.spillway.worker.DeadLetter;
 import io.spillway.worker.DeadLetters;
 import java.io.PrintWriter;
@@ -146,7 +147,10 @@ final class DlqCommand implements Runnable {
                 } else {
                     List<List<String>> table = new ArrayList<>();
                     for (Row r : rows) {
-                        String reason = r.reason().length() > 60 ? r.reason().substring(0, 59) + "…" : r.reason();
+                        // One escaped line: a reason is a handler's message, which may carry payload text (line
+                        // breaks, terminal escapes) that would break the table or the terminal.
+                        String line = Failures.oneLine(r.reason());
+                        String reason = line.length() > 60 ? line.substring(0, 59) + "…" : line;
                         table.add(List.of(r.id(), r.type(), Integer.toString(r.attempts()), r.deadAt(), reason));
                     }
                     Output.table(out, List.of("JOB ID", "TYPE", "ATTEMPTS", "DEAD AT", "REASON"), table);
@@ -196,9 +200,11 @@ final class DlqCommand implements Runnable {
                 out.println("attempts    " + r.attempts());
                 out.println("enqueued at " + (r.enqueuedAt() == null ? "?" : r.enqueuedAt()));
                 out.println("dead at     " + r.deadAt());
-                out.println("reason      " + r.reason());
-                out.println("headers     " + found.headers());
-                out.println("payload     " + r.payloadBytes() + " bytes" + (payload ? ": " + r.payload() : " (--payload prints it)"));
+                // Text from jobs and handlers, each as one escaped line (--json gives it as it is).
+                out.println("reason      " + Failures.oneLine(r.reason()));
+                out.println("headers     " + Failures.oneLine(found.headers().toString()));
+                out.println("payload     " + r.payloadBytes() + " bytes"
+                        + (payload ? ": " + Failures.oneLine(r.payload()) : " (--payload prints it)"));
                 out.flush();
                 return ExitCodes.OK;
             }

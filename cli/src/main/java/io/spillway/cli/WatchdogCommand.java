@@ -177,7 +177,9 @@ final class WatchdogCommand implements Callable<Integer> {
                 for (String s : settings) {
                     int eq = s.indexOf('=');
                     if (eq <= 0) {
-                        throw new IllegalArgumentException("--set wants NAME=VALUE, but was '" + s + "'");
+                        String shown = s.toLowerCase(java.util.Locale.ROOT).matches(".*(pass|auth).*")
+                                ? "not shown: it may hold a password" : "'" + s + "'";
+                        throw new IllegalArgumentException("--set wants NAME=VALUE, but was " + shown);
                     }
                     r.setting(s.substring(0, eq).trim(), s.substring(eq + 1).trim());
                 }

@@ -335,7 +335,8 @@ class CliIT {
                      .retryPolicy(RetryPolicy.noRetry())
                      .handler("boom", job -> {
                          runs.incrementAndGet();
-                         throw new IllegalStateException("no GPU today");
+                         // A line break and a terminal escape, as a message carrying payload text can have.
+                         throw new IllegalStateException("no GPU today\n2026-12-02 ERROR FAKE \u001b[31mred");
                      }).build()) {
             worker.start();
             String a = producer.enqueue(q, "boom", "hello".getBytes(StandardCharsets.UTF_8)).jobId();
@@ -344,11 +345,16 @@ class CliIT {
                     JSON.readTree(Cli.run("dlq", "list", "--redis", uri(), "-q", q, "--json").out()).get("total").asLong() == 2);
 
             Cli list = Cli.run("dlq", "list", "--redis", uri(), "-q", q);
-            assertThat(list.out()).contains(a, b, "no GPU today", "2 of 2 dead letter(s)");
+            assertThat(list.out()).contains(a, b, "no GPU today\\n2026", "2 of 2 dead letter(s)")
+                    .as("one line per dead letter, no terminal escape").doesNotContain("\n2026").doesNotContain("\u001b");
 
             Cli show = Cli.run("dlq", "show", "--redis", uri(), "-q", q, a, "--payload");
             assertThat(show.exit()).isZero();
-            assertThat(show.out()).contains("type        boom", "payload     5 bytes: hello");
+            assertThat(show.out()).contains("type        boom", "payload     5 bytes: hello",
+                    "reason      java.lang.IllegalStateException: no GPU today\\n2026-12-02 ERROR FAKE \\u001b[31mred")
+                    .doesNotContain("\u001b");
+            assertThat(JSON.readTree(Cli.run("dlq", "show", "--redis", uri(), "-q", q, a, "--json").out())
+                    .get("deadLetter").get("reason").asText()).as("--json: as it is").contains("today\n2026");
             Cli missing = Cli.run("dlq", "show", "--redis", uri(), "-q", q, "nope");
             assertThat(missing.exit()).isEqualTo(ExitCodes.FAILED);
             assertThat(missing.oneLineError()).contains("no dead letter nope");

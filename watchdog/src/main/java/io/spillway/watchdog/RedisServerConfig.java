@@ -213,8 +213,9 @@ public final class RedisServerConfig {
                 throw new IllegalArgumentException("setting '" + name + "' is set by its own builder method (or fixed)");
             }
             Objects.requireNonNull(value, "value of " + name + " must not be null");
-            if (value.contains("\n")) {
-                throw new IllegalArgumentException("value of " + name + " must be one line, but was '" + value + "'");
+            if (value.contains("\n") || value.contains("\r")) {
+                // The value is not shown: it may be a password.
+                throw new IllegalArgumentException("value of " + name + " must be one line, but has a line break");
             }
             settings.put(name, value);
             return this;
