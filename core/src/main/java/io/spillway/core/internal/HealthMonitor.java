@@ -152,10 +152,6 @@ public final class HealthMonitor implements AutoCloseable {
     }
 
     /**
-     * During recovery: whether Redis restarted since this component was last connected (its run id
-     * changed), so writes acknowledged just before may be lost (AOF everysec) and should be sent again.
-     */
-    /**
      * Reads the master's {@code INFO replication} with each heartbeat and tells {@code watch} (a producer's resend
      * buffer keeps what no replica has confirmed). Not on a cluster. Call before {@link #start}.
      */
@@ -163,6 +159,10 @@ public final class HealthMonitor implements AutoCloseable {
         this.replicaWatch = watch;
     }
 
+    /**
+     * During recovery: whether Redis restarted since this component was last connected (its run id
+     * changed), so writes acknowledged just before may be lost (AOF everysec) and should be sent again.
+     */
     public boolean redisRestarted() {
         return restarted;
     }
