@@ -109,7 +109,7 @@ class JobProducerIT {
                 threads.add(th);
             }
             running.await();
-            Thread.sleep(200);
+            Thread.sleep(20); // not longer: spooling runs at hundreds of thousands a second, all replayed below
             p.close();
             for (Thread th : threads) {
                 th.join(10_000);
