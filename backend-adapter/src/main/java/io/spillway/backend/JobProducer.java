@@ -314,7 +314,7 @@ public final class JobProducer implements AutoCloseable {
      * Redis, how many in the journal) comes if the disk fills up under the room set aside.
      *
      * <p>Memory: the call holds the encoded form of every job of the batch until it returns (about the payloads' size
-     * again: 100,000 jobs of 4 KiB peaked at 852 MB of heap with the input), so split very large batches; an
+     * again, on top of the input), so split very large batches; an
      * {@link OutOfMemoryError} midway leaves the calls Redis had answered in Redis, without receipts.
      *
      * @throws IllegalArgumentException for bad input (a null list or job, a bad queue, type or payload): none accepted
@@ -594,7 +594,7 @@ public final class JobProducer implements AutoCloseable {
      * Close: waits (at most {@value #CLOSE_KEEP_WAIT_MILLIS} ms) until Redis keeps the direct writes of the last resend
      * window, which no one re-sends once this producer is gone (unless a producer is opened on its journal): its AOF
      * buffer written to the file (with {@code appendfsync everysec} Redis answers a write it postpones while a slow
-     * fsync runs, and a SIGKILL then loses it: 1 close in 30-40 in a review that killed Redis right after), and, for a
+     * fsync runs, and a SIGKILL then loses it: a review that killed Redis right after a close saw it), and, for a
      * Redis with replicas, a replica's confirmation ({@link ReplicaWatch}). Usually one INFO round trip; with replicas
      * up to a second or two, their acknowledgement period. Said at WARN if it does not come.
      */

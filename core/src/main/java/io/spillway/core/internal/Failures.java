@@ -257,9 +257,14 @@ public final class Failures {
             return false;
         }
         return problem.startsWith(TLS) || problem.startsWith(CLUSTER_MISMATCH) || problem.startsWith(SENTINEL_CREDENTIALS)
-                || problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
-                || problem.startsWith("ERR AUTH") || problem.startsWith("ERR invalid password")
+                || isCredentialRefusal(problem)
                 || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
+    }
+
+    /** Whether a described failure is Redis (or a sentinel) refusing this client's user, password or permissions. */
+    private static boolean isCredentialRefusal(String problem) {
+        return problem.startsWith("NOAUTH") || problem.startsWith("WRONGPASS") || problem.startsWith("NOPERM")
+                || problem.startsWith("ERR AUTH") || problem.startsWith("ERR invalid password");
     }
 
     /**
@@ -420,8 +425,7 @@ public final class Failures {
             String cause = unanswered.getCause() == null ? "no answer" : describe(unanswered.getCause());
             HostAndPort s = unanswered.sentinel();
             String where = s == null ? "" : "sentinel " + s + ": ";
-            if (cause.startsWith("NOAUTH") || cause.startsWith("WRONGPASS") || cause.startsWith("ERR AUTH")
-                    || cause.startsWith("ERR invalid password") || cause.startsWith("NOPERM")) {
+            if (isCredentialRefusal(cause)) {
                 return SENTINEL_CREDENTIALS + where + cause;
             }
             return "no sentinel of master '" + unanswered.masterName() + "' answered (" + where + cause + ")";

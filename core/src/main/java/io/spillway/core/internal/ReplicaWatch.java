@@ -11,7 +11,7 @@ import java.util.function.LongConsumer;
  * <p>Why: the resend window ({@link RecentWrites}) covers what a master can lose on a crash by itself (the AOF's last
  * second). A failover loses more: every write its replica had not received when it was promoted. After a manual
  * failover with one replica, the new master has no replica in sync until the old one is demoted and fully resynced
- * (10-16 s in the review that found it), and a crash of the new master then lost 1,448-2,152 of 6,000 accepted jobs,
+ * (for several seconds in the review that found it), and a crash of the new master then lost thousands of accepted jobs,
  * all older than the 5 s window. So the writes a replica has not confirmed are kept beyond the window (up to the
  * buffer's bytes) and are sent again after the next failover or restart.
  *

@@ -236,7 +236,8 @@ public final class WorkerRuntime {
         });
         this.streams = List.copyOf(byStream.keySet());
         this.jobTimeoutNanos = nanos(settings.jobTimeout());
-        if (settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR)) {
+        boolean defaultDir = settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR);
+        if (defaultDir) {
             try {
                 // In the shared temp directory: one another user made first is refused (forged outcomes, planted links).
                 io.spillway.core.internal.PrivateDirectory.ensureOwn(settings.stateDir());
@@ -245,7 +246,7 @@ public final class WorkerRuntime {
             }
         }
         this.ackLog = AckLog.open(settings.stateDir(), AckLog.scopeOf(settings.redis()));
-        if (settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR)) {
+        if (defaultDir) {
             log.warn("Worker {}: job outcomes kept while Redis is away go to the default state directory {}, a temporary"
                     + " one that a reboot may empty: set stateDir to a persistent directory", name, settings.stateDir());
         }
