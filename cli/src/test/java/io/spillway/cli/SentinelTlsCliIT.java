@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * problems with the sentinels as one line naming the sentinel (exit 2), and IPv6 sentinel addresses end to end.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // the tool's TLS options and messages: the same whatever the Redis version
 class SentinelTlsCliIT {
     private static final ObjectMapper JSON = new ObjectMapper();
 

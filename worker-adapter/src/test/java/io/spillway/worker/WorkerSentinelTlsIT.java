@@ -30,6 +30,7 @@ import redis.clients.jedis.Jedis;
  * {@link WorkerSentinelIT}.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // TLS is the client's; a worker across a Redis 7 failover: WorkerSentinelIT
 class WorkerSentinelTlsIT {
     @TempDir
     Path dir;
