@@ -121,7 +121,7 @@ final class PauseCommand implements Callable<Integer> {
                     if (Boolean.FALSE.equals(StatusCommand.knownOrNull(j, QueueName.of(q)))) {
                         err.println(spec.qualifiedName() + ": warning: queue " + q + " is unknown to Redis (no job was ever"
                                 + " enqueued to it); pausing it anyway, for workers that start on it later ('spillway"
-                                + " status' lists it only with -q " + q + " until a job is enqueued). Check the name.");
+                                + " status' lists it from now on, after a resume too). Check the name.");
                     }
                 }
                 err.flush();

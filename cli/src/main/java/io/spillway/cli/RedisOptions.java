@@ -35,6 +35,11 @@ import redis.clients.jedis.exceptions.JedisMovedDataException;
  * {@code --tls-key}) and the sentinels' own credentials ({@code --sentinel-user}, {@code --sentinel-password}, or
  * {@value #SENTINEL_USER_ENV} and {@value #SENTINEL_PASSWORD_ENV}), shared by every command that talks to Redis.
  *
+ * <p>The Redis's own credentials (with Sentinel, the master's) are the URI's user information; a URI without any takes
+ * them from {@value #REDIS_USER_ENV} and {@value #REDIS_PASSWORD_ENV}, so that a password need not be on the command
+ * line, where every user of the host sees it ({@code ps}). A URI's own credentials win, even a user alone: the
+ * variables, which a shell may keep set for every command, never change what a URI says.
+ *
  * <p>A URI of the wrong kind of server (a sentinel as {@code redis://} or {@code redis-cluster://}, a Redis as
  * {@code redis-sentinel://}) is bad input whose line says which URI to give: the server is asked what it is
  * ({@code INFO server}: {@code redis_mode}) once its reply has shown that something is wrong, never before.
@@ -52,13 +57,19 @@ final class RedisOptions {
     static final String SENTINEL_PASSWORD_ENV = "SPILLWAY_SENTINEL_PASSWORD";
     /** The sentinels' ACL user when {@code --sentinel-user} is not given. */
     static final String SENTINEL_USER_ENV = "SPILLWAY_SENTINEL_USER";
+    /** The Redis's (the master's) password when the URI has no credentials: not on the command line, not in ps. */
+    static final String REDIS_PASSWORD_ENV = "SPILLWAY_REDIS_PASSWORD";
+    /** The Redis's (the master's) ACL user when the URI has no credentials. */
+    static final String REDIS_USER_ENV = "SPILLWAY_REDIS_USER";
 
     @Option(names = "--redis", paramLabel = "URI", defaultValue = DEFAULT_URI,
             description = "Redis to use: redis://[user:password@]host:port[/db] (rediss:// for TLS), or through Sentinel"
                     + " redis-sentinel://[user:password@]host1[:26379][,host2[:port]...][/db]#masterName"
                     + " (rediss-sentinel:// for TLS to the sentinels and the master; an IPv6 host as [::1]:26379),"
                     + " or a Redis Cluster redis-cluster://[user:password@]host1:port1[,host2:port2...] (any of its nodes;"
-                    + " rediss-cluster:// for TLS) (default: ${DEFAULT-VALUE}).")
+                    + " rediss-cluster:// for TLS) (default: ${DEFAULT-VALUE}). A URI without user:password@ takes them"
+                    + " from " + REDIS_USER_ENV + " and " + REDIS_PASSWORD_ENV + " (if set): prefer those to a password"
+                    + " in the URI, which shows in the process list. A URI's own credentials win over the variables.")
     String uri;
 
     @Option(names = "--timeout", paramLabel = "MS", defaultValue = "2000",
@@ -113,6 +124,9 @@ final class RedisOptions {
         }
     }
 
+    /** The Redis's credentials came from {@value #REDIS_USER_ENV} / {@value #REDIS_PASSWORD_ENV}, not the URI. */
+    private boolean credentialsFromEnvironment;
+
     /** The rules the command needs; the read-only tools' unless the command says otherwise ({@link #needs}). */
     private AclRules aclRules = AclRules.TOOLS;
 
@@ -141,10 +155,32 @@ final class RedisOptions {
             if (tlsCert != null) {
                 b.clientCertificate(tlsCert, tlsKey);
             }
+            redisCredentials(b);
             sentinelCredentials(b);
             return b.build();
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+    }
+
+    /**
+     * The Redis's credentials from the environment, for a URI that has none: one with any user information (a user, a
+     * password, or both) keeps its own, and the variables are not read.
+     */
+    private void redisCredentials(RedisConnection.Builder b) {
+        RedisConnection asGiven = RedisConnection.builder(uri).build();
+        if (asGiven.user() != null || asGiven.password() != null) {
+            return;
+        }
+        String user = nonEmpty(System.getenv(REDIS_USER_ENV));
+        String password = nonEmpty(System.getenv(REDIS_PASSWORD_ENV));
+        if (user != null || password != null) {
+            try {
+                b.credentials(user, password);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCodes.USAGE, REDIS_USER_ENV + ": " + e.getMessage());
+            }
+            credentialsFromEnvironment = true;
         }
     }
 
@@ -507,12 +543,18 @@ final class RedisOptions {
                     : "check the sentinels' own user and password (--sentinel-user, --sentinel-password, or "
                             + SENTINEL_USER_ENV + " and " + SENTINEL_PASSWORD_ENV + "), which are not the URI's (the master's)";
         }
+        if (credentialsFromEnvironment) {
+            return "check " + REDIS_USER_ENV + " and " + REDIS_PASSWORD_ENV + ", where the credentials came from (the URI"
+                    + " has none" + (c.sentinel() ? "; they are the master's, not the sentinels'" : "") + ")";
+        }
         if (c.sentinel()) {
             return "give the master's user:password in the URI (redis-sentinel://user:password@host1:26379,…#"
-                    + c.masterName() + "); the sentinels' own go in --sentinel-password or " + SENTINEL_PASSWORD_ENV;
+                    + c.masterName() + ") or in " + REDIS_USER_ENV + " and " + REDIS_PASSWORD_ENV
+                    + "; the sentinels' own go in --sentinel-password or " + SENTINEL_PASSWORD_ENV;
         }
         return "give user:password in the URI (" + (c.cluster() ? "redis-cluster://user:password@host:port,…"
-                : "redis://user:password@host:port") + ")";
+                : "redis://user:password@host:port") + "), or in " + REDIS_USER_ENV + " and " + REDIS_PASSWORD_ENV
+                + " for a URI without them";
     }
 
     /** The fix of a cluster that refuses commands (CLUSTERDOWN), for every line that reports one. */

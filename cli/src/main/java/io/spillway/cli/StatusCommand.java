@@ -46,8 +46,8 @@ import redis.clients.jedis.util.JedisClusterCRC16;
                 "The oldest waiting age is that of the job at the head of the queue (the next a worker takes), counted"
                         + " from when its producer accepted it (however long it was spooled in a journal before it reached"
                         + " Redis), or from its run-at for a delayed job, a retry or a dlq retry.",
-                "A queue paused with 'spillway pause' (no worker takes a new job from it) is marked, with since when and"
-                        + " why.",
+                "A queue paused with 'spillway pause' (no worker takes a new job from it) is listed, even before its"
+                        + " first job, and marked, with since when and why.",
                 "With --journal DIR, also the backlog of a local journal.",
                 "With one -q QUEUE and job ids, each job's state, attempts, last change and last error instead (exit 1"
                         + " if Redis does not know an id).",
@@ -460,7 +460,7 @@ final class StatusCommand implements Callable<Integer> {
     }
 
     /**
-     * Whether Redis has seen the queue: it is in {@code spillway:queues} (every queue ever enqueued to), or, should
+     * Whether Redis has seen the queue: it is in {@code spillway:queues} (every queue ever enqueued to or paused), or, should
      * that set have been lost, it holds any of the queue's keys.
      */
     static boolean isKnown(UnifiedJedis j, QueueName q) {

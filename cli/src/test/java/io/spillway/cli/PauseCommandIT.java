@@ -220,13 +220,54 @@ class PauseCommandIT extends SharedRedisCliTest {
         assertThat(pause.exit()).as(pause.toString()).isZero();
         assertThat(pause.out()).isEqualTo(typo + "  paused\n");
         assertThat(pause.oneLineError()).startsWith("spillway pause: warning: queue " + typo + " is unknown to Redis")
-                .contains("status' lists it only with -q " + typo);
+                .contains("status' lists it from now on");
         assertThat(flag(typo)).isNotNull();
         assertThat(statusRow(typo).get("paused").isNull()).isFalse();
 
         Cli resume = Cli.run("resume", "--redis", uri(), typo);
         assertThat(resume.exit()).as(resume.toString()).isZero();
         assertThat(resume.err()).isEmpty();
+    }
+
+    /**
+     * An operator who paused a queue must see it paused in the default listing, not only with {@code -q}: also a queue
+     * with no job yet (paused before the first deploy, by the tool or through {@code Queues}), which the producers have
+     * not named in {@code spillway:queues}.
+     */
+    @Test
+    void aPausedQueueWithNoJobsShowsInTheDefaultListing() throws Exception {
+        String byTool = "pause-it-empty-" + System.nanoTime();
+        String byApi = "pause-it-empty-api-" + System.nanoTime();
+        Cli pause = Cli.run("pause", "--redis", uri(), byTool, "--reason", "before the first deploy");
+        assertThat(pause.exit()).as(pause.toString()).isZero();
+        try (Queues queues = Queues.connect(redis.uri())) {
+            queues.pause(byApi, "INC-7");
+        }
+
+        Cli status = Cli.run("status", "--redis", uri());
+        assertThat(status.exit()).as(status.toString()).isZero();
+        assertThat(status.out()).contains("PAUSED", "Queue " + byTool + " is paused since ", "(before the first deploy)",
+                "Queue " + byApi + " is paused since ", "(INC-7)");
+        Cli json = Cli.run("status", "--redis", uri(), "--json");
+        assertThat(json.exit()).as(json.toString()).isZero();
+        JsonNode rows = JSON.readTree(json.out()).get("queues");
+        for (String q : new String[] {byTool, byApi}) {
+            JsonNode row = null;
+            for (JsonNode r : rows) {
+                if (r.get("queue").asText().equals(q)) {
+                    row = r;
+                }
+            }
+            assertThat(row).as("%s in the default listing: %s", q, json.out()).isNotNull();
+            assertThat(row.get("waiting").asLong()).isZero();
+            assertThat(row.get("paused").get("reason").asText()).isNotEmpty();
+        }
+
+        Cli resume = Cli.run("resume", "--redis", uri(), byTool, byApi);
+        assertThat(resume.exit()).as(resume.toString()).isZero();
+        Cli after = Cli.run("status", "--redis", uri());
+        assertThat(after.out()).contains(byTool, byApi).doesNotContain("Queue " + byTool + " is paused",
+                "Queue " + byApi + " is paused");
     }
 
     /** Pause and resume need the worker's rules: the hint names them. */

@@ -101,9 +101,15 @@ public final class MetricNames {
     /** Meter: cancelled jobs this worker fetched and dropped without running them. */
     public static final String SKIPPED_CANCELLED = "spillway.worker.skipped.cancelled";
     public static final String ACKS_PENDING = "spillway.worker.acks.pending";
-    /** Gauge: this worker's queues paused because their Redis Cluster master is unavailable (the others go on). */
+    /**
+     * Gauge: this worker's queues paused because their Redis Cluster master is unavailable (the others go on); per
+     * queue ({@code .<queue>}), 1 while that queue is so paused, else 0.
+     */
     public static final String QUEUES_PAUSED = "spillway.worker.queues.paused";
-    /** Gauge: this worker's queues an operator has paused ({@code Queues.pause}, {@code spillway pause}). */
+    /**
+     * Gauge: this worker's queues an operator has paused ({@code Queues.pause}, {@code spillway pause}); per queue
+     * ({@code .<queue>}), 1 while that queue is paused, else 0.
+     */
     public static final String QUEUES_HELD = "spillway.worker.queues.held";
     public static final String QUEUE_DEPTH = "spillway.queue.waiting";
     public static final String QUEUE_DELAYED = "spillway.queue.delayed";

@@ -16,7 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * Healthy unless jobs are waiting and the workers have not moved for {@link Builder#stallAfter(Duration)
@@ -40,11 +42,13 @@ import java.util.function.LongSupplier;
  * </ul>
  * Either way the jobs of the worker's paused queues are not counted: an operator's pause
  * ({@value MetricNames#QUEUES_HELD}, {@code Queues.pause}) and a Redis Cluster master that cannot serve a queue
- * ({@value MetricNames#QUEUES_PAUSED}) stop fetching by design, so their jobs wait without a stall. The registry
- * counts paused queues but does not name them: when some but not all are paused, the check leaves out as many
- * queues as are paused, those with the most jobs waiting. So jobs count as waiting only while more of the worker's
- * queues hold jobs than are paused (one of those is surely not paused): a pause never reads as a stall, but a stall
- * of the other queues can go unseen while a paused queue is empty. ({@code docs/metrics.md}, "Health checks".)
+ * ({@value MetricNames#QUEUES_PAUSED}) stop fetching by design, so their jobs wait without a stall. The worker names
+ * them with the per-queue variants of those gauges ({@code .<queue>}, 1 while paused): the check leaves out exactly
+ * those queues and names them in its message ({@code no jobs waiting (queue images paused: its jobs are not counted)})
+ * and in the detail {@code pausedQueueNames}. A registry with the totals only (gauges registered by other code) counts
+ * paused queues without naming them: the check then leaves out as many queues as are paused, those with the most jobs
+ * waiting, so a pause never reads as a stall, but a stall of the other queues can go unseen while a paused queue is
+ * empty. ({@code docs/metrics.md}, "Health checks".)
  *
  * <p>The check compares what it sees with what it saw at its previous run, so it must run regularly (a
  * {@code /health} scrape, a scheduled health check) to notice a stall. Thread-safe.
@@ -61,7 +65,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
 
     private final LongSupplier progress;
     private final LongSupplier waiting;
-    private final LongSupplier paused;
+    private final Supplier<Paused> paused;
     private final long stallAfterNanos;
     private final LongSupplier nanoClock;
     private long lastProgress = Long.MIN_VALUE;
@@ -89,7 +93,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
     public static Builder fromRegistry(MetricRegistry registry) {
         Objects.requireNonNull(registry, "registry must not be null");
         return builder(() -> sumCounts(registry, PROGRESS), () -> waitingOutsidePauses(registry, null))
-                .pausedFrom(() -> pausedQueues(registry));
+                .pausedFrom(() -> paused(registry, null));
     }
 
     /**
@@ -104,28 +108,82 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
         if (queues.isEmpty()) {
             throw new IllegalArgumentException("worker queues must not be empty, but was " + queues);
         }
-        Set<String> gauges = new HashSet<>();
+        Set<String> names = new HashSet<>();
         for (String q : queues) {
-            gauges.add(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, QueueName.of(q).value()));
+            names.add(QueueName.of(q).value());
         }
-        return builder(() -> sumCounts(registry, PROGRESS), () -> waitingOutsidePauses(registry, gauges))
-                .pausedFrom(() -> pausedQueues(registry));
+        return builder(() -> sumCounts(registry, PROGRESS), () -> waitingOutsidePauses(registry, names))
+                .pausedFrom(() -> paused(registry, names));
     }
 
     /**
-     * The jobs waiting in the queue gauges named {@code gauges} (all of them when null), less the queues the worker
-     * has paused: the registry says how many, not which, so the fullest ones are left out (never a false stall).
+     * The worker's paused queues: {@code names} (sorted) when the registry names them (the worker's per-queue
+     * gauges), with {@code count} their number; else {@code names} empty and {@code count} from the totals.
      */
-    static long waitingOutsidePauses(MetricRegistry registry, Set<String> gauges) {
+    record Paused(long count, List<String> names) {
+        static final Paused NONE = new Paused(0, List.of());
+    }
+
+    /**
+     * The paused queues among {@code queues} (every queue when null), by name when the registry has the worker's
+     * per-queue pause gauges, else counted from its totals.
+     */
+    static Paused paused(MetricRegistry registry, Set<String> queues) {
+        Set<String> named = pausedByName(registry, queues);
+        if (named == null) {
+            return new Paused(pausedQueues(registry), List.of());
+        }
+        return new Paused(named.size(), List.copyOf(named));
+    }
+
+    /**
+     * The queues among {@code queues} (all when null) whose per-queue {@value MetricNames#QUEUES_HELD} or
+     * {@value MetricNames#QUEUES_PAUSED} gauge reads more than 0, sorted; null when the registry has no such gauge (a
+     * registry with the totals only cannot tell which queues are paused).
+     */
+    static Set<String> pausedByName(MetricRegistry registry, Set<String> queues) {
+        Set<String> out = null;
+        for (Map.Entry<String, Gauge> e : registry.getGauges().entrySet()) {
+            String queue = suffix(e.getKey(), MetricNames.QUEUES_HELD);
+            if (queue == null) {
+                queue = suffix(e.getKey(), MetricNames.QUEUES_PAUSED);
+            }
+            if (queue == null) {
+                continue;
+            }
+            if (out == null) {
+                out = new TreeSet<>();
+            }
+            if ((queues == null || queues.contains(queue)) && e.getValue().getValue() instanceof Number n && n.longValue() > 0) {
+                out.add(queue);
+            }
+        }
+        return out;
+    }
+
+    /** The queue of a per-queue variant of {@code family} ({@code family.<queue>}), or null for another name. */
+    private static String suffix(String name, String family) {
+        return name.length() > family.length() + 1 && name.startsWith(family + ".") ? name.substring(family.length() + 1) : null;
+    }
+
+    /**
+     * The jobs waiting in the queue gauges of {@code queues} (every queue when null), less those of the queues the
+     * worker has paused: left out by name when the registry names them, else (totals only) as many of the fullest
+     * as are paused (never a false stall).
+     */
+    static long waitingOutsidePauses(MetricRegistry registry, Set<String> queues) {
+        Set<String> named = pausedByName(registry, queues);
         List<Long> waiting = new ArrayList<>();
         for (Map.Entry<String, Gauge> e : registry.getGauges().entrySet()) {
-            boolean counted = gauges == null ? inFamily(e.getKey(), List.of(MetricNames.QUEUE_DEPTH)) : gauges.contains(e.getKey());
+            String queue = suffix(e.getKey(), MetricNames.QUEUE_DEPTH);
+            boolean counted = queue != null && (queues == null || queues.contains(queue))
+                    && (named == null || !named.contains(queue));
             if (counted && e.getValue().getValue() instanceof Number n) {
                 waiting.add(Math.max(0, n.longValue()));
             }
         }
         waiting.sort(Comparator.reverseOrder());
-        long skip = Math.min(waiting.size(), pausedQueues(registry));
+        long skip = named != null ? 0 : Math.min(waiting.size(), pausedQueues(registry));
         long sum = 0;
         for (int i = (int) skip; i < waiting.size(); i++) {
             sum += waiting.get(i);
@@ -167,7 +225,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
         long now = nanoClock.getAsLong();
         long p = progress.getAsLong();
         long w = waiting.getAsLong();
-        long held = paused.getAsLong();
+        Paused held = paused.get();
         if (p != lastProgress || w <= 0) {
             lastProgress = p;
             lastMovedAt = now;
@@ -177,9 +235,14 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
                 .withDetail("noProgressForMs", Duration.ofNanos(stillFor).toMillis())
                 .withDetail("stallAfterMs", Duration.ofNanos(stallAfterNanos).toMillis());
         String pausedNote = "";
-        if (held > 0) {
-            r.withDetail("pausedQueues", held);
-            pausedNote = " (" + held + (held == 1 ? " queue" : " queues") + " paused: their jobs are not counted)";
+        if (held.count() > 0) {
+            r.withDetail("pausedQueues", held.count());
+            pausedNote = " (" + held.count() + (held.count() == 1 ? " queue" : " queues") + " paused: their jobs are not counted)";
+        }
+        if (!held.names().isEmpty()) {
+            r.withDetail("pausedQueueNames", held.names());
+            pausedNote = " (" + (held.names().size() == 1 ? "queue " : "queues ") + shown(held.names()) + " paused: "
+                    + (held.names().size() == 1 ? "its" : "their") + " jobs are not counted)";
         }
         if (w > 0 && stillFor > stallAfterNanos) {
             return r.unhealthy().withMessage(w + " jobs waiting and no worker progress for "
@@ -189,11 +252,19 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
                 + pausedNote).build();
     }
 
+    /** At most {@value #NAMES_SHOWN} queue names for a message, then how many more. */
+    private static final int NAMES_SHOWN = 10;
+
+    private static String shown(List<String> names) {
+        return names.size() <= NAMES_SHOWN ? String.join(", ", names)
+                : String.join(", ", names.subList(0, NAMES_SHOWN)) + " and " + (names.size() - NAMES_SHOWN) + " more";
+    }
+
     /** Thresholds; setters fail fast. */
     public static final class Builder {
         private final LongSupplier progress;
         private final LongSupplier waiting;
-        private LongSupplier paused = () -> 0;
+        private Supplier<Paused> paused = () -> Paused.NONE;
         private Duration stallAfter = DEFAULT_STALL_AFTER;
 
         private Builder(LongSupplier progress, LongSupplier waiting) {
@@ -209,9 +280,9 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
             return this;
         }
 
-        /** The number of queues paused, for the details and message (waiting already leaves their jobs out). */
-        private Builder pausedFrom(LongSupplier count) {
-            this.paused = count;
+        /** The queues paused, for the details and message (waiting already leaves their jobs out). */
+        private Builder pausedFrom(Supplier<Paused> queues) {
+            this.paused = queues;
             return this;
         }
 

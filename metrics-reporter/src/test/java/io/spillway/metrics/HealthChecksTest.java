@@ -284,6 +284,52 @@ class HealthChecksTest {
         assertThat(check.execute().getDetails()).containsEntry("waiting", 7L).doesNotContainKey("pausedQueues");
     }
 
+    /**
+     * With the worker's per-queue pause gauges the check knows which queues are paused: it leaves out exactly their
+     * jobs (a stall of another queue shows while the paused one is empty) and names them.
+     */
+    @Test
+    void workerProgressNamesThePausedQueuesAndLeavesOutExactlyTheirJobs() {
+        MetricRegistry registry = new MetricRegistry();
+        AtomicLong clock = new AtomicLong();
+        AtomicLong a = new AtomicLong();
+        AtomicLong b = new AtomicLong(2);
+        AtomicInteger aHeld = new AtomicInteger(1);
+        AtomicInteger bClusterPaused = new AtomicInteger();
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "a"), (Gauge<Long>) a::get);
+        registry.register(MetricNames.perQueue(MetricNames.QUEUE_DEPTH, "b.x"), (Gauge<Long>) b::get);
+        registry.register(MetricNames.QUEUES_HELD, (Gauge<Integer>) aHeld::get);
+        registry.register(MetricNames.QUEUES_PAUSED, (Gauge<Integer>) bClusterPaused::get);
+        registry.register(MetricNames.perQueue(MetricNames.QUEUES_HELD, "a"), (Gauge<Integer>) aHeld::get);
+        registry.register(MetricNames.perQueue(MetricNames.QUEUES_HELD, "b.x"), (Gauge<Integer>) () -> 0);
+        registry.register(MetricNames.perQueue(MetricNames.QUEUES_PAUSED, "a"), (Gauge<Integer>) () -> 0);
+        registry.register(MetricNames.perQueue(MetricNames.QUEUES_PAUSED, "b.x"), (Gauge<Integer>) bClusterPaused::get);
+        WorkerProgressHealthCheck check = WorkerProgressHealthCheck.fromRegistry(registry, List.of("a", "b.x"))
+                .stallAfter(Duration.ofSeconds(1)).build(clock::get);
+        check.execute();
+        clock.addAndGet(Duration.ofSeconds(2).toNanos());
+        // a is paused and empty, b.x is not paused and stalls: from the counts alone the fullest queue (b.x) would be
+        // left out and the stall missed.
+        Result stalled = check.execute();
+        assertThat(stalled.isHealthy()).isFalse();
+        assertThat(stalled.getMessage())
+                .isEqualTo("2 jobs waiting and no worker progress for 2 s (queue a paused: its jobs are not counted)");
+        assertThat(stalled.getDetails()).containsEntry("waiting", 2L).containsEntry("pausedQueues", 1L)
+                .containsEntry("pausedQueueNames", List.of("a"));
+        // b.x's master cannot serve it (Redis Cluster) as well: both named, nothing counts.
+        bClusterPaused.set(1);
+        Result both = check.execute();
+        assertThat(both.isHealthy()).isTrue();
+        assertThat(both.getMessage()).isEqualTo("no jobs waiting (queues a, b.x paused: their jobs are not counted)");
+        // The check for every queue of the registry names them too.
+        assertThat(WorkerProgressHealthCheck.fromRegistry(registry).build(clock::get).execute().getDetails())
+                .containsEntry("pausedQueueNames", List.of("a", "b.x"));
+        aHeld.set(0);
+        bClusterPaused.set(0);
+        assertThat(check.execute().getDetails()).containsEntry("waiting", 2L)
+                .doesNotContainKeys("pausedQueues", "pausedQueueNames");
+    }
+
     @Test
     void watchdogNeedsEveryChildUp() {
         MetricRegistry registry = new MetricRegistry();

@@ -13,6 +13,7 @@ import io.spillway.worker.Queues;
 import io.spillway.worker.Worker;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -55,13 +56,21 @@ class WorkerProgressHealthCheckIT {
             clock.addAndGet(Duration.ofSeconds(2).toNanos());
             Result paused = check.execute();
             assertThat(paused.isHealthy()).as(paused.toString()).isTrue();
-            assertThat(paused.getDetails()).containsEntry("waiting", 0L).containsEntry("pausedQueues", 1L);
+            assertThat(paused.getDetails()).containsEntry("waiting", 0L).containsEntry("pausedQueues", 1L)
+                    .containsEntry("pausedQueueNames", List.of("progress.mine"));
+            // The worker names the queue it holds (a per-queue gauge), and the check's message names it.
+            assertThat(paused.getMessage()).isEqualTo("no jobs waiting (queue progress.mine paused: its jobs are not counted)");
+            assertThat(gauge(registry, MetricNames.perQueue(MetricNames.QUEUES_HELD, "progress.mine"))).isEqualTo(1);
+            assertThat(gauge(registry, MetricNames.perQueue(MetricNames.QUEUES_PAUSED, "progress.mine"))).isZero();
 
             // Resumed: the worker takes them.
             assertThat(queues.resume("progress.mine")).isTrue();
             await().atMost(Duration.ofSeconds(10)).until(() -> registry.meter(MetricNames.COMPLETED).getCount() == 3);
             clock.addAndGet(Duration.ofSeconds(2).toNanos());
-            assertThat(check.execute().isHealthy()).isTrue();
+            Result resumed = check.execute();
+            assertThat(resumed.isHealthy()).isTrue();
+            assertThat(resumed.getDetails()).doesNotContainKeys("pausedQueues", "pausedQueueNames");
+            assertThat(gauge(registry, MetricNames.perQueue(MetricNames.QUEUES_HELD, "progress.mine"))).isZero();
         }
     }
 

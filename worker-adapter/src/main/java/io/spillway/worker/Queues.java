@@ -17,7 +17,9 @@ import java.util.Optional;
  * a second (each worker reads the flag with its queue figures, every second) and so does a worker started meanwhile,
  * before its first fetch. Jobs already fetched run and settle, delayed jobs and retries still fall due into the queue,
  * producers enqueue as usual: the jobs wait. The pause is a key in Redis ({@code spillway:{q}:paused}), so it holds for
- * every worker and survives their restarts; Redis must keep it as it keeps the jobs.
+ * every worker and survives their restarts; Redis must keep it as it keeps the jobs. Pausing also names the queue in
+ * {@code spillway:queues}, the set {@code spillway status} lists queues from, so a paused queue shows there even before
+ * its first job (and stays listed after a resume, as a queue does once a job was enqueued to it).
  *
  * <pre>{@code
  * try (Queues queues = Queues.connect(URI.create("redis://127.0.0.1:6379"))) {
@@ -80,6 +82,10 @@ public final class Queues implements AutoCloseable {
                     + io.spillway.core.internal.Failures.oneLine(r) + "'");
         }
         String value = PauseFlag.value(System.currentTimeMillis(), r);
+        // Named in spillway:queues first, as an enqueue names its queue: `spillway status` lists the queues of that
+        // set, and an operator who paused a queue must see it paused there, before its first job too. First, so that
+        // no pause is ever in Redis without its name (a refused or failed SADD pauses nothing).
+        gateway.executeDirect(c -> c.sadd(RedisKeys.QUEUES, q.value()));
         return "OK".equals(gateway.executeDirect(c -> c.set(RedisKeys.paused(q), value,
                 redis.clients.jedis.params.SetParams.setParams().nx())));
     }

@@ -269,6 +269,12 @@ public final class WorkerRuntime {
         }
         gauge(m, MetricNames.QUEUES_PAUSED, paused::pausedQueues);
         gauge(m, MetricNames.QUEUES_HELD, held::size);
+        // Per queue (0/1), so that what reads the registry can tell which queues are paused, not only how many
+        // (WorkerProgressHealthCheck names them, and leaves out exactly their waiting jobs).
+        for (QueueName q : settings.queues()) {
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUES_PAUSED, q.value()), () -> paused.isPaused(q) ? 1 : 0);
+            gauge(m, MetricNames.perQueue(MetricNames.QUEUES_HELD, q.value()), () -> held.contains(q) ? 1 : 0);
+        }
         this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
         this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, true)); // daemons, as every thread of a worker: docs/worker.md, "In a plain main"
