@@ -4,13 +4,12 @@ import io.spillway.core.RedisConnection;
 import io.spillway.core.SpillwayException;
 import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
-import io.spillway.core.internal.RedisInfo;
+import io.spillway.core.internal.ServerKind;
 import io.spillway.core.internal.Tls;
 import io.spillway.core.internal.Sentinels;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -462,8 +461,8 @@ final class RedisOptions {
     /** The line for a {@code #masterName} no sentinel knows, naming those the first sentinel that answers monitors. */
     private CliException unknownMaster(RedisConnection c) {
         for (HostAndPort s : Sentinels.addresses(c)) {
-            ServerKind kind = serverKind(s, Sentinels.config(c, CLIENT_NAME));
-            if (kind != null && kind.mode().equals("sentinel")) {
+            ServerKind kind = ServerKind.ask(s, Sentinels.config(c, CLIENT_NAME));
+            if (kind != null && kind.sentinel()) {
                 return new CliException(ExitCodes.USAGE, "the sentinels of " + c.redacted() + " monitor no master named '"
                         + c.masterName() + "' (" + (kind.masters().isEmpty() ? "sentinel " + s + " monitors none"
                         : "sentinel " + s + " monitors " + String.join(", ", kind.masters())) + "); give one of theirs"
@@ -578,7 +577,7 @@ final class RedisOptions {
 
     /**
      * The line for a server of the wrong kind for the URI, asked what it is on a connection of its own
-     * ({@link #serverKind}): a sentinel given as {@code redis://} or {@code redis-cluster://}, a Redis given as a
+     * ({@link ServerKind#ask}, as core's reconnect loop asks it): a sentinel given as {@code redis://} or {@code redis-cluster://}, a Redis given as a
      * sentinel. Null if it is of the right kind, or cannot tell.
      */
     private CliException wrongKind(RedisConnection c, HostAndPort at, String redis, String reply, boolean atSentinel) {
@@ -586,9 +585,9 @@ final class RedisOptions {
             if (at == null || !reply.toLowerCase(Locale.ROOT).contains("sentinel")) {
                 return null;
             }
-            ServerKind kind = serverKind(at, Sentinels.config(c, CLIENT_NAME));
+            ServerKind kind = ServerKind.ask(at, Sentinels.config(c, CLIENT_NAME));
             return new CliException(ExitCodes.USAGE, "Redis at " + redis + " is not a Redis Sentinel (" + reply + "); "
-                    + (kind != null && kind.mode().equals("cluster")
+                    + (kind != null && kind.cluster()
                             ? "it is a node of a Redis Cluster: give the cluster as redis-cluster://" + at + "[,host2:port2…]"
                             : "give a Redis as redis://" + at + ", or the sentinels' addresses (port 26379 by default)"));
         }
@@ -596,41 +595,13 @@ final class RedisOptions {
             return null;
         }
         HostAndPort node = at != null ? at : new HostAndPort(c.host(), c.port());
-        ServerKind kind = serverKind(node, clientConfig(c));
-        if (kind == null || !kind.mode().equals("sentinel")) {
+        ServerKind kind = ServerKind.ask(node, clientConfig(c));
+        if (kind == null || !kind.sentinel()) {
             return null;
         }
-        String masters = kind.masters().isEmpty() ? "it monitors no master yet"
-                : "it monitors " + String.join(", ", kind.masters());
-        String name = kind.masters().size() == 1 ? kind.masters().get(0) : "<master name>";
         return new CliException(ExitCodes.USAGE, "Redis at " + redis + (c.cluster() ? " is not a Redis Cluster: it" : "")
-                + " is a Redis Sentinel (" + reply + "); give it as redis-sentinel://" + node + "#" + name + " ("
-                + masters + ")");
-    }
-
-    /** What a server says it is: {@code redis_mode} (standalone, cluster, sentinel) and, for a sentinel, its masters. */
-    record ServerKind(String mode, List<String> masters) {
-    }
-
-    /**
-     * Asks the server at {@code node} what it is ({@code INFO server}, and {@code SENTINEL MASTERS} of a sentinel) on a
-     * connection of its own; null if it cannot tell (down, INFO refused).
-     */
-    static ServerKind serverKind(HostAndPort node, JedisClientConfig cfg) {
-        try (Jedis j = new Jedis(node, cfg)) {
-            String mode = RedisInfo.parse(j.info("server")).getOrDefault("redis_mode", "standalone");
-            List<String> masters = new ArrayList<>();
-            if (mode.equals("sentinel")) {
-                try {
-                    j.sentinelMasters().forEach(m -> masters.add(m.get("name")));
-                } catch (RuntimeException e) {
-                    // Its masters are a help, not the point: it is a sentinel all the same.
-                }
-            }
-            return new ServerKind(mode, List.copyOf(masters));
-        } catch (RuntimeException e) {
-            return null;
-        }
+                + " is a Redis Sentinel (" + reply + "); give it as redis-sentinel://" + node + "#" + kind.masterName() + " ("
+                + kind.monitors() + ")");
     }
 
     /**
@@ -638,12 +609,13 @@ final class RedisOptions {
      * ({@code INFO server} said {@code redis_mode:sentinel}): which URI to give, naming the masters it monitors.
      */
     CliException sentinelGiven(RedisConnection c, HostAndPort node) {
-        ServerKind kind = serverKind(node, clientConfig(c));
-        List<String> masters = kind == null ? List.of() : kind.masters();
-        String name = masters.size() == 1 ? masters.get(0) : "<master name>";
+        ServerKind kind = ServerKind.ask(node, clientConfig(c));
+        if (kind == null) {
+            kind = new ServerKind(ServerKind.SENTINEL, List.of()); // INFO said so a moment ago: only its masters are unknown
+        }
         return new CliException(ExitCodes.USAGE, "Redis at " + c.redacted() + " is a Redis Sentinel (INFO: redis_mode"
-                + " sentinel), not a Redis; give it as redis-sentinel://" + node + "#" + name + " ("
-                + (masters.isEmpty() ? "it monitors no master yet" : "it monitors " + String.join(", ", masters)) + ")");
+                + " sentinel), not a Redis; give it as redis-sentinel://" + node + "#" + kind.masterName() + " ("
+                + kind.monitors() + ")");
     }
 
     /** The first error reply in {@code e} or its causes, on one line, or null. */

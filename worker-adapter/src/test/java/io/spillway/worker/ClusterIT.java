@@ -414,8 +414,9 @@ class ClusterIT {
     }
 
     /**
-     * redis:// to a node of a cluster, or redis-cluster:// to a Redis that is not one: a setting to fix, said at ERROR,
-     * while the jobs wait in the journal; a producer opened on that journal with the right URI delivers them.
+     * redis:// to a node of a cluster, or redis-cluster:// to a Redis that is not one: a setting to fix, said at ERROR
+     * once (and every tenth attempt), while the jobs wait in the journal; a producer opened on that journal with the
+     * right URI delivers them.
      */
     @Test
     void aUriSchemeThatDoesNotMatchTheServerKeepsTheJobsAndSaysWhatToFix() throws Exception {
@@ -428,6 +429,11 @@ class ClusterIT {
                 await().atMost(10, TimeUnit.SECONDS).until(() -> !logs.lines("is a node of a Redis Cluster").isEmpty());
                 assertThat(logs.lines("is a node of a Redis Cluster")).anySatisfy(l -> assertThat(l)
                         .contains("ERROR", "connect with redis-cluster://127.0.0.1:" + node.port(), "redis-cluster://"));
+                // Said once, then only every tenth attempt: each attempt would say the same.
+                await().atMost(10, TimeUnit.SECONDS).until(() -> wrong.metrics()
+                        .counter(io.spillway.core.MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount() >= 4);
+                assertThat(logs.lines("Reconnect attempt")).allSatisfy(l -> assertThat(l)
+                        .containsPattern("Reconnect attempt (1|[0-9]*0) failed: "));
                 for (int i = 0; i < 90; i++) {
                     String q = queues.get(i % queues.size());
                     assertThat(wrong.enqueue(q, "t", PAYLOAD).spooled()).isTrue();

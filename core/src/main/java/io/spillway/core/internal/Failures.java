@@ -58,15 +58,30 @@ public final class Failures {
     /** How a probe starts the problem of a URI scheme that does not match the server (cluster or not). */
     public static final String CLUSTER_MISMATCH = "cluster mode: ";
 
+    /**
+     * How {@link WrongKind} starts the problem of a URI that names another kind of server than it reaches (a sentinel
+     * given as {@code redis://}, a Redis given as {@code redis-sentinel://}, …).
+     */
+    public static final String WRONG_KIND = "wrong kind of server: ";
+
+    /**
+     * Whether a probe's problem is a URI of the wrong kind for the server ({@link #WRONG_KIND}, {@link #CLUSTER_MISMATCH}):
+     * its line already says which URI to write.
+     */
+    public static boolean isWrongKind(String problem) {
+        return problem != null && (problem.startsWith(WRONG_KIND) || problem.startsWith(CLUSTER_MISMATCH));
+    }
+
     /** Whose setting a misconfiguration {@code problem} is and what to check, for the one ERROR line that reports it. */
     public static String whatToCheck(String problem) {
         if (problem != null && problem.startsWith(SENTINEL_CREDENTIALS)) {
             return "give the sentinels' user and password with RedisConnection.builder(uri).sentinelCredentials(user, password)"
                     + " (the URI's are the master's)";
         }
-        if (problem != null && problem.startsWith(CLUSTER_MISMATCH)) {
-            return "the URI's scheme does not match this Redis: redis-cluster:// (rediss-cluster://) for a Redis Cluster,"
-                    + " redis://, rediss:// or redis-sentinel:// for any other";
+        if (isWrongKind(problem)) {
+            return "the URI's scheme does not match this server: redis-cluster:// (rediss-cluster://) for a Redis Cluster,"
+                    + " redis-sentinel:// (rediss-sentinel://) with the sentinels' addresses for a master the sentinels"
+                    + " watch, redis:// (rediss://) for any other Redis";
         }
         return problem != null && problem.startsWith(TLS)
                 ? "this client's TLS settings do not match Redis's; check the scheme (rediss:// or redis://, rediss-sentinel://"
@@ -256,7 +271,7 @@ public final class Failures {
         if (problem == null) {
             return false;
         }
-        return problem.startsWith(TLS) || problem.startsWith(CLUSTER_MISMATCH) || problem.startsWith(SENTINEL_CREDENTIALS)
+        return problem.startsWith(TLS) || isWrongKind(problem) || problem.startsWith(SENTINEL_CREDENTIALS)
                 || isCredentialRefusal(problem)
                 || problem.startsWith("ERR DB index is out of range") || problem.startsWith("ERR invalid DB index");
     }

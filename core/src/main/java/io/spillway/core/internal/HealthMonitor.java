@@ -41,8 +41,11 @@ import org.slf4j.LoggerFactory;
  * Logging stays readable while Redis is down: the first five failed attempts are logged, then one line
  * every tenth attempt with a running total. A command or key refused by Redis's ACL ({@code NOPERM}) is not an
  * outage: it is said at ERROR with what to grant, when it starts, when the refusal changes and every tenth attempt,
- * and Redis is not called healthy while the recovery (the replay) is refused. Settings the connect-time check could
- * not read ({@code CONFIG} disabled) are said once per JVM and Redis. Thread-safe.
+ * and Redis is not called healthy while the recovery (the replay) is refused. A URI of the wrong kind for the server
+ * it reaches (a sentinel given as {@code redis://}, a Redis as {@code redis-sentinel://}, a cluster node as
+ * {@code redis://}, …: {@link WrongKind}, asked once per outage) is said at ERROR once, naming the URI to write, and
+ * then only in the line of every tenth attempt. Settings the connect-time check could not read ({@code CONFIG}
+ * disabled) are said once per JVM and Redis. Thread-safe.
  */
 public final class HealthMonitor implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
@@ -92,6 +95,13 @@ public final class HealthMonitor implements AutoCloseable {
     private static final java.util.Set<String> UNCHECKED_SAID = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** The last permission refusal logged at ERROR: the same one again is repeated only every tenth attempt. */
     private volatile String refusalSaid;
+    /**
+     * What {@link WrongKind#find} said in this outage: its problem, or "" for a server of the right kind; null until asked
+     * (and again after a healthy probe). Read and written on the loop's thread only.
+     */
+    private String kindFound;
+    /** The wrong-kind problem last logged at ERROR: repeated only every tenth attempt. Loop's thread only. */
+    private String wrongKindSaid;
     private Thread thread;
     /** Run before each probe: see {@link #beforeEachProbe}. */
     private volatile Runnable beforeProbe = () -> { };
@@ -328,9 +338,11 @@ public final class HealthMonitor implements AutoCloseable {
                 beforeProbe.run();
                 RedisGateway.Probe probe = gateway.probe();
                 if (!probe.healthy()) {
-                    logFailedAttempt(attempt, probe.problem());
+                    logFailedAttempt(attempt, wrongKindOr(probe.problem()));
                     continue;
                 }
+                kindFound = null;
+                wrongKindSaid = null;
                 lastProbe = probe;
                 String id = probe.info().get("run_id");
                 boolean changed = runId != null && id != null && !id.equals(runId);
@@ -522,6 +534,21 @@ public final class HealthMonitor implements AutoCloseable {
         return sendsAgain ? "; sending them again" : "";
     }
 
+    /**
+     * The probe's {@code problem}, or, when it suggests a server of the wrong kind for the URI, what that server is and
+     * which URI to write: asked once per outage, on a short connection of its own ({@link WrongKind#find}).
+     */
+    private String wrongKindOr(String problem) {
+        if (!WrongKind.suggests(gateway.connection(), problem)) {
+            return problem;
+        }
+        if (kindFound == null) {
+            String found = WrongKind.find(gateway.connection(), gateway.connection().clientName() + "-" + name + "-kind");
+            kindFound = found == null ? "" : found;
+        }
+        return kindFound.isEmpty() ? problem : kindFound;
+    }
+
     private void logFailedAttempt(int attempt, String cause) {
         sayFailedAttempt(attempt, cause);
         lock.lock();
@@ -542,6 +569,23 @@ public final class HealthMonitor implements AutoCloseable {
                 refusalSaid = refusal;
                 log.error("Reconnect attempt {} failed: {} ({}): Redis is up but refuses a command to {}; {}", attempt, cause,
                         name, gateway.connection(), permissionAdvice());
+            } else {
+                log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
+            }
+            return;
+        }
+        if (Failures.isWrongKind(cause)) {
+            // Not an outage: the URI names another kind of server than it reaches, and the line says which URI to write.
+            // Said once, then only with the running total every tenth attempt: each attempt would say the same.
+            if (!cause.equals(wrongKindSaid) || attempt % 10 == 0) {
+                boolean first = !cause.equals(wrongKindSaid);
+                wrongKindSaid = cause;
+                long downS = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - disconnectedAtNanos);
+                log.error("Reconnect attempt {} failed: {} ({}): {} (retrying forever{})", attempt, cause, name,
+                        "producer".equals(name) ? "jobs are spooled to the journal meanwhile and replayed once it is fixed"
+                                : "the " + name + " fetches nothing until it is fixed",
+                        first ? "; said again every tenth attempt" : ", Redis away for " + downS + " s, every attempt counted in "
+                                + MetricNames.RECONNECT_ATTEMPTS + "." + name);
             } else {
                 log.debug("Reconnect attempt {} failed: {} ({})", attempt, cause, name);
             }
