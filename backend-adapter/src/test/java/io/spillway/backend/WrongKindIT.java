@@ -28,6 +28,7 @@ import redis.clients.jedis.Jedis;
  * spooled, and a producer opened on the journal with the URI the line names delivers them all, in order.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // the client's question and its log line: the same whatever the Redis version
 class WrongKindIT {
     private static final int JOBS = 40;
 

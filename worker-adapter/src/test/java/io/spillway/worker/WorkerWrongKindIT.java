@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * URI handles every job, those a producer with the same wrong URI spooled meanwhile too.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // the client's question and its log line: the same whatever the Redis version
 class WorkerWrongKindIT {
     private static final int JOBS = 20;
 
