@@ -224,7 +224,10 @@ public final class JobProducer implements AutoCloseable {
         this.monitor = new HealthMonitor(gateway, new Backoff(config.reconnectBase, config.reconnectCap), this::recover, registry);
         if (recent.enabled() && !config.redis.cluster()) {
             // Past the window, what no replica has confirmed yet: a failover to that replica would lose it.
-            this.replicaWatch = new ReplicaWatch(recent::keepSince);
+            this.replicaWatch = new ReplicaWatch(since -> {
+                recent.keepSince(since);
+                journal.keepSince(since);
+            });
             monitor.watchReplication(replicaWatch);
         } else {
             this.replicaWatch = null;
@@ -232,6 +235,12 @@ public final class JobProducer implements AutoCloseable {
         if (sentLog != null) {
             monitor.knownRunId(sentLog.redisRunId());
         }
+        // Redis up with the same run id: what was written or replayed more than the window before is kept by Redis,
+        // and a later restart need not send it again (only the writes of the window before it was last seen up).
+        monitor.onAlive(at -> {
+            recent.redisAlive(at);
+            journal.redisAlive(at);
+        });
         monitor.writeAhead(config.writeAhead);
         monitor.sendsRecentWritesAgain(true);
         monitor.beforeEachProbe(() -> directCalls.unlockWrite(directCalls.writeLock()));

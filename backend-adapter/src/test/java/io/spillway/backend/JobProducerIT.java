@@ -757,6 +757,41 @@ class JobProducerIT {
     }
 
     @Test
+    void aRestartLongAfterTheLastWritesSendsOnlyTheWindowBeforeRedisWasLastSeenUp() throws Exception {
+        // A 1 s window: Redis seen up (a heartbeat with the same run id) more than 1 s after a write has it.
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .resendAfterRestart(Duration.ofSeconds(1), 16 << 20).build()) {
+            redis.kill();
+            for (int i = 0; i < 50; i++) {
+                assertThat(p.enqueue("old", "t", bytes("spooled " + i)).spooled()).isTrue();
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            for (int i = 0; i < 50; i++) {
+                assertThat(p.enqueue("old", "t", bytes("direct " + i)).spooled()).isFalse();
+            }
+            // Three heartbeats past the window. Before, the replay's records stayed replayable until the next replay
+            // and the direct writes until the next write: a restart minutes later sent all 100 again.
+            Thread.sleep(3_500);
+            List<String> recent = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                recent.add(p.enqueue("new", "t", bytes("recent " + i)).jobId());
+            }
+            redis.kill();
+            redis.restartEmpty();
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
+                assertThat(p.metrics().meter(MetricNames.RESENT).getCount()).isEqualTo(5);
+            });
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "new")).containsExactlyElementsOf(recent);
+                assertThat(j.exists("spillway:{old}:stream")).isFalse();
+            }
+        }
+    }
+
+    @Test
     void anIdleProducerNoticesARedisRestartByItsHeartbeat() {
         try (JobProducer p = producer(redis.uri())) {
             String id = p.enqueue("idle", "t", bytes("x")).jobId();

@@ -120,7 +120,20 @@ public final class ChronicleJournal implements AutoCloseable {
     /** Room set aside by open {@link Reservation}s; under appendLock. */
     private long reservedBytes;
     private final long holdBackMillis;
+    /**
+     * The replay's commits not yet safe to delete: {time the batch was acknowledged, its last index}, oldest first. Under
+     * positionsLock.
+     */
     private final java.util.ArrayDeque<long[]> checkpoints = new java.util.ArrayDeque<>();
+    /**
+     * The last time (epoch ms) Redis is known to have been up with the writes it acknowledged before: a commit's, or a
+     * heartbeat's that found the same run id ({@link #redisAlive}). A checkpoint becomes safe to delete once it is older
+     * than this by the hold-back window; never by the clock alone, which would move past records Redis lost in a crash
+     * while the outage lasts. Under positionsLock.
+     */
+    private long aliveMillis = Long.MIN_VALUE;
+    /** Records replayed at or after this time (epoch ms) stay unsafe: no replica has confirmed them ({@link #keepSince}). */
+    private volatile long keepSince = Long.MAX_VALUE;
     /** The wall clock, never going back: Chronicle's cycles and the hold-back windows follow it. */
     private final MonotonicTime clock;
     /** Whether the log said that the wall clock is behind the journal's; written under appendLock. */
@@ -235,6 +248,12 @@ public final class ChronicleJournal implements AutoCloseable {
         registerGauge(registry, MetricNames.JOURNAL_DISK_FREE, disk::usableNow);
         registerGauge(registry, MetricNames.JOURNAL_DISK_MIN_FREE, disk::floor);
         positionTailerAfterReplayed();
+        if (holdBackMillis > 0 && holdBackMillis != HOLD_UNTIL_CONFIRMED && positions.getLong(8) != positions.getLong(0)) {
+            // Records an earlier process (a producer, the tool's replay) replayed within its hold-back window, at times
+            // not kept: counted as replayed now, so that they are safe once Redis has been seen up for the window, and a
+            // restart of Redis in between sends them again; not every record since the oldest such window, ever again.
+            checkpoints.addLast(new long[] {clock.currentTimeMillis(), positions.getLong(0)});
+        }
         scanBacklog();
         if (backlogJobs.get() > 0) {
             log.info("Journal {} holds {} jobs ({} bytes) not yet replayed", dir, backlogJobs.get(), backlogBytes.get());
@@ -510,7 +529,7 @@ public final class ChronicleJournal implements AutoCloseable {
      * marker file per hour.
      */
     private void deleteIdleCycles() {
-        advanceSafe(clock.currentTimeMillis());
+        advanceSafe();
         if (backlogJobs.get() != 0 || positions.getLong(8) != positions.getLong(0)) {
             return;
         }
@@ -648,8 +667,10 @@ public final class ChronicleJournal implements AutoCloseable {
         if (holdBackMillis == 0) {
             positions.putLong(8, last.index());
         } else if (holdBackMillis != HOLD_UNTIL_CONFIRMED) {
+            // Redis acknowledged the batch just now: it is up, with what it acknowledged before.
+            aliveMillis = Math.max(aliveMillis, now);
             checkpoints.addLast(new long[] {now, last.index()});
-            advanceSafe(now);
+            advanceSafe();
         }
         if (durability == Durability.POWER_LOSS) {
             positions.force();
@@ -682,13 +703,58 @@ public final class ChronicleJournal implements AutoCloseable {
         }
     }
 
-    /** Moves <i>safe to delete</i> up to the last checkpoint older than the hold-back window. */
-    private void advanceSafe(long now) {
+    /**
+     * Moves <i>safe to delete</i> up to the last checkpoint that is older than the hold-back window when Redis was last
+     * known up ({@link #aliveMillis}) and not kept for a replica ({@link #keepSince}). Under positionsLock.
+     */
+    private void advanceSafe() {
+        if (aliveMillis == Long.MIN_VALUE) {
+            return;
+        }
+        long before = aliveMillis - holdBackMillis;
+        long keep = keepSince;
         long[] c;
-        while ((c = checkpoints.peekFirst()) != null && c[0] <= now - holdBackMillis) {
+        while ((c = checkpoints.peekFirst()) != null && c[0] <= before && c[0] < keep) {
             positions.putLong(8, c[1]);
             checkpoints.pollFirst();
         }
+    }
+
+    /**
+     * Redis was up at {@code atMillis} (epoch ms, read before the heartbeat that found it with the same run id as the
+     * replay's writes went to): records replayed more than the hold-back window before are safe to delete, and the
+     * cycle files wholly behind them go. Without these calls <i>safe to delete</i> would move only with the next
+     * replay's commit, and a Redis restart long after the last replay would send all of that replay again.
+     */
+    public void redisAlive(long atMillis) {
+        if (holdBackMillis == 0 || holdBackMillis == HOLD_UNTIL_CONFIRMED) {
+            return;
+        }
+        synchronized (positionsLock) {
+            synchronized (appendLock) {
+                if (closed) {
+                    return;
+                }
+            }
+            aliveMillis = Math.max(aliveMillis, atMillis);
+            long safe = positions.getLong(8);
+            advanceSafe();
+            long now = positions.getLong(8);
+            if (now != safe) {
+                if (durability == Durability.POWER_LOSS) {
+                    positions.force();
+                }
+                deleteReplayedCycles(ROLL_CYCLE.toCycle(now));
+            }
+        }
+    }
+
+    /**
+     * Keeps the records replayed at or after {@code millis} (epoch ms) unsafe to delete beyond the hold-back window: no
+     * replica has confirmed them, so a failover would lose them ({@link ReplicaWatch}). {@link Long#MAX_VALUE}: none.
+     */
+    public void keepSince(long millis) {
+        keepSince = millis;
     }
 
     /**
@@ -994,18 +1060,21 @@ public final class ChronicleJournal implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (appendLock) {
-            if (closed) {
-                return;
+        // positionsLock too: a heartbeat's redisAlive may be moving the positions and deleting cycle files.
+        synchronized (positionsLock) {
+            synchronized (appendLock) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
             }
-            closed = true;
-        }
-        try {
-            appender.close();
-            tailer.close();
-            queue.close();
-        } finally {
-            release();
+            try {
+                appender.close();
+                tailer.close();
+                queue.close();
+            } finally {
+                release();
+            }
         }
     }
 

@@ -84,6 +84,7 @@ public final class HealthMonitor implements AutoCloseable {
     private volatile long disconnectedAtNanos = System.nanoTime();
     private volatile String runId;
     private volatile ReplicaWatch replicaWatch;
+    private volatile java.util.function.LongConsumer alive;
     /** The probe that found Redis healthy last, for the recovery that follows it. */
     private volatile RedisGateway.Probe lastProbe;
     private volatile boolean writeAhead;
@@ -167,6 +168,16 @@ public final class HealthMonitor implements AutoCloseable {
      */
     public void watchReplication(ReplicaWatch watch) {
         this.replicaWatch = watch;
+    }
+
+    /**
+     * Tells {@code alive} (epoch ms, read before the call) after each heartbeat that found Redis with the run id it had
+     * before: Redis was up then, with the writes it acknowledged earlier, so the producer's re-send buffers can let go
+     * of what is older than their window. Not for a gateway that {@link RedisGateway#isolateSlots isolates slots}. Call
+     * before {@link #start}.
+     */
+    public void onAlive(java.util.function.LongConsumer alive) {
+        this.alive = alive;
     }
 
     /**
@@ -456,8 +467,8 @@ public final class HealthMonitor implements AutoCloseable {
             }
             String id;
             ReplicaWatch watch = replicaWatch;
+            long before = System.currentTimeMillis();
             if (watch != null && !gateway.connection().cluster()) {
-                long before = System.currentTimeMillis();
                 Map<String, String> info = gateway.serverAndReplicationInfo();
                 id = info.get("run_id");
                 watch.sample(before, info);
@@ -471,6 +482,11 @@ public final class HealthMonitor implements AutoCloseable {
                 }
                 gateway.markUnavailable(new io.spillway.core.SpillwayException(gateway.connection().cluster() || gateway.connection().sentinel()
                         ? "Redis master restarted or failed over (new run id)" : "Redis restarted (new run id)"));
+            } else if (id != null && id.equals(runId) && !gateway.isolatesSlots()) {
+                java.util.function.LongConsumer a = alive;
+                if (a != null) {
+                    a.accept(before);
+                }
             }
         } catch (RuntimeException e) {
             // executeDirect has told us (reportFailure) if Redis is unavailable.

@@ -138,6 +138,16 @@ public final class RecentWrites {
         keepSince = millis;
     }
 
+    /**
+     * Redis was up at {@code atMillis} (epoch ms, read before the heartbeat that found it with the same run id as these
+     * writes went to): writes acknowledged more than the window before are kept by Redis, and go (unless no replica has
+     * confirmed them: {@link #keepSince}). Without these calls the buffer would be trimmed only by the next write, and a
+     * Redis restart long after a producer's last writes would send the last window of them again.
+     */
+    public synchronized void redisAlive(long atMillis) {
+        evict(atMillis);
+    }
+
     private void evict(long nowMillis) {
         long before = Math.min(nowMillis - windowMillis, keepSince);
         Entry head;

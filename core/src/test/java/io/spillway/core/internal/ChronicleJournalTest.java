@@ -415,6 +415,91 @@ class ChronicleJournalTest {
     }
 
     @Test
+    void replayedRecordsAreSafeOnceRedisIsSeenUpForTheWindowAndNotSentAgainLongAfter() {
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            for (int i = 0; i < 10; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            j.commit(j.read(6)); // the last commit for a while: no replay moves the positions after it
+            clock.advanceMillis(4_000);
+            j.redisAlive(clock.currentTimeMillis()); // a heartbeat within the window: still replayable
+            assertThat(j.safeToDeleteIndex()).isLessThan(j.replayedIndex());
+            clock.advanceMillis(1_500);
+            j.redisAlive(clock.currentTimeMillis());
+            assertThat(j.safeToDeleteIndex()).isEqualTo(j.replayedIndex());
+            clock.advanceMillis(600_000); // Redis restarts ten minutes later: nothing replayed is sent again
+            long before = j.rewindRecent();
+            assertThat(j.read(100, before)).isEmpty();
+            assertThat(j.backlog()).isEqualTo(4);
+            assertThat(drain(j)).containsExactlyElementsOf(ids.subList(6, 10));
+        }
+    }
+
+    @Test
+    void theClockAloneNeverMakesReplayedRecordsSafeNotEvenAcrossCycles() {
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            for (int i = 0; i < 5; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            j.commit(j.read(5)); // then Redis crashes, losing its last second, and stays down past the hour
+            clock.advanceMillis(2 * 3_600_000L);
+            j.prepareCycle(); // the new hour's cycle file: no heartbeat, so nothing became safe
+            JobRecord r = job("q", 5);
+            j.append(r, JobCodec.encode(r));
+            assertThat(j.safeToDeleteIndex()).isLessThan(j.replayedIndex());
+            long before = j.rewindRecent(); // Redis back with a new run id: the 5 are sent again
+            assertThat(j.read(100, before)).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids);
+        }
+    }
+
+    @Test
+    void recordsAnEarlierProcessReplayedAreSentAgainAfterARestartAndSafeOnceRedisIsSeenUpForTheWindow() {
+        SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
+        List<String> ids = new ArrayList<>();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            for (int i = 0; i < 8; i++) {
+                JobRecord r = job("q", i);
+                j.append(r, JobCodec.encode(r));
+                ids.add(r.id().value());
+            }
+            j.commit(j.read(8)); // the process stops within the window: when it replayed them is not kept
+        }
+        clock.advanceMillis(600_000);
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            long before = j.rewindRecent(); // Redis restarted before anyone saw it up: all 8 are sent again
+            List<ChronicleJournal.Entry> again = j.read(100, before);
+            assertThat(again).extracting(e -> e.job().id().value()).containsExactlyElementsOf(ids);
+            j.commit(again);
+        }
+        clock.advanceMillis(600_000);
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            clock.advanceMillis(5_000);
+            j.redisAlive(clock.currentTimeMillis()); // Redis seen up for the window after the open: it has them
+            assertThat(j.safeToDeleteIndex()).isEqualTo(j.replayedIndex());
+        }
+        clock.advanceMillis(600_000);
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                new MetricRegistry(), clock, 5_000)) {
+            long before = j.rewindRecent();
+            assertThat(j.read(100, before)).isEmpty();
+            assertThat(j.backlog()).isZero();
+        }
+    }
+
+    @Test
     void writeAheadKeepsReplayedRecordsUntilConfirmedAcrossReopenRewindAndCycles() {
         SetTimeProvider clock = new SetTimeProvider(java.time.Instant.now());
         List<String> ids = new ArrayList<>();
