@@ -43,6 +43,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -1051,6 +1052,14 @@ public final class JobProducer implements AutoCloseable {
     private void recover() {
         gateway.loadScripts(LuaScript.ENQUEUE, LuaScript.CANCEL);
         if (monitor.redisRestarted()) {
+            // Redis may have lost the list of queues with the rest: name every queue this producer has used again, or
+            // `spillway status` and the queue gauges would miss them until the next producer process.
+            Set<QueueName> known = new HashSet<>(registeredQueues);
+            known.addAll(replayer.registeredQueues());
+            if (!known.isEmpty()) {
+                String[] names = known.stream().map(QueueName::value).toArray(String[]::new);
+                gateway.executeDirect(c -> c.sadd(RedisKeys.QUEUES, names));
+            }
             cancelAgain();
         } else {
             synchronized (recentCancels) {

@@ -787,6 +787,8 @@ class JobProducerIT {
             try (Jedis j = redis.jedis()) {
                 assertThat(RedisJobs.ids(j, "new")).containsExactlyElementsOf(recent);
                 assertThat(j.exists("spillway:{old}:stream")).isFalse();
+                // Named again in the list of queues, which Redis lost too (spillway status lists them).
+                assertThat(j.smembers("spillway:queues")).containsExactlyInAnyOrder("old", "new");
             }
         }
     }

@@ -432,6 +432,11 @@ public final class Replayer {
         call.accept(jobs, bytes);
     }
 
+    /** The queues this replayer has named in {@link RedisKeys#QUEUES}. */
+    public synchronized Set<QueueName> registeredQueues() {
+        return Set.copyOf(registered);
+    }
+
     private void registerQueues(Set<QueueName> queues, boolean guarded) {
         queues.removeAll(registered);
         if (queues.isEmpty()) {
