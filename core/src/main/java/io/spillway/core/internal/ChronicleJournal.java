@@ -143,6 +143,9 @@ public final class ChronicleJournal implements AutoCloseable {
     private final DiskSpace disk;
     /** Whether the last append was refused for want of disk space (said once per episode); under appendLock. */
     private boolean diskLow;
+    /** Whether the log said that the journal is at its cap, and the jobs not accepted since; under appendLock. */
+    private boolean capFull;
+    private long refusedAtCap;
     private boolean closed;
 
     private ChronicleJournal(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
@@ -257,6 +260,14 @@ public final class ChronicleJournal implements AutoCloseable {
         scanBacklog();
         if (backlogJobs.get() > 0) {
             log.info("Journal {} holds {} jobs ({} bytes) not yet replayed", dir, backlogJobs.get(), backlogBytes.get());
+        }
+        if (backlogBytes.get() > maxBytes) {
+            // A cap lowered below what an earlier process spooled: every job that must spool is refused until the
+            // replay brings the journal under it.
+            synchronized (appendLock) {
+                atCap();
+                refusedAtCap = 0;
+            }
         }
         if (holdBackMillis == HOLD_UNTIL_CONFIRMED) {
             scanUnconfirmed();
@@ -409,6 +420,7 @@ public final class ChronicleJournal implements AutoCloseable {
     public Reservation reserve(long bytes) {
         synchronized (appendLock) {
             if (backlogBytes.get() + unconfirmedBytes.get() + reservedBytes + bytes > maxBytes) {
+                atCap();
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
                         + maxBytes + " waiting for replay" + unconfirmedText() + ", " + reservedBytes + " set aside, "
                         + bytes + " more needed");
@@ -431,8 +443,14 @@ public final class ChronicleJournal implements AutoCloseable {
             }
             long fromReservation = reservation == null ? 0 : Math.min(reservation.left, frame);
             if (backlogBytes.get() + unconfirmedBytes.get() + reservedBytes - fromReservation + frame > maxBytes) {
+                atCap();
                 throw new JournalFullException("Journal " + dir + " is full: " + backlogBytes.get() + " bytes of "
                         + maxBytes + " waiting for replay" + unconfirmedText() + "; job " + job.id() + " was not accepted");
+            }
+            if (capFull) {
+                capFull = false;
+                log.info("Journal {}: below its cap again ({} jobs were not accepted while it was full): jobs are accepted",
+                        dir, refusedAtCap);
             }
             if (!disk.hasRoom(frame, job.enqueuedAt())) {
                 throw diskFull(job);
@@ -550,6 +568,21 @@ public final class ChronicleJournal implements AutoCloseable {
     }
 
     /** Under appendLock: the refusal of {@code job} for want of disk space, said once per episode in the log. */
+    /**
+     * Under appendLock: a job refused at the cap. One WARN when the journal reaches it (the exception goes to the
+     * caller, who may not log it), one INFO when an append fits again; nothing per refused job.
+     */
+    private void atCap() {
+        if (!capFull) {
+            capFull = true;
+            refusedAtCap = 0;
+            log.warn("Journal {} is full: {} of its {} cap wait for replay{}: jobs that Redis cannot take now are not"
+                    + " accepted (JournalFullException) until the replay frees room (journalMaxBytes sets the cap)", dir,
+                    mb(backlogBytes.get()), mb(maxBytes), unconfirmedText());
+        }
+        refusedAtCap++;
+    }
+
     private JournalFullException diskFull(JobRecord job) {
         String free = mb(disk.estimate());
         if (!diskLow) {

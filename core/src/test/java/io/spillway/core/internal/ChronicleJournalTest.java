@@ -255,6 +255,34 @@ class ChronicleJournalTest {
     }
 
     @Test
+    void aFullJournalSaysSoOnceAndOnceWhenItTakesJobsAgainAndAtOpenWhenOverItsCap() {
+        JobRecord r = job("q", 1);
+        byte[] enc = JobCodec.encode(r);
+        long frame = ChronicleJournal.frameBytes(enc.length);
+        try (LogCapture logs = new LogCapture();
+             ChronicleJournal j = ChronicleJournal.open(dir, 3 * frame, Durability.PROCESS_CRASH, new MetricRegistry())) {
+            for (int i = 0; i < 3; i++) {
+                j.append(r, enc);
+            }
+            for (int i = 0; i < 5; i++) {
+                assertThatThrownBy(() -> j.append(r, enc)).isInstanceOf(JournalFullException.class);
+            }
+            assertThatThrownBy(() -> j.reserve(frame)).isInstanceOf(JournalFullException.class);
+            assertThat(logs.lines("is full")).hasSize(1).allMatch(l -> l.contains("WARN") && l.contains("journalMaxBytes"));
+            j.commit(j.read(1));
+            j.append(r, enc);
+            assertThat(logs.lines("below its cap again")).hasSize(1).allMatch(l -> l.contains("6 jobs were not accepted"));
+        }
+        // Reopened with a lower cap than what it holds: said at the open, before any job is refused.
+        try (LogCapture logs = new LogCapture();
+             ChronicleJournal j = ChronicleJournal.open(dir, frame, Durability.PROCESS_CRASH, new MetricRegistry())) {
+            assertThat(logs.lines("is full")).hasSize(1);
+            assertThatThrownBy(() -> j.append(r, enc)).isInstanceOf(JournalFullException.class);
+            assertThat(logs.lines("is full")).hasSize(1);
+        }
+    }
+
+    @Test
     void roomSetAsideIsTakenForOtherAppendsAndGivenBackOnClose() {
         try (ChronicleJournal j = ChronicleJournal.open(dir, 2_000, Durability.PROCESS_CRASH, new MetricRegistry())) {
             JobRecord r = job("q", 1);
