@@ -25,6 +25,21 @@ class ProducerBuilderTest {
     }
 
     @Test
+    void aPayloadLimitTheSocketTimeoutMayNotCoverIsAWarningAtBuild(@TempDir Path tmp) {
+        try (io.spillway.testing.LogCapture logs = new io.spillway.testing.LogCapture()) {
+            JobProducer.builder().redis(NOWHERE).journalDir(tmp.resolve("small")).build().close();
+            assertThat(logs.lines("socketTimeout")).isEmpty(); // the default 1 MiB and 200 ms
+            JobProducer.builder().redis(NOWHERE).journalDir(tmp.resolve("big")).maxPayloadBytes(15 << 20).build().close();
+            assertThat(logs.lines("socketTimeout")).hasSize(1)
+                    .allMatch(l -> l.contains("WARN") && l.contains("of 200 ms") && l.contains("at least 400 ms"));
+            JobProducer.builder().redis(io.spillway.core.RedisConnection.builder(NOWHERE)
+                    .socketTimeout(Duration.ofMillis(400)).build()).journalDir(tmp.resolve("fits"))
+                    .maxPayloadBytes(15 << 20).build().close();
+            assertThat(logs.lines("socketTimeout")).hasSize(1);
+        }
+    }
+
+    @Test
     void aJournalSmallerThanTheLargestPayloadIsRefusedAtBuild(@TempDir Path tmp) {
         assertThatThrownBy(() -> JobProducer.builder().redis(NOWHERE).journalDir(tmp.resolve("j")).journalMaxBytes(1).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("journalMaxBytes (1)")
