@@ -1,6 +1,11 @@
 package io.spillway.cli;
 
+import io.spillway.core.JobId;
+import io.spillway.core.JobState;
+import io.spillway.core.JobStatus;
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.RedisKeys;
+import io.spillway.core.internal.StatusRecord;
 import io.spillway.core.internal.Failures;
 import io.spillway.worker.DeadLetter;
 import io.spillway.worker.DeadLetters;
@@ -63,6 +68,27 @@ final class DlqCommand implements Runnable {
             } catch (RuntimeException e) {
                 throw redis.failure(redis.connection(), e);
             }
+        }
+
+        /**
+         * The {@code problem} of an id that is not a dead letter of the queue: {@link #NOT_FOUND}, or, when its status
+         * record is a {@code PURGED} tombstone (kept {@link DeadLetters#PURGED_RETENTION} after a purge), that it was
+         * purged already, and when.
+         */
+        String notDeadLetter(String id) {
+            if (!JobId.VALID.matcher(id).matches()) {
+                return NOT_FOUND;
+            }
+            QueueName q = QueueName.of(queue);
+            JobStatus status;
+            try (UnifiedJedis j = redis.connect()) {
+                status = StatusRecord.decode(JobId.of(id), q, j.get(RedisKeys.job(q, JobId.of(id))));
+            }
+            if (status.state() != JobState.PURGED) {
+                return NOT_FOUND;
+            }
+            return ALREADY_PURGED + status.updatedAt().map(t -> " at " + t).orElse("")
+                    + " (its status record says PURGED for " + DeadLetters.PURGED_RETENTION.toHours() + " h after the purge)";
         }
 
         private DeadLetters open(boolean mustBeKnown) {
@@ -270,7 +296,7 @@ final class DlqCommand implements Runnable {
                 // retry answers false both for an id that is not a dead letter and for one it cannot decode.
                 java.util.Optional<DeadLetter> d = dlq.get(target.queue, id);
                 if (d.isEmpty()) {
-                    return NOT_FOUND;
+                    return target.notDeadLetter(id);
                 }
                 if (undecodable(d.get())) {
                     return "its record (" + d.get().payload().length + " bytes) cannot be decoded (damaged, or written"
@@ -328,7 +354,7 @@ final class DlqCommand implements Runnable {
                 return ExitCodes.OK;
             }
             return eachId(out, json, target.queue, ids, "purged", "purge",
-                    id -> dlq.purge(target.queue, id) ? null : NOT_FOUND);
+                    id -> dlq.purge(target.queue, id) ? null : target.notDeadLetter(id));
         }
     }
 
@@ -344,6 +370,8 @@ final class DlqCommand implements Runnable {
 
     /** The {@code problem} of an id that is not a dead letter of the queue. */
     static final String NOT_FOUND = "not found";
+    /** The start of the {@code problem} of an id whose dead letter was purged (its status record is a tombstone). */
+    static final String ALREADY_PURGED = "already purged";
 
     /** One id's outcome in {@code --json}: done, or why not ({@code problem}: "not found" or the reason). */
     record IdOutcome(String queue, String jobId, boolean done, String problem) {
@@ -378,7 +406,9 @@ final class DlqCommand implements Runnable {
         if (failed.size() == 1) {
             IdOutcome f = failed.get(0);
             throw new CliException(ExitCodes.FAILED, NOT_FOUND.equals(f.problem()) ? "no dead letter " + f.jobId()
-                    + " in queue " + queue : "cannot " + verb + " " + f.jobId() + ": " + f.problem());
+                    + " in queue " + queue : f.problem().startsWith(ALREADY_PURGED) ? "cannot " + verb + " " + f.jobId()
+                    + ": its dead letter in queue " + queue + " was " + f.problem()
+                    : "cannot " + verb + " " + f.jobId() + ": " + f.problem());
         }
         // Each with its reason's first clause (the advice after it is the same for all).
         List<String> named = failed.stream().limit(5).map(f -> f.jobId() + " (" + f.problem().split(": |; ", 2)[0] + ")")

@@ -35,6 +35,9 @@ import redis.clients.jedis.exceptions.JedisDataException;
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Check a Redis for settings that lose jobs, and say what to change.",
                 "Checks eviction policy, persistence, maxmemory headroom, version and latency.",
+                "A Redis at its maxmemory with noeviction is refusing writes now (OOM): a warning that says so (producers"
+                        + " spool to their journals meanwhile; nothing is lost, so the exit code stays 0, as for a"
+                        + " failed RDB snapshot).",
                 "A setting it could not check (INFO or CONFIG not allowed: denied by an ACL, renamed or disabled, as on"
                         + " managed Redis) is a warning that says so: check it by hand.",
                 "A Redis Cluster (redis-cluster://) is checked master by master, each finding under its master; a master"
@@ -176,7 +179,7 @@ final class DoctorCommand implements Callable<Integer> {
                 }
                 // A master that does not answer is what a cluster that is down is about: a finding, not the end.
                 String why = e instanceof CliException ? unreachableReason(f.getMessage())
-                        : SpillwayCli.oneLine(Failures.describe(e));
+                        : SpillwayCli.oneLine(redis.describe(e));
                 silent.put(m, why);
                 List<ReplicaReport> replicas = m.replicas().stream().map(a -> checkReplica(a, "")).toList();
                 masters.add(new MasterReport(m.address().toString(), m.slots(), "?", false,
@@ -497,7 +500,22 @@ final class DoctorCommand implements Callable<Integer> {
         } else {
             double ratio = (double) used / max;
             String found = String.format("%s of %s used (%.0f%%)", mb(used), mb(max), ratio * 100);
-            if (ratio >= 0.9) {
+            // As Redis decides: the replication and AOF buffers do not count against maxmemory.
+            long counted = used - Math.max(0, parseLong(info.get("mem_not_counted_for_evict"), 0));
+            String policy = info.getOrDefault("maxmemory_policy", config.get("maxmemory-policy"));
+            if (counted >= max && (policy == null || "noeviction".equals(policy))) {
+                // A state, not a setting that loses jobs: producers spool, workers drain; a warning, as MISCONF is.
+                out.add(new Finding("memory", Severity.WARN, found + ": at the limit: Redis is refusing writes now (OOM),"
+                        + " so producers spool new jobs to their journals and workers drain the queues",
+                        "raise maxmemory (CONFIG SET maxmemory, and in redis.conf), or let workers drain the queues"
+                                + " (spillway status); watch the producers' spillway.journal.backlog.jobs"));
+            } else if (counted >= max) {
+                // The eviction finding already says this loses jobs; here, that it is happening now.
+                out.add(new Finding("memory", Severity.WARN, found + ": at the limit: Redis is evicting keys now"
+                        + " (maxmemory-policy " + policy + "), jobs among them, or refusing writes (OOM) where it has"
+                        + " none left to evict", "raise maxmemory, and set"
+                        + " maxmemory-policy noeviction"));
+            } else if (ratio >= 0.9) {
                 out.add(new Finding("memory", Severity.WARN, found + ": near the limit, where Redis refuses new jobs (OOM)"
                         + " and producers spool to disk", "raise maxmemory, or drain queues (spillway status)"));
             } else if (ratio >= 0.75) {

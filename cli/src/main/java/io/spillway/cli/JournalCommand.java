@@ -66,38 +66,33 @@ final class JournalCommand implements Runnable {
     }
 
     /**
-     * Opens a journal for writing (replay): it must be a journal, not locked; one-line errors otherwise.
+     * Opens a journal for writing (replay): it must be a journal (one-line error otherwise).
      *
+     * @throws JournalLockedException if a running producer holds it (it replays it itself)
      * @param holdBackMillis as the producers' resend window: replayed records stay replayable this long (a journal
      *     of a write-ahead producer keeps them until their jobs finish, whatever is given here)
      */
     static ChronicleJournal open(Path dir, long holdBackMillis) {
         requireJournal(dir);
-        try {
-            return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry(),
-                    null, ChronicleJournal.isWriteAhead(dir) ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : holdBackMillis);
-        } catch (JournalLockedException e) {
-            throw inUse(dir);
-        }
+        return ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH, new MetricRegistry(),
+                null, ChronicleJournal.isWriteAhead(dir) ? ChronicleJournal.HOLD_UNTIL_CONFIRMED : holdBackMillis);
     }
 
     /**
      * Opens a journal for reading only: unlike {@link #open} it creates no file (no lock or positions file,
-     * no cycle file for the current hour), so inspecting a journal leaves it as it was.
+     * no cycle file for the current hour), so inspecting a journal leaves it as it was. A journal a running producer
+     * holds is read too ({@link JournalReader#inUse()}): stopping that producer in the middle of an outage, to look,
+     * would make its application refuse jobs.
      */
     static JournalReader openForReading(Path dir) {
         requireJournal(dir);
-        try {
-            return JournalReader.open(dir);
-        } catch (JournalLockedException e) {
-            throw inUse(dir);
-        }
+        return JournalReader.openEvenInUse(dir);
     }
 
-    private static CliException inUse(Path dir) {
-        return new CliException(ExitCodes.FAILED, "journal " + dir + " is in use by a running producer: stop it first"
-                + " (a running producer replays its own journal)");
-    }
+    /** What inspect and status --journal say of a journal a running producer holds. */
+    static final String IN_USE_NOTE = "in use by a running producer: figures as of now; that producer replays its"
+            + " backlog itself once Redis is healthy";
+
 
     /** Most corrupt record indexes an inspect lists. */
     static final int MAX_CORRUPT_INDEXES = 20;
@@ -111,7 +106,7 @@ final class JournalCommand implements Runnable {
     record Summary(String dir, long records, long replayed, long backlog, long backlogBytes, long corruptRecords,
                    long backlogCorrupt, List<Long> corruptIndexes, String oldest, String newest, String oldestBacklog,
                    Map<String, Long> backlogByQueue, Map<String, Long> recordsByQueue, int cycleFiles, List<RecordLine> list,
-                   boolean writeAhead, long keptUntilFinished) {
+                   boolean writeAhead, long keptUntilFinished, boolean inUse) {
     }
 
     record RecordLine(long index, String queue, String id, String type, int bytes, String enqueuedAt, boolean replayed) {
@@ -119,7 +114,9 @@ final class JournalCommand implements Runnable {
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
             description = {"Counts, oldest and newest job, backlog per queue, and corrupt records of a journal directory.",
-                    "Read-only: creates and changes nothing in the directory. A journal held by a running producer is refused.",
+                    "Read-only: creates and changes nothing in the directory. A journal held by a running producer is read"
+                            + " too, without stopping it: the figures are those of the moment (it goes on spooling and"
+                            + " replaying), and it says so.",
                     "Exits 1 if the journal holds a corrupt record (an accepted job that cannot be read)."})
     static final class Inspect implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "DIR", description = "The journal directory.")
@@ -148,6 +145,7 @@ final class JournalCommand implements Runnable {
             Summary s;
             boolean writeAhead = ChronicleJournal.isWriteAhead(dir);
             try (JournalReader j = openForReading(dir)) {
+                boolean inUse = j.inUse();
                 long safe = j.safeToDeleteIndex();
                 j.forEachRecord((e, replayed) -> {
                     counts[0]++;
@@ -180,7 +178,7 @@ final class JournalCommand implements Runnable {
                 // The reader's backlog counts records; a corrupt one is not a job anyone can replay.
                 s = new Summary(dir.toAbsolutePath().toString(), counts[0], counts[1], b.jobs() - b.corrupt(), b.bytes(),
                         counts[2], b.corrupt(), corruptIndexes, instant(times[0]), instant(times[1]), instant(times[2]),
-                        new TreeMap<>(b.byQueue()), byQueue, j.cycleFiles(), lines, writeAhead, writeAhead ? counts[3] : 0);
+                        new TreeMap<>(b.byQueue()), byQueue, j.cycleFiles(), lines, writeAhead, writeAhead ? counts[3] : 0, inUse);
             }
             // A corrupt record is an accepted job nobody can read any more: a problem, whether replayed past or not.
             int exit = s.corruptRecords() > 0 ? ExitCodes.FAILED : ExitCodes.OK;
@@ -189,7 +187,7 @@ final class JournalCommand implements Runnable {
                 Output.json(out, s);
                 return exit;
             }
-            out.println("Journal " + s.dir());
+            out.println("Journal " + s.dir() + (s.inUse() ? " (" + IN_USE_NOTE + ")" : ""));
             out.println("  records on disk   " + s.records() + " (" + s.replayed() + " replayed, in " + s.cycleFiles() + " file(s))");
             out.println("  not yet replayed  " + s.backlog() + " job(s), " + s.backlogBytes() + " bytes"
                     + (s.oldestBacklog() == null ? "" : ", oldest " + s.oldestBacklog()));

@@ -5,6 +5,8 @@ import io.spillway.core.MetricNames;
 import io.spillway.core.RedisConnection;
 import io.spillway.core.RedisUnavailableException;
 import io.spillway.core.Durability;
+import io.spillway.core.JournalLockedException;
+import io.spillway.metrics.internal.JournalReader;
 import io.spillway.core.internal.ChronicleJournal;
 import io.spillway.core.internal.CancelLog;
 import io.spillway.core.internal.Failures;
@@ -46,7 +48,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "replay", mixinStandardHelpOptions = true,
         description = {"Drain a journal into Redis by hand, idempotently (a job Redis already holds is not added twice).",
-                "For a journal whose producer is gone; a running producer replays its own.",
+"For a journal whose producer is gone. A journal a running producer holds is left alone: that producer"
+                        + " replays it itself once Redis is healthy, so there is nothing to do (exit 0, whether Redis"
+                        + " answers or not); stopping the producer to replay by hand would make its application refuse"
+                        + " jobs.",
                 "If Redis restarted since the producer's last write (its run id changed), the jobs the producer wrote or"
                         + " replayed in its last --resend-window are sent again first, as a restarted producer would.",
                 "Exits 1 if jobs are left in the journal or a corrupt record (an unreadable job) was skipped."})
@@ -96,6 +101,10 @@ final class JournalReplayCommand implements Callable<Integer> {
         int resent = 0;
         int recancelled = 0;
         JournalCommand.requireJournal(dir);
+        // Before Redis is asked anything: in an outage Redis does not answer, and the producer needs nobody's help.
+        if (JournalReader.isInUse(dir)) {
+            return nothingToDo(connection);
+        }
         redis.connect().close(); // one line now if Redis cannot be reached or refuses the credentials
         // Only a sent log that is there: opening one creates it (32 MiB of segments) in a journal without.
         boolean hasSentLog = resendWindowMs > 0 && Files.isDirectory(dir.resolve(SentLog.DIR));
@@ -143,6 +152,8 @@ final class JournalReplayCommand implements Callable<Integer> {
             after = journal.backlog();
             // Counted (and logged at WARN) by the journal as the replay skips them; this journal was opened by this run.
             corrupt = journal.corruptRecords();
+        } catch (JournalLockedException e) {
+            return nothingToDo(connection); // a producer started on it since the check above
         }
         long added = registry.meter(MetricNames.REPLAYED).getCount();
         long duplicates = registry.meter(MetricNames.REPLAY_DUPLICATES).getCount();
@@ -183,6 +194,39 @@ final class JournalReplayCommand implements Callable<Integer> {
         }
         // A skipped corrupt record is an accepted job that did not reach Redis: the operator must hear of it.
         return after == 0 && corrupt == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+
+    /**
+     * A journal a running producer holds: that producer replays it itself once Redis is healthy (its lock keeps any
+     * other writer out), so there is nothing to do; exit 0, as for a journal with nothing left to replay. The backlog
+     * is read read-only, for the operator's information.
+     */
+    private int nothingToDo(RedisConnection connection) {
+        long backlog = -1;
+        try (JournalReader r = JournalReader.openEvenInUse(dir)) {
+            JournalReader.Backlog b = r.backlog();
+            backlog = b.jobs() - b.corrupt();
+        } catch (RuntimeException e) {
+            // Only information: the producer may have deleted a file under the reader; the answer is the same.
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        String said = "Nothing to do: journal " + dir + " is in use by a running producer, which replays it itself once"
+                + " Redis is healthy" + (backlog < 0 ? "" : " (" + backlog + " job(s) wait in it now)")
+                + "; see that producer's metrics, or 'spillway journal inspect " + dir + "'.";
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("journal", dir.toAbsolutePath().toString());
+            doc.put("redis", connection.redacted());
+            doc.put("inUse", true);
+            doc.put("backlog", backlog < 0 ? null : backlog);
+            doc.put("replayed", 0);
+            doc.put("message", said);
+            Output.json(out, doc);
+        } else {
+            out.println(said);
+            out.flush();
+        }
+        return ExitCodes.OK;
     }
 
     /**

@@ -72,7 +72,8 @@ final class RedisOptions {
     String uri;
 
     @Option(names = "--timeout", paramLabel = "MS", defaultValue = "2000",
-            description = "Connect and command timeout in milliseconds (default: ${DEFAULT-VALUE}).")
+            description = "Connect and command timeout in milliseconds (default: ${DEFAULT-VALUE}). A Redis that accepts the"
+                    + " connection but does not answer within it is said to be hung or overloaded (exit 3).")
     int timeoutMs;
 
     @Option(names = "--tls-ca-cert", paramLabel = "FILE",
@@ -526,10 +527,40 @@ final class RedisOptions {
                     + "; " + CLUSTER_DOWN_FIX);
         }
         // Core counts NOAUTH as "not now" (a producer spools through it), so this test comes first.
+        if (Failures.isUnavailable(e) && noReply(e)) {
+            return new CliException(ExitCodes.UNREACHABLE, "Redis at " + redis + " " + noReplyReason());
+        }
         if (Failures.isUnavailable(e)) {
             return new CliException(ExitCodes.UNREACHABLE, "cannot reach Redis at " + redis + ": " + Failures.describe(e));
         }
         return new CliException(ExitCodes.FAILED, "Redis at " + redis + " refused: " + Failures.describe(e));
+    }
+
+    /**
+     * Whether {@code e} is a reply that never came on a connection Redis accepted (a read timeout, not a connect
+     * timeout): the kernel still accepts connections for a Redis that is stopped (SIGSTOP) or too busy to answer,
+     * which "timed out" alone does not tell from a host that is down.
+     */
+    static boolean noReply(Throwable e) {
+        Throwable t = Failures.lastAttempt(e) != null ? Failures.lastAttempt(e) : e;
+        for (int depth = 0; t != null && depth < 10; depth++, t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.net.SocketTimeoutException) {
+                String m = String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT);
+                return !m.contains("connect");
+            }
+        }
+        return false;
+    }
+
+    /** What a {@link #noReply} failure is said as, after "Redis at URI". */
+    String noReplyReason() {
+        return "accepts connections but does not answer within " + timeoutMs + " ms (--timeout); hung or overloaded?"
+                + " (stopped with SIGSTOP, a long command or script: SLOWLOG GET, a slow disk or fork)";
+    }
+
+    /** {@link Failures#describe}, but a {@link #noReply} failure as {@link #noReplyReason}. */
+    String describe(Throwable e) {
+        return noReply(e) ? "Redis " + noReplyReason() : Failures.describe(e);
     }
 
     /** What to do about refused credentials: which credentials, and where they go. */

@@ -33,7 +33,9 @@ final class ReportCommand implements Callable<Integer> {
 
     @Option(names = "--journal", paramLabel = "DIR", description = {"A producer's journal directory to report on (repeatable).",
             "It must exist (a journal, or an empty directory a producer has not opened yet); it is read read-only every 30 s,"
-                    + " and the journal health check fails while it is missing or cannot be read."})
+                    + " and the journal health check fails while it is missing or cannot be read.",
+            "One a running producer holds is read read-only too: the journal health check tells its backlog (that producer"
+                    + " replays it itself), the journal gauges leave it out (that producer exports it)."})
     List<Path> journals;
 
     @Option(names = "--journal-max-bytes", paramLabel = "BYTES",

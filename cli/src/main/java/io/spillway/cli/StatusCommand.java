@@ -48,7 +48,10 @@ import redis.clients.jedis.util.JedisClusterCRC16;
                         + " Redis), or from its run-at for a delayed job, a retry or a dlq retry.",
                 "A queue paused with 'spillway pause' (no worker takes a new job from it) is listed, even before its"
                         + " first job, and marked, with since when and why.",
-                "With --journal DIR, also the backlog of a local journal.",
+                "With --journal DIR, also the backlog of a local journal, printed even when Redis cannot be reached"
+                        + " (then exit 3); one a running producer holds is read read-only and said to be in use.",
+                "A queue with jobs waiting and no worker seen in the last 60 s gets a line that says so (exit code"
+                        + " unchanged).",
                 "With one -q QUEUE and job ids, each job's state, attempts, last change and last error instead (exit 1"
                         + " if Redis does not know an id).",
                 "On a Redis Cluster with a master down, the queues of the other masters are shown, those of the down"
@@ -83,8 +86,9 @@ final class StatusCommand implements Callable<Integer> {
     record UnavailableQueue(String queue, String master, String error) {
     }
 
+    /** {@code inUse}: a running producer holds the journal (read read-only all the same: figures as of now). */
     record JournalStatus(String dir, long backlog, long backlogBytes, long oldestAgeMs, long corruptRecords,
-                         Map<String, Long> backlogByQueue) {
+                         Map<String, Long> backlogByQueue, boolean inUse) {
     }
 
     @Mixin
@@ -93,8 +97,9 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = {"-q", "--queue"}, paramLabel = "NAME", description = "Only these queues (repeatable); default: every known queue.")
     List<String> queues;
 
-    @Option(names = "--journal", paramLabel = "DIR", description = "Also show the backlog of this journal directory"
-            + " (it must not be open in a running producer).")
+    @Option(names = "--journal", paramLabel = "DIR", description = "Also show the backlog of this journal directory,"
+            + " first, even when Redis cannot be reached; one a running producer holds is read too (figures as of now),"
+            + " and said to be in use.")
     Path journal;
 
     @Option(names = "--json", description = "Print JSON.")
@@ -130,6 +135,29 @@ final class StatusCommand implements Callable<Integer> {
             }
         }
         JournalStatus js = journal == null ? null : journalStatus(journal);
+        try {
+            return showQueues(names, js);
+        } catch (CliException e) {
+            if (js == null || e.exitCode() != ExitCodes.UNREACHABLE) {
+                throw e;
+            }
+            // An outage is when the journal matters most: its figures first, then the error (exit 3 all the same).
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("redis", redis.connection().redacted());
+                doc.put("redisUnreachable", e.getMessage());
+                doc.put("journal", js);
+                Output.json(out, doc);
+            } else {
+                printJournal(out, js);
+                out.flush();
+            }
+            throw e;
+        }
+    }
+
+    private int showQueues(List<QueueName> names, JournalStatus js) {
         List<QueueStatus> rows = new ArrayList<>();
         List<String> unknown = new ArrayList<>();
         List<UnavailableQueue> unavailable = new ArrayList<>();
@@ -208,6 +236,7 @@ final class StatusCommand implements Callable<Integer> {
             doc.put("queues", rows);
             doc.put("unknownQueues", unknown);
             doc.put("unavailableQueues", unavailable);
+            doc.put("hints", noWorkerLines(rows));
             if (js != null) {
                 doc.put("journal", js);
             }
@@ -238,6 +267,7 @@ final class StatusCommand implements Callable<Integer> {
             }
             Output.table(out, header, table);
             rows.stream().filter(s -> s.paused() != null).forEach(s -> out.println(pausedLine(s.queue(), s.paused())));
+            noWorkerLines(rows).forEach(out::println);
         }
         // A queue the journal holds jobs of is not a typo: its jobs have not reached Redis yet.
         List<String> spooledOnly = js == null ? List.of()
@@ -251,13 +281,35 @@ final class StatusCommand implements Callable<Integer> {
         unavailableLines(unavailable).forEach(out::println);
         if (js != null) {
             out.println();
-            out.println("Journal " + js.dir() + ": " + js.backlog() + " job(s) not yet replayed (" + js.backlogBytes()
-                    + " bytes), oldest " + Output.age(js.backlog() == 0 ? -1 : js.oldestAgeMs()) + ", corrupt records "
-                    + js.corruptRecords() + (js.corruptRecords() > 0 ? " (unreadable jobs: see spillway journal inspect)" : ""));
-            js.backlogByQueue().forEach((q, n) -> out.println("  " + q + ": " + n));
+            printJournal(out, js);
         }
         out.flush();
         return exit;
+    }
+
+    private static void printJournal(PrintWriter out, JournalStatus js) {
+        out.println("Journal " + js.dir() + (js.inUse() ? " (" + JournalCommand.IN_USE_NOTE + ")" : "") + ": " + js.backlog()
+                + " job(s) not yet replayed (" + js.backlogBytes() + " bytes), oldest "
+                + Output.age(js.backlog() == 0 ? -1 : js.oldestAgeMs()) + ", corrupt records " + js.corruptRecords()
+                + (js.corruptRecords() > 0 ? " (unreadable jobs: see spillway journal inspect)" : ""));
+        js.backlogByQueue().forEach((q, n) -> out.println("  " + q + ": " + n));
+    }
+
+    /**
+     * One line per queue with jobs waiting and no worker seen in the last {@link #WORKER_SEEN_WINDOW_MS} (a paused
+     * queue has its own line): nothing takes its jobs. A hint only: the exit code stays as it is.
+     */
+    static List<String> noWorkerLines(List<QueueStatus> rows) {
+        List<String> lines = new ArrayList<>();
+        for (QueueStatus s : rows) {
+            if (s.waiting() > 0 && s.workersSeen() == 0 && s.paused() == null) {
+                lines.add("Queue " + s.queue() + ": " + s.waiting() + " job(s) waiting" + (s.oldestWaitingAgeMs() < 0 ? ""
+                        : ", the oldest for " + Output.age(s.oldestWaitingAgeMs())) + ", and no worker seen in the last "
+                        + WORKER_SEEN_WINDOW_MS / 1000 + " s: nothing takes its jobs; start workers for it, or find out why"
+                        + " they stopped (their logs).");
+            }
+        }
+        return lines;
     }
 
     /**
@@ -435,9 +487,9 @@ final class StatusCommand implements Callable<Integer> {
     }
 
     /** Why a master could not be reached: what the cluster client's last attempt met (not "No more cluster attempts left."). */
-    private static String reason(RuntimeException e) {
+    private String reason(RuntimeException e) {
         Throwable last = Failures.lastAttempt(e);
-        return Failures.describe(last != null ? last : e);
+        return redis.describe(last != null ? last : e);
     }
 
     /** A cluster's masters by slot, read once (at the first queue), and those found unreachable. */
@@ -509,7 +561,7 @@ final class StatusCommand implements Callable<Integer> {
             JournalReader.Backlog b = j.backlog();
             // The reader's backlog counts records; a corrupt one is not a job anyone can replay (reported apart).
             return new JournalStatus(dir.toAbsolutePath().toString(), b.jobs() - b.corrupt(), b.bytes(),
-                    b.oldestAgeMillis(System.currentTimeMillis()), b.corrupt(), new LinkedHashMap<>(b.byQueue()));
+                    b.oldestAgeMillis(System.currentTimeMillis()), b.corrupt(), new LinkedHashMap<>(b.byQueue()), j.inUse());
         }
     }
 }

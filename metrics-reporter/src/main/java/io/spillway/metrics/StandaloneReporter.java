@@ -33,12 +33,14 @@ import org.slf4j.LoggerFactory;
  * {@value MetricNames#JOURNAL_OLDEST_AGE} (as of when it is read, from the oldest enqueue time the last read
  * found: it grows between reads), the per-queue {@code spillway.journal.backlog.jobs.<queue>},
  * {@value MetricNames#REPORT_JOURNALS_LOCKED} (directories held by a live producer, which exports them
- * itself) and, when {@link Builder#journalMaxBytes(long)} is given, {@value MetricNames#JOURNAL_MAX_BYTES}.
+ * itself: the sums leave them out, so that their jobs are not counted twice) and, when
+ * {@link Builder#journalMaxBytes(long)} is given, {@value MetricNames#JOURNAL_MAX_BYTES}.
  * Health checks: {@code redis} ({@link RedisHealthCheck}) and, with journal directories, {@code journal}:
  * unhealthy while a directory is missing or cannot be read (its backlog is unknown, not zero; the message
- * names it and says why), else {@link JournalHealthCheck} with its defaults over the sums, its fill
- * comparing the fullest directory's backlog bytes with {@code journalMaxBytes} (a journal does not record
- * its producer's cap, so without it the fill is not checked).
+ * names it and says why), else {@link JournalHealthCheck} with its defaults over every directory read, those a
+ * live producer holds included (read read-only; the message says how many jobs wait in them, which their producer
+ * replays itself), its fill comparing the fullest directory's backlog bytes with {@code journalMaxBytes} (a journal
+ * does not record its producer's cap, so without it the fill is not checked).
  *
  * <p>Redis need not be up: the reporter starts and serves at once whatever it can reach. While Redis
  * cannot be reached (at start or later) the {@code redis} check is unhealthy ({@code Redis <uri> unreachable:
@@ -47,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * {@link QueueStats}), and at once when the {@code redis} check finds Redis answering again.
  *
  * <p>Journal directories are read read-only (nothing is created or changed in them), under their lock
- * only for the moment of a read, every
+ * only for the moment of a read (a directory a live producer holds: without it), every
  * {@link Builder#journalRefreshEvery(Duration)} (default 30 s): a journal left behind by a dead
  * producer holds accepted jobs nobody will replay until a producer opens it again, and this is where an
  * operator sees them. A producer starting in the very moment of a read fails with
@@ -138,10 +140,15 @@ public final class StandaloneReporter implements AutoCloseable {
         return new Builder(redis);
     }
 
+    /**
+     * The journal gauges add up the directories no running producer holds: one that holds its directory exports its
+     * own journal gauges, and counting its backlog here as well would count those jobs twice wherever the gauges of
+     * every instance are summed (the dashboard's "nothing lost" accounting). The {@code journal} check reads them all.
+     */
     private void registerJournalGauges() {
-        register(MetricNames.JOURNAL_BACKLOG, () -> sum(JournalInspector.Look::backlog));
-        register(MetricNames.JOURNAL_BACKLOG_BYTES, () -> sum(JournalInspector.Look::backlogBytes));
-        register(MetricNames.JOURNAL_OLDEST_AGE, this::oldestAgeMillis);
+        register(MetricNames.JOURNAL_BACKLOG, () -> sum(JournalInspector.Look::backlog, false));
+        register(MetricNames.JOURNAL_BACKLOG_BYTES, () -> sum(JournalInspector.Look::backlogBytes, false));
+        register(MetricNames.JOURNAL_OLDEST_AGE, () -> oldestAgeMillis(false));
         register(MetricNames.REPORT_JOURNALS_LOCKED, () -> looks.stream().filter(JournalInspector.Look::locked).count());
         if (journalMaxBytes > 0) {
             register(MetricNames.JOURNAL_MAX_BYTES, () -> journalMaxBytes);
@@ -151,12 +158,16 @@ public final class StandaloneReporter implements AutoCloseable {
     /**
      * The {@code journal} check: a directory that is missing or cannot be read makes it unhealthy (summing it as
      * 0 would report jobs nobody can see as "journal empty"); otherwise the thresholds of
-     * {@link JournalHealthCheck}, the fill per directory, since the cap is per producer.
+     * {@link JournalHealthCheck} over every directory read, those in use by a running producer included (read
+     * read-only: their figures are those of the last read), the fill per directory, since the cap is per producer.
+     * The message tells the jobs of directories in use by a running producer (which replays them itself once Redis
+     * is healthy) from those of directories no producer has open (nothing replays them by itself); a directory in
+     * use that could not be read has its backlog called unknown, never "journal empty".
      */
     private final class JournalDirsHealthCheck extends com.codahale.metrics.health.HealthCheck {
         private final JournalHealthCheck thresholds = JournalHealthCheck.builder(
-                        () -> sum(JournalInspector.Look::backlog),
-                        StandaloneReporter.this::oldestAgeMillis)
+                        () -> sum(JournalInspector.Look::backlog, true),
+                        () -> oldestAgeMillis(true))
                 .bytes(() -> looks.stream().filter(JournalInspector.Look::ok).mapToLong(JournalInspector.Look::backlogBytes).max().orElse(0),
                         () -> journalMaxBytes)
                 .build();
@@ -172,17 +183,42 @@ public final class StandaloneReporter implements AutoCloseable {
             }
             if (failed.isEmpty()) {
                 Result r = thresholds.execute();
-                long waiting = sum(JournalInspector.Look::backlog);
-                if (!r.isHealthy() || waiting == 0) {
+                long orphaned = sum(JournalInspector.Look::backlog, false);
+                long live = now.stream().filter(l -> l.ok() && l.inUse()).mapToLong(JournalInspector.Look::backlog).sum();
+                long liveDirs = now.stream().filter(l -> l.ok() && l.inUse()).count();
+                List<JournalInspector.Look> unknown = now.stream().filter(l -> !l.ok() && l.inUse()).toList();
+                Map<String, Object> inUse = new java.util.LinkedHashMap<>();
+                now.stream().filter(JournalInspector.Look::inUse).forEach(l -> inUse.put(l.dir().toString(),
+                        l.ok() ? (Object) l.backlog() : "unknown: " + l.problem()));
+                if (orphaned + live == 0 && unknown.isEmpty()) {
                     return r;
                 }
-                // Read from outside means no running producer holds these directories (one that did would have its
-                // lock): nothing replays them until a producer starts on them or someone runs 'journal replay'.
-                ResultBuilder healthy = Result.builder().healthy().withMessage("journal holds " + waiting + " jobs that no"
-                        + " running producer has open: they wait for a producer started on the directory, or for"
-                        + " 'spillway journal replay DIR'");
-                r.getDetails().forEach(healthy::withDetail);
-                return healthy.build();
+                java.util.StringJoiner parts = new java.util.StringJoiner("; ");
+                if (live > 0) {
+                    parts.add(live + " jobs in " + dirs(liveDirs) + " in use by a running producer (read read-only, as of"
+                            + " the last read): that producer replays them itself once Redis is healthy");
+                }
+                if (!unknown.isEmpty()) {
+                    parts.add("backlog unknown of " + dirs(unknown.size()) + " in use by a running producer (not read: "
+                            + unknown.get(0).problem() + "): see that producer's metrics");
+                }
+                if (orphaned > 0) {
+                    // Nothing replays these until a producer starts on them or someone runs 'journal replay'.
+                    parts.add(orphaned + " jobs that no running producer has open: they wait for a producer started on"
+                            + " the directory, or for 'spillway journal replay DIR'");
+                }
+                String said = (live + orphaned > 0 ? "journal holds " : "journal: ") + parts;
+                ResultBuilder b = Result.builder().withMessage(r.isHealthy() ? said : r.getMessage() + "; " + said);
+                if (r.isHealthy()) {
+                    b.healthy();
+                } else {
+                    b.unhealthy();
+                }
+                r.getDetails().forEach(b::withDetail);
+                if (!inUse.isEmpty()) {
+                    b.withDetail("inUse", inUse);
+                }
+                return b.build();
             }
             java.util.StringJoiner which = new java.util.StringJoiner("; ");
             failed.forEach((dir, why) -> which.add(dir + ": " + why));
@@ -193,17 +229,24 @@ public final class StandaloneReporter implements AutoCloseable {
         }
     }
 
+    private static String dirs(long n) {
+        return n + " director" + (n == 1 ? "y" : "ies");
+    }
+
     /**
      * The age now of the oldest job of the directories read, from its enqueue time as read: a job left behind ages
      * between reads too (an age computed at the read would stand still for {@code journalRefreshEvery}).
+     * {@code inUseToo}: also the directories a running producer holds.
      */
-    private long oldestAgeMillis() {
+    private long oldestAgeMillis(boolean inUseToo) {
         long now = System.currentTimeMillis();
-        return looks.stream().filter(JournalInspector.Look::ok).mapToLong(l -> l.oldestAgeMillis(now)).max().orElse(0);
+        return looks.stream().filter(l -> l.ok() && (inUseToo || !l.inUse())).mapToLong(l -> l.oldestAgeMillis(now))
+                .max().orElse(0);
     }
 
-    private long sum(java.util.function.ToLongFunction<JournalInspector.Look> f) {
-        return looks.stream().filter(JournalInspector.Look::ok).mapToLong(f).sum();
+    /** {@code f} summed over the directories read; {@code inUseToo}: also those a running producer holds. */
+    private long sum(java.util.function.ToLongFunction<JournalInspector.Look> f, boolean inUseToo) {
+        return looks.stream().filter(l -> l.ok() && (inUseToo || !l.inUse())).mapToLong(f).sum();
     }
 
     private void register(String name, Gauge<Long> g) {
@@ -226,7 +269,7 @@ public final class StandaloneReporter implements AutoCloseable {
                 for (String q : l.backlogByQueue().keySet()) {
                     if (journalQueues.add(q)) {
                         register(MetricNames.perQueue(MetricNames.JOURNAL_BACKLOG, q), () -> looks.stream()
-                                .mapToLong(x -> x.backlogByQueue().getOrDefault(q, 0L)).sum());
+                                .filter(x -> !x.inUse()).mapToLong(x -> x.backlogByQueue().getOrDefault(q, 0L)).sum());
                     }
                 }
             }
@@ -252,11 +295,19 @@ public final class StandaloneReporter implements AutoCloseable {
         return queueStats.read();
     }
 
-    /** The journal directories as last read: dir → status ("ok", "empty", "locked", "missing", "error: …") and backlog. */
+    /**
+     * The journal directories as last read: dir → status ("ok", "empty", "missing", "error: …"; "in use by a running
+     * producer" for one a live producer holds) and backlog ("backlog unknown: …" for one in use that could not be read).
+     */
     public Map<Path, String> journals() {
         Map<Path, String> out = new java.util.LinkedHashMap<>();
         for (JournalInspector.Look l : looks) {
-            out.put(l.dir(), l.status() + (l.ok() ? ", backlog " + l.backlog() + " jobs" : ""));
+            if (l.inUse()) {
+                out.put(l.dir(), "in use by a running producer, " + (l.ok() ? "backlog " + l.backlog() + " jobs"
+                        : "backlog unknown: " + l.problem()));
+            } else {
+                out.put(l.dir(), l.status() + (l.ok() ? ", backlog " + l.backlog() + " jobs" : ""));
+            }
         }
         return out;
     }

@@ -59,7 +59,7 @@ class StandaloneReporterIT {
                     assertThat(s.valueOr("spillway_queue_delayed{queue=\"emails\"}", -1)).isEqualTo(1);
                 });
                 assertThat(reporter.journals().get(orphan.toAbsolutePath())).isEqualTo("ok, backlog 4 jobs");
-                assertThat(reporter.journals().get(live.toAbsolutePath())).isEqualTo("locked");
+                assertThat(reporter.journals().get(live.toAbsolutePath())).isEqualTo("in use by a running producer, backlog 0 jobs");
                 assertThat(reporter.journals().get(tmp.resolve("nothing-here").toAbsolutePath())).isEqualTo("missing");
                 assertThat(tmp.resolve("nothing-here")).doesNotExist();
                 // A directory the reporter cannot read is not an empty journal: its jobs would go unseen.
@@ -70,6 +70,43 @@ class StandaloneReporterIT {
                 assertThat(reporter.healthChecks().runHealthCheck("redis").isHealthy()).isTrue();
                 assertThat(reporter.queues()).extracting(QueueSnapshot::queue).contains("emails");
             }
+        }
+    }
+
+    /**
+     * A live producer spooling through an outage holds its journal's lock: the reporter reads it read-only all the
+     * same and tells its real backlog, never "journal empty" (an on-call engineer was told that of ~1,100 jobs). Its
+     * jobs stay out of the gauge sums: that producer exports them itself.
+     */
+    @Test
+    @Timeout(90)
+    void aJournalALiveProducerHoldsIsReadReadOnlyAndItsBacklogToldNotCalledEmpty(@TempDir Path tmp) throws Exception {
+        Path live = tmp.resolve("live-journal");
+        URI nowhere = URI.create("redis://127.0.0.1:" + FreePorts.next());
+        try (RedisProcess redis = RedisProcess.builder().build().start();
+             JobProducer spooling = JobProducer.builder().redis(nowhere).journalDir(live).build()) {
+            for (int i = 0; i < 25; i++) {
+                assertThat(spooling.enqueue("emails", "send", new byte[] {(byte) i}).spooled()).isTrue();
+            }
+            // Names only: the producer itself may touch its files meanwhile.
+            java.util.Set<String> before = io.spillway.testing.DirSnapshot.of(live).keySet();
+            try (StandaloneReporter reporter = StandaloneReporter.builder(redis.uri()).journalDir(live)
+                    .journalRefreshEvery(Duration.ofHours(1)).start()) {
+                com.codahale.metrics.health.HealthCheck.Result r = reporter.healthChecks().runHealthCheck("journal");
+                assertThat(r.isHealthy()).as(r.toString()).isTrue();
+                assertThat(r.getMessage()).as(r.toString()).isEqualTo("journal holds 25 jobs in 1 directory in use by a"
+                        + " running producer (read read-only, as of the last read): that producer replays them itself once"
+                        + " Redis is healthy");
+                assertThat(r.getDetails().get("backlog")).isEqualTo(25L);
+                assertThat(r.getDetails().get("inUse")).isEqualTo(java.util.Map.of(live.toAbsolutePath().toString(), 25L));
+                assertThat(reporter.journals().get(live.toAbsolutePath())).isEqualTo("in use by a running producer, backlog 25 jobs");
+                assertThat(reporter.registry().getGauges().get(MetricNames.REPORT_JOURNALS_LOCKED).getValue()).isEqualTo(1L);
+                assertThat(reporter.registry().getGauges().get(MetricNames.JOURNAL_BACKLOG).getValue())
+                        .as("the producer exports its own backlog: not counted twice").isEqualTo(0L);
+            }
+            assertThat(io.spillway.testing.DirSnapshot.of(live).keySet()).as("no file created by the reporter").isEqualTo(before);
+            // The producer is not disturbed: it still spools.
+            assertThat(spooling.enqueue("emails", "send", new byte[] {1}).spooled()).isTrue();
         }
     }
 

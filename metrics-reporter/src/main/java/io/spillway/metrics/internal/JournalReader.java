@@ -39,10 +39,14 @@ import net.openhft.chronicle.wire.DocumentContext;
  *       never created.</li>
  *   <li>Opens only a Spillway journal: a directory holding {@value #METADATA_FILE} or {@value #POSITIONS_FILE}
  *       ({@link #isJournal}).</li>
- *   <li>While open it holds a shared lock on {@code spillway.lock}: a journal held by a live producer is
- *       refused with {@link JournalLockedException} (that producer reports its own journal), and a producer
- *       starting in that moment gets {@link JournalLockedException} and must be retried, as with a
- *       {@link ChronicleJournal} opened by a tool.</li>
+ *   <li>Opened with {@link #open}, it holds a shared lock on {@code spillway.lock} while open: a journal held by a
+ *       live producer is refused with {@link JournalLockedException}, and a producer starting in that moment gets
+ *       {@link JournalLockedException} and must be retried, as with a {@link ChronicleJournal} opened by a tool.</li>
+ *   <li>Opened with {@link #openEvenInUse}, a journal a live producer holds is read all the same, without the lock
+ *       ({@link #inUse()} says so): Chronicle Queue lets a read-only reader follow a queue another process writes,
+ *       and {@code positions} is read as it stands. The figures are those of the moment of the read: the producer
+ *       goes on spooling and replaying meanwhile, and may delete a cycle file wholly behind its replay position
+ *       under the reader (a read may then fail; read again).</li>
  *   <li>Records are decoded as {@link ChronicleJournal} writes them: a frame {@code u8 version | i32
  *       crc32(data) | i32 length | JobCodec bytes}, read with core's {@link Frame}; {@code JournalReaderTest}
  *       checks the reader agrees with {@link ChronicleJournal} on journals it wrote. A frame that fails its checks comes back as an entry with a null
@@ -71,12 +75,14 @@ public final class JournalReader implements AutoCloseable {
     private final long replayed;
     private final long safe;
     private final SingleChronicleQueue queue;
+    private final boolean inUse;
 
-    private JournalReader(Path dir) {
+    private JournalReader(Path dir, boolean evenInUse) {
         this.dir = dir;
         Path lockFile = dir.resolve(LOCK_FILE);
         FileChannel channel = null;
         FileLock l = null;
+        boolean held = false;
         if (Files.exists(lockFile)) {
             try {
                 channel = FileChannel.open(lockFile, StandardOpenOption.READ);
@@ -89,11 +95,16 @@ public final class JournalReader implements AutoCloseable {
             }
             if (l == null) {
                 closeQuietly(channel);
-                throw new JournalLockedException("Journal " + dir + " is in use by a running producer");
+                channel = null;
+                held = true;
+                if (!evenInUse) {
+                    throw new JournalLockedException("Journal " + dir + " is in use by a running producer");
+                }
             }
         }
         this.lockChannel = channel;
         this.lock = l;
+        this.inUse = held;
         try {
             this.replayed = readPosition(dir.resolve(POSITIONS_FILE), 0);
             this.safe = readPosition(dir.resolve(POSITIONS_FILE), 8);
@@ -132,7 +143,55 @@ public final class JournalReader implements AutoCloseable {
             throw new IllegalArgumentException(abs + " is not a Spillway journal (no " + METADATA_FILE + " or "
                     + POSITIONS_FILE + " in it)");
         }
-        return new JournalReader(abs);
+        return new JournalReader(abs, false);
+    }
+
+    /**
+     * Opens a journal for reading, even while a running producer holds it ({@link #inUse()} then says so): the
+     * figures are those of the moment, read without the lock, so that an operator sees the backlog of a live
+     * producer in the middle of an outage without stopping it (which would make its application refuse jobs).
+     *
+     * @throws IllegalArgumentException if {@code dir} is not a Spillway journal ({@link #isJournal})
+     * @throws JournalException if it cannot be read
+     */
+    public static JournalReader openEvenInUse(Path dir) {
+        Path abs = dir.toAbsolutePath();
+        if (!isJournal(abs)) {
+            throw new IllegalArgumentException(abs + " is not a Spillway journal (no " + METADATA_FILE + " or "
+                    + POSITIONS_FILE + " in it)");
+        }
+        return new JournalReader(abs, true);
+    }
+
+    /**
+     * Whether a running producer holds the journal (only with {@link #openEvenInUse}): it goes on spooling and
+     * replaying, so the figures read are those of the moment, and it replays its backlog itself once Redis is healthy.
+     */
+    public boolean inUse() {
+        return inUse;
+    }
+
+    /**
+     * Whether a running producer holds the journal in {@code dir} now (its lock is taken), without reading it. A
+     * directory without a lock file is not in use.
+     */
+    public static boolean isInUse(Path dir) {
+        Path lockFile = dir.toAbsolutePath().resolve(LOCK_FILE);
+        if (!Files.exists(lockFile)) {
+            return false;
+        }
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.READ)) {
+            FileLock l = channel.tryLock(0, Long.MAX_VALUE, true);
+            if (l == null) {
+                return true;
+            }
+            l.release();
+            return false;
+        } catch (OverlappingFileLockException e) {
+            return true; // held in this very JVM
+        } catch (IOException e) {
+            throw new JournalException("Journal " + dir + " cannot be read: " + e.getMessage(), e);
+        }
     }
 
     public Path dir() {

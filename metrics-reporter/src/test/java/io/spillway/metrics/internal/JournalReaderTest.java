@@ -111,10 +111,22 @@ class JournalReaderTest {
         Path live = tmp.resolve("live");
         try (ChronicleJournal j = ChronicleJournal.open(live, 1L << 30, Durability.PROCESS_CRASH, new MetricRegistry())) {
             assertThatThrownBy(() -> JournalReader.open(live)).isInstanceOf(JournalLockedException.class);
-            assertThat(JournalInspector.look(live).status()).isEqualTo("locked");
+            assertThat(JournalReader.isInUse(live)).isTrue();
+            // Read read-only all the same when asked: a live producer's backlog is what an operator needs in an outage.
+            JournalInspector.Look look = JournalInspector.look(live);
+            assertThat(look.status()).isEqualTo("ok");
+            assertThat(look.inUse()).isTrue();
+            assertThat(look.locked()).isTrue();
+            assertThat(look.failed()).isFalse();
+            try (JournalReader r = JournalReader.openEvenInUse(live)) {
+                assertThat(r.inUse()).isTrue();
+                assertThat(r.backlog().jobs()).isZero();
+            }
         }
         // Once the producer is gone the reader may look, and the reader's shared lock is gone after close.
+        assertThat(JournalReader.isInUse(live)).isFalse();
         try (JournalReader r = JournalReader.open(live)) {
+            assertThat(r.inUse()).isFalse();
             assertThat(r.backlog().jobs()).isZero();
         }
         ChronicleJournal.open(live, 1L << 30, Durability.PROCESS_CRASH, new MetricRegistry()).close();
