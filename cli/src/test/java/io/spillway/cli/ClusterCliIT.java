@@ -38,6 +38,7 @@ import redis.clients.jedis.RedisClusterClient;
  * test uses queues whose slots are on different masters.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // the tool's routing over a cluster; Redis 7 clusters run in ClusterIT and ChaosClusterIT
 class ClusterCliIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final AtomicInteger QUEUES = new AtomicInteger();
