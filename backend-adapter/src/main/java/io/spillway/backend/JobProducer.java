@@ -235,6 +235,12 @@ public final class JobProducer implements AutoCloseable {
         }
         if (sentLog != null) {
             monitor.knownRunId(sentLog.redisRunId());
+            if (sentLog.redisRunId() == null && (!earlier.isEmpty()
+                    || journal.replayedIndex() != journal.safeToDeleteIndex())) {
+                // Writes of a predecessor (a producer that died before it recorded the run id, the tool's replay) to a
+                // Redis nobody recorded: if that Redis restarted since, only sending them again keeps them.
+                monitor.runIdNotRecorded();
+            }
         }
         // Redis up with the same run id: what was written or replayed more than the window before is kept by Redis,
         // and a later restart need not send it again (only the writes of the window before it was last seen up).
@@ -1066,9 +1072,15 @@ public final class JobProducer implements AutoCloseable {
                 predecessorCancels = List.of(); // Redis kept what the predecessor cancelled
             }
         }
+        if (sentLog != null && !monitor.redisRestarted()) {
+            // Before the first record is replayed: a successor must be able to tell whether the Redis they went to
+            // restarted (with nothing recorded it could not, and would not send them again).
+            sentLog.redisRunId(monitor.runId());
+        }
         replayer.recover(monitor.redisRestarted(), recent, config.resendWindow.toMillis());
         if (sentLog != null) {
-            // Only now: had this process died during the resend, its successor must still see the old run id.
+            // After a restart only now: had this process died during the resend, its successor must still see the old
+            // run id.
             sentLog.redisRunId(monitor.runId());
         }
         recoveredRunId = monitor.runId();

@@ -793,6 +793,67 @@ class JobProducerIT {
         }
     }
 
+    /**
+     * The journal's first producer never reached Redis before: no run id known. Its first replay stops half way (Redis
+     * full) and it stops; Redis then restarts empty. Its successor must send the half it replayed again: the run id is
+     * recorded before the first record is replayed. (Before, only once the replay was done: the successor could not
+     * tell the restart and the 2,000-odd jobs replayed were lost.)
+     */
+    @Test
+    void aProducerStoppedDuringItsFirstReplayLetsItsSuccessorTellARedisRestart() {
+        int port = redis.port();
+        redis.kill();
+        List<String> accepted = new ArrayList<>();
+        try (JobProducer p1 = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .resendAfterRestart(Duration.ofSeconds(60), 16 << 20).build()) {
+            for (int i = 0; i < 6_000; i++) {
+                accepted.add(p1.enqueue("half", "t", new byte[1_000]).jobId());
+            }
+            // Room for about 2 MB of them.
+            try (RedisProcess full = RedisProcess.builder().port(port).maxMemory("3mb").start(); Jedis j = full.jedis()) {
+                await().atMost(Duration.ofSeconds(20)).until(() -> j.exists("spillway:{half}:stream")
+                        && j.xlen("spillway:{half}:stream") > 100 && p1.journalBacklog() > 0);
+                await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(10))
+                        .until(() -> p1.state() != HealthState.CONNECTED);
+                full.kill();
+            }
+        }
+        redis.restartEmpty();
+        try (JobProducer p2 = producer(redis.uri()); Jedis j = redis.jedis()) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> p2.state() == HealthState.CONNECTED && p2.journalBacklog() == 0);
+            assertThat(RedisJobs.ids(j, "half")).containsExactlyElementsOf(accepted);
+        }
+    }
+
+    /**
+     * Redis restarted empty, and the recovery that sends the producer's last writes again fails (Redis refuses its
+     * first write there, the SADD that names the producer's queues again: an ACL not yet granted). The next recovery,
+     * with the same new run id, must still send them: before, it counted as no restart.
+     */
+    @Test
+    void aRecoveryThatFailsAfterARestartIsMadeAgainAsAfterARestart() {
+        int port = redis.port();
+        List<String> accepted = new ArrayList<>();
+        try (JobProducer p = producer(redis.uri())) {
+            for (int i = 0; i < 50; i++) {
+                accepted.add(p.enqueue("pending", "t", bytes("direct " + i)).jobId());
+            }
+            redis.kill();
+            try (RedisProcess full = RedisProcess.builder().port(port).setting("user", "default on nopass ~* &* +@all -sadd")
+                    .start(); Jedis j = full.jedis()) {
+                await().atMost(Duration.ofSeconds(20)).until(() ->
+                        p.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount() >= 2);
+                assertThat(j.exists("spillway:{pending}:stream")).isFalse();
+                j.aclSetUser("default", "+sadd");
+                await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
+                assertThat(RedisJobs.ids(j, "pending")).containsExactlyElementsOf(accepted);
+                full.kill();
+            }
+        }
+        redis.restartEmpty(); // for stopRedis
+    }
+
     @Test
     void anIdleProducerNoticesARedisRestartByItsHeartbeat() {
         try (JobProducer p = producer(redis.uri())) {

@@ -98,6 +98,7 @@ final class JournalReplayCommand implements Callable<Integer> {
         long after;
         long corrupt;
         String restartedFrom = null;
+        boolean resentUnrecorded = false;
         int resent = 0;
         int recancelled = 0;
         JournalCommand.requireJournal(dir);
@@ -120,7 +121,17 @@ final class JournalReplayCommand implements Callable<Integer> {
             before = journal.backlog();
             String runId = probe.info().get("run_id");
             String recorded = sentLog == null ? null : sentLog.redisRunId();
-            boolean restarted = recorded != null && runId != null && !runId.equals(recorded);
+            long now0 = System.currentTimeMillis();
+            // No run id recorded while the journal holds writes that Redis may have lost (a producer that died before it
+            // recorded one, an earlier run of this tool on a journal without a sent log): as the producer does, count it
+            // as a restart and send them again, idempotently.
+            boolean unknown = sentLog != null && recorded == null && (journal.replayedIndex() != journal.safeToDeleteIndex()
+                    || !sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now0).isEmpty());
+            boolean restarted = unknown || recorded != null && runId != null && !runId.equals(recorded);
+            if (sentLog != null && !restarted) {
+                // Before the first record is replayed, as the producer does: its successor can then tell a restart.
+                sentLog.redisRunId(runId);
+            }
             Replayer replayer = new Replayer(journal, gateway, dedupeSeconds, Replayer.DEFAULT_READ_BATCH, registry);
             try {
                 if (restarted) {
@@ -138,7 +149,8 @@ final class JournalReplayCommand implements Callable<Integer> {
                         recancelled++;
                     }
                     replayer.recover(true, recent, resendWindowMs);
-                    restartedFrom = recorded;
+                    restartedFrom = unknown ? null : recorded;
+                    resentUnrecorded = unknown;
                 }
                 replayer.drain(false);
             } catch (RedisUnavailableException e) {
@@ -171,6 +183,7 @@ final class JournalReplayCommand implements Callable<Integer> {
             doc.put("backlogAfter", after);
             doc.put("corruptSkipped", corrupt);
             doc.put("redisRestarted", restartedFrom != null);
+            doc.put("runIdNotRecorded", resentUnrecorded);
             doc.put("recentWritesResent", resent);
             doc.put("cancellationsMadeAgain", recancelled);
             doc.put("resent", resentAll);
@@ -178,6 +191,13 @@ final class JournalReplayCommand implements Callable<Integer> {
             doc.put("millis", ms);
             Output.json(out, doc);
         } else {
+            if (resentUnrecorded) {
+                out.println("The run id of the Redis the producer last wrote to was not recorded, so a restart since could not"
+                        + " be ruled out: sent its last " + resendWindowMs + " ms of writes again, and what it replayed in that"
+                        + " window: " + resentAll + " job(s) (" + resent + " written straight to Redis), " + restored
+                        + " restored, the rest still there" + (recancelled > 0 ? "; made its last " + recancelled
+                        + " cancellation(s) again first." : "."));
+            }
             if (restartedFrom != null) {
                 out.println("Redis restarted since the producer's last write (run id " + restartedFrom + " is gone): sent its last "
                         + resendWindowMs + " ms of writes again, and what it replayed in that window: " + resentAll + " job(s) ("

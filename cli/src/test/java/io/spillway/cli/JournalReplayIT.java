@@ -130,6 +130,62 @@ class JournalReplayIT {
         }
     }
 
+    /**
+     * A producer that never reached Redis leaves its journal; the tool replays it; Redis then restarts empty. The
+     * producer started next must send those jobs again: the tool records the run id before it replays. And where no
+     * run id is recorded (a journal of an older version, a producer that died before it could record one), the tool
+     * and the producer count their first connect as a restart and send what was replayed within the window again.
+     */
+    @Test
+    void replayedJobsSurviveAnEmptyRestartEvenWhereNoRunIdWasRecorded() throws Exception {
+        String q = "replay-then-restart";
+        Path dir = tmp.resolve("journal-unrecorded");
+        Duration window = Duration.ofSeconds(60); // none of it may age out while the test runs
+        try (RedisProcess redis = RedisProcess.builder().start()) {
+            String uri = redis.uri().toString();
+            redis.kill();
+            try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir)
+                    .resendAfterRestart(window, 16 << 20).build()) {
+                for (int i = 0; i < 200; i++) {
+                    assertThat(p.enqueue(q, "t", ("spooled " + i).getBytes(StandardCharsets.UTF_8)).spooled()).isTrue();
+                }
+            }
+            redis.restart();
+            Cli replay = Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "60000", "--json");
+            assertThat(replay.exit()).as(replay.toString()).isZero();
+            assertThat(waiting(uri, q)).isEqualTo(200);
+
+            redis.kill();
+            redis.restartEmpty();
+            assertThat(producerSends(redis, dir, window, q)).as("after the tool's replay").isEqualTo(200);
+
+            Path runId = dir.resolve("sent").resolve("redis-run-id");
+            java.nio.file.Files.delete(runId);
+            redis.kill();
+            redis.restartEmpty();
+            Cli again = Cli.run("journal", "replay", dir.toString(), "--redis", uri, "--resend-window", "60000", "--json");
+            assertThat(again.exit()).as(again.toString()).isZero();
+            JsonNode r = JSON.readTree(again.out());
+            assertThat(r.get("runIdNotRecorded").asBoolean()).as(again.toString()).isTrue();
+            assertThat(r.get("restored").asLong()).as(again.toString()).isEqualTo(200);
+            assertThat(waiting(uri, q)).isEqualTo(200);
+
+            java.nio.file.Files.delete(runId);
+            redis.kill();
+            redis.restartEmpty();
+            assertThat(producerSends(redis, dir, window, q)).as("no run id recorded").isEqualTo(200);
+        }
+    }
+
+    /** Starts a producer on {@code dir}, waits for its recovery, and tells how many jobs {@code q} then holds. */
+    private static long producerSends(RedisProcess redis, Path dir, Duration window, String q) throws Exception {
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir).resendAfterRestart(window, 16 << 20)
+                .build()) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            return waiting(redis.uri().toString(), q);
+        }
+    }
+
     private static long waiting(String uri, String q) throws Exception {
         Cli status = Cli.run("status", "--redis", uri, "-q", q, "--json");
         assertThat(status.exit()).as(status.toString()).isZero();

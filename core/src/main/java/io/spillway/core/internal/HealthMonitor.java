@@ -91,6 +91,14 @@ public final class HealthMonitor implements AutoCloseable {
     /** Cause of the last move to DISCONNECTED, not yet logged; guarded by {@link #lock}. */
     private String lostCause;
     private volatile boolean restarted;
+    /** Set by {@link #runIdNotRecorded}: the first healthy probe counts as a restart. */
+    private volatile boolean unrecorded;
+    /**
+     * A restart was found and the recovery that sends the writes Redis may have lost did not finish (Redis failed
+     * again during it): the next recovery must count it as a restart too, though the run id no longer changes.
+     */
+    private boolean restartPending;
+    private boolean restartPendingSaid;
     private final long heartbeatMillis;
     /** Settings already said to be unchecked, per Redis: {@link RedisGateway#uncheckedSettings} is said once per JVM. */
     private static final java.util.Set<String> UNCHECKED_SAID = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -206,6 +214,15 @@ public final class HealthMonitor implements AutoCloseable {
         if (runId == null) {
             runId = id;
         }
+    }
+
+    /**
+     * Before {@link #start}: a predecessor (a producer, the tool's replay) wrote to Redis within the resend window but
+     * the run id of that Redis was not recorded, so a restart since cannot be told: the first healthy probe counts as
+     * one ({@link #redisRestarted()}), and the recovery sends those writes again (idempotently) rather than risk them.
+     */
+    public void runIdNotRecorded() {
+        this.unrecorded = true;
     }
 
     /**
@@ -357,6 +374,13 @@ public final class HealthMonitor implements AutoCloseable {
                 lastProbe = probe;
                 String id = probe.info().get("run_id");
                 boolean changed = runId != null && id != null && !id.equals(runId);
+                boolean unknown = unrecorded && runId == null;
+                unrecorded = false;
+                if (unknown) {
+                    log.info("The run id of the Redis {}'s predecessor last wrote to was not recorded, so a restart since"
+                            + " cannot be ruled out: sending its recent writes again (idempotent)", name);
+                    changed = true;
+                }
                 if (changed && gateway.isolatesSlots()) {
                     // A worker on a cluster: it has no writes to send again, and a master that was down when it last
                     // read the run ids (its part "?") and answers now is no news.
@@ -374,7 +398,7 @@ public final class HealthMonitor implements AutoCloseable {
                         // A master restarted or a replica took over: its run id is part of the cluster's.
                         log.warn("A Redis Cluster master restarted or failed over since {} last saw it (new run id): recent"
                                 + " writes may be lost{}", name, sendingAgain());
-                    } else if (restarted) {
+                    } else if (restarted && !unknown) {
                         log.warn("Redis restarted since {} last saw it (new run id): recent writes may be lost{}", name,
                                 sendingAgain());
                     }
@@ -401,6 +425,15 @@ public final class HealthMonitor implements AutoCloseable {
                         log.warn("{} ({})", unchecked, gateway.connection());
                     }
                 }
+                if (restartPending && !restarted) {
+                    restarted = true;
+                    if (!restartPendingSaid) {
+                        restartPendingSaid = true;
+                        log.info("{}: the recovery after the Redis restart did not finish: recovering as after a restart"
+                                + " again{}", name, sendingAgain());
+                    }
+                }
+                restartPending = restarted;
                 transition(HealthState.RECOVERING, "probe succeeded");
                 gateway.resetConnections();
                 try {
@@ -419,6 +452,8 @@ public final class HealthMonitor implements AutoCloseable {
                 } finally {
                     lock.unlock();
                 }
+                restartPending = false;
+                restartPendingSaid = false;
                 long downMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - disconnectedAtNanos);
                 transition(HealthState.CONNECTED, "recovered");
                 if (everConnected) {

@@ -243,7 +243,14 @@ public final class Replayer {
             finishedAhead = Set.of();
             List<RecentWrites.Entry> writes = recent.drain();
             if (!writes.isEmpty()) {
-                int[] c = resend(writes);
+                int[] c;
+                try {
+                    c = resend(writes);
+                } catch (RuntimeException e) {
+                    // Kept for the next recovery, which counts as after a restart too (HealthMonitor's restartPending).
+                    recent.resent(writes, System.currentTimeMillis());
+                    throw e;
+                }
                 // Kept again: this Redis may lose them as well (its AOF's last second, or a failover before a replica
                 // has them).
                 recent.resent(writes, System.currentTimeMillis());
