@@ -9,7 +9,8 @@ import java.util.Optional;
  * @param id the job
  * @param queue its queue
  * @param state where it is
- * @param attempts handler runs that ended so far (0 before the first)
+ * @param attempts handler runs so far: those that ended and, while {@link JobState#ACTIVE}, the one in progress (1 on
+ *     the first run, as {@code Job.attempt()} in its handler); 0 before the first. A run handed back is not counted
  * @param updatedAt when the state last changed, if known
  * @param lastError the last failure ("ExceptionClass: message"), if any
  */

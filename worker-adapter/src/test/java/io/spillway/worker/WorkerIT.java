@@ -545,6 +545,62 @@ class WorkerIT {
         await().atMost(Duration.ofSeconds(5)).until(() -> w.inFlight() == 0);
     }
 
+    /**
+     * A handler that ran past its timeout and ignores every interrupt, still running at close(): its run has failed, so
+     * close() records it as a failed attempt (a retry, then the dead letter once attempts are used up), not a hand-back
+     * as a fresh attempt, which would let a job that always hangs move from worker to worker at every deploy, never
+     * retried nor dead-lettered. Fails on the worker that handed it back (status Q, attempts 0, back in the stream).
+     * Also: while it runs, its status counts the run in progress (ACTIVE, attempts 1 on the first run, 2 on the
+     * retry), as its end will.
+     */
+    @Test
+    void aHandlerPastItsTimeoutStillRunningAtCloseIsAFailedAttemptNotAHandBack() throws Exception {
+        AtomicBoolean letGo = new AtomicBoolean();
+        AtomicInteger runs = new AtomicInteger();
+        JobHandler hangs = job -> {
+            runs.incrementAndGet();
+            while (!letGo.get()) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    // ignores its timeout's interrupt, and close()'s
+                }
+            }
+        };
+        RetryPolicy twoAttempts = RetryPolicy.of(2, Duration.ofMillis(50), Duration.ofMillis(50));
+        try (LogCapture logs = new LogCapture()) {
+            jobs.enqueue(queue, "render", "hangs");
+            Worker first = started(worker().retryPolicy(twoAttempts).jobTimeout(Duration.ofMillis(300))
+                    .shutdownTimeout(Duration.ofMillis(100)).handler("render", hangs));
+            await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() == 1);
+            assertThat(status("hangs").state()).isEqualTo(JobState.ACTIVE);
+            assertThat(status("hangs").attempts()).as("the run in progress").isEqualTo(1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> !logs.lines("ran past its timeout").isEmpty());
+            first.close();
+            // Retried after 50 ms: the closing worker's scheduler may have moved it back into the stream already (Q).
+            JobStatus retried = status("hangs");
+            assertThat(retried.state()).as("failed, retried: not handed back").isIn(JobState.RETRYING, JobState.QUEUED);
+            assertThat(retried.attempts()).as("the failed run counted").isEqualTo(1);
+            assertThat(retried.lastError()).hasValueSatisfying(e -> assertThat(e).contains("JobTimeoutException"));
+            assertThat(logs.lines("stopped in")).singleElement().asString()
+                    .contains("0 running jobs handed back, 1 job past its timeout recorded as failed");
+
+            Worker second = started(worker().retryPolicy(twoAttempts).jobTimeout(Duration.ofMillis(300))
+                    .shutdownTimeout(Duration.ofMillis(100)).handler("render", hangs));
+            await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() == 2);
+            assertThat(status("hangs").state()).isEqualTo(JobState.ACTIVE);
+            assertThat(status("hangs").attempts()).as("the retry in progress").isEqualTo(2);
+            await().atMost(Duration.ofSeconds(10)).until(() -> logs.lines("ran past its timeout").size() == 2);
+            second.close();
+            assertThat(status("hangs").state()).as("its last attempt failed").isEqualTo(JobState.DEAD);
+            assertThat(status("hangs").attempts()).isEqualTo(2);
+            assertThat(streamLength()).isZero();
+            assertThat(pending()).isZero();
+        } finally {
+            letGo.set(true);
+        }
+    }
+
     @Test
     void aConnectedWorkerWhoseGroupSkipsWaitingJobsUnsticksItself() {
         List<String> ids = IntStream.range(0, 20).mapToObj(i -> "s" + i).toList();

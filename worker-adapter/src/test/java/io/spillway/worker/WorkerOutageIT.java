@@ -386,4 +386,132 @@ class WorkerOutageIT {
         worker.start();
         await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("late"));
     }
+
+    /**
+     * Redis frozen longer than the lease (SIGSTOP): Redis counts the frozen time as idle time, so every lease looks
+     * expired when it thaws, the owner's too. The owner (worker A, behind a proxy that keeps it away until the other
+     * worker is back, as its reconnect backoff can) runs one job through the outage and finished another during it
+     * (its ack kept in its state directory). Worker B, idle and back first, must take neither over: it takes over
+     * nothing until it has been connected for a lease and the longest reconnect lag, by which time A has renewed its
+     * lease and sent its kept ack. Fails on the worker that took over right after reconnecting (B ran both, A lost
+     * its lease).
+     */
+    @Test
+    void aRedisFrozenLongerThanTheLeaseHandsNoRunningJobToTheWorkerBackFirst() throws Exception {
+        Duration lease = Duration.ofSeconds(2);
+        Map<String, String> ranBy = new ConcurrentHashMap<>();
+        java.util.concurrent.CountDownLatch bBusy = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch shortGo = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch longGo = new java.util.concurrent.CountDownLatch(1);
+        AtomicInteger aLostLease = new AtomicInteger();
+        java.util.function.Function<String, JobHandler> handler = who -> job -> {
+            ranBy.merge(job.id(), who, (x, y) -> x + "," + y);
+            switch (job.id()) {
+                case "block-b" -> bBusy.await();
+                case "short-1" -> shortGo.await();
+                case "long-1" -> {
+                    longGo.await();
+                    if (job.leaseLost()) {
+                        aLostLease.incrementAndGet();
+                    }
+                }
+                default -> { }
+            }
+            record(job);
+        };
+        java.util.function.BiFunction<java.net.URI, String, Worker> build = (uri, who) -> Worker.builder()
+                .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
+                .queue(queue).handler("render", handler.apply(who)).concurrency(who.equals("A") ? 2 : 1).prefetch(0)
+                .leaseDuration(lease).fetchBlock(Duration.ofMillis(100)).stateDir(stateDir.resolve(who)).build();
+        Worker a = null;
+        Worker b = null;
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port()); LogCapture logs = new LogCapture()) {
+            b = build.apply(redis.uri(), "B");
+            b.start();
+            jobs.enqueue(queue, "render", "block-b"); // B's one thread is busy: the jobs below go to A
+            await().atMost(Duration.ofSeconds(10)).until(() -> ranBy.containsKey("block-b"));
+            a = build.apply(proxy.uri(), "A");
+            a.start();
+            jobs.enqueue(queue, "render", "long-1", "short-1");
+            await().atMost(Duration.ofSeconds(10)).until(() -> ranBy.containsKey("long-1") && ranBy.containsKey("short-1"));
+            bBusy.countDown();
+            await().atMost(Duration.ofSeconds(10)).until(() -> handled.containsKey("block-b"));
+
+            redis.hang();
+            Worker wa = a;
+            Worker wb = b;
+            await().atMost(Duration.ofSeconds(10)).until(() -> wa.health() != HealthState.CONNECTED
+                    && wb.health() != HealthState.CONNECTED);
+            shortGo.countDown(); // short-1 ends while Redis is away: its ack waits in A's state directory
+            await().atMost(Duration.ofSeconds(5)).until(() -> wa.acksPendingLocally() == 1);
+            await().pollDelay(lease.multipliedBy(2)).atMost(lease.multipliedBy(3)).until(() -> true);
+            proxy.cut(); // A stays away a little longer than B
+            redis.resume();
+            await().atMost(Duration.ofSeconds(15)).until(() -> wb.health() == HealthState.CONNECTED);
+            await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(1)).until(() -> true);
+            proxy.pass();
+            await().atMost(Duration.ofSeconds(15)).until(() -> wa.health() == HealthState.CONNECTED);
+
+            String stream = RedisKeys.stream(QueueName.of(queue));
+            try (Jedis j = redis.jedis()) {
+                var pending = j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams().count(10));
+                assertThat(pending).as("only long-1 still leased, to A, renewed, delivered once").hasSize(1);
+                assertThat(pending.get(0).getConsumerName()).isEqualTo(a.name());
+                assertThat(pending.get(0).getDeliveredTimes()).isEqualTo(1);
+                assertThat(pending.get(0).getIdleTime()).isLessThan(lease.toMillis());
+            }
+            assertThat(state("short-1")).as("A's kept ack sent").isEqualTo(JobState.COMPLETED);
+            longGo.countDown();
+            await().atMost(Duration.ofSeconds(10)).until(() -> state("long-1") == JobState.COMPLETED);
+            assertThat(ranBy).containsEntry("long-1", "A").containsEntry("short-1", "A");
+            assertThat(aLostLease).hasValue(0);
+            assertThat(logs.lines("whose lease had expired")).isEmpty();
+            assertThat(logs.lines("lost the lease")).isEmpty();
+            assertThat(logs.lines("takes over no expired lease for")).isNotEmpty();
+        } finally {
+            shortGo.countDown();
+            longGo.countDown();
+            bBusy.countDown();
+            if (a != null) {
+                a.close();
+            }
+            if (b != null) {
+                b.close();
+            }
+        }
+    }
+
+    /**
+     * Redis restarts empty (its data wiped) while a job runs: the worker knows the new run id, and its renewal finds the
+     * entry gone, so it says the job is gone with Redis's data instead of "lost the lease … another worker may run it
+     * too". Then Redis dies and the worker is closed with the job still running: the hand-back cannot reach Redis, and
+     * the last line says so instead of "1 running job handed back". Fails on the lines of before.
+     */
+    @Test
+    void aJobGoneWithRedisDataAndAHandBackThatCannotBeSentAreSaidAsTheyAre() throws Exception {
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        try (LogCapture logs = new LogCapture()) {
+            worker = Worker.builder()
+                    .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(300)).build())
+                    .queue(queue).handler("render", job -> go.await()).leaseDuration(Duration.ofSeconds(2))
+                    .fetchBlock(Duration.ofMillis(100)).shutdownTimeout(Duration.ofMillis(200)).stateDir(stateDir)
+                    .metricRegistry(metrics).build();
+            worker.start();
+            jobs.enqueue(queue, "render", "j17");
+            await().atMost(Duration.ofSeconds(10)).until(() -> state("j17") == JobState.ACTIVE);
+            redis.kill();
+            redis.restartEmpty();
+            await().atMost(Duration.ofSeconds(15)).until(() -> !logs.lines("is gone from Redis").isEmpty());
+            assertThat(logs.lines("is gone from Redis").get(0)).contains("job j17", "restarted without its data");
+            assertThat(logs.lines("lost the lease")).isEmpty();
+            redis.kill();
+            await().atMost(Duration.ofSeconds(10)).until(() -> worker.health() != HealthState.CONNECTED);
+            worker.close();
+            assertThat(logs.lines("stopped in")).singleElement().asString()
+                    .contains("1 running job to hand back or retry: not sent, Redis is away")
+                    .doesNotContain("handed back)");
+        } finally {
+            go.countDown();
+        }
+    }
 }

@@ -246,6 +246,19 @@ public final class HealthMonitor implements AutoCloseable {
         return runId;
     }
 
+    /**
+     * Reconnect attempts of this monitor that failed (a probe, or the recovery after it) since it started: 0 at the first
+     * recovery means Redis answered this component's first probe.
+     */
+    public int failedAttempts() {
+        lock.lock();
+        try {
+            return failedAttempts;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public long reconnectAttempts() {
         return reconnectAttempts.getCount();
     }

@@ -58,7 +58,8 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  * <ol>
  *   <li><b>fetch</b> ({@code spillway-fetch-<name>}): while connected and no outcome waits locally, and
  *       fewer than {@code concurrency + prefetch} jobs are in flight: reclaim expired leases of other
- *       workers (XAUTOCLAIM, every quarter lease), then XREADGROUP a batch with a short BLOCK; decode the
+ *       workers (XAUTOCLAIM, every quarter lease; none for a lease or more after a reconnect, see
+ *       {@link #takeoverHold()}), then XREADGROUP a batch with a short BLOCK; decode the
  *       batch, run the start script (marks active, finds completed ones) and hand the jobs to the
  *       handler pool.</li>
  *   <li><b>handlers</b> ({@code concurrency} threads): run a job's handler, turn its end into an
@@ -71,7 +72,7 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *       with the adaptive prefetch its watch: threads held by long jobs, and hand-back of the jobs fetched
  *       ahead that wait behind them.</li>
  *   <li><b>reconnect</b> ({@link HealthMonitor}): probes with backoff and jitter; its recovery creates
- *       missing consumer groups, loads scripts, flushes local outcomes and renews leases.</li>
+ *       missing consumer groups, loads scripts, renews leases and flushes local outcomes.</li>
  * </ol>
  * On a Redis Cluster a call that finds its queue's master unavailable does not open the circuit: it pauses the queues
  * of that slot ({@link PausedSlots}), whose jobs are then neither fetched nor renewed and whose outcomes are kept
@@ -108,6 +109,8 @@ public final class WorkerRuntime {
      * enough that {@code System.nanoTime() + it} never overflows.
      */
     private static final long MAX_NANOS = Long.MAX_VALUE / 4;
+    /** The reconnect loop's backoff: 100 ms doubling to this cap, full jitter. */
+    private static final Duration RECONNECT_MAX_BACKOFF = Duration.ofSeconds(5);
 
     private final Settings s;
     private final String name;
@@ -182,6 +185,18 @@ public final class WorkerRuntime {
     private volatile long refusalSaidAt;
     private volatile long lastNonEmptyFetch = System.nanoTime();
     private volatile long lastReclaim;
+    /**
+     * No takeover before this (nanoTime): each reconnect (the recovery before the circuit closes; the first connect only
+     * if Redis did not answer the first probe) sets it one {@link #takeoverHold()} ahead. Redis counts time it was frozen
+     * or down as idle time (a restart from its AOF restores the delivery times), so right after an outage every lease
+     * looks expired, live owners' too: they renew theirs, and send the outcomes they kept, in their own recovery, which
+     * may come up to a backoff later.
+     */
+    private volatile long takeoverFrom = System.nanoTime();
+    /** This worker has connected (recovered) before: every later connect comes after an outage. */
+    private volatile boolean connectedBefore;
+    /** Cluster only: the same, per queue of a paused slot that resumed (its master was away). */
+    private final Map<QueueName, Long> queueTakeoverFrom = new ConcurrentHashMap<>();
     /** When every queue's figures were last read (nanoTime), 0 before the first read. */
     private volatile long sampledAt;
     /** Timers thread only: when {@link #watchPrefetch()} last ran. */
@@ -275,7 +290,7 @@ public final class WorkerRuntime {
             gauge(m, MetricNames.perQueue(MetricNames.QUEUES_PAUSED, q.value()), () -> paused.isPaused(q) ? 1 : 0);
             gauge(m, MetricNames.perQueue(MetricNames.QUEUES_HELD, q.value()), () -> held.contains(q) ? 1 : 0);
         }
-        this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)), this::recover, m);
+        this.monitor = new HealthMonitor(gateway, new Backoff(Duration.ofMillis(100), RECONNECT_MAX_BACKOFF), this::recover, m);
         this.handlers = new ThreadPoolExecutor(settings.concurrency(), settings.concurrency(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), threads("spillway-handler-" + name, true)); // daemons, as every thread of a worker: docs/worker.md, "In a plain main"
         ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, threads("spillway-timers-" + name, true));
@@ -645,8 +660,12 @@ public final class WorkerRuntime {
      */
     private int reclaim(int max) {
         int total = 0;
+        long now = System.nanoTime();
+        if (now - takeoverFrom < 0) {
+            return 0; // connected too recently: the owners of the leases that look expired may not be back yet
+        }
         for (QueueName q : s.queues()) {
-            if (paused.isPaused(q) || held.contains(q)) {
+            if (paused.isPaused(q) || held.contains(q) || now - queueTakeoverFrom.getOrDefault(q, now) < 0) {
                 continue;
             }
             try {
@@ -982,7 +1001,12 @@ public final class WorkerRuntime {
             for (Active a : runnable) {
                 keys.add(bytes(RedisKeys.job(q, a.job.id())));
             }
-            marks = (List<Object>) (List<?>) gateway.eval(WorkerScripts.START, keys, List.of(bytes(Long.toString(now))));
+            List<byte[]> args = new ArrayList<>(runnable.size() + 1);
+            args.add(bytes(Long.toString(now)));
+            for (Active a : runnable) {
+                args.add(num(a.job.attempt() + 1L)); // the run it starts, as its status record shows while it runs
+            }
+            marks = (List<Object>) (List<?>) gateway.eval(WorkerScripts.START, keys, args);
         } catch (RedisUnavailableException e) {
             awaitingStart.addAll(runnable);
             return;
@@ -1056,6 +1080,7 @@ public final class WorkerRuntime {
 
     private void track(Active a) {
         a.dispatchedAt = System.nanoTime();
+        a.runId = monitor.runId();
         active.put(a.key(), a);
         inFlight.incrementAndGet();
     }
@@ -1125,7 +1150,7 @@ public final class WorkerRuntime {
                         + " recorded now and its thread takes jobs again", name, a.job.id(), a.queue,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
             }
-            fail(a, JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout(), null, true);
+            fail(a, timeoutReason(), null, true);
             return;
         }
         if (error == null) {
@@ -1135,6 +1160,10 @@ public final class WorkerRuntime {
         } else {
             fail(a, reason(error), error, nonRetryable(error) == null);
         }
+    }
+
+    private String timeoutReason() {
+        return JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout();
     }
 
     /** The first {@link NonRetryableException} among {@code t} and its causes (the first 32), or null. */
@@ -1534,10 +1563,10 @@ public final class WorkerRuntime {
                 for (QueueName q : queues) {
                     eval(true, WorkerScripts.GROUP, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP));
                 }
-                flushLocal(true, slot);
                 for (QueueName q : queues) {
                     renewLeases(q, true);
                 }
+                flushLocal(true, slot);
             } catch (RuntimeException e) {
                 paused.checkFailed(slot);
                 log.debug("Worker {}: queues {} still paused: {}", name, queues, Failures.describe(e));
@@ -1551,6 +1580,10 @@ public final class WorkerRuntime {
                 continue;
             }
             long ms = paused.resume(slot);
+            long holdUntil = System.nanoTime() + takeoverHold();
+            for (QueueName q : queues) {
+                queueTakeoverFrom.put(q, holdUntil); // its master was away: as after a reconnect (holdTakeovers)
+            }
             if (ms >= 0) {
                 log.info("Worker {}: queues {} resumed after {} ms paused: their Redis Cluster master answers again", name,
                         queues, ms);
@@ -1580,7 +1613,8 @@ public final class WorkerRuntime {
                         List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
                                 bytes(o.consumer()), num(retentionSeconds())));
                 case RELEASE -> eval(guarded, WorkerScripts.RELEASE, List.of(stream, status),
-                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer()), num(retentionSeconds())));
+                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer()), num(retentionSeconds()),
+                                num(o.attempts())));
                 case DROP -> eval(guarded, WorkerScripts.DROP, List.of(stream, status),
                         List.of(GROUP, bytes(o.entryId()), num(retentionSeconds()), bytes(o.consumer())));
                 default -> throw new IllegalStateException(o.kind().toString());
@@ -1689,10 +1723,20 @@ public final class WorkerRuntime {
                     renewed++;
                     cancelRequested(chunk.get(i));
                 } else if (!chunk.get(i).leaseLost && !chunk.get(i).settled.get()) {
-                    chunk.get(i).leaseLost = true;
+                    Active a = chunk.get(i);
+                    a.leaseLost = true;
                     leasesLost.inc();
-                    log.warn("Worker {}: lost the lease of job {} (entry {}) of queue {}: another worker may run it too",
-                            name, chunk.get(i).job == null ? "?" : chunk.get(i).job.id(), chunk.get(i).entryId, q);
+                    String runId = monitor.runId();
+                    if (res.get(i) instanceof Long l && l == 3L && a.runId != null && runId != null && !a.runId.equals(runId)) {
+                        // Not taken over: Redis restarted without it (new run id since the fetch, the entry gone).
+                        log.warn("Worker {}: job {} (entry {}) of queue {} is gone from Redis, which restarted without its"
+                                + " data since the job was fetched (new run id): no other worker runs it from there, and its"
+                                + " outcome changes nothing in Redis (a producer's re-send may bring the job back)", name,
+                                a.job == null ? "?" : a.job.id(), a.entryId, q);
+                    } else {
+                        log.warn("Worker {}: lost the lease of job {} (entry {}) of queue {}: another worker may run it too",
+                                name, a.job == null ? "?" : a.job.id(), a.entryId, q);
+                    }
                 }
             }
             leaseRenewals.inc(renewed);
@@ -1905,10 +1949,13 @@ public final class WorkerRuntime {
         }
         ensureGroups(leaveOut);
         gateway.loadScripts(WorkerScripts.ALL);
-        flushLocal(false, -1, leaveOut);
+        // Renewals first, then the kept outcomes: both before any worker that reconnected sooner may take over
+        // (takeoverFrom), and the renewals are one cheap call per queue.
         renewLeases(false, leaveOut);
+        flushLocal(false, -1, leaveOut);
         rewindStarvedGroups(leaveOut);
         lastNonEmptyFetch = System.nanoTime();
+        holdTakeovers();
         // The queues paused one by one whose master the probe found healthy go on with the others.
         List<QueueName> resumed = new ArrayList<>();
         for (int slot : paused.pausedSlots()) {
@@ -1920,6 +1967,38 @@ public final class WorkerRuntime {
             log.info("Worker {}: queues {} resumed: {}", name, resumed, leaveOut.isEmpty()
                     ? "every Redis Cluster master answers again" : "their Redis Cluster master answers again");
         }
+    }
+
+    /**
+     * After a connect: no takeover for {@link #takeoverHold()}, said once at INFO after an outage. A worker's first
+     * connect holds only if Redis did not answer its first probe (it may be coming back from an outage, its owners
+     * not yet); a worker started while Redis is healthy takes over a killed worker's jobs one lease after their last
+     * renewal, as before.
+     */
+    private void holdTakeovers() {
+        long hold = takeoverHold();
+        if (!connectedBefore && monitor.failedAttempts() == 0) {
+            connectedBefore = true;
+            return;
+        }
+        takeoverFrom = System.nanoTime() + hold;
+        if (connectedBefore) {
+            log.info("Worker {}: takes over no expired lease for {} after reconnecting: Redis counted the outage as idle"
+                    + " time, and the workers that hold those jobs renew their leases as they reconnect", name,
+                    inWords(TimeUnit.NANOSECONDS.toMillis(hold)));
+        }
+        connectedBefore = true;
+    }
+
+    /**
+     * How long a worker takes over nothing after it connected: one lease, and at least the longest a live owner's
+     * reconnect can come after this one's (a probe that was failing as Redis came back, the backoff cap, a probe and
+     * its recovery), so that every owner connected since has renewed its leases and sent its kept outcomes.
+     */
+    private long takeoverHold() {
+        long probe = Math.min(nanos(s.redis().connectTimeout()) + nanos(s.redis().socketTimeout()), MAX_NANOS / 8);
+        long lag = nanos(RECONNECT_MAX_BACKOFF) + 2 * probe + TimeUnit.SECONDS.toNanos(2);
+        return Math.max(nanos(s.lease()), lag);
     }
 
     /**
@@ -2042,12 +2121,22 @@ public final class WorkerRuntime {
             finished = false;
         }
         int handedBack = 0;
+        int failedPastTimeout = 0;
         if (!finished) {
             List<Active> running = new ArrayList<>();
+            long now = System.nanoTime();
             for (Active a : active.values()) {
                 if (a.job != null && a.settled.compareAndSet(false, true)) {
-                    queueOutcome(a, release(a));
-                    handedBack++;
+                    if (a.thread != null && (a.timedOut || now - a.deadline > 0)) {
+                        // Its run has failed already (past its timeout): a hand-back would make it a fresh attempt in
+                        // another worker, and a job that always hangs would move on at every deploy, never retried
+                        // nor dead-lettered. Recorded as the failed attempt it is.
+                        fail(a, timeoutReason(), null, true);
+                        failedPastTimeout++;
+                    } else {
+                        queueOutcome(a, release(a));
+                        handedBack++;
+                    }
                     if (a.thread != null) {
                         running.add(a);
                     }
@@ -2102,11 +2191,19 @@ public final class WorkerRuntime {
                 }
             }
         }
+        int kept = localCount.get();
         monitor.close();
         gateway.close();
         ackLog.close();
-        log.info("Worker {} stopped in {} ms ({} handed back)", name,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), count(handedBack, "running job"));
+        String ended = count(handedBack, "running job") + " handed back"
+                + (failedPastTimeout > 0 ? ", " + count(failedPastTimeout, "job") + " past its timeout recorded as failed" : "");
+        if (kept > 0 && (handedBack > 0 || failedPastTimeout > 0)) {
+            // Nothing reached Redis: the jobs stay leased to this worker until the next worker on this state directory
+            // sends the kept outcomes, or their lease runs out.
+            ended = count(handedBack + failedPastTimeout, "running job") + " to hand back or retry: not sent, Redis is away;"
+                    + " kept in " + s.stateDir() + " for the next worker using it";
+        }
+        log.info("Worker {} stopped in {} ms ({})", name, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), ended);
     }
 
     /**
@@ -2128,15 +2225,16 @@ public final class WorkerRuntime {
             synchronized (a) {
                 if (a.thread != null) {
                     a.runningAfterClose = true;
-                    jobs.add(a.job.id() + " (queue " + a.queue + ")");
+                    jobs.add(a.job.id() + " (queue " + a.queue + (a.timedOut ? ", past its timeout: retried or dead-lettered"
+                            : "") + ")");
                 }
             }
         }
         if (!jobs.isEmpty()) {
             int shown = Math.min(jobs.size(), 20);
             log.warn("Worker {}: the handlers of these jobs ignore the interrupt of close() and still run: {}{}. Those jobs are"
-                    + " handed back to the queue, so each may run twice, here and in another worker; their threads keep running"
-                    + " until the handlers return (or the JVM exits)", name, String.join(", ", jobs.subList(0, shown)),
+                    + " handed back to the queue (or retried, if past their timeout), so each may run twice, here and in"
+                    + " another worker; their threads keep running until the handlers return (or the JVM exits)", name, String.join(", ", jobs.subList(0, shown)),
                     jobs.size() > shown ? " and " + (jobs.size() - shown) + " more" : "");
         }
     }
@@ -2184,6 +2282,8 @@ public final class WorkerRuntime {
         /** close() warned that its handler still ran after the interrupt, its job handed back. */
         volatile boolean runningAfterClose;
         volatile boolean leaseLost;
+        /** The run id of the Redis it was fetched from (null if unknown): a lease found gone after a restart says so. */
+        volatile String runId;
         /** A lease renewal found its cancel requested (status N): not run if not started; the handler sees it. */
         volatile boolean cancelRequested;
 

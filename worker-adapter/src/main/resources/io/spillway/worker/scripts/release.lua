@@ -9,6 +9,8 @@
 -- ARGV[4]  now, epoch milliseconds
 -- ARGV[5]  the consumer that held the lease
 -- ARGV[6]  completed retention in seconds (the TTL of a K record, below)
+-- ARGV[7]  the job's attempts, the runs that ended (optional): the record's count goes back to it, since start.lua
+--          counted the run handed back, which did not end
 --
 -- The status record goes back to Q, unless the job was cancelled meanwhile (K): that record is kept, and the worker
 -- that fetches the job next drops it (start.lua). A job whose cancel was requested while this worker held it (N,
@@ -40,6 +42,11 @@ if stop then
 end
 local v = redis.call('GET', KEYS[2])
 if v and string.sub(v, 1, 1) ~= 'K' then
-  redis.call('SET', KEYS[2], 'Q' .. string.sub(v, 2, -1), 'KEEPTTL')
+  local rest = string.sub(v, 2, -1)
+  local tail = ARGV[7] and string.match(v, '^.|%d*(|.*)$')
+  if tail then
+    rest = '|' .. ARGV[7] .. tail
+  end
+  redis.call('SET', KEYS[2], 'Q' .. rest, 'KEEPTTL')
 end
 return late or 1

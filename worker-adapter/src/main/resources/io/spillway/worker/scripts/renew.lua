@@ -10,8 +10,10 @@
 --   1  renewed (XCLAIM JUSTID to ourselves: idle time back to 0, delivery count unchanged)
 --   2  renewed, and its cancel has been requested (status N, cancel.lua): the worker drops it if it has not started,
 --      and tells its handler (Job.cancelRequested) if it has
---   0  lost: not pending any more, or pending at another consumer (our lease had expired and it was
---      reclaimed). A lost lease is never taken back.
+--   0  lost: pending at another consumer (our lease had expired and it was reclaimed). A lost lease is never
+--      taken back.
+--   3  lost: pending at no consumer and gone from the stream (settled by a worker that took it over, or lost with
+--      Redis's data: a restart without persistence). Never taken back either.
 local out = {}
 for i = 3, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
@@ -24,6 +26,8 @@ for i = 3, #ARGV do
     else
       out[#out + 1] = 1
     end
+  elseif not p[1] and #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i]) == 0 then
+    out[#out + 1] = 3
   else
     out[#out + 1] = 0
   end
