@@ -195,6 +195,11 @@ public final class WorkerRuntime {
     private final Map<QueueName, Long> delayedEmptyAt = new ConcurrentHashMap<>();
     /** Per queue: when (nanoTime) a retry of this worker last reached the delayed set (retry.lua answered). */
     private final Map<QueueName, Long> retriedAt = new ConcurrentHashMap<>();
+    /**
+     * Per queue: when (nanoTime, taken before the read) a sample found no pending entry in its group; absent once one
+     * found some, and cleared at each recovery. The takeover leaves such a queue alone ({@link #nothingToTakeOver}).
+     */
+    private final Map<QueueName, Long> noPendingAt = new ConcurrentHashMap<>();
     /** Timers thread only: when {@link #watchPrefetch()} last ran. */
     private long lastPrefetchWatch = System.nanoTime();
     private Thread fetchThread;
@@ -657,7 +662,7 @@ public final class WorkerRuntime {
     private int reclaim(int max) {
         int total = 0;
         for (QueueName q : s.queues()) {
-            if (paused.isPaused(q) || held.contains(q)) {
+            if (paused.isPaused(q) || held.contains(q) || nothingToTakeOver(q)) {
                 continue;
             }
             try {
@@ -1774,6 +1779,17 @@ public final class WorkerRuntime {
         return retried != null && retried - emptyAt >= 0;
     }
 
+    /**
+     * Whether a takeover of the queue would surely claim nothing: a sample less than half a lease ago found no pending
+     * entry in its group, so every entry pending now was delivered since, and has been idle for less than the lease that
+     * XAUTOCLAIM asks of it. A dead worker's jobs are pending, so they are never skipped. Cleared at each recovery (a
+     * Redis that restarted may hold older pending entries).
+     */
+    private boolean nothingToTakeOver(QueueName q) {
+        Long at = noPendingAt.get(q);
+        return at != null && System.nanoTime() - at < nanos(s.lease()) / 2;
+    }
+
     private void sampleAndHeartbeat() {
         if (gateway.isOpen()) {
             return;
@@ -1801,6 +1817,11 @@ public final class WorkerRuntime {
                 delayedEmptyAt.put(q, readAt);
             } else {
                 delayedEmptyAt.remove(q);
+            }
+            if (v.pendingRead() && v.figures()[1] == 0) {
+                noPendingAt.put(q, readAt);
+            } else {
+                noPendingAt.remove(q);
             }
             hold(q, v.pause());
         }
@@ -1899,7 +1920,7 @@ public final class WorkerRuntime {
     /**
      * One queue's figures: waiting, in flight, delayed, dead, workers seen; and its pause flag's value (null: not paused).
      */
-    private record Sample(long[] figures, String pause) {
+    private record Sample(long[] figures, String pause, boolean pendingRead) {
     }
 
     /**
@@ -1922,8 +1943,10 @@ public final class WorkerRuntime {
             var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
             return () -> {
                 long pend = 0;
+                boolean pendingRead = false;
                 try {
                     pend = pending.get().getTotal();
+                    pendingRead = true;
                 } catch (RuntimeException e) {
                     // NOGROUP before the first fetch created the group.
                 }
@@ -1939,7 +1962,7 @@ public final class WorkerRuntime {
                     seen = -1;
                 }
                 return new Sample(new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), seen},
-                        pausedFlag.get());
+                        pausedFlag.get(), pendingRead);
             };
         });
     }
@@ -2011,6 +2034,7 @@ public final class WorkerRuntime {
         for (Map.Entry<Integer, QueueName> e : down.entrySet()) {
             pause(e.getKey(), e.getValue(), monitor.lastProbe().unavailable(e.getKey()));
         }
+        noPendingAt.clear(); // a restarted Redis may hold pending entries older than the last sample: take them over
         ensureGroups(leaveOut);
         gateway.loadScripts(WorkerScripts.ALL);
         flushLocal(false, -1, leaveOut);
