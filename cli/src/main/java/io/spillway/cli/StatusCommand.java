@@ -57,8 +57,8 @@ import redis.clients.jedis.util.JedisClusterCRC16;
                 "On a Redis Cluster with a master down, the queues of the other masters are shown, those of the down"
                         + " master are named as not read, and the exit code is 3."})
 final class StatusCommand implements Callable<Integer> {
-    /** A worker counts as seen if it reported within this many milliseconds. */
-    static final long WORKER_SEEN_WINDOW_MS = 60_000;
+    /** A worker counts as seen if it reported within this many milliseconds (the gauges count the same way). */
+    static final long WORKER_SEEN_WINDOW_MS = RedisKeys.WORKER_SEEN_WINDOW_MS;
 
     /** {@code paused} is null for a queue that is not paused. */
     record QueueStatus(String queue, long waiting, long inFlight, long delayed, long dead, long oldestWaitingAgeMs,

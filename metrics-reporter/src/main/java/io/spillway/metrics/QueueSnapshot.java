@@ -11,7 +11,8 @@ import java.util.Objects;
  * @param inFlight jobs fetched by a worker and not yet acknowledged (the consumer group's pending entries)
  * @param delayed jobs waiting for their run-at time (delays and retries with backoff)
  * @param dead dead-lettered jobs
- * @param workers workers registered on the queue (the workers set; includes ones that left uncleanly)
+ * @param workers workers seen on the queue in the last 60 s ({@code ZCOUNT} of the workers set over that window, as
+ *     {@code spillway status} counts them): a worker killed without a graceful close drops out within a minute
  * @param readAt when the figures were read
  */
 public record QueueSnapshot(String queue, long waiting, long inFlight, long delayed, long dead, long workers,

@@ -34,8 +34,9 @@ import redis.clients.jedis.resps.StreamPendingSummary;
 
 /**
  * Reads every queue's figures from Redis: the queues listed in {@code spillway:queues}, and per queue
- * {@code XLEN} and the {@code XPENDING} summary of its stream, {@code ZCARD} of its delayed, dead and
- * workers sets — one pipelined round trip for all queues after the {@code SMEMBERS}.
+ * {@code XLEN} and the {@code XPENDING} summary of its stream, {@code ZCARD} of its delayed and dead sets and
+ * {@code ZCOUNT} of its workers set over the last 60 s (the workers seen, as {@code spillway status} counts them) —
+ * one pipelined round trip for all queues after the {@code SMEMBERS}.
  *
  * <p>Waiting is {@code XLEN - pending}: workers delete a stream entry when they acknowledge it
  * (XACK + XDEL), so the stream holds exactly the jobs not yet fetched plus the ones in flight.
@@ -110,6 +111,9 @@ public final class QueueStats implements AutoCloseable {
     public List<QueueSnapshot> read() {
         List<String> queues = queues();
         Instant now = clock.instant();
+        // Workers seen within the window, as `spillway status` counts them: the set also holds the last beats of workers
+        // that died without a graceful close (SIGKILL), until a live worker's heartbeat trims them.
+        long seenSince = now.toEpochMilli() - RedisKeys.WORKER_SEEN_WINDOW_MS;
         List<QueueSnapshot> out = gateway.pipelined(false, p -> {
             List<List<Response<?>>> rs = new ArrayList<>();
             for (String q : queues) {
@@ -119,7 +123,7 @@ public final class QueueStats implements AutoCloseable {
                         p.xpending(RedisKeys.stream(name), RedisKeys.GROUP),
                         p.zcard(RedisKeys.delayed(name)),
                         p.zcard(RedisKeys.dead(name)),
-                        p.zcard(RedisKeys.workers(name))));
+                        p.zcount(RedisKeys.workers(name), seenSince, Double.POSITIVE_INFINITY)));
             }
             return () -> {
                 List<QueueSnapshot> snaps = new ArrayList<>(queues.size());

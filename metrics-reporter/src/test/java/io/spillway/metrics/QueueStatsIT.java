@@ -47,6 +47,27 @@ class QueueStatsIT {
     }
 
     @Test
+    @Timeout(30)
+    void countsOnlyTheWorkersSeenInTheLastMinuteAsSpillwayStatusDoes() {
+        try (RedisProcess redis = RedisProcess.builder().build().start();
+             Jedis j = redis.jedis()) {
+            plant(j, "emails", 1, 0, 0, 0);
+            QueueName q = QueueName.of("emails");
+            // workers SIGKILLed (no close(), so no ZREM) an hour and 61 s ago, and one whose last beat was 30 s ago
+            j.zadd(RedisKeys.workers(q), System.currentTimeMillis() - 3_600_000, "killed-long-ago");
+            j.zadd(RedisKeys.workers(q), System.currentTimeMillis() - 61_000, "killed-just-now");
+            j.zadd(RedisKeys.workers(q), System.currentTimeMillis() - 30_000, "between-beats");
+            try (QueueStats stats = QueueStats.of(RedisConnection.of(redis.uri()))) {
+                assertThat(stats.read("emails").workers()).isEqualTo(2); // w1 (just now) and between-beats
+                MetricRegistry registry = new MetricRegistry();
+                stats.registerGauges(registry, Duration.ofMillis(100));
+                await().atMost(Duration.ofSeconds(10)).until(() -> registry.getGauges().containsKey("spillway.queue.workers.emails"));
+                assertThat(gauge(registry, "spillway.queue.workers.emails")).isEqualTo(2);
+            }
+        }
+    }
+
+    @Test
     @Timeout(60)
     void readsEveryQueueAndRegistersGaugesThatKeepTheirValueWhileRedisIsAway() {
         try (RedisProcess redis = RedisProcess.builder().build().start();

@@ -15,7 +15,8 @@ import java.nio.charset.StandardCharsets;
  * spillway:{q}:delayed             zset    score = run-at epoch ms, member = JobCodec bytes (delays, retries)
  * spillway:{q}:dead                zset    score = dead-at epoch ms, member = job id
  * spillway:{q}:dead:data           hash    job id → JobCodec bytes of the dead job
- * spillway:{q}:workers             zset    score = last-seen epoch ms, member = consumer name
+ * spillway:{q}:workers             zset    score = last-seen epoch ms, member = consumer name (a heartbeat every
+ *                                          WORKER_HEARTBEAT_MS; members older than WORKER_SEEN_WINDOW_MS are trimmed)
  * spillway:{q}:paused              string  present while an operator has paused the queue: "&lt;epoch ms&gt;|&lt;reason&gt;"
  * spillway:probe                   string  written by the health probe to prove Redis takes writes
  * </pre>
@@ -28,6 +29,14 @@ public final class RedisKeys {
     public static final String GROUP = "spillway";
     /** The stream entry field that holds the encoded job. */
     public static final String FIELD_JOB = "j";
+    /** How often a worker writes its last-seen time into {@code spillway:{q}:workers} (a write, so not every second). */
+    public static final long WORKER_HEARTBEAT_MS = 15_000;
+    /**
+     * A worker last seen within this window counts as live (status, the {@code spillway.queue.workers} gauges: both
+     * {@code ZCOUNT} from now minus it); every heartbeat trims the members older than it. Four heartbeats, so that a
+     * late one or two (a GC pause, a slow Redis) do not make a live worker look gone.
+     */
+    public static final long WORKER_SEEN_WINDOW_MS = 60_000;
 
     private RedisKeys() {
     }

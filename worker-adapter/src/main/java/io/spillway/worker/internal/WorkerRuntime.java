@@ -199,6 +199,22 @@ public final class WorkerRuntime {
     private final Map<QueueName, Long> queueTakeoverFrom = new ConcurrentHashMap<>();
     /** When every queue's figures were last read (nanoTime), 0 before the first read. */
     private volatile long sampledAt;
+    /** Timers thread only: when this worker last wrote its heartbeat into its queues' workers sets (epoch ms; 0: never). */
+    private long heartbeatAt;
+    /** Timers thread only: when the consumers long gone from its queues' groups were last looked for (epoch ms; 0: never). */
+    private long forgottenAt;
+    /**
+     * Per queue: when (nanoTime, taken before the read) a sample found its delayed set empty; absent once one found jobs
+     * there. The scheduler leaves such a queue alone ({@link #mayHaveDueJobs}).
+     */
+    private final Map<QueueName, Long> delayedEmptyAt = new ConcurrentHashMap<>();
+    /** Per queue: when (nanoTime) a retry of this worker last reached the delayed set (retry.lua answered). */
+    private final Map<QueueName, Long> retriedAt = new ConcurrentHashMap<>();
+    /**
+     * Per queue: when (nanoTime, taken before the read) a sample found no pending entry in its group; absent once one
+     * found some, and cleared at each recovery. The takeover leaves such a queue alone ({@link #nothingToTakeOver}).
+     */
+    private final Map<QueueName, Long> noPendingAt = new ConcurrentHashMap<>();
     /** Timers thread only: when {@link #watchPrefetch()} last ran. */
     private long lastPrefetchWatch = System.nanoTime();
     private Thread fetchThread;
@@ -665,7 +681,8 @@ public final class WorkerRuntime {
             return 0; // connected too recently: the owners of the leases that look expired may not be back yet
         }
         for (QueueName q : s.queues()) {
-            if (paused.isPaused(q) || held.contains(q) || now - queueTakeoverFrom.getOrDefault(q, now) < 0) {
+            if (paused.isPaused(q) || held.contains(q) || now - queueTakeoverFrom.getOrDefault(q, now) < 0
+                    || nothingToTakeOver(q)) {
                 continue;
             }
             try {
@@ -1605,9 +1622,12 @@ public final class WorkerRuntime {
             byte[] stream = bytes(RedisKeys.stream(q));
             byte[] status = bytes(RedisKeys.job(q, JobId.of(o.jobId())));
             switch (o.kind()) {
-                case RETRY -> eval(guarded, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
-                        List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()), bytes(o.error()),
-                                bytes(o.consumer()), num(retentionSeconds())));
+                case RETRY -> {
+                    eval(guarded, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
+                            List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()),
+                                    bytes(o.error()), bytes(o.consumer()), num(retentionSeconds())));
+                    retriedAt.put(q, System.nanoTime()); // the scheduler looks at the queue again: mayHaveDueJobs
+                }
                 case DEAD -> eval(guarded, WorkerScripts.DEAD,
                         List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
                         List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
@@ -1769,7 +1789,7 @@ public final class WorkerRuntime {
             return;
         }
         for (QueueName q : s.queues()) {
-            if (paused.isPaused(q)) {
+            if (paused.isPaused(q) || !mayHaveDueJobs(q)) {
                 continue;
             }
             try {
@@ -1789,18 +1809,47 @@ public final class WorkerRuntime {
         }
     }
 
+    /**
+     * Whether the scheduler should look at the queue's delayed set now. Not when the last sample (at most a few seconds
+     * old) found it empty and no retry of this worker went there since: an idle queue then costs the scheduler nothing.
+     * A job another worker retries is moved by that worker's scheduler; a producer's delayed job is seen by the next
+     * sample, within a second.
+     */
+    private boolean mayHaveDueJobs(QueueName q) {
+        Long emptyAt = delayedEmptyAt.get(q);
+        if (emptyAt == null || System.nanoTime() - emptyAt > TimeUnit.SECONDS.toNanos(3)) {
+            return true; // not known empty, or the samples stopped (a refused read): look, as before
+        }
+        Long retried = retriedAt.get(q);
+        return retried != null && retried - emptyAt >= 0;
+    }
+
+    /**
+     * Whether a takeover of the queue would surely claim nothing: a sample less than half a lease ago found no pending
+     * entry in its group, so every entry pending now was delivered since, and has been idle for less than the lease that
+     * XAUTOCLAIM asks of it. A dead worker's jobs are pending, so they are never skipped. Cleared at each recovery (a
+     * Redis that restarted may hold older pending entries).
+     */
+    private boolean nothingToTakeOver(QueueName q) {
+        Long at = noPendingAt.get(q);
+        return at != null && System.nanoTime() - at < nanos(s.lease()) / 2;
+    }
+
     private void sampleAndHeartbeat() {
         if (gateway.isOpen()) {
             return;
         }
         long now = System.currentTimeMillis();
+        // The heartbeat is a write (it grows the AOF), so every WORKER_HEARTBEAT_MS only, not with every sample.
+        boolean beat = now - heartbeatAt >= RedisKeys.WORKER_HEARTBEAT_MS || now < heartbeatAt;
         for (QueueName q : s.queues()) {
             if (paused.isPaused(q)) {
                 continue; // its figures stay those last read
             }
             Sample v;
+            long readAt = System.nanoTime();
             try {
-                v = sample(q, now);
+                v = sample(q, now, beat);
             } catch (RedisUnavailableException e) {
                 if (!pauseSlot(q, e)) {
                     throw e;
@@ -1808,11 +1857,73 @@ public final class WorkerRuntime {
                 continue;
             }
             long[] target = sampled.get(q);
-            System.arraycopy(v.figures(), 0, target, 0, target.length);
+            System.arraycopy(v.figures(), 0, target, 0, v.figures()[4] < 0 ? 4 : target.length);
+            if (v.figures()[2] == 0) {
+                delayedEmptyAt.put(q, readAt);
+            } else {
+                delayedEmptyAt.remove(q);
+            }
+            if (v.pendingRead() && v.figures()[1] == 0) {
+                noPendingAt.put(q, readAt);
+            } else {
+                noPendingAt.remove(q);
+            }
             hold(q, v.pause());
+        }
+        if (beat) {
+            heartbeatAt = now;
         }
         sampledAt = System.nanoTime();
         heldKnown = true;
+        if (now - forgottenAt >= FORGET_CHECK_MS || now < forgottenAt) {
+            forgottenAt = now;
+            forgetGoneConsumers();
+        }
+    }
+
+    /** How often (ms) a worker looks for consumers long gone from its queues' groups ({@link #forgetGoneConsumers}). */
+    static final long FORGET_CHECK_MS = TimeUnit.MINUTES.toMillis(5);
+
+    /**
+     * How long a consumer with no pending entry must have been idle before it is removed from a queue's group: an hour,
+     * or ten leases if longer. A live worker reads each of its queues at least every fetch round (unless the queue is
+     * paused), so only a gone one gets near it; removing one that was not gone costs nothing (its next read makes it
+     * again). A consumer holding a pending entry is never removed.
+     */
+    static long forgetConsumersAfterMs(Duration lease) {
+        return Math.max(TimeUnit.HOURS.toMillis(1), Math.min(MAX_NANOS / 1_000_000L, millis(lease) * 10));
+    }
+
+    /**
+     * Removes, from each queue's consumer group, the consumers of workers that left without a graceful close (SIGKILL, an
+     * OOM kill): no pending entry and idle past {@link #forgetConsumersAfterMs} (forget.lua, which checks and removes in
+     * one atomic step). One call per queue every {@value #FORGET_CHECK_MS} ms; a failure waits for the next time.
+     */
+    private void forgetGoneConsumers() {
+        byte[] idle = num(forgetConsumersAfterMs(s.lease()));
+        for (QueueName q : s.queues()) {
+            if (paused.isPaused(q)) {
+                continue;
+            }
+            try {
+                if (gateway.eval(WorkerScripts.FORGET, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP, idle, bytes(name)))
+                        instanceof List<?> gone && !gone.isEmpty()) {
+                    List<String> names = new ArrayList<>();
+                    for (Object n : gone) {
+                        names.add(n instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(n));
+                    }
+                    log.info("Worker {}: removed {} from the group of queue {}, gone without closing (no job leased to"
+                            + " them, not seen for {} min): {}", name, count(names.size(), "consumer"), q,
+                            TimeUnit.MILLISECONDS.toMinutes(forgetConsumersAfterMs(s.lease())), names);
+                }
+            } catch (RedisUnavailableException e) {
+                if (!pauseSlot(q, e)) {
+                    throw e;
+                }
+            } catch (RuntimeException e) {
+                log.debug("Worker {}: could not look for consumers gone from queue {}: {}", name, q, Failures.describe(e));
+            }
+        }
     }
 
     /** The operator's pause flag of every queue, read once (before the first fetch). */
@@ -1854,28 +1965,49 @@ public final class WorkerRuntime {
     /**
      * One queue's figures: waiting, in flight, delayed, dead, workers seen; and its pause flag's value (null: not paused).
      */
-    private record Sample(long[] figures, String pause) {
+    private record Sample(long[] figures, String pause, boolean pendingRead) {
     }
 
-    /** One queue's {@link Sample}, and this worker's heartbeat on it: one pipelined round trip. */
-    private Sample sample(QueueName q, long now) {
+    /**
+     * One queue's {@link Sample}, and with {@code beat} this worker's heartbeat on it, which also trims the members older
+     * than the window (workers gone without closing): one pipelined round trip. Workers are counted over the window, as
+     * {@code spillway status} and metrics-reporter's {@code QueueStats} count them.
+     */
+    private Sample sample(QueueName q, long now, boolean beat) {
         return gateway.pipelined(true, p -> {
             var pausedFlag = p.get(RedisKeys.paused(q));
             var len = p.xlen(RedisKeys.stream(q));
             var delayed = p.zcard(RedisKeys.delayed(q));
             var deadN = p.zcard(RedisKeys.dead(q));
-            p.zadd(RedisKeys.workers(q), now, name);
-            var workers = p.zcard(RedisKeys.workers(q));
+            String workersKey = RedisKeys.workers(q);
+            if (beat) {
+                p.zadd(workersKey, now, name);
+                p.zremrangeByScore(workersKey, "-inf", "(" + (now - RedisKeys.WORKER_SEEN_WINDOW_MS));
+            }
+            var workers = p.zcount(workersKey, now - RedisKeys.WORKER_SEEN_WINDOW_MS, Double.POSITIVE_INFINITY);
             var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
             return () -> {
                 long pend = 0;
+                boolean pendingRead = false;
                 try {
                     pend = pending.get().getTotal();
+                    pendingRead = true;
                 } catch (RuntimeException e) {
                     // NOGROUP before the first fetch created the group.
                 }
-                return new Sample(new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), workers.get()},
-                        pausedFlag.get());
+                long seen;
+                try {
+                    seen = workers.get();
+                } catch (RuntimeException e) {
+                    if (!Failures.isPermissionDenied(e)) {
+                        throw e;
+                    }
+                    // An ACL granted before ZCOUNT was used: the other figures and the pause flag still count.
+                    refused("the count of live workers (ZCOUNT)", e);
+                    seen = -1;
+                }
+                return new Sample(new long[] {Math.max(0, len.get() - pend), pend, delayed.get(), deadN.get(), seen},
+                        pausedFlag.get(), pendingRead);
             };
         });
     }
@@ -1947,6 +2079,7 @@ public final class WorkerRuntime {
         for (Map.Entry<Integer, QueueName> e : down.entrySet()) {
             pause(e.getKey(), e.getValue(), monitor.lastProbe().unavailable(e.getKey()));
         }
+        noPendingAt.clear(); // a restarted Redis may hold pending entries older than the last sample: take them over
         ensureGroups(leaveOut);
         gateway.loadScripts(WorkerScripts.ALL);
         // Renewals first, then the kept outcomes: both before any worker that reconnected sooner may take over

@@ -11,10 +11,13 @@
 -- fetches the job drops it (start.lua). The job id is read from the JobCodec bytes: u8 version | u16 length | id.
 -- Each job is added to the stream before it leaves the delayed set, and a refused ZREM takes the new entry back, so
 -- a write Redis refuses part-way (an ACL without XADD or ZREM) returns the refusal, after the jobs moved before it,
--- and never loses a job.
---#include room.lua
+-- and never loses a job. Nothing due (the usual case, every tick on every queue): one read, and no write at all.
 --#include /io/spillway/core/scripts/refusal.lua
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #due == 0 then
+  return 0
+end
+--#include room.lua
 local moved = 0
 for _, m in ipairs(due) do
   local entry = redis.pcall('XADD', KEYS[1], '*', 'j', m)

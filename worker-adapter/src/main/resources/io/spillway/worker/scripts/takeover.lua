@@ -15,8 +15,8 @@
 --
 -- Returns XAUTOCLAIM's reply as it is: {next cursor, entries, (Redis 7) deleted ids}. The note is written only when
 -- something was claimed, and a refused write of it (memory full, an ACL without SET) does not fail the takeover: only
--- the lost-reply recovery is lost then.
---#include room.lua
+-- the lost-reply recovery is lost then. XAUTOCLAIM itself is not refused on a full Redis, so the write that makes room
+-- for the note (room.lua) is made only when there is a note to write: an idle queue's takeover is one command.
 --#include /io/spillway/core/scripts/refusal.lua
 local r = redis.pcall('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
 if failed(r) then
@@ -33,6 +33,7 @@ for _, e in ipairs(entries) do
   end
 end
 if #note > 1 then
+--#include room.lua
   redis.pcall('SET', KEYS[2], table.concat(note, ' '), 'PX', ARGV[7])
 end
 return r

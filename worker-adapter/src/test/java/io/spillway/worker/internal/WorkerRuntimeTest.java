@@ -23,6 +23,13 @@ class WorkerRuntimeTest {
     Path dir;
 
     @Test
+    void consumersGoneWithoutClosingAreForgottenAfterAnHourOrTenLeases() {
+        assertThat(WorkerRuntime.forgetConsumersAfterMs(Duration.ofSeconds(30))).isEqualTo(3_600_000);
+        assertThat(WorkerRuntime.forgetConsumersAfterMs(Duration.ofMinutes(10))).isEqualTo(6_000_000);
+        assertThat(WorkerRuntime.forgetConsumersAfterMs(Duration.ofDays(365))).isEqualTo(3_650L * 24 * 3_600_000);
+    }
+
+    @Test
     void durationConversionsSaturateInsteadOfOverflowing() {
         Duration forever = ChronoUnit.FOREVER.getDuration();
         assertThat(WorkerRuntime.nanos(forever)).isEqualTo(Long.MAX_VALUE / 4);
