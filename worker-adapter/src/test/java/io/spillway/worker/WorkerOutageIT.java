@@ -482,6 +482,72 @@ class WorkerOutageIT {
     }
 
     /**
+     * Redis killed and restarted from its AOF: the delivery times come back with it, so the job worker A runs looks idle
+     * for the whole outage. A worker started right then (its first probe passes, so no reconnect of its own holds it)
+     * must not take the job over while A, behind a proxy that keeps it away as its reconnect backoff can, is still on
+     * its way back: Redis has been up for less than the takeover hold and a pending entry was delivered before it
+     * started. Fails on the worker that took over at its first connect (B ran long-1 too).
+     */
+    @Test
+    void aWorkerStartedJustAfterARedisRestartTakesOverNoJobWhoseOwnerIsStillReconnecting() throws Exception {
+        Duration lease = Duration.ofSeconds(2);
+        Map<String, String> ranBy = new ConcurrentHashMap<>();
+        java.util.concurrent.CountDownLatch longGo = new java.util.concurrent.CountDownLatch(1);
+        java.util.function.Function<String, JobHandler> handler = who -> job -> {
+            ranBy.merge(job.id(), who, (x, y) -> x + "," + y);
+            if (job.id().equals("long-1")) {
+                longGo.await();
+            }
+            record(job);
+        };
+        java.util.function.BiFunction<java.net.URI, String, Worker> build = (uri, who) -> Worker.builder()
+                .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
+                .queue(queue).handler("render", handler.apply(who)).concurrency(1).prefetch(0)
+                .leaseDuration(lease).fetchBlock(Duration.ofMillis(100)).stateDir(stateDir.resolve(who)).build();
+        Worker a = null;
+        Worker b = null;
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port()); LogCapture logs = new LogCapture()) {
+            a = build.apply(proxy.uri(), "A");
+            a.start();
+            jobs.enqueue(queue, "render", "long-1");
+            await().atMost(Duration.ofSeconds(10)).until(() -> ranBy.containsKey("long-1"));
+            Thread.sleep(1_500); // the fetch in the AOF (fsync every second)
+            redis.kill();
+            Worker wa = a;
+            await().atMost(Duration.ofSeconds(10)).until(() -> wa.health() != HealthState.CONNECTED);
+            Thread.sleep(lease.multipliedBy(2).toMillis());
+            proxy.cut(); // A stays away a little longer
+            redis.restart();
+            b = build.apply(redis.uri(), "B");
+            b.start();
+            Worker wb = b;
+            await().atMost(Duration.ofSeconds(15)).until(() -> wb.health() == HealthState.CONNECTED);
+            Thread.sleep(1_500); // three of B's takeover rounds (lease/4)
+            proxy.pass();
+            await().atMost(Duration.ofSeconds(15)).until(() -> wa.health() == HealthState.CONNECTED);
+            try (Jedis j = redis.jedis()) {
+                var pending = j.xpending(RedisKeys.stream(QueueName.of(queue)), RedisKeys.GROUP,
+                        XPendingParams.xPendingParams().count(10));
+                assertThat(pending).as("long-1 still leased to A, renewed, delivered once").hasSize(1);
+                assertThat(pending.get(0).getConsumerName()).isEqualTo(a.name());
+                assertThat(pending.get(0).getDeliveredTimes()).isEqualTo(1);
+            }
+            longGo.countDown();
+            await().atMost(Duration.ofSeconds(10)).until(() -> state("long-1") == JobState.COMPLETED);
+            assertThat(ranBy).containsEntry("long-1", "A");
+            assertThat(logs.lines("Redis started")).as("B's hold said").isNotEmpty();
+        } finally {
+            longGo.countDown();
+            if (a != null) {
+                a.close();
+            }
+            if (b != null) {
+                b.close();
+            }
+        }
+    }
+
+    /**
      * Redis restarts empty (its data wiped) while a job runs: the worker knows the new run id, and its renewal finds the
      * entry gone, so it says the job is gone with Redis's data instead of "lost the lease … another worker may run it
      * too". Then Redis dies and the worker is closed with the job still running: the hand-back cannot reach Redis, and

@@ -2105,13 +2105,21 @@ public final class WorkerRuntime {
     /**
      * After a connect: no takeover for {@link #takeoverHold()}, said once at INFO after an outage. A worker's first
      * connect holds only if Redis did not answer its first probe (it may be coming back from an outage, its owners
-     * not yet); a worker started while Redis is healthy takes over a killed worker's jobs one lease after their last
-     * renewal, as before.
+     * not yet), or if Redis itself started less than the hold ago (a worker started as Redis came back: the leases of
+     * the workers still reconnecting look expired too), until Redis has been up that long; a worker started while
+     * Redis is healthy takes over a killed worker's jobs one lease after their last renewal, as before.
      */
     private void holdTakeovers() {
         long hold = takeoverHold();
         if (!connectedBefore && monitor.failedAttempts() == 0) {
             connectedBefore = true;
+            long up = redisUptimeNanos();
+            if (up >= 0 && up < hold && deliveredBefore(TimeUnit.NANOSECONDS.toMillis(up))) {
+                takeoverFrom = System.nanoTime() + hold - up;
+                log.info("Worker {}: Redis started {} ago: takes over no expired lease for {} more (Redis counts the time it"
+                        + " was down as idle time, and the workers that hold those jobs may still be reconnecting)", name,
+                        inWords(TimeUnit.NANOSECONDS.toMillis(up)), inWords(TimeUnit.NANOSECONDS.toMillis(hold - up)));
+            }
             return;
         }
         takeoverFrom = System.nanoTime() + hold;
@@ -2121,6 +2129,40 @@ public final class WorkerRuntime {
                     inWords(TimeUnit.NANOSECONDS.toMillis(hold)));
         }
         connectedBefore = true;
+    }
+
+    /**
+     * Whether a queue of this worker has a pending entry idle for longer than {@code upMillis}, Redis's uptime (in
+     * whole seconds, so a second more): one delivered before Redis started (restored from its AOF, the downtime counted as idle time), whose owner may still be
+     * reconnecting. A queue that cannot be read counts as one.
+     */
+    private boolean deliveredBefore(long upMillis) {
+        for (QueueName q : s.queues()) {
+            try {
+                String stream = RedisKeys.stream(q);
+                if (!gateway.executeDirect(c -> c.xpending(stream, RedisKeys.GROUP,
+                        XPendingParams.xPendingParams().idle(upMillis + 1_000).count(1))).isEmpty()) {
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** How long the Redis of the last probe has been running ({@code uptime_in_seconds}), or -1 if it did not say. */
+    private long redisUptimeNanos() {
+        RedisGateway.Probe probe = monitor.lastProbe();
+        String up = probe == null ? null : probe.info().get("uptime_in_seconds");
+        if (up == null) {
+            return -1;
+        }
+        try {
+            return TimeUnit.SECONDS.toNanos(Long.parseLong(up.trim()));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /**
