@@ -827,6 +827,41 @@ class JobProducerIT {
     }
 
     /**
+     * Writes sent again after a restart are recorded in the sent log as written then: Redis may lose them again in its
+     * last second, and the producer's successor must send them too. Before, the log kept their first acknowledgement
+     * time, newer writes pushed it out of the window the successor restores, and they were lost (a reviewer lost
+     * 2,000 of 2,000).
+     */
+    @Test
+    void writesSentAgainAfterARestartAreSentAgainByTheSuccessorIfRedisLosesThemAgain() throws Exception {
+        Duration window = Duration.ofSeconds(1);
+        List<String> accepted = new ArrayList<>();
+        try (JobProducer p1 = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).resendAfterRestart(window, 16 << 20).build()) {
+            for (int i = 0; i < 200; i++) {
+                accepted.add(p1.enqueue("again", "t", bytes("a " + i)).jobId());
+            }
+            redis.kill(); // within the window of those writes: Redis lost them (no AOF left)
+            Thread.sleep(window.toMillis() + 500);
+            redis.restartEmpty();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p1.state() == HealthState.CONNECTED
+                    && p1.metrics().meter(MetricNames.RESENT).getCount() == 200);
+            for (int i = 0; i < 10; i++) {
+                accepted.add(p1.enqueue("again", "t", bytes("b " + i)).jobId());
+            }
+        }
+        // The producer is gone, and Redis loses its last second again: all 210 were written in it.
+        redis.kill();
+        redis.restartEmpty();
+        try (JobProducer p2 = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).resendAfterRestart(window, 16 << 20).build();
+             Jedis j = redis.jedis()) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> p2.state() == HealthState.CONNECTED);
+            assertThat(RedisJobs.ids(j, "again")).containsExactlyInAnyOrderElementsOf(accepted);
+        }
+    }
+
+    /**
      * Redis restarted empty, and the recovery that sends the producer's last writes again fails (Redis refuses its
      * first write there, the SADD that names the producer's queues again: an ACL not yet granted). The next recovery,
      * with the same new run id, must still send them: before, it counted as no restart.

@@ -136,7 +136,8 @@ final class JournalReplayCommand implements Callable<Integer> {
             try {
                 if (restarted) {
                     // What a producer restarted on this journal does at its first connect (JobProducer.recover).
-                    RecentWrites recent = new RecentWrites(resendWindowMs, RESEND_BUFFER_BYTES);
+                    // With the sent log: what it sends again is recorded as written now, for the producer after it.
+                    RecentWrites recent = new RecentWrites(resendWindowMs, RESEND_BUFFER_BYTES, sentLog);
                     long now = System.currentTimeMillis();
                     List<RecentWrites.Entry> earlier = sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now);
                     recent.restore(earlier);

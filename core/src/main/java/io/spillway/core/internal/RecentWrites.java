@@ -161,21 +161,35 @@ public final class RecentWrites {
     }
 
     /**
-     * Puts back writes just sent again after a restart or failover, ahead of any new one, as written now: the Redis
-     * that took them may lose them too (its AOF's last second, or a failover before its replica has them).
+     * Puts back writes just sent again after a restart or failover, ahead of any new one, as written now, and records
+     * them so in the {@link SentLog}: the Redis that took them may lose them too (its AOF's last second, or a failover
+     * before its replica has them). Called before the new run id is recorded.
      */
-    public synchronized void resent(List<Entry> writes, long nowMillis) {
+    public void resent(List<Entry> writes, long nowMillis) {
         if (!enabled()) {
             return;
         }
-        for (int i = writes.size() - 1; i >= 0; i--) {
-            Entry e = writes.get(i);
-            if (bytes + e.encoded().length > maxBytes) {
-                overflowed += i + 1;
-                break;
+        int first = 0;
+        synchronized (this) {
+            for (int i = writes.size() - 1; i >= 0; i--) {
+                Entry e = writes.get(i);
+                if (bytes + e.encoded().length > maxBytes) {
+                    overflowed += i + 1;
+                    first = i + 1;
+                    break;
+                }
+                entries.addFirst(new Entry(nowMillis, null, e.encoded()));
+                bytes += e.encoded().length;
             }
-            entries.addFirst(new Entry(nowMillis, null, e.encoded()));
-            bytes += e.encoded().length;
+        }
+        if (log != null && first < writes.size()) {
+            // On disk too, as written now: a successor must send them again if this Redis loses them, even after newer
+            // writes pushed their first acknowledgement out of the window it restores.
+            List<byte[]> encoded = new ArrayList<>(writes.size() - first);
+            for (Entry e : writes.subList(first, writes.size())) {
+                encoded.add(e.encoded());
+            }
+            log.append(encoded, nowMillis);
         }
     }
 
