@@ -48,20 +48,28 @@ class ForgetConsumersIT {
             j.xgroupCreateConsumer(stream, RedisKeys.GROUP, "killed-empty");
             // the caller itself, idle too and holding nothing: never removed by its own call
             j.xgroupCreateConsumer(stream, RedisKeys.GROUP, "me");
+            // a live worker of a quiet queue: idle as long (on Redis 7 a read that delivers nothing leaves the idle time),
+            // but its heartbeat is recent; and one whose last heartbeat is older than the window (gone)
+            j.xgroupCreateConsumer(stream, RedisKeys.GROUP, "beating");
+            j.xgroupCreateConsumer(stream, RedisKeys.GROUP, "stopped-beating");
+            String workers = RedisKeys.workers(QueueName.of("forget"));
+            long now = System.currentTimeMillis();
+            j.zadd(workers, now, "beating");
+            j.zadd(workers, now - RedisKeys.WORKER_SEEN_WINDOW_MS - 1_000, "stopped-beating");
             await().pollDelay(Duration.ofMillis(400)).atMost(Duration.ofSeconds(2)).until(() -> true);
             // a live one, seen just now
             j.xgroupCreateConsumer(stream, RedisKeys.GROUP, "live");
 
             assertThat(forget(j, stream, 3_600_000)).as("idle less than an hour: none").isEmpty();
-            assertThat(forget(j, stream, 300)).containsExactlyInAnyOrder("killed-idle", "killed-empty");
+            assertThat(forget(j, stream, 300)).containsExactlyInAnyOrder("killed-idle", "killed-empty", "stopped-beating");
 
             Map<String, Long> left = consumers(j, stream);
-            assertThat(left).containsOnlyKeys("killed-busy", "me", "live");
+            assertThat(left).containsOnlyKeys("killed-busy", "me", "live", "beating");
             assertThat(left.get("killed-busy")).isEqualTo(2);
             assertThat(j.xpending(stream, RedisKeys.GROUP).getTotal()).isEqualTo(2);
             // however long idle, a consumer holding jobs stays until a takeover has claimed them
             assertThat(forget(j, stream, 0)).containsExactlyInAnyOrder("live");
-            assertThat(consumers(j, stream)).containsOnlyKeys("killed-busy", "me");
+            assertThat(consumers(j, stream)).containsOnlyKeys("killed-busy", "me", "beating");
 
             // No group, no stream: nothing to do, no error.
             assertThat(forget(j, RedisKeys.stream(QueueName.of("never-used")), 0)).isEmpty();
@@ -76,8 +84,9 @@ class ForgetConsumersIT {
 
     @SuppressWarnings("unchecked")
     private static List<String> forget(Jedis j, String stream, long idleMs) {
-        return (List<String>) j.eval(WorkerScripts.FORGET.source(), List.of(stream),
-                List.of(RedisKeys.GROUP, Long.toString(idleMs), "me"));
+        String workers = stream.replace(":stream", ":workers");
+        return (List<String>) j.eval(WorkerScripts.FORGET.source(), List.of(stream, workers), List.of(RedisKeys.GROUP,
+                Long.toString(idleMs), "me", Long.toString(System.currentTimeMillis() - RedisKeys.WORKER_SEEN_WINDOW_MS)));
     }
 
     private static Map<String, Long> consumers(Jedis j, String stream) {

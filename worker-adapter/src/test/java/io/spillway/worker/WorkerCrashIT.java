@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.params.XPendingParams;
 
 /**
  * Worker processes (child JVMs) and redis-server SIGKILLed while they work. Jobs are counted from the
@@ -47,8 +48,13 @@ class WorkerCrashIT {
 
     ChildJvm startWorker(RedisProcess redis, String queue, String name, int concurrency, int prefetch, long leaseMs, long slowMs,
                          long everyJobMs, long shutdownTimeoutMs) {
+        return startWorker(redis.uri(), queue, name, concurrency, prefetch, leaseMs, slowMs, everyJobMs, shutdownTimeoutMs);
+    }
+
+    ChildJvm startWorker(java.net.URI redis, String queue, String name, int concurrency, int prefetch, long leaseMs, long slowMs,
+                         long everyJobMs, long shutdownTimeoutMs) {
         return ChildJvm.builder(WorkerMain.class)
-                .args(redis.uri().toString(), queue, dir.resolve(name + ".record").toString(), dir.resolve(name + "-state").toString(),
+                .args(redis.toString(), queue, dir.resolve(name + ".record").toString(), dir.resolve(name + "-state").toString(),
                         Integer.toString(concurrency), Integer.toString(prefetch), Long.toString(leaseMs), Long.toString(slowMs),
                         Long.toString(everyJobMs), Long.toString(shutdownTimeoutMs))
                 .jvmArgs("-Xmx256m", "-XX:TieredStopAtLevel=1")
@@ -97,6 +103,57 @@ class WorkerCrashIT {
                 });
             } finally {
                 first.close();
+            }
+        }
+    }
+
+    /**
+     * Redis and an idle worker's JVM frozen together (a suspended VM that hosts both) for longer than the lease: Redis
+     * counts the freeze as idle time, so the running job's lease looks expired when they thaw, and the idle worker made
+     * no call meanwhile, so no reconnect holds its takeovers. It must still take over nothing while the job's owner
+     * (kept away a little longer by a proxy, as its reconnect backoff can) is on its way back: it knows its JVM did not
+     * run. Fails on the worker whose first takeover after the thaw took the job (a reviewer saw it 3 times of 3).
+     */
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aWorkerFrozenWithRedisTakesOverNoLiveWorkersJobWhenBothThaw() throws Exception {
+        String queue = "frozen-" + System.nanoTime();
+        long leaseMs = 2_000;
+        try (RedisProcess redis = RedisProcess.builder().start(); Jobs jobs = new Jobs(redis.uri());
+             io.spillway.testing.ChaosProxy proxy = io.spillway.testing.ChaosProxy.to(redis.port())) {
+            ChildJvm owner = startWorker(proxy.uri(), queue, "owner", 1, 0, leaseMs, 60_000, 0, 500);
+            ChildJvm idle = null;
+            try {
+                owner.awaitOutput("worker started", STARTUP);
+                jobs.enqueue(queue, "work", "slow-1");
+                owner.awaitOutput("handling slow-1", STARTUP);
+                idle = worker(redis, queue, "idle", 1, 0, leaseMs, 200);
+                Thread.sleep(1_000);
+                redis.hang();
+                idle.freeze();
+                Thread.sleep(2 * leaseMs + 1_000);
+                proxy.cut(); // the owner comes back a little after the others
+                redis.resume();
+                idle.thaw();
+                Thread.sleep(2_000); // four of the idle worker's takeover rounds (lease/4)
+                proxy.pass();
+                String stream = RedisKeys.stream(QueueName.of(queue));
+                try (Jedis j = redis.jedis()) {
+                    await().atMost(Duration.ofSeconds(20)).until(() -> {
+                        var pending = j.xpending(stream, RedisKeys.GROUP,
+                                XPendingParams.xPendingParams().count(10));
+                        return pending.size() == 1 && pending.get(0).getIdleTime() < leaseMs;
+                    });
+                    var pending = j.xpending(stream, RedisKeys.GROUP,
+                            XPendingParams.xPendingParams().count(10));
+                    assertThat(pending.get(0).getDeliveredTimes()).as("never taken over").isEqualTo(1);
+                }
+                assertThat(idle.output()).doesNotContain("handling slow-1").contains("this JVM did not run for");
+            } finally {
+                owner.close();
+                if (idle != null) {
+                    idle.close();
+                }
             }
         }
     }

@@ -65,4 +65,26 @@ class WorkerOomIT {
             assertThat(logs.lines("\tat ")).as("no stack traces").isEmpty();
         }
     }
+
+    /**
+     * A full Redis is when the workers draining it must still be counted (`spillway status`, the workers gauge, a "no
+     * worker" alert): the heartbeat goes through a script that also runs then (room.lua). A plain ZADD was refused with
+     * OOM, unread, and the live worker dropped out of the count after 60 s.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // one heartbeat interval (15 s); the same script path on 7.0 as 6.2
+    void theHeartbeatGoesOnWhileRedisIsFull() {
+        String q = "oom-beat-" + System.nanoTime();
+        try (RedisProcess redis = RedisProcess.builder().appendOnly(false).start(); Jedis admin = redis.jedis();
+             Worker worker = Worker.builder().redis(redis.uri()).queue(q).handler("t", job -> { })
+                     .stateDir(dir.resolve("beat")).build()) {
+            worker.start();
+            String key = io.spillway.core.internal.RedisKeys.workers(io.spillway.core.QueueName.of(q));
+            await().atMost(10, TimeUnit.SECONDS).until(() -> admin.zscore(key, worker.name()) != null);
+            double first = admin.zscore(key, worker.name());
+            admin.configSet("maxmemory", "1");
+            assertThatThrownBy(() -> admin.zadd("probe", 1, "x")).hasMessageContaining("OOM");
+            await().atMost(25, TimeUnit.SECONDS).until(() -> admin.zscore(key, worker.name()) > first);
+        }
+    }
 }

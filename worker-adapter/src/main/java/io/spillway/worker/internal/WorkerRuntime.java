@@ -193,6 +193,8 @@ public final class WorkerRuntime {
      * may come up to a backoff later.
      */
     private volatile long takeoverFrom = System.nanoTime();
+    /** Fetch thread only: when {@link #reclaim(int)} last asked the {@link PauseWatch} (nanoTime). */
+    private long pauseCheckedAt = System.nanoTime();
     /** This worker has connected (recovered) before: every later connect comes after an outage. */
     private volatile boolean connectedBefore;
     /** Cluster only: the same, per queue of a paused slot that resumed (its master was away). */
@@ -677,6 +679,19 @@ public final class WorkerRuntime {
     private int reclaim(int max) {
         int total = 0;
         long now = System.nanoTime();
+        long pausedNanos = PauseWatch.JVM.pausedAfter(pauseCheckedAt, now);
+        pauseCheckedAt = now;
+        if (pausedNanos > 0) {
+            // Redis may have been frozen or down with this JVM (a suspended VM that hosts both): every lease then looks
+            // expired, and this worker, which made no call meanwhile, has no reconnect to hold it.
+            long hold = takeoverHold();
+            takeoverFrom = now + hold;
+            log.info("Worker {}: this JVM did not run for {}: takes over no expired lease for {} (Redis may have been"
+                    + " frozen or down meanwhile, and the workers that hold those jobs renew their leases as they come"
+                    + " back)", name, inWords(TimeUnit.NANOSECONDS.toMillis(pausedNanos)),
+                    inWords(TimeUnit.NANOSECONDS.toMillis(hold)));
+            return 0;
+        }
         if (now - takeoverFrom < 0) {
             return 0; // connected too recently: the owners of the leases that look expired may not be back yet
         }
@@ -1906,14 +1921,15 @@ public final class WorkerRuntime {
                 continue;
             }
             try {
-                if (gateway.eval(WorkerScripts.FORGET, List.of(bytes(RedisKeys.stream(q))), List.of(GROUP, idle, bytes(name)))
-                        instanceof List<?> gone && !gone.isEmpty()) {
+                byte[] seenSince = num(System.currentTimeMillis() - RedisKeys.WORKER_SEEN_WINDOW_MS);
+                if (gateway.eval(WorkerScripts.FORGET, List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.workers(q))),
+                        List.of(GROUP, idle, bytes(name), seenSince)) instanceof List<?> gone && !gone.isEmpty()) {
                     List<String> names = new ArrayList<>();
                     for (Object n : gone) {
                         names.add(n instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(n));
                     }
                     log.info("Worker {}: removed {} from the group of queue {}, gone without closing (no job leased to"
-                            + " them, not seen for {} min): {}", name, count(names.size(), "consumer"), q,
+                            + " them, idle for over {} min, no heartbeat in the last minute): {}", name, count(names.size(), "consumer"), q,
                             TimeUnit.MILLISECONDS.toMinutes(forgetConsumersAfterMs(s.lease())), names);
                 }
             } catch (RedisUnavailableException e) {
@@ -1981,8 +1997,9 @@ public final class WorkerRuntime {
             var deadN = p.zcard(RedisKeys.dead(q));
             String workersKey = RedisKeys.workers(q);
             if (beat) {
-                p.zadd(workersKey, now, name);
-                p.zremrangeByScore(workersKey, "-inf", "(" + (now - RedisKeys.WORKER_SEEN_WINDOW_MS));
+                // A script (room.lua): a plain ZADD is refused on a full Redis, where the workers still run.
+                p.evalsha(WorkerScripts.BEAT.sha(), List.of(RedisKeys.stream(q), workersKey), List.of(Long.toString(now),
+                        name, Long.toString(now - RedisKeys.WORKER_SEEN_WINDOW_MS)));
             }
             var workers = p.zcount(workersKey, now - RedisKeys.WORKER_SEEN_WINDOW_MS, Double.POSITIVE_INFINITY);
             var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);

@@ -17,8 +17,9 @@ public final class WorkerScripts {
     public static final LuaScript DROP = load("drop");
     public static final LuaScript TAKEOVER = load("takeover");
     public static final LuaScript FORGET = load("forget");
+    public static final LuaScript BEAT = load("beat");
 
-    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP, TAKEOVER, FORGET};
+    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP, TAKEOVER, FORGET, BEAT};
 
     private WorkerScripts() {
     }
