@@ -90,6 +90,14 @@ class WorkerOutageIT {
         return worker;
     }
 
+    /** A worker of its own state directory ({@code who}), no prefetch, for the tests of two workers and a lease. */
+    Worker namedWorker(java.net.URI uri, String who, JobHandler handler, int concurrency, Duration lease) {
+        return Worker.builder()
+                .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
+                .queue(queue).handler("render", handler).concurrency(concurrency).prefetch(0)
+                .leaseDuration(lease).fetchBlock(Duration.ofMillis(100)).stateDir(stateDir.resolve(who)).build();
+    }
+
     void record(Job job) {
         handled.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
     }
@@ -419,10 +427,8 @@ class WorkerOutageIT {
             }
             record(job);
         };
-        java.util.function.BiFunction<java.net.URI, String, Worker> build = (uri, who) -> Worker.builder()
-                .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
-                .queue(queue).handler("render", handler.apply(who)).concurrency(who.equals("A") ? 2 : 1).prefetch(0)
-                .leaseDuration(lease).fetchBlock(Duration.ofMillis(100)).stateDir(stateDir.resolve(who)).build();
+        java.util.function.BiFunction<java.net.URI, String, Worker> build = (uri, who) ->
+                namedWorker(uri, who, handler.apply(who), who.equals("A") ? 2 : 1, lease);
         Worker a = null;
         Worker b = null;
         try (ChaosProxy proxy = ChaosProxy.to(redis.port()); LogCapture logs = new LogCapture()) {
@@ -500,10 +506,8 @@ class WorkerOutageIT {
             }
             record(job);
         };
-        java.util.function.BiFunction<java.net.URI, String, Worker> build = (uri, who) -> Worker.builder()
-                .redis(RedisConnection.builder(uri).socketTimeout(Duration.ofMillis(300)).build())
-                .queue(queue).handler("render", handler.apply(who)).concurrency(1).prefetch(0)
-                .leaseDuration(lease).fetchBlock(Duration.ofMillis(100)).stateDir(stateDir.resolve(who)).build();
+        java.util.function.BiFunction<java.net.URI, String, Worker> build = (uri, who) ->
+                namedWorker(uri, who, handler.apply(who), 1, lease);
         Worker a = null;
         Worker b = null;
         try (ChaosProxy proxy = ChaosProxy.to(redis.port()); LogCapture logs = new LogCapture()) {
