@@ -37,6 +37,7 @@ import redis.clients.jedis.Jedis;
  * {@code worker-adapter/target/surefire-reports/io.spillway.worker.IdleLoadIT-output.txt}.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // counts the worker's own commands: about 21 s, the same on 7.0
 class IdleLoadIT {
     @TempDir
     Path stateDir;
