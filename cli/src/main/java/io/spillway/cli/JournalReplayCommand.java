@@ -121,12 +121,14 @@ final class JournalReplayCommand implements Callable<Integer> {
             before = journal.backlog();
             String runId = probe.info().get("run_id");
             String recorded = sentLog == null ? null : sentLog.redisRunId();
-            long now0 = System.currentTimeMillis();
+            long now = System.currentTimeMillis();
+            List<RecentWrites.Entry> earlier = sentLog == null ? List.of()
+                    : sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now);
             // No run id recorded while the journal holds writes that Redis may have lost (a producer that died before it
             // recorded one, an earlier run of this tool on a journal without a sent log): as the producer does, count it
             // as a restart and send them again, idempotently.
             boolean unknown = sentLog != null && recorded == null && (journal.replayedIndex() != journal.safeToDeleteIndex()
-                    || !sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now0).isEmpty());
+                    || !earlier.isEmpty());
             boolean restarted = unknown || recorded != null && runId != null && !runId.equals(recorded);
             if (sentLog != null && !restarted) {
                 // Before the first record is replayed, as the producer does: its successor can then tell a restart.
@@ -138,8 +140,6 @@ final class JournalReplayCommand implements Callable<Integer> {
                     // What a producer restarted on this journal does at its first connect (JobProducer.recover).
                     // With the sent log: what it sends again is recorded as written now, for the producer after it.
                     RecentWrites recent = new RecentWrites(resendWindowMs, RESEND_BUFFER_BYTES, sentLog);
-                    long now = System.currentTimeMillis();
-                    List<RecentWrites.Entry> earlier = sentLog.recent(resendWindowMs, SENT_LOG_MAX_AGE_MILLIS, now);
                     recent.restore(earlier);
                     resent = recent.size();
                     // Its last cancellations first: Redis lost them with its last writes, and the re-send would bring
