@@ -225,10 +225,11 @@ public final class JobProducer implements AutoCloseable {
         this.monitor = new HealthMonitor(gateway, new Backoff(config.reconnectBase, config.reconnectCap), this::recover, registry);
         if (recent.enabled() && !config.redis.cluster()) {
             // Past the window, what no replica has confirmed yet: a failover to that replica would lose it.
+            // Through Sentinel from the start: the master found may be one just promoted, with no replica in sync yet.
             this.replicaWatch = new ReplicaWatch(since -> {
                 recent.keepSince(since);
                 journal.keepSince(since);
-            });
+            }, config.redis.sentinel());
             monitor.watchReplication(replicaWatch);
         } else {
             this.replicaWatch = null;

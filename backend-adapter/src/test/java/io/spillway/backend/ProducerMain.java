@@ -13,7 +13,8 @@ import java.time.Duration;
  * {@code hold} (stay up once done, until killed), {@code cancel-every=N} (cancel every Nth job right after its
  * enqueue, writing the id to {@code <receipts file>.cancelled} once the answer is CANCELLED) and {@code write-ahead}
  * (the producer's write-ahead mode; DONE then also waits until it is connected, its recovery's re-send done) and
- * {@code pause-at=N:MS} (sleep MS milliseconds after the Nth enqueue).
+ * {@code pause-at=N:MS} (sleep MS milliseconds after the Nth enqueue) and {@code payload=N} (each job's payload is
+ * {@code "job i"} padded to N bytes).
  * Writes each accepted job id to the receipts file (flushed per line) right after enqueue returns: the
  * independent record of what was accepted. Prints READY, SPOOLED (first spooled receipt) and DONE.
  */
@@ -31,6 +32,7 @@ public final class ProducerMain {
         boolean writeAhead = false;
         int pauseAt = -1;
         long pauseMillis = 0;
+        int payload = 0;
         for (int i = 5; i < args.length; i++) {
             if (args[i].equals("hold")) {
                 hold = true;
@@ -40,6 +42,8 @@ public final class ProducerMain {
                 String[] at = args[i].substring("pause-at=".length()).split(":");
                 pauseAt = Integer.parseInt(at[0]);
                 pauseMillis = Long.parseLong(at[1]);
+            } else if (args[i].startsWith("payload=")) {
+                payload = Integer.parseInt(args[i].substring("payload=".length()));
             } else if (args[i].startsWith("cancel-every=")) {
                 cancelEvery = Integer.parseInt(args[i].substring("cancel-every=".length()));
             } else {
@@ -54,7 +58,13 @@ public final class ProducerMain {
             System.out.println("READY");
             boolean announced = false;
             for (int i = 0; i < count; i++) {
-                Receipt r = p.enqueue(queue, "t", ("job " + i).getBytes(StandardCharsets.UTF_8));
+                byte[] body = ("job " + i).getBytes(StandardCharsets.UTF_8);
+                if (payload > body.length) {
+                    byte[] padded = java.util.Arrays.copyOf(body, payload);
+                    java.util.Arrays.fill(padded, body.length, payload, (byte) 'x');
+                    body = padded;
+                }
+                Receipt r = p.enqueue(queue, "t", body);
                 receipts.println(r.jobId());
                 if (i + 1 == pauseAt) {
                     Thread.sleep(pauseMillis);

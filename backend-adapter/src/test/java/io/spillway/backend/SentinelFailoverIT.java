@@ -484,7 +484,10 @@ class SentinelFailoverIT {
                 assertThat(lost).as("accepted jobs of " + q + " missing on the new master (of "
                         + accepted.get(q).size() + ")").isEmpty();
                 assertThat(copies.values()).as("copies per job in " + q).allMatch(n -> n == 1);
-                assertThat(inRedis).as("order in " + q).containsExactlyElementsOf(accepted.get(q));
+                // A producer killed between a write and its receipt leaves jobs nobody counted as accepted: not compared.
+                java.util.Set<String> counted = new java.util.HashSet<>(accepted.get(q));
+                assertThat(inRedis.stream().filter(counted::contains).toList()).as("order in " + q)
+                        .containsExactlyElementsOf(accepted.get(q));
             }
         }
     }

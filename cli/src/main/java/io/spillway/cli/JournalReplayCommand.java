@@ -13,6 +13,7 @@ import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.JobCancel;
 import io.spillway.core.internal.RecentWrites;
 import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.RedisInfo;
 import io.spillway.core.internal.Replayer;
 import io.spillway.core.internal.SentLog;
 import java.io.PrintWriter;
@@ -119,7 +120,7 @@ final class JournalReplayCommand implements Callable<Integer> {
                 throw probeFailure(connection, probe);
             }
             before = journal.backlog();
-            String runId = probe.info().get("run_id");
+            String runId = RedisInfo.runId(probe.info());
             String recorded = sentLog == null ? null : sentLog.redisRunId();
             long now = System.currentTimeMillis();
             List<RecentWrites.Entry> earlier = sentLog == null ? List.of()
@@ -129,7 +130,7 @@ final class JournalReplayCommand implements Callable<Integer> {
             // as a restart and send them again, idempotently.
             boolean unknown = sentLog != null && recorded == null && (journal.replayedIndex() != journal.safeToDeleteIndex()
                     || !earlier.isEmpty());
-            boolean restarted = unknown || recorded != null && runId != null && !runId.equals(recorded);
+            boolean restarted = unknown || recorded != null && runId != null && !RedisInfo.sameRunId(recorded, runId);
             if (sentLog != null && !restarted) {
                 // Before the first record is replayed, as the producer does: its successor can then tell a restart.
                 sentLog.redisRunId(runId);

@@ -180,7 +180,7 @@ public record ClusterTopology(HostAndPort from, String state, List<Master> maste
         }
         now.forEach((address, id) -> {
             String old = was.get(address);
-            if (!id.equals(UNKNOWN_RUN_ID) && (old == null || (!old.equals(UNKNOWN_RUN_ID) && !old.equals(id)))) {
+            if (!id.equals(UNKNOWN_RUN_ID) && (old == null || (!old.equals(UNKNOWN_RUN_ID) && !RedisInfo.sameRunId(old, id)))) {
                 out.add(address);
             }
         });

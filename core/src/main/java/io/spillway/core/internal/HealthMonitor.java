@@ -385,8 +385,8 @@ public final class HealthMonitor implements AutoCloseable {
                 kindFound = null;
                 wrongKindSaid = null;
                 lastProbe = probe;
-                String id = probe.info().get("run_id");
-                boolean changed = runId != null && id != null && !id.equals(runId);
+                String id = RedisInfo.runId(probe.info());
+                boolean changed = runId != null && id != null && !RedisInfo.sameRunId(runId, id);
                 boolean unknown = unrecorded && runId == null;
                 unrecorded = false;
                 if (unknown) {
@@ -518,19 +518,19 @@ public final class HealthMonitor implements AutoCloseable {
             long before = System.currentTimeMillis();
             if (watch != null && !gateway.connection().cluster()) {
                 Map<String, String> info = gateway.serverAndReplicationInfo();
-                id = info.get("run_id");
+                id = RedisInfo.runId(info);
                 watch.sample(before, info);
             } else {
                 id = gateway.runId();
             }
-            if (id != null && runId != null && !id.equals(runId)) {
+            if (id != null && runId != null && !RedisInfo.sameRunId(runId, id)) {
                 if (gateway.isolatesSlots()) {
                     noteClusterRunId(id);
                     return;
                 }
                 gateway.markUnavailable(new io.spillway.core.SpillwayException(gateway.connection().cluster() || gateway.connection().sentinel()
                         ? "Redis master restarted or failed over (new run id)" : "Redis restarted (new run id)"));
-            } else if (id != null && id.equals(runId) && !gateway.isolatesSlots()) {
+            } else if (id != null && RedisInfo.sameRunId(runId, id) && !gateway.isolatesSlots()) {
                 java.util.function.LongConsumer a = alive;
                 if (a != null) {
                     a.accept(before);

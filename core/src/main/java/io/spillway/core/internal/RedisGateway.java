@@ -877,7 +877,7 @@ public final class RedisGateway implements AutoCloseable {
                 failed.put(m.address(), p);
                 continue;
             }
-            runIds.put(m.address(), p.info().get("run_id"));
+            runIds.put(m.address(), RedisInfo.runId(p.info()));
             boolean worse = !configurationWarnings(p.info()).isEmpty() || p.info().containsKey(MEMORY_FULL)
                     || !uncheckedSettings(p.info()).isEmpty();
             if (chosen == null || (worse && !chosen.containsKey("spillway_worse"))) {
@@ -931,12 +931,6 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     /**
-     * Redis's run id ({@code INFO server}); for a cluster every master's in one value (see {@link #probe()}), read on
-     * pooled connections. Null if Redis gives none.
-     *
-     * @throws RedisUnavailableException if Redis (a master) cannot be reached
-     */
-    /**
      * {@code INFO server} and {@code INFO replication} of the master, parsed into one map (for the run id and a
      * {@link ReplicaWatch}); not for a cluster.
      */
@@ -964,9 +958,15 @@ public final class RedisGateway implements AutoCloseable {
         });
     }
 
+    /**
+     * Redis's run id ({@link RedisInfo#runId}: {@code INFO server}'s and {@code INFO replication}'s); for a cluster every
+     * master's in one value (see {@link #probe()}), read on pooled connections. Null if Redis gives none.
+     *
+     * @throws RedisUnavailableException if Redis (a master) cannot be reached
+     */
     public String runId() {
         if (!connection.cluster()) {
-            return executeDirect(c -> RedisInfo.parse(c.info("server")).get("run_id"));
+            return RedisInfo.runId(serverAndReplicationInfo());
         }
         try {
             client();
@@ -984,7 +984,10 @@ public final class RedisGateway implements AutoCloseable {
             Map<HostAndPort, String> runIds = new java.util.HashMap<>();
             for (ClusterTopology.Master m : topology.masters()) {
                 try (Connection c = provider.getConnection(m.address())) {
-                    runIds.put(m.address(), RedisInfo.parse(new Jedis(c).info("server")).get("run_id"));
+                    Jedis j = new Jedis(c);
+                    Map<String, String> info = RedisInfo.parse(j.info("server"));
+                    info.putAll(RedisInfo.parse(j.info("replication")));
+                    runIds.put(m.address(), RedisInfo.runId(info));
                 }
             }
             return ClusterTopology.combinedRunId(topology.masters(), runIds);

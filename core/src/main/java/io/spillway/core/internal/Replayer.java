@@ -328,15 +328,16 @@ public final class Replayer {
             // cannot send a command without a key: its masters' run ids are read after the lookups instead (a master
             // that restarted before answering still shows a new run id then).
             Response<Object> info = cluster ? null : p.sendCommand(Protocol.Command.INFO, "server");
+            Response<Object> replication = cluster ? null : p.sendCommand(Protocol.Command.INFO, "replication");
             List<Response<String>> states = new ArrayList<>(entries.size());
             for (ChronicleJournal.Entry e : entries) {
                 states.add(e.job() == null ? null : p.get(RedisKeys.job(e.job().queue(), e.job().id())));
             }
-            return () -> new Object[] {info == null ? null : info.get(), states};
+            return () -> new Object[] {info == null ? null : info.get(), states,
+                    replication == null ? null : replication.get()};
         });
-        String answeredBy = cluster ? gateway.runId() : answer[0] instanceof byte[] b
-                ? RedisInfo.parse(new String(b, java.nio.charset.StandardCharsets.UTF_8)).get("run_id") : null;
-        if (runId == null || !runId.equals(answeredBy)) {
+        String answeredBy = cluster ? gateway.runId() : answer[0] instanceof byte[] b ? RedisInfo.runId(infoOf(b, answer[2])) : null;
+        if (runId == null || !RedisInfo.sameRunId(runId, answeredBy)) {
             return Confirmation.RESTARTED;
         }
         @SuppressWarnings("unchecked")
@@ -456,5 +457,14 @@ public final class Replayer {
             gateway.executeDirect(c -> c.sadd(RedisKeys.QUEUES, names));
         }
         registered.addAll(queues);
+    }
+
+    /** {@code INFO server} (bytes) and {@code INFO replication} (bytes, or null), parsed into one map. */
+    private static Map<String, String> infoOf(byte[] server, Object replication) {
+        Map<String, String> info = RedisInfo.parse(new String(server, java.nio.charset.StandardCharsets.UTF_8));
+        if (replication instanceof byte[] r) {
+            info.putAll(RedisInfo.parse(new String(r, java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        return info;
     }
 }

@@ -23,9 +23,11 @@ import java.util.function.LongConsumer;
  * the mark stays where it was until the new master's replicas confirm (the writes the old one lacked are sent again
  * by the recovery and kept with the time of that re-send).
  *
- * <p>Only once a master of this connection has been seen with a replica: a Redis that never had one cannot fail
- * over, and the window alone covers its restarts ({@link #safeBefore()} is {@link Long#MAX_VALUE}, keeping nothing
- * more). Thread-safe.
+ * <p>Through Sentinel, from the start: a master found without a replica may be one just promoted, whose old master is
+ * not yet demoted and resynced (a producer started then, the new master killed before the resync, lost every write of
+ * those seconds past the window in the review that found it). Otherwise only once a master of this connection has been
+ * seen with a replica: a Redis that never had one cannot fail over, and the window alone covers its restarts
+ * ({@link #safeBefore()} is {@link Long#MAX_VALUE}, keeping nothing more). Thread-safe.
  */
 public final class ReplicaWatch {
     /** Samples kept: a replica behind by more than this many seconds leaves the mark at the oldest one. */
@@ -39,7 +41,20 @@ public final class ReplicaWatch {
 
     /** @param listener told each new {@link #safeBefore()} (the resend buffer's {@code keepSince}) */
     public ReplicaWatch(LongConsumer listener) {
+        this(listener, false);
+    }
+
+    /**
+     * @param listener told each new {@link #safeBefore()} (the resend buffer's {@code keepSince})
+     * @param failover the master may fail over whether or not it has a replica now (a Sentinel connection): every write
+     *     is kept until a replica confirms it, from the start (the listener is told {@link Long#MIN_VALUE} now)
+     */
+    public ReplicaWatch(LongConsumer listener, boolean failover) {
         this.listener = listener;
+        if (failover) {
+            replicated = true;
+            publish(Long.MIN_VALUE);
+        }
     }
 
     /** Writes acknowledged before this time (epoch ms) are on a replica; {@link Long#MAX_VALUE} when not tracking. */
@@ -57,7 +72,7 @@ public final class ReplicaWatch {
         if (!"master".equals(info.get("role"))) {
             return;
         }
-        String id = info.get("run_id");
+        String id = RedisInfo.runId(info);
         if (id != null && !id.equals(runId)) {
             if (runId != null) {
                 samples.clear(); // another master's offsets

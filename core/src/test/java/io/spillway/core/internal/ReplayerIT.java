@@ -286,7 +286,9 @@ class ReplayerIT {
     }
 
     private static String runId(Jedis j) {
-        return RedisInfo.parse(j.info("server")).get("run_id");
+        Map<String, String> info = RedisInfo.parse(j.info("server"));
+        info.putAll(RedisInfo.parse(j.info("replication")));
+        return RedisInfo.runId(info);
     }
 
     private static void finish(Jedis j, String id, String code) {

@@ -114,4 +114,30 @@ class ReplicaWatchTest {
         recent.add(null, new byte[10], 65_001);
         assertThat(recent.size()).as("the re-send ages out with the window").isEqualTo(2);
     }
+
+    @Test
+    void throughSentinelEveryWriteIsKeptFromTheStartUntilAReplicaConfirmsIt() {
+        List<Long> heard = new ArrayList<>();
+        ReplicaWatch sentinel = new ReplicaWatch(heard::add, true);
+        assertThat(sentinel.safeBefore()).as("a master just promoted may have no replica yet").isEqualTo(Long.MIN_VALUE);
+        assertThat(heard).containsExactly(Long.MIN_VALUE);
+        sentinel.sample(1_000, master("b", 100));
+        sentinel.sample(2_000, master("b", 200));
+        assertThat(sentinel.safeBefore()).as("no replica: nothing confirmed").isEqualTo(Long.MIN_VALUE);
+        sentinel.sample(3_000, master("b", 300, "state=online,offset=200"));
+        assertThat(sentinel.safeBefore()).as("the replica has what was written before the second sample").isEqualTo(2_000);
+    }
+
+    @Test
+    void aNewReplicationIdOfTheSameServerStartsTheSamplesAgain() {
+        Map<String, String> first = master("a", 100, "state=online,offset=50");
+        first.put("master_replid", "1".repeat(40));
+        watch.sample(1_000, first);
+        assertThat(watch.safeBefore()).isEqualTo(Long.MIN_VALUE);
+        // Failed over and back: the same run id, a new replication id, offsets of another history.
+        Map<String, String> again = master("a", 30, "state=online,offset=30");
+        again.put("master_replid", "2".repeat(40));
+        watch.sample(2_000, again);
+        assertThat(watch.safeBefore()).as("the old history's offsets are not waited for").isEqualTo(2_000);
+    }
 }
