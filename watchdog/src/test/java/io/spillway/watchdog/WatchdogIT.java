@@ -30,6 +30,7 @@ import redis.clients.jedis.Jedis;
 
 /** Real redis-server and shell children under a watchdog. (test-support depends on this module, so no RedisProcess here.) */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // about 22 s; what it watches (PING, SIGKILL, restart) is the same on 7.0
 class WatchdogIT {
     private static final WatchdogConfig FAST = WatchdogConfig.custom()
             .probeInterval(Duration.ofMillis(100))

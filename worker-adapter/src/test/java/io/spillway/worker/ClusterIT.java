@@ -38,6 +38,7 @@ import redis.clients.jedis.RedisClusterClient;
  * the ids the producer accepted, the stream entries on the cluster, the ids the handlers saw.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // about 55 s; on Redis 7.0 the cluster chaos test and ClusterCliIT run
 class ClusterIT {
     @TempDir
     Path dir;

@@ -39,6 +39,7 @@ import redis.clients.jedis.params.XPendingParams;
 
 /** Redis hangs or dies under a running worker: no thread dies, nothing is lost, outcomes wait locally. */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // about 35 s; on Redis 7.0 the chaos suite takes workers through outages
 class WorkerOutageIT {
     /** Rounds of the lost-fetch scenario before a test that never saw a fetch reply swallowed fails. */
     static final int LOST_FETCH_ROUNDS = 5;
