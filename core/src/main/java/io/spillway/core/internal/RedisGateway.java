@@ -903,6 +903,7 @@ public final class RedisGateway implements AutoCloseable {
         }
         chosen.remove("spillway_worse");
         chosen.put("run_id", ClusterTopology.combinedRunId(topology.masters(), runIds));
+        chosen.remove("master_replid"); // one master's, and every master's is in the run id already (RedisInfo.runId)
         chosen.put("cluster_masters", Integer.toString(topology.masters().size()));
         try {
             ClusterConnectionProvider provider = clusterProvider;

@@ -36,6 +36,12 @@ class SlotRoutedPipelineIT {
             }
             assertThat(masters).as("the keys span every master").hasSize(3);
 
+            // The probe's run id and the heartbeat's are the same value (each master's run_id/master_replid): were they
+            // not, every heartbeat would take the cluster for restarted.
+            RedisGateway.Probe probe = g.probe();
+            assertThat(probe.healthy()).isTrue();
+            assertThat(RedisInfo.runId(probe.info())).isEqualTo(g.runId()).contains("/");
+
             // Writes then reads of the same keys in one pipeline: each master runs its commands in the order queued.
             assertThat(writeThenRead(g, keys, "v-")).containsExactlyElementsOf(keys.stream().map(k -> "v-" + k).toList());
 
