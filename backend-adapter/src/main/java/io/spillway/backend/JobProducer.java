@@ -229,6 +229,9 @@ public final class JobProducer implements AutoCloseable {
             this.replicaWatch = new ReplicaWatch(since -> {
                 recent.keepSince(since);
                 journal.keepSince(since);
+                if (sentLog != null) {
+                    sentLog.keepSince(since); // for a successor, should this process die before a replica has them
+                }
             }, config.redis.sentinel());
             monitor.watchReplication(replicaWatch);
         } else {

@@ -14,7 +14,7 @@ import java.time.Duration;
  * enqueue, writing the id to {@code <receipts file>.cancelled} once the answer is CANCELLED) and {@code write-ahead}
  * (the producer's write-ahead mode; DONE then also waits until it is connected, its recovery's re-send done) and
  * {@code pause-at=N:MS} (sleep MS milliseconds after the Nth enqueue) and {@code payload=N} (each job's payload is
- * {@code "job i"} padded to N bytes).
+ * {@code "job i"} padded to N bytes) and {@code rate=N} (at most N enqueues a second).
  * Writes each accepted job id to the receipts file (flushed per line) right after enqueue returns: the
  * independent record of what was accepted. Prints READY, SPOOLED (first spooled receipt) and DONE.
  */
@@ -33,6 +33,7 @@ public final class ProducerMain {
         int pauseAt = -1;
         long pauseMillis = 0;
         int payload = 0;
+        int rate = 0;
         for (int i = 5; i < args.length; i++) {
             if (args[i].equals("hold")) {
                 hold = true;
@@ -42,6 +43,8 @@ public final class ProducerMain {
                 String[] at = args[i].substring("pause-at=".length()).split(":");
                 pauseAt = Integer.parseInt(at[0]);
                 pauseMillis = Long.parseLong(at[1]);
+            } else if (args[i].startsWith("rate=")) {
+                rate = Integer.parseInt(args[i].substring("rate=".length()));
             } else if (args[i].startsWith("payload=")) {
                 payload = Integer.parseInt(args[i].substring("payload=".length()));
             } else if (args[i].startsWith("cancel-every=")) {
@@ -57,7 +60,14 @@ public final class ProducerMain {
                      .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).writeAhead(writeAhead).build()) {
             System.out.println("READY");
             boolean announced = false;
+            long started = System.nanoTime();
             for (int i = 0; i < count; i++) {
+                if (rate > 0) {
+                    long due = started + i * 1_000_000_000L / rate;
+                    while (System.nanoTime() < due) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(due - System.nanoTime());
+                    }
+                }
                 byte[] body = ("job " + i).getBytes(StandardCharsets.UTF_8);
                 if (payload > body.length) {
                     byte[] padded = java.util.Arrays.copyOf(body, payload);

@@ -133,6 +133,43 @@ class SentinelFailbackIT {
         }
     }
 
+    /**
+     * The case above with the producer SIGKILLed before the promoted master dies: its successor on the journal reads
+     * from the sent log every write no replica confirmed (the mark is kept beside it), not only the last 5 s.
+     */
+    @Test
+    void theSuccessorOfAProducerKilledOnAMasterWithoutReplicaSendsAllItsUnconfirmedWritesAgain() throws Exception {
+        Path journal = dir.resolve("journal");
+        Path receipts = dir.resolve("receipts.txt");
+        try (SentinelGroup redis = SentinelGroup.builder().start()) {
+            RedisProcess a = redis.master();
+            a.hang(); // the sentinels fail over to B, which has no replica while A is frozen
+            RedisProcess b = redis.awaitFailover(a, Duration.ofSeconds(30));
+            try (ChildJvm first = ChildJvm.builder(ProducerMain.class)
+                    .args(redis.uriString(), journal.toString(), "q", "10000000", receipts.toString(), "hold", "rate=1000")
+                    .start()) {
+                first.awaitOutput("READY", Duration.ofSeconds(60));
+                await().atMost(Duration.ofSeconds(60)).until(() -> lines(receipts) >= 8_000); // 8 s at 1,000/s
+                first.kill();
+            }
+            List<String> accepted = Files.readAllLines(receipts);
+            b.kill();
+            a.resume();
+            assertThat(redis.awaitFailover(b, Duration.ofSeconds(60))).isSameAs(a);
+            int lacking = missing(a, accepted).size();
+            assertThat(lacking).as("accepted jobs A lacks (else the case under test did not happen)")
+                    .isGreaterThan(accepted.size() / 2);
+            try (JobProducer second = JobProducer.builder().redis(redis.uri()).journalDir(journal)
+                    .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
+                SentinelFailoverIT.awaitDrained(second);
+                awaitNoneMissing(a, accepted);
+                System.out.printf("successor on a master without replica: %d accepted, %d lacking, restored %d%n",
+                        accepted.size(), lacking, second.metrics().meter(MetricNames.RESTORED).getCount());
+            }
+            SentinelFailoverIT.assertOnNewMasterOnceInOrder(redis, Map.of("q", accepted));
+        }
+    }
+
     /** Waits up to 30 s for every accepted job to be on {@code r}; fails saying how many are not. */
     private static void awaitNoneMissing(RedisProcess r, List<String> accepted) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

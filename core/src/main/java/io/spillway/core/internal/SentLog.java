@@ -58,6 +58,8 @@ public final class SentLog implements AutoCloseable {
     /** The subdirectory of the journal directory. */
     public static final String DIR = "sent";
     static final String RUN_ID_FILE = "redis-run-id";
+    /** Where {@link #keepSince} is recorded: the acknowledged-at time before which a replica has every write. */
+    static final String REPLICA_MARK_FILE = "replica-confirmed";
     /** The size of a segment file. */
     static final int SEGMENT_BYTES = 4 << 20;
     /** Segments of the ring beyond those that may hold the resend buffer's bytes and the current one. */
@@ -95,6 +97,8 @@ public final class SentLog implements AutoCloseable {
     private int nextSlot;
     private long failedAppends;
     private volatile String runId;
+    /** Writes acknowledged at or after this time (epoch ms) no replica has confirmed; {@link Long#MAX_VALUE}: none. */
+    private volatile long keepSince = Long.MAX_VALUE;
     private boolean closed;
 
     /** One segment file, mapped. */
@@ -127,6 +131,14 @@ public final class SentLog implements AutoCloseable {
             if (Files.exists(runIdFile)) {
                 String id = Files.readString(runIdFile, StandardCharsets.US_ASCII).trim();
                 runId = id.isEmpty() ? null : id;
+            }
+            Path markFile = dir.resolve(REPLICA_MARK_FILE);
+            if (Files.exists(markFile)) {
+                try {
+                    keepSince = Long.parseLong(Files.readString(markFile, StandardCharsets.US_ASCII).trim());
+                } catch (NumberFormatException e) {
+                    keepSince = Long.MIN_VALUE; // unreadable: keep what is there rather than risk it
+                }
             }
             deleteOldFormat();
             try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, PREFIX + "*" + SUFFIX)) {
@@ -194,6 +206,37 @@ public final class SentLog implements AutoCloseable {
             // but does not send its predecessor's last writes again. Say so; enqueues go on.
             log.warn("Sent log {}: cannot record the Redis run id: {}", dir, e.getMessage());
         }
+    }
+
+    /**
+     * Records that a replica has every write acknowledged before {@code millis} (epoch ms; {@link Long#MIN_VALUE}: no
+     * write confirmed yet, {@link Long#MAX_VALUE}: not watched), from {@link ReplicaWatch}. The writes from then on are
+     * kept in the ring past the window (up to the resend buffer's bytes), and a successor restores them too
+     * ({@link #recent}): a failover to a replica that lacks them would lose them otherwise, after this producer died.
+     * Written to a small file when it changes (at most about once a second). Best effort.
+     */
+    public void keepSince(long millis) {
+        if (millis == keepSince) {
+            return;
+        }
+        keepSince = millis;
+        Path file = dir.resolve(REPLICA_MARK_FILE);
+        Path tmp = dir.resolve(REPLICA_MARK_FILE + ".tmp");
+        try {
+            if (millis == Long.MAX_VALUE) {
+                Files.deleteIfExists(file);
+            } else {
+                Files.writeString(tmp, Long.toString(millis), StandardCharsets.US_ASCII);
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            }
+        } catch (IOException e) {
+            log.warn("Sent log {}: cannot record up to when a replica confirmed the writes: {}", dir, e.getMessage());
+        }
+    }
+
+    /** Up to when a replica confirmed the writes, as last recorded ({@link #keepSince(long)}). */
+    public long keepSince() {
+        return keepSince;
     }
 
     /** Records jobs written to Redis (acknowledged, or on their way). Best effort: a failure is logged, never thrown. */
@@ -386,6 +429,10 @@ public final class SentLog implements AutoCloseable {
      */
     private List<Segment> reusable() {
         long before = newestWritten == Long.MIN_VALUE ? Long.MIN_VALUE : newestWritten - retainMillis;
+        long keep = keepSince;
+        if (keep != Long.MAX_VALUE) {
+            before = Math.min(before, keep == Long.MIN_VALUE ? Long.MIN_VALUE : keep - RETAIN_MARGIN_MILLIS);
+        }
         List<Segment> newestFirst = new ArrayList<>(segments);
         newestFirst.sort(Comparator.comparingLong((Segment s) -> s.seq).reversed());
         List<Segment> out = new ArrayList<>();
@@ -435,6 +482,7 @@ public final class SentLog implements AutoCloseable {
             newestFirst.sort(Comparator.comparingLong((Segment s) -> s.seq).reversed());
             List<RecentWrites.Entry> out = new ArrayList<>();
             long newest = Long.MIN_VALUE;
+            long keep = keepSince; // and what no replica confirmed, however old
             int[] skipped = {0};
             outer:
             for (Segment s : newestFirst) {
@@ -442,7 +490,7 @@ public final class SentLog implements AutoCloseable {
                 for (int i = records.size() - 1; i >= 0; i--) {
                     RecentWrites.Entry e = records.get(i);
                     newest = Math.max(newest, e.ackedAtMillis());
-                    if (e.ackedAtMillis() < newest - windowMillis) {
+                    if (e.ackedAtMillis() < newest - windowMillis && e.ackedAtMillis() < keep) {
                         break outer;
                     }
                     out.add(e);

@@ -182,6 +182,20 @@ class SentLogTest {
         }
     }
 
+    @Test
+    void writesNoReplicaConfirmedAreReadBackAcrossSegmentsPastTheWindow() {
+        // 400-byte jobs 1 ms apart for 60 s: the window and margin would keep the last 15 s (about 7 MB).
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH, 5_000, 16L << 20)) {
+            log.keepSince(1_030_000); // a replica confirmed up to +30 s, then fell behind
+            for (int i = 0; i < 60_000; i++) {
+                log.append(List.of(job(i, 400)), 1_000_000 + i);
+            }
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_060_000);
+            assertThat(idOf(recent.get(0))).as("kept from +30 s (the mark), not only the window").isEqualTo(30_000);
+            assertThat(recent).hasSize(30_000);
+        }
+    }
+
     /**
      * Writes {@code count} records of 100-byte payloads (ids 0..count-1) into a fresh log, then overwrites
      * {@code bytes} at {@code offset} into the data of record {@code index} of its segment file.
@@ -280,5 +294,31 @@ class SentLogTest {
         List<RecentWrites.Entry> drained = r.drain();
         assertThat(drained.get(0).ackedAtMillis()).isEqualTo(2);
         assertThat(drained.get(9).ackedAtMillis()).isEqualTo(11);
+    }
+
+    @Test
+    void aSuccessorAlsoReadsTheWritesNoReplicaConfirmedHoweverOld() {
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            long t = 1_000_000;
+            for (int i = 0; i < 100; i++) {
+                log.append(List.of(job(i)), t + i * 100L); // 100 ms apart: 10 s in all
+            }
+            log.keepSince(1_002_000); // a replica has what was acknowledged before +2,000 ms
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.keepSince()).isEqualTo(1_002_000);
+            List<RecentWrites.Entry> recent = log.recent(5_000, Long.MAX_VALUE, 1_010_000);
+            assertThat(recent).as("+2,000 ms onwards, not only the window's +4,900 ms onwards").hasSize(80);
+            assertThat(recent.get(0).ackedAtMillis()).isEqualTo(1_002_000);
+            log.keepSince(Long.MIN_VALUE); // no replica confirmed anything (a master just promoted, a producer just started)
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 1_010_000)).hasSize(100);
+            log.keepSince(Long.MAX_VALUE); // not watched: the window alone
+        }
+        try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
+            assertThat(log.keepSince()).isEqualTo(Long.MAX_VALUE);
+            assertThat(log.recent(5_000, Long.MAX_VALUE, 1_010_000)).hasSize(51);
+        }
     }
 }
