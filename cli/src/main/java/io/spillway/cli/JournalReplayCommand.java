@@ -99,6 +99,7 @@ final class JournalReplayCommand implements Callable<Integer> {
         long after;
         long corrupt;
         String restartedFrom = null;
+        String runIdNow = null;
         boolean resentUnrecorded = false;
         int resent = 0;
         int recancelled = 0;
@@ -152,6 +153,7 @@ final class JournalReplayCommand implements Callable<Integer> {
                     }
                     replayer.recover(true, recent, resendWindowMs);
                     restartedFrom = unknown ? null : recorded;
+                    runIdNow = runId;
                     resentUnrecorded = unknown;
                 }
                 replayer.drain(false);
@@ -201,8 +203,9 @@ final class JournalReplayCommand implements Callable<Integer> {
                         + " cancellation(s) again first." : "."));
             }
             if (restartedFrom != null) {
-                out.println("Redis restarted since the producer's last write (run id " + restartedFrom + " is gone): sent its last "
-                        + resendWindowMs + " ms of writes again, and what it replayed in that window: " + resentAll + " job(s) ("
+                out.println("Redis restarted or failed over since the producer's last write (run id " + restartedFrom + ", now "
+                        + runIdNow + "): sent its last " + resendWindowMs + " ms of writes again (and any older one no"
+                        + " replica had confirmed), and what it replayed in that window: " + resentAll + " job(s) ("
                         + resent + " written straight to Redis), " + restored + " restored, the rest still there"
                         + (recancelled > 0 ? "; made its last " + recancelled + " cancellation(s) again first." : "."));
             }

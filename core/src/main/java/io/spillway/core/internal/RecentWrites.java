@@ -28,6 +28,8 @@ public final class RecentWrites {
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
     private long bytes;
     private long overflowed;
+    /** Whether a write ever left the buffer other than to be sent again, or a predecessor's were restored. */
+    private boolean dropped;
     /**
      * Writes acknowledged at or after this time (epoch ms) are kept past the window: no replica is known to have them
      * ({@link ReplicaWatch}). {@link Long#MAX_VALUE}: the window alone decides.
@@ -50,6 +52,9 @@ public final class RecentWrites {
      * stay until sent again or pushed out by newer writes, like the writes of this process.
      */
     public synchronized void restore(List<Entry> earlier) {
+        if (!earlier.isEmpty()) {
+            dropped = true; // the predecessor may have let older writes go
+        }
         for (int i = earlier.size() - 1; i >= 0; i--) {
             Entry e = earlier.get(i);
             if (bytes + e.encoded().length > maxBytes) {
@@ -157,6 +162,7 @@ public final class RecentWrites {
             }
             entries.pollFirst();
             bytes -= head.encoded().length;
+            dropped = true;
         }
     }
 
@@ -175,6 +181,7 @@ public final class RecentWrites {
                 Entry e = writes.get(i);
                 if (bytes + e.encoded().length > maxBytes) {
                     overflowed += i + 1;
+                    dropped = true;
                     first = i + 1;
                     break;
                 }
@@ -215,6 +222,15 @@ public final class RecentWrites {
     }
 
     /** Writes dropped by the byte bound while still inside the window (or not yet confirmed by a replica). */
+    /**
+     * Whether a write has left this buffer other than to be sent again (kept by Redis past the window, or pushed out),
+     * or a predecessor's writes were restored (it may have let older ones go): if not, the buffer holds every write
+     * since this producer started, and a re-send that found none of them in Redis does not mean older ones were lost.
+     */
+    public synchronized boolean droppedAny() {
+        return dropped;
+    }
+
     public synchronized long overflowed() {
         return overflowed;
     }

@@ -255,9 +255,11 @@ public final class Replayer {
                 // has them).
                 recent.resent(writes, System.currentTimeMillis());
                 long span = System.currentTimeMillis() - writes.get(0).ackedAtMillis();
-                log.info("Sent {} jobs written in the last {} ms again after the Redis restart: {} had been lost and are restored,"
-                        + " {} were still there", writes.size(), Math.max(windowMillis, span), c[0], c[1]);
-                if (c[1] == 0 && c[0] > 1 && !journal.writeAhead()) { // write-ahead: the journal sends every unconfirmed job again
+                log.info("Sent {} jobs written in the last {} ms again after the Redis restart or failover: {} had been lost and"
+                        + " are restored, {} were still there", writes.size(), Math.max(windowMillis, span), c[0], c[1]);
+                // Write-ahead: the journal sends every unconfirmed job again. A buffer that never let a write go holds back to
+                // this producer's first one: nothing older was lost.
+                if (c[1] == 0 && c[0] > 1 && !journal.writeAhead() && recent.droppedAny()) {
                     // Not even the oldest was there: Redis lost more than these, and what it lost before them (a Redis
                     // without persistence restarted empty, or a replica far behind was promoted) is not in memory.
                     log.warn("None of the {} jobs sent again was still in Redis: it lost writes older than {} ms ago as well,"

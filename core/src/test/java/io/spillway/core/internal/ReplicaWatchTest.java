@@ -104,6 +104,21 @@ class ReplicaWatchTest {
     }
 
     @Test
+    void aBufferThatNeverLetAWriteGoSaysSo() {
+        RecentWrites kept = new RecentWrites(5_000, 10_000);
+        kept.keepSince(Long.MIN_VALUE); // through Sentinel, nothing confirmed yet
+        kept.add(null, new byte[10], 1_000);
+        kept.add(null, new byte[10], 60_000);
+        assertThat(kept.droppedAny()).as("every write since the start is held: nothing older to have lost").isFalse();
+        kept.keepSince(Long.MAX_VALUE);
+        kept.add(null, new byte[10], 60_001);
+        assertThat(kept.droppedAny()).as("the one of 1 s aged out").isTrue();
+        RecentWrites successor = new RecentWrites(5_000, 10_000);
+        successor.restore(List.of(new RecentWrites.Entry(1_000, null, new byte[10])));
+        assertThat(successor.droppedAny()).as("a predecessor may have let older writes go").isTrue();
+    }
+
+    @Test
     void writesSentAgainAreKeptAsWrittenAtTheResend() {
         RecentWrites recent = new RecentWrites(5_000, 10_000);
         // Written at 1 s, taken out by the recovery's drain at 60 s and sent again:
