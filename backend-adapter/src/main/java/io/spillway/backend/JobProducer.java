@@ -197,9 +197,12 @@ public final class JobProducer implements AutoCloseable {
                     System.currentTimeMillis());
             recent.restore(earlier);
             if (!earlier.isEmpty()) {
+                // The window, or longer: writes no replica had confirmed are kept too (SentLog.keepSince).
+                long span = Math.max(config.resendWindow.toMillis(),
+                        earlier.get(earlier.size() - 1).ackedAtMillis() - earlier.get(0).ackedAtMillis());
                 log.info("Journal {}: {} jobs written to Redis in the last {} ms before the previous producer stopped will be"
-                        + " sent again if Redis restarted since (it had run id {})", config.journalDir, earlier.size(),
-                        config.resendWindow.toMillis(), sentLog.redisRunId());
+                        + " sent again if Redis restarted or failed over since (it had run id {})", config.journalDir,
+                        earlier.size(), span, sentLog.redisRunId());
             }
         }
         if (cancelLog != null) {
