@@ -221,7 +221,6 @@ public final class RecentWrites {
         return entries.size();
     }
 
-    /** Writes dropped by the byte bound while still inside the window (or not yet confirmed by a replica). */
     /**
      * Whether a write has left this buffer other than to be sent again (kept by Redis past the window, or pushed out),
      * or a predecessor's writes were restored (it may have let older ones go): if not, the buffer holds every write
@@ -231,6 +230,7 @@ public final class RecentWrites {
         return dropped;
     }
 
+    /** Writes dropped by the byte bound while still inside the window (or not yet confirmed by a replica). */
     public synchronized long overflowed() {
         return overflowed;
     }

@@ -466,7 +466,8 @@ public final class SentLog implements AutoCloseable {
     }
 
     /**
-     * The writes acknowledged within {@code windowMillis} of the newest one in the log, oldest first: what
+     * The writes acknowledged within {@code windowMillis} of the newest one in the log, and every older one no
+     * replica confirmed ({@link #keepSince(long)}) that is not older than {@code maxAgeMillis}, oldest first: what
      * a producer started on this journal sends again if Redis restarted since. Nothing if the newest is
      * older than {@code maxAgeMillis}: jobs that old may have completed and lost their completion marker
      * (the worker keeps it for a day by default), and sending them again would run them again.
@@ -490,8 +491,9 @@ public final class SentLog implements AutoCloseable {
                 for (int i = records.size() - 1; i >= 0; i--) {
                     RecentWrites.Entry e = records.get(i);
                     newest = Math.max(newest, e.ackedAtMillis());
-                    if (e.ackedAtMillis() < newest - windowMillis && e.ackedAtMillis() < keep) {
-                        break outer;
+                    if (e.ackedAtMillis() < newest - windowMillis
+                            && (e.ackedAtMillis() < keep || e.ackedAtMillis() < nowMillis - maxAgeMillis)) {
+                        break outer; // past the window, and confirmed by a replica or too old to send again
                     }
                     out.add(e);
                 }

@@ -314,6 +314,7 @@ class SentLogTest {
         }
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
             assertThat(log.recent(5_000, Long.MAX_VALUE, 1_010_000)).hasSize(100);
+            assertThat(log.recent(5_000, 8_000, 1_010_000)).as("none older than the maximum age (8 s here)").hasSize(80);
             log.keepSince(Long.MAX_VALUE); // not watched: the window alone
         }
         try (SentLog log = SentLog.open(dir, Durability.PROCESS_CRASH)) {
