@@ -3,6 +3,8 @@ package io.spillway.core.internal;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The jobs this producer wrote straight to Redis in the last few seconds, kept in memory so they can be
@@ -18,6 +20,9 @@ import java.util.List;
  * that a producer started after this one crashed can {@link #restore} them. Thread-safe.
  */
 public final class RecentWrites {
+    private static final Logger logger = LoggerFactory.getLogger(RecentWrites.class);
+    /** At most one line a minute about writes pushed out of the full buffer. */
+    private static final long OVERFLOW_LOG_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
     /** One write. Inside the buffer {@code job} may be null (kept as bytes only); {@link #drain} decodes it. */
     public record Entry(long ackedAtMillis, JobRecord job, byte[] encoded) {
     }
@@ -30,6 +35,8 @@ public final class RecentWrites {
     private long overflowed;
     /** Whether a write ever left the buffer other than to be sent again, or a predecessor's were restored. */
     private boolean dropped;
+    private long overflowSaidAt;
+    private long overflowSaid;
     /**
      * Writes acknowledged at or after this time (epoch ms) are kept past the window: no replica is known to have them
      * ({@link ReplicaWatch}). {@link Long#MAX_VALUE}: the window alone decides.
@@ -163,6 +170,15 @@ public final class RecentWrites {
             entries.pollFirst();
             bytes -= head.encoded().length;
             dropped = true;
+        }
+        if (overflowed > overflowSaid && (overflowSaid == 0 || System.nanoTime() - overflowSaidAt > OVERFLOW_LOG_NANOS)) {
+            // Said once, then at most once a minute while it goes on: these writes could not be sent again.
+            logger.warn("Resend buffer full ({} bytes): {} writes pushed out of it so far while still within the resend window"
+                    + " or not yet confirmed by a replica; if Redis restarts or fails over now, those cannot be sent again"
+                    + " (a larger resendAfterRestart buffer, or min-replicas-to-write on the master, see docs/operations.md)",
+                    maxBytes, overflowed);
+            overflowSaid = overflowed;
+            overflowSaidAt = System.nanoTime();
         }
     }
 
