@@ -483,7 +483,7 @@ public final class SentLog implements AutoCloseable {
             newestFirst.sort(Comparator.comparingLong((Segment s) -> s.seq).reversed());
             List<RecentWrites.Entry> out = new ArrayList<>();
             long newest = Long.MIN_VALUE;
-            long keep = keepSince; // and what no replica confirmed, however old
+            long keep = keepSince; // and what no replica confirmed, up to the maximum age
             int[] skipped = {0};
             outer:
             for (Segment s : newestFirst) {
