@@ -13,12 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -53,12 +50,12 @@ class ClusterFailbackIT {
         try (RedisClusterGroup cluster = RedisClusterGroup.builder().masters(3).replicasPerMaster(1).start()) {
             RedisProcess m = cluster.masterFor(RedisKeys.stream(QueueName.of(QUEUE)));
             RedisProcess r = replicaOf(cluster, m);
-            String runIdOfM = runId(m);
+            String runIdOfM = Failback.runId(m);
             try (ChildJvm first = ChildJvm.builder(ProducerMain.class)
                     .args(cluster.uriString(), journal.toString(), QUEUE, "10000000", receipts.toString(), "hold",
                             "payload=4096")
                     .start()) {
-                await().atMost(Duration.ofSeconds(60)).until(() -> lines(receipts) >= 1_000);
+                await().atMost(Duration.ofSeconds(60)).until(() -> Failback.lines(receipts) >= 1_000);
                 r.hang();
                 // More than the loopback socket buffers between M and R hold (what is in them still reaches R): 3,000
                 // jobs on M, not only accepted (what the producer spooled and did not send yet is not what is tested).
@@ -71,7 +68,7 @@ class ClusterFailbackIT {
             }
             List<String> accepted = Files.readAllLines(receipts);
             // Accepted but still in the dead producer's journal (not on M): the successor sends those in any case.
-            int unsent = missing(m, accepted).size();
+            int unsent = Failback.missing(m, QUEUE, accepted).size();
             m.hang();
             r.resume();
             try (Jedis j = r.jedis()) {
@@ -87,16 +84,16 @@ class ClusterFailbackIT {
                             && info.contains("master_link_status:up");
                 }
             });
-            int lostOnR = missing(r, accepted).size();
+            int lostOnR = Failback.missing(r, QUEUE, accepted).size();
             assertThat(lostOnR - unsent).as("accepted jobs M had and R lacked after the first failover (else the case"
                     + " under test did not happen)").isGreaterThan(0);
             failBackTo(cluster, m);
-            assertThat(runId(m)).as("M is master again with the run id the dead producer recorded").isEqualTo(runIdOfM);
-            assertThat(missing(m, accepted)).as("lost on M too before the successor").hasSize(lostOnR);
+            assertThat(Failback.runId(m)).as("M is master again with the run id the dead producer recorded").isEqualTo(runIdOfM);
+            assertThat(Failback.missing(m, QUEUE, accepted)).as("lost on M too before the successor").hasSize(lostOnR);
             try (JobProducer second = JobProducer.builder().redis(cluster.uri()).journalDir(journal)
                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
                 SentinelFailoverIT.awaitDrained(second);
-                awaitNoneMissing(m, accepted);
+                Failback.awaitNoneMissing(m, QUEUE, accepted);
                 long restored = second.metrics().meter(MetricNames.RESTORED).getCount();
                 System.out.printf("cluster failover and back: %d accepted, %d not sent by the first producer, %d lost"
                         + " on R, restored %d%n", accepted.size(), unsent, lostOnR, restored);
@@ -185,46 +182,9 @@ class ClusterFailbackIT {
         }
     }
 
-    /** Waits up to 30 s for every accepted job to be on {@code r}; fails saying how many are not. */
-    private static void awaitNoneMissing(RedisProcess r, List<String> accepted) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        int lost;
-        while ((lost = missing(r, accepted).size()) > 0 && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
-        }
-        assertThat(lost).as("accepted jobs (of %d) missing on the master", accepted.size()).isZero();
-    }
-
-    private static String runId(RedisProcess r) {
-        try (Jedis j = r.jedis()) {
-            for (String line : j.info("server").split("\r?\n")) {
-                if (line.startsWith("run_id:")) {
-                    return line.substring("run_id:".length()).trim();
-                }
-            }
-        }
-        throw new IllegalStateException("no run_id");
-    }
-
     private static long streamLength(RedisProcess r) {
         try (Jedis j = r.jedis()) {
             return j.xlen(RedisKeys.stream(QueueName.of(QUEUE)));
-        }
-    }
-
-    private static long lines(Path file) throws java.io.IOException {
-        if (!Files.exists(file)) {
-            return 0;
-        }
-        try (var s = Files.lines(file)) {
-            return s.count();
-        }
-    }
-
-    private static List<String> missing(RedisProcess r, List<String> accepted) {
-        try (Jedis j = r.jedis(Duration.ofSeconds(10))) {
-            Set<String> there = new HashSet<>(RedisJobs.ids(j, QUEUE));
-            return accepted.stream().filter(id -> !there.contains(id)).toList();
         }
     }
 }

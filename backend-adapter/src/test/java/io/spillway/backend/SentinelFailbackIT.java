@@ -13,10 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Tag;
@@ -49,16 +47,16 @@ class SentinelFailbackIT {
         try (SentinelGroup redis = SentinelGroup.builder().start()) {
             RedisProcess a = redis.master();
             RedisProcess b = redis.replica();
-            String runIdOfA = runId(a);
+            String runIdOfA = Failback.runId(a);
             try (ChildJvm first = ChildJvm.builder(ProducerMain.class)
                     .args(redis.uriString(), journal.toString(), "q", "10000000", receipts.toString(), "hold", "payload=4096")
                     .start()) {
-                await().atMost(Duration.ofSeconds(60)).until(() -> lines(receipts) >= 1_000);
+                await().atMost(Duration.ofSeconds(60)).until(() -> Failback.lines(receipts) >= 1_000);
                 b.hang();
                 // More than the loopback socket buffers between A and B hold (what is in them still reaches B).
-                long before = lines(receipts);
+                long before = Failback.lines(receipts);
                 await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
-                        .until(() -> lines(receipts) - before >= 3_000);
+                        .until(() -> Failback.lines(receipts) - before >= 3_000);
                 first.kill();
             }
             List<String> accepted = Files.readAllLines(receipts);
@@ -74,17 +72,17 @@ class SentinelFailbackIT {
                             && info.contains("master_link_status:up");
                 }
             });
-            int lostOnB = missing(b, accepted).size();
+            int lostOnB = Failback.missing(b, "q", accepted).size();
             assertThat(lostOnB).as("accepted jobs B lacked after the first failover (else the case under test did not"
                     + " happen)").isGreaterThan(0);
             redis.failover();
             assertThat(redis.awaitFailover(b, Duration.ofSeconds(30))).isSameAs(a);
-            assertThat(runId(a)).as("A is master again with the run id the dead producer recorded").isEqualTo(runIdOfA);
-            assertThat(missing(a, accepted)).as("lost on A too before the successor").hasSize(lostOnB);
+            assertThat(Failback.runId(a)).as("A is master again with the run id the dead producer recorded").isEqualTo(runIdOfA);
+            assertThat(Failback.missing(a, "q", accepted)).as("lost on A too before the successor").hasSize(lostOnB);
             try (JobProducer second = JobProducer.builder().redis(redis.uri()).journalDir(journal)
                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
                 SentinelFailoverIT.awaitDrained(second);
-                awaitNoneMissing(a, accepted);
+                Failback.awaitNoneMissing(a, "q", accepted);
                 System.out.printf("failover and back: %d accepted, %d lost on B, restored %d%n", accepted.size(), lostOnB,
                         second.metrics().meter(MetricNames.RESTORED).getCount());
             }
@@ -124,7 +122,7 @@ class SentinelFailbackIT {
                 a.resume();
                 assertThat(redis.awaitFailover(b, Duration.ofSeconds(60))).isSameAs(a);
                 SentinelFailoverIT.awaitDrained(p);
-                awaitNoneMissing(a, accepted);
+                Failback.awaitNoneMissing(a, "q", accepted);
                 System.out.printf("producer on a master without replica: %d accepted, restored %d%n", accepted.size(),
                         p.metrics().meter(MetricNames.RESTORED).getCount());
                 assertThat(p.metrics().meter(MetricNames.RESTORED).getCount())
@@ -153,61 +151,24 @@ class SentinelFailbackIT {
                     .args(redis.uriString(), journal.toString(), "q", "10000000", receipts.toString(), "hold", "rate=1000")
                     .start()) {
                 first.awaitOutput("READY", Duration.ofSeconds(60));
-                await().atMost(Duration.ofSeconds(60)).until(() -> lines(receipts) >= 8_000); // 8 s at 1,000/s
+                await().atMost(Duration.ofSeconds(60)).until(() -> Failback.lines(receipts) >= 8_000); // 8 s at 1,000/s
                 first.kill();
             }
             List<String> accepted = Files.readAllLines(receipts);
             b.kill();
             a.resume();
             assertThat(redis.awaitFailover(b, Duration.ofSeconds(60))).isSameAs(a);
-            int lacking = missing(a, accepted).size();
+            int lacking = Failback.missing(a, "q", accepted).size();
             assertThat(lacking).as("accepted jobs A lacks (else the case under test did not happen)")
                     .isGreaterThan(accepted.size() / 2);
             try (JobProducer second = JobProducer.builder().redis(redis.uri()).journalDir(journal)
                     .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(300)).build()) {
                 SentinelFailoverIT.awaitDrained(second);
-                awaitNoneMissing(a, accepted);
+                Failback.awaitNoneMissing(a, "q", accepted);
                 System.out.printf("successor on a master without replica: %d accepted, %d lacking, restored %d%n",
                         accepted.size(), lacking, second.metrics().meter(MetricNames.RESTORED).getCount());
             }
             SentinelFailoverIT.assertOnNewMasterOnceInOrder(redis, Map.of("q", accepted));
-        }
-    }
-
-    /** Waits up to 30 s for every accepted job to be on {@code r}; fails saying how many are not. */
-    private static void awaitNoneMissing(RedisProcess r, List<String> accepted) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        int lost;
-        while ((lost = missing(r, accepted).size()) > 0 && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
-        }
-        assertThat(lost).as("accepted jobs (of %d) missing on the master", accepted.size()).isZero();
-    }
-
-    private static String runId(RedisProcess r) {
-        try (Jedis j = r.jedis()) {
-            for (String line : j.info("server").split("\r?\n")) {
-                if (line.startsWith("run_id:")) {
-                    return line.substring("run_id:".length()).trim();
-                }
-            }
-        }
-        throw new IllegalStateException("no run_id");
-    }
-
-    private static long lines(Path file) throws java.io.IOException {
-        if (!Files.exists(file)) {
-            return 0;
-        }
-        try (var s = Files.lines(file)) {
-            return s.count();
-        }
-    }
-
-    private static List<String> missing(RedisProcess r, List<String> accepted) {
-        try (Jedis j = r.jedis(Duration.ofSeconds(10))) {
-            Set<String> there = new HashSet<>(RedisJobs.ids(j, "q"));
-            return accepted.stream().filter(id -> !there.contains(id)).toList();
         }
     }
 }
