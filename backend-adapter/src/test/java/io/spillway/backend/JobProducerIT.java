@@ -756,6 +756,89 @@ class JobProducerIT {
         }
     }
 
+    /**
+     * Guarantee 6 after a restart that lost writes, for a producer that spooled part of the time: direct writes, then
+     * jobs spooled during an outage and replayed, then direct writes again, all within the resend window. The re-send
+     * restores them in the order they first reached Redis. Before, it sent the replayed ones first, ahead of the direct
+     * writes accepted before them.
+     */
+    @Test
+    void aRestartThatLostDirectAndReplayedWritesGetsThemBackInTheirFirstOrder() {
+        try (JobProducer p = producer(redis.uri())) {
+            List<String> expected = new ArrayList<>(enqueueDirect(p, "mix", "before", 40));
+            redis.kill();
+            for (int i = 0; i < 40; i++) {
+                Receipt r = p.enqueue("mix", "t", bytes("spooled " + i));
+                assertThat(r.spooled()).isTrue();
+                expected.add(r.jobId());
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            expected.addAll(enqueueDirect(p, "mix", "after", 40));
+            redis.kill();
+            redis.restartEmpty();
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
+                assertThat(p.metrics().meter(MetricNames.RESTORED).getCount()).isEqualTo(120);
+            });
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "mix")).containsExactlyElementsOf(expected);
+            }
+        }
+    }
+
+    /**
+     * The same, with the re-send failing midway: the restarted Redis refuses the keys of a second queue (an ACL not yet
+     * granted), so the journal's batch holding its jobs fails after the first direct writes were sent again, before
+     * queue a's replayed jobs. The next recovery must still send the rest in their first order: queue a's replayed jobs
+     * ahead of its later direct writes. Before, they went behind them (the re-send's plan was lost with the failure).
+     */
+    @Test
+    void aReSendThatFailsMidwayKeepsTheFirstOrderForTheNextRecovery() {
+        int port = redis.port();
+        try (JobProducer p = producer(redis.uri())) {
+            List<String> a = new ArrayList<>(enqueueDirect(p, "a", "before", 30));
+            List<String> b = new ArrayList<>();
+            redis.kill();
+            // Queue b's first: more than the replay reads at once, so that the refused batch holds none of queue a's.
+            for (int i = 0; i < 1_200; i++) {
+                b.add(p.enqueue("b", "t", bytes("spooled " + i)).jobId());
+            }
+            for (int i = 0; i < 30; i++) {
+                a.add(p.enqueue("a", "t", bytes("spooled " + i)).jobId());
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            a.addAll(enqueueDirect(p, "a", "after", 30));
+            long attempts = p.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount();
+            redis.kill();
+            try (RedisProcess refusing = RedisProcess.builder().port(port)
+                    .setting("user", "default on nopass ~spillway:[^{]* ~spillway:{a}* &* +@all").start();
+                    Jedis j = refusing.jedis()) {
+                await().atMost(Duration.ofSeconds(20)).until(() ->
+                        p.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount() >= attempts + 3);
+                // The first direct writes went again before the refused batch (queue b's keys are refused to this test too).
+                assertThat(RedisJobs.ids(j, "a")).startsWith(a.subList(0, 30).toArray(String[]::new));
+                j.aclSetUser("default", "~*");
+                await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED);
+                assertThat(RedisJobs.ids(j, "a")).containsExactlyElementsOf(a);
+                assertThat(RedisJobs.ids(j, "b")).containsExactlyElementsOf(b);
+                refusing.kill();
+            }
+        }
+        redis.restartEmpty(); // for stopRedis
+    }
+
+    private static List<String> enqueueDirect(JobProducer p, String queue, String what, int n) {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Receipt r = p.enqueue(queue, "t", bytes(what + " " + i));
+            assertThat(r.spooled()).isFalse();
+            ids.add(r.jobId());
+        }
+        return ids;
+    }
+
     @Test
     void aRestartLongAfterTheLastWritesSendsOnlyTheWindowBeforeRedisWasLastSeenUp() throws Exception {
         // A 1 s window: Redis seen up (a heartbeat with the same run id) more than 1 s after a write has it.

@@ -255,7 +255,7 @@ public final class ChronicleJournal implements AutoCloseable {
             // Records an earlier process (a producer, the tool's replay) replayed within its hold-back window, at times
             // not kept: counted as replayed now, so that they are safe once Redis has been seen up for the window, and a
             // restart of Redis in between sends them again; not every record since the oldest such window, ever again.
-            checkpoints.addLast(new long[] {clock.currentTimeMillis(), positions.getLong(0)});
+            checkpoints.addLast(new long[] {clock.currentTimeMillis(), positions.getLong(0), WriteOrder.UNKNOWN});
         }
         scanBacklog();
         if (backlogJobs.get() > 0) {
@@ -685,24 +685,33 @@ public final class ChronicleJournal implements AutoCloseable {
 
     /** Marks a batch as replayed: positions advance, counters drop, wholly replayed cycle files go. */
     public void commit(List<Entry> batch) {
+        commit(batch, -1);
+    }
+
+    /**
+     * {@link #commit} of a batch sent again after Redis lost writes: {@code order} is when it first reached Redis
+     * ({@link WriteOrder}, from {@link #rewindRecentOrdered}), or -1 for now.
+     */
+    public void commit(List<Entry> batch, long order) {
         if (batch.isEmpty()) {
             return;
         }
         synchronized (positionsLock) {
-            commitLocked(batch);
+            commitLocked(batch, order);
         }
     }
 
-    private void commitLocked(List<Entry> batch) {
+    private void commitLocked(List<Entry> batch, long order) {
         Entry last = batch.get(batch.size() - 1);
         positions.putLong(0, last.index());
         long now = clock.currentTimeMillis();
         if (holdBackMillis == 0) {
             positions.putLong(8, last.index());
         } else if (holdBackMillis != HOLD_UNTIL_CONFIRMED) {
-            // Redis acknowledged the batch just now: it is up, with what it acknowledged before.
+            // Redis acknowledged the batch just now: it is up, with what it acknowledged before. The order is taken
+            // before the queues' counts drop below: a direct write of one of them can only come after it.
             aliveMillis = Math.max(aliveMillis, now);
-            checkpoints.addLast(new long[] {now, last.index()});
+            checkpoints.addLast(new long[] {now, last.index(), order >= 0 ? order : WriteOrder.next()});
             advanceSafe();
         }
         if (durability == Durability.POWER_LOSS) {
@@ -797,16 +806,36 @@ public final class ChronicleJournal implements AutoCloseable {
      * @return the replay position before the rewind: records up to it were replayed once already
      */
     public long rewindRecent() {
+        return rewindRecentOrdered().before();
+    }
+
+    /**
+     * What {@link #rewindRecentOrdered} found: the replay position before the rewind, and for the records sent again,
+     * in index order, the replayed batches' last indexes and when Redis first acknowledged each ({@link WriteOrder}):
+     * the records up to {@code lastIndexes[i]} (after {@code lastIndexes[i - 1]}) reached it at {@code orders[i]}.
+     */
+    public record Rewind(long before, long[] lastIndexes, long[] orders) {
+    }
+
+    /** {@link #rewindRecent}, with when the records sent again first reached Redis. */
+    public Rewind rewindRecentOrdered() {
         synchronized (positionsLock) {
             return rewindRecentLocked();
         }
     }
 
-    private long rewindRecentLocked() {
+    private Rewind rewindRecentLocked() {
         long before = positions.getLong(0);
         long safe = positions.getLong(8);
         if (before == safe) {
-            return before;
+            return new Rewind(before, new long[0], new long[0]);
+        }
+        long[] lastIndexes = new long[checkpoints.size()];
+        long[] orders = new long[checkpoints.size()];
+        int k = 0;
+        for (long[] c : checkpoints) {
+            lastIndexes[k] = c[1];
+            orders[k++] = c[2];
         }
         positions.putLong(0, safe);
         checkpoints.clear();
@@ -830,7 +859,7 @@ public final class ChronicleJournal implements AutoCloseable {
             log.info("Journal {}: {} jobs replayed in the last {} ms will be sent again (Redis restarted)", dir,
                     again, holdBackMillis);
         }
-        return before;
+        return new Rewind(before, lastIndexes, orders);
     }
 
     /**

@@ -23,8 +23,16 @@ public final class RecentWrites {
     private static final Logger logger = LoggerFactory.getLogger(RecentWrites.class);
     /** At most one line a minute about writes pushed out of the full buffer. */
     private static final long OVERFLOW_LOG_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
-    /** One write. Inside the buffer {@code job} may be null (kept as bytes only); {@link #drain} decodes it. */
-    public record Entry(long ackedAtMillis, JobRecord job, byte[] encoded) {
+    /**
+     * One write. Inside the buffer {@code job} may be null (kept as bytes only); {@link #drain} decodes it.
+     * {@code order}: when Redis first acknowledged it among this process's writes ({@link WriteOrder}), kept when it is
+     * sent again; {@link WriteOrder#UNKNOWN} for a predecessor's.
+     */
+    public record Entry(long ackedAtMillis, JobRecord job, byte[] encoded, long order) {
+        /** A write of another process (a predecessor's, from its {@link SentLog}): its order is not known. */
+        public Entry(long ackedAtMillis, JobRecord job, byte[] encoded) {
+            this(ackedAtMillis, job, encoded, WriteOrder.UNKNOWN);
+        }
     }
 
     private final long windowMillis;
@@ -82,7 +90,7 @@ public final class RecentWrites {
             return;
         }
         synchronized (this) {
-            entries.addLast(new Entry(nowMillis, null, encoded)); // bytes only, as in remember()
+            entries.addLast(new Entry(nowMillis, null, encoded, WriteOrder.next())); // bytes only, as in remember()
             bytes += encoded.length;
             evict(nowMillis);
         }
@@ -119,7 +127,7 @@ public final class RecentWrites {
             // Only the bytes: the record is decoded again in the rare drain. Every write of the last seconds is
             // held here, and young collections copy all of it (a 5 s window at 14k enqueues/s was 40-80 MB live
             // and 40-110 ms pauses every 1.4 s on a busy 2-core box); the decoded record was a third of it.
-            entries.addLast(new Entry(nowMillis, null, encoded));
+            entries.addLast(new Entry(nowMillis, null, encoded, WriteOrder.next()));
             bytes += encoded.length;
             evict(nowMillis);
         }
@@ -131,8 +139,9 @@ public final class RecentWrites {
             return;
         }
         synchronized (this) {
+            long order = WriteOrder.next(); // one call: acknowledged at once
             for (byte[] e : encoded) {
-                entries.addLast(new Entry(nowMillis, null, e)); // bytes only, as in remember()
+                entries.addLast(new Entry(nowMillis, null, e, order)); // bytes only, as in remember()
                 bytes += e.length;
             }
             evict(nowMillis);
@@ -183,7 +192,8 @@ public final class RecentWrites {
     }
 
     /**
-     * Puts back writes just sent again after a restart or failover, ahead of any new one, as written now, and records
+     * Puts back writes just sent again after a restart or failover, ahead of any new one, as written now (their
+     * {@link Entry#order} stays the first one: a later re-send merges them with the journal's by it), and records
      * them so in the {@link SentLog}: the Redis that took them may lose them too (its AOF's last second, or a failover
      * before its replica has them). Called before the new run id is recorded.
      */
@@ -201,7 +211,7 @@ public final class RecentWrites {
                     first = i + 1;
                     break;
                 }
-                entries.addFirst(new Entry(nowMillis, null, e.encoded()));
+                entries.addFirst(new Entry(nowMillis, null, e.encoded(), e.order())); // in the order they first reached Redis
                 bytes += e.encoded().length;
             }
         }
@@ -220,7 +230,7 @@ public final class RecentWrites {
     public synchronized List<Entry> drain() {
         List<Entry> out = new ArrayList<>(entries.size());
         for (Entry e : entries) {
-            out.add(e.job() != null ? e : new Entry(e.ackedAtMillis(), JobCodec.decode(e.encoded()), e.encoded()));
+            out.add(e.job() != null ? e : new Entry(e.ackedAtMillis(), JobCodec.decode(e.encoded()), e.encoded(), e.order()));
         }
         entries.clear();
         bytes = 0;

@@ -92,30 +92,9 @@ public final class Replayer {
      */
     private long drainThrough(long lastIndex, boolean guarded, boolean resend, long windowMillis) {
         long start = System.nanoTime();
-        Drain d = new Drain(lastIndex, guarded, resend);
-        try {
-            gateway.stream(LuaScript.ENQUEUE, d::next, d::reply, STREAM_DEPTH, guarded);
-            d.commitFinished();
-        } catch (RuntimeException e) {
-            d.commitFinished();
-            if (!d.pending.isEmpty()) {
-                journal.rewind(d.pending.peekFirst().entries);
-            }
-            if (d.sent > 0) {
-                log.info("Replayed {} jobs from journal in {} ms before Redis failed again; {} left", d.sent,
-                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), journal.backlog());
-            }
-            throw e;
-        }
+        Drain d = run(new Drain(lastIndex, guarded, resend, null), start);
         if (resend) {
-            if ((d.sent > 0 || d.skipped > 0) && journal.writeAhead()) {
-                log.info("Sent {} jobs not yet confirmed completed again after the Redis restart: {} had been lost and are"
-                        + " restored, {} were still there; {} known to have finished were not sent", d.sent, d.fresh,
-                        d.sent - d.fresh, d.skipped);
-            } else if (d.sent > 0) {
-                log.info("Sent {} jobs replayed in the last {} ms again after the Redis restart: {} had been lost and are"
-                        + " restored, {} were still there", d.sent, windowMillis, d.fresh, d.sent - d.fresh);
-            }
+            logResent(d.sent, d.fresh, d.skipped, windowMillis);
         } else if (d.sent > 0) {
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             // A recovery always says what it replayed. Catching up while connected (jobs spooled behind a backlog)
@@ -129,6 +108,36 @@ public final class Replayer {
             }
         }
         return d.sent;
+    }
+
+    private void logResent(long sent, long fresh, long skipped, long windowMillis) {
+        if ((sent > 0 || skipped > 0) && journal.writeAhead()) {
+            log.info("Sent {} jobs not yet confirmed completed again after the Redis restart: {} had been lost and are"
+                    + " restored, {} were still there; {} known to have finished were not sent", sent, fresh,
+                    sent - fresh, skipped);
+        } else if (sent > 0) {
+            log.info("Sent {} jobs replayed in the last {} ms again after the Redis restart: {} had been lost and are"
+                    + " restored, {} were still there", sent, windowMillis, fresh, sent - fresh);
+        }
+    }
+
+    /** Streams a drain; on a failure, rewinds the reader to its first batch not wholly answered and propagates. */
+    private Drain run(Drain d, long start) {
+        try {
+            gateway.stream(LuaScript.ENQUEUE, d::next, d::reply, STREAM_DEPTH, d.guarded);
+            d.commitFinished();
+        } catch (RuntimeException e) {
+            d.commitFinished();
+            if (!d.pending.isEmpty()) {
+                journal.rewind(d.pending.peekFirst().entries);
+            }
+            if (d.sent > 0) {
+                log.info("Replayed {} jobs from journal in {} ms before Redis failed again; {} left", d.sent,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), journal.backlog());
+            }
+            throw e;
+        }
+        return d;
     }
 
     /** Catch-up drains (guarded, while connected) smaller than this are logged at debug level only. */
@@ -158,6 +167,8 @@ public final class Replayer {
         final long lastIndex;
         final boolean guarded;
         final boolean resend;
+        /** A re-send's: when each record first reached Redis, kept as its batch's order on commit; or null (now). */
+        final ChronicleJournal.Rewind firstOrder;
         final ArrayDeque<Batch> pending = new ArrayDeque<>();
         final ArrayDeque<RedisGateway.ScriptCall> calls = new ArrayDeque<>();
         long sent;
@@ -165,10 +176,11 @@ public final class Replayer {
         /** Records not sent again because their jobs were known to have finished. */
         long skipped;
 
-        Drain(long lastIndex, boolean guarded, boolean resend) {
+        Drain(long lastIndex, boolean guarded, boolean resend, ChronicleJournal.Rewind firstOrder) {
             this.lastIndex = lastIndex;
             this.guarded = guarded;
             this.resend = resend;
+            this.firstOrder = firstOrder;
         }
 
         RedisGateway.ScriptCall next() {
@@ -209,7 +221,8 @@ public final class Replayer {
         /** Commits, in order, the oldest batches whose calls all have their reply. */
         void commitFinished() {
             while (!pending.isEmpty() && pending.peekFirst().callsLeft == 0) {
-                journal.commit(pending.pollFirst().entries);
+                List<ChronicleJournal.Entry> entries = pending.pollFirst().entries;
+                journal.commit(entries, firstOrder == null ? -1 : orderOf(firstOrder, entries.get(entries.size() - 1).index()));
             }
         }
 
@@ -232,25 +245,50 @@ public final class Replayer {
 
     /**
      * The recovery step of a producer, on the still-open circuit, atomically with respect to other
-     * drains: if Redis restarted, replay again what was replayed within the hold-back window, then send the
-     * recent direct writes again (in that order, which is the order they first reached Redis); then
-     * replay what is in the journal now.
+     * drains: if Redis restarted, send again what was replayed within the hold-back window and the recent direct
+     * writes, merged in the order they first reached Redis ({@link WriteOrder}): a queue's direct writes and replayed
+     * jobs alternate when its producer spooled part of the time; then replay what is in the journal now.
      */
     public synchronized void recover(boolean redisRestarted, RecentWrites recent, long windowMillis) {
         if (redisRestarted) {
-            long replayedBefore = journal.rewindRecent();
-            drainThrough(replayedBefore, false, true, windowMillis);
-            finishedAhead = Set.of();
+            ChronicleJournal.Rewind again = withUnfinished(journal.rewindRecentOrdered());
+            unfinished = null;
             List<RecentWrites.Entry> writes = recent.drain();
-            if (!writes.isEmpty()) {
-                int[] c;
-                try {
-                    c = resend(writes);
-                } catch (RuntimeException e) {
-                    // Kept for the next recovery, which counts as after a restart too (HealthMonitor's restartPending).
-                    recent.resent(writes, System.currentTimeMillis());
-                    throw e;
+            long[] replays = {0, 0, 0}; // sent, restored, skipped
+            int[] c = {0, 0};
+            long[] lastIndexes = again.lastIndexes();
+            long[] orders = again.orders();
+            int w = 0;
+            try {
+                for (int i = 0, sentUpTo = 0; i <= orders.length; i++) {
+                    // The direct writes acknowledged before batch i (all that are left, after the last) go before it; the
+                    // batches ahead of them go first. Writes of a predecessor (order unknown) go behind its replays.
+                    int from = w;
+                    while (w < writes.size() && (i == orders.length || writes.get(w).order() < orders[i])) {
+                        w++;
+                    }
+                    if (w == from) {
+                        continue;
+                    }
+                    if (i > sentUpTo) {
+                        add(replays, resendJournal(lastIndexes[i - 1], again));
+                        sentUpTo = i;
+                    }
+                    int[] r = resend(writes.subList(from, w));
+                    c[0] += r[0];
+                    c[1] += r[1];
                 }
+                add(replays, resendJournal(again.before(), again));
+            } catch (RuntimeException e) {
+                // Kept for the next recovery, which counts as after a restart too (HealthMonitor's restartPending), with
+                // the order of the records not sent again yet.
+                recent.resent(writes, System.currentTimeMillis());
+                unfinished = notSentAgain(again, journal.replayedIndex());
+                throw e;
+            }
+            finishedAhead = Set.of();
+            logResent(replays[0], replays[1], replays[2], windowMillis);
+            if (!writes.isEmpty()) {
                 // Kept again: this Redis may lose them as well (its AOF's last second, or a failover before a replica
                 // has them).
                 recent.resent(writes, System.currentTimeMillis());
@@ -267,10 +305,71 @@ public final class Replayer {
                             + " docs/guarantees.md for the Redis settings that keep them", writes.size(), Math.max(windowMillis, span));
                 }
             }
+        } else {
+            unfinished = null;
         }
         // Up to what is in the journal now: a producer spooling faster than Redis takes jobs must not keep
         // the circuit open forever. What comes after drains on the replay thread, ahead of new jobs of its queue.
         drainThrough(journal.lastIndex(), false);
+    }
+
+    /**
+     * A re-send Redis failed in the middle of: the records it had not sent again yet (after the replay position, up to
+     * {@code before}), with when they first reached Redis, for the next recovery; or null.
+     */
+    private ChronicleJournal.Rewind unfinished;
+
+    /** The records of a re-send sent again, up to {@code lastIndex}, each batch committed with its first order. */
+    private long[] resendJournal(long lastIndex, ChronicleJournal.Rewind again) {
+        Drain d = run(new Drain(lastIndex, false, true, again), System.nanoTime());
+        return new long[] {d.sent, d.fresh, d.skipped};
+    }
+
+    private static void add(long[] to, long[] what) {
+        for (int i = 0; i < to.length; i++) {
+            to[i] += what[i];
+        }
+    }
+
+    /** When the record at {@code index} first reached Redis: its batch's order; -1 (now) past the last batch. */
+    static long orderOf(ChronicleJournal.Rewind again, long index) {
+        int i = java.util.Arrays.binarySearch(again.lastIndexes(), index);
+        if (i < 0) {
+            i = -i - 1;
+        }
+        return i < again.orders().length ? again.orders()[i] : -1;
+    }
+
+    /** The batches of {@code again} not wholly sent again once the replay position is {@code replayed}. */
+    private static ChronicleJournal.Rewind notSentAgain(ChronicleJournal.Rewind again, long replayed) {
+        int i = java.util.Arrays.binarySearch(again.lastIndexes(), replayed);
+        int first = i >= 0 ? i + 1 : -i - 1;
+        long[] idx = again.lastIndexes();
+        return new ChronicleJournal.Rewind(again.before(), java.util.Arrays.copyOfRange(idx, first, idx.length),
+                java.util.Arrays.copyOfRange(again.orders(), first, idx.length));
+    }
+
+    /**
+     * A rewind after a re-send that failed midway: the batches it sent again (committed with their first orders), then
+     * those it had not, up to where the failed one was to go.
+     */
+    private ChronicleJournal.Rewind withUnfinished(ChronicleJournal.Rewind again) {
+        ChronicleJournal.Rewind rest = unfinished;
+        if (rest == null || rest.before() <= again.before()) {
+            return again;
+        }
+        int keep = again.lastIndexes().length;
+        long[] idx = java.util.Arrays.copyOf(again.lastIndexes(), keep + rest.lastIndexes().length);
+        long[] ord = java.util.Arrays.copyOf(again.orders(), keep + rest.orders().length);
+        int n = keep;
+        long last = keep == 0 ? again.before() : again.lastIndexes()[keep - 1];
+        for (int i = 0; i < rest.lastIndexes().length; i++) {
+            if (rest.lastIndexes()[i] > last) {
+                idx[n] = rest.lastIndexes()[i];
+                ord[n++] = rest.orders()[i];
+            }
+        }
+        return new ChronicleJournal.Rewind(rest.before(), java.util.Arrays.copyOf(idx, n), java.util.Arrays.copyOf(ord, n));
     }
 
     /**
