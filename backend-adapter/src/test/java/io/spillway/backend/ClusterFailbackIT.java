@@ -168,9 +168,10 @@ class ClusterFailbackIT {
     }
 
     /**
-     * Every accepted job is on {@code master} exactly once. Not their order: after a restart the recovery sends the
-     * journal's recently replayed jobs again before the recent direct writes (Replayer.recover), so when the first
-     * producer had spooled part of its burst, lost direct writes accepted before those spooled jobs land after them.
+     * Every accepted job is on {@code master} exactly once. Not their order: a successor does not know the order in
+     * which its predecessor's direct writes and replayed jobs first reached Redis (docs/guarantees.md, item 6), so when
+     * the first producer had spooled part of its burst, lost direct writes accepted before those spooled jobs land
+     * after them.
      */
     private static void assertOnce(RedisProcess master, List<String> accepted) {
         try (Jedis j = master.jedis(Duration.ofSeconds(10))) {
