@@ -829,6 +829,38 @@ class JobProducerIT {
         redis.restartEmpty(); // for stopRedis
     }
 
+    /**
+     * The same case for a successor: the producer that wrote, spooled and replayed is gone, and Redis then comes back
+     * empty. Its successor on the journal has no record of the order in which its predecessor's direct writes and
+     * replayed jobs first reached Redis: it merges them by when each job was accepted. Before, it sent the replayed
+     * ones first.
+     */
+    @Test
+    void aSuccessorGetsItsPredecessorsDirectAndReplayedWritesBackInTheirFirstOrder() {
+        List<String> expected = new ArrayList<>();
+        try (JobProducer p = producer(redis.uri())) {
+            expected.addAll(enqueueDirect(p, "mix", "before", 40));
+            redis.kill();
+            for (int i = 0; i < 40; i++) {
+                expected.add(p.enqueue("mix", "t", bytes("spooled " + i)).jobId());
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            expected.addAll(enqueueDirect(p, "mix", "after", 40));
+        }
+        redis.kill();
+        redis.restartEmpty();
+        try (JobProducer successor = producer(redis.uri())) {
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                assertThat(successor.state()).isEqualTo(HealthState.CONNECTED);
+                assertThat(successor.metrics().meter(MetricNames.RESTORED).getCount()).isEqualTo(120);
+            });
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "mix")).containsExactlyElementsOf(expected);
+            }
+        }
+    }
+
     private static List<String> enqueueDirect(JobProducer p, String queue, String what, int n) {
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -872,6 +872,23 @@ public final class ChronicleJournal implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Visits the records after {@code after} up to {@code upTo} (indexes; -1: from the first), oldest first, with a
+     * reader of its own (the replay's stays where it is). Corrupt records come with a null job.
+     */
+    public void visit(long after, long upTo, java.util.function.Consumer<Entry> visitor) {
+        if (upTo <= after && after != -1) {
+            return;
+        }
+        try (ExcerptTailer t = queue.createTailer()) {
+            moveAfter(t, after);
+            Entry e;
+            while ((e = readOne(t, upTo)) != null) {
+                visitor.accept(e);
+            }
+        }
+    }
+
     /** Visits up to {@code max} records after <i>safe to delete</i> up to <i>replayed</i>, oldest first. */
     private void forEachUnconfirmed(long max, java.util.function.Consumer<Entry> visitor) {
         long safe = positions.getLong(8);

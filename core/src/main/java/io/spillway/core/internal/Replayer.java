@@ -260,6 +260,7 @@ public final class Replayer {
             long[] orders = again.orders();
             int w = 0;
             try {
+                w = resendPredecessors(again, writes, replays, c);
                 for (int i = 0, sentUpTo = 0; i <= orders.length; i++) {
                     // The direct writes acknowledged before batch i (all that are left, after the last) go before it; the
                     // batches ahead of them go first. Writes of a predecessor (order unknown) go behind its replays.
@@ -274,9 +275,7 @@ public final class Replayer {
                         add(replays, resendJournal(lastIndexes[i - 1], again));
                         sentUpTo = i;
                     }
-                    int[] r = resend(writes.subList(from, w));
-                    c[0] += r[0];
-                    c[1] += r[1];
+                    add(c, resend(writes.subList(from, w)));
                 }
                 add(replays, resendJournal(again.before(), again));
             } catch (RuntimeException e) {
@@ -323,6 +322,72 @@ public final class Replayer {
     private long[] resendJournal(long lastIndex, ChronicleJournal.Rewind again) {
         Drain d = run(new Drain(lastIndex, false, true, again), System.nanoTime());
         return new long[] {d.sent, d.fresh, d.skipped};
+    }
+
+    /**
+     * The first part of a successor's re-send (a producer opened on the journal of one that died, the tool's replay):
+     * the records its predecessor replayed and its predecessor's direct writes, whose {@link WriteOrder} died with it.
+     * Merged by when each job was accepted ({@link #acceptedBefore}), which for calls made one after another is the
+     * order they first reached Redis; the rest of the predecessor's writes go after its replays, at the start of the
+     * ordered part.
+     *
+     * @return how many of {@code writes} were sent
+     */
+    private int resendPredecessors(ChronicleJournal.Rewind again, List<RecentWrites.Entry> writes, long[] replays, int[] c) {
+        long[] orders = again.orders();
+        int k = 0;
+        while (k < orders.length && orders[k] == WriteOrder.UNKNOWN) {
+            k++;
+        }
+        int u = 0;
+        while (u < writes.size() && writes.get(u).order() == WriteOrder.UNKNOWN) {
+            u++;
+        }
+        if (k == 0 || u == 0) {
+            return 0;
+        }
+        // Where each run of writes goes: before the journal record at the index given (journal up to index - 1 first).
+        List<long[]> runs = new ArrayList<>();
+        int[] w = {0};
+        int last = u;
+        journal.visit(journal.replayedIndex(), again.lastIndexes()[k - 1], e -> {
+            if (e.job() == null) {
+                return;
+            }
+            int from = w[0];
+            while (w[0] < last && acceptedBefore(writes.get(w[0]).job(), e.job())) {
+                w[0]++;
+            }
+            if (w[0] > from) {
+                runs.add(new long[] {e.index() - 1, w[0]});
+            }
+        });
+        int sent = 0;
+        for (long[] run : runs) {
+            add(replays, resendJournal(run[0], again));
+            add(c, resend(writes.subList(sent, (int) run[1])));
+            sent = (int) run[1];
+        }
+        return sent;
+    }
+
+    /**
+     * Whether job {@code a} was accepted before job {@code b}, by one producer: accepted earlier, or in the same
+     * millisecond with ids minted in that order (a process mints them in order). Equal times with a caller's id: not
+     * known, taken as not.
+     */
+    static boolean acceptedBefore(JobRecord a, JobRecord b) {
+        if (a.enqueuedAt() != b.enqueuedAt()) {
+            return a.enqueuedAt() < b.enqueuedAt();
+        }
+        String x = a.id().value();
+        String y = b.id().value();
+        return com.github.f4b6a3.ulid.Ulid.isValid(x) && com.github.f4b6a3.ulid.Ulid.isValid(y) && x.compareTo(y) < 0;
+    }
+
+    private static void add(int[] to, int[] what) {
+        to[0] += what[0];
+        to[1] += what[1];
     }
 
     private static void add(long[] to, long[] what) {
