@@ -65,6 +65,30 @@ class RedisGatewayIT {
         }
     }
 
+    /**
+     * The heartbeat's INFO sections, in one pipeline: each section's fields come; a later section the user may not read
+     * (a managed Redis filtering INFO) is left out, while a refused first section fails the call.
+     */
+    @Test
+    void infoReadsItsSectionsInOnePipelineAndLeavesOutARefusedLaterOne() {
+        try (RedisProcess redis = RedisProcess.builder().start();
+             RedisGateway g = new RedisGateway(RedisConnection.of(redis.uri()), "test", 2, Duration.ofSeconds(1), new MetricRegistry())) {
+            java.util.Map<String, String> info = g.serverAndReplicationInfo();
+            assertThat(info).containsKeys("run_id", "redis_version", "role", "master_replid");
+            assertThat(RedisInfo.runId(info)).isEqualTo(info.get("run_id") + "/" + info.get("master_replid"));
+            try (Jedis j = redis.jedis()) {
+                j.aclSetUser("serveronly", "on", ">pw", "+@all", "-info", "+info|server");
+            }
+            java.net.URI limited = java.net.URI.create("redis://serveronly:pw@127.0.0.1:" + redis.port());
+            try (RedisGateway h = new RedisGateway(RedisConnection.of(limited), "test", 2, Duration.ofSeconds(1), new MetricRegistry())) {
+                java.util.Map<String, String> some = h.serverAndReplicationInfo();
+                assertThat(some).containsKey("run_id").doesNotContainKey("master_replid");
+                assertThat(h.runId()).isEqualTo(some.get("run_id"));
+                assertThatThrownBy(() -> h.info("replication", "server")).hasMessageContaining("NOPERM");
+            }
+        }
+    }
+
     @Test
     void evalWhileWaitingRunsTheLocalWorkOnceAndReloadsAFlushedScript() {
         try (RedisProcess redis = RedisProcess.builder().start();
