@@ -861,6 +861,44 @@ class JobProducerIT {
         }
     }
 
+    /**
+     * A successor of a producer whose re-send failed midway: Redis lost writes, the producer's re-send was cut by Redis
+     * dying again (after {@code killAt} jobs were back in the stream), and the producer stopped. Its re-send had moved
+     * the replay position back, so the jobs it had replayed before its later direct writes are backlog to the successor,
+     * which must still put those writes behind them. Found by a review: the successor merged only against the records
+     * its predecessor's replay position still covered, and put the later direct writes ahead of 2,000-2,999 spooled jobs.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {20, 2_000})
+    void aSuccessorOfAProducerWhoseReSendFailedMidwayKeepsTheFirstOrder(int killAt) throws Exception {
+        List<String> expected = new ArrayList<>();
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))
+                .resendAfterRestart(Duration.ofSeconds(60), 64L << 20)
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+            expected.addAll(enqueueDirect(p, "a", "before", 300));
+            redis.kill();
+            for (int i = 0; i < 3_000; i++) {
+                expected.add(p.enqueue("a", "t", bytes("spooled " + i)).jobId());
+            }
+            redis.restart();
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            expected.addAll(enqueueDirect(p, "a", "after", 300));
+            redis.kill();
+            redis.restartEmpty();
+            Thread killer = killRedisOnceStreamHolds("spillway:{a}:stream", killAt);
+            killer.join(30_000);
+            await().atMost(Duration.ofSeconds(10)).until(() -> p.state() != HealthState.CONNECTED);
+        }
+        redis.restartEmpty();
+        try (JobProducer successor = producer(redis.uri())) {
+            await().atMost(Duration.ofSeconds(30)).until(() ->
+                    successor.state() == HealthState.CONNECTED && successor.journalBacklog() == 0);
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "a")).containsExactlyElementsOf(expected);
+            }
+        }
+    }
+
     private static List<String> enqueueDirect(JobProducer p, String queue, String what, int n) {
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -874,17 +874,18 @@ public final class ChronicleJournal implements AutoCloseable {
 
     /**
      * Visits the records after {@code after} up to {@code upTo} (indexes; -1: from the first), oldest first, with a
-     * reader of its own (the replay's stays where it is). Corrupt records come with a null job.
+     * reader of its own (the replay's stays where it is), until {@code visitor} returns false. Corrupt records come with
+     * a null job.
      */
-    public void visit(long after, long upTo, java.util.function.Consumer<Entry> visitor) {
+    public void visit(long after, long upTo, java.util.function.Predicate<Entry> visitor) {
         if (upTo <= after && after != -1) {
             return;
         }
         try (ExcerptTailer t = queue.createTailer()) {
             moveAfter(t, after);
             Entry e;
-            while ((e = readOne(t, upTo)) != null) {
-                visitor.accept(e);
+            while ((e = readOne(t, upTo)) != null && visitor.test(e)) {
+                // next
             }
         }
     }

@@ -326,33 +326,32 @@ public final class Replayer {
 
     /**
      * The first part of a successor's re-send (a producer opened on the journal of one that died, the tool's replay):
-     * the records its predecessor replayed and its predecessor's direct writes, whose {@link WriteOrder} died with it.
-     * Merged by when each job was accepted ({@link #acceptedBefore}), which for calls made one after another is the
-     * order they first reached Redis; the rest of the predecessor's writes go after its replays, at the start of the
-     * ordered part.
+     * its predecessor's direct writes, whose {@link WriteOrder} died with it, merged with the journal's records by
+     * when each job was accepted ({@link #acceptedBefore}), which for calls made one after another is the order they
+     * first reached Redis. The records are those the predecessor replayed (of unknown order at open) and the backlog
+     * after them: a predecessor that died during its own re-send had already moved the replay position back, so
+     * records it had replayed before a later direct write are backlog now. The walk stops at the first record accepted
+     * after the last of these writes; writes accepted after every record go behind them all.
      *
      * @return how many of {@code writes} were sent
      */
     private int resendPredecessors(ChronicleJournal.Rewind again, List<RecentWrites.Entry> writes, long[] replays, int[] c) {
-        long[] orders = again.orders();
-        int k = 0;
-        while (k < orders.length && orders[k] == WriteOrder.UNKNOWN) {
-            k++;
-        }
         int u = 0;
         while (u < writes.size() && writes.get(u).order() == WriteOrder.UNKNOWN) {
             u++;
         }
-        if (k == 0 || u == 0) {
+        if (u == 0) {
             return 0;
         }
         // Where each run of writes goes: before the journal record at the index given (journal up to index - 1 first).
         List<long[]> runs = new ArrayList<>();
         int[] w = {0};
         int last = u;
-        journal.visit(journal.replayedIndex(), again.lastIndexes()[k - 1], e -> {
+        long[] visited = {Long.MIN_VALUE};
+        journal.visit(journal.replayedIndex(), journal.lastIndex(), e -> {
+            visited[0] = e.index();
             if (e.job() == null) {
-                return;
+                return true;
             }
             int from = w[0];
             while (w[0] < last && acceptedBefore(writes.get(w[0]).job(), e.job())) {
@@ -361,7 +360,13 @@ public final class Replayer {
             if (w[0] > from) {
                 runs.add(new long[] {e.index() - 1, w[0]});
             }
+            return w[0] < last;
         });
+        if (w[0] < last && visited[0] != Long.MIN_VALUE) {
+            // Accepted after every record there was: behind all of them (a journal's records a predecessor that died
+            // during its re-send had replayed before these writes, and moved back).
+            runs.add(new long[] {visited[0], last});
+        }
         int sent = 0;
         for (long[] run : runs) {
             add(replays, resendJournal(run[0], again));
