@@ -263,7 +263,7 @@ public final class Replayer {
                 w = resendPredecessors(again, writes, replays, c);
                 for (int i = 0, sentUpTo = 0; i <= orders.length; i++) {
                     // The direct writes acknowledged before batch i (all that are left, after the last) go before it; the
-                    // batches ahead of them go first. Writes of a predecessor (order unknown) go behind its replays.
+                    // batches ahead of them go first. A predecessor's writes (order unknown) were placed just above.
                     int from = w;
                     while (w < writes.size() && (i == orders.length || writes.get(w).order() < orders[i])) {
                         w++;
