@@ -254,13 +254,32 @@ public final class Replayer {
             ChronicleJournal.Rewind again = withUnfinished(journal.rewindRecentOrdered());
             unfinished = null;
             List<RecentWrites.Entry> writes = recent.drain();
+            // A predecessor's writes (order unknown, at the front) once each: its sent log holds a write it sent again
+            // after a restart twice; the first copy is where it belongs.
+            int u = 0;
+            while (u < writes.size() && writes.get(u).order() == WriteOrder.UNKNOWN) {
+                u++;
+            }
+            if (u > 1) {
+                Set<String> seen = new HashSet<>();
+                List<RecentWrites.Entry> once = new ArrayList<>(writes.size());
+                for (int i = 0; i < writes.size(); i++) {
+                    if (i >= u || seen.add(writes.get(i).job().id().value())) {
+                        once.add(writes.get(i));
+                    }
+                }
+                u -= writes.size() - once.size();
+                writes = once;
+            }
             long[] replays = {0, 0, 0}; // sent, restored, skipped
+            long[] backlog = {0, 0}; // sent, new in Redis
+            long backlogStart = System.nanoTime();
             int[] c = {0, 0};
             long[] lastIndexes = again.lastIndexes();
             long[] orders = again.orders();
-            int w = 0;
+            int w = u;
             try {
-                w = resendPredecessors(again, writes, replays, c);
+                resendPredecessors(again, writes, u, replays, backlog, c);
                 for (int i = 0, sentUpTo = 0; i <= orders.length; i++) {
                     // The direct writes acknowledged before batch i (all that are left, after the last) go before it; the
                     // batches ahead of them go first. A predecessor's writes (order unknown) were placed just above.
@@ -287,6 +306,10 @@ public final class Replayer {
             }
             finishedAhead = Set.of();
             logResent(replays[0], replays[1], replays[2], windowMillis);
+            if (backlog[0] > 0) {
+                log.info("Replayed {} jobs from journal in {} ms ({} already in Redis, skipped as duplicates)", backlog[0],
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - backlogStart), backlog[0] - backlog[1]);
+            }
             if (!writes.isEmpty()) {
                 // Kept again: this Redis may lose them as well (its AOF's last second, or a failover before a replica
                 // has them).
@@ -326,68 +349,97 @@ public final class Replayer {
 
     /**
      * The first part of a successor's re-send (a producer opened on the journal of one that died, the tool's replay):
-     * its predecessor's direct writes, whose {@link WriteOrder} died with it, merged with the journal's records by
-     * when each job was accepted ({@link #acceptedBefore}), which for calls made one after another is the order they
-     * first reached Redis. The records are those the predecessor replayed (of unknown order at open) and the backlog
-     * after them: a predecessor that died during its own re-send had already moved the replay position back, so
-     * records it had replayed before a later direct write are backlog now. The walk stops at the first record accepted
-     * after the last of these writes; writes accepted after every record go behind them all.
-     *
-     * @return how many of {@code writes} were sent
+     * its predecessor's direct writes (the first {@code u} of {@code writes}), whose {@link WriteOrder} died with it,
+     * merged with the journal's records by when each job was accepted ({@link #acceptedBefore}), which for calls made
+     * one after another is the order they first reached Redis. The journal is walked from the replay position on, not
+     * only over what the predecessor had replayed: one that died during its own re-send had moved that position back,
+     * so records it replayed before a later direct write are backlog now. Per queue: a write goes before the first
+     * record of its queue accepted after it (another queue's records do not cut the journal's calls); once a record
+     * is accepted after every write left, those go before it and the walk stops; writes accepted after every record go
+     * behind them all. Records past {@code again.before()} (never replayed in this process) count as replayed.
      */
-    private int resendPredecessors(ChronicleJournal.Rewind again, List<RecentWrites.Entry> writes, long[] replays, int[] c) {
-        int u = 0;
-        while (u < writes.size() && writes.get(u).order() == WriteOrder.UNKNOWN) {
-            u++;
-        }
+    private void resendPredecessors(ChronicleJournal.Rewind again, List<RecentWrites.Entry> writes, int u,
+                                    long[] replays, long[] backlog, int[] c) {
         if (u == 0) {
-            return 0;
+            return;
         }
-        // Where each run of writes goes: before the journal record at the index given (journal up to index - 1 first).
-        List<long[]> runs = new ArrayList<>();
-        int[] w = {0};
-        int last = u;
+        java.util.Map<QueueName, ArrayDeque<Integer>> pending = new java.util.HashMap<>();
+        for (int i = 0; i < u; i++) {
+            pending.computeIfAbsent(writes.get(i).job().queue(), q -> new ArrayDeque<>()).addLast(i);
+        }
+        boolean[] placed = new boolean[u];
+        int[] latest = {u - 1}; // the latest write not placed yet
+        // Where runs of writes go: before the journal record at the index given (journal up to index - 1 first).
+        List<long[]> at = new ArrayList<>();
+        List<List<Integer>> runs = new ArrayList<>();
         long[] visited = {Long.MIN_VALUE};
         journal.visit(journal.replayedIndex(), journal.lastIndex(), e -> {
             visited[0] = e.index();
             if (e.job() == null) {
                 return true;
             }
-            int from = w[0];
-            while (w[0] < last && acceptedBefore(writes.get(w[0]).job(), e.job())) {
-                w[0]++;
+            List<Integer> run = new ArrayList<>();
+            if (acceptedBefore(writes.get(latest[0]).job(), e.job())) {
+                for (int i = 0; i < u; i++) {
+                    if (!placed[i]) {
+                        run.add(i);
+                    }
+                }
+                latest[0] = -1;
+            } else {
+                ArrayDeque<Integer> mine = pending.get(e.job().queue());
+                while (mine != null && !mine.isEmpty() && acceptedBefore(writes.get(mine.peekFirst()).job(), e.job())) {
+                    int i = mine.pollFirst();
+                    placed[i] = true;
+                    run.add(i);
+                }
+                while (latest[0] >= 0 && placed[latest[0]]) {
+                    latest[0]--;
+                }
             }
-            if (w[0] > from) {
-                runs.add(new long[] {e.index() - 1, w[0]});
+            if (!run.isEmpty()) {
+                at.add(new long[] {e.index() - 1});
+                runs.add(run);
             }
-            return w[0] < last;
+            return latest[0] >= 0;
         });
-        if (w[0] < last && visited[0] != Long.MIN_VALUE) {
-            // Accepted after every record there was: behind all of them (a journal's records a predecessor that died
-            // during its re-send had replayed before these writes, and moved back).
-            runs.add(new long[] {visited[0], last});
+        if (latest[0] >= 0) {
+            // Accepted after every record there was: behind them all.
+            List<Integer> run = new ArrayList<>();
+            for (int i = 0; i < u; i++) {
+                if (!placed[i]) {
+                    run.add(i);
+                }
+            }
+            at.add(new long[] {visited[0] == Long.MIN_VALUE ? journal.replayedIndex() : visited[0]});
+            runs.add(run);
         }
-        int sent = 0;
-        for (long[] run : runs) {
-            add(replays, resendJournal(run[0], again));
-            add(c, resend(writes.subList(sent, (int) run[1])));
-            sent = (int) run[1];
+        for (int r = 0; r < runs.size(); r++) {
+            long upTo = at.get(r)[0];
+            add(replays, resendJournal(Math.min(upTo, again.before()), again));
+            if (upTo > again.before()) {
+                Drain d = run(new Drain(upTo, false, false, null), System.nanoTime());
+                backlog[0] += d.sent;
+                backlog[1] += d.fresh;
+            }
+            List<RecentWrites.Entry> some = new ArrayList<>(runs.get(r).size());
+            runs.get(r).forEach(i -> some.add(writes.get(i)));
+            add(c, resend(some));
         }
-        return sent;
     }
 
     /**
-     * Whether job {@code a} was accepted before job {@code b}, by one producer: accepted earlier, or in the same
-     * millisecond with ids minted in that order (a process mints them in order). Equal times with a caller's id: not
-     * known, taken as not.
+     * Whether job {@code a} was accepted before job {@code b}, by one producer. Two ids in the minted form (a ULID):
+     * their order, which one process keeps across steps back of the wall clock (up to 10 s); otherwise the times they
+     * were accepted. Equal times with a caller's id: not known, taken as not.
      */
     static boolean acceptedBefore(JobRecord a, JobRecord b) {
-        if (a.enqueuedAt() != b.enqueuedAt()) {
-            return a.enqueuedAt() < b.enqueuedAt();
-        }
         String x = a.id().value();
         String y = b.id().value();
-        return com.github.f4b6a3.ulid.Ulid.isValid(x) && com.github.f4b6a3.ulid.Ulid.isValid(y) && x.compareTo(y) < 0;
+        if (com.github.f4b6a3.ulid.Ulid.isValid(x) && com.github.f4b6a3.ulid.Ulid.isValid(y)) {
+            return x.compareTo(y) < 0;
+        }
+        return a.enqueuedAt() < b.enqueuedAt();
     }
 
     private static void add(int[] to, int[] what) {
