@@ -175,25 +175,44 @@ public final class SentinelGroup implements AutoCloseable {
      * old master, still running, is demoted to a replica of it. Returns the old master.
      *
      * @throws redis.clients.jedis.exceptions.JedisDataException if the sentinel refuses ({@code INPROG}: a failover is
-     *     under way; {@code NOGOODSLAVE}: no replica it can promote)
+     *     under way; {@code NOGOODSLAVE}: no replica it can promote, still so after 30 s of asking again)
      */
     public RedisProcess failover() {
         RedisProcess m = master();
-        RuntimeException last = null;
-        for (Sentinel s : sentinels) {
-            Jedis j;
-            try {
-                j = s.jedis();
-            } catch (JedisConnectionException down) {
-                last = down;
-                continue;
+        // A replica that just resynced (a demoted master) is not a candidate until the sentinel has read its INFO again,
+        // which it does every 10 s: NOGOODSLAVE until then (the failover did not start). Asked again for up to 30 s.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            RuntimeException last = null;
+            for (Sentinel s : sentinels) {
+                Jedis j;
+                try {
+                    j = s.jedis();
+                } catch (JedisConnectionException down) {
+                    last = down;
+                    continue;
+                }
+                try (j) {
+                    j.sentinelFailover(masterName);
+                    return m;
+                } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+                    if (!String.valueOf(refused.getMessage()).startsWith("NOGOODSLAVE") || System.nanoTime() > deadline) {
+                        throw refused;
+                    }
+                    last = refused;
+                    break;
+                }
             }
-            try (j) {
-                j.sentinelFailover(masterName);
-                return m;
+            if (!(last instanceof redis.clients.jedis.exceptions.JedisDataException)) {
+                throw new IllegalStateException("no sentinel answered to SENTINEL FAILOVER " + masterName, last);
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while asking for a failover", e);
             }
         }
-        throw new IllegalStateException("no sentinel answered to SENTINEL FAILOVER " + masterName, last);
     }
 
     /** SIGKILLs sentinel {@code index} (in {@link #sentinelPorts()} order) and waits until it is dead. */

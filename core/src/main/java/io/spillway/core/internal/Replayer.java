@@ -254,22 +254,28 @@ public final class Replayer {
             ChronicleJournal.Rewind again = withUnfinished(journal.rewindRecentOrdered());
             unfinished = null;
             List<RecentWrites.Entry> writes = recent.drain();
-            // A predecessor's writes (order unknown, at the front) once each: its sent log holds a write it sent again
-            // after a restart twice; the first copy is where it belongs.
+            // A predecessor's writes (order unknown, at the front) once each, in the order they were accepted. Its sent
+            // log holds a write it sent again after a restart twice, and its window may have cut the first copy of one
+            // and kept the first of the next: the last copies are in order (a re-send writes them again in order, after
+            // every earlier copy); several threads' records can be out of it. A job is a queue and an id.
             int u = 0;
             while (u < writes.size() && writes.get(u).order() == WriteOrder.UNKNOWN) {
                 u++;
             }
             if (u > 1) {
-                Set<String> seen = new HashSet<>();
+                java.util.Map<String, Integer> lastCopy = new java.util.HashMap<>();
+                for (int i = 0; i < u; i++) {
+                    lastCopy.put(jobKey(writes.get(i).job()), i);
+                }
                 List<RecentWrites.Entry> once = new ArrayList<>(writes.size());
                 for (int i = 0; i < writes.size(); i++) {
-                    if (i >= u || seen.add(writes.get(i).job().id().value())) {
+                    if (i >= u || lastCopy.get(jobKey(writes.get(i).job())) == i) {
                         once.add(writes.get(i));
                     }
                 }
                 u -= writes.size() - once.size();
                 writes = once;
+                writes.subList(0, u).sort(java.util.Comparator.comparing(RecentWrites.Entry::job, ACCEPTED));
             }
             long[] replays = {0, 0, 0}; // sent, restored, skipped
             long[] backlog = {0, 0}; // sent, new in Redis
@@ -429,18 +435,32 @@ public final class Replayer {
     }
 
     /**
-     * Whether job {@code a} was accepted before job {@code b}, by one producer. Two ids in the minted form (a ULID):
-     * their order, which one process keeps across steps back of the wall clock (up to 10 s); otherwise the times they
-     * were accepted. Equal times with a caller's id: not known, taken as not.
+     * Whether a predecessor's direct write goes before a journal record of the same producer: accepted in an earlier
+     * millisecond, or in the same one with two minted ids in that order (one process mints them in order). In the
+     * same millisecond otherwise (a caller's id): the write first, as for the two parts of an {@code enqueueAll}, or of a
+     * direct write and the next call that spooled, cut by a Redis failure, which is where writes get lost. Not the
+     * ids alone: a caller may pass an id it minted ahead of the call.
      */
-    static boolean acceptedBefore(JobRecord a, JobRecord b) {
-        String x = a.id().value();
-        String y = b.id().value();
-        if (com.github.f4b6a3.ulid.Ulid.isValid(x) && com.github.f4b6a3.ulid.Ulid.isValid(y)) {
-            return x.compareTo(y) < 0;
+    static boolean acceptedBefore(JobRecord write, JobRecord record) {
+        if (write.enqueuedAt() != record.enqueuedAt()) {
+            return write.enqueuedAt() < record.enqueuedAt();
         }
-        return a.enqueuedAt() < b.enqueuedAt();
+        if (minted(write) && minted(record)) {
+            return write.id().value().compareTo(record.id().value()) < 0;
+        }
+        return true;
     }
+
+    private static boolean minted(JobRecord r) {
+        return com.github.f4b6a3.ulid.Ulid.isValid(r.id().value());
+    }
+
+    private static String jobKey(JobRecord r) {
+        return r.queue().value() + '\n' + r.id().value();
+    }
+
+    /** The order a producer's jobs were accepted in, to the millisecond (a stable sort keeps the rest as it was). */
+    static final java.util.Comparator<JobRecord> ACCEPTED = java.util.Comparator.comparingLong(JobRecord::enqueuedAt);
 
     private static void add(int[] to, int[] what) {
         to[0] += what[0];
