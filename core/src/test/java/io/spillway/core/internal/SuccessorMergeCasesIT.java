@@ -192,6 +192,30 @@ class SuccessorMergeCasesIT {
         assertThat(SuccessorMergeIT_ids(j, "emails")).as("emails: both of its jobs").containsExactly("order-42", "order-43");
     }
 
+    /**
+     * A predecessor's writes restored out of their accept order (its sent log's ring let the first copies of some go
+     * and kept the copies it wrote again after a restart, which come after later writes): merged in accept order all
+     * the same, w1-w4 before the journal's record, w5-w9 after it.
+     */
+    @Test
+    void writesRestoredOutOfTheirAcceptOrderAreMergedInIt() {
+        long base = System.currentTimeMillis() - 60_000;
+        List<JobRecord> w = new ArrayList<>();
+        for (int i = 1; i <= 9; i++) {
+            w.add(minted("a", base + i * 10L));
+        }
+        JobRecord s = job("spooled", "a", base + 45);
+        spool(s);
+        List<RecentWrites.Entry> restored = new ArrayList<>();
+        w.subList(4, 9).forEach(r -> restored.add(write(r)));
+        w.subList(0, 4).forEach(r -> restored.add(write(r)));
+        recoverWith(restored);
+        List<JobRecord> expected = new ArrayList<>(w.subList(0, 4));
+        expected.add(s);
+        expected.addAll(w.subList(4, 9));
+        assertThat(SuccessorMergeIT_ids(j, "a")).containsExactlyElementsOf(idsOf(expected.toArray(JobRecord[]::new)));
+    }
+
     /** Control: the same with the sent log in accept order holds. */
     @Test
     void controlOneThreadInAcceptOrder() {

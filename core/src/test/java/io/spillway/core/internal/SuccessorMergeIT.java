@@ -103,42 +103,6 @@ class SuccessorMergeIT {
         }
     }
 
-    /**
-     * A predecessor's writes restored out of their accept order: its sent log's ring let the first copies of some go
-     * and kept the copies it wrote again after a restart, which come after later writes. They are merged in accept
-     * order all the same: w1-w4 before the journal's record, w5-w9 after it.
-     */
-    @org.junit.jupiter.api.Test
-    void writesRestoredOutOfTheirAcceptOrderAreMergedInIt() {
-        MetricRegistry reg = new MetricRegistry();
-        try (RedisProcess redis = RedisProcess.builder().start();
-             ChronicleJournal journal = ChronicleJournal.open(dir, GB, Durability.PROCESS_CRASH, reg, null, 5_000);
-             RedisGateway g = new RedisGateway(RedisConnection.of(redis.uri()), "test", 4, Duration.ofSeconds(1),
-                     new MetricRegistry());
-             Jedis j = redis.jedis()) {
-            g.loadScripts(LuaScript.ENQUEUE);
-            long base = System.currentTimeMillis() - 60_000;
-            List<RecentWrites.Entry> w = new ArrayList<>();
-            for (int i = 1; i <= 9; i++) {
-                JobRecord x = new JobRecord(JobId.mint(base + i * 10L), QueueName.of("a"), "t", new byte[] {2}, Map.of(), 0,
-                        base + i * 10L, 0);
-                w.add(new RecentWrites.Entry(base + i * 10L, x, JobCodec.encode(x)));
-            }
-            JobRecord s = new JobRecord(JobId.of("spooled"), QueueName.of("a"), "t", new byte[] {1}, Map.of(), 0, base + 45, 0);
-            journal.append(s, JobCodec.encode(s));
-            List<RecentWrites.Entry> restored = new ArrayList<>(w.subList(4, 9));
-            restored.addAll(w.subList(0, 4));
-            RecentWrites recent = new RecentWrites(5_000, 1L << 30);
-            recent.restore(restored);
-            new Replayer(journal, g, 0, 1_000, reg).recover(true, recent, 5_000);
-            List<String> expected = new ArrayList<>();
-            w.subList(0, 4).forEach(e -> expected.add(e.job().id().value()));
-            expected.add("spooled");
-            w.subList(4, 9).forEach(e -> expected.add(e.job().id().value()));
-            assertThat(ids(j, "a")).containsExactlyElementsOf(expected);
-        }
-    }
-
     @SuppressWarnings("unchecked")
     private static List<String> ids(Jedis j, String queue) {
         List<String> out = new ArrayList<>();
