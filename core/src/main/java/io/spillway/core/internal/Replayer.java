@@ -375,9 +375,7 @@ public final class Replayer {
         }
         boolean[] placed = new boolean[u];
         int[] latest = {u - 1}; // the latest write not placed yet
-        // Where runs of writes go: before the journal record at the index given (journal up to index - 1 first).
-        List<long[]> at = new ArrayList<>();
-        List<List<Integer>> runs = new ArrayList<>();
+        List<Run> runs = new ArrayList<>();
         long[] visited = {Long.MIN_VALUE};
         journal.visit(journal.replayedIndex(), journal.lastIndex(), e -> {
             visited[0] = e.index();
@@ -404,8 +402,7 @@ public final class Replayer {
                 }
             }
             if (!run.isEmpty()) {
-                at.add(new long[] {e.index() - 1});
-                runs.add(run);
+                runs.add(new Run(e.index() - 1, run));
             }
             return latest[0] >= 0;
         });
@@ -417,21 +414,23 @@ public final class Replayer {
                     run.add(i);
                 }
             }
-            at.add(new long[] {visited[0] == Long.MIN_VALUE ? journal.replayedIndex() : visited[0]});
-            runs.add(run);
+            runs.add(new Run(visited[0] == Long.MIN_VALUE ? journal.replayedIndex() : visited[0], run));
         }
-        for (int r = 0; r < runs.size(); r++) {
-            long upTo = at.get(r)[0];
-            add(replays, resendJournal(Math.min(upTo, again.before()), again));
-            if (upTo > again.before()) {
-                Drain d = run(new Drain(upTo, false, false, null), System.nanoTime());
+        for (Run r : runs) {
+            add(replays, resendJournal(Math.min(r.journalUpTo(), again.before()), again));
+            if (r.journalUpTo() > again.before()) {
+                Drain d = run(new Drain(r.journalUpTo(), false, false, null), System.nanoTime());
                 backlog[0] += d.sent;
                 backlog[1] += d.fresh;
             }
-            List<RecentWrites.Entry> some = new ArrayList<>(runs.get(r).size());
-            runs.get(r).forEach(i -> some.add(writes.get(i)));
+            List<RecentWrites.Entry> some = new ArrayList<>(r.writes().size());
+            r.writes().forEach(i -> some.add(writes.get(i)));
             add(c, resend(some));
         }
+    }
+
+    /** Writes (indexes) to send once the journal is sent up to {@code journalUpTo} (an index). */
+    private record Run(long journalUpTo, List<Integer> writes) {
     }
 
     /**
