@@ -763,6 +763,7 @@ class JobProducerIT {
      * writes accepted before them.
      */
     @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
     void aRestartThatLostDirectAndReplayedWritesGetsThemBackInTheirFirstOrder() {
         try (JobProducer p = producer(redis.uri())) {
             List<String> expected = new ArrayList<>(enqueueDirect(p, "mix", "before", 40));
@@ -794,6 +795,7 @@ class JobProducerIT {
      * ahead of its later direct writes. Before, they went behind them (the re-send's plan was lost with the failure).
      */
     @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
     void aReSendThatFailsMidwayKeepsTheFirstOrderForTheNextRecovery() {
         int port = redis.port();
         try (JobProducer p = producer(redis.uri())) {
@@ -836,6 +838,7 @@ class JobProducerIT {
      * ones first.
      */
     @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
     void aSuccessorGetsItsPredecessorsDirectAndReplayedWritesBackInTheirFirstOrder() {
         List<String> expected = new ArrayList<>();
         try (JobProducer p = producer(redis.uri())) {
@@ -870,6 +873,7 @@ class JobProducerIT {
      */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(ints = {20, 2_000})
+    @org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
     void aSuccessorOfAProducerWhoseReSendFailedMidwayKeepsTheFirstOrder(int killAt) throws Exception {
         List<String> expected = new ArrayList<>();
         try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("journal"))

@@ -28,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * 5100").
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
 class JournalReplayBacklogIT {
     @TempDir
     Path tmp;

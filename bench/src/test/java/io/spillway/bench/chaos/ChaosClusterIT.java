@@ -17,6 +17,9 @@ import org.junit.jupiter.api.Timeout;
  * keeps the evidence, each node's log and AOF included.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
+// First pass only, to keep CI under 30 minutes: on Redis 7.0 a failover to a replica (scripts replicated as effects) is
+// covered by SentinelFailoverIT, and the cluster's routing by SlotRoutedPipelineIT.
+@org.junit.jupiter.api.Tag("first-pass-only")
 class ChaosClusterIT {
 
     @Test

@@ -30,6 +30,7 @@ import redis.clients.jedis.Protocol;
  * puts each queue back in that order.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
 class SuccessorMergeCasesIT {
     private static final long GB = 1L << 30;
 

@@ -28,6 +28,7 @@ import redis.clients.jedis.Jedis;
  * and 4-6 s for 20,000 records and 20,000 writes of another queue).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.Tag("first-pass-only") // client-side logic: the same whatever the Redis version
 class SuccessorMergeIT {
     private static final long GB = 1L << 30;
 
