@@ -21,7 +21,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.Protocol;
 
 /**
  * The successor's merge (Replayer.resendPredecessors, acceptedBefore, the dedupe at the start of recover), in cases a
@@ -112,7 +111,7 @@ class SuccessorMergeCasesIT {
             List<RecentWrites.Entry> earlier = sent.recent(5_000, 3_600_000, now);
             recoverWith(earlier);
         }
-        assertThat(SuccessorMergeIT_ids(j, "q")).as("queue q: the order the thread wrote them").containsExactlyElementsOf(
+        assertThat(SuccessorMergeIT.ids(j, "q")).as("queue q: the order the thread wrote them").containsExactlyElementsOf(
                 idsOf(a, b, c));
     }
 
@@ -129,7 +128,7 @@ class SuccessorMergeCasesIT {
         JobRecord a = new JobRecord(early, QueueName.of("q"), "t", new byte[] {1}, Map.of(), 0, now - 1_000, 0); // spooled
         spool(a);
         recoverWith(List.of(write(b)));
-        assertThat(SuccessorMergeIT_ids(j, "q")).containsExactlyElementsOf(idsOf(b, a));
+        assertThat(SuccessorMergeIT.ids(j, "q")).containsExactlyElementsOf(idsOf(b, a));
     }
 
     /**
@@ -156,7 +155,7 @@ class SuccessorMergeCasesIT {
         spool(later);
         expected.add(later.id().value());
         recoverWith(writes);
-        assertThat(SuccessorMergeIT_ids(j, "q")).containsExactlyElementsOf(expected);
+        assertThat(SuccessorMergeIT.ids(j, "q")).containsExactlyElementsOf(expected);
     }
 
     /**
@@ -173,8 +172,8 @@ class SuccessorMergeCasesIT {
         JobRecord w = minted("q", now - 1_000); // thread 1, direct
         spool(r);
         recoverWith(List.of(write(w), write(x))); // sent-log order: W, X
-        assertThat(SuccessorMergeIT_ids(j, "q")).containsExactlyElementsOf(idsOf(r, w));
-        assertThat(SuccessorMergeIT_ids(j, "x")).containsExactlyElementsOf(idsOf(x));
+        assertThat(SuccessorMergeIT.ids(j, "q")).containsExactlyElementsOf(idsOf(r, w));
+        assertThat(SuccessorMergeIT.ids(j, "x")).containsExactlyElementsOf(idsOf(x));
     }
 
     /**
@@ -189,8 +188,8 @@ class SuccessorMergeCasesIT {
         JobRecord emails = job("order-42", "emails", now - 1_999);
         JobRecord other = job("order-43", "emails", now - 1_998);
         recoverWith(List.of(write(images), write(emails), write(other)));
-        assertThat(SuccessorMergeIT_ids(j, "images")).containsExactly("order-42");
-        assertThat(SuccessorMergeIT_ids(j, "emails")).as("emails: both of its jobs").containsExactly("order-42", "order-43");
+        assertThat(SuccessorMergeIT.ids(j, "images")).containsExactly("order-42");
+        assertThat(SuccessorMergeIT.ids(j, "emails")).as("emails: both of its jobs").containsExactly("order-42", "order-43");
     }
 
     /**
@@ -214,7 +213,7 @@ class SuccessorMergeCasesIT {
         List<JobRecord> expected = new ArrayList<>(w.subList(0, 4));
         expected.add(s);
         expected.addAll(w.subList(4, 9));
-        assertThat(SuccessorMergeIT_ids(j, "a")).containsExactlyElementsOf(idsOf(expected.toArray(JobRecord[]::new)));
+        assertThat(SuccessorMergeIT.ids(j, "a")).containsExactlyElementsOf(idsOf(expected.toArray(JobRecord[]::new)));
     }
 
     /** Control: the same with the sent log in accept order holds. */
@@ -226,24 +225,6 @@ class SuccessorMergeCasesIT {
         JobRecord w = minted("q", now - 1_000);
         spool(r);
         recoverWith(List.of(write(x), write(w)));
-        assertThat(SuccessorMergeIT_ids(j, "q")).containsExactlyElementsOf(idsOf(r, w));
-    }
-
-    @SuppressWarnings("unchecked")
-    static List<String> SuccessorMergeIT_ids(Jedis j, String queue) {
-        List<String> out = new ArrayList<>();
-        byte[] key = RedisKeys.bytes(RedisKeys.stream(QueueName.of(queue)));
-        List<Object> entries = (List<Object>) j.sendCommand(Protocol.Command.XRANGE, key,
-                ascii("-"), ascii("+"));
-        for (Object e : entries) {
-            List<?> entry = (List<?>) e;
-            List<?> fields = (List<?>) entry.get(1);
-            out.add(JobCodec.decode((byte[]) fields.get(1)).id().value());
-        }
-        return out;
-    }
-
-    private static byte[] ascii(String s) {
-        return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        assertThat(SuccessorMergeIT.ids(j, "q")).containsExactlyElementsOf(idsOf(r, w));
     }
 }

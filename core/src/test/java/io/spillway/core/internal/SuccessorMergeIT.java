@@ -104,8 +104,9 @@ class SuccessorMergeIT {
         }
     }
 
+    /** A queue's job ids in stream order. */
     @SuppressWarnings("unchecked")
-    private static List<String> ids(Jedis j, String queue) {
+    static List<String> ids(Jedis j, String queue) {
         List<String> out = new ArrayList<>();
         byte[] key = RedisKeys.bytes(RedisKeys.stream(QueueName.of(queue)));
         String start = "-";
