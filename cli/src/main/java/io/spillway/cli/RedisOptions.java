@@ -5,6 +5,7 @@ import io.spillway.core.SpillwayException;
 import io.spillway.core.internal.ClusterTopology;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.ServerKind;
+import io.spillway.core.internal.ClientSettings;
 import io.spillway.core.internal.Tls;
 import io.spillway.core.internal.Sentinels;
 import java.net.InetSocketAddress;
@@ -19,7 +20,6 @@ import java.util.Set;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import picocli.CommandLine.Option;
 import redis.clients.jedis.Connection;
-import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
@@ -383,18 +383,10 @@ final class RedisOptions {
 
     /** The settings of every connection the command makes: timeouts, database, name, TLS and credentials. */
     private JedisClientConfig clientConfig(RedisConnection c) {
-        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
+        return ClientSettings.builder(c, CLIENT_NAME, c.user(), c.password())
                 .connectionTimeoutMillis(timeoutMs).socketTimeoutMillis(timeoutMs).blockingSocketTimeoutMillis(timeoutMs)
-                .database(c.database()).clientName(CLIENT_NAME)
-                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED); // as the library's connections
-        Tls.configure(cfg, c);
-        if (c.user() != null) {
-            cfg.user(c.user());
-        }
-        if (c.password() != null) {
-            cfg.password(c.password());
-        }
-        return cfg.build();
+                .database(c.database())
+                .build();
     }
 
     /**

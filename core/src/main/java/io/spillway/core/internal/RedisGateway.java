@@ -136,23 +136,11 @@ public final class RedisGateway implements AutoCloseable {
         this.component = component;
         int socketMs = (int) connection.socketTimeout().toMillis();
         this.socketTimeoutNanos = connection.socketTimeout().toNanos();
-        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
-                .connectionTimeoutMillis((int) connection.connectTimeout().toMillis())
-                .socketTimeoutMillis(socketMs)
+        this.clientConfig = ClientSettings.builder(connection, connection.clientName() + "-" + component, connection.user(),
+                        connection.password())
                 .blockingSocketTimeoutMillis((int) Math.min(Integer.MAX_VALUE, maxBlock.toMillis() + socketMs))
                 .database(connection.database())
-                .clientName(connection.clientName() + "-" + component)
-                // No CLIENT SETINFO: CLIENT SETNAME names the connection, and before Redis 7.2 an ACL user (who cannot
-                // be given +client|setinfo there) had each new connection's SETINFO logged as a refusal in ACL LOG.
-                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED);
-        Tls.configure(cfg, connection);
-        if (connection.user() != null) {
-            cfg.user(connection.user());
-        }
-        if (connection.password() != null) {
-            cfg.password(connection.password());
-        }
-        this.clientConfig = cfg.build();
+                .build();
         GenericObjectPoolConfig<Connection> pool = new GenericObjectPoolConfig<>();
         pool.setMaxTotal(poolSize);
         pool.setMaxIdle(poolSize);

@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
@@ -37,19 +36,7 @@ public final class Sentinels {
      * for the master) and the sentinels' own credentials.
      */
     public static JedisClientConfig config(RedisConnection c, String clientName) {
-        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
-                .connectionTimeoutMillis((int) c.connectTimeout().toMillis())
-                .socketTimeoutMillis((int) c.socketTimeout().toMillis())
-                .clientName(clientName)
-                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED); // as RedisGateway's connections
-        Tls.configure(cfg, c);
-        if (c.sentinelUser() != null) {
-            cfg.user(c.sentinelUser());
-        }
-        if (c.sentinelPassword() != null) {
-            cfg.password(c.sentinelPassword());
-        }
-        return cfg.build();
+        return ClientSettings.builder(c, clientName, c.sentinelUser(), c.sentinelPassword()).build();
     }
 
     /**

@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.JedisClientConfig;
 
@@ -90,19 +89,7 @@ public final class WrongKind {
      * {@code /db} would fail the question before it is asked.
      */
     private static JedisClientConfig config(RedisConnection c, String clientName) {
-        DefaultJedisClientConfig.Builder cfg = DefaultJedisClientConfig.builder()
-                .connectionTimeoutMillis((int) c.connectTimeout().toMillis())
-                .socketTimeoutMillis((int) c.socketTimeout().toMillis())
-                .clientName(clientName)
-                .clientSetInfoConfig(redis.clients.jedis.ClientSetInfoConfig.DISABLED); // as RedisGateway's connections
-        Tls.configure(cfg, c);
-        if (c.user() != null) {
-            cfg.user(c.user());
-        }
-        if (c.password() != null) {
-            cfg.password(c.password());
-        }
-        return cfg.build();
+        return ClientSettings.builder(c, clientName, c.user(), c.password()).build();
     }
 
     /** {@code redis<kind>://} or, with TLS, {@code rediss<kind>://}. */
