@@ -7,8 +7,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** Writes {@code docs/benchmarks.md} and the {@code docs/img/bench-*.png} charts from one run's results. */
+/**
+ * Writes {@code docs/benchmarks.md} and the {@code docs/img/bench-*.png} charts from one run's results. Everything of
+ * the page already there from the line {@value #HISTORY} on (the hand-written session notes) is kept, below the new
+ * figures: a run replaces the generated part only.
+ */
 final class ReportWriter {
+    /** The line that starts the part of the page a run keeps. */
+    static final String HISTORY = "<!-- history: kept as it is when bench/run-benchmarks.sh rewrites the page above -->";
+
     private final Results r;
     private final Map<String, String> meta;
     private final Map<String, List<double[]>> curves;
@@ -36,7 +43,16 @@ final class ReportWriter {
         outage(img);
         memory(img);
         method();
-        Files.writeString(docs.resolve("benchmarks.md"), md.toString());
+        Path page = docs.resolve("benchmarks.md");
+        md.append(history(page));
+        Files.writeString(page, md.toString());
+    }
+
+    /** The kept part of the page now at {@code page}, from the {@link #HISTORY} line on; the line alone if none. */
+    static String history(Path page) throws IOException {
+        String old = Files.exists(page) ? Files.readString(page) : "";
+        int at = old.indexOf(HISTORY);
+        return "\n" + (at < 0 ? HISTORY + "\n" : old.substring(at));
     }
 
     // ---- sections
