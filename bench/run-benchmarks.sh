@@ -30,7 +30,7 @@ mvn -B -q -pl bench -am package -DskipTests dependency:build-classpath \
 
 if command -v npm >/dev/null 2>&1; then
   if [ ! -d bench/node/node_modules/bullmq ] || [ ! -d bench/node/node_modules/ioredis ]; then
-    (cd bench/node && npm install --no-audit --no-fund bullmq ioredis >/dev/null)
+    (cd bench/node && npm ci --no-audit --no-fund >/dev/null)   # the versions of package-lock.json
   fi
 else
   echo "npm not found: BullMQ figures will be missing" >&2
