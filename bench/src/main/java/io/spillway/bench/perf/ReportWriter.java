@@ -62,7 +62,8 @@ final class ReportWriter {
         md.append("Spillway side by side with raw Jedis, Redisson, BullMQ and `redis-benchmark`, **in one run on one Redis**. ")
                 .append("Every figure is the **median of repeated runs** (n = the number of runs; min–max in brackets where it matters); ")
                 .append("ratios are taken between medians of the same run. Single-round-trip figures on a 2-core machine swing with ")
-                .append("background load: read the ratios, not the absolute numbers.\n\n");
+                .append("background load: read the ratios, not the absolute numbers. The sessions' later measurements of single ")
+                .append("figures, and the latest of each target, are in the history at the end of this page.\n\n");
         md.append("Reproduce (from the repository root):\n\n```\n").append(meta.getOrDefault("command", "bench/run-benchmarks.sh")).append("\n```\n\n");
         md.append("| | |\n|---|---|\n");
         row2("run", meta.get("mode") + ", started " + meta.get("started") + ", " + meta.get("seconds.total") + " s in all");
