@@ -114,14 +114,19 @@ public final class JobProducer implements AutoCloseable {
     /** What of this producer's direct writes a replica has confirmed; null if not watched (a cluster, no re-send). */
     private final ReplicaWatch replicaWatch;
     /**
-     * The jobs this producer cancelled within the re-send window (oldest first, at most {@link #MAX_RECENT_CANCELS}),
-     * cancelled again before the re-send when Redis comes back with a new run id: a Redis that lost its latest writes
-     * lost those cancellations with them, and the re-send would bring their jobs back. Guarded by itself.
+     * The jobs this producer cancelled (oldest first, at most {@link #MAX_RECENT_CANCELS}), cancelled again before the
+     * re-send when Redis comes back with a new run id: a Redis that lost its latest writes lost those cancellations with
+     * them, and the re-send would bring their jobs back. Kept as the writes are ({@link RecentWrites#redisAlive}): until
+     * Redis has been seen up, with the same run id, more than {@link #cancelWindowMillis} after the cancellation, so
+     * that they reach as far back as the re-send (which reaches back the window from when Redis was last seen up, not
+     * from the recovery: a cancellation made just before an outage longer than the window is still made again).
+     * Guarded by itself.
      */
     private final java.util.ArrayDeque<RecentCancel> recentCancels = new java.util.ArrayDeque<>();
     private static final int MAX_RECENT_CANCELS = 10_000;
 
-    private record RecentCancel(QueueName queue, JobId id, long atNanos) {
+    /** A cancellation, at {@code atMillis} (epoch ms: the clock of the writes it must outlast). */
+    private record RecentCancel(QueueName queue, JobId id, long atMillis) {
     }
     /** Recent direct writes on disk, for a producer started after this one; null with resending off. */
     private final SentLog sentLog;
@@ -254,6 +259,7 @@ public final class JobProducer implements AutoCloseable {
         monitor.onAlive(at -> {
             recent.redisAlive(at);
             journal.redisAlive(at);
+            forgetCancelsKept(at);
         });
         monitor.writeAhead(config.writeAhead);
         monitor.sendsRecentWritesAgain(true);
@@ -515,7 +521,7 @@ public final class JobProducer implements AutoCloseable {
                 if (cancelLog != null) {
                     cancelLog.append(q, id, System.currentTimeMillis());
                 }
-                remember(new RecentCancel(q, id, System.nanoTime()));
+                remember(new RecentCancel(q, id, System.currentTimeMillis()));
             }
             return s;
         } finally {
@@ -1007,18 +1013,28 @@ public final class JobProducer implements AutoCloseable {
         return CancelLog.windowMillis(config.writeAhead, config.resendWindow.toMillis(), SENT_LOG_MAX_AGE_MILLIS);
     }
 
-    /** Keeps a cancellation for {@link #cancelWindowMillis} (nothing when that is 0). */
+    /** Keeps a cancellation until Redis is known to keep it ({@link #forgetCancelsKept}; nothing when the window is 0). */
     private void remember(RecentCancel c) {
-        long window = TimeUnit.MILLISECONDS.toNanos(cancelWindowMillis());
-        if (window <= 0) {
+        if (cancelWindowMillis() <= 0) {
             return;
         }
         synchronized (recentCancels) {
-            while (!recentCancels.isEmpty() && (recentCancels.size() >= MAX_RECENT_CANCELS
-                    || c.atNanos() - recentCancels.peekFirst().atNanos() > window)) {
+            while (recentCancels.size() >= MAX_RECENT_CANCELS) {
                 recentCancels.pollFirst();
             }
             recentCancels.addLast(c);
+        }
+    }
+
+    /**
+     * Redis was up, with the same run id, at {@code aliveAtMillis}: the cancellations made more than the window before
+     * are Redis's to keep, as the writes of that time are ({@link RecentWrites#keptBefore}: not those no replica has
+     * confirmed yet).
+     */
+    private void forgetCancelsKept(long aliveAtMillis) {
+        long before = recent.keptBefore(aliveAtMillis, cancelWindowMillis());
+        synchronized (recentCancels) {
+            recentCancels.removeIf(c -> c.atMillis() < before);
         }
     }
 
@@ -1029,15 +1045,12 @@ public final class JobProducer implements AutoCloseable {
      */
     private void cancelAgain() {
         List<RecentCancel> again = new ArrayList<>();
-        long now = System.nanoTime();
-        long since = now - TimeUnit.MILLISECONDS.toNanos(cancelWindowMillis());
         List<CancelLog.Entry> predecessor;
         synchronized (recentCancels) {
             predecessor = predecessorCancels;
             for (CancelLog.Entry e : predecessor) {
-                again.add(new RecentCancel(e.queue(), e.id(), now));
+                again.add(new RecentCancel(e.queue(), e.id(), e.atMillis()));
             }
-            recentCancels.removeIf(c -> c.atNanos() - since < 0);
             again.addAll(recentCancels);
         }
         if (again.isEmpty()) {
@@ -1051,13 +1064,23 @@ public final class JobProducer implements AutoCloseable {
             }
             JobCancel.cancel(gateway, c.queue(), c.id(), true);
         }
+        long now = System.currentTimeMillis();
         synchronized (recentCancels) {
             if (predecessorCancels == predecessor) {
                 predecessorCancels = List.of(); // made again: a failure above leaves them for the next recovery
             }
+            // Kept again as made now, like the writes sent again: the Redis that took them may lose them too.
+            Set<RecentCancel> made = new HashSet<>(again);
+            recentCancels.removeIf(made::contains);
+            while (recentCancels.size() + again.size() > MAX_RECENT_CANCELS && !recentCancels.isEmpty()) {
+                recentCancels.pollFirst();
+            }
+            for (RecentCancel c : again.subList(Math.max(0, again.size() - MAX_RECENT_CANCELS), again.size())) {
+                recentCancels.addLast(new RecentCancel(c.queue(), c.id(), now));
+            }
         }
-        log.info("Cancelled {} jobs again after the Redis restart (cancelled here{} in the last {} ms): {} of the"
-                + " cancellations had been lost", again.size(), predecessor.isEmpty() ? ""
+        log.info("Cancelled {} jobs again after the Redis restart (cancelled here{} within {} ms before Redis was last"
+                + " seen up, or since): {} of the cancellations had been lost", again.size(), predecessor.isEmpty() ? ""
                 : " or by the producer before this one on its journal", cancelWindowMillis(), lost);
     }
 

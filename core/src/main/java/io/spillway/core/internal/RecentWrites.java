@@ -169,8 +169,17 @@ public final class RecentWrites {
         evict(atMillis);
     }
 
+    /**
+     * What {@link #redisAlive} lets go of, for a companion record kept by another window (a producer's cancellations):
+     * whatever is older than {@code windowMillis} before {@code aliveAtMillis}, unless no replica has confirmed it
+     * ({@link #keepSince}).
+     */
+    public long keptBefore(long aliveAtMillis, long windowMillis) {
+        return Math.min(aliveAtMillis - windowMillis, keepSince);
+    }
+
     private void evict(long nowMillis) {
-        long before = Math.min(nowMillis - windowMillis, keepSince);
+        long before = keptBefore(nowMillis, windowMillis);
         Entry head;
         while ((head = entries.peekFirst()) != null && (head.ackedAtMillis() < before || bytes > maxBytes)) {
             if (head.ackedAtMillis() >= before) {
