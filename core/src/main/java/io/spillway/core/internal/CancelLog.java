@@ -137,20 +137,23 @@ public final class CancelLog implements AutoCloseable {
     /**
      * The cancellations a producer started on this journal makes again (before it sends its predecessor's last writes
      * again) if Redis restarted since: those within {@code windowMillis} of the newest of them or of the newest of
-     * {@code predecessorWrites} (what the sent log gives back), and none older than {@code maxAgeMillis}, as for the
-     * writes.
+     * {@code predecessorWrites} (what the sent log gives back), and every one since the oldest of those writes (a job
+     * sent again must find its cancellation, which came after it, made again), but none older than
+     * {@code maxAgeMillis}, as for the writes.
      */
     public synchronized List<Entry> toMakeAgain(List<RecentWrites.Entry> predecessorWrites, long windowMillis,
                                                 long maxAgeMillis, long nowMillis) {
         List<Entry> logged = since(nowMillis - maxAgeMillis);
         long newest = Long.MIN_VALUE;
+        long oldestWrite = Long.MAX_VALUE;
         for (RecentWrites.Entry w : predecessorWrites) {
             newest = Math.max(newest, w.ackedAtMillis());
+            oldestWrite = Math.min(oldestWrite, w.ackedAtMillis());
         }
         for (Entry e : logged) {
             newest = Math.max(newest, e.atMillis());
         }
-        long from = newest - windowMillis;
+        long from = Math.min(newest - windowMillis, oldestWrite);
         return logged.stream().filter(e -> e.atMillis() >= from).toList();
     }
 

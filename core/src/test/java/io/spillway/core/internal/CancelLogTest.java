@@ -35,6 +35,30 @@ class CancelLogTest {
     }
 
     @Test
+    void aSuccessorMakesAgainEveryCancellationSinceTheOldestWriteItSendsAgain() {
+        // Predecessor: wrote job "j" at 1,000 and cancelled it at 1,100, then only cancelled other jobs, up to 9,000.
+        // Its writes restored (sent again) reach back to 1,000, so the cancellation of "j" must be made again, though it
+        // is more than the 5 s window older than the newest cancellation. Before: from 9,000 - 5,000 only ("j" ran).
+        JobRecord j = new JobRecord(JobId.of("j"), Q, "t", new byte[0], java.util.Map.of(), 0, 1_000, 0);
+        List<RecentWrites.Entry> writes = List.of(new RecentWrites.Entry(1_000, j, new byte[0]));
+        try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
+            log.append(Q, JobId.of("before-the-writes"), 500);
+            log.append(Q, JobId.of("j"), 1_100);
+            log.append(Q, JobId.of("other"), 9_000);
+            assertThat(log.toMakeAgain(writes, 5_000, 60_000, 10_000)).extracting(CancelLog.Entry::id)
+                    .containsExactly(JobId.of("j"), JobId.of("other"));
+            // Without writes to send again: the window before the newest cancellation, as before.
+            assertThat(log.toMakeAgain(List.of(), 5_000, 60_000, 10_000)).extracting(CancelLog.Entry::id)
+                    .containsExactly(JobId.of("other"));
+            // Never older than the maximum age.
+            assertThat(log.toMakeAgain(writes, 5_000, 9_500, 10_000)).extracting(CancelLog.Entry::id)
+                    .containsExactly(JobId.of("j"), JobId.of("other"));
+            assertThat(log.toMakeAgain(writes, 5_000, 8_850, 10_000)).extracting(CancelLog.Entry::id)
+                    .containsExactly(JobId.of("other"));
+        }
+    }
+
+    @Test
     void aTornLastLineAndAFlippedByteAreSkipped() throws Exception {
         try (CancelLog log = CancelLog.open(dir, Durability.PROCESS_CRASH, 15_000)) {
             log.append(Q, JobId.of("first"), 1_000);
