@@ -1065,6 +1065,13 @@ public final class JobProducer implements AutoCloseable {
             JobCancel.cancel(gateway, c.queue(), c.id(), true);
         }
         long now = System.currentTimeMillis();
+        if (cancelLog != null) {
+            // On disk too, as made now, like the writes sent again in the sent log: a successor sends those again if
+            // this Redis loses them, and must make their cancellations again with them.
+            for (RecentCancel c : again) {
+                cancelLog.append(c.queue(), c.id(), now);
+            }
+        }
         synchronized (recentCancels) {
             if (predecessorCancels == predecessor) {
                 predecessorCancels = List.of(); // made again: a failure above leaves them for the next recovery
