@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import javax.tools.Diagnostic;
 import javax.tools.DiagnosticCollector;
@@ -209,35 +210,31 @@ class DocSnippetsCompileTest {
 
     /** The {@code <pre>{@code …}</pre>} examples of one source file's Javadoc, unescaped. */
     static List<Snippet> javadocExamples(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file);
-        List<Snippet> found = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            if (!lines.get(i).strip().equals("* <pre>{@code")) {
-                continue;
-            }
-            int start = i;
-            List<String> body = new ArrayList<>();
-            for (i++; i < lines.size() && !lines.get(i).strip().equals("* }</pre>"); i++) {
-                String line = lines.get(i).replaceFirst("^\\s*\\*( |$)", "");
-                body.add(line.replace("&#64;", "@").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"));
-            }
-            found.add(new Snippet(file, start + 1, body));
-        }
-        return found;
+        return blocks(file, "* <pre>{@code", "* }</pre>", line -> line.replaceFirst("^\\s*\\*( |$)", "")
+                .replace("&#64;", "@").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"));
     }
 
     /** The {@code ```java} blocks of one markdown file. */
     static List<Snippet> snippets(Path file) throws IOException {
+        return blocks(file, "```java", "```", line -> line);
+    }
+
+    /**
+     * The blocks of {@code file} between a line that is {@code open} and the next that starts with {@code close} (both
+     * stripped), each line of them given by {@code asJava}.
+     */
+    private static List<Snippet> blocks(Path file, String open, String close, UnaryOperator<String> asJava)
+            throws IOException {
         List<String> lines = Files.readAllLines(file);
         List<Snippet> found = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
-            if (!lines.get(i).strip().equals("```java")) {
+            if (!lines.get(i).strip().equals(open)) {
                 continue;
             }
             int start = i;
             List<String> body = new ArrayList<>();
-            for (i++; i < lines.size() && !lines.get(i).strip().startsWith("```"); i++) {
-                body.add(lines.get(i));
+            for (i++; i < lines.size() && !lines.get(i).strip().startsWith(close); i++) {
+                body.add(asJava.apply(lines.get(i)));
             }
             found.add(new Snippet(file, start + 1, body));
         }
