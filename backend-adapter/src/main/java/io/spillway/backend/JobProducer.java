@@ -1040,8 +1040,9 @@ public final class JobProducer implements AutoCloseable {
 
     /**
      * After Redis came back with a new run id, before the re-send: the cancellations kept ({@link #recentCancels}: as
-     * far back as the re-send reaches) and a predecessor's ({@link #predecessorCancels}), made again (a Redis that lost its latest writes lost them too; the re-send would then bring their jobs
-     * back, and a worker would run them). Idempotent: a cancellation Redis kept is found and left as it is.
+     * far back as the re-send reaches) and a predecessor's ({@link #predecessorCancels}), made again (a Redis that lost
+     * its latest writes lost them too; the re-send would then bring their jobs back, and a worker would run them).
+     * Idempotent: a cancellation Redis kept is found and left as it is.
      */
     private void cancelAgain() {
         List<RecentCancel> again = new ArrayList<>();
