@@ -54,7 +54,7 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--console", paramLabel = "SECONDS", description = "Also print every metric to the console this often.")
     Integer consoleSeconds;
 
-    @Option(names = "--csv", paramLabel = "DIR", description = "Also write CSV files (one per metric) into DIR.")
+    @Option(names = "--csv", paramLabel = "DIR", description = "Also write CSV files (one per metric) into DIR, every 10 s.")
     Path csvDir;
 
     @Option(names = "--slf4j", paramLabel = "SECONDS", description = "Also log every metric (logger io.spillway.metrics) this often.")

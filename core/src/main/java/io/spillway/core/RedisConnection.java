@@ -593,6 +593,7 @@ public final class RedisConnection {
             return this;
         }
 
+        /** The name each connection gives itself with {@code CLIENT SETNAME}, seen in {@code CLIENT LIST} (default: {@code spillway}). */
         public Builder clientName(String name) {
             if (name == null || name.isBlank() || name.contains(" ")) {
                 throw new IllegalArgumentException("clientName must be non-blank without spaces, but was '" + name + "'");

@@ -409,7 +409,10 @@ public final class StandaloneReporter implements AutoCloseable {
             return this;
         }
 
-        /** Chooses the reporters, e.g. {@code r -> r.prometheus(9477).csv(dir, Duration.ofMinutes(1))}. */
+        /**
+         * Chooses the reporters, e.g. {@code r -> r.prometheus(9477).csv(dir, Duration.ofMinutes(1))} (default: none, so no
+         * {@code /metrics} or {@code /health} endpoint until one is chosen).
+         */
         public Builder reporting(Consumer<SpillwayReporting.Builder> configure) {
             this.reporting = Objects.requireNonNull(configure, "reporting must not be null");
             return this;

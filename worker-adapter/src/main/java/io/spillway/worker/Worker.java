@@ -415,7 +415,7 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
-        /** A readable prefix of the consumer name (default: host pid); a unique suffix is always added. */
+        /** A readable prefix of the consumer name (default: {@code <pid>-<host>}); a unique suffix is always added. */
         public Builder name(String prefix) {
             if (notNull("name", prefix).isBlank() || prefix.contains(" ")) {
                 throw new IllegalArgumentException("name must be non-blank without spaces, but was '" + prefix + "'");
