@@ -23,6 +23,8 @@ final class MicroBench {
 
     void run() throws Exception {
         List<String> flags = new ArrayList<>(jvmFlags);
+        // The fork inherits this JVM's flags, run-benchmarks.sh's -Xms2g among them: its heap settings go last, both.
+        flags.add("-Xms1g");
         flags.add("-Xmx1g");
         Options opts = new OptionsBuilder()
                 .include(JournalBenchmarks.class.getName() + ".*")
