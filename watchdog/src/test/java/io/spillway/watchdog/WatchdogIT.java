@@ -85,6 +85,49 @@ class WatchdogIT {
     }
 
     @Test
+    void startingAndClosingManyWatchdogsLeavesNoThreadDescriptorOrChild() throws Exception {
+        // An application (or a test suite) that starts and closes watchdogs in one JVM: each close ends the
+        // supervision thread, the child and its pipes. Two warm-up cycles first (the JDK's process reaper threads).
+        Path dir = tmp.resolve("cycles");
+        for (int i = 0; i < 2; i++) {
+            cycle(dir);
+        }
+        java.util.Set<Thread> before = java.util.Set.copyOf(Thread.getAllStackTraces().keySet());
+        int fdsBefore = openDescriptors();
+        for (int i = 0; i < 8; i++) {
+            cycle(dir);
+        }
+        assertThat(ProcessHandle.current().children().filter(ProcessHandle::isAlive).toList())
+                .as("children left after close").isEmpty();
+        // Allow the JDK's reaper threads to come and go; one thread or descriptor kept per cycle would be 8.
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+            List<String> kept = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.isAlive() && !before.contains(t) && !t.getName().startsWith("process reaper"))
+                    .map(Thread::getName).toList();
+            assertThat(kept).as("threads started by the 8 cycles and still alive").hasSizeLessThanOrEqualTo(1);
+            assertThat(openDescriptors() - fdsBefore).as("descriptors kept by the 8 cycles").isLessThanOrEqualTo(2);
+        });
+    }
+
+    private void cycle(Path dir) throws IOException {
+        try (Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(dir).build())
+                .config(FAST).build().start()) {
+            assertThat(w.awaitUp(Duration.ofSeconds(20))).as("redis up").isTrue();
+            seenPids.add(w.pid().getAsLong());
+            try (Jedis j = client(w)) {
+                j.incr("cycles");
+            }
+        }
+    }
+
+    private static int openDescriptors() throws IOException {
+        try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return (int) fds.count();
+        }
+    }
+
+    @Test
     void sigkilledRedisIsBackWithItsDataWithinSeconds() throws Exception {
         MetricRegistry registry = new MetricRegistry();
         // This test is about a SIGKILL, not a hang: a hang timeout a busy machine cannot trip by accident
