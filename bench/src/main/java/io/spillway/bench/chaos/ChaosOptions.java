@@ -52,7 +52,7 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
 
     static final Set<String> FLAGS = Set.of("help");
     static final Set<String> NAMES = Set.of("scenario", "seed", "jobs", "producers", "workers", "faults",
-            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "nested", "cancel-every", "concurrency", "work-ms", "lease-ms",
+            "faults-per-kind", "kinds", "duration", "persistence", "write-ahead", "overlap", "nested", "pause", "cancel-every", "concurrency", "work-ms", "lease-ms",
             "drain-timeout", "dir");
 
     static final String USAGE = """
@@ -79,6 +79,9 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                                      just promoted killed, a replica or a sentinel killed, the master killed while
                                      a replica or a sentinel is down. Cluster: a second master killed or frozen,
                                      connections killed on every node (default off)
+              --pause on|off         on: queue-pause faults too (every queue paused for 3-6 s, then resumed; any
+                                     scenario): no job of a paused queue may start from a second after the pause
+                                     until the resume, and none may be lost (default off)
               --cancel-every N       after every N single enqueues each producer cancels a job (the one just
                                      accepted, or the one 20 before, in turn); no job whose cancel answered
                                      CANCELLED may be handled after that answer (default 0: none)
@@ -166,7 +169,14 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
         if (a.has("kinds")) {
             kinds = Arrays.stream(a.get("kinds", "").split(",")).map(FaultKind::fromLabel).distinct().toList();
         }
+        if (onOff(a, "pause", false) && !kinds.contains(FaultKind.QUEUE_PAUSE)) {
+            kinds = new ArrayList<>(kinds);
+            kinds.add(FaultKind.QUEUE_PAUSE);
+        }
         for (FaultKind k : kinds) {
+            if (k == FaultKind.QUEUE_PAUSE) {
+                continue; // every topology
+            }
             if (cluster && !FaultKind.CLUSTER.contains(k)) {
                 throw new IllegalArgumentException("fault kind " + k.label() + " does not apply to scenario cluster"
                         + " (no proxy in front of a cluster); known there: "

@@ -15,12 +15,14 @@ import java.util.stream.Collectors;
  *     requested, {@code ?} unknown: the call threw or was cut short, others too late)
  * @param cancelledUnhandled accepted jobs never handled that were cancelled (or whose cancel never answered)
  * @param handledAfterCancel jobs handled after their cancel answered CANCELLED: each is a broken promise
+ * @param handledWhilePaused handler runs recorded while every queue was paused (from {@link ChaosRun#PAUSE_NOTICE_MS}
+ *                           after a {@link FaultKind#QUEUE_PAUSE} until its resume): each is a broken pause
  * @param problems anything else that went wrong (unexpected child exits, stuck producers, drain timeout)
  */
 record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, long lost, long lostBeyondResendWindow,
                    long duplicateIds, long extraRuns, long handledWithoutReceipt, long tornLines, long spooled,
                    long replayed, long restored, long rejected, Map<Character, Long> cancels, long cancelledUnhandled,
-                   long handledAfterCancel,
+                   long handledAfterCancel, long handledWhilePaused,
                    Map<FaultKind, Integer> faults, Map<FaultKind, Integer> companions, Map<FaultKind, Integer> nested,
                    long worstEnqueueNanos,
                    long p99EnqueueNanos, long p50EnqueueNanos, long drainMillis, boolean drained, long runMillis,
@@ -32,7 +34,8 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
     }
 
     boolean passed() {
-        return (options.persistence() || options.writeAhead() ? lost == 0 : lostUnexplained() == 0) && handledAfterCancel == 0;
+        return (options.persistence() || options.writeAhead() ? lost == 0 : lostUnexplained() == 0) && handledAfterCancel == 0
+                && handledWhilePaused == 0;
     }
 
     String table() {
@@ -72,6 +75,9 @@ record ChaosResult(ChaosOptions options, long accepted, long handledAccepted, lo
                     : cancels.entrySet().stream().map(e -> e.getKey() + " " + fmt(e.getValue()))
                     .collect(Collectors.joining(", ")) + " (K cancelled, N cancel requested, ? unknown)");
             row(t, "**handled after a CANCELLED answer**", "**" + fmt(handledAfterCancel) + "**");
+        }
+        if (faults.containsKey(FaultKind.QUEUE_PAUSE)) {
+            row(t, "**handled while the queues were paused** (`--pause on`)", "**" + fmt(handledWhilePaused) + "**");
         }
         row(t, "faults injected", faults.values().stream().mapToInt(Integer::intValue).sum() + ": "
                 + faults.entrySet().stream().map(e -> e.getKey().label() + " " + e.getValue())

@@ -10,9 +10,11 @@ import io.spillway.testing.RedisClusterGroup;
 import io.spillway.testing.RedisProcess;
 import io.spillway.testing.SmallDisk;
 import io.spillway.testing.SentinelGroup;
+import io.spillway.worker.Queues;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -128,6 +130,13 @@ final class ChaosRun {
     /** One proxy in front of each sentinel, in {@link SentinelGroup#sentinelPorts()} order: what the children ask. */
     private final List<ChaosProxy> sentinelProxies = new ArrayList<>();
     private List<String> queues = List.of(ChaosProducerMain.QUEUE);
+    /**
+     * A worker reads a queue's pause with its queue figures, every second: from this long after a pause on, no job of
+     * the queue may start until the resume (a job already running may finish: 1-5 ms of work here).
+     */
+    static final long PAUSE_NOTICE_MS = 1_500;
+    /** {@code [from, to]} of each queue pause (from = the pause plus {@link #PAUSE_NOTICE_MS}): no job handled inside. */
+    private final List<long[]> pausedWindows = new ArrayList<>();
     private long lastFaultEndMs;
     private long phaseStartMs;
     private final List<Child> producers = new ArrayList<>();
@@ -755,7 +764,7 @@ final class ChaosRun {
     private void inject(FaultSchedule.Fault f) {
         long start = System.currentTimeMillis();
         boolean onCluster = cluster != null && (f.kind().hitsRedisNode() || f.kind() == FaultKind.CLIENT_KILL);
-        boolean onSentinel = !onCluster && sentinels != null && !f.kind().hitsChild();
+        boolean onSentinel = !onCluster && sentinels != null && !f.kind().hitsChild() && f.kind() != FaultKind.QUEUE_PAUSE;
         // A Sentinel group's or a cluster's inner fault is healed in its inject, before it waits for full strength.
         String detail = onCluster ? injectCluster(f) : onSentinel ? injectSentinel(f) : injectStandalone(f, start);
         long end = System.currentTimeMillis();
@@ -1049,6 +1058,18 @@ final class ChaosRun {
     private String injectStandalone(FaultSchedule.Fault f, long start) {
         String detail = "";
         switch (f.kind()) {
+            case QUEUE_PAUSE -> {
+                try (Queues q = Queues.connect(URI.create(adminUri()))) {
+                    for (String queue : queues) {
+                        q.pause(queue, "chaos fault #" + f.index());
+                    }
+                    long pausedAt = System.currentTimeMillis();
+                    hold(f);
+                    long resumedAt = resumeAll(q);
+                    pausedWindows.add(new long[] {pausedAt + PAUSE_NOTICE_MS, resumedAt});
+                    detail = queues.size() + " queue(s) paused, resumed after " + (resumedAt - pausedAt) + " ms";
+                }
+            }
             case REDIS_KILL -> {
                 redis.kill();
                 if (!o.persistence()) {
@@ -1186,7 +1207,7 @@ final class ChaosRun {
         return new ChaosResult(o, ledger.acceptedCount(), ledger.handledAcceptedCount(), ledger.outstandingCount(), beyond,
                 ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
                 replayed, restored, rejected, ledger.cancelCounts(), ledger.cancelledUnhandledCount(),
-                ledger.handledAfterCancel().size(),
+                ledger.handledAfterCancel().size(), ledger.handledWithin(pausedWindows).size(),
                 injected, companionsInjected, innerInjected, latency.max(), latency.percentile(0.99),
                 latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
     }
@@ -1228,6 +1249,15 @@ final class ChaosRun {
                     + late.stream().map(id -> id + " " + ledger.cancelledAt(id) + " " + ledger.lastHandledAt(id) + " "
                     + redisStatus(id)).collect(java.util.stream.Collectors.joining("\n")) + "\n", StandardCharsets.UTF_8);
         }
+        List<String> whilePaused = ledger.handledWithin(pausedWindows);
+        if (!whilePaused.isEmpty()) {
+            StringBuilder w = new StringBuilder("# queue pauses: fromMillis (the pause + " + PAUSE_NOTICE_MS
+                    + " ms) toMillis (the resume)\n");
+            pausedWindows.forEach(x -> w.append("# ").append(x[0]).append(' ').append(x[1]).append('\n'));
+            w.append("# id handledAtMillis\n");
+            whilePaused.forEach(l -> w.append(l).append('\n'));
+            Files.writeString(dir.resolve("handled-while-paused.txt"), w.toString(), StandardCharsets.UTF_8);
+        }
         StringBuilder dups = new StringBuilder("# id handlerRuns (first 1000)\n");
         ledger.duplicates(1000).forEach((id, n) -> dups.append(id).append(' ').append(n).append('\n'));
         Files.writeString(dir.resolve("duplicates.txt"), dups.toString(), StandardCharsets.UTF_8);
@@ -1261,6 +1291,37 @@ final class ChaosRun {
         } catch (RuntimeException e) {
             return "unreadable:" + e.getClass().getSimpleName();
         }
+    }
+
+    /**
+     * Resumes every queue, asking again while Redis does not answer (a companion fault cannot take Redis down, but a
+     * loaded machine can slow it); returns the time the last resume was done.
+     */
+    private long resumeAll(Queues q) {
+        long deadline = System.currentTimeMillis() + 60_000;
+        for (String queue : queues) {
+            while (true) {
+                try {
+                    q.resume(queue);
+                    break;
+                } catch (RuntimeException e) {
+                    if (System.currentTimeMillis() > deadline) {
+                        problems.add("queue " + queue + " could not be resumed: " + e);
+                        break;
+                    }
+                    sleep(200);
+                }
+            }
+        }
+        return System.currentTimeMillis();
+    }
+
+    /** Where the harness itself reaches Redis for queue pauses: the server directly, past the proxy. */
+    private String adminUri() {
+        if (sentinels != null) {
+            return redisUri();
+        }
+        return cluster != null ? cluster.uriString() : redis.uri().toString();
     }
 
     /**

@@ -77,6 +77,13 @@ enum FaultKind {
     PROXY_SLOW(1_000, 5_000),
     /** The proxy forwards commands but swallows every reply (writes applied, outcome unknown), for the hold. */
     PROXY_MUTE(300, 2_000),
+    /**
+     * Every queue of the run paused ({@code Queues.pause}) for the hold, then resumed: no worker may start a job of a
+     * paused queue once it has read the pause (within a second), a worker started meanwhile included, and nothing may be
+     * lost. Any topology, in no preset (it would change every seed's schedule): ask for it with {@code --pause on} or
+     * {@code --kinds}.
+     */
+    QUEUE_PAUSE(3_000, 6_000),
     /** SIGKILL of one worker JVM, restarted after the hold on its state dir. */
     WORKER_KILL(200, 3_000),
     /** SIGTERM of one worker JVM (graceful close), restarted after the hold. */
@@ -86,12 +93,15 @@ enum FaultKind {
     /** SIGTERM of one producer JVM (graceful close), restarted after the hold. */
     PRODUCER_RESTART(0, 1_000);
 
-    /** The kinds a standalone Redis (behind the proxy) can take: all but those that need replicas or sentinels. */
+    /**
+     * The kinds a standalone Redis (behind the proxy) can take: all but those that need replicas or sentinels (and
+     * {@link #QUEUE_PAUSE}, which every topology takes, added by {@code --pause on}).
+     */
     static final Set<FaultKind> STANDALONE = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER, SENTINEL_FAILOVER,
-            SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL));
+            SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL, QUEUE_PAUSE));
     /** The kinds of the standalone presets: all of {@link #STANDALONE} but {@link #REDIS_DISK_FULL}, which needs root. */
     static final Set<FaultKind> STANDALONE_PRESET = EnumSet.complementOf(EnumSet.of(REDIS_FAILOVER, SENTINEL_FAILOVER,
-            SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL, REDIS_DISK_FULL));
+            SENTINEL_SILENT_FAILOVER, REPLICA_KILL, SENTINEL_KILL, REDIS_DISK_FULL, QUEUE_PAUSE));
     /** The kinds that apply to a Redis Cluster: no proxy faults; OOM and graceful restart are not wired to a master. */
     static final Set<FaultKind> CLUSTER = EnumSet.of(REDIS_KILL, REDIS_FAILOVER, REDIS_HANG, CLIENT_KILL, WORKER_KILL,
             WORKER_RESTART, PRODUCER_KILL, PRODUCER_RESTART);

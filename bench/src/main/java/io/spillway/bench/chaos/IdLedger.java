@@ -174,6 +174,38 @@ final class IdLedger {
         return out;
     }
 
+    /**
+     * The handler records ({@code <jobId> <handledAtMillis>}) whose time falls inside one of {@code windows}
+     * ({@code [from, to]}, epoch ms), read again from the start of every worker's record file.
+     */
+    List<String> handledWithin(List<long[]> windows) {
+        List<String> out = new ArrayList<>();
+        if (windows.isEmpty()) {
+            return out;
+        }
+        for (Path file : handlerFiles) {
+            if (!Files.exists(file)) {
+                continue;
+            }
+            try (var lines = Files.lines(file, StandardCharsets.US_ASCII)) {
+                lines.filter(RecordFile::isValid).forEach(line -> {
+                    String[] f = line.split(" ");
+                    long at = f.length > 1 ? Long.parseLong(f[1]) : 0;
+                    for (long[] w : windows) {
+                        if (at >= w[0] && at <= w[1]) {
+                            out.add(line);
+                            break;
+                        }
+                    }
+                });
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot read " + file, e);
+            }
+        }
+        out.sort(null);
+        return out;
+    }
+
     long cancelledAt(String id) {
         Cancel c = cancels.get(id);
         return c == null ? 0 : c.atMillis();

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -27,14 +29,15 @@ final class ChaosCheck {
     }
 
     /** Runs {@code scenario} for {@code durationSeconds} of faults and checks that no accepted job was lost. */
-    static ChaosResult noneLost(String test, String scenario, String defaultSeed, int durationSeconds, Set<FaultKind> kinds)
-            throws IOException {
+    static ChaosResult noneLost(String test, String scenario, String defaultSeed, int durationSeconds, Set<FaultKind> kinds,
+                                String... moreArgs) throws IOException {
         String seed = System.getProperty("chaos.seed", defaultSeed);
         Path dir = Path.of("target", "chaos", test + "-" + seed).toAbsolutePath();
         deleteRecursively(dir);
-        ChaosOptions options = ChaosOptions.of(scenario, Args.parse(
-                new String[] {"--seed", seed, "--jobs", "4000", "--faults-per-kind", "1", "--duration",
-                        Integer.toString(durationSeconds), "--drain-timeout", "60", "--dir", dir.toString()},
+        List<String> args = new ArrayList<>(List.of("--seed", seed, "--jobs", "4000", "--faults-per-kind", "1", "--duration",
+                Integer.toString(durationSeconds), "--drain-timeout", "60", "--dir", dir.toString()));
+        args.addAll(List.of(moreArgs));
+        ChaosOptions options = ChaosOptions.of(scenario, Args.parse(args.toArray(String[]::new),
                 ChaosOptions.FLAGS, ChaosOptions.NAMES));
 
         ChaosResult result = new ChaosRun(options, System.out).run();
@@ -45,6 +48,10 @@ final class ChaosCheck {
                 .isEqualTo(kinds.size());
         assertThat(result.lost())
                 .as("accepted jobs never handled (seed %s, evidence in %s):%n%s", seed, dir, result.table())
+                .isZero();
+        assertThat(result.handledWhilePaused())
+                .as("jobs started while their queue was paused (seed %s, handled-while-paused.txt in %s):%n%s", seed, dir,
+                        result.table())
                 .isZero();
         return result;
     }

@@ -26,6 +26,16 @@ class ChaosSmallIT {
     }
 
     @Test
+    @Tag(ChaosCheck.FIRST_PASS_ONLY)
+    void noJobOfAPausedQueueStartsAndNoneIsLost() throws Exception {
+        // A pause with a worker or producer killed or stopped inside it (--overlap on: a worker started while the queue
+        // is paused must read the pause before its first fetch), then a worker kill and a Redis kill.
+        ChaosCheck.noneLost("ChaosPauseIT", "small", "6062", 30,
+                Set.of(FaultKind.QUEUE_PAUSE, FaultKind.WORKER_KILL, FaultKind.REDIS_KILL),
+                "--kinds", "queue-pause,worker-kill,redis-kill", "--overlap", "on");
+    }
+
+    @Test
     void theScheduleIsReproducibleFromItsSeed() {
         var counts = new java.util.EnumMap<FaultKind, Integer>(FaultKind.class);
         for (FaultKind k : FaultKind.values()) {
