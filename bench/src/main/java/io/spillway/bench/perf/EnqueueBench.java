@@ -94,9 +94,12 @@ final class EnqueueBench {
                     continue;
                 }
                 env.flush();
+                long rewrites0 = env.aofRewrites();
                 double r = batched(system, nBatch);
+                long rewrites1 = env.aofRewrites();
                 results.add("enqueue.batch." + system, r);
-                Env.log("enqueue batch %-18s %,10.0f jobs/s", system, r);
+                Env.log("enqueue batch %-18s %,10.0f jobs/s (%s AOF rewrites of Redis during it)", system, r,
+                        rewrites0 < 0 ? "?" : Long.toString(rewrites1 - rewrites0));
             }
         }
         env.flush();

@@ -81,6 +81,14 @@ final class Env {
         }
     }
 
+    /** Redis's count of AOF rewrites since it started (INFO persistence, Redis 7+), or -1 where it has none. */
+    long aofRewrites() {
+        try (Jedis j = jedis()) {
+            return j.info("persistence").lines().filter(l -> l.startsWith("aof_rewrites:")).findFirst()
+                    .map(l -> Long.parseLong(l.substring("aof_rewrites:".length()).trim())).orElse(-1L);
+        }
+    }
+
     Path freshDir(String name) {
         try {
             Path d = scratch.resolve(name + "-" + System.nanoTime());

@@ -278,7 +278,7 @@ final class SpoolBench {
                     // Dedupe 0: the producer's default (no TTL on status records), as in part 2 below.
                     Replayer r = new Replayer(j, g, 0, Replayer.DEFAULT_READ_BATCH, reg);
                     g.loadScripts(io.spillway.core.internal.LuaScript.ENQUEUE);
-                    long rewrites0 = aofRewrites();
+                    long rewrites0 = env.aofRewrites();
                     long t0 = System.nanoTime();
                     long sent = 0;
                     int stalls = 0;
@@ -296,7 +296,7 @@ final class SpoolBench {
                     long xlen = xlen(q);
                     results.add("replay.replayer.jobsPerSec", n / s);
                     results.add("replay.replayer.seconds", s);
-                    long rewrites1 = aofRewrites();
+                    long rewrites1 = env.aofRewrites();
                     String rewrites = rewrites0 < 0 || rewrites1 < 0 ? "?" : Long.toString(rewrites1 - rewrites0);
                     Env.log("replay (Replayer.drain) %,d jobs in %.2f s = %,.0f jobs/s; XLEN %,d; %d drains cut short by a Redis"
                             + " stall over the socket timeout; %s AOF rewrites (forks) of Redis during the replay", n, s, n / s,
@@ -328,14 +328,6 @@ final class SpoolBench {
             }
         }
         env.flush();
-    }
-
-    /** Redis's count of AOF rewrites since it started (INFO persistence, Redis 7+), or -1 where it has none. */
-    private long aofRewrites() {
-        try (Jedis j = env.jedis()) {
-            return j.info("persistence").lines().filter(l -> l.startsWith("aof_rewrites:")).findFirst()
-                    .map(l -> Long.parseLong(l.substring("aof_rewrites:".length()).trim())).orElse(-1L);
-        }
     }
 
     private long xlen(QueueName q) {
