@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
@@ -78,6 +79,50 @@ final class Env {
     void flush() {
         try (Jedis j = jedis()) {
             j.flushAll();
+        }
+    }
+
+    /**
+     * Redis's automatic AOF rewrites off (the enqueue measurements) or back at its default of 100 % growth. After each
+     * {@link #flush()} the AOF is small again, so that every run of 300,000 jobs crossed the 64 MB minimum and forked a
+     * rewrite or three, at points that differ from system to system: the batch figures swung by 2-3x from one
+     * repetition to the next with it.
+     */
+    void autoAofRewrite(boolean on) {
+        try (Jedis j = jedis()) {
+            j.configSet("auto-aof-rewrite-percentage", on ? "100" : "0");
+        }
+    }
+
+    /** {@link #flush()}, then an AOF rewrite, awaited: the next measurement starts on an empty AOF (not timed). */
+    void flushAndCompactAof() {
+        flush();
+        try (Jedis j = jedis()) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (rewriting(j) && System.nanoTime() < deadline) {
+                sleepMillis(20);
+            }
+            j.bgrewriteaof();
+            while (System.nanoTime() < deadline) {
+                sleepMillis(20);
+                if (!rewriting(j)) {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static boolean rewriting(Jedis j) {
+        String info = j.info("persistence");
+        return info.contains("aof_rewrite_in_progress:1") || info.contains("aof_rewrite_scheduled:1");
+    }
+
+    private static void sleepMillis(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 

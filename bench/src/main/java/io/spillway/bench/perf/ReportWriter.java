@@ -481,7 +481,11 @@ final class ReportWriter {
     private void method() {
         md.append("## How it is measured\n\n");
         md.append("- One `redis-server` (the one named in the table above, through `RedisProcess`: the embedded-redis jar's 6.2 binary unless `SPILLWAY_REDIS_SERVER` or `PATH` names another; AOF everysec, noeviction) serves ")
-                .append("every system; `FLUSHALL` before each measurement so that no run pays for the memory of the one before.\n")
+                .append("every system; `FLUSHALL` before each measurement so that no run pays for the memory of the one before. ")
+                .append("In the enqueue section Redis's automatic AOF rewrites are off and each measurement starts on a freshly ")
+                .append("rewritten, empty AOF (not timed): after a `FLUSHALL` every run of 300,000 jobs crossed the 64 MB minimum ")
+                .append("and forked one to three rewrites at points that differed from system to system (the batch figures swung ")
+                .append("2-3x between repetitions with them). AOF everysec appends go on as usual.\n")
                 .append("- Each repetition runs every system once, in a rotated order (so slow drift of the machine does not favour a ")
                 .append("system); the figure is the median over repetitions.\n")
                 .append("- Throughput = jobs / wall time from a start barrier to the last thread done (end to end: to the last ack).\n")
