@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+COMMAND="bench/run-benchmarks.sh $*"   # as given, --redis7 included: the report's command to reproduce it
 ARGS=()
 for a in "$@"; do
   if [ "$a" = "--redis7" ]; then
@@ -47,5 +48,5 @@ CP="$(cat bench/target/classpath.txt):$PWD/bench/target/classes"
 # BENCH_JVM replaces these heap settings.
 BENCH_JVM=${BENCH_JVM:--Xmx2g -Xms2g -XX:+AlwaysPreTouch}
 # shellcheck disable=SC2086
-exec java $FLAGS $BENCH_JVM -XX:+UseG1GC -Dbench.command="bench/run-benchmarks.sh $*" \
+exec java $FLAGS $BENCH_JVM -XX:+UseG1GC -Dbench.command="$COMMAND" \
     -cp "$CP" io.spillway.bench.perf.BenchmarkMain "$@"
