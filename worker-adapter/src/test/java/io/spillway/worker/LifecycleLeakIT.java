@@ -197,13 +197,11 @@ class LifecycleLeakIT {
         // The journal's 16-byte positions file is a MappedByteBuffer, unmapped when collected: a GC unmaps those of
         // closed producers, unless something still holds a closed producer (a leak). Chronicle's cycle files and the
         // sent log's segments are unmapped by close itself.
-        List<String> mapped = after.mappedFiles;
-        for (int i = 0; i < 50 && !mapped.isEmpty(); i++) {
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
             System.gc();
-            sleep(100);
-            mapped = Counts.now(dir).mappedFiles;
-        }
-        assertThat(mapped).as("files under %s still mapped after every close and a GC", dir).isEmpty();
+            assertThat(Counts.now(dir).mappedFiles).as("files under %s still mapped after every close and a GC", dir)
+                    .isEmpty();
+        });
     }
 
     long redisClients() {
