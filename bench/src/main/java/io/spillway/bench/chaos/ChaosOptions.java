@@ -80,8 +80,9 @@ record ChaosOptions(String name, long seed, long jobs, int producers, int worker
                                      a replica or a sentinel is down. Cluster: a second master killed or frozen,
                                      connections killed on every node (default off)
               --pause on|off         on: queue-pause faults too (every queue paused for 3-6 s, then resumed; any
-                                     scenario): no job of a paused queue may start from a second after the pause
-                                     until the resume, and none may be lost (default off)
+                                     scenario, the nopersist ones with --faults-per-kind): no job of a paused queue
+                                     may start from 1.5 s after the pause until the resume, and none may be lost
+                                     (default off)
               --cancel-every N       after every N single enqueues each producer cancels a job (the one just
                                      accepted, or the one 20 before, in turn); no job whose cancel answered
                                      CANCELLED may be handled after that answer (default 0: none)
