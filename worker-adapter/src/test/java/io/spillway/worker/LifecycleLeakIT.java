@@ -127,8 +127,8 @@ class LifecycleLeakIT {
                     }
                 } finally {
                     // close() runs against the frozen Redis; it is resumed only once both have closed
-                    closeQuietly(worker);
-                    closeQuietly(producer);
+                    closeOrFail(worker);
+                    closeOrFail(producer);
                     redis.resume();
                 }
             }
@@ -176,7 +176,7 @@ class LifecycleLeakIT {
             // No GC here: a socket or file its close() forgot is closed by a GC's cleaner, which would hide it.
             await().pollInterval(Duration.ofMillis(200)).atMost(Duration.ofSeconds(10)).until(() -> {
                 last[0] = Counts.now(dir);
-                return last[0].fitsWithin(before, 0);
+                return last[0].fitsWithin(before);
             });
         } catch (org.awaitility.core.ConditionTimeoutException notYet) {
             // the caller compares with its tolerance
@@ -192,7 +192,7 @@ class LifecycleLeakIT {
         assertThat(newThreads).as("threads alive after %d more open/close cycles that were not before them", cycles)
                 .hasSizeLessThanOrEqualTo(2);
         List<String> newFds = after.fdTargets.stream().filter(t -> !warm.fdTargets.contains(t)).toList();
-        assertThat(after.fds - warm.fds).as("file descriptors kept over %d cycles (new ones: %s)", cycles, newFds)
+        assertThat(after.fdTargets.size() - warm.fdTargets.size()).as("file descriptors kept over %d cycles (new ones: %s)", cycles, newFds)
                 .isLessThanOrEqualTo(3);
         // The journal's 16-byte positions file is a MappedByteBuffer, unmapped when collected: a GC unmaps those of
         // closed producers, unless something still holds a closed producer (a leak). Chronicle's cycle files and the
@@ -210,7 +210,7 @@ class LifecycleLeakIT {
         }
     }
 
-    static void closeQuietly(AutoCloseable c) {
+    static void closeOrFail(AutoCloseable c) {
         try {
             c.close();
         } catch (Exception e) {
@@ -227,8 +227,8 @@ class LifecycleLeakIT {
         }
     }
 
-    /** Live threads (name#id), open descriptors, and mapped files under the test's directory. */
-    record Counts(Set<String> threads, int fds, List<String> fdTargets, List<String> mappedFiles) {
+    /** Live threads (name#id), open descriptors (their targets), and mapped files under the test's directory. */
+    record Counts(Set<String> threads, List<String> fdTargets, List<String> mappedFiles) {
         static Counts now(Path under) {
             Set<String> threads = Thread.getAllStackTraces().keySet().stream()
                     .filter(Thread::isAlive)
@@ -253,12 +253,12 @@ class LifecycleLeakIT {
             } catch (IOException e) {
                 throw new AssertionError(e);
             }
-            return new Counts(threads, targets.size(), targets, mapped);
+            return new Counts(threads, targets, mapped);
         }
 
-        boolean fitsWithin(Counts base, int slack) {
-            long newThreads = threads.stream().filter(t -> !base.threads.contains(t)).count();
-            return newThreads <= slack && fds <= base.fds + slack;
+        /** No thread that {@code base} did not have, and no more descriptors. */
+        boolean fitsWithin(Counts base) {
+            return base.threads.containsAll(threads) && fdTargets.size() <= base.fdTargets.size();
         }
     }
 }

@@ -281,8 +281,10 @@ final class ChaosRun {
                 c.stop();
             }
             ledger.poll();
-            ChaosResult result = result(schedule, drained, drainMs, System.currentTimeMillis() - t0);
-            writeEvidence(result);
+            // Read once from the record files: the verdict counts them, the evidence lists them.
+            List<String> whilePaused = ledger.handledWithin(pausedWindows);
+            ChaosResult result = result(schedule, drained, drainMs, System.currentTimeMillis() - t0, whilePaused.size());
+            writeEvidence(result, whilePaused);
             return result;
         } finally {
             for (Child c : producers) {
@@ -1180,7 +1182,7 @@ final class ChaosRun {
         }
     }
 
-    private ChaosResult result(FaultSchedule schedule, boolean drained, long drainMs, long runMs) {
+    private ChaosResult result(FaultSchedule schedule, boolean drained, long drainMs, long runMs, long handledWhilePaused) {
         LatencyHistogram latency = new LatencyHistogram();
         long spooled = 0;
         long replayed = 0;
@@ -1207,7 +1209,7 @@ final class ChaosRun {
         return new ChaosResult(o, ledger.acceptedCount(), ledger.handledAcceptedCount(), ledger.outstandingCount(), beyond,
                 ledger.duplicateIds(), ledger.extraRuns(), ledger.handledWithoutReceipt(), ledger.tornLines(), spooled,
                 replayed, restored, rejected, ledger.cancelCounts(), ledger.cancelledUnhandledCount(),
-                ledger.handledAfterCancel().size(), ledger.handledWithin(pausedWindows).size(),
+                ledger.handledAfterCancel().size(), handledWhilePaused,
                 injected, companionsInjected, innerInjected, latency.max(), latency.percentile(0.99),
                 latency.percentile(0.50), drainMs, drained, runMs, List.copyOf(problems));
     }
@@ -1229,7 +1231,7 @@ final class ChaosRun {
         return false;
     }
 
-    private void writeEvidence(ChaosResult r) throws IOException {
+    private void writeEvidence(ChaosResult r, List<String> whilePaused) throws IOException {
         Files.writeString(dir.resolve("result.md"), r.table(), StandardCharsets.UTF_8);
         List<Map.Entry<String, IdLedger.Accepted>> lost = ledger.lost();
         if (!lost.isEmpty()) {
@@ -1249,7 +1251,6 @@ final class ChaosRun {
                     + late.stream().map(id -> id + " " + ledger.cancelledAt(id) + " " + ledger.lastHandledAt(id) + " "
                     + redisStatus(id)).collect(java.util.stream.Collectors.joining("\n")) + "\n", StandardCharsets.UTF_8);
         }
-        List<String> whilePaused = ledger.handledWithin(pausedWindows);
         if (!whilePaused.isEmpty()) {
             StringBuilder w = new StringBuilder("# queue pauses: fromMillis (the pause + " + PAUSE_NOTICE_MS
                     + " ms) toMillis (the resume)\n");
