@@ -37,7 +37,8 @@ import redis.clients.jedis.params.XAddParams;
  *       (the same Redis work as enqueueAll); a bare pipeline of XADDs of the same records; Redisson
  *       addAll; BullMQ addBulk.</li>
  * </ol>
- * Results: {@code enqueue.single.<threads>.<system>} and {@code enqueue.batch.<system>} in jobs/s.
+ * Results: {@code enqueue.single.<threads>.<system>} and {@code enqueue.batch.<system>} in jobs/s; the ratios of
+ * alternating pairs in {@code enqueue.pair.*.ratio} (see {@link #pairs}).
  */
 final class EnqueueBench {
     static final int BATCH = 500;
@@ -110,8 +111,50 @@ final class EnqueueBench {
                 Env.log("enqueue batch %-18s %,10.0f jobs/s (%s AOF rewrites of Redis during it)", system, r,
                         rewrites0 < 0 ? "?" : Long.toString(rewrites1 - rewrites0));
             }
+            pairs(rep);
         }
         env.flushAndCompactAof();
+    }
+
+    /** Alternating pairs per repetition, for each ratio target. */
+    static final int PAIRS = 8;
+    static final int BATCH_PAIRS = 4;
+
+    /**
+     * The ratio targets measured in alternating pairs: Spillway, then its anchor right after it (or the other way
+     * round, every other pair), each pair on a freshly flushed and rewritten AOF, and the pair's own ratio
+     * recorded. The machine's drift (other builds on the 2 cores; one system's three repetitions above spread by up
+     * to 2x) then moves both sides of a ratio alike, where the medians of runs seconds or minutes apart each move
+     * on their own. Results: {@code enqueue.pair.<1|8>.ratio} (JobProducer.enqueue / raw Jedis, same enqueue.lua)
+     * and {@code enqueue.pair.batch.ratio} (enqueueAll of 500 / bare pipelined XADD of 500).
+     */
+    private void pairs(int rep) throws Exception {
+        for (int threads : new int[] {1, 8}) {
+            int slice = threads == 1 ? env.scale(4_000, 1_000) : env.scale(16_000, 4_000);
+            for (int k = 0; k < PAIRS; k++) {
+                boolean spillwayFirst = (k + rep) % 2 == 0;
+                env.flushAndCompactAof();
+                double first = single(spillwayFirst ? "spillway" : "jedis-lua", threads, slice);
+                double second = single(spillwayFirst ? "jedis-lua" : "spillway", threads, slice);
+                double sp = spillwayFirst ? first : second;
+                double raw = spillwayFirst ? second : first;
+                results.add("enqueue.pair." + threads + ".ratio", sp / raw);
+                Env.log("enqueue pair %d threads  spillway %,8.0f  jedis-lua %,8.0f jobs/s  ratio %.2f (%s first)", threads,
+                        sp, raw, sp / raw, spillwayFirst ? "spillway" : "jedis-lua");
+            }
+        }
+        int slice = env.scale(50_000, 10_000);
+        for (int k = 0; k < BATCH_PAIRS; k++) {
+            boolean spillwayFirst = (k + rep) % 2 == 0;
+            env.flushAndCompactAof();
+            double first = batched(spillwayFirst ? "spillway" : "jedis-xadd", slice);
+            double second = batched(spillwayFirst ? "jedis-xadd" : "spillway", slice);
+            double sp = spillwayFirst ? first : second;
+            double xadd = spillwayFirst ? second : first;
+            results.add("enqueue.pair.batch.ratio", sp / xadd);
+            Env.log("enqueue pair batch      spillway %,8.0f  jedis-xadd %,8.0f jobs/s  ratio %.2f (%s first)", sp, xadd,
+                    sp / xadd, spillwayFirst ? "spillway" : "jedis-xadd");
+        }
     }
 
     static String[] rotate(String[] a, int by) {

@@ -95,15 +95,29 @@ final class ReportWriter {
         for (int t : new int[] {1, 8}) {
             double sp = r.median("enqueue.single." + t + ".spillway");
             double raw = r.median("enqueue.single." + t + ".jedis-lua");
-            target("enqueue, " + t + (t == 1 ? " thread" : " threads") + ": JobProducer vs raw Jedis running the same enqueue.lua",
-                    "≥ 0.9× raw", rate(sp) + " vs " + rate(raw), ratio(sp / raw), sp / raw >= 0.9);
+            String what = "enqueue, " + t + (t == 1 ? " thread" : " threads") + ": JobProducer vs raw Jedis running the same enqueue.lua";
+            String pair = "enqueue.pair." + t + ".ratio";
+            if (r.has(pair)) {
+                // The pairs' median judges the target: see "How it is measured".
+                double pr = r.median(pair);
+                target(what, "≥ 0.9× raw", pairs(pair) + "; one after the other: " + rate(sp) + " vs " + rate(raw) + " ("
+                        + ratio(sp / raw) + ")", ratio(pr), pr >= 0.9);
+            } else {
+                target(what, "≥ 0.9× raw", rate(sp) + " vs " + rate(raw), ratio(sp / raw), sp / raw >= 0.9);
+            }
         }
         double b = r.median("enqueue.batch.spillway");
         double bx = r.median("enqueue.batch.jedis-xadd");
         target("batched enqueue (`enqueueAll`, 500 per call)", "≥ 100,000 jobs/s", rateRange("enqueue.batch.spillway"),
                 ratio(b / 100_000), b >= 100_000);
-        target("batched enqueue vs bare pipelined XADD of the same records", "≥ 0.5×",
-                rate(b) + " vs " + rateRange("enqueue.batch.jedis-xadd"), ratio(b / bx), b / bx >= 0.5);
+        String what = "batched enqueue vs bare pipelined XADD of the same records";
+        if (r.has("enqueue.pair.batch.ratio")) {
+            double pr = r.median("enqueue.pair.batch.ratio");
+            target(what, "≥ 0.5×", pairs("enqueue.pair.batch.ratio") + "; one after the other: " + rate(b) + " vs "
+                    + rateRange("enqueue.batch.jedis-xadd") + " (" + ratio(b / bx) + ")", ratio(pr), pr >= 0.5);
+        } else {
+            target(what, "≥ 0.5×", rate(b) + " vs " + rateRange("enqueue.batch.jedis-xadd"), ratio(b / bx), b / bx >= 0.5);
+        }
         double p99 = r.median("spool.p99");
         double p999 = r.median("spool.p999");
         target("enqueue latency while spooling, p99 (plain harness)", "≤ 5 µs", us(p99), ratio(p99 / 5), p99 <= 5);
@@ -172,6 +186,13 @@ final class ReportWriter {
                 .append(ratio(r.median("redisbench.c1") / r.median("enqueue.single.1.jedis-lua"))).append(" | ")
                 .append(rateRange("redisbench.c8")).append(" | ")
                 .append(ratio(r.median("redisbench.c8") / r.median("enqueue.single.8.jedis-lua"))).append(" |\n\n");
+        if (r.has("enqueue.pair.1.ratio") || r.has("enqueue.pair.8.ratio")) {
+            md.append("The target's ratio, in **alternating pairs** (Spillway and raw Jedis with the same script one right after the ")
+                    .append("other, " + EnqueueBench.PAIRS + " pairs per repetition, each pair's own ratio; see *How it is measured*): ")
+                    .append("1 thread, ").append(pairStats("enqueue.pair.1.ratio")).append(" → **").append(ratio(r.median("enqueue.pair.1.ratio")))
+                    .append("**; 8 threads, ").append(pairStats("enqueue.pair.8.ratio")).append(" → **")
+                    .append(ratio(r.median("enqueue.pair.8.ratio"))).append("**.\n\n");
+        }
         List<String> cats = new ArrayList<>();
         List<List<Double>> vals = new ArrayList<>();
         List<Double> one = new ArrayList<>();
@@ -212,6 +233,11 @@ final class ReportWriter {
         }
         md.append("| redis-benchmark `XADD`, pipeline 500 | ").append(rateRange("redisbench.c1-pipe500")).append(" | ")
                 .append(ratio(r.median("redisbench.c1-pipe500") / r.median("enqueue.batch.jedis-xadd"))).append(" |\n\n");
+        if (r.has("enqueue.pair.batch.ratio")) {
+            md.append("The target's ratio, in **alternating pairs** (`enqueueAll` and the bare pipelined `XADD` one right after the other, ")
+                    .append(EnqueueBench.BATCH_PAIRS + " pairs of 50,000 jobs each per repetition): ").append(pairStats("enqueue.pair.batch.ratio"))
+                    .append(" → **").append(ratio(r.median("enqueue.pair.batch.ratio"))).append("**.\n\n");
+        }
         cats.add("redis-benchmark -P 500");
         v.add(r.median("redisbench.c1-pipe500"));
         Charts.bars(img.resolve("bench-batch.png"), "Batched enqueue, 500 jobs per call (median jobs/s; target 100,000)", "jobs/s", cats,
@@ -488,6 +514,13 @@ final class ReportWriter {
                 .append("2-3x between repetitions with them). AOF everysec appends go on as usual.\n")
                 .append("- Each repetition runs every system once, in a rotated order (so slow drift of the machine does not favour a ")
                 .append("system); the figure is the median over repetitions.\n")
+                .append("- The three ratio targets of the enqueue section (one job per call, 1 and 8 threads, against raw Jedis with ")
+                .append("the same script; `enqueueAll` against the bare pipelined `XADD`) are also measured in **alternating pairs**: ")
+                .append("the two systems one right after the other on a freshly flushed and rewritten AOF, which goes first ")
+                .append("alternating, and each pair's own ratio recorded. The targets table judges those three by the median of the ")
+                .append("pairs' ratios, and shows the ratio of the medians run one after the other beside it. Runs seconds or minutes ")
+                .append("apart each move with the machine (one system's repetitions spread by up to 2x here, more than the ")
+                .append("0.9x target's 10 %); a pair's two halves move together.\n")
                 .append("- Throughput = jobs / wall time from a start barrier to the last thread done (end to end: to the last ack).\n")
                 .append("- Latency percentiles: nearest rank over every call (plain harness) or JMH sample-time histograms.\n")
                 .append("- BullMQ runs in its own Node.js process against the same Redis, in the same repetition loop.\n")
@@ -514,6 +547,17 @@ final class ReportWriter {
         boolean missing = measured.contains("n/a");
         md.append("| ").append(what).append(" | ").append(target).append(" | ").append(measured).append(" | ").append(ratio).append(" | ")
                 .append(missing ? "not measured" : met ? "**yes**" : "**no**").append(" |\n");
+    }
+
+    /** "alternating pairs: median of N ratios [min–max]" for a pair-ratio figure. */
+    private String pairs(String id) {
+        return "alternating pairs: " + pairStats(id);
+    }
+
+    /** "median of N ratios [min–max]" for a pair-ratio figure. */
+    private String pairStats(String id) {
+        Samples s = r.get(id);
+        return "median of " + s.size() + " ratios <sub>[" + ratio(s.min()) + "–" + ratio(s.max()) + "]</sub>";
     }
 
     private String rateRange(String id) {

@@ -121,9 +121,13 @@ final class SpoolBench {
         return (int) Math.max(1, Math.round(16.0 * targetNanos / per16));
     }
 
-    /** The caller's wait when Redis starts refusing (kill) or hangs (hang), then the way back. */
+    /**
+     * The caller's wait when Redis starts refusing (kill) or hangs (hang), then the way back: three faults of each
+     * kind per repetition (at least nine), since one fault's figure moves by half a millisecond with whatever else
+     * the 2 cores run at that moment, and the target is 1 ms.
+     */
     void transitions() throws Exception {
-        int reps = Math.max(3, env.reps);
+        int reps = 3 * Math.max(3, env.reps);
         for (String kind : new String[] {"refused", "hang"}) {
             for (int rep = 0; rep < reps; rep++) {
                 transition(kind);
