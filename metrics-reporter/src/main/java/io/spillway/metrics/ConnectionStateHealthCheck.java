@@ -5,8 +5,8 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
+import io.spillway.core.internal.Arguments;
 import java.util.Locale;
-import java.util.Objects;
 import java.util.function.Supplier;
 
 /**
@@ -40,8 +40,8 @@ public final class ConnectionStateHealthCheck extends HealthCheck {
     private final String whileRecovering;
 
     private ConnectionStateHealthCheck(String component, Supplier<HealthState> state) {
-        this.component = Objects.requireNonNull(component, "component must not be null");
-        this.state = Objects.requireNonNull(state, "state must not be null");
+        this.component = Arguments.notNull(component, "component");
+        this.state = Arguments.notNull(state, "state");
         String name = component.toLowerCase(Locale.ROOT);
         if (name.contains("worker")) {
             // A worker has no journal: docs/worker.md, "Redis outages".
@@ -65,7 +65,7 @@ public final class ConnectionStateHealthCheck extends HealthCheck {
      * check (so it may be registered later). A missing gauge is unhealthy.
      */
     public static ConnectionStateHealthCheck fromRegistry(MetricRegistry registry, String component) {
-        Objects.requireNonNull(registry, "registry must not be null");
+        Arguments.notNull(registry, "registry");
         String name = MetricNames.perQueue(MetricNames.CONNECTION_STATE, component);
         return new ConnectionStateHealthCheck(component, () -> {
             Gauge<?> g = registry.getGauges().get(name);

@@ -4,8 +4,8 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.MetricNames;
+import io.spillway.core.internal.Arguments;
 import java.time.Duration;
-import java.util.Objects;
 import java.util.function.LongSupplier;
 
 /**
@@ -69,13 +69,13 @@ public final class JournalHealthCheck extends HealthCheck {
 
     /** From two sources: the jobs not yet replayed, and the age in ms of the oldest (0 when empty); -1 = no journal. */
     public static Builder builder(LongSupplier backlog, LongSupplier oldestAgeMillis) {
-        return new Builder(Objects.requireNonNull(backlog, "backlog must not be null"),
-                Objects.requireNonNull(oldestAgeMillis, "oldestAgeMillis must not be null"));
+        return new Builder(Arguments.notNull(backlog, "backlog"),
+                Arguments.notNull(oldestAgeMillis, "oldestAgeMillis"));
     }
 
     /** From the journal gauges of {@code registry}, looked up at each check. */
     public static Builder fromRegistry(MetricRegistry registry) {
-        Objects.requireNonNull(registry, "registry must not be null");
+        Arguments.notNull(registry, "registry");
         return builder(() -> gauge(registry, MetricNames.JOURNAL_BACKLOG),
                 () -> gauge(registry, MetricNames.JOURNAL_OLDEST_AGE))
                 .bytes(() -> heldBytes(registry), () -> gauge(registry, MetricNames.JOURNAL_MAX_BYTES))
@@ -185,8 +185,8 @@ public final class JournalHealthCheck extends HealthCheck {
          * {@link #fromRegistry}; without it the fill is not checked.
          */
         public Builder bytes(LongSupplier backlogBytes, LongSupplier maxBytes) {
-            this.backlogBytes = Objects.requireNonNull(backlogBytes, "backlogBytes must not be null");
-            this.maxBytes = Objects.requireNonNull(maxBytes, "maxBytes must not be null");
+            this.backlogBytes = Arguments.notNull(backlogBytes, "backlogBytes");
+            this.maxBytes = Arguments.notNull(maxBytes, "maxBytes");
             return this;
         }
 
@@ -205,8 +205,8 @@ public final class JournalHealthCheck extends HealthCheck {
          * {@link #fromRegistry}.
          */
         public Builder disk(LongSupplier freeBytes, LongSupplier minFreeBytes) {
-            this.diskFree = Objects.requireNonNull(freeBytes, "freeBytes must not be null");
-            this.diskMinFree = Objects.requireNonNull(minFreeBytes, "minFreeBytes must not be null");
+            this.diskFree = Arguments.notNull(freeBytes, "freeBytes");
+            this.diskMinFree = Arguments.notNull(minFreeBytes, "minFreeBytes");
             return this;
         }
 

@@ -1,7 +1,7 @@
 package io.spillway.metrics;
 
+import io.spillway.core.internal.Arguments;
 import java.time.Instant;
-import java.util.Objects;
 
 /**
  * One queue's figures as Redis held them at {@code readAt}.
@@ -18,8 +18,8 @@ import java.util.Objects;
 public record QueueSnapshot(String queue, long waiting, long inFlight, long delayed, long dead, long workers,
                             Instant readAt) {
     public QueueSnapshot {
-        Objects.requireNonNull(queue, "queue must not be null");
-        Objects.requireNonNull(readAt, "readAt must not be null");
+        Arguments.notNull(queue, "queue");
+        Arguments.notNull(readAt, "readAt");
         if (waiting < 0 || inFlight < 0 || delayed < 0 || dead < 0 || workers < 0) {
             throw new IllegalArgumentException("queue figures must be >= 0, but were waiting=" + waiting + " inFlight="
                     + inFlight + " delayed=" + delayed + " dead=" + dead + " workers=" + workers);

@@ -7,6 +7,7 @@ import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
 import io.spillway.core.RedisUnavailableException;
 import io.spillway.core.SpillwayException;
+import io.spillway.core.internal.Arguments;
 import io.spillway.core.internal.Backoff;
 import io.spillway.core.internal.Failures;
 import io.spillway.core.internal.RedisGateway;
@@ -17,7 +18,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -82,7 +82,7 @@ public final class QueueStats implements AutoCloseable {
     private LongConsumer refreshTask;
 
     private QueueStats(RedisConnection connection, Clock clock) {
-        this.gateway = new RedisGateway(Objects.requireNonNull(connection, "connection must not be null"),
+        this.gateway = new RedisGateway(Arguments.notNull(connection, "connection"),
                 "stats", 2, Duration.ofSeconds(1), null);
         this.clock = clock;
     }
@@ -179,7 +179,7 @@ public final class QueueStats implements AutoCloseable {
      * refresh. Call once.
      */
     public synchronized QueueStats registerGauges(MetricRegistry registry, Duration every) {
-        Objects.requireNonNull(registry, "registry must not be null");
+        Arguments.notNull(registry, "registry");
         if (every == null || every.isZero() || every.isNegative()) {
             throw new IllegalArgumentException("queue stats refresh must be > 0, but was " + every);
         }

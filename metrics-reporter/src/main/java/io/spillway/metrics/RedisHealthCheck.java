@@ -2,11 +2,11 @@ package io.spillway.metrics;
 
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.Arguments;
 import io.spillway.core.internal.RedisGateway;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * Healthy when Redis answers PING, is not LOADING its data, is a master and accepts a write (not OOM,
@@ -31,7 +31,7 @@ public final class RedisHealthCheck extends HealthCheck implements AutoCloseable
     private final RedisGateway gateway;
 
     private RedisHealthCheck(RedisConnection connection) {
-        this.gateway = new RedisGateway(Objects.requireNonNull(connection, "connection must not be null"),
+        this.gateway = new RedisGateway(Arguments.notNull(connection, "connection"),
                 "health", 1, Duration.ofSeconds(1), null);
     }
 

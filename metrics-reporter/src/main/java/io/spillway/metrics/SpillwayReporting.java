@@ -8,6 +8,7 @@ import com.codahale.metrics.Slf4jReporter;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import com.codahale.metrics.jmx.JmxReporter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.core.internal.Arguments;
 import io.spillway.metrics.internal.HttpEndpoint;
 import io.spillway.metrics.internal.SpillwayCollector;
 import java.io.IOException;
@@ -20,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.LoggerFactory;
 
@@ -187,12 +187,12 @@ public final class SpillwayReporting implements AutoCloseable {
         private int httpPort;
 
         private Builder(MetricRegistry registry) {
-            this.registry = Objects.requireNonNull(registry, "registry must not be null");
+            this.registry = Arguments.notNull(registry, "registry");
         }
 
         /** The health checks {@code /health} runs. */
         public Builder healthChecks(HealthCheckRegistry checks) {
-            this.healthChecks = Objects.requireNonNull(checks, "healthChecks must not be null");
+            this.healthChecks = Arguments.notNull(checks, "healthChecks");
             return this;
         }
 
@@ -202,14 +202,14 @@ public final class SpillwayReporting implements AutoCloseable {
         }
 
         public Builder console(PrintStream out, Duration period) {
-            this.consoleOut = Objects.requireNonNull(out, "console stream must not be null");
+            this.consoleOut = Arguments.notNull(out, "console stream");
             this.consolePeriod = positive("console period", period);
             return this;
         }
 
         /** Appends one line per metric to {@code <dir>/<metric name>.csv} every {@code period}. */
         public Builder csv(Path dir, Duration period) {
-            this.csvDir = Objects.requireNonNull(dir, "csv directory must not be null");
+            this.csvDir = Arguments.notNull(dir, "csv directory");
             this.csvPeriod = positive("csv period", period);
             return this;
         }

@@ -5,6 +5,7 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import io.spillway.core.MetricNames;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.Arguments;
 import io.spillway.metrics.internal.JournalInspector;
 import java.net.URI;
 import java.nio.file.Path;
@@ -12,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -368,12 +368,12 @@ public final class StandaloneReporter implements AutoCloseable {
         private Consumer<SpillwayReporting.Builder> reporting = r -> { };
 
         private Builder(RedisConnection redis) {
-            this.redis = Objects.requireNonNull(redis, "redis must not be null");
+            this.redis = Arguments.notNull(redis, "redis");
         }
 
         /** A producer journal directory to watch; may be given several times. */
         public Builder journalDir(Path dir) {
-            journalDirs.add(Objects.requireNonNull(dir, "journalDir must not be null").toAbsolutePath());
+            journalDirs.add(Arguments.notNull(dir, "journalDir").toAbsolutePath());
             return this;
         }
 
@@ -405,7 +405,7 @@ public final class StandaloneReporter implements AutoCloseable {
 
         /** The registry to fill (default: a new one). */
         public Builder registry(MetricRegistry r) {
-            this.registry = Objects.requireNonNull(r, "registry must not be null");
+            this.registry = Arguments.notNull(r, "registry");
             return this;
         }
 
@@ -414,7 +414,7 @@ public final class StandaloneReporter implements AutoCloseable {
          * {@code /metrics} or {@code /health} endpoint until one is chosen).
          */
         public Builder reporting(Consumer<SpillwayReporting.Builder> configure) {
-            this.reporting = Objects.requireNonNull(configure, "reporting must not be null");
+            this.reporting = Arguments.notNull(configure, "reporting");
             return this;
         }
 

@@ -4,8 +4,8 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.MetricNames;
+import io.spillway.core.internal.Arguments;
 import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 
 /**
@@ -21,7 +21,7 @@ public final class WatchdogHealthCheck extends HealthCheck {
     private final MetricRegistry registry;
 
     private WatchdogHealthCheck(MetricRegistry registry) {
-        this.registry = Objects.requireNonNull(registry, "registry must not be null");
+        this.registry = Arguments.notNull(registry, "registry");
     }
 
     public static WatchdogHealthCheck fromRegistry(MetricRegistry registry) {

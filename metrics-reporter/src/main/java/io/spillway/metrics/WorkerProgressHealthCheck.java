@@ -7,6 +7,7 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheck;
 import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
+import io.spillway.core.internal.Arguments;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -14,7 +15,6 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.LongSupplier;
@@ -81,8 +81,8 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
 
     /** From two sources: a count that moves with work done, and the number of jobs waiting. */
     public static Builder builder(LongSupplier progress, LongSupplier waiting) {
-        return new Builder(Objects.requireNonNull(progress, "progress must not be null"),
-                Objects.requireNonNull(waiting, "waiting must not be null"));
+        return new Builder(Arguments.notNull(progress, "progress"),
+                Arguments.notNull(waiting, "waiting"));
     }
 
     /**
@@ -91,7 +91,7 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
      * {@link #fromRegistry(MetricRegistry, Collection)}).
      */
     public static Builder fromRegistry(MetricRegistry registry) {
-        Objects.requireNonNull(registry, "registry must not be null");
+        Arguments.notNull(registry, "registry");
         return builder(() -> sumCounts(registry, PROGRESS), () -> waitingOutsidePauses(registry, null))
                 .pausedFrom(() -> paused(registry, null));
     }
@@ -103,8 +103,8 @@ public final class WorkerProgressHealthCheck extends HealthCheck {
      * @throws IllegalArgumentException when {@code queues} is empty or holds an invalid queue name
      */
     public static Builder fromRegistry(MetricRegistry registry, Collection<String> queues) {
-        Objects.requireNonNull(registry, "registry must not be null");
-        Objects.requireNonNull(queues, "queues must not be null");
+        Arguments.notNull(registry, "registry");
+        Arguments.notNull(queues, "queues");
         if (queues.isEmpty()) {
             throw new IllegalArgumentException("worker queues must not be empty, but was " + queues);
         }

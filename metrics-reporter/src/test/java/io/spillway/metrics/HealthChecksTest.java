@@ -95,6 +95,18 @@ class HealthChecksTest {
     }
 
     @Test
+    void nullIsBadInputLikeAnyOtherAnIllegalArgumentNamingTheArgument() {
+        assertThatThrownBy(() -> JournalHealthCheck.fromRegistry(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("registry must not be null");
+        assertThatThrownBy(() -> JournalHealthCheck.builder(null, () -> 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("backlog must not be null");
+        assertThatThrownBy(() -> ConnectionStateHealthCheck.of("producer", null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("state must not be null");
+        assertThatThrownBy(() -> SpillwayReporting.builder(new MetricRegistry()).csv(null, Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("csv directory must not be null");
+    }
+
+    @Test
     void journalFromRegistryReadsTheJournalGaugesAndIsHealthyWithoutThem() {
         MetricRegistry registry = new MetricRegistry();
         JournalHealthCheck check = JournalHealthCheck.fromRegistry(registry).maxBacklog(10).build();

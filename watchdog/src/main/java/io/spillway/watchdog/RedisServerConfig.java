@@ -1,10 +1,10 @@
 package io.spillway.watchdog;
 
+import io.spillway.watchdog.internal.Arguments;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -162,7 +162,7 @@ public final class RedisServerConfig {
 
         /** A redis-server binary to run instead of {@link RedisBinary#locate()}. */
         public Builder binary(Path binary) {
-            this.binary = Objects.requireNonNull(binary, "binary must not be null");
+            this.binary = Arguments.notNull(binary, "binary");
             return this;
         }
 
@@ -184,7 +184,7 @@ public final class RedisServerConfig {
         }
 
         public Builder dataDir(Path dataDir) {
-            this.dataDir = Objects.requireNonNull(dataDir, "dataDir must not be null");
+            this.dataDir = Arguments.notNull(dataDir, "dataDir");
             return this;
         }
 
@@ -212,7 +212,7 @@ public final class RedisServerConfig {
             if (OWNED.contains(name)) {
                 throw new IllegalArgumentException("setting '" + name + "' is set by its own builder method (or fixed)");
             }
-            Objects.requireNonNull(value, "value of " + name + " must not be null");
+            Arguments.notNull(value, "value of " + name);
             if (value.contains("\n") || value.contains("\r")) {
                 // The value is not shown: it may be a password.
                 throw new IllegalArgumentException("value of " + name + " must be one line, but has a line break");

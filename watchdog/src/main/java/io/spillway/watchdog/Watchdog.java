@@ -2,6 +2,7 @@ package io.spillway.watchdog;
 
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
+import io.spillway.watchdog.internal.Arguments;
 import io.spillway.watchdog.internal.Child;
 import io.spillway.watchdog.internal.CommandChild;
 import io.spillway.watchdog.internal.RedisChild;
@@ -9,7 +10,6 @@ import io.spillway.watchdog.internal.Supervisor;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
@@ -123,7 +123,7 @@ public final class Watchdog implements AutoCloseable {
 
     /** Subscribes to the child's events; register before {@link #start()} to see the first one. */
     public Watchdog onEvent(Consumer<WatchdogEvent> listener) {
-        supervisor.onEvent(Objects.requireNonNull(listener, "listener"));
+        supervisor.onEvent(Arguments.notNull(listener, "listener"));
         return this;
     }
 
@@ -242,13 +242,13 @@ public final class Watchdog implements AutoCloseable {
 
         /** Supervise a redis-server with these settings. */
         public Builder redis(RedisServerConfig redis) {
-            this.redis = Objects.requireNonNull(redis, "redis must not be null");
+            this.redis = Arguments.notNull(redis, "redis");
             return this;
         }
 
         /** Supervise a command (program and arguments); restarted on exit, no probe. */
         public Builder command(List<String> command) {
-            Objects.requireNonNull(command, "command must not be null");
+            Arguments.notNull(command, "command");
             if (command.isEmpty() || command.get(0).isBlank()) {
                 throw new IllegalArgumentException("command must name a program, but was " + command);
             }
@@ -258,23 +258,23 @@ public final class Watchdog implements AutoCloseable {
 
         /** Where a command's stdout and stderr go (appended); default: this process's own. */
         public Builder output(Path file) {
-            this.output = Objects.requireNonNull(file, "output must not be null");
+            this.output = Arguments.notNull(file, "output");
             return this;
         }
 
         /** A command's working directory; default: this process's. */
         public Builder workDir(Path dir) {
-            this.workDir = Objects.requireNonNull(dir, "workDir must not be null");
+            this.workDir = Arguments.notNull(dir, "workDir");
             return this;
         }
 
         public Builder config(WatchdogConfig config) {
-            this.config = Objects.requireNonNull(config, "config must not be null");
+            this.config = Arguments.notNull(config, "config");
             return this;
         }
 
         public Builder metrics(MetricRegistry registry) {
-            this.registry = Objects.requireNonNull(registry, "registry must not be null");
+            this.registry = Arguments.notNull(registry, "registry");
             return this;
         }
 

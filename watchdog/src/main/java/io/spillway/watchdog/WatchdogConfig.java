@@ -1,7 +1,7 @@
 package io.spillway.watchdog;
 
+import io.spillway.watchdog.internal.Arguments;
 import java.time.Duration;
-import java.util.Objects;
 
 /**
  * How a {@link Watchdog} supervises its child: how often it checks, when it declares a hang, how it
@@ -211,7 +211,7 @@ public final class WatchdogConfig {
         }
 
         private static Duration positive(String name, Duration d) {
-            Objects.requireNonNull(d, name + " must not be null");
+            Arguments.notNull(d, name);
             if (d.isZero() || d.isNegative()) {
                 throw new IllegalArgumentException(name + " must be > 0, but was " + d);
             }

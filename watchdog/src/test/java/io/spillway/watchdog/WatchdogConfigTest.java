@@ -31,6 +31,18 @@ class WatchdogConfigTest {
     }
 
     @Test
+    void nullIsBadInputLikeAnyOtherAnIllegalArgumentNamingTheArgument() {
+        assertThatThrownBy(() -> WatchdogConfig.custom().hangTimeout(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("hangTimeout must not be null");
+        assertThatThrownBy(() -> RedisServerConfig.custom().dataDir(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("dataDir must not be null");
+        assertThatThrownBy(() -> RedisServerConfig.custom().setting("maxclients", null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("value of maxclients must not be null");
+        assertThatThrownBy(() -> Watchdog.builder().config(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("config must not be null");
+    }
+
+    @Test
     void redisConfigKeepsJobsByDefault() {
         RedisServerConfig r = RedisServerConfig.custom().port(6390).dataDir(Path.of("/tmp/x y")).maxMemory("64mb").build();
         assertThat(r.configText())

@@ -6,6 +6,7 @@ import io.spillway.core.JobId;
 import io.spillway.core.JobStatus;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.Arguments;
 import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.RedisGateway;
@@ -19,7 +20,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -42,7 +42,7 @@ public final class DeadLetters implements AutoCloseable {
     private final RedisGateway gateway;
 
     private DeadLetters(RedisConnection connection) {
-        this.gateway = new RedisGateway(connection, "dlq", 2, Duration.ofMillis(1), null);
+        this.gateway = new RedisGateway(Arguments.notNull(connection, "redis"), "dlq", 2, Duration.ofMillis(1), null);
     }
 
     public static DeadLetters connect(URI redis) {
@@ -171,7 +171,7 @@ public final class DeadLetters implements AutoCloseable {
      */
     public boolean purge(String queue, String jobId) {
         QueueName q = QueueName.of(queue);
-        Objects.requireNonNull(jobId, "jobId must not be null");
+        Arguments.notNull(jobId, "jobId");
         boolean valid = canBeJobId(jobId);
         // Without a job id there is no status record to turn into a tombstone: KEYS[3] is then a key of the queue the
         // script does not write (ARGV[3] = 0), never some other job's record.
@@ -184,7 +184,7 @@ public final class DeadLetters implements AutoCloseable {
     }
 
     private static boolean canBeJobId(String id) {
-        return JobId.VALID.matcher(Objects.requireNonNull(id, "jobId must not be null")).matches();
+        return JobId.VALID.matcher(Arguments.notNull(id, "jobId")).matches();
     }
 
     /** Deletes every dead letter of the queue; returns how many. */

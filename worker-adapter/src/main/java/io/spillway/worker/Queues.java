@@ -2,13 +2,13 @@ package io.spillway.worker;
 
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.Arguments;
 import io.spillway.core.internal.PauseFlag;
 import io.spillway.core.internal.RedisGateway;
 import io.spillway.core.internal.RedisKeys;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -49,7 +49,7 @@ public final class Queues implements AutoCloseable {
     private final RedisGateway gateway;
 
     private Queues(RedisConnection connection) {
-        this.gateway = new RedisGateway(Objects.requireNonNull(connection, "redis must not be null"), "queues", 2,
+        this.gateway = new RedisGateway(Arguments.notNull(connection, "redis"), "queues", 2,
                 Duration.ofMillis(1), null);
     }
 

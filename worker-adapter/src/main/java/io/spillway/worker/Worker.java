@@ -4,6 +4,7 @@ import com.codahale.metrics.MetricRegistry;
 import io.spillway.core.HealthState;
 import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.Arguments;
 import io.spillway.worker.internal.Settings;
 import io.spillway.worker.internal.WorkerRuntime;
 import java.lang.management.ManagementFactory;
@@ -258,13 +259,13 @@ public final class Worker implements AutoCloseable {
 
         /** Redis with default timeouts ({@link RedisConnection#of(URI)}). Required. */
         public Builder redis(URI uri) {
-            this.redis = RedisConnection.of(notNull("redis", uri));
+            this.redis = RedisConnection.of(Arguments.notNull(uri, "redis"));
             return this;
         }
 
         /** Redis with the connection's own settings (timeouts, TLS, Sentinel, Cluster). Required. */
         public Builder redis(RedisConnection connection) {
-            this.redis = notNull("redis", connection);
+            this.redis = Arguments.notNull(connection, "redis");
             return this;
         }
 
@@ -279,7 +280,7 @@ public final class Worker implements AutoCloseable {
 
         /** Queues to serve, in addition to any named before; the same as {@link #queue} for each. */
         public Builder queues(String... names) {
-            for (String n : notNull("queues", names)) {
+            for (String n : Arguments.notNull(names, "queues")) {
                 queue(n);
             }
             return this;
@@ -307,10 +308,10 @@ public final class Worker implements AutoCloseable {
          * for the same type is refused, rather than silently replacing the first).
          */
         public Builder handler(String type, JobHandler handler) {
-            if (notNull("handler type", type).isBlank()) {
+            if (Arguments.notNull(type, "handler type").isBlank()) {
                 throw new IllegalArgumentException("handler type must be non-blank, but was '" + type + "'");
             }
-            notNull("handler for type '" + type + "'", handler);
+            Arguments.notNull(handler, "handler for type '" + type + "'");
             if (handlers.containsKey(type)) {
                 throw new IllegalArgumentException("handler for type '" + type + "' is already set: one handler per type");
             }
@@ -346,7 +347,7 @@ public final class Worker implements AutoCloseable {
 
         /** Runs in all and the wait between them. Default {@link RetryPolicy#ofDefaults()}. */
         public Builder retryPolicy(RetryPolicy policy) {
-            this.retry = notNull("retryPolicy", policy);
+            this.retry = Arguments.notNull(policy, "retryPolicy");
             return this;
         }
 
@@ -358,7 +359,7 @@ public final class Worker implements AutoCloseable {
 
         /** How long {@link Worker#close()} waits for running jobs, 0 to 365 days. Default 30 s. */
         public Builder shutdownTimeout(Duration timeout) {
-            if (notNull("shutdownTimeout", timeout).isNegative()) {
+            if (Arguments.notNull(timeout, "shutdownTimeout").isNegative()) {
                 throw new IllegalArgumentException("shutdownTimeout must be >= 0, but was " + timeout);
             }
             this.shutdownTimeout = between("shutdownTimeout", timeout, Duration.ZERO, MAX_DURATION);
@@ -411,13 +412,13 @@ public final class Worker implements AutoCloseable {
 
         /** Directory for the outcomes kept while Redis is away. Default {@link #DEFAULT_STATE_DIR}. */
         public Builder stateDir(Path dir) {
-            this.stateDir = notNull("stateDir", dir);
+            this.stateDir = Arguments.notNull(dir, "stateDir");
             return this;
         }
 
         /** A readable prefix of the consumer name (default: {@code <pid>-<host>}); a unique suffix is always added. */
         public Builder name(String prefix) {
-            if (notNull("name", prefix).isBlank() || prefix.contains(" ")) {
+            if (Arguments.notNull(prefix, "name").isBlank() || prefix.contains(" ")) {
                 throw new IllegalArgumentException("name must be non-blank without spaces, but was '" + prefix + "'");
             }
             this.name = prefix;
@@ -426,7 +427,7 @@ public final class Worker implements AutoCloseable {
 
         /** Where the worker's metrics go (names in {@code MetricNames}). Default: a private registry. */
         public Builder metricRegistry(MetricRegistry registry) {
-            this.metrics = notNull("metricRegistry", registry);
+            this.metrics = Arguments.notNull(registry, "metricRegistry");
             return this;
         }
 
@@ -459,21 +460,13 @@ public final class Worker implements AutoCloseable {
         }
 
         private static Duration between(String what, Duration d, Duration min, Duration max) {
-            if (notNull(what, d).compareTo(min) < 0) {
+            if (Arguments.notNull(d, what).compareTo(min) < 0) {
                 throw new IllegalArgumentException(what + " must be >= " + min + ", but was " + d);
             }
             if (d.compareTo(max) > 0) {
                 throw new IllegalArgumentException(what + " must be <= " + max + ", but was " + d);
             }
             return d;
-        }
-
-        /** Setters refuse null like any other bad value: an IllegalArgumentException naming the setting. */
-        private static <T> T notNull(String what, T value) {
-            if (value == null) {
-                throw new IllegalArgumentException(what + " must not be null");
-            }
-            return value;
         }
     }
 }

@@ -3,6 +3,7 @@ package io.spillway.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.spillway.core.RedisConnection;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -192,5 +193,15 @@ class WorkerBuilderTest {
                 .build();
         worker.start();
         worker.close();
+    }
+
+    @Test
+    void aNullConnectionIsBadInputLikeAnyOtherAnIllegalArgumentNamingIt() {
+        assertThatThrownBy(() -> Queues.connect((RedisConnection) null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("redis must not be null");
+        assertThatThrownBy(() -> DeadLetters.connect((RedisConnection) null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("redis must not be null");
+        assertThatThrownBy(() -> DeadLetters.connect((URI) null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not be null");
     }
 }
