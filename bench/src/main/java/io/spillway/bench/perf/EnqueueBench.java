@@ -111,14 +111,14 @@ final class EnqueueBench {
                 Env.log("enqueue batch %-18s %,10.0f jobs/s (%s AOF rewrites of Redis during it)", system, r,
                         rewrites0 < 0 ? "?" : Long.toString(rewrites1 - rewrites0));
             }
-            pairs(rep);
+            pairs(rep, nBatch);
         }
         env.flushAndCompactAof();
     }
 
     /** Alternating pairs per repetition, for each ratio target. */
     static final int PAIRS = 8;
-    static final int BATCH_PAIRS = 4;
+    static final int BATCH_PAIRS = 3;
 
     /**
      * The ratio targets measured in alternating pairs: Spillway, then its anchor right after it (or the other way
@@ -126,9 +126,10 @@ final class EnqueueBench {
      * recorded. The machine's drift (other builds on the 2 cores; one system's three repetitions above spread by up
      * to 2x) then moves both sides of a ratio alike, where the medians of runs seconds or minutes apart each move
      * on their own. Results: {@code enqueue.pair.<1|8>.ratio} (JobProducer.enqueue / raw Jedis, same enqueue.lua)
-     * and {@code enqueue.pair.batch.ratio} (enqueueAll of 500 / bare pipelined XADD of 500).
+     * and {@code enqueue.pair.batch.ratio} (enqueueAll of 500 / bare pipelined XADD of 500, {@code nBatch} jobs each,
+     * as in the runs above: Redis's cost per job grows with what it holds, the status records most).
      */
-    private void pairs(int rep) throws Exception {
+    private void pairs(int rep, int nBatch) throws Exception {
         for (int threads : new int[] {1, 8}) {
             int slice = threads == 1 ? env.scale(4_000, 1_000) : env.scale(16_000, 4_000);
             for (int k = 0; k < PAIRS; k++) {
@@ -143,12 +144,11 @@ final class EnqueueBench {
                         sp, raw, sp / raw, spillwayFirst ? "spillway" : "jedis-lua");
             }
         }
-        int slice = env.scale(50_000, 10_000);
         for (int k = 0; k < BATCH_PAIRS; k++) {
             boolean spillwayFirst = (k + rep) % 2 == 0;
             env.flushAndCompactAof();
-            double first = batched(spillwayFirst ? "spillway" : "jedis-xadd", slice);
-            double second = batched(spillwayFirst ? "jedis-xadd" : "spillway", slice);
+            double first = batched(spillwayFirst ? "spillway" : "jedis-xadd", nBatch);
+            double second = batched(spillwayFirst ? "jedis-xadd" : "spillway", nBatch);
             double sp = spillwayFirst ? first : second;
             double xadd = spillwayFirst ? second : first;
             results.add("enqueue.pair.batch.ratio", sp / xadd);

@@ -235,7 +235,7 @@ final class ReportWriter {
                 .append(ratio(r.median("redisbench.c1-pipe500") / r.median("enqueue.batch.jedis-xadd"))).append(" |\n\n");
         if (r.has("enqueue.pair.batch.ratio")) {
             md.append("The target's ratio, in **alternating pairs** (`enqueueAll` and the bare pipelined `XADD` one right after the other, ")
-                    .append(EnqueueBench.BATCH_PAIRS + " pairs of 50,000 jobs each per repetition): ").append(pairStats("enqueue.pair.batch.ratio"))
+                    .append(EnqueueBench.BATCH_PAIRS + " pairs per repetition, each side as many jobs as in the table): ").append(pairStats("enqueue.pair.batch.ratio"))
                     .append(" → **").append(ratio(r.median("enqueue.pair.batch.ratio"))).append("**.\n\n");
         }
         cats.add("redis-benchmark -P 500");
