@@ -122,8 +122,8 @@ final class EnqueueBench {
 
     /**
      * The ratio targets measured in alternating pairs: Spillway, then its anchor right after it (or the other way
-     * round, every other pair), each pair on a freshly flushed and rewritten AOF, and the pair's own ratio
-     * recorded. The machine's drift (other builds on the 2 cores; one system's three repetitions above spread by up
+     * round, every other pair), each side on a freshly flushed and rewritten AOF as in the runs above (else the
+     * second side would run on a Redis holding the first side's jobs), and the pair's own ratio recorded. The machine's drift (other builds on the 2 cores; one system's three repetitions above spread by up
      * to 2x) then moves both sides of a ratio alike, where the medians of runs seconds or minutes apart each move
      * on their own. Results: {@code enqueue.pair.<1|8>.ratio} (JobProducer.enqueue / raw Jedis, same enqueue.lua)
      * and {@code enqueue.pair.batch.ratio} (enqueueAll of 500 / bare pipelined XADD of 500, {@code nBatch} jobs each,
@@ -136,6 +136,7 @@ final class EnqueueBench {
                 boolean spillwayFirst = (k + rep) % 2 == 0;
                 env.flushAndCompactAof();
                 double first = single(spillwayFirst ? "spillway" : "jedis-lua", threads, slice);
+                env.flushAndCompactAof();
                 double second = single(spillwayFirst ? "jedis-lua" : "spillway", threads, slice);
                 double sp = spillwayFirst ? first : second;
                 double raw = spillwayFirst ? second : first;
@@ -148,6 +149,7 @@ final class EnqueueBench {
             boolean spillwayFirst = (k + rep) % 2 == 0;
             env.flushAndCompactAof();
             double first = batched(spillwayFirst ? "spillway" : "jedis-xadd", nBatch);
+            env.flushAndCompactAof();
             double second = batched(spillwayFirst ? "jedis-xadd" : "spillway", nBatch);
             double sp = spillwayFirst ? first : second;
             double xadd = spillwayFirst ? second : first;

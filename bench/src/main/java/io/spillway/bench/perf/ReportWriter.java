@@ -516,7 +516,7 @@ final class ReportWriter {
                 .append("system); the figure is the median over repetitions.\n")
                 .append("- The three ratio targets of the enqueue section (one job per call, 1 and 8 threads, against raw Jedis with ")
                 .append("the same script; `enqueueAll` against the bare pipelined `XADD`) are also measured in **alternating pairs**: ")
-                .append("the two systems one right after the other on a freshly flushed and rewritten AOF, which goes first ")
+                .append("the two systems one right after the other, each on a freshly flushed and rewritten AOF, which goes first ")
                 .append("alternating, and each pair's own ratio recorded. The targets table judges those three by the median of the ")
                 .append("pairs' ratios, and shows the ratio of the medians run one after the other beside it. Runs seconds or minutes ")
                 .append("apart each move with the machine (one system's repetitions spread by up to 2x here, more than the ")
