@@ -1,6 +1,10 @@
 package io.spillway.watchdog.internal;
 
-/** Checks of a public method's arguments: bad input is an {@link IllegalArgumentException} naming the argument. */
+/**
+ * Checks of a public method's arguments: bad input is an {@link IllegalArgumentException} naming the argument. The
+ * same as core's {@code io.spillway.core.internal.Arguments}: the watchdog depends on no other Spillway module (it runs
+ * beside redis-server, on its own), so it keeps its own copy of these few lines.
+ */
 public final class Arguments {
     private Arguments() {
     }
