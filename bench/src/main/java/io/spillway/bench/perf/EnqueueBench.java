@@ -123,40 +123,43 @@ final class EnqueueBench {
     /**
      * The ratio targets measured in alternating pairs: Spillway, then its anchor right after it (or the other way
      * round, every other pair), each side on a freshly flushed and rewritten AOF as in the runs above (else the
-     * second side would run on a Redis holding the first side's jobs), and the pair's own ratio recorded. The machine's drift (other builds on the 2 cores; one system's three repetitions above spread by up
-     * to 2x) then moves both sides of a ratio alike, where the medians of runs seconds or minutes apart each move
+     * second side would run on a Redis holding the first side's jobs), and the pair's own ratio recorded. The
+     * machine's drift (other builds on the 2 cores; one system's three repetitions above spread by up to 2x) then
+     * moves both sides of a ratio alike, where the medians of runs seconds or minutes apart each move
      * on their own. Results: {@code enqueue.pair.<1|8>.ratio} (JobProducer.enqueue / raw Jedis, same enqueue.lua)
      * and {@code enqueue.pair.batch.ratio} (enqueueAll of 500 / bare pipelined XADD of 500, {@code nBatch} jobs each,
      * as in the runs above: Redis's cost per job grows with what it holds, the status records most).
      */
     private void pairs(int rep, int nBatch) throws Exception {
         for (int threads : new int[] {1, 8}) {
+            int t = threads;
             int slice = threads == 1 ? env.scale(4_000, 1_000) : env.scale(16_000, 4_000);
             for (int k = 0; k < PAIRS; k++) {
-                boolean spillwayFirst = (k + rep) % 2 == 0;
-                env.flushAndCompactAof();
-                double first = single(spillwayFirst ? "spillway" : "jedis-lua", threads, slice);
-                env.flushAndCompactAof();
-                double second = single(spillwayFirst ? "jedis-lua" : "spillway", threads, slice);
-                double sp = spillwayFirst ? first : second;
-                double raw = spillwayFirst ? second : first;
-                results.add("enqueue.pair." + threads + ".ratio", sp / raw);
-                Env.log("enqueue pair %d threads  spillway %,8.0f  jedis-lua %,8.0f jobs/s  ratio %.2f (%s first)", threads,
-                        sp, raw, sp / raw, spillwayFirst ? "spillway" : "jedis-lua");
+                pair("enqueue.pair." + t + ".ratio", t + " threads", "jedis-lua", (k + rep) % 2 == 0,
+                        system -> single(system, t, slice));
             }
         }
         for (int k = 0; k < BATCH_PAIRS; k++) {
-            boolean spillwayFirst = (k + rep) % 2 == 0;
-            env.flushAndCompactAof();
-            double first = batched(spillwayFirst ? "spillway" : "jedis-xadd", nBatch);
-            env.flushAndCompactAof();
-            double second = batched(spillwayFirst ? "jedis-xadd" : "spillway", nBatch);
-            double sp = spillwayFirst ? first : second;
-            double xadd = spillwayFirst ? second : first;
-            results.add("enqueue.pair.batch.ratio", sp / xadd);
-            Env.log("enqueue pair batch      spillway %,8.0f  jedis-xadd %,8.0f jobs/s  ratio %.2f (%s first)", sp, xadd,
-                    sp / xadd, spillwayFirst ? "spillway" : "jedis-xadd");
+            pair("enqueue.pair.batch.ratio", "batch    ", "jedis-xadd", (k + rep) % 2 == 0, system -> batched(system, nBatch));
         }
+    }
+
+    /** One measurement of a system, in jobs/s. */
+    private interface Measure {
+        double of(String system) throws Exception;
+    }
+
+    /** One pair: Spillway and {@code anchor}, each on a freshly flushed, rewritten AOF; records Spillway / anchor. */
+    private void pair(String id, String label, String anchor, boolean spillwayFirst, Measure measure) throws Exception {
+        env.flushAndCompactAof();
+        double first = measure.of(spillwayFirst ? "spillway" : anchor);
+        env.flushAndCompactAof();
+        double second = measure.of(spillwayFirst ? anchor : "spillway");
+        double sp = spillwayFirst ? first : second;
+        double other = spillwayFirst ? second : first;
+        results.add(id, sp / other);
+        Env.log("enqueue pair %s  spillway %,8.0f  %s %,8.0f jobs/s  ratio %.2f (%s first)", label, sp, anchor, other,
+                sp / other, spillwayFirst ? "spillway" : anchor);
     }
 
     static String[] rotate(String[] a, int by) {
