@@ -30,14 +30,107 @@ class WallClockTest {
     }
 
     @Test
-    void aReadingTakenEarlierGivesThatEarlierTime() {
-        // The tick is bracketed by wall-clock readings: a thread preempted between two readings cannot fail the test.
+    void aReadingTakenEarlierGivesNoEarlierTimeThanOneReturnedBefore() {
         long before = System.currentTimeMillis();
         long tick = System.nanoTime();
-        long after = System.currentTimeMillis();
-        assertThat(WallClock.millis(tick - 5_000_000_000L)).isBetween(before - 5_002, after - 4_998);
-        assertThat(WallClock.millis(tick - 50_000_000L)).isBetween(before - 52, after - 48);
-        assertThat(WallClock.millis()).isBetween(before - 1, System.currentTimeMillis() + 1);
+        long now = WallClock.millis(tick);
+        assertThat(now).isBetween(before - 1, System.currentTimeMillis() + 1);
+        assertThat(WallClock.millis(tick - 50_000_000L)).isGreaterThanOrEqualTo(now);
+        assertThat(WallClock.millis()).isGreaterThanOrEqualTo(now);
+    }
+
+    /** A monotonic clock and a wall clock the test moves; every read of either costs the given nanoseconds. */
+    private static final class Sources {
+        long nanos = 1_000_000_000L;
+        long epochNanos = 1_800_000_000_000L * 1_000_000L;
+        /** Nanoseconds that pass while the wall clock is read, once each (a preemption between the two reads). */
+        final java.util.ArrayDeque<Long> preemptions = new java.util.ArrayDeque<>();
+
+        WallClock clock() {
+            return new WallClock(() -> nanos, () -> {
+                long e = epochNanos;
+                Long wait = preemptions.poll();
+                if (wait != null) {
+                    advance(wait);
+                }
+                return e;
+            });
+        }
+
+        void advance(long n) {
+            nanos += n;
+            epochNanos += n;
+        }
+
+        long epochMillis() {
+            return Math.floorDiv(epochNanos, 1_000_000L);
+        }
+    }
+
+    @Test
+    void aWallClockSlewedBackNeverMakesTheTimeGoBack() {
+        // chrony's fastest slew: the wall clock runs 8.3 % slower than the monotonic clock. Each recalibration (every
+        // 100 ms) finds it ~8 ms behind the time extrapolated since the last one; followed, that is a step back.
+        Sources s = new Sources();
+        WallClock clock = s.clock();
+        long last = Long.MIN_VALUE;
+        for (int i = 0; i < 3_000; i++) {
+            s.nanos += 1_000_000L;
+            s.epochNanos += 917_000L;
+            long m = clock.at(s.nanos);
+            assertThat(m).as("reading %d", i).isGreaterThanOrEqualTo(last);
+            assertThat(m - s.epochMillis()).as("ahead of the wall clock by at most the slew between two recalibrations")
+                    .isBetween(0L, 10L);
+            last = m;
+        }
+        assertThat(last - 3_000).as("it went on slower, not frozen").isGreaterThan(s.epochMillis() - 3_000 - 10);
+    }
+
+    @Test
+    void aThreadPreemptedBetweenItsTwoClockReadsDoesNotShiftTheTime() {
+        Sources s = new Sources();
+        s.preemptions.add(5_000_000L); // the first read of the wall clock waits 5 ms before the monotonic read after it
+        WallClock clock = s.clock();
+        assertThat(clock.at(s.nanos)).as("the second read, not cut, is taken").isEqualTo(s.epochMillis());
+        // Every read cut (a loaded machine): the middle of the closest pair, half the wait off, and never back.
+        s.advance(200_000_000L);
+        long before = clock.at(s.nanos - 150_000_000L);
+        s.preemptions.addAll(List.of(4_000_000L, 4_000_000L, 4_000_000L));
+        long wall = s.epochMillis();
+        long m = clock.at(s.nanos);
+        assertThat(m).isGreaterThanOrEqualTo(before).isBetween(wall - 2, wall);
+        long last = m;
+        for (int i = 0; i < 50; i++) {
+            s.advance(100_000L);
+            assertThat(clock.at(s.nanos)).isGreaterThanOrEqualTo(last);
+            last = clock.at(s.nanos);
+        }
+    }
+
+    @Test
+    void aStepBackIsHeldUpToTenSecondsAndFollowedBeyond() {
+        Sources s = new Sources();
+        WallClock clock = s.clock();
+        long t0 = clock.at(s.nanos);
+        s.epochNanos -= 3_000_000_000L; // 3 s back: held once seen (the next recalibration)
+        s.advance(150_000_000L);
+        assertThat(clock.at(s.nanos)).isEqualTo(t0);
+        for (int i = 0; i < 2_800; i++) {
+            s.advance(1_000_000L);
+            assertThat(clock.at(s.nanos)).isEqualTo(t0);
+        }
+        s.advance(200_000_000L);
+        assertThat(clock.at(s.nanos)).as("the wall clock caught up: it goes on from there").isEqualTo(s.epochMillis())
+                .isGreaterThan(t0);
+        long t1 = clock.at(s.nanos);
+        s.epochNanos -= (WallClock.HOLD_BACK_MILLIS + 5_000) * 1_000_000L; // 15 s back: followed
+        s.advance(200_000_000L);
+        assertThat(clock.at(s.nanos)).isEqualTo(s.epochMillis()).isLessThan(t1 - 14_000);
+        s.advance(1_000_000L);
+        assertThat(clock.at(s.nanos)).isEqualTo(s.epochMillis());
+        s.epochNanos += 60_000_000_000L; // a minute ahead: followed at the next recalibration
+        s.advance(200_000_000L);
+        assertThat(clock.at(s.nanos)).isEqualTo(s.epochMillis());
     }
 
     @Test
