@@ -36,7 +36,7 @@ import redis.clients.jedis.Jedis;
  * journal file left after a GC (a closed component something still holds).
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
-@org.junit.jupiter.api.Tag("first-pass-only") // about 35 s; what it counts is the JVM's, the same on Redis 7.0
+@org.junit.jupiter.api.Tag("first-pass-only") // about 25 s; what it counts is the JVM's, the same on Redis 7.0
 class LifecycleLeakIT {
     static final int WARM_UP = 3;
     static final byte[] PAYLOAD = "leak-check".getBytes(StandardCharsets.UTF_8);

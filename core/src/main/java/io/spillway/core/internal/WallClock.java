@@ -20,7 +20,7 @@ import java.util.function.LongSupplier;
  * returned before, so that the jobs one thread enqueues one after another carry times in that order, which is how a
  * successor producer orders its predecessor's writes (docs/guarantees.md, "Ordered"). Each recalibration could
  * otherwise step back: by the drift above, or by however long the thread was preempted between its two clock reads
- * (2 ms seen on this project's 2-core test VM under load, which made a successor put two writes the wrong way round).
+ * (2 ms seen on this project's 2-core test VM under load, enough for a successor to put two writes the wrong way round).
  * After a step back of the wall clock of up to {@value #HOLD_BACK_MILLIS} ms the time stays at the last one returned
  * until the wall clock catches up, as {@link io.spillway.core.JobId#mint(long) minted ids} do over the same span; a
  * larger step back is followed. Thread-safe, lock-free.
