@@ -65,6 +65,11 @@ public final class EnqueueOptions {
         return headers;
     }
 
+    /** Whether a delay or a run-at is set. */
+    boolean delayed() {
+        return runAt != null || delay != null;
+    }
+
     /** The run-at time in epoch millis, or 0 for at once, given the current time. */
     long runAtMillis(long nowMillis) {
         if (runAt != null) {

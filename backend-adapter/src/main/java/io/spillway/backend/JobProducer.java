@@ -691,7 +691,13 @@ public final class JobProducer implements AutoCloseable {
         return QueueName.of(queue); // null, blank or a bad name: an IllegalArgumentException naming the field
     }
 
-    private void validate(String type, byte[] payload) {
+    /** Whether {@link #close()} has begun. */
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** Checks an enqueue's type and payload (also {@link RecurringJobs}'s, when one is added). */
+    void validate(String type, byte[] payload) {
         if (type == null) {
             throw new IllegalArgumentException("type must not be null");
         }

@@ -85,6 +85,12 @@ public final class MetricNames {
     /** Counter: times the connection was lost. */
     public static final String CONNECTION_LOST = "spillway.redis.connection.lost";
 
+    // Recurring jobs (backend-adapter RecurringJobs), in their producer's registry
+    /** Meter: ticks of recurring jobs enqueued (duplicates included: a tick another instance had enqueued already). */
+    public static final String RECURRING_ENQUEUED = "spillway.recurring.enqueued";
+    /** Meter: ticks of recurring jobs skipped, found later than their catch-up time (no process ran them then). */
+    public static final String RECURRING_MISSED = "spillway.recurring.missed";
+
     // Worker (worker-adapter)
     public static final String FETCHED = "spillway.worker.fetched";
     public static final String COMPLETED = "spillway.worker.completed";
