@@ -59,6 +59,7 @@ class DocSnippetsCompileTest {
             import java.nio.file.Path;
             import java.time.Duration;
             import java.time.Instant;
+            import java.time.ZoneId;
             import java.util.List;
             """;
 
