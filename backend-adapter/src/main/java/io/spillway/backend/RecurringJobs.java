@@ -5,6 +5,7 @@ import io.spillway.core.MetricNames;
 import io.spillway.core.QueueName;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,11 +45,16 @@ import org.slf4j.LoggerFactory;
  *       enqueues it (again: a no-op if some instance already did). Ticks found later than that (no process ran the
  *       recurring job at the time) are skipped, counted in {@value MetricNames#RECURRING_MISSED} and logged; only the
  *       latest due tick is ever caught up, never a backlog of them.</li>
- *   <li>A tick the producer does not accept (its journal full, a job over the payload limit is impossible here: the
- *       payload is checked when added) is tried again every second while it is within {@code catchUp}, with one WARN.</li>
+ *   <li>A tick the producer does not accept (Redis down and the journal full: {@link
+ *       io.spillway.core.JournalFullException}) is tried again every second while it is within {@code catchUp}, with one
+ *       WARN; then it is skipped and counted missed. Bad input cannot get that far: {@link Builder#add} checks the name,
+ *       queue, type and payload as {@link JobProducer#enqueue} would.</li>
+ *   <li>A tick's job is an ordinary job: {@code producer.status(queue, "nightly-report@2026-12-04T02:00:00Z")} and
+ *       {@code cancel} work on it, and a handler reads its tick with {@code job.headers().get("spillway-tick")}.</li>
  * </ul>
  * One daemon thread ({@code spillway-recurring}), which wakes at each tick and at least once a second (so that a wall
- * clock set forward is noticed). It does not own the producer: close this first, then the producer. Thread-safe.
+ * clock set forward is noticed); between ticks it sends Redis nothing. It does not own the producer: close this first,
+ * then the producer (a tick due after the producer closed stops the thread, with an INFO line). Thread-safe.
  */
 public final class RecurringJobs implements AutoCloseable {
     /** The header that carries a job's tick, as an ISO-8601 instant ({@link Instant#toString()}). */
@@ -136,12 +142,11 @@ public final class RecurringJobs implements AutoCloseable {
                     if (!fireIfDue(e, now)) {
                         return;
                     }
-                    if (!e.retrying) {
-                        Optional<Instant> next = e.schedule.nextTickAfter(now);
-                        if (next.isPresent()) {
-                            sleep = Math.min(sleep, Math.max(0, Duration.between(Instant.now(), next.get()).toNanos()));
-                        }
-                    } // else tried again at the next wake-up, within a second
+                    // A refused tick is tried again at the next wake-up: within a second (MAX_SLEEP_NANOS).
+                    Optional<Instant> next = e.schedule.nextTickAfter(now);
+                    if (next.isPresent()) {
+                        sleep = Math.min(sleep, Math.max(0, Duration.between(Instant.now(), next.get()).toNanos()));
+                    }
                 } catch (RuntimeException bug) {
                     // Not a refused enqueue (fireIfDue handles those): a defect. The thread goes on with the others.
                     if (!e.failing) {
@@ -156,7 +161,10 @@ public final class RecurringJobs implements AutoCloseable {
         }
     }
 
-    /** Enqueues {@code e}'s latest due tick if it has not been yet and is within catchUp; false once the producer is closed. */
+    /**
+     * Enqueues {@code e}'s latest due tick if it is within catchUp and not done yet; false once the producer is closed.
+     * Each tick is accounted once: enqueued, or counted missed when a later one is tried instead or it is found too late.
+     */
     private boolean fireIfDue(Entry e, Instant now) {
         Optional<Instant> latest = e.schedule.lastTickAtOrBefore(now);
         if (latest.isEmpty() || (e.done != null && !latest.get().isAfter(e.done))) {
@@ -164,47 +172,60 @@ public final class RecurringJobs implements AutoCloseable {
         }
         Instant due = latest.get();
         Duration late = Duration.between(due, now);
-        // Misses are counted when done moves on, never while a tick is being tried again.
+        Instant last = e.pending != null ? e.pending : e.done; // the latest tick accounted for or being tried
+        long lost = 0;
+        if (e.pending == null || due.isAfter(e.pending)) {
+            // Ticks between the last one and this one will never be tried; a refused one still pending is given up.
+            lost = (last == null ? 0 : countBetween(e.schedule, last, due)) + (e.pending != null ? 1 : 0);
+        }
         if (late.compareTo(catchUp) > 0) {
-            // At start (done null) the latest tick long past is no miss: no process was meant to run it now.
-            long lost = e.done != null ? countBetween(e.schedule, e.done, due) + 1 : (e.retrying ? 1 : 0);
-            if (e.retrying) {
-                log.warn("Recurring job {}: tick {} not accepted within catchUp {}: skipped ({} missed)", e.name, due,
-                        catchUp, lost);
-            } else if (lost > 0) {
-                log.info("Recurring job {}: tick {} found {} late, more than catchUp {}: skipped ({} missed since {})",
-                        e.name, due, late, catchUp, lost, e.done);
+            // At start (nothing done or pending) the latest tick long past is no miss: no process was meant to run it now.
+            if (last != null) {
+                lost++;
+                if (due.equals(e.pending)) {
+                    log.warn("Recurring job {}: tick {} not accepted within catchUp {}: skipped", e.name, due, catchUp);
+                } else if (e.refusing) {
+                    e.missedWhileRefused += lost;
+                } else {
+                    log.info("Recurring job {}: tick {} found {} late, more than catchUp {}: skipped ({} missed since {})",
+                            e.name, due, readable(late), catchUp, lost, last);
+                }
             }
             missed.mark(lost);
             e.done = due;
-            e.retrying = false;
+            e.pending = null;
             return true;
+        }
+        if (lost > 0) {
+            if (e.refusing) {
+                e.missedWhileRefused += lost; // one line for them all once a tick is accepted again
+            } else {
+                log.info("Recurring job {}: {} ticks missed since {}; enqueuing the latest, {}", e.name, lost, last, due);
+            }
+            missed.mark(lost);
         }
         String id = e.name + "@" + due;
         try {
             Receipt r = producer.enqueue(e.queue.value(), e.type, e.payload,
                     EnqueueOptions.builder().jobId(id).headers(e.headers).header(TICK_HEADER, due.toString()).build());
             enqueued.mark();
-            long lost = e.done == null ? 0 : countBetween(e.schedule, e.done, due);
-            if (lost > 0) {
-                log.info("Recurring job {}: {} ticks missed since {} (this thread was held up past them); enqueued the latest, {}",
-                        e.name, lost, e.done, due);
-                missed.mark(lost);
-            }
             if (r.duplicate()) {
                 log.debug("Recurring job {}: tick {} was already enqueued (by another instance, or before a restart)",
                         e.name, due);
             } else if (late.compareTo(Duration.ofSeconds(1)) > 0) {
-                log.info("Recurring job {}: tick {} enqueued {} late (within catchUp {}){}", e.name, due, late, catchUp,
+                log.info("Recurring job {}: tick {} enqueued {} late (within catchUp {}){}", e.name, due, readable(late), catchUp,
                         r.spooled() ? " (spooled)" : "");
             } else {
                 log.debug("Recurring job {}: enqueued tick {} as job {}{}", e.name, due, id, r.spooled() ? " (spooled)" : "");
             }
-            if (e.retrying) {
-                log.info("Recurring job {}: tick {} enqueued after all", e.name, due);
+            if (e.refusing) {
+                log.info("Recurring job {}: tick {} accepted again ({} ticks missed while refused)", e.name, due,
+                        e.missedWhileRefused);
+                e.missedWhileRefused = 0;
             }
             e.done = due;
-            e.retrying = false;
+            e.pending = null;
+            e.refusing = false;
             e.failing = false;
         } catch (IllegalStateException closedProducer) {
             log.info("Recurring jobs stopped: their producer is closed (tick {} of {} not enqueued)", due, e.name);
@@ -212,13 +233,19 @@ public final class RecurringJobs implements AutoCloseable {
             return false;
         } catch (RuntimeException refused) {
             // JournalFullException, or another SpillwayException: not accepted; tried again within catchUp.
-            if (!e.retrying) {
-                log.warn("Recurring job {}: tick {} not accepted ({}); trying again every second for up to {}", e.name,
-                        due, refused.getMessage(), catchUp);
+            if (!e.refusing) {
+                log.warn("Recurring job {}: tick {} not accepted ({}); trying again every second, the latest tick each time",
+                        e.name, due, refused.getMessage());
             }
-            e.retrying = true;
+            e.pending = due;
+            e.refusing = true;
         }
         return true;
+    }
+
+    /** {@code PT43M32S} rather than {@code PT43M32.441972362S}: milliseconds under a minute, else seconds. */
+    static String readable(Duration d) {
+        return d.truncatedTo(d.compareTo(Duration.ofMinutes(1)) < 0 ? ChronoUnit.MILLIS : ChronoUnit.SECONDS).toString();
     }
 
     /** Ticks strictly between {@code after} and {@code before}. */
@@ -236,7 +263,7 @@ public final class RecurringJobs implements AutoCloseable {
         return n;
     }
 
-    /** One recurring job; {@code done}, {@code retrying} and {@code failing} are the thread's own. */
+    /** One recurring job; its mutable fields are the thread's own. */
     private static final class Entry {
         final String name;
         final Schedule schedule;
@@ -244,8 +271,13 @@ public final class RecurringJobs implements AutoCloseable {
         final String type;
         final byte[] payload;
         final Map<String, String> headers;
+        /** Every tick up to this one is accounted for: enqueued, or counted missed. */
         Instant done;
-        boolean retrying;
+        /** A tick after {@code done} that the producer refused, tried again while it is the latest within catchUp. */
+        Instant pending;
+        /** Since the first refusal, until a tick is accepted: one WARN for the lot. */
+        boolean refusing;
+        long missedWhileRefused;
         boolean failing;
 
         Entry(String name, Schedule schedule, QueueName queue, String type, byte[] payload, Map<String, String> headers) {

@@ -177,6 +177,41 @@ class RecurringJobsIT {
         }
     }
 
+    /**
+     * Redis killed and a journal that holds two ticks: the next ticks are refused (JournalFullException), tried again
+     * every second within catchUp, then skipped and counted missed; the thread lives on and, Redis back, enqueues again.
+     * From the first tick in the queue to the last, each is there once or counted missed.
+     */
+    @Test
+    void ticksTheProducerRefusesAreTriedAgainWithinCatchUpThenCountedMissed() throws Exception {
+        String queue = "recurring-refused";
+        try (JobProducer p = JobProducer.builder().redis(redis.uri()).journalDir(dir.resolve("small"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .maxPayloadBytes(600).journalMaxBytes(1_500).build()) {
+            byte[] payload = new byte[500];
+            try (RecurringJobs r = RecurringJobs.builder(p).catchUp(Duration.ofMillis(700))
+                    .add("beat", Schedule.every(TICK), queue, "heartbeat", payload).build()) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> streamLength(queue) >= 2);
+                redis.kill();
+                await().atMost(Duration.ofSeconds(30))
+                        .until(() -> p.metrics().meter(MetricNames.RECURRING_MISSED).getCount() >= 2);
+                assertThat(p.metrics().meter(MetricNames.REJECTED).getCount()).as("ticks refused: journal full")
+                        .isPositive();
+                redis.restart();
+                await().atMost(Duration.ofSeconds(30))
+                        .until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+                long back = streamLength(queue);
+                await().atMost(Duration.ofSeconds(30)).until(() -> streamLength(queue) >= back + 2);
+            }
+            List<Instant> ticks = jobs(queue).stream()
+                    .map(j -> Instant.parse(j.id().value().substring("beat@".length()))).sorted().toList();
+            assertThat(new HashSet<>(ticks)).as("no tick twice").hasSize(ticks.size());
+            long span = Duration.between(ticks.get(0), ticks.get(ticks.size() - 1)).toMillis() / TICK.toMillis() + 1;
+            assertThat(ticks.size() + p.metrics().meter(MetricNames.RECURRING_MISSED).getCount())
+                    .as("each tick from the first to the last enqueued or counted missed").isEqualTo(span);
+        }
+    }
+
     @Test
     void aProcessStartedAfterATickEnqueuesItWithinCatchUpAndOnlyOnce() {
         String queue = "recurring-catch-up";

@@ -102,6 +102,12 @@ class ScheduleTest {
     }
 
     @Test
+    void latenessIsLoggedToTheMillisecondUnderAMinuteElseToTheSecond() {
+        assertThat(RecurringJobs.readable(Duration.ofNanos(3_607_999_200L))).isEqualTo("PT3.607S");
+        assertThat(RecurringJobs.readable(Duration.ofSeconds(2_612, 441_972_362))).isEqualTo("PT43M32S");
+    }
+
+    @Test
     void missedTicksAreCountedStrictlyBetweenTwoTicks() {
         Schedule s = Schedule.every(Duration.ofMinutes(1));
         assertThat(RecurringJobs.countBetween(s, at("2026-12-04T10:00:00Z"), at("2026-12-04T10:05:00Z"))).isEqualTo(4);
