@@ -68,7 +68,7 @@ public final class RecurringJobs implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(RecurringJobs.class);
     private static final long MAX_SLEEP_NANOS = TimeUnit.SECONDS.toNanos(1);
-    /** Missed ticks are counted one by one up to this many per wake-up (a schedule of 10 ms asleep for a day ...). */
+    /** A cron schedule's missed ticks are counted one by one, up to this many per wake-up (69 days of a per-minute one). */
     private static final int MAX_COUNTED_MISSES = 100_000;
 
     private final JobProducer producer;
@@ -250,17 +250,7 @@ public final class RecurringJobs implements AutoCloseable {
 
     /** Ticks strictly between {@code after} and {@code before}. */
     static long countBetween(Schedule s, Instant after, Instant before) {
-        long n = 0;
-        Instant t = after;
-        while (n < MAX_COUNTED_MISSES) {
-            Optional<Instant> next = s.nextTickAfter(t);
-            if (next.isEmpty() || !next.get().isBefore(before)) {
-                return n;
-            }
-            n++;
-            t = next.get();
-        }
-        return n;
+        return s.ticksBetween(after, before, MAX_COUNTED_MISSES);
     }
 
     /** One recurring job; its mutable fields are the thread's own. */

@@ -110,6 +110,32 @@ public final class Schedule {
         return cron.nextExecution(t.atZone(zone)).map(z -> z.toInstant());
     }
 
+    /**
+     * The ticks strictly between {@code after} and {@code before}: exact for an interval, counted one by one up to
+     * {@code cap} for a cron expression.
+     */
+    long ticksBetween(Instant after, Instant before, long cap) {
+        if (!before.isAfter(after)) {
+            return 0;
+        }
+        if (cron == null) {
+            // Multiples of the interval in (after, before): those up to before - 1 ms, less those up to after.
+            long n = Math.floorDiv(before.toEpochMilli() - 1, intervalMillis) - Math.floorDiv(after.toEpochMilli(), intervalMillis);
+            return Math.max(0, n);
+        }
+        long n = 0;
+        Instant t = after;
+        while (n < cap) {
+            Optional<Instant> next = nextTickAfter(t);
+            if (next.isEmpty() || !next.get().isBefore(before)) {
+                return n;
+            }
+            n++;
+            t = next.get();
+        }
+        return n;
+    }
+
     /** {@code every PT5M} or {@code cron '0 3 * * *' (Europe/Paris)}. */
     @Override
     public String toString() {

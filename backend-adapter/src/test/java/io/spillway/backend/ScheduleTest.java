@@ -112,7 +112,14 @@ class ScheduleTest {
         Schedule s = Schedule.every(Duration.ofMinutes(1));
         assertThat(RecurringJobs.countBetween(s, at("2026-12-04T10:00:00Z"), at("2026-12-04T10:05:00Z"))).isEqualTo(4);
         assertThat(RecurringJobs.countBetween(s, at("2026-12-04T10:00:00Z"), at("2026-12-04T10:01:00Z"))).isZero();
+        assertThat(RecurringJobs.countBetween(s, at("2026-12-04T10:00:30Z"), at("2026-12-04T10:05:00Z"))).isEqualTo(4);
+        assertThat(RecurringJobs.countBetween(s, at("2026-12-04T10:00:30Z"), at("2026-12-04T10:05:00.001Z"))).isEqualTo(5);
+        assertThat(RecurringJobs.countBetween(s, at("2026-12-04T10:05:00Z"), at("2026-12-04T10:00:00Z"))).isZero();
         assertThat(RecurringJobs.countBetween(Schedule.every(Schedule.MIN_INTERVAL), at("2026-01-01T00:00:00Z"),
-                at("2026-12-04T00:00:00Z"))).as("counted up to a cap, not for ever").isEqualTo(100_000);
+                at("2026-01-02T00:00:00Z"))).as("an interval's: exact").isEqualTo(8_640_000 - 1);
+        Schedule minutely = Schedule.cron("* * * * *");
+        assertThat(RecurringJobs.countBetween(minutely, at("2026-12-04T10:00:00Z"), at("2026-12-04T10:05:00Z"))).isEqualTo(4);
+        assertThat(RecurringJobs.countBetween(minutely, at("2026-01-01T00:00:00Z"), at("2026-12-04T00:00:00Z")))
+                .as("a cron expression's: counted up to a cap, not for ever").isEqualTo(100_000);
     }
 }
