@@ -460,7 +460,7 @@ public final class JobProducer implements AutoCloseable {
 
     /**
      * What is known of a job: spooled here, queued, delayed, active, retrying, completed or dead, with
-     * attempts and the last error.
+     * attempts, the last error and the latest progress its handler reported.
      *
      * @throws RedisUnavailableException if Redis cannot be asked and the job is not in this producer's journal
      */
@@ -471,10 +471,11 @@ public final class JobProducer implements AutoCloseable {
         QueueName q = QueueName.of(queue);
         JobId id = JobId.of(jobId);
         try {
-            String value = gateway.execute(c -> c.get(RedisKeys.job(q, id)));
-            JobStatus s = StatusRecord.decode(id, q, value);
+            // One round trip: both keys are in the queue's slot.
+            List<String> values = gateway.execute(c -> c.mget(RedisKeys.job(q, id), RedisKeys.progress(q, id)));
+            JobStatus s = StatusRecord.decode(id, q, values.get(0));
             if (s.state() != JobState.UNKNOWN) {
-                return s;
+                return s.withProgress(values.get(1));
             }
         } catch (RedisUnavailableException e) {
             if (journal.contains(q, id.value())) {

@@ -111,11 +111,12 @@ final class StatusCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    /** One job's status record; also its {@code --json} form ({@code updatedAt} ISO-8601 or null). */
-    record JobRow(String queue, String jobId, JobState state, int attempts, String updatedAt, String lastError) {
+    /** One job's status record and progress; also its {@code --json} form ({@code updatedAt} ISO-8601 or null). */
+    record JobRow(String queue, String jobId, JobState state, int attempts, String updatedAt, String progress,
+                  String lastError) {
         static JobRow of(JobStatus s) {
             return new JobRow(s.queue().value(), s.id().value(), s.state(), s.attempts(),
-                    s.updatedAt().map(Instant::toString).orElse(null), s.lastError().orElse(null));
+                    s.updatedAt().map(Instant::toString).orElse(null), s.progress().orElse(null), s.lastError().orElse(null));
         }
     }
 
@@ -338,7 +339,8 @@ final class StatusCommand implements Callable<Integer> {
         List<JobRow> rows = new ArrayList<>();
         try (UnifiedJedis j = redis.connect()) {
             for (JobId id : ids) {
-                rows.add(JobRow.of(StatusRecord.decode(id, q, j.get(RedisKeys.job(q, id)))));
+                rows.add(JobRow.of(StatusRecord.decode(id, q, j.get(RedisKeys.job(q, id)))
+                        .withProgress(j.get(RedisKeys.progress(q, id)))));
             }
         } catch (CliException e) {
             throw e;
@@ -352,11 +354,13 @@ final class StatusCommand implements Callable<Integer> {
             List<List<String>> table = new ArrayList<>();
             for (JobRow r : rows) {
                 String error = r.lastError() == null ? "-" : PauseCommand.oneLine(r.lastError());
+                String progress = r.progress() == null ? "-" : PauseCommand.oneLine(r.progress());
                 table.add(List.of(r.jobId(), r.state().toString(), Integer.toString(r.attempts()),
                         r.updatedAt() == null ? "-" : PauseCommand.display(r.updatedAt()),
+                        progress.length() > 40 ? progress.substring(0, 39) + "…" : progress,
                         error.length() > 80 ? error.substring(0, 79) + "…" : error));
             }
-            Output.table(out, List.of("JOB ID", "STATE", "ATTEMPTS", "UPDATED", "LAST ERROR"), table);
+            Output.table(out, List.of("JOB ID", "STATE", "ATTEMPTS", "UPDATED", "PROGRESS", "LAST ERROR"), table);
         }
         List<String> unknownIds = rows.stream().filter(r -> r.state() == JobState.UNKNOWN).map(JobRow::jobId).toList();
         if (!unknownIds.isEmpty()) {

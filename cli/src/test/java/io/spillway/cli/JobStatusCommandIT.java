@@ -42,11 +42,13 @@ class JobStatusCommandIT extends SharedRedisCliTest {
         try (Jedis j = redis.jedis()) {
             j.set(RedisKeys.job(QueueName.of(q), JobId.of("retry-1")),
                     StatusRecord.encode(JobState.RETRYING, 2, retriedAt, "IllegalStateException: thumbnail service down"));
+            // What a worker writes for a handler's job.progress(...)
+            j.set(RedisKeys.progress(QueueName.of(q), JobId.of("retry-1")), "page 3 of 10");
         }
     }
 
     @Test
-    void showsEachJobsStateAttemptsAndLastError() throws Exception {
+    void showsEachJobsStateAttemptsProgressAndLastError() throws Exception {
         String q = queue();
         long at = System.currentTimeMillis();
         jobs(q, at);
@@ -57,7 +59,8 @@ class JobStatusCommandIT extends SharedRedisCliTest {
         assertThat(c.out()).startsWith("JOB ID    STATE     ATTEMPTS  UPDATED")
                 .contains("queued-1  QUEUED    0")
                 .contains("retry-1   RETRYING  2         " + Instant.ofEpochMilli(at).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
-                        + "  IllegalStateException: thumbnail service down");
+                        + "  page 3 of 10  IllegalStateException: thumbnail service down");
+        assertThat(c.out().lines().toList().get(0)).contains("UPDATED").contains("  PROGRESS      LAST ERROR");
 
         Cli json = Cli.run("status", "--redis", uri(), "-q", q, "retry-1", "--json");
         assertThat(json.exit()).as(json.toString()).isZero();
@@ -68,6 +71,7 @@ class JobStatusCommandIT extends SharedRedisCliTest {
         assertThat(row.get("attempts").asInt()).isEqualTo(2);
         assertThat(row.get("updatedAt").asText()).isEqualTo(Instant.ofEpochMilli(at).toString());
         assertThat(row.get("lastError").asText()).isEqualTo("IllegalStateException: thumbnail service down");
+        assertThat(row.get("progress").asText()).isEqualTo("page 3 of 10");
     }
 
     @Test
@@ -76,7 +80,7 @@ class JobStatusCommandIT extends SharedRedisCliTest {
         jobs(q, System.currentTimeMillis());
         Cli c = Cli.run("status", "--redis", uri(), "-q", q, "queued-1", "nope-1");
         assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.FAILED);
-        assertThat(c.out()).containsPattern("nope-1 +UNKNOWN +0 +- +-\\n");
+        assertThat(c.out()).containsPattern("nope-1 +UNKNOWN +0 +- +- +-\\n");
         assertThat(c.oneLineError()).startsWith("spillway status: 1 of 2 job id(s) unknown to Redis in queue " + q + " (nope-1)");
     }
 

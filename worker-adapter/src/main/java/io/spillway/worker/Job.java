@@ -56,4 +56,32 @@ public interface Job {
     default boolean cancelRequested() {
         return false;
     }
+
+    /**
+     * Reports how far the run has got, for whoever looks at the job: {@code JobStatus.progress()} from
+     * {@code JobProducer.status} and {@code spillway status --job}. Free text, such as {@code "page 3 of 10"} or
+     * {@code "42%"}; the latest call wins. Cheap and never blocking: the worker writes the latest value to Redis about
+     * once a second while it changes (the last one also after the handler returns), and keeps it to write again later
+     * while Redis is away, without failing the job. A text over {@value #MAX_PROGRESS_CHARS} characters is cut there.
+     * Kept as long as the job's status. A no-op in this default, for test doubles.
+     *
+     * <pre>{@code
+     * JobHandler importer = job -> {
+     *     for (int page = 1; page <= 10; page++) {
+     *         // ... import the page
+     *         job.progress("page " + page + " of 10");
+     *     }
+     * };
+     * }</pre>
+     *
+     * @throws IllegalArgumentException if {@code progress} is null
+     */
+    default void progress(String progress) {
+        if (progress == null) {
+            throw new IllegalArgumentException("progress must not be null");
+        }
+    }
+
+    /** The longest {@link #progress(String)} text kept. */
+    int MAX_PROGRESS_CHARS = 1000;
 }

@@ -74,6 +74,14 @@ public final class RedisKeys {
         return base(q) + "workers";
     }
 
+    /**
+     * The latest progress a handler reported for the job ({@code Job.progress}): written by the worker about once a
+     * second while it changes, with the completed retention (plus the job timeout) as its TTL.
+     */
+    public static String progress(QueueName q, JobId id) {
+        return base(q) + "progress:" + id.value();
+    }
+
     /** Present while an operator has paused the queue ({@code Queues.pause}): workers take no new job from it. */
     public static String paused(QueueName q) {
         return base(q) + "paused";

@@ -5,12 +5,20 @@ import io.spillway.worker.Job;
 import java.time.Instant;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * The {@link Job} a handler gets: a read-only view of a {@link JobRecord} for run number {@code record.attempt() + 1};
- * {@code lost} answers {@link #leaseLost()}, {@code cancel} {@link #cancelRequested()}.
+ * {@code lost} answers {@link #leaseLost()}, {@code cancel} {@link #cancelRequested()}, {@code progressSink} takes
+ * {@link #progress(String)} (cut to {@link Job#MAX_PROGRESS_CHARS}).
  */
-public record JobView(JobRecord record, BooleanSupplier lost, BooleanSupplier cancel) implements Job {
+public record JobView(JobRecord record, BooleanSupplier lost, BooleanSupplier cancel, Consumer<String> progressSink)
+        implements Job {
+    /** A view whose progress goes nowhere. */
+    public JobView(JobRecord record, BooleanSupplier lost, BooleanSupplier cancel) {
+        this(record, lost, cancel, p -> { });
+    }
+
     @Override
     public String id() {
         return record.id().value();
@@ -54,6 +62,15 @@ public record JobView(JobRecord record, BooleanSupplier lost, BooleanSupplier ca
     @Override
     public boolean cancelRequested() {
         return cancel.getAsBoolean();
+    }
+
+    @Override
+    public void progress(String progress) {
+        if (progress == null) {
+            throw new IllegalArgumentException("progress must not be null");
+        }
+        progressSink.accept(progress.length() <= MAX_PROGRESS_CHARS ? progress
+                : progress.substring(0, MAX_PROGRESS_CHARS - 1) + "…");
     }
 
     @Override

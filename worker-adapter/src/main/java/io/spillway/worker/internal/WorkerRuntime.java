@@ -120,6 +120,13 @@ public final class WorkerRuntime {
     private final ExecutorService handlers;
     private final ScheduledExecutorService timers;
     private final Map<String, Active> active = new ConcurrentHashMap<>();
+    /**
+     * The latest progress of each job whose handler reported one since it was last written to Redis ({@code Job.progress}),
+     * by its progress key: written by {@link #writeProgress} about once a second, an entry removed once Redis took its
+     * value (a newer value stays). Bounded by {@link #MAX_PROGRESS_PENDING}; nothing else holds the jobs.
+     */
+    private final Map<String, String> progressToWrite = new ConcurrentHashMap<>();
+    private volatile long progressWarnedAt = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Object capacity = new Object();
     private final AdaptivePrefetch prefetch;
@@ -350,6 +357,7 @@ public final class WorkerRuntime {
         schedule(this::runScheduler, millis(s.schedulerInterval()));
         schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
+        schedule(this::writeProgress, PROGRESS_WRITE_MS);
         PauseWatch.JVM.start();
         schedule(this::checkStuck, 1000);
         if (prefetch.adaptive()) {
@@ -1156,7 +1164,7 @@ public final class WorkerRuntime {
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
-            handler.handle(new JobView(a.job, () -> a.leaseLost, () -> a.cancelRequested));
+            handler.handle(new JobView(a.job, () -> a.leaseLost, () -> a.cancelRequested, p -> reportProgress(a, p)));
         } catch (Throwable t) {
             error = t;
         }
@@ -1679,6 +1687,62 @@ public final class WorkerRuntime {
                     completed.mark(settled);
                 }
             }
+        }
+    }
+
+    /** How often reported progress is written to Redis (only while some changed). */
+    static final long PROGRESS_WRITE_MS = 1000;
+    /** Jobs whose progress waits to be written at most (Redis away for long, with many jobs reporting): newer ones wait. */
+    static final int MAX_PROGRESS_PENDING = 100_000;
+
+    /** {@code Job.progress} of a running job: kept for {@link #writeProgress}; the handler never waits for Redis. */
+    private void reportProgress(Active a, String progress) {
+        String key = RedisKeys.progress(a.queue, a.job.id());
+        if (progressToWrite.size() >= MAX_PROGRESS_PENDING && !progressToWrite.containsKey(key)) {
+            return; // Redis away for long: this job's progress is not shown; its run goes on regardless
+        }
+        progressToWrite.put(key, progress);
+    }
+
+    /**
+     * Writes the progress reported since the last time, one pipelined SET with a TTL per job (the completed retention
+     * plus the job timeout: as long as the job's status, and for all of a run that reports once): every second while
+     * some changed, only while connected. Not through the circuit breaker: a write Redis refuses (a full Redis) must
+     * not take the worker for disconnected. Refused or failed values are kept and written again; one WARN a minute.
+     */
+    private void writeProgress() {
+        if (progressToWrite.isEmpty() || monitor.state() != HealthState.CONNECTED) {
+            return;
+        }
+        Map<String, String> batch = new java.util.HashMap<>(progressToWrite);
+        long ttl = retentionSeconds() + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(jobTimeoutNanos));
+        Map<String, redis.clients.jedis.Response<String>> replies = new java.util.HashMap<>();
+        String problem = null;
+        try {
+            gateway.pipelined(false, p -> {
+                // SET with EX, not SETEX: the worker's ACL rules (docs/operations.md) allow +set.
+                batch.forEach((key, value) -> replies.put(key,
+                        p.set(key, value, redis.clients.jedis.params.SetParams.setParams().ex(ttl))));
+                return () -> null;
+            });
+        } catch (RuntimeException e) {
+            problem = Failures.describe(e);
+        }
+        for (Map.Entry<String, String> e : batch.entrySet()) {
+            redis.clients.jedis.Response<String> r = replies.get(e.getKey());
+            try {
+                if (problem == null && r != null && "OK".equals(r.get())) {
+                    progressToWrite.remove(e.getKey(), e.getValue()); // a newer value stays for the next write
+                }
+            } catch (RuntimeException refused) {
+                problem = Failures.describe(refused);
+            }
+        }
+        long now = System.nanoTime();
+        if (problem != null && now - progressWarnedAt > TimeUnit.MINUTES.toNanos(1)) {
+            progressWarnedAt = now;
+            log.warn("Worker {}: job progress not written to Redis ({}): {} kept, written again every second", name,
+                    problem, progressToWrite.size());
         }
     }
 
@@ -2349,6 +2413,7 @@ public final class WorkerRuntime {
         ackerStop = true;
         join(ackThread, Duration.ofSeconds(10));
         timers.shutdownNow();
+        writeProgress(); // the last progress of the jobs that ended since the timer's last write
         List<Outcome> late = new ArrayList<>();
         outcomes.drainTo(late); // queued after the acker's last look
         if (!late.isEmpty()) {
