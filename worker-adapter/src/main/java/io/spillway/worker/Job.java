@@ -59,7 +59,7 @@ public interface Job {
 
     /**
      * Reports how far the run has got, for whoever looks at the job: {@code JobStatus.progress()} from
-     * {@code JobProducer.status} and {@code spillway status --job}. Free text, such as {@code "page 3 of 10"} or
+     * {@code JobProducer.status} and {@code spillway status -q QUEUE JOB_ID}. Free text, such as {@code "page 3 of 10"} or
      * {@code "42%"}; the latest call wins. Cheap and never blocking: the worker writes the latest value to Redis about
      * once a second while it changes (the last one also after the handler returns), and keeps it to write again later
      * while Redis is away, without failing the job. A text over {@value #MAX_PROGRESS_CHARS} characters is cut there.

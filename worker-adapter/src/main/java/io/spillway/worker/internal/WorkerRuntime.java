@@ -1692,7 +1692,7 @@ public final class WorkerRuntime {
 
     /** How often reported progress is written to Redis (only while some changed). */
     static final long PROGRESS_WRITE_MS = 1000;
-    /** Jobs whose progress waits to be written at most (Redis away for long, with many jobs reporting): newer ones wait. */
+    /** Jobs whose progress waits to be written, at most (Redis away for long, many jobs reporting): further jobs' is dropped. */
     static final int MAX_PROGRESS_PENDING = 100_000;
 
     /** {@code Job.progress} of a running job: kept for {@link #writeProgress}; the handler never waits for Redis. */
