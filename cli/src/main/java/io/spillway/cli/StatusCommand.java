@@ -32,7 +32,9 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.params.XPendingParams;
 import redis.clients.jedis.resps.StreamGroupInfo;
+import redis.clients.jedis.resps.StreamPendingEntry;
 import redis.clients.jedis.resps.StreamPendingSummary;
 import redis.clients.jedis.resps.Tuple;
 import redis.clients.jedis.util.JedisClusterCRC16;
@@ -105,6 +107,11 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
+    @Option(names = "--running", description = "With one -q: list the jobs workers hold (running, or fetched and waiting"
+            + " for a thread), oldest first, at most " + RUNNING_LIMIT + ": job id, worker, state, since when, attempts,"
+            + " the progress its handler reported.")
+    boolean running;
+
     @Parameters(arity = "0..*", paramLabel = "JOB_ID", description = "With one -q: show these jobs instead of the queue.")
     List<String> jobIds;
 
@@ -120,8 +127,25 @@ final class StatusCommand implements Callable<Integer> {
         }
     }
 
+    /** The most jobs {@code --running} lists. */
+    static final int RUNNING_LIMIT = 100;
+
+    /**
+     * One job a worker holds ({@code --running}); also its {@code --json} form. {@code since} (ISO-8601) is when its
+     * status record last changed, which for an {@code ACTIVE} job is when its run started; null if unknown.
+     */
+    record RunningRow(String jobId, String entryId, String worker, JobState state, String since, int attempts,
+                      long deliveries, String progress) {
+    }
+
     @Override
     public Integer call() {
+        if (running) {
+            if (jobIds != null && !jobIds.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "--running does not go with job ids");
+            }
+            return running();
+        }
         if (jobIds != null && !jobIds.isEmpty()) {
             return jobs();
         }
@@ -370,6 +394,93 @@ final class StatusCommand implements Callable<Integer> {
                     + " completed), or still spooled in a producer's journal; check the queue and the id");
         }
         return ExitCodes.OK;
+    }
+
+    /**
+     * {@code --running}: the queue's pending entries ({@code XPENDING} with its details: entry, worker, deliveries), each
+     * entry's job ({@code XRANGE} of that one entry), its status record and its progress ({@code GET}s): the tools'
+     * rules suffice. All keys are the queue's, so on a cluster every command goes to its slot's master.
+     */
+    private int running() {
+        if (queues == null || queues.size() != 1) {
+            throw new CliException(ExitCodes.USAGE, "--running needs exactly one -q QUEUE, but " + (queues == null ? "none"
+                    : queues.size()) + " was given");
+        }
+        if (journal != null) {
+            throw new CliException(ExitCodes.USAGE, "--journal does not go with --running");
+        }
+        QueueName q;
+        try {
+            q = QueueName.of(queues.get(0));
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+        List<RunningRow> rows = new ArrayList<>();
+        long total;
+        try (UnifiedJedis j = redis.connect()) {
+            String stream = RedisKeys.stream(q);
+            if (!j.exists(stream)) {
+                total = 0;
+            } else {
+                total = j.xpending(stream, RedisKeys.GROUP).getTotal();
+                List<StreamPendingEntry> pending = total == 0 ? List.of()
+                        : j.xpending(stream, RedisKeys.GROUP, XPendingParams.xPendingParams()
+                                .start(StreamEntryID.MINIMUM_ID)
+                                .end(StreamEntryID.MAXIMUM_ID).count(RUNNING_LIMIT));
+                for (StreamPendingEntry p : pending) {
+                    rows.add(runningRow(j, q, p));
+                }
+            }
+        } catch (CliException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw redis.failure(redis.connection(), e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Output.json(out, rows);
+        } else {
+            List<List<String>> table = new ArrayList<>();
+            for (RunningRow r : rows) {
+                String progress = r.progress() == null ? "-" : PauseCommand.oneLine(r.progress());
+                table.add(List.of(r.jobId(), r.worker(), r.state() == null ? "-" : r.state().toString(),
+                        r.since() == null ? "-" : PauseCommand.display(r.since()), Integer.toString(r.attempts()),
+                        progress.length() > 40 ? progress.substring(0, 39) + "…" : progress));
+            }
+            if (rows.isEmpty()) {
+                out.println("No job of queue " + q.value() + " is held by a worker.");
+            } else {
+                Output.table(out, List.of("JOB ID", "WORKER", "STATE", "SINCE", "ATTEMPTS", "PROGRESS"), table);
+                if (total > rows.size()) {
+                    out.println("(" + rows.size() + " of " + total + " shown, the oldest first)");
+                }
+            }
+        }
+        return ExitCodes.OK;
+    }
+
+    /** One pending entry of {@code --running}; an entry gone from the stream (settled meanwhile) or undecodable shows as such. */
+    private static RunningRow runningRow(UnifiedJedis j, QueueName q, StreamPendingEntry p) {
+        String entry = p.getID().toString();
+        String jobId = "?";
+        List<Object> e = j.xrange(RedisKeys.bytes(RedisKeys.stream(q)), RedisKeys.bytes(entry), RedisKeys.bytes(entry), 1);
+        if (e.isEmpty() || !(e.get(0) instanceof List<?> fields) || fields.size() != 2) {
+            jobId = "(entry " + entry + " settled)";
+        } else {
+            byte[] bytes = jobField(fields.get(1));
+            try {
+                jobId = bytes == null ? "(entry " + entry + ": no job)" : JobCodec.decode(bytes).id().value();
+            } catch (RuntimeException undecodable) {
+                jobId = "(entry " + entry + ": not a job)";
+            }
+        }
+        if (jobId.startsWith("(")) {
+            return new RunningRow(jobId, entry, p.getConsumerName(), null, null, 0, p.getDeliveredTimes(), null);
+        }
+        JobId id = JobId.of(jobId);
+        JobStatus st = StatusRecord.decode(id, q, j.get(RedisKeys.job(q, id)));
+        return new RunningRow(jobId, entry, p.getConsumerName(), st.state(), st.updatedAt().map(Instant::toString).orElse(null),
+                st.attempts(), p.getDeliveredTimes(), j.get(RedisKeys.progress(q, id)));
     }
 
     /** The queue's figures; every command touches only {@code q}'s keys, so on a cluster all go to its slot's master. */

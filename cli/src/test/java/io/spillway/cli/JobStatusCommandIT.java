@@ -13,6 +13,7 @@ import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.StatusRecord;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -72,6 +73,61 @@ class JobStatusCommandIT extends SharedRedisCliTest {
         assertThat(row.get("updatedAt").asText()).isEqualTo(Instant.ofEpochMilli(at).toString());
         assertThat(row.get("lastError").asText()).isEqualTo("IllegalStateException: thumbnail service down");
         assertThat(row.get("progress").asText()).isEqualTo("page 3 of 10");
+    }
+
+    /**
+     * {@code --running}: the jobs a worker holds, with the worker, since when and the progress its handler reported;
+     * a queue with none says so; bad input is exit 2.
+     */
+    @Test
+    void runningListsTheJobsWorkersHoldWithTheirProgress() throws Exception {
+        String q = queue();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        try (JobProducer producer = JobProducer.builder().redis(redis.uri()).journalDir(tmp.resolve("journal-r")).build();
+             io.spillway.worker.Worker worker = io.spillway.worker.Worker.builder().redis(redis.uri()).queue(q)
+                     .stateDir(tmp.resolve("worker")).concurrency(2)
+                     .handler("long", job -> {
+                         job.progress("page 3 of 10");
+                         release.await();
+                     }).build()) {
+            Cli idle = Cli.run("status", "--redis", uri(), "-q", q, "--running");
+            assertThat(idle.exit()).as(idle.toString()).isZero();
+            assertThat(idle.out()).isEqualTo("No job of queue " + q + " is held by a worker.\n");
+            worker.start();
+            String a = producer.enqueue(q, "long", new byte[0], EnqueueOptions.withJobId("running-a")).jobId();
+            producer.enqueue(q, "long", new byte[0], EnqueueOptions.withJobId("running-b"));
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+                    .until(() -> producer.status(q, a).progress().isPresent()
+                            && producer.status(q, "running-b").progress().isPresent());
+            Cli c = Cli.run("status", "--redis", uri(), "-q", q, "--running");
+            assertThat(c.exit()).as(c.toString()).isZero();
+            List<String> lines = c.out().lines().toList();
+            assertThat(lines).hasSize(3);
+            assertThat(lines.get(0)).startsWith("JOB ID     WORKER").contains("STATE   SINCE").endsWith("ATTEMPTS  PROGRESS");
+            assertThat(lines.subList(1, 3)).allSatisfy(l -> assertThat(l).contains(worker.name())
+                    .contains("ACTIVE").containsPattern(" 1 +page 3 of 10$"));
+            assertThat(c.out()).contains("running-a").contains("running-b");
+
+            Cli json = Cli.run("status", "--redis", uri(), "-q", q, "--running", "--json");
+            assertThat(json.exit()).as(json.toString()).isZero();
+            JsonNode rows = JSON.readTree(json.out());
+            assertThat(rows).hasSize(2);
+            JsonNode row = rows.get(0);
+            assertThat(row.get("jobId").asText()).startsWith("running-");
+            assertThat(row.get("worker").asText()).isEqualTo(worker.name());
+            assertThat(row.get("state").asText()).isEqualTo("ACTIVE");
+            assertThat(Instant.parse(row.get("since").asText())).isBefore(Instant.now().plusSeconds(1));
+            assertThat(row.get("attempts").asInt()).isEqualTo(1);
+            assertThat(row.get("deliveries").asLong()).isEqualTo(1);
+            assertThat(row.get("progress").asText()).isEqualTo("page 3 of 10");
+            release.countDown();
+        }
+        Cli none = Cli.run("status", "--redis", uri(), "--running");
+        assertThat(none.exit()).as(none.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(none.oneLineError()).isEqualTo("spillway status: --running needs exactly one -q QUEUE, but none was given");
+        Cli withIds = Cli.run("status", "--redis", uri(), "-q", q, "--running", "job-1");
+        assertThat(withIds.exit()).as(withIds.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(withIds.oneLineError()).contains("--running does not go with job ids");
     }
 
     @Test
