@@ -54,8 +54,9 @@ import redis.clients.jedis.util.JedisClusterCRC16;
                         + " (then exit 3); one a running producer holds is read read-only and said to be in use.",
                 "A queue with jobs waiting and no worker seen in the last 60 s gets a line that says so (exit code"
                         + " unchanged).",
-                "With one -q QUEUE and job ids, each job's state, attempts, last change and last error instead (exit 1"
-                        + " if Redis does not know an id).",
+                "With one -q QUEUE and job ids, each job's state, attempts, last change, progress and last error"
+                        + " instead (exit 1 if Redis does not know an id).",
+                "With one -q QUEUE and --running, the jobs workers hold, with the progress their handlers reported.",
                 "On a Redis Cluster with a master down, the queues of the other masters are shown, those of the down"
                         + " master are named as not read, and the exit code is 3."})
 final class StatusCommand implements Callable<Integer> {
