@@ -152,6 +152,13 @@ class ManagedRedisIT {
                     Cli list = Cli.run("dlq", "list", "-q", q, "--redis", uri(r, "tools"));
                     assertThat(list.exit()).as(list.toString()).isZero();
                     assertThat(list.out()).contains(bad.jobId());
+                    // A job's status (its record and progress: two GETs) and the running list (XPENDING, XRANGE) under
+                    // the tools' rules.
+                    Cli job = Cli.run("status", "-q", q, bad.jobId(), "--redis", uri(r, "tools"));
+                    assertThat(job.exit()).as(job.toString()).isZero();
+                    assertThat(job.out()).contains(bad.jobId(), "DEAD");
+                    Cli running = Cli.run("status", "-q", q, "--running", "--redis", uri(r, "tools"));
+                    assertThat(running.exit()).as(running.toString()).isZero();
 
                     failBad.set(false);
                     assertThat(letters.retry(q, bad.jobId())).isTrue();
@@ -191,14 +198,19 @@ class ManagedRedisIT {
             try (JobProducer producer = JobProducer.builder().redis(URI.create(uri(r, "producer")))
                     .journalDir(tmp.resolve("journal")).build()) {
                 await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
-                producer.enqueueAll(q, "ok", payloads(10));
+                List<Receipt> receipts = producer.enqueueAll(q, "ok", payloads(10));
                 Worker worker = Worker.builder().redis(URI.create(uri(r, "worker"))).queue(q).stateDir(tmp.resolve("worker"))
                         .fetchBlock(Duration.ofMillis(100))
-                        .handler("ok", job -> runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet())
+                        .handler("ok", job -> {
+                            job.progress("done"); // written by the worker (SET … EX), read by the producer (MGET)
+                            runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+                        })
                         .build();
                 worker.start();
                 try {
                     await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 10);
+                    await().atMost(10, TimeUnit.SECONDS).until(() -> receipts.stream()
+                            .allMatch(rc -> producer.status(rc).progress().equals(java.util.Optional.of("done"))));
                 } finally {
                     worker.close();
                 }
