@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
         description = "Background jobs through Redis that are never lost: tools to run, inspect and repair them.",
         subcommands = {DemoCommand.class, StatusCommand.class, JournalCommand.class, DlqCommand.class,
                 CancelCommand.class, PauseCommand.class, ResumeCommand.class, DoctorCommand.class, WatchdogCommand.class,
-                ReportCommand.class, CommandLine.HelpCommand.class},
+                ReportCommand.class, ScheduleCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 the command found a problem, 2 bad input (credentials Redis refuses included),"
                 + " 3 Redis unreachable."})
 public final class SpillwayCli implements Runnable {
