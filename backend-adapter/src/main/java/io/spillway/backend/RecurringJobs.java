@@ -139,13 +139,17 @@ public final class RecurringJobs implements AutoCloseable {
             long sleep = MAX_SLEEP_NANOS;
             for (Entry e : entries) {
                 try {
-                    if (!fireIfDue(e, now)) {
-                        return;
+                    // The schedule is asked again only once its next tick has come (a cron expression costs
+                    // microseconds per question), or while a refused tick is tried again.
+                    if (e.nextDue == null || e.pending != null || !now.isBefore(e.nextDue)) {
+                        if (!fireIfDue(e, now)) {
+                            return;
+                        }
+                        e.nextDue = e.schedule.nextTickAfter(now).orElse(Instant.MAX);
                     }
                     // A refused tick is tried again at the next wake-up: within a second (MAX_SLEEP_NANOS).
-                    Optional<Instant> next = e.schedule.nextTickAfter(now);
-                    if (next.isPresent()) {
-                        sleep = Math.min(sleep, Math.max(0, Duration.between(Instant.now(), next.get()).toNanos()));
+                    if (!e.nextDue.equals(Instant.MAX)) {
+                        sleep = Math.min(sleep, Math.max(0, Duration.between(Instant.now(), e.nextDue).toNanos()));
                     }
                 } catch (RuntimeException bug) {
                     // Not a refused enqueue (fireIfDue handles those): a defect. The thread goes on with the others.
@@ -263,6 +267,8 @@ public final class RecurringJobs implements AutoCloseable {
         final Map<String, String> headers;
         /** Every tick up to this one is accounted for: enqueued, or counted missed. */
         Instant done;
+        /** The first tick after the last look at the schedule (Instant.MAX: none); null before the first look. */
+        Instant nextDue;
         /** A tick after {@code done} that the producer refused, tried again while it is the latest within catchUp. */
         Instant pending;
         /** Since the first refusal, until a tick is accepted: one WARN for the lot. */
