@@ -343,18 +343,13 @@ final class StatusCommand implements Callable<Integer> {
      * {@code GET}, decoded by {@link StatusRecord}). An id with no record is {@code UNKNOWN}: exit 1, one line on stderr.
      */
     private int jobs() {
-        if (queues == null || queues.size() != 1) {
-            throw new CliException(ExitCodes.USAGE, "job ids need exactly one -q QUEUE, but " + (queues == null ? "none"
-                    : queues.size()) + " was given");
-        }
+        QueueName q = singleQueue("job ids need");
         if (journal != null) {
             throw new CliException(ExitCodes.USAGE, "--journal does not go with job ids: 'spillway journal inspect --list N'"
                     + " lists the jobs a journal holds");
         }
-        QueueName q;
         List<JobId> ids = new ArrayList<>();
         try {
-            q = QueueName.of(queues.get(0));
             for (String id : jobIds) {
                 ids.add(JobId.of(id));
             }
@@ -379,10 +374,8 @@ final class StatusCommand implements Callable<Integer> {
             List<List<String>> table = new ArrayList<>();
             for (JobRow r : rows) {
                 String error = r.lastError() == null ? "-" : PauseCommand.oneLine(r.lastError());
-                String progress = r.progress() == null ? "-" : PauseCommand.oneLine(r.progress());
                 table.add(List.of(r.jobId(), r.state().toString(), Integer.toString(r.attempts()),
-                        r.updatedAt() == null ? "-" : PauseCommand.display(r.updatedAt()),
-                        progress.length() > 40 ? progress.substring(0, 39) + "…" : progress,
+                        r.updatedAt() == null ? "-" : PauseCommand.display(r.updatedAt()), progressCell(r.progress()),
                         error.length() > 80 ? error.substring(0, 79) + "…" : error));
             }
             Output.table(out, List.of("JOB ID", "STATE", "ATTEMPTS", "UPDATED", "PROGRESS", "LAST ERROR"), table);
@@ -403,18 +396,9 @@ final class StatusCommand implements Callable<Integer> {
      * rules suffice. All keys are the queue's, so on a cluster every command goes to its slot's master.
      */
     private int running() {
-        if (queues == null || queues.size() != 1) {
-            throw new CliException(ExitCodes.USAGE, "--running needs exactly one -q QUEUE, but " + (queues == null ? "none"
-                    : queues.size()) + " was given");
-        }
+        QueueName q = singleQueue("--running needs");
         if (journal != null) {
             throw new CliException(ExitCodes.USAGE, "--journal does not go with --running");
-        }
-        QueueName q;
-        try {
-            q = QueueName.of(queues.get(0));
-        } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
         List<RunningRow> rows = new ArrayList<>();
         long total;
@@ -443,10 +427,9 @@ final class StatusCommand implements Callable<Integer> {
         } else {
             List<List<String>> table = new ArrayList<>();
             for (RunningRow r : rows) {
-                String progress = r.progress() == null ? "-" : PauseCommand.oneLine(r.progress());
                 table.add(List.of(r.jobId(), r.worker(), r.state() == null ? "-" : r.state().toString(),
                         r.since() == null ? "-" : PauseCommand.display(r.since()), Integer.toString(r.attempts()),
-                        progress.length() > 40 ? progress.substring(0, 39) + "…" : progress));
+                        progressCell(r.progress())));
             }
             if (rows.isEmpty()) {
                 out.println("No job of queue " + q.value() + " is held by a worker.");
@@ -458,6 +441,25 @@ final class StatusCommand implements Callable<Integer> {
             }
         }
         return ExitCodes.OK;
+    }
+
+    /** The one {@code -q} queue that {@code what} ("job ids need", "--running needs") needs; bad input otherwise. */
+    private QueueName singleQueue(String what) {
+        if (queues == null || queues.size() != 1) {
+            throw new CliException(ExitCodes.USAGE, what + " exactly one -q QUEUE, but " + (queues == null ? "none"
+                    : queues.size()) + " was given");
+        }
+        try {
+            return QueueName.of(queues.get(0));
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+    }
+
+    /** A progress text in a table: one line, at most 40 characters; "-" for none. */
+    private static String progressCell(String progress) {
+        String p = progress == null ? "-" : PauseCommand.oneLine(progress);
+        return p.length() > 40 ? p.substring(0, 39) + "…" : p;
     }
 
     /** One pending entry of {@code --running}; an entry gone from the stream (settled meanwhile) or undecodable shows as such. */
