@@ -69,7 +69,7 @@ final class ScheduleCommand implements Callable<Integer> {
             } else {
                 schedule = Schedule.cron(cron, zone == null ? ZoneId.of("UTC") : ZoneId.of(zone));
             }
-            start = from == null ? Instant.now() : parsed("--from", from, Instant::parse);
+            start = from == null ? Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS) : parsed("--from", from, Instant::parse);
         } catch (DateTimeException | IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
