@@ -203,7 +203,10 @@ class ManagedRedisIT {
                         .fetchBlock(Duration.ofMillis(100))
                         .handler("ok", job -> {
                             job.progress("done"); // written by the worker (SET … EX), read by the producer (MGET)
-                            runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+                            // A checkpoint: read (GET), saved (SET … EX), deleted at completion (DEL).
+                            if (job.lastCheckpoint().isEmpty() && job.checkpoint("half")) {
+                                runs.computeIfAbsent(job.id(), k -> new AtomicInteger()).incrementAndGet();
+                            }
                         })
                         .build();
                 worker.start();
@@ -211,6 +214,9 @@ class ManagedRedisIT {
                     await().atMost(30, TimeUnit.SECONDS).until(() -> runs.size() == 10);
                     await().atMost(10, TimeUnit.SECONDS).until(() -> receipts.stream()
                             .allMatch(rc -> producer.status(rc).progress().equals(java.util.Optional.of("done"))));
+                    try (Jedis admin = r.jedis()) {
+                        await().atMost(10, TimeUnit.SECONDS).until(() -> admin.keys("spillway:{" + q + "}:checkpoint:*").isEmpty());
+                    }
                 } finally {
                     worker.close();
                 }

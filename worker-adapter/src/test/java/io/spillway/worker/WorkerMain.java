@@ -11,7 +11,8 @@ import java.time.Duration;
  * A worker process for crash tests. Every handler call that ends appends the job id as one line to the
  * record file (one unbuffered write: it survives a SIGKILL of this JVM) — the tests count jobs from that
  * file, never from the worker's counters. Jobs whose id starts with "slow" first print
- * {@code handling <id>} and sleep.
+ * {@code handling <id>} and sleep; jobs whose id starts with "ckpt" resume from their last checkpoint and save one
+ * every 50 ms, printing {@code checkpoint <id> <step> saved=<true|false>}.
  *
  * <p>Args: redisUri queue recordFile stateDir concurrency prefetch leaseMs slowMs [everyJobMs [shutdownTimeoutMs]]
  *
@@ -41,6 +42,16 @@ public final class WorkerMain {
                 .stateDir(stateDir)
                 .shutdownTimeout(shutdownTimeout)
                 .handler("work", job -> {
+                    if (job.id().startsWith("ckpt")) {
+                        // A long job that resumes from its last checkpoint: one step every 50 ms, each one saved.
+                        int from = job.lastCheckpoint().map(Integer::parseInt).orElse(0);
+                        System.out.println("resumed " + job.id() + " from " + from);
+                        for (int step = from + 1; step <= 100_000; step++) {
+                            Thread.sleep(50);
+                            boolean saved = job.checkpoint(Integer.toString(step));
+                            System.out.println("checkpoint " + job.id() + " " + step + " saved=" + saved);
+                        }
+                    }
                     if (job.id().startsWith("slow")) {
                         System.out.println("handling " + job.id());
                         Thread.sleep(slowMs);

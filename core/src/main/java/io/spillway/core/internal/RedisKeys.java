@@ -82,6 +82,14 @@ public final class RedisKeys {
         return base(q) + "progress:" + id.value();
     }
 
+    /**
+     * The latest checkpoint a handler saved for the job ({@code Job.checkpoint}), for its later runs to resume from:
+     * written by the worker with a TTL of {@code Job.CHECKPOINT_TTL_DAYS} days, deleted once the job completes.
+     */
+    public static String checkpoint(QueueName q, JobId id) {
+        return base(q) + "checkpoint:" + id.value();
+    }
+
     /** Present while an operator has paused the queue ({@code Queues.pause}): workers take no new job from it. */
     public static String paused(QueueName q) {
         return base(q) + "paused";

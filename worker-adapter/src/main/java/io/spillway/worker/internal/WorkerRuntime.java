@@ -127,6 +127,13 @@ public final class WorkerRuntime {
      */
     private final Map<String, String> progressToWrite = new ConcurrentHashMap<>();
     private volatile long progressWarnedAt = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
+    /**
+     * Checkpoints Redis did not take when a handler saved them ({@code Job.checkpoint}), and the deletes of completed
+     * jobs' checkpoints, by checkpoint key: written by {@link #writeCheckpoints} about once a second while connected,
+     * an entry removed once Redis took it (a newer one stays). Bounded by {@link #MAX_PROGRESS_PENDING}.
+     */
+    private final Map<String, PendingCheckpoint> checkpointsToWrite = new ConcurrentHashMap<>();
+    private volatile long checkpointsWarnedAt = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Object capacity = new Object();
     private final AdaptivePrefetch prefetch;
@@ -358,6 +365,7 @@ public final class WorkerRuntime {
         schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
         schedule(this::writeProgress, PROGRESS_WRITE_MS);
+        schedule(this::writeCheckpoints, PROGRESS_WRITE_MS);
         PauseWatch.JVM.start();
         schedule(this::checkStuck, 1000);
         if (prefetch.adaptive()) {
@@ -1164,7 +1172,8 @@ public final class WorkerRuntime {
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
-            handler.handle(new JobView(a.job, () -> a.leaseLost, () -> a.cancelRequested, p -> reportProgress(a, p)));
+            handler.handle(new JobView(a.job, () -> a.leaseLost, () -> a.cancelRequested, p -> reportProgress(a, p),
+                    new RunCheckpoints(a)));
         } catch (Throwable t) {
             error = t;
         }
@@ -1194,6 +1203,10 @@ public final class WorkerRuntime {
             return;
         }
         if (error == null) {
+            if (a.checkpointUsed) {
+                // Completed: nothing to resume any more. Deleted by the checkpoint writer within a second.
+                checkpointsToWrite.put(RedisKeys.checkpoint(a.queue, a.job.id()), new PendingCheckpoint(a, null));
+            }
             // Counted in `completed` once Redis accepts the ack (deliver): a late one, whose lease another worker
             // took over, changes nothing there and is not counted.
             queueOutcome(a, Outcome.ack(a.queue, a.entryId, a.job.id().value(), a.job.attempt() + 1, System.currentTimeMillis(), name));
@@ -1714,35 +1727,151 @@ public final class WorkerRuntime {
         if (progressToWrite.isEmpty() || monitor.state() != HealthState.CONNECTED) {
             return;
         }
-        Map<String, String> batch = new java.util.HashMap<>(progressToWrite);
         long ttl = retentionSeconds() + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(jobTimeoutNanos));
-        Map<String, redis.clients.jedis.Response<String>> replies = new java.util.HashMap<>();
-        String problem = null;
-        try {
-            gateway.pipelined(false, p -> {
-                // SET with EX, not SETEX: the worker's ACL rules (docs/operations.md) allow +set.
-                batch.forEach((key, value) -> replies.put(key,
-                        p.set(key, value, redis.clients.jedis.params.SetParams.setParams().ex(ttl))));
-                return () -> null;
-            });
-        } catch (RuntimeException e) {
-            problem = Failures.describe(e);
-        }
-        for (Map.Entry<String, String> e : batch.entrySet()) {
-            redis.clients.jedis.Response<String> r = replies.get(e.getKey());
-            try {
-                if (problem == null && r != null && "OK".equals(r.get())) {
-                    progressToWrite.remove(e.getKey(), e.getValue()); // a newer value stays for the next write
-                }
-            } catch (RuntimeException refused) {
-                problem = Failures.describe(refused);
-            }
-        }
+        // SET with EX, not SETEX: the worker's ACL rules (docs/operations.md) allow +set.
+        String problem = writePending(progressToWrite, (p, e) -> p.set(e.getKey(), e.getValue(),
+                redis.clients.jedis.params.SetParams.setParams().ex(ttl)));
         long now = System.nanoTime();
         if (problem != null && now - progressWarnedAt > TimeUnit.MINUTES.toNanos(1)) {
             progressWarnedAt = now;
             log.warn("Worker {}: job progress not written to Redis ({}): {} kept, written again every second", name,
                     problem, progressToWrite.size());
+        }
+    }
+
+    /**
+     * Sends one pipelined command per pending entry, not through the circuit breaker (a write Redis refuses, a full
+     * Redis, must not take the worker for disconnected), and removes each entry Redis took, unless a newer value
+     * replaced it meanwhile. Returns what went wrong, or null.
+     */
+    private <V> String writePending(Map<String, V> pending,
+            java.util.function.BiFunction<redis.clients.jedis.AbstractPipeline, Map.Entry<String, V>,
+                    redis.clients.jedis.Response<?>> command) {
+        Map<String, V> batch = new HashMap<>(pending);
+        Map<String, redis.clients.jedis.Response<?>> replies = new HashMap<>();
+        String problem = null;
+        try {
+            gateway.pipelined(false, p -> {
+                batch.entrySet().forEach(e -> replies.put(e.getKey(), command.apply(p, e)));
+                return () -> null;
+            });
+        } catch (RuntimeException e) {
+            problem = Failures.describe(e);
+        }
+        for (Map.Entry<String, V> e : batch.entrySet()) {
+            redis.clients.jedis.Response<?> r = replies.get(e.getKey());
+            try {
+                if (problem == null && r != null) {
+                    r.get(); // throws what Redis refused
+                    pending.remove(e.getKey(), e.getValue()); // a newer value stays for the next write
+                }
+            } catch (RuntimeException refused) {
+                problem = Failures.describe(refused);
+            }
+        }
+        return problem;
+    }
+
+    /** How long a job's checkpoint is kept after its latest save, in seconds. */
+    static final long CHECKPOINT_TTL_SECONDS = TimeUnit.DAYS.toSeconds(io.spillway.worker.Job.CHECKPOINT_TTL_DAYS);
+
+    /** A checkpoint to write ({@code state}), or with a null state the delete of a completed job's checkpoint. */
+    private record PendingCheckpoint(Active run, String state) {
+    }
+
+    /** {@code Job.checkpoint} and {@code Job.lastCheckpoint} of one run. */
+    private final class RunCheckpoints implements JobView.Checkpoints {
+        private final Active a;
+        private final String key;
+
+        RunCheckpoints(Active a) {
+            this.a = a;
+            this.key = RedisKeys.checkpoint(a.queue, a.job.id());
+        }
+
+        /**
+         * Written at once while connected and nothing older of the job waits to be written (that one goes first, from
+         * the timer, so an older state never overwrites a newer one); else kept for {@link #writeCheckpoints}. Not
+         * through the circuit and without retry: one SET waits at most the socket timeout. Nothing after the run
+         * lost its lease or was handed back: the job's next run owns the key.
+         */
+        @Override
+        public boolean save(String state) {
+            synchronized (a.checkpointLock) {
+                if (a.leaseLost || a.settled.get()) {
+                    return false;
+                }
+                a.checkpoint = state;
+                a.checkpointKnown = true;
+                a.checkpointUsed = true;
+                if (!checkpointsToWrite.containsKey(key) && monitor.state() == HealthState.CONNECTED) {
+                    try {
+                        gateway.executeDirect(j -> j.set(key, state,
+                                redis.clients.jedis.params.SetParams.setParams().ex(CHECKPOINT_TTL_SECONDS)));
+                        return true;
+                    } catch (RuntimeException e) {
+                        warnCheckpoints(Failures.describe(e));
+                    }
+                }
+                if (checkpointsToWrite.size() < MAX_PROGRESS_PENDING || checkpointsToWrite.containsKey(key)) {
+                    checkpointsToWrite.put(key, new PendingCheckpoint(a, state));
+                }
+                return false;
+            }
+        }
+
+        /** Read once per run: a state still waiting here to be written is newer than Redis's. */
+        @Override
+        public java.util.Optional<String> last() {
+            synchronized (a.checkpointLock) {
+                if (!a.checkpointKnown) {
+                    PendingCheckpoint pending = checkpointsToWrite.get(key);
+                    String state;
+                    if (pending != null) {
+                        state = pending.state();
+                    } else if (monitor.state() != HealthState.CONNECTED) {
+                        throw new RedisUnavailableException("Redis is unavailable (" + monitor.state() + "): the last"
+                                + " checkpoint of job " + a.job.id() + " of queue " + a.queue + " cannot be read now", null);
+                    } else {
+                        state = gateway.executeDirect(j -> j.get(key));
+                    }
+                    a.checkpoint = state;
+                    a.checkpointKnown = true;
+                    a.checkpointUsed |= state != null;
+                }
+                return java.util.Optional.ofNullable(a.checkpoint);
+            }
+        }
+    }
+
+    /**
+     * Writes the checkpoints saved while Redis could not take them, and deletes completed jobs' checkpoints: every
+     * second while some wait, only while connected. A checkpoint of a run that lost its lease is dropped unwritten.
+     */
+    private void writeCheckpoints() {
+        if (checkpointsToWrite.isEmpty() || monitor.state() != HealthState.CONNECTED) {
+            return;
+        }
+        checkpointsToWrite.forEach((key, c) -> {
+            if (c.state() != null && c.run().leaseLost) {
+                checkpointsToWrite.remove(key, c);
+            }
+        });
+        String problem = writePending(checkpointsToWrite, (p, e) -> e.getValue().state() == null ? p.del(e.getKey())
+                : p.set(e.getKey(), e.getValue().state(),
+                        redis.clients.jedis.params.SetParams.setParams().ex(CHECKPOINT_TTL_SECONDS)));
+        if (problem != null) {
+            warnCheckpoints(problem);
+        }
+    }
+
+    /** One WARN a minute while checkpoints cannot be written. */
+    private void warnCheckpoints(String problem) {
+        long now = System.nanoTime();
+        if (now - checkpointsWarnedAt > TimeUnit.MINUTES.toNanos(1)) {
+            checkpointsWarnedAt = now;
+            log.warn("Worker {}: job checkpoints not written to Redis ({}): {} kept, written again every second", name,
+                    problem, checkpointsToWrite.size());
         }
     }
 
@@ -2414,6 +2543,11 @@ public final class WorkerRuntime {
         join(ackThread, Duration.ofSeconds(10));
         timers.shutdownNow();
         writeProgress(); // the last progress of the jobs that ended since the timer's last write
+        writeCheckpoints();
+        if (!checkpointsToWrite.isEmpty()) {
+            log.warn("Worker {}: {} job checkpoints not written to Redis (unavailable) when it closed: the next runs of"
+                    + " those jobs resume from earlier ones", name, checkpointsToWrite.size());
+        }
         List<Outcome> late = new ArrayList<>();
         outcomes.drainTo(late); // queued after the acker's last look
         if (!late.isEmpty()) {
@@ -2543,6 +2677,13 @@ public final class WorkerRuntime {
         volatile String runId;
         /** A lease renewal found its cancel requested (status N): not run if not started; the handler sees it. */
         volatile boolean cancelRequested;
+        /** One checkpoint save or read of this run at a time (not the run's own lock: a save may wait for Redis). */
+        final Object checkpointLock = new Object();
+        /** The job's latest checkpoint as this run knows it (read from Redis, or its own save), once known. */
+        String checkpoint;
+        boolean checkpointKnown;
+        /** This run saved or found a checkpoint: it is deleted when the job completes. */
+        volatile boolean checkpointUsed;
 
         Active(QueueName queue, String entryId, JobRecord job, byte[] raw) {
             this.queue = queue;
