@@ -238,6 +238,7 @@ public final class Worker implements AutoCloseable {
         private RedisConnection redis;
         private final List<QueueName> queues = new ArrayList<>();
         private final Map<String, JobHandler> handlers = new LinkedHashMap<>();
+        private final Map<String, HandlerOptions> handlerOptions = new LinkedHashMap<>();
         private int concurrency = DEFAULT_CONCURRENCY;
         private int prefetch = -1;
         private RetryPolicy retry = RetryPolicy.ofDefaults();
@@ -308,6 +309,19 @@ public final class Worker implements AutoCloseable {
          * for the same type is refused, rather than silently replacing the first).
          */
         public Builder handler(String type, JobHandler handler) {
+            return register(type, handler, null);
+        }
+
+        /**
+         * The handler of one job type with settings of its own: a job timeout or retry policy that differ from the
+         * worker's ({@link HandlerOptions}; what it leaves unset is the worker's). Otherwise as
+         * {@link #handler(String, JobHandler)}.
+         */
+        public Builder handler(String type, JobHandler handler, HandlerOptions options) {
+            return register(type, handler, Arguments.notNull(options, "options for type '" + type + "'"));
+        }
+
+        private Builder register(String type, JobHandler handler, HandlerOptions options) {
             if (Arguments.notNull(type, "handler type").isBlank()) {
                 throw new IllegalArgumentException("handler type must be non-blank, but was '" + type + "'");
             }
@@ -316,6 +330,9 @@ public final class Worker implements AutoCloseable {
                 throw new IllegalArgumentException("handler for type '" + type + "' is already set: one handler per type");
             }
             handlers.put(type, handler);
+            if (options != null) {
+                handlerOptions.put(type, options);
+            }
             return this;
         }
 
@@ -456,7 +473,7 @@ public final class Worker implements AutoCloseable {
             return new Worker(new Settings(redis, queues, handlers, concurrency,
                     prefetch, retry, lease, shutdownTimeout, jobTimeout,
                     completedRetention, fetchBatch, fetchBlock, schedulerInterval, stuckAfter, stateDir, consumer,
-                    metrics != null ? metrics : new MetricRegistry(), strictPriority));
+                    metrics != null ? metrics : new MetricRegistry(), strictPriority, handlerOptions));
         }
 
         private static Duration between(String what, Duration d, Duration min, Duration max) {

@@ -41,6 +41,32 @@ class WorkerBuilderTest {
     }
 
     @Test
+    void handlerOptionsRefuseBadValuesNamingThemAndLeaveUnsetSettingsToTheWorker() {
+        HandlerOptions.Builder o = HandlerOptions.builder();
+        assertThatThrownBy(() -> o.jobTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("jobTimeout must be >= PT0.001S, but was PT0S");
+        assertThatThrownBy(() -> o.jobTimeout(Duration.ofDays(366))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("jobTimeout must be <= PT8760H, but was PT8784H");
+        assertThatThrownBy(() -> o.jobTimeout(null)).hasMessage("jobTimeout must not be null");
+        assertThatThrownBy(() -> o.retryPolicy(null)).hasMessage("retryPolicy must not be null");
+        assertThat(HandlerOptions.builder().build().jobTimeout()).isEmpty();
+        assertThat(HandlerOptions.builder().build().retryPolicy()).isEmpty();
+        HandlerOptions six = HandlerOptions.builder().jobTimeout(Duration.ofHours(6)).build();
+        assertThat(six.jobTimeout()).contains(Duration.ofHours(6));
+        assertThat(six).isEqualTo(HandlerOptions.builder().jobTimeout(Duration.ofHours(6)).build())
+                .hasToString("HandlerOptions[jobTimeout=PT6H, retryPolicy=the worker's]");
+
+        Worker.Builder b = Worker.builder().handler("export", job -> { }, six);
+        assertThatThrownBy(() -> b.handler("other", job -> { }, null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("options for type 'other' must not be null");
+        assertThatThrownBy(() -> b.handler("export", job -> { }, six)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("handler for type 'export' is already set: one handler per type");
+        assertThatThrownBy(() -> b.handler("export", job -> { })).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> b.handler(" ", job -> { }, six)).hasMessage("handler type must be non-blank, but was ' '");
+        b.handler("other", job -> { }, HandlerOptions.builder().retryPolicy(RetryPolicy.noRetry()).build());
+    }
+
+    @Test
     void buildRequiresRedisQueueAndHandler() {
         // A missing required setting is an IllegalStateException, as for JobProducer.builder().build().
         assertThatThrownBy(() -> Worker.builder().queue("q").handler("t", j -> { }).build())

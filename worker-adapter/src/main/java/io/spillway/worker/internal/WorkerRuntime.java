@@ -172,7 +172,8 @@ public final class WorkerRuntime {
             new java.util.concurrent.ConcurrentLinkedQueue<>();
     /** Jobs whose handler was interrupted at its timeout and has not returned yet (each holds its thread). */
     private final Set<Active> overdue = ConcurrentHashMap.newKeySet();
-    private final long jobTimeoutNanos;
+    /** The longest job timeout of any type: progress is kept that long past the completed retention. */
+    private final long longestJobTimeoutNanos;
     private final Map<QueueName, long[]> sampled = new ConcurrentHashMap<>();
     /**
      * Queues an operator has paused ({@code Queues.pause}): no new job is taken from them. Read with the queue figures
@@ -282,7 +283,7 @@ public final class WorkerRuntime {
             return at == 0 ? -1L : Math.max(0, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - at));
         });
         this.streams = List.copyOf(byStream.keySet());
-        this.jobTimeoutNanos = nanos(settings.jobTimeout());
+        this.longestJobTimeoutNanos = nanos(settings.longestJobTimeout());
         boolean defaultDir = settings.stateDir().equals(io.spillway.worker.Worker.DEFAULT_STATE_DIR);
         if (defaultDir) {
             try {
@@ -362,7 +363,7 @@ public final class WorkerRuntime {
         long lease = millis(s.lease());
         schedule(this::renewLeases, lease / 3);
         schedule(this::runScheduler, millis(s.schedulerInterval()));
-        schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.jobTimeout()) / 10)));
+        schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.shortestJobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
         schedule(this::writeProgress, PROGRESS_WRITE_MS);
         schedule(this::writeCheckpoints, PROGRESS_WRITE_MS);
@@ -954,7 +955,7 @@ public final class WorkerRuntime {
 
     /**
      * A job taken over from a dead worker, again and again, may be what kills its workers. Its delivery
-     * count (kept by Redis in the pending-entries list) tells: past {@link #maxDeliveries()} it is
+     * count (kept by Redis in the pending-entries list) tells: past {@link #maxDeliveries} it is
      * dead-lettered instead of run once more.
      */
     private List<Fetched> withDeliveryCounts(QueueName q, List<Fetched> batch) {
@@ -979,9 +980,9 @@ public final class WorkerRuntime {
         }
     }
 
-    /** Deliveries after which a job that never finished is dead-lettered: max attempts plus two. */
-    private int maxDeliveries() {
-        return s.retry().maxAttempts() + 2;
+    /** Deliveries after which a job that never finished is dead-lettered: its type's max attempts plus two. */
+    private int maxDeliveries(String type) {
+        return s.retry(type).maxAttempts() + 2;
     }
 
     private void dispatch(QueueName q, List<Fetched> batch, boolean redelivered) {
@@ -1008,7 +1009,7 @@ public final class WorkerRuntime {
                 continue;
             }
             track(a);
-            if (f.deliveries() > maxDeliveries()) {
+            if (f.deliveries() > maxDeliveries(a.job.type())) {
                 // Each earlier delivery of this entry started a run that never ended (its worker died or hung in it):
                 // those count as the job's attempts, on top of the runs that ended before it was retried.
                 int runs = (int) Math.min(Integer.MAX_VALUE, a.job.attempt() + f.deliveries() - 1);
@@ -1168,7 +1169,7 @@ public final class WorkerRuntime {
         Throwable error = null;
         Thread.interrupted();
         a.startedAt = System.nanoTime();
-        a.deadline = a.startedAt + jobTimeoutNanos;
+        a.deadline = a.startedAt + nanos(s.jobTimeout(a.job.type()));
         a.thread = Thread.currentThread();
         Timer.Context timer = handlerDuration.time();
         try {
@@ -1199,7 +1200,7 @@ public final class WorkerRuntime {
                         + " recorded now and its thread takes jobs again", name, a.job.id(), a.queue,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - a.deadline));
             }
-            fail(a, timeoutReason(), null, true);
+            fail(a, timeoutReason(a), null, true);
             return;
         }
         if (error == null) {
@@ -1215,8 +1216,8 @@ public final class WorkerRuntime {
         }
     }
 
-    private String timeoutReason() {
-        return JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout();
+    private String timeoutReason(Active a) {
+        return JobTimeoutException.class.getName() + ": job ran past its timeout of " + s.jobTimeout(a.job.type());
     }
 
     /** The first {@link NonRetryableException} among {@code t} and its causes (the first 32), or null. */
@@ -1251,6 +1252,7 @@ public final class WorkerRuntime {
      */
     private void fail(Active a, String error, Throwable cause, boolean retryable) {
         failed.mark();
+        io.spillway.worker.RetryPolicy retry = s.retry(a.job.type());
         int run = a.job.attempt() + 1;
         long now = System.currentTimeMillis();
         String err = StatusRecord.truncate(error);
@@ -1260,22 +1262,22 @@ public final class WorkerRuntime {
                     + " retried: {}", name, a.job.id(), a.queue, run, Failures.oneLine(err));
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
-        } else if (retryable && s.retry().canRetry(run)) {
-            long backoff = s.retry().backoff(run).toMillis();
+        } else if (retryable && retry.canRetry(run)) {
+            long backoff = retry.backoff(run).toMillis();
             long runAt = now + backoff;
             retried.mark();
             log.info("Worker {}: job {} of queue {} failed (attempt {} of {}), next run in {}: {}", name, a.job.id(), a.queue,
-                    run, s.retry().maxAttempts(), inWords(backoff), Failures.oneLine(err));
+                    run, retry.maxAttempts(), inWords(backoff), Failures.oneLine(err));
             queueOutcome(a, new Outcome(Outcome.Kind.RETRY, a.queue, a.entryId, a.job.id().value(), run, now, runAt,
                     JobCodec.encode(a.job.withAttempt(run, runAt)), err, name));
         } else {
             dead.mark();
             if (retryable) {
                 log.warn("Worker {}: job {} of queue {} failed on its last attempt ({} of {}): dead-lettered: {}", name,
-                        a.job.id(), a.queue, run, s.retry().maxAttempts(), Failures.oneLine(err));
+                        a.job.id(), a.queue, run, retry.maxAttempts(), Failures.oneLine(err));
             } else {
                 log.warn("Worker {}: job {} of queue {} failed with a non-retryable error (attempt {} of {}): dead-lettered"
-                        + " without a retry: {}", name, a.job.id(), a.queue, run, s.retry().maxAttempts(), Failures.oneLine(err));
+                        + " without a retry: {}", name, a.job.id(), a.queue, run, retry.maxAttempts(), Failures.oneLine(err));
             }
             queueOutcome(a, new Outcome(Outcome.Kind.DEAD, a.queue, a.entryId, a.job.id().value(), run, now, 0,
                     JobCodec.encode(a.job.withAttempt(run, 0)), err, name));
@@ -1352,7 +1354,7 @@ public final class WorkerRuntime {
             }
             overdue.add(a);
             log.warn("Worker {}: job {} of queue {} ran past its timeout of {}: failed, handler interrupted", name,
-                    a.job.id(), a.queue, s.jobTimeout());
+                    a.job.id(), a.queue, s.jobTimeout(a.job.type()));
         }
         for (Active a : overdue) {
             if (a.thread == null) {
@@ -1727,7 +1729,7 @@ public final class WorkerRuntime {
         if (progressToWrite.isEmpty() || monitor.state() != HealthState.CONNECTED) {
             return;
         }
-        long ttl = retentionSeconds() + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(jobTimeoutNanos));
+        long ttl = retentionSeconds() + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(longestJobTimeoutNanos));
         // SET with EX, not SETEX: the worker's ACL rules (docs/operations.md) allow +set.
         String problem = writePending(progressToWrite, (p, e) -> p.set(e.getKey(), e.getValue(),
                 redis.clients.jedis.params.SetParams.setParams().ex(ttl)));
@@ -2516,7 +2518,7 @@ public final class WorkerRuntime {
                         // Its run has failed already (past its timeout): a hand-back would make it a fresh attempt in
                         // another worker, and a job that always hangs would move on at every deploy, never retried
                         // nor dead-lettered. Recorded as the failed attempt it is.
-                        fail(a, timeoutReason(), null, true);
+                        fail(a, timeoutReason(a), null, true);
                         failedPastTimeout++;
                     } else {
                         queueOutcome(a, release(a));
