@@ -124,4 +124,22 @@ class AckLogTest {
             assertThat(a.file()).isNotEqualTo(b.file());
         }
     }
+
+    /**
+     * Two workers of one JVM on one state directory: the second's open and its look for orphans pass over the
+     * first's file without opening it, so its lock holds for other processes (closing a second descriptor of the file
+     * would drop it on Linux, and a worker process started later would take or empty a live worker's outcomes).
+     */
+    @Test
+    void aSecondWorkerOfTheSameJvmLeavesTheFirstsFileLockedForOtherProcesses() {
+        try (AckLog a = AckLog.open(dir)) {
+            a.append(List.of(retry("a")));
+            try (AckLog b = AckLog.open(dir)) {
+                assertThat(b.adoptOrphans()).isEmpty();
+                assertThat(io.spillway.testing.LockProbe.anotherProcessCanLock(a.file())).isFalse();
+                assertThat(io.spillway.testing.LockProbe.anotherProcessCanLock(b.file())).isFalse();
+            }
+            assertThat(a.readAll()).hasSize(1);
+        }
+    }
 }

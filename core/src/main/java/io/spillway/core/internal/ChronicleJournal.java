@@ -12,8 +12,6 @@ import io.spillway.core.QueueName;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -97,8 +95,7 @@ public final class ChronicleJournal implements AutoCloseable {
     private final SingleChronicleQueue queue;
     private final ExcerptAppender appender;
     private final ExcerptTailer tailer;
-    private final FileChannel lockChannel;
-    private final FileLock lock;
+    private final FileLocks.Held lock;
     private final FileChannel positionsChannel;
     private final MappedByteBuffer positions;
     private final AtomicLong backlogJobs = new AtomicLong();
@@ -159,21 +156,18 @@ public final class ChronicleJournal implements AutoCloseable {
         this.durability = durability;
         try {
             PrivateDirectory.ensure(dir);
-            this.lockChannel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         } catch (IOException e) {
             throw new JournalException("Journal " + dir + " cannot be opened: " + Failures.describeFile(e), e);
         }
-        FileLock l;
+        FileLocks.Held l;
         try {
-            l = lockChannel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            l = null;
+            // Through FileLocks: a second opener in this JVM must not open (and close) the file, which would drop the
+            // first one's lock for every other process.
+            l = FileLocks.tryLockExclusive(dir.resolve(LOCK_FILE), true, false);
         } catch (IOException e) {
-            closeQuietly(lockChannel);
-            throw new JournalException("Journal " + dir + " cannot be locked: " + e.getMessage(), e);
+            throw new JournalException("Journal " + dir + " cannot be locked: " + Failures.describeFile(e), e);
         }
         if (l == null) {
-            closeQuietly(lockChannel);
             throw new JournalLockedException("Journal " + dir + " is in use by another producer (process or instance):"
                     + " give each producer process its own journal directory");
         }
@@ -1167,14 +1161,7 @@ public final class ChronicleJournal implements AutoCloseable {
             // best effort
         }
         closeQuietly(positionsChannel);
-        try {
-            if (lock != null) {
-                lock.release();
-            }
-        } catch (IOException ignored) {
-            // the channel close below releases it too
-        }
-        closeQuietly(lockChannel);
+        closeQuietly(lock);
     }
 
     private static void closeQuietly(AutoCloseable c) {

@@ -3,13 +3,12 @@ package io.spillway.metrics.internal;
 import io.spillway.core.JournalException;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.internal.ChronicleJournal;
+import io.spillway.core.internal.FileLocks;
 import io.spillway.core.internal.Frame;
 import io.spillway.core.internal.JobCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -70,8 +69,7 @@ public final class JournalReader implements AutoCloseable {
     }
 
     private final Path dir;
-    private final FileChannel lockChannel;
-    private final FileLock lock;
+    private final FileLocks.Held lock;
     private final long replayed;
     private final long safe;
     private final SingleChronicleQueue queue;
@@ -80,29 +78,25 @@ public final class JournalReader implements AutoCloseable {
     private JournalReader(Path dir, boolean evenInUse) {
         this.dir = dir;
         Path lockFile = dir.resolve(LOCK_FILE);
-        FileChannel channel = null;
-        FileLock l = null;
+        FileLocks.Held l = null;
         boolean held = false;
         if (Files.exists(lockFile)) {
             try {
-                channel = FileChannel.open(lockFile, StandardOpenOption.READ);
-                l = channel.tryLock(0, Long.MAX_VALUE, true);
-            } catch (OverlappingFileLockException e) {
-                l = null; // held in this very JVM (a producer next to the reporter)
+                // Through FileLocks: held in this very JVM (a producer next to the reporter), the file is not opened,
+                // as closing it would drop the producer's lock for every other process.
+                l = FileLocks.tryLockShared(lockFile);
+            } catch (java.nio.file.NoSuchFileException e) {
+                l = null; // removed meanwhile: not in use
             } catch (IOException e) {
-                closeQuietly(channel);
                 throw new JournalException("Journal " + dir + " cannot be read: " + e.getMessage(), e);
             }
-            if (l == null) {
-                closeQuietly(channel);
-                channel = null;
+            if (l == null && Files.exists(lockFile)) {
                 held = true;
                 if (!evenInUse) {
                     throw new JournalLockedException("Journal " + dir + " is in use by a running producer");
                 }
             }
         }
-        this.lockChannel = channel;
         this.lock = l;
         this.inUse = held;
         try {
@@ -180,15 +174,8 @@ public final class JournalReader implements AutoCloseable {
         if (!Files.exists(lockFile)) {
             return false;
         }
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.READ)) {
-            FileLock l = channel.tryLock(0, Long.MAX_VALUE, true);
-            if (l == null) {
-                return true;
-            }
-            l.release();
-            return false;
-        } catch (OverlappingFileLockException e) {
-            return true; // held in this very JVM
+        try {
+            return FileLocks.isLocked(lockFile); // held in this very JVM too, without opening the file then
         } catch (IOException e) {
             throw new JournalException("Journal " + dir + " cannot be read: " + e.getMessage(), e);
         }
@@ -303,14 +290,7 @@ public final class JournalReader implements AutoCloseable {
     }
 
     private void release() {
-        try {
-            if (lock != null) {
-                lock.release();
-            }
-        } catch (IOException ignored) {
-            // closing the channel below releases it too
-        }
-        closeQuietly(lockChannel);
+        closeQuietly(lock);
     }
 
     private static void closeQuietly(AutoCloseable c) {

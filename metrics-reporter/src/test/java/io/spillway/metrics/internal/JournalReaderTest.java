@@ -122,6 +122,9 @@ class JournalReaderTest {
                 assertThat(r.inUse()).isTrue();
                 assertThat(r.backlog().jobs()).isZero();
             }
+            // All those looks from the producer's own JVM (a reporter beside it) left its lock in place for other
+            // processes: a second producer or `journal replay` elsewhere is still refused.
+            assertThat(io.spillway.testing.LockProbe.anotherProcessCanLock(live.resolve("spillway.lock"))).isFalse();
         }
         // Once the producer is gone the reader may look, and the reader's shared lock is gone after close.
         assertThat(JournalReader.isInUse(live)).isFalse();

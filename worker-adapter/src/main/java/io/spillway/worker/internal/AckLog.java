@@ -1,11 +1,10 @@
 package io.spillway.worker.internal;
 
+import io.spillway.core.internal.FileLocks;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -38,14 +37,14 @@ public final class AckLog implements AutoCloseable {
     private final Path file;
     private final String prefix;
     private final FileChannel channel;
-    private final FileLock lock;
+    private final FileLocks.Held lock;
     private long size;
 
-    private AckLog(Path file, FileChannel channel, FileLock lock) throws IOException {
-        this.file = file;
+    private AckLog(FileLocks.Held lock) throws IOException {
+        this.file = lock.file();
         String name = file.getFileName().toString();
         this.prefix = name.substring(0, name.lastIndexOf('-') + 1);
-        this.channel = channel;
+        this.channel = lock.channel();
         this.lock = lock;
         this.size = channel.size();
     }
@@ -67,18 +66,12 @@ public final class AckLog implements AutoCloseable {
             for (int n = 0; n < 10_000; n++) {
                 Path f = dir.resolve(prefix + n + ".log");
                 // Not through a link: one planted in a shared directory would have this worker truncate its target.
-                FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
-                        java.nio.file.LinkOption.NOFOLLOW_LINKS);
-                FileLock l;
-                try {
-                    l = ch.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    l = null;
-                }
+                // Through FileLocks: a file another worker of this JVM holds is not opened (closing it would drop
+                // that worker's lock for every other process).
+                FileLocks.Held l = FileLocks.tryLockExclusive(f, true, true);
                 if (l != null) {
-                    return new AckLog(f, ch, l);
+                    return new AckLog(l);
                 }
-                ch.close();
             }
             throw new IllegalStateException("no free ack log in " + dir + " (10000 locked)");
         } catch (IOException e) {
@@ -136,22 +129,19 @@ public final class AckLog implements AutoCloseable {
                 if (f.equals(file) || !(ours || unscoped) || Files.isSymbolicLink(f) || Files.size(f) == 0) {
                     continue;
                 }
-                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE,
-                        java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    FileLock l;
-                    try {
-                        l = ch.tryLock();
-                    } catch (OverlappingFileLockException e) {
-                        l = null;
-                    }
-                    if (l == null) {
-                        continue; // a live worker's
-                    }
-                    AckLog other = new AckLog(f, ch, l);
+                FileLocks.Held l;
+                try {
+                    l = FileLocks.tryLockExclusive(f, false, true);
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    continue; // adopted by another worker meanwhile
+                }
+                if (l == null) {
+                    continue; // a live worker's (of this JVM or another process)
+                }
+                try (AckLog other = new AckLog(l)) {
                     List<Outcome> outcomes = other.readAll();
                     append(outcomes);
                     other.clear();
-                    l.release();
                     if (!outcomes.isEmpty()) {
                         log.info("Worker ack log {}: took over {} job outcomes left in {} by a worker that is gone", file,
                                 outcomes.size(), f);
@@ -253,8 +243,7 @@ public final class AckLog implements AutoCloseable {
     @Override
     public void close() {
         try {
-            lock.release();
-            channel.close();
+            lock.close();
         } catch (IOException e) {
             log.debug("closing the ack log", e);
         }
