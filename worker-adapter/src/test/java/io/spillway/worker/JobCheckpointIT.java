@@ -33,6 +33,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.params.XClaimParams;
+import redis.clients.jedis.params.XPendingParams;
 
 /**
  * {@code Job.checkpoint} / {@code Job.lastCheckpoint}: a long job's later run resumes where an earlier one got to — after
@@ -210,6 +213,47 @@ class JobCheckpointIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> p.status(r).state() == JobState.COMPLETED);
         assertThat(p.status(r).attempts()).as("the outage did not fail the run").isEqualTo(1);
         await().atMost(Duration.ofSeconds(10)).until(() -> stored(queue, r.jobId()) == null);
+    }
+
+    /**
+     * The run's lease taken over by another worker (an XCLAIM to "other", standing in for a takeover after a stall)
+     * before its own renewal noticed: the run then completes, but the job is the other worker's, and so is its
+     * checkpoint, which the completed run must not delete.
+     */
+    @Test
+    void aRunWhoseJobWasTakenOverLeavesTheNewHoldersCheckpointInPlace() throws Exception {
+        String queue = "ckpt-taken";
+        CountDownLatch saved = new CountDownLatch(1);
+        CountDownLatch finish = new CountDownLatch(1);
+        JobProducer p = producer();
+        Worker w = Worker.builder()
+                .redis(RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofMillis(500)).build())
+                .queue(queue).stateDir(dir.resolve("worker-" + queue)).fetchBlock(Duration.ofMillis(100))
+                .leaseDuration(Duration.ofSeconds(30)) // renewed every 10 s: not before the run returns
+                .handler("export", job -> {
+                    job.checkpoint("a1");
+                    saved.countDown();
+                    finish.await();
+                })
+                .build();
+        open.add(w);
+        w.start();
+        Receipt r = p.enqueue(queue, "export", new byte[0]);
+        assertThat(saved.await(20, TimeUnit.SECONDS)).isTrue();
+        String stream = RedisKeys.stream(QueueName.of(queue));
+        try (Jedis j = redis.jedis()) {
+            var pending = j.xpending(stream, "spillway", XPendingParams.xPendingParams()
+                    .start(StreamEntryID.MINIMUM_ID).end(StreamEntryID.MAXIMUM_ID).count(10));
+            assertThat(pending).hasSize(1);
+            j.xclaim(stream, "spillway", "other", 0, XClaimParams.xClaimParams(),
+                    pending.get(0).getID());
+            j.set(RedisKeys.checkpoint(QueueName.of(queue), JobId.of(r.jobId())), "b5");
+        }
+        finish.countDown();
+        await().atMost(Duration.ofSeconds(10)).until(() -> w.inFlight() == 0);
+        Thread.sleep(2_500); // the checkpoint writer runs every second
+        assertThat(stored(queue, r.jobId())).as("the new holder's checkpoint").isEqualTo("b5");
+        assertThat(p.status(r).state()).as("the late ack did not settle the other worker's lease").isEqualTo(JobState.ACTIVE);
     }
 
     @Test

@@ -1204,8 +1204,9 @@ public final class WorkerRuntime {
             return;
         }
         if (error == null) {
-            if (a.checkpointUsed) {
-                // Completed: nothing to resume any more. Deleted by the checkpoint writer within a second.
+            if (a.checkpointUsed && !a.leaseLost) {
+                // Completed: nothing to resume any more. Deleted by the checkpoint writer within a second, if the job
+                // is still this run's then (checkpoint_done.lua).
                 checkpointsToWrite.put(RedisKeys.checkpoint(a.queue, a.job.id()), new PendingCheckpoint(a, null));
             }
             // Counted in `completed` once Redis accepts the ack (deliver): a late one, whose lease another worker
@@ -1731,7 +1732,7 @@ public final class WorkerRuntime {
         }
         long ttl = retentionSeconds() + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(longestJobTimeoutNanos));
         // SET with EX, not SETEX: the worker's ACL rules (docs/operations.md) allow +set.
-        String problem = writePending(progressToWrite, (p, e) -> p.set(e.getKey(), e.getValue(),
+        String problem = writePending(progressToWrite, new HashMap<>(progressToWrite), (p, e) -> p.set(e.getKey(), e.getValue(),
                 redis.clients.jedis.params.SetParams.setParams().ex(ttl)));
         long now = System.nanoTime();
         if (problem != null && now - progressWarnedAt > TimeUnit.MINUTES.toNanos(1)) {
@@ -1742,14 +1743,13 @@ public final class WorkerRuntime {
     }
 
     /**
-     * Sends one pipelined command per pending entry, not through the circuit breaker (a write Redis refuses, a full
+     * Sends one pipelined command per entry of {@code batch} (taken from {@code pending}), not through the circuit breaker (a write Redis refuses, a full
      * Redis, must not take the worker for disconnected), and removes each entry Redis took, unless a newer value
      * replaced it meanwhile. Returns what went wrong, or null.
      */
-    private <V> String writePending(Map<String, V> pending,
+    private <V> String writePending(Map<String, V> pending, Map<String, V> batch,
             java.util.function.BiFunction<redis.clients.jedis.AbstractPipeline, Map.Entry<String, V>,
                     redis.clients.jedis.Response<?>> command) {
-        Map<String, V> batch = new HashMap<>(pending);
         Map<String, redis.clients.jedis.Response<?>> replies = new HashMap<>();
         String problem = null;
         try {
@@ -1847,21 +1847,39 @@ public final class WorkerRuntime {
     }
 
     /**
-     * Writes the checkpoints saved while Redis could not take them, and deletes completed jobs' checkpoints: every
-     * second while some wait, only while connected. A checkpoint of a run that lost its lease is dropped unwritten.
+     * Writes the checkpoints saved while Redis could not take them (one pipeline), and deletes completed jobs'
+     * checkpoints ({@code checkpoint_done.lua}: only while the job is still this run's, or completed): every second
+     * while some wait, only while connected. What a run that lost its lease left is dropped unwritten.
      */
     private void writeCheckpoints() {
         if (checkpointsToWrite.isEmpty() || monitor.state() != HealthState.CONNECTED) {
             return;
         }
-        checkpointsToWrite.forEach((key, c) -> {
-            if (c.state() != null && c.run().leaseLost) {
-                checkpointsToWrite.remove(key, c);
+        Map<String, PendingCheckpoint> saves = new HashMap<>();
+        String problem = null;
+        for (Map.Entry<String, PendingCheckpoint> e : new HashMap<>(checkpointsToWrite).entrySet()) {
+            PendingCheckpoint c = e.getValue();
+            Active a = c.run();
+            if (a.leaseLost) {
+                checkpointsToWrite.remove(e.getKey(), c);
+            } else if (c.state() != null) {
+                saves.put(e.getKey(), c);
+            } else {
+                try {
+                    gateway.evalDirect(WorkerScripts.CHECKPOINT_DONE, List.of(bytes(RedisKeys.stream(a.queue)),
+                            bytes(RedisKeys.job(a.queue, a.job.id())), bytes(e.getKey())),
+                            List.of(GROUP, bytes(a.entryId), bytes(name)));
+                    checkpointsToWrite.remove(e.getKey(), c);
+                } catch (RuntimeException failed) {
+                    problem = Failures.describe(failed);
+                }
             }
-        });
-        String problem = writePending(checkpointsToWrite, (p, e) -> e.getValue().state() == null ? p.del(e.getKey())
-                : p.set(e.getKey(), e.getValue().state(),
-                        redis.clients.jedis.params.SetParams.setParams().ex(CHECKPOINT_TTL_SECONDS)));
+        }
+        if (!saves.isEmpty()) {
+            String p = writePending(checkpointsToWrite, saves, (pipe, e) -> pipe.set(e.getKey(), e.getValue().state(),
+                    redis.clients.jedis.params.SetParams.setParams().ex(CHECKPOINT_TTL_SECONDS)));
+            problem = p != null ? p : problem;
+        }
         if (problem != null) {
             warnCheckpoints(problem);
         }

@@ -18,8 +18,10 @@ public final class WorkerScripts {
     public static final LuaScript TAKEOVER = load("takeover");
     public static final LuaScript FORGET = load("forget");
     public static final LuaScript BEAT = load("beat");
+    public static final LuaScript CHECKPOINT_DONE = load("checkpoint_done");
 
-    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP, TAKEOVER, FORGET, BEAT};
+    public static final LuaScript[] ALL = {START, ACK, RETRY, DEAD, SCHEDULE, RENEW, RELEASE, DEAD_RETRY, DEAD_PURGE, GROUP, DROP, TAKEOVER, FORGET, BEAT,
+            CHECKPOINT_DONE};
 
     private WorkerScripts() {
     }
