@@ -401,6 +401,9 @@ public final class WorkerRuntime {
                 } else {
                     log.warn("Worker {}: background task failed (it will run again): {}", name, Failures.describe(e));
                 }
+            } catch (Error e) {
+                // Thrown out of here it would cancel the task for good (lease renewals, timeouts): as HealthMonitor.
+                log.error("Worker {}: background task failed (it will run again): {}", name, e, e);
             }
         }, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
@@ -484,6 +487,10 @@ public final class WorkerRuntime {
                 }
             } catch (RuntimeException e) {
                 log.error("Worker {}: fetch loop error (it keeps running): {}", name, Failures.describe(e), e);
+                pause(100);
+            } catch (Error e) {
+                // An OutOfMemoryError, a StackOverflowError: this thread must outlive it, or no job is fetched again.
+                log.error("Worker {}: fetch loop error (it keeps running): {}", name, e, e);
                 pause(100);
             }
         }
@@ -1442,6 +1449,10 @@ public final class WorkerRuntime {
                 // Stop only via ackerStop, after the queue is drained.
             } catch (RuntimeException e) {
                 log.error("Worker {}: acker error (it keeps running): {}", name, Failures.describe(e), e);
+            } catch (Error e) {
+                // As the fetch loop: a dead acker would leave every outcome unsent and every job to run again.
+                log.error("Worker {}: acker error (it keeps running): {}", name, e, e);
+                pause(100);
             }
         }
     }
