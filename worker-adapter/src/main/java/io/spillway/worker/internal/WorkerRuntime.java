@@ -1673,19 +1673,19 @@ public final class WorkerRuntime {
             byte[] status = bytes(RedisKeys.job(q, JobId.of(o.jobId())));
             switch (o.kind()) {
                 case RETRY -> {
-                    eval(guarded, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
+                    settle(guarded, q, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
                             List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()),
                                     bytes(o.error()), bytes(o.consumer()), num(retentionSeconds())));
                     retriedAt.put(q, System.nanoTime()); // the scheduler looks at the queue again: mayHaveDueJobs
                 }
-                case DEAD -> eval(guarded, WorkerScripts.DEAD,
+                case DEAD -> settle(guarded, q, WorkerScripts.DEAD,
                         List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
                         List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
                                 bytes(o.consumer()), num(retentionSeconds())));
-                case RELEASE -> eval(guarded, WorkerScripts.RELEASE, List.of(stream, status),
+                case RELEASE -> settle(guarded, q, WorkerScripts.RELEASE, List.of(stream, status),
                         List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer()), num(retentionSeconds()),
                                 num(o.attempts())));
-                case DROP -> eval(guarded, WorkerScripts.DROP, List.of(stream, status),
+                case DROP -> settle(guarded, q, WorkerScripts.DROP, List.of(stream, status),
                         List.of(GROUP, bytes(o.entryId()), num(retentionSeconds()), bytes(o.consumer())));
                 default -> throw new IllegalStateException(o.kind().toString());
             }
@@ -1710,10 +1710,30 @@ public final class WorkerRuntime {
                 // ack.lua returns how many entries it settled: those still leased to the worker that ran them. The
                 // rest were taken over (a frozen worker, an outcome kept through an outage) or settled already (a
                 // replay): the worker now running them, or the first send, counts them.
-                if (eval(guarded, WorkerScripts.ACK, keys, args) instanceof Long settled && settled > 0) {
+                if (settle(guarded, q, WorkerScripts.ACK, keys, args) instanceof Long settled && settled > 0) {
                     completed.mark(settled);
                 }
             }
+        }
+    }
+
+    /**
+     * A settling script's call. NOGROUP -- the queue has no consumer group: Redis lost it (a restart without its data),
+     * or the queue was removed, and an outcome kept on disk or adopted from a gone worker's file names it -- means no
+     * entry is pending there, which the scripts answer by settling nothing: so here too (one INFO line), instead of an
+     * error that failed every recovery and kept the worker from fetching for good.
+     */
+    private Object settle(boolean guarded, QueueName q, io.spillway.core.internal.LuaScript script, List<byte[]> keys,
+            List<byte[]> args) {
+        try {
+            return eval(guarded, script, keys, args);
+        } catch (SpillwayException e) {
+            if (e instanceof RedisUnavailableException || !String.valueOf(e.getMessage()).contains("NOGROUP")) {
+                throw e;
+            }
+            log.info("Worker {}: a job outcome for queue {} not recorded: the queue has no consumer group in Redis (lost"
+                    + " in a restart, or the queue was removed), so no job is leased there to settle", name, q);
+            return null;
         }
     }
 
