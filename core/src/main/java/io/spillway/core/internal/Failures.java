@@ -31,6 +31,9 @@ public final class Failures {
     private static final String[] UNAVAILABLE_REPLIES = {
         "OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH",
         "MISCONF",
+        // Refused credentials on a new connection (a password rotated while pooled connections stay logged in), like
+        // NOAUTH: the job is spooled and the probe says what is wrong, instead of the enqueue throwing.
+        "WRONGPASS",
     };
 
     /**
@@ -249,6 +252,9 @@ public final class Failures {
     static String unavailableReply(String message) {
         if (message == null) {
             return null;
+        }
+        if (message.startsWith("ERR max number of clients reached")) {
+            return "ERR"; // Redis past its maxclients: a new connection is refused until others close
         }
         for (String code : UNAVAILABLE_REPLIES) {
             // Inside a script the error arrives wrapped: "ERR Error running script ...: -OOM command ...".
