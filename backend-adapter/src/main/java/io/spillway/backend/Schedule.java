@@ -25,6 +25,11 @@ import java.util.Optional;
 public final class Schedule {
     /** The shortest {@link #every} interval. */
     public static final Duration MIN_INTERVAL = Duration.ofMillis(10);
+    /**
+     * The longest {@link #every} interval: 100 years (36,500 days). Longer ticks are past any deployment, and a
+     * {@link RecurringJobs} thread counts its wait for the next tick in nanoseconds, which reach 292 years at most.
+     */
+    public static final Duration MAX_INTERVAL = Duration.ofDays(36_500);
 
     private static final CronParser UNIX = new CronParser(CronDefinitionBuilder.instanceDefinitionFor(CronType.UNIX));
 
@@ -44,11 +49,17 @@ public final class Schedule {
      * Ticks at every multiple of {@code interval} since the epoch (1970-01-01T00:00Z): {@code every(5 minutes)} ticks at
      * :00, :05, :10 ... of each hour, {@code every(1 day)} at midnight UTC, whenever the process started.
      *
-     * @throws IllegalArgumentException if {@code interval} is null or shorter than {@link #MIN_INTERVAL}
+     * @throws IllegalArgumentException if {@code interval} is null, shorter than {@link #MIN_INTERVAL} or longer than
+     *     {@link #MAX_INTERVAL}
      */
     public static Schedule every(Duration interval) {
         if (interval == null || interval.compareTo(MIN_INTERVAL) < 0) {
             throw new IllegalArgumentException("interval must be at least " + MIN_INTERVAL + ", but was " + interval);
+        }
+        if (interval.compareTo(MAX_INTERVAL) > 0) {
+            // Checked before toMillis(), which throws ArithmeticException past Long.MAX_VALUE ms.
+            throw new IllegalArgumentException("interval must be at most " + MAX_INTERVAL + " (100 years), but was "
+                    + interval);
         }
         return new Schedule(interval.toMillis(), null, ZoneOffset.UTC, "every " + interval);
     }

@@ -84,6 +84,13 @@ class ScheduleTest {
                 .hasMessageContaining("interval");
         assertThatThrownBy(() -> Schedule.every(null)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("interval");
+        // Too long for toMillis(): an IllegalArgumentException naming the value, not an ArithmeticException.
+        assertThatThrownBy(() -> Schedule.every(Duration.ofSeconds(Long.MAX_VALUE))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("interval must be at most PT876000H (100 years), but was PT2562047788015215H30M7S");
+        assertThatThrownBy(() -> Schedule.every(Schedule.MAX_INTERVAL.plusMillis(1))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("interval must be at most");
+        assertThat(Schedule.every(Schedule.MAX_INTERVAL).nextTickAfter(at("2026-12-04T00:00:00Z")))
+                .as("the longest interval: its first tick 100 years after the epoch").contains(at("2069-12-07T00:00:00Z"));
         assertThatThrownBy(() -> Schedule.cron("0 3 * *")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("cron expression '0 3 * *' is not a five-field Unix cron expression")
                 .hasMessageContaining("4 parts");
