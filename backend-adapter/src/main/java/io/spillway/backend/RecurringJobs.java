@@ -41,10 +41,11 @@ import org.slf4j.LoggerFactory;
  *   <li>Through Redis outages: a tick is enqueued like any job, so while Redis is down it is spooled to the producer's
  *       journal and replayed, in order, when Redis is back. A tick is not lost because Redis was away at its time.</li>
  *   <li>Late and missed ticks: a tick is enqueued when it is due and at most {@link Builder#catchUp catchUp} late
- *       (default 1 minute): a process that starts, or a thread that wakes, within that time after a tick still
- *       enqueues it (again: a no-op if some instance already did). Ticks found later than that (no process ran the
- *       recurring job at the time) are skipped, counted in {@value MetricNames#RECURRING_MISSED} and logged; only the
- *       latest due tick is ever caught up, never a backlog of them.</li>
+ *       (default 1 minute; a catchUp under 1 s acts as 1 s, as the thread wakes a little late): a process that starts,
+ *       or a thread that wakes, within that time after a tick still enqueues it (again: a no-op if some instance
+ *       already did). Ticks found later than that (no process ran the recurring job at the time) are skipped, counted
+ *       in {@value MetricNames#RECURRING_MISSED} and logged; only the latest due tick is ever caught up, never a backlog
+ *       of them.</li>
  *   <li>A tick the producer does not accept (Redis down and the journal full: {@link
  *       io.spillway.core.JournalFullException}) is tried again every second while it is within {@code catchUp}, with one
  *       WARN; then it is skipped and counted missed. Bad input cannot get that far: {@link Builder#add} checks the name,
@@ -68,6 +69,11 @@ public final class RecurringJobs implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(RecurringJobs.class);
     private static final long MAX_SLEEP_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * The smallest catchUp in effect: the thread wakes at a tick some microseconds late, and up to a second under
+     * load, so a smaller one (0 included) would find every tick too late and skip them all.
+     */
+    private static final Duration WAKE_SLACK = Duration.ofSeconds(1);
     /** A cron schedule's missed ticks are counted one by one, up to this many per wake-up (69 days of a per-minute one). */
     private static final int MAX_COUNTED_MISSES = 100_000;
 
@@ -82,7 +88,7 @@ public final class RecurringJobs implements AutoCloseable {
     private RecurringJobs(Builder b) {
         this.producer = b.producer;
         this.entries = List.copyOf(b.entries.values());
-        this.catchUp = b.catchUp;
+        this.catchUp = b.catchUp.compareTo(WAKE_SLACK) < 0 ? WAKE_SLACK : b.catchUp;
         this.enqueued = producer.metrics().meter(MetricNames.RECURRING_ENQUEUED);
         this.missed = producer.metrics().meter(MetricNames.RECURRING_MISSED);
         this.thread = new Thread(this::run, "spillway-recurring");
@@ -216,7 +222,7 @@ public final class RecurringJobs implements AutoCloseable {
             if (r.duplicate()) {
                 log.debug("Recurring job {}: tick {} was already enqueued (by another instance, or before a restart)",
                         e.name, due);
-            } else if (late.compareTo(Duration.ofSeconds(1)) > 0) {
+            } else if (late.compareTo(WAKE_SLACK) > 0) {
                 log.info("Recurring job {}: tick {} enqueued {} late (within catchUp {}){}", e.name, due, readable(late), catchUp,
                         r.spooled() ? " (spooled)" : "");
             } else {
@@ -339,7 +345,9 @@ public final class RecurringJobs implements AutoCloseable {
          * How late a tick may be found and still be enqueued; default {@link #DEFAULT_CATCH_UP}, at most
          * {@link #MAX_CATCH_UP}. A process started (say, a deployment) up to this long after a tick enqueues it, so a
          * restart across a tick does not miss it. Keep it under the workers' completed retention (24 hours by default):
-         * a tick caught up after its job's record expired runs again.
+         * a tick caught up after its job's record expired runs again. A value under 1 s, 0 included, acts as 1 s: the
+         * thread wakes at a tick a little late (more so on a loaded machine), and must still enqueue it; so 0 means
+         * "no catch-up after a start" (beyond that second), not "skip every tick".
          */
         public Builder catchUp(Duration d) {
             if (d == null || d.isNegative() || d.compareTo(MAX_CATCH_UP) > 0) {

@@ -211,6 +211,22 @@ class RecurringJobsIT {
         }
     }
 
+    /**
+     * catchUp 0: the thread wakes at each tick a little late, so a catchUp compared as it is found every tick too late
+     * and enqueued none (a review's finding: each tick "found PT0.0001S late, more than catchUp PT0S: skipped").
+     */
+    @Test
+    void aZeroCatchUpStillEnqueuesTheTicksTheThreadWakesFor() {
+        String queue = "recurring-zero-catch-up";
+        try (JobProducer p = producer("p")) {
+            try (RecurringJobs r = RecurringJobs.builder(p).catchUp(Duration.ZERO)
+                    .add("beat", Schedule.every(TICK), queue, "heartbeat", new byte[0]).build()) {
+                await().atMost(Duration.ofSeconds(10)).until(() -> streamLength(queue) >= 3);
+            }
+            assertEachTickOnceOrMissed(queue, "beat", TICK, p);
+        }
+    }
+
     @Test
     void aProcessStartedAfterATickEnqueuesItWithinCatchUpAndOnlyOnce() {
         String queue = "recurring-catch-up";
