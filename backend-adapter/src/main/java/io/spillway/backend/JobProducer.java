@@ -86,7 +86,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Order: jobs from this producer to one queue reach Redis in the order enqueue returned (for calls
  *       made one after another); while the journal holds jobs of a queue, new ones go behind them.</li>
  *   <li>Idempotent by job id within the dedupe window: a second enqueue of the same id is a no-op.</li>
- *   <li>Thrown: {@link IllegalArgumentException} for bad input; {@link JournalFullException} when Redis
+ *   <li>Thrown: {@link IllegalArgumentException} for bad input (a job too big for one journal record included,
+ *       whether Redis is up or not); {@link JournalFullException} when Redis
  *       cannot take the job and the journal is at its cap; {@link IllegalStateException} after
  *       {@link #close()}; {@link SpillwayException} for anything else. In each case the job was not accepted.</li>
  * </ul>
@@ -95,6 +96,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class JobProducer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JobProducer.class);
+    /**
+     * The largest job record the journal holds, frame included ({@link ChronicleJournal#frameBytes}): 16 MiB, Chronicle
+     * Queue's largest entry with its default 64 MiB blocks (a record one byte over fails to write, "write failed.
+     * Length: 16777208 > writeRemaining: 16777207" for the 16,777,208 bytes of a job in a frame of 16,777,217).
+     */
+    static final int MAX_RECORD_BYTES = 16 << 20;
 
     private final Config config;
     private final MetricRegistry registry;
@@ -346,7 +353,8 @@ public final class JobProducer implements AutoCloseable {
      * again, on top of the input), so split very large batches; an
      * {@link OutOfMemoryError} midway leaves the calls Redis had answered in Redis, without receipts.
      *
-     * @throws IllegalArgumentException for bad input (a null list or job, a bad queue, type or payload): none accepted
+     * @throws IllegalArgumentException for bad input (a null list or job, a bad queue, type or payload, a job too big for
+     *     one journal record): none accepted
      * @throws JournalFullException when the journal cannot take the jobs that must spool (see above)
      * @throws IllegalStateException after {@link #close()}
      */
@@ -410,15 +418,16 @@ public final class JobProducer implements AutoCloseable {
                     // Usually one queue for the whole batch: validate its name once.
                     queues[i] = last != null && last.value().equals(j.queue()) ? last : validQueue(j.queue());
                     validate(j.type(), j.payload());
+                    EnqueueOptions o = j.options() == null ? EnqueueOptions.NONE : j.options();
+                    validateSize(queues[i], idLength(o), j.type(), o.headers(), j.payload().length);
                 } catch (IllegalArgumentException e) {
                     // In a batch of thousands the caller must be told which job is bad.
                     throw new IllegalArgumentException("job " + (i + 1) + " of " + n + ": " + e.getMessage(), e);
                 }
                 last = queues[i];
                 EnqueueOptions o = j.options() == null ? EnqueueOptions.NONE : j.options();
-                int idLength = o.jobIdOrNull() != null ? o.jobIdOrNull().value().length() : JobId.MINTED_LENGTH;
                 journalBytes += ChronicleJournal.frameBytes(
-                        JobCodec.encodedLength(idLength, queues[i], j.type(), o.headers(), j.payload().length));
+                        JobCodec.encodedLength(idLength(o), queues[i], j.type(), o.headers(), j.payload().length));
             }
         }
 
@@ -680,6 +689,7 @@ public final class JobProducer implements AutoCloseable {
         QueueName q = validQueue(queue);
         validate(type, payload);
         EnqueueOptions o = options == null ? EnqueueOptions.NONE : options;
+        validateSize(q, idLength(o), type, o.headers(), payload.length);
         long now = WallClock.millis(tick);
         JobId id = o.jobIdOrNull() != null ? o.jobIdOrNull() : JobId.mint(now);
         return new JobRecord(id, q, type, payload, o.headers(), 0, now, o.runAtMillis(now));
@@ -722,6 +732,37 @@ public final class JobProducer implements AutoCloseable {
         if (payload.length > config.maxPayloadBytes) {
             throw new IllegalArgumentException("payload must be at most " + config.maxPayloadBytes + " bytes, but was "
                     + payload.length);
+        }
+    }
+
+    /** The length of the job id {@code o} sets, or of a minted one. */
+    private static int idLength(EnqueueOptions o) {
+        return o.jobIdOrNull() != null ? o.jobIdOrNull().value().length() : JobId.MINTED_LENGTH;
+    }
+
+    /**
+     * Checks that a job (valid by {@link #validate}, with valid headers) fits one journal record, {@link
+     * #MAX_RECORD_BYTES}. A bigger one could not spool while Redis is down, so it is refused while Redis is up too:
+     * whether a job is taken never depends on Redis's health. Arithmetic on lengths, on every enqueue: the headers are
+     * measured only if their count allows a record near the limit (never with the default {@code maxPayloadBytes}).
+     * Also {@link RecurringJobs}'s, when one is added.
+     *
+     * @param idLength the length of the job's id (ids are ASCII)
+     */
+    void validateSize(QueueName queue, int idLength, String type, Map<String, String> headers, int payloadLength) {
+        // JobCodec's fixed fields, with at most 3 UTF-8 bytes per char of the type and the most bytes per header.
+        long most = ChronicleJournal.frameBytes(payloadLength) + 33L + idLength + queue.value().length() + 3L * type.length()
+                + headers.size() * (4L + 2L * EnqueueOptions.MAX_HEADER_BYTES);
+        if (most <= MAX_RECORD_BYTES) {
+            return;
+        }
+        long record = ChronicleJournal.frameBytes(JobCodec.encodedLength(idLength, queue, type, headers, payloadLength));
+        if (record > MAX_RECORD_BYTES) {
+            long headerBytes = record - ChronicleJournal.frameBytes(
+                    JobCodec.encodedLength(idLength, queue, type, Map.of(), payloadLength));
+            throw new IllegalArgumentException("job must fit one journal record of at most " + MAX_RECORD_BYTES
+                    + " bytes (16 MiB), but was " + record + " bytes: payload " + payloadLength + " bytes, " + headers.size()
+                    + " headers " + headerBytes + " bytes; make the payload or the headers smaller");
         }
     }
 

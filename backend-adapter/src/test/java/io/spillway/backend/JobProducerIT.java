@@ -11,7 +11,9 @@ import io.spillway.core.JobStatus;
 import io.spillway.core.JournalFullException;
 import io.spillway.core.JournalLockedException;
 import io.spillway.core.MetricNames;
+import io.spillway.core.QueueName;
 import io.spillway.core.RedisConnection;
+import io.spillway.core.internal.JobCodec;
 import io.spillway.testing.ChaosProxy;
 import io.spillway.testing.LogCapture;
 import io.spillway.testing.RedisProcess;
@@ -526,6 +528,43 @@ class JobProducerIT {
             assertThat(p.enqueueAll("big", "t", payloads.subList(0, 20))).hasSize(20).allMatch(Receipt::spooled);
             assertThat(p.journalBacklog()).isEqualTo(40);
             assertThat(p.enqueue("big", "t", new byte[300]).spooled()).isTrue();
+        }
+    }
+
+    /**
+     * A job whose payload and headers make a journal record over 16 MiB could not spool: it is refused up front, while
+     * Redis is up (which would take it) as while it is down, and in a batch before any job of it is accepted. A review
+     * found it taken by Redis but refused while spooling ("write failed"), and in enqueueAll the jobs before it spooled
+     * with no receipt. The largest job that fits is taken, and spools.
+     */
+    @Test
+    void aJobTooBigForOneJournalRecordIsRefusedUpFrontWhetherRedisIsUpOrNot() {
+        RedisConnection c = RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofSeconds(5)).build();
+        try (JobProducer p = JobProducer.builder().redis(c).journalDir(dir.resolve("big"))
+                .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .maxPayloadBytes(JobProducer.Builder.MAX_PAYLOAD_BYTES).build()) {
+            EnqueueOptions.Builder b = EnqueueOptions.builder().jobId("edge");
+            for (int i = 0; i < 16; i++) {
+                b.header("h" + i, "v".repeat(EnqueueOptions.MAX_HEADER_BYTES));
+            }
+            EnqueueOptions headers = b.build();
+            // The payload that makes the record exactly 16 MiB, frame included.
+            int fits = (16 << 20) - 9 - JobCodec.encodedLength(4, QueueName.of("big"), "t", headers.headers(), 0);
+            assertThat(fits).as("within maxPayloadBytes").isLessThanOrEqualTo(JobProducer.Builder.MAX_PAYLOAD_BYTES);
+            byte[] tooBig = new byte[fits + 1];
+            assertThatThrownBy(() -> p.enqueue("big", "t", tooBig, headers)).as("Redis up")
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("at most 16777216 bytes").hasMessageContaining("but was 16777217 bytes")
+                    .hasMessageContaining("16 headers");
+            redis.kill();
+            assertThatThrownBy(() -> p.enqueue("big", "t", tooBig, headers)).as("Redis down")
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("but was 16777217 bytes");
+            assertThatThrownBy(() -> p.enqueueAll(List.of(new NewJob("big", "t", bytes("small")),
+                    new NewJob("big", "t", tooBig, headers))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("job 2 of 2: job must fit one journal record");
+            assertThat(p.journalBacklog()).as("not even the small job before it").isZero();
+            assertThat(p.enqueue("big", "t", new byte[fits], headers).spooled()).as("the largest job that fits").isTrue();
+            assertThat(p.journalBacklog()).isEqualTo(1);
         }
     }
 
