@@ -49,7 +49,9 @@ import org.slf4j.LoggerFactory;
  *   <li>A tick the producer does not accept (Redis down and the journal full: {@link
  *       io.spillway.core.JournalFullException}) is tried again every second while it is within {@code catchUp}, with one
  *       WARN; then it is skipped and counted missed. Bad input cannot get that far: {@link Builder#add} checks the name,
- *       queue, type and payload as {@link JobProducer#enqueue} would.</li>
+ *       queue, type and payload as {@link JobProducer#enqueue} would, and that each tick's job can be enqueued with its
+ *       {@value #TICK_HEADER} header: at most {@link #MAX_HEADERS} headers of the caller's, none of that name, and a
+ *       job that fits one journal record.</li>
  *   <li>A tick's job is an ordinary job: {@code producer.status(queue, "nightly-report@2026-12-04T02:00:00Z")} and
  *       {@code cancel} work on it, and a handler reads its tick with {@code job.headers().get("spillway-tick")}.</li>
  * </ul>
@@ -64,6 +66,8 @@ public final class RecurringJobs implements AutoCloseable {
     public static final Duration DEFAULT_CATCH_UP = Duration.ofMinutes(1);
     /** The longest {@link Builder#catchUp}. */
     public static final Duration MAX_CATCH_UP = Duration.ofDays(30);
+    /** The most headers {@link Builder#add} takes: each tick's job also carries {@value #TICK_HEADER}. */
+    public static final int MAX_HEADERS = EnqueueOptions.MAX_HEADERS - 1;
     /** A recurring job's name: it starts each tick's job id, so it has the job id's characters, without {@code @}. */
     public static final Pattern VALID_NAME = Pattern.compile("[A-Za-z0-9._:/+=-]{1,100}");
 
@@ -76,6 +80,8 @@ public final class RecurringJobs implements AutoCloseable {
     private static final Duration WAKE_SLACK = Duration.ofSeconds(1);
     /** A cron schedule's missed ticks are counted one by one, up to this many per wake-up (69 days of a per-minute one). */
     private static final int MAX_COUNTED_MISSES = 100_000;
+    /** The longest tick as text (it is in the job id and the tick header), for the size check of {@link Builder#add}. */
+    private static final String LONGEST_TICK = Instant.MAX.toString();
 
     private final JobProducer producer;
     private final List<Entry> entries;
@@ -309,11 +315,14 @@ public final class RecurringJobs implements AutoCloseable {
 
         /**
          * Adds a recurring job: at each tick of {@code schedule}, a job of {@code type} with {@code payload} (copied now)
-         * into {@code queue}. {@code options} may carry headers (copied into each tick's job); its job id, delay and
-         * run-at are the recurring job's own and must not be set.
+         * into {@code queue}. {@code options} may carry headers (copied into each tick's job), at most {@link
+         * #MAX_HEADERS}; its job id, delay and run-at are the recurring job's own and must not be set, nor its
+         * {@value #TICK_HEADER} header.
          *
          * @throws IllegalArgumentException for a name not matching {@link #VALID_NAME} or already added, a null schedule,
-         *     a bad queue, type or payload (as {@link JobProducer#enqueue} says), or options with a job id or a run-at
+         *     a bad queue, type or payload (as {@link JobProducer#enqueue} says), options with a job id or a run-at, with
+         *     more than {@link #MAX_HEADERS} headers or a {@value #TICK_HEADER} header, or a tick's job too big for one
+         *     journal record (as {@link JobProducer#enqueue} says)
          */
         public Builder add(String name, Schedule schedule, String queue, String type, byte[] payload,
                            EnqueueOptions options) {
@@ -335,8 +344,20 @@ public final class RecurringJobs implements AutoCloseable {
             if (options.delayed()) {
                 throw new IllegalArgumentException("options must not set a delay or run-at: a recurring job runs at its ticks");
             }
+            Map<String, String> headers = options.headers();
+            if (headers.size() > MAX_HEADERS) {
+                throw new IllegalArgumentException("options must set at most " + MAX_HEADERS + " headers (each tick's job"
+                        + " also carries " + TICK_HEADER + "), but set " + headers.size());
+            }
+            if (headers.containsKey(TICK_HEADER)) {
+                throw new IllegalArgumentException("options must not set the header " + TICK_HEADER
+                        + " (each tick's job carries its tick in it), but set it to '" + headers.get(TICK_HEADER) + "'");
+            }
             QueueName q = QueueName.of(queue);
             producer.validate(type, payload);
+            Map<String, String> withTick = new LinkedHashMap<>(headers);
+            withTick.put(TICK_HEADER, LONGEST_TICK);
+            producer.validateSize(q, name.length() + 1 + LONGEST_TICK.length(), type, withTick, payload.length);
             entries.put(name, new Entry(name, schedule, q, type, payload.clone(), Map.copyOf(options.headers())));
             return this;
         }

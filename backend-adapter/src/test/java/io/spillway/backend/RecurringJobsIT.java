@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.spillway.core.HealthState;
 import io.spillway.core.MetricNames;
+import io.spillway.core.RedisConnection;
 import io.spillway.core.internal.JobRecord;
 import io.spillway.testing.RedisProcess;
 import java.nio.charset.StandardCharsets;
@@ -227,6 +228,36 @@ class RecurringJobsIT {
         }
     }
 
+    /**
+     * The most headers a recurring job may have, and a payload that with them and the tick header makes a journal
+     * record of nearly 16 MiB: its ticks are enqueued. One more header, or a payload whose tick would not fit one
+     * journal record, is refused by add(), not by every tick.
+     */
+    @Test
+    void aRecurringJobAtItsLimitsEnqueuesItsTicksAndOnePastThemIsRefusedWhenAdded() {
+        String queue = "recurring-limits";
+        RedisConnection c = RedisConnection.builder(redis.uri()).socketTimeout(Duration.ofSeconds(5)).build();
+        try (JobProducer p = JobProducer.builder().redis(c).journalDir(dir.resolve("p"))
+                .maxPayloadBytes(JobProducer.Builder.MAX_PAYLOAD_BYTES).build()) {
+            EnqueueOptions.Builder o = EnqueueOptions.builder();
+            for (int i = 0; i < RecurringJobs.MAX_HEADERS; i++) {
+                o.header("h" + i, i < 16 ? "v".repeat(EnqueueOptions.MAX_HEADER_BYTES) : "v");
+            }
+            EnqueueOptions headers = o.build();
+            byte[] big = new byte[(15 << 20) - 100_000];
+            assertThatThrownBy(() -> RecurringJobs.builder(p).add("big", Schedule.every(TICK), queue, "t",
+                    new byte[JobProducer.Builder.MAX_PAYLOAD_BYTES], headers)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("journal record of at most 16777216 bytes").hasMessageContaining("64 headers");
+            try (RecurringJobs r = RecurringJobs.builder(p).add("big", Schedule.every(TICK), queue, "t", big, headers).build()) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> streamLength(queue) >= 2);
+            }
+            JobRecord job = jobs(queue).get(0);
+            assertThat(job.headers()).hasSize(EnqueueOptions.MAX_HEADERS)
+                    .containsEntry(RecurringJobs.TICK_HEADER, job.id().value().substring("big@".length()));
+            assertThat(job.payload()).hasSize(big.length);
+        }
+    }
+
     @Test
     void aProcessStartedAfterATickEnqueuesItWithinCatchUpAndOnlyOnce() {
         String queue = "recurring-catch-up";
@@ -274,6 +305,20 @@ class RecurringJobsIT {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("job id");
             assertThatThrownBy(() -> b.add("n", s, "q", "t", none, EnqueueOptions.builder().delay(Duration.ofSeconds(1)).build()))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("run-at");
+            // Options whose ticks could never be enqueued (a review found 64 headers taken, and each tick then refused
+            // for ever, "at most 64 headers per job"): the tick header is the recurring job's own.
+            EnqueueOptions.Builder most = EnqueueOptions.builder();
+            for (int i = 0; i < RecurringJobs.MAX_HEADERS; i++) {
+                most.header("h" + i, "v");
+            }
+            EnqueueOptions tooMany = EnqueueOptions.builder().headers(most.build().headers()).header("one-more", "v").build();
+            assertThatThrownBy(() -> b.add("n", s, "q", "t", none, tooMany)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("options must set at most 63 headers (each tick's job also carries spillway-tick), but set 64");
+            assertThatThrownBy(() -> b.add("n", s, "q", "t", none,
+                    EnqueueOptions.builder().header(RecurringJobs.TICK_HEADER, "mine").build()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("spillway-tick")
+                    .hasMessageContaining("'mine'");
+            assertThat(RecurringJobs.builder(p).add("n", s, "q", "t", none, most.build())).as("63 headers").isNotNull();
             assertThatThrownBy(() -> b.catchUp(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("catchUp");
             assertThatThrownBy(() -> b.catchUp(Duration.ofDays(31))).isInstanceOf(IllegalArgumentException.class)
