@@ -40,9 +40,9 @@ public interface Job {
      * Whether this worker has found its lease on the job taken over by another worker while the handler runs: its
      * renewals could not reach Redis for longer than the lease (an outage, a long GC pause, a frozen VM), another
      * worker then took the job and may be running it now, and whatever this run does next is not recorded (its
-     * outcome is ignored, never settling the other worker's lease). Checked at each renewal, every third of the
-     * lease. A long handler may check it between steps and stop, by returning or throwing, to spare the duplicate
-     * work; nothing interrupts it. False in every other case, including a run that is going fine.
+     * outcome is ignored, never settling the other worker's lease). Checked at each renewal: every third of the lease,
+     * at least every 10 s. A long handler may check it between steps and stop, by returning or throwing, to spare the
+     * duplicate work; nothing interrupts it. False in every other case, including a run that is going fine.
      */
     default boolean leaseLost() {
         return false;
@@ -50,8 +50,8 @@ public interface Job {
 
     /**
      * Whether the job's cancel was requested while it runs ({@code JobProducer.cancel}, {@code spillway cancel}):
-     * checked at each lease renewal, every third of the lease. A long handler may check it between steps and stop,
-     * by returning or throwing; nothing interrupts it. Whatever it does, the job is not retried: a failure (or an
+     * checked at each lease renewal (every third of the lease, at least every 10 s). A long handler may check it
+     * between steps and stop, by returning or throwing; nothing interrupts it. Whatever it does, the job is not retried: a failure (or an
      * exception thrown to stop) leaves it cancelled; a run that returns normally completes it.
      */
     default boolean cancelRequested() {

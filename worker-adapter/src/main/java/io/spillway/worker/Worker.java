@@ -69,7 +69,7 @@ import java.util.UUID;
 public final class Worker implements AutoCloseable {
     /** Handler threads. */
     public static final int DEFAULT_CONCURRENCY = 1;
-    /** How long a fetched job stays leased to this worker without a renewal. Renewed every third of it. */
+    /** How long a fetched job stays leased to this worker without a renewal. Renewed every third of it, at least every 10 s. */
     public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
     /** How long {@link #close()} waits for running jobs before handing them back. */
     public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);

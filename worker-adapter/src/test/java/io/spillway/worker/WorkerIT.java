@@ -446,6 +446,34 @@ class WorkerIT {
                 .isGreaterThanOrEqualTo(5);
     }
 
+    /**
+     * Two workers of one queue with different leases (a rolling deploy that changes it): the one with the shorter
+     * lease (12 s) must not take over the other's running job (lease 45 s). That one used to renew every third of its
+     * own lease, 15 s, so its entry stood idle past 12 s and was taken over: the job ran twice. Renewals now come at
+     * least every 10 s.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("first-pass-only") // renewal timing: the same whatever the Redis version
+    void workersOfOneQueueWithDifferentLeasesTakeOverNoRunningJob() {
+        java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+        JobHandler slow = job -> {
+            record(job);
+            running.countDown();
+            Thread.sleep(17_000);
+        };
+        MetricRegistry longLease = new MetricRegistry();
+        MetricRegistry shortLease = new MetricRegistry();
+        started(worker().leaseDuration(Duration.ofSeconds(45)).handler("slow", slow).metricRegistry(longLease));
+        jobs.enqueue(queue, "slow", "long-lease-1");
+        await().atMost(Duration.ofSeconds(10)).until(() -> running.getCount() == 0);
+        started(worker().leaseDuration(Duration.ofSeconds(12)).handler("slow", slow).metricRegistry(shortLease));
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> status("long-lease-1").state() == JobState.COMPLETED);
+        assertThat(count("long-lease-1")).as("runs").isEqualTo(1);
+        assertThat(shortLease.meter(MetricNames.REDELIVERIES).getCount()).isZero();
+        assertThat(longLease.counter(MetricNames.LEASES_LOST).getCount()).isZero();
+    }
+
     @Test
     void aHandlerOverItsTimeoutHasFailedAndIsRetried() {
         jobs.enqueue(queue, "hang", "t1");

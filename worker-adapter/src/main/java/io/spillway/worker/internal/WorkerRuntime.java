@@ -67,7 +67,7 @@ import redis.clients.jedis.resps.StreamEntryBinary;
  *   <li><b>acker</b>: sends queued outcomes in batches (one ack script call per queue per batch). If
  *       Redis is away, appends them to the {@link AckLog} (fsynced) instead; those are flushed by the
  *       reconnect loop's recovery, before the circuit closes and so before any new fetch.</li>
- *   <li><b>timers</b> (one thread): lease renewal (every third of the lease), the scheduler (due
+ *   <li><b>timers</b> (one thread): lease renewal (every third of the lease, at least every 10 s), the scheduler (due
  *       delayed jobs into the stream), job timeouts, the stuck-fetch check, queue gauges and heartbeat, and
  *       with the adaptive prefetch its watch: threads held by long jobs, and hand-back of the jobs fetched
  *       ahead that wait behind them.</li>
@@ -361,7 +361,7 @@ public final class WorkerRuntime {
         fetchThread.setDaemon(true);
         fetchThread.start();
         long lease = millis(s.lease());
-        schedule(this::renewLeases, lease / 3);
+        schedule(this::renewLeases, renewEveryMillis(lease));
         schedule(this::runScheduler, millis(s.schedulerInterval()));
         schedule(this::checkTimeouts, Math.max(10, Math.min(1000, millis(s.shortestJobTimeout()) / 10)));
         schedule(this::sampleAndHeartbeat, 1000);
@@ -1736,6 +1736,19 @@ public final class WorkerRuntime {
             return null;
         }
     }
+
+    /**
+     * How often the leases of running jobs are renewed: every third of the lease, and at least every 10 s. The cap is
+     * for workers of one queue whose leases differ (a rolling deploy that changes it): another worker takes over an
+     * entry idle past its own lease, and knows nothing of this one's; renewed every 10 s at most, a job is taken over
+     * by no worker whose lease is over about 10 s.
+     */
+    static long renewEveryMillis(long leaseMillis) {
+        return Math.max(1, Math.min(leaseMillis / 3, MAX_RENEW_INTERVAL_MS));
+    }
+
+    /** The longest wait between two renewals of a running job's lease. */
+    static final long MAX_RENEW_INTERVAL_MS = 10_000;
 
     /** How often reported progress is written to Redis (only while some changed). */
     static final long PROGRESS_WRITE_MS = 1000;
