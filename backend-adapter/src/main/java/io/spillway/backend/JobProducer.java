@@ -230,6 +230,7 @@ public final class JobProducer implements AutoCloseable {
         try {
             this.gateway = new RedisGateway(config.redis, "producer", Math.max(2, config.poolSize), Duration.ofSeconds(1),
                     registry);
+            gateway.proveEnqueueWrites();
         } catch (RuntimeException e) {
             closeQuietly(cancelLog);
             closeQuietly(sentLog);

@@ -116,6 +116,7 @@ final class JournalReplayCommand implements Callable<Integer> {
              CancelLog cancelLog = hasSentLog ? CancelLog.open(dir.resolve(SentLog.DIR), Durability.PROCESS_CRASH,
                      resendWindowMs + 10_000) : null;
              RedisGateway gateway = new RedisGateway(connection, "cli", 4, Duration.ofSeconds(1), registry)) {
+            gateway.proveEnqueueWrites();
             RedisGateway.Probe probe = gateway.probe();
             if (!probe.healthy()) {
                 throw probeFailure(connection, probe);

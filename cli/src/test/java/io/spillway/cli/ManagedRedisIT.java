@@ -229,6 +229,41 @@ class ManagedRedisIT {
         }
     }
 
+    /**
+     * A producer user without {@code +mset}: the enqueue script writes the batch's status records with MSET after its
+     * jobs, and Redis does not undo the XADDs when the MSET is refused. The probe proves MSET too, so such a producer is
+     * never healthy: its jobs spool and nothing is replayed until the rule is granted, then each job reaches Redis once.
+     * Before, each reconnect attempt's replay added the batch to the stream again (10 jobs: 10 more entries a try).
+     */
+    @Test
+    void aProducerWhoseUserLacksMsetNeverAddsABatchTwice() throws Exception {
+        try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {
+            List<String> lacking = new ArrayList<>(documentedRules("producer"));
+            assertThat(lacking.remove("+mset")).isTrue();
+            setUser(r, "app", lacking);
+            String q = "no-mset-" + System.nanoTime();
+            try (JobProducer producer = JobProducer.builder().redis(URI.create(uri(r, "app"))).journalDir(tmp.resolve("journal"))
+                    .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build()) {
+                var attempts = producer.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer");
+                await().atMost(10, TimeUnit.SECONDS).until(() -> attempts.getCount() >= 3);
+                List<Receipt> receipts = producer.enqueueAll(q, "ok", payloads(10));
+                assertThat(receipts).allSatisfy(rc -> assertThat(rc.spooled()).isTrue());
+                long before = attempts.getCount();
+                await().atMost(20, TimeUnit.SECONDS).until(() -> attempts.getCount() >= before + 10);
+                assertThat(producer.state()).isNotEqualTo(HealthState.CONNECTED);
+                assertThat(logs.lines(" ERROR ")).isNotEmpty().allSatisfy(l -> assertThat(l).contains("NOPERM"));
+                try (Jedis admin = r.jedis()) {
+                    assertThat(admin.exists(redis.clients.jedis.util.SafeEncoder.encode("spillway:{" + q + "}:stream")))
+                            .as("nothing written while refused").isFalse();
+                    admin.aclSetUser("app", "+mset");
+                    await().atMost(20, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED
+                            && producer.journalBacklog() == 0);
+                    assertThat(admin.xlen("spillway:{" + q + "}:stream")).as("each job once").isEqualTo(10);
+                }
+            }
+        }
+    }
+
     @Test
     void aMissingPermissionSpoolsSaysSoAtErrorAndEveryJobReachesRedisOnceItIsGranted() throws Exception {
         try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {
@@ -316,7 +351,7 @@ class ManagedRedisIT {
             Cli replay = Cli.run("journal", "replay", journal.toString(), "--redis", uri(r, "tools"));
             assertThat(replay.exit()).as(replay.toString()).isEqualTo(ExitCodes.USAGE);
             assertThat(replay.oneLineError()).startsWith("spillway journal replay: Redis at ")
-                    .contains("refused a command to user 'tools': NOPERM", "'set'",
+                    .contains("refused a command to user 'tools': NOPERM", "'mset'", // the probe's first write
                             "grant it the ACL rules for a producer (spillway-producer) in docs/operations.md (Managed Redis)");
 
             try (Jedis admin = r.jedis()) {

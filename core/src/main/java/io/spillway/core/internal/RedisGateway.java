@@ -121,6 +121,7 @@ public final class RedisGateway implements AutoCloseable {
     private final List<Consumer<Throwable>> unavailableListeners = new CopyOnWriteArrayList<>();
     private final long socketTimeoutNanos;
     private volatile boolean drainsWhenFull;
+    private volatile boolean provesEnqueueWrites;
     private volatile boolean isolatesSlots;
     /** For a gateway that {@link #isolateSlots isolates slots}: the slots of its caller's queues, in order. */
     private volatile List<Integer> callerSlots = List.of();
@@ -707,6 +708,17 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     /**
+     * For a gateway that enqueues (producer, journal replay): {@link #probe()} also proves the writes of the enqueue
+     * script's status records, {@code MSET} as well as {@code SET}. The script writes each record after its job, which
+     * Redis does not undo when the record's write is refused: a user whose ACL lacks {@code +mset} had every replay
+     * attempt, one per reconnect backoff, add the batch to the stream again. With this, the probe finds the refusal,
+     * Redis is not healthy for this client, and nothing is replayed until the rule is granted.
+     */
+    public void proveEnqueueWrites() {
+        provesEnqueueWrites = true;
+    }
+
+    /**
      * Checks Redis on a fresh connection (never the pool, which may hold stale connections): PING
      * answers, not LOADING, master role, and a write is accepted (not read-only; not OOM either, unless this gateway
      * {@link #drainWhenFull() drains a full Redis}).
@@ -760,6 +772,9 @@ public final class RedisGateway implements AutoCloseable {
                 return new Probe(false, true, "role is " + role + ", not master", info);
             }
             try {
+                if (provesEnqueueWrites) {
+                    j.mset(probeKey, Long.toString(System.currentTimeMillis())); // given its TTL by the SET below
+                }
                 j.set(probeKey, Long.toString(System.currentTimeMillis()),
                         redis.clients.jedis.params.SetParams.setParams().px(60_000));
             } catch (redis.clients.jedis.exceptions.JedisDataException e) {
