@@ -1214,6 +1214,10 @@ public final class JobProducer implements AutoCloseable {
                 } else {
                     log.error("Replay failed (will retry on the next signal): {}", e.getMessage());
                 }
+            } catch (Error e) {
+                // An OutOfMemoryError and the like: this thread must outlive it, or jobs spooled behind a backlog while
+                // connected wait for the next outage's recovery (as HealthMonitor's loop does).
+                log.error("Replay failed (will retry on the next signal): {}", e.toString());
             }
         }
     }

@@ -649,23 +649,36 @@ public final class ChronicleJournal implements AutoCloseable {
         return read(max, Long.MAX_VALUE);
     }
 
-    /** {@link #read(int)} of records with an index up to {@code maxIndex} only. */
+    /**
+     * {@link #read(int)} of records with an index up to {@code maxIndex} only. A read also stops once its records hold
+     * {@link #MAX_READ_BYTES} (each is held twice: its bytes and the decoded job), at least one record: a journal of
+     * 1 MiB jobs is replayed in batches of 16, not in batches of 1,000 that take 2 GiB of heap.
+     */
     public List<Entry> read(int max, long maxIndex) {
         List<Entry> out = new ArrayList<>(Math.min(max, 1024));
-        while (out.size() < max) {
+        long bytes = 0;
+        while (out.size() < max && bytes < MAX_READ_BYTES) {
             Entry e = readOne(tailer, maxIndex);
             if (e == null) {
                 break;
             }
-            if (e.job() == null) {
+            if (e.job() == null && e.index() > corruptCountedUpTo) {
+                // Counted and said once: the same record is read again after a rewind (a failed replay, a re-send).
+                corruptCountedUpTo = e.index();
                 corrupt.inc();
                 log.warn("Journal {}: corrupt record at index {} skipped ({} corrupt so far)", dir,
                         e.index(), corrupt.getCount());
             }
             out.add(e);
+            bytes += e.frameBytes();
         }
         return out;
     }
+
+    /** The record bytes one {@link #read} gathers at most (past one record). */
+    static final long MAX_READ_BYTES = 16L << 20;
+    /** The highest index of a corrupt record counted in {@code spillway.journal.corrupt}; read by the reader only. */
+    private volatile long corruptCountedUpTo = -1;
 
     /** Moves the reader back to the first entry of a batch that could not be sent. */
     public void rewind(List<Entry> batch) {

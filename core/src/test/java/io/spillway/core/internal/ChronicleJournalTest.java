@@ -244,6 +244,48 @@ class ChronicleJournalTest {
         }
     }
 
+    /** A read holds at most about 16 MiB of records: 1 MiB jobs come 16 to a batch, not 1,000 (2 GiB of heap). */
+    @Test
+    void aReadOfBigRecordsStopsAtItsByteCapAndAReadOfOneHugeRecordStillReturnsIt() {
+        try (ChronicleJournal j = open(dir)) {
+            byte[] mib = new byte[1 << 20];
+            for (int i = 0; i < 40; i++) {
+                JobRecord r = new JobRecord(JobId.mint(), QueueName.of("q"), "t", mib, Map.of(), 0, System.currentTimeMillis(), 0);
+                j.append(r, JobCodec.encode(r));
+            }
+            int total = 0;
+            List<ChronicleJournal.Entry> batch;
+            while (!(batch = j.read(1_000)).isEmpty()) {
+                long bytes = batch.stream().mapToLong(ChronicleJournal.Entry::frameBytes).sum();
+                assertThat(bytes).isLessThan(ChronicleJournal.MAX_READ_BYTES + (2 << 20));
+                assertThat(batch.size()).isLessThanOrEqualTo(16);
+                total += batch.size();
+                j.commit(batch);
+            }
+            assertThat(total).isEqualTo(40);
+        }
+    }
+
+    /** A corrupt record read again (a failed replay rewinds the batch) is counted and said once. */
+    @Test
+    void aCorruptRecordReadAgainAfterARewindIsCountedOnce() {
+        MetricRegistry registry = new MetricRegistry();
+        try (ChronicleJournal j = ChronicleJournal.open(dir, ChronicleJournal.DEFAULT_MAX_BYTES, Durability.PROCESS_CRASH,
+                registry)) {
+            JobRecord a = job("q", 1);
+            j.append(a, JobCodec.encode(a));
+            j.appendRaw(new byte[] {1, 2}); // shorter than a frame header
+            for (int i = 0; i < 3; i++) {
+                List<ChronicleJournal.Entry> batch = j.read(10);
+                assertThat(batch).hasSize(2);
+                j.rewind(batch); // the replay failed: the same batch again
+            }
+            assertThat(registry.counter(MetricNames.JOURNAL_CORRUPT).getCount()).isEqualTo(1);
+            assertThat(drain(j)).containsExactly(a.id().value());
+            assertThat(j.corruptRecords()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aSecondOpenerIsRefused() {
         try (ChronicleJournal j = open(dir)) {
