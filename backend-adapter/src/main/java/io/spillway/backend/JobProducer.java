@@ -612,6 +612,7 @@ public final class JobProducer implements AutoCloseable {
             }
         }
         awaitRecentWritesKept();
+        replayer.stop(); // a recovery replaying a backlog ends at its next call, before the journal closes
         monitor.close();
         gateway.close();
         long left = journal.backlog();

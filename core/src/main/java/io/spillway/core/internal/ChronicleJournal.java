@@ -143,7 +143,8 @@ public final class ChronicleJournal implements AutoCloseable {
     /** Whether the log said that the journal is at its cap, and the jobs not accepted since; under appendLock. */
     private boolean capFull;
     private long refusedAtCap;
-    private boolean closed;
+    /** Set holding both locks; volatile for the reader's look ({@link #read}) after a close. */
+    private volatile boolean closed;
 
     private ChronicleJournal(Path dir, long maxBytes, Durability durability, MetricRegistry registry,
                              TimeProvider timeProvider, long holdBackMillis, long minFreeDiskBytes) {
@@ -655,6 +656,9 @@ public final class ChronicleJournal implements AutoCloseable {
      * 1 MiB jobs is replayed in batches of 16, not in batches of 1,000 that take 2 GiB of heap.
      */
     public List<Entry> read(int max, long maxIndex) {
+        if (closed) {
+            return List.of(); // a replay still running when the producer closed: nothing more to send
+        }
         List<Entry> out = new ArrayList<>(Math.min(max, 1024));
         long bytes = 0;
         while (out.size() < max && bytes < MAX_READ_BYTES) {
@@ -682,7 +686,7 @@ public final class ChronicleJournal implements AutoCloseable {
 
     /** Moves the reader back to the first entry of a batch that could not be sent. */
     public void rewind(List<Entry> batch) {
-        if (batch.isEmpty()) {
+        if (batch.isEmpty() || closed) {
             return;
         }
         if (!tailer.moveToIndex(batch.get(0).index())) {
@@ -704,6 +708,9 @@ public final class ChronicleJournal implements AutoCloseable {
             return;
         }
         synchronized (positionsLock) {
+            if (closed) {
+                return; // a replay's reply that came after close(): the records replay again (deduplicated) next time
+            }
             commitLocked(batch, order);
         }
     }

@@ -452,6 +452,9 @@ public final class HealthMonitor implements AutoCloseable {
                 try {
                     recovery.recover();
                 } catch (Exception e) {
+                    if (closed || stoppedByClose(e)) {
+                        return; // stopped by close() (a producer's replay): nothing to report
+                    }
                     transition(HealthState.DISCONNECTED, Failures.describe(e));
                     logFailedAttempt(attempt, RECOVERY_FAILED + Failures.describe(e));
                     continue;
@@ -688,6 +691,16 @@ public final class HealthMonitor implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Whether {@code e} is (or was caused by) a replay that its producer's close() stopped. */
+    private static boolean stoppedByClose(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof Replayer.Stopped) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -132,12 +132,33 @@ public final class Replayer {
                 journal.rewind(d.pending.peekFirst().entries);
             }
             if (d.sent > 0) {
-                log.info("Replayed {} jobs from journal in {} ms before Redis failed again; {} left", d.sent,
-                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), journal.backlog());
+                log.info("Replayed {} jobs from journal in {} ms before {}; {} left", d.sent,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                        e instanceof Stopped ? "the producer closed" : "Redis failed again", journal.backlog());
             }
             throw e;
         }
         return d;
+    }
+
+    private volatile boolean stopped;
+
+    /** Thrown into a drain when its producer closes: the drain ends after its calls in flight. */
+    public static final class Stopped extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Stopped() {
+            super("the producer is closing: replay stopped", null, false, false);
+        }
+    }
+
+    /**
+     * Ends every drain at its next call (its producer closes): what Redis answered is committed, the rest stays in the
+     * journal for the next producer on it. A recovery replaying a big backlog otherwise went on writing to Redis and
+     * to the journal's positions after close() had returned and released the journal's lock.
+     */
+    public void stop() {
+        stopped = true;
     }
 
     /** Catch-up drains (guarded, while connected) smaller than this are logged at debug level only. */
@@ -184,6 +205,9 @@ public final class Replayer {
         }
 
         RedisGateway.ScriptCall next() {
+            if (stopped) {
+                throw new Stopped();
+            }
             while (calls.isEmpty()) {
                 List<ChronicleJournal.Entry> entries = journal.read(readBatch, lastIndex);
                 if (entries.isEmpty()) {
