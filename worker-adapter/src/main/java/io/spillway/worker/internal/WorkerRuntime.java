@@ -2253,14 +2253,31 @@ public final class WorkerRuntime {
             var delayed = p.zcard(RedisKeys.delayed(q));
             var deadN = p.zcard(RedisKeys.dead(q));
             String workersKey = RedisKeys.workers(q);
+            redis.clients.jedis.Response<Object> beatReply = null;
+            List<String> beatKeys = List.of(RedisKeys.stream(q), workersKey);
+            List<String> beatArgs = List.of(Long.toString(now), name, Long.toString(now - RedisKeys.WORKER_SEEN_WINDOW_MS));
             if (beat) {
                 // A script (room.lua): a plain ZADD is refused on a full Redis, where the workers still run.
-                p.evalsha(WorkerScripts.BEAT.sha(), List.of(RedisKeys.stream(q), workersKey), List.of(Long.toString(now),
-                        name, Long.toString(now - RedisKeys.WORKER_SEEN_WINDOW_MS)));
+                beatReply = p.evalsha(WorkerScripts.BEAT.sha(), beatKeys, beatArgs);
             }
+            redis.clients.jedis.Response<Object> beaten = beatReply;
             var workers = p.zcount(workersKey, now - RedisKeys.WORKER_SEEN_WINDOW_MS, Double.POSITIVE_INFINITY);
             var pending = p.xpending(RedisKeys.stream(q), RedisKeys.GROUP);
             return () -> {
+                if (beaten != null) {
+                    try {
+                        beaten.get();
+                    } catch (RuntimeException e) {
+                        if (!String.valueOf(e.getMessage()).startsWith("NOSCRIPT")) {
+                            throw e;
+                        }
+                        // Redis lost its scripts (SCRIPT FLUSH, a restart the probe did not see): the gateway's call
+                        // loads it again. Before, the heartbeat stopped without a word, and other workers took this
+                        // live one for gone.
+                        eval(true, WorkerScripts.BEAT, beatKeys.stream().map(RedisKeys::bytes).toList(),
+                                beatArgs.stream().map(RedisKeys::bytes).toList());
+                    }
+                }
                 long pend = 0;
                 boolean pendingRead = false;
                 try {
