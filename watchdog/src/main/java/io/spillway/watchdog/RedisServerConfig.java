@@ -93,15 +93,27 @@ public final class RedisServerConfig {
         return settings;
     }
 
-    /** The host clients should use: the bind address, or loopback when it binds every interface. */
+    /**
+     * The host clients should use: the first bind address, or loopback when it binds every interface of its family
+     * ({@code 0.0.0.0} or {@code *}: {@code 127.0.0.1}; {@code ::} or {@code ::*}: {@code ::1}, since Redis listens on
+     * {@code ::} for IPv6 only). The {@code -} of a Redis 7 optional address ({@code -::1}) is not part of the host.
+     */
     public String clientHost() {
         String first = bind.split("\\s+")[0];
-        return first.equals("0.0.0.0") || first.equals("*") || first.equals("::") ? "127.0.0.1" : first;
+        if (first.startsWith("-")) {
+            first = first.substring(1);
+        }
+        return switch (first) {
+            case "0.0.0.0", "*" -> "127.0.0.1";
+            case "::", "::*" -> "::1";
+            default -> first;
+        };
     }
 
-    /** {@code redis://<clientHost>:<port>}. */
+    /** {@code redis://<clientHost>:<port>}, an IPv6 host in brackets ({@code redis://[::1]:6379}). */
     public java.net.URI uri() {
-        return java.net.URI.create("redis://" + clientHost() + ":" + port);
+        String host = clientHost();
+        return java.net.URI.create("redis://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port);
     }
 
     /** The text of the redis.conf the watchdog writes. */

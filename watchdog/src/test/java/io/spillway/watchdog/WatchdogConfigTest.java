@@ -53,6 +53,29 @@ class WatchdogConfigTest {
     }
 
     @Test
+    void clientHostIsLoopbackOfTheFamilyBoundAndTheUriBracketsIpv6() {
+        // Redis listens on :: for IPv6 only (IPV6_V6ONLY): 127.0.0.1 is refused there.
+        assertThat(host("::")).isEqualTo("::1");
+        assertThat(host("::*")).isEqualTo("::1");
+        assertThat(host("0.0.0.0")).isEqualTo("127.0.0.1");
+        assertThat(host("*")).isEqualTo("127.0.0.1");
+        assertThat(host("* -::*")).isEqualTo("127.0.0.1");
+        // Redis 7: a leading '-' marks an address that may be missing; it is no part of the host.
+        assertThat(host("-::1 127.0.0.1")).isEqualTo("::1");
+        assertThat(host("-10.0.0.5")).isEqualTo("10.0.0.5");
+        assertThat(host("192.168.1.2 127.0.0.1")).isEqualTo("192.168.1.2");
+
+        assertThat(RedisServerConfig.custom().bind("::").port(6390).build().uri().toString()).isEqualTo("redis://[::1]:6390");
+        assertThat(RedisServerConfig.custom().bind("-::1").port(6390).build().uri().getPort()).isEqualTo(6390);
+        assertThat(RedisServerConfig.custom().bind("-::1").port(6390).build().uri().getHost()).isEqualTo("[::1]");
+        assertThat(RedisServerConfig.custom().bind("0.0.0.0").port(6390).build().uri().toString()).isEqualTo("redis://127.0.0.1:6390");
+    }
+
+    private static String host(String bind) {
+        return RedisServerConfig.custom().bind(bind).build().clientHost();
+    }
+
+    @Test
     void defaultDataDirIsAbsoluteAndSaysSo() {
         RedisServerConfig r = RedisServerConfig.custom().port(6391).build();
         assertThat(r.defaultDataDir()).isTrue();

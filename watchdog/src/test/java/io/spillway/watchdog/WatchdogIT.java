@@ -254,6 +254,43 @@ class WatchdogIT {
     }
 
     @Test
+    void redisBoundToEveryIpv6AddressIsProbedOnIpv6LoopbackAndKept() throws Exception {
+        // Redis binds :: with IPV6_V6ONLY: a probe of 127.0.0.1 is refused, and the watchdog used to kill it at each start timeout.
+        org.junit.jupiter.api.Assumptions.assumeTrue(ipv6LoopbackWorks(), "no IPv6 loopback (::1) on this machine");
+        WatchdogConfig config = FAST.toBuilder().startTimeout(Duration.ofSeconds(2)).build();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().bind("::").port(freePort()).dataDir(tmp.resolve("redis")).build())
+                .config(config)
+                .build();
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitUp(Duration.ofSeconds(10))).as("redis on :: up").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.redis().uri().toString()).isEqualTo("redis://[::1]:" + w.redis().port());
+        // Past the start timeout: still the first server, never killed.
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5))
+                .until(() -> w.isUp() && w.restarts() == 0);
+        try (Jedis j = new Jedis(new HostAndPort("::1", w.redis().port()),
+                DefaultJedisClientConfig.builder().connectionTimeoutMillis(500).socketTimeoutMillis(500).build())) {
+            assertThat(j.ping()).isEqualTo("PONG");
+        }
+    }
+
+    /** Whether a socket can listen on ::1 and be reached there. */
+    private static boolean ipv6LoopbackWorks() {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getByName("::1"), 0));
+            try (java.net.Socket c = new java.net.Socket()) {
+                c.connect(s.getLocalSocketAddress(), 500);
+                return true;
+            }
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    @Test
     void passwordProtectedRedisIsUpAndIsNotKilledAtTheStartTimeout() throws Exception {
         // requirepass makes every PING without AUTH a NOAUTH error: the watchdog must log in, not kill it.
         WatchdogConfig config = FAST.toBuilder().startTimeout(Duration.ofSeconds(1)).build();
