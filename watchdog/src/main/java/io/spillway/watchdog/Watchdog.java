@@ -77,6 +77,7 @@ public final class Watchdog implements AutoCloseable {
     private final MetricRegistry registry;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Thread shutdownHook;
+    private final Gauge<Integer> upGauge;
     private volatile boolean started;
     private volatile boolean closed;
 
@@ -90,7 +91,8 @@ public final class Watchdog implements AutoCloseable {
         registry.counter(METRIC_RESTARTS + "." + name);
         registry.counter(METRIC_DOWNTIME + "." + name);
         registry.remove(METRIC_UP + "." + name);
-        registry.register(METRIC_UP + "." + name, (Gauge<Integer>) () -> supervisor.isUp() ? 1 : 0);
+        this.upGauge = () -> supervisor.isUp() ? 1 : 0;
+        registry.register(METRIC_UP + "." + name, upGauge);
         supervisor.onEvent(e -> {
             if (e instanceof WatchdogEvent.Stopped) {
                 stopped.countDown();
@@ -203,7 +205,11 @@ public final class Watchdog implements AutoCloseable {
         return redis;
     }
 
-    /** Stops supervising and stops the child (SIGTERM, SIGKILL after the stop timeout). Idempotent. */
+    /**
+     * Stops supervising and stops the child (SIGTERM, SIGKILL after the stop timeout). Idempotent. A watchdog that was
+     * never started releases its Redis data directory (another may then be built on it) and removes its
+     * {@value #METRIC_UP} gauge.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -212,13 +218,18 @@ public final class Watchdog implements AutoCloseable {
             }
             closed = true;
         }
+        supervisor.close();
         if (started) {
-            supervisor.close();
             try {
                 Runtime.getRuntime().removeShutdownHook(shutdownHook);
             } catch (IllegalStateException shuttingDown) {
                 // We are the hook, or the JVM is already exiting: nothing to remove.
             }
+        } else {
+            // Never started: nothing to report as down. Only our own gauge: another watchdog of the same name may
+            // have registered its gauge since.
+            String up = METRIC_UP + "." + name;
+            registry.removeMatching((n, m) -> n.equals(up) && m == upGauge);
         }
         stopped.countDown();
     }

@@ -291,6 +291,21 @@ class WatchdogIT {
     }
 
     @Test
+    void aWatchdogClosedWithoutStartingReleasesItsDataDirAndItsGauge() throws Exception {
+        MetricRegistry registry = new MetricRegistry();
+        RedisServerConfig config = RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("redis")).build();
+        Watchdog.builder().redis(config).config(FAST).metrics(registry).build().close();
+
+        // It used to keep watchdog.lock: "Another watchdog is already running Redis in …".
+        Watchdog again = Watchdog.builder().redis(config).config(FAST).build();
+        open.add(again);
+        assertThat(registry.getGauges()).as("gauges left by the closed watchdog").isEmpty();
+        again.start();
+        assertThat(again.awaitUp(Duration.ofSeconds(20))).as("redis up").isTrue();
+        seenPids.add(again.pid().getAsLong());
+    }
+
+    @Test
     void passwordProtectedRedisIsUpAndIsNotKilledAtTheStartTimeout() throws Exception {
         // requirepass makes every PING without AUTH a NOAUTH error: the watchdog must log in, not kill it.
         WatchdogConfig config = FAST.toBuilder().startTimeout(Duration.ofSeconds(1)).build();

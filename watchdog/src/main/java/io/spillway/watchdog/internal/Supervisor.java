@@ -100,10 +100,18 @@ public final class Supervisor {
         return failure;
     }
 
-    /** Stops the loop and the child; returns once both are gone (or the stop timeout plus a margin passed). */
+    /**
+     * Stops the loop and the child; returns once both are gone (or the stop timeout plus a margin passed). Before
+     * {@link #start()}, releases what the child holds; the loop can then no longer be started.
+     */
     public void close() {
         closed = true;
         wake.release();
+        if (thread.getState() == Thread.State.NEW) {
+            // Never started: there is no loop whose end releases what the child holds (a Redis data directory's lock).
+            child.release();
+            return;
+        }
         if (Thread.currentThread() != thread && thread.isAlive()) {
             try {
                 thread.join(config.stopTimeout().plusSeconds(10).toMillis());
