@@ -46,7 +46,10 @@ final class WatchdogCommand implements Callable<Integer> {
     @Option(names = "--maxmemory", paramLabel = "SIZE", description = "Redis maxmemory, e.g. 512mb (default: none).")
     String maxMemory;
 
-    @Option(names = "--set", paramLabel = "NAME=VALUE", description = "Any other redis.conf directive (repeatable).")
+    @Option(names = "--set", paramLabel = "NAME=VALUE",
+            description = "Any other redis.conf directive (repeatable). A NAME given again replaces its earlier value,"
+                    + " except rename-command, client-output-buffer-limit, user, save, include and loadmodule, which"
+                    + " Redis reads several lines of: each --set of these is one more line.")
     List<String> settings;
 
     @Option(names = "--exec", description = "Supervise the command given after '--' instead of Redis.")

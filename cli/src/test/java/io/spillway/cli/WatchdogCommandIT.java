@@ -137,6 +137,20 @@ class WatchdogCommandIT {
     }
 
     @Test
+    void aRepeatedSetOfADirectiveRedisReadsSeveralLinesOfKeepsEveryLine() {
+        WatchdogCommand cmd = new WatchdogCommand();
+        new picocli.CommandLine(cmd).parseArgs("--dir", tmp.resolve("redis").toString(),
+                "--set", "rename-command=FLUSHALL ''", "--set", "maxmemory-policy=allkeys-lru",
+                "--set", "rename-command=FLUSHDB ''", "--set", "maxmemory-policy=noeviction");
+        String conf = cmd.redisConfig().configText();
+        // Only the FLUSHDB line was kept, leaving FLUSHALL enabled.
+        assertThat(conf).contains("rename-command FLUSHALL ''\nrename-command FLUSHDB ''\n", "maxmemory-policy noeviction\n")
+                .doesNotContain("allkeys-lru");
+        assertThat(Cli.run("watchdog", "--help").out().replaceAll("\\s+", " "))
+                .contains("A NAME given again replaces its earlier value, except rename-command");
+    }
+
+    @Test
     void helpSaysWhichRedisServerRuns() {
         // picocli wraps the text: compare with the line breaks and indents folded into single spaces.
         assertThat(Cli.run("watchdog", "--help").out().replaceAll("\\s+", " "))

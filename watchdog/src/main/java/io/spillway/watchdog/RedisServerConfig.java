@@ -2,10 +2,13 @@ package io.spillway.watchdog;
 
 import io.spillway.watchdog.internal.Arguments;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Which {@code redis-server} a {@link Watchdog} runs, and with what settings. The defaults keep jobs:
@@ -18,7 +21,8 @@ import java.util.Set;
  * {@code appendfsync everysec}, {@code save ""}, {@code maxmemory-policy noeviction}, {@code replica-lazy-flush yes}
  * (a replica's full resync drops its old data in the background, so it keeps answering the watchdog's PINGs), no
  * {@code maxmemory}.
- * Any other directive can be added with {@link Builder#setting(String, String)}; the ones that would
+ * Any other directive can be added with {@link Builder#setting(String, String)} (a directive Redis reads several
+ * lines of, such as {@code rename-command}, once per line); the ones that would
  * lose jobs ({@code appendonly no}, an evicting policy) are allowed, since an operator may mean them,
  * and {@code spillway doctor} reports them.
  *
@@ -41,12 +45,21 @@ public final class RedisServerConfig {
 
     /** Directives the builder owns; {@link Builder#setting} refuses them. */
     private static final Set<String> OWNED = Set.of("port", "bind", "dir", "logfile", "daemonize");
+    /**
+     * Directives Redis reads several lines of, each line adding to the others: {@link Builder#setting} keeps every
+     * line of these. (One {@code client-output-buffer-limit} per client class; {@code save ""} then {@code save 900 1}
+     * is one save point, as in a redis.conf.)
+     */
+    private static final Set<String> REPEATABLE = Set.of("rename-command", "client-output-buffer-limit", "user", "save",
+            "include", "loadmodule");
 
     private final Path binary;
     private final int port;
     private final String bind;
     private final Path dataDir;
     private final boolean defaultDataDir;
+    /** Every line of {@link #settings()}, in order: a repeatable directive once per line. */
+    private final List<Map.Entry<String, String>> lines;
     private final Map<String, String> settings;
 
     private RedisServerConfig(Builder b) {
@@ -55,7 +68,10 @@ public final class RedisServerConfig {
         this.bind = b.bind;
         this.dataDir = (b.dataDir != null ? b.dataDir : Path.of("spillway-redis-" + b.port)).toAbsolutePath().normalize();
         this.defaultDataDir = b.dataDir == null;
-        this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
+        this.lines = List.copyOf(b.settings);
+        Map<String, String> last = new LinkedHashMap<>();
+        lines.forEach(l -> last.put(l.getKey(), l.getValue()));
+        this.settings = Collections.unmodifiableMap(last);
     }
 
     public static Builder custom() {
@@ -88,7 +104,11 @@ public final class RedisServerConfig {
         return defaultDataDir;
     }
 
-    /** Every redis.conf directive besides port, bind, dir, logfile and daemonize, in order. */
+    /**
+     * Every redis.conf directive besides port, bind, dir, logfile and daemonize, in order, with its value; for a
+     * directive written on several lines ({@code rename-command}, {@code save}, …) the last line's value ({@link
+     * #configText()} has them all).
+     */
     public Map<String, String> settings() {
         return settings;
     }
@@ -126,8 +146,12 @@ public final class RedisServerConfig {
                 .append("dir ").append(quote(dataDir.toString())).append('\n')
                 .append("logfile ").append(quote(dataDir.resolve("redis.log").toString())).append('\n');
         // A password is one argument whatever it holds (a space, a quote); other settings may take several (save 900 1).
-        settings.forEach((k, v) -> conf.append(k).append(' ')
-                .append(v.isEmpty() ? "\"\"" : SECRETS.contains(k) && !quoted(v) ? quote(v) : v).append('\n'));
+        for (Map.Entry<String, String> line : lines) {
+            String k = line.getKey();
+            String v = line.getValue();
+            conf.append(k).append(' ')
+                    .append(v.isEmpty() ? "\"\"" : SECRETS.contains(k) && !quoted(v) ? quote(v) : v).append('\n');
+        }
         return conf.toString();
     }
 
@@ -146,8 +170,9 @@ public final class RedisServerConfig {
 
     @Override
     public String toString() {
-        Map<String, String> shown = new LinkedHashMap<>(settings);
-        shown.replaceAll((k, v) -> SECRETS.contains(k) ? "***" : v);
+        String shown = lines.stream()
+                .map(l -> l.getKey() + "=" + (SECRETS.contains(l.getKey()) ? "***" : l.getValue()))
+                .collect(Collectors.joining(", ", "{", "}"));
         return "RedisServerConfig[port=" + port + ", bind=" + bind + ", dataDir=" + dataDir + ", binary="
                 + (binary == null ? "embedded/auto" : binary) + ", settings=" + shown + "]";
     }
@@ -158,18 +183,18 @@ public final class RedisServerConfig {
         private int port = DEFAULT_PORT;
         private String bind = DEFAULT_BIND;
         private Path dataDir;
-        private final Map<String, String> settings = new LinkedHashMap<>();
+        private final List<Map.Entry<String, String>> settings = new ArrayList<>();
 
         private Builder() {
-            settings.put("appendonly", "yes");
-            settings.put("appendfsync", DEFAULT_APPENDFSYNC);
-            settings.put("save", "");
-            settings.put("maxmemory-policy", DEFAULT_MAXMEMORY_POLICY);
+            put("appendonly", "yes");
+            put("appendfsync", DEFAULT_APPENDFSYNC);
+            put("save", "");
+            put("maxmemory-policy", DEFAULT_MAXMEMORY_POLICY);
             // A replica given a full resync drops its old data first; in the foreground that answers nobody for as long as
             // it takes (about 1.7 s for 3 million keys), which the watchdog must take for a hang past its hang timeout,
             // and the restart reloads the same data and drops it again: a kill loop. In the background Redis keeps
             // answering (and holds the old and the new data at once for a moment).
-            settings.put("replica-lazy-flush", "yes");
+            put("replica-lazy-flush", "yes");
         }
 
         /** A redis-server binary to run instead of {@link RedisBinary#locate()}. */
@@ -216,7 +241,13 @@ public final class RedisServerConfig {
             return setting("maxmemory", bytes.replace(" ", ""));
         }
 
-        /** Any other redis.conf directive; an empty value is written as {@code ""}. */
+        /**
+         * Any other redis.conf directive; an empty value is written as {@code ""}. A directive set again replaces its
+         * earlier value (in its first place), a default included, except one that Redis reads several lines of:
+         * {@code rename-command}, {@code client-output-buffer-limit}, {@code user}, {@code save}, {@code include} and
+         * {@code loadmodule} get one line per call, after the earlier ones (after the default {@code save ""} too,
+         * which Redis reads as "no save points" before the ones that follow).
+         */
         public Builder setting(String name, String value) {
             if (name == null || !name.matches("[a-z][a-z0-9-]*")) {
                 throw new IllegalArgumentException("setting name must be a redis.conf directive, but was '" + name + "'");
@@ -229,8 +260,21 @@ public final class RedisServerConfig {
                 // The value is not shown: it may be a password.
                 throw new IllegalArgumentException("value of " + name + " must be one line, but has a line break");
             }
-            settings.put(name, value);
+            put(name, value);
             return this;
+        }
+
+        private void put(String name, String value) {
+            Map.Entry<String, String> line = Map.entry(name, value);
+            if (!REPEATABLE.contains(name)) {
+                for (int i = 0; i < settings.size(); i++) {
+                    if (settings.get(i).getKey().equals(name)) {
+                        settings.set(i, line);
+                        return;
+                    }
+                }
+            }
+            settings.add(line);
         }
 
         public RedisServerConfig build() {

@@ -53,6 +53,28 @@ class WatchdogConfigTest {
     }
 
     @Test
+    void aRepeatableDirectiveKeepsEveryLineAndAnyOtherItsLastValue() {
+        RedisServerConfig r = RedisServerConfig.custom()
+                .setting("rename-command", "FLUSHALL \"\"")
+                .setting("maxmemory-policy", "allkeys-lru")
+                .setting("rename-command", "FLUSHDB \"\"")
+                .setting("client-output-buffer-limit", "replica 512mb 128mb 60")
+                .setting("client-output-buffer-limit", "pubsub 64mb 16mb 60")
+                .setting("save", "900 1")
+                .setting("maxmemory-policy", "noeviction")
+                .build();
+        String conf = r.configText();
+        assertThat(conf).contains("rename-command FLUSHALL \"\"\nrename-command FLUSHDB \"\"\n",
+                "client-output-buffer-limit replica 512mb 128mb 60\nclient-output-buffer-limit pubsub 64mb 16mb 60\n",
+                "save \"\"\n", "save 900 1\n");
+        assertThat(conf.indexOf("save \"\"")).isLessThan(conf.indexOf("save 900 1"));
+        // Not repeatable: the later value, in the first one's place, once.
+        assertThat(conf).contains("save \"\"\nmaxmemory-policy noeviction\n").doesNotContain("allkeys-lru");
+        assertThat(r.settings()).containsEntry("rename-command", "FLUSHDB \"\"").containsEntry("maxmemory-policy", "noeviction");
+        assertThat(r.toString()).contains("rename-command=FLUSHALL \"\", ", "rename-command=FLUSHDB \"\"");
+    }
+
+    @Test
     void clientHostIsLoopbackOfTheFamilyBoundAndTheUriBracketsIpv6() {
         // Redis listens on :: for IPv6 only (IPV6_V6ONLY): 127.0.0.1 is refused there.
         assertThat(host("::")).isEqualTo("::1");
