@@ -126,6 +126,24 @@ class WatchdogCommandIT {
     }
 
     @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aRedisServerOlderThanTheDataDirIsBadInputNotAnEmptyStart() throws Exception {
+        Path binary = io.spillway.watchdog.RedisBinary.locate();
+        String version = io.spillway.watchdog.RedisBinary.version(binary);
+        org.junit.jupiter.api.Assumptions.assumeTrue(version.startsWith("6."), "the redis-server found is " + version);
+        Path dir = tmp.resolve("redis");
+        Files.createDirectories(dir.resolve("appendonlydir"));
+        Files.writeString(dir.resolve("appendonlydir/appendonly.aof.manifest"), "file appendonly.aof.1.base.rdb seq 1 type b\n");
+
+        Cli c = Cli.run("watchdog", "--redis-server", binary.toString(), "--dir", dir.toString(),
+                "--port", Integer.toString(FreePorts.next()));
+
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains(binary + " is Redis " + version, "Redis 7.0 or later wrote");
+        assertThat(dir.resolve("appendonly.aof")).doesNotExist();
+    }
+
+    @Test
     void startTimeoutIsAnOptionWithItsOwnName() {
         Cli c = Cli.run("watchdog", "--start-timeout", "0");
         assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);

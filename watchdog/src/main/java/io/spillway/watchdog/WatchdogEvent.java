@@ -53,6 +53,11 @@ public sealed interface WatchdogEvent {
             CANNOT_RUN,
             /** Another process holds the child's port (Redis: it answered instead of the server we started). */
             PORT_IN_USE,
+            /**
+             * The redis-server is too old for its data directory: a Redis 7 multi-part AOF
+             * ({@code appendonlydir/*.manifest}) and a binary older than 7.0, which would start with no data.
+             */
+            REDIS_TOO_OLD,
             /** The watchdog's own supervision loop failed (a bug, or an event listener that threw an Error). */
             LOOP_FAILED
         }

@@ -554,6 +554,36 @@ class WatchdogIT {
     }
 
     @Test
+    void aRedisOlderThan7OverARedis7AofIsAFailureNotAnEmptyStart() throws Exception {
+        // The embedded 6.2, whatever SPILLWAY_REDIS_SERVER names: it must not start over data Redis 7 wrote.
+        Path old = RedisBinary.extractTo(RedisBinary.defaultCacheDir());
+        String version = RedisBinary.version(old);
+        org.junit.jupiter.api.Assumptions.assumeTrue(version.startsWith("6."), "embedded redis-server is " + version);
+        Path dir = Files.createDirectories(tmp.resolve("redis"));
+        Path aofDir = Files.createDirectories(dir.resolve("appendonlydir"));
+        Files.writeString(aofDir.resolve("appendonly.aof.manifest"),
+                "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().binary(old).port(freePort()).dataDir(dir).build())
+                .config(FAST)
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.REDIS_TOO_OLD);
+            assertThat(f.reason()).contains(old.toString(), "is Redis " + version, aofDir.toString(), "7.0 or later");
+        });
+        assertThat(w.pid()).as("no redis-server was started").isEmpty();
+        assertThat(events).noneMatch(e -> e instanceof WatchdogEvent.Up);
+        assertThat(dir.resolve("appendonly.aof")).doesNotExist();
+        assertThat(w.restarts()).isZero();
+    }
+
+    @Test
     void aProgramThatCannotRunIsAFailureNotARestartLoop() throws Exception {
         Watchdog w = Watchdog.builder()
                 .command(List.of("spillway-no-such-program", "--flag"))

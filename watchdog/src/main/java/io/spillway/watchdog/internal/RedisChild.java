@@ -41,6 +41,10 @@ import redis.clients.jedis.exceptions.JedisDataException;
  * writes an empty AOF, emptying every later start too. Such a start runs with {@code appendonly no} (so the
  * RDB is loaded), then turns the AOF on with {@code CONFIG SET appendonly yes}, which makes Redis write the
  * AOF from memory; the server is ready only once that rewrite has finished.
+ *
+ * <p>A data directory that Redis 7 wrote keeps its AOF in {@code appendonlydir/}, listed by a manifest; Redis 6
+ * does not read it and would start empty (and write an {@code appendonly.aof} of its own, which Redis 7 ignores in
+ * turn). {@link #launch()} refuses to start a binary older than 7.0 there.
  */
 public final class RedisChild implements Child {
     private static final Logger log = LoggerFactory.getLogger("io.spillway.watchdog.Watchdog");
@@ -118,6 +122,7 @@ public final class RedisChild implements Child {
             announced = true;
             announce();
         }
+        refuseOlderThanTheData();
         killLeftover();
         Path dir = config.dataDir();
         Path conf = dir.resolve("redis.conf");
@@ -150,6 +155,54 @@ public final class RedisChild implements Child {
         Files.writeString(dir.resolve("watchdog.pid"), Long.toString(p.pid()), StandardCharsets.UTF_8);
         closeProbe();
         return p;
+    }
+
+    /** The first Redis version that reads a multi-part AOF ({@code appendonlydir/*.manifest}). */
+    private static final int MULTI_PART_AOF_MAJOR = 7;
+
+    /**
+     * Throws if the data directory holds a Redis 7 multi-part AOF and the binary is older than 7.0. A version that
+     * cannot be told (a wrapper that hides it) is let through with a WARN.
+     */
+    private void refuseOlderThanTheData() throws RedisTooOldException {
+        Path aofDir = config.dataDir().resolve(setting("appenddirname", "appendonlydir"));
+        if (!hasManifest(aofDir)) {
+            return;
+        }
+        String version;
+        try {
+            version = RedisBinary.version(binary);
+        } catch (RuntimeException e) {
+            version = "";
+        }
+        int major = majorVersion(version);
+        if (major < 0) {
+            log.warn("{}: {} holds a Redis 7 AOF (a manifest), and the version of {} cannot be told ('{}'): if it is"
+                    + " older than {}.0 it starts with no data", name, aofDir, binary, version, MULTI_PART_AOF_MAJOR);
+        } else if (major < MULTI_PART_AOF_MAJOR) {
+            throw new RedisTooOldException(binary + " is Redis " + version + ", but " + aofDir + " holds an AOF that"
+                    + " Redis " + MULTI_PART_AOF_MAJOR + ".0 or later wrote (a multi-part AOF with a manifest), which Redis "
+                    + version + " cannot read: it would start with no data. Run a redis-server " + MULTI_PART_AOF_MAJOR
+                    + ".0 or later on this directory (--redis-server, " + RedisBinary.ENV_VARIABLE + " or"
+                    + " RedisServerConfig.binary)");
+        }
+    }
+
+    /** The major number of a version such as "6.2.11", or -1 if it does not start with one. */
+    static int majorVersion(String version) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,4})\\.\\d+").matcher(version.trim());
+        return m.lookingAt() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    private static boolean hasManifest(Path aofDir) {
+        if (!Files.isDirectory(aofDir)) {
+            return false;
+        }
+        try (Stream<Path> files = Files.list(aofDir)) {
+            return files.anyMatch(f -> f.getFileName().toString().endsWith(".manifest"));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** One line at the first start: which binary and which data directory, as absolute paths. */

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  *   <li>On exit or hang: count a restart, report a crash loop if the window holds too many, wait a
  *       jittered exponential backoff (reset when the child had stayed up {@code stableAfter}), go to 1.</li>
  *   <li>Give up, publishing {@code Failed}, only when no restart can help: the child was never up and its
- *       program cannot be run or its port belongs to another process; or this loop itself failed.</li>
+ *       program cannot be run, is a redis-server too old for its data, or its port belongs to another process; or
+ *       this loop itself failed.</li>
  *   <li>On close (or giving up): stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop
  *       timeout).</li>
  * </ol>
@@ -141,6 +142,16 @@ public final class Supervisor {
                         break;
                     }
                     // It ran before (the binary was moved during an upgrade?): keep trying, as for any failure.
+                    downSince = downSince < 0 ? launchedAt : downSince;
+                    failures = restartAfter(failures, e.getMessage(), launchedAt, true);
+                    continue;
+                } catch (RedisTooOldException e) {
+                    if (!everUp) {
+                        giveUp(WatchdogEvent.Failed.Cause.REDIS_TOO_OLD, e.getMessage());
+                        break;
+                    }
+                    // The binary was swapped for an older one under a running watchdog: never start it, but keep
+                    // trying, as for a binary that went missing, in case the right one comes back.
                     downSince = downSince < 0 ? launchedAt : downSince;
                     failures = restartAfter(failures, e.getMessage(), launchedAt, true);
                     continue;
