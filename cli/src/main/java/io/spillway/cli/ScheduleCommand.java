@@ -74,14 +74,29 @@ final class ScheduleCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
         List<Instant> ticks = new ArrayList<>();
-        Instant t = start;
-        for (int i = 0; i < count; i++) {
-            Optional<Instant> next = schedule.nextTickAfter(t);
-            if (next.isEmpty()) {
-                break;
+        List<String> lines = new ArrayList<>();
+        ZoneId shown = zone == null ? null : ZoneId.of(zone);
+        try {
+            Instant t = start;
+            for (int i = 0; i < count; i++) {
+                Optional<Instant> next = schedule.nextTickAfter(t);
+                if (next.isEmpty()) {
+                    break;
+                }
+                if (!next.get().isAfter(t)) {
+                    // An interval's next multiple past Long.MAX_VALUE ms wraps around instead of failing.
+                    throw new ArithmeticException("the next tick is past the largest instant in epoch milliseconds");
+                }
+                ticks.add(next.get());
+                lines.add("  " + next.get() + (shown == null ? ""
+                        : "  (" + next.get().atZone(shown).toLocalDateTime() + " " + shown + ")"));
+                t = next.get();
             }
-            ticks.add(next.get());
-            t = next.get();
+        } catch (ArithmeticException | DateTimeException e) {
+            // Instant.parse takes years up to ±1,000,000,000; ticks are epoch milliseconds (±292 million years) or a
+            // zone's local date-time (±999,999,999).
+            throw new CliException(ExitCodes.USAGE, "--from " + (from == null ? start : from) + " is out of range: the"
+                    + " ticks after it cannot be computed (" + e.getMessage() + ")");
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
@@ -93,10 +108,7 @@ final class ScheduleCommand implements Callable<Integer> {
             out.println(schedule + ": no tick after " + start + " (the expression never matches)");
         } else {
             out.println(schedule + ", the next " + ticks.size() + " after " + start + ":");
-            ZoneId shown = zone == null ? null : ZoneId.of(zone);
-            for (Instant tick : ticks) {
-                out.println("  " + tick + (shown == null ? "" : "  (" + tick.atZone(shown).toLocalDateTime() + " " + shown + ")"));
-            }
+            lines.forEach(out::println);
         }
         return ExitCodes.OK;
     }

@@ -59,4 +59,21 @@ class ScheduleCommandTest {
         assertThat(Cli.run("schedule", "--every", "PT1M", "--count", "0").oneLineError()).contains("--count must be 1 to 1000");
         assertThat(Cli.run("schedule", "--every", "PT1M", "--from", "yesterday").oneLineError()).contains("'yesterday'");
     }
+
+    @Test
+    void anInstantThatParsesButIsOutOfRangeIsExitTwoNotAnUnexpectedError() {
+        // Instant.parse takes it; the tick arithmetic (epoch milliseconds, a zone's local time) cannot.
+        String far = "+1000000000-01-01T00:00:00Z";
+        for (String[] args : new String[][] {
+                {"schedule", "--every", "PT5M", "--from", far},
+                {"schedule", "0 3 * * *", "--zone", "Europe/Paris", "--from", far},
+                {"schedule", "--every", "PT5M", "--from", "-1000000000-01-01T00:00:00Z"},
+                // Within the milliseconds, but the next multiple of 5 minutes is not.
+                {"schedule", "--every", "PT5M", "--from", "+292278994-08-17T07:12:55Z"}}) {
+            Cli c = Cli.run(args);
+            assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(c.oneLineError()).as(c.toString()).startsWith("spillway schedule: --from " + args[args.length - 1]
+                    + " is out of range").doesNotContain("unexpected error");
+        }
+    }
 }
