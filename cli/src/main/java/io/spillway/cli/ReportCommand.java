@@ -2,11 +2,13 @@ package io.spillway.cli;
 
 import io.spillway.metrics.SpillwayReporting;
 import io.spillway.metrics.StandaloneReporter;
+import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -100,6 +102,9 @@ final class ReportCommand implements Callable<Integer> {
         if (journals != null) {
             // A typo would otherwise be reported for ever as a journal that is not there.
             journals.forEach(dir -> JournalCommand.requireJournal(dir, true));
+        }
+        if (csvDir != null) {
+            requireCsvDirectory(csvDir);
         }
         // An unreachable Redis is no reason not to start: an exporter that refused to start while Redis is down would
         // restart-loop under systemd or Kubernetes during exactly the outage its /health and journal figures are
@@ -199,6 +204,18 @@ final class ReportCommand implements Callable<Integer> {
     private static void positive(String name, Integer seconds) {
         if (seconds != null && seconds <= 0) {
             throw new CliException(ExitCodes.USAGE, name + " must be > 0 seconds, but was " + seconds);
+        }
+    }
+
+    /** The --csv directory, made if missing (the reporter would make it too): a file there, or one it cannot make, is bad input. */
+    private static void requireCsvDirectory(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new CliException(ExitCodes.USAGE, "--csv " + dir + " is a file, not a directory");
+        }
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new CliException(ExitCodes.USAGE, "--csv " + dir + " cannot be created (" + e.getMessage() + ")");
         }
     }
 }

@@ -94,6 +94,20 @@ class ReportCommandIT {
     }
 
     @Test
+    void aCsvDirectoryThatIsAFileOrCannotBeMadeIsBadInput() throws Exception {
+        String nowhere = "redis://127.0.0.1:" + FreePorts.next();
+        Path file = java.nio.file.Files.writeString(dir.resolve("hostname"), "x");
+        Cli onAFile = Cli.run("report", "--redis", nowhere, "--no-http", "--csv", file.toString());
+        assertThat(onAFile.exit()).as(onAFile.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(onAFile.oneLineError()).isEqualTo("spillway report: --csv " + file + " is a file, not a directory");
+
+        Path under = file.resolve("metrics");
+        Cli underAFile = Cli.run("report", "--redis", nowhere, "--no-http", "--csv", under.toString());
+        assertThat(underAFile.exit()).as(underAFile.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(underAFile.oneLineError()).startsWith("spillway report: --csv " + under + " cannot be created");
+    }
+
+    @Test
     void aListenAddressThatIsNotOfThisMachineIsBadInput() {
         try (RedisProcess redis = RedisProcess.builder().start()) {
             Cli unknown = Cli.run("report", "--redis", redis.uri().toString(), "--listen", "nohost.invalid:1");
