@@ -24,9 +24,10 @@ import picocli.CommandLine.Spec;
                         + " jobs (AOF everysec, noeviction, its own data dir). The child is restarted when it exits or"
                         + " (Redis) stops answering PING for --hang-timeout; any reply, LOADING included, is an answer.",
                 "Ctrl-C or SIGTERM stops the child (SIGTERM, then SIGKILL after --stop-timeout) and exits.",
-                "Exits 2 if the program cannot be run or is a redis-server older than 7.0 over data that Redis 7 wrote"
-                        + " (it would start empty), 1 if the watchdog gives up (another process holds the port, or its own"
-                        + " loop failed)."},
+                "Exits 2 if the program cannot be run, is a redis-server older than 7.0 over data that Redis 7 wrote"
+                        + " (it would start empty), or Redis refuses its configuration (a --set it does not take, a --bind"
+                        + " address not of this machine); 1 if the watchdog gives up (another process holds the port, or its"
+                        + " own loop failed)."},
         footer = {"", "Examples:", "  spillway watchdog --port 6390 --dir /var/lib/spillway/redis",
                 "  spillway watchdog --exec -- java -jar my-worker.jar"})
 final class WatchdogCommand implements Callable<Integer> {
@@ -129,7 +130,8 @@ final class WatchdogCommand implements Callable<Integer> {
             w.close();
             WatchdogEvent.Failed f = failure.get();
             boolean badInput = f.cause() == WatchdogEvent.Failed.Cause.CANNOT_RUN
-                    || f.cause() == WatchdogEvent.Failed.Cause.REDIS_TOO_OLD;
+                    || f.cause() == WatchdogEvent.Failed.Cause.REDIS_TOO_OLD
+                    || f.cause() == WatchdogEvent.Failed.Cause.BAD_CONFIG;
             throw new CliException(badInput ? ExitCodes.USAGE : ExitCodes.FAILED, f.reason());
         }
         return ExitCodes.OK;

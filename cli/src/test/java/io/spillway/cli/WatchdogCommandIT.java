@@ -144,6 +144,17 @@ class WatchdogCommandIT {
     }
 
     @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aSettingRedisRefusesIsBadInputWithRedisSWordsNotARestartLoop() {
+        long t0 = System.nanoTime();
+        Cli c = Cli.run("watchdog", "--set", "maxmemory-policy=noevictoin", "--dir", tmp.resolve("redis").toString(),
+                "--port", Integer.toString(FreePorts.next()));
+        assertThat(c.exit()).as(c.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(c.oneLineError()).contains("'maxmemory-policy noevictoin'", "must be one of");
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0)).as("seconds to give up").isLessThan(15);
+    }
+
+    @Test
     void startTimeoutIsAnOptionWithItsOwnName() {
         Cli c = Cli.run("watchdog", "--start-timeout", "0");
         assertThat(c.exit()).isEqualTo(ExitCodes.USAGE);

@@ -34,8 +34,9 @@ import java.util.function.Consumer;
  *       RDB file and no AOF is loaded from the RDB and its AOF written before the child is up.</li>
  *   <li>It gives up only on a child that has never been up and cannot be: a program that cannot be run, a
  *       redis-server older than 7.0 over a data directory that Redis 7 wrote (its AOF in
- *       {@code appendonlydir/} with a manifest: the old one would start empty), a port another process holds; or
- *       when its own loop fails. Then {@link #failure()} says why, a
+ *       {@code appendonlydir/} with a manifest: the old one would start empty), a Redis that refuses its
+ *       configuration (a directive or value it does not take, a bind address not of this machine), a port another
+ *       process holds; or when its own loop fails. Then {@link #failure()} says why, a
  *       {@link WatchdogEvent.Failed} is published and the watchdog stops. Otherwise it never gives up.</li>
  *   <li>Too many restarts within the crash-loop window are reported with one ERROR line (and a
  *       {@link WatchdogEvent.CrashLoop}); the watchdog keeps trying.</li>
@@ -171,7 +172,8 @@ public final class Watchdog implements AutoCloseable {
 
     /**
      * Why the watchdog gave up by itself (its child was never up and cannot be: the program does not run, the
-     * redis-server is too old for its data, or another process holds its port; or its own loop failed), or empty while it supervises or after
+     * redis-server is too old for its data or refuses its configuration, or another process holds its port; or its
+     * own loop failed), or empty while it supervises or after
      * {@link #close()}. Once this is present the watchdog has stopped, as {@link #awaitStopped()} tells.
      */
     public Optional<WatchdogEvent.Failed> failure() {

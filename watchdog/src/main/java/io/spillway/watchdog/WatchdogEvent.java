@@ -58,6 +58,11 @@ public sealed interface WatchdogEvent {
              * ({@code appendonlydir/*.manifest}) and a binary older than 7.0, which would start with no data.
              */
             REDIS_TOO_OLD,
+            /**
+             * Redis refused its configuration and exited at once: a directive or value it does not take (FATAL CONFIG
+             * FILE ERROR), or a bind address that is not of this machine (Cannot assign requested address).
+             */
+            BAD_CONFIG,
             /** The watchdog's own supervision loop failed (a bug, or an event listener that threw an Error). */
             LOOP_FAILED
         }

@@ -584,6 +584,50 @@ class WatchdogIT {
     }
 
     @Test
+    void aDirectiveRedisRefusesIsAFailureWithRedisSOwnWordsNotAnEarlierRunsLine() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("redis"));
+        // What earlier runs left: a clean shutdown in redis.log, another refused setting in redis.stdout.
+        Files.writeString(dir.resolve("redis.log"), "1:M 01 Dec 2026 10:00:00.000 # Redis is now ready to exit, bye bye...\n");
+        Files.writeString(dir.resolve("redis.stdout"), "*** FATAL CONFIG FILE ERROR (Redis 6.2.11) ***\n"
+                + "Reading the configuration file, at line 9\n>>> 'appendfsync sometimes'\nargument must be 'no', 'always' or 'everysec'\n");
+        List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(dir).setting("maxmemory-policy", "noevictoin").build())
+                .config(FAST)
+                .build()
+                .onEvent(events::add);
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(10))).as("the watchdog gave up").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.BAD_CONFIG);
+            assertThat(f.reason()).contains("'maxmemory-policy noevictoin'", "must be one of")
+                    .doesNotContain("sometimes", "bye bye");
+        });
+        assertThat(w.restarts()).isZero();
+    }
+
+    @Test
+    void aBindAddressNotOfThisMachineIsAFailureNotARestartLoop() throws Exception {
+        Watchdog w = Watchdog.builder()
+                .redis(RedisServerConfig.custom().bind("192.0.2.1").port(freePort()).dataDir(tmp.resolve("redis")).build()) // TEST-NET-1
+                .config(FAST)
+                .build();
+        open.add(w);
+        w.start();
+
+        assertThat(w.awaitStopped(Duration.ofSeconds(10))).as("the watchdog gave up").isTrue();
+        seenPids.add(w.pid().getAsLong());
+        assertThat(w.failure()).hasValueSatisfying(f -> {
+            assertThat(f.cause()).isEqualTo(WatchdogEvent.Failed.Cause.BAD_CONFIG);
+            assertThat(f.reason()).contains("192.0.2.1", "Cannot assign requested address");
+        });
+        assertThat(w.restarts()).isZero();
+    }
+
+    @Test
     void aProgramThatCannotRunIsAFailureNotARestartLoop() throws Exception {
         Watchdog w = Watchdog.builder()
                 .command(List.of("spillway-no-such-program", "--flag"))

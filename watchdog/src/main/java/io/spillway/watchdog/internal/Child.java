@@ -48,6 +48,14 @@ public interface Child {
      */
     String portConflict();
 
+    /**
+     * After a start that exited by itself: why its configuration cannot work (in the child's own words), so that no
+     * restart can help, or null if that was not the cause.
+     */
+    default String badConfig() {
+        return null;
+    }
+
     /** Releases what the child holds (connections, locks), after the last instance is stopped. */
     void release();
 }

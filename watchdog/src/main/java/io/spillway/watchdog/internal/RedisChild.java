@@ -53,6 +53,11 @@ public final class RedisChild implements Child {
     /** Redis's line for a port it could not bind: "Could not create server TCP listening socket 127.0.0.1:16379: bind: …". */
     private static final java.util.regex.Pattern FAILED_BIND = java.util.regex.Pattern.compile(
             "Could not create server TCP listening socket \\S*:(\\d+): bind: Address already in use");
+    /** Redis's line for a bind address that is not of this machine: "… listening socket 10.9.9.9:6379: bind: Cannot …". */
+    private static final java.util.regex.Pattern FOREIGN_BIND = java.util.regex.Pattern.compile(
+            "Could not create server \\S+ listening socket (\\S+): bind: Cannot assign requested address");
+    /** Directives whose refused line must not be shown whole: a password ({@code user} lines hold {@code >password}). */
+    private static final java.util.Set<String> SECRET_DIRECTIVES = java.util.Set.of("requirepass", "masterauth", "user");
 
     private final RedisServerConfig config;
     private final Path binary;
@@ -66,6 +71,8 @@ public final class RedisChild implements Child {
     private boolean announced;
     private long launchedPid = -1;
     private long logOffset;
+    /** The size of redis.stdout when the current server was launched: what it wrote is what follows. */
+    private long stdoutOffset;
     private boolean verified;
     private boolean convertingRdb;
     /** The configured min-replicas-to-write, set back once an RDB conversion has written the AOF. */
@@ -145,6 +152,7 @@ public final class RedisChild implements Child {
         writeOwnerOnly(conf, text);
         ownerOnlyFile(dir.resolve("redis.stdout")); // a refused setting is echoed there, a password included
         logOffset = size(dir.resolve("redis.log"));
+        stdoutOffset = size(dir.resolve("redis.stdout"));
         Process p = CannotRunException.start(new ProcessBuilder(binary.toString(), conf.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
@@ -474,13 +482,58 @@ public final class RedisChild implements Child {
         return set.matches("[1-9][0-9]{0,4}") ? Integer.parseInt(set) : config.port() + CLUSTER_BUS_OFFSET;
     }
 
+    /** The last line this start wrote to redis.log, else to redis.stdout (not an earlier start's). */
     @Override
     public String failureHint() {
-        String line = Processes.lastLine(config.dataDir().resolve("redis.log"));
+        String line = lastLine(readFrom(config.dataDir().resolve("redis.log"), logOffset));
         if (line.isEmpty()) {
-            line = Processes.lastLine(config.dataDir().resolve("redis.stdout"));
+            line = lastLine(readFrom(config.dataDir().resolve("redis.stdout"), stdoutOffset));
         }
         return line.isEmpty() ? "" : "last log line: " + line;
+    }
+
+    /**
+     * Redis's own words when this start refused its configuration: the FATAL CONFIG FILE ERROR it prints (to stdout,
+     * before it opens its log) or a bind address it cannot assign; else null.
+     */
+    @Override
+    public String badConfig() {
+        String out = readFrom(config.dataDir().resolve("redis.stdout"), stdoutOffset);
+        int fatal = out.indexOf("FATAL CONFIG FILE ERROR");
+        if (fatal >= 0) {
+            // *** FATAL CONFIG FILE ERROR (Redis 6.2.11) ***
+            // Reading the configuration file, at line 7
+            // >>> 'maxmemory-policy noevictoin'
+            // argument must be one of the following: volatile-lru, …
+            List<String> lines = out.substring(fatal).lines().skip(1).map(String::trim).filter(l -> !l.isEmpty())
+                    .limit(3).toList();
+            String directive = lines.stream().filter(l -> l.startsWith(">>> ")).findFirst().map(l -> l.substring(4))
+                    .map(RedisChild::withoutSecret).orElse("");
+            String why = lines.stream().filter(l -> !l.startsWith(">>> ") && !l.startsWith("Reading the configuration"))
+                    .findFirst().orElse("");
+            String where = lines.stream().filter(l -> l.startsWith("Reading the configuration")).findFirst()
+                    .map(l -> l.replaceFirst(".*at line (\\d+).*", "line $1 of ")).orElse("");
+            return "redis-server refused its configuration: " + (directive.isEmpty() ? "" : directive + ": ") + why
+                    + " (" + where + config.dataDir().resolve("redis.conf") + ")";
+        }
+        java.util.regex.Matcher m = FOREIGN_BIND.matcher(readFrom(config.dataDir().resolve("redis.log"), logOffset));
+        if (m.find()) {
+            return "redis-server cannot listen on " + m.group(1) + ": Cannot assign requested address (bind " + config.bind()
+                    + ": not an address of this machine)";
+        }
+        return null;
+    }
+
+    /** A refused redis.conf line as Redis quotes it ({@code 'requirepass x y'}), its value hidden if it is a secret. */
+    private static String withoutSecret(String quoted) {
+        String line = quoted.startsWith("'") ? quoted.substring(1) : quoted;
+        String name = line.split("\\s+", 2)[0].toLowerCase(java.util.Locale.ROOT);
+        return SECRET_DIRECTIVES.contains(name) ? "'" + name + " ***'" : quoted;
+    }
+
+    private static String lastLine(String text) {
+        List<String> lines = text.lines().filter(l -> !l.isBlank()).toList();
+        return lines.isEmpty() ? "" : lines.get(lines.size() - 1).trim();
     }
 
     private Jedis connect() {

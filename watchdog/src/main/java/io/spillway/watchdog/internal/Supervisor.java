@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  *   <li>On exit or hang: count a restart, report a crash loop if the window holds too many, wait a
  *       jittered exponential backoff (reset when the child had stayed up {@code stableAfter}), go to 1.</li>
  *   <li>Give up, publishing {@code Failed}, only when no restart can help: the child was never up and its
- *       program cannot be run, is a redis-server too old for its data, or its port belongs to another process; or
- *       this loop itself failed.</li>
+ *       program cannot be run, is a redis-server too old for its data, refuses its configuration, or its port
+ *       belongs to another process; or this loop itself failed.</li>
  *   <li>On close (or giving up): stop the child's process tree (SIGCONT, SIGTERM, SIGKILL after the stop
  *       timeout).</li>
  * </ol>
@@ -169,7 +169,8 @@ public final class Supervisor {
                 }
                 if (notReady != null) {
                     downSince = downSince < 0 ? launchedAt : downSince;
-                    if (p.isAlive()) {
+                    boolean exited = !p.isAlive();
+                    if (!exited) {
                         Processes.kill(p.toHandle());
                     }
                     String conflict = child.portConflict();
@@ -177,8 +178,16 @@ public final class Supervisor {
                         giveUp(WatchdogEvent.Failed.Cause.PORT_IN_USE, conflict);
                         break;
                     }
+                    // Only a child that exited by itself: one killed here was silent, and its output may hold warnings it
+                    // started past.
+                    String badConfig = conflict == null && exited ? child.badConfig() : null;
+                    if (badConfig != null && !everUp) {
+                        giveUp(WatchdogEvent.Failed.Cause.BAD_CONFIG, badConfig);
+                        break;
+                    }
                     String hint = child.failureHint();
-                    String reason = conflict != null ? conflict : notReady + (hint.isEmpty() ? "" : "; " + hint);
+                    String reason = conflict != null ? conflict : badConfig != null ? badConfig
+                            : notReady + (hint.isEmpty() ? "" : "; " + hint);
                     log.warn("{}: start failed (pid {}): {}", child.name(), p.pid(), reason);
                     publish(new WatchdogEvent.StartFailed(child.name(), Instant.now(), reason));
                     failures = restartAfter(failures, reason, launchedAt, false);
