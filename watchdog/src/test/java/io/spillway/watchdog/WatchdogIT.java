@@ -251,6 +251,32 @@ class WatchdogIT {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Watchdog.builder().redis(same).build())
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("Another watchdog");
+        // The refused second build of this JVM left the first one's lock in place for other processes (it opened and
+        // closed the lock file, which on Linux dropped the process's lock: a watchdog elsewhere then took the dir).
+        assertThat(anotherProcessCanLock(w.redis().dataDir().resolve("watchdog.lock"))).isFalse();
+    }
+
+    /** Whether a child JVM gets an exclusive lock on {@code file} (what a watchdog started elsewhere would find). */
+    static boolean anotherProcessCanLock(java.nio.file.Path file) throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), LockProbeMain.class.getName(),
+                file.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        p.waitFor();
+        if (!out.contains("taken") && !out.contains("refused")) {
+            throw new IllegalStateException("lock probe: " + out);
+        }
+        return out.contains("taken");
+    }
+
+    /** The child of {@link #anotherProcessCanLock}. */
+    public static final class LockProbeMain {
+        public static void main(String[] args) throws Exception {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(java.nio.file.Path.of(args[0]),
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                System.out.println(ch.tryLock() != null ? "taken" : "refused");
+            }
+        }
     }
 
     @Test

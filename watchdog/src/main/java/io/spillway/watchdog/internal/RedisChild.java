@@ -67,6 +67,7 @@ public final class RedisChild implements Child {
     private final boolean freshDir;
     private final FileChannel lockChannel;
     private final FileLock lock;
+    private final Object lockKey;
     private Jedis probe;
     private boolean announced;
     private long launchedPid = -1;
@@ -95,19 +96,31 @@ public final class RedisChild implements Child {
         this.freshDir = isFresh(config.dataDir());
         try {
             privateDirectory(config.dataDir());
-            this.lockChannel = FileChannel.open(config.dataDir().resolve("watchdog.lock"),
-                    StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock l;
-            try {
-                l = lockChannel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                l = null;
+            Path lockFile = config.dataDir().resolve("watchdog.lock");
+            synchronized (HELD) {
+                // A data directory a watchdog of this JVM holds is refused without opening its lock file: closing a
+                // second descriptor of it would drop that watchdog's lock for every other process (POSIX locks, on
+                // Linux, belong to the process), and a watchdog started elsewhere would then take the directory.
+                Object key = lockKey(lockFile);
+                if (key != null && HELD.contains(key)) {
+                    throw new IllegalStateException("Another watchdog is already running Redis in " + config.dataDir());
+                }
+                this.lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock l;
+                try {
+                    l = lockChannel.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    // Held by other code of this JVM: the channel stays open, as closing it would drop that lock.
+                    throw new IllegalStateException("Another watchdog is already running Redis in " + config.dataDir());
+                }
+                if (l == null) {
+                    lockChannel.close(); // another process holds it: this JVM holds nothing on the file to drop
+                    throw new IllegalStateException("Another watchdog is already running Redis in " + config.dataDir());
+                }
+                this.lock = l;
+                this.lockKey = lockKey(lockFile);
+                HELD.add(lockKey);
             }
-            if (l == null) {
-                lockChannel.close();
-                throw new IllegalStateException("Another watchdog is already running Redis in " + config.dataDir());
-            }
-            this.lock = l;
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot use Redis data directory " + config.dataDir() + ": " + e.getMessage(), e);
         }
@@ -651,11 +664,30 @@ public final class RedisChild implements Child {
     @Override
     public void release() {
         closeProbe();
+        synchronized (HELD) {
+            try {
+                if (lock.isValid()) {
+                    lock.release();
+                }
+                lockChannel.close();
+            } catch (IOException ignored) {
+                // The lock goes with the channel or the process anyway.
+            }
+            HELD.remove(lockKey);
+        }
+    }
+
+    /** The data directories' lock files this JVM's watchdogs hold, by file key. */
+    private static final java.util.Set<Object> HELD = new java.util.HashSet<>();
+
+    /** The file's key (device and inode), its absolute path where there is none; null if it does not exist. */
+    private static Object lockKey(Path file) throws IOException {
         try {
-            lock.release();
-            lockChannel.close();
-        } catch (IOException ignored) {
-            // The lock goes with the channel or the process anyway.
+            Object key = java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class)
+                    .fileKey();
+            return key != null ? key : file.toAbsolutePath().normalize();
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
         }
     }
 }
