@@ -264,6 +264,60 @@ class ManagedRedisIT {
         }
     }
 
+    /**
+     * A worker user without {@code +zadd} (a retry's ZADD to the delayed set is refused) and outcomes kept through a
+     * freeze of Redis: 50 completed jobs and 1 failed, sent together at the recovery. The refused retry fails its own
+     * call only: the 50 acks are recorded, the recovery goes on, and the failed job stays leased (redelivered after its
+     * lease). Before, the refused retry came first and failed the whole batch, and the recovery, for good.
+     */
+    @Test
+    void aRefusedRetryAmongKeptOutcomesCostsNeitherTheAcksNorTheRecovery() throws Exception {
+        try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {
+            List<String> rules = new ArrayList<>(documentedRules("worker"));
+            assertThat(rules.remove("+zadd")).isTrue();
+            setUser(r, "worker", rules);
+            setUser(r, "producer", documentedRules("producer"));
+            String q = "refused-retry-" + System.nanoTime();
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            AtomicInteger started = new AtomicInteger();
+            try (JobProducer producer = JobProducer.builder().redis(URI.create(uri(r, "producer")))
+                    .journalDir(tmp.resolve("journal")).build();
+                 Worker worker = Worker.builder()
+                         .redis(io.spillway.core.RedisConnection.builder(URI.create(uri(r, "worker")))
+                                 .socketTimeout(Duration.ofMillis(500)).build())
+                         .queue(q).stateDir(tmp.resolve("worker")).concurrency(60).prefetch(0)
+                         .leaseDuration(Duration.ofSeconds(60)).fetchBlock(Duration.ofMillis(100))
+                         .handler("ok", job -> {
+                             started.incrementAndGet();
+                             release.await();
+                             if (job.payloadAsString().equals("fails")) {
+                                 throw new IllegalStateException("fails");
+                             }
+                         }).build()) {
+                await().atMost(10, TimeUnit.SECONDS).until(() -> producer.state() == HealthState.CONNECTED);
+                List<byte[]> payloads = new ArrayList<>(payloads(50));
+                payloads.add("fails".getBytes(StandardCharsets.UTF_8));
+                List<Receipt> receipts = producer.enqueueAll(q, "ok", payloads);
+                worker.start();
+                await().atMost(20, TimeUnit.SECONDS).until(() -> started.get() == 51);
+                r.hang();
+                try {
+                    release.countDown();
+                    await().atMost(20, TimeUnit.SECONDS).until(() -> worker.acksPendingLocally() == 51);
+                } finally {
+                    r.resume();
+                }
+                await().atMost(30, TimeUnit.SECONDS).until(() -> worker.health() == HealthState.CONNECTED
+                        && worker.acksPendingLocally() == 0);
+                await().atMost(10, TimeUnit.SECONDS).until(() -> receipts.subList(0, 50).stream()
+                        .allMatch(rc -> producer.status(rc).state() == io.spillway.core.JobState.COMPLETED));
+                assertThat(producer.status(receipts.get(50)).state()).as("still leased: redelivered after its lease")
+                        .isEqualTo(io.spillway.core.JobState.ACTIVE);
+                assertThat(logs.lines(" ERROR ")).anySatisfy(l -> assertThat(l).contains("NOPERM", "ZADD", "some of 51 job outcomes"));
+            }
+        }
+    }
+
     @Test
     void aMissingPermissionSpoolsSaysSoAtErrorAndEveryJobReachesRedisOnceItIsGranted() throws Exception {
         try (RedisProcess r = managedRedis(); LogCapture logs = new LogCapture()) {

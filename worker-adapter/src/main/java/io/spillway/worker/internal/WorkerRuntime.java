@@ -1488,11 +1488,12 @@ public final class WorkerRuntime {
             // Not an outage: a retry would fail the same way. The jobs stay pending and are redelivered
             // after their lease, so nothing is lost.
             if (Failures.isPermissionDenied(e)) {
-                refused("recording " + batch.size() + " job outcomes (their jobs will be redelivered)", e);
+                refused("recording some of " + batch.size() + " job outcomes (the others are recorded; those jobs will"
+                        + " be redelivered)", e);
                 return;
             }
-            log.error("Worker {}: could not record {} job outcomes in Redis; they will be redelivered: {}", name,
-                    batch.size(), Failures.describe(e));
+            log.error("Worker {}: could not record some of {} job outcomes in Redis (the others are recorded); those jobs"
+                    + " will be redelivered: {}", name, batch.size(), Failures.describe(e));
         }
     }
 
@@ -1533,10 +1534,10 @@ public final class WorkerRuntime {
             int before = localPending.size();
             if (!paused.enabled() || !guarded) {
                 if (leaveOut.isEmpty()) {
-                    deliver(localPending, guarded);
+                    deliverKept(localPending, guarded);
                     localPending.clear();
                 } else {
-                    deliver(localPending.stream().filter(o -> !leaveOut.contains(paused.slotOf(o.queue()))).toList(), guarded);
+                    deliverKept(localPending.stream().filter(o -> !leaveOut.contains(paused.slotOf(o.queue()))).toList(), guarded);
                     localPending.removeIf(o -> !leaveOut.contains(paused.slotOf(o.queue())));
                 }
             } else {
@@ -1546,7 +1547,7 @@ public final class WorkerRuntime {
                         continue;
                     }
                     try {
-                        deliver(e.getValue(), true);
+                        deliverKept(e.getValue(), true);
                     } catch (RedisUnavailableException unavailable) {
                         if (slot >= 0 || !pauseSlot(q, unavailable)) {
                             throw unavailable;
@@ -1564,6 +1565,27 @@ public final class WorkerRuntime {
             if (n > 0) {
                 log.info("Worker {}: sent {} job outcomes kept locally while Redis was away, in {} ms", name, n,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            }
+        }
+    }
+
+    /**
+     * Sends outcomes kept locally. A refusal that is not an outage (an ACL without a rule a script needs) is said at
+     * ERROR and those outcomes are not kept: as when they were first sent, their jobs stay leased and are redelivered
+     * after the lease, so none is lost; kept, they failed every recovery, and the worker never fetched again.
+     */
+    private void deliverKept(List<Outcome> kept, boolean guarded) {
+        try {
+            deliver(kept, guarded);
+        } catch (RedisUnavailableException e) {
+            throw e;
+        } catch (SpillwayException e) {
+            if (Failures.isPermissionDenied(e)) {
+                refused("recording some of " + kept.size() + " job outcomes kept while Redis was away (the others are"
+                        + " recorded; those jobs will be redelivered)", e);
+            } else {
+                log.error("Worker {}: could not record some of {} job outcomes kept while Redis was away (the others are"
+                        + " recorded); those jobs will be redelivered: {}", name, kept.size(), Failures.describe(e));
             }
         }
     }
@@ -1663,6 +1685,11 @@ public final class WorkerRuntime {
         // Acks batched per queue and lease holder (usually this worker; another one's for outcomes adopted from a
         // dead worker's file): each call checks its entries are still leased to that holder.
         Map<Map.Entry<QueueName, String>, List<Outcome>> acks = new LinkedHashMap<>();
+        // A refusal that is not an outage (an ACL without a rule one script needs) fails that call only: the others
+        // are sent, and it is thrown at the end. Before, one refused retry cost the whole batch's acks (up to 2,000
+        // completed jobs, run again after their lease). An outage ends the batch at once (the caller keeps it all:
+        // sending an outcome twice is harmless).
+        SpillwayException refused = null;
         for (Outcome o : batch) {
             if (o.kind() == Outcome.Kind.ACK) {
                 acks.computeIfAbsent(Map.entry(o.queue(), o.consumer()), k -> new ArrayList<>()).add(o);
@@ -1671,48 +1698,73 @@ public final class WorkerRuntime {
             QueueName q = o.queue();
             byte[] stream = bytes(RedisKeys.stream(q));
             byte[] status = bytes(RedisKeys.job(q, JobId.of(o.jobId())));
-            switch (o.kind()) {
-                case RETRY -> {
-                    settle(guarded, q, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
-                            List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()),
-                                    bytes(o.error()), bytes(o.consumer()), num(retentionSeconds())));
-                    retriedAt.put(q, System.nanoTime()); // the scheduler looks at the queue again: mayHaveDueJobs
+            try {
+                settleOne(o, q, stream, status, guarded);
+            } catch (SpillwayException e) {
+                if (e instanceof RedisUnavailableException) {
+                    throw e;
                 }
-                case DEAD -> settle(guarded, q, WorkerScripts.DEAD,
-                        List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
-                        List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
-                                bytes(o.consumer()), num(retentionSeconds())));
-                case RELEASE -> settle(guarded, q, WorkerScripts.RELEASE, List.of(stream, status),
-                        List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer()), num(retentionSeconds()),
-                                num(o.attempts())));
-                case DROP -> settle(guarded, q, WorkerScripts.DROP, List.of(stream, status),
-                        List.of(GROUP, bytes(o.entryId()), num(retentionSeconds()), bytes(o.consumer())));
-                default -> throw new IllegalStateException(o.kind().toString());
+                refused = refused != null ? refused : e;
             }
         }
         for (Map.Entry<Map.Entry<QueueName, String>, List<Outcome>> e : acks.entrySet()) {
-            QueueName q = e.getKey().getKey();
-            List<Outcome> all = e.getValue();
-            for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
-                List<Outcome> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
-                List<byte[]> keys = new ArrayList<>(chunk.size() + 1);
-                List<byte[]> args = new ArrayList<>(chunk.size() * 2 + 3);
-                keys.add(bytes(RedisKeys.stream(q)));
-                args.add(GROUP);
-                args.add(num(System.currentTimeMillis()));
-                args.add(num(retentionSeconds()));
-                args.add(bytes(e.getKey().getValue()));
-                for (Outcome o : chunk) {
-                    keys.add(bytes(RedisKeys.job(q, JobId.of(o.jobId()))));
-                    args.add(bytes(o.entryId()));
-                    args.add(num(o.attempts()));
+            try {
+                ackAll(e.getKey().getKey(), e.getKey().getValue(), e.getValue(), guarded);
+            } catch (SpillwayException failed) {
+                if (failed instanceof RedisUnavailableException) {
+                    throw failed;
                 }
-                // ack.lua returns how many entries it settled: those still leased to the worker that ran them. The
-                // rest were taken over (a frozen worker, an outcome kept through an outage) or settled already (a
-                // replay): the worker now running them, or the first send, counts them.
-                if (settle(guarded, q, WorkerScripts.ACK, keys, args) instanceof Long settled && settled > 0) {
-                    completed.mark(settled);
-                }
+                refused = refused != null ? refused : failed;
+            }
+        }
+        if (refused != null) {
+            throw refused;
+        }
+    }
+
+    /** One retry, dead letter, hand-back or drop. */
+    private void settleOne(Outcome o, QueueName q, byte[] stream, byte[] status, boolean guarded) {
+        switch (o.kind()) {
+            case RETRY -> {
+                settle(guarded, q, WorkerScripts.RETRY, List.of(stream, bytes(RedisKeys.delayed(q)), status),
+                        List.of(GROUP, bytes(o.entryId()), num(o.at()), num(o.runAt()), o.job(), num(o.attempts()),
+                                bytes(o.error()), bytes(o.consumer()), num(retentionSeconds())));
+                retriedAt.put(q, System.nanoTime()); // the scheduler looks at the queue again: mayHaveDueJobs
+            }
+            case DEAD -> settle(guarded, q, WorkerScripts.DEAD,
+                    List.of(stream, bytes(RedisKeys.dead(q)), bytes(RedisKeys.deadData(q)), status),
+                    List.of(GROUP, bytes(o.entryId()), num(o.at()), bytes(o.jobId()), o.job(), num(o.attempts()), bytes(o.error()),
+                            bytes(o.consumer()), num(retentionSeconds())));
+            case RELEASE -> settle(guarded, q, WorkerScripts.RELEASE, List.of(stream, status),
+                    List.of(GROUP, bytes(o.entryId()), o.job(), num(o.at()), bytes(o.consumer()), num(retentionSeconds()),
+                            num(o.attempts())));
+            case DROP -> settle(guarded, q, WorkerScripts.DROP, List.of(stream, status),
+                    List.of(GROUP, bytes(o.entryId()), num(retentionSeconds()), bytes(o.consumer())));
+            default -> throw new IllegalStateException(o.kind().toString());
+        }
+    }
+
+    /** The acks of one queue and lease holder, {@value #SCRIPT_CHUNK} per call. */
+    private void ackAll(QueueName q, String holder, List<Outcome> all, boolean guarded) {
+        for (int from = 0; from < all.size(); from += SCRIPT_CHUNK) {
+            List<Outcome> chunk = all.subList(from, Math.min(all.size(), from + SCRIPT_CHUNK));
+            List<byte[]> keys = new ArrayList<>(chunk.size() + 1);
+            List<byte[]> args = new ArrayList<>(chunk.size() * 2 + 3);
+            keys.add(bytes(RedisKeys.stream(q)));
+            args.add(GROUP);
+            args.add(num(System.currentTimeMillis()));
+            args.add(num(retentionSeconds()));
+            args.add(bytes(holder));
+            for (Outcome o : chunk) {
+                keys.add(bytes(RedisKeys.job(q, JobId.of(o.jobId()))));
+                args.add(bytes(o.entryId()));
+                args.add(num(o.attempts()));
+            }
+            // ack.lua returns how many entries it settled: those still leased to the worker that ran them. The
+            // rest were taken over (a frozen worker, an outcome kept through an outage) or settled already (a
+            // replay): the worker now running them, or the first send, counts them.
+            if (settle(guarded, q, WorkerScripts.ACK, keys, args) instanceof Long settled && settled > 0) {
+                completed.mark(settled);
             }
         }
     }
