@@ -9,9 +9,13 @@ import io.spillway.watchdog.internal.RedisChild;
 import io.spillway.watchdog.internal.Supervisor;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -106,6 +110,32 @@ public final class Watchdog implements AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** The names of the watchdogs not closed yet, per registry: their metrics are named after them. */
+    private static final Map<MetricRegistry, Set<String>> LIVE = new WeakHashMap<>();
+
+    /**
+     * Refuses a second live watchdog of one name on one registry: its gauge would replace the first one's, and
+     * {@code WatchdogHealthCheck} would report healthy while the first child is down (two Redis watchdogs left
+     * unnamed, say). Released at close.
+     */
+    private static void claimName(MetricRegistry registry, String name) {
+        synchronized (LIVE) {
+            if (!LIVE.computeIfAbsent(registry, r -> new HashSet<>()).add(name)) {
+                throw new IllegalStateException("a watchdog named '" + name + "' already reports to this metric registry:"
+                        + " give each watchdog its own name (Watchdog.builder().name(\"redis-6380\"))");
+            }
+        }
+    }
+
+    private static void releaseName(MetricRegistry registry, String name) {
+        synchronized (LIVE) {
+            Set<String> names = LIVE.get(registry);
+            if (names != null) {
+                names.remove(name);
+            }
+        }
     }
 
     /**
@@ -223,6 +253,7 @@ public final class Watchdog implements AutoCloseable {
             closed = true;
         }
         supervisor.close();
+        releaseName(registry, name);
         if (started) {
             try {
                 Runtime.getRuntime().removeShutdownHook(shutdownHook);
@@ -313,26 +344,33 @@ public final class Watchdog implements AutoCloseable {
             if (registry == null) {
                 registry = new MetricRegistry();
             }
+            if (name == null) {
+                name = redis != null ? "redis" : Path.of(command.get(0)).getFileName().toString()
+                        .replaceAll("[^A-Za-z0-9._-]", "_");
+            }
+            claimName(registry, name);
+            try {
+                return new Watchdog(this, child());
+            } catch (RuntimeException | Error e) {
+                releaseName(registry, name);
+                throw e;
+            }
+        }
+
+        private Child child() {
             Child child;
             if (redis != null) {
                 Path binary = redis.binary() != null ? redis.binary() : RedisBinary.locate();
                 if (!java.nio.file.Files.isExecutable(binary)) {
                     throw new IllegalStateException("redis-server binary " + binary + " is not an executable file");
                 }
-                if (name == null) {
-                    name = "redis";
-                }
                 child = new RedisChild(redis, binary, config.probeTimeout());
             } else {
-                if (name == null) {
-                    String file = Path.of(command.get(0)).getFileName().toString();
-                    name = file.replaceAll("[^A-Za-z0-9._-]", "_");
-                }
                 String line = String.join(" ", command);
                 child = new CommandChild("'" + (line.length() > 60 ? line.substring(0, 57) + "..." : line) + "'",
                         command, output, workDir);
             }
-            return new Watchdog(this, child);
+            return child;
         }
     }
 }

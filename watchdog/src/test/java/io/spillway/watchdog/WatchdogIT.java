@@ -256,6 +256,30 @@ class WatchdogIT {
         assertThat(anotherProcessCanLock(w.redis().dataDir().resolve("watchdog.lock"))).isFalse();
     }
 
+    /**
+     * Two watchdogs left unnamed on one registry: the second's "up" gauge would replace the first's, and the health
+     * check would say healthy while the first Redis is down. The second is refused, naming the fix; once the first is
+     * closed the name is free again.
+     */
+    @Test
+    void aSecondLiveWatchdogOfOneNameOnOneRegistryIsRefused() throws Exception {
+        MetricRegistry registry = new MetricRegistry();
+        Watchdog first = Watchdog.builder().metrics(registry)
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("first")).build()).build();
+        open.add(first);
+        RedisServerConfig other = RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("second")).build();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Watchdog.builder().metrics(registry).redis(other).build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("a watchdog named 'redis' already reports to this metric registry");
+        // Its data directory was not taken by the refused build.
+        Watchdog named = Watchdog.builder().metrics(registry).name("redis-2").redis(other).build();
+        open.add(named);
+        first.close();
+        Watchdog again = Watchdog.builder().metrics(registry)
+                .redis(RedisServerConfig.custom().port(freePort()).dataDir(tmp.resolve("third")).build()).build();
+        open.add(again);
+    }
+
     /** Whether a child JVM gets an exclusive lock on {@code file} (what a watchdog started elsewhere would find). */
     static boolean anotherProcessCanLock(java.nio.file.Path file) throws Exception {
         String javaBin = ProcessHandle.current().info().command().orElse("java");
