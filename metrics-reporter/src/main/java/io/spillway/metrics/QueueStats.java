@@ -139,6 +139,9 @@ public final class QueueStats implements AutoCloseable {
         });
         lastReadAt = now;
         out.forEach(s -> last.put(s.queue(), s));
+        // A queue no longer listed (an operator removed it from spillway:queues: a typo, a queue retired) is forgotten,
+        // not shown with its last figures for as long as this runs.
+        last.keySet().retainAll(new java.util.HashSet<>(queues));
         return out;
     }
 
@@ -234,13 +237,25 @@ public final class QueueStats implements AutoCloseable {
         // most once a second) whether the master moved.
         gateway.followSentinels();
         try {
-            for (QueueSnapshot s : read()) {
+            List<QueueSnapshot> read = read();
+            Set<String> listed = new java.util.HashSet<>();
+            for (QueueSnapshot s : read) {
+                listed.add(s.queue());
                 if (registered.add(s.queue())) {
                     gauge(registry, MetricNames.QUEUE_DEPTH, s.queue(), QueueSnapshot::waiting);
                     gauge(registry, MetricNames.QUEUE_IN_FLIGHT, s.queue(), QueueSnapshot::inFlight);
                     gauge(registry, MetricNames.QUEUE_DELAYED, s.queue(), QueueSnapshot::delayed);
                     gauge(registry, MetricNames.QUEUE_DEAD, s.queue(), QueueSnapshot::dead);
                     gauge(registry, MetricNames.QUEUE_WORKERS, s.queue(), QueueSnapshot::workers);
+                }
+            }
+            for (String gone : new ArrayList<>(registered)) {
+                if (!listed.contains(gone)) {
+                    registered.remove(gone);
+                    for (String family : List.of(MetricNames.QUEUE_DEPTH, MetricNames.QUEUE_IN_FLIGHT,
+                            MetricNames.QUEUE_DELAYED, MetricNames.QUEUE_DEAD, MetricNames.QUEUE_WORKERS)) {
+                        registry.remove(MetricNames.perQueue(family, gone));
+                    }
                 }
             }
             if (failing) {

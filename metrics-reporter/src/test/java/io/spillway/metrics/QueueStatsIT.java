@@ -94,6 +94,12 @@ class QueueStatsIT {
                 plant(j, "late", 2, 0, 0, 0);
                 await().atMost(Duration.ofSeconds(10)).until(() -> registry.getGauges().containsKey("spillway.queue.waiting.late"));
 
+                // A queue an operator removed from the list (a typo, a queue retired) is dropped, gauges and figures.
+                j.srem(RedisKeys.QUEUES, "empty");
+                await().atMost(Duration.ofSeconds(10)).until(() -> !registry.getGauges().containsKey("spillway.queue.waiting.empty"));
+                assertThat(registry.getGauges().keySet()).noneMatch(n -> n.endsWith(".empty"));
+                assertThat(stats.lastRead()).doesNotContainKey("empty");
+
                 redis.kill();
                 await().atMost(Duration.ofSeconds(10)).until(() -> gauge(registry, MetricNames.QUEUE_STATS_AGE) > 1_000);
                 assertThat(gauge(registry, "spillway.queue.waiting.emails")).isEqualTo(7);
