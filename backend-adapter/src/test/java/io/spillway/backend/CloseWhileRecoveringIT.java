@@ -53,7 +53,10 @@ class CloseWhileRecoveringIT {
             redis.restart();
             await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(1))
                     .until(() -> p.state() == HealthState.RECOVERING);
-            Thread.sleep(200); // part of the backlog replayed
+            try (Jedis j = redis.jedis()) {
+                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> j.xlen(stream) > 0); // part of the backlog replayed
+            }
             p.close();
             int linesAtClose = logs.lines("").size();
             long atClose;

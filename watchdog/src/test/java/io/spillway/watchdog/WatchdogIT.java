@@ -256,6 +256,14 @@ class WatchdogIT {
         assertThat(anotherProcessCanLock(w.redis().dataDir().resolve("watchdog.lock"))).isFalse();
     }
 
+    /** A watchdog of {@code redis} with the {@code FAST} settings, its events into {@code events}, started. */
+    private Watchdog startedFast(RedisServerConfig redis, List<WatchdogEvent> events) {
+        Watchdog w = Watchdog.builder().redis(redis).config(FAST).build().onEvent(events::add);
+        open.add(w);
+        w.start();
+        return w;
+    }
+
     /**
      * Two watchdogs left unnamed on one registry: the second's "up" gauge would replace the first's, and the health
      * check would say healthy while the first Redis is down. The second is refused, naming the fix; once the first is
@@ -514,13 +522,7 @@ class WatchdogIT {
         int port = freePort();
         Process other = plainRedis(tmp.resolve("other"), port);
         List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
-        Watchdog w = Watchdog.builder()
-                .redis(RedisServerConfig.custom().port(port).dataDir(tmp.resolve("redis")).build())
-                .config(FAST)
-                .build()
-                .onEvent(events::add);
-        open.add(w);
-        w.start();
+        Watchdog w = startedFast(RedisServerConfig.custom().port(port).dataDir(tmp.resolve("redis")).build(), events);
 
         assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
         seenPids.add(w.pid().getAsLong());
@@ -614,13 +616,7 @@ class WatchdogIT {
         Files.writeString(aofDir.resolve("appendonly.aof.manifest"),
                 "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
         List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
-        Watchdog w = Watchdog.builder()
-                .redis(RedisServerConfig.custom().binary(old).port(freePort()).dataDir(dir).build())
-                .config(FAST)
-                .build()
-                .onEvent(events::add);
-        open.add(w);
-        w.start();
+        Watchdog w = startedFast(RedisServerConfig.custom().binary(old).port(freePort()).dataDir(dir).build(), events);
 
         assertThat(w.awaitStopped(Duration.ofSeconds(20))).as("the watchdog gave up").isTrue();
         assertThat(w.failure()).hasValueSatisfying(f -> {
@@ -641,13 +637,8 @@ class WatchdogIT {
         Files.writeString(dir.resolve("redis.stdout"), "*** FATAL CONFIG FILE ERROR (Redis 6.2.11) ***\n"
                 + "Reading the configuration file, at line 9\n>>> 'appendfsync sometimes'\nargument must be 'no', 'always' or 'everysec'\n");
         List<WatchdogEvent> events = new CopyOnWriteArrayList<>();
-        Watchdog w = Watchdog.builder()
-                .redis(RedisServerConfig.custom().port(freePort()).dataDir(dir).setting("maxmemory-policy", "noevictoin").build())
-                .config(FAST)
-                .build()
-                .onEvent(events::add);
-        open.add(w);
-        w.start();
+        Watchdog w = startedFast(RedisServerConfig.custom().port(freePort()).dataDir(dir)
+                .setting("maxmemory-policy", "noevictoin").build(), events);
 
         assertThat(w.awaitStopped(Duration.ofSeconds(10))).as("the watchdog gave up").isTrue();
         seenPids.add(w.pid().getAsLong());
