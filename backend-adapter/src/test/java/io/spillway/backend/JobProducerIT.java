@@ -828,6 +828,35 @@ class JobProducerIT {
     }
 
     /**
+     * Redis restarts empty between two enqueues, faster than the heartbeat's second: no enqueue met it down. The next
+     * enqueue finds its pooled connection dead and takes a fresh one, which reaches the new, empty Redis. Before, the
+     * write went in there, ahead of the recent writes the restart lost, which the heartbeat found missing only later and
+     * sent again behind it: out of order. A fresh connection now checks the run id, finds another, and the job spools
+     * behind the re-send.
+     */
+    @Test
+    void aWriteRightAfterAFastDataLosingRestartGoesBehindTheWritesItLost() {
+        try (JobProducer p = producer(redis.uri())) {
+            List<String> expected = new ArrayList<>(enqueueDirect(p, "fast", "before", 40));
+            redis.kill();
+            redis.restartEmpty();
+            for (int i = 0; i < 40; i++) {
+                expected.add(p.enqueue("fast", "t", bytes("after " + i)).jobId());
+            }
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                assertThat(p.state()).isEqualTo(HealthState.CONNECTED);
+                assertThat(p.journalBacklog()).isZero();
+                try (Jedis j = redis.jedis()) {
+                    assertThat(RedisJobs.ids(j, "fast")).hasSize(80);
+                }
+            });
+            try (Jedis j = redis.jedis()) {
+                assertThat(RedisJobs.ids(j, "fast")).containsExactlyElementsOf(expected);
+            }
+        }
+    }
+
+    /**
      * The same, with the re-send failing midway: the restarted Redis refuses the keys of a second queue (an ACL not yet
      * granted), so the journal's batch holding its jobs fails after the first direct writes were sent again, before
      * queue a's replayed jobs. The next recovery must still send the rest in their first order: queue a's replayed jobs

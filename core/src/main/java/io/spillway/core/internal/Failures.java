@@ -383,7 +383,8 @@ public final class Failures {
 
     public static boolean isRetryable(Throwable t) {
         // A TLS failure fails again on a fresh connection: retrying only doubles the handshakes.
-        return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t) && !isTlsFailure(t);
+        return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t) && !isTlsFailure(t)
+                && !(t instanceof RunIdCheckingConnectionFactory.RedisRestartedException);
     }
 
     /** Every pooled connection is busy (all stuck on a hung Redis): an outage, not a bug. */

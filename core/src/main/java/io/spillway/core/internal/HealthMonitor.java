@@ -403,6 +403,11 @@ public final class HealthMonitor implements AutoCloseable {
                     if (id != null) {
                         runId = id;
                     }
+                    if (sendsAgain) {
+                        // A producer's: nothing new may reach a Redis that restarted after this probe before the
+                        // recovery has sent again what it lost.
+                        gateway.expectRunId(runId);
+                    }
                     if (restarted && gateway.connection().sentinel()) {
                         // A failover: the promoted replica has its own run id, and may lack the old master's last writes.
                         log.warn("Redis master for {} changed since {} last saw it (new run id): recent writes may be lost{}",

@@ -125,6 +125,8 @@ public final class RedisGateway implements AutoCloseable {
     private volatile boolean isolatesSlots;
     /** For a gateway that {@link #isolateSlots isolates slots}: the slots of its caller's queues, in order. */
     private volatile List<Integer> callerSlots = List.of();
+    /** The {@code run_id} a new pooled connection must find ({@link #expectRunId}); null: not checked. */
+    private volatile String expectedRunId;
 
     /**
      * @param component names the user of this gateway in metrics and logs ("producer", "worker")
@@ -172,11 +174,8 @@ public final class RedisGateway implements AutoCloseable {
             }
         } else {
             this.sentinelConfig = null;
-            this.client = RedisClient.builder()
-                    .hostAndPort(connection.host(), connection.port())
-                    .clientConfig(clientConfig)
-                    .poolConfig(pool)
-                    .build();
+            this.client = RunIdCheckingConnectionFactory.client(new HostAndPort(connection.host(), connection.port()),
+                    clientConfig, pool, () -> expectedRunId);
         }
         // The sliding window below never decides anything: markUnavailable() opens the circuit at the first
         // outage and the reconnect loop closes it. The breaker is kept for its state, events and metrics.
@@ -218,6 +217,24 @@ public final class RedisGateway implements AutoCloseable {
 
     public RedisConnection connection() {
         return connection;
+    }
+
+    /**
+     * The run id ({@link RedisInfo#runId}) of the Redis the reconnect loop found healthy: from now on a connection the
+     * pool opens to another one (Redis restarted meanwhile) is refused as unavailable, so that nothing is written there
+     * before the recovery ({@link RunIdCheckingConnectionFactory}). Not for a Redis Cluster, whose nodes have pools of
+     * their own; null stops the check.
+     */
+    public void expectRunId(String runId) {
+        if (connection.cluster()) {
+            return;
+        }
+        if (runId == null) {
+            expectedRunId = null;
+            return;
+        }
+        int separator = runId.indexOf(RedisInfo.REPLID_SEPARATOR);
+        expectedRunId = separator < 0 ? runId : runId.substring(0, separator);
     }
 
     public String component() {
@@ -263,6 +280,44 @@ public final class RedisGateway implements AutoCloseable {
         } finally {
             started[0] = outer;
         }
+    }
+
+    /**
+     * {@link #execute} for a call whose lost reply would hide something from the caller (a worker's XREADGROUP, its
+     * takeover: Redis leased entries to it): sent once, never again unseen. A pooled connection found dead (a failure
+     * the quick retry would have covered) drops the idle connections and throws {@link ReplyMayBeLostException}, which
+     * leaves the circuit closed: the caller looks for what the call may have done and calls again at once. Before, the
+     * quick retry's second send answered in its place and the entries the first one leased waited out their lease.
+     * Any other failure is {@link #execute}'s.
+     */
+    public <T> T executeUnretried(Function<UnifiedJedis, T> call) {
+        long[] started = callStart.get();
+        long outer = started[0];
+        started[0] = System.nanoTime();
+        try {
+            return circuit.executeSupplier(() -> {
+                try {
+                    return call.apply(client());
+                } catch (RuntimeException e) {
+                    if (retryable(e, started[0])) {
+                        resetConnections();
+                        throw new ReplyMayBeLostException(Failures.describe(e), e);
+                    }
+                    throw e;
+                }
+            });
+        } catch (ReplyMayBeLostException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw translate(e);
+        } finally {
+            started[0] = outer;
+        }
+    }
+
+    /** {@link #eval} sent once: {@link #executeUnretried}. */
+    public Object evalUnretried(LuaScript script, List<byte[]> keys, List<byte[]> args) {
+        return executeUnretried(c -> evalReloading(c, script, keys, args));
     }
 
     /** One attempt: the call, and once more on a fresh connection if its pooled one was dead. */
@@ -1147,11 +1202,7 @@ public final class RedisGateway implements AutoCloseable {
             return current;
         }
         HostAndPort master = Sentinels.currentMaster(connection, sentinelConfig);
-        UnifiedJedis built = RedisClient.builder()
-                .hostAndPort(master)
-                .clientConfig(clientConfig)
-                .poolConfig(poolConfig)
-                .build();
+        UnifiedJedis built = RunIdCheckingConnectionFactory.client(master, clientConfig, poolConfig, () -> expectedRunId);
         sentinelMaster = master;
         client = built;
         if (current != null) {
