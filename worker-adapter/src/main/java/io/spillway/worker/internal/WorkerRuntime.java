@@ -468,9 +468,6 @@ public final class WorkerRuntime {
                 }
             } catch (RedisUnavailableException e) {
                 // Logged once by the reconnect loop; wait for it.
-            } catch (io.spillway.core.internal.ReplyMayBeLostException e) {
-                // A read or takeover met a dead connection: the next round takes back what it may have leased.
-                log.debug("Worker {}: {}", name, e.getMessage());
             } catch (SpillwayException e) {
                 if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
                     try {
@@ -660,9 +657,7 @@ public final class WorkerRuntime {
         }
         List<Map.Entry<byte[], List<StreamEntryBinary>>> res;
         try {
-            // Sent once: a quick retry's reply would stand in for a lost one, whose entries stay leased to this worker
-            // unseen until their lease ends. A lost reply marks the queues for the take-back instead.
-            res = gateway.executeUnretried(c -> c.xreadGroupBinary(GROUP, bytes(name), params, from));
+            res = gateway.execute(c -> c.xreadGroupBinary(GROUP, bytes(name), params, from));
         } catch (RuntimeException e) {
             for (String stream : names) {
                 maybeUnseen.add(byStream.get(stream));
@@ -750,7 +745,7 @@ public final class WorkerRuntime {
             String token = Long.toString(++takeoverCalls);
             List<?> res;
             try {
-                res = (List<?>) gateway.evalUnretried(WorkerScripts.TAKEOVER, // sent once, as the read
+                res = (List<?>) gateway.eval(WorkerScripts.TAKEOVER,
                         List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.claimed(q, name))),
                         List.of(GROUP, bytes(name), num(millis(s.lease())), start, num(want), bytes(token),
                                 num(millis(s.lease()))));
@@ -890,7 +885,20 @@ public final class WorkerRuntime {
         if (parts.length < 2 || !parts[0].equals(token)) {
             return 0;
         }
-        List<Fetched> batch = claimOwn(q, stillMine(q, Arrays.asList(parts).subList(1, parts.length)));
+        List<String> ids = Arrays.asList(parts).subList(1, parts.length);
+        String stream = RedisKeys.stream(q);
+        String group = new String(GROUP, StandardCharsets.UTF_8);
+        List<Pending> mine = gateway.pipelined(true, p -> {
+            List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
+            for (String id : ids) {
+                StreamEntryID e = new StreamEntryID(id);
+                rs.add(p.xpending(stream, group, XPendingParams.xPendingParams(e, e, 1)));
+            }
+            return () -> rs.stream().map(r -> r.get().isEmpty() ? null : r.get().get(0))
+                    .filter(e -> e != null && name.equals(e.getConsumerName()))
+                    .map(e -> new Pending(e.getID().toString(), e.getIdleTime(), e.getDeliveredTimes())).toList();
+        });
+        List<Fetched> batch = claimOwn(q, mine);
         runTakenBack(q, batch, "that a takeover whose reply was lost had claimed");
         return batch.size();
     }
@@ -906,22 +914,6 @@ public final class WorkerRuntime {
 
     /** An entry of this worker's pending-entries list, as XPENDING listed it. */
     private record Pending(String entryId, long idle, long deliveries) {
-    }
-
-    /** Of the entries {@code ids} of {@code q}, those leased to this worker now (one XPENDING each, pipelined). */
-    private List<Pending> stillMine(QueueName q, List<String> ids) {
-        String stream = RedisKeys.stream(q);
-        String group = new String(GROUP, StandardCharsets.UTF_8);
-        return gateway.pipelined(true, p -> {
-            List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
-            for (String id : ids) {
-                StreamEntryID e = new StreamEntryID(id);
-                rs.add(p.xpending(stream, group, XPendingParams.xPendingParams(e, e, 1)));
-            }
-            return () -> rs.stream().map(r -> r.get().isEmpty() ? null : r.get().get(0))
-                    .filter(e -> e != null && name.equals(e.getConsumerName()))
-                    .map(e -> new Pending(e.getID().toString(), e.getIdleTime(), e.getDeliveredTimes())).toList();
-        });
     }
 
     /**
@@ -951,29 +943,8 @@ public final class WorkerRuntime {
             }
             args.add(bytes("RETRYCOUNT"));
             args.add(num(e.getKey()));
-            Object claimed;
-            try {
-                // Sent once: a second send would find the entries idle 0 (the first one ran, its reply lost) and claim
-                // nothing, and they would wait out their lease unseen.
-                claimed = gateway.executeUnretried(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
-                        args.toArray(new byte[0][])));
-            } catch (io.spillway.core.internal.ReplyMayBeLostException lost) {
-                // Those still leased to this worker are its own either way: claimed again without the idle condition
-                // (only the idle time is reset), each once.
-                List<Pending> still = stillMine(q, e.getValue().stream().map(Pending::entryId).toList());
-                if (still.isEmpty()) {
-                    continue;
-                }
-                List<byte[]> again = new ArrayList<>(args.subList(0, 3));
-                again.add(num(0));
-                for (Pending p : still) {
-                    again.add(bytes(p.entryId()));
-                }
-                again.add(bytes("RETRYCOUNT"));
-                again.add(num(e.getKey()));
-                claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
-                        again.toArray(new byte[0][])));
-            }
+            Object claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
+                    args.toArray(new byte[0][])));
             if (claimed instanceof List<?> l) {
                 for (Fetched f : entries(q, l)) {
                     out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
