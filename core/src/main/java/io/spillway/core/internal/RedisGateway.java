@@ -282,44 +282,6 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
-    /**
-     * {@link #execute} for a call whose lost reply would hide something from the caller (a worker's XREADGROUP, its
-     * takeover: Redis leased entries to it): sent once, never again unseen. A pooled connection found dead (a failure
-     * the quick retry would have covered) drops the idle connections and throws {@link ReplyMayBeLostException}, which
-     * leaves the circuit closed: the caller looks for what the call may have done and calls again at once. Before, the
-     * quick retry's second send answered in its place and the entries the first one leased waited out their lease.
-     * Any other failure is {@link #execute}'s.
-     */
-    public <T> T executeUnretried(Function<UnifiedJedis, T> call) {
-        long[] started = callStart.get();
-        long outer = started[0];
-        started[0] = System.nanoTime();
-        try {
-            return circuit.executeSupplier(() -> {
-                try {
-                    return call.apply(client());
-                } catch (RuntimeException e) {
-                    if (retryable(e, started[0])) {
-                        resetConnections();
-                        throw new ReplyMayBeLostException(Failures.describe(e), e);
-                    }
-                    throw e;
-                }
-            });
-        } catch (ReplyMayBeLostException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw translate(e);
-        } finally {
-            started[0] = outer;
-        }
-    }
-
-    /** {@link #eval} sent once: {@link #executeUnretried}. */
-    public Object evalUnretried(LuaScript script, List<byte[]> keys, List<byte[]> args) {
-        return executeUnretried(c -> evalReloading(c, script, keys, args));
-    }
-
     /** One attempt: the call, and once more on a fresh connection if its pooled one was dead. */
     private <T> T callReconnecting(Function<UnifiedJedis, T> call) {
         try {
