@@ -27,6 +27,7 @@ import io.spillway.core.internal.JobCodec;
 import io.spillway.core.internal.JobRecord;
 import io.spillway.core.internal.LuaScript;
 import io.spillway.core.internal.RedisGateway;
+import io.spillway.core.internal.ScriptStream;
 import io.spillway.core.internal.RedisKeys;
 import io.spillway.core.internal.CancelLog;
 import io.spillway.core.internal.RecentWrites;
@@ -969,7 +970,7 @@ public final class JobProducer implements AutoCloseable {
         long now = System.currentTimeMillis();
         long dedupe = config.dedupeWindow.toSeconds();
         int[] next = {0};
-        gateway.stream(LuaScript.ENQUEUE, () -> {
+        gateway.stream(LuaScript.ENQUEUE, ScriptStream.Source.of(() -> {
             int from = next[0];
             if (from >= directIdx.size()) {
                 return null;
@@ -986,7 +987,7 @@ public final class JobProducer implements AutoCloseable {
             }
             next[0] = to;
             return EnqueueScript.call(q, run, runBytes, now, dedupe, new int[] {from, to});
-        }, (call, reply) -> {
+        }, () -> next[0] < directIdx.size()), (call, reply) -> {
             int[] range = (int[]) call.tag();
             int n = range[1] - range[0];
             int[] codes = EnqueueScript.codes(reply, n);

@@ -900,6 +900,79 @@ class JobProducerIT {
     }
 
     /**
+     * Redis rules for the default user that refuse {@code ZADD}, which a producer runs only to add a delayed job (a key
+     * refused instead would refuse the whole script call: Redis checks the keys it declares before it runs).
+     */
+    private static final String REFUSES_ZADD = "default on nopass ~* &* +@all -zadd";
+
+    /**
+     * A replay's script calls are streamed, several in flight: when Redis refused one midway (here an ACL refusing the
+     * ZADD of a delayed job; OOM, BUSY or a NOSCRIPT race do the same) and took the next ones, those jobs landed ahead of the
+     * refused call's, which the next replay sent behind them. Found by a review of the stream: the replay put jobs
+     * 249-748 of a queue ahead of 100-248. Each call in flight now goes through only if the one before it went through.
+     */
+    @Test
+    void aReplayCallRefusedMidwayKeepsTheCallsBehindItFromGoingAhead() {
+        int port = redis.port();
+        List<String> immediate = new ArrayList<>();
+        try (JobProducer p = producer(redis.uri())) {
+            redis.kill();
+            for (int i = 0; i < 1_200; i++) {
+                if (i == 100) {
+                    p.enqueue("o", "t", bytes("later"), EnqueueOptions.builder().delay(Duration.ofHours(1)).build());
+                }
+                Receipt r = p.enqueue("o", "t", bytes("spooled " + i));
+                assertThat(r.spooled()).isTrue();
+                immediate.add(r.jobId());
+            }
+            long attempts = p.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount();
+            try (RedisProcess refusing = RedisProcess.builder().port(port).setting("user", REFUSES_ZADD).start();
+                    Jedis j = refusing.jedis()) {
+                await().atMost(Duration.ofSeconds(20)).until(() ->
+                        p.metrics().counter(MetricNames.RECONNECT_ATTEMPTS + ".producer").getCount() >= attempts + 3);
+                // The refused call's jobs before the delayed one went in; nothing behind them.
+                assertThat(RedisJobs.ids(j, "o")).containsExactlyElementsOf(immediate.subList(0, 100));
+                j.aclSetUser("default", "+zadd");
+                await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+                assertThat(RedisJobs.ids(j, "o")).containsExactlyElementsOf(immediate);
+                assertThat(j.zcard("spillway:{o}:delayed")).isEqualTo(1);
+                refusing.kill();
+            }
+        }
+        redis.restartEmpty(); // for stopRedis
+    }
+
+    /** The same for {@code enqueueAll}, which streams its calls of 100 jobs: the refused call's and later jobs spool. */
+    @Test
+    void anEnqueueAllCallRefusedMidwayKeepsTheCallsBehindItFromGoingAhead() {
+        redis.kill();
+        try (RedisProcess refusing = RedisProcess.builder().port(redis.port()).setting("user", REFUSES_ZADD).start();
+                Jedis j = refusing.jedis();
+                JobProducer p = producer(refusing.uri())) {
+            List<NewJob> jobs = new ArrayList<>();
+            for (int i = 0; i < 350; i++) {
+                jobs.add(i == 50
+                        ? new NewJob("o", "t", bytes("later"), EnqueueOptions.builder().delay(Duration.ofHours(1)).build())
+                        : new NewJob("o", "t", bytes("job " + i)));
+            }
+            List<Receipt> receipts = p.enqueueAll(jobs);
+            List<String> immediate = new ArrayList<>();
+            for (int i = 0; i < receipts.size(); i++) {
+                if (i != 50) {
+                    immediate.add(receipts.get(i).jobId());
+                }
+            }
+            assertThat(receipts).allMatch(Receipt::spooled);
+            assertThat(RedisJobs.ids(j, "o")).containsExactlyElementsOf(immediate.subList(0, 50));
+            j.aclSetUser("default", "+zadd");
+            await().atMost(Duration.ofSeconds(20)).until(() -> p.state() == HealthState.CONNECTED && p.journalBacklog() == 0);
+            assertThat(RedisJobs.ids(j, "o")).containsExactlyElementsOf(immediate);
+            refusing.kill();
+        }
+        redis.restartEmpty(); // for stopRedis
+    }
+
+    /**
      * The same case for a successor: the producer that wrote, spooled and replayed is gone, and Redis then comes back
      * empty. Its successor on the journal has no record of the order in which its predecessor's direct writes and
      * replayed jobs first reached Redis: it merges them by when each job was accepted. Before, it sent the replayed

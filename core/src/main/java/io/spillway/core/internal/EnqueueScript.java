@@ -38,10 +38,10 @@ public final class EnqueueScript {
             throw new IllegalArgumentException("at most " + MAX_JOBS_PER_CALL + " jobs per enqueue script call, but was " + n);
         }
         byte[] prefix = RedisKeys.bytes(RedisKeys.jobPrefix(queue));
-        List<byte[]> keys = new ArrayList<>(n + 2);
+        List<byte[]> keys = new ArrayList<>(n + 3); // + 1: the link a stream adds
         keys.add(RedisKeys.bytes(RedisKeys.stream(queue)));
         keys.add(RedisKeys.bytes(RedisKeys.delayed(queue)));
-        List<byte[]> args = new ArrayList<>(2 * n + 2);
+        List<byte[]> args = new ArrayList<>(2 * n + 3);
         args.add(ascii(nowMillis));
         args.add(ascii(dedupeSeconds));
         for (int i = 0; i < n; i++) {
@@ -51,7 +51,7 @@ public final class EnqueueScript {
             args.add(runAt == 0 ? ZERO : ascii(runAt));
             args.add(encoded.get(i));
         }
-        return new RedisGateway.ScriptCall(keys, args, tag);
+        return new RedisGateway.ScriptCall(keys, args, tag, new ScriptStream.Chain(RedisKeys.chainPrefix(queue)));
     }
 
     private static final byte[] ZERO = {'0'};

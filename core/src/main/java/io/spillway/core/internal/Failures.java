@@ -31,6 +31,8 @@ public final class Failures {
     private static final String[] UNAVAILABLE_REPLIES = {
         "OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH",
         "MISCONF",
+        // An enqueue call of a stream behind one that did not go through (enqueue.lua's link): sent again in order.
+        "SPILLWAY_CHAIN",
         // Refused credentials on a new connection (a password rotated while pooled connections stay logged in), like
         // NOAUTH: the job is spooled and the probe says what is wrong, instead of the enqueue throwing.
         "WRONGPASS",
@@ -384,7 +386,16 @@ public final class Failures {
     public static boolean isRetryable(Throwable t) {
         // A TLS failure fails again on a fresh connection: retrying only doubles the handshakes.
         return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t) && !isTlsFailure(t)
-                && !(t instanceof RunIdCheckingConnectionFactory.RedisRestartedException);
+                && !(t instanceof RunIdCheckingConnectionFactory.RedisRestartedException)
+                || isChainBroken(t);
+    }
+
+    /**
+     * An enqueue call of a stream that did not go through because the call before it did not (or its link expired or was
+     * evicted): nothing written. A second try sends it first in flight, unchecked.
+     */
+    public static boolean isChainBroken(Throwable t) {
+        return t instanceof JedisDataException && t.getMessage() != null && t.getMessage().startsWith("SPILLWAY_CHAIN");
     }
 
     /** Every pooled connection is busy (all stuck on a hung Redis): an outage, not a bug. */

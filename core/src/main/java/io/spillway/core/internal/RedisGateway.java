@@ -378,8 +378,15 @@ public final class RedisGateway implements AutoCloseable {
         }
     }
 
-    /** One script call of a {@link #stream}; {@code tag} is the caller's, for matching replies to what was sent. */
-    public record ScriptCall(List<byte[]> keys, List<byte[]> args, Object tag) {
+    /**
+     * One script call of a {@link #stream}; {@code tag} is the caller's, for matching replies to what was sent. A call
+     * with a {@code chain} (the enqueue script's) goes through in a stream only if the call of its chain before it
+     * did ({@link ScriptStream}); {@code keys} and {@code args} must then be mutable lists: the stream adds the link.
+     */
+    public record ScriptCall(List<byte[]> keys, List<byte[]> args, Object tag, ScriptStream.Chain chain) {
+        public ScriptCall(List<byte[]> keys, List<byte[]> args, Object tag) {
+            this(keys, args, tag, null);
+        }
     }
 
     /**
@@ -430,7 +437,9 @@ public final class RedisGateway implements AutoCloseable {
             }
             p.sync();
             List<Integer> noScript = new ArrayList<>();
+            List<Integer> again = new ArrayList<>();
             RuntimeException refused = null;
+            RuntimeException unlinked = null;
             for (int n = 0; n < todo.size(); n++) {
                 try {
                     replies[todo.get(n)] = rs.get(n).get();
@@ -438,6 +447,11 @@ public final class RedisGateway implements AutoCloseable {
                     // An error reply (the connection is fine): look at the rest, then fail the batch.
                     if (Failures.isNoScript(e) && round == 0) {
                         noScript.add(todo.get(n));
+                        again.add(todo.get(n));
+                    } else if (Failures.isChainBroken(e) && round == 0) {
+                        // Behind a call of its queue that did not go through (NOSCRIPT): sent again behind it.
+                        again.add(todo.get(n));
+                        unlinked = unlinked == null ? e : unlinked;
                     } else if (refused == null) {
                         refused = e;
                     }
@@ -446,10 +460,19 @@ public final class RedisGateway implements AutoCloseable {
             if (refused != null) {
                 throw refused;
             }
-            if (!noScript.isEmpty()) {
+            if (noScript.isEmpty()) {
+                if (unlinked != null) {
+                    throw unlinked; // its link lost (an evicted key): the stream's retry sends it first, unchecked
+                }
+            } else {
                 loadScripts(script);
             }
-            todo = noScript;
+            todo = again;
+            List<ScriptCall> resend = new ArrayList<>(todo.size());
+            for (int i : todo) {
+                resend.add(calls.get(i));
+            }
+            ScriptStream.relink(resend, false);
         }
         return java.util.Arrays.asList(replies);
     }

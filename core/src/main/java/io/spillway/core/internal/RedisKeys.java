@@ -62,6 +62,14 @@ public final class RedisKeys {
         return base(q) + "delayed";
     }
 
+    /**
+     * {@code spillway:{q}:chain:}: the prefix of the keys that link a stream's enqueue calls of the queue (one key per
+     * stream, {@link ScriptStream}), kept 60 s after its last call.
+     */
+    public static String chainPrefix(QueueName q) {
+        return base(q) + "chain:";
+    }
+
     public static String dead(QueueName q) {
         return base(q) + "dead";
     }

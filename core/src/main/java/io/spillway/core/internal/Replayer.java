@@ -554,7 +554,7 @@ public final class Replayer {
                 EnqueueScript.call(run.get(0).queue(), run, runBytes, now, dedupeSeconds, run.size()))), false);
         int[] out = {0, 0};
         java.util.Iterator<RedisGateway.ScriptCall> next = calls.iterator();
-        gateway.stream(LuaScript.ENQUEUE, () -> next.hasNext() ? next.next() : null, (call, reply) -> {
+        gateway.stream(LuaScript.ENQUEUE, ScriptStream.Source.of(() -> next.hasNext() ? next.next() : null, next::hasNext), (call, reply) -> {
             for (int code : EnqueueScript.codes(reply, (Integer) call.tag())) {
                 out[code == EnqueueScript.DUPLICATE ? 1 : 0]++;
             }

@@ -21,6 +21,13 @@ import redis.clients.jedis.util.Pool;
  * that had already been applied then reports its jobs as duplicates. A run that fails leaves the calls in
  * flight here, and a later {@link #runOn} (the gateway's retry) sends them again first, on a fresh connection.
  *
+ * <p>Calls with a {@link Chain} (the enqueue script's, one chain per queue) are linked: each goes through only if the
+ * call of its chain written before it on the same connection did (a key of this stream holds the token of the last
+ * one that did; see enqueue.lua). Redis runs the calls in flight one after the other and may refuse one (OOM, an ACL,
+ * BUSY, NOSCRIPT) and take the next: without the link their jobs would land ahead of the refused call's, which go
+ * again behind them, and a queue's order would be lost. The first call of a chain in flight is not checked: the ones
+ * before it have their replies.
+ *
  * <p>Not thread-safe: one stream, one caller.
  */
 public final class ScriptStream {
@@ -28,6 +35,43 @@ public final class ScriptStream {
     @FunctionalInterface
     public interface Source {
         RedisGateway.ScriptCall next();
+
+        /**
+         * Whether more calls may follow the last one {@link #next} built. Unknown: true. A call known to be the last
+         * of its stream leaves no link behind for a next one (a key less in Redis for 60 s).
+         */
+        default boolean more() {
+            return true;
+        }
+
+        /** A source that knows whether more calls follow. */
+        static Source of(java.util.function.Supplier<RedisGateway.ScriptCall> next, java.util.function.BooleanSupplier more) {
+            return new Source() {
+                @Override
+                public RedisGateway.ScriptCall next() {
+                    return next.get();
+                }
+
+                @Override
+                public boolean more() {
+                    return more.getAsBoolean();
+                }
+            };
+        }
+    }
+
+    /**
+     * What links a call to the call of the same chain before it: the chain's key prefix (one chain per queue:
+     * {@code spillway:{q}:chain:}, to which the stream adds its own id) and the call's token, given when a stream first
+     * writes it.
+     */
+    public static final class Chain {
+        private final String keyPrefix;
+        private long token = -1;
+
+        public Chain(String keyPrefix) {
+            this.keyPrefix = keyPrefix;
+        }
     }
 
     /** Receives each call's reply, in call order. */
@@ -44,6 +88,9 @@ public final class ScriptStream {
     private final int depth;
     private final ArrayDeque<RedisGateway.ScriptCall> inFlight = new ArrayDeque<>();
     private boolean exhausted;
+    /** This stream's part of its chain keys: random, so that no two streams (of any process) share a key. */
+    private final String id = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
+    private long tokens;
 
     ScriptStream(LuaScript script, Source source, Sink sink, int depth) {
         if (depth < 1) {
@@ -74,7 +121,10 @@ public final class ScriptStream {
             if (inFlight.isEmpty()) {
                 return;
             }
-            List<Object> replies = send.apply(new java.util.ArrayList<>(inFlight));
+            List<RedisGateway.ScriptCall> batch = new java.util.ArrayList<>(inFlight);
+            // Every reply of a batch is read before the next batch is sent: links only within it.
+            linkAll(batch, false);
+            List<Object> replies = send.apply(batch);
             for (Object reply : replies) {
                 sink.accept(inFlight.removeFirst(), reply);
             }
@@ -86,9 +136,7 @@ public final class ScriptStream {
         Connection c = pool.getResource();
         boolean clean = false;
         try {
-            for (RedisGateway.ScriptCall call : inFlight) {
-                write(c, call);
-            }
+            writeAllInFlight(c);
             int reloads = 0;
             while (true) {
                 while (!exhausted && inFlight.size() < depth) {
@@ -96,8 +144,13 @@ public final class ScriptStream {
                     if (call == null) {
                         exhausted = true;
                     } else {
+                        RedisGateway.ScriptCall before = lastOfChain(call);
                         // In flight from before its write: if the write fails, the retry sends it again.
                         inFlight.addLast(call);
+                        if (call.chain() != null) {
+                            assign(call);
+                            spec(call, before, source.more());
+                        }
                         write(c, call);
                     }
                 }
@@ -138,9 +191,84 @@ public final class ScriptStream {
         }
         c.sendCommand(new CommandArguments(Protocol.Command.SCRIPT).add("LOAD").add(script.source()));
         c.getOne();
+        writeAllInFlight(c);
+    }
+
+    /** Writes every call in flight again, in order, on a connection none of them was written to yet. */
+    private void writeAllInFlight(Connection c) {
+        if (inFlight.isEmpty()) {
+            return;
+        }
+        linkAll(new java.util.ArrayList<>(inFlight), !exhausted && source.more());
         for (RedisGateway.ScriptCall call : inFlight) {
             write(c, call);
         }
+    }
+
+    /** The latest call in flight of {@code call}'s chain, or null. */
+    private RedisGateway.ScriptCall lastOfChain(RedisGateway.ScriptCall call) {
+        if (call.chain() == null) {
+            return null;
+        }
+        java.util.Iterator<RedisGateway.ScriptCall> it = inFlight.descendingIterator();
+        while (it.hasNext()) {
+            RedisGateway.ScriptCall c = it.next();
+            if (c.chain() != null && c.chain().keyPrefix.equals(call.chain().keyPrefix)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** Gives a chained call its token and its link (the key and a placeholder argument), once. */
+    private void assign(RedisGateway.ScriptCall call) {
+        Chain chain = call.chain();
+        if (chain != null && chain.token < 0) {
+            chain.token = ++tokens;
+            call.keys().add(RedisKeys.bytes(chain.keyPrefix + id));
+            call.args().add(null);
+        }
+    }
+
+    /** Links calls to be written one after the other on one connection; {@code moreAfter}: more may follow them. */
+    void linkAll(List<RedisGateway.ScriptCall> calls, boolean moreAfter) {
+        for (RedisGateway.ScriptCall call : calls) {
+            assign(call);
+        }
+        relink(calls, moreAfter);
+    }
+
+    /**
+     * Links calls (each given its token by a stream before) to be written one after the other on one connection: each
+     * to the one before it of its chain among them; the first of a chain goes through unchecked.
+     */
+    static void relink(List<RedisGateway.ScriptCall> calls, boolean moreAfter) {
+        int n = calls.size();
+        boolean[] followed = new boolean[n];
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int i = n - 1; i >= 0; i--) {
+            Chain chain = calls.get(i).chain();
+            if (chain != null) {
+                followed[i] = !seen.add(chain.keyPrefix);
+            }
+        }
+        java.util.Map<String, RedisGateway.ScriptCall> last = new java.util.HashMap<>();
+        for (int i = 0; i < n; i++) {
+            RedisGateway.ScriptCall call = calls.get(i);
+            if (call.chain() != null) {
+                spec(call, last.put(call.chain().keyPrefix, call), followed[i] || moreAfter);
+            }
+        }
+    }
+
+    /** The link argument: {@code "<before's token>,<own token>"}, either part empty (no check, nothing to set). */
+    private static void spec(RedisGateway.ScriptCall call, RedisGateway.ScriptCall before, boolean more) {
+        if (call.chain().token < 0) {
+            throw new IllegalStateException("a chained call must be given its token by a stream first");
+        }
+        String spec = (before == null ? "" : Long.toString(before.chain().token)) + ","
+                + (more ? Long.toString(call.chain().token) : "");
+        call.args().set(call.args().size() - 1, spec.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
     }
 
     private void write(Connection c, RedisGateway.ScriptCall call) {

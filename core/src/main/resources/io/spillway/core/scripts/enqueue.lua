@@ -8,6 +8,16 @@
 --              as long as the job, and the worker gives it the completed-retention TTL at the end)
 -- ARGV[1 + 2i] run-at of job i, epoch milliseconds (0 = at once)
 -- ARGV[2 + 2i] job i, JobCodec bytes
+-- A call of a stream (several calls in flight on one connection: batched enqueue, replay) is linked to the call before
+-- it, with one more key and one more argument (so an odd number of arguments):
+-- KEYS[n + 3]  spillway:{q}:chain:<stream>   the token of the stream's last call of this queue that went through
+-- ARGV[2n + 3] "<check>,<set>": go through only if the chain key holds <check> (none if empty: the first call in
+--              flight); once through, set it to <set> (kept 60 s; none if empty: no call of this queue may follow)
+-- Redis runs the calls in flight one after the other, and refuses one midway (OOM, an ACL, BUSY, NOSCRIPT) while it
+-- takes the next ones: without the link those would land ahead of the refused call's jobs, which are sent again
+-- after them. A call whose link does not hold writes nothing and fails with
+--   SPILLWAY_CHAIN the call before this one in its stream did not go through: nothing written
+-- and the stream sends it again, in order, behind the one refused.
 --
 -- Returns the positions (1-based) of the duplicates, usually none: a job whose status record exists
 -- (queued, running, done or dead) is not written again. Every other job was added, to the stream or,
@@ -32,9 +42,27 @@ local delayedSet = KEYS[2]
 local now = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local expires = tonumber(ttl) > 0
+local nk = #KEYS
+local chain
+local chainSet
+if #ARGV % 2 == 1 then
+  chain = KEYS[nk]
+  nk = nk - 1
+  local check
+  check, chainSet = string.match(ARGV[#ARGV], '^([^,]*),(.*)$')
+  if check ~= '' then
+    local last = redis.pcall('GET', chain)
+    if failed(last) then
+      return refusal(last, 'GET', chain, 'enqueue')
+    end
+    if last ~= check then
+      return redis.error_reply('SPILLWAY_CHAIN the call before this one in its stream did not go through: nothing written')
+    end
+  end
+end
 -- One EXISTS and one SET per job (with EX for a TTL): with a TTL, and for one or two jobs, where MGET + MSET is
 -- no cheaper.
-local each = expires or #KEYS <= 4
+local each = expires or nk <= 4
 local queued = 'Q|0|' .. ARGV[1] .. '|'
 local scheduled = 'D|0|' .. ARGV[1] .. '|'
 local dups = {}
@@ -44,11 +72,11 @@ local seen
 local records
 local nr = 0
 if not each then
-  existing = call('MGET', unpack(KEYS, 3))
+  existing = call('MGET', unpack(KEYS, 3, nk))
   seen = {}
   records = {}
 end
-for i = 3, #KEYS do
+for i = 3, nk do
   local key = KEYS[i]
   local a = 2 * i - 3
   local runAt = ARGV[a]
@@ -100,5 +128,11 @@ for i = 3, #KEYS do
 end
 if nr > 0 then
   call('MSET', unpack(records, 1, nr))
+end
+if chainSet and chainSet ~= '' then
+  local set = redis.pcall('SET', chain, chainSet, 'PX', 60000)
+  if failed(set) then
+    return refusal(set, 'SET', chain, 'enqueue')
+  end
 end
 return dups
