@@ -244,6 +244,40 @@ class WatchdogIT {
                 s -> assertThat(s.killed()).isTrue()));
     }
 
+    /**
+     * SIGTERM goes to the command alone, which stops its own children as it sees fit (a worker finishes its jobs, and
+     * their subprocesses with them); only what it leaves running gets SIGTERM after it. Before, the whole tree got
+     * SIGTERM at once: a worker's handler subprocesses were stopped under the jobs it was finishing.
+     */
+    @Test
+    void closeSendsSigtermToTheCommandAloneAndThenToWhatItLeftRunning() throws Exception {
+        Path log = tmp.resolve("log");
+        Path pids = tmp.resolve("pids");
+        // The child logs which signal reached it; the parent, on SIGTERM, ends it with SIGUSR1 after 0.3 s and exits,
+        // leaving an orphan (sleep 600) that only the watchdog can stop.
+        String child = "trap 'echo child-TERM >> " + log + "; exit 0' TERM; trap 'echo child-USR1 >> " + log + "; exit 0' USR1;"
+                + " while true; do sleep 0.05; done";
+        String parent = "sh -c \"" + child + "\" & c=$!; sleep 600 & o=$!; echo $o > " + pids + ";"
+                + " trap 'echo parent-TERM >> " + log + "; sleep 0.3; kill -USR1 $c; wait $c; exit 0' TERM;"
+                + " while true; do sleep 0.05; done";
+        Watchdog w = Watchdog.builder()
+                .command(List.of("sh", "-c", parent))
+                .config(FAST.toBuilder().stopTimeout(Duration.ofSeconds(5)).build())
+                .build()
+                .start();
+        open.add(w);
+        assertThat(w.awaitUp(Duration.ofSeconds(20))).isTrue();
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(pids) && !Files.readString(pids).isBlank());
+        seenPids.add(w.pid().getAsLong());
+        long orphan = Long.parseLong(Files.readString(pids).trim());
+        seenPids.add(orphan);
+
+        w.close();
+
+        assertThat(Files.readAllLines(log)).containsExactly("parent-TERM", "child-USR1");
+        assertThat(ProcessHandle.of(orphan).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    }
+
     @Test
     void secondWatchdogOnTheSameDataDirIsRefused() throws Exception {
         Watchdog w = redis(new MetricRegistry(), FAST);
@@ -442,16 +476,25 @@ class WatchdogIT {
         }
     }
 
-    @Test
-    void dataDirWithOnlyAnRdbIsLoadedAndThenKeptInAnAof() throws Exception {
+    /**
+     * Also with CONFIG (which the conversion runs) renamed or disabled, as managed setups do: before, a disabled CONFIG
+     * made the conversion wait forever. A disabled one is renamed for the conversion's start only, to a random name.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "CONFIG \"\"", "CONFIG spillway-test-config", "INFO ''"})
+    void dataDirWithOnlyAnRdbIsLoadedAndThenKeptInAnAof(String rename) throws Exception {
         Path dir = tmp.resolve("redis");
         int port = freePort();
         rdbOnlyDataDir(dir, port, j -> j.set("job", "kept"));
         assertThat(dir.resolve("dump.rdb")).exists();
         assertThat(dir.resolve("appendonly.aof")).doesNotExist();
 
+        RedisServerConfig.Builder server = RedisServerConfig.custom().port(port).dataDir(dir);
+        if (!rename.isEmpty()) {
+            server.setting("rename-command", rename);
+        }
         Watchdog w = Watchdog.builder()
-                .redis(RedisServerConfig.custom().port(port).dataDir(dir).build())
+                .redis(server.build())
                 .config(FAST.toBuilder().probeTimeout(Duration.ofSeconds(1)).hangTimeout(Duration.ofSeconds(10)).build())
                 .build();
         open.add(w);
@@ -461,7 +504,15 @@ class WatchdogIT {
         seenPids.add(first);
         try (Jedis j = client(w)) {
             assertThat(j.get("job")).isEqualTo("kept");
-            assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
+            if (rename.startsWith("INFO")) {
+                assertThat(j.configGet("appendonly")).containsEntry("appendonly", "yes");
+            } else {
+                assertThat(j.info("persistence")).contains("aof_enabled:1");
+            }
+            if (rename.equals("CONFIG \"\"")) {
+                // Disabled again from the next start on: the conversion's random name was for its start only.
+                assertThat(Files.readString(dir.resolve("redis.conf"))).contains("rename-command CONFIG spillway-config-");
+            }
         }
 
         // Up means the AOF holds the data: a SIGKILL and a start with appendonly yes keep it.
@@ -469,6 +520,10 @@ class WatchdogIT {
         await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
                 .until(() -> w.pid().getAsLong() != first && w.isUp() && answers(w, "job", "kept"));
         seenPids.add(w.pid().getAsLong());
+        if (rename.equals("CONFIG \"\"")) {
+            assertThat(Files.readString(dir.resolve("redis.conf"))).contains("rename-command CONFIG \"\"")
+                    .doesNotContain("spillway-config-");
+        }
     }
 
     @Test

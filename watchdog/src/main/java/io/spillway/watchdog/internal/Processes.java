@@ -33,8 +33,11 @@ public final class Processes {
     }
 
     /**
-     * Stops a process and its descendants: SIGCONT (a frozen process cannot handle SIGTERM), SIGTERM, then
-     * SIGKILL for whatever is left after {@code grace}.
+     * Stops a process and its descendants: SIGCONT to all (a frozen process cannot handle SIGTERM), SIGTERM to the
+     * process alone, and up to {@code grace} for it to exit, stopping its own children as it sees fit (a worker finishes
+     * its jobs, whose subprocesses are its children; redis-server ends its AOF rewrite child); SIGKILL if it has not.
+     * Then whatever of its tree is left gets SIGTERM and up to {@code grace} again, then SIGKILL. Before, SIGTERM went to
+     * the whole tree at once, so a worker's handler subprocesses were stopped under the jobs it was finishing.
      *
      * @return true if SIGKILL was needed
      */
@@ -42,19 +45,28 @@ public final class Processes {
         if (!root.isAlive()) {
             return false;
         }
-        List<ProcessHandle> tree = root.descendants().collect(Collectors.toList());
-        tree.add(0, root);
+        java.util.Set<ProcessHandle> tree = new java.util.LinkedHashSet<>();
+        tree.add(root);
+        root.descendants().forEach(tree::add);
         for (ProcessHandle h : tree) {
             signal(h.pid(), "CONT");
         }
-        for (ProcessHandle h : tree) {
+        root.destroy();
+        boolean killed = false;
+        if (!await(root, grace)) {
+            root.descendants().forEach(tree::add); // started meanwhile
+            root.destroyForcibly();
+            killed = true;
+            await(root, Duration.ofSeconds(5));
+        }
+        List<ProcessHandle> left = tree.stream().filter(ProcessHandle::isAlive).collect(Collectors.toList());
+        for (ProcessHandle h : left) {
             h.destroy();
         }
         long deadline = System.nanoTime() + grace.toNanos();
-        boolean killed = false;
-        for (ProcessHandle h : tree) {
-            long left = Math.max(0, deadline - System.nanoTime());
-            if (!await(h, Duration.ofNanos(left))) {
+        for (ProcessHandle h : left) {
+            long wait = Math.max(0, deadline - System.nanoTime());
+            if (!await(h, Duration.ofNanos(wait))) {
                 h.destroyForcibly();
                 killed = true;
                 await(h, Duration.ofSeconds(5));

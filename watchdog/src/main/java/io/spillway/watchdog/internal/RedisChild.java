@@ -79,6 +79,9 @@ public final class RedisChild implements Child {
     /** The configured min-replicas-to-write, set back once an RDB conversion has written the AOF. */
     private String minReplicasToWrite = "0";
     private boolean aofRequested;
+    /** The names CONFIG and INFO answer to during an RDB conversion ({@link #commandNames}). */
+    private String configCommand = "CONFIG";
+    private String infoCommand = "INFO";
     private String conflict;
     private String lastReply = "";
 
@@ -161,6 +164,7 @@ public final class RedisChild implements Child {
             minReplicasToWrite = setting(text, "min-replicas-to-write", "0");
             text = text.replaceAll("(?m)^min-replicas-to-write .*\\R?", "");
             text = (text.endsWith("\n") ? text : text + "\n") + "min-replicas-to-write 1\n";
+            text = commandNames(text);
         }
         writeOwnerOnly(conf, text);
         ownerOnlyFile(dir.resolve("redis.stdout")); // a refused setting is echoed there, a password included
@@ -421,13 +425,53 @@ public final class RedisChild implements Child {
         return m.find() ? m.group(1) : otherwise;
     }
 
+    /**
+     * The conversion's names for CONFIG and INFO, which it runs: a {@code rename-command} of either is followed, and one
+     * that disables it ({@code rename-command CONFIG ""}) becomes, for this start only, a rename to a random name only
+     * this watchdog knows. Before, a disabled CONFIG made the conversion wait forever. Returns the configuration text
+     * of the conversion's start.
+     */
+    private String commandNames(String text) {
+        configCommand = "CONFIG";
+        infoCommand = "INFO";
+        String[] lines = text.split("\n", -1);
+        java.util.regex.Pattern rename = java.util.regex.Pattern.compile("^rename-command\\s+(\\S+)\\s+(.*?)\\s*$");
+        for (int i = 0; i < lines.length; i++) {
+            java.util.regex.Matcher m = rename.matcher(lines[i]);
+            String command = m.matches() ? m.group(1).replaceAll("^[\"']|[\"']$", "") : "";
+            if (command.equalsIgnoreCase("CONFIG") || command.equalsIgnoreCase("INFO")) {
+                String to = m.group(2).replaceAll("^\"(.*)\"$|^'(.*)'$", "$1$2");
+                if (to.isEmpty()) {
+                    byte[] secret = new byte[16];
+                    new java.security.SecureRandom().nextBytes(secret);
+                    to = "spillway-" + command.toLowerCase(java.util.Locale.ROOT) + "-" + java.util.HexFormat.of().formatHex(secret);
+                    lines[i] = "rename-command " + command + " " + to;
+                }
+                if (command.equalsIgnoreCase("CONFIG")) {
+                    configCommand = to;
+                } else {
+                    infoCommand = to;
+                }
+            }
+        }
+        return String.join("\n", lines);
+    }
+
+    /** A command by the name it answers to (renamed or not), with String arguments. */
+    private static redis.clients.jedis.commands.ProtocolCommand named(String name) {
+        byte[] raw = name.getBytes(StandardCharsets.UTF_8);
+        return () -> raw;
+    }
+
     /** The RDB-to-AOF step of {@link #launch()}: READY once Redis has written its AOF, else ALIVE. */
     private Answer convertRdb() {
         if (!aofRequested) {
-            probe.configSet("appendonly", "yes");
+            probe.sendCommand(named(configCommand), "SET", "appendonly", "yes");
             aofRequested = true;
         }
-        Map<String, String> info = fields(probe.info("persistence"));
+        Object persistence = probe.sendCommand(named(infoCommand), "persistence");
+        Map<String, String> info = fields(persistence instanceof byte[] b ? new String(b, StandardCharsets.UTF_8)
+                : String.valueOf(persistence));
         boolean rewriting = "1".equals(info.get("aof_rewrite_in_progress")) || "1".equals(info.get("aof_rewrite_scheduled"));
         boolean ok = "ok".equals(info.get("aof_last_bgrewrite_status"));
         if (rewriting || !ok || !"1".equals(info.get("aof_enabled"))) {
@@ -435,7 +479,7 @@ public final class RedisChild implements Child {
                     + (ok ? "" : " (a try failed, see redis.log; Redis tries again)");
             return Answer.ALIVE;
         }
-        probe.configSet("min-replicas-to-write", minReplicasToWrite);
+        probe.sendCommand(named(configCommand), "SET", "min-replicas-to-write", minReplicasToWrite);
         convertingRdb = false;
         log.info("{}: AOF written from the data loaded from {}; appendonly yes from now on, and writes accepted", name,
                 rdbFile().getFileName());

@@ -115,7 +115,8 @@ public final class Supervisor {
         }
         if (Thread.currentThread() != thread && thread.isAlive()) {
             try {
-                thread.join(config.stopTimeout().plusSeconds(10).toMillis());
+                // stopTree: the grace for the child, then for what it left running, and their SIGKILLs.
+                thread.join(config.stopTimeout().multipliedBy(2).plusSeconds(15).toMillis());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -229,8 +230,8 @@ public final class Supervisor {
                 log.info("Stopping {} (pid {}): SIGTERM", child.name(), p.pid());
                 killed = Processes.stopTree(p.toHandle(), config.stopTimeout());
                 if (killed) {
-                    log.warn("{} (pid {}) did not exit within {} ms of SIGTERM: killed it (SIGKILL)", child.name(),
-                            p.pid(), config.stopTimeout().toMillis());
+                    log.warn("{} (pid {}), or a process it left running, did not exit within {} ms of SIGTERM: killed"
+                            + " (SIGKILL)", child.name(), p.pid(), config.stopTimeout().toMillis());
                 }
             }
             child.release();
