@@ -184,6 +184,23 @@ public final class ChaosProxy implements AutoCloseable {
     }
 
     /**
+     * Closes the connections whose replies are held ({@link #holdRepliesTo}): the command ran, its reply is lost, the
+     * client sees a reset; every other connection goes on.
+     *
+     * @return how many were closed
+     */
+    public int dropHeldConnections() {
+        int n = 0;
+        for (Link link : links) {
+            if (link.held) {
+                link.close();
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
      * Closes every open connection whose replies are not held (their clients see a reset).
      *
      * @return how many were closed

@@ -325,6 +325,17 @@ public final class RedisGateway implements AutoCloseable {
     }
 
     /**
+     * {@link #eval} that runs {@code onSend} each time the call is about to be sent: a retry on a fresh connection runs
+     * it again, so a caller tells whether the call went twice, the first send's reply possibly lost with its connection.
+     */
+    public Object eval(LuaScript script, List<byte[]> keys, List<byte[]> args, Runnable onSend) {
+        return execute(c -> {
+            onSend.run();
+            return evalReloading(c, script, keys, args);
+        });
+    }
+
+    /**
      * {@link #eval} that runs {@code whileWaiting} on the caller's thread once the command is on its way to
      * Redis and before its reply is read: local work done during the round trip costs the caller nothing.
      * It runs once per attempt that reaches Redis (a retry on a fresh connection runs it again), never

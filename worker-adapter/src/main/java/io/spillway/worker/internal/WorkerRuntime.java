@@ -656,30 +656,72 @@ public final class WorkerRuntime {
             params.block((int) blockMs);
         }
         List<Map.Entry<byte[], List<StreamEntryBinary>>> res;
+        Map<QueueName, StreamEntryID> before = new HashMap<>();
+        for (String stream : names) {
+            QueueName q = byStream.get(stream);
+            before.put(q, newestSeen.getOrDefault(q, new StreamEntryID(0, 0)));
+        }
+        int[] sends = {0};
         try {
-            res = gateway.execute(c -> c.xreadGroupBinary(GROUP, bytes(name), params, from));
+            res = gateway.execute(c -> {
+                sends[0]++;
+                return c.xreadGroupBinary(GROUP, bytes(name), params, from);
+            });
         } catch (RuntimeException e) {
             for (String stream : names) {
                 maybeUnseen.add(byStream.get(stream));
             }
             throw e;
         }
-        if (res == null || res.isEmpty()) {
-            return 0;
-        }
-        lastNonEmptyFetch = System.nanoTime();
+        Map<QueueName, Set<String>> received = new HashMap<>();
         int n = 0;
-        for (Map.Entry<byte[], List<StreamEntryBinary>> e : res) {
-            QueueName q = byStream.get(new String(e.getKey(), StandardCharsets.UTF_8));
-            List<Fetched> batch = new ArrayList<>(e.getValue().size());
-            for (StreamEntryBinary entry : e.getValue()) {
-                batch.add(new Fetched(entry.getID().toString(), field(entry.getFields())));
-                seen(q, entry.getID());
+        if (res != null && !res.isEmpty()) {
+            lastNonEmptyFetch = System.nanoTime();
+            for (Map.Entry<byte[], List<StreamEntryBinary>> e : res) {
+                QueueName q = byStream.get(new String(e.getKey(), StandardCharsets.UTF_8));
+                List<Fetched> batch = new ArrayList<>(e.getValue().size());
+                for (StreamEntryBinary entry : e.getValue()) {
+                    batch.add(new Fetched(entry.getID().toString(), field(entry.getFields())));
+                    seen(q, entry.getID());
+                    received.computeIfAbsent(q, k -> new java.util.HashSet<>()).add(entry.getID().toString());
+                }
+                n += batch.size();
+                dispatch(q, batch, false);
             }
-            n += batch.size();
-            dispatch(q, batch, false);
+        }
+        if (sends[0] > 1) {
+            // The gateway sent the read again on a fresh connection: the first send may have run and lost its reply
+            // with its connection, leasing entries to this worker that this reply, of the second send, does not hold
+            // (older than the ones it does). Taken back now, not left to wait out their lease.
+            for (Map.Entry<QueueName, StreamEntryID> b : before.entrySet()) {
+                n += takeBackAfterRetry(b.getKey(), b.getValue(), received.getOrDefault(b.getKey(), Set.of()), perStream);
+            }
         }
         return n;
+    }
+
+    /**
+     * After a read sent twice: the entries of {@code q} leased to this worker after {@code after} (the newest it had
+     * received before the read) that the second send's reply did not hold ({@code received}), claimed to itself if still
+     * idle since and run at once. Returns how many. A failure here is said and left to the leases.
+     */
+    private int takeBackAfterRetry(QueueName q, StreamEntryID after, Set<String> received, int max) {
+        try {
+            List<Pending> mine = new ArrayList<>();
+            for (Pending p : pendingAfter(q, after, max + received.size())) {
+                if (!received.contains(p.entryId())) {
+                    mine.add(p);
+                    seen(q, new StreamEntryID(p.entryId()));
+                }
+            }
+            List<Fetched> batch = claimOwn(q, mine);
+            runTakenBack(q, batch, "leased to it by a fetch whose reply was lost (the fetch was sent again)");
+            return batch.size();
+        } catch (RuntimeException e) {
+            log.warn("Worker {}: could not take back the jobs of queue {} that a lost fetch reply may have leased to it ({});"
+                    + " they run once their lease ends", name, q, Failures.describe(e));
+            return 0;
+        }
     }
 
     private static byte[] field(Map<byte[], byte[]> fields) {
@@ -744,18 +786,23 @@ public final class WorkerRuntime {
             byte[] start = reclaimFrom.getOrDefault(q, PENDING_START);
             String token = Long.toString(++takeoverCalls);
             List<?> res;
+            int[] sends = {0};
             try {
                 res = (List<?>) gateway.eval(WorkerScripts.TAKEOVER,
                         List.of(bytes(RedisKeys.stream(q)), bytes(RedisKeys.claimed(q, name))),
                         List.of(GROUP, bytes(name), num(millis(s.lease())), start, num(want), bytes(token),
-                                num(millis(s.lease()))));
+                                num(millis(s.lease()))), () -> sends[0]++);
             } catch (RuntimeException e) {
                 maybeUnseen.add(q);
                 takeoverUnanswered.put(q, token);
                 throw e;
             }
+            boolean sentAgain = sends[0] > 1;
             if (res == null || res.size() < 2 || !(res.get(0) instanceof byte[] next) || !(res.get(1) instanceof List<?> entries)) {
                 reclaimFrom.remove(q);
+                if (sentAgain) {
+                    total += takeBackClaimedAfterRetry(q, token, Set.of());
+                }
                 break;
             }
             reclaimFrom.put(q, next);
@@ -766,6 +813,13 @@ public final class WorkerRuntime {
                 log.info("Worker {}: took over {} of queue {} whose lease had expired", name, count(batch.size(), "job"), q);
                 dispatch(q, batch, true);
                 total += batch.size();
+            }
+            if (sentAgain) {
+                // Sent again on a fresh connection (same token): what the first send claimed, its reply lost, is in the
+                // note and not in this reply. Taken back now, not left to wait out another lease.
+                Set<String> got = new java.util.HashSet<>();
+                batch.forEach(f -> got.add(f.entryId()));
+                total += takeBackClaimedAfterRetry(q, token, got);
             }
             if (Arrays.equals(next, PENDING_START)) {
                 break; // the scan reached the end of the list: the next round starts again at the front
@@ -851,20 +905,9 @@ public final class WorkerRuntime {
     }
 
     private int takeBackUnseen(QueueName q, int max) {
-        byte[] stream = bytes(RedisKeys.stream(q));
-        StreamEntryID newest = newestSeen.getOrDefault(q, new StreamEntryID(0, 0));
-        StreamEntryID after = new StreamEntryID(newest.getTime(), newest.getSequence() + 1);
-        List<Object> pending = gateway.execute(c -> c.xpending(stream, GROUP,
-                XPendingParams.xPendingParams(after.toString(), "+", max).consumer(bytes(name))));
-        if (pending == null || pending.isEmpty()) {
+        List<Pending> mine = pendingAfter(q, newestSeen.getOrDefault(q, new StreamEntryID(0, 0)), max);
+        if (mine.isEmpty()) {
             return 0;
-        }
-        List<Pending> mine = new ArrayList<>();
-        for (Object o : pending) {
-            if (o instanceof List<?> p && p.size() >= 4 && p.get(0) instanceof byte[] id && p.get(2) instanceof Long idle
-                    && p.get(3) instanceof Long deliveries) {
-                mine.add(new Pending(new String(id, StandardCharsets.UTF_8), idle, deliveries));
-            }
         }
         for (Pending p : mine) {
             // Seen now, claimed or not (deleted while pending, or another worker's by now): the next look starts after.
@@ -880,25 +923,32 @@ public final class WorkerRuntime {
      * to this worker taken back and run at once. Returns how many.
      */
     private int takeBackClaimed(QueueName q, String token) {
+        return takeBackClaimed(q, token, Set.of());
+    }
+
+    /** {@link #takeBackClaimed(QueueName, String, Set)} after a takeover sent twice; a failure is said and left to the leases. */
+    private int takeBackClaimedAfterRetry(QueueName q, String token, Set<String> received) {
+        try {
+            return takeBackClaimed(q, token, received);
+        } catch (RuntimeException e) {
+            log.warn("Worker {}: could not take back the jobs of queue {} that a takeover sent twice may have claimed ({});"
+                    + " they run once their lease ends", name, q, Failures.describe(e));
+            return 0;
+        }
+    }
+
+    /** {@link #takeBackClaimed(QueueName, String)} of the noted entries not in {@code received}. */
+    private int takeBackClaimed(QueueName q, String token, Set<String> received) {
         byte[] note = gateway.execute(c -> c.get(bytes(RedisKeys.claimed(q, name))));
         String[] parts = note == null ? new String[0] : new String(note, StandardCharsets.UTF_8).split(" ");
         if (parts.length < 2 || !parts[0].equals(token)) {
             return 0;
         }
-        List<String> ids = Arrays.asList(parts).subList(1, parts.length);
-        String stream = RedisKeys.stream(q);
-        String group = new String(GROUP, StandardCharsets.UTF_8);
-        List<Pending> mine = gateway.pipelined(true, p -> {
-            List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
-            for (String id : ids) {
-                StreamEntryID e = new StreamEntryID(id);
-                rs.add(p.xpending(stream, group, XPendingParams.xPendingParams(e, e, 1)));
-            }
-            return () -> rs.stream().map(r -> r.get().isEmpty() ? null : r.get().get(0))
-                    .filter(e -> e != null && name.equals(e.getConsumerName()))
-                    .map(e -> new Pending(e.getID().toString(), e.getIdleTime(), e.getDeliveredTimes())).toList();
-        });
-        List<Fetched> batch = claimOwn(q, mine);
+        List<String> ids = Arrays.asList(parts).subList(1, parts.length).stream().filter(id -> !received.contains(id)).toList();
+        if (ids.isEmpty()) {
+            return 0;
+        }
+        List<Fetched> batch = claimOwn(q, stillMine(q, ids));
         runTakenBack(q, batch, "that a takeover whose reply was lost had claimed");
         return batch.size();
     }
@@ -910,6 +960,40 @@ public final class WorkerRuntime {
             log.info("Worker {}: took back {} of queue {} {}", name, count(batch.size(), "job"), q, how);
             dispatch(q, batch, true);
         }
+    }
+
+    /** Of the entries {@code ids} of {@code q}, those leased to this worker now (one XPENDING each, pipelined). */
+    private List<Pending> stillMine(QueueName q, List<String> ids) {
+        String stream = RedisKeys.stream(q);
+        String group = new String(GROUP, StandardCharsets.UTF_8);
+        return gateway.pipelined(true, p -> {
+            List<redis.clients.jedis.Response<List<redis.clients.jedis.resps.StreamPendingEntry>>> rs = new ArrayList<>();
+            for (String id : ids) {
+                StreamEntryID e = new StreamEntryID(id);
+                rs.add(p.xpending(stream, group, XPendingParams.xPendingParams(e, e, 1)));
+            }
+            return () -> rs.stream().map(r -> r.get().isEmpty() ? null : r.get().get(0))
+                    .filter(e -> e != null && name.equals(e.getConsumerName()))
+                    .map(e -> new Pending(e.getID().toString(), e.getIdleTime(), e.getDeliveredTimes())).toList();
+        });
+    }
+
+    /** Up to {@code max} entries of {@code q} leased to this worker, newer than {@code newest}, oldest first. */
+    private List<Pending> pendingAfter(QueueName q, StreamEntryID newest, int max) {
+        byte[] stream = bytes(RedisKeys.stream(q));
+        StreamEntryID after = new StreamEntryID(newest.getTime(), newest.getSequence() + 1);
+        List<Object> pending = gateway.execute(c -> c.xpending(stream, GROUP,
+                XPendingParams.xPendingParams(after.toString(), "+", max).consumer(bytes(name))));
+        List<Pending> mine = new ArrayList<>();
+        if (pending != null) {
+            for (Object o : pending) {
+                if (o instanceof List<?> p && p.size() >= 4 && p.get(0) instanceof byte[] id && p.get(2) instanceof Long idle
+                        && p.get(3) instanceof Long deliveries) {
+                    mine.add(new Pending(new String(id, StandardCharsets.UTF_8), idle, deliveries));
+                }
+            }
+        }
+        return mine;
     }
 
     /** An entry of this worker's pending-entries list, as XPENDING listed it. */
@@ -943,11 +1027,38 @@ public final class WorkerRuntime {
             }
             args.add(bytes("RETRYCOUNT"));
             args.add(num(e.getKey()));
-            Object claimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
-                    args.toArray(new byte[0][])));
-            if (claimed instanceof List<?> l) {
-                for (Fetched f : entries(q, l)) {
-                    out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
+            int[] sends = {0};
+            Object claimed = gateway.execute(c -> {
+                sends[0]++;
+                return c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM, args.toArray(new byte[0][]));
+            });
+            List<Fetched> got = claimed instanceof List<?> l ? entries(q, l) : List.of();
+            for (Fetched f : got) {
+                out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
+            }
+            if (sends[0] > 1) {
+                // Sent again on a fresh connection: the first send may have claimed entries (their idle time reset) and
+                // lost its reply, and the second, with the same minimum idle time, then claims none of them. Those still
+                // leased to this worker are its own either way: claimed again without the condition.
+                Set<String> have = new java.util.HashSet<>();
+                got.forEach(f -> have.add(f.entryId()));
+                List<String> missing = e.getValue().stream().map(Pending::entryId).filter(id -> !have.contains(id)).toList();
+                List<Pending> still = missing.isEmpty() ? List.of() : stillMine(q, missing);
+                if (!still.isEmpty()) {
+                    List<byte[]> again = new ArrayList<>(args.subList(0, 3));
+                    again.add(num(0));
+                    for (Pending p : still) {
+                        again.add(bytes(p.entryId()));
+                    }
+                    again.add(bytes("RETRYCOUNT"));
+                    again.add(num(e.getKey()));
+                    Object reclaimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
+                            again.toArray(new byte[0][])));
+                    if (reclaimed instanceof List<?> l) {
+                        for (Fetched f : entries(q, l)) {
+                            out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
+                        }
+                    }
                 }
             }
         }

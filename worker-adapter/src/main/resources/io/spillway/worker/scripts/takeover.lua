@@ -10,7 +10,7 @@
 -- ARGV[4]  cursor: the entry id the scan of the pending-entries list goes on from
 -- ARGV[5]  COUNT
 -- ARGV[6]  token of this call (unique per worker): the worker trusts a note only when it bears the token of the call
---          whose reply it did not get
+--          whose reply it did not get; the same call sent again adds to its note
 -- ARGV[7]  the note's time to live in milliseconds (the lease: past it the entries are anyone's to take over again)
 --
 -- Returns XAUTOCLAIM's reply as it is: {next cursor, entries, (Redis 7) deleted ids}. The note is written only when
@@ -34,6 +34,11 @@ for _, e in ipairs(entries) do
 end
 if #note > 1 then
 --#include room.lua
+  -- The same call sent again (the gateway's retry after its connection dropped): keep what the first send claimed.
+  local old = redis.pcall('GET', KEYS[2])
+  if type(old) == 'string' and string.sub(old, 1, #ARGV[6] + 1) == ARGV[6] .. ' ' then
+    note[1] = old
+  end
   redis.pcall('SET', KEYS[2], table.concat(note, ' '), 'PX', ARGV[7])
 end
 return r
