@@ -385,8 +385,8 @@ public final class Failures {
 
     public static boolean isRetryable(Throwable t) {
         // A TLS failure fails again on a fresh connection: retrying only doubles the handshakes.
-        return t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t) && !isTlsFailure(t)
-                && !(t instanceof RunIdCheckingConnectionFactory.RedisRestartedException)
+        return (t instanceof JedisConnectionException && !isRefused(t) && !isTimeout(t) && !isTlsFailure(t)
+                && !(t instanceof RunIdCheckingConnectionFactory.RedisRestartedException))
                 || isChainBroken(t);
     }
 

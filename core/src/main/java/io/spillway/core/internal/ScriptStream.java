@@ -144,12 +144,11 @@ public final class ScriptStream {
                     if (call == null) {
                         exhausted = true;
                     } else {
-                        RedisGateway.ScriptCall before = lastOfChain(call);
                         // In flight from before its write: if the write fails, the retry sends it again.
                         inFlight.addLast(call);
                         if (call.chain() != null) {
-                            assign(call);
-                            spec(call, before, source.more());
+                            // Linked to the latest call of its chain in flight (the ones before are written already).
+                            linkAll(new java.util.ArrayList<>(inFlight), source.more());
                         }
                         write(c, call);
                     }
@@ -203,21 +202,6 @@ public final class ScriptStream {
         for (RedisGateway.ScriptCall call : inFlight) {
             write(c, call);
         }
-    }
-
-    /** The latest call in flight of {@code call}'s chain, or null. */
-    private RedisGateway.ScriptCall lastOfChain(RedisGateway.ScriptCall call) {
-        if (call.chain() == null) {
-            return null;
-        }
-        java.util.Iterator<RedisGateway.ScriptCall> it = inFlight.descendingIterator();
-        while (it.hasNext()) {
-            RedisGateway.ScriptCall c = it.next();
-            if (c.chain() != null && c.chain().keyPrefix.equals(call.chain().keyPrefix)) {
-                return c;
-            }
-        }
-        return null;
     }
 
     /** Gives a chained call its token and its link (the key and a placeholder argument), once. */
