@@ -321,7 +321,7 @@ public final class JobProducer implements AutoCloseable {
         try {
             JobRecord job = newRecord(queue, type, payload, options, start);
             byte[] encoded = JobCodec.encode(job);
-            Receipt r = submit(job, encoded, start);
+            Receipt r = submit(job, encoded, start, options == null || options.jobIdOrNull() == null);
             TickMeter.mark(accepted, 1, start);
             return r;
         } catch (RuntimeException e) {
@@ -769,15 +769,18 @@ public final class JobProducer implements AutoCloseable {
         }
     }
 
-    /** {@code tick}: the caller's {@link System#nanoTime()} reading, for the meters. */
-    private Receipt submit(JobRecord job, byte[] encoded, long tick) {
+    /**
+     * {@code tick}: the caller's {@link System#nanoTime()} reading, for the meters; {@code minted}: the job's id was minted
+     * here (no caller-chosen id).
+     */
+    private Receipt submit(JobRecord job, byte[] encoded, long tick, boolean minted) {
         if (!config.writeAhead) {
             long stamp = directCalls.readLock();
             try {
                 if (closed) {
                     throw new IllegalStateException("producer is closed"); // close() began while this call started
                 }
-                Receipt direct = submitDirect(job, encoded, tick);
+                Receipt direct = submitDirect(job, encoded, tick, minted);
                 if (direct != null) {
                     return direct;
                 }
@@ -789,7 +792,7 @@ public final class JobProducer implements AutoCloseable {
     }
 
     /** The job written to Redis, if the circuit is closed and its queue has no backlog; null if it must spool. */
-    private Receipt submitDirect(JobRecord job, byte[] encoded, long tick) {
+    private Receipt submitDirect(JobRecord job, byte[] encoded, long tick, boolean minted) {
         if (!gateway.isOpen() && journal.backlog(job.queue()) == 0) {
             try {
                 register(job.queue());
@@ -806,14 +809,14 @@ public final class JobProducer implements AutoCloseable {
                         recorded[0] = recent.record(encoded, now);
                     }
                 });
-                int code = EnqueueScript.codes(reply, 1)[0];
+                boolean dup = duplicate(EnqueueScript.codes(reply, 1)[0], minted);
                 Instant at = Instant.now();
                 recent.remember(job, encoded, at.toEpochMilli(), recorded[0]);
                 TickMeter.mark(enqueued, 1, tick);
-                if (code == EnqueueScript.DUPLICATE) {
+                if (dup) {
                     duplicates.mark();
                 }
-                return new Receipt(job.id().value(), job.queue().value(), false, code == EnqueueScript.DUPLICATE, at);
+                return new Receipt(job.id().value(), job.queue().value(), false, dup, at);
             } catch (RedisUnavailableException e) {
                 // Spool. The gateway has opened the circuit and told the reconnect loop.
             } catch (SpillwayException e) {
@@ -997,7 +1000,7 @@ public final class JobProducer implements AutoCloseable {
                 int i = directIdx.get(range[0] + k);
                 JobRecord r = batch.record(i);
                 sentBytes.add(batch.encoded(i));
-                boolean dup = codes[k] == EnqueueScript.DUPLICATE;
+                boolean dup = duplicate(codes[k], batch.jobs.get(i).options().jobIdOrNull() == null);
                 if (dup) {
                     duplicates.mark();
                 }
@@ -1006,6 +1009,15 @@ public final class JobProducer implements AutoCloseable {
             recent.addAll(sentBytes, at.toEpochMilli());
             TickMeter.mark(enqueued, n, System.nanoTime());
         }, BATCH_STREAM_DEPTH, true);
+    }
+
+    /**
+     * Whether a job written directly was a duplicate, from the script's {@code code}. Never for an id {@code minted} here:
+     * nothing else can have written it, so a duplicate reply means the gateway sent the call again after the first send
+     * wrote the job and lost its reply with its connection (before, the receipt then said duplicate).
+     */
+    private static boolean duplicate(int code, boolean minted) {
+        return code == EnqueueScript.DUPLICATE && !minted;
     }
 
     /**

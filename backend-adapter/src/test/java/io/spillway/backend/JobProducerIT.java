@@ -458,6 +458,50 @@ class JobProducerIT {
         }
     }
 
+    /**
+     * One connection drops with the reply to an enqueue on it (a proxy resets it; Redis goes on): the gateway sends the
+     * call again at once, and the script finds the job the first send wrote. With a minted id nothing else can have
+     * written it: the receipt says direct and not duplicate (before, duplicate). With a caller-chosen id it says
+     * duplicate, as Redis knew the id. The same for {@code enqueueAll}, whose calls in flight are sent again.
+     */
+    @Test
+    void aJobWhoseReplyWasLostAndThatWasSentAgainIsNoDuplicateWhenItsIdWasMinted() throws Exception {
+        try (ChaosProxy proxy = ChaosProxy.to(redis.port()); JobProducer p = producerThrough(proxy); Jedis j = redis.jedis()) {
+            assertThat(p.enqueue("lost", "t", bytes("warm")).duplicate()).isFalse();
+
+            proxy.holdRepliesTo("EVALSHA");
+            java.util.concurrent.CompletableFuture<Receipt> single =
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> p.enqueue("lost", "t", bytes("single")));
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5)).until(() -> proxy.heldConnections() == 1);
+            assertThat(proxy.dropHeldConnections()).isEqualTo(1);
+            Receipt r = single.get(20, TimeUnit.SECONDS);
+            assertThat(r.spooled()).isFalse();
+            assertThat(r.duplicate()).isFalse();
+
+            proxy.holdRepliesTo("EVALSHA");
+            java.util.concurrent.CompletableFuture<Receipt> chosen = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                    p.enqueue("lost", "t", bytes("chosen"), EnqueueOptions.withJobId("order-7")));
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5)).until(() -> proxy.heldConnections() == 1);
+            assertThat(proxy.dropHeldConnections()).isEqualTo(1);
+            assertThat(chosen.get(20, TimeUnit.SECONDS).duplicate()).isTrue();
+
+            proxy.holdRepliesTo("EVALSHA");
+            List<NewJob> jobs = new ArrayList<>();
+            for (int i = 0; i < 150; i++) {
+                jobs.add(new NewJob("lost", "t", bytes("batch " + i)));
+            }
+            java.util.concurrent.CompletableFuture<List<Receipt>> batch =
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> p.enqueueAll(jobs));
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5)).until(() -> proxy.heldConnections() == 1);
+            assertThat(proxy.dropHeldConnections()).isEqualTo(1);
+            List<Receipt> receipts = batch.get(20, TimeUnit.SECONDS);
+            assertThat(receipts).noneMatch(Receipt::spooled).noneMatch(Receipt::duplicate);
+
+            assertThat(RedisJobs.ids(j, "lost")).hasSize(1 + 1 + 1 + 150).doesNotHaveDuplicates();
+            assertThat(p.metrics().meter(MetricNames.DUPLICATES).getCount()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aSpooledJobRedisCannotTakeHoldsTheReplayBackAsOneOutageUntilTheSettingIsRaised() throws Exception {
         // Redis drops the connection of a command bigger than proto-max-bulk-len: to a replaying producer that
