@@ -1009,57 +1009,57 @@ public final class WorkerRuntime {
         if (mine.isEmpty()) {
             return List.of();
         }
-        byte[] stream = bytes(RedisKeys.stream(q));
         Map<Long, List<Pending>> byCount = new java.util.TreeMap<>();
         for (Pending p : mine) {
             byCount.computeIfAbsent(p.deliveries(), k -> new ArrayList<>()).add(p);
         }
         List<Fetched> out = new ArrayList<>();
         for (Map.Entry<Long, List<Pending>> e : byCount.entrySet()) {
-            List<byte[]> args = new ArrayList<>();
-            args.add(stream);
-            args.add(GROUP);
-            args.add(bytes(name));
             long minIdle = e.getValue().stream().mapToLong(Pending::idle).min().orElse(0);
-            args.add(num(Math.max(0, minIdle - 1)));
-            for (Pending p : e.getValue()) {
-                args.add(bytes(p.entryId()));
-            }
-            args.add(bytes("RETRYCOUNT"));
-            args.add(num(e.getKey()));
+            List<String> ids = e.getValue().stream().map(Pending::entryId).toList();
             int[] sends = {0};
-            Object claimed = gateway.execute(c -> {
-                sends[0]++;
-                return c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM, args.toArray(new byte[0][]));
-            });
-            List<Fetched> got = claimed instanceof List<?> l ? entries(q, l) : List.of();
-            for (Fetched f : got) {
-                out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
-            }
+            List<Fetched> got = xclaim(q, Math.max(0, minIdle - 1), ids, e.getKey(), sends);
+            out.addAll(got);
             if (sends[0] > 1) {
                 // Sent again on a fresh connection: the first send may have claimed entries (their idle time reset) and
                 // lost its reply, and the second, with the same minimum idle time, then claims none of them. Those still
                 // leased to this worker are its own either way: claimed again without the condition.
                 Set<String> have = new java.util.HashSet<>();
                 got.forEach(f -> have.add(f.entryId()));
-                List<String> missing = e.getValue().stream().map(Pending::entryId).filter(id -> !have.contains(id)).toList();
+                List<String> missing = ids.stream().filter(id -> !have.contains(id)).toList();
                 List<Pending> still = missing.isEmpty() ? List.of() : stillMine(q, missing);
                 if (!still.isEmpty()) {
-                    List<byte[]> again = new ArrayList<>(args.subList(0, 3));
-                    again.add(num(0));
-                    for (Pending p : still) {
-                        again.add(bytes(p.entryId()));
-                    }
-                    again.add(bytes("RETRYCOUNT"));
-                    again.add(num(e.getKey()));
-                    Object reclaimed = gateway.execute(c -> c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM,
-                            again.toArray(new byte[0][])));
-                    if (reclaimed instanceof List<?> l) {
-                        for (Fetched f : entries(q, l)) {
-                            out.add(new Fetched(f.entryId(), f.raw(), e.getKey()));
-                        }
-                    }
+                    out.addAll(xclaim(q, 0, still.stream().map(Pending::entryId).toList(), e.getKey(), new int[1]));
                 }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code XCLAIM} of entries {@code ids} of {@code q} to this worker if idle at least {@code minIdle} ms, with the
+     * delivery count {@code deliveries} kept (RETRYCOUNT); {@code sends} counts the gateway's sends of it.
+     */
+    private List<Fetched> xclaim(QueueName q, long minIdle, List<String> ids, long deliveries, int[] sends) {
+        byte[] stream = bytes(RedisKeys.stream(q));
+        List<byte[]> args = new ArrayList<>();
+        args.add(stream);
+        args.add(GROUP);
+        args.add(bytes(name));
+        args.add(num(minIdle));
+        for (String id : ids) {
+            args.add(bytes(id));
+        }
+        args.add(bytes("RETRYCOUNT"));
+        args.add(num(deliveries));
+        Object claimed = gateway.execute(c -> {
+            sends[0]++;
+            return c.sendCommand(stream, redis.clients.jedis.Protocol.Command.XCLAIM, args.toArray(new byte[0][]));
+        });
+        List<Fetched> out = new ArrayList<>();
+        if (claimed instanceof List<?> l) {
+            for (Fetched f : entries(q, l)) {
+                out.add(new Fetched(f.entryId(), f.raw(), deliveries));
             }
         }
         return out;
